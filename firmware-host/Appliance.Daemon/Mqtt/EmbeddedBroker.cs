@@ -1,0 +1,120 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MQTTnet.Server;
+
+namespace Appliance.Daemon.Mqtt;
+
+/// <summary>
+/// The MQTT 5 broker the daemon runs by default (MQTTnet server): a plain TCP endpoint on the configured
+/// address and port, optionally a TLS endpoint, with authentication and the per-device ACL of
+/// <see cref="BrokerAccessControl"/>. Started before the daemon's own client connects to it; stopped last.
+/// </summary>
+internal sealed class EmbeddedBroker : IHostedService, IDisposable
+{
+    private readonly EmbeddedBrokerOptions _options;
+    private readonly ILogger<EmbeddedBroker> _logger;
+    private MqttServer? _server;
+
+    public EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger)
+    {
+        _options = options.Value.Broker;
+        _logger = logger;
+        InternalCredentials = ("appliance-daemon", Convert.ToHexString(RandomNumberGenerator.GetBytes(24)));
+    }
+
+    /// <summary>The account of the daemon's own client: random per start, never configured or stored.</summary>
+    public (string Username, string Password) InternalCredentials { get; }
+
+    /// <summary>The endpoint the daemon's own client uses to reach this broker.</summary>
+    public (string Host, int Port) LocalEndpoint
+    {
+        get
+        {
+            var address = IPAddress.Parse(_options.BindAddress);
+            var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "::1" : address.ToString();
+            return (host, _options.Port);
+        }
+    }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!IPAddress.TryParse(_options.BindAddress, out var address))
+        {
+            throw new OptionsValidationException(nameof(MqttOptions), typeof(MqttOptions), [$"Mqtt:Broker:BindAddress '{_options.BindAddress}' is not an IP address."]);
+        }
+
+        var (v4, v6) = BindPair(address);
+        var builder = new MqttServerOptionsBuilder()
+            .WithDefaultEndpoint()
+            .WithDefaultEndpointBoundIPAddress(v4)
+            .WithDefaultEndpointBoundIPV6Address(v6)
+            .WithDefaultEndpointPort(_options.Port)
+            .WithPersistentSessions(false)
+            .WithMaxPendingMessagesPerClient(1000);
+        if (_options.Tls.Enabled)
+        {
+            builder.WithEncryptedEndpoint()
+                .WithEncryptedEndpointBoundIPAddress(v4)
+                .WithEncryptedEndpointBoundIPV6Address(v6)
+                .WithEncryptedEndpointPort(_options.Tls.Port)
+                .WithEncryptionCertificate(LoadCertificate(_options.Tls))
+                .WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
+        }
+
+        var access = new BrokerAccessControl(_options.Authentication, InternalCredentials);
+        _server = new MqttServerFactory().CreateMqttServer(builder.Build(), new MqttNetLogAdapter(_logger));
+        _server.ValidatingConnectionAsync += access.ValidateConnectionAsync;
+        _server.InterceptingSubscriptionAsync += BrokerAccessControl.InterceptSubscriptionAsync;
+        _server.InterceptingPublishAsync += BrokerAccessControl.InterceptPublishAsync;
+        await _server.StartAsync().ConfigureAwait(false);
+        Log.BrokerListening(
+            _logger,
+            _options.BindAddress,
+            _options.Port,
+            _options.Tls.Enabled ? $"TLS on port {_options.Tls.Port}" : "no TLS",
+            _options.Authentication.Enabled ? $"authentication on, {_options.Authentication.Users.Count} accounts" : "authentication off");
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is { IsStarted: true })
+        {
+            await _server.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _server?.Dispose();
+
+    private static (IPAddress V4, IPAddress V6) BindPair(IPAddress address)
+    {
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            var v6 = IPAddress.IsLoopback(address) ? IPAddress.IPv6Loopback : address.Equals(IPAddress.Any) ? IPAddress.IPv6Any : IPAddress.None;
+            return (address, v6);
+        }
+
+        var v4 = IPAddress.IsLoopback(address) ? IPAddress.Loopback : address.Equals(IPAddress.IPv6Any) ? IPAddress.Any : IPAddress.None;
+        return (v4, address);
+    }
+
+    private static X509Certificate2 LoadCertificate(BrokerTlsOptions tls)
+    {
+        if (string.IsNullOrEmpty(tls.CertificatePath))
+        {
+            throw new OptionsValidationException(nameof(MqttOptions), typeof(MqttOptions), ["Mqtt:Broker:Tls:CertificatePath is required when TLS is enabled."]);
+        }
+
+        if (tls.KeyPath is { Length: > 0 } keyPath)
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(tls.CertificatePath, keyPath);
+            // SslStream on Linux needs the key in a form it can hand to OpenSSL; a PKCS#12 round-trip gives that.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+
+        return X509CertificateLoader.LoadPkcs12FromFile(tls.CertificatePath, tls.CertificatePassword);
+    }
+}

@@ -1,0 +1,42 @@
+using Appliance.Daemon;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+const int ExitConfigurationError = 2;
+const int ExitStartFailure = 1;
+
+var built = DaemonHost.Build(args);
+if (built.Host is not { } host)
+{
+    await Console.Error.WriteLineAsync("appliance-daemon: refusing to start, the configuration is invalid:");
+    foreach (var problem in built.Problems)
+    {
+        await Console.Error.WriteLineAsync($"  {problem}");
+    }
+
+    return ExitConfigurationError;
+}
+
+using (host)
+{
+    try
+    {
+        await host.RunAsync();
+        return 0;
+    }
+    catch (OptionsValidationException ex)
+    {
+        await Console.Error.WriteLineAsync("appliance-daemon: refusing to start, the configuration is invalid:");
+        foreach (var failure in ex.Failures)
+        {
+            await Console.Error.WriteLineAsync($"  {failure}");
+        }
+
+        return ExitConfigurationError;
+    }
+    catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
+    {
+        await Console.Error.WriteLineAsync($"appliance-daemon: could not start: {ex.Message}");
+        return ExitStartFailure;
+    }
+}

@@ -1,0 +1,123 @@
+using System.Device.I2c;
+using Appliance.Profiles;
+using Iot.Device.Bmxx80;
+using Iot.Device.Bmxx80.PowerMode;
+using Iot.Device.Sht3x;
+
+namespace Appliance.Hardware;
+
+/// <summary>One climate reading. Humidity and pressure are absent when the chip does not measure them.</summary>
+public sealed record ClimateReading(double TemperatureC, double? HumidityPercent, double? PressureHpa);
+
+/// <summary>The outcome of one read: a reading, or the reason there is none. A failed read never repeats an old value.</summary>
+public sealed record ClimateReadResult(ClimateReading? Reading, string? ErrorCode = null, string? ErrorMessage = null)
+{
+    public static ClimateReadResult Failed(string code, string message) => new(null, code, message);
+}
+
+/// <summary>Error codes of failed reads.</summary>
+public static class SensorErrorCodes
+{
+    public const string ChecksumFailed = "checksum_failed";
+    public const string BusError = "bus_error";
+    public const string NoData = "no_data";
+}
+
+/// <summary>
+/// A temperature/humidity sensor as the daemon sees it: one <see cref="ReadAsync"/> per poll (the SHT3x
+/// binding blocks for its few-millisecond conversion; the BME280 one awaits it). Not thread-safe: one poller per sensor.
+/// </summary>
+public interface IClimateSensor : IDisposable
+{
+    SensorSpec Spec { get; }
+
+    ValueTask<ClimateReadResult> ReadAsync();
+}
+
+/// <summary>Creates the sensor a profile entry names, on the board's I2C bus or on the simulated one.</summary>
+public static class ClimateSensorFactory
+{
+    /// <param name="spec">The profile's sensor entry.</param>
+    /// <param name="simulation">Settings of the simulated chip, used when <see cref="SensorSpec.Simulated"/> is set.</param>
+    public static IClimateSensor Create(SensorSpec spec, SensorSimulation simulation)
+    {
+        var settings = new I2cConnectionSettings(spec.BusId, spec.AddressValue);
+        if (spec.Simulated)
+        {
+            var chip = new SimulatedSht3x(settings, simulation.BaseTemperatureC, simulation.BaseHumidityPercent, simulation.ChecksumFailureRate, simulation.Seed);
+            return new Sht3xClimateSensor(spec, chip);
+        }
+
+        var device = I2cDevice.Create(settings);
+        return spec.Type switch
+        {
+            "sht3x" => new Sht3xClimateSensor(spec, device),
+            "bme280" => new Bme280ClimateSensor(spec, device),
+            _ => throw new ArgumentException($"Unknown sensor type {spec.Type}.", nameof(spec)),
+        };
+    }
+}
+
+/// <summary>How a simulated sensor behaves.</summary>
+public sealed record SensorSimulation(double BaseTemperatureC = 21.5, double BaseHumidityPercent = 45, double ChecksumFailureRate = 0.05, int Seed = 1);
+
+internal sealed class Sht3xClimateSensor(SensorSpec spec, I2cDevice device) : IClimateSensor
+{
+    private readonly Sht3x _chip = new(device, Resolution.High);
+
+    public SensorSpec Spec { get; } = spec;
+
+    public ValueTask<ClimateReadResult> ReadAsync() => ValueTask.FromResult(Read());
+
+    private ClimateReadResult Read()
+    {
+        try
+        {
+            // The binding reports a frame whose CRC does not match as NaN.
+            var temperature = _chip.Temperature.DegreesCelsius;
+            var humidity = _chip.Humidity.Percent;
+            return double.IsNaN(temperature) || double.IsNaN(humidity)
+                ? ClimateReadResult.Failed(SensorErrorCodes.ChecksumFailed, "the sensor frame failed its CRC-8 check")
+                : new ClimateReadResult(new ClimateReading(temperature, humidity, null));
+        }
+        catch (IOException ex)
+        {
+            return ClimateReadResult.Failed(SensorErrorCodes.BusError, ex.Message);
+        }
+    }
+
+    public void Dispose() => _chip.Dispose();
+}
+
+internal sealed class Bme280ClimateSensor : IClimateSensor
+{
+    private readonly Bme280 _chip;
+
+    public Bme280ClimateSensor(SensorSpec spec, I2cDevice device)
+    {
+        Spec = spec;
+        _chip = new Bme280(device);
+    }
+
+    public SensorSpec Spec { get; }
+
+    public async ValueTask<ClimateReadResult> ReadAsync()
+    {
+        try
+        {
+            // Forced mode: one conversion per poll, then the chip sleeps until the next one; the binding's
+            // ReadAsync waits out the conversion time.
+            _chip.SetPowerMode(Bmx280PowerMode.Forced);
+            var result = await _chip.ReadAsync().ConfigureAwait(false);
+            return result.Temperature is { } temperature
+                ? new ClimateReadResult(new ClimateReading(temperature.DegreesCelsius, result.Humidity?.Percent, result.Pressure?.Hectopascals))
+                : ClimateReadResult.Failed(SensorErrorCodes.NoData, "the BME280 returned no temperature");
+        }
+        catch (IOException ex)
+        {
+            return ClimateReadResult.Failed(SensorErrorCodes.BusError, ex.Message);
+        }
+    }
+
+    public void Dispose() => _chip.Dispose();
+}

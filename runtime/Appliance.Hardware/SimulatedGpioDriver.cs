@@ -1,0 +1,216 @@
+using System.Device.Gpio;
+
+namespace Appliance.Hardware;
+
+/// <summary>
+/// A GPIO chip in software, for boards without the hardware and for tests. Output pins keep the value
+/// written so it can be read back (an LED's state); input pins are driven by <see cref="Drive"/> and raise
+/// edge callbacks like a real chip does, including the bursts of a bouncing contact
+/// (<see cref="PressButton"/>). Thread-safe.
+/// </summary>
+public sealed class SimulatedGpioDriver : GpioDriver
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<int, SimulatedPin> _pins = [];
+    private readonly Random _random;
+
+    public SimulatedGpioDriver(int pinCount = 64, int seed = 1)
+    {
+        PinCount = pinCount;
+        _random = new Random(seed);
+    }
+
+    protected override int PinCount { get; }
+
+    /// <summary>How many edges the last <see cref="PressButton"/> or <see cref="ReleaseButton"/> emitted, bounce included.</summary>
+    public int LastEdgeCount { get; private set; }
+
+    /// <summary>The level of a pin as the chip sees it: what was written to an output, or what drives an input.</summary>
+    public PinValue Peek(int pinNumber)
+    {
+        lock (_gate)
+        {
+            return Pin(pinNumber).Value;
+        }
+    }
+
+    /// <summary>Sets the level on an input pin from outside (a switch, a sensor line), raising an edge callback when it changes.</summary>
+    public void Drive(int pinNumber, PinValue value)
+    {
+        PinChangeEventHandler[] callbacks;
+        PinEventTypes edge;
+        lock (_gate)
+        {
+            var pin = Pin(pinNumber);
+            if (pin.Value == value)
+            {
+                return;
+            }
+
+            pin.Value = value;
+            edge = value == PinValue.High ? PinEventTypes.Rising : PinEventTypes.Falling;
+            callbacks = [.. pin.Callbacks.Where(c => c.Events.HasFlag(edge)).Select(c => c.Handler)];
+            pin.EdgeSeen.TrySetResult(edge);
+            pin.EdgeSeen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        foreach (var callback in callbacks)
+        {
+            callback(this, new PinValueChangedEventArgs(edge, pinNumber));
+        }
+    }
+
+    /// <summary>
+    /// Presses a push button wired to <paramref name="pinNumber"/>: the contact bounces (2 to 6 extra edges)
+    /// before settling at the pressed level (low when <paramref name="activeLow"/>).
+    /// </summary>
+    public void PressButton(int pinNumber, bool activeLow = true) => Bounce(pinNumber, activeLow ? PinValue.Low : PinValue.High);
+
+    /// <summary>Releases the button, with bounce, settling at the idle level.</summary>
+    public void ReleaseButton(int pinNumber, bool activeLow = true) => Bounce(pinNumber, activeLow ? PinValue.High : PinValue.Low);
+
+    private void Bounce(int pinNumber, PinValue settled)
+    {
+        int extraEdges;
+        lock (_gate)
+        {
+            extraEdges = 2 * _random.Next(1, 4);
+        }
+
+        var opposite = settled == PinValue.High ? PinValue.Low : PinValue.High;
+        var edges = 0;
+        for (var i = 0; i < extraEdges; i++)
+        {
+            Drive(pinNumber, i % 2 == 0 ? settled : opposite);
+            edges++;
+        }
+
+        Drive(pinNumber, settled);
+        LastEdgeCount = edges + 1;
+    }
+
+    protected override void OpenPin(int pinNumber)
+    {
+        lock (_gate)
+        {
+            Pin(pinNumber).IsOpen = true;
+        }
+    }
+
+    protected override void ClosePin(int pinNumber)
+    {
+        lock (_gate)
+        {
+            var pin = Pin(pinNumber);
+            pin.IsOpen = false;
+            pin.Callbacks.Clear();
+        }
+    }
+
+    protected override void SetPinMode(int pinNumber, PinMode mode)
+    {
+        lock (_gate)
+        {
+            var pin = Pin(pinNumber);
+            pin.Mode = mode;
+            if (mode == PinMode.InputPullUp)
+            {
+                pin.Value = PinValue.High;
+            }
+            else if (mode == PinMode.InputPullDown)
+            {
+                pin.Value = PinValue.Low;
+            }
+        }
+    }
+
+    protected override PinMode GetPinMode(int pinNumber)
+    {
+        lock (_gate)
+        {
+            return Pin(pinNumber).Mode;
+        }
+    }
+
+    protected override bool IsPinModeSupported(int pinNumber, PinMode mode) => pinNumber >= 0 && pinNumber < PinCount;
+
+    protected override PinValue Read(int pinNumber) => Peek(pinNumber);
+
+    protected override void Write(int pinNumber, PinValue value)
+    {
+        lock (_gate)
+        {
+            var pin = Pin(pinNumber);
+            if (pin.Mode != PinMode.Output)
+            {
+                throw new InvalidOperationException($"Pin {pinNumber} is not an output.");
+            }
+
+            pin.Value = value;
+        }
+    }
+
+    protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task<PinEventTypes> edgeSeen;
+            lock (_gate)
+            {
+                edgeSeen = Pin(pinNumber).EdgeSeen.Task;
+            }
+
+            try
+            {
+                edgeSeen.Wait(cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return new WaitForEventResult { TimedOut = true, EventTypes = PinEventTypes.None };
+            }
+
+            if (eventTypes.HasFlag(edgeSeen.Result))
+            {
+                return new WaitForEventResult { TimedOut = false, EventTypes = edgeSeen.Result };
+            }
+        }
+    }
+
+    protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback)
+    {
+        lock (_gate)
+        {
+            Pin(pinNumber).Callbacks.Add((eventTypes, callback));
+        }
+    }
+
+    protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback)
+    {
+        lock (_gate)
+        {
+            Pin(pinNumber).Callbacks.RemoveAll(c => c.Handler == callback);
+        }
+    }
+
+    private SimulatedPin Pin(int pinNumber)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(pinNumber);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(pinNumber, PinCount);
+        if (!_pins.TryGetValue(pinNumber, out var pin))
+        {
+            pin = new SimulatedPin();
+            _pins[pinNumber] = pin;
+        }
+
+        return pin;
+    }
+
+    private sealed class SimulatedPin
+    {
+        public bool IsOpen { get; set; }
+        public PinMode Mode { get; set; } = PinMode.Input;
+        public PinValue Value { get; set; } = PinValue.Low;
+        public List<(PinEventTypes Events, PinChangeEventHandler Handler)> Callbacks { get; } = [];
+        public TaskCompletionSource<PinEventTypes> EdgeSeen { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

@@ -1,0 +1,138 @@
+using System.Buffers.Binary;
+using System.Device.I2c;
+using System.IO;
+
+namespace Appliance.Hardware;
+
+/// <summary>
+/// An SHT3x temperature and humidity sensor on a simulated I2C bus: it answers the chip's commands
+/// (single-shot measurement, soft reset, heater, status) with frames the real binding decodes, CRC-8
+/// included. Readings drift like a real cabinet (a mean-reverting random walk) and, at the configured rate,
+/// a frame arrives with a corrupted checksum, as on a noisy bus. Deterministic for a given seed.
+/// Thread-safe.
+/// </summary>
+public sealed class SimulatedSht3x : I2cDevice
+{
+    private readonly Lock _gate = new();
+    private readonly Random _random;
+    private readonly double _checksumFailureRate;
+    private readonly double _baseTemperature;
+    private readonly double _baseHumidity;
+    private double _temperature;
+    private double _humidity;
+    private byte[] _pendingRead = [];
+
+    public SimulatedSht3x(I2cConnectionSettings settings, double baseTemperatureC, double baseHumidityPercent, double checksumFailureRate, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(checksumFailureRate, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(checksumFailureRate, 1);
+        ConnectionSettings = settings;
+        _random = new Random(seed);
+        _checksumFailureRate = checksumFailureRate;
+        _baseTemperature = _temperature = baseTemperatureC;
+        _baseHumidity = _humidity = baseHumidityPercent;
+    }
+
+    public override I2cConnectionSettings ConnectionSettings { get; }
+
+    /// <summary>Frames sent with a corrupted checksum so far.</summary>
+    public int CorruptedFrames { get; private set; }
+
+    /// <summary>Whether the on-chip heater is on.</summary>
+    public bool HeaterOn { get; private set; }
+
+    /// <summary>The true values behind the last measurement frame (what an ideal sensor would report).</summary>
+    public (double TemperatureC, double HumidityPercent) LastTruth { get; private set; }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        if (buffer.Length != 2)
+        {
+            throw new IOException($"SHT3x NACK: commands are two bytes, got {buffer.Length}.");
+        }
+
+        var command = BinaryPrimitives.ReadUInt16BigEndian(buffer);
+        lock (_gate)
+        {
+            switch (command)
+            {
+                case 0x2C06 or 0x2C0D or 0x2C10 or 0x2400 or 0x240B or 0x2416:
+                    _pendingRead = Measure();
+                    break;
+                case 0x30A2:
+                    HeaterOn = false;
+                    _pendingRead = [];
+                    break;
+                case 0x306D:
+                    HeaterOn = true;
+                    break;
+                case 0x3066:
+                    HeaterOn = false;
+                    break;
+                case 0xF32D:
+                    var status = (ushort)(HeaterOn ? 0x2000 : 0x0000);
+                    _pendingRead = [(byte)(status >> 8), (byte)status, Crc8((byte)(status >> 8), (byte)status)];
+                    break;
+                default:
+                    throw new IOException($"SHT3x NACK: unknown command 0x{command:X4}.");
+            }
+        }
+    }
+
+    public override void Read(Span<byte> buffer)
+    {
+        lock (_gate)
+        {
+            if (_pendingRead.Length == 0)
+            {
+                throw new IOException("SHT3x NACK: no measurement pending.");
+            }
+
+            var count = Math.Min(buffer.Length, _pendingRead.Length);
+            _pendingRead.AsSpan(0, count).CopyTo(buffer);
+            buffer[count..].Fill(0xFF);
+            _pendingRead = [];
+        }
+    }
+
+    public override void WriteRead(ReadOnlySpan<byte> writeBuffer, Span<byte> readBuffer)
+    {
+        Write(writeBuffer);
+        Read(readBuffer);
+    }
+
+    /// <summary>SHT3x CRC-8: polynomial 0x31, initial value 0xFF, no reflection, no final XOR (per the datasheet).</summary>
+    public static byte Crc8(byte msb, byte lsb)
+    {
+        byte crc = 0xFF;
+        foreach (var b in (ReadOnlySpan<byte>)[msb, lsb])
+        {
+            crc ^= b;
+            for (var bit = 0; bit < 8; bit++)
+            {
+                crc = (crc & 0x80) != 0 ? (byte)((crc << 1) ^ 0x31) : (byte)(crc << 1);
+            }
+        }
+
+        return crc;
+    }
+
+    private byte[] Measure()
+    {
+        _temperature += (_random.NextDouble() - 0.5) * 0.2 + 0.05 * (_baseTemperature - _temperature) + (HeaterOn ? 0.1 : 0);
+        _humidity = Math.Clamp(_humidity + (_random.NextDouble() - 0.5) * 0.8 + 0.05 * (_baseHumidity - _humidity), 0, 100);
+        var rawT = (ushort)Math.Clamp(Math.Round((_temperature + 45) * 65535 / 175), 0, 65535);
+        var rawH = (ushort)Math.Clamp(Math.Round(_humidity * 65535 / 100), 0, 65535);
+        LastTruth = (-45 + 175.0 * rawT / 65535, 100.0 * rawH / 65535);
+        byte[] frame = [(byte)(rawT >> 8), (byte)rawT, 0, (byte)(rawH >> 8), (byte)rawH, 0];
+        frame[2] = Crc8(frame[0], frame[1]);
+        frame[5] = Crc8(frame[3], frame[4]);
+        if (_random.NextDouble() < _checksumFailureRate)
+        {
+            frame[_random.Next(2) == 0 ? 2 : 5] ^= (byte)(1 << _random.Next(8));
+            CorruptedFrames++;
+        }
+
+        return frame;
+    }
+}
