@@ -2,7 +2,6 @@ using System.Device.I2c;
 using Appliance.Profiles;
 using Iot.Device.Bmxx80;
 using Iot.Device.Bmxx80.PowerMode;
-using Iot.Device.Sht3x;
 
 namespace Appliance.Hardware;
 
@@ -24,8 +23,8 @@ public static class SensorErrorCodes
 }
 
 /// <summary>
-/// A temperature/humidity sensor as the daemon sees it: one <see cref="ReadAsync"/> per poll (the SHT3x
-/// binding blocks for its few-millisecond conversion; the BME280 one awaits it). Not thread-safe: one poller per sensor.
+/// A temperature/humidity sensor as the daemon sees it: one <see cref="ReadAsync"/> per poll, which awaits
+/// the chip's conversion time. Not thread-safe: one poller per sensor.
 /// </summary>
 public interface IClimateSensor : IDisposable
 {
@@ -61,32 +60,43 @@ public static class ClimateSensorFactory
 /// <summary>How a simulated sensor behaves.</summary>
 public sealed record SensorSimulation(double BaseTemperatureC = 21.5, double BaseHumidityPercent = 45, double ChecksumFailureRate = 0.05, int Seed = 1);
 
-internal sealed class Sht3xClimateSensor(SensorSpec spec, I2cDevice device) : IClimateSensor
+/// <summary>
+/// SHT3x over I2C, spoken directly: a single-shot high-repeatability measurement (0x2400, no clock
+/// stretching), the datasheet's 15 ms conversion wait, then temperature and humidity words each checked
+/// against their CRC-8. The Iot.Device.Sht3x binding is not used because it keeps the previous values when a
+/// frame fails its CRC, and a fridge must never report a stale temperature as a fresh one.
+/// </summary>
+internal sealed class Sht3xClimateSensor(SensorSpec spec, I2cDevice device, TimeProvider? time = null) : IClimateSensor
 {
-    private readonly Sht3x _chip = new(device, Resolution.High);
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
 
     public SensorSpec Spec { get; } = spec;
 
-    public ValueTask<ClimateReadResult> ReadAsync() => ValueTask.FromResult(Read());
-
-    private ClimateReadResult Read()
+    public async ValueTask<ClimateReadResult> ReadAsync()
     {
+        var frame = new byte[6];
         try
         {
-            // The binding reports a frame whose CRC does not match as NaN.
-            var temperature = _chip.Temperature.DegreesCelsius;
-            var humidity = _chip.Humidity.Percent;
-            return double.IsNaN(temperature) || double.IsNaN(humidity)
-                ? ClimateReadResult.Failed(SensorErrorCodes.ChecksumFailed, "the sensor frame failed its CRC-8 check")
-                : new ClimateReadResult(new ClimateReading(temperature, humidity, null));
+            device.Write([Sht3xProtocol.MeasureHighRepeatability >> 8, Sht3xProtocol.MeasureHighRepeatability & 0xFF]);
+            await Task.Delay(Sht3xProtocol.ConversionTime, _time).ConfigureAwait(false);
+            device.Read(frame);
         }
         catch (IOException ex)
         {
             return ClimateReadResult.Failed(SensorErrorCodes.BusError, ex.Message);
         }
+
+        if (Sht3xProtocol.Crc8(frame[0], frame[1]) != frame[2] || Sht3xProtocol.Crc8(frame[3], frame[4]) != frame[5])
+        {
+            return ClimateReadResult.Failed(SensorErrorCodes.ChecksumFailed, "the sensor frame failed its CRC-8 check");
+        }
+
+        var rawTemperature = (frame[0] << 8) | frame[1];
+        var rawHumidity = (frame[3] << 8) | frame[4];
+        return new ClimateReadResult(new ClimateReading(Sht3xProtocol.TemperatureFromRaw(rawTemperature), Sht3xProtocol.HumidityFromRaw(rawHumidity), null));
     }
 
-    public void Dispose() => _chip.Dispose();
+    public void Dispose() => device.Dispose();
 }
 
 internal sealed class Bme280ClimateSensor : IClimateSensor

@@ -71,7 +71,7 @@ public sealed class SimulatedSht3x : I2cDevice
                     break;
                 case 0xF32D:
                     var status = (ushort)(HeaterOn ? 0x2000 : 0x0000);
-                    _pendingRead = [(byte)(status >> 8), (byte)status, Crc8((byte)(status >> 8), (byte)status)];
+                    _pendingRead = [(byte)(status >> 8), (byte)status, Sht3xProtocol.Crc8((byte)(status >> 8), (byte)status)];
                     break;
                 default:
                     throw new IOException($"SHT3x NACK: unknown command 0x{command:X4}.");
@@ -101,32 +101,16 @@ public sealed class SimulatedSht3x : I2cDevice
         Read(readBuffer);
     }
 
-    /// <summary>SHT3x CRC-8: polynomial 0x31, initial value 0xFF, no reflection, no final XOR (per the datasheet).</summary>
-    public static byte Crc8(byte msb, byte lsb)
-    {
-        byte crc = 0xFF;
-        foreach (var b in (ReadOnlySpan<byte>)[msb, lsb])
-        {
-            crc ^= b;
-            for (var bit = 0; bit < 8; bit++)
-            {
-                crc = (crc & 0x80) != 0 ? (byte)((crc << 1) ^ 0x31) : (byte)(crc << 1);
-            }
-        }
-
-        return crc;
-    }
-
     private byte[] Measure()
     {
         _temperature += (_random.NextDouble() - 0.5) * 0.2 + 0.05 * (_baseTemperature - _temperature) + (HeaterOn ? 0.1 : 0);
         _humidity = Math.Clamp(_humidity + (_random.NextDouble() - 0.5) * 0.8 + 0.05 * (_baseHumidity - _humidity), 0, 100);
-        var rawT = (ushort)Math.Clamp(Math.Round((_temperature + 45) * 65535 / 175), 0, 65535);
-        var rawH = (ushort)Math.Clamp(Math.Round(_humidity * 65535 / 100), 0, 65535);
-        LastTruth = (-45 + 175.0 * rawT / 65535, 100.0 * rawH / 65535);
+        var rawT = Sht3xProtocol.RawFromTemperature(_temperature);
+        var rawH = Sht3xProtocol.RawFromHumidity(_humidity);
+        LastTruth = (Sht3xProtocol.TemperatureFromRaw(rawT), Sht3xProtocol.HumidityFromRaw(rawH));
         byte[] frame = [(byte)(rawT >> 8), (byte)rawT, 0, (byte)(rawH >> 8), (byte)rawH, 0];
-        frame[2] = Crc8(frame[0], frame[1]);
-        frame[5] = Crc8(frame[3], frame[4]);
+        frame[2] = Sht3xProtocol.Crc8(frame[0], frame[1]);
+        frame[5] = Sht3xProtocol.Crc8(frame[3], frame[4]);
         if (_random.NextDouble() < _checksumFailureRate)
         {
             frame[_random.Next(2) == 0 ? 2 : 5] ^= (byte)(1 << _random.Next(8));

@@ -1,0 +1,79 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML.OnnxRuntimeGenAI;
+using Xunit.Abstractions;
+
+namespace Appliance.ModelForge.Tests;
+
+/// <summary>
+/// Runs the same prompt through transformers.js (tools/ModelForge/parity, ONNX Runtime for Node) and through
+/// ONNX Runtime GenAI, and requires the same prompt ids, the same greedy tokens and the same chat prompt.
+/// Fails, saying how to install it, when the parity folder's node_modules is missing: the README's test
+/// command installs it.
+/// </summary>
+[Collection(ForgedTinyModelGroup.Name)]
+public sealed class TransformersJsParityTests(ForgedTinyModel model, ITestOutputHelper output)
+{
+    private const int NewTokens = 16;
+
+    [Theory]
+    [InlineData("Hello, how are you?")]
+    [InlineData("Turn on the kitchen lights and set the oven to 180 degrees.")]
+    public void TransformersJsAgreesWithGenAiTokenForToken(string prompt)
+    {
+        var node = RunNode(prompt);
+        var genAi = GenAiGreedy.Generate(model.Directory, prompt, NewTokens);
+        output.WriteLine($"transformers.js: {node.RootElement.GetRawText()}");
+        output.WriteLine($"GenAI prompt [{string.Join(", ", genAi.PromptIds)}] generated [{string.Join(", ", genAi.GeneratedIds)}]");
+
+        Assert.Equal(genAi.PromptIds, node.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(genAi.GeneratedIds, node.RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32()));
+
+        using var genAiModel = new Model(model.Directory);
+        using var tokenizer = new Tokenizer(genAiModel);
+        var messages = JsonSerializer.Serialize(new[] { new { role = "user", content = prompt } });
+        Assert.Equal(tokenizer.ApplyChatTemplate(null, messages, null, true), node.RootElement.GetProperty("chat").GetString());
+    }
+
+    private JsonDocument RunNode(string prompt)
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            WorkingDirectory = ParityHarness.Directory(),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add("greedy.mjs");
+        start.ArgumentList.Add(model.Directory);
+        start.ArgumentList.Add(prompt);
+        start.ArgumentList.Add(NewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "node greedy.mjs did not finish within 60 s");
+        Assert.True(process.ExitCode == 0, $"node greedy.mjs failed ({process.ExitCode}): {stderr.Result}");
+        return JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
+    }
+}
+
+/// <summary>Finds tools/ModelForge/parity and checks that transformers.js is installed there.</summary>
+internal static class ParityHarness
+{
+    public static string Directory()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var parity = Path.Combine(dir.FullName, "tools", "ModelForge", "parity");
+            if (File.Exists(Path.Combine(parity, "greedy.mjs")))
+            {
+                Assert.True(
+                    System.IO.Directory.Exists(Path.Combine(parity, "node_modules", "@huggingface", "transformers")),
+                    $"transformers.js is not installed in {parity}: run ./test.sh from the repository root, or `npm ci --prefix tools/ModelForge/parity`.");
+                return parity;
+            }
+        }
+
+        Assert.Fail("tools/ModelForge/parity was not found above the test binaries.");
+        return "";
+    }
+}

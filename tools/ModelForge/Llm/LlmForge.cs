@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using Appliance.ModelForge.Gguf;
+using Appliance.ModelForge.Onnx;
+using Google.Protobuf;
+
+namespace Appliance.ModelForge.Llm;
+
+/// <summary>Options of <see cref="LlmForge.Write"/>.</summary>
+public sealed record LlmForgeOptions
+{
+    /// <summary>Also write <see cref="LlmForge.GgufFileName"/>, a Q4_0 GGUF of the same weights, for llama.cpp.</summary>
+    public bool WriteGguf { get; init; }
+
+    /// <summary>Receives one report per generated part (embedding, each layer, head); may be null.</summary>
+    public IProgress<LlmForgeProgress>? Progress { get; init; }
+}
+
+/// <summary>Progress of a forge: <paramref name="Completed"/> of <paramref name="Total"/> parts are written.</summary>
+/// <param name="Completed">Parts written so far.</param>
+/// <param name="Total">Parts in all (embedding, layers, head).</param>
+/// <param name="Part">The part just written.</param>
+public readonly record struct LlmForgeProgress(int Completed, int Total, string Part);
+
+/// <summary>What a forge wrote.</summary>
+/// <param name="Directory">The model folder.</param>
+/// <param name="Preset">The shapes used.</param>
+/// <param name="Seed">The seed used.</param>
+/// <param name="BosTokenId">Id of the begin-of-sentence token.</param>
+/// <param name="EosTokenId">Id of the end-of-sentence token.</param>
+/// <param name="GgufPath">The GGUF file, when one was asked for.</param>
+/// <param name="Elapsed">Wall time of the forge.</param>
+public sealed record ForgedLlm(string Directory, LlmPreset Preset, long Seed, int BosTokenId, int EosTokenId, string? GgufPath, TimeSpan Elapsed)
+{
+    /// <summary>Total bytes of the files in the folder.</summary>
+    public long TotalBytes => new DirectoryInfo(Directory).EnumerateFiles().Sum(f => f.Length);
+}
+
+/// <summary>
+/// Forges random-weight decoder LLMs in the ONNX Runtime GenAI model-folder layout: <c>genai_config.json</c>,
+/// <c>model.onnx</c> with its external data <c>model.onnx.data</c>, <c>tokenizer.json</c> and
+/// <c>tokenizer_config.json</c>; plus <c>config.json</c> and <c>generation_config.json</c> so transformers.js can
+/// load the same folder, and optionally a GGUF of the same weights. The same preset and seed always give the same
+/// bytes. Weights are streamed to disk one layer at a time, so memory stays near the size of one layer.
+/// </summary>
+public static class LlmForge
+{
+    /// <summary>File name of the ONNX graph (as in <c>genai_config.json</c>).</summary>
+    public const string ModelFileName = "model.onnx";
+
+    /// <summary>File name of the graph's external data.</summary>
+    public const string ModelDataFileName = "model.onnx.data";
+
+    /// <summary>File name of the optional GGUF.</summary>
+    public const string GgufFileName = "model-q4_0.gguf";
+
+    /// <summary>
+    /// Writes a model into <paramref name="directory"/> (created if missing; files of the same names are replaced).
+    /// Not thread-safe for the same directory. Throws <see cref="IOException"/> when the folder cannot be written.
+    /// </summary>
+    public static ForgedLlm Write(LlmPreset preset, long seed, string directory, LlmForgeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        options ??= new LlmForgeOptions();
+        var stopwatch = Stopwatch.StartNew();
+        Directory.CreateDirectory(directory);
+
+        var tokenizer = R1Tokenizer.Create(preset);
+        tokenizer.WriteTokenizerJson(Path.Combine(directory, "tokenizer.json"));
+        tokenizer.WriteTokenizerConfigJson(Path.Combine(directory, "tokenizer_config.json"));
+        ModelConfigFiles.WriteGenAiConfig(Path.Combine(directory, "genai_config.json"), preset, tokenizer, ModelFileName);
+        ModelConfigFiles.WriteHuggingFaceConfig(Path.Combine(directory, "config.json"), preset, tokenizer);
+        ModelConfigFiles.WriteGenerationConfig(Path.Combine(directory, "generation_config.json"), tokenizer);
+
+        var ggufPath = options.WriteGguf ? Path.Combine(directory, GgufFileName) : null;
+        using (var data = new ExternalDataFile(directory, ModelDataFileName))
+        using (var gguf = ggufPath is null ? null : new GgufWriter(ggufPath, Qwen2Gguf.Metadata(preset, tokenizer, seed), Qwen2Gguf.Tensors(preset)))
+        {
+            var graph = new OnnxGraphBuilder(data);
+            var onnx = new Qwen2OnnxModel(preset, graph);
+            var total = preset.NumHiddenLayers + 2;
+
+            var embedding = DecoderLayerWeights.Linear(seed, "model.embed_tokens", preset.VocabSize, preset.HiddenSize);
+            onnx.Embedding(embedding);
+            gguf?.WriteTensor("token_embd.weight", embedding.WriteGgufQ4_0);
+            options.Progress?.Report(new LlmForgeProgress(1, total, "embedding"));
+
+            for (var layer = 0; layer < preset.NumHiddenLayers; layer++)
+            {
+                var weights = DecoderLayerWeights.Generate(preset, seed, layer);
+                onnx.Layer(layer, weights);
+                if (gguf is not null)
+                {
+                    WriteGgufLayer(gguf, layer, weights);
+                }
+
+                options.Progress?.Report(new LlmForgeProgress(layer + 2, total, $"layer {layer}"));
+            }
+
+            var finalNorm = DecoderLayerWeights.Norm(seed, "model.norm", preset.HiddenSize);
+            // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes.
+            var lmHead = DecoderLayerWeights.Linear(seed, "lm_head", preset.VocabSize, preset.HiddenSize, 4.0 / Math.Sqrt(preset.HiddenSize));
+            onnx.Head(finalNorm, lmHead);
+            gguf?.WriteTensor("output_norm.weight", s => WriteFloats(s, finalNorm));
+            gguf?.WriteTensor("output.weight", lmHead.WriteGgufQ4_0);
+            gguf?.Complete();
+            options.Progress?.Report(new LlmForgeProgress(total, total, "head"));
+
+            using var modelFile = File.Create(Path.Combine(directory, ModelFileName));
+            graph.Build().WriteTo(modelFile);
+        }
+
+        return new ForgedLlm(Path.GetFullPath(directory), preset, seed, tokenizer.BosTokenId, tokenizer.EosTokenId, ggufPath, stopwatch.Elapsed);
+    }
+
+    private static void WriteGgufLayer(GgufWriter gguf, int layer, DecoderLayerWeights w)
+    {
+        var blk = $"blk.{layer}.";
+        gguf.WriteTensor(blk + "attn_norm.weight", s => WriteFloats(s, w.InputNorm));
+        gguf.WriteTensor(blk + "attn_q.weight", w.Query.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "attn_k.weight", w.Key.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "attn_v.weight", w.Value.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "attn_q.bias", s => WriteFloats(s, w.QueryBias));
+        gguf.WriteTensor(blk + "attn_k.bias", s => WriteFloats(s, w.KeyBias));
+        gguf.WriteTensor(blk + "attn_v.bias", s => WriteFloats(s, w.ValueBias));
+        gguf.WriteTensor(blk + "attn_output.weight", w.Output.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "ffn_norm.weight", s => WriteFloats(s, w.PostAttentionNorm));
+        gguf.WriteTensor(blk + "ffn_gate.weight", w.Gate.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "ffn_up.weight", w.Up.WriteGgufQ4_0);
+        gguf.WriteTensor(blk + "ffn_down.weight", w.Down.WriteGgufQ4_0);
+    }
+
+    private static void WriteFloats(Stream stream, float[] values) =>
+        stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+}

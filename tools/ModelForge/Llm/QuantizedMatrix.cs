@@ -1,0 +1,169 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Appliance.ModelForge.Llm;
+
+/// <summary>
+/// A random weight matrix held as 4-bit codes with one fp16 scale per block of 32 input features:
+/// weight[n, k] = (code[n, k] - 8) * scale[n, k / 32]. The same codes serve as ONNX Runtime's
+/// <c>MatMulNBits</c> blob (symmetric, implicit zero point 8) and as llama.cpp's <c>Q4_0</c> blocks,
+/// so the ONNX model and the GGUF model forged from one seed compute the same function.
+/// </summary>
+/// <remarks>Rows are output features (N), columns input features (K), as in a PyTorch Linear weight.</remarks>
+internal sealed class QuantizedMatrix
+{
+    public const int BlockSize = 32;
+    private const int BlobSize = BlockSize / 2;
+    private const double CodeStandardDeviation = 4.3205; // of integers uniform in [-7, 7]
+
+    private readonly byte[] _packed; // MatMulNBits order: byte j of a block = code[2j] | code[2j+1] << 4
+    private readonly Half[] _scales;
+
+    private QuantizedMatrix(int rows, int columns, byte[] packed, Half[] scales)
+    {
+        Rows = rows;
+        Columns = columns;
+        _packed = packed;
+        _scales = scales;
+    }
+
+    public int Rows { get; }
+
+    public int Columns { get; }
+
+    public int BlocksPerRow => Columns / BlockSize;
+
+    /// <summary>Bytes of the <c>MatMulNBits</c> weight input, shape [N, K/32, 16].</summary>
+    public long PackedByteCount => _packed.LongLength;
+
+    /// <summary>
+    /// Draws codes uniformly from 1..15 (values -7..7, mean zero) and block scales around
+    /// <paramref name="standardDeviation"/> / 4.32, so the dequantized weights have roughly that spread.
+    /// </summary>
+    public static QuantizedMatrix Generate(int rows, int columns, double standardDeviation, DeterministicRandom random)
+    {
+        if (columns % BlockSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"The input feature count must be a multiple of {BlockSize}.");
+        }
+
+        var blocks = (long)rows * (columns / BlockSize);
+        var scales = new Half[blocks];
+        var baseScale = standardDeviation / CodeStandardDeviation;
+        for (long i = 0; i < blocks; i++)
+        {
+            scales[i] = (Half)(baseScale * (0.75 + (0.5 * random.NextDouble())));
+        }
+
+        var packed = new byte[blocks * BlobSize];
+        var index = 0L;
+        while (index < packed.LongLength)
+        {
+            // Eight random bytes give four packed bytes (eight codes) per draw.
+            var bits = random.NextUInt64();
+            for (var j = 0; j < 4 && index < packed.LongLength; j++)
+            {
+                var low = Code((byte)bits);
+                var high = Code((byte)(bits >> 8));
+                packed[index++] = (byte)(low | (high << 4));
+                bits >>= 16;
+            }
+        }
+
+        return new QuantizedMatrix(rows, columns, packed, scales);
+    }
+
+    /// <summary>Writes the <c>MatMulNBits</c> B input: uint8 [N, K/32, 16].</summary>
+    public void WritePacked(Stream destination) => destination.Write(_packed);
+
+    /// <summary>Writes the <c>MatMulNBits</c> scales input: float32 [N, K/32].</summary>
+    public void WriteScalesAsFloat(Stream destination)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            var used = 0;
+            foreach (var scale in _scales)
+            {
+                BinaryPrimitives.WriteSingleLittleEndian(buffer.AsSpan(used), (float)scale);
+                used += 4;
+                if (used == 64 * 1024)
+                {
+                    destination.Write(buffer, 0, used);
+                    used = 0;
+                }
+            }
+
+            destination.Write(buffer, 0, used);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Writes the dequantized matrix as row-major float32 [N, K] (used for the embedding table).</summary>
+    public void WriteDequantizedFloat(Stream destination)
+    {
+        var row = new byte[Columns * 4];
+        for (var n = 0; n < Rows; n++)
+        {
+            for (var b = 0; b < BlocksPerRow; b++)
+            {
+                var block = ((long)n * BlocksPerRow) + b;
+                var scale = (float)_scales[block];
+                var offset = block * BlobSize;
+                for (var j = 0; j < BlobSize; j++)
+                {
+                    var packed = _packed[offset + j];
+                    var k = (b * BlockSize) + (2 * j);
+                    BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan(k * 4), ((packed & 0x0F) - 8) * scale);
+                    BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan((k + 1) * 4), ((packed >> 4) - 8) * scale);
+                }
+            }
+
+            destination.Write(row);
+        }
+    }
+
+    /// <summary>
+    /// Writes llama.cpp <c>Q4_0</c> blocks: fp16 scale, then 16 bytes whose low nibbles hold elements 0..15
+    /// and high nibbles elements 16..31 of the block.
+    /// </summary>
+    public void WriteGgufQ4_0(Stream destination)
+    {
+        const int GgufBlockBytes = 2 + BlobSize;
+        var blocks = (long)Rows * BlocksPerRow;
+        var buffer = new byte[GgufBlockBytes * 1024];
+        var used = 0;
+        Span<byte> codes = stackalloc byte[BlockSize];
+        for (long block = 0; block < blocks; block++)
+        {
+            var offset = block * BlobSize;
+            for (var j = 0; j < BlobSize; j++)
+            {
+                var packed = _packed[offset + j];
+                codes[2 * j] = (byte)(packed & 0x0F);
+                codes[(2 * j) + 1] = (byte)(packed >> 4);
+            }
+
+            var target = buffer.AsSpan(used, GgufBlockBytes);
+            BinaryPrimitives.WriteHalfLittleEndian(target, _scales[block]);
+            for (var j = 0; j < BlobSize; j++)
+            {
+                target[2 + j] = (byte)(codes[j] | (codes[j + BlobSize] << 4));
+            }
+
+            used += GgufBlockBytes;
+            if (used == buffer.Length)
+            {
+                destination.Write(buffer, 0, used);
+                used = 0;
+            }
+        }
+
+        destination.Write(buffer, 0, used);
+    }
+
+    private static byte Code(byte randomByte) => (byte)(((randomByte * 15) >> 8) + 1);
+}

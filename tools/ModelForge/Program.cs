@@ -1,0 +1,47 @@
+using System.CommandLine;
+using System.Globalization;
+using Appliance.ModelForge.Llm;
+
+var presetOption = new Option<string>("--preset")
+{
+    Description = "Model shapes: " + string.Join(", ", LlmPreset.All.Select(p => p.Name)),
+    DefaultValueFactory = _ => LlmPreset.Tiny.Name,
+};
+presetOption.AcceptOnlyFromAmong([.. LlmPreset.All.Select(p => p.Name)]);
+var seedOption = new Option<long>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 42 };
+var outOption = new Option<DirectoryInfo>("--out") { Description = "Model folder to write", Required = true };
+var ggufOption = new Option<bool>("--gguf") { Description = "Also write a Q4_0 GGUF of the same weights" };
+
+var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill style LLM (ONNX Runtime GenAI layout)")
+{
+    presetOption,
+    seedOption,
+    outOption,
+    ggufOption,
+};
+llm.SetAction(parseResult =>
+{
+    if (!LlmPreset.TryGet(parseResult.GetValue(presetOption)!, out var preset))
+    {
+        return 2;
+    }
+
+    var directory = parseResult.GetValue(outOption)!.FullName;
+    var seed = parseResult.GetValue(seedOption);
+    var progress = new SynchronousProgress(p =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{p.Completed}/{p.Total}] {p.Part}")));
+    var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions { WriteGguf = parseResult.GetValue(ggufOption), Progress = progress });
+    Console.WriteLine(string.Create(
+        CultureInfo.InvariantCulture,
+        $"Forged {preset.Name} (seed {seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));
+    return 0;
+});
+
+var root = new RootCommand("Appliance model forge: random-weight models in the real layouts, for tests and benchmarks") { llm };
+return root.Parse(args).Invoke();
+
+/// <summary>Reports on the calling thread, so progress lines come out in order.</summary>
+internal sealed class SynchronousProgress(Action<LlmForgeProgress> report) : IProgress<LlmForgeProgress>
+{
+    public void Report(LlmForgeProgress value) => report(value);
+}
