@@ -45,6 +45,10 @@ public sealed class EmbeddedBrokerOptions
     [Range(1, 65535)]
     public int Port { get; set; } = 1883;
 
+    /// <summary>How long the broker waits for a packet it expects (a new connection's CONNECT, an acknowledgement) before dropping the client.</summary>
+    [Range(1, 300)]
+    public int CommunicationTimeoutSeconds { get; set; } = 5;
+
     [ValidateObjectMembers]
     public BrokerTlsOptions Tls { get; set; } = new();
 

@@ -6,35 +6,51 @@ namespace Appliance.Daemon.Hardware;
 
 /// <summary>
 /// The board's GPIO as the profile describes it: the status LED and the push-to-talk button on one
-/// controller, real or simulated. <see cref="Simulator"/> is set when the profile selects the simulated
-/// driver, so tests and demos can press the button and read the LED. Owns the controller.
+/// controller, real or simulated. When the chip cannot be opened (wrong board, missing driver, no
+/// permission) the daemon runs without them and <see cref="Problem"/> says why. <see cref="Simulator"/> is
+/// set when the profile selects the simulated driver, so tests and demos can press the button and read the
+/// LED. Owns the controller.
 /// </summary>
 public sealed class BoardHardware : IDisposable
 {
-    private readonly GpioController _controller;
+    private readonly GpioController? _controller;
 
     public BoardHardware(DeviceProfile profile, TimeProvider time)
     {
         var gpio = profile.Gpio;
-        _controller = GpioControllerFactory.Create(gpio, out var simulator);
-        Simulator = simulator;
-        StatusLed = new StatusLed(_controller, gpio.StatusLedPin, time);
-        PushToTalk = new PushToTalkButton(_controller, gpio.PushToTalkPin, gpio.ButtonActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time);
         Settings = gpio;
+        try
+        {
+            _controller = GpioControllerFactory.Create(gpio, out var simulator);
+            Simulator = simulator;
+            StatusLed = new StatusLed(_controller, gpio.StatusLedPin, time);
+            PushToTalk = new PushToTalkButton(_controller, gpio.PushToTalkPin, gpio.ButtonActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or InvalidOperationException or ArgumentException)
+        {
+            StatusLed?.Dispose();
+            _controller?.Dispose();
+            _controller = null;
+            StatusLed = null;
+            Problem = $"GPIO chip {gpio.Chip} ({gpio.Driver}) is not usable: {ex.Message}";
+        }
     }
 
     public GpioSettings Settings { get; }
 
-    public StatusLed StatusLed { get; }
+    public StatusLed? StatusLed { get; }
 
-    public PushToTalkButton PushToTalk { get; }
+    public PushToTalkButton? PushToTalk { get; }
 
     public SimulatedGpioDriver? Simulator { get; }
 
+    /// <summary>Why the GPIO could not be opened; null when it works.</summary>
+    public string? Problem { get; }
+
     public void Dispose()
     {
-        PushToTalk.Dispose();
-        StatusLed.Dispose();
-        _controller.Dispose();
+        PushToTalk?.Dispose();
+        StatusLed?.Dispose();
+        _controller?.Dispose();
     }
 }

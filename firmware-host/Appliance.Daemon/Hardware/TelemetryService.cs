@@ -27,8 +27,23 @@ internal sealed class TelemetryService(
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = simulation.Value;
-        var sensors = device.Profile.Sensors.Select((spec, i) =>
-            ClimateSensorFactory.Create(spec, new SensorSimulation(settings.BaseTemperatureC, settings.BaseHumidityPercent, settings.ChecksumFailureRate, settings.Seed + i)));
+        var sensors = new List<IClimateSensor>();
+        for (var i = 0; i < device.Profile.Sensors.Count; i++)
+        {
+            var spec = device.Profile.Sensors[i];
+            try
+            {
+                sensors.Add(ClimateSensorFactory.Create(spec, new SensorSimulation(settings.BaseTemperatureC, settings.BaseHumidityPercent, settings.ChecksumFailureRate, settings.Seed + i)));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or ArgumentException)
+            {
+                // A board without the bus still runs everything else; health names the missing sensor.
+                var problem = $"{spec.Type} at {spec.Address} on i2c-{spec.BusId} is not usable: {ex.Message}";
+                Log.SensorUnavailable(logger, spec.Id, problem);
+                health.Report($"sensor:{spec.Id}", HealthMonitor.Degraded, problem);
+            }
+        }
+
         return Task.WhenAll(sensors.Select(sensor => PollAsync(sensor, stoppingToken)));
     }
 

@@ -54,6 +54,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
             .WithDefaultEndpointBoundIPV6Address(v6)
             .WithDefaultEndpointPort(_options.Port)
             .WithPersistentSessions(false)
+            .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(_options.CommunicationTimeoutSeconds))
             .WithMaxPendingMessagesPerClient(1000);
         if (_options.Tls.Enabled)
         {

@@ -1,0 +1,22 @@
+using System.Text.Json.Nodes;
+
+namespace Appliance.Daemon.Tests.Infrastructure;
+
+/// <summary>Variants of the shipped dev-x64 profile written to temporary files, for tests that need another board shape.</summary>
+internal static class TestProfiles
+{
+    public static string DevX64Path => Path.Combine(AppContext.BaseDirectory, "device-profiles", "dev-x64.json");
+
+    /// <summary>Writes dev-x64 changed by <paramref name="edit"/> and returns the file's path.</summary>
+    public static string Write(Action<JsonObject> edit)
+    {
+        var profile = JsonNode.Parse(File.ReadAllText(DevX64Path))!.AsObject();
+        edit(profile);
+        var path = Path.Combine(Path.GetTempPath(), $"profile-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, profile.ToJsonString());
+        return path;
+    }
+
+    /// <summary>dev-x64 with its climate sensor polled every second.</summary>
+    public static string FastSensor() => Write(p => p["sensors"]![0]!["intervalSeconds"] = 1);
+}
