@@ -1,0 +1,35 @@
+namespace Appliance.Audio;
+
+/// <summary>
+/// Decodes a stream of independent encoded frames (one MQTT message, one Opus packet) into interleaved float
+/// samples in [-1, 1]. A decoder belongs to one stream: it may keep codec state between frames, so frames must be
+/// given in order and instances are not thread-safe.
+/// </summary>
+public interface IAudioFrameDecoder
+{
+    /// <summary>Sample rate of the decoded samples, in Hz.</summary>
+    int SampleRate { get; }
+
+    /// <summary>Number of interleaved channels in the decoded samples.</summary>
+    int Channels { get; }
+
+    /// <summary>Frames decoded so far.</summary>
+    long FramesDecoded { get; }
+
+    /// <summary>Frames skipped (empty, truncated, corrupt) so far.</summary>
+    long FramesSkipped { get; }
+
+    /// <summary>
+    /// The most interleaved samples <see cref="TryDecode"/> can write for a frame of <paramref name="frameByteCount"/>
+    /// bytes; size the destination with it.
+    /// </summary>
+    int GetMaxDecodedLength(int frameByteCount);
+
+    /// <summary>
+    /// Decodes one frame into <paramref name="destination"/> (interleaved). A malformed frame is skipped and counted,
+    /// and the result says why; it never throws for bad frame content.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than
+    /// <see cref="GetMaxDecodedLength"/> for this frame (a caller bug).</exception>
+    FrameDecodeResult TryDecode(ReadOnlySpan<byte> frame, Span<float> destination);
+}

@@ -1,0 +1,229 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Appliance.Audio;
+
+/// <summary>
+/// Pulls the packets of the first logical stream out of an Ogg file (RFC 3533 framing): pages found by their capture
+/// pattern, checked by CRC, packets joined across pages by lacing. A page whose CRC fails, and a packet that a lost
+/// page cut in two, are skipped and counted. Reads the stream forward only; does not dispose it.
+/// </summary>
+internal sealed class OggPacketReader
+{
+    private const int HeaderSize = 27;
+    private static readonly uint[] CrcTable = BuildCrcTable();
+
+    private readonly Stream _stream;
+    private readonly byte[] _header = new byte[HeaderSize + 255];
+    private readonly Queue<byte[]> _ready = new();
+    private readonly ArrayBufferWriter<byte> _partial = new();
+    private uint? _serial;
+    private uint? _expectedSequence;
+    private bool _inPacket;
+
+    public OggPacketReader(Stream stream) => _stream = stream;
+
+    /// <summary>Pages skipped for a bad CRC or a broken header, and packets dropped because a page was lost.</summary>
+    public int Skipped { get; private set; }
+
+    /// <summary>The granule position of the last page read that had one (-1 before any).</summary>
+    public long LastGranule { get; private set; } = -1;
+
+    /// <summary>Returns the next complete packet, or false at the end of the stream.</summary>
+    public bool TryReadPacket(out byte[] packet)
+    {
+        while (_ready.Count == 0)
+        {
+            if (!ReadPage())
+            {
+                packet = [];
+                return false;
+            }
+        }
+
+        packet = _ready.Dequeue();
+        return true;
+    }
+
+    private bool ReadPage()
+    {
+        while (true)
+        {
+            if (!SyncToCapture())
+            {
+                return false;
+            }
+
+            // "OggS" is already consumed and stored at _header[0..4].
+            if (!ReadExactly(_header.AsSpan(4, HeaderSize - 4)))
+            {
+                Skipped++;
+                return false;
+            }
+
+            var segments = _header[26];
+            if (!ReadExactly(_header.AsSpan(HeaderSize, segments)))
+            {
+                Skipped++;
+                return false;
+            }
+
+            var lacing = _header.AsSpan(HeaderSize, segments);
+            var bodyLength = 0;
+            foreach (var value in lacing)
+            {
+                bodyLength += value;
+            }
+
+            var body = new byte[bodyLength];
+            var version = _header[4];
+            var complete = ReadExactly(body);
+            if (!complete || version != 0 || !CrcMatches(body, segments))
+            {
+                Skipped++;
+                if (!complete)
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            var serial = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(14, 4));
+            _serial ??= serial;
+            if (serial != _serial)
+            {
+                continue; // another logical stream (e.g. a video track); not ours
+            }
+
+            var sequence = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(18, 4));
+            var granule = BinaryPrimitives.ReadInt64LittleEndian(_header.AsSpan(6, 8));
+            var continued = (_header[5] & 1) != 0;
+            var pageLost = _expectedSequence.HasValue && sequence != _expectedSequence;
+            _expectedSequence = sequence + 1;
+            if (_inPacket && (pageLost || !continued))
+            {
+                // The packet in progress never got its end: drop it.
+                Skipped++;
+                _partial.Clear();
+                _inPacket = false;
+            }
+
+            SplitPackets(lacing, body, discardLeading: continued && !_inPacket);
+            if (granule != -1)
+            {
+                LastGranule = granule;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Cuts the page body into packets by its lacing values (a value under 255 ends a packet; 255 at the end of the
+    /// page continues it on the next page). <paramref name="discardLeading"/>: the first packet's start was lost.
+    /// </summary>
+    private void SplitPackets(ReadOnlySpan<byte> lacing, byte[] body, bool discardLeading)
+    {
+        var offset = 0;
+        if (discardLeading)
+        {
+            Skipped++;
+        }
+
+        foreach (var value in lacing)
+        {
+            if (!discardLeading)
+            {
+                _partial.Write(body.AsSpan(offset, value));
+            }
+
+            offset += value;
+            if (value < 255)
+            {
+                if (!discardLeading)
+                {
+                    _ready.Enqueue(_partial.WrittenSpan.ToArray());
+                }
+
+                _partial.Clear();
+                discardLeading = false;
+            }
+        }
+
+        _inPacket = lacing.Length > 0 && lacing[^1] == 255 && !discardLeading;
+    }
+
+    /// <summary>Advances to just after the next "OggS"; false at the end of the stream.</summary>
+    private bool SyncToCapture()
+    {
+        var matched = 0;
+        while (matched < 4)
+        {
+            var value = _stream.ReadByte();
+            if (value < 0)
+            {
+                return false;
+            }
+
+            matched = value == "OggS"[matched] ? matched + 1 : value == 'O' ? 1 : 0;
+        }
+
+        "OggS"u8.CopyTo(_header);
+        return true;
+    }
+
+    private bool ReadExactly(Span<byte> buffer)
+    {
+        var total = 0;
+        while (total < buffer.Length)
+        {
+            var read = _stream.Read(buffer[total..]);
+            if (read == 0)
+            {
+                return false;
+            }
+
+            total += read;
+        }
+
+        return true;
+    }
+
+    private bool CrcMatches(ReadOnlySpan<byte> body, int segments)
+    {
+        var stored = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(22, 4));
+        var header = _header.AsSpan(0, HeaderSize + segments);
+        var crc = 0u;
+        for (var i = 0; i < header.Length; i++)
+        {
+            var value = i is >= 22 and < 26 ? (byte)0 : header[i]; // the CRC field counts as zero
+            crc = (crc << 8) ^ CrcTable[(crc >> 24) ^ value];
+        }
+
+        foreach (var value in body)
+        {
+            crc = (crc << 8) ^ CrcTable[(crc >> 24) ^ value];
+        }
+
+        return crc == stored;
+    }
+
+    /// <summary>CRC-32 with polynomial 0x04C11DB7, no reflection, initial value 0 (the Ogg variant).</summary>
+    private static uint[] BuildCrcTable()
+    {
+        var table = new uint[256];
+        for (uint i = 0; i < 256; i++)
+        {
+            var r = i << 24;
+            for (var bit = 0; bit < 8; bit++)
+            {
+                r = (r & 0x80000000) != 0 ? (r << 1) ^ 0x04C11DB7 : r << 1;
+            }
+
+            table[i] = r;
+        }
+
+        return table;
+    }
+}

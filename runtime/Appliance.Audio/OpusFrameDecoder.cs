@@ -1,0 +1,138 @@
+using Concentus;
+using Concentus.Structs;
+
+namespace Appliance.Audio;
+
+/// <summary>
+/// Decodes Opus packets, one packet per frame, as earbuds send them, with Concentus: its managed decoder, which runs
+/// on every board (Concentus switches to a native libopus only where the Concentus.Native package supplies one). A packet the codec rejects is skipped and counted. Opus keeps state
+/// across packets: give them in order, one instance per stream; not thread-safe. The owner disposes it.
+/// </summary>
+public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
+{
+    /// <summary>The longest Opus packet duration, 120 ms, in samples per channel at 48 kHz.</summary>
+    private const int MaxSamplesPerChannelAt48k = 5760;
+
+    private readonly IOpusDecoder _decoder;
+    private readonly int _maxSamplesPerChannel;
+
+    /// <summary>Creates a decoder that outputs <paramref name="channels"/> channels at <paramref name="sampleRate"/>.</summary>
+    /// <param name="sampleRate">Output rate: 8000, 12000, 16000, 24000 or 48000 Hz (any packet decodes at any of these).</param>
+    /// <param name="channels">Output channels, 1 or 2 (a stereo packet is downmixed when 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A rate or channel count Opus does not support.</exception>
+    public OpusFrameDecoder(int sampleRate, int channels)
+    {
+        if (sampleRate is not (8000 or 12000 or 16000 or 24000 or 48000))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "Opus decodes at 8, 12, 16, 24 or 48 kHz.");
+        }
+
+        if (channels is not (1 or 2))
+        {
+            throw new ArgumentOutOfRangeException(nameof(channels), channels, "Opus decodes to 1 or 2 channels.");
+        }
+
+        SampleRate = sampleRate;
+        Channels = channels;
+        _maxSamplesPerChannel = MaxSamplesPerChannelAt48k / (48000 / sampleRate);
+        _decoder = OpusCodecFactory.CreateDecoder(sampleRate, channels);
+    }
+
+    /// <inheritdoc />
+    public int SampleRate { get; }
+
+    /// <inheritdoc />
+    public int Channels { get; }
+
+    /// <inheritdoc />
+    public long FramesDecoded { get; private set; }
+
+    /// <inheritdoc />
+    public long FramesSkipped { get; private set; }
+
+    /// <summary>Output gain in Q7.8 dB that an Ogg Opus header asks for; applied by the decoder.</summary>
+    internal int Gain
+    {
+        get => _decoder.Gain;
+        set => _decoder.Gain = value;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Any Opus packet holds at most 120 ms, so the bound does not depend on the frame length.</remarks>
+    public int GetMaxDecodedLength(int frameByteCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(frameByteCount);
+        return _maxSamplesPerChannel * Channels;
+    }
+
+    /// <inheritdoc />
+    public FrameDecodeResult TryDecode(ReadOnlySpan<byte> frame, Span<float> destination)
+    {
+        if (destination.Length < _maxSamplesPerChannel * Channels)
+        {
+            throw new ArgumentException("Destination is shorter than GetMaxDecodedLength().", nameof(destination));
+        }
+
+        if (frame.IsEmpty)
+        {
+            return Skip(FrameSkipReason.Empty);
+        }
+
+        int samplesPerChannel;
+        try
+        {
+            var expected = OpusPacketInfo.GetNumSamples(frame, SampleRate);
+            if (expected <= 0 || expected > _maxSamplesPerChannel)
+            {
+                return Skip(FrameSkipReason.Corrupt);
+            }
+
+            samplesPerChannel = _decoder.Decode(frame, destination, _maxSamplesPerChannel, false);
+        }
+        catch (OpusException)
+        {
+            return Skip(FrameSkipReason.Corrupt);
+        }
+
+        if (samplesPerChannel <= 0)
+        {
+            return Skip(FrameSkipReason.Corrupt);
+        }
+
+        FramesDecoded++;
+        return FrameDecodeResult.Decoded(samplesPerChannel);
+    }
+
+    /// <summary>
+    /// Fills a gap left by lost packets with Opus packet-loss concealment (use it when sequence numbers show a gap).
+    /// </summary>
+    /// <param name="samplesPerChannel">Duration of the gap; a multiple of 2.5 ms at <see cref="SampleRate"/>, at most 120 ms.</param>
+    /// <param name="destination">Receives <paramref name="samplesPerChannel"/> × <see cref="Channels"/> interleaved samples.</param>
+    /// <returns>Samples per channel written.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="samplesPerChannel"/> is not a valid Opus duration.</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too short.</exception>
+    public int ConcealLoss(int samplesPerChannel, Span<float> destination)
+    {
+        var quantum = SampleRate / 400;
+        if (samplesPerChannel <= 0 || samplesPerChannel > _maxSamplesPerChannel || samplesPerChannel % quantum != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(samplesPerChannel), samplesPerChannel, "Not a multiple of 2.5 ms up to 120 ms.");
+        }
+
+        if (destination.Length < samplesPerChannel * Channels)
+        {
+            throw new ArgumentException("Destination is shorter than samplesPerChannel * Channels.", nameof(destination));
+        }
+
+        return _decoder.Decode(ReadOnlySpan<byte>.Empty, destination, samplesPerChannel, false);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _decoder.Dispose();
+
+    private FrameDecodeResult Skip(FrameSkipReason reason)
+    {
+        FramesSkipped++;
+        return FrameDecodeResult.Skipped(reason);
+    }
+}

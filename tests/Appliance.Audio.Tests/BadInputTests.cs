@@ -1,0 +1,155 @@
+using Appliance.Audio.Tests.Support;
+
+namespace Appliance.Audio.Tests;
+
+/// <summary>Bad input gives a clear result, never an unhandled exception.</summary>
+public sealed class BadInputTests
+{
+    private static readonly float[] Tone = Signals.Sine(440, 16000, 0.25);
+
+    [Fact]
+    public void EmptyFileIsEmpty()
+    {
+        Assert.Equal(AudioFileError.Empty, AudioFile.Read(new MemoryStream()).Error);
+        Assert.Equal(AudioFileError.Empty, AudioFile.ReadMono16k(new MemoryStream()).Error);
+        Assert.Equal(AudioFileError.Empty, AudioFile.ReadRawPcm(new MemoryStream(), new PcmFormat(16000, 1, PcmEncoding.S16LE)).Error);
+    }
+
+    [Fact]
+    public void TruncatedDataIsReadAndFlagged()
+    {
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16);
+        var cut = bytes[..(bytes.Length - 1001)]; // mid-sample too
+
+        var result = AudioFile.Read(new MemoryStream(cut));
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.True(result.Audio!.IsTruncated);
+        Assert.Equal(Tone.Length - 501, result.Audio.Length);
+        Assert.Contains("truncated", result.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(12)]
+    [InlineData(20)]
+    [InlineData(30)]
+    [InlineData(40)]
+    public void TruncatedHeaderIsInvalidHeader(int length)
+    {
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16)[..length];
+
+        var result = AudioFile.Read(new MemoryStream(bytes));
+
+        Assert.False(result.Succeeded);
+        Assert.True(result.Error is AudioFileError.InvalidHeader or AudioFileError.UnrecognizedFormat, $"{result.Error}: {result.Message}");
+    }
+
+    [Fact]
+    public void HeaderClaimingAnotherSampleRateIsInvalid()
+    {
+        // The rate says 44.1 kHz but the byte rate says 16 kHz: one of them lies.
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16, declaredRate: 44100);
+
+        var result = AudioFile.Read(new MemoryStream(bytes));
+
+        Assert.Equal(AudioFileError.InvalidHeader, result.Error);
+        Assert.Contains("byte rate", result.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HeaderWithWrongBlockAlignIsInvalid()
+    {
+        var result = AudioFile.Read(new MemoryStream(WavBuilder.Build(Tone, 16000, 1, 16, declaredBlockAlign: 4, declaredByteRate: 64000)));
+
+        Assert.Equal(AudioFileError.InvalidHeader, result.Error);
+    }
+
+    [Fact]
+    public void HeaderWithImpossibleRateIsInvalid()
+    {
+        var result = AudioFile.Read(new MemoryStream(WavBuilder.Build(Tone, 16000, 1, 16, declaredRate: 5, declaredByteRate: 10)));
+
+        Assert.Equal(AudioFileError.InvalidHeader, result.Error);
+    }
+
+    [Fact]
+    public void DataSizeLargerThanTheFileIsTruncatedNotAnAllocation()
+    {
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16, declaredDataLength: int.MaxValue - 100);
+
+        var result = AudioFile.Read(new MemoryStream(bytes));
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.True(result.Audio!.IsTruncated);
+        Assert.Equal(Tone.Length, result.Audio.Length);
+    }
+
+    [Fact]
+    public void DataSizeSmallerThanTheFileReadsOnlyTheDeclaredData()
+    {
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16, declaredDataLength: 200);
+
+        var result = AudioFile.Read(new MemoryStream(bytes));
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.Equal(100, result.Audio!.Length);
+    }
+
+    [Fact]
+    public void WavWithNoSamplesIsNoAudio()
+    {
+        Assert.Equal(AudioFileError.NoAudio, AudioFile.Read(new MemoryStream(WavBuilder.Build([], 16000, 1, 16))).Error);
+    }
+
+    [Fact]
+    public void AdpcmWavIsUnsupported()
+    {
+        var bytes = WavBuilder.Build(Tone, 16000, 1, 16);
+        bytes[20] = 2; // format tag 2: Microsoft ADPCM
+
+        Assert.Equal(AudioFileError.UnsupportedEncoding, AudioFile.Read(new MemoryStream(bytes)).Error);
+    }
+
+    [Fact]
+    public void RandomBytesAreUnrecognised()
+    {
+        var random = new Random(3);
+        for (var i = 0; i < 50; i++)
+        {
+            var bytes = new byte[random.Next(1, 5000)];
+            random.NextBytes(bytes);
+            bytes[0] = 0x12; // not a sync byte or a magic number
+
+            Assert.Equal(AudioFileError.UnrecognizedFormat, AudioFile.Read(new MemoryStream(bytes)).Error);
+        }
+    }
+
+    /// <summary>Garbage behind each magic number reaches each decoder; every outcome must be a result value.</summary>
+    [Theory]
+    [InlineData("RIFF")]
+    [InlineData("OggS")]
+    [InlineData("ID3")]
+    [InlineData("MPEG")]
+    public void GarbageBehindAMagicNumberIsAResult(string magic)
+    {
+        var random = new Random(magic.Length);
+        for (var i = 0; i < 40; i++)
+        {
+            var bytes = new byte[random.Next(0, 4000) + 16];
+            random.NextBytes(bytes);
+            var prefix = magic switch
+            {
+                "RIFF" => "RIFF\0\0\0\0WAVE"u8.ToArray(),
+                "MPEG" => [0xFF, 0xFB, 0x90, 0x64],
+                _ => System.Text.Encoding.ASCII.GetBytes(magic),
+            };
+            prefix.CopyTo(bytes, 0);
+
+            var result = AudioFile.ReadMono16k(new MemoryStream(bytes));
+
+            Assert.True(result.Succeeded || result.Error != AudioFileError.None, result.Message);
+            Assert.False(string.IsNullOrEmpty(result.Message));
+        }
+    }
+}
