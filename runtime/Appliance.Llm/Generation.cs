@@ -1,0 +1,260 @@
+using System.Text;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace Appliance.Llm;
+
+/// <summary>
+/// One generation on a dedicated thread: renders and tokenizes the prompt, runs the token loop with one GenAI
+/// generator, splits reasoning from answer, applies limits, and writes events to the request's channel. Every
+/// native object it creates is disposed before it returns.
+/// </summary>
+internal sealed class Generation(PendingRequest work, LoadedModel model, TimeProvider time)
+{
+    private readonly LlmRequest _request = work.Request;
+    private readonly CancellationToken _cancellation = work.Cancellation;
+    private readonly StringBuilder _reasoning = new();
+    private readonly StringBuilder _answer = new();
+    private readonly List<int>? _tokenIds = work.Request.IncludeTokenIds ? [] : null;
+    private long _startedAt;
+    private long? _firstTokenAt;
+
+    /// <summary>Runs to the end and writes the final event. Throws only <see cref="OnnxRuntimeGenAIException"/> from the runtime, with the cause.</summary>
+    public void Run()
+    {
+        _startedAt = time.GetTimestamp();
+        if (!work.Emit(new LlmStarted(model.Spec.Id, time.GetElapsedTime(work.EnqueuedAt, _startedAt)), _cancellation))
+        {
+            work.EmitFinal(Completed(LlmFinishReason.Cancelled, false, 0, 0, 0));
+            return;
+        }
+
+        int[] promptIds;
+        bool startsInReasoning;
+        if (_request.PromptTokenIds is { } ids)
+        {
+            promptIds = [.. ids];
+            startsInReasoning = false;
+        }
+        else
+        {
+            var prompt = model.RenderPrompt(_request.Messages);
+            using var sequences = model.Tokenizer.Encode(prompt);
+            promptIds = [.. sequences[0]];
+            startsInReasoning = prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal);
+        }
+
+        // A tokenizer larger than the graph's vocabulary (test models) would otherwise fail inside the runtime.
+        if (model.Folder.VocabSize is { } vocab && Array.FindIndex(promptIds, id => id < 0 || id >= vocab) is >= 0 and var at)
+        {
+            work.EmitFinal(new LlmFailed(new LlmError(
+                LlmErrorCodes.InvalidRequest,
+                $"prompt token {promptIds[at]} (position {at} of {promptIds.Length}) is outside the {vocab}-token vocabulary of model {model.Spec.Id}")));
+            return;
+        }
+
+        if (promptIds.Length >= model.ContextTokens)
+        {
+            work.EmitFinal(new LlmFailed(new LlmError(
+                LlmErrorCodes.PromptTooLong,
+                $"the prompt is {promptIds.Length} tokens; model {model.Spec.Id} has a context of {model.ContextTokens}")));
+            return;
+        }
+
+        Generate(promptIds, startsInReasoning);
+    }
+
+    private void Generate(int[] promptIds, bool startsInReasoning)
+    {
+        var budget = _request.ThinkingBudgetTokens ?? model.Spec.ThinkingBudgetTokens;
+        var room = model.ContextTokens - promptIds.Length;
+        var maxNew = Math.Min(_request.MaxTokens ?? int.MaxValue, room);
+        var closeIds = model.ThinkCloseTokenIds.ToArray();
+        var maxLength = (int)Math.Min(model.ContextTokens, (long)promptIds.Length + maxNew + (startsInReasoning ? closeIds.Length : 0));
+        var splitter = new ReasoningSplitter(startsInReasoning);
+        var stops = new StopSequenceFilter(_request.StopSequences);
+        var completion = 0;
+        var reasoningTokens = 0;
+
+        using var generatorParams = new GeneratorParams(model.Model);
+        ApplySearchOptions(generatorParams, maxLength);
+        using var generator = new Generator(model.Model, generatorParams);
+        using var tokenizerStream = model.Tokenizer.CreateStream();
+
+        // Cancellation reaches the kernel: a token in flight is abandoned by ONNX Runtime's terminate flag. The
+        // registration is disposed (waiting for a running callback) before the generator it touches.
+        using var terminate = _cancellation.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
+        LlmFinishReason reason;
+        try
+        {
+            generator.AppendTokens(promptIds);
+            if (startsInReasoning && budget <= 0)
+            {
+                generator.AppendTokens(closeIds);
+                splitter.CloseReasoning(_reasoning);
+            }
+
+            reason = Loop(generator, tokenizerStream, splitter, stops, (maxNew, maxLength, budget), closeIds, ref completion, ref reasoningTokens);
+        }
+        catch (OnnxRuntimeGenAIException) when (_cancellation.IsCancellationRequested)
+        {
+            reason = LlmFinishReason.Cancelled;
+        }
+
+        if (reason is not (LlmFinishReason.Cancelled or LlmFinishReason.StopSequence))
+        {
+            splitter.Flush(_reasoning, _answer);
+            var tail = stops.Push(_answer.ToString(), out var stopped);
+            _answer.Clear().Append(tail).Append(stopped ? "" : stops.Flush());
+            reason = stopped ? LlmFinishReason.StopSequence : reason;
+            EmitText(CancellationToken.None);
+        }
+
+        work.EmitFinal(Completed(reason, splitter.InReasoning, promptIds.Length, completion, reasoningTokens));
+    }
+
+    private LlmFinishReason Loop(
+        Generator generator,
+        TokenizerStream tokenizerStream,
+        ReasoningSplitter splitter,
+        StopSequenceFilter stops,
+        (int MaxNew, int MaxLength, int? Budget) limits,
+        int[] closeIds,
+        ref int completion,
+        ref int reasoningTokens)
+    {
+        while (true)
+        {
+            if (_cancellation.IsCancellationRequested)
+            {
+                return LlmFinishReason.Cancelled;
+            }
+
+            if (completion >= limits.MaxNew)
+            {
+                return _request.MaxTokens is { } max && completion >= max ? LlmFinishReason.MaxTokens : LlmFinishReason.ContextFull;
+            }
+
+            if (generator.IsDone())
+            {
+                return LlmFinishReason.ContextFull;
+            }
+
+            generator.GenerateNextToken();
+            if (_cancellation.IsCancellationRequested)
+            {
+                return LlmFinishReason.Cancelled;
+            }
+
+            var token = generator.GetNextTokens()[0];
+            completion++;
+            _tokenIds?.Add(token);
+            _firstTokenAt ??= time.GetTimestamp();
+            if (model.EosTokenIds.Contains(token))
+            {
+                return LlmFinishReason.Stop;
+            }
+
+            var wasReasoning = splitter.InReasoning;
+            splitter.Push(tokenizerStream.Decode(token), _reasoning, _answer);
+            if (wasReasoning && splitter.InReasoning)
+            {
+                reasoningTokens++;
+            }
+
+            if (splitter.InReasoning && reasoningTokens >= limits.Budget)
+            {
+                if ((long)generator.TokenCount() + closeIds.Length > limits.MaxLength)
+                {
+                    return LlmFinishReason.ContextFull;
+                }
+
+                generator.AppendTokens(closeIds);
+                splitter.CloseReasoning(_reasoning);
+            }
+
+            if (_answer.Length > 0)
+            {
+                var safe = stops.Push(_answer.ToString(), out var stopped);
+                _answer.Clear().Append(safe);
+                if (stopped)
+                {
+                    EmitText(_cancellation);
+                    return LlmFinishReason.StopSequence;
+                }
+            }
+
+            if (!EmitText(_cancellation))
+            {
+                return LlmFinishReason.Cancelled;
+            }
+        }
+    }
+
+    private void ApplySearchOptions(GeneratorParams generatorParams, int maxLength)
+    {
+        generatorParams.SetSearchOption("max_length", maxLength);
+        if (_request.Temperature is { } temperature)
+        {
+            var greedy = temperature <= 0;
+            generatorParams.SetSearchOption("do_sample", !greedy);
+            if (!greedy)
+            {
+                generatorParams.SetSearchOption("temperature", temperature);
+            }
+        }
+
+        if (_request.TopP is { } topP)
+        {
+            generatorParams.SetSearchOption("top_p", topP);
+        }
+
+        if (_request.TopK is { } topK)
+        {
+            generatorParams.SetSearchOption("top_k", topK);
+        }
+
+        if (_request.Seed is { } seed)
+        {
+            generatorParams.SetSearchOption("random_seed", seed);
+        }
+    }
+
+    // Sends the reasoning and answer text gathered since the last call; false when the request was cancelled meanwhile.
+    private bool EmitText(CancellationToken cancellation)
+    {
+        if (_reasoning.Length > 0)
+        {
+            var text = _reasoning.ToString();
+            _reasoning.Clear();
+            if (_request.Reasoning == ReasoningMode.Separate && !work.Emit(new LlmReasoningDelta(text), cancellation))
+            {
+                return false;
+            }
+        }
+
+        if (_answer.Length > 0)
+        {
+            var text = _answer.ToString();
+            _answer.Clear();
+            return work.Emit(new LlmAnswerDelta(text), cancellation);
+        }
+
+        return true;
+    }
+
+    private LlmCompleted Completed(LlmFinishReason reason, bool endedInReasoning, int promptTokens, int completion, int reasoningTokens)
+    {
+        var end = time.GetTimestamp();
+        var seconds = time.GetElapsedTime(_startedAt, end).TotalSeconds;
+        return new LlmCompleted(
+            reason,
+            endedInReasoning,
+            new LlmUsage(
+                promptTokens,
+                completion,
+                reasoningTokens,
+                _firstTokenAt is { } first ? time.GetElapsedTime(work.EnqueuedAt, first) : null,
+                seconds > 0 ? completion / seconds : 0),
+            _tokenIds);
+    }
+}

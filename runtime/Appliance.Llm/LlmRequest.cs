@@ -1,0 +1,70 @@
+namespace Appliance.Llm;
+
+/// <summary>Where a request waits in the queue: interactive (voice) requests go ahead of batch (summary) ones.</summary>
+public enum LlmPriority
+{
+    /// <summary>A person is waiting (voice command): served before any batch request.</summary>
+    Interactive = 0,
+
+    /// <summary>Background work (meeting summaries): served when no interactive request waits.</summary>
+    Batch = 1,
+}
+
+/// <summary>What happens to the text an R1-style model writes between <c>&lt;think&gt;</c> and <c>&lt;/think&gt;</c>.</summary>
+public enum ReasoningMode
+{
+    /// <summary>Reasoning is generated and counted but not streamed.</summary>
+    Drop = 0,
+
+    /// <summary>Reasoning is streamed as <see cref="LlmReasoningDelta"/> events, apart from the answer.</summary>
+    Separate = 1,
+}
+
+/// <summary>One chat message; <paramref name="Role"/> is <c>system</c>, <c>user</c> or <c>assistant</c>.</summary>
+public sealed record LlmMessage(string Role, string Content);
+
+/// <summary>
+/// One generation. The prompt is either <see cref="Messages"/>, rendered with the model's own chat template, or
+/// <see cref="PromptTokenIds"/> taken as they are. Unset sampling values keep the model's <c>genai_config.json</c>
+/// search defaults; a temperature of 0 means greedy decoding.
+/// </summary>
+public sealed record LlmRequest
+{
+    /// <summary>Identifies the request for <see cref="LlmService.TryCancel"/>; unique among requests in flight.</summary>
+    public string Id { get; init; } = Guid.NewGuid().ToString("N");
+
+    /// <summary>The model to run; null takes <see cref="LlmService.DefaultModelId"/>.</summary>
+    public string? ModelId { get; init; }
+
+    public IReadOnlyList<LlmMessage> Messages { get; init; } = [];
+
+    /// <summary>A prompt already tokenized; when set, <see cref="Messages"/> is ignored and no template is applied.</summary>
+    public IReadOnlyList<int>? PromptTokenIds { get; init; }
+
+    public LlmPriority Priority { get; init; } = LlmPriority.Interactive;
+
+    /// <summary>Most tokens to generate, reasoning included; null lets the context decide.</summary>
+    public int? MaxTokens { get; init; }
+
+    public float? Temperature { get; init; }
+
+    public float? TopP { get; init; }
+
+    public int? TopK { get; init; }
+
+    public long? Seed { get; init; }
+
+    /// <summary>Answer text that ends the generation; the stop sequence itself is not emitted.</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = [];
+
+    public ReasoningMode Reasoning { get; init; } = ReasoningMode.Drop;
+
+    /// <summary>
+    /// Most reasoning tokens before the reasoning is closed and the answer forced; null takes the model spec's
+    /// <c>ThinkingBudgetTokens</c>, and no budget when that is unset too.
+    /// </summary>
+    public int? ThinkingBudgetTokens { get; init; }
+
+    /// <summary>Return the generated token ids in <see cref="LlmCompleted.TokenIds"/> (golden checks, OTA smoke tests).</summary>
+    public bool IncludeTokenIds { get; init; }
+}

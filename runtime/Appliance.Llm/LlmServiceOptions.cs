@@ -1,0 +1,45 @@
+using Appliance.Inference;
+using Appliance.Profiles;
+
+namespace Appliance.Llm;
+
+/// <summary>How the service runs models: provider chain, threads, memory budget, queue and concurrency.</summary>
+public sealed record LlmServiceOptions
+{
+    /// <summary>The profile's execution-provider chain, most preferred first; the CPU provider ends every chain.</summary>
+    public IReadOnlyList<ExecutionProviderSpec> ExecutionProviders { get; init; } = [];
+
+    /// <summary>Intra-op threads of each session; 0 leaves ONNX Runtime's default.</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Inter-op threads of each session; 0 leaves ONNX Runtime's default.</summary>
+    public int InterOpThreads { get; init; }
+
+    /// <summary>Bytes the loaded models (weights plus KV cache) and the process may use; 0 disables the guard.</summary>
+    public long MemoryBudgetBytes { get; init; }
+
+    /// <summary>Generations that run at once; each holds its own KV cache.</summary>
+    public int MaxConcurrency { get; init; } = 1;
+
+    /// <summary>Requests that may wait; one more is refused with <see cref="LlmErrorCodes.QueueFull"/>.</summary>
+    public int QueueCapacity { get; init; } = 32;
+
+    /// <summary>The resident memory of this process in bytes; replaced in tests.</summary>
+    public Func<long> ResidentMemoryBytes { get; init; } = static () => Environment.WorkingSet;
+
+    /// <summary>The providers the installed ONNX Runtime offers.</summary>
+    public Func<IReadOnlyCollection<string>> InstalledProviders { get; init; } = static () => [.. ExecutionProviderSelector.InstalledProviders()];
+
+    /// <summary>Options from a device profile: its provider chain, threads and memory budget.</summary>
+    public static LlmServiceOptions FromProfile(DeviceProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return new LlmServiceOptions
+        {
+            ExecutionProviders = profile.ExecutionProviders,
+            IntraOpThreads = profile.Threads.IntraOp,
+            InterOpThreads = profile.Threads.InterOp,
+            MemoryBudgetBytes = profile.MemoryBudgetMb * 1024L * 1024L,
+        };
+    }
+}

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Appliance.Inference;
+using Appliance.Profiles;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace Appliance.Llm;
+
+/// <summary>
+/// A GenAI model and its tokenizer, shared by every generation on it. Generations take a lease; once the model is
+/// retired (unloaded or replaced) the native objects are disposed when the last lease is released.
+/// </summary>
+internal sealed class LoadedModel
+{
+    internal const string ThinkEnd = "</think>";
+
+    private readonly Lock _gate = new();
+    private readonly Model _model;
+    private readonly Tokenizer _tokenizer;
+    private int _leases;
+    private bool _retired;
+
+    private LoadedModel(ModelSpec spec, ModelFolder folder, Model model, Tokenizer tokenizer, string provider, int contextTokens)
+    {
+        Spec = spec;
+        Folder = folder;
+        _model = model;
+        _tokenizer = tokenizer;
+        ExecutionProvider = provider;
+        ContextTokens = contextTokens;
+        EosTokenIds = [.. tokenizer.GetEosTokenIds()];
+        HasChatTemplate = ProbeChatTemplate(tokenizer);
+        using var close = tokenizer.Encode(ThinkEnd + "\n\n");
+        ThinkCloseTokenIds = [.. close[0]];
+    }
+
+    public ModelSpec Spec { get; }
+
+    public ModelFolder Folder { get; }
+
+    public string ExecutionProvider { get; }
+
+    /// <summary>The model's context length capped by the spec.</summary>
+    public int ContextTokens { get; }
+
+    public IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>The tokens forced to close reasoning: <c>&lt;/think&gt;</c> and the blank line R1 writes after it.</summary>
+    public IReadOnlyList<int> ThinkCloseTokenIds { get; }
+
+    public bool HasChatTemplate { get; }
+
+    public Model Model => _model;
+
+    public Tokenizer Tokenizer => _tokenizer;
+
+    /// <summary>
+    /// Creates the GenAI model with the first provider of <paramref name="providers"/> that works.
+    /// </summary>
+    /// <returns>The model, or null with the reason of every provider that failed in <paramref name="failures"/>.</returns>
+    public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, IReadOnlyList<ExecutionProviderSpec> providers, LlmServiceOptions options, List<string> failures)
+    {
+        var contextTokens = Math.Min(folder.ContextLength, spec.ContextTokens ?? int.MaxValue);
+        foreach (var provider in providers)
+        {
+            Model? model = null;
+            Tokenizer? tokenizer = null;
+            try
+            {
+                using (var config = new Config(folder.Directory))
+                {
+                    Configure(config, provider, options, contextTokens);
+                    model = new Model(config);
+                }
+
+                tokenizer = new Tokenizer(model);
+                return new LoadedModel(spec, folder, model, tokenizer, provider.Name, contextTokens);
+            }
+            catch (OnnxRuntimeGenAIException e)
+            {
+                tokenizer?.Dispose();
+                model?.Dispose();
+                failures.Add($"{provider.Name}: {e.Message.Trim()}");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Takes a lease; false once the model is retired.</summary>
+    public bool TryAcquire()
+    {
+        lock (_gate)
+        {
+            if (_retired)
+            {
+                return false;
+            }
+
+            _leases++;
+            return true;
+        }
+    }
+
+    public void Release()
+    {
+        bool dispose;
+        lock (_gate)
+        {
+            _leases--;
+            dispose = _retired && _leases == 0;
+        }
+
+        if (dispose)
+        {
+            DisposeNative();
+        }
+    }
+
+    /// <summary>No new lease is given; the native objects go when the last one is released.</summary>
+    public void Retire()
+    {
+        bool dispose;
+        lock (_gate)
+        {
+            if (_retired)
+            {
+                return;
+            }
+
+            _retired = true;
+            dispose = _leases == 0;
+        }
+
+        if (dispose)
+        {
+            DisposeNative();
+        }
+    }
+
+    /// <summary>Renders messages with the model's own chat template, or joins them when the model has none.</summary>
+    public string RenderPrompt(IReadOnlyList<LlmMessage> messages)
+    {
+        if (!HasChatTemplate)
+        {
+            return string.Join("\n", messages.Select(m => m.Content));
+        }
+
+        var json = new JsonArray([.. messages.Select(m => new JsonObject { ["role"] = m.Role, ["content"] = m.Content })]);
+        return _tokenizer.ApplyChatTemplate(null, json.ToJsonString(), null, true);
+    }
+
+    private static void Configure(Config config, ExecutionProviderSpec provider, LlmServiceOptions options, int contextTokens)
+    {
+        config.ClearProviders();
+        if (provider.Name != ExecutionProviderSelector.Cpu)
+        {
+            config.AppendProvider(provider.Name);
+            foreach (var (key, value) in provider.Options)
+            {
+                config.SetProviderOption(provider.Name, key, value);
+            }
+        }
+
+        var sessionOptions = new JsonObject();
+        if (options.IntraOpThreads > 0)
+        {
+            sessionOptions["intra_op_num_threads"] = options.IntraOpThreads;
+        }
+
+        if (options.InterOpThreads > 0)
+        {
+            sessionOptions["inter_op_num_threads"] = options.InterOpThreads;
+        }
+
+        var overlay = new JsonObject
+        {
+            ["model"] = new JsonObject
+            {
+                ["decoder"] = new JsonObject { ["session_options"] = sessionOptions },
+            },
+            ["search"] = new JsonObject { ["max_length"] = contextTokens },
+        };
+        config.Overlay(overlay.ToJsonString());
+    }
+
+    // GenAI reports a folder without a template only by failing to apply it.
+    private static bool ProbeChatTemplate(Tokenizer tokenizer)
+    {
+        try
+        {
+            tokenizer.ApplyChatTemplate(null, """[{"role":"user","content":"x"}]""", null, true);
+            return true;
+        }
+        catch (OnnxRuntimeGenAIException)
+        {
+            return false;
+        }
+    }
+
+    private void DisposeNative()
+    {
+        _tokenizer.Dispose();
+        _model.Dispose();
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Spec.Id} ({ExecutionProvider}, context {ContextTokens})");
+}

@@ -1,0 +1,213 @@
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace Appliance.Llm.Tests;
+
+[Collection(ForgedModelsGroup.Name)]
+public sealed class GenerationTests(ForgedModels models)
+{
+    private static readonly int[] s_plainPrompt = [104, 105, 173, 249, 330];
+
+    [Fact]
+    public async Task StreamingProducesAnswerTokens()
+    {
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = 12 }));
+        Assert.IsType<LlmStarted>(transcript.Events[0]);
+        Assert.True(transcript.Events.OfType<LlmAnswerDelta>().Count() > 1, "the answer streams in several deltas");
+        Assert.Equal(s_plainPrompt.Length, transcript.Completed.Usage.PromptTokens);
+        Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 12);
+        Assert.NotNull(transcript.Completed.Usage.TimeToFirstToken);
+        Assert.True(transcript.Completed.Usage.TokensPerSecond > 0);
+    }
+
+    [Fact]
+    public async Task GreedyOutputEqualsABareGenAiLoopTokenForToken()
+    {
+        const int MaxTokens = 24;
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = MaxTokens, IncludeTokenIds = true }));
+
+        using var model = new Model(models.Tiny);
+        using var tokenizer = new Tokenizer(model);
+        using var generatorParams = new GeneratorParams(model);
+        generatorParams.SetSearchOption("do_sample", false);
+        generatorParams.SetSearchOption("max_length", s_plainPrompt.Length + MaxTokens);
+        using var generator = new Generator(model, generatorParams);
+        using var stream = tokenizer.CreateStream();
+        var eos = tokenizer.GetEosTokenIds().ToArray();
+        generator.AppendTokens(s_plainPrompt);
+        var expected = new List<int>();
+        var expectedText = "";
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+            var token = generator.GetNextTokens()[0];
+            expected.Add(token);
+            expectedText += eos.Contains(token) ? "" : stream.Decode(token);
+        }
+
+        Assert.DoesNotContain("think>", expectedText, StringComparison.Ordinal);
+        Assert.Equal(expected, transcript.Completed.TokenIds);
+        Assert.Equal(expectedText, transcript.Answer);
+    }
+
+    [Fact]
+    public async Task CancellationStopsWithinOneToken()
+    {
+        await using var service = await models.ServiceWith();
+        using var cancellation = new CancellationTokenSource();
+        var request = new LlmRequest { Messages = Prompts.User("Tell me a long story."), Temperature = 0, MaxTokens = 400, Reasoning = ReasoningMode.Separate };
+        var deltasBeforeCancel = 0;
+        var deltasAfterCancel = 0;
+        LlmCompleted? completed = null;
+        await foreach (var e in service.GenerateAsync(request, cancellation.Token))
+        {
+            if (e is LlmReasoningDelta or LlmAnswerDelta)
+            {
+                if (cancellation.IsCancellationRequested)
+                {
+                    deltasAfterCancel++;
+                }
+                else if (++deltasBeforeCancel == 5)
+                {
+                    await cancellation.CancelAsync();
+                }
+            }
+
+            completed = e as LlmCompleted ?? completed;
+        }
+
+        Assert.NotNull(completed);
+        Assert.Equal(LlmFinishReason.Cancelled, completed.Reason);
+
+        // The generator runs at most one event ahead of the reader, and drops the token it is computing.
+        Assert.InRange(deltasAfterCancel, 0, 1);
+        Assert.InRange(completed.Usage.CompletionTokens, 5, 20);
+    }
+
+    [Fact]
+    public async Task TryCancelByIdEndsARunningRequestWithinOneToken()
+    {
+        await using var service = await models.ServiceWith();
+        var request = new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = 400 };
+        await using var events = service.GenerateAsync(request).GetAsyncEnumerator();
+        Assert.True(await events.MoveNextAsync());
+        Assert.IsType<LlmStarted>(events.Current);
+
+        // The reader pauses: the generator holds one delta in the channel and at most one token in flight.
+        Assert.True(service.TryCancel(request.Id));
+        var rest = new List<LlmEvent>();
+        while (await events.MoveNextAsync())
+        {
+            rest.Add(events.Current);
+        }
+
+        var completed = Assert.IsType<LlmCompleted>(rest[^1]);
+        Assert.Equal(LlmFinishReason.Cancelled, completed.Reason);
+        Assert.InRange(completed.Usage.CompletionTokens, 0, 2);
+        Assert.InRange(rest.Count(e => e is LlmAnswerDelta), 0, 1);
+        Assert.False(service.TryCancel(request.Id));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(5)]
+    [InlineData(12)]
+    public async Task ThinkingBudgetBoundsReasoningAndKeepsTagsOutOfTheAnswer(int budget)
+    {
+        await using var service = await models.ServiceWith();
+        for (var seed = 1; seed <= 3; seed++)
+        {
+            var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest
+            {
+                Messages = Prompts.User("Is the fridge door open?"),
+                Temperature = 1.0f,
+                Seed = seed,
+                MaxTokens = 60,
+                ThinkingBudgetTokens = budget,
+                Reasoning = ReasoningMode.Separate,
+            }));
+            var usage = transcript.Completed.Usage;
+            Assert.InRange(usage.ReasoningTokens, 0, budget);
+            Assert.DoesNotContain("<think>", transcript.Answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("</think>", transcript.Answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("think>", transcript.Reasoning, StringComparison.Ordinal);
+            if (!transcript.Completed.EndedInReasoning && usage.CompletionTokens > budget)
+            {
+                Assert.True(transcript.Answer.Length > 0 || transcript.Completed.Reason == LlmFinishReason.Stop, "the answer follows the closed reasoning");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DroppedReasoningIsCountedButNotStreamed()
+    {
+        await using var service = await models.ServiceWith();
+        var request = new LlmRequest { Messages = Prompts.User("Hello"), Temperature = 0, MaxTokens = 30, ThinkingBudgetTokens = 8 };
+        var dropped = await Transcript.Of(service.GenerateAsync(request with { Id = "drop", Reasoning = ReasoningMode.Drop }));
+        var separate = await Transcript.Of(service.GenerateAsync(request with { Id = "separate", Reasoning = ReasoningMode.Separate }));
+
+        Assert.Empty(dropped.Events.OfType<LlmReasoningDelta>());
+        Assert.NotEmpty(separate.Reasoning);
+        Assert.Equal(8, dropped.Completed.Usage.ReasoningTokens);
+        Assert.Equal(separate.Completed.Usage, dropped.Completed.Usage with { TimeToFirstToken = separate.Completed.Usage.TimeToFirstToken, TokensPerSecond = separate.Completed.Usage.TokensPerSecond });
+        Assert.Equal(separate.Answer, dropped.Answer);
+    }
+
+    [Fact]
+    public async Task MaxTokensInsideReasoningGivesAnEmptyAnswer()
+    {
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User("Hello"), Temperature = 0, MaxTokens = 3, Reasoning = ReasoningMode.Separate }));
+        Assert.Equal(LlmFinishReason.MaxTokens, transcript.Completed.Reason);
+        Assert.True(transcript.Completed.EndedInReasoning);
+        Assert.Equal("", transcript.Answer);
+        Assert.Equal(3, transcript.Completed.Usage.CompletionTokens);
+    }
+
+    [Fact]
+    public async Task MaxTokensLimitsAPlainAnswer()
+    {
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = 7, IncludeTokenIds = true }));
+        Assert.Equal(LlmFinishReason.MaxTokens, transcript.Completed.Reason);
+        Assert.False(transcript.Completed.EndedInReasoning);
+        Assert.Equal(7, transcript.Completed.Usage.CompletionTokens);
+        Assert.Equal(7, transcript.Completed.TokenIds!.Count);
+    }
+
+    [Fact]
+    public async Task StopSequenceEndsTheAnswerWithoutEmittingIt()
+    {
+        await using var service = await models.ServiceWith();
+        var request = new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = 24 };
+        var full = (await Transcript.Of(service.GenerateAsync(request with { Id = "full" }))).Answer;
+        Assert.True(full.Length > 12, $"the greedy answer '{full}' is long enough to cut");
+        var stop = full.Substring(8, 3);
+        var expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
+
+        var stopped = await Transcript.Of(service.GenerateAsync(request with { Id = "stopped", StopSequences = ["never appears \u0001", stop] }));
+        Assert.Equal(LlmFinishReason.StopSequence, stopped.Completed.Reason);
+        Assert.Equal(expected, stopped.Answer);
+        Assert.All(stopped.Events.OfType<LlmAnswerDelta>(), d => Assert.DoesNotContain(stop, d.Text, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PromptLongerThanTheContextIsRefused()
+    {
+        await using var service = await models.ServiceWith(models.Spec(context: 16));
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User(string.Concat(Enumerable.Repeat("the fridge door is open ", 10))) }));
+        Assert.Equal(LlmErrorCodes.PromptTooLong, transcript.Error.Code);
+        Assert.Contains("16", transcript.Error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GenerationStopsAtTheCappedContext()
+    {
+        await using var service = await models.ServiceWith(models.Spec(context: 24));
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0 }));
+        Assert.Contains(transcript.Completed.Reason, new[] { LlmFinishReason.ContextFull, LlmFinishReason.Stop });
+        Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 24 - s_plainPrompt.Length);
+    }
+}

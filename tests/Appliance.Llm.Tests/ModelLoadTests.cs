@@ -1,0 +1,190 @@
+using Appliance.Profiles;
+
+namespace Appliance.Llm.Tests;
+
+[Collection(ForgedModelsGroup.Name)]
+public sealed class ModelLoadTests(ForgedModels models)
+{
+    [Fact]
+    public async Task LoadReportsProviderContextAndKvCacheCost()
+    {
+        await using var service = new LlmService(ForgedModels.Options());
+        var status = await service.LoadModelAsync(models.Spec(context: 256));
+        Assert.Equal(LlmModelState.Loaded, status.State);
+        Assert.Equal("CPUExecutionProvider", status.ExecutionProvider);
+        Assert.Equal(256, status.ContextTokens);
+
+        // Tiny preset: 2 layers × 2 KV heads × head 16, float32 cache: 2 × 2 × 2 × 16 × 4 bytes.
+        Assert.Equal(512, status.KvCacheBytesPerToken);
+        Assert.True(status.WeightBytes > 200_000);
+        Assert.Equal(status.WeightBytes + (512 * 256), status.EstimatedBytes);
+        Assert.Equal("tiny", service.DefaultModelId);
+    }
+
+    [Fact]
+    public async Task ContextIsCappedByTheModelsOwnLength()
+    {
+        await using var service = new LlmService(ForgedModels.Options());
+        var status = await service.LoadModelAsync(models.Spec(context: 100_000));
+        Assert.Equal(512, status.ContextTokens);
+    }
+
+    [Fact]
+    public async Task UnknownModelIdIsAnErrorResult()
+    {
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "nope", Messages = Prompts.User("Hi") }));
+        Assert.Equal(LlmErrorCodes.ModelNotFound, transcript.Error.Code);
+    }
+
+    [Fact]
+    public async Task NoModelLoadedIsAnErrorResult()
+    {
+        await using var service = new LlmService(ForgedModels.Options());
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User("Hi") }));
+        Assert.Equal(LlmErrorCodes.ModelNotFound, transcript.Error.Code);
+    }
+
+    [Fact]
+    public async Task MissingFolderFailsToLoadWithTheReason()
+    {
+        await using var service = new LlmService(ForgedModels.Options());
+        var path = Path.Combine(models.Root, "does-not-exist");
+        var status = await service.LoadModelAsync(new ModelSpec { Id = "gone", Path = path });
+        Assert.Equal(LlmModelState.Failed, status.State);
+        Assert.Equal(LlmErrorCodes.ModelLoadFailed, status.Error!.Code);
+        Assert.Contains(path, status.Error.Message, StringComparison.Ordinal);
+        Assert.Null(service.DefaultModelId);
+    }
+
+    [Fact]
+    public async Task TruncatedGraphFailsToLoadAndOtherModelsKeepWorking()
+    {
+        await using var service = await models.ServiceWith();
+        var status = await service.LoadModelAsync(new ModelSpec { Id = "corrupt", Path = models.Corrupt });
+        Assert.Equal(LlmModelState.Failed, status.State);
+        Assert.Equal(LlmErrorCodes.ModelLoadFailed, status.Error!.Code);
+        Assert.Contains("truncated", status.Error.Message, StringComparison.Ordinal);
+        await AssertServes(service, "tiny");
+        Assert.Equal(LlmErrorCodes.ModelNotFound, (await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "corrupt", Messages = Prompts.User("Hi") }))).Error.Code);
+    }
+
+    [Fact]
+    public async Task ConfigNamingAnInputTheGraphLacksFailsToLoadAndOtherModelsKeepWorking()
+    {
+        await using var service = await models.ServiceWith();
+        var status = await service.LoadModelAsync(new ModelSpec { Id = "bad-input", Path = models.MissingInput });
+        Assert.Equal(LlmModelState.Failed, status.State);
+        Assert.Equal(LlmErrorCodes.ModelLoadFailed, status.Error!.Code);
+        Assert.Contains("attn_mask_missing", status.Error.Message, StringComparison.Ordinal);
+        Assert.Contains("attention_mask", status.Error.Message, StringComparison.Ordinal);
+        await AssertServes(service, "tiny");
+        Assert.Contains(service.Models, m => m.Id == "bad-input" && m.State == LlmModelState.Failed);
+    }
+
+    [Fact]
+    public async Task MemoryGuardRefusesAModelOverTheBudget()
+    {
+        await using var service = new LlmService(ForgedModels.Options() with { MemoryBudgetBytes = 100_000 });
+        var status = await service.LoadModelAsync(models.Spec());
+        Assert.Equal(LlmModelState.Failed, status.State);
+        Assert.Equal(LlmErrorCodes.MemoryBudgetExceeded, status.Error!.Code);
+    }
+
+    [Fact]
+    public async Task MemoryGuardCountsModelsAlreadyLoaded()
+    {
+        await using var service = new LlmService(ForgedModels.Options() with { MemoryBudgetBytes = 700_000, ResidentMemoryBytes = static () => 0 });
+        Assert.Equal(LlmModelState.Loaded, (await service.LoadModelAsync(models.Spec("a", context: 64))).State);
+        var second = await service.LoadModelAsync(models.Spec("b", context: 512));
+        Assert.Equal(LlmErrorCodes.MemoryBudgetExceeded, second.Error?.Code);
+    }
+
+    [Fact]
+    public async Task RequestsAreRefusedWhileResidentMemoryIsAboveTheBudget()
+    {
+        long resident = 0;
+        await using var service = await models.ServiceWith(options: ForgedModels.Options() with { MemoryBudgetBytes = 1L << 30, ResidentMemoryBytes = () => Volatile.Read(ref resident) });
+        Volatile.Write(ref resident, 2L << 30);
+        var refused = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User("Hi") }));
+        Assert.Equal(LlmErrorCodes.MemoryPressure, refused.Error.Code);
+        Volatile.Write(ref resident, 0);
+        await AssertServes(service, "tiny");
+    }
+
+    [Fact]
+    public async Task ModelsLoadUnloadAndSwitchAtRunTime()
+    {
+        await using var service = new LlmService(ForgedModels.Options());
+        var changes = new List<(string, LlmModelState)>();
+        service.ModelStatusChanged += (_, status) =>
+        {
+            lock (changes)
+            {
+                changes.Add((status.Id, status.State));
+            }
+        };
+
+        await service.LoadModelAsync(models.Spec("voice", context: 128));
+        await service.LoadModelAsync(models.Spec("summary", context: 256));
+        Assert.Equal("voice", service.DefaultModelId);
+        await AssertServes(service, "summary");
+        await AssertServes(service, null, expectedModel: "voice");
+
+        Assert.True(service.SetDefaultModel("summary"));
+        await AssertServes(service, null, expectedModel: "summary");
+
+        Assert.True(service.UnloadModel("voice"));
+        Assert.False(service.UnloadModel("voice"));
+        Assert.False(service.SetDefaultModel("voice"));
+        var gone = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "voice", Messages = Prompts.User("Hi") }));
+        Assert.Equal(LlmErrorCodes.ModelNotFound, gone.Error.Code);
+        Assert.Contains("unloaded", gone.Error.Message, StringComparison.Ordinal);
+
+        // Loading again under an id replaces the model there.
+        var reloaded = await service.LoadModelAsync(models.Spec("summary", context: 64));
+        Assert.Equal(64, reloaded.ContextTokens);
+        await AssertServes(service, "summary");
+
+        Assert.Equal(
+            [("voice", LlmModelState.Unloaded), ("summary", LlmModelState.Loaded)],
+            service.Models.Select(m => (m.Id, m.State)).OrderByDescending(m => m.Id));
+        Assert.Equal(
+            [
+                ("voice", LlmModelState.Loading), ("voice", LlmModelState.Loaded),
+                ("summary", LlmModelState.Loading), ("summary", LlmModelState.Loaded),
+                ("voice", LlmModelState.Unloaded),
+                ("summary", LlmModelState.Loading), ("summary", LlmModelState.Loaded),
+            ],
+            changes);
+    }
+
+    [Fact]
+    public async Task AProviderThatFailsToCreateTheModelFallsBackDownTheChain()
+    {
+        var options = ForgedModels.Options() with
+        {
+            ExecutionProviders =
+            [
+                new ExecutionProviderSpec { Name = "QNNExecutionProvider", Options = new Dictionary<string, string> { ["backend_path"] = "libQnnHtp.so" } },
+                new ExecutionProviderSpec { Name = "CPUExecutionProvider" },
+            ],
+
+            // Pretend the runtime offers QNN, so that creating the model with it is tried and fails.
+            InstalledProviders = static () => ["QNNExecutionProvider", "CPUExecutionProvider"],
+        };
+        await using var service = new LlmService(options);
+        var status = await service.LoadModelAsync(models.Spec());
+        Assert.Equal(LlmModelState.Loaded, status.State);
+        Assert.Equal("CPUExecutionProvider", status.ExecutionProvider);
+        Assert.StartsWith("QNNExecutionProvider: ", Assert.Single(status.ProviderFallbacks), StringComparison.Ordinal);
+        await AssertServes(service, "tiny");
+    }
+
+    private static async Task AssertServes(LlmService service, string? modelId, string? expectedModel = null)
+    {
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = modelId, Messages = Prompts.User("Hi"), Temperature = 0, MaxTokens = 4 }));
+        Assert.Equal(expectedModel ?? modelId, Assert.IsType<LlmStarted>(transcript.Events[0]).ModelId);
+        Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 4);
+    }
+}
