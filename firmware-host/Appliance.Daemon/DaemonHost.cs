@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Appliance.Contracts;
 using Appliance.Daemon.Hardware;
+using Appliance.Daemon.Llm;
 using Appliance.Daemon.Mqtt;
 using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Status;
@@ -62,6 +63,7 @@ public static class DaemonHost
         AddValidatedOptions<RpcOptions, RpcOptionsValidator>(builder, RpcOptions.Section);
         AddValidatedOptions<StatusOptions, StatusOptionsValidator>(builder, StatusOptions.Section);
         AddValidatedOptions<SimulationOptions, SimulationOptionsValidator>(builder, SimulationOptions.Section);
+        AddValidatedOptions<LlmOptions, LlmOptionsValidator>(builder, LlmOptions.Section);
         builder.Services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
 
         // Hosted services start in this order and stop in the reverse one: the broker first up and last down.
@@ -87,6 +89,15 @@ public static class DaemonHost
         builder.Services.AddSingleton<IRpcMethod, ProfileGetMethod>();
         builder.Services.AddSingleton<IRpcMethod, HealthGetMethod>();
         builder.Services.AddHostedService<RpcDispatcher>();
+
+        builder.Services.AddSingleton<LlmHost>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LlmHost>());
+        builder.Services.AddSingleton<IRpcMethod, LlmChatMethod>();
+        builder.Services.AddSingleton<IRpcMethod, LlmCancelMethod>();
+        builder.Services.AddSingleton<IRpcMethod, ModelsListMethod>();
+        builder.Services.AddSingleton<IRpcMethod, ModelsLoadMethod>();
+        builder.Services.AddSingleton<IRpcMethod, ModelsUnloadMethod>();
+        builder.Services.AddSingleton<IRpcMethod, ModelsSelectMethod>();
 
         builder.Services.AddSingleton(sp => new BoardHardware(profile, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<HardwareService>();

@@ -121,9 +121,9 @@ public sealed class RpcOptions
     [Range(256, 16 * 1024 * 1024)]
     public int MaxPayloadBytes { get; set; } = Contracts.ContractLimits.DefaultMaxRpcPayloadBytes;
 
-    /// <summary>Requests handled at the same time.</summary>
-    [Range(1, 64)]
-    public int MaxConcurrent { get; set; } = 4;
+    /// <summary>Requests handled at the same time (a streaming generation holds one slot while it waits in the LLM queue).</summary>
+    [Range(1, 256)]
+    public int MaxConcurrent { get; set; } = 16;
 
     /// <summary>Requests waiting beyond the ones in work; more are answered with a "busy" error.</summary>
     [Range(1, 10_000)]
@@ -181,6 +181,23 @@ public sealed class ModelsOptions
     /// <summary>Folder that the profile's relative model paths are resolved against.</summary>
     public string Root { get; set; } = "models";
 }
+
+/// <summary>The <c>Llm</c> section.</summary>
+public sealed class LlmOptions
+{
+    public const string Section = "Llm";
+
+    /// <summary>Generations run at the same time; more wait in the priority queue (voice ahead of summaries).</summary>
+    [Range(1, 16)]
+    public int MaxConcurrency { get; set; } = 1;
+
+    /// <summary>Requests that may wait; more are refused with "queue_full".</summary>
+    [Range(0, 10_000)]
+    public int QueueCapacity { get; set; } = 32;
+}
+
+[OptionsValidator]
+internal sealed partial class LlmOptionsValidator : IValidateOptions<LlmOptions>;
 
 [OptionsValidator]
 internal sealed partial class MqttOptionsValidator : IValidateOptions<MqttOptions>;

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon;
 
-/// <summary>The daemon's log messages, with stable event ids (1xxx host, 2xxx MQTT, 3xxx RPC, 4xxx hardware).</summary>
+/// <summary>The daemon's log messages, with stable event ids (1xxx host, 2xxx MQTT, 3xxx RPC, 4xxx hardware; 5xxx are Appliance.Llm's).</summary>
 internal static partial class Log
 {
     [LoggerMessage(1000, LogLevel.Information, "Ready in {ElapsedMs} ms: device {DeviceId}, profile {Profile}, {Broker}, connected {Connected}, execution provider {ExecutionProvider}")]

@@ -8,7 +8,7 @@ internal static partial class Log
     [LoggerMessage(5000, LogLevel.Information, "Model {ModelId} loaded on {ExecutionProvider}: context {ContextTokens} tokens, KV cache {KvBytesPerToken} B/token, weights {WeightBytes} B")]
     public static partial void ModelLoaded(ILogger logger, string modelId, string executionProvider, int contextTokens, long kvBytesPerToken, long weightBytes);
 
-    [LoggerMessage(5001, LogLevel.Error, "Model {ModelId} from {Path} failed to load ({Code}): {Reason}")]
+    [LoggerMessage(5001, LogLevel.Warning, "Model {ModelId} from {Path} failed to load ({Code}): {Reason}")]
     public static partial void ModelLoadFailed(ILogger logger, string modelId, string path, string code, string reason);
 
     [LoggerMessage(5002, LogLevel.Warning, "Model {ModelId}: execution provider failed, falling back: {Reason}")]

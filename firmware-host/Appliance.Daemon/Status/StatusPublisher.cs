@@ -1,4 +1,5 @@
 using Appliance.Contracts;
+using Appliance.Daemon.Llm;
 using Appliance.Daemon.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,7 @@ namespace Appliance.Daemon.Status;
 
 /// <summary>
 /// Keeps the retained status document current: published on every (re)connection, when a health check
-/// changes, and every <see cref="StatusOptions.RefreshSeconds"/> for the uptime.
+/// or a model's state changes, and every <see cref="StatusOptions.RefreshSeconds"/> for the uptime.
 /// </summary>
 internal sealed class StatusPublisher : BackgroundService
 {
@@ -21,8 +22,11 @@ internal sealed class StatusPublisher : BackgroundService
     private readonly ILogger<StatusPublisher> _logger;
     private readonly SemaphoreSlim _changed = new(0);
 
-    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
+    private readonly LlmHost _llm;
+
+    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, LlmHost llm, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
+        _llm = llm;
         _mqtt = mqtt;
         _device = device;
         _health = health;
@@ -31,6 +35,7 @@ internal sealed class StatusPublisher : BackgroundService
         _logger = logger;
         _mqtt.OnConnected(PublishAsync);
         _health.Changed += () => _changed.Release();
+        _llm.ModelsChanged += () => _changed.Release();
     }
 
     /// <summary>The status as it stands now.</summary>
@@ -45,7 +50,7 @@ internal sealed class StatusPublisher : BackgroundService
             Profile = _device.ProfileSummary,
             StartedAt = _device.StartedAt,
             UptimeSeconds = (long)(now - _device.StartedAt).TotalSeconds,
-            Models = [],
+            Models = _llm.StatusModels(),
             ExecutionProvider = _device.ExecutionProviderStatus,
             Health = _health.Snapshot(),
             UpdatedAt = now,

@@ -1,0 +1,83 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Appliance.Contracts;
+using MQTTnet;
+using MQTTnet.Formatter;
+using MQTTnet.Protocol;
+
+namespace Appliance.Daemon.Tests.Infrastructure;
+
+/// <summary>
+/// A raw MQTT 5 client with one reply topic that records every reply in arrival order, across requests: what a
+/// test needs to say "this reply came before that one".
+/// </summary>
+internal sealed class ReplyLog : IAsyncDisposable
+{
+    private readonly IMqttClient _client;
+    private readonly string _deviceId;
+    private readonly string _replies;
+    private readonly ConcurrentQueue<(string Request, RpcReply Reply)> _arrivals = new();
+    private readonly SemaphoreSlim _arrived = new(0);
+
+    private ReplyLog(IMqttClient client, string deviceId)
+    {
+        _client = client;
+        _deviceId = deviceId;
+        _replies = Topics.Replies(deviceId, $"log-{Guid.NewGuid():N}");
+        _client.ApplicationMessageReceivedAsync += args =>
+        {
+            var reply = JsonSerializer.Deserialize<RpcReply>(args.ApplicationMessage.ConvertPayloadToString(), ContractJson.Options)!;
+            _arrivals.Enqueue((Convert.ToHexString(args.ApplicationMessage.CorrelationData), reply));
+            _arrived.Release();
+            return Task.CompletedTask;
+        };
+    }
+
+    public IReadOnlyList<(string Request, RpcReply Reply)> Arrivals => [.. _arrivals];
+
+    public static async Task<ReplyLog> ConnectAsync(RunningDaemon daemon)
+    {
+        var client = new MqttClientFactory().CreateMqttClient();
+        await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(daemon.BrokerHost, daemon.BrokerPort).WithProtocolVersion(MqttProtocolVersion.V500).Build());
+        var log = new ReplyLog(client, daemon.DeviceId);
+        await client.SubscribeAsync(log._replies, MqttQualityOfServiceLevel.AtLeastOnce);
+        return log;
+    }
+
+    /// <summary>Sends a request and returns its id in <see cref="Arrivals"/>.</summary>
+    public async Task<string> SendAsync(string method, object parameters)
+    {
+        var correlation = RandomNumberGenerator.GetBytes(8);
+        await _client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(Topics.Rpc(_deviceId, method))
+            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(parameters, ContractJson.Options))
+            .WithResponseTopic(_replies)
+            .WithCorrelationData(correlation)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build());
+        return Convert.ToHexString(correlation);
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds over the arrivals so far.</summary>
+    public async Task WaitForAsync(Func<IReadOnlyList<(string Request, RpcReply Reply)>, bool> condition, TimeSpan limit)
+    {
+        using var timeout = new CancellationTokenSource(limit);
+        while (!condition(Arrivals))
+        {
+            await _arrived.WaitAsync(timeout.Token);
+        }
+    }
+
+    public Task WaitForFinalAsync(string request, TimeSpan limit) =>
+        WaitForAsync(a => a.Any(x => x.Request == request && x.Reply.Final), limit);
+
+    public RpcReply Final(string request) => Arrivals.Single(x => x.Request == request && x.Reply.Final).Reply;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.DisconnectAsync();
+        _client.Dispose();
+        _arrived.Dispose();
+    }
+}

@@ -1,0 +1,237 @@
+using System.Text;
+using System.Text.Json;
+using Appliance.Contracts;
+using Appliance.Daemon.Llm;
+using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.ModelForge.Llm;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>A tiny R1-style model forged once for the class, and broken copies of it.</summary>
+public sealed class ForgedLlmFolders : IDisposable
+{
+    public ForgedLlmFolders()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "daemon-llm-" + Guid.NewGuid().ToString("N"));
+        Tiny = Path.Combine(Root, "tiny");
+        LlmForge.Write(LlmPreset.Tiny, 42, Tiny);
+        Corrupt = Path.Combine(Root, "corrupt");
+        CopyDirectory(Tiny, Corrupt);
+        var graph = Path.Combine(Corrupt, LlmForge.ModelFileName);
+        File.WriteAllBytes(graph, File.ReadAllBytes(graph)[..4000]);
+        MissingInput = Path.Combine(Root, "missing-input");
+        CopyDirectory(Tiny, MissingInput);
+        var config = Path.Combine(MissingInput, "genai_config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"attention_mask\": \"attention_mask\"", "\"attention_mask\": \"attn_mask_missing\"", StringComparison.Ordinal));
+    }
+
+    public string Root { get; }
+
+    public string Tiny { get; }
+
+    public string Corrupt { get; }
+
+    public string MissingInput { get; }
+
+    /// <summary>dev-x64 with the forged model as its voice model and a missing folder as its summary model.</summary>
+    public string Profile() => TestProfiles.Write(p =>
+    {
+        p["models"]!["voiceLlm"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "tiny-r1", ["path"] = Tiny, ["contextTokens"] = 512 };
+        p["models"]!["summaryLlm"] = new System.Text.Json.Nodes.JsonObject { ["id"] = "not-installed", ["path"] = Path.Combine(Root, "nowhere") };
+    });
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+}
+
+/// <summary><c>llm.chat</c>, <c>llm.cancel</c> and the <c>models.*</c> methods over MQTT, with a tiny forged model in the daemon.</summary>
+public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper output) : IClassFixture<ForgedLlmFolders>
+{
+    private static readonly object[] UserSaysHello = [new { role = "user", content = "Hello, turn on the kitchen lights." }];
+
+    private async Task<RunningDaemon> StartAsync()
+    {
+        var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}"]);
+        await daemon.Service<LlmHost>().InitialLoads.WaitAsync(TimeSpan.FromSeconds(30));
+        return daemon;
+    }
+
+    [Fact]
+    public async Task Llm_chat_streams_tokens_and_ends_with_usage()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var replies = await client.StreamAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 12, temperature = 0, reasoning = "separate", thinkingBudget = 4 }).ToListAsync();
+
+        var deltas = replies.Where(r => !r.Final).Select(r => r.Delta!.Value).ToList();
+        Assert.Equal("started", deltas[0].GetProperty("type").GetString());
+        Assert.Equal("tiny-r1", deltas[0].GetProperty("model").GetString());
+        Assert.True(deltas.Count(d => d.GetProperty("type").GetString() is "answer" or "reasoning") >= 2, "tokens should stream as separate deltas");
+        Assert.Equal(Enumerable.Range(0, replies.Count), replies.Select(r => r.Seq));
+        var result = replies[^1].Result!.Value;
+        var usage = result.GetProperty("usage");
+        Assert.Equal(12, usage.GetProperty("completionTokens").GetInt32());
+        Assert.True(usage.GetProperty("promptTokens").GetInt32() > 5);
+        Assert.True(usage.GetProperty("tokensPerSecond").GetDouble() > 0);
+        Assert.True(usage.GetProperty("timeToFirstTokenMs").GetDouble() > 0);
+        Assert.Equal("maxTokens", result.GetProperty("finishReason").GetString());
+        var streamedAnswer = string.Concat(deltas.Where(d => d.GetProperty("type").GetString() == "answer").Select(d => d.GetProperty("text").GetString()));
+        Assert.Equal(result.GetProperty("answer").GetString(), streamedAnswer);
+    }
+
+    [Fact]
+    public async Task A_thinking_budget_bounds_the_reasoning_and_the_answer_never_holds_think_tags()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        foreach (var budget in new[] { 0, 3, 10 })
+        {
+            var replies = await client.StreamAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 40, temperature = 0.8, seed = budget, reasoning = "separate", thinkingBudget = budget }).ToListAsync();
+            var result = replies[^1].Result!.Value;
+            var reasoningTokens = result.GetProperty("usage").GetProperty("reasoningTokens").GetInt32();
+            var answer = result.GetProperty("answer").GetString()!;
+            output.WriteLine($"budget {budget}: {reasoningTokens} reasoning tokens, answer {answer.Length} chars");
+
+            Assert.InRange(reasoningTokens, 0, budget);
+            Assert.DoesNotContain("<think>", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("</think>", answer, StringComparison.Ordinal);
+            var streamed = string.Concat(replies.Where(r => !r.Final && r.Delta!.Value.GetProperty("type").GetString() == "answer").Select(r => r.Delta!.Value.GetProperty("text").GetString()));
+            Assert.Equal(answer, streamed);
+        }
+    }
+
+    [Fact]
+    public async Task Llm_cancel_stops_a_generation_within_one_token()
+    {
+        await using var daemon = await StartAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+
+        var chat = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 400, requestId = "long-one", reasoning = "separate", thinkingBudget = 1000 });
+        await log.WaitForAsync(a => a.Count(x => x.Request == chat) >= 6 || a.Any(x => x.Request == chat && x.Reply.Final), TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(log.Arrivals, x => x.Request == chat && x.Reply.Final);
+        var cancel = await log.SendAsync("llm.cancel", new { requestId = "long-one" });
+        await log.WaitForFinalAsync(chat, TimeSpan.FromSeconds(30));
+        await log.WaitForFinalAsync(cancel, TimeSpan.FromSeconds(30));
+
+        Assert.True(log.Final(cancel).Result!.Value.GetProperty("cancelled").GetBoolean());
+        var arrivals = log.Arrivals;
+        var cancelReplyAt = arrivals.ToList().FindIndex(x => x.Request == cancel);
+        var tokensAfterCancel = arrivals.Skip(cancelReplyAt).Count(x => x.Request == chat && !x.Reply.Final);
+        Assert.InRange(tokensAfterCancel, 0, 1);
+        var result = log.Final(chat).Result!.Value;
+        Assert.Equal("cancelled", result.GetProperty("finishReason").GetString());
+        Assert.True(result.GetProperty("usage").GetProperty("completionTokens").GetInt32() < 400);
+    }
+
+    [Fact]
+    public async Task Four_concurrent_requests_all_complete_interactive_ones_first()
+    {
+        await using var daemon = await StartAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+
+        var service = daemon.Service<LlmHost>().Service;
+        // Every token of the running request is published as a delta: it takes long enough for three more to queue.
+        var running = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 480, priority = "batch", reasoning = "separate", requestId = "summary-1" });
+        await log.WaitForAsync(a => a.Any(x => x.Request == running), TimeSpan.FromSeconds(30));
+        var batch = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "batch", requestId = "summary-2" });
+        var voice1 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", requestId = "voice-1" });
+        var voice2 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", requestId = "voice-2" });
+        while (service.QueuedCount < 3 && !log.Arrivals.Any(x => x.Request == running && x.Reply.Final))
+        {
+            await Task.Yield();
+        }
+
+        Assert.False(log.Arrivals.Any(x => x.Request == running && x.Reply.Final), "the first request ended before the others were queued");
+        foreach (var request in new[] { running, batch, voice1, voice2 })
+        {
+            await log.WaitForFinalAsync(request, TimeSpan.FromSeconds(60));
+            Assert.Null(log.Final(request).Error);
+        }
+
+        var startOrder = log.Arrivals
+            .Where(x => !x.Reply.Final && x.Reply.Delta!.Value.GetProperty("type").GetString() == "started")
+            .Select(x => x.Request)
+            .ToList();
+        // The three waited behind the running batch request; the service took the interactive ones first, in arrival order.
+        Assert.Equal([running, voice1, voice2, batch], startOrder);
+    }
+
+    [Fact]
+    public async Task Models_are_listed_on_status_and_by_rpc_with_a_missing_one_reported()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var status = (await client.CallAsync("status.get")).Result!.Value;
+        var listed = (await client.CallAsync("models.list")).Result!.Value;
+
+        var onStatus = status.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("id").GetString()!);
+        Assert.Equal("loaded", onStatus["tiny-r1"].GetProperty("state").GetString());
+        Assert.Equal("voiceLlm", onStatus["tiny-r1"].GetProperty("feature").GetString());
+        Assert.Equal("CPUExecutionProvider", onStatus["tiny-r1"].GetProperty("executionProvider").GetString());
+        Assert.Equal("failed", onStatus["not-installed"].GetProperty("state").GetString());
+        Assert.Contains("does not exist", onStatus["not-installed"].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("degraded", status.GetProperty("health").GetProperty("checks").GetProperty("llm").GetProperty("status").GetString());
+        Assert.Equal("tiny-r1", listed.GetProperty("defaultModel").GetString());
+        var tiny = listed.GetProperty("models").EnumerateArray().Single(m => m.GetProperty("id").GetString() == "tiny-r1");
+        Assert.True(tiny.GetProperty("kvCacheBytesPerToken").GetInt64() > 0);
+        Assert.Equal(512, tiny.GetProperty("contextTokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Bad_models_and_bad_requests_get_clear_errors_and_everything_else_keeps_working()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var corrupt = await client.CallAsync("models.load", new { id = "corrupt", path = models.Corrupt }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var missingInput = await client.CallAsync("models.load", new { id = "missing-input", path = models.MissingInput }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var unknownModel = await client.CallAsync("llm.chat", new { messages = UserSaysHello, model = "no-such-model" });
+        var tooLong = await client.CallAsync("llm.chat", new { messages = new[] { new { role = "user", content = new string('x', 4000) } } });
+        var noMessages = await client.CallAsync("llm.chat", new { maxTokens = 3 });
+
+        Assert.Equal("model_load_failed", corrupt.Error!.Code);
+        Assert.Equal("model_load_failed", missingInput.Error!.Code);
+        Assert.Contains("attn_mask_missing", missingInput.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("model_not_found", unknownModel.Error!.Code);
+        Assert.Equal("prompt_too_long", tooLong.Error!.Code);
+        Assert.Equal(RpcErrorCodes.InvalidParams, noMessages.Error!.Code);
+
+        var status = await client.GetStatusAsync();
+        Assert.True(status.Online);
+        Assert.Contains(status.Models!, m => m.Id == "corrupt" && m.State == "failed");
+        var stillWorks = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 3 });
+        Assert.Null(stillWorks.Error);
+        Assert.True((await client.CallAsync("health.get")).Result.HasValue);
+    }
+
+    [Fact]
+    public async Task Models_can_be_loaded_switched_and_unloaded_at_run_time()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var loaded = await client.CallAsync("models.load", new { id = "second", path = models.Tiny, contextTokens = 256 }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var selected = await client.CallAsync("models.select", new { id = "second" });
+        var chat = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 2 });
+        var unloaded = await client.CallAsync("models.unload", new { id = "second" });
+        var afterUnload = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 2, model = "second" });
+
+        Assert.Equal("loaded", loaded.Result!.Value.GetProperty("state").GetString());
+        Assert.Null(selected.Error);
+        Assert.Equal("second", chat.Result!.Value.GetProperty("model").GetString());
+        Assert.Null(unloaded.Error);
+        Assert.Equal("model_not_found", afterUnload.Error!.Code);
+    }
+}
