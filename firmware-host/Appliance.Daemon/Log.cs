@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(2011, LogLevel.Error, "MQTT connection set-up failed")]
     public static partial void ConnectSetupFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(2012, LogLevel.Warning, "MQTT disconnect did not complete cleanly: {Detail}")]
+    public static partial void DisconnectUnclean(ILogger logger, string detail);
+
     [LoggerMessage(2010, LogLevel.Debug, "Status not published: not connected")]
     public static partial void StatusNotPublished(ILogger logger);
 

@@ -18,6 +18,9 @@ namespace Appliance.Daemon.Mqtt;
 /// </summary>
 public sealed class MqttConnection : BackgroundService
 {
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan DisconnectTimeout = TimeSpan.FromSeconds(2);
+
     private readonly IMqttClient _client;
     private readonly MqttOptions _options;
     private readonly DeviceContext _device;
@@ -104,17 +107,20 @@ public sealed class MqttConnection : BackgroundService
     /// </summary>
     public async Task<bool> TryPublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
     {
-        if (!_client.IsConnected)
+        if (!_client.IsConnected || cancellationToken.IsCancellationRequested)
         {
             return false;
         }
 
+        // A publish already under way is not cancelled half-written (that would leave the connection unusable for
+        // everyone else); it is bounded by its own time limit instead.
+        using var limit = new CancellationTokenSource(PublishTimeout);
         try
         {
-            var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+            var result = await _client.PublishAsync(message, limit.Token).ConfigureAwait(false);
             return result.IsSuccess;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException)
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException)
         {
             Log.PublishFailed(_logger, message.Topic, ex.Message);
             return false;
@@ -154,13 +160,16 @@ public sealed class MqttConnection : BackgroundService
         {
             // An orderly stop sends no last will, so say "offline" ourselves before leaving.
             await TryPublishJsonAsync(Topics.Status(_device.DeviceId), _device.Offline("shutdown", _time.GetUtcNow()), MqttQualityOfServiceLevel.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(DisconnectTimeout);
             try
             {
-                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), cancellationToken).ConfigureAwait(false);
+                await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(), limit.Token).ConfigureAwait(false);
             }
-            catch (MQTTnet.Exceptions.MqttCommunicationException)
+            catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException)
             {
-                // Already gone; nothing to close.
+                // Gone already, or not answering: the socket is closed when the client is disposed.
+                Log.DisconnectUnclean(_logger, ex.Message);
             }
         }
     }
