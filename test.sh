@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test that needs nothing beyond this repository and public package registries.
-# Installs what the tests use when it is missing: Debian's mosquitto (external-broker contract tests) and
-# opus-tools (reference Opus decoder), and the Node packages of the independent reference implementations
-# (transformers.js for the forged-model and Whisper-feature parity checks, the AsyncAPI parser).
+# Installs what the tests use when it is missing: Debian's mosquitto (external-broker contract tests),
+# opus-tools (reference Opus decoder), espeak-ng and sox (spoken test clips), and the Node packages of the
+# independent reference implementations (transformers.js for the forged-model, Whisper-feature and Whisper
+# decoding parity checks, openWakeWord's models, the AsyncAPI parser).
 # Extra arguments go to `dotnet test` (for example --filter FullyQualifiedName~Contract).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +11,8 @@ cd "$(dirname "$0")"
 missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v opusdec >/dev/null || missing+=(opus-tools)
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v sox >/dev/null || missing+=(sox)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]} (Debian packages)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -17,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-for dir in tools/ModelForge/parity tests/Appliance.Audio.Tests/reference tools/contract-check; do
+for dir in tools/ModelForge/parity tests/Appliance.Audio.Tests/reference tests/Appliance.Speech.Tests/reference tools/contract-check; do
   # npm ci only when the lock file changed since the last install.
   if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "test.sh: npm ci in $dir"

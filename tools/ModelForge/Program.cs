@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Appliance.ModelForge.Llm;
+using Appliance.ModelForge.Whisper;
 
 var presetOption = new Option<string>("--preset")
 {
@@ -37,7 +38,35 @@ llm.SetAction(parseResult =>
     return 0;
 });
 
-var root = new RootCommand("Appliance model forge: random-weight models in the real layouts, for tests and benchmarks") { llm };
+var whisperPresetOption = new Option<string>("--preset")
+{
+    Description = "Model shapes: " + string.Join(", ", WhisperPreset.All.Select(p => p.Name)),
+    DefaultValueFactory = _ => WhisperPreset.Tiny.Name,
+};
+whisperPresetOption.AcceptOnlyFromAmong([.. WhisperPreset.All.Select(p => p.Name)]);
+var tokenizerOption = new Option<DirectoryInfo?>("--tokenizer") { Description = "Copy tokenizer.json and tokenizer_config.json from this folder instead of generating them" };
+var whisper = new Command("whisper", "Forge a random-weight Whisper model (transformers.js / Optimum layout: encoder + merged decoder with KV cache)")
+{
+    whisperPresetOption,
+    seedOption,
+    outOption,
+    tokenizerOption,
+};
+whisper.SetAction(parseResult =>
+{
+    if (!WhisperPreset.TryGet(parseResult.GetValue(whisperPresetOption)!, out var preset))
+    {
+        return 2;
+    }
+
+    var forged = WhisperForge.Write(preset, parseResult.GetValue(seedOption), parseResult.GetValue(outOption)!.FullName, parseResult.GetValue(tokenizerOption)?.FullName);
+    Console.WriteLine(string.Create(
+        CultureInfo.InvariantCulture,
+        $"Forged {preset.Name} (seed {forged.Seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));
+    return 0;
+});
+
+var root = new RootCommand("Appliance model forge: random-weight models in the real layouts, for tests and benchmarks") { llm, whisper };
 return root.Parse(args).Invoke();
 
 /// <summary>Reports on the calling thread, so progress lines come out in order.</summary>

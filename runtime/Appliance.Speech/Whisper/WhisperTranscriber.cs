@@ -1,0 +1,248 @@
+using System.Runtime.CompilerServices;
+using Appliance.Audio;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Appliance.Speech.Whisper;
+
+/// <summary>
+/// Whisper speech recognition on ONNX Runtime over a model folder in the transformers.js / Optimum layout
+/// (<c>onnx/encoder_model.onnx</c> with <c>onnx/decoder_model_merged.onnx</c>, or the split
+/// <c>decoder_model.onnx</c> + <c>decoder_with_past_model.onnx</c>; <c>config.json</c>,
+/// <c>generation_config.json</c>, <c>preprocessor_config.json</c>, <c>tokenizer.json</c>). Audio is 16 kHz mono,
+/// cut into windows of at most 30 s (on VAD boundaries when given), each decoded greedily or with beam search, in a
+/// given or detected language, with or without timestamps. Bad input and inference failures come back as values;
+/// cancellation ends the stream at the next decoder step and aborts a running one through
+/// <see cref="RunOptions.Terminate"/>. Owns its sessions; dispose it after the last transcription. Transcriptions may
+/// run concurrently (ONNX Runtime sessions are thread-safe), each on the thread pool.
+/// </summary>
+public sealed class WhisperTranscriber : IDisposable
+{
+    private const int MaxBeamSize = 16;
+    private readonly WhisperModel _model;
+    private readonly WhisperLogMel _features;
+
+    private WhisperTranscriber(WhisperModel model)
+    {
+        _model = model;
+        _features = new WhisperLogMel(model.Info.MelBins);
+    }
+
+    /// <summary>What the folder declares and where it runs.</summary>
+    public WhisperModelInfo Info => _model.Info;
+
+    /// <summary>The folder's tokenizer.</summary>
+    public WhisperTokenizer Tokenizer => _model.Tokenizer;
+
+    /// <summary>
+    /// Loads the model in <paramref name="folder"/> with the profile's providers (falling back to CPU when the chosen
+    /// one cannot be appended or cannot run the graphs). Missing or broken files come back as the result's error.
+    /// </summary>
+    public static SpeechResult<WhisperTranscriber> Open(string folder, SpeechSessionOptions? sessionOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(folder);
+        var model = WhisperModel.Open(folder, sessionOptions ?? new SpeechSessionOptions());
+        return model.IsSuccess ? SpeechResult.Success(new WhisperTranscriber(model.Value)) : SpeechResult.Failure<WhisperTranscriber>(model.Error);
+    }
+
+    /// <summary>
+    /// Transcribes <paramref name="audio"/> (16 kHz mono), yielding each segment as soon as its window is decoded, then
+    /// one <see cref="TranscriptionCompleted"/> or <see cref="TranscriptionFailed"/>. Never throws for bad input,
+    /// inference failures or cancellation. The caller must not change <paramref name="audio"/> until the stream ends.
+    /// </summary>
+    public async IAsyncEnumerable<TranscriptionEvent> StreamAsync(ReadOnlyMemory<float> audio, TranscriptionOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        options ??= new TranscriptionOptions();
+        if (Validate(audio, options) is { } invalid)
+        {
+            yield return new TranscriptionFailed(invalid);
+            yield break;
+        }
+
+        var windows = LongFormPlanner.Plan(audio.Length, options.Speech, WhisperLogMel.WindowSamples);
+        using var runOptions = new RunOptions();
+        using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
+        var steps = new StepCounter(options.DecoderSteps, cancellationToken);
+        for (var index = 0; index < windows.Count; index++)
+        {
+            var (start, end) = windows[index];
+            var window = index;
+            var outcome = await Task.Run(() => DecodeWindow(audio, start, end, window, options, runOptions, steps), CancellationToken.None).ConfigureAwait(false);
+            if (outcome.Cancelled)
+            {
+                yield return new TranscriptionCompleted(index, Cancelled: true);
+                yield break;
+            }
+
+            if (outcome.Error is { } error)
+            {
+                yield return new TranscriptionFailed(error);
+                yield break;
+            }
+
+            foreach (var segment in outcome.Segments)
+            {
+                yield return new TranscriptSegmentEvent(segment);
+            }
+        }
+
+        yield return new TranscriptionCompleted(windows.Count, Cancelled: false);
+    }
+
+    /// <summary>Transcribes the whole of <paramref name="audio"/>; see <see cref="StreamAsync"/>.</summary>
+    public async Task<TranscriptionResult> TranscribeAsync(ReadOnlyMemory<float> audio, TranscriptionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var segments = new List<TranscriptSegment>();
+        await foreach (var e in StreamAsync(audio, options, cancellationToken).ConfigureAwait(false))
+        {
+            switch (e)
+            {
+                case TranscriptSegmentEvent s:
+                    segments.Add(s.Segment);
+                    break;
+                case TranscriptionFailed f:
+                    return new TranscriptionResult(segments, f.Error, Cancelled: false);
+                case TranscriptionCompleted c:
+                    return new TranscriptionResult(segments, null, c.Cancelled);
+            }
+        }
+
+        return new TranscriptionResult(segments, null, Cancelled: false);
+    }
+
+    /// <summary>The most likely language of the first 30 s of <paramref name="audio"/>, with its probability among languages.</summary>
+    public SpeechResult<DetectedLanguage> DetectLanguage(ReadOnlySpan<float> audio)
+    {
+        if (audio.IsEmpty)
+        {
+            return SpeechResult.Failure<DetectedLanguage>(SpeechErrorCode.EmptyAudio, "The audio holds no samples.");
+        }
+
+        using var runOptions = new RunOptions();
+        try
+        {
+            using var hidden = _model.Encode(_features.ComputeWindow(audio), runOptions);
+            var (language, probability) = new WhisperDecoding(_model, runOptions, () => { }).DetectLanguage(hidden);
+            return SpeechResult.Success(new DetectedLanguage(language, probability));
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return SpeechResult.Failure<DetectedLanguage>(SpeechErrorCode.InferenceFailed, ex.Message);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => _model.Dispose();
+
+    private SpeechError? Validate(ReadOnlyMemory<float> audio, TranscriptionOptions options)
+    {
+        if (audio.IsEmpty)
+        {
+            return new SpeechError(SpeechErrorCode.EmptyAudio, "The audio holds no samples.");
+        }
+
+        if (options.Language is { } language && !Tokenizer.LanguageIds.ContainsKey(language))
+        {
+            return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{language}' is not a language of this model (codes such as en, fa, ar, zh; {Tokenizer.LanguageIds.Count} in all).");
+        }
+
+        if (options.BeamSize is < 1 or > MaxBeamSize)
+        {
+            return new SpeechError(SpeechErrorCode.InvalidOptions, $"BeamSize must be between 1 and {MaxBeamSize}.");
+        }
+
+        return options.MaxNewTokens < 1 ? new SpeechError(SpeechErrorCode.InvalidOptions, "MaxNewTokens must be at least 1.") : null;
+    }
+
+    private WindowOutcome DecodeWindow(ReadOnlyMemory<float> audio, long start, long end, int window, TranscriptionOptions options, RunOptions runOptions, StepCounter steps)
+    {
+        try
+        {
+            steps.ThrowIfCancelled();
+            using var hidden = _model.Encode(_features.ComputeWindow(audio.Span[(int)start..(int)end]), runOptions);
+            var decoding = new WhisperDecoding(_model, runOptions, steps.BeforeStep);
+            var language = options.Language ?? decoding.DetectLanguage(hidden).Language;
+            int[] prompt = options.Timestamps
+                ? [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe]
+                : [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe, Tokenizer.NoTimestamps];
+            var tokens = decoding.Decode(hidden, prompt, options.Timestamps, options.BeamSize, options.MaxNewTokens);
+            var offset = TimeSpan.FromSeconds(start / (double)WhisperLogMel.SampleRate);
+            var length = TimeSpan.FromSeconds((end - start) / (double)WhisperLogMel.SampleRate);
+            return new WindowOutcome(Segments(tokens, language, window, offset, length, options.Timestamps), null, false);
+        }
+        catch (OperationCanceledException)
+        {
+            return new WindowOutcome([], null, true);
+        }
+        catch (OnnxRuntimeException) when (steps.IsCancelled)
+        {
+            // RunOptions.Terminate aborted the step in flight.
+            return new WindowOutcome([], null, true);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            return new WindowOutcome([], new SpeechError(SpeechErrorCode.InferenceFailed, $"Window {window}: {ex.Message}"), false);
+        }
+    }
+
+    private List<TranscriptSegment> Segments(IReadOnlyList<int> tokens, string language, int window, TimeSpan offset, TimeSpan length, bool timestamps)
+    {
+        if (!timestamps)
+        {
+            return [new TranscriptSegment(offset, offset + length, Tokenizer.Decode(tokens), tokens, language, window)];
+        }
+
+        var segments = new List<TranscriptSegment>();
+        var current = new List<int>();
+        double? opened = null;
+        foreach (var token in tokens)
+        {
+            current.Add(token);
+            if (!Tokenizer.IsTimestamp(token))
+            {
+                continue;
+            }
+
+            var seconds = Tokenizer.TimestampSeconds(token);
+            if (opened is not { } from)
+            {
+                opened = seconds;
+                continue;
+            }
+
+            segments.Add(new TranscriptSegment(offset + TimeSpan.FromSeconds(from), offset + TimeSpan.FromSeconds(seconds), Tokenizer.Decode(current), [.. current], language, window));
+            current.Clear();
+            opened = null;
+        }
+
+        if (current.Any(t => !Tokenizer.IsTimestamp(t)))
+        {
+            // Text after the last timestamp runs to the end of the window.
+            segments.Add(new TranscriptSegment(offset + TimeSpan.FromSeconds(opened ?? 0), offset + length, Tokenizer.Decode(current), [.. current], language, window));
+        }
+
+        return segments;
+    }
+
+    private sealed record WindowOutcome(List<TranscriptSegment> Segments, SpeechError? Error, bool Cancelled);
+
+    /// <summary>Counts decoder steps across windows and stops before a step once cancellation was asked for.</summary>
+    private sealed class StepCounter(IProgress<int>? progress, CancellationToken cancellationToken)
+    {
+        private int _steps;
+
+        public bool IsCancelled => cancellationToken.IsCancellationRequested;
+
+        public void ThrowIfCancelled() => cancellationToken.ThrowIfCancellationRequested();
+
+        public void BeforeStep()
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(++_steps);
+        }
+    }
+}
+
+/// <summary>A detected language.</summary>
+/// <param name="Language">Its code (<c>en</c>, <c>fa</c>, …).</param>
+/// <param name="Probability">Its probability among the language tokens.</param>
+public sealed record DetectedLanguage(string Language, float Probability);

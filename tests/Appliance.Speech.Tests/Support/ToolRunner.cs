@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+namespace Appliance.Speech.Tests.Support;
+
+/// <summary>Runs external programs (espeak-ng, sox, node) with a time limit.</summary>
+internal static class ToolRunner
+{
+    /// <summary>Fails the calling test, naming the Debian package, when <paramref name="program"/> is not on PATH.</summary>
+    public static void Require(string program, string debianPackage) =>
+        Assert.True(
+            (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Any(d => File.Exists(Path.Combine(d, program))),
+            $"{program} is not installed: sudo apt-get install {debianPackage} (./test.sh installs it).");
+
+    /// <summary>Runs the program and returns its standard output; fails the test on a non-zero exit or a time-out.</summary>
+    public static string Run(string program, IEnumerable<string> arguments, string? workingDirectory = null, int timeoutSeconds = 120)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"{program} did not finish within {timeoutSeconds} s.");
+        }
+
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr.Result}");
+        return stdout.Result;
+    }
+}

@@ -1,0 +1,48 @@
+using Appliance.ModelForge.Whisper;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Appliance.Speech.Tests;
+
+/// <summary>The Whisper forge: same seed, same bytes; the layout and names of the Optimum export.</summary>
+public sealed class WhisperForgeTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "whisper-forge-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void TheSameSeedForgesTheSameBytesAndAnotherSeedDifferentWeights()
+    {
+        var a = WhisperForge.Write(WhisperPreset.Tiny, 1, Path.Combine(_root, "a")).Directory;
+        var b = WhisperForge.Write(WhisperPreset.Tiny, 1, Path.Combine(_root, "b")).Directory;
+        var c = WhisperForge.Write(WhisperPreset.Tiny, 2, Path.Combine(_root, "c")).Directory;
+        var files = Directory.EnumerateFiles(a, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a, f)).Order().ToList();
+        Assert.Equal(
+            ["config.json", "generation_config.json", "onnx/decoder_model_merged.onnx", "onnx/decoder_model_merged.onnx_data", "onnx/encoder_model.onnx", "onnx/encoder_model.onnx_data", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"],
+            files);
+        foreach (var file in files)
+        {
+            Assert.Equal(File.ReadAllBytes(Path.Combine(a, file)), File.ReadAllBytes(Path.Combine(b, file)));
+        }
+
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(a, "onnx/decoder_model_merged.onnx_data")), File.ReadAllBytes(Path.Combine(c, "onnx/decoder_model_merged.onnx_data")));
+    }
+
+    [Fact]
+    public void TheGraphsHaveTheInputsAndOutputsOfTheOptimumExport()
+    {
+        var folder = WhisperForge.Write(WhisperPreset.Tiny, 1, Path.Combine(_root, "m")).Directory;
+        using var encoder = new InferenceSession(Path.Combine(folder, "onnx", WhisperForge.EncoderFileName));
+        Assert.Equal(["input_features"], encoder.InputNames);
+        Assert.Equal(["last_hidden_state"], encoder.OutputNames);
+        Assert.Equal([-1, 80, -1], encoder.InputMetadata["input_features"].Dimensions);
+        using var decoder = new InferenceSession(Path.Combine(folder, "onnx", WhisperForge.DecoderFileName));
+        var layers = WhisperPreset.Tiny.DecoderLayers;
+        string[] kinds = ["decoder.key", "decoder.value", "encoder.key", "encoder.value"];
+        Assert.Equal(
+            ["input_ids", "encoder_hidden_states", .. Enumerable.Range(0, layers).SelectMany(i => kinds.Select(k => $"past_key_values.{i}.{k}")), "use_cache_branch"],
+            decoder.InputNames);
+        Assert.Equal(["logits", .. Enumerable.Range(0, layers).SelectMany(i => kinds.Select(k => $"present.{i}.{k}"))], decoder.OutputNames);
+        Assert.Equal([-1, -1, 51865], decoder.OutputMetadata["logits"].Dimensions);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Appliance.ModelForge.Onnx;
+using Google.Protobuf;
+using Onnx;
+
+namespace Appliance.ModelForge.Whisper;
+
+/// <summary>What a Whisper forge wrote.</summary>
+/// <param name="Directory">The model folder.</param>
+/// <param name="Preset">The shapes used.</param>
+/// <param name="Seed">The seed used.</param>
+/// <param name="Elapsed">Wall time of the forge.</param>
+public sealed record ForgedWhisper(string Directory, WhisperPreset Preset, long Seed, TimeSpan Elapsed)
+{
+    /// <summary>Total bytes of the files in the folder and its <c>onnx/</c> subfolder.</summary>
+    public long TotalBytes => new DirectoryInfo(Directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+}
+
+/// <summary>
+/// Forges random-weight Whisper models in the layout of the transformers.js / Optimum exports:
+/// <c>config.json</c>, <c>generation_config.json</c>, <c>preprocessor_config.json</c>, <c>tokenizer.json</c>,
+/// <c>tokenizer_config.json</c> at the top, and <c>onnx/encoder_model.onnx</c> and
+/// <c>onnx/decoder_model_merged.onnx</c> (with external data <c>*.onnx_data</c>, as transformers.js names it).
+/// The same preset and seed always give the same bytes.
+/// </summary>
+public static class WhisperForge
+{
+    /// <summary>Subfolder of the graphs.</summary>
+    public const string OnnxFolder = "onnx";
+
+    /// <summary>File name of the encoder graph.</summary>
+    public const string EncoderFileName = "encoder_model.onnx";
+
+    /// <summary>File name of the merged decoder graph.</summary>
+    public const string DecoderFileName = "decoder_model_merged.onnx";
+
+    /// <summary>
+    /// Writes a model into <paramref name="directory"/> (created if missing; files of the same names are replaced).
+    /// The tokenizer is generated (Whisper's special tokens at their real ids, byte tokens, fillers); when
+    /// <paramref name="tokenizerSource"/> names a folder, its <c>tokenizer.json</c> and <c>tokenizer_config.json</c>
+    /// are copied instead. Throws <see cref="IOException"/> when the folder cannot be written.
+    /// </summary>
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var stopwatch = Stopwatch.StartNew();
+        var onnx = Path.Combine(directory, OnnxFolder);
+        Directory.CreateDirectory(onnx);
+
+        WhisperConfigFiles.Write(directory, preset);
+        if (tokenizerSource is null)
+        {
+            WhisperTokenizerFiles.Write(directory);
+        }
+        else
+        {
+            foreach (var name in new[] { "tokenizer.json", "tokenizer_config.json" })
+            {
+                File.Copy(Path.Combine(tokenizerSource, name), Path.Combine(directory, name), overwrite: true);
+            }
+        }
+
+        WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
+        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data));
+        return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);
+    }
+
+    private static void WriteGraph(string folder, string fileName, Func<ExternalDataFile, ModelProto> build)
+    {
+        ModelProto model;
+        using (var data = new ExternalDataFile(folder, fileName + "_data"))
+        {
+            model = build(data);
+        }
+
+        model.ProducerName = "appliance-modelforge";
+        using var file = File.Create(Path.Combine(folder, fileName));
+        model.WriteTo(file);
+    }
+}

@@ -1,0 +1,157 @@
+using System.Runtime.InteropServices;
+using Appliance.ModelForge.Llm;
+using Appliance.ModelForge.Onnx;
+using Onnx;
+using DataType = Onnx.TensorProto.Types.DataType;
+
+namespace Appliance.ModelForge.Whisper;
+
+/// <summary>
+/// Writes the layers of a Whisper graph with standard ONNX operators: initializers always go to the main graph
+/// (<see cref="Weights"/>), nodes go to <see cref="Nodes"/>, which is the main graph or an <c>If</c> branch being
+/// built (a branch reads the main graph's initializers from the outer scope). Weight values are drawn from the
+/// seed, one <see cref="DeterministicRandom"/> stream per tensor name, so the order of emission does not matter.
+/// </summary>
+internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, WhisperPreset preset)
+{
+    private const double BiasStd = 0.02;
+
+    public OnnxGraphBuilder Weights { get; } = weights;
+
+    public OnnxGraphBuilder Nodes { get; set; } = weights;
+
+    public WhisperPreset Preset { get; } = preset;
+
+    public string Normal(string name, long[] dims, double std) =>
+        Floats(name, dims, Draw(name, (int)dims.Aggregate(1L, (a, b) => a * b), 0, std));
+
+    public string Floats(string name, long[] dims, float[] values) =>
+        Weights.AddInitializer(name, DataType.Float, dims, s => s.Write(MemoryMarshal.AsBytes(values.AsSpan())));
+
+    /// <summary>
+    /// A small int64 tensor as a <c>Constant</c> node of the graph being built: shape operands must be readable at
+    /// load time, which external data is not.
+    /// </summary>
+    public string Int64s(string name, params long[] values)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)DataType.Int64 };
+        tensor.Dims.Add(values.Length);
+        tensor.Int64Data.Add(values);
+        return Constant(name, tensor);
+    }
+
+    /// <summary>A float scalar as a <c>Constant</c> node of the graph being built.</summary>
+    public string Scalar(string name, float value)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)DataType.Float };
+        tensor.FloatData.Add(value);
+        return Constant(name, tensor);
+    }
+
+    /// <summary>One node with a single output named after it (<c>{name}/output_0</c>).</summary>
+    public string Op(string opType, string name, string[] inputs, params (string Name, object Value)[] attributes)
+    {
+        var output = name + "/output_0";
+        Nodes.Node(opType, name, inputs, [output], "", attributes);
+        return output;
+    }
+
+    /// <summary>A node whose integer-list attributes the builder's scalar attributes cannot express.</summary>
+    public string OpWithInts(string opType, string name, string[] inputs, params (string Name, long[] Values)[] attributes)
+    {
+        var output = name + "/output_0";
+        var node = Nodes.Node(opType, name, inputs, [output]);
+        foreach (var (attributeName, values) in attributes)
+        {
+            var attribute = new AttributeProto { Name = attributeName, Type = AttributeProto.Types.AttributeType.Ints };
+            attribute.Ints.AddRange(values);
+            node.Attribute.Add(attribute);
+        }
+
+        return output;
+    }
+
+    /// <summary><c>x @ W + b</c> with W stored [in, out], as the exporter leaves a transposed torch Linear.</summary>
+    public string Linear(string prefix, string input, int inDim, int outDim, bool bias)
+    {
+        var weight = Normal($"{prefix}.weight", [inDim, outDim], 1.0 / Math.Sqrt(inDim));
+        var product = Op("MatMul", $"/{prefix}/MatMul", [input, weight]);
+        if (!bias)
+        {
+            return product;
+        }
+
+        var b = Normal($"{prefix}.bias", [outDim], BiasStd);
+        return Op("Add", $"/{prefix}/Add", [product, b]);
+    }
+
+    public string LayerNorm(string prefix, string input)
+    {
+        var d = Preset.DModel;
+        var gamma = Floats($"{prefix}.weight", [d], Draw($"{prefix}.weight", d, 1.0, 0.1));
+        var beta = Normal($"{prefix}.bias", [d], BiasStd);
+        return Op("LayerNormalization", $"/{prefix}/LayerNormalization", [input, gamma, beta], ("axis", -1L), ("epsilon", 1e-5f));
+    }
+
+    /// <summary>GELU as torch exports it (erf form): <c>x * 0.5 * (1 + erf(x / sqrt 2))</c>.</summary>
+    public string Gelu(string prefix, string input)
+    {
+        var erf = Op("Erf", $"/{prefix}/Erf", [Op("Div", $"/{prefix}/Div", [input, Scalar($"{prefix}.sqrt2", MathF.Sqrt(2f))])]);
+        var plusOne = Op("Add", $"/{prefix}/Add", [erf, Scalar($"{prefix}.one", 1f)]);
+        return Op("Mul", $"/{prefix}/Mul_1", [Op("Mul", $"/{prefix}/Mul", [input, plusOne]), Scalar($"{prefix}.half", 0.5f)]);
+    }
+
+    /// <summary>A projection split into heads: [batch, seq, d] to [batch, heads, seq, head_size].</summary>
+    public string Heads(string prefix, string input, bool bias)
+    {
+        var projected = Linear(prefix, input, Preset.DModel, Preset.DModel, bias);
+        var shape = Int64s($"{prefix}.heads_shape", 0, 0, Preset.AttentionHeads, Preset.HeadSize);
+        var split = Op("Reshape", $"/{prefix}/Reshape", [projected, shape]);
+        return OpWithInts("Transpose", $"/{prefix}/Transpose", [split], ("perm", [0, 2, 1, 3]));
+    }
+
+    /// <summary>Scaled dot-product attention of query heads over key/value heads, then the output projection.</summary>
+    public string Attend(string prefix, string queryHeads, string keyHeads, string valueHeads, string? mask)
+    {
+        var scaled = Op("Mul", $"/{prefix}/q_scale", [queryHeads, Scalar($"{prefix}.scale", (float)(1.0 / Math.Sqrt(Preset.HeadSize)))]);
+        var keysT = OpWithInts("Transpose", $"/{prefix}/k_transpose", [keyHeads], ("perm", [0, 1, 3, 2]));
+        var scores = Op("MatMul", $"/{prefix}/scores", [scaled, keysT]);
+        if (mask is not null)
+        {
+            scores = Op("Add", $"/{prefix}/mask_add", [scores, mask]);
+        }
+
+        var probabilities = Op("Softmax", $"/{prefix}/Softmax", [scores], ("axis", -1L));
+        var context = Op("MatMul", $"/{prefix}/context", [probabilities, valueHeads]);
+        var merged = OpWithInts("Transpose", $"/{prefix}/context_transpose", [context], ("perm", [0, 2, 1, 3]));
+        var flat = Op("Reshape", $"/{prefix}/context_reshape", [merged, Int64s($"{prefix}.merge_shape", 0, 0, Preset.DModel)]);
+        return Linear($"{prefix}.out_proj", flat, Preset.DModel, Preset.DModel, bias: true);
+    }
+
+    /// <summary>fc1, GELU, fc2.</summary>
+    public string FeedForward(string prefix, string input)
+    {
+        var hidden = Gelu($"{prefix}.act", Linear($"{prefix}.fc1", input, Preset.DModel, Preset.FfnDim, bias: true));
+        return Linear($"{prefix}.fc2", hidden, Preset.FfnDim, Preset.DModel, bias: true);
+    }
+
+    private string Constant(string name, TensorProto value)
+    {
+        var node = Nodes.Node("Constant", "/constant/" + name, [], [name]);
+        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
+        return name;
+    }
+
+    /// <summary>Normal samples with the given mean and standard deviation from the tensor's own stream.</summary>
+    public float[] Draw(string name, int count, double mean, double std)
+    {
+        var random = DeterministicRandom.ForStream(seed, name);
+        var values = new float[count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)(mean + (std * random.NextNormal()));
+        }
+
+        return values;
+    }
+}
