@@ -2,6 +2,8 @@ using System.Diagnostics;
 using Appliance.Contracts;
 using Appliance.Daemon.Hardware;
 using Appliance.Daemon.Llm;
+using Appliance.Daemon.Speech;
+using Appliance.Hardware;
 using Appliance.Daemon.Mqtt;
 using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Status;
@@ -98,6 +100,16 @@ public static class DaemonHost
         builder.Services.AddSingleton<IRpcMethod, ModelsLoadMethod>();
         builder.Services.AddSingleton<IRpcMethod, ModelsUnloadMethod>();
         builder.Services.AddSingleton<IRpcMethod, ModelsSelectMethod>();
+
+        builder.Services.AddSingleton<SpeechHost>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SpeechHost>());
+        builder.Services.AddSingleton<AsrRequests>();
+        builder.Services.AddSingleton<IRpcMethod, AsrTranscribeMethod>();
+        builder.Services.AddSingleton<IRpcMethod, AsrCancelMethod>();
+        builder.Services.AddSingleton<IMicrophone>(sp => profile.Audio.Device is { Length: > 0 } alsa && alsa != "simulated"
+            ? new AlsaMicrophone(alsa, profile.Audio.SampleRate, profile.Audio.Channels)
+            : new SimulatedMicrophone(profile.Audio.SampleRate, profile.Audio.Channels, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddHostedService<VoicePipeline>();
 
         builder.Services.AddSingleton(sp => new BoardHardware(profile, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<HardwareService>();

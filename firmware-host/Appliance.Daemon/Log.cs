@@ -74,6 +74,12 @@ internal static partial class Log
     [LoggerMessage(4003, LogLevel.Warning, "Sensor {Sensor} unavailable: {Problem}")]
     public static partial void SensorUnavailable(ILogger logger, string sensor, string problem);
 
+    [LoggerMessage(4004, LogLevel.Information, "Wake word {Word} heard (score {Score})")]
+    public static partial void WakeWord(ILogger logger, string word, float score);
+
+    [LoggerMessage(4005, LogLevel.Warning, "Microphone capture stopped: {Problem}")]
+    public static partial void MicrophoneStopped(ILogger logger, string problem);
+
     [LoggerMessage(4001, LogLevel.Warning, "Sensor {Sensor} read failed ({Code}: {Detail}); {Failures} in a row")]
     public static partial void SensorReadFailed(ILogger logger, string sensor, string code, string detail, int failures);
 }

@@ -81,9 +81,10 @@ internal sealed class RpcDispatcher : BackgroundService
         }
 
         var request = new Request(method, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message), null);
-        if (message.Payload.Length > _options.MaxPayloadBytes)
+        var limit = _methods.GetValueOrDefault(method)?.MaxPayloadBytes ?? _options.MaxPayloadBytes;
+        if (message.Payload.Length > limit)
         {
-            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for RPC requests is {_options.MaxPayloadBytes} bytes."), CancellationToken.None).ConfigureAwait(false);
+            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {method} is {limit} bytes."), CancellationToken.None).ConfigureAwait(false);
             return;
         }
 

@@ -12,6 +12,9 @@ public interface IRpcMethod
 {
     string Name { get; }
 
+    /// <summary>A larger request limit than Rpc:MaxPayloadBytes, for methods that take audio; null keeps the default.</summary>
+    int? MaxPayloadBytes => null;
+
     Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken);
 }
 

@@ -1,6 +1,7 @@
 using Appliance.Contracts;
 using Appliance.Daemon.Llm;
 using Appliance.Daemon.Mqtt;
+using Appliance.Daemon.Speech;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -23,10 +24,12 @@ internal sealed class StatusPublisher : BackgroundService
     private readonly SemaphoreSlim _changed = new(0);
 
     private readonly LlmHost _llm;
+    private readonly SpeechHost _speech;
 
-    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, LlmHost llm, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
+    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, LlmHost llm, SpeechHost speech, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
         _llm = llm;
+        _speech = speech;
         _mqtt = mqtt;
         _device = device;
         _health = health;
@@ -36,6 +39,7 @@ internal sealed class StatusPublisher : BackgroundService
         _mqtt.OnConnected(PublishAsync);
         _health.Changed += () => _changed.Release();
         _llm.ModelsChanged += () => _changed.Release();
+        _speech.ModelsChanged += () => _changed.Release();
     }
 
     /// <summary>The status as it stands now.</summary>
@@ -50,7 +54,7 @@ internal sealed class StatusPublisher : BackgroundService
             Profile = _device.ProfileSummary,
             StartedAt = _device.StartedAt,
             UptimeSeconds = (long)(now - _device.StartedAt).TotalSeconds,
-            Models = _llm.StatusModels(),
+            Models = [.. _llm.StatusModels(), .. _speech.StatusModels()],
             ExecutionProvider = _device.ExecutionProviderStatus,
             Health = _health.Snapshot(),
             UpdatedAt = now,

@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace Appliance.Hardware;
+
+/// <summary>
+/// The board's microphone: interleaved float samples in [-1, 1] at <see cref="SampleRate"/> with
+/// <see cref="Channels"/> channels, in chunks as the capture delivers them. One reader at a time.
+/// </summary>
+public interface IMicrophone : IDisposable
+{
+    int SampleRate { get; }
+
+    int Channels { get; }
+
+    /// <summary>Chunks until cancelled or until the capture fails (then the enumeration ends; see <see cref="Problem"/>).</summary>
+    IAsyncEnumerable<float[]> CaptureAsync(CancellationToken cancellationToken);
+
+    /// <summary>Why capture stopped or could not start; null while it works.</summary>
+    string? Problem { get; }
+}
+
+/// <summary>
+/// A microphone in software for boards without one and for tests: it "hears" the clips given to
+/// <see cref="Play"/>, delivered in 80 ms chunks at real-time pace on the injected clock, and nothing in between
+/// (an idle room costs no CPU). Thread-safe.
+/// </summary>
+public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvider time) : IMicrophone
+{
+    private readonly Channel<float[]> _clips = Channel.CreateUnbounded<float[]>();
+
+    public int SampleRate { get; } = sampleRate;
+
+    public int Channels { get; } = channels;
+
+    public string? Problem => null;
+
+    /// <summary>Queues a clip (interleaved samples at this microphone's rate and channel count).</summary>
+    public void Play(float[] samples) => _clips.Writer.TryWrite(samples);
+
+    public async IAsyncEnumerable<float[]> CaptureAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var chunk = SampleRate * Channels * 80 / 1000;
+        var period = TimeSpan.FromMilliseconds(80);
+        while (true)
+        {
+            float[] clip;
+            try
+            {
+                clip = await _clips.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+
+            var started = time.GetTimestamp();
+            for (var offset = 0; offset < clip.Length; offset += chunk)
+            {
+                yield return clip[offset..Math.Min(clip.Length, offset + chunk)];
+                var due = period * ((offset / chunk) + 1) - time.GetElapsedTime(started);
+                if (due > TimeSpan.Zero)
+                {
+                    try
+                    {
+                        await Task.Delay(due, time, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        yield break;
+                    }
+                }
+            }
+        }
+    }
+
+    public void Dispose() => _clips.Writer.TryComplete();
+}
+
+/// <summary>
+/// An ALSA capture device read through <c>arecord</c> (Debian package alsa-utils) as raw 16-bit little-endian PCM:
+/// the device name comes from the profile's <c>audio.device</c>. When arecord is missing or exits, capture ends
+/// and <see cref="Problem"/> says why.
+/// </summary>
+public sealed class AlsaMicrophone(string device, int sampleRate, int channels) : IMicrophone
+{
+    public int SampleRate { get; } = sampleRate;
+
+    public int Channels { get; } = channels;
+
+    public string? Problem { get; private set; }
+
+    public async IAsyncEnumerable<float[]> CaptureAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("arecord") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-q", "-D", device, "-f", "S16_LE", "-r", SampleRate.ToString(System.Globalization.CultureInfo.InvariantCulture), "-c", Channels.ToString(System.Globalization.CultureInfo.InvariantCulture), "-t", "raw" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        Process? process;
+        try
+        {
+            process = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            Problem = $"cannot start arecord for {device}: {ex.Message} (install alsa-utils)";
+            yield break;
+        }
+
+        if (process is null)
+        {
+            Problem = $"cannot start arecord for {device}";
+            yield break;
+        }
+
+        using (process)
+        using (cancellationToken.Register(() => process.Kill()))
+        {
+            var stream = process.StandardOutput.BaseStream;
+            var buffer = new byte[SampleRate * Channels * 2 / 25]; // 40 ms
+            var carried = 0; // an odd byte left from the previous read
+            while (true)
+            {
+                int read;
+                try
+                {
+                    read = await stream.ReadAsync(buffer.AsMemory(carried), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException)
+                {
+                    yield break;
+                }
+
+                if (read == 0)
+                {
+                    Problem = $"arecord stopped: {await process.StandardError.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false)}".Trim();
+                    yield break;
+                }
+
+                var available = carried + read;
+                var samples = new float[available / 2];
+                for (var i = 0; i < samples.Length; i++)
+                {
+                    samples[i] = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan(2 * i)) / 32768f;
+                }
+
+                carried = available % 2;
+                if (carried == 1)
+                {
+                    buffer[0] = buffer[available - 1];
+                }
+
+                yield return samples;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+    }
+}
