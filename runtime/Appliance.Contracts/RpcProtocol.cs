@@ -27,6 +27,7 @@ public static class RpcErrorCodes
     public const string Unavailable = "unavailable";
     public const string Cancelled = "cancelled";
     public const string Internal = "internal_error";
+    public const string TranscriptionFailed = "transcription_failed";
 }
 
 /// <summary>Size limits and QoS per topic class, shared by the daemon and its clients.</summary>

@@ -124,7 +124,7 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
                     break;
                 case TranscriptionFailed { Error: var error }:
                     return RpcOutcome.Failure(
-                        error.Code is Appliance.Speech.SpeechErrorCode.UnknownLanguage or Appliance.Speech.SpeechErrorCode.EmptyAudio or Appliance.Speech.SpeechErrorCode.InvalidOptions ? RpcErrorCodes.InvalidParams : "transcription_failed",
+                        error.Code is Appliance.Speech.SpeechErrorCode.UnknownLanguage or Appliance.Speech.SpeechErrorCode.EmptyAudio or Appliance.Speech.SpeechErrorCode.InvalidOptions ? RpcErrorCodes.InvalidParams : RpcErrorCodes.TranscriptionFailed,
                         error.Message);
                 case TranscriptionCompleted completed:
                     var elapsed = DateTime.UtcNow - started;
