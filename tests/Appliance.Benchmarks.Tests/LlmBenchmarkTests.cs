@@ -1,0 +1,49 @@
+using System.Text.Json;
+using Appliance.Benchmarks;
+
+namespace Appliance.Benchmarks.Tests;
+
+/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, three engine children, reports.</summary>
+public sealed class LlmBenchmarkTests : IDisposable
+{
+    private static readonly string[] Engines = ["bare", "service", "llama.cpp"];
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
+
+    public LlmBenchmarkTests() => Directory.CreateDirectory(_root);
+
+    [Fact]
+    public async Task TinyPresetReportsEveryEngineWithPositiveFigures()
+    {
+        var json = Path.Combine(_root, "result.json");
+        var markdown = Path.Combine(_root, "result.md");
+
+        var exitCode = await BenchmarkCli.InvokeAsync(
+        [
+            "llm", "--preset", "tiny", "--models", Path.Combine(_root, "models"), "--runs", "2", "--bandwidth-mib", "32",
+            "--json", json, "--markdown", markdown,
+        ]);
+
+        Assert.Equal(0, exitCode);
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+        var engines = report.RootElement.GetProperty("engines").EnumerateArray().ToDictionary(e => e.GetProperty("engine").GetString()!);
+        Assert.Equal(Engines.Order(), engines.Keys.Order());
+        foreach (var engine in engines.Values)
+        {
+            foreach (var figure in new[] { "loadSeconds", "peakResidentBytes", "timeToFirstTokenSeconds", "prefillTokensPerSecond", "decodeTokensPerSecond" })
+            {
+                Assert.True(engine.GetProperty(figure).GetDouble() > 0, $"{engine.GetProperty("engine")} {figure}");
+            }
+
+            Assert.All(engine.GetProperty("runs").EnumerateArray(), run => Assert.Equal(16, run.GetProperty("generatedTokens").GetInt32()));
+        }
+
+        Assert.True(report.RootElement.GetProperty("bandwidthBytesPerSecond").GetDouble() > 0);
+        Assert.True(report.RootElement.GetProperty("onnxDecodeBound").GetDouble() > 0);
+        var text = await File.ReadAllTextAsync(markdown);
+        Assert.All(Engines, engine => Assert.Contains($"| {engine} |", text, StringComparison.Ordinal));
+        Assert.Contains("service / bare", text, StringComparison.Ordinal);
+        Assert.Contains("appliance-bench llm --preset tiny", text, StringComparison.Ordinal);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}

@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Spectre.Console;
+
+namespace Appliance.Benchmarks.Idle;
+
+/// <summary>
+/// <c>appliance-bench idle</c>: starts the daemon (its build next to this program) on the default profile with its
+/// embedded broker on a free loopback port, and measures the time from process start to the ready line, then,
+/// after it settles, resident memory (RSS, PSS, private) and CPU use while idle.
+/// </summary>
+internal static class IdleCommand
+{
+    public static Command Build(string[] args)
+    {
+        var settle = BenchmarkCli.Positive("--settle-seconds", "Wait after ready before measuring", 10);
+        var seconds = BenchmarkCli.Positive("--seconds", "Idle time over which CPU use is measured", 60);
+        var starts = BenchmarkCli.Positive("--starts", "Daemon starts for the start-to-ready figure (median)", 3);
+        var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
+        var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, markdown };
+        idle.SetAction(async (parse, cancellationToken) =>
+        {
+            var load = MachineInfo.LoadAverage();
+            var readyTimes = new List<double>();
+            Figures? figures = null;
+            for (var i = 0; i < parse.GetValue(starts); i++)
+            {
+                var last = i == parse.GetValue(starts) - 1;
+                var (ready, measured) = await RunOnceAsync(last ? parse.GetValue(settle) : 0, last ? parse.GetValue(seconds) : 0, cancellationToken).ConfigureAwait(false);
+                readyTimes.Add(ready);
+                figures = measured ?? figures;
+            }
+
+            readyTimes.Sort();
+            var median = readyTimes[readyTimes.Count / 2];
+            var table = new Table().AddColumns("figure", "value");
+            table.AddRow("start to ready (median of " + readyTimes.Count.ToString(CultureInfo.InvariantCulture) + ")", $"{median:F0} ms (all: {string.Join(", ", readyTimes.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))})");
+            table.AddRow("resident (RSS)", $"{figures!.RssKib / 1024.0:F1} MiB");
+            table.AddRow("proportional (PSS)", $"{figures.PssKib / 1024.0:F1} MiB");
+            table.AddRow("private (clean + dirty)", $"{figures.PrivateKib / 1024.0:F1} MiB");
+            table.AddRow($"CPU over {parse.GetValue(seconds)} s idle", $"{figures.CpuPercent:F2} % of one core");
+            AnsiConsole.Write(table);
+            if (parse.GetValue(markdown) is { } output)
+            {
+                var machine = MachineInfo.Read();
+                string[] lines =
+                [
+                    "## Idle daemon — dev-x64 profile, embedded broker",
+                    "",
+                    string.Create(CultureInfo.InvariantCulture, $"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"),
+                    string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"),
+                    $"- Load average (1/5/15 min) before the run: {load}",
+                    $"- Command: `appliance-bench {string.Join(' ', args)}` (Release build; the daemon runs as `dotnet appliance-daemon.dll`)",
+                    "",
+                    "| figure | value |",
+                    "| --- | ---: |",
+                    string.Create(CultureInfo.InvariantCulture, $"| start to ready, median of {readyTimes.Count} | {median:F0} ms |"),
+                    string.Create(CultureInfo.InvariantCulture, $"| resident set (RSS) | {figures.RssKib / 1024.0:F1} MiB |"),
+                    string.Create(CultureInfo.InvariantCulture, $"| proportional set (PSS) | {figures.PssKib / 1024.0:F1} MiB |"),
+                    string.Create(CultureInfo.InvariantCulture, $"| private (clean + dirty) | {figures.PrivateKib / 1024.0:F1} MiB |"),
+                    string.Create(CultureInfo.InvariantCulture, $"| CPU over {parse.GetValue(seconds)} s idle | {figures.CpuPercent:F2} % of one core |"),
+                    "",
+                ];
+                await File.WriteAllTextAsync(output.FullName, string.Join('\n', lines), cancellationToken).ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+        return idle;
+    }
+
+    private static async Task<(double ReadyMs, Figures? Figures)> RunOnceAsync(int settleSeconds, int idleSeconds, CancellationToken cancellationToken)
+    {
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
+        start.ArgumentList.Add($"--Mqtt:Broker:Port={port}");
+        using var process = new Process { StartInfo = start };
+        var ready = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data?.IndexOf("Ready in ", StringComparison.Ordinal) is int at and >= 0)
+            {
+                ready.TrySetResult(double.Parse(e.Data[(at + "Ready in ".Length)..].Split(' ')[0], CultureInfo.InvariantCulture));
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            var readyMs = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            if (idleSeconds == 0)
+            {
+                return (readyMs, null);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
+            var cpuBefore = CpuTicks(process.Id);
+            await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
+            var cpuAfter = CpuTicks(process.Id);
+            var rollup = File.ReadLines($"/proc/{process.Id}/smaps_rollup").Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
+                .ToDictionary(p => p[0].Trim(), p => long.TryParse(p[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture, out var v) ? v : 0);
+            const double TicksPerSecond = 100; // USER_HZ on Linux
+            return (readyMs, new Figures(
+                rollup["Rss"],
+                rollup["Pss"],
+                rollup["Private_Clean"] + rollup["Private_Dirty"],
+                100 * (cpuAfter - cpuBefore) / TicksPerSecond / idleSeconds));
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>User plus system CPU time of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
+    private static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
+    private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);
+}

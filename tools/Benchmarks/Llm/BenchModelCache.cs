@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Appliance.ModelForge.Llm;
+
+namespace Appliance.Benchmarks.Llm;
+
+/// <summary>
+/// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF) when the folder lacks
+/// it, and fixes the generation length every engine must reach.
+/// </summary>
+internal static class BenchModelCache
+{
+    // Written after the forge completes: a folder without it (an interrupted forge) is forged again.
+    private const string MarkerFileName = "bench-forge.json";
+    private const string GenAiConfigFileName = "genai_config.json";
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static void Prepare(LlmBenchSettings settings, Action<string> progress)
+    {
+        var directory = settings.ModelDirectory;
+        var marker = Path.Combine(directory, MarkerFileName);
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{settings.Preset.Name}}","seed":{{settings.Seed}}}""");
+        if (File.Exists(marker) && File.ReadAllText(marker) == expected && File.Exists(settings.GgufPath))
+        {
+            progress($"Using the forged {settings.Preset.Name} (seed {settings.Seed}) in {directory}");
+        }
+        else
+        {
+            progress($"Forging {settings.Preset.Name} (seed {settings.Seed}) into {directory}");
+            var forged = LlmForge.Write(settings.Preset, settings.Seed, directory, new LlmForgeOptions
+            {
+                WriteGguf = true,
+                Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
+            });
+            File.WriteAllText(marker, expected);
+            progress(string.Create(CultureInfo.InvariantCulture, $"Forged {forged.TotalBytes / (1024.0 * 1024.0):F0} MiB in {forged.Elapsed.TotalSeconds:F1} s"));
+        }
+
+        SetMinLength(directory, settings.TotalTokens);
+    }
+
+    // GenAI takes no per-request minimum; its search.min_length masks end of sequence until the sequence is that
+    // long, so the service and the bare loop generate every token asked for, as llama.cpp's arg-max loop does.
+    private static void SetMinLength(string directory, int minLength)
+    {
+        var path = Path.Combine(directory, GenAiConfigFileName);
+        var config = JsonNode.Parse(File.ReadAllText(path)) ?? throw new InvalidDataException($"{path} is empty");
+        var search = config["search"] ?? throw new InvalidDataException($"{path} has no search section");
+        search["min_length"] = minLength;
+        File.WriteAllText(path, config.ToJsonString(Indented));
+    }
+
+    /// <summary>Reports on the calling thread, so progress lines come out in order.</summary>
+    private sealed class SynchronousProgress(Action<LlmForgeProgress> report) : IProgress<LlmForgeProgress>
+    {
+        public void Report(LlmForgeProgress value) => report(value);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using Appliance.ModelForge.Llm;
+
+namespace Appliance.Benchmarks.Llm;
+
+/// <summary>
+/// What one <c>llm</c> benchmark runs: the forged model, the prompt and generation lengths, threads and repeats.
+/// The parent passes the model and lengths to each engine child on its command line and drives the rounds itself.
+/// </summary>
+internal sealed record LlmBenchSettings
+{
+    public required LlmPreset Preset { get; init; }
+
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Where forged models are kept, one folder per preset and seed.</summary>
+    public required string CacheDirectory { get; init; }
+
+    /// <summary>ONNX Runtime intra-op threads and llama.cpp <c>n_threads</c>.</summary>
+    public int Threads { get; init; } = 2;
+
+    public required int PromptTokens { get; init; }
+
+    /// <summary>Tokens every engine generates, end-of-sequence suppressed.</summary>
+    public required int DecodeTokens { get; init; }
+
+    /// <summary>Unmeasured rounds: one generation by each engine.</summary>
+    public int WarmupRounds { get; init; } = 1;
+
+    /// <summary>Measured rounds: one generation by each engine, in turn, so that the machine's drift touches all alike.</summary>
+    public int MeasuredRounds { get; init; } = 3;
+
+    /// <summary>No further measured round starts once the measured rounds took this long (one always runs).</summary>
+    public TimeSpan MeasuredTimeBound { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Size of the buffer streamed by the bandwidth measurement.</summary>
+    public int BandwidthMebibytes { get; init; } = 1024;
+
+    public string ModelDirectory => Path.Combine(CacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{Preset.Name}-seed{Seed}"));
+
+    public string GgufPath => Path.Combine(ModelDirectory, LlmForge.GgufFileName);
+
+    /// <summary>The sequence length every run reaches: prompt plus generated tokens.</summary>
+    public int TotalTokens => PromptTokens + DecodeTokens;
+
+    /// <summary>Default prompt and generation lengths of a preset: 512 + 128, or what fits the tiny model's context.</summary>
+    public static (int Prompt, int Decode) DefaultLengths(LlmPreset preset) =>
+        preset.ContextLength >= 640 ? (512, 128) : (64, 16);
+
+    /// <summary>
+    /// The fixed prompt, the same for every engine: ordinary (non-special) token ids spread over the vocabulary.
+    /// </summary>
+    public int[] PromptIds() =>
+        [.. Enumerable.Range(0, PromptTokens).Select(i => (int)(((i * 7919L) + 101) % Preset.SpecialTokenBaseId))];
+
+    /// <summary>The arguments of the child that measures <paramref name="engine"/> with these settings.</summary>
+    public IReadOnlyList<string> ChildArguments(LlmEngineKind engine) =>
+    [
+        "llm",
+        "--preset", Preset.Name,
+        "--seed", Invariant(Seed),
+        "--models", CacheDirectory,
+        "--threads", Invariant(Threads),
+        "--prompt-tokens", Invariant(PromptTokens),
+        "--decode-tokens", Invariant(DecodeTokens),
+        "--engine", engine.CliName(),
+        "--child",
+    ];
+
+    private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,41 @@
+namespace Appliance.Benchmarks.Llm;
+
+/// <summary>The three ways the benchmark generates with the same model.</summary>
+internal enum LlmEngineKind
+{
+    /// <summary>Our <c>LlmService</c> end to end: queue, generation thread, event stream.</summary>
+    Service,
+
+    /// <summary>A bare ONNX Runtime GenAI generator loop on the same folder: the floor of the service's overhead.</summary>
+    Bare,
+
+    /// <summary>llama.cpp (through LLamaSharp) on the shape-identical Q4_0 GGUF.</summary>
+    LlamaCpp,
+}
+
+/// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
+internal static class LlmEngineKindNames
+{
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.Service, LlmEngineKind.LlamaCpp];
+
+    public static string CliName(this LlmEngineKind kind) => kind switch
+    {
+        LlmEngineKind.Service => "service",
+        LlmEngineKind.Bare => "bare",
+        LlmEngineKind.LlamaCpp => "llama.cpp",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
+    public static LlmEngineKind Parse(string name)
+    {
+        foreach (var kind in All)
+        {
+            if (kind.CliName() == name)
+            {
+                return kind;
+            }
+        }
+
+        throw new ArgumentException($"unknown engine '{name}'", nameof(name));
+    }
+}

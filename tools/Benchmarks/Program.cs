@@ -1,0 +1,3 @@
+using Appliance.Benchmarks;
+
+return await BenchmarkCli.InvokeAsync(args).ConfigureAwait(false);

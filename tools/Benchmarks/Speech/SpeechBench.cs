@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Appliance.Audio;
+using Appliance.ModelForge.Whisper;
+using Appliance.Speech;
+using Appliance.Speech.Vad;
+using Appliance.Speech.WakeWord;
+using Appliance.Speech.Whisper;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Appliance.Benchmarks.Speech;
+
+/// <summary>What the speech benchmark runs on.</summary>
+/// <param name="AudioPath">The recording (the 120 s TED talk in ../shared/audio).</param>
+/// <param name="CacheDirectory">Where the forged Whisper model is kept between runs.</param>
+/// <param name="VadModel">Silero VAD graph.</param>
+/// <param name="WakeWordFolder">openWakeWord graphs (mel, embedding, one classifier); null skips that stage.</param>
+/// <param name="Threads">Intra-op threads of every ONNX Runtime session and of the features.</param>
+/// <param name="Seed">Seed of the forged Whisper weights.</param>
+/// <param name="DecoderTokensPerWindow">Tokens decoded per 30 s window. A random-weight model never says it is done, so the
+/// count is fixed at what real speech needs: about 2.5 words per second, 1.3 tokens per word, 30 s → 100.</param>
+internal sealed record SpeechBenchSettings(string AudioPath, string CacheDirectory, string VadModel, string? WakeWordFolder, int Threads, long Seed = 42, int DecoderTokensPerWindow = 100);
+
+/// <summary>One stage's time and its real-time factor (time ÷ audio duration; below 1 is faster than real time).</summary>
+internal sealed record SpeechStage(string Name, TimeSpan Time, double RealTimeFactor, string Note);
+
+internal sealed record SpeechBenchResult(TimeSpan AudioDuration, int Windows, int SpeechSegments, IReadOnlyList<SpeechStage> Stages, WhisperPreset Model);
+
+/// <summary>
+/// Real-time factor of each speech stage on one recording: decode, resample (from 48 kHz, as earbuds send), Whisper
+/// features, Silero VAD, the openWakeWord pipeline, the Whisper encoder, the decoder, and the whole pipeline end to end
+/// (decode, VAD, VAD-aligned windows through <see cref="WhisperTranscriber"/>), on a shape-faithful forged whisper-base.
+/// </summary>
+internal static class SpeechBench
+{
+    public static async Task<SpeechBenchResult> RunAsync(SpeechBenchSettings settings, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var whisperFolder = Path.Combine(settings.CacheDirectory, $"whisper-base-seed{settings.Seed}");
+        if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, WhisperForge.DecoderFileName)))
+        {
+            progress($"forging whisper-base into {whisperFolder}");
+            WhisperForge.Write(WhisperPreset.Base, settings.Seed, whisperFolder);
+        }
+
+        var session = SpeechSessionOptions.Cpu(settings.Threads);
+        var stages = new List<SpeechStage>();
+
+        progress("decode");
+        var (decodeTime, read) = Time(() => AudioFile.Read(settings.AudioPath));
+        var audio = AudioFile.ToMono16k(read.GetAudioOrThrow()).Samples;
+        var duration = TimeSpan.FromSeconds(audio.Length / (double)AudioFile.Mono16kRate);
+        stages.Add(Stage("decode", decodeTime, duration, $"{read.Audio!.Container}, {read.Audio.SampleRate} Hz"));
+
+        progress("resample");
+        var at48k = Resampler.ResampleAll(audio, AudioFile.Mono16kRate, 48_000);
+        var (resampleTime, _) = Time(() => Resampler.ResampleAll(at48k, 48_000, AudioFile.Mono16kRate));
+        stages.Add(Stage("resample 48 → 16 kHz", resampleTime, duration, "polyphase windowed sinc"));
+
+        progress("features");
+        var features = new WhisperLogMel(80, settings.Threads);
+        var (featureTime, _) = Time(() => features.ComputeAllWindows(audio));
+        stages.Add(Stage("features (80-bin log-mel)", featureTime, duration, $"every 30 s window, {settings.Threads} threads"));
+
+        progress("VAD");
+        var silero = SileroVoiceActivityDetector.Open(settings.VadModel, null, session);
+        using var vad = silero.Value ?? throw new InvalidOperationException($"VAD model: {silero.Error}");
+        var (vadTime, segments) = Time(() => VoiceActivity.Segments(vad, audio));
+        stages.Add(Stage("VAD (Silero)", vadTime, duration, $"{segments.Count} speech segments"));
+
+        if (settings.WakeWordFolder is { } wakeFolder)
+        {
+            progress("wake word");
+            var opened = WakeWordDetector.Open(wakeFolder, null, session);
+            using var wake = opened.Value ?? throw new InvalidOperationException($"wake-word models: {opened.Error}");
+            var (wakeTime, detections) = Time(() => wake.Process(audio));
+            stages.Add(Stage($"wake word ({wake.WakeWord})", wakeTime, duration, $"80 ms steps, {detections.Count} detections"));
+        }
+
+        var windows = LongFormWindows(audio.Length, segments);
+        progress($"Whisper encoder ({windows.Count} windows)");
+        var encoderTime = EncoderTime(whisperFolder, features, audio, windows, settings.Threads);
+        stages.Add(Stage("Whisper encoder", encoderTime, duration, $"{windows.Count} windows of 30 s"));
+
+        progress("Whisper transcription");
+        var opened2 = WhisperTranscriber.Open(whisperFolder, session);
+        using var transcriber = opened2.Value ?? throw new InvalidOperationException($"Whisper model: {opened2.Error}");
+        var steps = 0;
+        var options = new TranscriptionOptions
+        {
+            Language = "en",
+            MaxNewTokens = settings.DecoderTokensPerWindow,
+            Speech = segments,
+            DecoderSteps = new StepCount(n => steps = n),
+        };
+        var transcribe = Stopwatch.StartNew();
+        var result = await transcriber.TranscribeAsync(audio, options, cancellationToken).ConfigureAwait(false);
+        transcribe.Stop();
+        if (result.Error is { } error)
+        {
+            throw new InvalidOperationException($"transcription failed: {error}");
+        }
+
+        var decoderTime = transcribe.Elapsed - encoderTime - (featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length)));
+        stages.Add(Stage("Whisper decoder", decoderTime, duration, $"{steps} greedy steps ({settings.DecoderTokensPerWindow} per window), KV cache"));
+        stages.Add(Stage("end to end", decodeTime + vadTime + transcribe.Elapsed, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
+        return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
+    }
+
+    public static string Table(SpeechBenchResult result)
+    {
+        var text = new StringBuilder();
+        text.AppendLine("| stage | time | real-time factor | x real time | notes |");
+        text.AppendLine("| --- | ---: | ---: | ---: | --- |");
+        foreach (var stage in result.Stages)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {stage.Name} | {stage.Time.TotalMilliseconds:F0} ms | {stage.RealTimeFactor:F4} | {1 / stage.RealTimeFactor:F0}× | {stage.Note} |");
+        }
+
+        return text.ToString();
+    }
+
+    private static SpeechStage Stage(string name, TimeSpan time, TimeSpan audio, string note) =>
+        new(name, time, time.TotalSeconds / audio.TotalSeconds, note);
+
+    private static (TimeSpan Time, T Value) Time<T>(Func<T> work)
+    {
+        work(); // warm-up: JIT and first-touch allocations are not part of a steady-state figure
+        var watch = Stopwatch.StartNew();
+        var value = work();
+        return (watch.Elapsed, value);
+    }
+
+    /// <summary>The transcriber's windows, for timing the encoder on the same inputs.</summary>
+    private static List<(long Start, long End)> LongFormWindows(int samples, IReadOnlyList<SpeechSegment> speech) =>
+        LongFormPlanner.Plan(samples, speech, WhisperLogMel.WindowSamples);
+
+    private static TimeSpan EncoderTime(string folder, WhisperLogMel features, float[] audio, List<(long Start, long End)> windows, int threads)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1 };
+        using var encoder = new InferenceSession(Path.Combine(folder, WhisperForge.OnnxFolder, WhisperForge.EncoderFileName), options);
+        var input = encoder.InputMetadata.Keys.Single();
+        var inputs = windows.Select(w => features.ComputeWindow(audio.AsSpan((int)w.Start, (int)(w.End - w.Start)))).ToList();
+        Run(inputs[0]); // warm-up
+        var watch = Stopwatch.StartNew();
+        foreach (var window in inputs)
+        {
+            Run(window);
+        }
+
+        return watch.Elapsed;
+
+        void Run(float[] window)
+        {
+            using var tensor = OrtValue.CreateTensorValueFromMemory(window, [1, features.MelBins, WhisperLogMel.WindowFrames]);
+            using var run = new RunOptions();
+            using var outputs = encoder.Run(run, [input], [tensor], encoder.OutputNames);
+        }
+    }
+
+    private sealed class StepCount(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
+    }
+}
