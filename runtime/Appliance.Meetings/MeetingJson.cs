@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Appliance.Meetings;
+
+/// <summary>JSON settings shared by the state file, the transcript journal and the summary.</summary>
+internal static class MeetingJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>The state file of a session (<c>state.json</c>), replaced atomically on every state change.</summary>
+internal sealed class SessionStateDocument
+{
+    public int Version { get; set; } = 1;
+
+    public required string SessionId { get; set; }
+
+    public required MeetingParameters Parameters { get; set; }
+
+    public MeetingState State { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? StoppedAt { get; set; }
+
+    public DateTimeOffset? EndedAt { get; set; }
+
+    public long Accepted { get; set; }
+
+    public long Duplicates { get; set; }
+
+    public long Late { get; set; }
+
+    public long AfterStop { get; set; }
+
+    public long CodecMismatches { get; set; }
+
+    public long InvalidPayloads { get; set; }
+
+    public long ReleasedThrough { get; set; } = -1;
+
+    public List<SequenceGap> Gaps { get; set; } = [];
+}

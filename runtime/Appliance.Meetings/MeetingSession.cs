@@ -1,0 +1,503 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+
+namespace Appliance.Meetings;
+
+/// <summary>
+/// One session's files and in-memory state. Every member takes the session's own lock, so sessions never wait on
+/// each other; the disk writes of one session happen under its lock only.
+/// </summary>
+internal sealed class MeetingSession : IDisposable
+{
+    public const string StateFileName = "state.json";
+    public const string AudioFileName = "audio.journal";
+    public const string TranscriptFileName = "transcript.journal";
+    public const string SummaryFileName = "summary.json";
+    private const int MaxTranscriptRecordBytes = 256 * 1024;
+    private const int AudioHeaderBytes = 17;
+    private static readonly byte[] AudioMagic = "AMAUDIO1"u8.ToArray();
+    private static readonly byte[] TranscriptMagic = "AMTRANS1"u8.ToArray();
+
+    private readonly Lock _sync = new();
+    private readonly MeetingStoreOptions _options;
+    private readonly TimeProvider _time;
+    private readonly SessionStateDocument _state;
+    private ReorderBuffer? _reorder;
+    private RecordJournal? _audio;
+    private RecordJournal? _transcript;
+    private bool _deleted;
+    private bool _stateUnsaved;
+
+    private MeetingSession(string directory, SessionStateDocument state, MeetingStoreOptions options, TimeProvider time)
+    {
+        Directory = directory;
+        _state = state;
+        _options = options;
+        _time = time;
+    }
+
+    public string Id => _state.SessionId;
+
+    public string Directory { get; }
+
+    public MeetingParameters Parameters => _state.Parameters;
+
+    /// <summary>Creates the folder, the state file and empty journals. Throws <see cref="IOException"/> (after removing what it made) when the disk refuses.</summary>
+    public static MeetingSession Create(string directory, string sessionId, MeetingParameters parameters, MeetingStoreOptions options, TimeProvider time)
+    {
+        var state = new SessionStateDocument
+        {
+            SessionId = sessionId,
+            Parameters = parameters,
+            State = MeetingState.Open,
+            CreatedAt = time.GetUtcNow(),
+        };
+        var session = new MeetingSession(directory, state, options, time);
+        try
+        {
+            System.IO.Directory.CreateDirectory(directory);
+            session.SaveState();
+            session.OpenJournals(out _, out _);
+            return session;
+        }
+        catch (IOException)
+        {
+            session.Dispose();
+            TryDeleteDirectory(directory);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a session folder. Open and stopping sessions get their journals scanned, cut at the first bad record and
+    /// replayed, and are reported in <paramref name="resumed"/>. Throws <see cref="IOException"/>,
+    /// <see cref="JsonException"/> or <see cref="InvalidDataException"/> for a folder that is not a readable session.
+    /// </summary>
+    public static MeetingSession Load(string directory, MeetingStoreOptions options, TimeProvider time, out ResumedSession? resumed)
+    {
+        var statePath = Path.Combine(directory, StateFileName);
+        if (!File.Exists(statePath))
+        {
+            throw new InvalidDataException($"no {StateFileName}");
+        }
+
+        var state = JsonSerializer.Deserialize<SessionStateDocument>(File.ReadAllBytes(statePath), MeetingJson.Options)
+            ?? throw new InvalidDataException($"{StateFileName} is empty");
+        if (!string.Equals(state.SessionId, Path.GetFileName(directory), StringComparison.Ordinal) || state.Parameters?.Problem() is not null)
+        {
+            throw new InvalidDataException($"{StateFileName} does not describe this folder");
+        }
+
+        var session = new MeetingSession(directory, state, options, time);
+        resumed = null;
+        if (state.State is MeetingState.Open or MeetingState.Stopping)
+        {
+            session.OpenJournals(out var audioRecovery, out var transcriptRecovery);
+            var stopPending = state.State == MeetingState.Stopping;
+            if (stopPending)
+            {
+                session._reorder!.Flush([], []);
+            }
+
+            session._state.Accepted = audioRecovery.RecordsKept;
+            session._state.ReleasedThrough = session._reorder!.NextSequence - 1;
+            resumed = new ResumedSession(state.SessionId, audioRecovery.RecordsKept, stopPending, audioRecovery, transcriptRecovery);
+        }
+
+        return session;
+    }
+
+    public bool IsExpired(DateTimeOffset now, TimeSpan retention)
+    {
+        lock (_sync)
+        {
+            return !_deleted && _state.State is MeetingState.Completed or MeetingState.Aborted && _state.EndedAt + retention <= now;
+        }
+    }
+
+    public FrameAcceptance Accept(in AudioFrame frame)
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return FrameAcceptance.Rejected(FrameResult.UnknownSession);
+            }
+
+            if (_state.State != MeetingState.Open)
+            {
+                _state.AfterStop++;
+                return FrameAcceptance.Rejected(FrameResult.SessionNotOpen);
+            }
+
+            if (frame.Payload.IsEmpty || frame.Payload.Length > _options.MaxFrameBytes)
+            {
+                _state.InvalidPayloads++;
+                return FrameAcceptance.Rejected(FrameResult.InvalidPayload);
+            }
+
+            if (!string.Equals(frame.Codec, _state.Parameters.Codec, StringComparison.Ordinal))
+            {
+                _state.CodecMismatches++;
+                return FrameAcceptance.Rejected(FrameResult.CodecMismatch);
+            }
+
+            if (frame.Sequence < 0)
+            {
+                return FrameAcceptance.Rejected(FrameResult.InvalidSequence);
+            }
+
+            switch (_reorder!.Classify(frame.Sequence))
+            {
+                case SequenceStatus.Duplicate:
+                    _state.Duplicates++;
+                    return FrameAcceptance.Rejected(FrameResult.Duplicate);
+                case SequenceStatus.Late:
+                    _state.Late++;
+                    return FrameAcceptance.Rejected(FrameResult.Late);
+            }
+
+            var owned = new AudioFrame(frame.Sequence, _state.Parameters.Codec, frame.TimestampMicroseconds, frame.Payload.ToArray());
+            try
+            {
+                AppendAudio(owned);
+            }
+            catch (IOException)
+            {
+                return FrameAcceptance.Rejected(FrameResult.StorageError);
+            }
+
+            _state.Accepted++;
+            var released = new List<AudioFrame>();
+            var skipped = new List<SequenceGap>();
+            _reorder.Add(owned, released, skipped);
+            _state.ReleasedThrough = _reorder.NextSequence - 1;
+            return new FrameAcceptance(FrameResult.Accepted, released, skipped);
+        }
+    }
+
+    public StopOutcome Stop()
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return new StopOutcome(MeetingResult.UnknownSession, [], []);
+            }
+
+            switch (_state.State)
+            {
+                case MeetingState.Aborted:
+                    return new StopOutcome(MeetingResult.InvalidState, [], []);
+                case MeetingState.Stopping or MeetingState.Completed:
+                    var retried = TrySaveUnsaved();
+                    return new StopOutcome(retried ? MeetingResult.AlreadyDone : MeetingResult.StorageError, [], CurrentGaps());
+            }
+
+            var released = new List<AudioFrame>();
+            _reorder!.Flush(released, []);
+            _state.State = MeetingState.Stopping;
+            _state.StoppedAt = _time.GetUtcNow();
+            _state.ReleasedThrough = _reorder.NextSequence - 1;
+            var result = TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+            return new StopOutcome(result, released, CurrentGaps());
+        }
+    }
+
+    public MeetingResult Abort()
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return MeetingResult.UnknownSession;
+            }
+
+            switch (_state.State)
+            {
+                case MeetingState.Completed:
+                    return MeetingResult.InvalidState;
+                case MeetingState.Aborted:
+                    return TrySaveUnsaved() ? MeetingResult.AlreadyDone : MeetingResult.StorageError;
+            }
+
+            _state.State = MeetingState.Aborted;
+            _state.EndedAt = _time.GetUtcNow();
+            CloseJournals();
+            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+        }
+    }
+
+    public MeetingResult Complete(ReadOnlySpan<byte> summaryJson)
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return MeetingResult.UnknownSession;
+            }
+
+            if (_state.State != MeetingState.Stopping)
+            {
+                return MeetingResult.InvalidState;
+            }
+
+            try
+            {
+                AtomicFile.Write(Path.Combine(Directory, SummaryFileName), summaryJson);
+            }
+            catch (IOException)
+            {
+                return MeetingResult.StorageError;
+            }
+
+            _state.State = MeetingState.Completed;
+            _state.EndedAt = _time.GetUtcNow();
+            CloseJournals();
+            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+        }
+    }
+
+    public MeetingResult AppendTranscript(TranscriptSegment segment)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(segment, MeetingJson.Options);
+        if (body.Length > MaxTranscriptRecordBytes)
+        {
+            return MeetingResult.InvalidArgument;
+        }
+
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return MeetingResult.UnknownSession;
+            }
+
+            if (_transcript is null)
+            {
+                return MeetingResult.InvalidState;
+            }
+
+            try
+            {
+                _transcript.Append(body);
+                return MeetingResult.Ok;
+            }
+            catch (IOException)
+            {
+                return MeetingResult.StorageError;
+            }
+        }
+    }
+
+    /// <summary>The latest revision of each segment, ordered by start time; null when the session is deleted.</summary>
+    public IReadOnlyList<TranscriptSegment>? ReadTranscript()
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return null;
+            }
+
+            var latest = new Dictionary<string, (TranscriptSegment Segment, int Order)>(StringComparer.Ordinal);
+            foreach (var body in RecordJournal.ReadAll(Path.Combine(Directory, TranscriptFileName), TranscriptMagic, MaxTranscriptRecordBytes))
+            {
+                var segment = JsonSerializer.Deserialize<TranscriptSegment>(body.Span, MeetingJson.Options);
+                if (segment is null)
+                {
+                    continue;
+                }
+
+                if (!latest.TryGetValue(segment.SegmentId, out var known))
+                {
+                    latest[segment.SegmentId] = (segment, latest.Count);
+                }
+                else if (segment.Revision >= known.Segment.Revision)
+                {
+                    latest[segment.SegmentId] = (segment, known.Order);
+                }
+            }
+
+            return [.. latest.Values.OrderBy(v => v.Segment.Start).ThenBy(v => v.Order).Select(v => v.Segment)];
+        }
+    }
+
+    /// <summary>The stored summary JSON, or null when there is none (yet) or the session is deleted.</summary>
+    public byte[]? ReadSummary()
+    {
+        lock (_sync)
+        {
+            var path = Path.Combine(Directory, SummaryFileName);
+            return _deleted || !File.Exists(path) ? null : File.ReadAllBytes(path);
+        }
+    }
+
+    /// <summary>The accepted frames in the order they were accepted, read lazily from the journal.</summary>
+    public IEnumerable<AudioFrame> ReadAudio() =>
+        RecordJournal.ReadAll(Path.Combine(Directory, AudioFileName), AudioMagic, AudioHeaderBytes + 255 + _options.MaxFrameBytes)
+            .Select(body => TryDecodeAudio(body, out var frame) ? frame : (AudioFrame?)null)
+            .TakeWhile(frame => frame is not null)
+            .Select(frame => frame!.Value);
+
+    public MeetingSessionInfo Snapshot()
+    {
+        lock (_sync)
+        {
+            var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads);
+            return new MeetingSessionInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough);
+        }
+    }
+
+    /// <summary>
+    /// Closes the files and removes the folder: first renamed to <paramref name="trashDirectory"/> (so a crash
+    /// mid-delete leaves no half session), then deleted. False when already deleted. Throws <see cref="IOException"/>.
+    /// </summary>
+    public bool Delete(string trashDirectory)
+    {
+        lock (_sync)
+        {
+            if (_deleted)
+            {
+                return false;
+            }
+
+            CloseJournals();
+            System.IO.Directory.Move(Directory, trashDirectory);
+            _deleted = true;
+            System.IO.Directory.Delete(trashDirectory, recursive: true);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            CloseJournals();
+        }
+    }
+
+    internal static void TryDeleteDirectory(string directory)
+    {
+        try
+        {
+            System.IO.Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // Left for the next start's scan to report.
+        }
+    }
+
+    private void OpenJournals(out JournalRecovery audioRecovery, out JournalRecovery transcriptRecovery)
+    {
+        var reorder = new ReorderBuffer(_options.ReorderWindow);
+        var released = new List<AudioFrame>();
+        var skipped = new List<SequenceGap>();
+        _audio = RecordJournal.Open(
+            Path.Combine(Directory, AudioFileName),
+            AudioMagic,
+            AudioHeaderBytes + 255 + _options.MaxFrameBytes,
+            body =>
+            {
+                if (!TryDecodeAudio(body, out var frame))
+                {
+                    return false;
+                }
+
+                if (reorder.Classify(frame.Sequence) == SequenceStatus.New)
+                {
+                    reorder.Add(frame, released, skipped);
+                    released.Clear();
+                    skipped.Clear();
+                }
+
+                return true;
+            },
+            out audioRecovery);
+        _reorder = reorder;
+        _transcript = RecordJournal.Open(Path.Combine(Directory, TranscriptFileName), TranscriptMagic, MaxTranscriptRecordBytes, _ => true, out transcriptRecovery);
+    }
+
+    private void AppendAudio(in AudioFrame frame)
+    {
+        var codec = Encoding.ASCII.GetBytes(frame.Codec);
+        var size = AudioHeaderBytes + codec.Length + frame.Payload.Length;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            var span = buffer.AsSpan(0, size);
+            BinaryPrimitives.WriteInt64LittleEndian(span, frame.Sequence);
+            BinaryPrimitives.WriteInt64LittleEndian(span[8..], frame.TimestampMicroseconds);
+            span[16] = (byte)codec.Length;
+            codec.CopyTo(span[AudioHeaderBytes..]);
+            frame.Payload.Span.CopyTo(span[(AudioHeaderBytes + codec.Length)..]);
+            _audio!.Append(span);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static bool TryDecodeAudio(ReadOnlyMemory<byte> body, out AudioFrame frame)
+    {
+        frame = default;
+        var span = body.Span;
+        if (span.Length < AudioHeaderBytes || span.Length < AudioHeaderBytes + span[16])
+        {
+            return false;
+        }
+
+        var sequence = BinaryPrimitives.ReadInt64LittleEndian(span);
+        if (sequence < 0)
+        {
+            return false;
+        }
+
+        var codecLength = span[16];
+        var codec = Encoding.ASCII.GetString(span.Slice(AudioHeaderBytes, codecLength));
+        frame = new AudioFrame(sequence, codec, BinaryPrimitives.ReadInt64LittleEndian(span[8..]), body[(AudioHeaderBytes + codecLength)..]);
+        return true;
+    }
+
+    private List<SequenceGap> CurrentGaps() => _reorder is null ? [.. _state.Gaps] : [.. _reorder.Gaps];
+
+    private void CloseJournals()
+    {
+        _audio?.Dispose();
+        _audio = null;
+        _transcript?.Dispose();
+        _transcript = null;
+    }
+
+    private bool TrySaveUnsaved() => !_stateUnsaved || TrySave();
+
+    private bool TrySave()
+    {
+        try
+        {
+            SaveState();
+            _stateUnsaved = false;
+            return true;
+        }
+        catch (IOException)
+        {
+            _stateUnsaved = true;
+            return false;
+        }
+    }
+
+    private void SaveState()
+    {
+        if (_reorder is not null)
+        {
+            _state.Gaps = [.. _reorder.Gaps];
+        }
+
+        AtomicFile.Write(Path.Combine(Directory, StateFileName), JsonSerializer.SerializeToUtf8Bytes(_state, MeetingJson.Options));
+    }
+}

@@ -1,0 +1,327 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Appliance.Meetings;
+
+/// <summary>
+/// Durable meeting sessions under one root folder: one sub-folder per session with an append-only audio journal,
+/// an append-only transcript journal, an atomically replaced state file and, at the end, the summary.
+/// </summary>
+/// <remarks>
+/// <para>Threading: every member is safe to call from any thread. Each session has its own lock, held across that
+/// session's disk writes only; there is no lock shared between sessions. For one session, concurrent
+/// <see cref="AcceptFrame"/> calls are safe, but the caller must forward the frames each call releases before the
+/// next call for that session if it needs them in order (MQTT handlers for one topic run one at a time).</para>
+/// <para>Expected failures (unknown session, bad parameters, a full disk) come back as result codes; methods
+/// throw only <see cref="ArgumentNullException"/> for null arguments and <see cref="ObjectDisposedException"/>
+/// after <see cref="Dispose"/>.</para>
+/// <para>Ownership: the manager owns the files and the open journal handles; dispose it at shutdown.</para>
+/// </remarks>
+public sealed partial class MeetingSessionManager : IDisposable
+{
+    private const string TrashPrefix = ".deleted-";
+    private readonly ConcurrentDictionary<string, SessionSlot> _sessions = new(StringComparer.Ordinal);
+    private readonly MeetingStoreOptions _options;
+    private readonly TimeProvider _time;
+    private volatile bool _disposed;
+
+    /// <summary>
+    /// Opens the store: creates the root folder when missing, finishes interrupted deletions, loads every session,
+    /// and resumes open and stopping ones (their journals are cut at the first torn or corrupt record). What was
+    /// found is in <see cref="Recovery"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="IOException">The root folder cannot be created or listed.</exception>
+    public MeetingSessionManager(MeetingStoreOptions options, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        options.Validate();
+        _options = options;
+        _time = timeProvider;
+        Directory.CreateDirectory(options.RootDirectory);
+
+        var resumed = new List<ResumedSession>();
+        var skipped = new List<string>();
+        foreach (var directory in Directory.GetDirectories(options.RootDirectory).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(directory);
+            if (name.StartsWith(TrashPrefix, StringComparison.Ordinal))
+            {
+                MeetingSession.TryDeleteDirectory(directory);
+                continue;
+            }
+
+            if (!IsValidSessionId(name))
+            {
+                skipped.Add($"{name}: not a session id");
+                continue;
+            }
+
+            try
+            {
+                var session = MeetingSession.Load(directory, options, timeProvider, out var resumedSession);
+                _sessions[name] = new SessionSlot { Session = session };
+                if (resumedSession is not null)
+                {
+                    resumed.Add(resumedSession);
+                }
+            }
+            catch (Exception e) when (e is IOException or JsonException or InvalidDataException or UnauthorizedAccessException)
+            {
+                skipped.Add($"{name}: {e.Message}");
+            }
+        }
+
+        Recovery = new MeetingRecoveryReport(resumed, skipped);
+    }
+
+    /// <summary>What the constructor found: resumed sessions (with their accepted-frame counts and pending stops) and skipped folders.</summary>
+    public MeetingRecoveryReport Recovery { get; }
+
+    /// <summary>True when <paramref name="sessionId"/> is 1 to 64 letters, digits, '_' or '-', starting with a letter or digit.</summary>
+    public static bool IsValidSessionId(string? sessionId) => sessionId is not null && SessionIdPattern().IsMatch(sessionId);
+
+    /// <summary>
+    /// Starts a session, or confirms it: a repeated start with equal parameters returns
+    /// <see cref="MeetingResult.AlreadyDone"/> whatever the session's state; with different parameters
+    /// <see cref="MeetingResult.ParametersConflict"/>. The folder and state file are on disk before it returns.
+    /// </summary>
+    public MeetingResult Start(string sessionId, MeetingParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!IsValidSessionId(sessionId))
+        {
+            return MeetingResult.InvalidSessionId;
+        }
+
+        if (parameters.Problem() is not null)
+        {
+            return MeetingResult.InvalidArgument;
+        }
+
+        while (true)
+        {
+            var slot = _sessions.GetOrAdd(sessionId, static _ => new SessionSlot());
+            lock (slot.Sync)
+            {
+                if (slot.Removed)
+                {
+                    continue; // deleted, or a failed start, between the lookup and the lock
+                }
+
+                if (slot.Session is { } existing)
+                {
+                    return existing.Parameters.Equals(parameters) ? MeetingResult.AlreadyDone : MeetingResult.ParametersConflict;
+                }
+
+                try
+                {
+                    slot.Session = MeetingSession.Create(SessionDirectory(sessionId), sessionId, parameters, _options, _time);
+                    return MeetingResult.Ok;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    slot.Removed = true;
+                    _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+                    return MeetingResult.StorageError;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Offers one frame. It is accepted only after it is appended to the journal and flushed to the disk; the result
+    /// lists the frames that became due, in sequence order, and any gaps skipped on the way. The payload is copied.
+    /// </summary>
+    public FrameAcceptance AcceptFrame(string sessionId, AudioFrame frame)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGet(sessionId, out var session) ? session.Accept(frame) : FrameAcceptance.Rejected(FrameResult.UnknownSession);
+    }
+
+    /// <summary>
+    /// Stops a session: no more frames are accepted, the reorder buffer is flushed (missing numbers become gaps) and
+    /// the stop is persisted, so it is honoured after a restart. A repeated stop returns
+    /// <see cref="MeetingResult.AlreadyDone"/> with the gaps and no frames.
+    /// </summary>
+    public StopOutcome Stop(string sessionId)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGet(sessionId, out var session) ? session.Stop() : new StopOutcome(MeetingResult.UnknownSession, [], []);
+    }
+
+    /// <summary>Aborts an open or stopping session: frames and transcript are refused from now on; the files stay until retention or <see cref="Delete"/>.</summary>
+    public MeetingResult Abort(string sessionId)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGet(sessionId, out var session) ? session.Abort() : MeetingResult.UnknownSession;
+    }
+
+    /// <summary>
+    /// Finishes a stopping session with its summary: the summary is checked against the published schema
+    /// (<see cref="MeetingResult.InvalidArgument"/> when it does not match), written atomically, then the session
+    /// is marked completed.
+    /// </summary>
+    public MeetingResult Complete(string sessionId, MeetingSummary summary)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!TryGet(sessionId, out var session))
+        {
+            return MeetingResult.UnknownSession;
+        }
+
+        var json = JsonSerializer.SerializeToUtf8Bytes(summary, MeetingJson.Options);
+        return MeetingSummarySchema.Validate(json).Count > 0 ? MeetingResult.InvalidArgument : session.Complete(json);
+    }
+
+    /// <summary>Appends a transcript event (durable before it returns) to an open or stopping session.</summary>
+    public MeetingResult AppendTranscript(string sessionId, TranscriptSegment segment)
+    {
+        ArgumentNullException.ThrowIfNull(segment);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (string.IsNullOrEmpty(segment.SegmentId) || segment.Revision < 0 || segment.End < segment.Start || segment.Start < TimeSpan.Zero || segment.Text is null)
+        {
+            return MeetingResult.InvalidArgument;
+        }
+
+        return TryGet(sessionId, out var session) ? session.AppendTranscript(segment) : MeetingResult.UnknownSession;
+    }
+
+    /// <summary>Removes a session and all its files (audio, transcript, summary) from disk, whatever its state.</summary>
+    public MeetingResult Delete(string sessionId)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!IsValidSessionId(sessionId) || !_sessions.TryGetValue(sessionId, out var slot))
+        {
+            return MeetingResult.UnknownSession;
+        }
+
+        lock (slot.Sync)
+        {
+            if (slot.Removed || slot.Session is not { } session)
+            {
+                return MeetingResult.UnknownSession;
+            }
+
+            try
+            {
+                session.Delete(Path.Combine(_options.RootDirectory, $"{TrashPrefix}{sessionId}-{Guid.NewGuid():N}"));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return MeetingResult.StorageError;
+            }
+
+            slot.Removed = true;
+            _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+            return MeetingResult.Ok;
+        }
+    }
+
+    /// <summary>A snapshot of the session, or null when there is none.</summary>
+    public MeetingSessionInfo? Get(string sessionId) => TryGet(sessionId, out var session) ? session.Snapshot() : null;
+
+    /// <summary>Snapshots of all sessions, ordered by creation time.</summary>
+    public IReadOnlyList<MeetingSessionInfo> List() =>
+        [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Select(s => s.Snapshot()).OrderBy(i => i.CreatedAt).ThenBy(i => i.SessionId, StringComparer.Ordinal)];
+
+    /// <summary>The transcript (latest revision of each segment, by start time), or null when there is no such session.</summary>
+    public IReadOnlyList<TranscriptSegment>? ReadTranscript(string sessionId) => TryGet(sessionId, out var session) ? session.ReadTranscript() : null;
+
+    /// <summary>The stored summary, or null when the session is unknown or has none yet.</summary>
+    public MeetingSummary? ReadSummary(string sessionId)
+    {
+        var json = TryGet(sessionId, out var session) ? session.ReadSummary() : null;
+        return json is null ? null : JsonSerializer.Deserialize<MeetingSummary>(json, MeetingJson.Options);
+    }
+
+    /// <summary>
+    /// The accepted frames in acceptance order, read lazily from the journal (not sorted: use
+    /// <see cref="MeetingSessionInfo.ReleasedThrough"/> and the sequence numbers to resume a consumer). Enumerate it
+    /// to the end or dispose the enumerator: it holds the file open meanwhile. Empty for an unknown session.
+    /// </summary>
+    public IEnumerable<AudioFrame> ReadJournaledAudio(string sessionId) => TryGet(sessionId, out var session) ? session.ReadAudio() : [];
+
+    /// <summary>
+    /// The fallback summary for a session: an extractive summary of its transcript, with its language and gaps.
+    /// Null when the session is unknown.
+    /// </summary>
+    public MeetingSummary? CreateExtractiveSummary(string sessionId)
+    {
+        if (!TryGet(sessionId, out var session))
+        {
+            return null;
+        }
+
+        var info = session.Snapshot();
+        var transcript = session.ReadTranscript() ?? [];
+        return ExtractiveSummarizer.Summarize(transcript, info.Parameters, info.Gaps);
+    }
+
+    /// <summary>
+    /// Deletes completed and aborted sessions that ended longer ago than <see cref="MeetingStoreOptions.Retention"/>.
+    /// Call it periodically. Returns the ids deleted; a session whose folder cannot be removed is kept and tried again next time.
+    /// </summary>
+    public IReadOnlyList<string> DeleteExpired()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var now = _time.GetUtcNow();
+        var deleted = new List<string>();
+        foreach (var (id, slot) in _sessions)
+        {
+            if (slot.Session is { } session && session.IsExpired(now, _options.Retention) && Delete(id) == MeetingResult.Ok)
+            {
+                deleted.Add(id);
+            }
+        }
+
+        return deleted;
+    }
+
+    /// <summary>Closes every journal. Later calls throw <see cref="ObjectDisposedException"/>; the files stay for the next manager.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var slot in _sessions.Values)
+        {
+            slot.Session?.Dispose();
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", RegexOptions.CultureInvariant)]
+    private static partial Regex SessionIdPattern();
+
+    private string SessionDirectory(string sessionId) => Path.Combine(_options.RootDirectory, sessionId);
+
+    private bool TryGet(string sessionId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MeetingSession? session)
+    {
+        session = null;
+        if (IsValidSessionId(sessionId) && _sessions.TryGetValue(sessionId, out var slot))
+        {
+            session = slot.Session;
+        }
+
+        return session is not null;
+    }
+
+    /// <summary>The dictionary entry of one session id; its lock serialises start and delete of that id only.</summary>
+    private sealed class SessionSlot
+    {
+        public Lock Sync { get; } = new();
+
+        private volatile MeetingSession? _session;
+
+        /// <summary>Set under <see cref="Sync"/>; read without it.</summary>
+        public MeetingSession? Session
+        {
+            get => _session;
+            set => _session = value;
+        }
+
+        public bool Removed { get; set; }
+    }
+}

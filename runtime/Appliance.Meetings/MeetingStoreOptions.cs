@@ -1,0 +1,26 @@
+namespace Appliance.Meetings;
+
+/// <summary>Where and how meeting sessions are stored.</summary>
+public sealed class MeetingStoreOptions
+{
+    /// <summary>The folder holding one sub-folder per session. Created when missing.</summary>
+    public required string RootDirectory { get; init; }
+
+    /// <summary>How far (in sequence numbers) a frame may run ahead of the next one due before the missing ones are skipped as a gap.</summary>
+    public int ReorderWindow { get; init; } = 64;
+
+    /// <summary>The largest frame payload accepted, in bytes.</summary>
+    public int MaxFrameBytes { get; init; } = 16 * 1024;
+
+    /// <summary>How long completed and aborted sessions are kept before <see cref="MeetingSessionManager.DeleteExpired"/> removes them.</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(RootDirectory);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReorderWindow, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameBytes, 16 * 1024 * 1024);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero);
+    }
+}

@@ -1,0 +1,239 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace Appliance.Meetings;
+
+/// <summary>
+/// An append-only file of checksummed records. Layout: an 8-byte magic, then records of
+/// [int32 LE body length][body][uint32 LE CRC-32 of the length and the body]. Each append is flushed to the disk
+/// (fsync) before it returns. Not thread-safe: the owning session serialises calls.
+/// </summary>
+internal sealed class RecordJournal : IDisposable
+{
+    private const int HeaderBytes = 8;
+    private const int FrameOverhead = 8;
+    private readonly FileStream _stream;
+
+    private RecordJournal(FileStream stream) => _stream = stream;
+
+    /// <summary>
+    /// Opens (or creates) a journal for appending. Existing records are read first and given to
+    /// <paramref name="onRecord"/> (which returns false for a body it cannot read); the file is cut at the first torn
+    /// or corrupt record.
+    /// </summary>
+    public static RecordJournal Open(string path, ReadOnlySpan<byte> magic, int maxBodyBytes, Func<ReadOnlyMemory<byte>, bool> onRecord, out JournalRecovery recovery)
+    {
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
+        try
+        {
+            var length = stream.Length;
+            long validEnd;
+            long kept = 0;
+            JournalDamage damage;
+            if (length == 0)
+            {
+                validEnd = 0;
+                damage = JournalDamage.None;
+            }
+            else
+            {
+                using var reader = new JournalReader(path, magic.ToArray(), maxBodyBytes);
+                while (reader.TryRead(out var body))
+                {
+                    if (!onRecord(body))
+                    {
+                        reader.MarkCorrupt();
+                        break;
+                    }
+
+                    kept++;
+                }
+
+                validEnd = reader.ValidEnd;
+                damage = reader.Damage;
+            }
+
+            if (validEnd < HeaderBytes)
+            {
+                stream.SetLength(0);
+                stream.Write(magic);
+                validEnd = HeaderBytes;
+                stream.Flush(flushToDisk: true);
+            }
+            else if (validEnd < length)
+            {
+                stream.SetLength(validEnd);
+                stream.Flush(flushToDisk: true);
+            }
+
+            stream.Position = validEnd;
+            recovery = new JournalRecovery(kept, Math.Max(0, length - validEnd), length == 0 ? JournalDamage.None : damage);
+            return new RecordJournal(stream);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the complete records of a journal lazily without changing it, stopping at the first bad one (or at a
+    /// record still being appended). A missing file reads as empty. The file is opened on the first MoveNext and
+    /// closed when the enumeration ends or is disposed.
+    /// </summary>
+    public static IEnumerable<ReadOnlyMemory<byte>> ReadAll(string path, byte[] magic, int maxBodyBytes)
+    {
+        using var reader = TryOpenReader(path, magic, maxBodyBytes);
+        while (reader is not null && reader.TryRead(out var body))
+        {
+            yield return body;
+        }
+    }
+
+    private static JournalReader? TryOpenReader(string path, byte[] magic, int maxBodyBytes)
+    {
+        try
+        {
+            return new JournalReader(path, magic, maxBodyBytes);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Appends one record and flushes it to the disk. On failure the file is cut back to where it was, and the exception (an <see cref="IOException"/>) propagates.</summary>
+    public void Append(ReadOnlySpan<byte> body)
+    {
+        var size = body.Length + FrameOverhead;
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        var start = _stream.Position;
+        try
+        {
+            var span = buffer.AsSpan(0, size);
+            BinaryPrimitives.WriteInt32LittleEndian(span, body.Length);
+            body.CopyTo(span[4..]);
+            BinaryPrimitives.WriteUInt32LittleEndian(span[(4 + body.Length)..], Crc32.HashToUInt32(span[..(4 + body.Length)]));
+            _stream.Write(span);
+            _stream.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            TryCutBack(start);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public void Dispose() => _stream.Dispose();
+
+    private void TryCutBack(long length)
+    {
+        try
+        {
+            _stream.SetLength(length);
+            _stream.Position = length;
+        }
+        catch (IOException)
+        {
+            // The disk is failing; the next open's scan cuts whatever partial record remains.
+        }
+    }
+
+    /// <summary>Sequential reader that tracks where the last complete record ends.</summary>
+    private sealed class JournalReader : IDisposable
+    {
+        private readonly FileStream _stream;
+        private readonly int _maxBodyBytes;
+        private readonly long _length;
+        private bool _stopped;
+        private long _lastStart;
+
+        public JournalReader(string path, byte[] magic, int maxBodyBytes)
+        {
+            _stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 64 * 1024);
+            _maxBodyBytes = maxBodyBytes;
+            _length = _stream.Length;
+            Span<byte> header = stackalloc byte[HeaderBytes];
+            if (_stream.ReadAtLeast(header, HeaderBytes, throwOnEndOfStream: false) < HeaderBytes || !header.SequenceEqual(magic))
+            {
+                Damage = JournalDamage.BadHeader;
+                _stopped = true;
+                return;
+            }
+
+            ValidEnd = HeaderBytes;
+        }
+
+        public long ValidEnd { get; private set; }
+
+        public JournalDamage Damage { get; private set; }
+
+        public bool TryRead(out ReadOnlyMemory<byte> body)
+        {
+            body = default;
+            if (_stopped)
+            {
+                return false;
+            }
+
+            if (ValidEnd == _length)
+            {
+                _stopped = true;
+                return false;
+            }
+
+            Span<byte> prefix = stackalloc byte[4];
+            if (_stream.ReadAtLeast(prefix, 4, throwOnEndOfStream: false) < 4)
+            {
+                return Stop(JournalDamage.TornTail);
+            }
+
+            var bodyLength = BinaryPrimitives.ReadInt32LittleEndian(prefix);
+            if (bodyLength < 0 || bodyLength > _maxBodyBytes)
+            {
+                return Stop(ValidEnd + FrameOverhead + Math.Max(bodyLength, 0) > _length ? JournalDamage.TornTail : JournalDamage.Corrupt);
+            }
+
+            var record = new byte[4 + bodyLength + 4];
+            prefix.CopyTo(record);
+            if (_stream.ReadAtLeast(record.AsSpan(4), record.Length - 4, throwOnEndOfStream: false) < record.Length - 4)
+            {
+                return Stop(JournalDamage.TornTail);
+            }
+
+            var stored = BinaryPrimitives.ReadUInt32LittleEndian(record.AsSpan(4 + bodyLength));
+            if (stored != Crc32.HashToUInt32(record.AsSpan(0, 4 + bodyLength)))
+            {
+                return Stop(JournalDamage.Corrupt);
+            }
+
+            _lastStart = ValidEnd;
+            ValidEnd += record.Length;
+            body = record.AsMemory(4, bodyLength);
+            return true;
+        }
+
+        public void MarkCorrupt()
+        {
+            // The last record returned could not be decoded: it does not count as valid.
+            _stopped = true;
+            Damage = JournalDamage.Corrupt;
+            ValidEnd = _lastStart;
+        }
+
+        public void Dispose() => _stream.Dispose();
+
+        private bool Stop(JournalDamage damage)
+        {
+            _stopped = true;
+            Damage = damage;
+            return false;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+namespace Appliance.Meetings;
+
+/// <summary>The outcome of a session command (start, stop, abort, complete, delete, transcript append).</summary>
+public enum MeetingResult
+{
+    /// <summary>Done.</summary>
+    Ok,
+
+    /// <summary>The command had already been done with the same effect (a repeated start with equal parameters, a repeated stop or abort); nothing changed.</summary>
+    AlreadyDone,
+
+    /// <summary>No session has this id.</summary>
+    UnknownSession,
+
+    /// <summary>The id is not 1 to 64 characters of letters, digits, '_' or '-', starting with a letter or digit.</summary>
+    InvalidSessionId,
+
+    /// <summary>The start parameters or the summary are invalid.</summary>
+    InvalidArgument,
+
+    /// <summary>The session was already started with different parameters.</summary>
+    ParametersConflict,
+
+    /// <summary>The session's state does not allow the command (for example completing an open session, or stopping an aborted one).</summary>
+    InvalidState,
+
+    /// <summary>The disk refused the write (full, read-only, removed); the session is unchanged.</summary>
+    StorageError,
+}
+
+/// <summary>The outcome of offering one audio frame.</summary>
+public enum FrameResult
+{
+    /// <summary>Journaled and flushed to disk; the frame counts as received.</summary>
+    Accepted,
+
+    /// <summary>This sequence number was accepted before (also before a restart); dropped and counted.</summary>
+    Duplicate,
+
+    /// <summary>This sequence number was already skipped as a gap (it came later than the reorder window allows); dropped and counted.</summary>
+    Late,
+
+    /// <summary>No session has this id.</summary>
+    UnknownSession,
+
+    /// <summary>The session is stopped, completed or aborted; counted.</summary>
+    SessionNotOpen,
+
+    /// <summary>The frame's codec differs from the session's; counted.</summary>
+    CodecMismatch,
+
+    /// <summary>The payload is larger than <see cref="MeetingStoreOptions.MaxFrameBytes"/> or empty; counted.</summary>
+    InvalidPayload,
+
+    /// <summary>The sequence number is negative.</summary>
+    InvalidSequence,
+
+    /// <summary>The disk refused the write; the frame is not accepted and the journal is unchanged.</summary>
+    StorageError,
+}
+
+/// <summary>The outcome of <see cref="MeetingSessionManager.AcceptFrame"/>.</summary>
+/// <param name="Result">What happened to the frame.</param>
+/// <param name="Released">Frames that became due, in sequence order; empty unless the frame was accepted. They continue the order of earlier releases of the session.</param>
+/// <param name="NewGaps">Gaps recorded while releasing (the reorder window overflowed).</param>
+public sealed record FrameAcceptance(FrameResult Result, IReadOnlyList<AudioFrame> Released, IReadOnlyList<SequenceGap> NewGaps)
+{
+    internal static FrameAcceptance Rejected(FrameResult result) => new(result, [], []);
+}
+
+/// <summary>The outcome of <see cref="MeetingSessionManager.Stop"/>.</summary>
+/// <param name="Result"><see cref="MeetingResult.Ok"/>, <see cref="MeetingResult.AlreadyDone"/>, or why it was refused.</param>
+/// <param name="Released">Frames still held by the reorder buffer, in order; empty on a repeated stop.</param>
+/// <param name="Gaps">Every gap of the session.</param>
+public sealed record StopOutcome(MeetingResult Result, IReadOnlyList<AudioFrame> Released, IReadOnlyList<SequenceGap> Gaps);
+
+/// <summary>Counters of a session. Accepted is exact (it comes from the journal); the drop counters are persisted on each state change, so drops since the last one are lost in a crash.</summary>
+public sealed record MeetingCounters(
+    long Accepted,
+    long Duplicates,
+    long Late,
+    long AfterStop,
+    long CodecMismatches,
+    long InvalidPayloads);
+
+/// <summary>A snapshot of a session, for <c>meetings.get</c> and <c>meetings.list</c>.</summary>
+public sealed record MeetingSessionInfo(
+    string SessionId,
+    MeetingParameters Parameters,
+    MeetingState State,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StoppedAt,
+    DateTimeOffset? EndedAt,
+    MeetingCounters Counters,
+    IReadOnlyList<SequenceGap> Gaps,
+    long ReleasedThrough);
+
+/// <summary>A session found open or stopping when the manager started.</summary>
+/// <param name="SessionId">The session.</param>
+/// <param name="AcceptedFrames">Frames kept in the audio journal.</param>
+/// <param name="StopPending">A stop was persisted before the restart: finish the transcript and the summary.</param>
+/// <param name="AudioRecovery">What the audio journal scan found.</param>
+/// <param name="TranscriptRecovery">What the transcript journal scan found.</param>
+public sealed record ResumedSession(string SessionId, long AcceptedFrames, bool StopPending, JournalRecovery AudioRecovery, JournalRecovery TranscriptRecovery);
+
+/// <summary>What a journal scan found at open.</summary>
+/// <param name="RecordsKept">Complete records kept.</param>
+/// <param name="BytesTruncated">Bytes cut from the tail (a torn or corrupt record and everything after it).</param>
+/// <param name="Damage">Why the tail was cut.</param>
+public sealed record JournalRecovery(long RecordsKept, long BytesTruncated, JournalDamage Damage);
+
+/// <summary>Why a journal's tail was cut at open.</summary>
+public enum JournalDamage
+{
+    /// <summary>The journal was intact.</summary>
+    None,
+
+    /// <summary>The last record was incomplete (a write cut short by a crash or power loss).</summary>
+    TornTail,
+
+    /// <summary>A record had an impossible length, a wrong checksum or an unreadable body.</summary>
+    Corrupt,
+
+    /// <summary>The file header was missing or wrong.</summary>
+    BadHeader,
+}
+
+/// <summary>What the manager found in its root directory at construction.</summary>
+/// <param name="Resumed">Open and stopping sessions, resumed.</param>
+/// <param name="Skipped">Folders that are not readable sessions, with the reason; left on disk for a person to look at.</param>
+public sealed record MeetingRecoveryReport(IReadOnlyList<ResumedSession> Resumed, IReadOnlyList<string> Skipped);

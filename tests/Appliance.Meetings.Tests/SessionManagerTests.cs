@@ -1,0 +1,175 @@
+using Appliance.Meetings;
+
+namespace Appliance.Meetings.Tests;
+
+public sealed class SessionManagerTests : IDisposable
+{
+    private readonly TestStore _store = new(reorderWindow: 8);
+
+    public void Dispose() => _store.Dispose();
+
+    [Fact]
+    public void Frames_out_of_order_within_the_window_are_released_in_order()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        var released = new List<long>();
+        foreach (var seq in new long[] { 1, 3, 0, 2, 5, 4, 6 })
+        {
+            var result = manager.AcceptFrame("m1", TestStore.Frame(seq));
+            Assert.Equal(FrameResult.Accepted, result.Result);
+            Assert.Empty(result.NewGaps);
+            released.AddRange(result.Released.Select(f => f.Sequence));
+        }
+
+        Assert.Equal([0L, 1, 2, 3, 4, 5, 6], released);
+        Assert.Empty(manager.Stop("m1").Gaps);
+    }
+
+    [Fact]
+    public void A_frame_that_never_comes_is_recorded_as_a_gap_when_the_window_overflows()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        var released = new List<long>();
+        var gaps = new List<SequenceGap>();
+        foreach (var seq in Enumerable.Range(0, 20).Where(s => s is not (3 or 4)))
+        {
+            var result = manager.AcceptFrame("m1", TestStore.Frame(seq));
+            released.AddRange(result.Released.Select(f => f.Sequence));
+            gaps.AddRange(result.NewGaps);
+        }
+
+        // Reported as skipped, one number per overflowing frame; the session's list merges them.
+        Assert.Equal([new SequenceGap(3, 1), new SequenceGap(4, 1)], gaps);
+        Assert.Equal([new SequenceGap(3, 2)], manager.Get("m1")!.Gaps);
+        Assert.Equal(FrameResult.Late, manager.AcceptFrame("m1", TestStore.Frame(3)).Result);
+        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame("m1", TestStore.Frame(2)).Result);
+        var stop = manager.Stop("m1");
+        released.AddRange(stop.Released.Select(f => f.Sequence));
+        Assert.Equal(Enumerable.Range(0, 20).Where(s => s is not (3 or 4)).Select(s => (long)s), released);
+        Assert.Equal([new SequenceGap(3, 2)], stop.Gaps);
+        var info = manager.Get("m1")!;
+        Assert.Equal((18L, 1L, 1L), (info.Counters.Accepted, info.Counters.Late, info.Counters.Duplicates));
+    }
+
+    [Fact]
+    public void Stop_skips_missing_frames_still_inside_the_window()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        manager.AcceptFrame("m1", TestStore.Frame(0));
+        manager.AcceptFrame("m1", TestStore.Frame(4));
+        var stop = manager.Stop("m1");
+        Assert.Equal([4L], stop.Released.Select(f => f.Sequence));
+        Assert.Equal([new SequenceGap(1, 3)], stop.Gaps);
+        Assert.Equal(MeetingResult.AlreadyDone, manager.Stop("m1").Result);
+    }
+
+    [Fact]
+    public void Bad_input_is_refused_with_a_result_code_and_leaves_other_sessions_alone()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        manager.Start("m2", TestStore.Opus);
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("nobody", TestStore.Frame(0)).Result);
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("../etc", TestStore.Frame(0)).Result);
+        Assert.Equal(FrameResult.InvalidPayload, manager.AcceptFrame("m1", TestStore.Frame(0, size: 1025)).Result);
+        Assert.Equal(FrameResult.CodecMismatch, manager.AcceptFrame("m1", TestStore.Frame(0, codec: "pcm_s16le")).Result);
+        Assert.Equal(FrameResult.InvalidSequence, manager.AcceptFrame("m1", TestStore.Frame(-1)).Result);
+        Assert.Equal(MeetingResult.ParametersConflict, manager.Start("m1", TestStore.Opus with { SampleRate = 48_000 }));
+        Assert.Equal(MeetingResult.AlreadyDone, manager.Start("m1", TestStore.Opus with { Participants = ["Maria", "Tom"] }));
+        Assert.Equal(MeetingResult.InvalidArgument, manager.Start("m3", TestStore.Opus with { Channels = 0 }));
+        Assert.Equal(MeetingResult.InvalidSessionId, manager.Start("../m3", TestStore.Opus));
+        Assert.Equal(MeetingResult.Ok, manager.Stop("m1").Result);
+        Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(0)).Result);
+
+        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m2", TestStore.Frame(0)).Result);
+        var m1 = manager.Get("m1")!.Counters;
+        Assert.Equal((0L, 1L, 1L, 1L), (m1.Accepted, m1.InvalidPayloads, m1.CodecMismatches, m1.AfterStop));
+        Assert.Equal(1, manager.Get("m2")!.Counters.Accepted);
+    }
+
+    [Fact]
+    public void Delete_removes_audio_transcript_and_summary()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        manager.AcceptFrame("m1", TestStore.Frame(0));
+        manager.AppendTranscript("m1", new TranscriptSegment("s1", TimeSpan.Zero, TimeSpan.FromSeconds(1), "Maria will send the budget by Friday.", 0));
+        manager.Stop("m1");
+        Assert.Equal(MeetingResult.Ok, manager.Complete("m1", manager.CreateExtractiveSummary("m1")!));
+        Assert.True(File.Exists(Path.Combine(_store.Root, "m1", "summary.json")));
+
+        Assert.Equal(MeetingResult.Ok, manager.Delete("m1"));
+        Assert.Empty(Directory.GetFileSystemEntries(_store.Root));
+        Assert.Null(manager.Get("m1"));
+        Assert.Equal(MeetingResult.UnknownSession, manager.Delete("m1"));
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("m1", TestStore.Frame(1)).Result);
+        Assert.Equal(MeetingResult.Ok, manager.Start("m1", TestStore.Opus));
+    }
+
+    [Fact]
+    public void Retention_deletes_only_completed_and_aborted_sessions_older_than_the_limit()
+    {
+        using var manager = _store.Open();
+        foreach (var id in new[] { "old-completed", "old-aborted", "old-open", "new-completed" })
+        {
+            manager.Start(id, TestStore.Opus);
+        }
+
+        manager.Stop("old-completed");
+        manager.Complete("old-completed", manager.CreateExtractiveSummary("old-completed")!);
+        manager.Abort("old-aborted");
+        _store.Time.Advance(TimeSpan.FromDays(6));
+        manager.Stop("new-completed");
+        manager.Complete("new-completed", manager.CreateExtractiveSummary("new-completed")!);
+
+        Assert.Empty(manager.DeleteExpired());
+        _store.Time.Advance(TimeSpan.FromDays(1));
+        Assert.Equal(["old-aborted", "old-completed"], manager.DeleteExpired().Order(StringComparer.Ordinal));
+        Assert.Equal(["new-completed", "old-open"], manager.List().Select(i => i.SessionId).Order(StringComparer.Ordinal));
+        Assert.Equal(["new-completed", "old-open"], Directory.GetDirectories(_store.Root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_sessions_lose_no_accepted_frame()
+    {
+        const int sessions = 20;
+        const int frames = 40;
+        using (var manager = _store.Open())
+        {
+            var tasks = Enumerable.Range(0, sessions).Select(n => Task.Run(() =>
+            {
+                var id = $"s{n}";
+                Assert.Equal(MeetingResult.Ok, manager.Start(id, TestStore.Opus));
+                var released = new List<long>();
+
+                // Swap neighbours and send every fifth frame twice: reordered and duplicated, nothing lost.
+                foreach (var seq in Enumerable.Range(0, frames).Select(i => i % 2 == 0 ? i + 1 : i - 1))
+                {
+                    var result = manager.AcceptFrame(id, TestStore.Frame(seq));
+                    Assert.Equal(FrameResult.Accepted, result.Result);
+                    released.AddRange(result.Released.Select(f => f.Sequence));
+                    if (seq % 5 == 0)
+                    {
+                        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame(id, TestStore.Frame(seq)).Result);
+                    }
+                }
+
+                var stop = manager.Stop(id);
+                released.AddRange(stop.Released.Select(f => f.Sequence));
+                Assert.Equal(Enumerable.Range(0, frames).Select(i => (long)i), released);
+                Assert.Empty(stop.Gaps);
+            }));
+            await Task.WhenAll(tasks);
+        }
+
+        using var reopened = _store.Open();
+        Assert.Equal(sessions, reopened.Recovery.Resumed.Count);
+        Assert.All(reopened.Recovery.Resumed, r => Assert.Equal((frames, true), (r.AcceptedFrames, r.StopPending)));
+        Assert.All(reopened.List(), i => Assert.Equal(
+            Enumerable.Range(0, frames).Select(n => (long)n),
+            reopened.ReadJournaledAudio(i.SessionId).Select(f => f.Sequence).Order()));
+    }
+}
