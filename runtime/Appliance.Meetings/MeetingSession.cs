@@ -57,9 +57,10 @@ internal sealed class MeetingSession : IDisposable
         var session = new MeetingSession(directory, state, options, time);
         try
         {
-            System.IO.Directory.CreateDirectory(directory);
+            AtomicFile.CreateDirectory(directory);
             session.SaveState();
             session.OpenJournals(out _, out _);
+            AtomicFile.FlushDirectory(directory); // the journal files' directory entries
             return session;
         }
         catch (IOException)
