@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Appliance.Contracts;
 using Appliance.Daemon.Hardware;
 using Appliance.Daemon.Llm;
+using Appliance.Daemon.Meetings;
 using Appliance.Daemon.Speech;
 using Appliance.Hardware;
 using Appliance.Daemon.Mqtt;
@@ -110,6 +111,13 @@ public static class DaemonHost
             ? new AlsaMicrophone(alsa, profile.Audio.SampleRate, profile.Audio.Channels)
             : new SimulatedMicrophone(profile.Audio.SampleRate, profile.Audio.Channels, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<VoicePipeline>();
+
+        builder.Services.Configure<MeetingsOptions>(configuration.GetSection(MeetingsOptions.Section));
+        builder.Services.AddSingleton<MeetingService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<MeetingService>());
+        builder.Services.AddSingleton<IRpcMethod, MeetingsListMethod>();
+        builder.Services.AddSingleton<IRpcMethod, MeetingsGetMethod>();
+        builder.Services.AddSingleton<IRpcMethod, MeetingsDeleteMethod>();
 
         builder.Services.AddSingleton(sp => new BoardHardware(profile, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<HardwareService>();

@@ -80,6 +80,15 @@ internal static partial class Log
     [LoggerMessage(4005, LogLevel.Warning, "Microphone capture stopped: {Problem}")]
     public static partial void MicrophoneStopped(ILogger logger, string problem);
 
+    [LoggerMessage(6000, LogLevel.Information, "Meeting {SessionId} resumed after a restart: {Accepted} frames in its journal, stop pending {StopPending}")]
+    public static partial void MeetingResumed(ILogger logger, string sessionId, long accepted, bool stopPending);
+
+    [LoggerMessage(6001, LogLevel.Information, "Meeting {SessionId} completed; summary from {Source}")]
+    public static partial void MeetingCompleted(ILogger logger, string sessionId, string source);
+
+    [LoggerMessage(6002, LogLevel.Warning, "Meeting {SessionId}: extractive summary instead of the model's ({Reason})")]
+    public static partial void SummaryFallback(ILogger logger, string sessionId, string reason);
+
     [LoggerMessage(4001, LogLevel.Warning, "Sensor {Sensor} read failed ({Code}: {Detail}); {Failures} in a row")]
     public static partial void SensorReadFailed(ILogger logger, string sensor, string code, string detail, int failures);
 }

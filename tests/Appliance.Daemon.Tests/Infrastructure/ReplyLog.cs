@@ -46,11 +46,14 @@ internal sealed class ReplyLog : IAsyncDisposable
     }
 
     /// <summary>Sends a request and returns its id in <see cref="Arrivals"/>.</summary>
-    public async Task<string> SendAsync(string method, object parameters)
+    public Task<string> SendAsync(string method, object parameters) => SendToAsync(Topics.Rpc(_deviceId, method), parameters);
+
+    /// <summary>Sends a request with this log's response topic to any topic (a meeting's control topic, say).</summary>
+    public async Task<string> SendToAsync(string topic, object parameters)
     {
         var correlation = RandomNumberGenerator.GetBytes(8);
         await _client.PublishAsync(new MqttApplicationMessageBuilder()
-            .WithTopic(Topics.Rpc(_deviceId, method))
+            .WithTopic(topic)
             .WithPayload(JsonSerializer.SerializeToUtf8Bytes(parameters, ContractJson.Options))
             .WithResponseTopic(_replies)
             .WithCorrelationData(correlation)

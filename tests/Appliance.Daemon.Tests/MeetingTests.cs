@@ -1,0 +1,206 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Appliance.Audio;
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Meetings;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>A meeting streamed as earbuds do, through the real daemon and broker, with the speech models of <see cref="SpeechModels"/>.</summary>
+public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper output) : IClassFixture<SpeechModels>
+{
+    private const int FrameSamples = 320; // 20 ms at 16 kHz
+    private static readonly string[] Participants = ["Ana", "Ben"];
+
+    [Fact]
+    public async Task A_meeting_with_lost_duplicated_and_reordered_frames_gives_a_transcript_and_a_valid_summary_with_the_gaps()
+    {
+        var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+        var session = "standup-1";
+        var prefix = $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var transcript = new List<JsonElement>();
+        var transcriptTask = Task.Run(async () =>
+        {
+            await foreach (var m in client.ObserveAsync(prefix + "transcript", timeout.Token))
+            {
+                lock (transcript)
+                {
+                    transcript.Add(JsonDocument.Parse(m.Payload).RootElement);
+                }
+            }
+        });
+        await using var summaries = client.ObserveAsync(prefix + "summary", timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var summaryArrived = summaries.MoveNextAsync();
+
+        var start = await log.SendToAsync(prefix + "control", new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1, language = "en", participants = Participants });
+        await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
+        Assert.Null(log.Final(start).Error);
+        var frames = Frames(Speech(12));
+        var order = Enumerable.Range(0, frames.Count).Where(i => i != 10).ToList(); // frame 10 is lost
+        order.Insert(order.IndexOf(21), 20);                                         // frame 20 arrives twice
+        (order[40], order[41]) = (order[41], order[40]);                            // two frames swap places
+        // Four times real time, as the hub forwards a buffered stream: 20 ms frames every 5 ms.
+        var pace = Stopwatch.StartNew();
+        foreach (var (i, n) in order.Select((i, n) => (i, n)))
+        {
+            var due = TimeSpan.FromMilliseconds(5 * n) - pace.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                await Task.Delay(due);
+            }
+
+            await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(prefix + "audio")
+                .WithPayload(frames[i])
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
+                .WithMessageExpiryInterval(30)
+                .WithUserProperty("seq", Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
+                .WithUserProperty("codec", "pcm_s16le"u8.ToArray().AsMemory())
+                .Build());
+        }
+
+        var stop = await log.SendToAsync(prefix + "control", new { action = "stop", lastSequence = frames.Count - 1 });
+        await log.WaitForFinalAsync(stop, TimeSpan.FromSeconds(10));
+        Assert.True(await summaryArrived, "no summary arrived");
+        var summaryJson = summaries.Current.Payload;
+        output.WriteLine(Encoding.UTF8.GetString(summaryJson));
+
+        Assert.Empty(MeetingSummarySchema.Validate(summaryJson));
+        var summary = JsonDocument.Parse(summaryJson).RootElement;
+        Assert.Equal("extractive", summary.GetProperty("source").GetString());
+        var gap = Assert.Single(summary.GetProperty("gaps").EnumerateArray());
+        Assert.Equal(10, gap.GetProperty("fromSeq").GetInt64());
+        Assert.Equal(1, gap.GetProperty("count").GetInt64());
+        lock (transcript)
+        {
+            Assert.NotEmpty(transcript);
+            Assert.All(transcript, t => Assert.StartsWith("s", t.GetProperty("segmentId").GetString(), StringComparison.Ordinal));
+        }
+
+        var get = await client.CallAsync("meetings.get", new { sessionId = session });
+        var meeting = get.Result!.Value.GetProperty("meeting");
+        Assert.Equal("completed", meeting.GetProperty("state").GetString(), ignoreCase: true);
+        Assert.Equal(frames.Count - 1, meeting.GetProperty("counters").GetProperty("accepted").GetInt64());
+        Assert.Equal(1, meeting.GetProperty("counters").GetProperty("duplicates").GetInt64());
+
+        var deleted = await client.CallAsync("meetings.delete", new { sessionId = session });
+        Assert.Null(deleted.Error);
+        Assert.Equal("unknown_session", (await client.CallAsync("meetings.get", new { sessionId = session })).Error!.Code);
+        await timeout.CancelAsync();
+        await transcriptTask;
+    }
+
+    [Fact]
+    public async Task Bad_meeting_input_is_refused_or_counted_and_other_sessions_are_unaffected()
+    {
+        var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+        string Control(string session) => $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/control";
+
+        var first = await log.SendToAsync(Control("good"), new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1 });
+        var conflicting = await log.SendToAsync(Control("good"), new { action = "start", codec = "opus", sampleRate = 48000, channels = 1 });
+        var badCodec = await log.SendToAsync(Control("other"), new { action = "start", codec = "mp3", sampleRate = 16000, channels = 1 });
+        var unknownStop = await log.SendToAsync(Control("nobody"), new { action = "stop" });
+        foreach (var request in new[] { first, conflicting, badCodec, unknownStop })
+        {
+            await log.WaitForFinalAsync(request, TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Null(log.Final(first).Error);
+        Assert.Equal("session_conflict", log.Final(conflicting).Error!.Code);
+        Assert.Equal("invalid_params", log.Final(badCodec).Error!.Code);
+        Assert.Equal("unknown_session", log.Final(unknownStop).Error!.Code);
+
+        async Task SendAsync(string session, int seq, string codec, byte[] payload) =>
+            await client.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic($"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/audio")
+                .WithPayload(payload)
+                .WithUserProperty("seq", Encoding.UTF8.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
+                .WithUserProperty("codec", Encoding.UTF8.GetBytes(codec).AsMemory())
+                .Build());
+
+        var frame = new byte[FrameSamples * 2];
+        await SendAsync("nobody", 0, "pcm_s16le", frame);          // unknown session: dropped
+        await SendAsync("good", 0, "pcm_s16le", frame);            // accepted
+        await SendAsync("good", 1, "opus", frame);                 // codec change: refused
+        await SendAsync("good", 2, "pcm_s16le", new byte[64 * 1024]); // oversized: refused
+        await SendAsync("good", 3, "pcm_s16le", frame);            // accepted
+        var meeting = await WaitForAsync(client, "good", m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == 2);
+
+        Assert.Equal(1, meeting.GetProperty("counters").GetProperty("codecMismatches").GetInt64());
+        Assert.Equal(1, meeting.GetProperty("counters").GetProperty("invalidPayloads").GetInt64());
+        var list = (await client.CallAsync("meetings.list")).Result!.Value;
+        Assert.Equal(1, list.GetProperty("droppedFrames").GetInt64());
+        Assert.True((await client.CallAsync("status.get")).Result!.Value.GetProperty("online").GetBoolean());
+    }
+
+    private static async Task<JsonElement> WaitForAsync(ApplianceClient client, string session, Func<JsonElement, bool> condition)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var reply = await client.CallAsync("meetings.get", new { sessionId = session });
+            if (reply.Result is { } result && (condition(result.GetProperty("meeting")) || watch.Elapsed > TimeSpan.FromSeconds(20)))
+            {
+                return result.GetProperty("meeting");
+            }
+
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"meetings.get: {reply.Error}");
+
+            await Task.Yield();
+        }
+    }
+
+    private static List<byte[]> Frames(float[] samples)
+    {
+        var frames = new List<byte[]>();
+        for (var offset = 0; offset + FrameSamples <= samples.Length; offset += FrameSamples)
+        {
+            var frame = new byte[FrameSamples * 2];
+            for (var i = 0; i < FrameSamples; i++)
+            {
+                BinaryPrimitives.WriteInt16LittleEndian(frame.AsSpan(2 * i), (short)(samples[offset + i] * 32767));
+            }
+
+            frames.Add(frame);
+        }
+
+        return frames;
+    }
+
+    private float[] Speech(double seconds)
+    {
+        var clip = Path.Combine(models.Root, $"meeting-{Guid.NewGuid():N}.wav");
+        var start = new ProcessStartInfo("espeak-ng") { RedirectStandardError = true };
+        foreach (var arg in new[] { "-v", "en-us", "-s", "160", "-w", clip, "Ana will send the budget by Friday. We decided to ship the new fridge line in March." })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using (var process = Process.Start(start)!)
+        {
+            process.WaitForExit();
+        }
+
+        var sentence = AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
+        var samples = new float[(int)(seconds * 16000)];
+        for (var offset = 0; offset < samples.Length; offset += sentence.Length + 8000)
+        {
+            sentence.AsSpan(0, Math.Min(sentence.Length, samples.Length - offset)).CopyTo(samples.AsSpan(offset));
+        }
+
+        return samples;
+    }
+}

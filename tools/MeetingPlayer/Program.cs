@@ -1,0 +1,3 @@
+using Appliance.MeetingPlayer;
+
+return await PlayerCli.InvokeAsync(args).ConfigureAwait(false);
