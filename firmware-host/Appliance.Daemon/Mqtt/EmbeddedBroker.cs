@@ -55,7 +55,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
             .WithDefaultEndpointPort(_options.Port)
             .WithPersistentSessions(false)
             .WithDefaultCommunicationTimeout(TimeSpan.FromSeconds(_options.CommunicationTimeoutSeconds))
-            .WithMaxPendingMessagesPerClient(1000);
+            .WithMaxPendingMessagesPerClient(20000);
         if (_options.Tls.Enabled)
         {
             builder.WithEncryptedEndpoint()
