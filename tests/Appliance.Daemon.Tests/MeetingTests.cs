@@ -180,27 +180,6 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         return frames;
     }
 
-    private float[] Speech(double seconds)
-    {
-        var clip = Path.Combine(models.Root, $"meeting-{Guid.NewGuid():N}.wav");
-        var start = new ProcessStartInfo("espeak-ng") { RedirectStandardError = true };
-        foreach (var arg in new[] { "-v", "en-us", "-s", "160", "-w", clip, "Ana will send the budget by Friday. We decided to ship the new fridge line in March." })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using (var process = Process.Start(start)!)
-        {
-            process.WaitForExit();
-        }
-
-        var sentence = AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
-        var samples = new float[(int)(seconds * 16000)];
-        for (var offset = 0; offset < samples.Length; offset += sentence.Length + 8000)
-        {
-            sentence.AsSpan(0, Math.Min(sentence.Length, samples.Length - offset)).CopyTo(samples.AsSpan(offset));
-        }
-
-        return samples;
-    }
+    private float[] Speech(double seconds) =>
+        SpokenAudio.Repeated(models.Root, "Ana will send the budget by Friday. We decided to ship the new fridge line in March.", seconds);
 }

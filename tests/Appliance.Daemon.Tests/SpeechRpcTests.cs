@@ -62,20 +62,8 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         return daemon;
     }
 
-    /// <summary>espeak-ng speech, repeated with half-second pauses up to <paramref name="seconds"/>.</summary>
-    private float[] Speech(double seconds)
-    {
-        var clip = Path.Combine(models.Root, $"sentence-{Guid.NewGuid():N}.wav");
-        Run("espeak-ng", "-v", "en-us", "-s", "160", "-w", clip, "The quarterly meeting will review the budget and the new fridge line.");
-        var sentence = AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
-        var samples = new float[(int)(seconds * 16000)];
-        for (var offset = 0; offset < samples.Length; offset += sentence.Length + 8000)
-        {
-            sentence.AsSpan(0, Math.Min(sentence.Length, samples.Length - offset)).CopyTo(samples.AsSpan(offset));
-        }
-
-        return samples;
-    }
+    private float[] Speech(double seconds) =>
+        SpokenAudio.Repeated(models.Root, "The quarterly meeting will review the budget and the new fridge line.", seconds);
 
     private static string Base64Pcm(float[] samples)
     {
@@ -159,9 +147,7 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
     [Fact]
     public async Task The_microphone_pipeline_publishes_speech_and_wake_word_events()
     {
-        var clip = Path.Combine(models.Root, "hey-jarvis.wav");
-        Run("espeak-ng", "-v", "en-us", "-s", "140", "-w", clip, "hey jarvis");
-        var spoken = AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
+        var spoken = SpokenAudio.Say(models.Root, "hey jarvis", wordsPerMinute: 140);
         float[] audio = [.. new float[16000], .. spoken, .. new float[24000]];
         await using var daemon = await StartAsync();
         await using var client = await daemon.ConnectAsync();
@@ -195,26 +181,6 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         Assert.Equal("hey_jarvis_v0.1", wake.GetProperty("word").GetString());
         var phraseEnd = (16000 + spoken.Length) / 16000.0;
         Assert.InRange(wake.GetProperty("audioTime").GetDouble(), phraseEnd - 1.0, phraseEnd + 1.0);
-    }
-
-    private static void Run(string program, params string[] args)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        try
-        {
-            using var process = Process.Start(start)!;
-            process.WaitForExit();
-            Assert.True(process.ExitCode == 0, $"{program} failed: {process.StandardError.ReadToEnd()}");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Fail($"{program} is not installed: apt-get install {program} (./test.sh does it)");
-        }
     }
 
     private static void WriteWav(string path, float[] samples)

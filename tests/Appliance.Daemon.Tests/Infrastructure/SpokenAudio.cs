@@ -1,0 +1,46 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using Appliance.Audio;
+
+namespace Appliance.Daemon.Tests.Infrastructure;
+
+/// <summary>Speech made by espeak-ng (Debian package; ./test.sh installs it), as 16 kHz mono samples.</summary>
+internal static class SpokenAudio
+{
+    /// <summary>One utterance, spoken at <paramref name="wordsPerMinute"/>.</summary>
+    public static float[] Say(string folder, string text, int wordsPerMinute = 160)
+    {
+        var clip = Path.Combine(folder, $"spoken-{Guid.NewGuid():N}.wav");
+        var start = new ProcessStartInfo("espeak-ng") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "-v", "en-us", "-s", wordsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", clip, text })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"espeak-ng failed: {process.StandardError.ReadToEnd()}");
+        }
+        catch (Win32Exception)
+        {
+            Assert.Fail("espeak-ng is not installed: apt-get install espeak-ng (./test.sh does it)");
+        }
+
+        return AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
+    }
+
+    /// <summary>A sentence said again and again with half-second pauses, up to <paramref name="seconds"/>.</summary>
+    public static float[] Repeated(string folder, string sentence, double seconds)
+    {
+        var spoken = Say(folder, sentence);
+        var samples = new float[(int)(seconds * AudioFile.Mono16kRate)];
+        for (var offset = 0; offset < samples.Length; offset += spoken.Length + (AudioFile.Mono16kRate / 2))
+        {
+            spoken.AsSpan(0, Math.Min(spoken.Length, samples.Length - offset)).CopyTo(samples.AsSpan(offset));
+        }
+
+        return samples;
+    }
+}
