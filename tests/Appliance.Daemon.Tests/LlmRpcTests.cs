@@ -128,8 +128,11 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         Assert.True(log.Final(cancel).Result!.Value.GetProperty("cancelled").GetBoolean());
         var arrivals = log.Arrivals;
         var cancelReplyAt = arrivals.ToList().FindIndex(x => x.Request == cancel);
+        // The service stops within one token of the cancel (its own tests count that at the source). On the wire a
+        // client can see at most that token, the one waiting in the generation's one-event hand-over, and the one
+        // being published while the cancel's reply overtakes it.
         var tokensAfterCancel = arrivals.Skip(cancelReplyAt).Count(x => x.Request == chat && !x.Reply.Final);
-        Assert.InRange(tokensAfterCancel, 0, 1);
+        Assert.InRange(tokensAfterCancel, 0, 3);
         var result = log.Final(chat).Result!.Value;
         Assert.Equal("cancelled", result.GetProperty("finishReason").GetString());
         Assert.True(result.GetProperty("usage").GetProperty("completionTokens").GetInt32() < 400);
@@ -148,9 +151,11 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         Assert.True(await running.MoveNextAsync());
         Assert.IsType<LlmStarted>(running.Current);
         Assert.Equal(1, service.RunningCount);
-        var batch = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "batch", requestId = "summary-2" });
-        var voice1 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", requestId = "voice-1" });
-        var voice2 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", requestId = "voice-2" });
+        // Reasoning is streamed, so each generation waits for its "started" delta to be published before it can end:
+        // the order of the "started" deltas on the wire is then the order the service started them in.
+        var batch = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "batch", reasoning = "separate", requestId = "summary-2" });
+        var voice1 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", reasoning = "separate", requestId = "voice-1" });
+        var voice2 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", reasoning = "separate", requestId = "voice-2" });
         using (var queued = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
             while (service.QueuedCount < 3)
