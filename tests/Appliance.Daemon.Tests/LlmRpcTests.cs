@@ -17,14 +17,8 @@ public sealed class ForgedLlmFolders : IDisposable
         Root = Path.Combine(Path.GetTempPath(), "daemon-llm-" + Guid.NewGuid().ToString("N"));
         Tiny = Path.Combine(Root, "tiny");
         LlmForge.Write(LlmPreset.Tiny, 42, Tiny);
-        Corrupt = Path.Combine(Root, "corrupt");
-        CopyDirectory(Tiny, Corrupt);
-        var graph = Path.Combine(Corrupt, LlmForge.ModelFileName);
-        File.WriteAllBytes(graph, File.ReadAllBytes(graph)[..4000]);
-        MissingInput = Path.Combine(Root, "missing-input");
-        CopyDirectory(Tiny, MissingInput);
-        var config = Path.Combine(MissingInput, "genai_config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"attention_mask\": \"attention_mask\"", "\"attention_mask\": \"attn_mask_missing\"", StringComparison.Ordinal));
+        Corrupt = DamagedCopies.TruncatedGraph(Tiny, Path.Combine(Root, "corrupt"));
+        MissingInput = DamagedCopies.ConfigNamingMissingInput(Tiny, Path.Combine(Root, "missing-input"));
     }
 
     public string Root { get; }
@@ -43,15 +37,6 @@ public sealed class ForgedLlmFolders : IDisposable
     });
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
-
-    private static void CopyDirectory(string from, string to)
-    {
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.GetFiles(from))
-        {
-            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
-        }
-    }
 }
 
 /// <summary><c>llm.chat</c>, <c>llm.cancel</c> and the <c>models.*</c> methods over MQTT, with a tiny forged model in the daemon.</summary>

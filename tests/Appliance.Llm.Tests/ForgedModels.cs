@@ -14,12 +14,8 @@ public sealed class ForgedModels : IDisposable
         Root = Path.Combine(Path.GetTempPath(), "llm-tests-" + Guid.NewGuid().ToString("N"));
         Tiny = Path.Combine(Root, "tiny");
         LlmForge.Write(LlmPreset.Tiny, 42, Tiny);
-        Corrupt = CopyOf("corrupt");
-        var graph = Path.Combine(Corrupt, LlmForge.ModelFileName);
-        File.WriteAllBytes(graph, File.ReadAllBytes(graph)[..5000]);
-        MissingInput = CopyOf("missing-input");
-        var config = Path.Combine(MissingInput, "genai_config.json");
-        File.WriteAllText(config, File.ReadAllText(config).Replace("\"attention_mask\": \"attention_mask\"", "\"attention_mask\": \"attn_mask_missing\"", StringComparison.Ordinal));
+        Corrupt = DamagedCopies.TruncatedGraph(Tiny, Path.Combine(Root, "corrupt"));
+        MissingInput = DamagedCopies.ConfigNamingMissingInput(Tiny, Path.Combine(Root, "missing-input"));
     }
 
     public string Root { get; }
@@ -50,18 +46,6 @@ public sealed class ForgedModels : IDisposable
     }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
-
-    private string CopyOf(string name)
-    {
-        var copy = Path.Combine(Root, name);
-        Directory.CreateDirectory(copy);
-        foreach (var file in Directory.EnumerateFiles(Tiny))
-        {
-            File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
-        }
-
-        return copy;
-    }
 }
 
 [CollectionDefinition(Name)]
