@@ -16,6 +16,12 @@ public sealed record SpeechSessionOptions
     /// <summary>Inter-op threads; 0 lets ONNX Runtime choose.</summary>
     public int InterOpThreads { get; init; }
 
+    /// <summary>
+    /// Let idle intra-op threads spin waiting for work. Off by default: spinning buys a little latency per run but
+    /// burns processor time that the rest of a small board (audio ingest, other sessions) needs.
+    /// </summary>
+    public bool AllowSpinning { get; init; }
+
     /// <summary>The providers offered by the ONNX Runtime in this process (replaceable in tests).</summary>
     public Func<IReadOnlyCollection<string>> InstalledProviders { get; init; } = () => [.. ExecutionProviderSelector.InstalledProviders()];
 
@@ -58,6 +64,9 @@ internal static class SpeechSessions
         foreach (var provider in candidates)
         {
             var sessionOptions = new SessionOptions { IntraOpNumThreads = options.IntraOpThreads, InterOpNumThreads = options.InterOpThreads };
+            var spinning = options.AllowSpinning ? "1" : "0";
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", spinning);
+            sessionOptions.AddSessionConfigEntry("session.inter_op.allow_spinning", spinning);
             try
             {
                 Append(sessionOptions, provider);

@@ -40,7 +40,8 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
             return SpeechResult.Failure<SileroVoiceActivityDetector>(SpeechErrorCode.InvalidOptions, problem);
         }
 
-        var opened = SpeechSessions.Open(modelPath, sessionOptions ?? SpeechSessionOptions.Cpu(1));
+        // One thread: a 32 ms window is far too small a job to share out, and each meeting runs its own detector.
+        var opened = SpeechSessions.Open(modelPath, (sessionOptions ?? SpeechSessionOptions.Cpu()) with { IntraOpThreads = 1, InterOpThreads = 1 });
         if (!opened.IsSuccess)
         {
             return SpeechResult.Failure<SileroVoiceActivityDetector>(opened.Error.Code, opened.Error.Message);
