@@ -65,7 +65,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, TimePro
 
     private void Generate(int[] promptIds, bool startsInReasoning)
     {
-        var budget = _request.ThinkingBudgetTokens ?? model.Spec.ThinkingBudgetTokens;
+        var budget = _request.AnswerJsonSchema is null ? _request.ThinkingBudgetTokens ?? model.Spec.ThinkingBudgetTokens : 0;
         var room = model.ContextTokens - promptIds.Length;
         var maxNew = Math.Min(_request.MaxTokens ?? int.MaxValue, room);
         var closeIds = model.ThinkCloseTokenIds.ToArray();
@@ -217,6 +217,19 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, TimePro
         {
             generatorParams.SetSearchOption("random_seed", seed);
         }
+
+        if (_request.AnswerJsonSchema is { } schema)
+        {
+            generatorParams.SetGuidance("json_schema", CompactJsonSchema(schema));
+        }
+    }
+
+    // The schema as guidance takes it: JSON without whitespace between tokens, so a model cannot pad its answer.
+    private static string CompactJsonSchema(string schema)
+    {
+        var node = System.Text.Json.Nodes.JsonNode.Parse(schema)!.AsObject();
+        node["x-guidance"] ??= new System.Text.Json.Nodes.JsonObject { ["whitespace_flexible"] = false };
+        return node.ToJsonString();
     }
 
     // Sends the reasoning and answer text gathered since the last call; false when the request was cancelled meanwhile.

@@ -65,6 +65,15 @@ public sealed record LlmRequest
     /// </summary>
     public int? ThinkingBudgetTokens { get; init; }
 
+    /// <summary>
+    /// A JSON schema the answer must be valid against, enforced while decoding (ONNX Runtime GenAI guidance): only
+    /// tokens that keep the answer valid can be chosen, and the generation ends when the JSON value is complete. The
+    /// answer is compact JSON (no whitespace between tokens). An R1-style model answers at once, its reasoning closed
+    /// before the first token. Bound strings and arrays (<c>maxLength</c>, <c>maxItems</c>) so the answer fits
+    /// <see cref="MaxTokens"/>.
+    /// </summary>
+    public string? AnswerJsonSchema { get; init; }
+
     /// <summary>Return the generated token ids in <see cref="LlmCompleted.TokenIds"/> (golden checks, OTA smoke tests).</summary>
     public bool IncludeTokenIds { get; init; }
 }

@@ -218,6 +218,45 @@ public sealed partial class LlmService : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// How many tokens <paramref name="text"/> is in the model's own tokenizer (no chat template applied), for sizing
+    /// prompts to its context. Null when no such model is loaded.
+    /// </summary>
+    public int? CountTokens(string? modelId, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        LoadedModel? model;
+        lock (_gate)
+        {
+            if (modelId is null && _defaultModelId is null || !_models.TryGetValue(modelId ?? _defaultModelId!, out model) || !model.TryAcquire())
+            {
+                return null;
+            }
+        }
+
+        try
+        {
+            using var sequences = model.Tokenizer.Encode(text);
+            return sequences[0].Length;
+        }
+        finally
+        {
+            model.Release();
+        }
+    }
+
+    private static bool IsJsonObject(string text)
+    {
+        try
+        {
+            return System.Text.Json.Nodes.JsonNode.Parse(text) is System.Text.Json.Nodes.JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Cancels a queued or running request by id (<c>llm.cancel</c>). False when no such request is in flight.</summary>
     public bool TryCancel(string requestId)
     {
@@ -289,6 +328,11 @@ public sealed partial class LlmService : IAsyncDisposable
         if (request.MaxTokens is < 1)
         {
             return (null, new LlmError(LlmErrorCodes.InvalidRequest, "max tokens must be at least 1"));
+        }
+
+        if (request.AnswerJsonSchema is { } schema && !IsJsonObject(schema))
+        {
+            return (null, new LlmError(LlmErrorCodes.InvalidRequest, "the answer schema is not a JSON object"));
         }
 
         if (_options.MemoryBudgetBytes > 0 && _options.ResidentMemoryBytes() is var resident && resident > _options.MemoryBudgetBytes)

@@ -210,4 +210,66 @@ public sealed class GenerationTests(ForgedModels models)
         Assert.Contains(transcript.Completed.Reason, new[] { LlmFinishReason.ContextFull, LlmFinishReason.Stop });
         Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 24 - s_plainPrompt.Length);
     }
+
+    [Fact]
+    public async Task AnAnswerSchemaConstrainsEveryAnswerToValidJson()
+    {
+        const string Schema = """
+            {"type":"object","additionalProperties":false,"required":["room","level","notes"],
+             "properties":{"room":{"enum":["kitchen","hall"]},"level":{"type":"integer","minimum":0,"maximum":9},
+                           "notes":{"type":"array","maxItems":2,"items":{"type":"string","minLength":1,"maxLength":12}}}}
+            """;
+        await using var service = await models.ServiceWith();
+        for (var seed = 1; seed <= 4; seed++)
+        {
+            var request = new LlmRequest { Messages = Prompts.User("Which room, how loud?"), Temperature = 1, Seed = seed, MaxTokens = 200 };
+            var free = await Transcript.Of(service.GenerateAsync(request with { Id = $"free-{seed}" }));
+            var constrained = await Transcript.Of(service.GenerateAsync(request with { Id = $"constrained-{seed}", AnswerJsonSchema = Schema }));
+
+            // The random weights never write this shape by themselves; under the schema they always do, without reasoning.
+            Assert.False(IsValid(free.Answer), free.Answer);
+            Assert.True(IsValid(constrained.Answer), constrained.Answer);
+            Assert.Equal(LlmFinishReason.Stop, constrained.Completed.Reason);
+            Assert.Equal(0, constrained.Completed.Usage.ReasoningTokens);
+        }
+
+        static bool IsValid(string answer)
+        {
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(answer);
+                var root = document.RootElement;
+                return root.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal).SequenceEqual(["level", "notes", "room"])
+                    && root.GetProperty("room").GetString() is "kitchen" or "hall"
+                    && root.GetProperty("level").GetInt32() is >= 0 and <= 9
+                    && root.GetProperty("notes").GetArrayLength() <= 2
+                    && root.GetProperty("notes").EnumerateArray().All(n => n.GetString() is { Length: >= 1 and <= 12 });
+            }
+            catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+            {
+                return false;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AnAnswerSchemaThatIsNotAJsonObjectIsRefused()
+    {
+        await using var service = await models.ServiceWith();
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User("hi"), AnswerJsonSchema = "[1," }));
+        Assert.Equal(LlmErrorCodes.InvalidRequest, transcript.Error.Code);
+    }
+
+    [Fact]
+    public async Task TokensAreCountedWithTheModelsOwnTokenizer()
+    {
+        await using var service = await models.ServiceWith();
+        using var model = new Model(models.Tiny);
+        using var tokenizer = new Tokenizer(model);
+        const string Text = "The fridge door has been open for five minutes.";
+        using var encoded = tokenizer.Encode(Text);
+        Assert.Equal(encoded[0].Length, service.CountTokens("tiny", Text));
+        Assert.Equal(encoded[0].Length, service.CountTokens(null, Text));
+        Assert.Null(service.CountTokens("no-such-model", Text));
+    }
 }
