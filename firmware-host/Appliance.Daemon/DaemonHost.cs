@@ -67,6 +67,7 @@ public static class DaemonHost
         AddValidatedOptions<StatusOptions, StatusOptionsValidator>(builder, StatusOptions.Section);
         AddValidatedOptions<SimulationOptions, SimulationOptionsValidator>(builder, SimulationOptions.Section);
         AddValidatedOptions<LlmOptions, LlmOptionsValidator>(builder, LlmOptions.Section);
+        AddValidatedOptions<MeetingsOptions, MeetingsOptionsValidator>(builder, MeetingsOptions.Section);
         builder.Services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
 
         // Hosted services start in this order and stop in the reverse one: the broker first up and last down.
@@ -112,7 +113,6 @@ public static class DaemonHost
             : new SimulatedMicrophone(profile.Audio.SampleRate, profile.Audio.Channels, sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddHostedService<VoicePipeline>();
 
-        builder.Services.Configure<MeetingsOptions>(configuration.GetSection(MeetingsOptions.Section));
         builder.Services.AddSingleton<MeetingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MeetingService>());
         builder.Services.AddSingleton<IRpcMethod, MeetingsListMethod>();

@@ -44,5 +44,7 @@ internal sealed class SessionStateDocument
 
     public long ReleasedThrough { get; set; } = -1;
 
+    public TimeSpan TranscribedThrough { get; set; }
+
     public List<SequenceGap> Gaps { get; set; } = [];
 }

@@ -99,7 +99,7 @@ internal sealed class MeetingSession : IDisposable
             var stopPending = state.State == MeetingState.Stopping;
             if (stopPending)
             {
-                session._reorder!.Flush([], []);
+                session._reorder!.Flush();
             }
 
             session._state.Accepted = audioRecovery.RecordsKept;
@@ -118,64 +118,153 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
-    public FrameAcceptance Accept(in AudioFrame frame)
+    /// <summary>
+    /// Offers frames of this session: each one that passes the checks is written to the journal, then all of them are
+    /// flushed to the disk with one fsync (group commit), and only then do they count as accepted and enter the
+    /// reorder buffer. <paramref name="results"/> gets one result per frame, in order.
+    /// </summary>
+    public void Accept(IReadOnlyList<AudioFrame> frames, Span<FrameResult> results)
+    {
+        lock (_sync)
+        {
+            var written = new List<(int Index, AudioFrame Frame)>();
+            var seen = new HashSet<long>();
+            for (var i = 0; i < frames.Count; i++)
+            {
+                results[i] = Check(frames[i], seen);
+                if (results[i] != FrameResult.Accepted)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    AppendAudio(frames[i]);
+                    written.Add((i, frames[i]));
+                }
+                catch (IOException)
+                {
+                    results[i] = FrameResult.StorageError;
+                    foreach (var (index, _) in written)
+                    {
+                        results[index] = FrameResult.StorageError; // the journal cut them away with this one
+                    }
+
+                    written.Clear();
+                    break;
+                }
+            }
+
+            if (written.Count == 0)
+            {
+                return;
+            }
+
+            try
+            {
+                _audio!.Commit();
+            }
+            catch (IOException)
+            {
+                foreach (var (index, _) in written)
+                {
+                    results[index] = FrameResult.StorageError;
+                }
+
+                return;
+            }
+
+            foreach (var (_, frame) in written)
+            {
+                _state.Accepted++;
+                _reorder!.Add(frame.Sequence);
+            }
+
+            _state.ReleasedThrough = _reorder!.NextSequence - 1;
+        }
+    }
+
+    private FrameResult Check(in AudioFrame frame, HashSet<long> seenInBatch)
+    {
+        if (_deleted)
+        {
+            return FrameResult.UnknownSession;
+        }
+
+        if (_state.State != MeetingState.Open)
+        {
+            _state.AfterStop++;
+            return FrameResult.SessionNotOpen;
+        }
+
+        if (frame.Payload.IsEmpty || frame.Payload.Length > _options.MaxFrameBytes)
+        {
+            _state.InvalidPayloads++;
+            return FrameResult.InvalidPayload;
+        }
+
+        if (!string.Equals(frame.Codec, _state.Parameters.Codec, StringComparison.Ordinal))
+        {
+            _state.CodecMismatches++;
+            return FrameResult.CodecMismatch;
+        }
+
+        if (frame.Sequence < 0)
+        {
+            return FrameResult.InvalidSequence;
+        }
+
+        switch (_reorder!.Classify(frame.Sequence))
+        {
+            case SequenceStatus.Late:
+                _state.Late++;
+                return FrameResult.Late;
+            case SequenceStatus.Duplicate:
+                _state.Duplicates++;
+                return FrameResult.Duplicate;
+        }
+
+        if (!seenInBatch.Add(frame.Sequence))
+        {
+            _state.Duplicates++;
+            return FrameResult.Duplicate;
+        }
+
+        return FrameResult.Accepted;
+    }
+
+    /// <summary>
+    /// How far a reader of the audio journal may go: the committed length of the journal, the last sequence number
+    /// released (every accepted frame up to it is inside that length), and whether the audio is closed (no frame
+    /// will be added). Null when the session is deleted or aborted.
+    /// </summary>
+    public AudioReadLimit? ReadLimit()
+    {
+        lock (_sync)
+        {
+            return _deleted || _state.State == MeetingState.Aborted
+                ? null
+                : new AudioReadLimit(_audio?.CommittedLength ?? new FileInfo(Path.Combine(Directory, AudioFileName)).Length, _state.ReleasedThrough, _state.State != MeetingState.Open);
+        }
+    }
+
+    /// <summary>Records how far the transcript is made (persisted with the state file, with the drop counters).</summary>
+    public MeetingResult SetTranscribedThrough(TimeSpan through)
     {
         lock (_sync)
         {
             if (_deleted)
             {
-                return FrameAcceptance.Rejected(FrameResult.UnknownSession);
+                return MeetingResult.UnknownSession;
             }
 
-            if (_state.State != MeetingState.Open)
+            if (_state.State is not (MeetingState.Open or MeetingState.Stopping))
             {
-                _state.AfterStop++;
-                return FrameAcceptance.Rejected(FrameResult.SessionNotOpen);
+                return MeetingResult.InvalidState;
             }
 
-            if (frame.Payload.IsEmpty || frame.Payload.Length > _options.MaxFrameBytes)
-            {
-                _state.InvalidPayloads++;
-                return FrameAcceptance.Rejected(FrameResult.InvalidPayload);
-            }
-
-            if (!string.Equals(frame.Codec, _state.Parameters.Codec, StringComparison.Ordinal))
-            {
-                _state.CodecMismatches++;
-                return FrameAcceptance.Rejected(FrameResult.CodecMismatch);
-            }
-
-            if (frame.Sequence < 0)
-            {
-                return FrameAcceptance.Rejected(FrameResult.InvalidSequence);
-            }
-
-            switch (_reorder!.Classify(frame.Sequence))
-            {
-                case SequenceStatus.Duplicate:
-                    _state.Duplicates++;
-                    return FrameAcceptance.Rejected(FrameResult.Duplicate);
-                case SequenceStatus.Late:
-                    _state.Late++;
-                    return FrameAcceptance.Rejected(FrameResult.Late);
-            }
-
-            var owned = new AudioFrame(frame.Sequence, _state.Parameters.Codec, frame.TimestampMicroseconds, frame.Payload.ToArray());
-            try
-            {
-                AppendAudio(owned);
-            }
-            catch (IOException)
-            {
-                return FrameAcceptance.Rejected(FrameResult.StorageError);
-            }
-
-            _state.Accepted++;
-            var released = new List<AudioFrame>();
-            var skipped = new List<SequenceGap>();
-            _reorder.Add(owned, released, skipped);
-            _state.ReleasedThrough = _reorder.NextSequence - 1;
-            return new FrameAcceptance(FrameResult.Accepted, released, skipped);
+            _state.TranscribedThrough = through;
+            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
         }
     }
 
@@ -185,25 +274,24 @@ internal sealed class MeetingSession : IDisposable
         {
             if (_deleted)
             {
-                return new StopOutcome(MeetingResult.UnknownSession, [], []);
+                return new StopOutcome(MeetingResult.UnknownSession, []);
             }
 
             switch (_state.State)
             {
                 case MeetingState.Aborted:
-                    return new StopOutcome(MeetingResult.InvalidState, [], []);
+                    return new StopOutcome(MeetingResult.InvalidState, []);
                 case MeetingState.Stopping or MeetingState.Completed:
                     var retried = TrySaveUnsaved();
-                    return new StopOutcome(retried ? MeetingResult.AlreadyDone : MeetingResult.StorageError, [], CurrentGaps());
+                    return new StopOutcome(retried ? MeetingResult.AlreadyDone : MeetingResult.StorageError, CurrentGaps());
             }
 
-            var released = new List<AudioFrame>();
-            _reorder!.Flush(released, []);
+            _reorder!.Flush();
             _state.State = MeetingState.Stopping;
             _state.StoppedAt = _time.GetUtcNow();
             _state.ReleasedThrough = _reorder.NextSequence - 1;
             var result = TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
-            return new StopOutcome(result, released, CurrentGaps());
+            return new StopOutcome(result, CurrentGaps());
         }
     }
 
@@ -338,17 +426,27 @@ internal sealed class MeetingSession : IDisposable
 
     /// <summary>The accepted frames in the order they were accepted, read lazily from the journal.</summary>
     public IEnumerable<AudioFrame> ReadAudio() =>
-        RecordJournal.ReadAll(Path.Combine(Directory, AudioFileName), AudioMagic, AudioHeaderBytes + 255 + _options.MaxFrameBytes)
+        RecordJournal.ReadAll(AudioPath, AudioMagic, MaxAudioRecordBytes)
             .Select(body => TryDecodeAudio(body, out var frame) ? frame : (AudioFrame?)null)
             .TakeWhile(frame => frame is not null)
             .Select(frame => frame!.Value);
+
+    /// <summary>A reader of the released frames, in sequence order, that follows the journal as frames are accepted.</summary>
+    public ReleasedAudioReader OpenReleasedAudio() =>
+        new(this, new JournalTail(AudioPath, AudioMagic, MaxAudioRecordBytes), _options.ReorderWindow);
+
+    internal static bool TryDecodeAudioRecord(ReadOnlyMemory<byte> body, out AudioFrame frame) => TryDecodeAudio(body, out frame);
+
+    private string AudioPath => Path.Combine(Directory, AudioFileName);
+
+    private int MaxAudioRecordBytes => AudioHeaderBytes + 255 + _options.MaxFrameBytes;
 
     public MeetingSessionInfo Snapshot()
     {
         lock (_sync)
         {
             var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads);
-            return new MeetingSessionInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough);
+            return new MeetingSessionInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough, _state.TranscribedThrough);
         }
     }
 
@@ -396,12 +494,10 @@ internal sealed class MeetingSession : IDisposable
     private void OpenJournals(out JournalRecovery audioRecovery, out JournalRecovery transcriptRecovery)
     {
         var reorder = new ReorderBuffer(_options.ReorderWindow);
-        var released = new List<AudioFrame>();
-        var skipped = new List<SequenceGap>();
         _audio = RecordJournal.Open(
-            Path.Combine(Directory, AudioFileName),
+            AudioPath,
             AudioMagic,
-            AudioHeaderBytes + 255 + _options.MaxFrameBytes,
+            MaxAudioRecordBytes,
             body =>
             {
                 if (!TryDecodeAudio(body, out var frame))
@@ -411,9 +507,7 @@ internal sealed class MeetingSession : IDisposable
 
                 if (reorder.Classify(frame.Sequence) == SequenceStatus.New)
                 {
-                    reorder.Add(frame, released, skipped);
-                    released.Clear();
-                    skipped.Clear();
+                    reorder.Add(frame.Sequence);
                 }
 
                 return true;
@@ -436,7 +530,7 @@ internal sealed class MeetingSession : IDisposable
             span[16] = (byte)codec.Length;
             codec.CopyTo(span[AudioHeaderBytes..]);
             frame.Payload.Span.CopyTo(span[(AudioHeaderBytes + codec.Length)..]);
-            _audio!.Append(span);
+            _audio!.Write(span);
         }
         finally
         {

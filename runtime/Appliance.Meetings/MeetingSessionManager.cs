@@ -11,8 +11,8 @@ namespace Appliance.Meetings;
 /// <remarks>
 /// <para>Threading: every member is safe to call from any thread. Each session has its own lock, held across that
 /// session's disk writes only; there is no lock shared between sessions. For one session, concurrent
-/// <see cref="AcceptFrame"/> calls are safe, but the caller must forward the frames each call releases before the
-/// next call for that session if it needs them in order (MQTT handlers for one topic run one at a time).</para>
+/// <see cref="AcceptFrames"/> calls are safe; the order of acceptance decides the reorder buffer's choices, and
+/// <see cref="OpenReleasedAudio"/> reads the frames back in the order it released them.</para>
 /// <para>Expected failures (unknown session, bad parameters, a full disk) come back as result codes; methods
 /// throw only <see cref="ArgumentNullException"/> for null arguments and <see cref="ObjectDisposedException"/>
 /// after <see cref="Dispose"/>.</para>
@@ -132,25 +132,100 @@ public sealed partial class MeetingSessionManager : IDisposable
         }
     }
 
+    /// <summary>Offers one frame; see <see cref="AcceptFrames"/>.</summary>
+    public FrameResult AcceptFrame(string sessionId, AudioFrame frame)
+    {
+        var result = new FrameResult[1];
+        AcceptFrames([new IncomingFrame(sessionId, frame)], result);
+        return result[0];
+    }
+
     /// <summary>
-    /// Offers one frame. It is accepted only after it is appended to the journal and flushed to the disk; the result
-    /// lists the frames that became due, in sequence order, and any gaps skipped on the way. The payload is copied.
+    /// Offers frames, of any sessions, as they came in. A frame is accepted only once it is in its session's journal
+    /// and flushed to the disk; the frames of one session in one call share one flush (group commit), and the
+    /// sessions are flushed side by side. <paramref name="results"/> gets one result per frame, in order. Accepted
+    /// frames are read back, in sequence order, with <see cref="OpenReleasedAudio"/>.
     /// </summary>
-    public FrameAcceptance AcceptFrame(string sessionId, AudioFrame frame)
+    public void AcceptFrames(IReadOnlyList<IncomingFrame> frames, Span<FrameResult> results)
+    {
+        ArgumentNullException.ThrowIfNull(frames);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (results.Length < frames.Count)
+        {
+            throw new ArgumentException("one result per frame is needed", nameof(results));
+        }
+
+        var bySession = new Dictionary<string, (MeetingSession Session, List<int> Indices)>(StringComparer.Ordinal);
+        for (var i = 0; i < frames.Count; i++)
+        {
+            if (!TryGet(frames[i].SessionId, out var session))
+            {
+                results[i] = FrameResult.UnknownSession;
+                continue;
+            }
+
+            if (!bySession.TryGetValue(frames[i].SessionId, out var group))
+            {
+                group = (session, []);
+                bySession[frames[i].SessionId] = group;
+            }
+
+            group.Indices.Add(i);
+        }
+
+        var groups = bySession.Values.ToArray();
+        var groupResults = new FrameResult[groups.Length][];
+        void AcceptGroup(int g)
+        {
+            var (session, indices) = groups[g];
+            groupResults[g] = new FrameResult[indices.Count];
+            session.Accept([.. indices.Select(i => frames[i].Frame)], groupResults[g]);
+        }
+
+        if (groups.Length == 1)
+        {
+            AcceptGroup(0);
+        }
+        else if (groups.Length > 1)
+        {
+            // The flushes wait on the disk, not the processor: several in flight let the file system merge them.
+            Parallel.For(0, groups.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, AcceptGroup);
+        }
+        for (var g = 0; g < groups.Length; g++)
+        {
+            for (var k = 0; k < groups[g].Indices.Count; k++)
+            {
+                results[groups[g].Indices[k]] = groupResults[g][k];
+            }
+        }
+    }
+
+    /// <summary>
+    /// A reader of the session's accepted frames in sequence order (with the lost ones counted where they would have
+    /// been), from the start of its journal, that follows the journal while the meeting goes on. Null for an unknown
+    /// session. Throws <see cref="IOException"/> or <see cref="InvalidDataException"/> when the journal cannot be opened.
+    /// </summary>
+    public ReleasedAudioReader? OpenReleasedAudio(string sessionId) => TryGet(sessionId, out var session) ? session.OpenReleasedAudio() : null;
+
+    /// <summary>
+    /// Records that the transcript is made up to <paramref name="through"/> of meeting audio, so a restart does not
+    /// transcribe that part again. Persisted in the state file, with the drop counters.
+    /// </summary>
+    public MeetingResult SetTranscribedThrough(string sessionId, TimeSpan through)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return TryGet(sessionId, out var session) ? session.Accept(frame) : FrameAcceptance.Rejected(FrameResult.UnknownSession);
+        return TryGet(sessionId, out var session) ? session.SetTranscribedThrough(through) : MeetingResult.UnknownSession;
     }
 
     /// <summary>
     /// Stops a session: no more frames are accepted, the reorder buffer is flushed (missing numbers become gaps) and
     /// the stop is persisted, so it is honoured after a restart. A repeated stop returns
-    /// <see cref="MeetingResult.AlreadyDone"/> with the gaps and no frames.
+    /// <see cref="MeetingResult.AlreadyDone"/> with the gaps.
     /// </summary>
     public StopOutcome Stop(string sessionId)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return TryGet(sessionId, out var session) ? session.Stop() : new StopOutcome(MeetingResult.UnknownSession, [], []);
+        return TryGet(sessionId, out var session) ? session.Stop() : new StopOutcome(MeetingResult.UnknownSession, []);
     }
 
     /// <summary>Aborts an open or stopping session: frames and transcript are refused from now on; the files stay until retention or <see cref="Delete"/>.</summary>

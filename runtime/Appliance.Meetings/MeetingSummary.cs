@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Json.Schema;
 
@@ -82,6 +83,104 @@ public static class MeetingSummarySchema
         }
 
         return problems.Count > 0 ? problems : ["does not match the meeting summary schema"];
+    }
+
+    /// <summary>
+    /// The part of the summary a language model writes (title, summary, key points, decisions, action items, open
+    /// questions), as a JSON schema for constrained decoding: the published schema's properties, with every list at
+    /// most <paramref name="maxItems"/> long and the strings bounded so that all the text together stays within about
+    /// <paramref name="maxChars"/> characters (a constrained answer then fits a known number of tokens). An answer valid
+    /// against it, completed with <see cref="TryCompleteModelAnswer"/>, is valid against the published schema.
+    /// </summary>
+    public static string ModelAnswerSchemaText(int maxItems, int maxChars)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxItems, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 1);
+        // Title a tenth, summary a quarter, and the rest for six strings per list position (three lists, three action fields).
+        var itemChars = Math.Clamp(maxChars / (10 * maxItems), 8, 200);
+        var limits = new Dictionary<string, int>(StringComparer.Ordinal)
+        {
+            ["title"] = Math.Clamp(maxChars / 10, 8, 120),
+            ["summary"] = Math.Clamp(maxChars / 4, 16, 1200),
+            ["keyPoints"] = itemChars,
+            ["decisions"] = itemChars,
+            ["actionItems"] = itemChars,
+            ["openQuestions"] = itemChars,
+        };
+        var properties = JsonNode.Parse(SchemaText)!["properties"]!.AsObject();
+        var answer = new JsonObject();
+        foreach (var (name, length) in limits)
+        {
+            var property = properties[name]!.DeepClone().AsObject();
+            if (property["items"] is not JsonObject items)
+            {
+                property["maxLength"] = length;
+            }
+            else
+            {
+                property["maxItems"] = maxItems;
+                foreach (var (_, field) in items["properties"] as JsonObject ?? [])
+                {
+                    field!["maxLength"] = Math.Min(length, 40);
+                }
+
+                if (items["properties"] is JsonObject actionFields)
+                {
+                    actionFields["task"]!["maxLength"] = length;
+                }
+                else
+                {
+                    items["maxLength"] = length;
+                }
+            }
+
+            answer[name] = property;
+        }
+
+        return new JsonObject
+        {
+            ["type"] = "object",
+            ["additionalProperties"] = false,
+            ["required"] = new JsonArray([.. limits.Keys.Select(k => (JsonNode)k)]),
+            ["properties"] = answer,
+        }.ToJsonString();
+    }
+
+    /// <summary>
+    /// Completes a model's answer (the JSON object in <paramref name="answer"/>, text around it ignored) with what
+    /// the model cannot know (language, gaps, source <c>llm</c>) and checks the result against the published schema.
+    /// False, with the problems, when there is no such object or it does not match; never throws for bad input.
+    /// </summary>
+    public static bool TryCompleteModelAnswer(string answer, string language, IReadOnlyList<SequenceGap> gaps, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MeetingSummary? summary, out IReadOnlyList<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        summary = null;
+        var start = answer.IndexOf('{', StringComparison.Ordinal);
+        var end = answer.LastIndexOf('}');
+        if (start < 0 || end <= start)
+        {
+            problems = ["the answer holds no JSON object"];
+            return false;
+        }
+
+        try
+        {
+            if (JsonNode.Parse(answer[start..(end + 1)]) is not JsonObject node)
+            {
+                problems = ["the answer is not a JSON object"];
+                return false;
+            }
+
+            node["language"] = language;
+            node["gaps"] = JsonSerializer.SerializeToNode(gaps, MeetingJson.Options);
+            node["source"] = "llm";
+            return TryParse(node.ToJsonString(), out summary, out problems);
+        }
+        catch (JsonException e)
+        {
+            problems = [$"not JSON: {e.Message}"];
+            return false;
+        }
     }
 
     /// <summary>The summary serialized as the schema's JSON.</summary>

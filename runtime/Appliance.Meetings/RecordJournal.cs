@@ -6,16 +6,24 @@ namespace Appliance.Meetings;
 
 /// <summary>
 /// An append-only file of checksummed records. Layout: an 8-byte magic, then records of
-/// [int32 LE body length][body][uint32 LE CRC-32 of the length and the body]. Each append is flushed to the disk
-/// (fsync) before it returns. Not thread-safe: the owning session serialises calls.
+/// [int32 LE body length][body][uint32 LE CRC-32 of the length and the body]. Records are written with
+/// <see cref="Write"/> and made durable together by <see cref="Commit"/> (one fsync for many records: group commit);
+/// <see cref="Append"/> does both. Not thread-safe: the owning session serialises calls.
 /// </summary>
 internal sealed class RecordJournal : IDisposable
 {
-    private const int HeaderBytes = 8;
-    private const int FrameOverhead = 8;
+    public const int HeaderBytes = 8;
+    public const int FrameOverhead = 8;
     private readonly FileStream _stream;
 
-    private RecordJournal(FileStream stream) => _stream = stream;
+    private RecordJournal(FileStream stream)
+    {
+        _stream = stream;
+        CommittedLength = stream.Position;
+    }
+
+    /// <summary>The file length up to which every record is flushed to the disk.</summary>
+    public long CommittedLength { get; private set; }
 
     /// <summary>
     /// Opens (or creates) a journal for appending. Existing records are read first and given to
@@ -104,12 +112,21 @@ internal sealed class RecordJournal : IDisposable
         }
     }
 
-    /// <summary>Appends one record and flushes it to the disk. On failure the file is cut back to where it was, and the exception (an <see cref="IOException"/>) propagates.</summary>
+    /// <summary>Appends one record and flushes it to the disk: <see cref="Write"/> then <see cref="Commit"/>.</summary>
     public void Append(ReadOnlySpan<byte> body)
+    {
+        Write(body);
+        Commit();
+    }
+
+    /// <summary>
+    /// Writes one record after the others, not yet flushed. On failure every record since the last commit is cut
+    /// away, and the exception (an <see cref="IOException"/>) propagates.
+    /// </summary>
+    public void Write(ReadOnlySpan<byte> body)
     {
         var size = body.Length + FrameOverhead;
         var buffer = ArrayPool<byte>.Shared.Rent(size);
-        var start = _stream.Position;
         try
         {
             var span = buffer.AsSpan(0, size);
@@ -117,16 +134,38 @@ internal sealed class RecordJournal : IDisposable
             body.CopyTo(span[4..]);
             BinaryPrimitives.WriteUInt32LittleEndian(span[(4 + body.Length)..], Crc32.HashToUInt32(span[..(4 + body.Length)]));
             _stream.Write(span);
-            _stream.Flush(flushToDisk: true);
         }
         catch (IOException)
         {
-            TryCutBack(start);
+            TryCutBack(CommittedLength);
             throw;
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Flushes the records written since the last commit to the disk (fsync). On failure they are cut away, and the
+    /// exception (an <see cref="IOException"/>) propagates: none of them counts as written.
+    /// </summary>
+    public void Commit()
+    {
+        if (_stream.Position == CommittedLength)
+        {
+            return;
+        }
+
+        try
+        {
+            _stream.Flush(flushToDisk: true);
+            CommittedLength = _stream.Position;
+        }
+        catch (IOException)
+        {
+            TryCutBack(CommittedLength);
+            throw;
         }
     }
 

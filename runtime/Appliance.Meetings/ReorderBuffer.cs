@@ -9,14 +9,14 @@ internal enum SequenceStatus
 }
 
 /// <summary>
-/// Holds accepted frames until every earlier sequence number is accepted or skipped, then releases them in order.
-/// A frame more than the window ahead of the next due number forces the missing ones out as a gap. Not
-/// thread-safe: the owning session serialises calls. Its state follows from the accepted frames in acceptance
-/// order alone, so replaying the journal rebuilds it exactly.
+/// Tracks which accepted sequence numbers are held back until every earlier number is accepted or skipped. A number
+/// more than the window ahead of the next due one forces the missing ones out as a gap. Only numbers are held (the
+/// audio is in the journal). Not thread-safe: the owning session serialises calls. Its state follows from the
+/// accepted numbers in acceptance order alone, so replaying the journal rebuilds it exactly.
 /// </summary>
 internal sealed class ReorderBuffer(int window)
 {
-    private readonly SortedDictionary<long, AudioFrame> _pending = [];
+    private readonly SortedSet<long> _pending = [];
     private readonly List<SequenceGap> _gaps = [];
 
     /// <summary>The next sequence number due; everything below it has been released or skipped.</summary>
@@ -28,54 +28,47 @@ internal sealed class ReorderBuffer(int window)
     {
         if (sequence >= NextSequence)
         {
-            return _pending.ContainsKey(sequence) ? SequenceStatus.Duplicate : SequenceStatus.New;
+            return _pending.Contains(sequence) ? SequenceStatus.Duplicate : SequenceStatus.New;
         }
 
         return InGap(sequence) ? SequenceStatus.Late : SequenceStatus.Duplicate;
     }
 
-    /// <summary>
-    /// Adds a frame classified <see cref="SequenceStatus.New"/>; frames that become due are appended to
-    /// <paramref name="released"/> and the numbers skipped on the way to <paramref name="skipped"/>.
-    /// </summary>
-    public void Add(AudioFrame frame, List<AudioFrame> released, List<SequenceGap> skipped)
+    /// <summary>Adds a number classified <see cref="SequenceStatus.New"/> and releases what became due.</summary>
+    public void Add(long sequence)
     {
-        _pending.Add(frame.Sequence, frame);
-        if (frame.Sequence - NextSequence >= window)
+        _pending.Add(sequence);
+        if (sequence - NextSequence >= window)
         {
-            AdvanceTo(frame.Sequence - window + 1, released, skipped);
+            AdvanceTo(sequence - window + 1);
         }
 
-        while (_pending.Remove(NextSequence, out var due))
+        while (_pending.Remove(NextSequence))
         {
-            released.Add(due);
             NextSequence++;
         }
     }
 
-    /// <summary>Releases everything held, skipping the missing numbers before each held frame as gaps.</summary>
-    public void Flush(List<AudioFrame> released, List<SequenceGap> skipped)
+    /// <summary>Releases everything held, skipping the missing numbers before each held one as gaps.</summary>
+    public void Flush()
     {
         if (_pending.Count > 0)
         {
-            AdvanceTo(_pending.Keys.Max() + 1, released, skipped);
+            AdvanceTo(_pending.Max + 1);
         }
     }
 
-    private void AdvanceTo(long target, List<AudioFrame> released, List<SequenceGap> skipped)
+    private void AdvanceTo(long target)
     {
         while (NextSequence < target)
         {
-            if (_pending.Remove(NextSequence, out var due))
+            if (_pending.Remove(NextSequence))
             {
-                released.Add(due);
                 NextSequence++;
                 continue;
             }
 
-            var nextHeld = _pending.Count > 0 ? _pending.Keys.First() : long.MaxValue;
-            var end = Math.Min(target, nextHeld);
-            skipped.Add(new SequenceGap(NextSequence, end - NextSequence));
+            var end = Math.Min(target, _pending.Count > 0 ? _pending.Min : long.MaxValue);
             RecordGap(NextSequence, end - NextSequence);
             NextSequence = end;
         }

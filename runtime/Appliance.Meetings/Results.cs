@@ -31,7 +31,7 @@ public enum MeetingResult
 /// <summary>The outcome of offering one audio frame.</summary>
 public enum FrameResult
 {
-    /// <summary>Journaled and flushed to disk; the frame counts as received.</summary>
+    /// <summary>Journaled and flushed to the disk; the frame counts as received.</summary>
     Accepted,
 
     /// <summary>This sequence number was accepted before (also before a restart); dropped and counted.</summary>
@@ -59,22 +59,15 @@ public enum FrameResult
     StorageError,
 }
 
-/// <summary>The outcome of <see cref="MeetingSessionManager.AcceptFrame"/>.</summary>
-/// <param name="Result">What happened to the frame.</param>
-/// <param name="Released">Frames that became due, in sequence order; empty unless the frame was accepted. They continue the order of earlier releases of the session.</param>
-/// <param name="NewGaps">Gaps recorded while releasing (the reorder window overflowed).</param>
-public sealed record FrameAcceptance(FrameResult Result, IReadOnlyList<AudioFrame> Released, IReadOnlyList<SequenceGap> NewGaps)
-{
-    internal static FrameAcceptance Rejected(FrameResult result) => new(result, [], []);
-}
+/// <summary>One frame offered to <see cref="MeetingSessionManager.AcceptFrames"/>.</summary>
+public readonly record struct IncomingFrame(string SessionId, AudioFrame Frame);
 
 /// <summary>The outcome of <see cref="MeetingSessionManager.Stop"/>.</summary>
 /// <param name="Result"><see cref="MeetingResult.Ok"/>, <see cref="MeetingResult.AlreadyDone"/>, or why it was refused.</param>
-/// <param name="Released">Frames still held by the reorder buffer, in order; empty on a repeated stop.</param>
 /// <param name="Gaps">Every gap of the session.</param>
-public sealed record StopOutcome(MeetingResult Result, IReadOnlyList<AudioFrame> Released, IReadOnlyList<SequenceGap> Gaps);
+public sealed record StopOutcome(MeetingResult Result, IReadOnlyList<SequenceGap> Gaps);
 
-/// <summary>Counters of a session. Accepted is exact (it comes from the journal); the drop counters are persisted on each state change, so drops since the last one are lost in a crash.</summary>
+/// <summary>Counters of a session. Accepted is exact (it comes from the journal); the drop counters are persisted with the state file (at each state change and each transcript checkpoint), so drops since the last save are lost in a crash.</summary>
 public sealed record MeetingCounters(
     long Accepted,
     long Duplicates,
@@ -84,6 +77,16 @@ public sealed record MeetingCounters(
     long InvalidPayloads);
 
 /// <summary>A snapshot of a session, for <c>meetings.get</c> and <c>meetings.list</c>.</summary>
+/// <param name="SessionId">The session.</param>
+/// <param name="Parameters">Its start parameters.</param>
+/// <param name="State">Its life-cycle state.</param>
+/// <param name="CreatedAt">When it started.</param>
+/// <param name="StoppedAt">When the stop arrived, if it did.</param>
+/// <param name="EndedAt">When it completed or was aborted.</param>
+/// <param name="Counters">Accepted and dropped frames.</param>
+/// <param name="Gaps">Frames that never arrived.</param>
+/// <param name="ReleasedThrough">The last sequence number released in order (accepted or skipped as lost); -1 before any.</param>
+/// <param name="TranscribedThrough">How much of the meeting audio the transcript covers (its last checkpoint).</param>
 public sealed record MeetingSessionInfo(
     string SessionId,
     MeetingParameters Parameters,
@@ -93,7 +96,12 @@ public sealed record MeetingSessionInfo(
     DateTimeOffset? EndedAt,
     MeetingCounters Counters,
     IReadOnlyList<SequenceGap> Gaps,
-    long ReleasedThrough);
+    long ReleasedThrough,
+    [property: System.Text.Json.Serialization.JsonIgnore] TimeSpan TranscribedThrough)
+{
+    /// <summary><see cref="TranscribedThrough"/> in seconds, as published.</summary>
+    public double TranscribedSeconds => Math.Round(TranscribedThrough.TotalSeconds, 3);
+}
 
 /// <summary>A session found open or stopping when the manager started.</summary>
 /// <param name="SessionId">The session.</param>

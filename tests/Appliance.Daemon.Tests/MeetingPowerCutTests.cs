@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
 using Appliance.Meetings;
@@ -34,7 +35,22 @@ public sealed partial class MeetingTests
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
             .Build());
 
+        var transcript = new List<JsonElement>();
+        using var listening = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        var transcriptTask = Task.Run(async () =>
+        {
+            await foreach (var m in client.ObserveAsync(prefix + "transcript", listening.Token))
+            {
+                lock (transcript)
+                {
+                    transcript.Add(JsonDocument.Parse(m.Payload).RootElement);
+                }
+            }
+        });
+
         long acceptedBeforeKill;
+        double transcribedBeforeKill;
+        int eventsBeforeKill;
         await using (var first = DaemonProcess.Start(args))
         {
             await first.WaitReadyAsync(TimeSpan.FromSeconds(60));
@@ -45,10 +61,17 @@ public sealed partial class MeetingTests
                 await SendFrameAsync(i);
             }
 
-            var before = await WaitForAsync(client, "power-cut", m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == half);
+            var before = await WaitForAsync(client, "power-cut", m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == half && m.GetProperty("transcribedSeconds").GetDouble() > 0);
             acceptedBeforeKill = before.GetProperty("counters").GetProperty("accepted").GetInt64();
+            transcribedBeforeKill = before.GetProperty("transcribedSeconds").GetDouble();
             await first.KillAsync();
+            lock (transcript)
+            {
+                eventsBeforeKill = transcript.Count;
+            }
         }
+
+        Assert.True(transcribedBeforeKill > 0, "no transcript checkpoint before the kill");
 
         Assert.Equal(half, acceptedBeforeKill);
         await using var second = DaemonProcess.Start(args);
@@ -73,5 +96,16 @@ public sealed partial class MeetingTests
         var done = await WaitForAsync(client, "power-cut", m => m.GetProperty("state").GetString()!.Equals("completed", StringComparison.OrdinalIgnoreCase));
         Assert.Equal(frames.Count, done.GetProperty("counters").GetProperty("accepted").GetInt64());
         Assert.Empty(done.GetProperty("gaps").EnumerateArray());
+        await listening.CancelAsync();
+        await transcriptTask;
+
+        // The restart went on from the checkpoint: nothing before it was transcribed again, and the rest was.
+        lock (transcript)
+        {
+            var afterRestart = transcript.Skip(eventsBeforeKill).ToList();
+            output.WriteLine($"checkpoint {transcribedBeforeKill} s; {eventsBeforeKill} transcript events before the kill, {afterRestart.Count} after");
+            Assert.NotEmpty(afterRestart);
+            Assert.All(afterRestart, e => Assert.True(e.GetProperty("end").GetDouble() > transcribedBeforeKill, $"{e} was transcribed before the kill"));
+        }
     }
 }

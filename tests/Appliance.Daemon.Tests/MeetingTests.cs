@@ -84,7 +84,8 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         lock (transcript)
         {
             Assert.NotEmpty(transcript);
-            Assert.All(transcript, t => Assert.StartsWith("s", t.GetProperty("segmentId").GetString(), StringComparison.Ordinal));
+            // Ids name the utterance's place in the audio (milliseconds) and the segment within it.
+            Assert.All(transcript, t => Assert.Matches("^t[0-9]{9}-[0-9]+$", t.GetProperty("segmentId").GetString()));
         }
 
         var get = await client.CallAsync("meetings.get", new { sessionId = session });
@@ -162,6 +163,13 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
             await Task.Yield();
         }
     }
+
+    private static MqttApplicationMessage AudioFrame(string prefix, int seq, byte[] frame) => new MqttApplicationMessageBuilder()
+        .WithTopic(prefix + "audio")
+        .WithPayload(frame)
+        .WithUserProperty("seq", Encoding.UTF8.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
+        .WithUserProperty("codec", "pcm_s16le"u8.ToArray().AsMemory())
+        .Build();
 
     private static List<byte[]> Frames(float[] samples)
     {

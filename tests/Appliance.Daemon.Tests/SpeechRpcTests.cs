@@ -6,6 +6,7 @@ using Appliance.Contracts;
 using Appliance.Daemon.Speech;
 using Appliance.Daemon.Tests.Infrastructure;
 using Appliance.Hardware;
+using Appliance.ModelForge.Llm;
 using Appliance.ModelForge.Whisper;
 using Xunit.Abstractions;
 
@@ -32,6 +33,8 @@ public sealed class SpeechModels : IDisposable
         }
 
         Vad = Path.Combine(npm, "silero_vad.onnx");
+        SummaryLlm = Path.Combine(Root, "summary-llm");
+        LlmForge.Write(LlmPreset.Tiny with { Name = "tiny-2k", ContextLength = 2048 }, 42, SummaryLlm);
     }
 
     public string Root { get; }
@@ -42,8 +45,17 @@ public sealed class SpeechModels : IDisposable
 
     public string Vad { get; }
 
-    public string Profile() => TestProfiles.Write(p =>
+    /// <summary>A forged tiny R1-style model with a 2048-token context, room for a map-reduce summary.</summary>
+    public string SummaryLlm { get; }
+
+    /// <summary>The dev-x64 profile with these models; the summary model is the forged one only when asked for.</summary>
+    public string Profile(bool withSummaryLlm = false) => TestProfiles.Write(p =>
     {
+        if (withSummaryLlm)
+        {
+            p["models"]!["summaryLlm"] = new JsonObject { ["id"] = "summary-tiny", ["path"] = SummaryLlm, ["contextTokens"] = 2048, ["thinkingBudgetTokens"] = 32 };
+        }
+
         p["models"]!["asr"] = new JsonObject { ["id"] = "whisper-tiny-forged", ["path"] = Whisper };
         p["models"]!["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = Vad };
         p["models"]!["wakeWord"] = new JsonObject { ["id"] = "hey-jarvis", ["path"] = WakeWord };

@@ -16,7 +16,7 @@ public sealed class JournalTests : IDisposable
             Assert.Equal(MeetingResult.Ok, manager.Start("m1", TestStore.Opus));
             for (var seq = 0; seq < 10; seq++)
             {
-                Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)).Result);
+                Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
             }
         }
 
@@ -55,7 +55,7 @@ public sealed class JournalTests : IDisposable
         Assert.Equal(8 + (recordSize * 5), new FileInfo(path).Length);
 
         // The cut journal takes the lost frame again, and appends after the kept records.
-        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(5)).Result);
+        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(5)));
         Assert.Equal(Enumerable.Range(0, 6).Select(i => (long)i), manager.ReadJournaledAudio("m1").Select(f => f.Sequence));
     }
 
@@ -82,10 +82,10 @@ public sealed class JournalTests : IDisposable
 
         using var manager = _store.Open();
         Assert.Equal(MeetingResult.AlreadyDone, manager.Start("m1", TestStore.Opus));
-        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame("m1", TestStore.Frame(2)).Result);
-        var next = manager.AcceptFrame("m1", TestStore.Frame(4));
-        Assert.Equal(FrameResult.Accepted, next.Result);
-        Assert.Equal([4L], next.Released.Select(f => f.Sequence));
+        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame("m1", TestStore.Frame(2)));
+        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(4)));
+        using var reader = manager.OpenReleasedAudio("m1")!;
+        Assert.Equal([0L, 1, 2, 3, 4], TestStore.Drain(reader, out _));
         var info = manager.Get("m1")!;
         Assert.Equal((5L, 1L, 4L), (info.Counters.Accepted, info.Counters.Duplicates, info.ReleasedThrough));
     }
@@ -100,7 +100,6 @@ public sealed class JournalTests : IDisposable
             manager.AcceptFrame("m1", TestStore.Frame(2));
             var stop = manager.Stop("m1");
             Assert.Equal(MeetingResult.Ok, stop.Result);
-            Assert.Equal([2L], stop.Released.Select(f => f.Sequence));
             Assert.Equal([new SequenceGap(1, 1)], stop.Gaps);
         }
 
@@ -111,7 +110,13 @@ public sealed class JournalTests : IDisposable
         var info = reopened.Get("m1")!;
         Assert.Equal(MeetingState.Stopping, info.State);
         Assert.Equal([new SequenceGap(1, 1)], info.Gaps);
-        Assert.Equal(FrameResult.SessionNotOpen, reopened.AcceptFrame("m1", TestStore.Frame(3)).Result);
+        Assert.Equal(FrameResult.SessionNotOpen, reopened.AcceptFrame("m1", TestStore.Frame(3)));
+        using (var reader = reopened.OpenReleasedAudio("m1")!)
+        {
+            Assert.Equal([0L, -1, 2], TestStore.Drain(reader, out var end));
+            Assert.Equal(ReleasedAudioStatus.Ended, end);
+        }
+
         Assert.Equal(MeetingResult.Ok, reopened.Complete("m1", reopened.CreateExtractiveSummary("m1")!));
         Assert.Equal(MeetingState.Completed, reopened.Get("m1")!.State);
     }
@@ -137,7 +142,7 @@ public sealed class JournalTests : IDisposable
         manager.Start(sessionId, TestStore.Opus);
         for (var seq = 0; seq < count; seq++)
         {
-            Assert.Equal(FrameResult.Accepted, manager.AcceptFrame(sessionId, TestStore.Frame(seq)).Result);
+            Assert.Equal(FrameResult.Accepted, manager.AcceptFrame(sessionId, TestStore.Frame(seq)));
         }
     }
 }
@@ -176,7 +181,7 @@ public sealed class RecoveryReportTests : IDisposable
             manager.AcceptFrame("m1", TestStore.Frame(0));
             Assert.Equal(MeetingResult.Ok, manager.Abort("m1"));
             Assert.Equal(MeetingResult.AlreadyDone, manager.Abort("m1"));
-            Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(1)).Result);
+            Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(1)));
             Assert.Equal(MeetingResult.InvalidState, manager.Stop("m1").Result);
         }
 

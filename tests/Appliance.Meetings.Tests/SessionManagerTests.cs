@@ -13,17 +13,19 @@ public sealed class SessionManagerTests : IDisposable
     {
         using var manager = _store.Open();
         manager.Start("m1", TestStore.Opus);
+        using var reader = manager.OpenReleasedAudio("m1")!;
         var released = new List<long>();
         foreach (var seq in new long[] { 1, 3, 0, 2, 5, 4, 6 })
         {
-            var result = manager.AcceptFrame("m1", TestStore.Frame(seq));
-            Assert.Equal(FrameResult.Accepted, result.Result);
-            Assert.Empty(result.NewGaps);
-            released.AddRange(result.Released.Select(f => f.Sequence));
+            Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
+            released.AddRange(TestStore.Drain(reader, out var status));
+            Assert.Equal(ReleasedAudioStatus.Waiting, status);
         }
 
         Assert.Equal([0L, 1, 2, 3, 4, 5, 6], released);
         Assert.Empty(manager.Stop("m1").Gaps);
+        Assert.Empty(TestStore.Drain(reader, out var end));
+        Assert.Equal(ReleasedAudioStatus.Ended, end);
     }
 
     [Fact]
@@ -31,23 +33,22 @@ public sealed class SessionManagerTests : IDisposable
     {
         using var manager = _store.Open();
         manager.Start("m1", TestStore.Opus);
+        using var reader = manager.OpenReleasedAudio("m1")!;
         var released = new List<long>();
-        var gaps = new List<SequenceGap>();
         foreach (var seq in Enumerable.Range(0, 20).Where(s => s is not (3 or 4)))
         {
-            var result = manager.AcceptFrame("m1", TestStore.Frame(seq));
-            released.AddRange(result.Released.Select(f => f.Sequence));
-            gaps.AddRange(result.NewGaps);
+            Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
+            released.AddRange(TestStore.Drain(reader, out _));
         }
 
-        // Reported as skipped, one number per overflowing frame; the session's list merges them.
-        Assert.Equal([new SequenceGap(3, 1), new SequenceGap(4, 1)], gaps);
+        // Frames 11 and 12 pushed 3 and 4 out of the 8-frame window; the reader hands out 5 with both counted lost.
         Assert.Equal([new SequenceGap(3, 2)], manager.Get("m1")!.Gaps);
-        Assert.Equal(FrameResult.Late, manager.AcceptFrame("m1", TestStore.Frame(3)).Result);
-        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame("m1", TestStore.Frame(2)).Result);
+        Assert.Equal(FrameResult.Late, manager.AcceptFrame("m1", TestStore.Frame(3)));
+        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame("m1", TestStore.Frame(2)));
         var stop = manager.Stop("m1");
-        released.AddRange(stop.Released.Select(f => f.Sequence));
-        Assert.Equal(Enumerable.Range(0, 20).Where(s => s is not (3 or 4)).Select(s => (long)s), released);
+        released.AddRange(TestStore.Drain(reader, out var end));
+        Assert.Equal(ReleasedAudioStatus.Ended, end);
+        Assert.Equal(new long[] { 0, 1, 2, -2 }.Concat(Enumerable.Range(5, 15).Select(s => (long)s)), released);
         Assert.Equal([new SequenceGap(3, 2)], stop.Gaps);
         var info = manager.Get("m1")!;
         Assert.Equal((18L, 1L, 1L), (info.Counters.Accepted, info.Counters.Late, info.Counters.Duplicates));
@@ -60,8 +61,11 @@ public sealed class SessionManagerTests : IDisposable
         manager.Start("m1", TestStore.Opus);
         manager.AcceptFrame("m1", TestStore.Frame(0));
         manager.AcceptFrame("m1", TestStore.Frame(4));
+        using var reader = manager.OpenReleasedAudio("m1")!;
+        Assert.Equal([0L], TestStore.Drain(reader, out _));
         var stop = manager.Stop("m1");
-        Assert.Equal([4L], stop.Released.Select(f => f.Sequence));
+        Assert.Equal([-3L, 4], TestStore.Drain(reader, out var end));
+        Assert.Equal(ReleasedAudioStatus.Ended, end);
         Assert.Equal([new SequenceGap(1, 3)], stop.Gaps);
         Assert.Equal(MeetingResult.AlreadyDone, manager.Stop("m1").Result);
     }
@@ -72,19 +76,19 @@ public sealed class SessionManagerTests : IDisposable
         using var manager = _store.Open();
         manager.Start("m1", TestStore.Opus);
         manager.Start("m2", TestStore.Opus);
-        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("nobody", TestStore.Frame(0)).Result);
-        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("../etc", TestStore.Frame(0)).Result);
-        Assert.Equal(FrameResult.InvalidPayload, manager.AcceptFrame("m1", TestStore.Frame(0, size: 1025)).Result);
-        Assert.Equal(FrameResult.CodecMismatch, manager.AcceptFrame("m1", TestStore.Frame(0, codec: "pcm_s16le")).Result);
-        Assert.Equal(FrameResult.InvalidSequence, manager.AcceptFrame("m1", TestStore.Frame(-1)).Result);
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("nobody", TestStore.Frame(0)));
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("../etc", TestStore.Frame(0)));
+        Assert.Equal(FrameResult.InvalidPayload, manager.AcceptFrame("m1", TestStore.Frame(0, size: 1025)));
+        Assert.Equal(FrameResult.CodecMismatch, manager.AcceptFrame("m1", TestStore.Frame(0, codec: "pcm_s16le")));
+        Assert.Equal(FrameResult.InvalidSequence, manager.AcceptFrame("m1", TestStore.Frame(-1)));
         Assert.Equal(MeetingResult.ParametersConflict, manager.Start("m1", TestStore.Opus with { SampleRate = 48_000 }));
         Assert.Equal(MeetingResult.AlreadyDone, manager.Start("m1", TestStore.Opus with { Participants = ["Maria", "Tom"] }));
         Assert.Equal(MeetingResult.InvalidArgument, manager.Start("m3", TestStore.Opus with { Channels = 0 }));
         Assert.Equal(MeetingResult.InvalidSessionId, manager.Start("../m3", TestStore.Opus));
         Assert.Equal(MeetingResult.Ok, manager.Stop("m1").Result);
-        Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(0)).Result);
+        Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(0)));
 
-        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m2", TestStore.Frame(0)).Result);
+        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m2", TestStore.Frame(0)));
         var m1 = manager.Get("m1")!.Counters;
         Assert.Equal((0L, 1L, 1L, 1L), (m1.Accepted, m1.InvalidPayloads, m1.CodecMismatches, m1.AfterStop));
         Assert.Equal(1, manager.Get("m2")!.Counters.Accepted);
@@ -105,7 +109,7 @@ public sealed class SessionManagerTests : IDisposable
         Assert.Empty(Directory.GetFileSystemEntries(_store.Root));
         Assert.Null(manager.Get("m1"));
         Assert.Equal(MeetingResult.UnknownSession, manager.Delete("m1"));
-        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("m1", TestStore.Frame(1)).Result);
+        Assert.Equal(FrameResult.UnknownSession, manager.AcceptFrame("m1", TestStore.Frame(1)));
         Assert.Equal(MeetingResult.Ok, manager.Start("m1", TestStore.Opus));
     }
 
@@ -143,22 +147,22 @@ public sealed class SessionManagerTests : IDisposable
             {
                 var id = $"s{n}";
                 Assert.Equal(MeetingResult.Ok, manager.Start(id, TestStore.Opus));
+                using var reader = manager.OpenReleasedAudio(id)!;
                 var released = new List<long>();
 
                 // Swap neighbours and send every fifth frame twice: reordered and duplicated, nothing lost.
                 foreach (var seq in Enumerable.Range(0, frames).Select(i => i % 2 == 0 ? i + 1 : i - 1))
                 {
-                    var result = manager.AcceptFrame(id, TestStore.Frame(seq));
-                    Assert.Equal(FrameResult.Accepted, result.Result);
-                    released.AddRange(result.Released.Select(f => f.Sequence));
+                    Assert.Equal(FrameResult.Accepted, manager.AcceptFrame(id, TestStore.Frame(seq)));
+                    released.AddRange(TestStore.Drain(reader, out _));
                     if (seq % 5 == 0)
                     {
-                        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame(id, TestStore.Frame(seq)).Result);
+                        Assert.Equal(FrameResult.Duplicate, manager.AcceptFrame(id, TestStore.Frame(seq)));
                     }
                 }
 
                 var stop = manager.Stop(id);
-                released.AddRange(stop.Released.Select(f => f.Sequence));
+                released.AddRange(TestStore.Drain(reader, out _));
                 Assert.Equal(Enumerable.Range(0, frames).Select(i => (long)i), released);
                 Assert.Empty(stop.Gaps);
             }));

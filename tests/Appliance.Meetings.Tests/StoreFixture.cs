@@ -26,6 +26,25 @@ internal sealed class TestStore : IDisposable
     public static AudioFrame Frame(long sequence, string codec = "opus", int size = 40) =>
         new(sequence, codec, sequence * 20_000, Enumerable.Range(0, size).Select(i => (byte)(sequence + i)).ToArray());
 
+    /// <summary>Reads what the released-audio reader hands out now: each frame's sequence number, and -n for n frames lost before it.</summary>
+    public static List<long> Drain(ReleasedAudioReader reader, out ReleasedAudioStatus last)
+    {
+        var read = new List<long>();
+        while ((last = reader.Next(out var frame, out var missing)) == ReleasedAudioStatus.Frame)
+        {
+            if (missing > 0)
+            {
+                read.Add(-missing);
+            }
+
+            read.Add(frame.Sequence);
+            Assert.Equal(40, frame.Payload.Length);
+            Assert.Equal((byte)frame.Sequence, frame.Payload.Span[0]);
+        }
+
+        return read;
+    }
+
     public string AudioJournal(string sessionId) => Path.Combine(Root, sessionId, "audio.journal");
 
     public void Dispose()

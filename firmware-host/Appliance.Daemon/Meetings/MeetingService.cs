@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
-using System.Text;
+using System.Threading.Channels;
 using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Llm;
@@ -25,20 +26,34 @@ public sealed class MeetingsOptions
     public const string Section = "Meetings";
 
     /// <summary>Folder of the session journals (relative to the working directory unless absolute).</summary>
+    [Required]
+    [MinLength(1)]
     public string Root { get; set; } = "meetings";
 
+    [Range(1, 10_000)]
     public int ReorderWindow { get; set; } = 64;
 
+    [Range(1, 16 * 1024 * 1024)]
     public int MaxFrameBytes { get; set; } = 16 * 1024;
 
+    [Range(0, 36_500)]
     public int RetentionDays { get; set; } = 7;
+
+    /// <summary>Frames received but not yet journaled; beyond it frames are dropped and counted (the daemon is overloaded).</summary>
+    [Range(16, 10_000_000)]
+    public int IngestQueueFrames { get; set; } = 65_536;
 }
+
+[OptionsValidator]
+internal sealed partial class MeetingsOptionsValidator : IValidateOptions<MeetingsOptions>;
 
 /// <summary>
 /// Meetings from earbuds over MQTT: <c>meetings/{sessionId}/control</c> (start, stop, abort), <c>audio</c> (one codec
 /// frame per message, <c>seq</c> and <c>codec</c> user properties), and back <c>transcript</c>, <c>progress</c> and
-/// the retained <c>summary</c>. Every accepted frame is in the session's journal before it counts; sessions open at a
-/// crash resume at start-up (the transcript is made again from the journal and a stop that had arrived is honoured).
+/// the retained <c>summary</c>. The MQTT handler only queues a frame; one ingest loop journals what has queued, all
+/// sessions at once with one flush per session (group commit), and a frame counts as accepted after its flush. Stops
+/// go through the same queue, behind the frames received before them. Sessions open at a crash resume at start-up:
+/// the transcript goes on from its last checkpoint and a stop that had arrived is honoured.
 /// </summary>
 internal sealed class MeetingService : BackgroundService, IMeetingSink
 {
@@ -48,10 +63,12 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     private readonly LlmHost _llm;
     private readonly TimeProvider _time;
     private readonly ILogger<MeetingService> _logger;
-    private readonly MeetingSessionManager _sessions;
+    private readonly Lazy<MeetingSessionManager> _store;
     private readonly ConcurrentDictionary<string, MeetingWorker> _workers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _transcriptionSlot = new(1, 1);
     private readonly ConcurrentDictionary<string, long> _highestSequence = new(StringComparer.Ordinal);
+    private readonly Lazy<Channel<IngestItem>> _ingestQueue;
+    private Task _ingestLoop = Task.CompletedTask;
     private long _droppedFrames;
 
     public MeetingService(MqttConnection mqtt, DeviceContext device, SpeechHost speech, LlmHost llm, IOptions<MeetingsOptions> options, TimeProvider time, ILogger<MeetingService> logger)
@@ -62,15 +79,22 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         _llm = llm;
         _time = time;
         _logger = logger;
-        var o = options.Value;
-        _sessions = new MeetingSessionManager(
-            new MeetingStoreOptions { RootDirectory = Path.GetFullPath(o.Root), ReorderWindow = o.ReorderWindow, MaxFrameBytes = o.MaxFrameBytes, Retention = TimeSpan.FromDays(o.RetentionDays) },
-            time);
+        // Read on first use, after the host has validated the options (a bad value stops the start with exit code 2).
+        _ingestQueue = new(() => Channel.CreateBounded<IngestItem>(new BoundedChannelOptions(options.Value.IngestQueueFrames) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait }));
+        _store = new(() =>
+        {
+            var o = options.Value;
+            return new MeetingSessionManager(
+                new MeetingStoreOptions { RootDirectory = Path.GetFullPath(o.Root), ReorderWindow = o.ReorderWindow, MaxFrameBytes = o.MaxFrameBytes, Retention = TimeSpan.FromDays(o.RetentionDays) },
+                time);
+        });
     }
 
-    public MeetingSessionManager Sessions => _sessions;
+    public MeetingSessionManager Sessions => _store.Value;
 
-    /// <summary>Audio frames dropped before any session saw them (unknown or invalid session).</summary>
+    private Channel<IngestItem> Ingest => _ingestQueue.Value;
+
+    /// <summary>Audio frames dropped before any session saw them (unknown or invalid session, or the ingest queue full).</summary>
     public long DroppedFrames => Interlocked.Read(ref _droppedFrames);
 
     private string Topic(string sessionId, string leaf) => $"{Topics.DevicePrefix(_device.DeviceId)}meetings/{sessionId}/{leaf}";
@@ -79,8 +103,9 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     {
         var prefix = $"{Topics.DevicePrefix(_device.DeviceId)}meetings/+/";
         await _mqtt.SubscribeAsync(prefix + "control", MqttQualityOfServiceLevel.AtLeastOnce, OnControlAsync, cancellationToken).ConfigureAwait(false);
+        _ingestLoop = Task.Run(IngestAsync, CancellationToken.None);
         await _mqtt.SubscribeAsync(prefix + "audio", MqttQualityOfServiceLevel.AtMostOnce, OnAudioAsync, cancellationToken).ConfigureAwait(false);
-        foreach (var resumed in _sessions.Recovery.Resumed)
+        foreach (var resumed in Sessions.Recovery.Resumed)
         {
             Log.MeetingResumed(_logger, resumed.SessionId, resumed.AcceptedFrames, resumed.StopPending);
             Resume(resumed);
@@ -92,6 +117,9 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        // Frames already received are journaled before the workers stop.
+        Ingest.Writer.TryComplete();
+        await _ingestLoop.ConfigureAwait(false);
         foreach (var worker in _workers.Values)
         {
             // The journal holds the audio; a restart makes the transcript again.
@@ -101,7 +129,11 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     public override void Dispose()
     {
-        _sessions.Dispose();
+        if (_store.IsValueCreated)
+        {
+            _store.Value.Dispose();
+        }
+
         _transcriptionSlot.Dispose();
         base.Dispose();
     }
@@ -111,7 +143,7 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1), _time);
         do
         {
-            foreach (var deleted in _sessions.DeleteExpired())
+            foreach (var deleted in Sessions.DeleteExpired())
             {
                 await ClearSummaryAsync(deleted).ConfigureAwait(false);
             }
@@ -121,11 +153,11 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     public async Task<(string Code, string Message)?> StartSessionAsync(string sessionId, MeetingParameters parameters)
     {
-        var result = _sessions.Start(sessionId, parameters);
+        var result = Sessions.Start(sessionId, parameters);
         switch (result)
         {
             case MeetingResult.Ok:
-                _workers[sessionId] = new MeetingWorker(sessionId, parameters, _speech, _transcriptionSlot, this, 0);
+                StartWorker(sessionId, parameters, TimeSpan.Zero);
                 await ProgressAsync(sessionId, new { state = "recording" }).ConfigureAwait(false);
                 return null;
             case MeetingResult.AlreadyDone:
@@ -135,27 +167,23 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         }
     }
 
-    public (string Code, string Message)? StopSession(string sessionId, out IReadOnlyList<SequenceGap> gaps)
+    /// <summary>Stops a session once the frames received before the stop are journaled (they queue ahead of it).</summary>
+    public async Task<((string Code, string Message)? Error, IReadOnlyList<SequenceGap> Gaps)> StopSessionAsync(string sessionId)
     {
-        var outcome = _sessions.Stop(sessionId);
-        gaps = outcome.Gaps;
+        var stop = new IngestItem(sessionId, null, new TaskCompletionSource<StopOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await Ingest.Writer.WriteAsync(stop).ConfigureAwait(false);
+        var outcome = await stop.Stopped!.Task.ConfigureAwait(false);
         if (outcome.Result is not (MeetingResult.Ok or MeetingResult.AlreadyDone))
         {
-            return Failure(outcome.Result, sessionId);
+            return (Failure(outcome.Result, sessionId), outcome.Gaps);
         }
 
-        if (_workers.TryGetValue(sessionId, out var worker))
-        {
-            Feed(worker, outcome.Released, []);
-            worker.Complete();
-        }
-
-        return null;
+        return (null, outcome.Gaps);
     }
 
     public async Task<(string Code, string Message)?> AbortSessionAsync(string sessionId)
     {
-        var result = _sessions.Abort(sessionId);
+        var result = Sessions.Abort(sessionId);
         if (_workers.TryRemove(sessionId, out var worker))
         {
             await worker.DisposeAsync().ConfigureAwait(false);
@@ -177,9 +205,10 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
             await worker.DisposeAsync().ConfigureAwait(false);
         }
 
-        var result = _sessions.Delete(sessionId);
+        var result = Sessions.Delete(sessionId);
         if (result is MeetingResult.Ok)
         {
+            _highestSequence.TryRemove(sessionId, out _);
             await ClearSummaryAsync(sessionId).ConfigureAwait(false);
             return null;
         }
@@ -189,16 +218,25 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     async Task IMeetingSink.TranscriptAsync(string sessionId, TranscriptSegment segment, string language)
     {
-        _sessions.AppendTranscript(sessionId, segment);
+        Sessions.AppendTranscript(sessionId, segment);
         await PublishAsync(Topic(sessionId, "transcript"), new { segmentId = segment.SegmentId, revision = segment.Revision, start = segment.Start.TotalSeconds, end = segment.End.TotalSeconds, text = segment.Text, language }, MqttQualityOfServiceLevel.AtLeastOnce, retain: false).ConfigureAwait(false);
     }
 
+    void IMeetingSink.TranscribedThrough(string sessionId, TimeSpan through) => Sessions.SetTranscribedThrough(sessionId, through);
+
+    /// <summary>Publishes progress: the given fields, the session's state (unless given) and its frame counters.</summary>
     public Task ProgressAsync(string sessionId, object progress)
     {
-        var info = _sessions.Get(sessionId);
+        var info = Sessions.Get(sessionId);
         var body = JsonSerializer.SerializeToNode(progress, ContractJson.Options)!.AsObject();
         if (info is not null)
         {
+            body["state"] ??= info.State switch
+            {
+                MeetingState.Open => "recording",
+                MeetingState.Stopping => "transcribing",
+                _ => info.State.ToString().ToLowerInvariant(),
+            };
             body["acceptedFrames"] = info.Counters.Accepted;
             body["duplicates"] = info.Counters.Duplicates;
             body["gaps"] = info.Gaps.Sum(g => g.Count);
@@ -211,14 +249,13 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     async Task IMeetingSink.FinishedAsync(string sessionId, CancellationToken cancellationToken)
     {
-        await ProgressAsync(sessionId, new { state = "summarizing" }).ConfigureAwait(false);
         var summary = await SummarizeAsync(sessionId, cancellationToken).ConfigureAwait(false);
         if (summary is null)
         {
             return;
         }
 
-        _sessions.Complete(sessionId, summary);
+        Sessions.Complete(sessionId, summary);
         await PublishAsync(Topic(sessionId, "summary"), JsonDocument.Parse(MeetingSummarySchema.Serialize(summary)).RootElement, MqttQualityOfServiceLevel.AtLeastOnce, retain: true).ConfigureAwait(false);
         await ProgressAsync(sessionId, new { state = "completed", source = summary.Source.ToString().ToLowerInvariant() }).ConfigureAwait(false);
         _workers.TryRemove(sessionId, out _);
@@ -226,116 +263,121 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     }
 
     /// <summary>
-    /// The summary: map-reduce with the profile's summary model (reasoning dropped, thinking bounded), kept only when the
-    /// model's answer is valid against the schema after one repair attempt; otherwise the extractive summary, labelled so.
+    /// The summary: a map-reduce with the profile's summary model, or the extractive summary (labelled so) when there
+    /// is no model, no transcript, or the model gives no valid summary.
     /// </summary>
     private async Task<MeetingSummary?> SummarizeAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var info = _sessions.Get(sessionId);
-        var transcript = _sessions.ReadTranscript(sessionId);
+        var info = Sessions.Get(sessionId);
+        var transcript = Sessions.ReadTranscript(sessionId);
         if (info is null || transcript is null)
         {
             return null;
         }
 
         var model = _device.Profile.Models.SummaryLlm;
-        if (model is not null && _llm.Service.Models.Any(m => m.Id == model.Id && m.State == LlmModelState.Loaded) && transcript.Count > 0)
+        if (model is not null && transcript.Count > 0 && _llm.Service.Models.FirstOrDefault(m => m.Id == model.Id && m.State == LlmModelState.Loaded) is { } loaded)
         {
-            var budget = model.ThinkingBudgetTokens ?? 512;
-            var context = model.ContextTokens ?? 4096;
-            var chunks = TranscriptChunker.Chunk(transcript, Math.Max(256, context / 2), 64, text => (text.Length / 4) + 1);
-            var notes = new List<string>();
-            foreach (var chunk in chunks)
+            var summarizer = new MeetingSummarizer(_llm.Service, model, loaded.ContextTokens ?? model.ContextTokens ?? 4096, stage => ProgressAsync(sessionId, stage));
+            var outcome = await summarizer.SummarizeAsync(transcript, info.Parameters, info.Gaps, cancellationToken).ConfigureAwait(false);
+            if (outcome.Summary is not null)
             {
-                notes.Add(await AskAsync(model.Id, $"Summarize this part of a meeting transcript as short notes: key points, decisions, action items with owners and due dates, open questions.\n\n{chunk}", budget, cancellationToken).ConfigureAwait(false) ?? "");
+                return outcome.Summary;
             }
 
-            var reducePrompt = $"From these meeting notes, write the meeting summary as one JSON object with the fields title, summary, keyPoints, decisions, actionItems (owner, task, due), openQuestions, language. Answer with the JSON only.\n\n{string.Join("\n\n", notes)}";
-            for (var attempt = 0; attempt < 2; attempt++)
-            {
-                var answer = await AskAsync(model.Id, attempt == 0 ? reducePrompt : reducePrompt + "\n\nThe previous answer was not valid JSON for that shape. Answer with the JSON object only.", budget, cancellationToken).ConfigureAwait(false);
-                if (answer is not null && TryCompleteModelSummary(answer, info, out var summary))
-                {
-                    return summary;
-                }
-            }
-
-            Log.SummaryFallback(_logger, sessionId, "the model's answer was not a valid summary after a retry");
+            Log.SummaryFallback(_logger, sessionId, outcome.Problem);
         }
 
-        return _sessions.CreateExtractiveSummary(sessionId);
+        await ProgressAsync(sessionId, new { state = "summarizing", stage = "extractive" }).ConfigureAwait(false);
+        return Sessions.CreateExtractiveSummary(sessionId);
     }
 
-    private async Task<string?> AskAsync(string modelId, string prompt, int thinkingBudget, CancellationToken cancellationToken)
+    private void StartWorker(string sessionId, MeetingParameters parameters, TimeSpan transcribedThrough)
     {
-        var answer = new StringBuilder();
-        await foreach (var e in _llm.Service.GenerateAsync(new LlmRequest { ModelId = modelId, Messages = [new LlmMessage("user", prompt)], Priority = LlmPriority.Batch, ThinkingBudgetTokens = thinkingBudget, MaxTokens = thinkingBudget + 512, Temperature = 0.6f, TopP = 0.95f }, cancellationToken).ConfigureAwait(false))
+        var reader = Sessions.OpenReleasedAudio(sessionId);
+        if (reader is null)
         {
-            switch (e)
-            {
-                case LlmAnswerDelta delta:
-                    answer.Append(delta.Text);
-                    break;
-                case LlmFailed:
-                    return null;
-            }
+            return;
         }
 
-        return answer.ToString();
-    }
-
-    private static bool TryCompleteModelSummary(string answer, MeetingSessionInfo info, out MeetingSummary? summary)
-    {
-        summary = null;
-        var start = answer.IndexOf('{', StringComparison.Ordinal);
-        var end = answer.LastIndexOf('}');
-        if (start < 0 || end <= start)
-        {
-            return false;
-        }
-
-        try
-        {
-            var node = System.Text.Json.Nodes.JsonNode.Parse(answer[start..(end + 1)])?.AsObject();
-            if (node is null)
-            {
-                return false;
-            }
-
-            // What the model cannot know is filled in here; the rest must be the model's and valid.
-            node["gaps"] = JsonSerializer.SerializeToNode(info.Gaps, ContractJson.Options);
-            node["source"] = "llm";
-            node["language"] ??= info.Parameters.LanguageHint ?? "und";
-            return MeetingSummarySchema.TryParse(node.ToJsonString(), out summary, out _);
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
+        _workers[sessionId] = new MeetingWorker(sessionId, parameters, reader, transcribedThrough, () => Sessions.Get(sessionId)?.ReleasedThrough ?? -1, _speech, _transcriptionSlot, this, _time);
     }
 
     private void Resume(ResumedSession resumed)
     {
-        var info = _sessions.Get(resumed.SessionId)!;
-        var worker = new MeetingWorker(resumed.SessionId, info.Parameters, _speech, _transcriptionSlot, this, 0);
-        _workers[resumed.SessionId] = worker;
-        // The transcript is made again from the journal, in sequence order; segment ids repeat, so clients replace.
-        var previous = -1L;
-        foreach (var frame in _sessions.ReadJournaledAudio(resumed.SessionId).Where(f => f.Sequence <= info.ReleasedThrough).OrderBy(f => f.Sequence))
+        // The worker reads the journal from its start: audio before the transcript checkpoint is only decoded and
+        // listened to (cheap), so utterances come out the same as before and only later ones go through Whisper.
+        var info = Sessions.Get(resumed.SessionId)!;
+        StartWorker(resumed.SessionId, info.Parameters, info.TranscribedThrough);
+    }
+
+    /// <summary>
+    /// Journals received frames: takes everything queued (up to a batch), offers the frames to the sessions with one
+    /// flush per session, wakes the sessions' workers, and handles queued stops in their place in the stream.
+    /// </summary>
+    private async Task IngestAsync()
+    {
+        const int MaxBatch = 4096;
+        var batch = new List<IncomingFrame>(MaxBatch);
+        var results = new FrameResult[MaxBatch];
+        var touched = new HashSet<string>(StringComparer.Ordinal);
+        while (await Ingest.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (frame.Sequence > previous + 1)
+            while (batch.Count < MaxBatch && Ingest.Reader.TryRead(out var item))
             {
-                worker.EnqueueGap(frame.Sequence - previous - 1);
+                if (item.Frame is { } frame)
+                {
+                    batch.Add(new IncomingFrame(item.SessionId, frame));
+                    continue;
+                }
+
+                Accept(batch, results, touched);
+                var outcome = Sessions.Stop(item.SessionId);
+                touched.Add(item.SessionId);
+                item.Stopped!.TrySetResult(outcome);
             }
 
-            worker.Enqueue(frame);
-            previous = frame.Sequence;
+            Accept(batch, results, touched);
+            foreach (var sessionId in touched)
+            {
+                if (_workers.TryGetValue(sessionId, out var worker))
+                {
+                    worker.Wake();
+                }
+            }
+
+            touched.Clear();
+        }
+    }
+
+    private void Accept(List<IncomingFrame> batch, FrameResult[] results, HashSet<string> touched)
+    {
+        if (batch.Count == 0)
+        {
+            return;
         }
 
-        if (resumed.StopPending)
+        try
         {
-            StopSession(resumed.SessionId, out _);
+            Sessions.AcceptFrames(batch, results);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                if (results[i] == FrameResult.UnknownSession)
+                {
+                    Interlocked.Increment(ref _droppedFrames);
+                }
+                else if (results[i] == FrameResult.Accepted)
+                {
+                    touched.Add(batch[i].SessionId);
+                }
+            }
         }
+        catch (ObjectDisposedException)
+        {
+            // Shutting down: the frames were not accepted, and the senders' gaps will say so.
+        }
+
+        batch.Clear();
     }
 
     private async Task OnControlAsync(MqttApplicationMessage message)
@@ -369,7 +411,7 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
                     _ = Task.Run(async () =>
                     {
                         await WaitForSequenceAsync(sessionId, last).ConfigureAwait(false);
-                        var stopError = StopSession(sessionId, out var gaps);
+                        var (stopError, gaps) = await StopSessionAsync(sessionId).ConfigureAwait(false);
                         Reply(message, stopError, new { sessionId, state = "stopping", gaps });
                     });
                     return;
@@ -423,48 +465,27 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         }
     }
 
+    /// <summary>Queues a frame for the ingest loop; never waits (a full queue drops the frame, counted).</summary>
     private Task OnAudioAsync(MqttApplicationMessage message)
     {
         var sessionId = SessionIdOf(message.Topic);
         var seqText = message.UserProperties?.FirstOrDefault(p => p.Name == "seq")?.ReadValueAsString();
         var codec = message.UserProperties?.FirstOrDefault(p => p.Name == "codec")?.ReadValueAsString() ?? "";
-        if (!long.TryParse(seqText, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || !_workers.TryGetValue(sessionId, out var worker))
+        if (!long.TryParse(seqText, NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || !_workers.ContainsKey(sessionId))
         {
             Interlocked.Increment(ref _droppedFrames);
             return Task.CompletedTask;
         }
 
         _highestSequence.AddOrUpdate(sessionId, seq, (_, previous) => Math.Max(previous, seq));
-        // The payload buffer is MQTTnet's; the manager copies what it journals.
-        var acceptance = _sessions.AcceptFrame(sessionId, new AudioFrame(seq, codec, _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000, message.Payload.ToArray()));
-        Feed(worker, acceptance.Released, acceptance.NewGaps);
-        if (acceptance.Result == FrameResult.Accepted && _sessions.Get(sessionId)?.Counters.Accepted % 250 == 0)
+        // The payload buffer is MQTTnet's and is reused after this handler returns: the queue keeps a copy.
+        var frame = new AudioFrame(seq, codec, _time.GetUtcNow().ToUnixTimeMilliseconds() * 1000, message.Payload.ToArray());
+        if (!Ingest.Writer.TryWrite(new IngestItem(sessionId, frame, null)))
         {
-            return ProgressAsync(sessionId, new { state = "recording", heardSeconds = Math.Round(worker.HeardSeconds, 1) });
+            Interlocked.Increment(ref _droppedFrames);
         }
 
         return Task.CompletedTask;
-    }
-
-    private static void Feed(MeetingWorker worker, IReadOnlyList<AudioFrame> released, IReadOnlyList<SequenceGap> gaps)
-    {
-        // Released frames come in sequence order; a gap's frames are skipped where they would have been.
-        var pending = gaps.OrderBy(g => g.FromSequence).ToList();
-        foreach (var frame in released)
-        {
-            while (pending.Count > 0 && pending[0].FromSequence < frame.Sequence)
-            {
-                worker.EnqueueGap(pending[0].Count);
-                pending.RemoveAt(0);
-            }
-
-            worker.Enqueue(frame);
-        }
-
-        foreach (var gap in pending)
-        {
-            worker.EnqueueGap(gap.Count);
-        }
     }
 
     private string SessionIdOf(string topic)
@@ -489,6 +510,9 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     private Task<bool> PublishAsync<T>(string topic, T body, MqttQualityOfServiceLevel qos, bool retain) =>
         _mqtt.TryPublishJsonAsync(topic, body, qos, retain, CancellationToken.None);
+
+    /// <summary>A received frame, or (with <see cref="Stopped"/>) a stop, in the order they came.</summary>
+    private sealed record IngestItem(string SessionId, AudioFrame? Frame, TaskCompletionSource<StopOutcome>? Stopped);
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken token)
     {

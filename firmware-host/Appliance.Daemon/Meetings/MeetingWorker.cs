@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Threading.Channels;
 using Appliance.Audio;
 using Appliance.Daemon.Speech;
@@ -14,56 +15,76 @@ internal interface IMeetingSink
 {
     Task TranscriptAsync(string sessionId, TranscriptSegment segment, string language);
 
+    /// <summary>The transcript is made up to <paramref name="through"/>; a restart resumes from there.</summary>
+    void TranscribedThrough(string sessionId, TimeSpan through);
+
     Task ProgressAsync(string sessionId, object progress);
 
     Task FinishedAsync(string sessionId, CancellationToken cancellationToken);
 }
 
 /// <summary>
-/// Turns one session's released frames, in sequence order, into transcript segments as the meeting goes on: decode to
-/// 16 kHz mono (lost frames become silence of the same length), voice activity detection, and one Whisper pass per
-/// utterance (or per 28 s of continuous speech). Transcriptions of all sessions share one slot, so sessions take turns.
-/// Only the utterance being heard is held in memory; the audio itself is in the session's journal.
+/// Turns one session's audio into transcript segments as the meeting goes on. It reads the frames back from the
+/// session's journal in sequence order (so the audio waits on disk, not in memory, when transcription lags), decodes
+/// them to 16 kHz mono (lost frames become silence of the same length), runs voice activity detection, and sends each
+/// utterance (or 28 s of continuous speech) through Whisper. Transcriptions of all sessions share one slot, so
+/// sessions take turns. Segment ids come from the utterance's place in the audio, so a restart, which reads the journal
+/// again and skips the utterances already transcribed, gives the same ids.
 /// </summary>
 internal sealed class MeetingWorker : IAsyncDisposable
 {
     private const int MaxUtteranceSamples = 28 * AudioFile.Mono16kRate;
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
 
     private readonly string _sessionId;
     private readonly MeetingParameters _parameters;
+    private readonly ReleasedAudioReader _reader;
+    private readonly long _transcribedThroughSample;
+    private readonly Func<long> _releasedThrough;
     private readonly SpeechHost _speech;
     private readonly SemaphoreSlim _transcriptionSlot;
     private readonly IMeetingSink _sink;
-    private readonly Channel<Work> _work = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly TimeProvider _time;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _abort = new();
     private readonly Task _loop;
-    private int _segments;
+    private long _heard;
+    private long _framesRead;
+    private long _utteranceStart = -1;
+    private long _lastProgress;
 
-    public MeetingWorker(string sessionId, MeetingParameters parameters, SpeechHost speech, SemaphoreSlim transcriptionSlot, IMeetingSink sink, int firstSegmentNumber)
+    /// <param name="sessionId">The session.</param>
+    /// <param name="parameters">Its start parameters (codec, rate, channels, language).</param>
+    /// <param name="reader">The session's released audio, from the start of the journal; the worker disposes it.</param>
+    /// <param name="transcribedThrough">Audio already transcribed before a restart: utterances ending by then are not transcribed again.</param>
+    /// <param name="releasedThrough">The session's last released sequence number, for progress.</param>
+    /// <param name="speech">The speech models.</param>
+    /// <param name="transcriptionSlot">The slot all sessions' transcriptions take turns on.</param>
+    /// <param name="sink">Where segments and progress go.</param>
+    /// <param name="time">The clock for progress events.</param>
+    public MeetingWorker(string sessionId, MeetingParameters parameters, ReleasedAudioReader reader, TimeSpan transcribedThrough, Func<long> releasedThrough, SpeechHost speech, SemaphoreSlim transcriptionSlot, IMeetingSink sink, TimeProvider time)
     {
         _sessionId = sessionId;
         _parameters = parameters;
+        _reader = reader;
+        _transcribedThroughSample = (long)(transcribedThrough.TotalSeconds * AudioFile.Mono16kRate);
+        _releasedThrough = releasedThrough;
         _speech = speech;
         _transcriptionSlot = transcriptionSlot;
         _sink = sink;
-        _segments = firstSegmentNumber;
+        _time = time;
         _loop = Task.Run(RunAsync);
     }
 
-    /// <summary>Seconds of audio heard so far.</summary>
-    public double HeardSeconds { get; private set; }
+    /// <summary>The task of the worker's loop: ends after the summary, or when aborted.</summary>
+    public Task Finished => _loop;
 
-    public void Enqueue(AudioFrame frame) => _work.Writer.TryWrite(new Work(frame, 0));
-
-    public void EnqueueGap(long missingFrames) => _work.Writer.TryWrite(new Work(null, missingFrames));
-
-    /// <summary>No more audio: the worker finishes the last utterance, then the sink makes the summary.</summary>
-    public void Complete() => _work.Writer.TryComplete();
+    /// <summary>Frames were accepted, or the session stopped: read on.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
 
     /// <summary>Stops at once (abort, delete, shutdown); nothing more is published.</summary>
     public async ValueTask DisposeAsync()
     {
-        _work.Writer.TryComplete();
         await _abort.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -74,10 +95,9 @@ internal sealed class MeetingWorker : IAsyncDisposable
             // Aborted.
         }
 
+        _reader.Dispose();
         _abort.Dispose();
     }
-
-    public Task Finished => _loop;
 
     private async Task RunAsync()
     {
@@ -90,56 +110,41 @@ internal sealed class MeetingWorker : IAsyncDisposable
         using var detector = vad.Detector;
         var pcm = new ArrayBufferWriter<float>();
         var utterance = new List<float>();
-        long heard = 0;
-        long utteranceStart = -1;
         var samplesPerFrame = 0;
-        await foreach (var work in _work.Reader.ReadAllAsync(token).ConfigureAwait(false))
+        while (true)
         {
+            var status = _reader.Next(out var frame, out var missing);
+            if (status == ReleasedAudioStatus.Waiting)
+            {
+                await _wake.Reader.ReadAsync(token).ConfigureAwait(false);
+                continue;
+            }
+
+            if (status == ReleasedAudioStatus.Gone)
+            {
+                return;
+            }
+
+            if (status == ReleasedAudioStatus.Ended)
+            {
+                break;
+            }
+
             pcm.Clear();
-            if (work.Frame is { } frame)
+            if (missing > 0 && samplesPerFrame > 0)
             {
-                // A frame the codec cannot decode is counted by the decoder and heard as nothing.
-                converter.Push(frame.Payload.Span, pcm);
-                samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount);
-            }
-            else if (samplesPerFrame > 0)
-            {
-                pcm.Write(new float[(int)Math.Min(work.MissingFrames * samplesPerFrame, 10L * AudioFile.Mono16kRate)]);
+                pcm.Write(new float[(int)Math.Min(missing * samplesPerFrame, 10L * AudioFile.Mono16kRate)]);
             }
 
-            var samples = pcm.WrittenSpan.ToArray();
-            foreach (var e in detector.Process(samples))
+            // A frame the codec cannot decode is counted by the decoder and heard as nothing.
+            var before = pcm.WrittenCount;
+            converter.Push(frame.Payload.Span, pcm);
+            samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount - before);
+            _framesRead += missing + 1;
+            await HearAsync(pcm.WrittenSpan.ToArray(), detector, utterance, token).ConfigureAwait(false);
+            if (_time.GetElapsedTime(_lastProgress) >= ProgressInterval)
             {
-                if (e.Kind == VadEventKind.SpeechStart)
-                {
-                    utteranceStart = e.Sample;
-                    // Keep the audio from the start of speech (it may lie inside this chunk or the previous one).
-                    var keep = (int)Math.Min(utterance.Count, Math.Max(0, heard - e.Sample));
-                    utterance.RemoveRange(0, utterance.Count - keep);
-                }
-                else if (utteranceStart >= 0)
-                {
-                    var end = (int)Math.Clamp(e.Sample - heard, 0, samples.Length);
-                    utterance.AddRange(samples.AsSpan(0, end));
-                    await TranscribeAsync(utterance, utteranceStart, token).ConfigureAwait(false);
-                    utterance.Clear();
-                    utteranceStart = -1;
-                }
-            }
-
-            utterance.AddRange(samples);
-            heard += samples.Length;
-            HeardSeconds = heard / (double)AudioFile.Mono16kRate;
-            if (utteranceStart < 0 && utterance.Count > AudioFile.Mono16kRate)
-            {
-                // Silence: keep a second of context for the next speech start.
-                utterance.RemoveRange(0, utterance.Count - AudioFile.Mono16kRate);
-            }
-            else if (utteranceStart >= 0 && utterance.Count >= MaxUtteranceSamples)
-            {
-                await TranscribeAsync(utterance, utteranceStart, token).ConfigureAwait(false);
-                utteranceStart = heard;
-                utterance.Clear();
+                await ProgressAsync(final: false).ConfigureAwait(false);
             }
         }
 
@@ -147,16 +152,54 @@ internal sealed class MeetingWorker : IAsyncDisposable
         {
             if (e.Kind == VadEventKind.SpeechStart)
             {
-                utteranceStart = e.Sample;
+                _utteranceStart = e.Sample;
             }
         }
 
-        if (utteranceStart >= 0 && utterance.Count > 0)
+        if (_utteranceStart >= 0 && utterance.Count > 0)
         {
-            await TranscribeAsync(utterance, utteranceStart, token).ConfigureAwait(false);
+            await TranscribeAsync(utterance, _utteranceStart, token).ConfigureAwait(false);
         }
 
+        _utteranceStart = -1;
+        await ProgressAsync(final: true).ConfigureAwait(false);
         await _sink.FinishedAsync(_sessionId, token).ConfigureAwait(false);
+    }
+
+    private async Task HearAsync(float[] samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken token)
+    {
+        foreach (var e in detector.Process(samples))
+        {
+            if (e.Kind == VadEventKind.SpeechStart)
+            {
+                _utteranceStart = e.Sample;
+                // Keep the audio from the start of speech (it may lie inside this chunk or the previous one).
+                var keep = (int)Math.Min(utterance.Count, Math.Max(0, _heard - e.Sample));
+                utterance.RemoveRange(0, utterance.Count - keep);
+            }
+            else if (_utteranceStart >= 0)
+            {
+                var end = (int)Math.Clamp(e.Sample - _heard, 0, samples.Length);
+                utterance.AddRange(samples.AsSpan(0, end));
+                await TranscribeAsync(utterance, _utteranceStart, token).ConfigureAwait(false);
+                utterance.Clear();
+                _utteranceStart = -1;
+            }
+        }
+
+        utterance.AddRange(samples);
+        _heard += samples.Length;
+        if (_utteranceStart < 0 && utterance.Count > AudioFile.Mono16kRate)
+        {
+            // Silence: keep a second of context for the next speech start.
+            utterance.RemoveRange(0, utterance.Count - AudioFile.Mono16kRate);
+        }
+        else if (_utteranceStart >= 0 && utterance.Count >= MaxUtteranceSamples)
+        {
+            await TranscribeAsync(utterance, _utteranceStart, token).ConfigureAwait(false);
+            _utteranceStart = _heard;
+            utterance.Clear();
+        }
     }
 
     private IAudioFrameDecoder CreateDecoder() => _parameters.Codec == "opus"
@@ -165,9 +208,10 @@ internal sealed class MeetingWorker : IAsyncDisposable
 
     private async Task TranscribeAsync(List<float> utterance, long startSample, CancellationToken token)
     {
-        if (_speech.Transcriber is not { } transcriber || utterance.Count < AudioFile.Mono16kRate / 10)
+        var endSample = startSample + utterance.Count;
+        if (endSample <= _transcribedThroughSample || _speech.Transcriber is not { } transcriber || utterance.Count < AudioFile.Mono16kRate / 10)
         {
-            return;
+            return; // transcribed before a restart, no model, or too short to hold a word
         }
 
         var audio = utterance.ToArray();
@@ -182,15 +226,36 @@ internal sealed class MeetingWorker : IAsyncDisposable
             _transcriptionSlot.Release();
         }
 
-        var offset = TimeSpan.FromSeconds(startSample / (double)AudioFile.Mono16kRate);
+        var offset = Seconds(startSample);
+        var number = 0;
         foreach (var segment in result.Segments)
         {
-            var id = $"s{_segments++:D5}";
+            var id = string.Create(CultureInfo.InvariantCulture, $"t{(long)offset.TotalMilliseconds:D9}-{number++}");
             await _sink.TranscriptAsync(_sessionId, new TranscriptSegment(id, offset + segment.Start, offset + segment.End, segment.Text.Trim(), 0), segment.Language).ConfigureAwait(false);
         }
 
-        await _sink.ProgressAsync(_sessionId, new { state = "transcribing", transcribedSeconds = Math.Round(HeardSeconds, 1) }).ConfigureAwait(false);
+        _sink.TranscribedThrough(_sessionId, Seconds(endSample));
+        await ProgressAsync(final: false).ConfigureAwait(false);
     }
 
-    private sealed record Work(AudioFrame? Frame, long MissingFrames);
+    /// <summary>
+    /// Progress: audio received (released frames, lost ones included), audio heard (decoded), and audio transcribed
+    /// (everything heard except the utterance still being listened to), with the share transcribed.
+    /// </summary>
+    private Task ProgressAsync(bool final)
+    {
+        _lastProgress = _time.GetTimestamp();
+        var secondsPerFrame = _framesRead > 0 ? _heard / (double)_framesRead / AudioFile.Mono16kRate : 0;
+        var received = final ? Seconds(_heard).TotalSeconds : Math.Max(_heard / (double)AudioFile.Mono16kRate, (_releasedThrough() + 1) * secondsPerFrame);
+        var transcribed = (_utteranceStart >= 0 ? Math.Min(_utteranceStart, _heard) : _heard) / (double)AudioFile.Mono16kRate;
+        var percent = received > 0 ? Math.Min(100, 100 * transcribed / received) : final ? 100 : 0;
+        return _sink.ProgressAsync(_sessionId, new
+        {
+            receivedSeconds = Math.Round(received, 1),
+            transcribedSeconds = Math.Round(transcribed, 1),
+            percentTranscribed = Math.Round(percent, 1),
+        });
+    }
+
+    private static TimeSpan Seconds(long samples) => TimeSpan.FromSeconds(samples / (double)AudioFile.Mono16kRate);
 }

@@ -1,0 +1,164 @@
+using System.Text;
+using Appliance.Llm;
+using Appliance.Meetings;
+using Appliance.Profiles;
+
+namespace Appliance.Daemon.Meetings;
+
+/// <summary>
+/// A meeting summary from an R1-class model, by map-reduce sized with the model's own tokenizer: the transcript is cut
+/// into chunks that fit the context (with overlap) and each is turned into notes (map); notes that together do not fit
+/// one prompt are combined again; the notes become the summary JSON (reduce). Reasoning is dropped and bounded by the
+/// thinking budget. The answer is kept only when it is valid against the published schema; an invalid one is retried
+/// once with constrained decoding against the schema (no reasoning, bounded strings), and when that fails too the
+/// caller falls back to the extractive summary.
+/// </summary>
+internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int contextTokens, Func<object, Task> progress)
+{
+    private const int TemplateTokens = 32;
+    private const int MaxCombineRounds = 3;
+    private const string MapInstruction = "Summarize this part of a meeting transcript as short notes: key points, decisions, action items with owners and due dates, open questions.";
+    private const string CombineInstruction = "Combine these notes from one meeting into shorter notes, keeping every decision, action item (owner, due date) and open question.";
+    private const string ReduceInstruction = "From these meeting notes, write the meeting summary as one JSON object with the fields title, summary, keyPoints, decisions, actionItems (owner, task, due), openQuestions. Answer with the JSON only.";
+
+    private readonly int _thinking = Math.Min(model.ThinkingBudgetTokens ?? 512, contextTokens / 4);
+    private readonly int _notesTokens = Math.Min(384, contextTokens / 8);
+    private readonly int _answerTokens = Math.Min(2048, contextTokens / 2);
+
+    /// <summary>The summary, or null with the reason the caller should fall back.</summary>
+    public async Task<(MeetingSummary? Summary, string Problem)> SummarizeAsync(IReadOnlyList<TranscriptSegment> transcript, MeetingParameters parameters, IReadOnlyList<SequenceGap> gaps, CancellationToken cancellationToken)
+    {
+        var chunkTokens = contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
+        if (chunkTokens < 64)
+        {
+            return (null, $"the {contextTokens}-token context leaves no room for transcript chunks");
+        }
+
+        var chunks = TranscriptChunker.Chunk(transcript, chunkTokens, Math.Min(64, chunkTokens / 8), Count);
+        var notes = new List<string>();
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            await progress(new { state = "summarizing", stage = "map", chunk = i + 1, chunks = chunks.Count }).ConfigureAwait(false);
+            var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunks[i]}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
+            if (failure is not null)
+            {
+                return (null, failure);
+            }
+
+            notes.Add(text.Trim());
+        }
+
+        var room = contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
+        for (var round = 1; Count(Join(notes)) > room; round++)
+        {
+            if (round > MaxCombineRounds || room < 64)
+            {
+                return (null, "the notes do not fit the model's context");
+            }
+
+            var groups = TranscriptChunker.Chunk(Join(notes), chunkTokens, 0, Count);
+            notes.Clear();
+            for (var i = 0; i < groups.Count; i++)
+            {
+                await progress(new { state = "summarizing", stage = "combine", round, chunk = i + 1, chunks = groups.Count }).ConfigureAwait(false);
+                var (text, failure) = await AskAsync($"{CombineInstruction}\n\n{groups[i]}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    return (null, failure);
+                }
+
+                notes.Add(text.Trim());
+            }
+        }
+
+        var language = parameters.LanguageHint ?? "und";
+        var prompt = $"{ReduceInstruction}\n\n{Join(notes)}";
+        await progress(new { state = "summarizing", stage = "reduce" }).ConfigureAwait(false);
+        var (answer, reduceFailure) = await AskAsync(prompt, _thinking, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
+        if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))
+        {
+            return (summary, "");
+        }
+
+        await progress(new { state = "summarizing", stage = "reduce", constrained = true }).ConfigureAwait(false);
+        var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
+        if (schema is null)
+        {
+            return (null, "the model's answer was not a valid summary, and the context leaves no room for a constrained one");
+        }
+
+        var (constrained, failureAgain) = await AskAsync(prompt, 0, schema.Value.MaxTokens, schema.Value.Schema, cancellationToken).ConfigureAwait(false);
+        if (failureAgain is not null)
+        {
+            return (null, failureAgain);
+        }
+
+        return MeetingSummarySchema.TryCompleteModelAnswer(constrained, language, gaps, out summary, out var problems)
+            ? (summary, "")
+            : (null, $"the model's answer was not a valid summary, constrained either: {string.Join("; ", problems.Take(3))}");
+    }
+
+    /// <summary>
+    /// The answer schema for a constrained reduce and the tokens to allow it. Lists are shortened and strings bounded
+    /// until the longest possible answer fits the room the prompt leaves, counting half the characters per token the
+    /// model's tokenizer gets on the prompt (at worst four tokens per character, a byte-level vocabulary writing
+    /// multi-byte characters byte by byte). Null when not even one item per list fits.
+    /// </summary>
+    private (string Schema, int MaxTokens)? ConstrainedSchema(string prompt, int maxKeyPoints)
+    {
+        var maxTokens = Math.Min(_answerTokens, contextTokens - Count(prompt) - TemplateTokens);
+        var charsPerToken = Math.Clamp(prompt.Length / (double)Math.Max(1, Count(prompt)) * 0.5, 0.25, 8);
+        foreach (var items in new[] { Math.Clamp(maxKeyPoints, 1, 8), 3, 2, 1 }.Distinct().Where(n => n <= Math.Clamp(maxKeyPoints, 1, 8)))
+        {
+            var skeleton = Count(Skeleton(items));
+            var chars = (int)((maxTokens - skeleton) * charsPerToken);
+            if (skeleton < maxTokens / 2 && chars >= 64)
+            {
+                return (MeetingSummarySchema.ModelAnswerSchemaText(items, chars), maxTokens);
+            }
+        }
+
+        return null;
+    }
+
+    // The longest answer's JSON without its text: what the structure alone costs in tokens.
+    private static string Skeleton(int items)
+    {
+        var strings = string.Join(',', Enumerable.Repeat("\"\"", items));
+        var actions = string.Join(',', Enumerable.Repeat("{\"owner\":\"\",\"task\":\"\",\"due\":\"\"}", items));
+        return $"{{\"title\":\"\",\"summary\":\"\",\"keyPoints\":[{strings}],\"decisions\":[{strings}],\"actionItems\":[{actions}],\"openQuestions\":[{strings}]}}";
+    }
+
+    private async Task<(string Text, string? Failure)> AskAsync(string prompt, int thinkingBudget, int maxTokens, string? schema, CancellationToken cancellationToken)
+    {
+        var answer = new StringBuilder();
+        var request = new LlmRequest
+        {
+            ModelId = model.Id,
+            Messages = [new LlmMessage("user", prompt)],
+            Priority = LlmPriority.Batch,
+            ThinkingBudgetTokens = thinkingBudget,
+            MaxTokens = maxTokens,
+            Temperature = 0.6f,
+            TopP = 0.95f,
+            AnswerJsonSchema = schema,
+        };
+        await foreach (var e in llm.GenerateAsync(request, cancellationToken).ConfigureAwait(false))
+        {
+            switch (e)
+            {
+                case LlmAnswerDelta delta:
+                    answer.Append(delta.Text);
+                    break;
+                case LlmFailed failed:
+                    return ("", $"the model failed: {failed.Error.Code}: {failed.Error.Message}");
+            }
+        }
+
+        return (answer.ToString(), null);
+    }
+
+    private int Count(string text) => llm.CountTokens(model.Id, text) ?? (text.Length / 4) + 1;
+
+    private static string Join(IEnumerable<string> notes) => string.Join("\n\n", notes);
+}

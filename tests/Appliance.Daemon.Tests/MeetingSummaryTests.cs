@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Meetings;
+
+namespace Appliance.Daemon.Tests;
+
+public sealed partial class MeetingTests
+{
+    [Fact]
+    public async Task The_summary_model_writes_the_summary_and_an_invalid_answer_is_retried_under_the_schema()
+    {
+        var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile(withSummaryLlm: true)}", $"--Meetings:Root={root}"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+        var session = "review-1";
+        var prefix = $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/";
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var progress = new List<JsonElement>();
+        var progressTask = Task.Run(async () =>
+        {
+            await foreach (var m in client.ObserveAsync(prefix + "progress", timeout.Token))
+            {
+                var body = JsonDocument.Parse(m.Payload).RootElement;
+                lock (progress)
+                {
+                    progress.Add(body);
+                }
+
+                if (body.GetProperty("state").GetString() == "completed")
+                {
+                    return;
+                }
+            }
+        });
+        await using var summaries = client.ObserveAsync(prefix + "summary", timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var summaryArrived = summaries.MoveNextAsync();
+
+        var start = await log.SendToAsync(prefix + "control", new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1, language = "en", participants = Participants });
+        await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
+        var frames = Frames(Speech(10));
+        for (var i = 0; i < frames.Count; i++)
+        {
+            if (i != 7)
+            {
+                await client.PublishAsync(AudioFrame(prefix, i, frames[i]));
+            }
+        }
+
+        var stop = await log.SendToAsync(prefix + "control", new { action = "stop", lastSequence = frames.Count - 1 });
+        await log.WaitForFinalAsync(stop, TimeSpan.FromSeconds(10));
+        Assert.True(await summaryArrived, "no summary arrived");
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(summaries.Current.Payload));
+
+        Assert.Empty(MeetingSummarySchema.Validate(summaries.Current.Payload));
+        var summary = JsonDocument.Parse(summaries.Current.Payload).RootElement;
+        Assert.Equal("llm", summary.GetProperty("source").GetString());
+        Assert.Equal("en", summary.GetProperty("language").GetString());
+        Assert.Equal(7, Assert.Single(summary.GetProperty("gaps").EnumerateArray()).GetProperty("fromSeq").GetInt64());
+
+        // The random weights never answer with the summary JSON by themselves: the summary is the constrained retry's.
+        await progressTask;
+        List<string> stages;
+        lock (progress)
+        {
+            stages = [.. progress.Where(p => p.GetProperty("state").GetString() == "summarizing")
+                .Select(p => p.GetProperty("stage").GetString() + (p.TryGetProperty("constrained", out _) ? "+constrained" : ""))];
+            Assert.Contains(progress, p => p.TryGetProperty("percentTranscribed", out var percent) && percent.GetDouble() == 100);
+        }
+
+        Assert.Equal("map", stages[0]);
+        Assert.Equal(["reduce", "reduce+constrained"], stages.SkipWhile(s => s == "map"));
+    }
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using Appliance.Meetings;
+
+namespace Appliance.Meetings.Tests;
+
+/// <summary>Group commit of frames from many sessions, and reading them back in order while the meeting goes on.</summary>
+public sealed class IngestTests : IDisposable
+{
+    private readonly TestStore _store = new(reorderWindow: 4);
+
+    public void Dispose() => _store.Dispose();
+
+    [Fact]
+    public void A_batch_of_several_sessions_is_accepted_in_one_go_with_duplicates_and_unknown_sessions_sorted_out()
+    {
+        using (var manager = _store.Open())
+        {
+            manager.Start("a", TestStore.Opus);
+            manager.Start("b", TestStore.Opus);
+            IncomingFrame[] batch =
+            [
+                new("a", TestStore.Frame(0)), new("b", TestStore.Frame(1)), new("a", TestStore.Frame(1)),
+                new("nobody", TestStore.Frame(0)), new("a", TestStore.Frame(1)), new("b", TestStore.Frame(0)),
+                new("b", TestStore.Frame(0, codec: "pcm_s16le")),
+            ];
+            var results = new FrameResult[batch.Length];
+            manager.AcceptFrames(batch, results);
+
+            Assert.Equal(
+                [FrameResult.Accepted, FrameResult.Accepted, FrameResult.Accepted, FrameResult.UnknownSession, FrameResult.Duplicate, FrameResult.Accepted, FrameResult.CodecMismatch],
+                results);
+            Assert.Equal((2L, 1L, 1L), (manager.Get("a")!.Counters.Accepted, manager.Get("a")!.Counters.Duplicates, manager.Get("a")!.ReleasedThrough));
+            Assert.Equal((2L, 1L, 1L), (manager.Get("b")!.Counters.Accepted, manager.Get("b")!.Counters.CodecMismatches, manager.Get("b")!.ReleasedThrough));
+        }
+
+        // Everything accepted was flushed: a restart finds it.
+        using var reopened = _store.Open();
+        Assert.Equal([0L, 1], reopened.ReadJournaledAudio("a").Select(f => f.Sequence));
+        Assert.Equal([1L, 0], reopened.ReadJournaledAudio("b").Select(f => f.Sequence));
+    }
+
+    [Fact]
+    public void The_reader_hands_out_a_frame_only_when_no_earlier_one_can_still_come()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        using var reader = manager.OpenReleasedAudio("m1")!;
+
+        // 1 and 2 wait for 0; 0 releases all three.
+        manager.AcceptFrame("m1", TestStore.Frame(1));
+        manager.AcceptFrame("m1", TestStore.Frame(2));
+        Assert.Empty(TestStore.Drain(reader, out var status));
+        Assert.Equal(ReleasedAudioStatus.Waiting, status);
+        manager.AcceptFrame("m1", TestStore.Frame(0));
+        Assert.Equal([0L, 1, 2], TestStore.Drain(reader, out _));
+
+        // 3 never comes: 4..6 wait until 7, a whole window past it, gives it up as lost.
+        foreach (var seq in new long[] { 4, 5, 6 })
+        {
+            manager.AcceptFrame("m1", TestStore.Frame(seq));
+        }
+
+        Assert.Empty(TestStore.Drain(reader, out _));
+        manager.AcceptFrame("m1", TestStore.Frame(7));
+        Assert.Equal([-1L, 4, 5, 6, 7], TestStore.Drain(reader, out _));
+        Assert.Equal(FrameResult.Late, manager.AcceptFrame("m1", TestStore.Frame(3)));
+
+        manager.Stop("m1");
+        Assert.Empty(TestStore.Drain(reader, out status));
+        Assert.Equal(ReleasedAudioStatus.Ended, status);
+        manager.Delete("m1");
+        Assert.Equal(ReleasedAudioStatus.Gone, reader.Next(out _, out _));
+    }
+
+    [Fact]
+    public void A_reader_opened_after_a_restart_reads_the_same_order_and_gaps_as_before()
+    {
+        long[] arrival = [2, 0, 1, 4, 7, 5, 6, 9, 8, 11, 10];
+        List<long> live;
+        using (var manager = _store.Open())
+        {
+            manager.Start("m1", TestStore.Opus);
+            using var reader = manager.OpenReleasedAudio("m1")!;
+            live = [];
+            foreach (var seq in arrival)
+            {
+                Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
+                live.AddRange(TestStore.Drain(reader, out _));
+            }
+        }
+
+        using var reopened = _store.Open();
+        using var again = reopened.OpenReleasedAudio("m1")!;
+        Assert.Equal(live, TestStore.Drain(again, out var status));
+        Assert.Equal(ReleasedAudioStatus.Waiting, status);
+        Assert.Equal([0L, 1, 2, -1, 4, 5, 6, 7, 8, 9, 10, 11], live);
+    }
+
+    [Fact]
+    public void The_transcript_checkpoint_survives_a_restart()
+    {
+        using (var manager = _store.Open())
+        {
+            manager.Start("m1", TestStore.Opus);
+            Assert.Equal(MeetingResult.Ok, manager.SetTranscribedThrough("m1", TimeSpan.FromSeconds(12.5)));
+            Assert.Equal(MeetingResult.UnknownSession, manager.SetTranscribedThrough("nobody", TimeSpan.FromSeconds(1)));
+        }
+
+        using var reopened = _store.Open();
+        Assert.Equal(TimeSpan.FromSeconds(12.5), reopened.Get("m1")!.TranscribedThrough);
+    }
+
+    [Theory]
+    [InlineData(5, 6000)]
+    [InlineData(1, 120)]
+    public void The_model_answer_schema_bounds_the_answer_and_completes_to_a_valid_summary(int maxItems, int maxChars)
+    {
+        using var schema = JsonDocument.Parse(MeetingSummarySchema.ModelAnswerSchemaText(maxItems, maxChars));
+        var properties = schema.RootElement.GetProperty("properties");
+        Assert.Equal(["actionItems", "decisions", "keyPoints", "openQuestions", "summary", "title"], properties.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+        var longest = properties.GetProperty("title").GetProperty("maxLength").GetInt32() + properties.GetProperty("summary").GetProperty("maxLength").GetInt32();
+        foreach (var list in new[] { "keyPoints", "decisions", "openQuestions" })
+        {
+            Assert.Equal(maxItems, properties.GetProperty(list).GetProperty("maxItems").GetInt32());
+            longest += maxItems * properties.GetProperty(list).GetProperty("items").GetProperty("maxLength").GetInt32();
+        }
+
+        var action = properties.GetProperty("actionItems").GetProperty("items").GetProperty("properties");
+        longest += maxItems * action.EnumerateObject().Sum(p => p.Value.GetProperty("maxLength").GetInt32());
+        Assert.InRange(longest, 1, Math.Max(maxChars, 8 * (2 + (6 * maxItems))));
+
+        var answer = "<think>x</think>{\"title\":\"Budget\",\"summary\":\"Launch budget.\",\"keyPoints\":[\"Trade show\"],\"decisions\":[],\"actionItems\":[{\"owner\":\"Maria\",\"task\":\"Send sheet\",\"due\":\"Friday\"}],\"openQuestions\":[]}";
+        Assert.True(MeetingSummarySchema.TryCompleteModelAnswer(answer, "en", [new SequenceGap(3, 2)], out var summary, out var problems), string.Join("; ", problems));
+        Assert.Equal((SummarySource.Llm, "en", 2L), (summary.Source, summary.Language, summary.Gaps.Single().Count));
+        Assert.False(MeetingSummarySchema.TryCompleteModelAnswer("{\"title\":\"\"}", "en", [], out _, out problems));
+        Assert.NotEmpty(problems);
+        Assert.False(MeetingSummarySchema.TryCompleteModelAnswer("no json here", "en", [], out _, out _));
+    }
+}
