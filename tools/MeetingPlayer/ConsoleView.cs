@@ -81,7 +81,7 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
         lock (_gate)
         {
             var now = time.GetTimestamp();
-            var changed = progress.State != _lastState;
+            var changed = progress.State != _lastState || progress.Stage is not null;
             if (!changed && !progress.IsTerminal && _lastProgressReport != long.MinValue && time.GetElapsedTime(_lastProgressReport, now) < ProgressInterval)
             {
                 return;
@@ -89,10 +89,19 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
 
             _lastProgressReport = now;
             _lastState = progress.State;
-            var percent = progress.Percent is { } p ? string.Create(CultureInfo.InvariantCulture, $" {p:0.#}%") : "";
             var colour = progress.IsFailure ? "red" : progress.State == "completed" ? "green" : "grey";
-            console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1}{2} · accepted {3} · duplicates {4} · gaps {5} · transcribed {6:0.0} s[/]",
-                colour, Markup.Escape(progress.State), percent, progress.AcceptedFrames, progress.Duplicates, progress.Gaps, progress.TranscribedSeconds);
+            if (progress.Stage is { } stage)
+            {
+                var part = progress.Chunk is { } chunk ? string.Create(CultureInfo.InvariantCulture, $" {chunk}/{progress.Chunks}") : "";
+                var constrained = progress.Constrained == true ? " (retry, constrained to the schema)" : "";
+                console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1} · {2}{3}{4}[/]", colour, Markup.Escape(progress.State), Markup.Escape(stage), part, constrained);
+                return;
+            }
+
+            var percent = progress.PercentTranscribed is { } p ? string.Create(CultureInfo.InvariantCulture, $" · {p:0.#}% transcribed") : "";
+            var received = progress.ReceivedSeconds is { } r ? string.Create(CultureInfo.InvariantCulture, $" of {r:0.0} s") : "";
+            console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1}{2} · accepted {3} · duplicates {4} · gaps {5} · transcribed {6:0.0} s{7}[/]",
+                colour, Markup.Escape(progress.State), percent, progress.AcceptedFrames, progress.Duplicates, progress.Gaps, progress.TranscribedSeconds, received);
         }
     }
 

@@ -160,7 +160,14 @@ public sealed record MeetingProgress
     public long Duplicates { get; init; }
     public long Gaps { get; init; }
     public double TranscribedSeconds { get; init; }
-    public double? Percent { get; init; }
+    public double? ReceivedSeconds { get; init; }
+    public double? PercentTranscribed { get; init; }
+
+    /// <summary>While summarizing: map, combine, reduce or extractive.</summary>
+    public string? Stage { get; init; }
+    public int? Chunk { get; init; }
+    public int? Chunks { get; init; }
+    public bool? Constrained { get; init; }
 
     [System.Text.Json.Serialization.JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; init; }

@@ -191,6 +191,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
                 }
 
                 _view.Info("[grey]stop sent; waiting for the transcript to finish and the summary…[/]");
+                var stopped = time.GetTimestamp();
                 Ending end;
                 try
                 {
@@ -208,6 +209,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
                 {
                     _view.Summary(summary);
                     _view.Counts(result.Counts!);
+                    _view.Info(string.Create(CultureInfo.InvariantCulture, $"[grey]summary arrived {time.GetElapsedTime(stopped).TotalSeconds:0.0} s after the stop was confirmed[/]"));
                     return 0;
                 }
 

@@ -12,6 +12,14 @@ presetOption.AcceptOnlyFromAmong([.. LlmPreset.All.Select(p => p.Name)]);
 var seedOption = new Option<long>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 42 };
 var outOption = new Option<DirectoryInfo>("--out") { Description = "Model folder to write", Required = true };
 var ggufOption = new Option<bool>("--gguf") { Description = "Also write a Q4_0 GGUF of the same weights" };
+var contextOption = new Option<int?>("--context") { Description = "Context length instead of the preset's (rotary cache and search max_length)" };
+contextOption.Validators.Add(result =>
+{
+    if (result.GetValueOrDefault<int?>() is < 16 or > 131_072)
+    {
+        result.AddError("--context must be between 16 and 131072");
+    }
+});
 
 var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill style LLM (ONNX Runtime GenAI layout)")
 {
@@ -19,12 +27,18 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     seedOption,
     outOption,
     ggufOption,
+    contextOption,
 };
 llm.SetAction(parseResult =>
 {
     if (!LlmPreset.TryGet(parseResult.GetValue(presetOption)!, out var preset))
     {
         return 2;
+    }
+
+    if (parseResult.GetValue(contextOption) is { } context)
+    {
+        preset = preset with { ContextLength = context };
     }
 
     var directory = parseResult.GetValue(outOption)!.FullName;

@@ -237,6 +237,7 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
                 MeetingState.Stopping => "transcribing",
                 _ => info.State.ToString().ToLowerInvariant(),
             };
+            body["transcribedSeconds"] ??= info.TranscribedSeconds;
             body["acceptedFrames"] = info.Counters.Accepted;
             body["duplicates"] = info.Counters.Duplicates;
             body["gaps"] = info.Gaps.Sum(g => g.Count);
