@@ -65,6 +65,7 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     private readonly ILogger<MeetingService> _logger;
     private readonly Lazy<MeetingSessionManager> _store;
     private readonly ConcurrentDictionary<string, MeetingWorker> _workers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, MeetingSummarizer> _summarizers = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _transcriptionSlot = new(1, 1);
     private readonly ConcurrentDictionary<string, long> _highestSequence = new(StringComparer.Ordinal);
     private readonly Lazy<Channel<IngestItem>> _ingestQueue;
@@ -122,8 +123,13 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         await _ingestLoop.ConfigureAwait(false);
         foreach (var worker in _workers.Values)
         {
-            // The journal holds the audio; a restart makes the transcript again.
+            // The journal holds the audio and the transcript; a restart goes on from the checkpoint.
             await worker.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var sessionId in _summarizers.Keys)
+        {
+            await DisposeSummarizerAsync(sessionId).ConfigureAwait(false);
         }
     }
 
@@ -189,6 +195,8 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
             await worker.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposeSummarizerAsync(sessionId).ConfigureAwait(false);
+
         if (result is MeetingResult.Ok or MeetingResult.AlreadyDone)
         {
             await ProgressAsync(sessionId, new { state = "aborted" }).ConfigureAwait(false);
@@ -205,6 +213,8 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
             await worker.DisposeAsync().ConfigureAwait(false);
         }
 
+        await DisposeSummarizerAsync(sessionId).ConfigureAwait(false);
+
         var result = Sessions.Delete(sessionId);
         if (result is MeetingResult.Ok)
         {
@@ -219,6 +229,7 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     async Task IMeetingSink.TranscriptAsync(string sessionId, TranscriptSegment segment, string language)
     {
         Sessions.AppendTranscript(sessionId, segment);
+        Summarizer(sessionId)?.Prepare(segment.Text.Length, () => Sessions.ReadTranscript(sessionId));
         await PublishAsync(Topic(sessionId, "transcript"), new { segmentId = segment.SegmentId, revision = segment.Revision, start = segment.Start.TotalSeconds, end = segment.End.TotalSeconds, text = segment.Text, language }, MqttQualityOfServiceLevel.AtLeastOnce, retain: false).ConfigureAwait(false);
     }
 
@@ -251,9 +262,9 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
     async Task IMeetingSink.FinishedAsync(string sessionId, CancellationToken cancellationToken)
     {
         var summary = await SummarizeAsync(sessionId, cancellationToken).ConfigureAwait(false);
-        if (summary is null)
+        if (summary is null || cancellationToken.IsCancellationRequested)
         {
-            return;
+            return; // shutting down (the stop is on disk: a restart summarizes), aborted or deleted
         }
 
         Sessions.Complete(sessionId, summary);
@@ -276,11 +287,10 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
             return null;
         }
 
-        var model = _device.Profile.Models.SummaryLlm;
-        if (model is not null && transcript.Count > 0 && _llm.Service.Models.FirstOrDefault(m => m.Id == model.Id && m.State == LlmModelState.Loaded) is { } loaded)
+        if (transcript.Count > 0 && Summarizer(sessionId) is { } summarizer)
         {
-            var summarizer = new MeetingSummarizer(_llm.Service, model, loaded.ContextTokens ?? model.ContextTokens ?? 4096, stage => ProgressAsync(sessionId, stage));
-            var outcome = await summarizer.SummarizeAsync(transcript, info.Parameters, info.Gaps, cancellationToken).ConfigureAwait(false);
+            var outcome = await summarizer.SummarizeAsync(transcript, info.Parameters, info.Gaps, stage => ProgressAsync(sessionId, stage), cancellationToken).ConfigureAwait(false);
+            await DisposeSummarizerAsync(sessionId).ConfigureAwait(false);
             if (outcome.Summary is not null)
             {
                 return outcome.Summary;
@@ -291,6 +301,38 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
         await ProgressAsync(sessionId, new { state = "summarizing", stage = "extractive" }).ConfigureAwait(false);
         return Sessions.CreateExtractiveSummary(sessionId);
+    }
+
+    /// <summary>The session's summarizer, made when the profile's summary model is loaded; null without one.</summary>
+    private MeetingSummarizer? Summarizer(string sessionId)
+    {
+        if (_summarizers.TryGetValue(sessionId, out var existing))
+        {
+            return existing;
+        }
+
+        var model = _device.Profile.Models.SummaryLlm;
+        if (model is null || _llm.Service.Models.FirstOrDefault(m => m.Id == model.Id && m.State == LlmModelState.Loaded) is not { } loaded)
+        {
+            return null;
+        }
+
+        var created = new MeetingSummarizer(_llm.Service, model, loaded.ContextTokens ?? model.ContextTokens ?? 4096);
+        if (_summarizers.TryAdd(sessionId, created))
+        {
+            return created;
+        }
+
+        _ = created.DisposeAsync().AsTask();
+        return _summarizers.GetValueOrDefault(sessionId);
+    }
+
+    private async Task DisposeSummarizerAsync(string sessionId)
+    {
+        if (_summarizers.TryRemove(sessionId, out var summarizer))
+        {
+            await summarizer.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private void StartWorker(string sessionId, MeetingParameters parameters, TimeSpan transcribedThrough)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Appliance.Llm;
 using Appliance.Meetings;
@@ -13,7 +14,12 @@ namespace Appliance.Daemon.Meetings;
 /// once with constrained decoding against the schema (no reasoning, bounded strings), and when that fails too the
 /// caller falls back to the extractive summary.
 /// </summary>
-internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int contextTokens, Func<object, Task> progress)
+/// <remarks>
+/// While the meeting goes on, <see cref="Prepare"/> maps every chunk already complete in the background (batch
+/// priority), so at stop only the last chunk and the reduce remain. Notes are kept by chunk text: a chunk whose text
+/// is unchanged at stop is not mapped again. One instance per meeting; dispose it to cancel the background work.
+/// </remarks>
+internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int contextTokens) : IAsyncDisposable
 {
     private const int TemplateTokens = 32;
     private const int MaxCombineRounds = 3;
@@ -24,11 +30,98 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
     private readonly int _thinking = Math.Min(model.ThinkingBudgetTokens ?? 512, contextTokens / 4);
     private readonly int _notesTokens = Math.Min(384, contextTokens / 8);
     private readonly int _answerTokens = Math.Min(2048, contextTokens / 2);
+    private readonly ConcurrentDictionary<string, string> _notesByChunk = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _preparation = new();
+    private readonly Lock _gate = new();
+    private Task _preparing = Task.CompletedTask;
+    private Func<IReadOnlyList<TranscriptSegment>?>? _pendingPreparation;
+    private long _charsSincePreparation;
 
-    /// <summary>The summary, or null with the reason the caller should fall back.</summary>
-    public async Task<(MeetingSummary? Summary, string Problem)> SummarizeAsync(IReadOnlyList<TranscriptSegment> transcript, MeetingParameters parameters, IReadOnlyList<SequenceGap> gaps, CancellationToken cancellationToken)
+    private int ChunkTokens => contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
+
+    /// <summary>
+    /// Counts new transcript text; once about half a chunk has come in since the last pass, maps, in the background,
+    /// the chunks of the transcript that are complete (all but the last). A pass due while one runs follows it, on the
+    /// transcript as it is then.
+    /// </summary>
+    public void Prepare(int newChars, Func<IReadOnlyList<TranscriptSegment>?> readTranscript)
     {
-        var chunkTokens = contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
+        lock (_gate)
+        {
+            _charsSincePreparation += newChars;
+            if (_charsSincePreparation < 2L * Math.Max(64, ChunkTokens))
+            {
+                return;
+            }
+
+            _charsSincePreparation = 0;
+            if (!_preparing.IsCompleted)
+            {
+                _pendingPreparation = readTranscript;
+                return;
+            }
+
+            _preparing = Task.Run(() => PrepareAsync(readTranscript));
+        }
+    }
+
+    private async Task PrepareAsync(Func<IReadOnlyList<TranscriptSegment>?> readTranscript)
+    {
+        var token = _preparation.Token;
+        try
+        {
+            while (!token.IsCancellationRequested && ChunkTokens >= 64 && readTranscript() is { } transcript)
+            {
+                var chunks = TranscriptChunker.Chunk(transcript, ChunkTokens, Math.Min(64, ChunkTokens / 8), Count);
+                foreach (var chunk in chunks.Take(chunks.Count - 1).Where(c => !_notesByChunk.ContainsKey(c)))
+                {
+                    if (await MapAsync(chunk, token).ConfigureAwait(false) is not null)
+                    {
+                        return; // the model failed; the summary at stop tries again and reports it
+                    }
+                }
+
+                lock (_gate)
+                {
+                    if (_pendingPreparation is null)
+                    {
+                        return;
+                    }
+
+                    readTranscript = _pendingPreparation;
+                    _pendingPreparation = null;
+                }
+            }
+        }
+#pragma warning disable CA1031 // Work ahead is an optimisation: whatever breaks it, the summary at stop starts afresh and reports the cause.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            _notesByChunk.Clear();
+        }
+    }
+
+    /// <summary>Cancels the background mapping and waits for it to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _preparation.CancelAsync().ConfigureAwait(false);
+        await _preparing.ConfigureAwait(false);
+        _preparation.Dispose();
+    }
+
+    /// <summary>
+    /// The summary, or null with the reason the caller should fall back. Waits for a background pass in flight (its
+    /// notes are used), then maps what is left and reduces.
+    /// </summary>
+    public async Task<(MeetingSummary? Summary, string Problem)> SummarizeAsync(IReadOnlyList<TranscriptSegment> transcript, MeetingParameters parameters, IReadOnlyList<SequenceGap> gaps, Func<object, Task> progress, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _pendingPreparation = null;
+        }
+
+        await _preparing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var chunkTokens = ChunkTokens;
         if (chunkTokens < 64)
         {
             return (null, $"the {contextTokens}-token context leaves no room for transcript chunks");
@@ -38,14 +131,14 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         var notes = new List<string>();
         for (var i = 0; i < chunks.Count; i++)
         {
-            await progress(new { state = "summarizing", stage = "map", chunk = i + 1, chunks = chunks.Count }).ConfigureAwait(false);
-            var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunks[i]}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
-            if (failure is not null)
+            var prepared = _notesByChunk.ContainsKey(chunks[i]);
+            await progress(new { state = "summarizing", stage = "map", chunk = i + 1, chunks = chunks.Count, prepared }).ConfigureAwait(false);
+            if (await MapAsync(chunks[i], cancellationToken).ConfigureAwait(false) is { } failure)
             {
                 return (null, failure);
             }
 
-            notes.Add(text.Trim());
+            notes.Add(_notesByChunk[chunks[i]]);
         }
 
         var room = contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
@@ -96,6 +189,23 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         return MeetingSummarySchema.TryCompleteModelAnswer(constrained, language, gaps, out summary, out var problems)
             ? (summary, "")
             : (null, $"the model's answer was not a valid summary, constrained either: {string.Join("; ", problems.Take(3))}");
+    }
+
+    /// <summary>The notes of one chunk, from the cache or the model; null when done, else why the model failed.</summary>
+    private async Task<string?> MapAsync(string chunk, CancellationToken cancellationToken)
+    {
+        if (_notesByChunk.ContainsKey(chunk))
+        {
+            return null;
+        }
+
+        var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunk}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
+        if (failure is null && !cancellationToken.IsCancellationRequested)
+        {
+            _notesByChunk[chunk] = text.Trim();
+        }
+
+        return failure ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null);
     }
 
     /// <summary>
