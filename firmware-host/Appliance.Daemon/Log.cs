@@ -89,6 +89,9 @@ internal static partial class Log
     [LoggerMessage(6002, LogLevel.Warning, "Meeting {SessionId}: extractive summary instead of the model's ({Reason})")]
     public static partial void SummaryFallback(ILogger logger, string sessionId, string reason);
 
+    [LoggerMessage(6003, LogLevel.Error, "Meeting {SessionId} failed; its audio stays in the journal and a restart tries it again")]
+    public static partial void MeetingFailed(ILogger logger, string sessionId, Exception error);
+
     [LoggerMessage(4001, LogLevel.Warning, "Sensor {Sensor} read failed ({Code}: {Detail}); {Failures} in a row")]
     public static partial void SensorReadFailed(ILogger logger, string sensor, string code, string detail, int failures);
 }

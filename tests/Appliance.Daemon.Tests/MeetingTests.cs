@@ -113,8 +113,9 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         var first = await log.SendToAsync(Control("good"), new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1 });
         var conflicting = await log.SendToAsync(Control("good"), new { action = "start", codec = "opus", sampleRate = 48000, channels = 1 });
         var badCodec = await log.SendToAsync(Control("other"), new { action = "start", codec = "mp3", sampleRate = 16000, channels = 1 });
+        var badOpusRate = await log.SendToAsync(Control("other"), new { action = "start", codec = "opus", sampleRate = 44100, channels = 1 });
         var unknownStop = await log.SendToAsync(Control("nobody"), new { action = "stop" });
-        foreach (var request in new[] { first, conflicting, badCodec, unknownStop })
+        foreach (var request in new[] { first, conflicting, badCodec, badOpusRate, unknownStop })
         {
             await log.WaitForFinalAsync(request, TimeSpan.FromSeconds(10));
         }
@@ -122,6 +123,7 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         Assert.Null(log.Final(first).Error);
         Assert.Equal("session_conflict", log.Final(conflicting).Error!.Code);
         Assert.Equal("invalid_params", log.Final(badCodec).Error!.Code);
+        Assert.Contains("48000", log.Final(badOpusRate).Error!.Message, StringComparison.Ordinal); // Opus has five rates; 44.1 kHz is not one
         Assert.Equal("unknown_session", log.Final(unknownStop).Error!.Code);
 
         async Task SendAsync(string session, int seq, string codec, byte[] payload) =>

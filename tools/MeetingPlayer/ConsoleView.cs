@@ -100,8 +100,8 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
 
             var percent = progress.PercentTranscribed is { } p ? string.Create(CultureInfo.InvariantCulture, $" · {p:0.#}% transcribed") : "";
             var received = progress.ReceivedSeconds is { } r ? string.Create(CultureInfo.InvariantCulture, $" of {r:0.0} s") : "";
-            console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1}{2} · accepted {3} · duplicates {4} · gaps {5} · transcribed {6:0.0} s{7}[/]",
-                colour, Markup.Escape(progress.State), percent, progress.AcceptedFrames, progress.Duplicates, progress.Gaps, progress.TranscribedSeconds, received);
+            console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1}{2} · accepted {3} · duplicates {4} · lost {5} · transcribed {6:0.0} s{7}[/]",
+                colour, Markup.Escape(progress.State), percent, progress.AcceptedFrames, progress.Duplicates, progress.LostFrames, progress.TranscribedSeconds, received);
         }
     }
 

@@ -158,7 +158,7 @@ public sealed record MeetingProgress
     public string State { get; init; } = "";
     public long AcceptedFrames { get; init; }
     public long Duplicates { get; init; }
-    public long Gaps { get; init; }
+    public long LostFrames { get; init; }
     public double TranscribedSeconds { get; init; }
     public double? ReceivedSeconds { get; init; }
     public double? PercentTranscribed { get; init; }

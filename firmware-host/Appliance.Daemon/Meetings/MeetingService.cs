@@ -235,6 +235,15 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     void IMeetingSink.TranscribedThrough(string sessionId, TimeSpan through) => Sessions.SetTranscribedThrough(sessionId, through);
 
+    async Task IMeetingSink.FailedAsync(string sessionId, Exception error)
+    {
+        // The audio stays in the journal: a restart tries the meeting again from its last checkpoint.
+        Log.MeetingFailed(_logger, sessionId, error);
+        _workers.TryRemove(sessionId, out _);
+        await DisposeSummarizerAsync(sessionId).ConfigureAwait(false);
+        await ProgressAsync(sessionId, new { state = "failed", error = new { code = "internal_error", message = error.Message } }).ConfigureAwait(false);
+    }
+
     /// <summary>Publishes progress: the given fields, the session's state (unless given) and its frame counters.</summary>
     public Task ProgressAsync(string sessionId, object progress)
     {
@@ -242,16 +251,11 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
         var body = JsonSerializer.SerializeToNode(progress, ContractJson.Options)!.AsObject();
         if (info is not null)
         {
-            body["state"] ??= info.State switch
-            {
-                MeetingState.Open => "recording",
-                MeetingState.Stopping => "transcribing",
-                _ => info.State.ToString().ToLowerInvariant(),
-            };
+            body["state"] ??= StateName(info.State);
             body["transcribedSeconds"] ??= info.TranscribedSeconds;
             body["acceptedFrames"] = info.Counters.Accepted;
             body["duplicates"] = info.Counters.Duplicates;
-            body["gaps"] = info.Gaps.Sum(g => g.Count);
+            body["lostFrames"] = info.Gaps.Sum(g => g.Count);
             body["droppedFrames"] = info.Counters.Late + info.Counters.AfterStop + info.Counters.CodecMismatches + info.Counters.InvalidPayloads;
         }
 
@@ -442,10 +446,10 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
                         root.TryGetProperty("channels", out var channels) ? channels.GetInt32() : 1,
                         root.TryGetProperty("language", out var language) ? language.GetString() : null,
                         root.TryGetProperty("participants", out var participants) ? [.. participants.EnumerateArray().Select(p => p.GetString() ?? "")] : []);
-                    error = parameters.Codec is "opus" or "pcm_s16le"
-                        ? await StartSessionAsync(sessionId, parameters).ConfigureAwait(false)
-                        : ("invalid_params", "codec must be opus or pcm_s16le");
-                    result = new { sessionId, state = "recording" };
+                    error = CodecProblem(parameters) is { } problem
+                        ? ("invalid_params", problem)
+                        : await StartSessionAsync(sessionId, parameters).ConfigureAwait(false);
+                    result = new { sessionId, state = StateName(Sessions.Get(sessionId)?.State ?? MeetingState.Open) };
                     break;
                 case "stop":
                     // Audio (QoS 0) and control (QoS 1) may overtake each other: wait, off the receive path, for the
@@ -477,6 +481,22 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
 
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
+    /// <summary>Why the daemon cannot decode this audio, or null: Opus runs at its five rates with one or two channels.</summary>
+    private static string? CodecProblem(MeetingParameters parameters) => parameters.Codec switch
+    {
+        "opus" when parameters.SampleRate is not (8000 or 12000 or 16000 or 24000 or 48000) || parameters.Channels is < 1 or > 2 =>
+            "opus needs a sampleRate of 8000, 12000, 16000, 24000 or 48000 and 1 or 2 channels",
+        "opus" or "pcm_s16le" => null,
+        _ => "codec must be opus or pcm_s16le",
+    };
+
+    private static string StateName(MeetingState state) => state switch
+    {
+        MeetingState.Open => "recording",
+        MeetingState.Stopping => "transcribing",
+        _ => state.ToString().ToLowerInvariant(),
+    };
+
     private async Task WaitForSequenceAsync(string sessionId, long? last)
     {
         var waited = TimeSpan.Zero;
@@ -498,7 +518,9 @@ internal sealed class MeetingService : BackgroundService, IMeetingSink
             var builder = new MqttApplicationMessageBuilder()
                 .WithTopic(message.ResponseTopic)
                 .WithPayload(JsonSerializer.SerializeToUtf8Bytes(reply, ContractJson.Options))
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce);
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithUserProperty(UserPropertyNames.Sequence, "0"u8.ToArray().AsMemory())
+                .WithUserProperty(UserPropertyNames.Final, "true"u8.ToArray().AsMemory());
             if (message.CorrelationData is { } correlation)
             {
                 builder.WithCorrelationData(correlation);

@@ -165,7 +165,8 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         }
 
         var language = parameters.LanguageHint ?? "und";
-        var prompt = $"{ReduceInstruction}\n\n{Join(notes)}";
+        var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
+        var prompt = $"{ReduceInstruction}{participants}\n\n{Join(notes)}";
         await progress(new { state = "summarizing", stage = "reduce" }).ConfigureAwait(false);
         var (answer, reduceFailure) = await AskAsync(prompt, _thinking, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
         if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))

@@ -21,6 +21,9 @@ internal interface IMeetingSink
     Task ProgressAsync(string sessionId, object progress);
 
     Task FinishedAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>The worker stopped on an unexpected error (a journal it cannot read back, a codec that fails).</summary>
+    Task FailedAsync(string sessionId, Exception error);
 }
 
 /// <summary>
@@ -73,7 +76,7 @@ internal sealed class MeetingWorker : IAsyncDisposable
         _transcriptionSlot = transcriptionSlot;
         _sink = sink;
         _time = time;
-        _loop = Task.Run(RunAsync);
+        _loop = Task.Run(RunGuardedAsync);
     }
 
     /// <summary>The task of the worker's loop: ends after the summary, or when aborted.</summary>
@@ -97,6 +100,24 @@ internal sealed class MeetingWorker : IAsyncDisposable
 
         _reader.Dispose();
         _abort.Dispose();
+    }
+
+    private async Task RunGuardedAsync()
+    {
+        try
+        {
+            await RunAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // One meeting's failure is reported and must not go unnoticed in a faulted task.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            await _sink.FailedAsync(_sessionId, e).ConfigureAwait(false);
+        }
     }
 
     private async Task RunAsync()
