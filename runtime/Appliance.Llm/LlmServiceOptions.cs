@@ -15,6 +15,12 @@ public sealed record LlmServiceOptions
     /// <summary>Inter-op threads of each session; 0 leaves ONNX Runtime's default.</summary>
     public int InterOpThreads { get; init; }
 
+    /// <summary>
+    /// Let idle intra-op and inter-op threads spin waiting for work. Off by default: between tokens (while the answer
+    /// is streamed out) a spinning pool burns a whole core that speech and audio ingest need on a small board.
+    /// </summary>
+    public bool AllowSpinning { get; init; }
+
     /// <summary>Bytes the loaded models (weights plus KV cache) and the process may use; 0 disables the guard.</summary>
     public long MemoryBudgetBytes { get; init; }
 

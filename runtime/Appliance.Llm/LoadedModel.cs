@@ -162,7 +162,13 @@ internal sealed class LoadedModel
             }
         }
 
-        var sessionOptions = new JsonObject();
+        // String entries GenAI does not know itself go to ONNX Runtime as session config entries.
+        var spinning = options.AllowSpinning ? "1" : "0";
+        var sessionOptions = new JsonObject
+        {
+            ["session.intra_op.allow_spinning"] = spinning,
+            ["session.inter_op.allow_spinning"] = spinning,
+        };
         if (options.IntraOpThreads > 0)
         {
             sessionOptions["intra_op_num_threads"] = options.IntraOpThreads;
