@@ -160,7 +160,7 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
                     return (null, failure);
                 }
 
-                notes.Add(text.Trim());
+                notes.Add(Clip(text.Trim(), _notesTokens));
             }
         }
 
@@ -203,7 +203,7 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunk}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
         if (failure is null && !cancellationToken.IsCancellationRequested)
         {
-            _notesByChunk[chunk] = text.Trim();
+            _notesByChunk[chunk] = Clip(text.Trim(), _notesTokens);
         }
 
         return failure ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null);
@@ -267,6 +267,22 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         }
 
         return (answer.ToString(), null);
+    }
+
+    /// <summary>
+    /// Cuts notes to <paramref name="maxTokens"/> as the tokenizer counts them again: generated text does not always
+    /// encode back to as few tokens as it was generated in, and notes that grow in the round trip must not overflow the
+    /// combine and reduce prompts.
+    /// </summary>
+    private string Clip(string text, int maxTokens)
+    {
+        for (var count = Count(text); count > maxTokens && text.Length > 0; count = Count(text))
+        {
+            text = text[..(int)(text.Length * (maxTokens / (double)count) * 0.95)];
+            text = text.Length > 0 && char.IsHighSurrogate(text[^1]) ? text[..^1] : text;
+        }
+
+        return text;
     }
 
     private int Count(string text) => llm.CountTokens(model.Id, text) ?? (text.Length / 4) + 1;
