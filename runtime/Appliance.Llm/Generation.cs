@@ -8,7 +8,7 @@ namespace Appliance.Llm;
 /// generator, splits reasoning from answer, applies limits, and writes events to the request's channel. Every
 /// native object it creates is disposed before it returns.
 /// </summary>
-internal sealed class Generation(PendingRequest work, LoadedModel model, TimeProvider time)
+internal sealed class Generation(PendingRequest work, LoadedModel model, int prefillSliceTokens, TimeProvider time)
 {
     private readonly LlmRequest _request = work.Request;
     private readonly CancellationToken _cancellation = work.Cancellation;
@@ -86,7 +86,13 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, TimePro
         LlmFinishReason reason;
         try
         {
-            generator.AppendTokens(promptIds);
+            // The prompt goes in slices (LlmServiceOptions.PrefillSliceTokens): the graph returns logits for every
+            // position it is given, so a whole 4000-token prompt would need 4000 x vocabulary floats at once.
+            for (var offset = 0; offset < promptIds.Length && !_cancellation.IsCancellationRequested; offset += prefillSliceTokens)
+            {
+                generator.AppendTokens(promptIds.AsSpan(offset, Math.Min(prefillSliceTokens, promptIds.Length - offset)).ToArray());
+            }
+
             if (startsInReasoning && budget <= 0)
             {
                 generator.AppendTokens(closeIds);

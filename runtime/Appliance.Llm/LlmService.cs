@@ -44,6 +44,7 @@ public sealed partial class LlmService : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConcurrency, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.QueueCapacity, 0, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillSliceTokens, 1, nameof(options));
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger<LlmService>.Instance;
@@ -438,7 +439,7 @@ public sealed partial class LlmService : IAsyncDisposable
 
             try
             {
-                new Generation(work, model, _time).Run();
+                new Generation(work, model, _options.PrefillSliceTokens, _time).Run();
             }
             catch (OnnxRuntimeGenAIException e)
             {

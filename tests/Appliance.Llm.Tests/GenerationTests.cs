@@ -52,6 +52,30 @@ public sealed class GenerationTests(ForgedModels models)
     }
 
     [Fact]
+    public async Task APromptGivenInSlicesGivesTheSameTokensAsOneGivenWhole()
+    {
+        // Three slices of 128 and a rest: the service appends it in pieces, the bare loop at once.
+        var prompt = Enumerable.Range(0, 420).Select(i => 100 + (i * 37 % 300)).ToArray();
+        await using var service = await models.ServiceWith(options: ForgedModels.Options() with { PrefillSliceTokens = 128 });
+        var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+
+        using var model = new Model(models.Tiny);
+        using var generatorParams = new GeneratorParams(model);
+        generatorParams.SetSearchOption("do_sample", false);
+        generatorParams.SetSearchOption("max_length", prompt.Length + 16);
+        using var generator = new Generator(model, generatorParams);
+        generator.AppendTokens(prompt);
+        var expected = new List<int>();
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+            expected.Add(generator.GetNextTokens()[0]);
+        }
+
+        Assert.Equal(expected, transcript.Completed.TokenIds);
+    }
+
+    [Fact]
     public async Task CancellationStopsWithinOneToken()
     {
         await using var service = await models.ServiceWith();
