@@ -46,6 +46,37 @@ public sealed class VadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void DetectorsSharingOneModelKeepTheirOwnState()
+    {
+        // Two streams, one graph: chunks of each interleaved, as meetings on a hub are. Each detector must find what a
+        // detector of its own finds on its stream alone.
+        var speech = s_clip.Value.Samples;
+        var shifted = new float[speech.Length];
+        Array.Copy(speech, 0, shifted, 8000, speech.Length - 8000);
+        var loaded = SileroVadModel.Load(NpmSileroModel);
+        Assert.True(loaded.IsSuccess, loaded.Error?.Message);
+        using var model = loaded.Value!;
+        using var first = model.CreateDetector(s_options);
+        using var second = model.CreateDetector(s_options);
+        var firstEvents = new List<VadEvent>();
+        var secondEvents = new List<VadEvent>();
+        for (var offset = 0; offset < speech.Length; offset += 320)
+        {
+            var length = Math.Min(320, speech.Length - offset);
+            firstEvents.AddRange(first.Process(speech.AsSpan(offset, length)));
+            secondEvents.AddRange(second.Process(shifted.AsSpan(offset, length)));
+        }
+
+        using var alone = SileroVoiceActivityDetector.Open(NpmSileroModel, s_options).Value!;
+        Assert.Equal(alone.Process(speech), firstEvents);
+        alone.Reset();
+        var shiftedAlone = alone.Process(shifted);
+        Assert.Equal(shiftedAlone, secondEvents);
+        Assert.NotEqual(firstEvents, secondEvents);
+        Assert.Equal(6, firstEvents.Count);
+    }
+
+    [Fact]
     [Trait("Category", "Shared")]
     public void SharedSileroV5FindsEveryBoundaryWithin100Ms()
     {
@@ -140,14 +171,16 @@ public sealed class VadTests(ITestOutputHelper output)
         }
 
         Assert.Equal(SpeechErrorCode.InvalidOptions, SileroVoiceActivityDetector.Open(NpmSileroModel, new VadOptions { EndThreshold = 0.9f }).Error?.Code);
-        var choice = VoiceActivityDetectors.Create(new Profiles.ModelSpec { Id = "vad", Path = "/nonexistent" });
+        var choice = VoiceActivityDetectors.Create(VoiceActivityDetectors.Load(new Profiles.ModelSpec { Id = "vad", Path = "/nonexistent" }));
         using (choice.Detector)
         {
             Assert.Equal("energy", choice.Detector.Kind);
             Assert.Equal(SpeechErrorCode.ModelMissing, choice.FallbackReason?.Code);
         }
 
-        var silero = VoiceActivityDetectors.Create(new Profiles.ModelSpec { Id = "vad", Path = NpmSileroModel });
+        var loaded = VoiceActivityDetectors.Load(new Profiles.ModelSpec { Id = "vad", Path = NpmSileroModel });
+        using var model = loaded.Value;
+        var silero = VoiceActivityDetectors.Create(loaded);
         using (silero.Detector)
         {
             Assert.Equal("silero", silero.Detector.Kind);

@@ -24,6 +24,7 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
     private readonly Lock _gate = new();
     private List<LoadedModel> _models = [];
     private Task _loads = Task.CompletedTask;
+    private SpeechResult<SileroVadModel>? _vad;
 
     /// <summary>Raised after the models' states change.</summary>
     public event Action? ModelsChanged;
@@ -45,8 +46,18 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
         }
     }
 
-    /// <summary>A new voice activity detector: Silero from the profile's model, or the energy detector with the reason.</summary>
-    public VadChoice CreateVad() => VoiceActivityDetectors.Create(Resolved(device.Profile.Models.Vad), null, _sessionOptions);
+    /// <summary>
+    /// A new voice activity detector: Silero on the profile's model (loaded once and shared by every detector), or the
+    /// energy detector with the reason.
+    /// </summary>
+    public VadChoice CreateVad()
+    {
+        lock (_gate)
+        {
+            _vad ??= VoiceActivityDetectors.Load(Resolved(device.Profile.Models.Vad), _sessionOptions);
+            return VoiceActivityDetectors.Create(_vad.Value);
+        }
+    }
 
     /// <summary>A new wake-word detector from the profile's folder, or the reason there is none.</summary>
     public SpeechResult<WakeWordDetector> CreateWakeWord() =>
@@ -63,7 +74,14 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
 
     public Task StopAsync(CancellationToken cancellationToken) => _loads.WaitAsync(cancellationToken);
 
-    public void Dispose() => Transcriber?.Dispose();
+    public void Dispose()
+    {
+        Transcriber?.Dispose();
+        if (_vad is { IsSuccess: true } vad)
+        {
+            vad.Value!.Dispose();
+        }
+    }
 
     private void Load()
     {

@@ -7,16 +7,19 @@ namespace Appliance.Speech.Vad;
 /// recognised from the session's inputs: v5 (<c>input</c>, <c>state</c> [2, batch, 128], <c>sr</c>; each window is
 /// preceded by the last 64 samples of the previous one, so the model sees 576) and v4 (<c>input</c>, <c>sr</c>,
 /// <c>h</c>/<c>c</c> [2, batch, 64]; no context). The recurrent state is carried between windows and cleared by
-/// <see cref="Reset"/>. Owns its session; dispose it.
+/// <see cref="Reset"/>. The graph is a <see cref="SileroVadModel"/>, shared by any number of detectors; a detector from
+/// <see cref="Open"/> owns its model. Dispose the detector.
 /// </summary>
 public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
 {
     private readonly WindowedDetector _detector;
+    private readonly SileroVadModel? _ownedModel;
 
-    private SileroVoiceActivityDetector(SileroScorer scorer, VadOptions options, string executionProvider)
+    internal SileroVoiceActivityDetector(SileroVadModel model, VadOptions options, bool ownsModel)
     {
-        _detector = new WindowedDetector(scorer, options);
-        ExecutionProvider = executionProvider;
+        _detector = new WindowedDetector(new SileroScorer(model), options);
+        ExecutionProvider = model.ExecutionProvider;
+        _ownedModel = ownsModel ? model : null;
     }
 
     /// <inheritdoc/>
@@ -40,23 +43,10 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
             return SpeechResult.Failure<SileroVoiceActivityDetector>(SpeechErrorCode.InvalidOptions, problem);
         }
 
-        // One thread: a 32 ms window is far too small a job to share out, and each meeting runs its own detector.
-        var opened = SpeechSessions.Open(modelPath, (sessionOptions ?? SpeechSessionOptions.Cpu()) with { IntraOpThreads = 1, InterOpThreads = 1 });
-        if (!opened.IsSuccess)
-        {
-            return SpeechResult.Failure<SileroVoiceActivityDetector>(opened.Error.Code, opened.Error.Message);
-        }
-
-        var session = opened.Value.Session;
-        var scorer = SileroScorer.TryCreate(session);
-        if (scorer is null)
-        {
-            var inputs = string.Join(", ", session.InputMetadata.Keys);
-            session.Dispose();
-            return SpeechResult.Failure<SileroVoiceActivityDetector>(SpeechErrorCode.ModelInvalid, $"{modelPath} is not a Silero VAD graph (inputs: {inputs}).");
-        }
-
-        return SpeechResult.Success<SileroVoiceActivityDetector>(new SileroVoiceActivityDetector(scorer, options, opened.Value.ExecutionProvider));
+        var model = SileroVadModel.Load(modelPath, sessionOptions);
+        return model.IsSuccess
+            ? SpeechResult.Success(new SileroVoiceActivityDetector(model.Value!, options, ownsModel: true))
+            : SpeechResult.Failure<SileroVoiceActivityDetector>(model.Error!.Code, model.Error.Message);
     }
 
     /// <inheritdoc/>
@@ -69,12 +59,16 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
     public void Reset() => _detector.Reset();
 
     /// <inheritdoc/>
-    public void Dispose() => _detector.Dispose();
+    public void Dispose()
+    {
+        _detector.Dispose();
+        _ownedModel?.Dispose();
+    }
 
-    /// <summary>Probability of each window; state tensors are bound to managed arrays created once.</summary>
+    /// <summary>Probability of each window, with this detector's own recurrent state; the tensors are bound to managed arrays created once.</summary>
     private sealed class SileroScorer : IWindowScorer
     {
-        private const int Window = 512;
+        private const int Window = SileroVadModel.WindowSamples;
         private readonly InferenceSession _session;
         private readonly RunOptions _runOptions = new();
         private readonly int _context;
@@ -88,52 +82,30 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
         private readonly OrtValue[] _inputValues;
         private readonly OrtValue[] _outputValues;
 
-        private SileroScorer(InferenceSession session, int context, string[] stateInputs, string[] stateOutputs, long[] stateShape)
+        public SileroScorer(SileroVadModel model)
         {
-            _session = session;
-            _context = context;
-            _input = new float[context + Window];
-            var stateLength = (int)stateShape.Aggregate(1L, (a, b) => a * b);
-            _states = [.. stateInputs.Select(_ => new float[stateLength])];
-            _nextStates = [.. stateInputs.Select(_ => new float[stateLength])];
-            _inputNames = ["input", "sr", .. stateInputs];
-            _outputNames = ["output", .. stateOutputs];
+            _session = model.Session;
+            _context = model.Context;
+            _input = new float[_context + Window];
+            var stateLength = (int)model.StateShape.Aggregate(1L, (a, b) => a * b);
+            _states = [.. model.StateInputs.Select(_ => new float[stateLength])];
+            _nextStates = [.. model.StateInputs.Select(_ => new float[stateLength])];
+            _inputNames = ["input", "sr", .. model.StateInputs];
+            _outputNames = ["output", .. model.StateOutputs];
             _inputValues =
             [
                 Keep(OrtValue.CreateTensorValueFromMemory(_input, [1, _input.Length])),
                 Keep(OrtValue.CreateTensorValueFromMemory(new long[] { VoiceActivity.SampleRate }, [])),
-                .. _states.Select(s => Keep(OrtValue.CreateTensorValueFromMemory(s, stateShape))),
+                .. _states.Select(s => Keep(OrtValue.CreateTensorValueFromMemory(s, model.StateShape))),
             ];
             _outputValues =
             [
                 Keep(OrtValue.CreateTensorValueFromMemory(_probability, [1, 1])),
-                .. _nextStates.Select(s => Keep(OrtValue.CreateTensorValueFromMemory(s, stateShape))),
+                .. _nextStates.Select(s => Keep(OrtValue.CreateTensorValueFromMemory(s, model.StateShape))),
             ];
         }
 
         public int WindowSamples => Window;
-
-        public static SileroScorer? TryCreate(InferenceSession session)
-        {
-            var inputs = session.InputMetadata;
-            var outputs = session.OutputMetadata;
-            if (!inputs.ContainsKey("input") || !inputs.ContainsKey("sr") || !outputs.ContainsKey("output"))
-            {
-                return null;
-            }
-
-            if (inputs.TryGetValue("state", out var state) && outputs.ContainsKey("stateN"))
-            {
-                return new SileroScorer(session, 64, ["state"], ["stateN"], StateShape(state.Dimensions));
-            }
-
-            if (inputs.TryGetValue("h", out var h) && inputs.ContainsKey("c") && outputs.ContainsKey("hn") && outputs.ContainsKey("cn"))
-            {
-                return new SileroScorer(session, 0, ["h", "c"], ["hn", "cn"], StateShape(h.Dimensions));
-            }
-
-            return null;
-        }
 
         public float Score(ReadOnlySpan<float> window)
         {
@@ -166,11 +138,7 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
             }
 
             _runOptions.Dispose();
-            _session.Dispose();
         }
-
-        // Batch 1 where the graph leaves the dimension symbolic ([2, -1, 128] → [2, 1, 128]).
-        private static long[] StateShape(int[] dimensions) => [.. dimensions.Select(d => d < 0 ? 1L : d)];
 
         private OrtValue Keep(OrtValue value)
         {

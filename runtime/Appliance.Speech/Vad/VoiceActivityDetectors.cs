@@ -11,22 +11,30 @@ public sealed record VadChoice(IVoiceActivityDetector Detector, SpeechError? Fal
 public static class VoiceActivityDetectors
 {
     /// <summary>
-    /// Silero from <paramref name="model"/> (a <c>.onnx</c> file, or a folder holding <c>silero_vad.onnx</c>), or
-    /// <see cref="EnergyVoiceActivityDetector"/> with the reason when no model is configured or it cannot be loaded.
-    /// Throws <see cref="ArgumentException"/> only for invalid <paramref name="options"/>.
+    /// Loads the Silero graph of <paramref name="model"/> (a <c>.onnx</c> file, or a folder holding
+    /// <c>silero_vad.onnx</c>) to share between detectors; the error says why not (no model configured, or it cannot be
+    /// loaded).
     /// </summary>
-    public static VadChoice Create(ModelSpec? model, VadOptions? options = null, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<SileroVadModel> Load(ModelSpec? model, SpeechSessionOptions? sessionOptions = null)
     {
-        options ??= new VadOptions();
         if (model is null)
         {
-            return new VadChoice(new EnergyVoiceActivityDetector(options), new SpeechError(SpeechErrorCode.ModelMissing, "No VAD model is configured."));
+            return SpeechResult.Failure<SileroVadModel>(SpeechErrorCode.ModelMissing, "No VAD model is configured.");
         }
 
         var path = Directory.Exists(model.Path) ? Path.Combine(model.Path, "silero_vad.onnx") : model.Path;
-        var silero = SileroVoiceActivityDetector.Open(path, options, sessionOptions);
-        return silero.IsSuccess
-            ? new VadChoice(silero.Value, null)
-            : new VadChoice(new EnergyVoiceActivityDetector(options), silero.Error);
+        return SileroVadModel.Load(path, sessionOptions);
+    }
+
+    /// <summary>
+    /// A detector on the shared <paramref name="loaded"/> graph, or <see cref="EnergyVoiceActivityDetector"/> with the
+    /// reason when it did not load. Throws <see cref="ArgumentException"/> only for invalid <paramref name="options"/>.
+    /// </summary>
+    public static VadChoice Create(SpeechResult<SileroVadModel> loaded, VadOptions? options = null)
+    {
+        options ??= new VadOptions();
+        return loaded.IsSuccess
+            ? new VadChoice(loaded.Value!.CreateDetector(options), null)
+            : new VadChoice(new EnergyVoiceActivityDetector(options), loaded.Error);
     }
 }
