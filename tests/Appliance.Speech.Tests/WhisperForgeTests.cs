@@ -1,4 +1,5 @@
 using Appliance.ModelForge.Whisper;
+using Appliance.Speech.Whisper;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Speech.Tests;
@@ -44,5 +45,31 @@ public sealed class WhisperForgeTests : IDisposable
             decoder.InputNames);
         Assert.Equal(["logits", .. Enumerable.Range(0, layers).SelectMany(i => kinds.Select(k => $"present.{i}.{k}"))], decoder.OutputNames);
         Assert.Equal([-1, -1, 51865], decoder.OutputMetadata["logits"].Dimensions);
+    }
+
+    [Fact]
+    public async Task AnEndOfTextBiasShortensWhatRandomWeightsWrite()
+    {
+        var plain = WhisperForge.Write(WhisperPreset.Tiny, 1, Path.Combine(_root, "plain")).Directory;
+        var biased = WhisperForge.Write(WhisperPreset.Tiny, 1, Path.Combine(_root, "biased"), endOfTextBias: 60).Directory;
+        var audio = new float[5 * 16_000];
+        for (var i = 0; i < audio.Length; i++)
+        {
+            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
+        }
+
+        async Task<int> TextLength(string folder)
+        {
+            using var transcriber = WhisperTranscriber.Open(folder, SpeechSessionOptions.Cpu(1)).Value!;
+            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Language = "en", MaxNewTokens = 48 }, CancellationToken.None);
+            return result.Segments.Sum(s => s.Text.Length);
+        }
+
+        // Unbiased, the random weights run to the 48-token limit; with the end-of-text logit far ahead they stop after the
+        // one token Whisper must write first (end of text is suppressed at the first step).
+        var unbiased = await TextLength(plain);
+        var stopped = await TextLength(biased);
+        Assert.True(unbiased > 100, $"{unbiased} characters without the bias");
+        Assert.InRange(stopped, 0, 16);
     }
 }

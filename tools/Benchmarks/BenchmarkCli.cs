@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Appliance.Benchmarks.Llm;
 using Appliance.Benchmarks.Idle;
+using Appliance.Benchmarks.Meetings;
 using Appliance.Benchmarks.Speech;
 using Appliance.ModelForge.Llm;
 using Spectre.Console;
@@ -98,7 +99,7 @@ internal static class BenchmarkCli
             return 0;
         });
 
-        return new RootCommand("Appliance benchmarks") { llm, SpeechCommand.Build(args, models), IdleCommand.Build(args) };
+        return new RootCommand("Appliance benchmarks") { llm, SpeechCommand.Build(args, models), IdleCommand.Build(args), MeetingsCommand.Build(args, models) };
     }
 
     internal static Option<int> Positive(string name, string description, int defaultValue)

@@ -8,7 +8,7 @@ namespace Appliance.MeetingPlayer;
 /// Cuts frames into wire payloads: one Opus packet per frame (Concentus, VoIP mode, as earbuds encode speech) or
 /// s16le PCM. Opus keeps state across frames, so frames must be given in sequence order. Not thread-safe.
 /// </summary>
-internal sealed class FrameEncoder : IDisposable
+public sealed class FrameEncoder : IDisposable
 {
     /// <summary>The largest Opus packet (RFC 6716 §3.4).</summary>
     private const int MaxOpusPacketBytes = 1275;

@@ -59,12 +59,14 @@ var whisperPresetOption = new Option<string>("--preset")
 };
 whisperPresetOption.AcceptOnlyFromAmong([.. WhisperPreset.All.Select(p => p.Name)]);
 var tokenizerOption = new Option<DirectoryInfo?>("--tokenizer") { Description = "Copy tokenizer.json and tokenizer_config.json from this folder instead of generating them" };
+var endOfTextBiasOption = new Option<float>("--end-of-text-bias") { Description = "Added to the end-of-text logit, so random weights stop early as real speech does (about vocabulary / e^bias tokens per window)" };
 var whisper = new Command("whisper", "Forge a random-weight Whisper model (transformers.js / Optimum layout: encoder + merged decoder with KV cache)")
 {
     whisperPresetOption,
     seedOption,
     outOption,
     tokenizerOption,
+    endOfTextBiasOption,
 };
 whisper.SetAction(parseResult =>
 {
@@ -73,7 +75,7 @@ whisper.SetAction(parseResult =>
         return 2;
     }
 
-    var forged = WhisperForge.Write(preset, parseResult.GetValue(seedOption), parseResult.GetValue(outOption)!.FullName, parseResult.GetValue(tokenizerOption)?.FullName);
+    var forged = WhisperForge.Write(preset, parseResult.GetValue(seedOption), parseResult.GetValue(outOption)!.FullName, parseResult.GetValue(tokenizerOption)?.FullName, parseResult.GetValue(endOfTextBiasOption));
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Forged {preset.Name} (seed {forged.Seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));

@@ -105,31 +105,22 @@ internal static class IdleCommand
             }
 
             await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpuBefore = CpuTicks(process.Id);
+            var cpuBefore = ProcessFigures.CpuTicks(process.Id);
             await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpuAfter = CpuTicks(process.Id);
+            var cpuAfter = ProcessFigures.CpuTicks(process.Id);
             var rollup = File.ReadLines($"/proc/{process.Id}/smaps_rollup").Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
                 .ToDictionary(p => p[0].Trim(), p => long.TryParse(p[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture, out var v) ? v : 0);
-            const double TicksPerSecond = 100; // USER_HZ on Linux
             return (readyMs, new Figures(
                 rollup["Rss"],
                 rollup["Pss"],
                 rollup["Private_Clean"] + rollup["Private_Dirty"],
-                100 * (cpuAfter - cpuBefore) / TicksPerSecond / idleSeconds));
+                ProcessFigures.CpuPercent(cpuBefore, cpuAfter, TimeSpan.FromSeconds(idleSeconds))));
         }
         finally
         {
             process.Kill();
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>User plus system CPU time of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
-    private static long CpuTicks(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
     private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);

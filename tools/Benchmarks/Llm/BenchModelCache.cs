@@ -18,17 +18,35 @@ internal static class BenchModelCache
 
     public static void Prepare(LlmBenchSettings settings, Action<string> progress)
     {
-        var directory = settings.ModelDirectory;
+        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, progress);
+        SetMinLength(settings.ModelDirectory, settings.TotalTokens);
+    }
+
+    /// <summary>
+    /// The same cached model for a benchmark that runs it as the daemon does: forged when missing, and with the
+    /// forge's own search settings (no minimum length, so end of sequence ends a generation as in the product).
+    /// </summary>
+    /// <returns>The model folder.</returns>
+    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress)
+    {
+        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed);
+        EnsureForged(preset, seed, directory, progress);
+        SetMinLength(directory, 0);
+        return directory;
+    }
+
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, Action<string> progress)
+    {
         var marker = Path.Combine(directory, MarkerFileName);
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{settings.Preset.Name}}","seed":{{settings.Seed}}}""");
-        if (File.Exists(marker) && File.ReadAllText(marker) == expected && File.Exists(settings.GgufPath))
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}}}""");
+        if (File.Exists(marker) && File.ReadAllText(marker) == expected && File.Exists(Path.Combine(directory, LlmForge.GgufFileName)))
         {
-            progress($"Using the forged {settings.Preset.Name} (seed {settings.Seed}) in {directory}");
+            progress($"Using the forged {preset.Name} (seed {seed}) in {directory}");
         }
         else
         {
-            progress($"Forging {settings.Preset.Name} (seed {settings.Seed}) into {directory}");
-            var forged = LlmForge.Write(settings.Preset, settings.Seed, directory, new LlmForgeOptions
+            progress($"Forging {preset.Name} (seed {seed}) into {directory}");
+            var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
             {
                 WriteGguf = true,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
@@ -36,8 +54,6 @@ internal static class BenchModelCache
             File.WriteAllText(marker, expected);
             progress(string.Create(CultureInfo.InvariantCulture, $"Forged {forged.TotalBytes / (1024.0 * 1024.0):F0} MiB in {forged.Elapsed.TotalSeconds:F1} s"));
         }
-
-        SetMinLength(directory, settings.TotalTokens);
     }
 
     // GenAI takes no per-request minimum; its search.min_length masks end of sequence until the sequence is that

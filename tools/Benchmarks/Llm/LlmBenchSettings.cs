@@ -36,12 +36,16 @@ internal sealed record LlmBenchSettings
     /// <summary>Size of the buffer streamed by the bandwidth measurement.</summary>
     public int BandwidthMebibytes { get; init; } = 1024;
 
-    public string ModelDirectory => Path.Combine(CacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{Preset.Name}-seed{Seed}"));
+    public string ModelDirectory => ModelDirectoryOf(CacheDirectory, Preset, Seed);
 
     public string GgufPath => Path.Combine(ModelDirectory, LlmForge.GgufFileName);
 
     /// <summary>The sequence length every run reaches: prompt plus generated tokens.</summary>
     public int TotalTokens => PromptTokens + DecodeTokens;
+
+    /// <summary>The cache's folder for one preset and seed.</summary>
+    public static string ModelDirectoryOf(string cacheDirectory, LlmPreset preset, long seed) =>
+        Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{preset.Name}-seed{seed}"));
 
     /// <summary>Default prompt and generation lengths of a preset: 512 + 128, or what fits the tiny model's context.</summary>
     public static (int Prompt, int Decode) DefaultLengths(LlmPreset preset) =>

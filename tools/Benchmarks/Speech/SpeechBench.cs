@@ -36,13 +36,7 @@ internal static class SpeechBench
 {
     public static async Task<SpeechBenchResult> RunAsync(SpeechBenchSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
-        var whisperFolder = Path.Combine(settings.CacheDirectory, $"whisper-base-seed{settings.Seed}");
-        if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, WhisperForge.DecoderFileName)))
-        {
-            progress($"forging whisper-base into {whisperFolder}");
-            WhisperForge.Write(WhisperPreset.Base, settings.Seed, whisperFolder);
-        }
-
+        var whisperFolder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress);
         var session = SpeechSessionOptions.Cpu(settings.Threads);
         var stages = new List<SpeechStage>();
 
@@ -105,6 +99,21 @@ internal static class SpeechBench
         stages.Add(Stage("Whisper decoder", decoderTime, duration, $"{steps} greedy steps ({settings.DecoderTokensPerWindow} per window), KV cache"));
         stages.Add(Stage("end to end", decodeTime + vadTime + transcribe.Elapsed, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
         return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
+    }
+
+    /// <summary>The forged whisper-base of <paramref name="seed"/> in the cache folder, forged there first when missing.</summary>
+    /// <returns>The model folder.</returns>
+    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0)
+    {
+        var bias = endOfTextBias == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"-eot{endOfTextBias}");
+        var whisperFolder = Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{WhisperPreset.Base.Name}-seed{seed}{bias}"));
+        if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, WhisperForge.DecoderFileName)))
+        {
+            progress($"forging whisper-base into {whisperFolder}");
+            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias);
+        }
+
+        return whisperFolder;
     }
 
     public static string Table(SpeechBenchResult result)

@@ -40,7 +40,14 @@ public static class WhisperForge
     /// <paramref name="tokenizerSource"/> names a folder, its <c>tokenizer.json</c> and <c>tokenizer_config.json</c>
     /// are copied instead. Throws <see cref="IOException"/> when the folder cannot be written.
     /// </summary>
-    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null)
+    /// <param name="preset">The shapes.</param>
+    /// <param name="seed">Seed of the random weights.</param>
+    /// <param name="directory">The model folder to write.</param>
+    /// <param name="tokenizerSource">A folder to copy the tokenizer from, or null for the generated one.</param>
+    /// <param name="endOfTextBias">Added to the end-of-text logit: random weights then stop after about
+    /// vocabulary / e^bias tokens instead of running to the token limit, as real speech does (benchmarks set it so a
+    /// forged transcript has the length of a real one; 0 leaves the weights' own odds).</param>
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0)
     {
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -62,7 +69,7 @@ public static class WhisperForge
         }
 
         WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
-        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data));
+        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias));
         return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);
     }
 

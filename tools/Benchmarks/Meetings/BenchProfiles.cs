@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+
+namespace Appliance.Benchmarks.Meetings;
+
+/// <summary>
+/// Device profiles for the meetings benchmark: the shipped dev-x64 profile (the daemon's copy next to this program)
+/// with its <c>models</c> section replaced. Model paths are absolute, which the daemon takes as they are (relative
+/// ones are resolved against <c>Models:Root</c>).
+/// </summary>
+internal static class BenchProfiles
+{
+    public static string DevX64Path => Path.Combine(AppContext.BaseDirectory, "device-profiles", "dev-x64.json");
+
+    /// <summary>The dev-x64 profile as shipped.</summary>
+    public static JsonObject DevX64() =>
+        JsonNode.Parse(File.ReadAllText(DevX64Path))?.AsObject() ?? throw new InvalidDataException($"{DevX64Path} is empty");
+
+    /// <summary>The device id of dev-x64, which every topic carries.</summary>
+    public static string DeviceId(JsonObject profile) => profile["deviceId"]?.GetValue<string>() ?? "dev-x64";
+
+    /// <summary>The thinking budget dev-x64 gives its summary model (1024 when it names none).</summary>
+    public static int SummaryThinkingBudget() =>
+        DevX64()["models"]?["summaryLlm"]?["thinkingBudgetTokens"]?.GetValue<int>() ?? 1024;
+
+    /// <summary>
+    /// dev-x64 for the ingest figure: no speech recogniser and no language model, so nothing but meeting ingest (and
+    /// the per-session voice activity detection the meeting worker runs) uses the CPU. No wake word either: it belongs
+    /// to the microphone pipeline, not to meetings.
+    /// </summary>
+    /// <param name="vadModel">Silero VAD graph, or null for the daemon's energy detector.</param>
+    public static JsonObject IngestOnly(string? vadModel)
+    {
+        var profile = DevX64();
+        var models = new JsonObject();
+        if (vadModel is not null)
+        {
+            models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
+        }
+
+        profile["models"] = models;
+        return profile;
+    }
+
+    /// <summary>dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice model, no wake word.</summary>
+    public static JsonObject WithSummaryModels(string whisperFolder, string whisperId, string llmFolder, string llmId, int contextTokens, int thinkingBudget, string? vadModel)
+    {
+        var profile = DevX64();
+        var models = new JsonObject
+        {
+            ["summaryLlm"] = new JsonObject { ["id"] = llmId, ["path"] = llmFolder, ["contextTokens"] = contextTokens, ["thinkingBudgetTokens"] = thinkingBudget },
+            ["asr"] = new JsonObject { ["id"] = whisperId, ["path"] = whisperFolder },
+        };
+        if (vadModel is not null)
+        {
+            models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
+        }
+
+        profile["models"] = models;
+        return profile;
+    }
+
+    /// <summary>Writes <paramref name="profile"/> into <paramref name="folder"/> and returns the file's path.</summary>
+    public static string Write(JsonObject profile, string folder, string name)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, name + ".json");
+        File.WriteAllText(path, profile.ToJsonString());
+        return path;
+    }
+}

@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace Appliance.Benchmarks;
+
+/// <summary>CPU time and resident memory of any process, read from <c>/proc/PID</c> (Linux).</summary>
+internal static class ProcessFigures
+{
+    /// <summary>Clock ticks per second of the CPU times in <c>/proc/PID/stat</c> (USER_HZ on Linux).</summary>
+    public const double TicksPerSecond = 100;
+
+    /// <summary>User plus system CPU time of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>CPU use between two <see cref="CpuTicks"/> readings, in percent of one core.</summary>
+    public static double CpuPercent(long ticksBefore, long ticksAfter, TimeSpan elapsed) =>
+        elapsed <= TimeSpan.Zero ? 0 : 100 * (ticksAfter - ticksBefore) / TicksPerSecond / elapsed.TotalSeconds;
+
+    /// <summary>The peak resident set (<c>VmHWM</c>) in KiB: since the start, or since <see cref="TryResetPeak"/>.</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static long PeakResidentKib(int pid) => StatusKib(pid, "VmHWM:");
+
+    /// <summary>The resident set now (<c>VmRSS</c>) in KiB.</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static long ResidentKib(int pid) => StatusKib(pid, "VmRSS:");
+
+    /// <summary>
+    /// Sets the process's <c>VmHWM</c> back to its resident set now (writing 5 to <c>/proc/PID/clear_refs</c>), so a
+    /// later <see cref="PeakResidentKib"/> covers only what followed. False where the kernel or permissions refuse.
+    /// </summary>
+    public static bool TryResetPeak(int pid)
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{pid}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    private static long StatusKib(int pid, string field)
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+    }
+}
