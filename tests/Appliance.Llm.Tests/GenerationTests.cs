@@ -27,25 +27,7 @@ public sealed class GenerationTests(ForgedModels models)
         await using var service = await models.ServiceWith();
         var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = s_plainPrompt, Temperature = 0, MaxTokens = MaxTokens, IncludeTokenIds = true }));
 
-        using var model = new Model(models.Tiny);
-        using var tokenizer = new Tokenizer(model);
-        using var generatorParams = new GeneratorParams(model);
-        generatorParams.SetSearchOption("do_sample", false);
-        generatorParams.SetSearchOption("max_length", s_plainPrompt.Length + MaxTokens);
-        using var generator = new Generator(model, generatorParams);
-        using var stream = tokenizer.CreateStream();
-        var eos = tokenizer.GetEosTokenIds().ToArray();
-        generator.AppendTokens(s_plainPrompt);
-        var expected = new List<int>();
-        var expectedText = "";
-        while (!generator.IsDone())
-        {
-            generator.GenerateNextToken();
-            var token = generator.GetNextTokens()[0];
-            expected.Add(token);
-            expectedText += eos.Contains(token) ? "" : stream.Decode(token);
-        }
-
+        var (expected, expectedText) = BareGreedy(s_plainPrompt, MaxTokens);
         Assert.DoesNotContain("think>", expectedText, StringComparison.Ordinal);
         Assert.Equal(expected, transcript.Completed.TokenIds);
         Assert.Equal(expectedText, transcript.Answer);
@@ -59,19 +41,7 @@ public sealed class GenerationTests(ForgedModels models)
         await using var service = await models.ServiceWith(options: ForgedModels.Options() with { PrefillSliceTokens = 128 });
         var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
 
-        using var model = new Model(models.Tiny);
-        using var generatorParams = new GeneratorParams(model);
-        generatorParams.SetSearchOption("do_sample", false);
-        generatorParams.SetSearchOption("max_length", prompt.Length + 16);
-        using var generator = new Generator(model, generatorParams);
-        generator.AppendTokens(prompt);
-        var expected = new List<int>();
-        while (!generator.IsDone())
-        {
-            generator.GenerateNextToken();
-            expected.Add(generator.GetNextTokens()[0]);
-        }
-
+        var (expected, _) = BareGreedy(prompt, 16);
         Assert.Equal(expected, transcript.Completed.TokenIds);
     }
 
@@ -295,5 +265,30 @@ public sealed class GenerationTests(ForgedModels models)
         Assert.Equal(encoded[0].Length, service.CountTokens("tiny", Text));
         Assert.Equal(encoded[0].Length, service.CountTokens(null, Text));
         Assert.Null(service.CountTokens("no-such-model", Text));
+    }
+
+    // Greedy tokens and answer text from a bare GenAI loop on the tiny model, the prompt appended at once.
+    private (List<int> Tokens, string Text) BareGreedy(int[] prompt, int maxTokens)
+    {
+        using var model = new Model(models.Tiny);
+        using var tokenizer = new Tokenizer(model);
+        using var generatorParams = new GeneratorParams(model);
+        generatorParams.SetSearchOption("do_sample", false);
+        generatorParams.SetSearchOption("max_length", prompt.Length + maxTokens);
+        using var generator = new Generator(model, generatorParams);
+        using var stream = tokenizer.CreateStream();
+        var eos = tokenizer.GetEosTokenIds().ToArray();
+        generator.AppendTokens(prompt);
+        var tokens = new List<int>();
+        var text = "";
+        while (!generator.IsDone())
+        {
+            generator.GenerateNextToken();
+            var token = generator.GetNextTokens()[0];
+            tokens.Add(token);
+            text += eos.Contains(token) ? "" : stream.Decode(token);
+        }
+
+        return (tokens, text);
     }
 }
