@@ -93,6 +93,7 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         Assert.Equal("completed", meeting.GetProperty("state").GetString(), ignoreCase: true);
         Assert.Equal(frames.Count - 1, meeting.GetProperty("counters").GetProperty("accepted").GetInt64());
         Assert.Equal(1, meeting.GetProperty("counters").GetProperty("duplicates").GetInt64());
+        Assert.Equal(frames.Count * 0.02, meeting.GetProperty("transcribedSeconds").GetDouble(), 0.05); // the checkpoint covers the whole meeting
 
         var deleted = await client.CallAsync("meetings.delete", new { sessionId = session });
         Assert.Null(deleted.Error);

@@ -183,6 +183,7 @@ internal sealed class MeetingWorker : IAsyncDisposable
         }
 
         _utteranceStart = -1;
+        _sink.TranscribedThrough(_sessionId, Seconds(_heard)); // all of it: a restart while summarizing transcribes nothing again
         await ProgressAsync(final: true).ConfigureAwait(false);
         await _sink.FinishedAsync(_sessionId, token).ConfigureAwait(false);
     }
