@@ -194,6 +194,9 @@ public sealed class LlmOptions
     /// <summary>Requests that may wait; more are refused with "queue_full".</summary>
     [Range(0, 10_000)]
     public int QueueCapacity { get; set; } = 32;
+
+    /// <summary>Let the model's idle threads spin: about 8 % faster decoding, but a whole core burnt between tokens.</summary>
+    public bool AllowSpinning { get; set; }
 }
 
 [OptionsValidator]

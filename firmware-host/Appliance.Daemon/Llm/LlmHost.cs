@@ -27,7 +27,7 @@ public sealed class LlmHost : IHostedService, IAsyncDisposable
         _health = health;
         _modelsRoot = Path.GetFullPath(models.Value.Root);
         Service = new LlmService(
-            LlmServiceOptions.FromProfile(device.Profile) with { MaxConcurrency = options.Value.MaxConcurrency, QueueCapacity = options.Value.QueueCapacity },
+            LlmServiceOptions.FromProfile(device.Profile) with { MaxConcurrency = options.Value.MaxConcurrency, QueueCapacity = options.Value.QueueCapacity, AllowSpinning = options.Value.AllowSpinning },
             time,
             serviceLogger);
         Service.ModelStatusChanged += (_, _) => ReportHealth();
