@@ -1,3 +1,4 @@
+using Appliance.Tests.Common;
 using System.Buffers;
 using Appliance.Audio.Tests.Support;
 using Xunit.Abstractions;

@@ -1,3 +1,4 @@
+using Appliance.Tests.Common;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;

@@ -37,7 +37,10 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
     private Func<IReadOnlyList<TranscriptSegment>?>? _pendingPreparation;
     private long _charsSincePreparation;
 
-    private int ChunkTokens => contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
+    private int? _chunkTokens;
+
+    // Transcript tokens per map prompt; counted once (the instruction is tokenized with the model's tokenizer).
+    private int ChunkTokens => _chunkTokens ??= contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
 
     /// <summary>
     /// Counts new transcript text; once about half a chunk has come in since the last pass, maps, in the background,

@@ -24,7 +24,7 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
     private readonly Lock _gate = new();
     private List<LoadedModel> _models = [];
     private Task _loads = Task.CompletedTask;
-    private SpeechResult<SileroVadModel>? _vad;
+    private readonly Lazy<SpeechResult<SileroVadModel>> _vad = new(() => VoiceActivityDetectors.Load(Resolved(device.Profile.Models.Vad, llm), SpeechSessionOptions.FromProfile(device.Profile)));
 
     /// <summary>Raised after the models' states change.</summary>
     public event Action? ModelsChanged;
@@ -50,14 +50,7 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
     /// A new voice activity detector: Silero on the profile's model (loaded once and shared by every detector), or the
     /// energy detector with the reason.
     /// </summary>
-    public VadChoice CreateVad()
-    {
-        lock (_gate)
-        {
-            _vad ??= VoiceActivityDetectors.Load(Resolved(device.Profile.Models.Vad), _sessionOptions);
-            return VoiceActivityDetectors.Create(_vad.Value);
-        }
-    }
+    public VadChoice CreateVad() => VoiceActivityDetectors.Create(_vad.Value);
 
     /// <summary>A new wake-word detector from the profile's folder, or the reason there is none.</summary>
     public SpeechResult<WakeWordDetector> CreateWakeWord() =>
@@ -77,9 +70,9 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
     public void Dispose()
     {
         Transcriber?.Dispose();
-        if (_vad is { IsSuccess: true } vad)
+        if (_vad is { IsValueCreated: true, Value.IsSuccess: true })
         {
-            vad.Value!.Dispose();
+            _vad.Value.Value!.Dispose();
         }
     }
 
@@ -139,5 +132,5 @@ public sealed class SpeechHost(DeviceContext device, HealthMonitor health, LlmHo
         _ready.TrySetResult();
     }
 
-    private ModelSpec? Resolved(ModelSpec? spec) => spec is null ? null : spec with { Path = llm.ResolvePath(spec.Path) };
+    private static ModelSpec? Resolved(ModelSpec? spec, LlmHost llm) => spec is null ? null : spec with { Path = llm.ResolvePath(spec.Path) };
 }

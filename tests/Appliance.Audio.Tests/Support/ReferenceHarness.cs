@@ -1,3 +1,4 @@
+using Appliance.Tests.Common;
 using System.Runtime.InteropServices;
 
 namespace Appliance.Audio.Tests.Support;

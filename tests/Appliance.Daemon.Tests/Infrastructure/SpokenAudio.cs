@@ -1,6 +1,5 @@
-using System.ComponentModel;
-using System.Diagnostics;
 using Appliance.Audio;
+using Appliance.Tests.Common;
 
 namespace Appliance.Daemon.Tests.Infrastructure;
 
@@ -11,23 +10,8 @@ internal static class SpokenAudio
     public static float[] Say(string folder, string text, int wordsPerMinute = 160)
     {
         var clip = Path.Combine(folder, $"spoken-{Guid.NewGuid():N}.wav");
-        var start = new ProcessStartInfo("espeak-ng") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "-v", "en-us", "-s", wordsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", clip, text })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        try
-        {
-            using var process = Process.Start(start)!;
-            process.WaitForExit();
-            Assert.True(process.ExitCode == 0, $"espeak-ng failed: {process.StandardError.ReadToEnd()}");
-        }
-        catch (Win32Exception)
-        {
-            Assert.Fail("espeak-ng is not installed: apt-get install espeak-ng (./test.sh does it)");
-        }
-
+        ToolRunner.Require("espeak-ng", "espeak-ng");
+        ToolRunner.Run("espeak-ng", ["-v", "en-us", "-s", wordsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", clip, text]);
         return AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
     }
 

@@ -1,3 +1,4 @@
+using Appliance.Tests.Common;
 using Appliance.Audio;
 
 namespace Appliance.Speech.Tests.Support;

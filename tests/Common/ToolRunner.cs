@@ -1,14 +1,18 @@
 using System.Diagnostics;
 
-namespace Appliance.Audio.Tests.Support;
+namespace Appliance.Tests.Common;
 
-/// <summary>Runs external programs (node, opusenc, opusdec) with a time limit.</summary>
+/// <summary>Runs external programs (espeak-ng, sox, node, opusenc, opusdec) with a time limit. Compiled into each test project that needs it.</summary>
 internal static class ToolRunner
 {
     public static bool IsOnPath(string program) =>
         (Environment.GetEnvironmentVariable("PATH") ?? string.Empty)
             .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
             .Any(directory => File.Exists(Path.Combine(directory, program)));
+
+    /// <summary>Fails the calling test, naming the Debian package, when <paramref name="program"/> is not on PATH.</summary>
+    public static void Require(string program, string debianPackage) =>
+        Assert.True(IsOnPath(program), $"{program} is not installed: sudo apt-get install {debianPackage} (./test.sh installs it).");
 
     /// <summary>Runs the program and returns its standard output; fails the test on a non-zero exit or a time-out.</summary>
     public static string Run(string program, IEnumerable<string> arguments, string? workingDirectory = null, int timeoutSeconds = 300)
@@ -31,10 +35,10 @@ internal static class ToolRunner
         if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} did not finish within {timeoutSeconds} s.");
+            Assert.Fail($"{program} did not finish within {timeoutSeconds} s.");
         }
 
-        Assert.True(process.ExitCode == 0, $"{program} exited with {process.ExitCode}: {stderr.Result}");
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {stderr.Result}");
         return stdout.Result;
     }
 }
