@@ -7,9 +7,6 @@ namespace Appliance.Audio;
 /// </summary>
 public static class AudioFile
 {
-    /// <summary>The rate Whisper and the VAD expect, 16 kHz.</summary>
-    public const int Mono16kRate = 16000;
-
     /// <summary>Reads and decodes a file at its own rate and channel count.</summary>
     /// <exception cref="IOException">The file exists but cannot be read (permissions, I/O error).</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be opened.</exception>
@@ -124,18 +121,18 @@ public static class AudioFile
     }
 
     /// <summary>Converts decoded audio to 16 kHz mono; returns <paramref name="audio"/> itself when it already is.</summary>
+    /// <param name="audio">Decoded audio at any rate and channel count.</param>
+    /// <returns>The audio at <see cref="SpeechAudio.SampleRate"/>, one channel.</returns>
     public static DecodedAudio ToMono16k(DecodedAudio audio)
     {
         ArgumentNullException.ThrowIfNull(audio);
-        if (audio.Channels == 1 && audio.SampleRate == Mono16kRate)
+        if (audio.Channels == 1 && audio.SampleRate == SpeechAudio.SampleRate)
         {
             return audio;
         }
 
-        var mono = new float[audio.Length];
-        SampleConversion.Downmix(audio.Samples, audio.Channels, mono);
-        var resampled = audio.SampleRate == Mono16kRate ? mono : Resampler.ResampleAll(mono, audio.SampleRate, Mono16kRate);
-        return new DecodedAudio(audio.Container, resampled, Mono16kRate, 1, audio.FramesSkipped, audio.IsTruncated);
+        var converted = Mono16kConverter.ConvertAll(audio.Samples, audio.SampleRate, audio.Channels);
+        return new DecodedAudio(audio.Container, converted, SpeechAudio.SampleRate, 1, audio.FramesSkipped, audio.IsTruncated);
     }
 
     private static AudioReadResult ToMono16k(AudioReadResult result) =>

@@ -13,9 +13,6 @@ namespace Appliance.Audio;
 /// </summary>
 public sealed class WhisperLogMel
 {
-    /// <summary>The sample rate Whisper expects, 16 kHz.</summary>
-    public const int SampleRate = 16000;
-
     /// <summary>FFT length, 400 samples (25 ms).</summary>
     public const int FftLength = 400;
 
@@ -23,7 +20,7 @@ public sealed class WhisperLogMel
     public const int HopLength = 160;
 
     /// <summary>Samples in one window, 30 s.</summary>
-    public const int WindowSamples = 30 * SampleRate;
+    public const int WindowSamples = 30 * SpeechAudio.SampleRate;
 
     /// <summary>Frames in one window, 3000.</summary>
     public const int WindowFrames = WindowSamples / HopLength;
@@ -49,7 +46,7 @@ public sealed class WhisperLogMel
         ArgumentOutOfRangeException.ThrowIfLessThan(maxDegreeOfParallelism, 1);
         MelBins = melBins;
         _maxDegreeOfParallelism = maxDegreeOfParallelism;
-        _filters = new MelFilterBank(melBins, FftLength, SampleRate);
+        _filters = new MelFilterBank(melBins, FftLength, SpeechAudio.SampleRate);
         _window = new double[FftLength];
         for (var n = 0; n < FftLength; n++)
         {

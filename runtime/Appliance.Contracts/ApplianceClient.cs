@@ -12,11 +12,22 @@ namespace Appliance.Contracts;
 /// <summary>How to reach one device's daemon.</summary>
 public sealed record ApplianceClientOptions
 {
+    /// <summary>The broker's host name or address.</summary>
     public required string Host { get; init; }
+
+    /// <summary>The broker's port.</summary>
     public int Port { get; init; } = 1883;
+
+    /// <summary>The device whose daemon is called.</summary>
     public required string DeviceId { get; init; }
+
+    /// <summary>The broker account, when it asks for one.</summary>
     public string? Username { get; init; }
+
+    /// <summary>The broker account's password.</summary>
     public string? Password { get; init; }
+
+    /// <summary>Connect with TLS.</summary>
     public bool UseTls { get; init; }
 
     /// <summary>Accept a self-signed or otherwise untrusted broker certificate (development boards only).</summary>
@@ -34,18 +45,37 @@ public sealed record RpcCallOptions
 {
     /// <summary>Set for commands: a redelivered request with the same key is not acted on twice.</summary>
     public string? IdempotencyKey { get; init; }
+
+    /// <summary>How long to wait for the final reply; <see cref="ApplianceClientOptions.DefaultTimeout"/> when null.</summary>
     public TimeSpan? Timeout { get; init; }
 }
 
+/// <summary>A method's final answer, typed: the result, or the structured error.</summary>
+/// <typeparam name="T">The method's result type.</typeparam>
+/// <param name="Value">The result; default when <paramref name="Error"/> is set.</param>
+/// <param name="Error">Why the call failed; null on success.</param>
+public readonly record struct RpcResult<T>(T? Value, RpcError? Error)
+{
+    /// <summary>True when the call returned a result.</summary>
+    public bool Succeeded => Error is null;
+}
+
 /// <summary>A message seen on a topic the client observes. The payload is a copy owned by the receiver.</summary>
+/// <param name="Topic">The topic it was published on.</param>
+/// <param name="Payload">The payload bytes.</param>
+/// <param name="Retain">True when the broker replayed a retained message.</param>
 public sealed record ObservedMessage(string Topic, byte[] Payload, bool Retain)
 {
-    public T? Deserialize<T>() => JsonSerializer.Deserialize<T>(Payload, ContractJson.Options);
+    /// <summary>Reads the payload as a contract type.</summary>
+    /// <typeparam name="T">A type declared on <see cref="ContractJsonContext"/>.</typeparam>
+    /// <returns>The value; null for an empty payload or the JSON literal null.</returns>
+    /// <exception cref="JsonException">The payload is not JSON of <typeparamref name="T"/>.</exception>
+    public T? Deserialize<T>() => Payload.Length == 0 ? default : ContractJson.Deserialize<T>(Payload);
 }
 
 /// <summary>
-/// A small MQTT 5 client for contract v1, used by tools and tests: RPC calls with a response topic and
-/// correlation data over one standing reply subscription, streamed replies, and topic observation.
+/// A small MQTT 5 client for contract v1, used by tools and tests: typed RPC calls with a response topic and
+/// correlation data over one standing reply subscription, streamed replies, meeting commands, and topic subscriptions.
 /// Thread-safe; dispose it to disconnect.
 /// </summary>
 public sealed class ApplianceClient : IAsyncDisposable
@@ -54,7 +84,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     private readonly ApplianceClientOptions _options;
     private readonly string _repliesTopic;
     private readonly ConcurrentDictionary<string, Channel<RpcReply>> _pending = new();
-    private readonly ConcurrentDictionary<Guid, (string Filter, Channel<ObservedMessage> Channel)> _observers = new();
+    private readonly ConcurrentDictionary<Guid, TopicSubscription> _subscriptions = new();
 
     private ApplianceClient(IMqttClient mqtt, ApplianceClientOptions options, string clientId)
     {
@@ -65,15 +95,21 @@ public sealed class ApplianceClient : IAsyncDisposable
         _mqtt.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
 
+    /// <summary>The MQTT client id in use.</summary>
     public string ClientId { get; }
 
+    /// <summary>The device this client calls.</summary>
+    public string DeviceId => _options.DeviceId;
+
+    /// <summary>Whether the connection to the broker is up.</summary>
     public bool IsConnected => _mqtt.IsConnected;
 
-    /// <summary>
-    /// Connects with MQTT 5 and subscribes to this client's reply topic.
-    /// Throws <see cref="MQTTnet.Exceptions.MqttCommunicationException"/> when the broker cannot be reached and
-    /// <see cref="ApplianceClientException"/> when the broker refuses the connection or the reply subscription.
-    /// </summary>
+    /// <summary>Connects with MQTT 5 and subscribes to this client's reply topic.</summary>
+    /// <param name="options">Where and who to connect as.</param>
+    /// <param name="cancellationToken">Cancels the connection attempt.</param>
+    /// <returns>The connected client; the caller owns it.</returns>
+    /// <exception cref="MQTTnet.Exceptions.MqttCommunicationException">The broker cannot be reached.</exception>
+    /// <exception cref="ApplianceClientException">The broker refused the connection or the reply subscription.</exception>
     public static async Task<ApplianceClient> ConnectAsync(ApplianceClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -117,119 +153,126 @@ public sealed class ApplianceClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Calls <paramref name="method"/> and returns its final reply (a result or an error). Throws <see cref="TimeoutException"/> when no final reply arrives in time.</summary>
-    public async Task<RpcReply> CallAsync(string method, object? parameters = null, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        RpcReply? last = null;
-        await foreach (var reply in StreamAsync(method, parameters, options, cancellationToken).ConfigureAwait(false))
-        {
-            last = reply;
-        }
+    /// <summary>Calls a method that takes no parameters (<c>{}</c> is sent) and returns its final reply.</summary>
+    /// <param name="method">The method name.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The final reply: a result or an error.</returns>
+    /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
+    public Task<RpcReply> CallAsync(string method, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        LastAsync(StreamRawAsync(method, "{}"u8.ToArray(), options, cancellationToken));
 
-        return last!;
+    /// <summary>Calls <paramref name="method"/> and returns its final reply.</summary>
+    /// <typeparam name="TParams">The method's parameters.</typeparam>
+    /// <typeparam name="TResult">The method's result.</typeparam>
+    /// <param name="method">The method, from <see cref="RpcMethods"/>.</param>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The final reply: a result (read it with <see cref="RpcMethod{TParams, TResult}.ReadResult"/>) or an error.</returns>
+    /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
+    public Task<RpcReply> CallAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        LastAsync(StreamAsync(method, parameters, options, cancellationToken));
+
+    /// <summary>Calls <paramref name="method"/> and returns its typed result or error.</summary>
+    /// <typeparam name="TParams">The method's parameters.</typeparam>
+    /// <typeparam name="TResult">The method's result.</typeparam>
+    /// <param name="method">The method, from <see cref="RpcMethods"/>.</param>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The result, or the daemon's structured error.</returns>
+    /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
+    /// <exception cref="JsonException">The result does not fit <typeparamref name="TResult"/>.</exception>
+    public async Task<RpcResult<TResult>> InvokeAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        var reply = await CallAsync(method, parameters, options, cancellationToken).ConfigureAwait(false);
+        return reply.Error is { } error ? new RpcResult<TResult>(default, error) : new RpcResult<TResult>(method.ReadResult(reply), null);
     }
 
     /// <summary>Calls <paramref name="method"/> and yields every reply in sequence order, ending with the final one.</summary>
-    public IAsyncEnumerable<RpcReply> StreamAsync(string method, object? parameters = null, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    /// <typeparam name="TParams">The method's parameters.</typeparam>
+    /// <typeparam name="TResult">The method's result.</typeparam>
+    /// <param name="method">The method, from <see cref="RpcMethods"/>.</param>
+    /// <param name="parameters">The parameters.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The replies; the last one is final.</returns>
+    /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
+    public IAsyncEnumerable<RpcReply> StreamAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var payload = JsonSerializer.SerializeToUtf8Bytes(parameters ?? new { }, ContractJson.Options);
-        return StreamRawAsync(method, payload, options, cancellationToken);
+        ArgumentNullException.ThrowIfNull(method);
+        return RequestAsync(Topics.Rpc(_options.DeviceId, method.Name), method.Name, JsonSerializer.SerializeToUtf8Bytes(parameters, method.ParamsInfo), options, cancellationToken);
     }
 
-    /// <summary>Sends <paramref name="payload"/> as is (for tools that already hold JSON, and for tests of bad input).</summary>
-    public async IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        var correlation = RandomNumberGenerator.GetBytes(16);
-        var key = Convert.ToHexString(correlation);
-        var replies = Channel.CreateUnbounded<RpcReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        _pending[key] = replies;
-        try
-        {
-            var message = new MqttApplicationMessageBuilder()
-                .WithTopic(Topics.Rpc(_options.DeviceId, method))
-                .WithPayload(payload.ToArray())
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                .WithResponseTopic(_repliesTopic)
-                .WithCorrelationData(correlation)
-                .WithContentType("application/json");
-            if (options?.IdempotencyKey is { } idempotencyKey)
-            {
-                message.WithUserProperty(UserPropertyNames.IdempotencyKey, System.Text.Encoding.UTF8.GetBytes(idempotencyKey).AsMemory());
-            }
+    /// <summary>Sends <paramref name="payload"/> as is to a method (for tools that already hold JSON, and for tests of bad input).</summary>
+    /// <param name="method">The method name.</param>
+    /// <param name="payload">The request payload.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The replies; the last one is final.</returns>
+    /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
+    public IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        RequestAsync(Topics.Rpc(_options.DeviceId, method), method, payload, options, cancellationToken);
 
-            var published = await _mqtt.PublishAsync(message.Build(), cancellationToken).ConfigureAwait(false);
-            if (!published.IsSuccess)
-            {
-                throw new ApplianceClientException($"The broker refused the request on {method}: {published.ReasonCode} {published.ReasonString}");
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options?.Timeout ?? _options.DefaultTimeout);
-            while (true)
-            {
-                RpcReply reply;
-                try
-                {
-                    reply = await replies.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new TimeoutException($"No final reply to {method} from device {_options.DeviceId} within {options?.Timeout ?? _options.DefaultTimeout}.");
-                }
-
-                yield return reply;
-                if (reply.Final)
-                {
-                    yield break;
-                }
-            }
-        }
-        finally
-        {
-            _pending.TryRemove(key, out _);
-        }
-    }
+    /// <summary>Sends a command on a meeting's control topic, as earbuds do, and returns its one reply.</summary>
+    /// <param name="sessionId">The meeting.</param>
+    /// <param name="command">start, stop or abort with their fields.</param>
+    /// <param name="options">Idempotency key and timeout.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The reply: a <see cref="MeetingControlResult"/> or an error.</returns>
+    /// <exception cref="TimeoutException">No reply arrived in time.</exception>
+    public Task<RpcReply> ControlMeetingAsync(string sessionId, MeetingControl command, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
+        LastAsync(RequestAsync(Topics.MeetingControl(_options.DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
 
     /// <summary>
-    /// Yields every message on topics matching <paramref name="topicFilter"/> (retained ones first) until
-    /// cancelled. The subscription is made before this method returns the first element.
+    /// Subscribes to <paramref name="topicFilter"/>; the subscription is live at the broker when this returns, so nothing
+    /// published afterwards is missed (a retained message comes first). Dispose the result to stop.
     /// </summary>
-    public async IAsyncEnumerable<ObservedMessage> ObserveAsync(string topicFilter, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <param name="topicFilter">An MQTT topic filter.</param>
+    /// <param name="cancellationToken">Cancels the subscribe.</param>
+    /// <returns>The subscription; the caller owns it.</returns>
+    /// <exception cref="ApplianceClientException">The broker refused the subscription.</exception>
+    public async Task<TopicSubscription> SubscribeAsync(string topicFilter, CancellationToken cancellationToken = default)
     {
-        var id = Guid.NewGuid();
-        var channel = Channel.CreateUnbounded<ObservedMessage>();
-        _observers[id] = (topicFilter, channel);
+        var subscription = new TopicSubscription(topicFilter, s => _subscriptions.TryRemove(s.Id, out _));
+        _subscriptions[subscription.Id] = subscription;
         try
         {
             await SubscribeCheckedAsync(topicFilter, cancellationToken).ConfigureAwait(false);
-            while (true)
-            {
-                ObservedMessage message;
-                try
-                {
-                    message = await channel.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    yield break;
-                }
-
-                yield return message;
-            }
+            return subscription;
         }
-        finally
+        catch
         {
-            _observers.TryRemove(id, out _);
+            await subscription.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Yields every message on topics matching <paramref name="topicFilter"/> (retained ones first) until cancelled.</summary>
+    /// <param name="topicFilter">An MQTT topic filter.</param>
+    /// <param name="cancellationToken">Ends the enumeration.</param>
+    /// <returns>The messages, as they arrive.</returns>
+    /// <exception cref="ApplianceClientException">The broker refused the subscription.</exception>
+    public async IAsyncEnumerable<ObservedMessage> ObserveAsync(string topicFilter, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await using var subscription = await SubscribeAsync(topicFilter, cancellationToken).ConfigureAwait(false);
+        await foreach (var message in subscription.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return message;
         }
     }
 
     /// <summary>Waits for the device's retained status document.</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The status.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled before a status arrived.</exception>
     public async Task<StatusDocument> GetStatusAsync(CancellationToken cancellationToken = default)
     {
         await foreach (var message in ObserveAsync(Topics.Status(_options.DeviceId), cancellationToken).ConfigureAwait(false))
         {
-            var status = message.Deserialize<StatusDocument>();
-            if (status is not null)
+            if (message.Deserialize<StatusDocument>() is { } status)
             {
                 return status;
             }
@@ -238,11 +281,17 @@ public sealed class ApplianceClient : IAsyncDisposable
         throw new OperationCanceledException(cancellationToken);
     }
 
-    /// <summary>Publishes a raw message (for tools and tests that speak to feature channels directly).</summary>
+    /// <summary>Publishes a message as it is (audio frames, and tests that speak to feature channels directly).</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the publish.</param>
+    /// <returns>The broker's answer.</returns>
     public async Task<MqttClientPublishResult> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default) =>
         await _mqtt.PublishAsync(message, cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Subscribes and returns the broker's verdict for the filter (granted QoS or a refusal reason).</summary>
+    /// <summary>Subscribes without reading (the messages go to matching <see cref="SubscribeAsync"/> subscriptions) and returns the broker's verdict.</summary>
+    /// <param name="topicFilter">An MQTT topic filter.</param>
+    /// <param name="cancellationToken">Cancels the subscribe.</param>
+    /// <returns>The granted QoS or the refusal reason.</returns>
     public async Task<MqttClientSubscribeResultCode> TrySubscribeAsync(string topicFilter, CancellationToken cancellationToken = default)
     {
         var result = await _mqtt.SubscribeAsync(
@@ -251,6 +300,8 @@ public sealed class ApplianceClient : IAsyncDisposable
         return result.Items.First().ResultCode;
     }
 
+    /// <summary>Disconnects and releases the connection.</summary>
+    /// <returns>A task that completes when the connection is closed.</returns>
     public async ValueTask DisposeAsync()
     {
         _mqtt.ApplicationMessageReceivedAsync -= OnMessageAsync;
@@ -267,6 +318,71 @@ public sealed class ApplianceClient : IAsyncDisposable
         }
 
         _mqtt.Dispose();
+    }
+
+    private static async Task<RpcReply> LastAsync(IAsyncEnumerable<RpcReply> replies)
+    {
+        RpcReply? last = null;
+        await foreach (var reply in replies.ConfigureAwait(false))
+        {
+            last = reply;
+        }
+
+        return last!;
+    }
+
+    private async IAsyncEnumerable<RpcReply> RequestAsync(string topic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var correlation = RandomNumberGenerator.GetBytes(16);
+        var key = Convert.ToHexString(correlation);
+        var replies = Channel.CreateUnbounded<RpcReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        _pending[key] = replies;
+        try
+        {
+            var message = new MqttApplicationMessageBuilder()
+                .WithTopic(topic)
+                .WithPayload(payload.ToArray())
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithResponseTopic(_repliesTopic)
+                .WithCorrelationData(correlation)
+                .WithContentType("application/json");
+            if (options?.IdempotencyKey is { } idempotencyKey)
+            {
+                message.WithUserProperty(UserProperties.IdempotencyKey, System.Text.Encoding.UTF8.GetBytes(idempotencyKey).AsMemory());
+            }
+
+            var published = await _mqtt.PublishAsync(message.Build(), cancellationToken).ConfigureAwait(false);
+            if (!published.IsSuccess)
+            {
+                throw new ApplianceClientException($"The broker refused the request {what}: {published.ReasonCode} {published.ReasonString}");
+            }
+
+            var limit = options?.Timeout ?? _options.DefaultTimeout;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(limit);
+            while (true)
+            {
+                RpcReply reply;
+                try
+                {
+                    reply = await replies.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"No final reply to {what} from device {_options.DeviceId} within {limit}.");
+                }
+
+                yield return reply;
+                if (reply.Final)
+                {
+                    yield break;
+                }
+            }
+        }
+        finally
+        {
+            _pending.TryRemove(key, out _);
+        }
     }
 
     private async Task SubscribeCheckedAsync(string topicFilter, CancellationToken cancellationToken)
@@ -294,12 +410,12 @@ public sealed class ApplianceClient : IAsyncDisposable
         }
 
         byte[]? copy = null;
-        foreach (var (filter, channel) in _observers.Values)
+        foreach (var subscription in _subscriptions.Values)
         {
-            if (MqttTopicFilterComparer.Compare(message.Topic, filter) == MqttTopicFilterCompareResult.IsMatch)
+            if (MqttTopicFilterComparer.Compare(message.Topic, subscription.Filter) == MqttTopicFilterCompareResult.IsMatch)
             {
                 copy ??= message.Payload.ToArray();
-                channel.Writer.TryWrite(new ObservedMessage(message.Topic, copy, message.Retain));
+                subscription.Deliver(new ObservedMessage(message.Topic, copy, message.Retain));
             }
         }
 
@@ -311,7 +427,7 @@ public sealed class ApplianceClient : IAsyncDisposable
         try
         {
             var reader = new Utf8JsonReader(payload);
-            reply = JsonSerializer.Deserialize<RpcReply>(ref reader, ContractJson.Options)!;
+            reply = JsonSerializer.Deserialize(ref reader, ContractJsonContext.Default.RpcReply)!;
             return reply is not null;
         }
         catch (JsonException)
@@ -322,5 +438,65 @@ public sealed class ApplianceClient : IAsyncDisposable
     }
 }
 
+/// <summary>
+/// Messages of one topic filter of an <see cref="ApplianceClient"/>, from the moment the broker confirmed the
+/// subscription. One reader at a time; dispose to stop receiving (the broker-side subscription stays until the client
+/// disconnects).
+/// </summary>
+public sealed class TopicSubscription : IAsyncDisposable
+{
+    private readonly Channel<ObservedMessage> _messages = Channel.CreateUnbounded<ObservedMessage>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Action<TopicSubscription> _detach;
+
+    internal TopicSubscription(string filter, Action<TopicSubscription> detach)
+    {
+        Filter = filter;
+        _detach = detach;
+    }
+
+    /// <summary>The topic filter.</summary>
+    public string Filter { get; }
+
+    internal Guid Id { get; } = Guid.NewGuid();
+
+    /// <summary>Yields each message as it arrives, until cancelled or disposed.</summary>
+    /// <param name="cancellationToken">Ends the enumeration.</param>
+    /// <returns>The messages.</returns>
+    public async IAsyncEnumerable<ObservedMessage> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            try
+            {
+                if (!await _messages.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    yield break;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+
+            while (_messages.Reader.TryRead(out var message))
+            {
+                yield return message;
+            }
+        }
+    }
+
+    /// <summary>Stops receiving; a reader's enumeration ends after the messages already delivered.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        _detach(this);
+        _messages.Writer.TryComplete();
+        return ValueTask.CompletedTask;
+    }
+
+    internal void Deliver(ObservedMessage message) => _messages.Writer.TryWrite(message);
+}
+
 /// <summary>The broker or the daemon refused what the client asked for.</summary>
+/// <param name="message">What was refused and why.</param>
 public sealed class ApplianceClientException(string message) : Exception(message);

@@ -28,9 +28,14 @@ public static class SensorErrorCodes
 /// </summary>
 public interface IClimateSensor : IDisposable
 {
+    /// <summary>The profile's entry for the sensor.</summary>
     SensorSpec Spec { get; }
 
-    ValueTask<ClimateReadResult> ReadAsync();
+    /// <summary>Reads the sensor once, waiting out its conversion time.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>A reading, or the reason there is none (never an earlier value).</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    ValueTask<ClimateReadResult> ReadAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Creates the sensor a profile entry names, on the board's I2C bus or on the simulated one.</summary>
@@ -38,19 +43,20 @@ public static class ClimateSensorFactory
 {
     /// <param name="spec">The profile's sensor entry.</param>
     /// <param name="simulation">Settings of the simulated chip, used when <see cref="SensorSpec.Simulated"/> is set.</param>
-    public static IClimateSensor Create(SensorSpec spec, SensorSimulation simulation)
+    /// <param name="time">The clock of the chips' conversion waits.</param>
+    public static IClimateSensor Create(SensorSpec spec, SensorSimulation simulation, TimeProvider time)
     {
         var settings = new I2cConnectionSettings(spec.BusId, spec.AddressValue);
         if (spec.Simulated)
         {
             var chip = new SimulatedSht3x(settings, simulation.BaseTemperatureC, simulation.BaseHumidityPercent, simulation.ChecksumFailureRate, simulation.Seed);
-            return new Sht3xClimateSensor(spec, chip);
+            return new Sht3xClimateSensor(spec, chip, time);
         }
 
         var device = I2cDevice.Create(settings);
         return spec.Type switch
         {
-            "sht3x" => new Sht3xClimateSensor(spec, device),
+            "sht3x" => new Sht3xClimateSensor(spec, device, time),
             "bme280" => new Bme280ClimateSensor(spec, device),
             _ => throw new ArgumentException($"Unknown sensor type {spec.Type}.", nameof(spec)),
         };
@@ -66,19 +72,17 @@ public sealed record SensorSimulation(double BaseTemperatureC = 21.5, double Bas
 /// against their CRC-8. The Iot.Device.Sht3x binding is not used because it keeps the previous values when a
 /// frame fails its CRC, and a fridge must never report a stale temperature as a fresh one.
 /// </summary>
-internal sealed class Sht3xClimateSensor(SensorSpec spec, I2cDevice device, TimeProvider? time = null) : IClimateSensor
+internal sealed class Sht3xClimateSensor(SensorSpec spec, I2cDevice device, TimeProvider time) : IClimateSensor
 {
-    private readonly TimeProvider _time = time ?? TimeProvider.System;
-
     public SensorSpec Spec { get; } = spec;
 
-    public async ValueTask<ClimateReadResult> ReadAsync()
+    public async ValueTask<ClimateReadResult> ReadAsync(CancellationToken cancellationToken)
     {
         var frame = new byte[6];
         try
         {
             device.Write([Sht3xProtocol.MeasureHighRepeatability >> 8, Sht3xProtocol.MeasureHighRepeatability & 0xFF]);
-            await Task.Delay(Sht3xProtocol.ConversionTime, _time).ConfigureAwait(false);
+            await Task.Delay(Sht3xProtocol.ConversionTime, time, cancellationToken).ConfigureAwait(false);
             device.Read(frame);
         }
         catch (IOException ex)
@@ -111,8 +115,9 @@ internal sealed class Bme280ClimateSensor : IClimateSensor
 
     public SensorSpec Spec { get; }
 
-    public async ValueTask<ClimateReadResult> ReadAsync()
+    public async ValueTask<ClimateReadResult> ReadAsync(CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         try
         {
             // Forced mode: one conversion per poll, then the chip sleeps until the next one; the binding's

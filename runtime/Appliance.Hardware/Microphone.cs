@@ -20,6 +20,9 @@ public interface IMicrophone : IDisposable
 
     /// <summary>Why capture stopped or could not start; null while it works.</summary>
     string? Problem { get; }
+
+    /// <summary>Samples (all channels) captured but dropped, oldest first, because the reader fell behind.</summary>
+    long DroppedSamples { get; }
 }
 
 /// <summary>
@@ -36,6 +39,9 @@ public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvid
     public int Channels { get; } = channels;
 
     public string? Problem => null;
+
+    /// <summary>Always 0: a simulated clip waits for its reader.</summary>
+    public long DroppedSamples => 0;
 
     /// <summary>Queues a clip (interleaved samples at this microphone's rate and channel count).</summary>
     public void Play(float[] samples) => _clips.Writer.TryWrite(samples);
@@ -80,17 +86,26 @@ public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvid
 }
 
 /// <summary>
-/// An ALSA capture device read through <c>arecord</c> (Debian package alsa-utils) as raw 16-bit little-endian PCM:
-/// the device name comes from the profile's <c>audio.device</c>. When arecord is missing or exits, capture ends
-/// and <see cref="Problem"/> says why.
+/// An ALSA capture device read through <c>arecord</c> (Debian package alsa-utils) as raw 16-bit little-endian PCM: the
+/// device name comes from the profile's <c>audio.device</c>. Capture is read into a bounded queue of 40 ms chunks (2 s
+/// in all) by its own task, so a reader that falls behind loses the oldest audio, counted in <see cref="DroppedSamples"/>,
+/// instead of stalling arecord. When arecord is missing or exits, capture ends and <see cref="Problem"/> says why.
 /// </summary>
+/// <param name="device">The ALSA device name, for example <c>plughw:1,0</c>.</param>
+/// <param name="sampleRate">Samples per second to capture.</param>
+/// <param name="channels">Channels to capture.</param>
 public sealed class AlsaMicrophone(string device, int sampleRate, int channels) : IMicrophone
 {
+    private const int QueuedChunks = 50;
+    private long _dropped;
+
     public int SampleRate { get; } = sampleRate;
 
     public int Channels { get; } = channels;
 
     public string? Problem { get; private set; }
+
+    public long DroppedSamples => Interlocked.Read(ref _dropped);
 
     public async IAsyncEnumerable<float[]> CaptureAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -117,49 +132,74 @@ public sealed class AlsaMicrophone(string device, int sampleRate, int channels) 
             yield break;
         }
 
-        using (process)
-        using (cancellationToken.Register(() => process.Kill()))
+        var chunks = Channel.CreateBounded<float[]>(
+            new BoundedChannelOptions(QueuedChunks) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            dropped => Interlocked.Add(ref _dropped, dropped.Length));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pump = PumpAsync(process, chunks.Writer, stop.Token);
+        try
         {
-            var stream = process.StandardOutput.BaseStream;
-            var buffer = new byte[SampleRate * Channels * 2 / 25]; // 40 ms
-            var carried = 0; // an odd byte left from the previous read
-            while (true)
+            await foreach (var chunk in chunks.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
-                int read;
-                try
-                {
-                    read = await stream.ReadAsync(buffer.AsMemory(carried), cancellationToken).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or IOException)
-                {
-                    yield break;
-                }
-
-                if (read == 0)
-                {
-                    Problem = $"arecord stopped: {await process.StandardError.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false)}".Trim();
-                    yield break;
-                }
-
-                var available = carried + read;
-                var samples = new float[available / 2];
-                for (var i = 0; i < samples.Length; i++)
-                {
-                    samples[i] = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan(2 * i)) / 32768f;
-                }
-
-                carried = available % 2;
-                if (carried == 1)
-                {
-                    buffer[0] = buffer[available - 1];
-                }
-
-                yield return samples;
+                yield return chunk;
             }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await pump.ConfigureAwait(false);
+            process.Dispose();
         }
     }
 
     public void Dispose()
     {
+    }
+
+    /// <summary>Reads arecord's output into <paramref name="chunks"/> until it ends or <paramref name="cancellationToken"/> fires; completes the writer.</summary>
+    private async Task PumpAsync(Process process, ChannelWriter<float[]> chunks, CancellationToken cancellationToken)
+    {
+        using var kill = cancellationToken.Register(() => process.Kill());
+        var stream = process.StandardOutput.BaseStream;
+        var buffer = new byte[SampleRate * Channels * 2 / 25]; // 40 ms
+        var frameBytes = 2 * Channels;
+        var carried = 0; // the bytes of a partial frame left from the previous read
+        try
+        {
+            while (true)
+            {
+                var read = await stream.ReadAsync(buffer.AsMemory(carried), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    if (!cancellationToken.IsCancellationRequested)
+                    {
+                        Problem = $"arecord stopped: {await process.StandardError.ReadToEndAsync(CancellationToken.None).ConfigureAwait(false)}".Trim();
+                    }
+
+                    return;
+                }
+
+                var available = carried + read;
+                var whole = available - (available % frameBytes);
+                var samples = new float[whole / 2];
+                for (var i = 0; i < samples.Length; i++)
+                {
+                    samples[i] = BinaryPrimitives.ReadInt16LittleEndian(buffer.AsSpan(2 * i)) / 32768f;
+                }
+
+                carried = available - whole;
+                buffer.AsSpan(whole, carried).CopyTo(buffer);
+
+                chunks.TryWrite(samples);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // Stopped, or arecord went away: the reader's enumeration ends.
+        }
+        finally
+        {
+            chunks.TryComplete();
+        }
     }
 }

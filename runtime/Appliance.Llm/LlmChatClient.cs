@@ -5,14 +5,19 @@ namespace Appliance.Llm;
 
 /// <summary>
 /// <see cref="IChatClient"/> over an <see cref="LlmService"/>, in process. Chat options map to the request
-/// (temperature, top-p, top-k, seed, max output tokens, stop sequences, model id); reasoning is streamed as
-/// <see cref="TextReasoningContent"/> unless <see cref="ReasoningOptions.Output"/> is <see cref="ReasoningOutput.None"/>.
+/// (temperature, top-p, top-k, seed, max output tokens, stop sequences, model id, and a JSON-schema response format as
+/// <see cref="LlmRequest.AnswerJsonSchema"/>); reasoning is streamed as <see cref="TextReasoningContent"/> unless
+/// <see cref="ReasoningOptions.Output"/> is <see cref="ReasoningOutput.None"/>.
 /// </summary>
 /// <remarks>
 /// Thread-safe. Does not own the service: disposing the client leaves it running. A failed request throws
 /// <see cref="LlmRequestFailedException"/> with its error code, since this interface has no error values.
 /// </remarks>
-public sealed class LlmChatClient(LlmService service, string? modelId = null, LlmPriority priority = LlmPriority.Interactive) : IChatClient
+/// <param name="service">The service that runs the requests; the caller keeps it.</param>
+/// <param name="modelId">The model for requests whose options name none; null takes the service's default model.</param>
+/// <param name="priority">The queue priority of every request of this client.</param>
+/// <param name="thinkingBudgetTokens">Reasoning tokens at most per request; null takes the model spec's budget.</param>
+public sealed class LlmChatClient(LlmService service, string? modelId = null, LlmPriority priority = LlmPriority.Interactive, int? thinkingBudgetTokens = null) : IChatClient
 {
     private readonly LlmService _service = service ?? throw new ArgumentNullException(nameof(service));
     private readonly ChatClientMetadata _metadata = new("appliance-llm", null, modelId);
@@ -106,6 +111,8 @@ public sealed class LlmChatClient(LlmService service, string? modelId = null, Ll
             Seed = options?.Seed,
             StopSequences = options?.StopSequences is { } stops ? [.. stops] : [],
             Reasoning = options?.Reasoning?.Output == ReasoningOutput.None ? ReasoningMode.Drop : ReasoningMode.Separate,
+            ThinkingBudgetTokens = thinkingBudgetTokens,
+            AnswerJsonSchema = options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } ? schema.GetRawText() : null,
         };
     }
 }

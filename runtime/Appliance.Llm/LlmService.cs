@@ -502,7 +502,7 @@ public sealed partial class LlmService : IAsyncDisposable
         }
 
         var failures = new List<string>();
-        var loaded = LoadedModel.TryCreate(spec, folder, ProviderCandidates(), _options, failures);
+        var loaded = LoadedModel.TryCreate(spec, folder, _options.Inference, failures);
         foreach (var failure in failures)
         {
             Log.ProviderFallback(_logger, spec.Id, failure);
@@ -527,20 +527,6 @@ public sealed partial class LlmService : IAsyncDisposable
             EstimatedBytes = estimated,
         };
         return (status, loaded);
-    }
-
-    // The chain from the provider the installed runtime offers first, then the CPU provider as the last resort.
-    private List<ExecutionProviderSpec> ProviderCandidates()
-    {
-        var choice = ExecutionProviderSelector.Choose(_options.ExecutionProviders, _options.InstalledProviders());
-        var skipped = choice.Skipped.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-        var candidates = _options.ExecutionProviders.Where(p => !skipped.Contains(p.Name)).ToList();
-        if (!candidates.Any(p => p.Name == ExecutionProviderSelector.Cpu))
-        {
-            candidates.Add(new ExecutionProviderSpec { Name = ExecutionProviderSelector.Cpu });
-        }
-
-        return candidates;
     }
 
     private LlmError NotFound(string? modelId)

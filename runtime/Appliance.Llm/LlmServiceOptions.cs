@@ -6,14 +6,12 @@ namespace Appliance.Llm;
 /// <summary>How the service runs models: provider chain, threads, memory budget, queue and concurrency.</summary>
 public sealed record LlmServiceOptions
 {
-    /// <summary>The profile's execution-provider chain, most preferred first; the CPU provider ends every chain.</summary>
-    public IReadOnlyList<ExecutionProviderSpec> ExecutionProviders { get; init; } = [];
-
-    /// <summary>Intra-op threads of each session; 0 leaves ONNX Runtime's default.</summary>
-    public int IntraOpThreads { get; init; }
-
-    /// <summary>Inter-op threads of each session; 0 leaves ONNX Runtime's default.</summary>
-    public int InterOpThreads { get; init; }
+    /// <summary>
+    /// The profile's execution-provider chain (the CPU provider ends every chain), threads and spin policy. Spinning is
+    /// off by default: between tokens (while the answer is streamed out) a spinning pool burns a whole core that speech
+    /// and audio ingest need on a small board.
+    /// </summary>
+    public InferenceSettings Inference { get; init; } = new();
 
     /// <summary>
     /// Prompt tokens given to the model at once. The graph returns logits for every position of a slice, so this bounds
@@ -21,12 +19,6 @@ public sealed record LlmServiceOptions
     /// 1.8 GB (peak RSS of the forged 1.5B: 2.0 GB against 3.9 GB, and no slower).
     /// </summary>
     public int PrefillSliceTokens { get; init; } = 512;
-
-    /// <summary>
-    /// Let idle intra-op and inter-op threads spin waiting for work. Off by default: between tokens (while the answer
-    /// is streamed out) a spinning pool burns a whole core that speech and audio ingest need on a small board.
-    /// </summary>
-    public bool AllowSpinning { get; init; }
 
     /// <summary>Bytes the loaded models (weights plus KV cache) and the process may use; 0 disables the guard.</summary>
     public long MemoryBudgetBytes { get; init; }
@@ -40,18 +32,13 @@ public sealed record LlmServiceOptions
     /// <summary>The resident memory of this process in bytes; replaced in tests.</summary>
     public Func<long> ResidentMemoryBytes { get; init; } = static () => Environment.WorkingSet;
 
-    /// <summary>The providers the installed ONNX Runtime offers.</summary>
-    public Func<IReadOnlyCollection<string>> InstalledProviders { get; init; } = static () => [.. ExecutionProviderSelector.InstalledProviders()];
-
     /// <summary>Options from a device profile: its provider chain, threads and memory budget.</summary>
     public static LlmServiceOptions FromProfile(DeviceProfile profile)
     {
         ArgumentNullException.ThrowIfNull(profile);
         return new LlmServiceOptions
         {
-            ExecutionProviders = profile.ExecutionProviders,
-            IntraOpThreads = profile.Threads.IntraOp,
-            InterOpThreads = profile.Threads.InterOp,
+            Inference = InferenceSettings.FromProfile(profile),
             MemoryBudgetBytes = profile.MemoryBudgetMb * 1024L * 1024L,
         };
     }

@@ -55,13 +55,14 @@ internal sealed class LoadedModel
     public Tokenizer Tokenizer => _tokenizer;
 
     /// <summary>
-    /// Creates the GenAI model with the first provider of <paramref name="providers"/> that works.
+    /// Creates the GenAI model with the first provider of the settings' candidates that works (GenAI loads its own
+    /// sessions; the settings' threads and spin policy go into its config).
     /// </summary>
     /// <returns>The model, or null with the reason of every provider that failed in <paramref name="failures"/>.</returns>
-    public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, IReadOnlyList<ExecutionProviderSpec> providers, LlmServiceOptions options, List<string> failures)
+    public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, InferenceSettings settings, List<string> failures)
     {
         var contextTokens = Math.Min(folder.ContextLength, spec.ContextTokens ?? int.MaxValue);
-        foreach (var provider in providers)
+        foreach (var provider in settings.ProviderCandidates())
         {
             Model? model = null;
             Tokenizer? tokenizer = null;
@@ -69,7 +70,7 @@ internal sealed class LoadedModel
             {
                 using (var config = new Config(folder.Directory))
                 {
-                    Configure(config, provider, options, contextTokens);
+                    Configure(config, provider, settings, contextTokens);
                     model = new Model(config);
                 }
 
@@ -150,7 +151,7 @@ internal sealed class LoadedModel
         return _tokenizer.ApplyChatTemplate(null, json.ToJsonString(), null, true);
     }
 
-    private static void Configure(Config config, ExecutionProviderSpec provider, LlmServiceOptions options, int contextTokens)
+    private static void Configure(Config config, ExecutionProviderSpec provider, InferenceSettings settings, int contextTokens)
     {
         config.ClearProviders();
         if (provider.Name != ExecutionProviderSelector.Cpu)
@@ -163,27 +164,27 @@ internal sealed class LoadedModel
         }
 
         // String entries GenAI does not know itself go to ONNX Runtime as session config entries.
-        var spinning = options.AllowSpinning ? "1" : "0";
-        var sessionOptions = new JsonObject
+        var decoderSession = new JsonObject();
+        foreach (var (key, value) in settings.SessionConfigEntries())
         {
-            ["session.intra_op.allow_spinning"] = spinning,
-            ["session.inter_op.allow_spinning"] = spinning,
-        };
-        if (options.IntraOpThreads > 0)
-        {
-            sessionOptions["intra_op_num_threads"] = options.IntraOpThreads;
+            decoderSession[key] = value;
         }
 
-        if (options.InterOpThreads > 0)
+        if (settings.IntraOpThreads > 0)
         {
-            sessionOptions["inter_op_num_threads"] = options.InterOpThreads;
+            decoderSession["intra_op_num_threads"] = settings.IntraOpThreads;
+        }
+
+        if (settings.InterOpThreads > 0)
+        {
+            decoderSession["inter_op_num_threads"] = settings.InterOpThreads;
         }
 
         var overlay = new JsonObject
         {
             ["model"] = new JsonObject
             {
-                ["decoder"] = new JsonObject { ["session_options"] = sessionOptions },
+                ["decoder"] = new JsonObject { ["session_options"] = decoderSession },
             },
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };

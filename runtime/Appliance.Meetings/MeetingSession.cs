@@ -351,7 +351,7 @@ internal sealed class MeetingSession : IDisposable
 
     public MeetingResult AppendTranscript(TranscriptSegment segment)
     {
-        var body = JsonSerializer.SerializeToUtf8Bytes(segment, MeetingJson.Options);
+        var body = JsonSerializer.SerializeToUtf8Bytes(segment, ContractJsonContext.Default.TranscriptSegment);
         if (body.Length > MaxTranscriptRecordBytes)
         {
             return MeetingResult.InvalidArgument;
@@ -394,7 +394,7 @@ internal sealed class MeetingSession : IDisposable
             var latest = new Dictionary<string, (TranscriptSegment Segment, int Order)>(StringComparer.Ordinal);
             foreach (var body in RecordJournal.ReadAll(Path.Combine(Directory, TranscriptFileName), TranscriptMagic, MaxTranscriptRecordBytes))
             {
-                var segment = JsonSerializer.Deserialize<TranscriptSegment>(body.Span, MeetingJson.Options);
+                var segment = JsonSerializer.Deserialize(body.Span, ContractJsonContext.Default.TranscriptSegment);
                 if (segment is null)
                 {
                     continue;
@@ -441,12 +441,12 @@ internal sealed class MeetingSession : IDisposable
 
     private int MaxAudioRecordBytes => AudioHeaderBytes + 255 + _options.MaxFrameBytes;
 
-    public MeetingSessionInfo Snapshot()
+    public MeetingInfo Snapshot()
     {
         lock (_sync)
         {
             var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads);
-            return new MeetingSessionInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough, _state.TranscribedThrough);
+            return new MeetingInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough, Math.Round(_state.TranscribedThrough.TotalSeconds, 3));
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace Appliance.Meetings;
 
@@ -18,7 +17,7 @@ namespace Appliance.Meetings;
 /// after <see cref="Dispose"/>.</para>
 /// <para>Ownership: the manager owns the files and the open journal handles; dispose it at shutdown.</para>
 /// </remarks>
-public sealed partial class MeetingSessionManager : IDisposable
+public sealed class MeetingSessionManager : IDisposable
 {
     private const string TrashPrefix = ".deleted-";
     private readonly ConcurrentDictionary<string, SessionSlot> _sessions = new(StringComparer.Ordinal);
@@ -53,7 +52,7 @@ public sealed partial class MeetingSessionManager : IDisposable
                 continue;
             }
 
-            if (!IsValidSessionId(name))
+            if (!Identifiers.IsValidSessionId(name))
             {
                 skipped.Add($"{name}: not a session id");
                 continue;
@@ -80,9 +79,6 @@ public sealed partial class MeetingSessionManager : IDisposable
     /// <summary>What the constructor found: resumed sessions (with their accepted-frame counts and pending stops) and skipped folders.</summary>
     public MeetingRecoveryReport Recovery { get; }
 
-    /// <summary>True when <paramref name="sessionId"/> is 1 to 64 letters, digits, '_' or '-', starting with a letter or digit.</summary>
-    public static bool IsValidSessionId(string? sessionId) => sessionId is not null && SessionIdPattern().IsMatch(sessionId);
-
     /// <summary>
     /// Starts a session, or confirms it: a repeated start with equal parameters returns
     /// <see cref="MeetingResult.AlreadyDone"/> whatever the session's state; with different parameters
@@ -92,7 +88,7 @@ public sealed partial class MeetingSessionManager : IDisposable
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!IsValidSessionId(sessionId))
+        if (!Identifiers.IsValidSessionId(sessionId))
         {
             return MeetingResult.InvalidSessionId;
         }
@@ -249,7 +245,7 @@ public sealed partial class MeetingSessionManager : IDisposable
             return MeetingResult.UnknownSession;
         }
 
-        var json = JsonSerializer.SerializeToUtf8Bytes(summary, MeetingJson.Options);
+        var json = JsonSerializer.SerializeToUtf8Bytes(summary, ContractJsonContext.Default.MeetingSummary);
         return MeetingSummarySchema.Validate(json).Count > 0 ? MeetingResult.InvalidArgument : session.Complete(json);
     }
 
@@ -258,7 +254,7 @@ public sealed partial class MeetingSessionManager : IDisposable
     {
         ArgumentNullException.ThrowIfNull(segment);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (string.IsNullOrEmpty(segment.SegmentId) || segment.Revision < 0 || segment.End < segment.Start || segment.Start < TimeSpan.Zero || segment.Text is null)
+        if (string.IsNullOrEmpty(segment.SegmentId) || segment.Revision < 0 || segment.End < segment.Start || segment.Start < 0 || segment.Text is null)
         {
             return MeetingResult.InvalidArgument;
         }
@@ -270,7 +266,7 @@ public sealed partial class MeetingSessionManager : IDisposable
     public MeetingResult Delete(string sessionId)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!IsValidSessionId(sessionId) || !_sessions.TryGetValue(sessionId, out var slot))
+        if (!Identifiers.IsValidSessionId(sessionId) || !_sessions.TryGetValue(sessionId, out var slot))
         {
             return MeetingResult.UnknownSession;
         }
@@ -297,11 +293,15 @@ public sealed partial class MeetingSessionManager : IDisposable
         }
     }
 
+    /// <summary>Whether a session with this id exists (in any state); cheap enough for every received frame.</summary>
+    /// <param name="sessionId">The session id; an invalid one is never contained.</param>
+    public bool Contains(string sessionId) => TryGet(sessionId, out _);
+
     /// <summary>A snapshot of the session, or null when there is none.</summary>
-    public MeetingSessionInfo? Get(string sessionId) => TryGet(sessionId, out var session) ? session.Snapshot() : null;
+    public MeetingInfo? Get(string sessionId) => TryGet(sessionId, out var session) ? session.Snapshot() : null;
 
     /// <summary>Snapshots of all sessions, ordered by creation time.</summary>
-    public IReadOnlyList<MeetingSessionInfo> List() =>
+    public IReadOnlyList<MeetingInfo> List() =>
         [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Select(s => s.Snapshot()).OrderBy(i => i.CreatedAt).ThenBy(i => i.SessionId, StringComparer.Ordinal)];
 
     /// <summary>The transcript (latest revision of each segment, by start time), or null when there is no such session.</summary>
@@ -311,12 +311,12 @@ public sealed partial class MeetingSessionManager : IDisposable
     public MeetingSummary? ReadSummary(string sessionId)
     {
         var json = TryGet(sessionId, out var session) ? session.ReadSummary() : null;
-        return json is null ? null : JsonSerializer.Deserialize<MeetingSummary>(json, MeetingJson.Options);
+        return json is null ? null : JsonSerializer.Deserialize(json, ContractJsonContext.Default.MeetingSummary);
     }
 
     /// <summary>
     /// The accepted frames in acceptance order, read lazily from the journal (not sorted: use
-    /// <see cref="MeetingSessionInfo.ReleasedThrough"/> and the sequence numbers to resume a consumer). Enumerate it
+    /// <see cref="MeetingInfo.ReleasedThrough"/> and the sequence numbers to resume a consumer). Enumerate it
     /// to the end or dispose the enumerator: it holds the file open meanwhile. Empty for an unknown session.
     /// </summary>
     public IEnumerable<AudioFrame> ReadJournaledAudio(string sessionId) => TryGet(sessionId, out var session) ? session.ReadAudio() : [];
@@ -367,15 +367,12 @@ public sealed partial class MeetingSessionManager : IDisposable
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", RegexOptions.CultureInvariant)]
-    private static partial Regex SessionIdPattern();
-
     private string SessionDirectory(string sessionId) => Path.Combine(_options.RootDirectory, sessionId);
 
     private bool TryGet(string sessionId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MeetingSession? session)
     {
         session = null;
-        if (IsValidSessionId(sessionId) && _sessions.TryGetValue(sessionId, out var slot))
+        if (Identifiers.IsValidSessionId(sessionId) && _sessions.TryGetValue(sessionId, out var slot))
         {
             session = slot.Session;
         }

@@ -1,39 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Json.Schema;
 
 namespace Appliance.Meetings;
-
-/// <summary>Who made a summary.</summary>
-public enum SummarySource
-{
-    /// <summary>A language model wrote it.</summary>
-    [JsonStringEnumMemberName("llm")]
-    Llm,
-
-    /// <summary>Sentences picked from the transcript, because no language model was available or it failed.</summary>
-    [JsonStringEnumMemberName("extractive")]
-    Extractive,
-}
-
-/// <summary>An action item.</summary>
-/// <param name="Owner">Who does it; <c>"unassigned"</c> when nobody was named.</param>
-/// <param name="Task">What is to be done.</param>
-/// <param name="Due">The due date as said, or null.</param>
-public sealed record ActionItem(string Owner, string Task, string? Due = null);
-
-/// <summary>The result of a meeting, shaped as <c>meeting-summary.schema.json</c> (see <see cref="MeetingSummarySchema"/>).</summary>
-public sealed record MeetingSummary(
-    string Title,
-    string Summary,
-    IReadOnlyList<string> KeyPoints,
-    IReadOnlyList<string> Decisions,
-    IReadOnlyList<ActionItem> ActionItems,
-    IReadOnlyList<string> OpenQuestions,
-    string Language,
-    IReadOnlyList<SequenceGap> Gaps,
-    SummarySource Source);
 
 /// <summary>
 /// The published JSON schema of <see cref="MeetingSummary"/> (embedded as <c>meeting-summary.schema.json</c>) and a
@@ -42,7 +11,7 @@ public sealed record MeetingSummary(
 public static class MeetingSummarySchema
 {
     /// <summary>The schema text, for publishing and for constrained generation.</summary>
-    public static string SchemaText { get; } = LoadText();
+    public static string SchemaText => ContractSchemas.MeetingSummary;
 
     private static readonly Lazy<JsonSchema> Schema = new(() => JsonSchema.FromText(SchemaText));
 
@@ -172,7 +141,7 @@ public static class MeetingSummarySchema
             }
 
             node["language"] = language;
-            node["gaps"] = JsonSerializer.SerializeToNode(gaps, MeetingJson.Options);
+            node["gaps"] = JsonSerializer.SerializeToNode(gaps, ContractJsonContext.Default.IReadOnlyListSequenceGap);
             node["source"] = "llm";
             return TryParse(node.ToJsonString(), out summary, out problems);
         }
@@ -184,7 +153,7 @@ public static class MeetingSummarySchema
     }
 
     /// <summary>The summary serialized as the schema's JSON.</summary>
-    public static string Serialize(MeetingSummary summary) => JsonSerializer.Serialize(summary, MeetingJson.Options);
+    public static string Serialize(MeetingSummary summary) => JsonSerializer.Serialize(summary, ContractJsonContext.Default.MeetingSummary);
 
     /// <summary>
     /// Parses a summary (for example a model's answer) and checks it against the schema. Returns false, with the
@@ -200,15 +169,7 @@ public static class MeetingSummarySchema
             return false;
         }
 
-        summary = JsonSerializer.Deserialize<MeetingSummary>(json, MeetingJson.Options);
+        summary = JsonSerializer.Deserialize(json, ContractJsonContext.Default.MeetingSummary);
         return summary is not null;
-    }
-
-    private static string LoadText()
-    {
-        using var stream = typeof(MeetingSummarySchema).Assembly.GetManifestResourceStream("meeting-summary.schema.json")
-            ?? throw new InvalidOperationException("The meeting summary schema is not embedded in Appliance.Meetings.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
     }
 }

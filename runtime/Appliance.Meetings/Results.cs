@@ -67,42 +67,6 @@ public readonly record struct IncomingFrame(string SessionId, AudioFrame Frame);
 /// <param name="Gaps">Every gap of the session.</param>
 public sealed record StopOutcome(MeetingResult Result, IReadOnlyList<SequenceGap> Gaps);
 
-/// <summary>Counters of a session. Accepted is exact (it comes from the journal); the drop counters are persisted with the state file (at each state change and each transcript checkpoint), so drops since the last save are lost in a crash.</summary>
-public sealed record MeetingCounters(
-    long Accepted,
-    long Duplicates,
-    long Late,
-    long AfterStop,
-    long CodecMismatches,
-    long InvalidPayloads);
-
-/// <summary>A snapshot of a session, for <c>meetings.get</c> and <c>meetings.list</c>.</summary>
-/// <param name="SessionId">The session.</param>
-/// <param name="Parameters">Its start parameters.</param>
-/// <param name="State">Its life-cycle state.</param>
-/// <param name="CreatedAt">When it started.</param>
-/// <param name="StoppedAt">When the stop arrived, if it did.</param>
-/// <param name="EndedAt">When it completed or was aborted.</param>
-/// <param name="Counters">Accepted and dropped frames.</param>
-/// <param name="Gaps">Frames that never arrived.</param>
-/// <param name="ReleasedThrough">The last sequence number released in order (accepted or skipped as lost); -1 before any.</param>
-/// <param name="TranscribedThrough">How much of the meeting audio the transcript covers (its last checkpoint).</param>
-public sealed record MeetingSessionInfo(
-    string SessionId,
-    MeetingParameters Parameters,
-    MeetingState State,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset? StoppedAt,
-    DateTimeOffset? EndedAt,
-    MeetingCounters Counters,
-    IReadOnlyList<SequenceGap> Gaps,
-    long ReleasedThrough,
-    [property: System.Text.Json.Serialization.JsonIgnore] TimeSpan TranscribedThrough)
-{
-    /// <summary><see cref="TranscribedThrough"/> in seconds, as published.</summary>
-    public double TranscribedSeconds => Math.Round(TranscribedThrough.TotalSeconds, 3);
-}
-
 /// <summary>A session found open or stopping when the manager started.</summary>
 /// <param name="SessionId">The session.</param>
 /// <param name="AcceptedFrames">Frames kept in the audio journal.</param>

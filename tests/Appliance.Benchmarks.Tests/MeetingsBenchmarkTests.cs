@@ -8,7 +8,6 @@ namespace Appliance.Benchmarks.Tests;
 /// <summary>The parts of <c>appliance-bench meetings</c> that need no daemon: the step list and the timeline after stop.</summary>
 public sealed class MeetingsBenchmarkTests
 {
-    private const string Prefix = "appliance/v1/dev-x64/meetings/bench-summary/";
 
     [Theory]
     [InlineData("8,16,32", new[] { 8, 16, 32 })]
@@ -31,11 +30,11 @@ public sealed class MeetingsBenchmarkTests
         var events = new List<(TimeSpan, MeetingEvent)>
         {
             (TimeSpan.FromSeconds(90), Progress("""{"state":"transcribing","transcribedSeconds":40,"acceptedFrames":4000}""")),
-            (TimeSpan.FromSeconds(101), Progress("""{"state":"transcribing","transcribedSeconds":50,"acceptedFrames":6000,"at":"x"}""")),
+            (TimeSpan.FromSeconds(101), Progress("""{"state":"transcribing","transcribedSeconds":50,"acceptedFrames":6000,"at":"2026-11-29T10:00:00Z"}""")),
             (TimeSpan.FromSeconds(103), Progress("""{"state":"transcribing","transcribedSeconds":60,"acceptedFrames":6000}""")),
             (TimeSpan.FromSeconds(110), Progress("""{"state":"summarizing","stage":"map","chunk":1,"chunks":2,"gaps":0}""")),
             (TimeSpan.FromSeconds(150), Progress("""{"state":"summarizing","stage":"reduce"}""")),
-            (TimeSpan.FromSeconds(180), new SummaryEvent(Message("summary", "{}"), new MeetingSummaryDocument { Source = "llm" })),
+            (TimeSpan.FromSeconds(180), new SummaryEvent(Message(Topics.MeetingSummary("dev-x64", "bench-summary"), "{}"), new MeetingSummary("t", "s", [], [], [], [], "en", [], SummarySource.Llm))),
         };
 
         var timeline = SummaryBenchmark.Timeline(events, stop, TimeSpan.FromMilliseconds(40));
@@ -49,7 +48,7 @@ public sealed class MeetingsBenchmarkTests
     }
 
     private static ProgressEvent Progress(string json) =>
-        new(Message("progress", json), System.Text.Json.JsonSerializer.Deserialize<MeetingProgress>(json, ContractJson.Options)!);
+        new(Message(Topics.MeetingProgress("dev-x64", "bench-summary"), json), ContractJson.Deserialize<MeetingProgress>(Encoding.UTF8.GetBytes(json))!);
 
-    private static ObservedMessage Message(string leaf, string json) => new(Prefix + leaf, Encoding.UTF8.GetBytes(json), false);
+    private static ObservedMessage Message(string topic, string json) => new(topic, Encoding.UTF8.GetBytes(json), false);
 }

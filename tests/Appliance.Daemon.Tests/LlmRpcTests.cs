@@ -42,7 +42,7 @@ public sealed class ForgedLlmFolders : IDisposable
 /// <summary><c>llm.chat</c>, <c>llm.cancel</c> and the <c>models.*</c> methods over MQTT, with a tiny forged model in the daemon.</summary>
 public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper output) : IClassFixture<ForgedLlmFolders>
 {
-    private static readonly object[] UserSaysHello = [new { role = "user", content = "Hello, turn on the kitchen lights." }];
+    private static readonly LlmChatMessage[] UserSaysHello = [new("user", "Hello, turn on the kitchen lights.")];
 
     private async Task<RunningDaemon> StartAsync()
     {
@@ -57,7 +57,7 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         await using var daemon = await StartAsync();
         await using var client = await daemon.ConnectAsync();
 
-        var replies = await client.StreamAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 12, temperature = 0, reasoning = "separate", thinkingBudget = 4 }).ToListAsync();
+        var replies = await client.StreamAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 12, Temperature = 0, Reasoning = "separate", ThinkingBudget = 4 }).ToListAsync();
 
         var deltas = replies.Where(r => !r.Final).Select(r => r.Delta!.Value).ToList();
         Assert.Equal("started", deltas[0].GetProperty("type").GetString());
@@ -83,7 +83,7 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
 
         foreach (var budget in new[] { 0, 3, 10 })
         {
-            var replies = await client.StreamAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 40, temperature = 0.8, seed = budget, reasoning = "separate", thinkingBudget = budget }).ToListAsync();
+            var replies = await client.StreamAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 40, Temperature = 0.8f, Seed = budget, Reasoning = "separate", ThinkingBudget = budget }).ToListAsync();
             var result = replies[^1].Result!.Value;
             var reasoningTokens = result.GetProperty("usage").GetProperty("reasoningTokens").GetInt32();
             var answer = result.GetProperty("answer").GetString()!;
@@ -103,10 +103,10 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         await using var daemon = await StartAsync();
         await using var log = await ReplyLog.ConnectAsync(daemon);
 
-        var chat = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 400, requestId = "long-one", reasoning = "separate", thinkingBudget = 1000 });
+        var chat = await log.SendAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 400, RequestId = "long-one", Reasoning = "separate", ThinkingBudget = 1000 });
         await log.WaitForAsync(a => a.Count(x => x.Request == chat) >= 6 || a.Any(x => x.Request == chat && x.Reply.Final), TimeSpan.FromSeconds(30));
         Assert.DoesNotContain(log.Arrivals, x => x.Request == chat && x.Reply.Final);
-        var cancel = await log.SendAsync("llm.cancel", new { requestId = "long-one" });
+        var cancel = await log.SendAsync(RpcMethods.LlmCancel, new RequestIdParams { RequestId = "long-one" });
         await log.WaitForFinalAsync(chat, TimeSpan.FromSeconds(30));
         await log.WaitForFinalAsync(cancel, TimeSpan.FromSeconds(30));
 
@@ -128,7 +128,7 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
     {
         await using var daemon = await StartAsync();
         await using var log = await ReplyLog.ConnectAsync(daemon);
-        var service = daemon.Service<LlmHost>().Service;
+        var service = daemon.Service<LlmService>();
 
         // A batch request that holds the only generation slot: every token is an event (reasoning streamed), the
         // service waits for its reader, and this test reads nothing more until the three requests below are queued.
@@ -138,9 +138,9 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         Assert.Equal(1, service.RunningCount);
         // Reasoning is streamed, so each generation waits for its "started" delta to be published before it can end:
         // the order of the "started" deltas on the wire is then the order the service started them in.
-        var batch = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "batch", reasoning = "separate", requestId = "summary-2" });
-        var voice1 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", reasoning = "separate", requestId = "voice-1" });
-        var voice2 = await log.SendAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 4, priority = "interactive", reasoning = "separate", requestId = "voice-2" });
+        var batch = await log.SendAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 4, Priority = "batch", Reasoning = "separate", RequestId = "summary-2" });
+        var voice1 = await log.SendAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 4, Priority = "interactive", Reasoning = "separate", RequestId = "voice-1" });
+        var voice2 = await log.SendAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 4, Priority = "interactive", Reasoning = "separate", RequestId = "voice-2" });
         using (var queued = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
         {
             while (service.QueuedCount < 3)
@@ -203,11 +203,11 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         await using var daemon = await StartAsync();
         await using var client = await daemon.ConnectAsync();
 
-        var corrupt = await client.CallAsync("models.load", new { id = "corrupt", path = models.Corrupt }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
-        var missingInput = await client.CallAsync("models.load", new { id = "missing-input", path = models.MissingInput }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
-        var unknownModel = await client.CallAsync("llm.chat", new { messages = UserSaysHello, model = "no-such-model" });
-        var tooLong = await client.CallAsync("llm.chat", new { messages = new[] { new { role = "user", content = new string('x', 4000) } } });
-        var noMessages = await client.CallAsync("llm.chat", new { maxTokens = 3 });
+        var corrupt = await client.CallAsync(RpcMethods.ModelsLoad, new ModelsLoadParams { Id = "corrupt", Path = models.Corrupt }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var missingInput = await client.CallAsync(RpcMethods.ModelsLoad, new ModelsLoadParams { Id = "missing-input", Path = models.MissingInput }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var unknownModel = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, Model = "no-such-model" });
+        var tooLong = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", new string('x', 4000))] });
+        var noMessages = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { MaxTokens = 3 });
 
         Assert.Equal("model_load_failed", corrupt.Error!.Code);
         Assert.Equal("model_load_failed", missingInput.Error!.Code);
@@ -219,7 +219,7 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         var status = await client.GetStatusAsync();
         Assert.True(status.Online);
         Assert.Contains(status.Models!, m => m.Id == "corrupt" && m.State == "failed");
-        var stillWorks = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 3 });
+        var stillWorks = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 3 });
         Assert.Null(stillWorks.Error);
         Assert.True((await client.CallAsync("health.get")).Result.HasValue);
     }
@@ -230,11 +230,11 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         await using var daemon = await StartAsync();
         await using var client = await daemon.ConnectAsync();
 
-        var loaded = await client.CallAsync("models.load", new { id = "second", path = models.Tiny, contextTokens = 256 }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
-        var selected = await client.CallAsync("models.select", new { id = "second" });
-        var chat = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 2 });
-        var unloaded = await client.CallAsync("models.unload", new { id = "second" });
-        var afterUnload = await client.CallAsync("llm.chat", new { messages = UserSaysHello, maxTokens = 2, model = "second" });
+        var loaded = await client.CallAsync(RpcMethods.ModelsLoad, new ModelsLoadParams { Id = "second", Path = models.Tiny, ContextTokens = 256 }, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) });
+        var selected = await client.CallAsync(RpcMethods.ModelsSelect, new ModelIdParams { Id = "second" });
+        var chat = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 2 });
+        var unloaded = await client.CallAsync(RpcMethods.ModelsUnload, new ModelIdParams { Id = "second" });
+        var afterUnload = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 2, Model = "second" });
 
         Assert.Equal("loaded", loaded.Result!.Value.GetProperty("state").GetString());
         Assert.Null(selected.Error);

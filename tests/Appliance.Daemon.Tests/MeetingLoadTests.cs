@@ -27,11 +27,10 @@ public sealed class MeetingLoadTests(SpeechModels models, ITestOutputHelper outp
         {
             var session = $"load-{n:D2}";
             await using var client = await daemon.ConnectAsync();
-            var prefix = $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/";
             using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-            await using var summaries = client.ObserveAsync(prefix + "summary", timeout.Token).GetAsyncEnumerator(timeout.Token);
+            await using var summaries = client.ObserveAsync(Topics.MeetingSummary(daemon.DeviceId, session), timeout.Token).GetAsyncEnumerator(timeout.Token);
             var summary = summaries.MoveNextAsync();
-            await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(prefix + "control").WithPayload("{\"action\":\"start\",\"codec\":\"pcm_s16le\",\"sampleRate\":16000,\"channels\":1}").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            Assert.Null((await client.ControlMeetingAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 })).Error);
             var pace = Stopwatch.StartNew();
             for (var seq = 0; seq < framesPerMeeting; seq++)
             {
@@ -41,15 +40,10 @@ public sealed class MeetingLoadTests(SpeechModels models, ITestOutputHelper outp
                     await Task.Delay(due);
                 }
 
-                await client.PublishAsync(new MqttApplicationMessageBuilder()
-                    .WithTopic(prefix + "audio")
-                    .WithPayload(frame)
-                    .WithUserProperty("seq", Encoding.UTF8.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
-                    .WithUserProperty("codec", "pcm_s16le"u8.ToArray().AsMemory())
-                    .Build());
+                await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, session, seq, AudioCodecs.PcmS16LE, frame));
             }
 
-            await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(prefix + "control").WithPayload($"{{\"action\":\"stop\",\"lastSequence\":{framesPerMeeting - 1}}}").WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            Assert.Null((await client.ControlMeetingAsync(session, new MeetingControl { Action = "stop", LastSequence = framesPerMeeting - 1 })).Error);
             Assert.True(await summary, $"{session}: no summary");
             return (session, framesPerMeeting);
         }
@@ -60,7 +54,7 @@ public sealed class MeetingLoadTests(SpeechModels models, ITestOutputHelper outp
         long lost = 0, afterStop = 0;
         foreach (var (session, sent) in results)
         {
-            var meeting = (await check.CallAsync("meetings.get", new { sessionId = session })).Result!.Value.GetProperty("meeting");
+            var meeting = (await check.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Result!.Value.GetProperty("meeting");
             var accepted = meeting.GetProperty("counters").GetProperty("accepted").GetInt64();
             var gaps = meeting.GetProperty("gaps").EnumerateArray().Sum(g => g.GetProperty("count").GetInt64());
             Assert.Equal("completed", meeting.GetProperty("state").GetString(), ignoreCase: true);
@@ -69,7 +63,7 @@ public sealed class MeetingLoadTests(SpeechModels models, ITestOutputHelper outp
             afterStop += meeting.GetProperty("counters").GetProperty("afterStop").GetInt64();
         }
 
-        var droppedByDaemon = (await check.CallAsync("meetings.list", new { })).Result!.Value.GetProperty("droppedFrames").GetInt64();
+        var droppedByDaemon = (await check.CallAsync("meetings.list")).Result!.Value.GetProperty("droppedFrames").GetInt64();
         output.WriteLine($"frames the daemon dropped before a session saw them: {droppedByDaemon}");
 
         // The daemon, its broker and the twenty clients share this process: all of it must fit the profile's budget.

@@ -1,4 +1,5 @@
 using Appliance.Audio;
+using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
 using Appliance.MeetingPlayer;
 using Appliance.Meetings;
@@ -25,11 +26,11 @@ public sealed class MeetingRecordingTests(SpeechModels models, ITestOutputHelper
         var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile(withSummaryLlm: true)}", $"--Meetings:Root={root}"]);
         await using var client = await daemon.ConnectAsync();
-        await using var streamer = new MeetingStreamer(client, daemon.DeviceId);
+        var streamer = new MeetingStreamer(client);
         const string Session = "ted-talk";
         await using var subscription = await streamer.SubscribeAsync(Session);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
-        var transcript = new List<Appliance.MeetingPlayer.TranscriptSegment>();
+        var transcript = new List<TranscriptSegment>();
         var events = Task.Run(async () =>
         {
             await foreach (var e in subscription.ReadAllAsync(timeout.Token))
@@ -50,7 +51,7 @@ public sealed class MeetingRecordingTests(SpeechModels models, ITestOutputHelper
         // Five per cent of the frames never sent, two per cent sent twice, two per cent swapped with a neighbour.
         var options = new MeetingStreamOptions { Codec = MeetingCodec.Opus, Speed = 0, LossRate = 0.05, DuplicateRate = 0.02, ReorderRate = 0.02, Seed = 11, Language = "en", Participants = ["Speaker"] };
         var streamed = await streamer.StreamAsync(Session, recording.Audio!.Samples, options, cancellationToken: timeout.Token);
-        Assert.True(streamed.StartReply.Succeeded && streamed.StopReply!.Succeeded, "start or stop was refused");
+        Assert.True(streamed.Succeeded, "start or stop was refused");
         var counts = streamed.Counts!;
         output.WriteLine($"{counts.Frames} frames: {counts.Lost} lost, {counts.Duplicated} duplicated, {counts.Reordered} reordered");
         Assert.InRange(counts.Lost, counts.Frames / 40, counts.Frames / 10);
@@ -66,7 +67,7 @@ public sealed class MeetingRecordingTests(SpeechModels models, ITestOutputHelper
 
         // Every frame never sent is a reported gap, and everything else was accepted once.
         Assert.Equal(counts.Lost, summary.Gaps.Sum(g => g.Count));
-        var meeting = (await client.CallAsync("meetings.get", new { sessionId = Session })).Result!.Value.GetProperty("meeting");
+        var meeting = (await client.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = Session })).Result!.Value.GetProperty("meeting");
         Assert.Equal(counts.Frames - counts.Lost, meeting.GetProperty("counters").GetProperty("accepted").GetInt64());
         Assert.Equal(counts.Duplicated, meeting.GetProperty("counters").GetProperty("duplicates").GetInt64());
     }

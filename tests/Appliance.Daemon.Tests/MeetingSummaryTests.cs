@@ -15,12 +15,11 @@ public sealed partial class MeetingTests
         await using var client = await daemon.ConnectAsync();
         await using var log = await ReplyLog.ConnectAsync(daemon);
         var session = "review-1";
-        var prefix = $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/";
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var progress = new List<JsonElement>();
         var progressTask = Task.Run(async () =>
         {
-            await foreach (var m in client.ObserveAsync(prefix + "progress", timeout.Token))
+            await foreach (var m in client.ObserveAsync(Topics.MeetingProgress(daemon.DeviceId, session), timeout.Token))
             {
                 var body = JsonDocument.Parse(m.Payload).RootElement;
                 lock (progress)
@@ -34,21 +33,21 @@ public sealed partial class MeetingTests
                 }
             }
         });
-        await using var summaries = client.ObserveAsync(prefix + "summary", timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var summaries = client.ObserveAsync(Topics.MeetingSummary(daemon.DeviceId, session), timeout.Token).GetAsyncEnumerator(timeout.Token);
         var summaryArrived = summaries.MoveNextAsync();
 
-        var start = await log.SendToAsync(prefix + "control", new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1, language = "en", participants = Participants });
+        var start = await log.ControlAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en", Participants = Participants });
         await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
         var frames = Frames(Speech(40));
         for (var i = 0; i < frames.Count; i++)
         {
             if (i != 7)
             {
-                await client.PublishAsync(AudioFrame(prefix, i, frames[i]));
+                await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, session, i, AudioCodecs.PcmS16LE, frames[i]));
             }
         }
 
-        var stop = await log.SendToAsync(prefix + "control", new { action = "stop", lastSequence = frames.Count - 1 });
+        var stop = await log.ControlAsync(session, new MeetingControl { Action = "stop", LastSequence = frames.Count - 1 });
         await log.WaitForFinalAsync(stop, TimeSpan.FromSeconds(10));
         Assert.True(await summaryArrived, "no summary arrived");
         output.WriteLine(System.Text.Encoding.UTF8.GetString(summaries.Current.Payload));

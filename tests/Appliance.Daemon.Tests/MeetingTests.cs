@@ -26,12 +26,11 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         await using var client = await daemon.ConnectAsync();
         await using var log = await ReplyLog.ConnectAsync(daemon);
         var session = "standup-1";
-        var prefix = $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/";
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var transcript = new List<JsonElement>();
         var transcriptTask = Task.Run(async () =>
         {
-            await foreach (var m in client.ObserveAsync(prefix + "transcript", timeout.Token))
+            await foreach (var m in client.ObserveAsync(Topics.MeetingTranscript(daemon.DeviceId, session), timeout.Token))
             {
                 lock (transcript)
                 {
@@ -39,10 +38,10 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
                 }
             }
         });
-        await using var summaries = client.ObserveAsync(prefix + "summary", timeout.Token).GetAsyncEnumerator(timeout.Token);
+        await using var summaries = client.ObserveAsync(Topics.MeetingSummary(daemon.DeviceId, session), timeout.Token).GetAsyncEnumerator(timeout.Token);
         var summaryArrived = summaries.MoveNextAsync();
 
-        var start = await log.SendToAsync(prefix + "control", new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1, language = "en", participants = Participants });
+        var start = await log.ControlAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en", Participants = Participants });
         await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
         Assert.Null(log.Final(start).Error);
         var frames = Frames(Speech(12));
@@ -59,17 +58,10 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
                 await Task.Delay(due);
             }
 
-            await client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic(prefix + "audio")
-                .WithPayload(frames[i])
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
-                .WithMessageExpiryInterval(30)
-                .WithUserProperty("seq", Encoding.UTF8.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
-                .WithUserProperty("codec", "pcm_s16le"u8.ToArray().AsMemory())
-                .Build());
+            await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, session, i, AudioCodecs.PcmS16LE, frames[i]));
         }
 
-        var stop = await log.SendToAsync(prefix + "control", new { action = "stop", lastSequence = frames.Count - 1 });
+        var stop = await log.ControlAsync(session, new MeetingControl { Action = "stop", LastSequence = frames.Count - 1 });
         await log.WaitForFinalAsync(stop, TimeSpan.FromSeconds(10));
         Assert.True(await summaryArrived, "no summary arrived");
         var summaryJson = summaries.Current.Payload;
@@ -88,16 +80,16 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
             Assert.All(transcript, t => Assert.Matches("^t[0-9]{9}-[0-9]+$", t.GetProperty("segmentId").GetString()));
         }
 
-        var get = await client.CallAsync("meetings.get", new { sessionId = session });
+        var get = await client.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session });
         var meeting = get.Result!.Value.GetProperty("meeting");
         Assert.Equal("completed", meeting.GetProperty("state").GetString(), ignoreCase: true);
         Assert.Equal(frames.Count - 1, meeting.GetProperty("counters").GetProperty("accepted").GetInt64());
         Assert.Equal(1, meeting.GetProperty("counters").GetProperty("duplicates").GetInt64());
         Assert.Equal(frames.Count * 0.02, meeting.GetProperty("transcribedSeconds").GetDouble(), 0.05); // the checkpoint covers the whole meeting
 
-        var deleted = await client.CallAsync("meetings.delete", new { sessionId = session });
+        var deleted = await client.CallAsync(RpcMethods.MeetingsDelete, new SessionIdParams { SessionId = session });
         Assert.Null(deleted.Error);
-        Assert.Equal("unknown_session", (await client.CallAsync("meetings.get", new { sessionId = session })).Error!.Code);
+        Assert.Equal("unknown_session", (await client.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Error!.Code);
         await timeout.CancelAsync();
         await transcriptTask;
     }
@@ -109,13 +101,11 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
         await using var client = await daemon.ConnectAsync();
         await using var log = await ReplyLog.ConnectAsync(daemon);
-        string Control(string session) => $"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/control";
-
-        var first = await log.SendToAsync(Control("good"), new { action = "start", codec = "pcm_s16le", sampleRate = 16000, channels = 1 });
-        var conflicting = await log.SendToAsync(Control("good"), new { action = "start", codec = "opus", sampleRate = 48000, channels = 1 });
-        var badCodec = await log.SendToAsync(Control("other"), new { action = "start", codec = "mp3", sampleRate = 16000, channels = 1 });
-        var badOpusRate = await log.SendToAsync(Control("other"), new { action = "start", codec = "opus", sampleRate = 44100, channels = 1 });
-        var unknownStop = await log.SendToAsync(Control("nobody"), new { action = "stop" });
+        var first = await log.ControlAsync("good", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+        var conflicting = await log.ControlAsync("good", new MeetingControl { Action = "start", Codec = AudioCodecs.Opus, SampleRate = 48000, Channels = 1 });
+        var badCodec = await log.ControlAsync("other", new MeetingControl { Action = "start", Codec = "mp3", SampleRate = 16000, Channels = 1 });
+        var badOpusRate = await log.ControlAsync("other", new MeetingControl { Action = "start", Codec = AudioCodecs.Opus, SampleRate = 44100, Channels = 1 });
+        var unknownStop = await log.ControlAsync("nobody", new MeetingControl { Action = "stop" });
         foreach (var request in new[] { first, conflicting, badCodec, badOpusRate, unknownStop })
         {
             await log.WaitForFinalAsync(request, TimeSpan.FromSeconds(10));
@@ -128,19 +118,14 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         Assert.Equal("unknown_session", log.Final(unknownStop).Error!.Code);
 
         async Task SendAsync(string session, int seq, string codec, byte[] payload) =>
-            await client.PublishAsync(new MqttApplicationMessageBuilder()
-                .WithTopic($"{Topics.DevicePrefix(daemon.DeviceId)}meetings/{session}/audio")
-                .WithPayload(payload)
-                .WithUserProperty("seq", Encoding.UTF8.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
-                .WithUserProperty("codec", Encoding.UTF8.GetBytes(codec).AsMemory())
-                .Build());
+            await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, session, seq, codec, payload));
 
         var frame = new byte[FrameSamples * 2];
-        await SendAsync("nobody", 0, "pcm_s16le", frame);          // unknown session: dropped
-        await SendAsync("good", 0, "pcm_s16le", frame);            // accepted
-        await SendAsync("good", 1, "opus", frame);                 // codec change: refused
-        await SendAsync("good", 2, "pcm_s16le", new byte[64 * 1024]); // oversized: refused
-        await SendAsync("good", 3, "pcm_s16le", frame);            // accepted
+        await SendAsync("nobody", 0, AudioCodecs.PcmS16LE, frame);          // unknown session: dropped
+        await SendAsync("good", 0, AudioCodecs.PcmS16LE, frame);            // accepted
+        await SendAsync("good", 1, AudioCodecs.Opus, frame);                 // codec change: refused
+        await SendAsync("good", 2, AudioCodecs.PcmS16LE, new byte[64 * 1024]); // oversized: refused
+        await SendAsync("good", 3, AudioCodecs.PcmS16LE, frame);            // accepted
         var meeting = await WaitForAsync(client, "good", m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == 2);
 
         Assert.Equal(1, meeting.GetProperty("counters").GetProperty("codecMismatches").GetInt64());
@@ -155,7 +140,7 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         var watch = Stopwatch.StartNew();
         while (true)
         {
-            var reply = await client.CallAsync("meetings.get", new { sessionId = session });
+            var reply = await client.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session });
             if (reply.Result is { } result && (condition(result.GetProperty("meeting")) || watch.Elapsed > TimeSpan.FromSeconds(20)))
             {
                 return result.GetProperty("meeting");
@@ -166,13 +151,6 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
             await Task.Yield();
         }
     }
-
-    private static MqttApplicationMessage AudioFrame(string prefix, int seq, byte[] frame) => new MqttApplicationMessageBuilder()
-        .WithTopic(prefix + "audio")
-        .WithPayload(frame)
-        .WithUserProperty("seq", Encoding.UTF8.GetBytes(seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
-        .WithUserProperty("codec", "pcm_s16le"u8.ToArray().AsMemory())
-        .Build();
 
     private static List<byte[]> Frames(float[] samples)
     {

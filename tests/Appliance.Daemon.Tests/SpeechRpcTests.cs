@@ -70,7 +70,7 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
     private async Task<RunningDaemon> StartAsync()
     {
         var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}"]);
-        await daemon.Service<SpeechHost>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
+        await daemon.Service<Appliance.Speech.SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
         return daemon;
     }
 
@@ -95,8 +95,8 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         await using var client = await daemon.ConnectAsync();
 
         var replies = await client.StreamAsync(
-            "asr.transcribe",
-            new { audio = Base64Pcm(Speech(4)), format = "s16le", sampleRate = 16000, language = "en", timestamps = true },
+            RpcMethods.AsrTranscribe,
+            new AsrTranscribeParams { Audio = Base64Pcm(Speech(4)), Format = "s16le", SampleRate = 16000, Language = "en", Timestamps = true },
             new RpcCallOptions { Timeout = TimeSpan.FromSeconds(60) }).ToListAsync();
 
         var deltas = replies.Where(r => !r.Final).Select(r => r.Delta!.Value).ToList();
@@ -118,10 +118,10 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         var wav = Path.Combine(models.Root, "long.wav");
         WriteWav(wav, Speech(110));
 
-        var transcribe = await log.SendAsync("asr.transcribe", new { path = wav, language = "en", requestId = "long-meeting" });
+        var transcribe = await log.SendAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Path = wav, Language = "en", RequestId = "long-meeting" });
         // Cancel as soon as the transcription has begun (the "started" delta follows the VAD pass).
         await log.WaitForAsync(a => a.Any(x => x.Request == transcribe), TimeSpan.FromSeconds(60));
-        var cancel = await log.SendAsync("asr.cancel", new { requestId = "long-meeting" });
+        var cancel = await log.SendAsync(RpcMethods.AsrCancel, new RequestIdParams { RequestId = "long-meeting" });
         await log.WaitForFinalAsync(transcribe, TimeSpan.FromSeconds(60));
         await log.WaitForFinalAsync(cancel, TimeSpan.FromSeconds(10));
 
@@ -139,12 +139,12 @@ public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output
         await using var client = await daemon.ConnectAsync();
         var timeout = new RpcCallOptions { Timeout = TimeSpan.FromSeconds(30) };
 
-        var nothing = await client.CallAsync("asr.transcribe", new { language = "en" }, timeout);
-        var empty = await client.CallAsync("asr.transcribe", new { audio = "" }, timeout);
-        var garbage = await client.CallAsync("asr.transcribe", new { audio = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5000)) }, timeout);
-        var notBase64 = await client.CallAsync("asr.transcribe", new { audio = "%%%" }, timeout);
-        var unknownLanguage = await client.CallAsync("asr.transcribe", new { audio = Base64Pcm(Speech(2)), format = "s16le", language = "xx" }, timeout);
-        var missingFile = await client.CallAsync("asr.transcribe", new { path = "/nonexistent/meeting.wav" }, timeout);
+        var nothing = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Language = "en" }, timeout);
+        var empty = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = "" }, timeout);
+        var garbage = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5000)) }, timeout);
+        var notBase64 = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = "%%%" }, timeout);
+        var unknownLanguage = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Base64Pcm(Speech(2)), Format = "s16le", Language = "xx" }, timeout);
+        var missingFile = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Path = "/nonexistent/meeting.wav" }, timeout);
 
         foreach (var reply in new[] { nothing, empty, garbage, notBase64, unknownLanguage, missingFile })
         {

@@ -27,11 +27,11 @@ public sealed class ClimateSensorTests
     public async Task The_driver_decodes_the_simulated_chip_exactly()
     {
         var chip = new SimulatedSht3x(new I2cConnectionSettings(1, 0x44), baseTemperatureC: 4.0, baseHumidityPercent: 60, checksumFailureRate: 0, seed: 3);
-        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip);
+        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip, TimeProvider.System);
 
         for (var i = 0; i < 20; i++)
         {
-            var result = await sensor.ReadAsync();
+            var result = await sensor.ReadAsync(CancellationToken.None);
             var reading = Assert.IsType<ClimateReading>(result.Reading);
             Assert.InRange(reading.TemperatureC, 0, 8);
             Assert.Equal(chip.LastTruth.TemperatureC, reading.TemperatureC, 0.01);
@@ -43,12 +43,12 @@ public sealed class ClimateSensorTests
     public async Task Readings_drift_between_polls()
     {
         var chip = new SimulatedSht3x(new I2cConnectionSettings(1, 0x44), 21.5, 45, 0, seed: 5);
-        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip);
+        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip, TimeProvider.System);
 
         var temperatures = new HashSet<double>();
         for (var i = 0; i < 10; i++)
         {
-            temperatures.Add((await sensor.ReadAsync()).Reading!.TemperatureC);
+            temperatures.Add((await sensor.ReadAsync(CancellationToken.None)).Reading!.TemperatureC);
         }
 
         Assert.True(temperatures.Count > 5, "a real sensor's readings move");
@@ -58,12 +58,12 @@ public sealed class ClimateSensorTests
     public async Task A_corrupted_checksum_is_a_failed_read_never_a_stale_value()
     {
         var chip = new SimulatedSht3x(new I2cConnectionSettings(1, 0x44), 21.5, 45, checksumFailureRate: 0.3, seed: 11);
-        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip);
+        using var sensor = new Sht3xClimateSensor(SimulatedSpec(), chip, TimeProvider.System);
 
         var failures = 0;
         for (var i = 0; i < 200; i++)
         {
-            var result = await sensor.ReadAsync();
+            var result = await sensor.ReadAsync(CancellationToken.None);
             if (result.Reading is null)
             {
                 failures++;
@@ -79,9 +79,9 @@ public sealed class ClimateSensorTests
     [Fact]
     public async Task The_factory_builds_the_simulated_chip_for_a_simulated_entry()
     {
-        using var sensor = ClimateSensorFactory.Create(SimulatedSpec(), new SensorSimulation(ChecksumFailureRate: 0));
+        using var sensor = ClimateSensorFactory.Create(SimulatedSpec(), new SensorSimulation(ChecksumFailureRate: 0), TimeProvider.System);
 
-        var result = await sensor.ReadAsync();
+        var result = await sensor.ReadAsync(CancellationToken.None);
 
         Assert.NotNull(result.Reading);
         Assert.InRange(result.Reading.TemperatureC, 15, 28);

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.ModelForge.Llm;
 using Appliance.Profiles;
 
@@ -28,8 +29,7 @@ public sealed class ForgedModels : IDisposable
 
     public static LlmServiceOptions Options(int concurrency = 1) => new()
     {
-        ExecutionProviders = [new ExecutionProviderSpec { Name = "CPUExecutionProvider" }],
-        IntraOpThreads = 1,
+        Inference = InferenceSettings.Cpu(1),
         MaxConcurrency = concurrency,
     };
 

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.Profiles;
 
 namespace Appliance.Llm.Tests;
@@ -164,14 +165,17 @@ public sealed class ModelLoadTests(ForgedModels models)
     {
         var options = ForgedModels.Options() with
         {
-            ExecutionProviders =
-            [
-                new ExecutionProviderSpec { Name = "QNNExecutionProvider", Options = new Dictionary<string, string> { ["backend_path"] = "libQnnHtp.so" } },
-                new ExecutionProviderSpec { Name = "CPUExecutionProvider" },
-            ],
+            Inference = InferenceSettings.Cpu(1) with
+            {
+                ExecutionProviders =
+                [
+                    new ExecutionProviderSpec { Name = "QNNExecutionProvider", Options = new Dictionary<string, string> { ["backend_path"] = "libQnnHtp.so" } },
+                    new ExecutionProviderSpec { Name = "CPUExecutionProvider" },
+                ],
 
-            // Pretend the runtime offers QNN, so that creating the model with it is tried and fails.
-            InstalledProviders = static () => ["QNNExecutionProvider", "CPUExecutionProvider"],
+                // Pretend the runtime offers QNN, so that creating the model with it is tried and fails.
+                InstalledProviders = static () => ["QNNExecutionProvider", "CPUExecutionProvider"],
+            },
         };
         await using var service = new LlmService(options);
         var status = await service.LoadModelAsync(models.Spec());

@@ -107,7 +107,7 @@ public sealed class IngestTests : IDisposable
         }
 
         using var reopened = _store.Open();
-        Assert.Equal(TimeSpan.FromSeconds(12.5), reopened.Get("m1")!.TranscribedThrough);
+        Assert.Equal(12.5, reopened.Get("m1")!.TranscribedSeconds);
     }
 
     [Theory]

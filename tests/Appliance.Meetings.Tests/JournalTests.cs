@@ -127,9 +127,9 @@ public sealed class JournalTests : IDisposable
         using (var manager = _store.Open())
         {
             manager.Start("m1", TestStore.Opus);
-            Assert.Equal(MeetingResult.Ok, manager.AppendTranscript("m1", new TranscriptSegment("s1", TimeSpan.Zero, TimeSpan.FromSeconds(2), "Hello every", 0)));
-            manager.AppendTranscript("m1", new TranscriptSegment("s2", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), "Let us start.", 0));
-            manager.AppendTranscript("m1", new TranscriptSegment("s1", TimeSpan.Zero, TimeSpan.FromSeconds(2), "Hello everyone.", 1));
+            Assert.Equal(MeetingResult.Ok, manager.AppendTranscript("m1", new TranscriptSegment("s1", 0, 0, 2, "Hello every", "en")));
+            manager.AppendTranscript("m1", new TranscriptSegment("s2", 0, 2, 4, "Let us start.", "en"));
+            manager.AppendTranscript("m1", new TranscriptSegment("s1", 1, 0, 2, "Hello everyone.", "en"));
         }
 
         using var reopened = _store.Open();

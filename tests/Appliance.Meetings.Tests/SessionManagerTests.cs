@@ -100,7 +100,7 @@ public sealed class SessionManagerTests : IDisposable
         using var manager = _store.Open();
         manager.Start("m1", TestStore.Opus);
         manager.AcceptFrame("m1", TestStore.Frame(0));
-        manager.AppendTranscript("m1", new TranscriptSegment("s1", TimeSpan.Zero, TimeSpan.FromSeconds(1), "Maria will send the budget by Friday.", 0));
+        manager.AppendTranscript("m1", new TranscriptSegment("s1", 0, 0, 1, "Maria will send the budget by Friday.", "en"));
         manager.Stop("m1");
         Assert.Equal(MeetingResult.Ok, manager.Complete("m1", manager.CreateExtractiveSummary("m1")!));
         Assert.True(File.Exists(Path.Combine(_store.Root, "m1", "summary.json")));

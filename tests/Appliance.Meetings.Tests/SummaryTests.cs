@@ -21,7 +21,7 @@ public sealed class SummaryTests
     ];
 
     private static IReadOnlyList<TranscriptSegment> Transcript() =>
-        [.. Lines.Select((text, i) => new TranscriptSegment($"seg{i}", TimeSpan.FromSeconds(i * 5), TimeSpan.FromSeconds((i * 5) + 4), text, 0))];
+        [.. Lines.Select((text, i) => new TranscriptSegment($"seg{i}", 0, i * 5, (i * 5) + 4, text, "en"))];
 
     [Fact]
     public void The_extractive_summary_is_schema_valid_and_labelled()

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.Audio;
 using Appliance.ModelForge.Whisper;
 using Appliance.Speech.Tests.Support;
@@ -62,7 +63,7 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
     {
         using var forged = new TemporaryFolder();
         WhisperForge.Write(WhisperPreset.Tiny, 11, forged.Path, TestPaths.Shared("models/whisper-tokenizer"));
-        var opened = WhisperTranscriber.Open(forged.Path, SpeechSessionOptions.Cpu(2));
+        var opened = WhisperTranscriber.Open(forged.Path, InferenceSettings.Cpu(2));
         Assert.True(opened.IsSuccess, opened.Error?.Message);
         using var transcriber = opened.Value;
         var files = Directory.EnumerateFiles(TestPaths.Shared("audio")).Where(f => f.EndsWith(".wav", StringComparison.Ordinal) || f.EndsWith(".mp3", StringComparison.Ordinal)).Order().ToList();

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.Tests.Common;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -36,7 +37,7 @@ public sealed class TransformersJsParityTests(ForgedWhisperModel model, ITestOut
             using var json = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
             var reference = json.RootElement.GetProperty("sequence").EnumerateArray().Select(e => e.GetInt32()).ToList();
 
-            var opened = WhisperTranscriber.Open(model.Directory, SpeechSessionOptions.Cpu(1));
+            var opened = WhisperTranscriber.Open(model.Directory, InferenceSettings.Cpu(1));
             Assert.True(opened.IsSuccess, opened.Error?.Message);
             using var transcriber = opened.Value;
             var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Language = language, MaxNewTokens = NewTokens });

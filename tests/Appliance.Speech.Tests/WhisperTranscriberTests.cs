@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.ModelForge.Whisper;
 using Appliance.Speech.Tests.Support;
 using Appliance.Speech.Vad;
@@ -99,7 +100,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
             events.Add(e);
         }
 
-        var segments = events.OfType<TranscriptSegmentEvent>().Select(e => e.Segment).ToList();
+        var segments = events.OfType<RecognizedSegmentEvent>().Select(e => e.Segment).ToList();
         Assert.Equal([0, 1, 2], segments.Select(s => s.Window));
         Assert.Equal([0.0, 30.0, 60.0], segments.Select(s => s.Start.TotalSeconds));
         Assert.Equal(TimeSpan.FromSeconds(70), segments[^1].End);
@@ -158,7 +159,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     [Fact]
     public async Task AnUnavailableProviderFallsBackToCpu()
     {
-        var options = new SpeechSessionOptions
+        var options = new InferenceSettings
         {
             ExecutionProviders = [new Profiles.ExecutionProviderSpec { Name = "CUDAExecutionProvider" }, new Profiles.ExecutionProviderSpec { Name = "XnnpackExecutionProvider" }],
             IntraOpThreads = 1,
@@ -186,7 +187,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
 
     private WhisperTranscriber Open()
     {
-        var opened = WhisperTranscriber.Open(model.Directory, SpeechSessionOptions.Cpu(1));
+        var opened = WhisperTranscriber.Open(model.Directory, InferenceSettings.Cpu(1));
         Assert.True(opened.IsSuccess, opened.Error?.Message);
         return opened.Value;
     }

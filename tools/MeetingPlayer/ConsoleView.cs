@@ -1,3 +1,4 @@
+using Appliance.Contracts;
 using System.Globalization;
 using Spectre.Console;
 
@@ -16,7 +17,7 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
     private readonly Dictionary<string, TranscriptSegment> _segments = new(StringComparer.Ordinal);
     private long _lastStreamReport = long.MinValue;
     private long _lastProgressReport = long.MinValue;
-    private string? _lastState;
+    private MeetingPhase? _lastState;
 
     public void Info(string markup)
     {
@@ -89,19 +90,20 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
 
             _lastProgressReport = now;
             _lastState = progress.State;
-            var colour = progress.IsFailure ? "red" : progress.State == "completed" ? "green" : "grey";
+            var colour = progress.State is MeetingPhase.Failed or MeetingPhase.Aborted ? "red" : progress.State == MeetingPhase.Completed ? "green" : "grey";
+            var state = Wire(progress.State);
             if (progress.Stage is { } stage)
             {
                 var part = progress.Chunk is { } chunk ? string.Create(CultureInfo.InvariantCulture, $" {chunk}/{progress.Chunks}") : "";
                 var constrained = progress.Constrained == true ? " (retry, constrained to the schema)" : "";
-                console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1} · {2}{3}{4}[/]", colour, Markup.Escape(progress.State), Markup.Escape(stage), part, constrained);
+                console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1} · {2}{3}{4}[/]", colour, Markup.Escape(state), Markup.Escape(Wire(stage)), part, constrained);
                 return;
             }
 
             var percent = progress.PercentTranscribed is { } p ? string.Create(CultureInfo.InvariantCulture, $" · {p:0.#}% transcribed") : "";
             var received = progress.ReceivedSeconds is { } r ? string.Create(CultureInfo.InvariantCulture, $" of {r:0.0} s") : "";
             console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1}{2} · accepted {3} · duplicates {4} · lost {5} · transcribed {6:0.0} s{7}[/]",
-                colour, Markup.Escape(progress.State), percent, progress.AcceptedFrames, progress.Duplicates, progress.LostFrames, progress.TranscribedSeconds, received);
+                colour, Markup.Escape(state), percent, progress.AcceptedFrames ?? 0, progress.Duplicates ?? 0, progress.LostFrames ?? 0, progress.TranscribedSeconds ?? 0, received);
         }
     }
 
@@ -148,7 +150,7 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
         }
     }
 
-    public void Summary(MeetingSummaryDocument summary)
+    public void Summary(MeetingSummary summary)
     {
         lock (_gate)
         {
@@ -165,10 +167,10 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
             AddList(rows, "Open questions", summary.OpenQuestions);
             if (summary.Gaps.Count > 0)
             {
-                AddList(rows, "Gaps in the audio", [.. summary.Gaps.Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count} frame(s) from seq {g.FromSeq}"))]);
+                AddList(rows, "Gaps in the audio", [.. summary.Gaps.Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count} frame(s) from seq {g.FromSequence}"))]);
             }
 
-            rows.Add(new Markup($"[grey]source: {Markup.Escape(summary.Source ?? "?")} · language: {Markup.Escape(summary.Language ?? "?")}[/]"));
+            rows.Add(new Markup($"[grey]source: {Markup.Escape(Wire(summary.Source))} · language: {Markup.Escape(summary.Language)}[/]"));
             var panel = new Panel(new Rows(rows))
             {
                 Header = new PanelHeader(Markup.Escape(string.IsNullOrWhiteSpace(summary.Title) ? "Summary" : summary.Title)),
@@ -192,6 +194,9 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
             rows.Add(new Text("  • " + item));
         }
     }
+
+    /// <summary>An enum value as the wire names it.</summary>
+    private static string Wire<T>(T value) => ContractJson.ToElement(value).GetString() ?? "?";
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Appliance.Contracts;
 
 namespace Appliance.MeetingPlayer;
@@ -13,35 +12,12 @@ public enum MeetingCodec
     PcmS16LE,
 }
 
-/// <summary>Wire names and limits of the meeting protocol.</summary>
-public static class MeetingProtocol
+/// <summary>The wire name of each codec the player sends.</summary>
+public static class MeetingCodecs
 {
-    public const string OpusCodecName = "opus";
-    public const string PcmCodecName = "pcm_s16le";
-
-    /// <summary>User property on an audio frame: its sequence number (decimal, from 0).</summary>
-    public const string SequenceProperty = "seq";
-
-    /// <summary>User property on an audio frame: its codec name.</summary>
-    public const string CodecProperty = "codec";
-
-    /// <summary>Message expiry of an audio frame: a frame the broker still holds after this is worthless.</summary>
-    public const uint AudioExpirySeconds = 30;
-
-    public static string CodecName(MeetingCodec codec) => codec == MeetingCodec.Opus ? OpusCodecName : PcmCodecName;
-
-    /// <summary><c>appliance/v1/{deviceId}/meetings/{sessionId}/</c>.</summary>
-    public static string SessionPrefix(string deviceId, string sessionId) => $"{Topics.DevicePrefix(deviceId)}meetings/{sessionId}/";
-
-    public static string Control(string deviceId, string sessionId) => SessionPrefix(deviceId, sessionId) + "control";
-
-    public static string Audio(string deviceId, string sessionId) => SessionPrefix(deviceId, sessionId) + "audio";
-
-    public static string Transcript(string deviceId, string sessionId) => SessionPrefix(deviceId, sessionId) + "transcript";
-
-    public static string Progress(string deviceId, string sessionId) => SessionPrefix(deviceId, sessionId) + "progress";
-
-    public static string Summary(string deviceId, string sessionId) => SessionPrefix(deviceId, sessionId) + "summary";
+    /// <summary>The codec's name in the start command and the frames' <c>codec</c> property (see <see cref="AudioCodecs"/>).</summary>
+    /// <param name="codec">The codec.</param>
+    public static string Name(this MeetingCodec codec) => codec == MeetingCodec.Opus ? AudioCodecs.Opus : AudioCodecs.PcmS16LE;
 }
 
 /// <summary>How to stream one recording: codec, framing, pacing, simulated radio faults, and the start fields.</summary>
@@ -126,86 +102,14 @@ public sealed record MeetingStreamOptions
 /// <param name="Elapsed">Wall time from the first frame to the last.</param>
 public sealed record MeetingStreamCounts(long Frames, long Sent, long Lost, long Duplicated, long Reordered, long LastSequence, TimeSpan AudioDuration, TimeSpan Elapsed);
 
-/// <summary>The daemon's answer to a control message: exactly one of <see cref="Result"/> and <see cref="Error"/>.</summary>
-public sealed record MeetingControlReply(JsonElement? Result, RpcError? Error)
-{
-    public bool Succeeded => Error is null;
-}
-
 /// <summary>
 /// The outcome of <see cref="MeetingStreamer.StreamAsync"/>. When start is refused, <see cref="StartReply"/> holds the
 /// error and nothing was sent; when stop is refused, <see cref="StopReply"/> holds it.
 /// </summary>
-public sealed record MeetingStreamResult(MeetingControlReply StartReply, MeetingStreamCounts? Counts, MeetingControlReply? StopReply)
+public sealed record MeetingStreamResult(RpcResult<MeetingControlResult> StartReply, MeetingStreamCounts? Counts, RpcResult<MeetingControlResult>? StopReply)
 {
+    /// <summary>Both start and stop were accepted.</summary>
     public bool Succeeded => StartReply.Succeeded && StopReply is { Succeeded: true };
-}
-
-/// <summary>One transcript segment; a later message with the same <see cref="SegmentId"/> replaces the earlier.</summary>
-public sealed record TranscriptSegment
-{
-    public required string SegmentId { get; init; }
-    public int Revision { get; init; }
-    public double Start { get; init; }
-    public double End { get; init; }
-    public string Text { get; init; } = "";
-    public string? Language { get; init; }
-}
-
-/// <summary>A progress report of the daemon. Fields the player does not know are kept in <see cref="Extra"/>.</summary>
-public sealed record MeetingProgress
-{
-    public string State { get; init; } = "";
-    public long AcceptedFrames { get; init; }
-    public long Duplicates { get; init; }
-    public long LostFrames { get; init; }
-    public double TranscribedSeconds { get; init; }
-    public double? ReceivedSeconds { get; init; }
-    public double? PercentTranscribed { get; init; }
-
-    /// <summary>While summarizing: map, combine, reduce or extractive.</summary>
-    public string? Stage { get; init; }
-    public int? Chunk { get; init; }
-    public int? Chunks { get; init; }
-    public bool? Constrained { get; init; }
-
-    [System.Text.Json.Serialization.JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extra { get; init; }
-
-    /// <summary>The meeting ended for good (completed, failed or aborted).</summary>
-    public bool IsTerminal => State is "completed" or "failed" or "aborted";
-
-    /// <summary>The meeting ended without a summary (failed or aborted).</summary>
-    public bool IsFailure => State is "failed" or "aborted";
-}
-
-public sealed record MeetingActionItem
-{
-    public string? Owner { get; init; }
-    public string Task { get; init; } = "";
-    public string? Due { get; init; }
-}
-
-public sealed record MeetingGap
-{
-    public long FromSeq { get; init; }
-    public long Count { get; init; }
-}
-
-/// <summary>The final summary of a meeting (retained on the summary topic).</summary>
-public sealed record MeetingSummaryDocument
-{
-    public string? Title { get; init; }
-    public string? Summary { get; init; }
-    public IReadOnlyList<string> KeyPoints { get; init; } = [];
-    public IReadOnlyList<string> Decisions { get; init; } = [];
-    public IReadOnlyList<MeetingActionItem> ActionItems { get; init; } = [];
-    public IReadOnlyList<string> OpenQuestions { get; init; } = [];
-    public string? Language { get; init; }
-    public IReadOnlyList<MeetingGap> Gaps { get; init; } = [];
-
-    /// <summary>"llm" or "extractive".</summary>
-    public string? Source { get; init; }
 }
 
 /// <summary>Something the daemon published about the meeting.</summary>
@@ -216,7 +120,7 @@ public sealed record TranscriptEvent(ObservedMessage Message, TranscriptSegment 
 public sealed record ProgressEvent(ObservedMessage Message, MeetingProgress Progress) : MeetingEvent(Message);
 
 /// <summary>The summary; <see cref="MeetingEvent.Message"/>.Retain is true when the broker replayed a stored one.</summary>
-public sealed record SummaryEvent(ObservedMessage Message, MeetingSummaryDocument Summary) : MeetingEvent(Message);
+public sealed record SummaryEvent(ObservedMessage Message, MeetingSummary Summary) : MeetingEvent(Message);
 
 /// <summary>A message on a meeting topic that could not be read; <see cref="Reason"/> says why.</summary>
 public sealed record MalformedEvent(ObservedMessage Message, string Reason) : MeetingEvent(Message);

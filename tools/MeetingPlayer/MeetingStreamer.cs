@@ -1,57 +1,33 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
-using System.Threading.Channels;
 using Appliance.Audio;
 using Appliance.Contracts;
-using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace Appliance.MeetingPlayer;
 
 /// <summary>
-/// Plays a recording into the daemon as earbuds would: meeting control messages (start, stop, abort) with MQTT 5
-/// request/response, and audio frames with sequence numbers, paced in (scaled) real time, with seeded simulated
-/// loss, duplication and reordering. Used by the <c>meeting-player</c> tool and, in process, by the daemon's tests.
+/// Plays a recording into the daemon as earbuds would: meeting commands (start, stop, abort) on the meeting's control
+/// topic, answered like RPC requests, and audio frames with sequence numbers, paced in (scaled) real time, with seeded
+/// simulated loss, duplication and reordering. Used by the <c>meeting-player</c> tool and, in process, by the daemon's
+/// tests and benchmarks. The client is borrowed, not owned; control calls may run concurrently; one stream per session
+/// at a time.
 /// </summary>
-/// <remarks>
-/// The client is borrowed, not owned. Control calls may run concurrently; one stream per session at a time.
-/// Replies come on <c>appliance/v1/{deviceId}/replies/{clientId}/meetings/{correlation}</c>:
-/// <see cref="ApplianceClient"/> keeps <c>replies/{clientId}</c> itself for its RPC calls and drops anything there
-/// it did not ask for, and its observed messages carry no correlation data, so the correlation is also the last level
-/// of the response topic. Dispose to drop the reply subscription.
-/// </remarks>
-public sealed class MeetingStreamer : IAsyncDisposable
+public sealed class MeetingStreamer
 {
     private readonly ApplianceClient _client;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, TaskCompletionSource<RpcReply>> _pending = new(StringComparer.Ordinal);
-    private readonly Channel<ObservedMessage> _replies = Channel.CreateUnbounded<ObservedMessage>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SemaphoreSlim _replyGate = new(1, 1);
-    private readonly CancellationTokenSource _stop = new();
-    private TopicSubscription? _replySubscription;
-    private Task _replyPump = Task.CompletedTask;
 
     /// <summary>Creates a streamer that speaks through <paramref name="client"/>.</summary>
-    /// <param name="client">A connected client; it stays the caller's to dispose (after this streamer).</param>
-    /// <param name="deviceId">The device whose daemon receives the meeting.</param>
+    /// <param name="client">A connected client; it stays the caller's to dispose.</param>
     /// <param name="timeProvider">Clock of the pacing; the system clock when null.</param>
-    public MeetingStreamer(ApplianceClient client, string deviceId, TimeProvider? timeProvider = null)
+    public MeetingStreamer(ApplianceClient client, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        ArgumentException.ThrowIfNullOrEmpty(deviceId);
         _client = client;
-        DeviceId = deviceId;
         _time = timeProvider ?? TimeProvider.System;
-        ReplyTopicPrefix = $"{Topics.Replies(deviceId, client.ClientId)}/meetings/";
     }
 
-    public string DeviceId { get; }
-
-    /// <summary>Response topics of control messages start with this; the correlation data (hex) follows.</summary>
-    public string ReplyTopicPrefix { get; }
+    /// <summary>The device whose daemon receives the meeting.</summary>
+    public string DeviceId => _client.DeviceId;
 
     /// <summary>A new default session id, <c>meeting-yyyyMMdd-HHmmss</c> in local time.</summary>
     public static string NewSessionId(TimeProvider? timeProvider = null) =>
@@ -64,37 +40,36 @@ public sealed class MeetingStreamer : IAsyncDisposable
     /// </summary>
     /// <exception cref="ApplianceClientException">The broker refused a subscription.</exception>
     public Task<MeetingSubscription> SubscribeAsync(string sessionId, CancellationToken cancellationToken = default) =>
-        MeetingSubscription.StartAsync(_client, DeviceId, sessionId, cancellationToken);
+        MeetingSubscription.StartAsync(_client, sessionId, cancellationToken);
 
-    /// <summary>Sends start with the codec, rate, framing, language and participants of <paramref name="options"/>.</summary>
+    /// <summary>Sends start with the codec, rate, language and participants of <paramref name="options"/>.</summary>
     /// <exception cref="ArgumentException">The options are not usable (see <see cref="MeetingStreamOptions.Validate"/>).</exception>
     /// <exception cref="TimeoutException">No final reply within <see cref="MeetingStreamOptions.ControlTimeout"/>.</exception>
-    public Task<MeetingControlReply> StartAsync(string sessionId, MeetingStreamOptions options, CancellationToken cancellationToken = default)
+    public Task<RpcResult<MeetingControlResult>> StartAsync(string sessionId, MeetingStreamOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         ThrowIfInvalid(options);
-        var start = new
+        var start = new MeetingControl
         {
-            action = "start",
-            codec = MeetingProtocol.CodecName(options.Codec),
-            sampleRate = options.EffectiveSampleRate,
-            channels = 1,
-            frameMs = options.FrameMs,
-            language = options.Language,
-            participants = options.Participants,
+            Action = "start",
+            Codec = options.Codec.Name(),
+            SampleRate = options.EffectiveSampleRate,
+            Channels = 1,
+            Language = options.Language,
+            Participants = options.Participants,
         };
         return ControlAsync(sessionId, start, options.ControlTimeout, cancellationToken);
     }
 
     /// <summary>Sends stop; <paramref name="lastSequence"/> is the last sequence number cut, sent or not.</summary>
     /// <exception cref="TimeoutException">No final reply in time (10 s when <paramref name="timeout"/> is null).</exception>
-    public Task<MeetingControlReply> StopAsync(string sessionId, long lastSequence, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        ControlAsync(sessionId, new { action = "stop", lastSequence }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
+    public Task<RpcResult<MeetingControlResult>> StopAsync(string sessionId, long lastSequence, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        ControlAsync(sessionId, new MeetingControl { Action = "stop", LastSequence = lastSequence }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
 
     /// <summary>Sends abort: the daemon drops the meeting.</summary>
     /// <exception cref="TimeoutException">No final reply in time (10 s when <paramref name="timeout"/> is null).</exception>
-    public Task<MeetingControlReply> AbortAsync(string sessionId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        ControlAsync(sessionId, new { action = "abort" }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
+    public Task<RpcResult<MeetingControlResult>> AbortAsync(string sessionId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        ControlAsync(sessionId, new MeetingControl { Action = "abort" }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
 
     /// <summary>
     /// Start, all frames, stop. When start is refused nothing is sent and the result holds the error; cancellation
@@ -145,7 +120,7 @@ public sealed class MeetingStreamer : IAsyncDisposable
         ThrowIfInvalid(options);
 
         var rate = options.EffectiveSampleRate;
-        var samples = rate == AudioFile.Mono16kRate ? mono16k : Resampler.ResampleAll(mono16k.Span, AudioFile.Mono16kRate, rate);
+        var samples = rate == SpeechAudio.SampleRate ? mono16k : Resampler.ResampleAll(mono16k.Span, SpeechAudio.SampleRate, rate);
         using var encoder = new FrameEncoder(options.Codec, rate, options.FrameMs);
         var frameCount = checked((int)((samples.Length + (long)encoder.SamplesPerFrame - 1) / encoder.SamplesPerFrame));
         var plan = FaultPlan.Create(frameCount, options.LossRate, options.DuplicateRate, options.ReorderRate, options.Seed);
@@ -156,8 +131,7 @@ public sealed class MeetingStreamer : IAsyncDisposable
             uses[seq]++;
         }
 
-        var topic = MeetingProtocol.Audio(DeviceId, sessionId);
-        ReadOnlyMemory<byte> codecName = Encoding.UTF8.GetBytes(MeetingProtocol.CodecName(options.Codec));
+        var codecName = options.Codec.Name();
         var frameTime = TimeSpan.FromMilliseconds(options.FrameMs);
         var audioDuration = frameTime * frameCount;
         var encoded = new Dictionary<int, byte[]>();
@@ -207,7 +181,7 @@ public sealed class MeetingStreamer : IAsyncDisposable
                 encoded.Remove(seq);
             }
 
-            await PublishFrameAsync(topic, seq, codecName, payload, cancellationToken).ConfigureAwait(false);
+            await PublishFrameAsync(sessionId, seq, codecName, payload, cancellationToken).ConfigureAwait(false);
             sent++;
             if (progress is not null && sent % 25 == 0)
             {
@@ -220,25 +194,6 @@ public sealed class MeetingStreamer : IAsyncDisposable
         return counts;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        if (_replySubscription is not null)
-        {
-            await _replySubscription.DisposeAsync().ConfigureAwait(false);
-        }
-
-        _replies.Writer.TryComplete();
-        await _replyPump.ConfigureAwait(false);
-        foreach (var pending in _pending.Values)
-        {
-            pending.TrySetCanceled();
-        }
-
-        _replyGate.Dispose();
-        _stop.Dispose();
-    }
-
     private static void ThrowIfInvalid(MeetingStreamOptions options)
     {
         if (options.Validate() is { } problem)
@@ -247,17 +202,9 @@ public sealed class MeetingStreamer : IAsyncDisposable
         }
     }
 
-    private async Task PublishFrameAsync(string topic, int seq, ReadOnlyMemory<byte> codecName, byte[] payload, CancellationToken cancellationToken)
+    private async Task PublishFrameAsync(string sessionId, int seq, string codecName, byte[] payload, CancellationToken cancellationToken)
     {
-        var message = new MqttApplicationMessageBuilder()
-            .WithTopic(topic)
-            .WithPayload(payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
-            .WithMessageExpiryInterval(MeetingProtocol.AudioExpirySeconds)
-            .WithUserProperty(MeetingProtocol.SequenceProperty, Encoding.UTF8.GetBytes(seq.ToString(CultureInfo.InvariantCulture)).AsMemory())
-            .WithUserProperty(MeetingProtocol.CodecProperty, codecName)
-            .Build();
-        var result = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
+        var result = await _client.PublishAsync(MeetingAudioFrame.Create(DeviceId, sessionId, seq, codecName, payload), cancellationToken).ConfigureAwait(false);
         if (!result.IsSuccess)
         {
             throw new ApplianceClientException($"The broker refused audio frame {seq}: {result.ReasonCode} {result.ReasonString}");
@@ -276,95 +223,21 @@ public sealed class MeetingStreamer : IAsyncDisposable
         }
     }
 
-    private async Task<MeetingControlReply> ControlAsync(string sessionId, object body, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<RpcResult<MeetingControlResult>> ControlAsync(string sessionId, MeetingControl command, TimeSpan timeout, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
-        await EnsureReplySubscriptionAsync(cancellationToken).ConfigureAwait(false);
-
-        var correlation = RandomNumberGenerator.GetBytes(16);
-        var key = Convert.ToHexStringLower(correlation);
-        var reply = new TaskCompletionSource<RpcReply>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[key] = reply;
+        RpcReply reply;
         try
         {
-            var message = new MqttApplicationMessageBuilder()
-                .WithTopic(MeetingProtocol.Control(DeviceId, sessionId))
-                .WithPayload(JsonSerializer.SerializeToUtf8Bytes(body, ContractJson.Options))
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-                .WithResponseTopic(ReplyTopicPrefix + key)
-                .WithCorrelationData(correlation)
-                .WithContentType("application/json")
-                .Build();
-            var published = await _client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
-            if (!published.IsSuccess)
-            {
-                throw new ApplianceClientException($"The broker refused the meeting control message: {published.ReasonCode} {published.ReasonString}");
-            }
-
-            try
-            {
-                var final = await reply.Task.WaitAsync(timeout, _time, cancellationToken).ConfigureAwait(false);
-                return new MeetingControlReply(final.Result, final.Error ?? (final.Result is null ? new RpcError("invalid_reply", "The reply holds neither a result nor an error.") : null));
-            }
-            catch (TimeoutException)
-            {
-                throw new TimeoutException($"No reply to meeting control '{JsonSerializer.Serialize(body, ContractJson.Options)}' for session {sessionId} from device {DeviceId} within {timeout.TotalSeconds:0.#} s. Is the daemon running and does it serve meetings?");
-            }
+            reply = await _client.ControlMeetingAsync(sessionId, command, new RpcCallOptions { Timeout = timeout }, cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch (TimeoutException)
         {
-            _pending.TryRemove(key, out _);
-        }
-    }
-
-    private async Task EnsureReplySubscriptionAsync(CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _replySubscription) is not null)
-        {
-            return;
+            throw new TimeoutException($"No reply to meeting {command.Action} for session {sessionId} from device {DeviceId} within {timeout.TotalSeconds:0.#} s. Is the daemon running and does it serve meetings?");
         }
 
-        await _replyGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_replySubscription is null)
-            {
-                var subscription = await TopicSubscription.StartAsync(_client, ReplyTopicPrefix + "+", _replies.Writer, cancellationToken).ConfigureAwait(false);
-                _replyPump = DispatchRepliesAsync();
-                Volatile.Write(ref _replySubscription, subscription);
-            }
-        }
-        finally
-        {
-            _replyGate.Release();
-        }
-    }
-
-    private async Task DispatchRepliesAsync()
-    {
-        await foreach (var message in _replies.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-        {
-            var key = message.Topic[ReplyTopicPrefix.Length..];
-            if (!_pending.TryGetValue(key, out var pending))
-            {
-                continue;
-            }
-
-            RpcReply? reply;
-            try
-            {
-                reply = message.Deserialize<RpcReply>();
-            }
-            catch (JsonException ex)
-            {
-                pending.TrySetResult(new RpcReply { Final = true, Error = new RpcError("invalid_reply", $"The daemon's reply is not valid JSON: {ex.Message}") });
-                continue;
-            }
-
-            if (reply is { Final: true })
-            {
-                pending.TrySetResult(reply);
-            }
-        }
+        return reply.Error is { } error
+            ? new RpcResult<MeetingControlResult>(default, error)
+            : new RpcResult<MeetingControlResult>(reply.Result is { } result ? ContractJson.Deserialize<MeetingControlResult>(result) : null, null);
     }
 }

@@ -7,25 +7,35 @@ namespace Appliance.MeetingPlayer;
 
 /// <summary>
 /// The daemon's transcript, progress and summary messages of one meeting, subscribed at the broker before
-/// <see cref="MeetingStreamer.SubscribeAsync"/> returns. One reader at a time; dispose to unsubscribe locally.
+/// <see cref="MeetingStreamer.SubscribeAsync"/> returns. One reader at a time; dispose to stop receiving.
 /// </summary>
 public sealed class MeetingSubscription : IAsyncDisposable
 {
     private readonly List<TopicSubscription> _topics = [];
-    private readonly Channel<ObservedMessage> _messages = Channel.CreateUnbounded<ObservedMessage>();
-    private readonly string _prefix;
+    private readonly Channel<MeetingEvent> _events = Channel.CreateUnbounded<MeetingEvent>();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _pumps = [];
 
-    private MeetingSubscription(string prefix) => _prefix = prefix;
+    private MeetingSubscription()
+    {
+    }
 
     /// <summary>Subscribes to the transcript, progress and summary topics (not to the audio this side sends).</summary>
-    internal static async Task<MeetingSubscription> StartAsync(ApplianceClient client, string deviceId, string sessionId, CancellationToken cancellationToken)
+    internal static async Task<MeetingSubscription> StartAsync(ApplianceClient client, string sessionId, CancellationToken cancellationToken)
     {
-        var subscription = new MeetingSubscription(MeetingProtocol.SessionPrefix(deviceId, sessionId));
+        var subscription = new MeetingSubscription();
         try
         {
-            foreach (var topic in new[] { MeetingProtocol.Transcript(deviceId, sessionId), MeetingProtocol.Progress(deviceId, sessionId), MeetingProtocol.Summary(deviceId, sessionId) })
+            foreach (var (topic, parse) in new (string, Func<ObservedMessage, MeetingEvent>)[]
             {
-                subscription._topics.Add(await TopicSubscription.StartAsync(client, topic, subscription._messages.Writer, cancellationToken).ConfigureAwait(false));
+                (Topics.MeetingTranscript(client.DeviceId, sessionId), m => m.Deserialize<TranscriptSegment>() is { } s ? new TranscriptEvent(m, s) : new MalformedEvent(m, "transcript is null")),
+                (Topics.MeetingProgress(client.DeviceId, sessionId), m => m.Deserialize<MeetingProgress>() is { } p ? new ProgressEvent(m, p) : new MalformedEvent(m, "progress is null")),
+                (Topics.MeetingSummary(client.DeviceId, sessionId), m => m.Deserialize<MeetingSummary>() is { } s ? new SummaryEvent(m, s) : new MalformedEvent(m, "summary is null")),
+            })
+            {
+                var topicSubscription = await client.SubscribeAsync(topic, cancellationToken).ConfigureAwait(false);
+                subscription._topics.Add(topicSubscription);
+                subscription._pumps.Add(subscription.PumpAsync(topicSubscription, parse));
             }
 
             return subscription;
@@ -40,19 +50,18 @@ public sealed class MeetingSubscription : IAsyncDisposable
     /// <summary>Yields every message as it arrives until cancelled or disposed. Unreadable messages come as <see cref="MalformedEvent"/>.</summary>
     public async IAsyncEnumerable<MeetingEvent> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var reader = _messages.Reader;
         while (true)
         {
-            ObservedMessage message;
+            MeetingEvent next;
             try
             {
-                if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                if (!await _events.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false) || !_events.Reader.TryRead(out next!))
                 {
-                    yield break;
-                }
+                    if (_events.Reader.Completion.IsCompleted)
+                    {
+                        yield break;
+                    }
 
-                if (!reader.TryRead(out message!))
-                {
                     continue;
                 }
             }
@@ -61,43 +70,39 @@ public sealed class MeetingSubscription : IAsyncDisposable
                 yield break;
             }
 
-            yield return Parse(message);
+            yield return next;
         }
     }
 
+    /// <summary>Stops receiving; a reader's enumeration ends after the events already received.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync().ConfigureAwait(false);
         foreach (var topic in _topics)
         {
             await topic.DisposeAsync().ConfigureAwait(false);
         }
 
-        _messages.Writer.TryComplete();
+        await Task.WhenAll(_pumps).ConfigureAwait(false);
+        _events.Writer.TryComplete();
+        _stop.Dispose();
     }
 
-    internal MeetingEvent Parse(ObservedMessage message)
+    private async Task PumpAsync(TopicSubscription topic, Func<ObservedMessage, MeetingEvent> parse)
     {
-        var kind = message.Topic.StartsWith(_prefix, StringComparison.Ordinal) ? message.Topic[_prefix.Length..] : message.Topic;
-        try
+        await foreach (var message in topic.ReadAllAsync(_stop.Token).ConfigureAwait(false))
         {
-            switch (kind)
+            MeetingEvent parsed;
+            try
             {
-                case "transcript":
-                    var segment = message.Deserialize<TranscriptSegment>();
-                    return segment is null ? new MalformedEvent(message, "transcript is null") : new TranscriptEvent(message, segment);
-                case "progress":
-                    var progress = message.Deserialize<MeetingProgress>();
-                    return progress is null ? new MalformedEvent(message, "progress is null") : new ProgressEvent(message, progress);
-                case "summary":
-                    var summary = message.Deserialize<MeetingSummaryDocument>();
-                    return summary is null ? new MalformedEvent(message, "summary is null") : new SummaryEvent(message, summary);
-                default:
-                    return new MalformedEvent(message, $"unexpected topic '{kind}'");
+                parsed = parse(message);
             }
-        }
-        catch (JsonException ex)
-        {
-            return new MalformedEvent(message, ex.Message);
+            catch (JsonException ex)
+            {
+                parsed = new MalformedEvent(message, ex.Message);
+            }
+
+            _events.Writer.TryWrite(parsed);
         }
     }
 }

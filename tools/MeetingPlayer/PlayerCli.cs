@@ -102,7 +102,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
             return 1;
         }
 
-        if (!Topics.IsValidDeviceId(settings.DeviceId) || settings.SessionId.IndexOfAny(['/', '+', '#']) >= 0 || settings.SessionId.Length == 0)
+        if (!Identifiers.IsValidDeviceId(settings.DeviceId) || settings.SessionId.IndexOfAny(['/', '+', '#']) >= 0 || settings.SessionId.Length == 0)
         {
             _view.Error($"'{settings.DeviceId}' / '{settings.SessionId}' is not a usable device id / session id (no '/', '+' or '#').");
             return 1;
@@ -126,7 +126,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
         }
 
         _view.Info(string.Create(CultureInfo.InvariantCulture,
-            $"[bold]{Markup.Escape(settings.File.Name)}[/]: {audio.Duration.TotalSeconds:0.0} s → device [bold]{Markup.Escape(settings.DeviceId)}[/], session [bold]{Markup.Escape(settings.SessionId)}[/], {MeetingProtocol.CodecName(settings.Stream.Codec)} {settings.Stream.EffectiveSampleRate} Hz, {settings.Stream.FrameMs} ms frames, speed {(settings.Stream.Speed == 0 ? "max" : settings.Stream.Speed.ToString("0.##", CultureInfo.InvariantCulture))}"));
+            $"[bold]{Markup.Escape(settings.File.Name)}[/]: {audio.Duration.TotalSeconds:0.0} s → device [bold]{Markup.Escape(settings.DeviceId)}[/], session [bold]{Markup.Escape(settings.SessionId)}[/], {settings.Stream.Codec.Name()} {settings.Stream.EffectiveSampleRate} Hz, {settings.Stream.FrameMs} ms frames, speed {(settings.Stream.Speed == 0 ? "max" : settings.Stream.Speed.ToString("0.##", CultureInfo.InvariantCulture))}"));
 
         ApplianceClient client;
         try
@@ -143,8 +143,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
 
         await using (client.ConfigureAwait(false))
         {
-            var streamer = new MeetingStreamer(client, settings.DeviceId, time);
-            await using (streamer.ConfigureAwait(false))
+            var streamer = new MeetingStreamer(client, time);
             {
                 try
                 {
@@ -184,7 +183,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
 
                 Volatile.Write(ref stopSent, 1);
                 _view.Counts(result.Counts!);
-                if (result.StopReply!.Error is { } stopError)
+                if (result.StopReply!.Value.Error is { } stopError)
                 {
                     _view.Error($"The daemon refused to stop the meeting: {stopError.Code}: {stopError.Message}");
                     return 1;
@@ -235,10 +234,10 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
                     break;
                 case ProgressEvent p:
                     _view.Progress(p.Progress);
-                    if (p.Progress.IsFailure)
+                    if (p.Progress.State is MeetingPhase.Failed or MeetingPhase.Aborted)
                     {
-                        var detail = p.Progress.Extra is { } extra && (extra.TryGetValue("error", out var e) || extra.TryGetValue("message", out e)) ? $": {e}" : "";
-                        ending.TrySetResult(new Ending(null, $"The daemon reports the meeting {p.Progress.State}{detail}."));
+                        var detail = p.Progress.Error is { } error ? $": {error.Code}: {error.Message}" : "";
+                        ending.TrySetResult(new Ending(null, $"The daemon reports the meeting {p.Progress.State.ToString().ToLowerInvariant()}{detail}."));
                     }
 
                     break;
@@ -255,7 +254,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
         }
     }
 
-    private sealed record Ending(MeetingSummaryDocument? Summary, string? Failure);
+    private sealed record Ending(MeetingSummary? Summary, string? Failure);
 
     /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
     private sealed class SynchronousProgress(Action<MeetingStreamCounts> report) : IProgress<MeetingStreamCounts>

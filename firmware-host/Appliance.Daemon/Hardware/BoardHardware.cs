@@ -11,7 +11,7 @@ namespace Appliance.Daemon.Hardware;
 /// set when the profile selects the simulated driver, so tests and demos can press the button and read the
 /// LED. Owns the controller.
 /// </summary>
-public sealed class BoardHardware : IDisposable
+internal sealed class BoardHardware : IDisposable
 {
     private readonly GpioController? _controller;
 

@@ -1,30 +1,33 @@
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
-using Appliance.Daemon.Status;
 using Appliance.Hardware;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Hardware;
 
 /// <summary>
-/// Drives the status LED from the broker connection (lit when connected, blinking while not) and turns
-/// debounced push-to-talk presses into events on <c>voice/events</c>. Without usable GPIO the daemon runs
-/// on, and health says why.
+/// Drives the status LED from the broker connection (lit when connected, blinking while not) and turns debounced
+/// push-to-talk presses into events on <c>voice/events</c>. Without usable GPIO the daemon runs on, and health says why.
+/// Publishes from the button's timer thread go out one at a time on an owned task, awaited at stop.
 /// </summary>
-internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<HardwareService> logger) : IHostedService
+internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<HardwareService> logger) : IHostedService, IDisposable
 {
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _publishing = Task.CompletedTask;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (board.Problem is { } problem)
         {
-            Log.GpioUnavailable(logger, problem);
-            health.Report("gpio", HealthMonitor.Degraded, problem);
+            HardwareLog.GpioUnavailable(logger, problem);
+            health.Report("gpio", HealthStatus.Degraded, problem);
             return Task.CompletedTask;
         }
 
-        health.Report("gpio", HealthMonitor.Ok, $"{board.Settings.Driver} chip {board.Settings.Chip}: button pin {board.Settings.PushToTalkPin}, LED pin {board.Settings.StatusLedPin}");
+        health.Report("gpio", HealthStatus.Ok, $"{board.Settings.Driver} chip {board.Settings.Chip}: button pin {board.Settings.PushToTalkPin}, LED pin {board.Settings.StatusLedPin}");
         board.StatusLed!.Show(mqtt.IsConnected ? LedPattern.On : LedPattern.Blink);
         mqtt.ConnectionChanged += OnConnectionChanged;
         board.PushToTalk!.Pressed += OnPressed;
@@ -32,18 +35,24 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (board.Problem is not null)
+        if (board.Problem is null)
         {
-            return Task.CompletedTask;
+            mqtt.ConnectionChanged -= OnConnectionChanged;
+            board.PushToTalk!.Pressed -= OnPressed;
+            board.PushToTalk.Released -= OnReleased;
+            board.StatusLed!.Show(LedPattern.Off);
         }
 
-        mqtt.ConnectionChanged -= OnConnectionChanged;
-        board.PushToTalk!.Pressed -= OnPressed;
-        board.PushToTalk.Released -= OnReleased;
-        board.StatusLed!.Show(LedPattern.Off);
-        return Task.CompletedTask;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        Task publishing;
+        lock (_gate)
+        {
+            publishing = _publishing;
+        }
+
+        await publishing.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void OnConnectionChanged(bool connected) => board.StatusLed!.Show(connected ? LedPattern.On : LedPattern.Blink);
@@ -54,9 +63,19 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
 
     private void Publish(string state)
     {
-        Log.PushToTalk(logger, state);
-        var body = new { type = "push_to_talk", state, at = time.GetUtcNow() };
-        // Raised on a timer thread: publish without blocking it; a lost event is logged by the connection.
-        _ = mqtt.TryPublishJsonAsync(Topics.VoiceEvents(device.DeviceId), body, MqttQualityOfServiceLevel.AtLeastOnce, retain: false, CancellationToken.None);
+        HardwareLog.PushToTalk(logger, state);
+        var body = new PushToTalkEvent { State = state, At = time.GetUtcNow() };
+        // Raised on a timer thread: chain the publish behind the previous one instead of blocking the timer; a lost
+        // event is logged by the connection.
+        lock (_gate)
+        {
+            _publishing = _publishing.ContinueWith(
+                _ => mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, _stopping.Token),
+                CancellationToken.None,
+                TaskContinuationOptions.None,
+                TaskScheduler.Default).Unwrap();
+        }
     }
+
+    public void Dispose() => _stopping.Dispose();
 }

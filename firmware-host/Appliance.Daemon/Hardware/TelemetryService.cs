@@ -1,18 +1,17 @@
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
-using Appliance.Daemon.Status;
 using Appliance.Hardware;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Hardware;
 
 /// <summary>
-/// Polls each sensor of the profile at its interval and publishes the readings on <c>telemetry</c>. A
-/// failed read (bad checksum, bus error) is published as an error for that sensor, never as the previous
-/// value; three failures in a row mark the sensor degraded in health until a read succeeds.
+/// Polls each sensor of the profile at its interval and publishes the readings on <c>telemetry</c>. A failed read (bad
+/// checksum, bus error) is published as an error for that sensor, never as the previous value; three failures in a row
+/// mark the sensor degraded in health until a read succeeds.
 /// </summary>
 internal sealed class TelemetryService(
     DeviceContext device,
@@ -33,14 +32,14 @@ internal sealed class TelemetryService(
             var spec = device.Profile.Sensors[i];
             try
             {
-                sensors.Add(ClimateSensorFactory.Create(spec, new SensorSimulation(settings.BaseTemperatureC, settings.BaseHumidityPercent, settings.ChecksumFailureRate, settings.Seed + i)));
+                sensors.Add(ClimateSensorFactory.Create(spec, new SensorSimulation(settings.BaseTemperatureC, settings.BaseHumidityPercent, settings.ChecksumFailureRate, settings.Seed + i), time));
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or ArgumentException)
             {
                 // A board without the bus still runs everything else; health names the missing sensor.
                 var problem = $"{spec.Type} at {spec.Address} on i2c-{spec.BusId} is not usable: {ex.Message}";
-                Log.SensorUnavailable(logger, spec.Id, problem);
-                health.Report($"sensor:{spec.Id}", HealthMonitor.Degraded, problem);
+                HardwareLog.SensorUnavailable(logger, spec.Id, problem);
+                health.Report($"sensor:{spec.Id}", HealthStatus.Degraded, problem);
             }
         }
 
@@ -52,53 +51,48 @@ internal sealed class TelemetryService(
         using var _ = sensor;
         var spec = sensor.Spec;
         var check = $"sensor:{spec.Id}";
-        health.Report(check, HealthMonitor.Ok, "no reading yet");
+        health.Report(check, HealthStatus.Ok, "no reading yet");
         var failures = 0;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(spec.IntervalSeconds), time);
-        do
-        {
-            var result = await sensor.ReadAsync().ConfigureAwait(false);
-            object body;
-            if (result.Reading is { } reading)
-            {
-                failures = 0;
-                health.Report(check, HealthMonitor.Ok, $"{spec.Type} at {spec.Address} on i2c-{spec.BusId}");
-                body = new
-                {
-                    sensor = spec.Id,
-                    type = spec.Type,
-                    at = time.GetUtcNow(),
-                    temperatureC = Math.Round(reading.TemperatureC, 2),
-                    humidityPercent = reading.HumidityPercent is { } h ? Math.Round(h, 2) : (double?)null,
-                    pressureHpa = reading.PressureHpa is { } p ? Math.Round(p, 2) : (double?)null,
-                };
-            }
-            else
-            {
-                failures++;
-                Log.SensorReadFailed(logger, spec.Id, result.ErrorCode!, result.ErrorMessage!, failures);
-                if (failures >= FailuresBeforeDegraded)
-                {
-                    health.Report(check, HealthMonitor.Degraded, $"{failures} failed reads in a row: {result.ErrorMessage}");
-                }
-
-                body = new { sensor = spec.Id, type = spec.Type, at = time.GetUtcNow(), error = new RpcError(result.ErrorCode!, result.ErrorMessage!) };
-            }
-
-            await mqtt.TryPublishJsonAsync(Topics.Telemetry(device.DeviceId), body, MqttQualityOfServiceLevel.AtMostOnce, retain: false, stoppingToken).ConfigureAwait(false);
-        }
-        while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
-    {
         try
         {
-            return await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
+            do
+            {
+                var result = await sensor.ReadAsync(stoppingToken).ConfigureAwait(false);
+                TelemetryReading reading;
+                if (result.Reading is { } value)
+                {
+                    failures = 0;
+                    health.Report(check, HealthStatus.Ok, $"{spec.Type} at {spec.Address} on i2c-{spec.BusId}");
+                    reading = new TelemetryReading
+                    {
+                        Sensor = spec.Id,
+                        Type = spec.Type,
+                        At = time.GetUtcNow(),
+                        TemperatureC = Math.Round(value.TemperatureC, 2),
+                        HumidityPercent = value.HumidityPercent is { } h ? Math.Round(h, 2) : null,
+                        PressureHpa = value.PressureHpa is { } p ? Math.Round(p, 2) : null,
+                    };
+                }
+                else
+                {
+                    failures++;
+                    HardwareLog.SensorReadFailed(logger, spec.Id, result.ErrorCode!, result.ErrorMessage!, failures);
+                    if (failures >= FailuresBeforeDegraded)
+                    {
+                        health.Report(check, HealthStatus.Degraded, $"{failures} failed reads in a row: {result.ErrorMessage}");
+                    }
+
+                    reading = new TelemetryReading { Sensor = spec.Id, Type = spec.Type, At = time.GetUtcNow(), Error = new RpcError(result.ErrorCode!, result.ErrorMessage!) };
+                }
+
+                await mqtt.TryPublishAsync(Channels.Telemetry, Topics.Telemetry(device.DeviceId), reading, stoppingToken).ConfigureAwait(false);
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            return false;
+            // Stopping.
         }
     }
 }

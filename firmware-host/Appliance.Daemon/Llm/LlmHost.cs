@@ -1,39 +1,36 @@
 using Appliance.Contracts;
-using Appliance.Daemon.Status;
+using Appliance.Daemon.Device;
+using Appliance.Inference;
 using Appliance.Llm;
 using Appliance.Profiles;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Appliance.Daemon.Llm;
 
 /// <summary>
-/// Owns the daemon's <see cref="LlmService"/>: loads the profile's language models (voice and summary) in the
-/// background after start-up, so the daemon is ready at once and reports each model as it loads or fails, and
-/// keeps the <c>llm</c> health check and the status's model list current.
+/// Runs the daemon's <see cref="LlmService"/>: loads the profile's language models (voice and summary) in the background
+/// after start-up, so the daemon is ready at once and reports each model as it loads or fails, and keeps the <c>llm</c>
+/// health check and the status's model list current. The load task is owned and awaited at stop.
 /// </summary>
-public sealed class LlmHost : IHostedService, IAsyncDisposable
+internal sealed class LlmHost : IHostedService, IModelStatusSource, IDisposable
 {
+    private readonly LlmService _service;
     private readonly DeviceContext _device;
     private readonly HealthMonitor _health;
-    private readonly string _modelsRoot;
+    private readonly ModelPaths _paths;
     private readonly Dictionary<string, string> _featureById = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _stopping = new();
     private Task _initialLoads = Task.CompletedTask;
 
-    public LlmHost(DeviceContext device, HealthMonitor health, IOptions<ModelsOptions> models, IOptions<LlmOptions> options, TimeProvider time, ILogger<LlmService> serviceLogger)
+    public LlmHost(LlmService service, DeviceContext device, HealthMonitor health, ModelPaths paths)
     {
+        _service = service;
         _device = device;
         _health = health;
-        _modelsRoot = Path.GetFullPath(models.Value.Root);
-        Service = new LlmService(
-            LlmServiceOptions.FromProfile(device.Profile) with { MaxConcurrency = options.Value.MaxConcurrency, QueueCapacity = options.Value.QueueCapacity, AllowSpinning = options.Value.AllowSpinning },
-            time,
-            serviceLogger);
-        Service.ModelStatusChanged += (_, _) => ReportHealth();
+        _paths = paths;
+        service.ModelStatusChanged += (_, _) => ReportHealth();
     }
-
-    public LlmService Service { get; }
 
     /// <summary>Raised after any model's state changes, so the status can be republished.</summary>
     public event Action? ModelsChanged;
@@ -41,17 +38,18 @@ public sealed class LlmHost : IHostedService, IAsyncDisposable
     /// <summary>Completes when the profile's models have been tried (each loaded or failed).</summary>
     public Task InitialLoads => _initialLoads;
 
-    /// <summary>The models for the status document, with the feature each one serves.</summary>
-    public IReadOnlyList<LoadedModel> StatusModels() =>
-        [.. Service.Models.Select(m => new LoadedModel(
-            _featureById.GetValueOrDefault(m.Id, "llm"),
-            m.Id,
-            m.State.ToString().ToLowerInvariant(),
-            m.ExecutionProvider,
-            m.Error?.ToString()))];
-
-    /// <summary>Resolves a model path from the profile or an RPC: absolute as is, otherwise under Models:Root.</summary>
-    public string ResolvePath(string path) => Path.IsPathRooted(path) ? path : Path.GetFullPath(Path.Combine(_modelsRoot, path));
+    public IReadOnlyList<StatusModel> StatusModels()
+    {
+        lock (_gate)
+        {
+            return [.. _service.Models.Select(m => new StatusModel(
+                _featureById.GetValueOrDefault(m.Id, "llm"),
+                m.Id,
+                m.State.ToString().ToLowerInvariant(),
+                m.ExecutionProvider,
+                m.Error?.ToString()))];
+        }
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -59,63 +57,78 @@ public sealed class LlmHost : IHostedService, IAsyncDisposable
             .Where(d => d.Item2 is not null)
             .Select(d => (Feature: d.Item1, Spec: d.Item2!))
             .ToList();
-        foreach (var (feature, spec) in declared)
+        lock (_gate)
         {
-            _featureById.TryAdd(spec.Id, feature);
+            foreach (var (feature, spec) in declared)
+            {
+                _featureById.TryAdd(spec.Id, feature);
+            }
         }
 
         ReportHealth();
-        _initialLoads = Task.Run(() => LoadDeclaredAsync(declared), CancellationToken.None);
+        _initialLoads = Task.Run(() => LoadDeclaredAsync(declared, _stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Loads are not cancellable half-way through native code; wait for them so nothing is torn down under them.
+        // A load half-way through native code is not interrupted; the next one is not started.
+        await _stopping.CancelAsync().ConfigureAwait(false);
         await _initialLoads.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Loads (or replaces) a model at run time.</summary>
+    /// <summary>Loads (or replaces) a model at run time; a relative path is under <c>Models:Root</c>.</summary>
     public Task<LlmModelStatus> LoadAsync(ModelSpec spec, string feature, CancellationToken cancellationToken)
     {
-        _featureById[spec.Id] = feature;
-        return Service.LoadModelAsync(spec with { Path = ResolvePath(spec.Path) }, cancellationToken);
+        lock (_gate)
+        {
+            _featureById[spec.Id] = feature;
+        }
+
+        return _service.LoadModelAsync(spec with { Path = _paths.Resolve(spec.Path) }, cancellationToken);
     }
 
-    public ValueTask DisposeAsync() => Service.DisposeAsync();
-
-    private async Task LoadDeclaredAsync(List<(string Feature, ModelSpec Spec)> declared)
+    private async Task LoadDeclaredAsync(List<(string Feature, ModelSpec Spec)> declared, CancellationToken cancellationToken)
     {
         // The service logs each load's outcome; the status and the llm health check carry it to clients.
-        foreach (var (feature, spec) in declared)
+        try
         {
-            await LoadAsync(spec, feature, CancellationToken.None).ConfigureAwait(false);
+            foreach (var (feature, spec) in declared)
+            {
+                await LoadAsync(spec, feature, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return; // stopping before every model was loaded
         }
 
         // The voice model answers requests that name no model: commands must be quick.
         if (_device.Profile.Models.VoiceLlm is { } voice)
         {
-            Service.SetDefaultModel(voice.Id);
+            _service.SetDefaultModel(voice.Id);
         }
     }
 
     private void ReportHealth()
     {
-        var models = Service.Models;
+        var models = _service.Models;
         var failed = models.Where(m => m.State == LlmModelState.Failed).ToList();
         if (failed.Count > 0)
         {
-            _health.Report("llm", HealthMonitor.Degraded, string.Join("; ", failed.Select(m => $"{m.Id}: {m.Error}")));
+            _health.Report("llm", HealthStatus.Degraded, string.Join("; ", failed.Select(m => $"{m.Id}: {m.Error}")));
         }
         else if (models.Any(m => m.State == LlmModelState.Loaded))
         {
-            _health.Report("llm", HealthMonitor.Ok, $"{models.Count(m => m.State == LlmModelState.Loaded)} model(s) loaded");
+            _health.Report("llm", HealthStatus.Ok, $"{models.Count(m => m.State == LlmModelState.Loaded)} model(s) loaded");
         }
         else
         {
-            _health.Report("llm", HealthMonitor.Ok, models.Count == 0 ? "no language model in the profile" : "loading");
+            _health.Report("llm", HealthStatus.Ok, models.Count == 0 ? "no language model in the profile" : "loading");
         }
 
         ModelsChanged?.Invoke();
     }
+
+    public void Dispose() => _stopping.Dispose();
 }

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Rpc;
 using Appliance.Llm;
@@ -8,199 +7,151 @@ using Appliance.Profiles;
 namespace Appliance.Daemon.Llm;
 
 /// <summary>
-/// <c>llm.chat</c>: streams a generation. Deltas: <c>{"type":"started","requestId","model","queueMs"}</c>, then
-/// <c>{"type":"answer"|"reasoning","text"}</c>; the final result holds the whole answer, the finish reason and usage.
+/// <c>llm.chat</c>: streams a generation: <see cref="LlmChatStarted"/>, then reasoning and answer text; the final result
+/// holds the whole answer, the finish reason and usage.
 /// </summary>
-internal sealed class LlmChatMethod(LlmHost llm) : IRpcMethod
+internal sealed class LlmChatMethod(LlmService llm) : StreamingRpcHandler<LlmChatParams, LlmChatDelta, LlmChatResult>(RpcMethods.LlmChat)
 {
-    public string Name => "llm.chat";
-
-    public async Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override async Task<RpcResult<LlmChatResult>> HandleAsync(LlmChatParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
-        ChatParams? parameters;
-        try
+        if (parameters.Problem() is { } problem)
         {
-            parameters = request.Params.Deserialize<ChatParams>(ContractJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, $"llm.chat parameters: {ex.Message}");
+            return Fail(RpcErrorCodes.InvalidParams, problem);
         }
 
-        if (parameters?.Validate() is { } problem)
-        {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, problem);
-        }
-
-        var llmRequest = parameters!.ToRequest();
+        var request = ToRequest(parameters);
         var answer = new StringBuilder();
         var reasoning = new StringBuilder();
         string? model = null;
-        await foreach (var item in llm.Service.GenerateAsync(llmRequest, cancellationToken).ConfigureAwait(false))
+        await foreach (var item in llm.GenerateAsync(request, cancellationToken).ConfigureAwait(false))
         {
             switch (item)
             {
                 case LlmStarted started:
                     model = started.ModelId;
-                    await request.SendDeltaAsync(new { type = "started", requestId = llmRequest.Id, model, queueMs = (long)started.QueueTime.TotalMilliseconds }, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(call, new LlmChatStarted(request.Id, model, (long)started.QueueTime.TotalMilliseconds), cancellationToken).ConfigureAwait(false);
                     break;
                 case LlmAnswerDelta delta:
                     answer.Append(delta.Text);
-                    await request.SendDeltaAsync(new { type = "answer", text = delta.Text }, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(call, new LlmChatAnswer(delta.Text), cancellationToken).ConfigureAwait(false);
                     break;
                 case LlmReasoningDelta delta:
                     reasoning.Append(delta.Text);
-                    await request.SendDeltaAsync(new { type = "reasoning", text = delta.Text }, cancellationToken).ConfigureAwait(false);
+                    await SendAsync(call, new LlmChatReasoning(delta.Text), cancellationToken).ConfigureAwait(false);
                     break;
                 case LlmCompleted completed:
-                    return RpcOutcome.Success(new
+                    return Ok(new LlmChatResult
                     {
-                        requestId = llmRequest.Id,
-                        model,
-                        finishReason = JsonNamingPolicy.CamelCase.ConvertName(completed.Reason.ToString()),
-                        endedInReasoning = completed.EndedInReasoning,
-                        answer = answer.ToString(),
-                        reasoning = llmRequest.Reasoning == ReasoningMode.Separate ? reasoning.ToString() : null,
-                        usage = new
-                        {
-                            promptTokens = completed.Usage.PromptTokens,
-                            completionTokens = completed.Usage.CompletionTokens,
-                            reasoningTokens = completed.Usage.ReasoningTokens,
-                            timeToFirstTokenMs = completed.Usage.TimeToFirstToken?.TotalMilliseconds,
-                            tokensPerSecond = Math.Round(completed.Usage.TokensPerSecond, 2),
-                        },
+                        RequestId = request.Id,
+                        Model = model,
+                        FinishReason = ToContract(completed.Reason),
+                        EndedInReasoning = completed.EndedInReasoning,
+                        Answer = answer.ToString(),
+                        Reasoning = request.Reasoning == ReasoningMode.Separate ? reasoning.ToString() : null,
+                        Usage = new LlmChatUsage(
+                            completed.Usage.PromptTokens,
+                            completed.Usage.CompletionTokens,
+                            completed.Usage.ReasoningTokens,
+                            completed.Usage.TimeToFirstToken?.TotalMilliseconds,
+                            Math.Round(completed.Usage.TokensPerSecond, 2)),
                     });
                 case LlmFailed failed:
-                    return RpcOutcome.Failure(failed.Error.Code, failed.Error.Message);
+                    return Fail(failed.Error.Code, failed.Error.Message);
             }
         }
 
-        return RpcOutcome.Failure(RpcErrorCodes.Internal, "the generation ended without a result");
+        return Fail(RpcErrorCodes.Internal, "the generation ended without a result");
     }
 
-    private sealed record ChatMessage(string? Role, string? Content);
-
-    private sealed record ChatParams
+    private static FinishReason ToContract(LlmFinishReason reason) => reason switch
     {
-        public IReadOnlyList<ChatMessage>? Messages { get; init; }
-        public string? Model { get; init; }
-        public string? Priority { get; init; }
-        public int? MaxTokens { get; init; }
-        public float? Temperature { get; init; }
-        public float? TopP { get; init; }
-        public int? TopK { get; init; }
-        public long? Seed { get; init; }
-        public IReadOnlyList<string>? Stop { get; init; }
-        public string? Reasoning { get; init; }
-        public int? ThinkingBudget { get; init; }
-        public string? RequestId { get; init; }
+        LlmFinishReason.Stop => FinishReason.Stop,
+        LlmFinishReason.StopSequence => FinishReason.StopSequence,
+        LlmFinishReason.MaxTokens => FinishReason.MaxTokens,
+        LlmFinishReason.ContextFull => FinishReason.ContextFull,
+        _ => FinishReason.Cancelled,
+    };
 
-        public string? Validate()
-        {
-            if (Messages is not { Count: > 0 } || Messages.Any(m => string.IsNullOrEmpty(m.Role) || m.Content is null))
-            {
-                return "messages must be a non-empty list of {\"role\", \"content\"}";
-            }
-
-            if (Messages.Any(m => m.Role is not ("system" or "user" or "assistant")))
-            {
-                return "a message role must be system, user or assistant";
-            }
-
-            if (Priority is not (null or "interactive" or "batch"))
-            {
-                return "priority must be interactive or batch";
-            }
-
-            if (Reasoning is not (null or "drop" or "separate"))
-            {
-                return "reasoning must be drop or separate";
-            }
-
-            return MaxTokens is < 1 ? "maxTokens must be at least 1"
-                : ThinkingBudget is < 0 ? "thinkingBudget must not be negative"
-                : Temperature is < 0 or > 2 ? "temperature must be between 0 and 2"
-                : TopP is <= 0 or > 1 ? "topP must be in (0, 1]"
-                : RequestId is { Length: 0 or > 128 } ? "requestId must be 1-128 characters"
-                : null;
-        }
-
-        public LlmRequest ToRequest() => new()
-        {
-            Id = RequestId ?? Guid.NewGuid().ToString("N"),
-            ModelId = Model,
-            Messages = [.. Messages!.Select(m => new LlmMessage(m.Role!, m.Content!))],
-            Priority = Priority == "batch" ? LlmPriority.Batch : LlmPriority.Interactive,
-            MaxTokens = MaxTokens,
-            Temperature = Temperature,
-            TopP = TopP,
-            TopK = TopK,
-            Seed = Seed,
-            StopSequences = Stop ?? [],
-            Reasoning = Reasoning == "separate" ? ReasoningMode.Separate : ReasoningMode.Drop,
-            ThinkingBudgetTokens = ThinkingBudget,
-        };
-    }
+    private static LlmRequest ToRequest(LlmChatParams p) => new()
+    {
+        Id = p.RequestId ?? Guid.NewGuid().ToString("N"),
+        ModelId = p.Model,
+        Messages = [.. p.Messages!.Select(m => new LlmMessage(m.Role!, m.Content!))],
+        Priority = p.Priority == LlmChatPriorities.Batch ? LlmPriority.Batch : LlmPriority.Interactive,
+        MaxTokens = p.MaxTokens,
+        Temperature = p.Temperature,
+        TopP = p.TopP,
+        TopK = p.TopK,
+        Seed = p.Seed,
+        StopSequences = p.Stop ?? [],
+        Reasoning = p.Reasoning == LlmReasoningModes.Separate ? ReasoningMode.Separate : ReasoningMode.Drop,
+        ThinkingBudgetTokens = p.ThinkingBudget,
+    };
 }
 
 /// <summary><c>llm.cancel</c> <c>{"requestId"}</c>: stops a queued or running generation; it ends with finish reason "cancelled".</summary>
-internal sealed class LlmCancelMethod(LlmHost llm) : IRpcMethod
+internal sealed class LlmCancelMethod(LlmService llm) : RpcHandler<RequestIdParams, CancelResult>(RpcMethods.LlmCancel)
 {
-    public string Name => "llm.cancel";
-
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(request.Params.TryGetProperty("requestId", out var id) && id.ValueKind == JsonValueKind.String
-            ? RpcOutcome.Success(new { cancelled = llm.Service.TryCancel(id.GetString()!) })
-            : RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "llm.cancel needs {\"requestId\": \"...\"}"));
+    protected override Task<RpcResult<CancelResult>> HandleAsync(RequestIdParams parameters, RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(parameters.RequestId is { } id
+            ? Ok(new CancelResult(llm.TryCancel(id)))
+            : Fail(RpcErrorCodes.InvalidParams, "llm.cancel needs {\"requestId\": \"...\"}"));
 }
 
 /// <summary><c>models.list</c>: every language model the daemon knows, with state, provider, context and memory figures.</summary>
-internal sealed class ModelsListMethod(LlmHost llm) : IRpcMethod
+internal sealed class ModelsListMethod(LlmService llm) : RpcHandler<EmptyParams, ModelsListResult>(RpcMethods.ModelsList)
 {
-    public string Name => "models.list";
-
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(RpcOutcome.Success(new { defaultModel = llm.Service.DefaultModelId, models = llm.Service.Models }));
+    protected override Task<RpcResult<ModelsListResult>> HandleAsync(EmptyParams parameters, RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(Ok(new ModelsListResult(llm.DefaultModelId, [.. llm.Models.Select(LanguageModels.ToContract)])));
 }
 
 /// <summary><c>models.load</c> <c>{"id","path","contextTokens"?,"feature"?}</c>: loads or replaces a model at run time.</summary>
-internal sealed class ModelsLoadMethod(LlmHost llm) : IRpcMethod
+internal sealed class ModelsLoadMethod(LlmHost host) : RpcHandler<ModelsLoadParams, LanguageModelInfo>(RpcMethods.ModelsLoad)
 {
-    public string Name => "models.load";
-
-    public async Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override async Task<RpcResult<LanguageModelInfo>> HandleAsync(ModelsLoadParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
-        var p = request.Params;
-        if (!p.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.String || !p.TryGetProperty("path", out var path) || path.ValueKind != JsonValueKind.String)
+        if (parameters is not { Id: { } id, Path: { } path })
         {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "models.load needs {\"id\": \"...\", \"path\": \"...\"}");
+            return Fail(RpcErrorCodes.InvalidParams, "models.load needs {\"id\": \"...\", \"path\": \"...\"}");
         }
 
-        int? context = p.TryGetProperty("contextTokens", out var c) && c.ValueKind == JsonValueKind.Number ? c.GetInt32() : null;
-        var feature = p.TryGetProperty("feature", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : "llm";
-        var status = await llm.LoadAsync(new ModelSpec { Id = id.GetString()!, Path = path.GetString()!, ContextTokens = context }, feature, cancellationToken).ConfigureAwait(false);
-        return status.Error is { } error ? RpcOutcome.Failure(error.Code, error.Message) : RpcOutcome.Success(status);
+        var status = await host.LoadAsync(new ModelSpec { Id = id, Path = path, ContextTokens = parameters.ContextTokens }, parameters.Feature ?? "llm", cancellationToken).ConfigureAwait(false);
+        return status.Error is { } error ? Fail(error.Code, error.Message) : Ok(LanguageModels.ToContract(status));
     }
 }
 
 /// <summary><c>models.unload</c> <c>{"id"}</c>: frees a model once its running generations finish.</summary>
-internal sealed class ModelsUnloadMethod(LlmHost llm) : IRpcMethod
+internal sealed class ModelsUnloadMethod(LlmService llm) : RpcHandler<ModelIdParams, ModelsUnloadResult>(RpcMethods.ModelsUnload)
 {
-    public string Name => "models.unload";
-
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(request.Params.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
-            ? llm.Service.UnloadModel(id.GetString()!) ? RpcOutcome.Success(new { unloaded = id.GetString() }) : RpcOutcome.Failure(LlmErrorCodes.ModelNotFound, $"no model '{id.GetString()}' is loaded")
-            : RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "models.unload needs {\"id\": \"...\"}"));
+    protected override Task<RpcResult<ModelsUnloadResult>> HandleAsync(ModelIdParams parameters, RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(parameters.Id is not { } id ? Fail(RpcErrorCodes.InvalidParams, "models.unload needs {\"id\": \"...\"}")
+            : llm.UnloadModel(id) ? Ok(new ModelsUnloadResult(id))
+            : Fail(RpcErrorCodes.ModelNotFound, $"no model '{id}' is loaded"));
 }
 
 /// <summary><c>models.select</c> <c>{"id"}</c>: makes a loaded model the default for requests that name none.</summary>
-internal sealed class ModelsSelectMethod(LlmHost llm) : IRpcMethod
+internal sealed class ModelsSelectMethod(LlmService llm) : RpcHandler<ModelIdParams, ModelsSelectResult>(RpcMethods.ModelsSelect)
 {
-    public string Name => "models.select";
+    protected override Task<RpcResult<ModelsSelectResult>> HandleAsync(ModelIdParams parameters, RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(parameters.Id is not { } id ? Fail(RpcErrorCodes.InvalidParams, "models.select needs {\"id\": \"...\"}")
+            : llm.SetDefaultModel(id) ? Ok(new ModelsSelectResult(id))
+            : Fail(RpcErrorCodes.ModelNotFound, $"no model '{id}' is loaded"));
+}
 
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(request.Params.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
-            ? llm.Service.SetDefaultModel(id.GetString()!) ? RpcOutcome.Success(new { defaultModel = id.GetString() }) : RpcOutcome.Failure(LlmErrorCodes.ModelNotFound, $"no model '{id.GetString()}' is loaded")
-            : RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "models.select needs {\"id\": \"...\"}"));
+/// <summary>The language models as the contract shows them.</summary>
+internal static class LanguageModels
+{
+    public static LanguageModelInfo ToContract(LlmModelStatus status) => new()
+    {
+        Id = status.Id,
+        Path = status.Path,
+        State = status.State.ToString().ToLowerInvariant(),
+        ExecutionProvider = status.ExecutionProvider,
+        ProviderFallbacks = status.ProviderFallbacks,
+        Error = status.Error is { } error ? new RpcError(error.Code, error.Message) : null,
+        ContextTokens = status.ContextTokens,
+        KvCacheBytesPerToken = status.KvCacheBytesPerToken,
+        WeightBytes = status.WeightBytes,
+        EstimatedBytes = status.EstimatedBytes,
+    };
 }

@@ -1,52 +1,119 @@
-using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Rpc;
 using Appliance.Meetings;
+using Appliance.Meetings.Pipeline;
 
 namespace Appliance.Daemon.Meetings;
 
-/// <summary><c>meetings.list</c>: every meeting on the device with its state and counters.</summary>
-internal sealed class MeetingsListMethod(MeetingService meetings) : IRpcMethod
+/// <summary><c>meetings.start</c>, also the control topic's <c>start</c>: starts a meeting, or confirms a repeated identical start.</summary>
+internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessionManager store) : RpcHandler<MeetingStartParams, MeetingControlResult>(RpcMethods.MeetingsStart)
 {
-    public string Name => "meetings.list";
+    protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStartParams parameters, RpcCall call, CancellationToken cancellationToken)
+    {
+        var sessionId = parameters.SessionId ?? "";
+        var start = parameters.ToParameters();
+        if (AudioCodecs.Problem(start.Codec, start.SampleRate, start.Channels) is { } problem)
+        {
+            return Fail(RpcErrorCodes.InvalidParams, problem);
+        }
 
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(RpcOutcome.Success(new { meetings = meetings.Sessions.List(), droppedFrames = meetings.DroppedFrames }));
+        var result = await pipeline.StartAsync(sessionId, start, cancellationToken).ConfigureAwait(false);
+        return result is MeetingResult.Ok or MeetingResult.AlreadyDone
+            ? Ok(new MeetingControlResult(sessionId, (store.Get(sessionId)?.State ?? MeetingState.Open).Phase()))
+            : MeetingErrors.Fail<MeetingControlResult>(result, sessionId);
+    }
+}
+
+/// <summary>
+/// <c>meetings.stop</c>, also the control topic's <c>stop</c>: stops a meeting behind the frames received before it; the
+/// transcript and summary are finished in the background.
+/// </summary>
+internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<MeetingStopParams, MeetingControlResult>(RpcMethods.MeetingsStop)
+{
+    protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStopParams parameters, RpcCall call, CancellationToken cancellationToken)
+    {
+        var sessionId = parameters.SessionId ?? "";
+        StopOutcome outcome;
+        try
+        {
+            outcome = await pipeline.StopAsync(sessionId, parameters.LastSequence, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Fail(RpcErrorCodes.Unavailable, "the daemon is shutting down; send the stop again after it restarts");
+        }
+
+        return outcome.Result is MeetingResult.Ok or MeetingResult.AlreadyDone
+            ? Ok(new MeetingControlResult(sessionId, MeetingPhase.Stopping, outcome.Gaps))
+            : MeetingErrors.Fail<MeetingControlResult>(outcome.Result, sessionId);
+    }
+}
+
+/// <summary><c>meetings.abort</c>, also the control topic's <c>abort</c>: drops a meeting without a summary.</summary>
+internal sealed class MeetingsAbortMethod(MeetingPipeline pipeline) : RpcHandler<SessionIdParams, MeetingControlResult>(RpcMethods.MeetingsAbort)
+{
+    protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(SessionIdParams parameters, RpcCall call, CancellationToken cancellationToken)
+    {
+        var sessionId = parameters.SessionId ?? "";
+        var result = await pipeline.AbortAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        return result is MeetingResult.Ok or MeetingResult.AlreadyDone
+            ? Ok(new MeetingControlResult(sessionId, MeetingPhase.Aborted))
+            : MeetingErrors.Fail<MeetingControlResult>(result, sessionId);
+    }
+}
+
+/// <summary><c>meetings.list</c>: every meeting on the device with its state and counters.</summary>
+internal sealed class MeetingsListMethod(MeetingSessionManager store, MeetingIngest ingest) : RpcHandler<EmptyParams, MeetingsListResult>(RpcMethods.MeetingsList)
+{
+    protected override Task<RpcResult<MeetingsListResult>> HandleAsync(EmptyParams parameters, RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(Ok(new MeetingsListResult(store.List(), ingest.DroppedFrames)));
 }
 
 /// <summary><c>meetings.get</c> <c>{"sessionId"}</c>: a meeting's state, counters, gaps, transcript and summary.</summary>
-internal sealed class MeetingsGetMethod(MeetingService meetings) : IRpcMethod
+internal sealed class MeetingsGetMethod(MeetingSessionManager store) : RpcHandler<SessionIdParams, MeetingsGetResult>(RpcMethods.MeetingsGet)
 {
-    public string Name => "meetings.get";
-
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override Task<RpcResult<MeetingsGetResult>> HandleAsync(SessionIdParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
-        if (!request.Params.TryGetProperty("sessionId", out var id) || id.ValueKind != JsonValueKind.String)
+        if (parameters.SessionId is not { } sessionId)
         {
-            return Task.FromResult(RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "meetings.get needs {\"sessionId\": \"...\"}"));
+            return Task.FromResult(Fail(RpcErrorCodes.InvalidParams, "meetings.get needs {\"sessionId\": \"...\"}"));
         }
 
-        var sessionId = id.GetString()!;
-        return Task.FromResult(meetings.Sessions.Get(sessionId) is { } info
-            ? RpcOutcome.Success(new { meeting = info, transcript = meetings.Sessions.ReadTranscript(sessionId), summary = meetings.Sessions.ReadSummary(sessionId) })
-            : RpcOutcome.Failure("unknown_session", $"there is no meeting '{sessionId}'"));
+        return Task.FromResult(store.Get(sessionId) is { } info && store.ReadTranscript(sessionId) is { } transcript
+            ? Ok(new MeetingsGetResult(info, transcript, store.ReadSummary(sessionId)))
+            : MeetingErrors.Fail<MeetingsGetResult>(MeetingResult.UnknownSession, sessionId));
     }
 }
 
 /// <summary><c>meetings.delete</c> <c>{"sessionId"}</c>: removes the meeting's audio, transcript and summary (privacy).</summary>
-internal sealed class MeetingsDeleteMethod(MeetingService meetings) : IRpcMethod
+internal sealed class MeetingsDeleteMethod(MeetingPipeline pipeline) : RpcHandler<SessionIdParams, MeetingsDeleteResult>(RpcMethods.MeetingsDelete)
 {
-    public string Name => "meetings.delete";
-
-    public async Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override async Task<RpcResult<MeetingsDeleteResult>> HandleAsync(SessionIdParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
-        if (!request.Params.TryGetProperty("sessionId", out var id) || id.ValueKind != JsonValueKind.String)
+        if (parameters.SessionId is not { } sessionId)
         {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "meetings.delete needs {\"sessionId\": \"...\"}");
+            return Fail(RpcErrorCodes.InvalidParams, "meetings.delete needs {\"sessionId\": \"...\"}");
         }
 
-        return await meetings.DeleteSessionAsync(id.GetString()!).ConfigureAwait(false) is { } error
-            ? RpcOutcome.Failure(error.Code, error.Message)
-            : RpcOutcome.Success(new { deleted = id.GetString() });
+        var result = await pipeline.DeleteAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        return result == MeetingResult.Ok ? Ok(new MeetingsDeleteResult(sessionId)) : MeetingErrors.Fail<MeetingsDeleteResult>(result, sessionId);
+    }
+}
+
+/// <summary>The contract's error for each refusal of the meeting store.</summary>
+internal static class MeetingErrors
+{
+    public static RpcResult<T> Fail<T>(MeetingResult result, string sessionId)
+    {
+        var (code, message) = result switch
+        {
+            MeetingResult.UnknownSession => (RpcErrorCodes.UnknownSession, $"there is no meeting '{sessionId}'"),
+            MeetingResult.InvalidSessionId => (RpcErrorCodes.InvalidParams, $"'{sessionId}' is not a valid session id (1-64 letters, digits, '_' or '-')"),
+            MeetingResult.InvalidArgument => (RpcErrorCodes.InvalidParams, "the start parameters are not valid"),
+            MeetingResult.ParametersConflict => (RpcErrorCodes.SessionConflict, $"meeting '{sessionId}' is already running with other parameters"),
+            MeetingResult.InvalidState => (RpcErrorCodes.InvalidState, $"meeting '{sessionId}' cannot do that in its current state"),
+            _ => (RpcErrorCodes.StorageError, $"meeting '{sessionId}' could not be written to disk"),
+        };
+        return new RpcResult<T>(default, new RpcError(code, message));
     }
 }

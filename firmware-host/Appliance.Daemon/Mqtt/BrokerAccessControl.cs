@@ -105,20 +105,9 @@ internal sealed class BrokerAccessControl
                 return false;
             }
 
-            // A shared subscription ($share/{group}/{filter}) is judged by the filter it wraps.
-            if (filter.StartsWith("$share/", StringComparison.Ordinal))
-            {
-                var groupEnd = filter.IndexOf('/', "$share/".Length);
-                if (groupEnd < 0)
-                {
-                    return false;
-                }
-
-                filter = filter[(groupEnd + 1)..];
-            }
-
-            // The device prefix must be spelled out: "+" or "#" in its first three levels could reach other devices.
-            return filter.StartsWith(Topics.DevicePrefix(DeviceId), StringComparison.Ordinal);
+            // A shared subscription is judged by the filter it wraps. The device prefix must be spelled out: "+" or "#"
+            // in its first three levels could reach other devices.
+            return Topics.TryUnwrapSharedSubscription(filter, out var inner) && inner.StartsWith(Topics.DevicePrefix(DeviceId), StringComparison.Ordinal);
         }
     }
 }

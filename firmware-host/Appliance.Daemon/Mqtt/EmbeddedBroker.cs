@@ -11,13 +11,15 @@ namespace Appliance.Daemon.Mqtt;
 /// <summary>
 /// The MQTT 5 broker the daemon runs by default (MQTTnet server): a plain TCP endpoint on the configured
 /// address and port, optionally a TLS endpoint, with authentication and the per-device ACL of
-/// <see cref="BrokerAccessControl"/>. Started before the daemon's own client connects to it; stopped last.
+/// <see cref="BrokerAccessControl"/>. Started before the daemon's own client connects to it; stopped last. A port of 0
+/// binds a free port, reported by <see cref="LocalEndpoint"/> and <see cref="TlsPort"/> once started.
 /// </summary>
 internal sealed class EmbeddedBroker : IHostedService, IDisposable
 {
     private readonly EmbeddedBrokerOptions _options;
     private readonly ILogger<EmbeddedBroker> _logger;
     private MqttServer? _server;
+    private MqttServerOptions? _serverOptions;
 
     public EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger)
     {
@@ -29,16 +31,19 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     /// <summary>The account of the daemon's own client: random per start, never configured or stored.</summary>
     public (string Username, string Password) InternalCredentials { get; }
 
-    /// <summary>The endpoint the daemon's own client uses to reach this broker.</summary>
+    /// <summary>The endpoint the daemon's own client uses to reach this broker; the port is the bound one once started.</summary>
     public (string Host, int Port) LocalEndpoint
     {
         get
         {
             var address = IPAddress.Parse(_options.BindAddress);
             var host = address.Equals(IPAddress.Any) ? "127.0.0.1" : address.Equals(IPAddress.IPv6Any) ? "::1" : address.ToString();
-            return (host, _options.Port);
+            return (host, _serverOptions?.DefaultEndpointOptions.Port ?? _options.Port);
         }
     }
+
+    /// <summary>The bound TLS port once started; null without TLS.</summary>
+    public int? TlsPort => _options.Tls.Enabled ? _serverOptions?.TlsEndpointOptions.Port ?? _options.Tls.Port : null;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -67,16 +72,18 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
         }
 
         var access = new BrokerAccessControl(_options.Authentication, InternalCredentials);
-        _server = new MqttServerFactory().CreateMqttServer(builder.Build(), new MqttNetLogAdapter(_logger));
+        // MQTTnet writes the bound port back into the endpoint options, so a port of 0 reads back as the one the OS gave.
+        _serverOptions = builder.Build();
+        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLogAdapter(_logger));
         _server.ValidatingConnectionAsync += access.ValidateConnectionAsync;
         _server.InterceptingSubscriptionAsync += BrokerAccessControl.InterceptSubscriptionAsync;
         _server.InterceptingPublishAsync += BrokerAccessControl.InterceptPublishAsync;
         await _server.StartAsync().ConfigureAwait(false);
-        Log.BrokerListening(
+        MqttLog.BrokerListening(
             _logger,
             _options.BindAddress,
-            _options.Port,
-            _options.Tls.Enabled ? $"TLS on port {_options.Tls.Port}" : "no TLS",
+            LocalEndpoint.Port,
+            TlsPort is { } tls ? $"TLS on port {tls}" : "no TLS",
             _options.Authentication.Enabled ? $"authentication on, {_options.Authentication.Users.Count} accounts" : "authentication off");
     }
 
@@ -84,7 +91,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     {
         if (_server is { IsStarted: true })
         {
-            await _server.StopAsync().ConfigureAwait(false);
+            await _server.StopAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -1,6 +1,5 @@
-using System.Text.Json;
 using Appliance.Contracts;
-using Appliance.Daemon.Status;
+using Appliance.Daemon.Device;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -10,13 +9,20 @@ using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Mqtt;
 
+/// <summary>A topic filter the daemon subscribes to, with its handler.</summary>
+/// <param name="Filter">The MQTT topic filter.</param>
+/// <param name="Qos">The QoS to subscribe with.</param>
+/// <param name="Handler">Runs on the client's receive path for each matching message: copy what it keeps and return quickly.</param>
+internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler);
+
 /// <summary>
-/// The daemon's one MQTT 5 client, to its embedded broker or to an external one: the same code either
-/// way. A supervising loop connects, resubscribes every registered filter, runs the on-connect hooks and
-/// then waits for the connection to drop, backing off between failed attempts. The disconnect handler only
-/// wakes the loop; it never reconnects itself. The last will marks the device offline on the status topic.
+/// The daemon's one MQTT 5 client, to its embedded broker or to an external one: the same code either way. A
+/// supervising loop connects, subscribes every registered filter, runs the on-connect hooks and then waits for the
+/// connection to drop, backing off between failed attempts. Every SUBSCRIBE is made by that loop, so a broker that drops
+/// the connection at any moment only sends the loop round again. The disconnect handler only wakes the loop; it never
+/// reconnects itself. The last will marks the device offline on the status topic.
 /// </summary>
-public sealed class MqttConnection : BackgroundService
+internal sealed class MqttConnection : BackgroundService
 {
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DisconnectTimeout = TimeSpan.FromSeconds(2);
@@ -27,38 +33,27 @@ public sealed class MqttConnection : BackgroundService
     private readonly HealthMonitor _health;
     private readonly TimeProvider _time;
     private readonly ILogger<MqttConnection> _logger;
-    private readonly (string Host, int Port, string? Username, string? Password, bool Tls, bool AllowUntrusted) _endpoint;
+    private readonly EmbeddedBroker? _embeddedBroker;
     private readonly Lock _gate = new();
-    private readonly List<Subscription> _subscriptions = [];
+    private readonly List<MqttSubscription> _subscriptions = [];
     private readonly List<Func<CancellationToken, Task>> _onConnected = [];
     private readonly TaskCompletionSource _firstConnection = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _wake = new(0);
+    private int _subscribedCount;
     private long _droppedMessages;
     private volatile bool _stopping;
 
-    internal MqttConnection(
-        IOptions<MqttOptions> options,
-        DeviceContext device,
-        HealthMonitor health,
-        TimeProvider time,
-        ILogger<MqttConnection> logger,
-        EmbeddedBroker? embeddedBroker)
+    public MqttConnection(IOptions<MqttOptions> options, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<MqttConnection> logger, EmbeddedBroker? embeddedBroker = null)
     {
         _options = options.Value;
         _device = device;
         _health = health;
         _time = time;
         _logger = logger;
+        _embeddedBroker = embeddedBroker;
         if (_options.Mode == MqttMode.Embedded)
         {
             ArgumentNullException.ThrowIfNull(embeddedBroker);
-            var (host, port) = embeddedBroker.LocalEndpoint;
-            _endpoint = (host, port, embeddedBroker.InternalCredentials.Username, embeddedBroker.InternalCredentials.Password, false, false);
-        }
-        else
-        {
-            var external = _options.External;
-            _endpoint = (external.Host, external.Port, external.Username, external.Password, external.UseTls, external.AllowUntrustedCertificates);
         }
 
         _client = new MqttClientFactory().CreateMqttClient(new MqttNetLogAdapter(logger));
@@ -74,22 +69,21 @@ public sealed class MqttConnection : BackgroundService
     /// <summary>Messages received and dropped because no handler matched or a handler failed.</summary>
     public long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
+    /// <summary>Where the daemon connects: the embedded broker's bound endpoint, or the external broker.</summary>
+    public (string Host, int Port) Endpoint => _embeddedBroker?.LocalEndpoint ?? (_options.External.Host, _options.External.Port);
+
     /// <summary>
-    /// Registers a handler for a topic filter. It is subscribed now when connected and again after every
-    /// reconnect. Handlers run on the client's receive path: they must copy what they keep and return quickly.
+    /// Registers a handler for a topic filter. The supervising loop subscribes it at once when connected, and again after
+    /// every reconnect; nothing here talks to the broker, so a registration never fails.
     /// </summary>
-    public async Task SubscribeAsync(string topicFilter, MqttQualityOfServiceLevel qos, Func<MqttApplicationMessage, Task> handler, CancellationToken cancellationToken)
+    public void Subscribe(MqttSubscription subscription)
     {
-        var subscription = new Subscription(topicFilter, qos, handler);
         lock (_gate)
         {
             _subscriptions.Add(subscription);
         }
 
-        if (_client.IsConnected)
-        {
-            await _client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder().WithTopicFilter(topicFilter, qos).Build(), cancellationToken).ConfigureAwait(false);
-        }
+        _wake.Release();
     }
 
     /// <summary>Registers work to do after every (re)connection, such as publishing the retained status.</summary>
@@ -102,8 +96,27 @@ public sealed class MqttConnection : BackgroundService
     }
 
     /// <summary>
-    /// Publishes when connected. Returns false, without throwing, when the broker is unreachable or refuses the
-    /// message: callers that must not lose the message keep it and publish again after reconnecting.
+    /// Publishes a contract payload on <paramref name="topic"/> with the channel's QoS and retain flag. Returns false,
+    /// without throwing, when the broker is unreachable or refuses the message.
+    /// </summary>
+    public Task<bool> TryPublishAsync<T>(ContractChannel<T> channel, string topic, T payload, CancellationToken cancellationToken) =>
+        TryPublishAsync(
+            new MqttApplicationMessageBuilder()
+                .WithTopic(topic)
+                .WithPayload(channel.Serialize(payload))
+                .WithContentType("application/json")
+                .WithQualityOfServiceLevel(channel.Qos)
+                .WithRetainFlag(channel.Retained)
+                .Build(),
+            cancellationToken);
+
+    /// <summary>Clears the retained message of a retained channel's topic (an empty retained message).</summary>
+    public Task<bool> TryClearRetainedAsync(ContractChannel channel, string topic, CancellationToken cancellationToken) =>
+        TryPublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithQualityOfServiceLevel(channel.Qos).WithRetainFlag(true).WithPayload([]).Build(), cancellationToken);
+
+    /// <summary>
+    /// Publishes when connected. Returns false, without throwing, when the broker is unreachable or refuses the message:
+    /// callers that must not lose the message keep it and publish again after reconnecting.
     /// </summary>
     public async Task<bool> TryPublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
     {
@@ -114,7 +127,7 @@ public sealed class MqttConnection : BackgroundService
 
         // A publish already under way is not cancelled half-written (that would leave the connection unusable for
         // everyone else); it is bounded by its own time limit instead.
-        using var limit = new CancellationTokenSource(PublishTimeout);
+        using var limit = new CancellationTokenSource(PublishTimeout, _time);
         try
         {
             var result = await _client.PublishAsync(message, limit.Token).ConfigureAwait(false);
@@ -122,21 +135,10 @@ public sealed class MqttConnection : BackgroundService
         }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException)
         {
-            Log.PublishFailed(_logger, message.Topic, ex.Message);
+            MqttLog.PublishFailed(_logger, message.Topic, ex.Message);
             return false;
         }
     }
-
-    public Task<bool> TryPublishJsonAsync<T>(string topic, T body, MqttQualityOfServiceLevel qos, bool retain, CancellationToken cancellationToken) =>
-        TryPublishAsync(
-            new MqttApplicationMessageBuilder()
-                .WithTopic(topic)
-                .WithPayload(JsonSerializer.SerializeToUtf8Bytes(body, ContractJson.Options))
-                .WithContentType("application/json")
-                .WithQualityOfServiceLevel(qos)
-                .WithRetainFlag(retain)
-                .Build(),
-            cancellationToken);
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -148,7 +150,8 @@ public sealed class MqttConnection : BackgroundService
         }
         catch (TimeoutException)
         {
-            Log.StartingWithoutBroker(_logger, _endpoint.Host, _endpoint.Port, waitLimit);
+            var (host, port) = Endpoint;
+            MqttLog.StartingWithoutBroker(_logger, host, port, waitLimit);
         }
     }
 
@@ -159,7 +162,7 @@ public sealed class MqttConnection : BackgroundService
         if (_client.IsConnected)
         {
             // An orderly stop sends no last will, so say "offline" ourselves before leaving.
-            await TryPublishJsonAsync(Topics.Status(_device.DeviceId), _device.Offline("shutdown", _time.GetUtcNow()), MqttQualityOfServiceLevel.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false);
+            await TryPublishAsync(Channels.Status, Topics.Status(_device.DeviceId), _device.Offline("shutdown", _time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(DisconnectTimeout);
             try
@@ -169,7 +172,7 @@ public sealed class MqttConnection : BackgroundService
             catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or OperationCanceledException)
             {
                 // Gone already, or not answering: the socket is closed when the client is disposed.
-                Log.DisconnectUnclean(_logger, ex.Message);
+                MqttLog.DisconnectUnclean(_logger, ex.Message);
             }
         }
     }
@@ -197,14 +200,19 @@ public sealed class MqttConnection : BackgroundService
                 {
                     // Jitter spreads the reconnects of a fleet that lost the same broker.
                     var jittered = delay * (0.8 + 0.4 * Random.Shared.NextDouble());
-                    Log.Reconnecting(_logger, _endpoint.Host, _endpoint.Port, jittered);
+                    var (host, port) = Endpoint;
+                    MqttLog.Reconnecting(_logger, host, port, jittered);
                     await DelayAsync(jittered, stoppingToken).ConfigureAwait(false);
                     delay = TimeSpan.FromTicks(Math.Min(maxDelay.Ticks, delay.Ticks * 2));
                     continue;
                 }
             }
+            else
+            {
+                await SubscribeNewAsync(stoppingToken).ConfigureAwait(false);
+            }
 
-            // Sleep until the disconnect handler wakes us, with a periodic look as a safety net.
+            // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety net.
             try
             {
                 await _wake.WaitAsync(TimeSpan.FromSeconds(_options.KeepAliveSeconds), stoppingToken).ConfigureAwait(false);
@@ -218,9 +226,10 @@ public sealed class MqttConnection : BackgroundService
 
     private async Task<bool> TryConnectAsync(CancellationToken cancellationToken)
     {
-        var will = JsonSerializer.SerializeToUtf8Bytes(_device.Offline("connection lost"), ContractJson.Options);
+        var (host, port) = Endpoint;
+        var will = Channels.Status.Serialize(_device.Offline("connection lost"));
         var builder = new MqttClientOptionsBuilder()
-            .WithTcpServer(_endpoint.Host, _endpoint.Port)
+            .WithTcpServer(host, port)
             .WithProtocolVersion(MqttProtocolVersion.V500)
             .WithClientId(_options.External.ClientId ?? $"appliance-{_device.DeviceId}")
             .WithCleanStart(true)
@@ -228,20 +237,28 @@ public sealed class MqttConnection : BackgroundService
             .WithTimeout(TimeSpan.FromSeconds(5))
             .WithWillTopic(Topics.Status(_device.DeviceId))
             .WithWillPayload(will)
-            .WithWillRetain(true)
-            .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .WithWillRetain(Channels.Status.Retained)
+            .WithWillQualityOfServiceLevel(Channels.Status.Qos)
             .WithWillContentType("application/json");
-        if (_endpoint.Username is not null)
+        if (_embeddedBroker is not null)
         {
-            builder.WithCredentials(_endpoint.Username, _endpoint.Password ?? "");
+            builder.WithCredentials(_embeddedBroker.InternalCredentials.Username, _embeddedBroker.InternalCredentials.Password);
         }
-
-        if (_endpoint.Tls)
+        else
         {
-            builder.WithTlsOptions(tls => tls.UseTls(true)
-                .WithAllowUntrustedCertificates(_endpoint.AllowUntrusted)
-                .WithIgnoreCertificateChainErrors(_endpoint.AllowUntrusted)
-                .WithCertificateValidationHandler(args => _endpoint.AllowUntrusted || args.SslPolicyErrors == System.Net.Security.SslPolicyErrors.None));
+            var external = _options.External;
+            if (external.Username is not null)
+            {
+                builder.WithCredentials(external.Username, external.Password ?? "");
+            }
+
+            if (external.UseTls)
+            {
+                builder.WithTlsOptions(tls => tls.UseTls(true)
+                    .WithAllowUntrustedCertificates(external.AllowUntrustedCertificates)
+                    .WithIgnoreCertificateChainErrors(external.AllowUntrustedCertificates)
+                    .WithCertificateValidationHandler(args => external.AllowUntrustedCertificates || args.SslPolicyErrors == System.Net.Security.SslPolicyErrors.None));
+            }
         }
 
         try
@@ -249,31 +266,20 @@ public sealed class MqttConnection : BackgroundService
             var result = await _client.ConnectAsync(builder.Build(), cancellationToken).ConfigureAwait(false);
             if (result.ResultCode != MqttClientConnectResultCode.Success)
             {
-                Log.ConnectRefused(_logger, _endpoint.Host, _endpoint.Port, result.ResultCode.ToString(), result.ReasonString);
+                MqttLog.ConnectRefused(_logger, host, port, result.ResultCode.ToString(), result.ReasonString);
                 return false;
             }
 
-            Subscription[] subscriptions;
+            Volatile.Write(ref _subscribedCount, 0);
+            await SubscribeNewAsync(cancellationToken).ConfigureAwait(false);
             Func<CancellationToken, Task>[] hooks;
             lock (_gate)
             {
-                subscriptions = [.. _subscriptions];
                 hooks = [.. _onConnected];
             }
 
-            if (subscriptions.Length > 0)
-            {
-                var subscribe = new MqttClientSubscribeOptionsBuilder();
-                foreach (var subscription in subscriptions)
-                {
-                    subscribe.WithTopicFilter(subscription.Filter, subscription.Qos);
-                }
-
-                await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
-            }
-
-            _health.Report("mqtt", HealthMonitor.Ok, $"connected to {_endpoint.Host}:{_endpoint.Port}");
-            Log.Connected(_logger, _endpoint.Host, _endpoint.Port, _options.Mode.ToString());
+            _health.Report("mqtt", HealthStatus.Ok, $"connected to {host}:{port}");
+            MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
             foreach (var hook in hooks)
             {
                 await hook(cancellationToken).ConfigureAwait(false);
@@ -289,16 +295,48 @@ public sealed class MqttConnection : BackgroundService
         }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or System.Net.Sockets.SocketException or OperationCanceledException)
         {
-            _health.Report("mqtt", HealthMonitor.Degraded, $"cannot reach {_endpoint.Host}:{_endpoint.Port}: {ex.Message}");
-            Log.ConnectFailed(_logger, _endpoint.Host, _endpoint.Port, ex.Message);
+            _health.Report("mqtt", HealthStatus.Degraded, $"cannot reach {host}:{port}: {ex.Message}");
+            MqttLog.ConnectFailed(_logger, host, port, ex.Message);
             return false;
         }
         catch (Exception ex)
         {
             // A bug in a hook or a subscription must not end the supervisor: log it, back off, try again.
-            _health.Report("mqtt", HealthMonitor.Degraded, $"connection set-up failed: {ex.Message}");
-            Log.ConnectSetupFailed(_logger, ex);
+            _health.Report("mqtt", HealthStatus.Degraded, $"connection set-up failed: {ex.Message}");
+            MqttLog.ConnectSetupFailed(_logger, ex);
             return false;
+        }
+    }
+
+    /// <summary>Subscribes the filters registered since the last SUBSCRIBE of this connection (all of them after a connect).</summary>
+    private async Task SubscribeNewAsync(CancellationToken cancellationToken)
+    {
+        MqttSubscription[] pending;
+        lock (_gate)
+        {
+            pending = [.. _subscriptions.Skip(_subscribedCount)];
+        }
+
+        if (pending.Length == 0)
+        {
+            return;
+        }
+
+        var subscribe = new MqttClientSubscribeOptionsBuilder();
+        foreach (var subscription in pending)
+        {
+            subscribe.WithTopicFilter(subscription.Filter, subscription.Qos);
+        }
+
+        try
+        {
+            await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _subscribedCount, pending.Length);
+        }
+        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException)
+        {
+            // The connection went away mid-subscribe: the loop reconnects and subscribes everything again.
+            MqttLog.ConnectFailed(_logger, Endpoint.Host, Endpoint.Port, ex.Message);
         }
     }
 
@@ -318,8 +356,8 @@ public sealed class MqttConnection : BackgroundService
     {
         if (args.ClientWasConnected && !_stopping)
         {
-            _health.Report("mqtt", HealthMonitor.Degraded, $"disconnected: {args.Reason}");
-            Log.Disconnected(_logger, args.Reason.ToString(), args.Exception?.Message);
+            _health.Report("mqtt", HealthStatus.Degraded, $"disconnected: {args.Reason}");
+            MqttLog.Disconnected(_logger, args.Reason.ToString(), args.Exception?.Message);
             ConnectionChanged?.Invoke(false);
         }
 
@@ -329,7 +367,7 @@ public sealed class MqttConnection : BackgroundService
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
     {
-        Subscription[] subscriptions;
+        MqttSubscription[] subscriptions;
         lock (_gate)
         {
             subscriptions = [.. _subscriptions];
@@ -348,11 +386,12 @@ public sealed class MqttConnection : BackgroundService
             {
                 await subscription.Handler(args.ApplicationMessage).ConfigureAwait(false);
             }
+#pragma warning disable CA1031 // A handler bug must not take the connection down; it is logged and counted.
             catch (Exception ex)
+#pragma warning restore CA1031
             {
-                // A handler bug must not take the connection down; it is logged and counted.
                 Interlocked.Increment(ref _droppedMessages);
-                Log.HandlerFailed(_logger, args.ApplicationMessage.Topic, ex);
+                MqttLog.HandlerFailed(_logger, args.ApplicationMessage.Topic, ex);
             }
         }
 
@@ -361,6 +400,4 @@ public sealed class MqttConnection : BackgroundService
             Interlocked.Increment(ref _droppedMessages);
         }
     }
-
-    private sealed record Subscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler);
 }

@@ -24,6 +24,6 @@ internal sealed class MqttNetLogAdapter(ILogger logger) : IMqttNetLogger
         }
 
         var text = parameters is { Length: > 0 } ? string.Format(System.Globalization.CultureInfo.InvariantCulture, message, parameters) : message;
-        Log.MqttNet(logger, level, source, text, exception);
+        MqttLog.MqttNet(logger, level, source, text, exception);
     }
 }

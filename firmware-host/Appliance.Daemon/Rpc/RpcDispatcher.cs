@@ -1,25 +1,24 @@
 using System.Buffers;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
-using Appliance.Daemon.Status;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MQTTnet;
-using MQTTnet.Packets;
 using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Rpc;
 
 /// <summary>
-/// Serves <c>appliance/v1/{deviceId}/rpc/{method}</c>: checks size and JSON, de-duplicates by idempotency
-/// key, queues the request (bounded; a full queue answers "busy" rather than blocking the MQTT receive
-/// path), runs the method on one of a fixed number of workers and publishes every reply to the request's
-/// response topic with its correlation data, sequence number and final marker. On shutdown it stops
-/// taking requests and lets the ones in work finish.
+/// Serves every request of the device: <c>rpc/{method}</c>, and the meeting control topics, whose commands are the
+/// methods <c>meetings.{action}</c> with the session id from the topic. It checks size and JSON, de-duplicates by
+/// idempotency key, queues the request (bounded; a full queue answers "busy" rather than blocking the MQTT receive path),
+/// runs the method on one of a fixed number of workers and publishes every reply to the request's response topic with its
+/// correlation data, sequence number and final marker: the one reply path of the daemon. On shutdown it takes no new
+/// requests and cancels the ones running (they answer <c>cancelled</c>).
 /// </summary>
 internal sealed class RpcDispatcher : BackgroundService
 {
@@ -30,6 +29,7 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly Dictionary<string, IRpcMethod> _methods;
     private readonly IdempotencyCache _idempotency;
     private readonly Channel<Request> _queue;
+    private readonly CancellationTokenSource _replies = new();
 
     public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
@@ -40,51 +40,64 @@ internal sealed class RpcDispatcher : BackgroundService
         _methods = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
         _idempotency = new IdempotencyCache(TimeSpan.FromSeconds(_options.IdempotencyWindowSeconds), _options.IdempotencyCapacity, time);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
-    }
-
-    public override async Task StartAsync(CancellationToken cancellationToken)
-    {
-        await _mqtt.SubscribeAsync(Topics.RpcFilter(_device.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce, OnRequestAsync, cancellationToken).ConfigureAwait(false);
-        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+        mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce, OnRpcAsync));
+        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), MqttQualityOfServiceLevel.AtLeastOnce, OnMeetingControlAsync));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        // Take no new work; the workers drain what was accepted, then ExecuteAsync returns.
+        // Take no new work; running requests are cancelled and answer so. Replies go out until the host stops waiting.
         _queue.Writer.TryComplete();
+        using var giveUp = cancellationToken.Register(_replies.Cancel);
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, _options.MaxConcurrent).Select(_ => WorkAsync()));
-
-    private async Task WorkAsync()
+    public override void Dispose()
     {
-        // Accepted requests are finished even while the host stops: the stop token is not passed on.
-        await foreach (var request in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+        _replies.Dispose();
+        base.Dispose();
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, _options.MaxConcurrent).Select(_ => WorkAsync(stoppingToken)));
+
+    private async Task WorkAsync(CancellationToken stoppingToken)
+    {
+        await foreach (var request in _queue.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            await ServeAsync(request, CancellationToken.None).ConfigureAwait(false);
+            await ServeAsync(request, stoppingToken).ConfigureAwait(false);
         }
     }
 
-    private async Task OnRequestAsync(MqttApplicationMessage message)
+    private Task OnRpcAsync(MqttApplicationMessage message)
     {
         if (!Topics.TryGetRpcMethod(message.Topic, _device.DeviceId, out var method))
         {
-            return;
+            return Task.CompletedTask;
         }
 
         if (string.IsNullOrEmpty(message.ResponseTopic))
         {
-            Log.RequestWithoutResponseTopic(_logger, method);
-            return;
+            RpcLog.RequestWithoutResponseTopic(_logger, method);
+            return Task.CompletedTask;
         }
 
-        var request = new Request(method, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message), null);
-        var limit = _methods.GetValueOrDefault(method)?.MaxPayloadBytes ?? _options.MaxPayloadBytes;
+        return AcceptAsync(message, method, null);
+    }
+
+    /// <summary>A meeting command: answered like an RPC when it has a response topic, carried out all the same when not.</summary>
+    private Task OnMeetingControlAsync(MqttApplicationMessage message) =>
+        Topics.TryGetMeetingSession(message.Topic, _device.DeviceId, MeetingTopic.Control, out var sessionId)
+            ? AcceptAsync(message, null, sessionId)
+            : Task.CompletedTask;
+
+    private async Task AcceptAsync(MqttApplicationMessage message, string? method, string? controlledSession)
+    {
+        var request = new Request(method, controlledSession, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message), null);
+        var limit = (method is null ? null : _methods.GetValueOrDefault(method)?.MaxPayloadBytes) ?? _options.MaxPayloadBytes;
         if (message.Payload.Length > limit)
         {
-            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {method} is {limit} bytes."), CancellationToken.None).ConfigureAwait(false);
+            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {request.Name} is {limit} bytes.")).ConfigureAwait(false);
             return;
         }
 
@@ -92,7 +105,7 @@ internal sealed class RpcDispatcher : BackgroundService
         request = request with { Payload = message.Payload.ToArray() };
         if (!_queue.Writer.TryWrite(request))
         {
-            await ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly."), CancellationToken.None).ConfigureAwait(false);
+            await ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly.")).ConfigureAwait(false);
         }
     }
 
@@ -103,11 +116,11 @@ internal sealed class RpcDispatcher : BackgroundService
             switch (_idempotency.Admit(key, out var earlier))
             {
                 case IdempotencyCache.Admission.InFlight:
-                    Log.DuplicateInFlight(_logger, request.Method, key);
+                    RpcLog.DuplicateInFlight(_logger, request.Name, key);
                     return;
                 case IdempotencyCache.Admission.Answered:
-                    Log.DuplicateAnswered(_logger, request.Method, key);
-                    await ReplyAsync(request, earlier!, cancellationToken).ConfigureAwait(false);
+                    RpcLog.DuplicateAnswered(_logger, request.Name, key);
+                    await ReplyAsync(request, earlier!).ConfigureAwait(false);
                     return;
             }
         }
@@ -118,7 +131,7 @@ internal sealed class RpcDispatcher : BackgroundService
             _idempotency.Complete(completedKey, final);
         }
 
-        await ReplyAsync(request, final, cancellationToken).ConfigureAwait(false);
+        await ReplyAsync(request, final).ConfigureAwait(false);
     }
 
     private async Task<RpcReply> RunAsync(Request request, CancellationToken cancellationToken)
@@ -126,9 +139,8 @@ internal sealed class RpcDispatcher : BackgroundService
         JsonElement parameters;
         try
         {
-            parameters = request.Payload!.Length == 0
-                ? JsonSerializer.SerializeToElement(new { })
-                : JsonSerializer.Deserialize<JsonElement>(request.Payload);
+            using var document = JsonDocument.Parse(request.Payload!.Length == 0 ? "{}"u8.ToArray() : request.Payload);
+            parameters = document.RootElement.Clone();
         }
         catch (JsonException ex)
         {
@@ -140,47 +152,73 @@ internal sealed class RpcDispatcher : BackgroundService
             return Error(0, RpcErrorCodes.InvalidParams, $"The request must be a JSON object, not {parameters.ValueKind.ToString().ToLowerInvariant()}.");
         }
 
-        if (!_methods.TryGetValue(request.Method, out var method))
+        var methodName = request.Method;
+        if (request.ControlledSession is { } sessionId)
         {
-            return Error(0, RpcErrorCodes.MethodNotFound, $"There is no method '{request.Method}'. Methods: {string.Join(", ", _methods.Keys.Order(StringComparer.Ordinal))}.");
+            MeetingControl? command;
+            try
+            {
+                command = ContractJson.Deserialize<MeetingControl>(parameters);
+            }
+            catch (JsonException ex)
+            {
+                return Error(0, RpcErrorCodes.InvalidJson, $"The control message is not valid: {ex.Message}");
+            }
+
+            if (command?.ToRequest(sessionId) is not { } call)
+            {
+                return Error(0, RpcErrorCodes.InvalidParams, "action must be start, stop or abort");
+            }
+
+            (methodName, parameters) = call;
         }
 
-        var call = new RpcCall(request.Method, parameters, (reply, ct) => ReplyAsync(request, reply, ct));
+        if (methodName is null || !_methods.TryGetValue(methodName, out var method))
+        {
+            return Error(0, RpcErrorCodes.MethodNotFound, $"There is no method '{methodName}'. Methods: {string.Join(", ", _methods.Keys.Order(StringComparer.Ordinal))}.");
+        }
+
+        var rpcCall = new RpcCall(methodName, parameters, (reply, _) => ReplyAsync(request, reply));
         try
         {
-            var outcome = await method.InvokeAsync(call, cancellationToken).ConfigureAwait(false);
-            return outcome.Error is { } error
-                ? new RpcReply { Seq = call.NextSeq, Final = true, Error = error }
-                : new RpcReply { Seq = call.NextSeq, Final = true, Result = JsonSerializer.SerializeToElement(outcome.Result, ContractJson.Options) };
+            var outcome = await method.InvokeAsync(rpcCall, cancellationToken).ConfigureAwait(false);
+            return new RpcReply { Seq = rpcCall.NextSeq, Final = true, Result = outcome.Error is null ? outcome.Result : null, Error = outcome.Error };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return Error(call.NextSeq, RpcErrorCodes.Cancelled, "The request was cancelled.");
+            return Error(rpcCall.NextSeq, RpcErrorCodes.Cancelled, "The request was cancelled: the daemon is shutting down.");
         }
+#pragma warning disable CA1031 // A bug in one method answers internal_error and leaves the daemon running.
         catch (Exception ex)
+#pragma warning restore CA1031
         {
-            Log.MethodFailed(_logger, request.Method, ex);
-            return Error(call.NextSeq, RpcErrorCodes.Internal, $"{request.Method} failed: {ex.Message}");
+            RpcLog.MethodFailed(_logger, methodName, ex);
+            return Error(rpcCall.NextSeq, RpcErrorCodes.Internal, $"{methodName} failed: {ex.Message}");
         }
     }
 
-    private async Task ReplyAsync(Request request, RpcReply reply, CancellationToken cancellationToken)
+    /// <summary>Publishes a reply; replies keep going out during shutdown until the host stops waiting.</summary>
+    private async Task ReplyAsync(Request request, RpcReply reply)
     {
+        if (request.ResponseTopic is not { Length: > 0 } responseTopic)
+        {
+            return; // a meeting command without a response topic is carried out unanswered
+        }
+
         var message = new MqttApplicationMessageBuilder()
-            .WithTopic(request.ResponseTopic)
-            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(reply, ContractJson.Options))
+            .WithTopic(responseTopic)
+            .WithPayload(Channels.RpcReply.Serialize(reply))
             .WithContentType("application/json")
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithUserProperty(UserPropertyNames.Sequence, Encoding.UTF8.GetBytes(reply.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsMemory())
-            .WithUserProperty(UserPropertyNames.Final, Encoding.UTF8.GetBytes(reply.Final ? "true" : "false").AsMemory());
+            .WithQualityOfServiceLevel(Channels.RpcReply.Qos)
+            .WithReplyProperties(reply.Seq, reply.Final);
         if (request.CorrelationData is { } correlation)
         {
             message.WithCorrelationData(correlation);
         }
 
-        if (!await _mqtt.TryPublishAsync(message.Build(), cancellationToken).ConfigureAwait(false))
+        if (!await _mqtt.TryPublishAsync(message.Build(), _replies.Token).ConfigureAwait(false))
         {
-            Log.ReplyLost(_logger, request.Method, request.ResponseTopic);
+            RpcLog.ReplyLost(_logger, request.Name, responseTopic);
         }
     }
 
@@ -188,7 +226,11 @@ internal sealed class RpcDispatcher : BackgroundService
         new() { Seq = seq, Final = true, Error = new RpcError(code, message) };
 
     private static string? IdempotencyKey(MqttApplicationMessage message) =>
-        message.UserProperties?.FirstOrDefault(p => p.Name == UserPropertyNames.IdempotencyKey)?.ReadValueAsString() is { Length: > 0 } key ? key : null;
+        UserProperties.Read(message.UserProperties, UserProperties.IdempotencyKey) is { Length: > 0 } key ? key : null;
 
-    private sealed record Request(string Method, string ResponseTopic, byte[]? CorrelationData, string? IdempotencyKey, byte[]? Payload);
+    /// <summary>A request in the queue: an RPC method, or a meeting command for <see cref="ControlledSession"/>.</summary>
+    private sealed record Request(string? Method, string? ControlledSession, string? ResponseTopic, byte[]? CorrelationData, string? IdempotencyKey, byte[]? Payload)
+    {
+        public string Name => Method ?? $"meeting control of {ControlledSession}";
+    }
 }

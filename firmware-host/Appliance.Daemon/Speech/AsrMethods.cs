@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using Appliance.Audio;
 using Appliance.Contracts;
-using Appliance.Daemon.Llm;
 using Appliance.Daemon.Rpc;
+using Appliance.Inference;
+using Appliance.Speech;
 using Appliance.Speech.Vad;
 using Appliance.Speech.Whisper;
 
@@ -11,74 +11,49 @@ namespace Appliance.Daemon.Speech;
 
 /// <summary>
 /// <c>asr.transcribe</c>: audio in the request (base64 WAV, MP3, Ogg Opus, or raw PCM with its format) or a file on the
-/// device, through VAD-aligned 30 s windows of Whisper. Streams each segment as it is decoded
-/// (<c>{"type":"segment","start","end","text","language","window"}</c>); the final result holds the full text.
-/// Transcriptions run one at a time: the board's cores are shared by every window.
+/// device, through VAD-aligned 30 s windows of Whisper. Streams each segment as it is decoded; the final result holds
+/// the full text. Each transcription takes its turn on the model through the shared scheduler, at interactive
+/// priority: ahead of meeting backlog.
 /// </summary>
-internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, AsrRequests requests) : IRpcMethod, IDisposable
+internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths, AsrRequests requests, TimeProvider time)
+    : StreamingRpcHandler<AsrTranscribeParams, AsrTranscribeDelta, AsrTranscribeResult>(RpcMethods.AsrTranscribe)
 {
     /// <summary>Audio requests are larger than commands: 16 MiB holds about 4 minutes of 16 kHz PCM in base64.</summary>
     public const int MaxAudioPayloadBytes = 16 * 1024 * 1024;
 
-    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+    public override int? MaxPayloadBytes => MaxAudioPayloadBytes;
 
-    public string Name => "asr.transcribe";
-
-    public int? MaxPayloadBytes => MaxAudioPayloadBytes;
-
-    public void Dispose() => _oneAtATime.Dispose();
-
-    public async Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override async Task<RpcResult<AsrTranscribeResult>> HandleAsync(AsrTranscribeParams p, RpcCall call, CancellationToken cancellationToken)
     {
-        AsrParams? p;
-        try
-        {
-            p = request.Params.Deserialize<AsrParams>(ContractJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, $"asr.transcribe parameters: {ex.Message}");
-        }
-
+        await speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (speech.Transcriber is not { } transcriber)
         {
-            await speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (speech.Transcriber is null)
-            {
-                return RpcOutcome.Failure(RpcErrorCodes.Unavailable, $"no speech recognition model: {speech.TranscriberProblem}");
-            }
-
-            transcriber = speech.Transcriber;
+            return Fail(RpcErrorCodes.Unavailable, $"no speech recognition model: {speech.TranscriberProblem}");
         }
 
-        var (audio, readError) = Read(p!);
+        var (audio, readError) = Read(p);
         if (audio is null)
         {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, readError!);
+            return Fail(RpcErrorCodes.InvalidParams, readError!);
         }
 
-        var requestId = p!.RequestId ?? Guid.NewGuid().ToString("N");
+        var requestId = p.RequestId ?? Guid.NewGuid().ToString("N");
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (!requests.TryAdd(requestId, cancel))
         {
-            return RpcOutcome.Failure(RpcErrorCodes.InvalidParams, $"a transcription with requestId '{requestId}' is already running");
+            return Fail(RpcErrorCodes.InvalidParams, $"a transcription with requestId '{requestId}' is already running");
         }
 
         try
         {
-            await _oneAtATime.WaitAsync(cancel.Token).ConfigureAwait(false);
-            try
+            using (await speech.Scheduler.AcquireAsync(requestId, TranscriptionPriority.Interactive, cancel.Token).ConfigureAwait(false))
             {
-                return await TranscribeAsync(request, transcriber, audio, p, requestId, cancel.Token).ConfigureAwait(false);
-            }
-            finally
-            {
-                _oneAtATime.Release();
+                return await TranscribeAsync(call, transcriber, audio, p, requestId, cancel.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            return RpcOutcome.Success(new { requestId, cancelled = true, text = "", segments = Array.Empty<object>() });
+            return Ok(new AsrTranscribeResult { RequestId = requestId, Cancelled = true, Text = "", Segments = [] });
         }
         finally
         {
@@ -86,21 +61,17 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
         }
     }
 
-    private async Task<RpcOutcome> TranscribeAsync(RpcCall request, WhisperTranscriber transcriber, DecodedAudio audio, AsrParams p, string requestId, CancellationToken cancellationToken)
+    private async Task<RpcResult<AsrTranscribeResult>> TranscribeAsync(RpcCall call, WhisperTranscriber transcriber, DecodedAudio audio, AsrTranscribeParams p, string requestId, CancellationToken cancellationToken)
     {
-        var started = DateTime.UtcNow;
+        var started = time.GetTimestamp();
         var vad = speech.CreateVad();
         IReadOnlyList<SpeechSegment> speechSegments;
-        try
+        using (vad.Detector)
         {
             speechSegments = VoiceActivity.Segments(vad.Detector, audio.Samples);
         }
-        finally
-        {
-            vad.Detector.Dispose();
-        }
 
-        await request.SendDeltaAsync(new { type = "started", requestId, durationSeconds = audio.Duration.TotalSeconds, speechSegments = speechSegments.Count, vad = vad.Detector.Kind }, cancellationToken).ConfigureAwait(false);
+        await SendAsync(call, new AsrStarted(requestId, audio.Duration.TotalSeconds, speechSegments.Count, vad.Detector.Kind), cancellationToken).ConfigureAwait(false);
         var options = new TranscriptionOptions
         {
             Language = p.Language,
@@ -108,45 +79,41 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
             BeamSize = p.BeamSize ?? 1,
             Speech = speechSegments,
         };
-        var segments = new List<object>();
-        var texts = new List<string>();
-        string? language = null;
+        var segments = new List<AsrSegment>();
         await foreach (var item in transcriber.StreamAsync(audio.Samples, options, cancellationToken).ConfigureAwait(false))
         {
             switch (item)
             {
-                case TranscriptSegmentEvent { Segment: var segment }:
-                    language = segment.Language;
-                    var body = new { type = "segment", start = segment.Start.TotalSeconds, end = segment.End.TotalSeconds, text = segment.Text, language = segment.Language, window = segment.Window };
-                    segments.Add(body);
-                    texts.Add(segment.Text.Trim());
-                    await request.SendDeltaAsync(body, cancellationToken).ConfigureAwait(false);
+                case RecognizedSegmentEvent { Segment: var recognized }:
+                    var segment = new AsrSegment(recognized.Start.TotalSeconds, recognized.End.TotalSeconds, recognized.Text, recognized.Language, recognized.Window);
+                    segments.Add(segment);
+                    await SendAsync(call, segment, cancellationToken).ConfigureAwait(false);
                     break;
                 case TranscriptionFailed { Error: var error }:
-                    return RpcOutcome.Failure(
-                        error.Code is Appliance.Speech.SpeechErrorCode.UnknownLanguage or Appliance.Speech.SpeechErrorCode.EmptyAudio or Appliance.Speech.SpeechErrorCode.InvalidOptions ? RpcErrorCodes.InvalidParams : RpcErrorCodes.TranscriptionFailed,
+                    return Fail(
+                        error.Code is SpeechErrorCode.UnknownLanguage or SpeechErrorCode.EmptyAudio or SpeechErrorCode.InvalidOptions ? RpcErrorCodes.InvalidParams : RpcErrorCodes.TranscriptionFailed,
                         error.Message);
                 case TranscriptionCompleted completed:
-                    var elapsed = DateTime.UtcNow - started;
-                    return RpcOutcome.Success(new
+                    var elapsed = time.GetElapsedTime(started);
+                    return Ok(new AsrTranscribeResult
                     {
-                        requestId,
-                        cancelled = completed.Cancelled,
-                        text = string.Join(" ", texts.Where(t => t.Length > 0)),
-                        language,
-                        segments,
-                        windows = completed.Windows,
-                        durationSeconds = audio.Duration.TotalSeconds,
-                        realTimeFactor = audio.Duration.TotalSeconds > 0 ? Math.Round(elapsed.TotalSeconds / audio.Duration.TotalSeconds, 4) : 0,
-                        framesSkipped = audio.FramesSkipped,
+                        RequestId = requestId,
+                        Cancelled = completed.Cancelled,
+                        Text = string.Join(" ", segments.Select(s => s.Text.Trim()).Where(t => t.Length > 0)),
+                        Language = segments.Count > 0 ? segments[^1].Language : null,
+                        Segments = segments,
+                        Windows = completed.Windows,
+                        DurationSeconds = audio.Duration.TotalSeconds,
+                        RealTimeFactor = audio.Duration.TotalSeconds > 0 ? Math.Round(elapsed.TotalSeconds / audio.Duration.TotalSeconds, 4) : 0,
+                        FramesSkipped = audio.FramesSkipped,
                     });
             }
         }
 
-        return RpcOutcome.Failure(RpcErrorCodes.Internal, "the transcription ended without a result");
+        return Fail(RpcErrorCodes.Internal, "the transcription ended without a result");
     }
 
-    private (DecodedAudio? Audio, string? Error) Read(AsrParams p)
+    private (DecodedAudio? Audio, string? Error) Read(AsrTranscribeParams p)
     {
         if ((p.Audio is null) == (p.Path is null))
         {
@@ -155,7 +122,7 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
 
         if (p.Path is { } path)
         {
-            return Decoded(AudioFile.ReadMono16k(models.ResolvePath(path)));
+            return Decoded(AudioFile.ReadMono16k(paths.Resolve(path)));
         }
 
         byte[] bytes;
@@ -174,7 +141,7 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
             case null or "wav" or "mp3" or "ogg":
                 return Decoded(AudioFile.ReadMono16k(stream));
             case "s16le" or "f32le":
-                var format = new PcmFormat(p.SampleRate ?? AudioFile.Mono16kRate, p.Channels ?? 1, p.Format == "s16le" ? PcmEncoding.S16LE : PcmEncoding.F32LE);
+                var format = new PcmFormat(p.SampleRate ?? SpeechAudio.SampleRate, p.Channels ?? 1, p.Format == "s16le" ? PcmEncoding.S16LE : PcmEncoding.F32LE);
                 if (!format.IsValid)
                 {
                     return (null, $"raw PCM needs a sample rate of {PcmFormat.MinSampleRate}-{PcmFormat.MaxSampleRate} Hz and 1-{PcmFormat.MaxChannels} channels");
@@ -189,42 +156,34 @@ internal sealed class AsrTranscribeMethod(SpeechHost speech, LlmHost models, Asr
 
     private static (DecodedAudio? Audio, string? Error) Decoded(AudioReadResult result) =>
         result.Succeeded ? (result.Audio, null) : (null, $"cannot read the audio ({result.Error}): {result.Message}");
-
-    private sealed record AsrParams
-    {
-        public string? Audio { get; init; }
-        public string? Path { get; init; }
-        public string? Format { get; init; }
-        public int? SampleRate { get; init; }
-        public int? Channels { get; init; }
-        public string? Language { get; init; }
-        public bool? Timestamps { get; init; }
-        public int? BeamSize { get; init; }
-        public string? RequestId { get; init; }
-    }
 }
 
 /// <summary>The transcriptions in work, by request id, so <c>asr.cancel</c> can stop one.</summary>
 internal sealed class AsrRequests : ConcurrentDictionary<string, CancellationTokenSource>;
 
 /// <summary><c>asr.cancel</c> <c>{"requestId"}</c>: stops a transcription at its next decoder step.</summary>
-internal sealed class AsrCancelMethod(AsrRequests requests) : IRpcMethod
+internal sealed class AsrCancelMethod(AsrRequests requests) : RpcHandler<RequestIdParams, CancelResult>(RpcMethods.AsrCancel)
 {
-    public string Name => "asr.cancel";
-
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    protected override async Task<RpcResult<CancelResult>> HandleAsync(RequestIdParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
-        if (!request.Params.TryGetProperty("requestId", out var id) || id.ValueKind != JsonValueKind.String)
+        if (parameters.RequestId is not { } id)
         {
-            return Task.FromResult(RpcOutcome.Failure(RpcErrorCodes.InvalidParams, "asr.cancel needs {\"requestId\": \"...\"}"));
+            return Fail(RpcErrorCodes.InvalidParams, "asr.cancel needs {\"requestId\": \"...\"}");
         }
 
-        var found = requests.TryGetValue(id.GetString()!, out var cancel);
-        if (found)
+        if (!requests.TryGetValue(id, out var cancel))
         {
-            cancel!.Cancel();
+            return Ok(new CancelResult(false));
         }
 
-        return Task.FromResult(RpcOutcome.Success(new { cancelled = found }));
+        try
+        {
+            await cancel.CancelAsync().ConfigureAwait(false);
+            return Ok(new CancelResult(true));
+        }
+        catch (ObjectDisposedException)
+        {
+            return Ok(new CancelResult(false)); // it finished just now
+        }
     }
 }

@@ -1,24 +1,24 @@
+using System.Buffers;
 using Appliance.Audio;
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
-using Appliance.Daemon.Status;
 using Appliance.Hardware;
+using Appliance.Speech;
 using Appliance.Speech.Vad;
-using Appliance.Speech.WakeWord;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Speech;
 
 /// <summary>
-/// Listens to the microphone: downmix and resample to 16 kHz, then voice activity detection and the wake word,
-/// published on <c>voice/events</c> as <c>speech_started</c>, <c>speech_ended</c> and <c>wake_word</c> with the
-/// wall-clock time and the position in the audio stream (<c>audioTime</c>, seconds since listening began).
+/// Listens to the microphone: converted to 16 kHz mono, then voice activity detection and the wake word, published on
+/// <c>voice/events</c> as speech started, speech ended and wake word, with the wall-clock time and the position in the
+/// audio stream (<c>audioTime</c>, seconds since listening began).
 /// </summary>
 internal sealed class VoicePipeline(
     IMicrophone microphone,
-    SpeechHost speech,
+    SpeechModels speech,
     MqttConnection mqtt,
     DeviceContext device,
     HealthMonitor health,
@@ -40,71 +40,54 @@ internal sealed class VoicePipeline(
         var wake = speech.CreateWakeWord();
         using var vadDetector = vad.Detector;
         using var wakeDetector = wake.Value;
-        var resampler = microphone.SampleRate == AudioFile.Mono16kRate ? null : new Resampler(microphone.SampleRate, AudioFile.Mono16kRate);
-        health.Report("microphone", HealthMonitor.Ok, $"{microphone.GetType().Name} at {microphone.SampleRate} Hz, {microphone.Channels} channel(s); VAD {vadDetector.Kind}; wake word {(wakeDetector is null ? "off" : wakeDetector.WakeWord)}");
+        var converter = new Mono16kConverter(microphone.SampleRate, microphone.Channels);
+        var mono = new ArrayBufferWriter<float>();
+        health.Report("microphone", HealthStatus.Ok, $"{microphone.GetType().Name} at {microphone.SampleRate} Hz, {microphone.Channels} channel(s); VAD {vadDetector.Kind}; wake word {(wakeDetector is null ? "off" : wakeDetector.WakeWord)}");
         long speechStart = -1;
+        long droppedReported = 0;
         await foreach (var chunk in microphone.CaptureAsync(stoppingToken).ConfigureAwait(false))
         {
-            var mono = Mono16k(chunk, resampler);
-            foreach (var e in vadDetector.Process(mono))
+            mono.Clear();
+            converter.PushSamples(chunk, mono);
+            var samples = mono.WrittenSpan.ToArray();
+            foreach (var e in vadDetector.Process(samples))
             {
                 if (e.Kind == VadEventKind.SpeechStart)
                 {
                     speechStart = e.Sample;
-                    await PublishAsync(new { type = "speech_started", at = time.GetUtcNow(), audioTime = Seconds(e.Sample) }).ConfigureAwait(false);
+                    await PublishAsync(new SpeechStartedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample) }, stoppingToken).ConfigureAwait(false);
                 }
                 else
                 {
-                    await PublishAsync(new { type = "speech_ended", at = time.GetUtcNow(), audioTime = Seconds(e.Sample), durationSeconds = speechStart < 0 ? 0 : Seconds(e.Sample - speechStart) }).ConfigureAwait(false);
+                    await PublishAsync(new SpeechEndedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample), DurationSeconds = speechStart < 0 ? 0 : Seconds(e.Sample - speechStart) }, stoppingToken).ConfigureAwait(false);
                 }
             }
 
             if (wakeDetector is not null)
             {
-                foreach (var detection in wakeDetector.Process(mono))
+                foreach (var detection in wakeDetector.Process(samples))
                 {
-                    Log.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
-                    await PublishAsync(new { type = "wake_word", word = wakeDetector.WakeWord, score = Math.Round(detection.Score, 3), at = time.GetUtcNow(), audioTime = Seconds(detection.Sample) }).ConfigureAwait(false);
+                    SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
+                    await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
                 }
+            }
+
+            if (microphone.DroppedSamples > droppedReported)
+            {
+                droppedReported = microphone.DroppedSamples;
+                SpeechLog.MicrophoneOverrun(logger, droppedReported);
             }
         }
 
         if (microphone.Problem is { } problem)
         {
-            Log.MicrophoneStopped(logger, problem);
-            health.Report("microphone", HealthMonitor.Degraded, problem);
+            SpeechLog.MicrophoneStopped(logger, problem);
+            health.Report("microphone", HealthStatus.Degraded, problem);
         }
     }
 
-    private static double Seconds(long samples) => Math.Round(samples / (double)AudioFile.Mono16kRate, 3);
+    private static double Seconds(long samples) => Math.Round(SpeechAudio.Seconds(samples), 3);
 
-    private float[] Mono16k(float[] interleaved, Resampler? resampler)
-    {
-        var channels = microphone.Channels;
-        var mono = channels == 1 ? interleaved : new float[interleaved.Length / channels];
-        if (channels > 1)
-        {
-            for (var i = 0; i < mono.Length; i++)
-            {
-                var sum = 0f;
-                for (var c = 0; c < channels; c++)
-                {
-                    sum += interleaved[(i * channels) + c];
-                }
-
-                mono[i] = sum / channels;
-            }
-        }
-
-        if (resampler is null)
-        {
-            return mono;
-        }
-
-        var output = new float[resampler.GetMaxOutputLength(mono.Length)];
-        return output[..resampler.Process(mono, output)];
-    }
-
-    private Task<bool> PublishAsync(object body) =>
-        mqtt.TryPublishJsonAsync(Topics.VoiceEvents(device.DeviceId), body, MqttQualityOfServiceLevel.AtLeastOnce, retain: false, CancellationToken.None);
+    private Task<bool> PublishAsync(VoiceEvent body, CancellationToken cancellationToken) =>
+        mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, cancellationToken);
 }

@@ -1,45 +1,43 @@
 using Appliance.Contracts;
-using Appliance.Daemon.Llm;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
-using Appliance.Daemon.Speech;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Status;
 
 /// <summary>
-/// Keeps the retained status document current: published on every (re)connection, when a health check
-/// or a model's state changes, and every <see cref="StatusOptions.RefreshSeconds"/> for the uptime.
+/// Keeps the retained status document current: published on every (re)connection, when a health check or a model's
+/// state changes, and every <see cref="StatusOptions.RefreshSeconds"/> for the uptime. Models come from every
+/// <see cref="IModelStatusSource"/> the features register.
 /// </summary>
-internal sealed class StatusPublisher : BackgroundService
+internal sealed partial class StatusPublisher : BackgroundService
 {
     private readonly MqttConnection _mqtt;
     private readonly DeviceContext _device;
     private readonly HealthMonitor _health;
+    private readonly IReadOnlyList<IModelStatusSource> _models;
     private readonly TimeProvider _time;
     private readonly StatusOptions _options;
     private readonly ILogger<StatusPublisher> _logger;
     private readonly SemaphoreSlim _changed = new(0);
 
-    private readonly LlmHost _llm;
-    private readonly SpeechHost _speech;
-
-    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, LlmHost llm, SpeechHost speech, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
+    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, IEnumerable<IModelStatusSource> models, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
-        _llm = llm;
-        _speech = speech;
         _mqtt = mqtt;
         _device = device;
         _health = health;
+        _models = [.. models];
         _time = time;
         _options = options.Value;
         _logger = logger;
         _mqtt.OnConnected(PublishAsync);
         _health.Changed += () => _changed.Release();
-        _llm.ModelsChanged += () => _changed.Release();
-        _speech.ModelsChanged += () => _changed.Release();
+        foreach (var source in _models)
+        {
+            source.ModelsChanged += () => _changed.Release();
+        }
     }
 
     /// <summary>The status as it stands now.</summary>
@@ -54,7 +52,7 @@ internal sealed class StatusPublisher : BackgroundService
             Profile = _device.ProfileSummary,
             StartedAt = _device.StartedAt,
             UptimeSeconds = (long)(now - _device.StartedAt).TotalSeconds,
-            Models = [.. _llm.StatusModels(), .. _speech.StatusModels()],
+            Models = [.. _models.SelectMany(m => m.StatusModels())],
             ExecutionProvider = _device.ExecutionProviderStatus,
             Health = _health.Snapshot(),
             UpdatedAt = now,
@@ -74,14 +72,8 @@ internal sealed class StatusPublisher : BackgroundService
         {
             try
             {
-                // Either a health change or the refresh period, whichever comes first.
-                using var period = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                period.CancelAfter(refresh);
-                await _changed.WaitAsync(period.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-            {
-                // The refresh period ran out.
+                // Either a change or the refresh period, whichever comes first.
+                await _changed.WaitAsync(refresh, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -94,9 +86,12 @@ internal sealed class StatusPublisher : BackgroundService
 
     private async Task PublishAsync(CancellationToken cancellationToken)
     {
-        if (!await _mqtt.TryPublishJsonAsync(Topics.Status(_device.DeviceId), Current(), MqttQualityOfServiceLevel.AtLeastOnce, retain: true, cancellationToken).ConfigureAwait(false))
+        if (!await _mqtt.TryPublishAsync(Channels.Status, Topics.Status(_device.DeviceId), Current(), cancellationToken).ConfigureAwait(false))
         {
-            Log.StatusNotPublished(_logger);
+            StatusNotPublished(_logger);
         }
     }
+
+    [LoggerMessage(2010, LogLevel.Debug, "Status not published: not connected")]
+    private static partial void StatusNotPublished(ILogger logger);
 }

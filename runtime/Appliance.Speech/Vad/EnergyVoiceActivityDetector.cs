@@ -1,3 +1,5 @@
+using Appliance.Audio;
+
 namespace Appliance.Speech.Vad;
 
 /// <summary>
@@ -47,7 +49,7 @@ public sealed class EnergyVoiceActivityDetector : IVoiceActivityDetector
     {
         private const double LowestFloorDb = -75;
         private const double SilenceDb = -100;
-        private const double RisePerWindowDb = 0.5 * 512 / VoiceActivity.SampleRate;
+        private const double RisePerWindowDb = 0.5 * 512 / SpeechAudio.SampleRate;
         private double _floorDb = LowestFloorDb;
 
         public int WindowSamples => 512;

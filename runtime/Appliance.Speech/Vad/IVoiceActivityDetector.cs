@@ -26,9 +26,6 @@ public interface IVoiceActivityDetector : IDisposable
 /// <summary>Helpers over <see cref="IVoiceActivityDetector"/>.</summary>
 public static class VoiceActivity
 {
-    /// <summary>The only rate the detectors accept.</summary>
-    public const int SampleRate = 16000;
-
     /// <summary>Runs a whole clip through <paramref name="detector"/> (reset first) and pairs the events into segments.</summary>
     public static IReadOnlyList<SpeechSegment> Segments(IVoiceActivityDetector detector, ReadOnlySpan<float> samples)
     {

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Speech.Vad;
@@ -40,9 +41,9 @@ public sealed class SileroVadModel : IDisposable
     /// Loads <paramref name="modelPath"/>. A missing file, a graph that does not load, or one without Silero's inputs
     /// and outputs come back as the result's error.
     /// </summary>
-    public static SpeechResult<SileroVadModel> Load(string modelPath, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<SileroVadModel> Load(string modelPath, InferenceSettings? settings = null)
     {
-        var opened = SpeechSessions.Open(modelPath, (sessionOptions ?? SpeechSessionOptions.Cpu()) with { IntraOpThreads = 1, InterOpThreads = 1 });
+        var opened = SpeechSessions.Open(modelPath, (settings ?? InferenceSettings.Cpu()) with { IntraOpThreads = 1, InterOpThreads = 1 });
         if (!opened.IsSuccess)
         {
             return SpeechResult.Failure<SileroVadModel>(opened.Error.Code, opened.Error.Message);

@@ -1,3 +1,5 @@
+using Appliance.Audio;
+using Appliance.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Speech.Vad;
@@ -35,7 +37,7 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
     /// Loads <paramref name="modelPath"/>. A missing file, a graph that does not load, or one without Silero's inputs and
     /// outputs, or invalid options, come back as the result's error.
     /// </summary>
-    public static SpeechResult<SileroVoiceActivityDetector> Open(string modelPath, VadOptions? options = null, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<SileroVoiceActivityDetector> Open(string modelPath, VadOptions? options = null, InferenceSettings? settings = null)
     {
         options ??= new VadOptions();
         if (options.Validate() is { } problem)
@@ -43,7 +45,7 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
             return SpeechResult.Failure<SileroVoiceActivityDetector>(SpeechErrorCode.InvalidOptions, problem);
         }
 
-        var model = SileroVadModel.Load(modelPath, sessionOptions);
+        var model = SileroVadModel.Load(modelPath, settings);
         return model.IsSuccess
             ? SpeechResult.Success(new SileroVoiceActivityDetector(model.Value!, options, ownsModel: true))
             : SpeechResult.Failure<SileroVoiceActivityDetector>(model.Error!.Code, model.Error.Message);
@@ -95,7 +97,7 @@ public sealed class SileroVoiceActivityDetector : IVoiceActivityDetector
             _inputValues =
             [
                 Keep(OrtValue.CreateTensorValueFromMemory(_input, [1, _input.Length])),
-                Keep(OrtValue.CreateTensorValueFromMemory(new long[] { VoiceActivity.SampleRate }, [])),
+                Keep(OrtValue.CreateTensorValueFromMemory(new long[] { SpeechAudio.SampleRate }, [])),
                 .. _states.Select(s => Keep(OrtValue.CreateTensorValueFromMemory(s, model.StateShape))),
             ];
             _outputValues =

@@ -1,3 +1,5 @@
+using Appliance.Audio;
+
 namespace Appliance.Speech.Vad;
 
 /// <summary>
@@ -96,5 +98,5 @@ internal sealed class SpeechSegmenter(VadOptions options, int windowSamples)
         events.Add(new VadEvent(VadEventKind.SpeechStart, Math.Max(_speechStart - _pad, _lastEnd)));
     }
 
-    private static long Samples(TimeSpan duration) => (long)Math.Round(duration.TotalSeconds * VoiceActivity.SampleRate);
+    private static long Samples(TimeSpan duration) => (long)Math.Round(duration.TotalSeconds * SpeechAudio.SampleRate);
 }

@@ -1,3 +1,5 @@
+using Appliance.Audio;
+
 namespace Appliance.Speech.Vad;
 
 /// <summary>
@@ -47,7 +49,7 @@ public enum VadEventKind
 public readonly record struct VadEvent(VadEventKind Kind, long Sample)
 {
     /// <summary><see cref="Sample"/> as time.</summary>
-    public TimeSpan Time => TimeSpan.FromSeconds(Sample / (double)VoiceActivity.SampleRate);
+    public TimeSpan Time => TimeSpan.FromSeconds(Sample / (double)SpeechAudio.SampleRate);
 }
 
 /// <summary>One stretch of speech, <see cref="Start"/> inclusive to <see cref="End"/> exclusive, in samples at 16 kHz.</summary>
@@ -56,8 +58,8 @@ public readonly record struct VadEvent(VadEventKind Kind, long Sample)
 public readonly record struct SpeechSegment(long Start, long End)
 {
     /// <summary>Start as time.</summary>
-    public TimeSpan StartTime => TimeSpan.FromSeconds(Start / (double)VoiceActivity.SampleRate);
+    public TimeSpan StartTime => TimeSpan.FromSeconds(Start / (double)SpeechAudio.SampleRate);
 
     /// <summary>End as time.</summary>
-    public TimeSpan EndTime => TimeSpan.FromSeconds(End / (double)VoiceActivity.SampleRate);
+    public TimeSpan EndTime => TimeSpan.FromSeconds(End / (double)SpeechAudio.SampleRate);
 }

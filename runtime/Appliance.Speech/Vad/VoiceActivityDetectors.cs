@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using Appliance.Profiles;
 
 namespace Appliance.Speech.Vad;
@@ -15,7 +16,7 @@ public static class VoiceActivityDetectors
     /// <c>silero_vad.onnx</c>) to share between detectors; the error says why not (no model configured, or it cannot be
     /// loaded).
     /// </summary>
-    public static SpeechResult<SileroVadModel> Load(ModelSpec? model, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<SileroVadModel> Load(ModelSpec? model, InferenceSettings? settings = null)
     {
         if (model is null)
         {
@@ -23,7 +24,7 @@ public static class VoiceActivityDetectors
         }
 
         var path = Directory.Exists(model.Path) ? Path.Combine(model.Path, "silero_vad.onnx") : model.Path;
-        return SileroVadModel.Load(path, sessionOptions);
+        return SileroVadModel.Load(path, settings);
     }
 
     /// <summary>

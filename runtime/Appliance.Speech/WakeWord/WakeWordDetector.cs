@@ -1,3 +1,5 @@
+using Appliance.Audio;
+using Appliance.Inference;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Speech.WakeWord;
@@ -24,7 +26,7 @@ public sealed record WakeWordOptions
 public readonly record struct WakeWordDetection(long Sample, float Score)
 {
     /// <summary><see cref="Sample"/> as time.</summary>
-    public TimeSpan Time => TimeSpan.FromSeconds(Sample / 16000.0);
+    public TimeSpan Time => SpeechAudio.Duration(Sample);
 }
 
 /// <summary>
@@ -75,7 +77,7 @@ public sealed class WakeWordDetector : IDisposable
         _classifier = classifier;
         _options = options;
         WakeWord = wakeWord;
-        _refractorySamples = (long)(options.RefractoryPeriod.TotalSeconds * 16000);
+        _refractorySamples = (long)(options.RefractoryPeriod.TotalSeconds * SpeechAudio.SampleRate);
         var dims = classifier.InputMetadata.Values.First().Dimensions;
         _classifierWindow = dims.Length == 3 && dims[1] > 0 ? dims[1] : 16;
         _embeddings = new float[_classifierWindow * EmbeddingSize];
@@ -100,10 +102,10 @@ public sealed class WakeWordDetector : IDisposable
     /// Loads the three graphs from <paramref name="folder"/>. A missing folder or file, an ambiguous classifier, or a
     /// graph that does not load come back as the result's error.
     /// </summary>
-    public static SpeechResult<WakeWordDetector> Open(string folder, WakeWordOptions? options = null, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<WakeWordDetector> Open(string folder, WakeWordOptions? options = null, InferenceSettings? settings = null)
     {
         options ??= new WakeWordOptions();
-        sessionOptions ??= SpeechSessionOptions.Cpu(1);
+        settings ??= InferenceSettings.Cpu(1);
         if (options.Threshold is <= 0 or > 1 || options.RefractoryPeriod < TimeSpan.Zero)
         {
             return SpeechResult.Failure<WakeWordDetector>(SpeechErrorCode.InvalidOptions, "Threshold must be in (0, 1] and RefractoryPeriod not negative.");
@@ -132,7 +134,7 @@ public sealed class WakeWordDetector : IDisposable
         var opened = new List<InferenceSession>();
         foreach (var name in new[] { MelFileName, EmbeddingFileName, classifierName })
         {
-            var session = SpeechSessions.Open(Path.Combine(folder, name), sessionOptions);
+            var session = SpeechSessions.Open(Path.Combine(folder, name), settings);
             if (!session.IsSuccess)
             {
                 opened.ForEach(s => s.Dispose());

@@ -34,14 +34,14 @@ public sealed record TranscriptionOptions
 /// <param name="Tokens">The generated token ids of the segment (timestamps included).</param>
 /// <param name="Language">The language decoded with (given, or detected for the window).</param>
 /// <param name="Window">Index of the 30 s window it came from.</param>
-public sealed record TranscriptSegment(TimeSpan Start, TimeSpan End, string Text, IReadOnlyList<int> Tokens, string Language, int Window);
+public sealed record RecognizedSegment(TimeSpan Start, TimeSpan End, string Text, IReadOnlyList<int> Tokens, string Language, int Window);
 
 /// <summary>One item of <see cref="WhisperTranscriber.StreamAsync"/>.</summary>
 public abstract record TranscriptionEvent;
 
 /// <summary>A finished segment (partial result of a longer transcription).</summary>
 /// <param name="Segment">The segment.</param>
-public sealed record TranscriptSegmentEvent(TranscriptSegment Segment) : TranscriptionEvent;
+public sealed record RecognizedSegmentEvent(RecognizedSegment Segment) : TranscriptionEvent;
 
 /// <summary>The last event of a stream that ran to the end or was cancelled.</summary>
 /// <param name="Windows">Windows decoded.</param>
@@ -56,7 +56,7 @@ public sealed record TranscriptionFailed(SpeechError Error) : TranscriptionEvent
 /// <param name="Segments">Segments in order.</param>
 /// <param name="Error">Null on success (including a cancelled run, see <paramref name="Cancelled"/>).</param>
 /// <param name="Cancelled">True when the token fired before the end.</param>
-public sealed record TranscriptionResult(IReadOnlyList<TranscriptSegment> Segments, SpeechError? Error, bool Cancelled)
+public sealed record TranscriptionResult(IReadOnlyList<RecognizedSegment> Segments, SpeechError? Error, bool Cancelled)
 {
     /// <summary>The segments' texts joined with spaces.</summary>
     public string Text => string.Join(" ", Segments.Select(s => s.Text.Trim()).Where(t => t.Length > 0));

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -61,7 +62,7 @@ internal sealed class WhisperModel : IDisposable
 
     public WhisperModelInfo Info { get; }
 
-    public static SpeechResult<WhisperModel> Open(string folder, SpeechSessionOptions options)
+    public static SpeechResult<WhisperModel> Open(string folder, InferenceSettings options)
     {
         if (!File.Exists(Path.Combine(folder, "config.json")))
         {

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using System.Runtime.CompilerServices;
 using Appliance.Audio;
 using Microsoft.ML.OnnxRuntime;
@@ -37,10 +38,10 @@ public sealed class WhisperTranscriber : IDisposable
     /// Loads the model in <paramref name="folder"/> with the profile's providers (falling back to CPU when the chosen
     /// one cannot be appended or cannot run the graphs). Missing or broken files come back as the result's error.
     /// </summary>
-    public static SpeechResult<WhisperTranscriber> Open(string folder, SpeechSessionOptions? sessionOptions = null)
+    public static SpeechResult<WhisperTranscriber> Open(string folder, InferenceSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        var model = WhisperModel.Open(folder, sessionOptions ?? new SpeechSessionOptions());
+        var model = WhisperModel.Open(folder, settings ?? new InferenceSettings());
         return model.IsSuccess ? SpeechResult.Success(new WhisperTranscriber(model.Value)) : SpeechResult.Failure<WhisperTranscriber>(model.Error);
     }
 
@@ -81,7 +82,7 @@ public sealed class WhisperTranscriber : IDisposable
 
             foreach (var segment in outcome.Segments)
             {
-                yield return new TranscriptSegmentEvent(segment);
+                yield return new RecognizedSegmentEvent(segment);
             }
         }
 
@@ -91,12 +92,12 @@ public sealed class WhisperTranscriber : IDisposable
     /// <summary>Transcribes the whole of <paramref name="audio"/>; see <see cref="StreamAsync"/>.</summary>
     public async Task<TranscriptionResult> TranscribeAsync(ReadOnlyMemory<float> audio, TranscriptionOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var segments = new List<TranscriptSegment>();
+        var segments = new List<RecognizedSegment>();
         await foreach (var e in StreamAsync(audio, options, cancellationToken).ConfigureAwait(false))
         {
             switch (e)
             {
-                case TranscriptSegmentEvent s:
+                case RecognizedSegmentEvent s:
                     segments.Add(s.Segment);
                     break;
                 case TranscriptionFailed f:
@@ -165,8 +166,8 @@ public sealed class WhisperTranscriber : IDisposable
                 ? [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe]
                 : [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe, Tokenizer.NoTimestamps];
             var tokens = decoding.Decode(hidden, prompt, options.Timestamps, options.BeamSize, options.MaxNewTokens);
-            var offset = TimeSpan.FromSeconds(start / (double)WhisperLogMel.SampleRate);
-            var length = TimeSpan.FromSeconds((end - start) / (double)WhisperLogMel.SampleRate);
+            var offset = TimeSpan.FromSeconds(start / (double)SpeechAudio.SampleRate);
+            var length = TimeSpan.FromSeconds((end - start) / (double)SpeechAudio.SampleRate);
             return new WindowOutcome(Segments(tokens, language, window, offset, length, options.Timestamps), null, false);
         }
         catch (OperationCanceledException)
@@ -184,14 +185,14 @@ public sealed class WhisperTranscriber : IDisposable
         }
     }
 
-    private List<TranscriptSegment> Segments(IReadOnlyList<int> tokens, string language, int window, TimeSpan offset, TimeSpan length, bool timestamps)
+    private List<RecognizedSegment> Segments(IReadOnlyList<int> tokens, string language, int window, TimeSpan offset, TimeSpan length, bool timestamps)
     {
         if (!timestamps)
         {
-            return [new TranscriptSegment(offset, offset + length, Tokenizer.Decode(tokens), tokens, language, window)];
+            return [new RecognizedSegment(offset, offset + length, Tokenizer.Decode(tokens), tokens, language, window)];
         }
 
-        var segments = new List<TranscriptSegment>();
+        var segments = new List<RecognizedSegment>();
         var current = new List<int>();
         double? opened = null;
         foreach (var token in tokens)
@@ -209,7 +210,7 @@ public sealed class WhisperTranscriber : IDisposable
                 continue;
             }
 
-            segments.Add(new TranscriptSegment(offset + TimeSpan.FromSeconds(from), offset + TimeSpan.FromSeconds(seconds), Tokenizer.Decode(current), [.. current], language, window));
+            segments.Add(new RecognizedSegment(offset + TimeSpan.FromSeconds(from), offset + TimeSpan.FromSeconds(seconds), Tokenizer.Decode(current), [.. current], language, window));
             current.Clear();
             opened = null;
         }
@@ -217,13 +218,13 @@ public sealed class WhisperTranscriber : IDisposable
         if (current.Any(t => !Tokenizer.IsTimestamp(t)))
         {
             // Text after the last timestamp runs to the end of the window.
-            segments.Add(new TranscriptSegment(offset + TimeSpan.FromSeconds(opened ?? 0), offset + length, Tokenizer.Decode(current), [.. current], language, window));
+            segments.Add(new RecognizedSegment(offset + TimeSpan.FromSeconds(opened ?? 0), offset + length, Tokenizer.Decode(current), [.. current], language, window));
         }
 
         return segments;
     }
 
-    private sealed record WindowOutcome(List<TranscriptSegment> Segments, SpeechError? Error, bool Cancelled);
+    private sealed record WindowOutcome(List<RecognizedSegment> Segments, SpeechError? Error, bool Cancelled);
 
     /// <summary>Counts decoder steps across windows and stops before a step once cancellation was asked for.</summary>
     private sealed class StepCounter(IProgress<int>? progress, CancellationToken cancellationToken)

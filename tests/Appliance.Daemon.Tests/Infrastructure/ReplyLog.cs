@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -27,7 +28,7 @@ internal sealed class ReplyLog : IAsyncDisposable
         _replies = Topics.Replies(deviceId, $"log-{Guid.NewGuid():N}");
         _client.ApplicationMessageReceivedAsync += args =>
         {
-            var reply = JsonSerializer.Deserialize<RpcReply>(args.ApplicationMessage.ConvertPayloadToString(), ContractJson.Options)!;
+            var reply = ContractJson.Deserialize<RpcReply>(args.ApplicationMessage.Payload.ToArray())!;
             _arrivals.Enqueue((Convert.ToHexString(args.ApplicationMessage.CorrelationData), reply));
             _arrived.Release();
             return Task.CompletedTask;
@@ -46,15 +47,19 @@ internal sealed class ReplyLog : IAsyncDisposable
     }
 
     /// <summary>Sends a request and returns its id in <see cref="Arrivals"/>.</summary>
-    public Task<string> SendAsync(string method, object parameters) => SendToAsync(Topics.Rpc(_deviceId, method), parameters);
+    public Task<string> SendAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters) =>
+        SendToAsync(Topics.Rpc(_deviceId, method.Name), JsonSerializer.SerializeToUtf8Bytes(parameters, method.ParamsInfo));
 
-    /// <summary>Sends a request with this log's response topic to any topic (a meeting's control topic, say).</summary>
-    public async Task<string> SendToAsync(string topic, object parameters)
+    /// <summary>Sends a meeting command on the meeting's control topic and returns its id in <see cref="Arrivals"/>.</summary>
+    public Task<string> ControlAsync(string sessionId, MeetingControl command) =>
+        SendToAsync(Topics.MeetingControl(_deviceId, sessionId), Channels.MeetingControl.Serialize(command));
+
+    private async Task<string> SendToAsync(string topic, byte[] payload)
     {
         var correlation = RandomNumberGenerator.GetBytes(8);
         await _client.PublishAsync(new MqttApplicationMessageBuilder()
             .WithTopic(topic)
-            .WithPayload(JsonSerializer.SerializeToUtf8Bytes(parameters, ContractJson.Options))
+            .WithPayload(payload)
             .WithResponseTopic(_replies)
             .WithCorrelationData(correlation)
             .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)

@@ -19,8 +19,8 @@ internal static class SpokenAudio
     public static float[] Repeated(string folder, string sentence, double seconds)
     {
         var spoken = Say(folder, sentence);
-        var samples = new float[(int)(seconds * AudioFile.Mono16kRate)];
-        for (var offset = 0; offset < samples.Length; offset += spoken.Length + (AudioFile.Mono16kRate / 2))
+        var samples = new float[(int)(seconds * SpeechAudio.SampleRate)];
+        for (var offset = 0; offset < samples.Length; offset += spoken.Length + (SpeechAudio.SampleRate / 2))
         {
             spoken.AsSpan(0, Math.Min(spoken.Length, samples.Length - offset)).CopyTo(samples.AsSpan(offset));
         }

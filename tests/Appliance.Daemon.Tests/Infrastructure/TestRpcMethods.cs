@@ -12,8 +12,14 @@ internal sealed class CountingMethod : IRpcMethod
 
     public int Count => Volatile.Read(ref _count);
 
-    public Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken) =>
-        Task.FromResult(RpcOutcome.Success(new { count = Interlocked.Increment(ref _count) }));
+    public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(new RpcOutcome(Json($"{{\"count\":{Interlocked.Increment(ref _count)}}}"), null));
+
+    internal static JsonElement Json(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
+    }
 }
 
 /// <summary><c>test.stream</c>: streams <c>parts</c> deltas, then a final result.</summary>
@@ -21,14 +27,14 @@ internal sealed class StreamingMethod : IRpcMethod
 {
     public string Name => "test.stream";
 
-    public async Task<RpcOutcome> InvokeAsync(RpcCall request, CancellationToken cancellationToken)
+    public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
     {
-        var parts = request.Params.TryGetProperty("parts", out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt32() : 3;
+        var parts = call.Params.TryGetProperty("parts", out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt32() : 3;
         for (var i = 0; i < parts; i++)
         {
-            await request.SendDeltaAsync(new { part = i }, cancellationToken);
+            await call.SendDeltaAsync(CountingMethod.Json($"{{\"part\":{i}}}"), cancellationToken);
         }
 
-        return RpcOutcome.Success(new { parts });
+        return new RpcOutcome(CountingMethod.Json($"{{\"parts\":{parts}}}"), null);
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Appliance.Contracts;
 
 namespace Appliance.Benchmarks.Meetings;
@@ -7,14 +6,12 @@ namespace Appliance.Benchmarks.Meetings;
 internal static class DaemonModels
 {
     /// <summary>The status's model list now; empty when the call fails or the status has none yet.</summary>
-    public static async Task<IReadOnlyList<LoadedModel>> ReadAsync(ApplianceClient client, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<StatusModel>> ReadAsync(ApplianceClient client, CancellationToken cancellationToken)
     {
         try
         {
-            var reply = await client.CallAsync("status.get", cancellationToken: cancellationToken).ConfigureAwait(false);
-            return reply.Result is { ValueKind: JsonValueKind.Object } result
-                ? result.Deserialize<StatusDocument>(ContractJson.Options)?.Models ?? []
-                : [];
+            var status = await client.InvokeAsync(RpcMethods.StatusGet, EmptyParams.Instance, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return status.Value?.Models ?? [];
         }
         catch (TimeoutException)
         {
@@ -27,7 +24,7 @@ internal static class DaemonModels
     /// </summary>
     /// <returns>The settled models of those features.</returns>
     /// <exception cref="TimeoutException">Some feature did not settle within <paramref name="limit"/>.</exception>
-    public static async Task<IReadOnlyList<LoadedModel>> WaitSettledAsync(ApplianceClient client, IReadOnlyCollection<string> features, TimeSpan limit, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<StatusModel>> WaitSettledAsync(ApplianceClient client, IReadOnlyCollection<string> features, TimeSpan limit, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + limit;
         while (true)

@@ -303,9 +303,7 @@ internal static class IngestBenchmark
     /// <summary>One earbud stream: its own MQTT connection, its session, and the shared frames from its own offset.</summary>
     private sealed class IngestStream(ApplianceClient client, string deviceId, string sessionId, IReadOnlyList<byte[]> frames, int offset) : IAsyncDisposable
     {
-        private static readonly ReadOnlyMemory<byte> OpusName = Encoding.UTF8.GetBytes(MeetingProtocol.OpusCodecName);
-        private readonly MeetingStreamer _streamer = new(client, deviceId);
-        private readonly string _audioTopic = MeetingProtocol.Audio(deviceId, sessionId);
+        private readonly MeetingStreamer _streamer = new(client);
         private long _sent;
         private int _failedPublishes;
 
@@ -332,14 +330,7 @@ internal static class IngestBenchmark
 
         public async Task SendAsync(long sequence, CancellationToken cancellationToken)
         {
-            var message = new MqttApplicationMessageBuilder()
-                .WithTopic(_audioTopic)
-                .WithPayload(frames[(int)((offset + sequence) % frames.Count)])
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
-                .WithMessageExpiryInterval(MeetingProtocol.AudioExpirySeconds)
-                .WithUserProperty(MeetingProtocol.SequenceProperty, Encoding.UTF8.GetBytes(sequence.ToString(CultureInfo.InvariantCulture)).AsMemory())
-                .WithUserProperty(MeetingProtocol.CodecProperty, OpusName)
-                .Build();
+            var message = MeetingAudioFrame.Create(deviceId, sessionId, sequence, AudioCodecs.Opus, frames[(int)((offset + sequence) % frames.Count)]);
             try
             {
                 var result = await client.PublishAsync(message, cancellationToken).ConfigureAwait(false);
@@ -371,11 +362,7 @@ internal static class IngestBenchmark
             }
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _streamer.DisposeAsync().ConfigureAwait(false);
-            await client.DisposeAsync().ConfigureAwait(false);
-        }
+        public ValueTask DisposeAsync() => client.DisposeAsync();
 
         private void Failed(string problem)
         {

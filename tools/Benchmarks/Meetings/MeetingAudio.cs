@@ -18,7 +18,7 @@ internal sealed record MeetingAudio(float[] Samples, string Source)
     public const int FramesPerSecond = 1000 / FrameMs;
 
     /// <summary>Rate of the frames on the wire.</summary>
-    public const int SampleRate = AudioFile.Mono16kRate;
+    public const int SampleRate = SpeechAudio.SampleRate;
 
     private const string SpokenText =
         "Good morning everyone. Let us start with the status of the fridge firmware. Ana finished the door sensor " +

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Appliance.Contracts;
 
 namespace Appliance.Benchmarks.Meetings;
@@ -15,10 +14,10 @@ internal sealed record MeetingRecord(string State, long Accepted, long GapFrames
     /// <summary>Calls <c>meetings.get</c>; null with the reason when the call fails or the answer lacks the accepted count.</summary>
     public static async Task<(MeetingRecord? Record, string? Problem)> GetAsync(ApplianceClient client, string sessionId, CancellationToken cancellationToken)
     {
-        RpcReply reply;
+        RpcResult<MeetingsGetResult> reply;
         try
         {
-            reply = await client.CallAsync("meetings.get", new { sessionId }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            reply = await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = sessionId }, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException ex)
         {
@@ -30,21 +29,9 @@ internal sealed record MeetingRecord(string State, long Accepted, long GapFrames
             return (null, $"meetings.get {sessionId}: {error.Code}: {error.Message}");
         }
 
-        if (reply.Result is not { ValueKind: JsonValueKind.Object } result
-            || !result.TryGetProperty("meeting", out var meeting)
-            || !meeting.TryGetProperty("counters", out var counters)
-            || !counters.TryGetProperty("accepted", out var accepted))
-        {
-            return (null, $"meetings.get {sessionId}: the answer has no meeting.counters.accepted");
-        }
-
-        var gaps = meeting.TryGetProperty("gaps", out var g) && g.ValueKind == JsonValueKind.Array
-            ? g.EnumerateArray().Sum(gap => gap.TryGetProperty("count", out var c) ? c.GetInt64() : 0)
-            : 0;
-        var dropped = Counter(counters, "late") + Counter(counters, "afterStop") + Counter(counters, "codecMismatches") + Counter(counters, "invalidPayloads");
-        var transcript = result.TryGetProperty("transcript", out var t) && t.ValueKind == JsonValueKind.Array ? t.GetArrayLength() : 0;
-        var state = meeting.TryGetProperty("state", out var s) ? s.ToString() : "?";
-        return (new MeetingRecord(state, accepted.GetInt64(), gaps, dropped, Counter(counters, "duplicates"), transcript), null);
+        var (meeting, transcript, _) = reply.Value!;
+        var state = ContractJson.ToElement(meeting.State).GetString() ?? "?";
+        return (new MeetingRecord(state, meeting.Counters.Accepted, meeting.Gaps.Sum(g => g.Count), meeting.Counters.Dropped, meeting.Counters.Duplicates, transcript.Count), null);
     }
 
     /// <summary>Calls <c>meetings.delete</c>; the reason when it fails, else null.</summary>
@@ -52,7 +39,7 @@ internal sealed record MeetingRecord(string State, long Accepted, long GapFrames
     {
         try
         {
-            var reply = await client.CallAsync("meetings.delete", new { sessionId }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var reply = await client.InvokeAsync(RpcMethods.MeetingsDelete, new SessionIdParams { SessionId = sessionId }, cancellationToken: cancellationToken).ConfigureAwait(false);
             return reply.Error is { } error ? $"meetings.delete {sessionId}: {error.Code}: {error.Message}" : null;
         }
         catch (TimeoutException ex)
@@ -60,7 +47,4 @@ internal sealed record MeetingRecord(string State, long Accepted, long GapFrames
             return $"meetings.delete {sessionId}: {ex.Message}";
         }
     }
-
-    private static long Counter(JsonElement counters, string name) =>
-        counters.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : 0;
 }

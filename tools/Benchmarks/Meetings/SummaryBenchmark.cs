@@ -131,14 +131,11 @@ internal static class SummaryBenchmark
             }
 
             progress(string.Create(CultureInfo.InvariantCulture, $"summary: models loaded in {modelLoad.TotalSeconds:F1} s; streaming {settings.MeetingLength.TotalMinutes:0.#} min of audio at speed {settings.Speed:0.##}"));
-            var streamer = new MeetingStreamer(client, daemon.DeviceId);
-            await using (streamer.ConfigureAwait(false))
+            var streamer = new MeetingStreamer(client);
+            var subscription = await streamer.SubscribeAsync(SessionId, cancellationToken).ConfigureAwait(false);
+            await using (subscription.ConfigureAwait(false))
             {
-                var subscription = await streamer.SubscribeAsync(SessionId, cancellationToken).ConfigureAwait(false);
-                await using (subscription.ConfigureAwait(false))
-                {
-                    return await MeasureAsync(settings, daemon, client, streamer, subscription, samples, vad, modelLoad, progress, cancellationToken).ConfigureAwait(false);
-                }
+                return await MeasureAsync(settings, daemon, client, streamer, subscription, samples, vad, modelLoad, progress, cancellationToken).ConfigureAwait(false);
             }
 
             SummaryReport Incomplete(string failure) =>
@@ -192,8 +189,8 @@ internal static class SummaryBenchmark
                         case SummaryEvent:
                             ended.TrySetResult(null);
                             break;
-                        case ProgressEvent { Progress.IsFailure: true } p:
-                            ended.TrySetResult($"the daemon reports the meeting {p.Progress.State}");
+                        case ProgressEvent { Progress.State: MeetingPhase.Failed or MeetingPhase.Aborted } p:
+                            ended.TrySetResult($"the daemon reports the meeting {p.Progress.State}: {p.Progress.Error?.Message}");
                             break;
                     }
                 }
@@ -294,7 +291,7 @@ internal static class SummaryBenchmark
                 summary.Event is null ? null : summary.At - stop,
                 before.Event is null ? null : stop - before.At,
                 after.Event is null ? null : after.At - stop,
-                (summary.Event as SummaryEvent)?.Summary.Source,
+                (summary.Event as SummaryEvent) is { } summaryEvent ? ContractJson.ToElement(summaryEvent.Summary.Source).GetString() : null,
                 transcripts.Select(e => ((TranscriptEvent)e.Event).Segment.SegmentId).Distinct(StringComparer.Ordinal).Count(),
                 record?.TranscriptSegments ?? -1,
                 daemon.HasExited ? 0 : daemon.PeakResidentKib(),
@@ -329,7 +326,7 @@ internal static class SummaryBenchmark
             var (what, detail) = meetingEvent switch
             {
                 ProgressEvent p => Describe(p),
-                SummaryEvent s => ("summary", $"source={s.Summary.Source}"),
+                SummaryEvent s => ("summary", $"source={ContractJson.ToElement(s.Summary.Source).GetString()}"),
                 MalformedEvent m => ("unreadable message", $"{m.Message.Topic}: {m.Reason}"),
                 _ => (null, ""),
             };
@@ -363,7 +360,7 @@ internal static class SummaryBenchmark
             body = null;
         }
 
-        var state = body?["state"]?.ToString() ?? progress.Progress.State;
+        var state = body?["state"]?.ToString() ?? ContractJson.ToElement(progress.Progress.State).GetString();
         var what = body?["stage"] is { } stage ? $"{state} / {stage}" : state;
         var detail = body is null ? "" : string.Join(", ", body.Where(p => !CounterFields.Contains(p.Key)).Select(p => $"{p.Key}={p.Value?.ToJsonString()}"));
         return ($"progress {what}", detail);

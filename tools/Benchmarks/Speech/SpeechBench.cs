@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -37,18 +38,18 @@ internal static class SpeechBench
     public static async Task<SpeechBenchResult> RunAsync(SpeechBenchSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
         var whisperFolder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress);
-        var session = SpeechSessionOptions.Cpu(settings.Threads);
+        var session = InferenceSettings.Cpu(settings.Threads);
         var stages = new List<SpeechStage>();
 
         progress("decode");
         var (decodeTime, read) = Time(() => AudioFile.Read(settings.AudioPath));
         var audio = AudioFile.ToMono16k(read.GetAudioOrThrow()).Samples;
-        var duration = TimeSpan.FromSeconds(audio.Length / (double)AudioFile.Mono16kRate);
+        var duration = TimeSpan.FromSeconds(audio.Length / (double)SpeechAudio.SampleRate);
         stages.Add(Stage("decode", decodeTime, duration, $"{read.Audio!.Container}, {read.Audio.SampleRate} Hz"));
 
         progress("resample");
-        var at48k = Resampler.ResampleAll(audio, AudioFile.Mono16kRate, 48_000);
-        var (resampleTime, _) = Time(() => Resampler.ResampleAll(at48k, 48_000, AudioFile.Mono16kRate));
+        var at48k = Resampler.ResampleAll(audio, SpeechAudio.SampleRate, 48_000);
+        var (resampleTime, _) = Time(() => Resampler.ResampleAll(at48k, 48_000, SpeechAudio.SampleRate));
         stages.Add(Stage("resample 48 → 16 kHz", resampleTime, duration, "polyphase windowed sinc"));
 
         progress("features");

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using System.Diagnostics;
 using System.Text;
 using Appliance.Llm;
@@ -20,8 +21,7 @@ internal sealed class ServiceEngine : ILlmEngine
     {
         var service = new LlmService(new LlmServiceOptions
         {
-            ExecutionProviders = [new ExecutionProviderSpec { Name = "CPUExecutionProvider" }],
-            IntraOpThreads = threads,
+            Inference = InferenceSettings.Cpu(threads),
         });
         var status = await service.LoadModelAsync(new ModelSpec { Id = ModelId, Path = modelDirectory, ContextTokens = contextTokens }).ConfigureAwait(false);
         if (status.State != LlmModelState.Loaded)

@@ -1,25 +1,25 @@
 using System.Collections.Concurrent;
 using System.Text;
-using Appliance.Llm;
-using Appliance.Meetings;
-using Appliance.Profiles;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
 
-namespace Appliance.Daemon.Meetings;
+namespace Appliance.Meetings.Pipeline;
 
 /// <summary>
-/// A meeting summary from an R1-class model, by map-reduce sized with the model's own tokenizer: the transcript is cut
-/// into chunks that fit the context (with overlap) and each is turned into notes (map); notes that together do not fit
-/// one prompt are combined again; the notes become the summary JSON (reduce). Reasoning is dropped and bounded by the
-/// thinking budget. The answer is kept only when it is valid against the published schema; an invalid one is retried
-/// once with constrained decoding against the schema (no reasoning, bounded strings), and when that fails too the
-/// caller falls back to the extractive summary.
+/// A meeting summary from an R1-class model through <see cref="IChatClient"/>, by map-reduce sized with the model's own
+/// tokenizer: the transcript is cut into chunks that fit the context (with overlap) and each is turned into notes (map);
+/// notes that together do not fit one prompt are combined again; the notes become the summary JSON (reduce). The answer
+/// is kept only when it is valid against the published schema; an invalid one is retried once with constrained decoding
+/// against the schema (no reasoning, bounded strings), and when that fails too the caller falls back to the extractive
+/// summary.
 /// </summary>
 /// <remarks>
-/// While the meeting goes on, <see cref="Prepare"/> maps every chunk already complete in the background (batch
-/// priority), so at stop only the last chunk and the reduce remain. Notes are kept by chunk text: a chunk whose text
-/// is unchanged at stop is not mapped again. One instance per meeting; dispose it to cancel the background work.
+/// While the meeting goes on, <see cref="Prepare"/> maps every chunk already complete in the background, so at stop
+/// only the last chunk and the reduce remain. Notes are kept by chunk text: a chunk whose text is unchanged at stop is
+/// not mapped again. One instance per meeting; <see cref="Prepare"/> may be called from any thread; dispose it to cancel
+/// and await the background work.
 /// </remarks>
-internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int contextTokens) : IAsyncDisposable
+internal sealed class MeetingSummarizer(SummaryModel model) : IAsyncDisposable
 {
     private const int TemplateTokens = 32;
     private const int MaxCombineRounds = 3;
@@ -27,26 +27,28 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
     private const string CombineInstruction = "Combine these notes from one meeting into shorter notes, keeping every decision, action item (owner, due date) and open question.";
     private const string ReduceInstruction = "From these meeting notes, write the meeting summary as one JSON object with the fields title, summary, keyPoints, decisions, actionItems (owner, task, due), openQuestions. Answer with the JSON only.";
 
-    private readonly int _thinking = Math.Min(model.ThinkingBudgetTokens ?? 512, contextTokens / 4);
-    private readonly int _notesTokens = Math.Min(384, contextTokens / 8);
-    private readonly int _answerTokens = Math.Min(2048, contextTokens / 2);
+    private readonly int _contextTokens = model.ContextTokens;
+    private readonly int _thinking = model.ThinkingBudgetTokens;
+    private readonly int _notesTokens = Math.Min(384, model.ContextTokens / 8);
+    private readonly int _answerTokens = Math.Min(2048, model.ContextTokens / 2);
     private readonly ConcurrentDictionary<string, string> _notesByChunk = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _preparation = new();
     private readonly Lock _gate = new();
     private Task _preparing = Task.CompletedTask;
     private Func<IReadOnlyList<TranscriptSegment>?>? _pendingPreparation;
     private long _charsSincePreparation;
-
     private int? _chunkTokens;
 
     // Transcript tokens per map prompt; counted once (the instruction is tokenized with the model's tokenizer).
-    private int ChunkTokens => _chunkTokens ??= contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
+    private int ChunkTokens => _chunkTokens ??= _contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
 
     /// <summary>
-    /// Counts new transcript text; once about half a chunk has come in since the last pass, maps, in the background,
-    /// the chunks of the transcript that are complete (all but the last). A pass due while one runs follows it, on the
+    /// Counts new transcript text; once about half a chunk has come in since the last pass, maps, in the background, the
+    /// chunks of the transcript that are complete (all but the last). A pass due while one runs follows it, on the
     /// transcript as it is then.
     /// </summary>
+    /// <param name="newChars">Characters of text transcribed since the last call.</param>
+    /// <param name="readTranscript">Reads the transcript as it is now; null when the meeting is gone.</param>
     public void Prepare(int newChars, Func<IReadOnlyList<TranscriptSegment>?> readTranscript)
     {
         lock (_gate)
@@ -67,6 +69,106 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
             _preparing = Task.Run(() => PrepareAsync(readTranscript));
         }
     }
+
+    /// <summary>Cancels the background mapping and waits for it to end.</summary>
+    /// <returns>A task that ends with the background work.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await _preparation.CancelAsync().ConfigureAwait(false);
+        await _preparing.ConfigureAwait(false);
+        _preparation.Dispose();
+    }
+
+    /// <summary>
+    /// The summary, or null with the reason the caller should fall back. Waits for a background pass in flight (its notes
+    /// are used), then maps what is left and reduces.
+    /// </summary>
+    /// <param name="transcript">The whole transcript.</param>
+    /// <param name="parameters">The meeting's start parameters (language, participants, limits).</param>
+    /// <param name="gaps">The meeting's gaps, carried into the summary.</param>
+    /// <param name="progress">Told each stage as it starts.</param>
+    /// <param name="cancellationToken">Abort, delete or shutdown.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public async Task<(MeetingSummary? Summary, string Problem)> SummarizeAsync(IReadOnlyList<TranscriptSegment> transcript, MeetingParameters parameters, IReadOnlyList<SequenceGap> gaps, Func<MeetingProgress, Task> progress, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _pendingPreparation = null;
+        }
+
+        await _preparing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var chunkTokens = ChunkTokens;
+        if (chunkTokens < 64)
+        {
+            return (null, $"the {_contextTokens}-token context leaves no room for transcript chunks");
+        }
+
+        var chunks = TranscriptChunker.Chunk(transcript, chunkTokens, Math.Min(64, chunkTokens / 8), Count);
+        var notes = new List<string>();
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var prepared = _notesByChunk.ContainsKey(chunks[i]);
+            await progress(Summarizing(SummaryStage.Map) with { Chunk = i + 1, Chunks = chunks.Count, Prepared = prepared }).ConfigureAwait(false);
+            if (await MapAsync(chunks[i], cancellationToken).ConfigureAwait(false) is { } failure)
+            {
+                return (null, failure);
+            }
+
+            notes.Add(_notesByChunk[chunks[i]]);
+        }
+
+        var room = _contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
+        for (var round = 1; Count(Join(notes)) > room; round++)
+        {
+            if (round > MaxCombineRounds || room < 64)
+            {
+                return (null, "the notes do not fit the model's context");
+            }
+
+            var groups = TranscriptChunker.Chunk(Join(notes), chunkTokens, 0, Count);
+            notes.Clear();
+            for (var i = 0; i < groups.Count; i++)
+            {
+                await progress(Summarizing(SummaryStage.Combine) with { Round = round, Chunk = i + 1, Chunks = groups.Count }).ConfigureAwait(false);
+                var (text, failure) = await AskAsync($"{CombineInstruction}\n\n{groups[i]}", _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
+                if (failure is not null)
+                {
+                    return (null, failure);
+                }
+
+                notes.Add(Clip(text.Trim(), _notesTokens));
+            }
+        }
+
+        var language = parameters.LanguageHint ?? "und";
+        var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
+        var prompt = $"{ReduceInstruction}{participants}\n\n{Join(notes)}";
+        await progress(Summarizing(SummaryStage.Reduce)).ConfigureAwait(false);
+        var (answer, reduceFailure) = await AskAsync(prompt, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
+        if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))
+        {
+            return (summary, "");
+        }
+
+        await progress(Summarizing(SummaryStage.Reduce) with { Constrained = true }).ConfigureAwait(false);
+        var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
+        if (schema is null)
+        {
+            return (null, "the model's answer was not a valid summary, and the context leaves no room for a constrained one");
+        }
+
+        var (constrained, failureAgain) = await AskAsync(prompt, schema.Value.MaxTokens, schema.Value.Schema, cancellationToken).ConfigureAwait(false);
+        if (failureAgain is not null)
+        {
+            return (null, failureAgain);
+        }
+
+        return MeetingSummarySchema.TryCompleteModelAnswer(constrained, language, gaps, out summary, out var problems)
+            ? (summary, "")
+            : (null, $"the model's answer was not a valid summary, constrained either: {string.Join("; ", problems.Take(3))}");
+    }
+
+    private static MeetingProgress Summarizing(SummaryStage stage) => new() { State = MeetingPhase.Summarizing, Stage = stage };
 
     private async Task PrepareAsync(Func<IReadOnlyList<TranscriptSegment>?> readTranscript)
     {
@@ -104,97 +206,6 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         }
     }
 
-    /// <summary>Cancels the background mapping and waits for it to end.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _preparation.CancelAsync().ConfigureAwait(false);
-        await _preparing.ConfigureAwait(false);
-        _preparation.Dispose();
-    }
-
-    /// <summary>
-    /// The summary, or null with the reason the caller should fall back. Waits for a background pass in flight (its
-    /// notes are used), then maps what is left and reduces.
-    /// </summary>
-    public async Task<(MeetingSummary? Summary, string Problem)> SummarizeAsync(IReadOnlyList<TranscriptSegment> transcript, MeetingParameters parameters, IReadOnlyList<SequenceGap> gaps, Func<object, Task> progress, CancellationToken cancellationToken)
-    {
-        lock (_gate)
-        {
-            _pendingPreparation = null;
-        }
-
-        await _preparing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var chunkTokens = ChunkTokens;
-        if (chunkTokens < 64)
-        {
-            return (null, $"the {contextTokens}-token context leaves no room for transcript chunks");
-        }
-
-        var chunks = TranscriptChunker.Chunk(transcript, chunkTokens, Math.Min(64, chunkTokens / 8), Count);
-        var notes = new List<string>();
-        for (var i = 0; i < chunks.Count; i++)
-        {
-            var prepared = _notesByChunk.ContainsKey(chunks[i]);
-            await progress(new { state = "summarizing", stage = "map", chunk = i + 1, chunks = chunks.Count, prepared }).ConfigureAwait(false);
-            if (await MapAsync(chunks[i], cancellationToken).ConfigureAwait(false) is { } failure)
-            {
-                return (null, failure);
-            }
-
-            notes.Add(_notesByChunk[chunks[i]]);
-        }
-
-        var room = contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
-        for (var round = 1; Count(Join(notes)) > room; round++)
-        {
-            if (round > MaxCombineRounds || room < 64)
-            {
-                return (null, "the notes do not fit the model's context");
-            }
-
-            var groups = TranscriptChunker.Chunk(Join(notes), chunkTokens, 0, Count);
-            notes.Clear();
-            for (var i = 0; i < groups.Count; i++)
-            {
-                await progress(new { state = "summarizing", stage = "combine", round, chunk = i + 1, chunks = groups.Count }).ConfigureAwait(false);
-                var (text, failure) = await AskAsync($"{CombineInstruction}\n\n{groups[i]}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
-                if (failure is not null)
-                {
-                    return (null, failure);
-                }
-
-                notes.Add(Clip(text.Trim(), _notesTokens));
-            }
-        }
-
-        var language = parameters.LanguageHint ?? "und";
-        var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
-        var prompt = $"{ReduceInstruction}{participants}\n\n{Join(notes)}";
-        await progress(new { state = "summarizing", stage = "reduce" }).ConfigureAwait(false);
-        var (answer, reduceFailure) = await AskAsync(prompt, _thinking, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
-        if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))
-        {
-            return (summary, "");
-        }
-
-        await progress(new { state = "summarizing", stage = "reduce", constrained = true }).ConfigureAwait(false);
-        var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
-        if (schema is null)
-        {
-            return (null, "the model's answer was not a valid summary, and the context leaves no room for a constrained one");
-        }
-
-        var (constrained, failureAgain) = await AskAsync(prompt, 0, schema.Value.MaxTokens, schema.Value.Schema, cancellationToken).ConfigureAwait(false);
-        if (failureAgain is not null)
-        {
-            return (null, failureAgain);
-        }
-
-        return MeetingSummarySchema.TryCompleteModelAnswer(constrained, language, gaps, out summary, out var problems)
-            ? (summary, "")
-            : (null, $"the model's answer was not a valid summary, constrained either: {string.Join("; ", problems.Take(3))}");
-    }
-
     /// <summary>The notes of one chunk, from the cache or the model; null when done, else why the model failed.</summary>
     private async Task<string?> MapAsync(string chunk, CancellationToken cancellationToken)
     {
@@ -203,13 +214,13 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
             return null;
         }
 
-        var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunk}", _thinking, _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
-        if (failure is null && !cancellationToken.IsCancellationRequested)
+        var (text, failure) = await AskAsync($"{MapInstruction}\n\n{chunk}", _thinking + _notesTokens, null, cancellationToken).ConfigureAwait(false);
+        if (failure is null)
         {
             _notesByChunk[chunk] = Clip(text.Trim(), _notesTokens);
         }
 
-        return failure ?? (cancellationToken.IsCancellationRequested ? "cancelled" : null);
+        return failure;
     }
 
     /// <summary>
@@ -220,7 +231,7 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
     /// </summary>
     private (string Schema, int MaxTokens)? ConstrainedSchema(string prompt, int maxKeyPoints)
     {
-        var maxTokens = Math.Min(_answerTokens, contextTokens - Count(prompt) - TemplateTokens);
+        var maxTokens = Math.Min(_answerTokens, _contextTokens - Count(prompt) - TemplateTokens);
         var charsPerToken = Math.Clamp(prompt.Length / (double)Math.Max(1, Count(prompt)) * 0.5, 0.25, 8);
         foreach (var items in new[] { Math.Clamp(maxKeyPoints, 1, 8), 3, 2, 1 }.Distinct().Where(n => n <= Math.Clamp(maxKeyPoints, 1, 8)))
         {
@@ -243,30 +254,37 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         return $"{{\"title\":\"\",\"summary\":\"\",\"keyPoints\":[{strings}],\"decisions\":[{strings}],\"actionItems\":[{actions}],\"openQuestions\":[{strings}]}}";
     }
 
-    private async Task<(string Text, string? Failure)> AskAsync(string prompt, int thinkingBudget, int maxTokens, string? schema, CancellationToken cancellationToken)
+    /// <summary>
+    /// One answer of the model to <paramref name="prompt"/> (reasoning dropped), or the reason it failed. The chat client
+    /// names no error type, so anything it throws but a cancellation is the model failing.
+    /// </summary>
+    private async Task<(string Text, string? Failure)> AskAsync(string prompt, int maxTokens, string? schema, CancellationToken cancellationToken)
     {
-        var answer = new StringBuilder();
-        var request = new LlmRequest
+        var options = new ChatOptions
         {
-            ModelId = model.Id,
-            Messages = [new LlmMessage("user", prompt)],
-            Priority = LlmPriority.Batch,
-            ThinkingBudgetTokens = thinkingBudget,
-            MaxTokens = maxTokens,
+            MaxOutputTokens = maxTokens,
             Temperature = 0.6f,
             TopP = 0.95f,
-            AnswerJsonSchema = schema,
+            Reasoning = new ReasoningOptions { Output = ReasoningOutput.None },
+            ResponseFormat = schema is null ? null : ChatResponseFormat.ForJsonSchema(JsonDocument.Parse(schema).RootElement, "meeting_summary"),
         };
-        await foreach (var e in llm.GenerateAsync(request, cancellationToken).ConfigureAwait(false))
+        var answer = new StringBuilder();
+        try
         {
-            switch (e)
+            await foreach (var update in model.Chat.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, prompt)], options, cancellationToken).ConfigureAwait(false))
             {
-                case LlmAnswerDelta delta:
-                    answer.Append(delta.Text);
-                    break;
-                case LlmFailed failed:
-                    return ("", $"the model failed: {failed.Error.Code}: {failed.Error.Message}");
+                answer.Append(update.Text);
             }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // IChatClient names no failure type: a failing model is a fallback to the extractive summary, reported by its message.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return ("", $"the model failed: {e.Message}");
         }
 
         return (answer.ToString(), null);
@@ -288,7 +306,7 @@ internal sealed class MeetingSummarizer(LlmService llm, ModelSpec model, int con
         return text;
     }
 
-    private int Count(string text) => llm.CountTokens(model.Id, text) ?? (text.Length / 4) + 1;
+    private int Count(string text) => model.CountTokens(text);
 
     private static string Join(IEnumerable<string> notes) => string.Join("\n\n", notes);
 }

@@ -3,13 +3,13 @@ using Appliance.Contracts;
 using Appliance.Inference;
 using Appliance.Profiles;
 
-namespace Appliance.Daemon.Status;
+namespace Appliance.Daemon.Device;
 
 /// <summary>
-/// Who this daemon is: the device id, the validated profile, the execution provider chosen from the
-/// profile's chain, the version and the start time. Built once at start-up; immutable.
+/// Who this daemon is: the device id, the validated profile, the execution provider chosen from the profile's chain,
+/// the version and the start time. Built once at start-up; immutable.
 /// </summary>
-public sealed class DeviceContext
+internal sealed class DeviceContext
 {
     public DeviceContext(string deviceId, DeviceProfile profile, ExecutionProviderChoice executionProvider, DateTimeOffset startedAt)
     {

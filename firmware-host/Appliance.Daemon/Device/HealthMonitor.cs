@@ -2,22 +2,20 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Appliance.Contracts;
 
-namespace Appliance.Daemon.Status;
+namespace Appliance.Daemon.Device;
 
 /// <summary>
-/// Collects the health of the daemon's parts (MQTT connection, sensors, memory). Parts report with
+/// Collects the health of the daemon's parts (MQTT connection, models, sensors, memory). Parts report with
 /// <see cref="Report"/>; readers get a snapshot. Thread-safe.
 /// </summary>
-public sealed class HealthMonitor(DeviceContext device)
+internal sealed class HealthMonitor(DeviceContext device)
 {
-    public const string Ok = "ok";
-    public const string Degraded = "degraded";
-
     private readonly ConcurrentDictionary<string, HealthCheck> _checks = new(StringComparer.Ordinal);
 
     /// <summary>Raised after a check changes status (not on every report).</summary>
     public event Action? Changed;
 
+    /// <summary>Sets a check; <paramref name="status"/> is <see cref="HealthStatus.Ok"/> or <see cref="HealthStatus.Degraded"/>.</summary>
     public void Report(string check, string status, string? detail = null)
     {
         var next = new HealthCheck(status, detail);
@@ -35,8 +33,8 @@ public sealed class HealthMonitor(DeviceContext device)
         using var process = Process.GetCurrentProcess();
         var residentMb = process.WorkingSet64 / (1024.0 * 1024.0);
         var budget = device.Profile.MemoryBudgetMb;
-        checks["memory"] = new HealthCheck(residentMb <= budget ? Ok : Degraded, $"{residentMb:F0} MB resident of a {budget} MB budget");
-        var status = checks.Values.All(c => c.Status == Ok) ? Ok : Degraded;
+        checks["memory"] = new HealthCheck(residentMb <= budget ? HealthStatus.Ok : HealthStatus.Degraded, $"{residentMb:F0} MB resident of a {budget} MB budget");
+        var status = checks.Values.All(c => c.Status == HealthStatus.Ok) ? HealthStatus.Ok : HealthStatus.Degraded;
         return new HealthReport(status, checks);
     }
 }

@@ -1,0 +1,64 @@
+using Appliance.Contracts;
+using Appliance.Inference;
+using Appliance.Profiles;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Daemon.Device;
+
+/// <summary>The <c>Device</c> configuration section.</summary>
+internal sealed class DeviceOptions
+{
+    public const string Section = "Device";
+
+    /// <summary>Overrides the profile's device id.</summary>
+    public string? Id { get; set; }
+}
+
+/// <summary>The <c>Models</c> configuration section.</summary>
+internal sealed class ModelsOptions
+{
+    public const string Section = "Models";
+
+    /// <summary>Folder that the profile's relative model paths are resolved against.</summary>
+    public string Root { get; set; } = "models";
+}
+
+/// <summary>The device itself: who it is (<see cref="DeviceContext"/>), its health, its clock and where its models are.</summary>
+internal static class DeviceFeature
+{
+    /// <summary>
+    /// Resolves the device id (the <c>Device:Id</c> setting, else the profile's, else the host name) and registers the
+    /// device's context, health monitor, clock, inference settings and model paths.
+    /// </summary>
+    /// <returns>Null, or why the device id is not usable.</returns>
+    public static string? AddDevice(this IServiceCollection services, IConfiguration configuration, DeviceProfile profile)
+    {
+        var deviceId = configuration[$"{DeviceOptions.Section}:Id"] is { Length: > 0 } configured ? configured : profile.DeviceId ?? DeviceIdFromHostName();
+        if (!Identifiers.IsValidDeviceId(deviceId))
+        {
+            return $"Device:Id '{deviceId}' is not a valid device id: use 1-64 letters, digits, '-' or '_'.";
+        }
+
+        var inference = InferenceSettings.FromProfile(profile);
+        var executionProvider = ExecutionProviderSelector.Choose(profile.ExecutionProviders, inference.InstalledProviders());
+        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
+        {
+            services.AddSingleton(TimeProvider.System);
+        }
+
+        services.AddSingleton(sp => new DeviceContext(deviceId, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
+        services.AddSingleton<HealthMonitor>();
+        services.AddSingleton(inference);
+        services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
+        services.AddSingleton(sp => new ModelPaths(sp.GetRequiredService<IOptions<ModelsOptions>>().Value.Root));
+        return null;
+    }
+
+    private static string DeviceIdFromHostName()
+    {
+        var cleaned = new string([.. Environment.MachineName.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-')]);
+        return cleaned.Length is > 0 and <= 64 ? cleaned : "appliance";
+    }
+}

@@ -1,0 +1,43 @@
+using Appliance.Daemon.Device;
+using Appliance.Daemon.Rpc;
+using Appliance.Inference;
+using Appliance.Llm;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Daemon.Llm;
+
+/// <summary>Language models: the <see cref="LlmService"/> with the profile's models, <c>llm.*</c> and <c>models.*</c>.</summary>
+internal static class LlmFeature
+{
+    public static IServiceCollection AddLlm(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<LlmOptions, LlmOptionsValidator>(configuration, LlmOptions.Section);
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<LlmOptions>>().Value;
+            var device = sp.GetRequiredService<DeviceContext>();
+            return new LlmService(
+                LlmServiceOptions.FromProfile(device.Profile) with
+                {
+                    Inference = sp.GetRequiredService<InferenceSettings>() with { AllowSpinning = options.AllowSpinning },
+                    MaxConcurrency = options.MaxConcurrency,
+                    QueueCapacity = options.QueueCapacity,
+                },
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILogger<LlmService>>());
+        });
+        services.AddSingleton<LlmHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<LlmHost>());
+        services.AddSingleton<IModelStatusSource>(sp => sp.GetRequiredService<LlmHost>());
+        services.AddRpcMethod<LlmChatMethod>();
+        services.AddRpcMethod<LlmCancelMethod>();
+        services.AddRpcMethod<ModelsListMethod>();
+        services.AddRpcMethod<ModelsLoadMethod>();
+        services.AddRpcMethod<ModelsUnloadMethod>();
+        services.AddRpcMethod<ModelsSelectMethod>();
+        return services;
+    }
+}

@@ -1,0 +1,34 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Daemon.Meetings;
+
+/// <summary>The <c>Meetings</c> configuration section.</summary>
+internal sealed class MeetingsOptions
+{
+    public const string Section = "Meetings";
+
+    /// <summary>Folder of the session journals (relative to the working directory unless absolute).</summary>
+    [Required]
+    [MinLength(1)]
+    public string Root { get; set; } = "meetings";
+
+    /// <summary>How far (in sequence numbers) a frame may run ahead before the missing ones are skipped as a gap.</summary>
+    [Range(1, 10_000)]
+    public int ReorderWindow { get; set; } = 64;
+
+    /// <summary>The largest frame payload, in bytes.</summary>
+    [Range(1, 16 * 1024 * 1024)]
+    public int MaxFrameBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Days completed and aborted meetings are kept.</summary>
+    [Range(0, 36_500)]
+    public int RetentionDays { get; set; } = 7;
+
+    /// <summary>Frames received but not yet journaled; beyond it frames are dropped and counted (the daemon is overloaded).</summary>
+    [Range(16, 10_000_000)]
+    public int IngestQueueFrames { get; set; } = 65_536;
+}
+
+[OptionsValidator]
+internal sealed partial class MeetingsOptionsValidator : IValidateOptions<MeetingsOptions>;

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Appliance.Daemon.Mqtt;
+
+/// <summary>The MQTT endpoint's log messages (event ids 2000–2099).</summary>
+internal static partial class MqttLog
+{
+    [LoggerMessage(2000, LogLevel.Information, "Embedded MQTT broker listening on {Address}:{Port} ({Tls}, {Authentication})")]
+    public static partial void BrokerListening(ILogger logger, string address, int port, string tls, string authentication);
+
+    [LoggerMessage(2001, LogLevel.Information, "Connected to MQTT broker {Host}:{Port} ({Mode})")]
+    public static partial void Connected(ILogger logger, string host, int port, string mode);
+
+    [LoggerMessage(2002, LogLevel.Warning, "Lost the MQTT connection ({Reason}): {Detail}")]
+    public static partial void Disconnected(ILogger logger, string reason, string? detail);
+
+    [LoggerMessage(2003, LogLevel.Warning, "Cannot connect to MQTT broker {Host}:{Port}: {Detail}")]
+    public static partial void ConnectFailed(ILogger logger, string host, int port, string detail);
+
+    [LoggerMessage(2004, LogLevel.Warning, "MQTT broker {Host}:{Port} refused the connection: {Code} {Reason}")]
+    public static partial void ConnectRefused(ILogger logger, string host, int port, string code, string? reason);
+
+    [LoggerMessage(2005, LogLevel.Information, "Reconnecting to {Host}:{Port} in {Delay}")]
+    public static partial void Reconnecting(ILogger logger, string host, int port, TimeSpan delay);
+
+    [LoggerMessage(2006, LogLevel.Warning, "No MQTT broker at {Host}:{Port} within {Limit}; starting anyway and retrying in the background")]
+    public static partial void StartingWithoutBroker(ILogger logger, string host, int port, TimeSpan limit);
+
+    [LoggerMessage(2007, LogLevel.Debug, "Publish to {Topic} failed: {Detail}")]
+    public static partial void PublishFailed(ILogger logger, string topic, string detail);
+
+    [LoggerMessage(2008, LogLevel.Error, "Handler for {Topic} failed")]
+    public static partial void HandlerFailed(ILogger logger, string topic, Exception exception);
+
+    [LoggerMessage(EventId = 2009, Message = "MQTTnet {Source}: {Message}")]
+    public static partial void MqttNet(ILogger logger, LogLevel level, string source, string message, Exception? exception);
+
+    [LoggerMessage(2011, LogLevel.Error, "MQTT connection set-up failed")]
+    public static partial void ConnectSetupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2012, LogLevel.Warning, "MQTT disconnect did not complete cleanly: {Detail}")]
+    public static partial void DisconnectUnclean(ILogger logger, string detail);
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Appliance.Daemon;
+
+/// <summary>How every feature registers its configuration section: bound, and validated when the host starts.</summary>
+internal static class OptionsRegistration
+{
+    /// <summary>Binds <typeparamref name="TOptions"/> to <paramref name="section"/> and validates it at start (a bad value stops the start with exit code 2).</summary>
+    public static IServiceCollection AddValidatedOptions<TOptions, TValidator>(this IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
+        return services;
+    }
+}

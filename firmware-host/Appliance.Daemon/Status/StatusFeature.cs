@@ -1,0 +1,20 @@
+using Appliance.Daemon.Rpc;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Appliance.Daemon.Status;
+
+/// <summary>The retained status document and the <c>status.get</c>, <c>profile.get</c> and <c>health.get</c> methods.</summary>
+internal static class StatusFeature
+{
+    public static IServiceCollection AddStatus(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<StatusOptions, StatusOptionsValidator>(configuration, StatusOptions.Section);
+        services.AddSingleton<StatusPublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<StatusPublisher>());
+        services.AddRpcMethod<StatusGetMethod>();
+        services.AddRpcMethod<ProfileGetMethod>();
+        services.AddRpcMethod<HealthGetMethod>();
+        return services;
+    }
+}

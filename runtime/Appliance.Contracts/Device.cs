@@ -1,0 +1,161 @@
+using System.Text.Json.Serialization;
+
+namespace Appliance.Contracts;
+
+/// <summary>The retained document on <c>appliance/v1/{deviceId}/status</c>, also the result of <c>status.get</c>.</summary>
+public sealed record StatusDocument
+{
+    /// <summary>False in the last will and after an orderly stop.</summary>
+    public required bool Online { get; init; }
+
+    /// <summary>The device id.</summary>
+    public required string DeviceId { get; init; }
+
+    /// <summary>The daemon's version (semantic version, no build metadata).</summary>
+    public string? Version { get; init; }
+
+    /// <summary>The device profile in use.</summary>
+    public ProfileSummary? Profile { get; init; }
+
+    /// <summary>When the daemon started (UTC).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    /// <summary>Seconds since <see cref="StartedAt"/>.</summary>
+    public long? UptimeSeconds { get; init; }
+
+    /// <summary>Every model the profile declares or an RPC loaded, with its state.</summary>
+    public IReadOnlyList<StatusModel>? Models { get; init; }
+
+    /// <summary>The execution provider chosen from the profile's chain.</summary>
+    public ExecutionProviderStatus? ExecutionProvider { get; init; }
+
+    /// <summary>The health checks.</summary>
+    public HealthReport? Health { get; init; }
+
+    /// <summary>Why the device is offline: "shutdown" (orderly stop) or "connection lost" (the last will).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>When this document was made (UTC).</summary>
+    public DateTimeOffset? UpdatedAt { get; init; }
+}
+
+/// <summary>The profile of a status document.</summary>
+/// <param name="Name">The profile's name, for example <c>rpi5-fridge</c>.</param>
+/// <param name="Soc">The system on chip, vendor and model.</param>
+/// <param name="MemoryBudgetMb">The profile's memory budget in MiB.</param>
+public sealed record ProfileSummary(string Name, string Soc, int MemoryBudgetMb);
+
+/// <summary>A model on the device, as the status document lists it.</summary>
+/// <param name="Feature">What it serves: <c>voiceLlm</c>, <c>summaryLlm</c>, <c>llm</c> (loaded by RPC), <c>asr</c>, <c>vad</c>, <c>wakeWord</c>.</param>
+/// <param name="Id">The model id.</param>
+/// <param name="State"><c>loading</c>, <c>loaded</c>, <c>failed</c>, <c>unloaded</c>, or <c>fallback</c> (VAD on the energy detector).</param>
+/// <param name="ExecutionProvider">The execution provider it runs on, once loaded.</param>
+/// <param name="Error">Why it failed or fell back.</param>
+public sealed record StatusModel(string Feature, string Id, string State, string? ExecutionProvider = null, string? Error = null);
+
+/// <summary>The execution provider taken from the profile's chain, and the ones passed over with the reason.</summary>
+/// <param name="Chosen">The provider's ONNX Runtime name, for example <c>CPUExecutionProvider</c>.</param>
+/// <param name="Skipped">Providers of the chain passed over, in chain order.</param>
+public sealed record ExecutionProviderStatus(string Chosen, IReadOnlyList<SkippedExecutionProvider> Skipped);
+
+/// <summary>A provider of the profile's chain that was passed over.</summary>
+/// <param name="Name">The provider's ONNX Runtime name.</param>
+/// <param name="Reason">Why it was passed over.</param>
+public sealed record SkippedExecutionProvider(string Name, string Reason);
+
+/// <summary>The health of the device, also the result of <c>health.get</c>.</summary>
+/// <param name="Status"><see cref="HealthStatus.Ok"/> when every check is, otherwise <see cref="HealthStatus.Degraded"/>.</param>
+/// <param name="Checks">Every check by name (<c>mqtt</c>, <c>llm</c>, <c>speech</c>, <c>gpio</c>, <c>sensor:{id}</c>, <c>memory</c>, …).</param>
+public sealed record HealthReport(string Status, IReadOnlyDictionary<string, HealthCheck> Checks);
+
+/// <summary>One health check.</summary>
+/// <param name="Status"><see cref="HealthStatus.Ok"/> or <see cref="HealthStatus.Degraded"/>.</param>
+/// <param name="Detail">What the check found, for people.</param>
+public sealed record HealthCheck(string Status, string? Detail = null);
+
+/// <summary>The values of <see cref="HealthCheck.Status"/> and <see cref="HealthReport.Status"/>.</summary>
+public static class HealthStatus
+{
+    /// <summary>Working.</summary>
+    public const string Ok = "ok";
+
+    /// <summary>Running with a part missing or failing; the detail says which.</summary>
+    public const string Degraded = "degraded";
+}
+
+/// <summary>One sensor reading on <c>appliance/v1/{deviceId}/telemetry</c>: the values, or the error of a failed read (never a stale value).</summary>
+public sealed record TelemetryReading
+{
+    /// <summary>The sensor's id in the profile.</summary>
+    public required string Sensor { get; init; }
+
+    /// <summary>The sensor's type: <c>sht3x</c> or <c>bme280</c>.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>When it was read (UTC).</summary>
+    public required DateTimeOffset At { get; init; }
+
+    /// <summary>Temperature in °C, rounded to 0.01.</summary>
+    public double? TemperatureC { get; init; }
+
+    /// <summary>Relative humidity in %, rounded to 0.01.</summary>
+    public double? HumidityPercent { get; init; }
+
+    /// <summary>Air pressure in hPa, rounded to 0.01.</summary>
+    public double? PressureHpa { get; init; }
+
+    /// <summary>Why the read failed (<see cref="SensorErrorCodes"/>); no values then.</summary>
+    public RpcError? Error { get; init; }
+}
+
+/// <summary>
+/// An event on <c>appliance/v1/{deviceId}/voice/events</c>. The JSON carries a <c>type</c> naming the kind:
+/// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c> or <c>wake_word</c>.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(PushToTalkEvent), "push_to_talk")]
+[JsonDerivedType(typeof(SpeechStartedEvent), "speech_started")]
+[JsonDerivedType(typeof(SpeechEndedEvent), "speech_ended")]
+[JsonDerivedType(typeof(WakeWordEvent), "wake_word")]
+public abstract record VoiceEvent
+{
+    /// <summary>When it happened (UTC).</summary>
+    public required DateTimeOffset At { get; init; }
+}
+
+/// <summary>The push-to-talk button was pressed or released (debounced).</summary>
+public sealed record PushToTalkEvent : VoiceEvent
+{
+    /// <summary><c>pressed</c> or <c>released</c>.</summary>
+    public required string State { get; init; }
+}
+
+/// <summary>Voice activity detection heard speech begin.</summary>
+public sealed record SpeechStartedEvent : VoiceEvent
+{
+    /// <summary>Position in the captured audio stream, seconds since listening began.</summary>
+    public required double AudioTime { get; init; }
+}
+
+/// <summary>Voice activity detection heard speech end.</summary>
+public sealed record SpeechEndedEvent : VoiceEvent
+{
+    /// <summary>Position in the captured audio stream, seconds since listening began.</summary>
+    public required double AudioTime { get; init; }
+
+    /// <summary>How long the speech lasted, in seconds.</summary>
+    public required double DurationSeconds { get; init; }
+}
+
+/// <summary>The wake word was heard.</summary>
+public sealed record WakeWordEvent : VoiceEvent
+{
+    /// <summary>The classifier's name, for example <c>hey_jarvis_v0.1</c>.</summary>
+    public required string Word { get; init; }
+
+    /// <summary>The classifier's score, 0 to 1, rounded to 0.001.</summary>
+    public required double Score { get; init; }
+
+    /// <summary>Position in the captured audio stream, seconds since listening began.</summary>
+    public required double AudioTime { get; init; }
+}

@@ -1,0 +1,240 @@
+using System.Buffers;
+using System.Globalization;
+using System.Threading.Channels;
+using Appliance.Audio;
+using Appliance.Speech;
+using Appliance.Speech.Vad;
+using Appliance.Speech.Whisper;
+
+namespace Appliance.Meetings.Pipeline;
+
+/// <summary>
+/// Turns one session's audio into transcript segments as the meeting goes on. It reads the frames back from the
+/// session's journal in sequence order (so the audio waits on disk, not in memory, when transcription lags), decodes
+/// them to 16 kHz mono (lost frames become silence of the same length), runs voice activity detection, and sends each
+/// utterance (or 28 s of continuous speech) through Whisper, taking turns with every other user of the model through
+/// its <see cref="TranscriptionScheduler"/> at batch priority. Segments go to the store first, then to the events.
+/// Segment ids come from the utterance's place in the audio, so a restart, which reads the journal again and skips the
+/// utterances already transcribed, gives the same ids.
+/// </summary>
+/// <remarks>One instance per session run; <see cref="Wake"/> may be called from any thread, <see cref="RunAsync"/> once.</remarks>
+internal sealed class MeetingTranscriber
+{
+    private const int MaxUtteranceSamples = 28 * SpeechAudio.SampleRate;
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
+
+    private readonly string _sessionId;
+    private readonly MeetingParameters _parameters;
+    private readonly long _transcribedThroughSample;
+    private readonly MeetingSessionManager _store;
+    private readonly SpeechModels _speech;
+    private readonly IMeetingEvents _events;
+    private readonly MeetingProgressReporter _progress;
+    private readonly TimeProvider _time;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private long _heard;
+    private long _framesRead;
+    private long _utteranceStart = -1;
+    private long _lastProgress;
+
+    /// <param name="sessionId">The session.</param>
+    /// <param name="parameters">Its start parameters (codec, rate, channels, language).</param>
+    /// <param name="transcribedThrough">Audio already transcribed before a restart: utterances ending by then are not transcribed again.</param>
+    /// <param name="store">The sessions: the journal is read from it and the transcript written to it.</param>
+    /// <param name="speech">The speech models.</param>
+    /// <param name="events">Where segments go.</param>
+    /// <param name="progress">Where progress goes.</param>
+    /// <param name="time">The clock for progress events.</param>
+    public MeetingTranscriber(string sessionId, MeetingParameters parameters, TimeSpan transcribedThrough, MeetingSessionManager store, SpeechModels speech, IMeetingEvents events, MeetingProgressReporter progress, TimeProvider time)
+    {
+        _sessionId = sessionId;
+        _parameters = parameters;
+        _transcribedThroughSample = (long)(transcribedThrough.TotalSeconds * SpeechAudio.SampleRate);
+        _store = store;
+        _speech = speech;
+        _events = events;
+        _progress = progress;
+        _time = time;
+    }
+
+    /// <summary>Raised after each segment is stored, with the characters of its text (the summarizer maps ahead).</summary>
+    public event Action<int>? Transcribed;
+
+    /// <summary>Frames were accepted, or the session stopped: read on.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>
+    /// Transcribes until the stopped session's journal is read to its end. Returns true then, false when the session
+    /// went away (deleted) first.
+    /// </summary>
+    /// <param name="cancellationToken">Stops at once (abort, delete, shutdown): the journal and transcript stay for a restart.</param>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public async Task<bool> RunAsync(CancellationToken cancellationToken)
+    {
+        await _speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var reader = _store.OpenReleasedAudio(_sessionId);
+        if (reader is null)
+        {
+            return false;
+        }
+
+        var decoder = CreateDecoder();
+        using var disposeDecoder = decoder as IDisposable;
+        var converter = new Mono16kConverter(decoder);
+        var vad = _speech.CreateVad();
+        using var detector = vad.Detector;
+        var pcm = new ArrayBufferWriter<float>();
+        var utterance = new List<float>();
+        var samplesPerFrame = 0;
+        while (true)
+        {
+            var status = reader.Next(out var frame, out var missing);
+            if (status == ReleasedAudioStatus.Waiting)
+            {
+                await _wake.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (status == ReleasedAudioStatus.Gone)
+            {
+                return false;
+            }
+
+            if (status == ReleasedAudioStatus.Ended)
+            {
+                break;
+            }
+
+            pcm.Clear();
+            if (missing > 0 && samplesPerFrame > 0)
+            {
+                pcm.Write(new float[(int)Math.Min(missing * samplesPerFrame, 10L * SpeechAudio.SampleRate)]);
+            }
+
+            // A frame the codec cannot decode is counted by the decoder and heard as nothing.
+            var before = pcm.WrittenCount;
+            converter.Push(frame.Payload.Span, pcm);
+            samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount - before);
+            _framesRead += missing + 1;
+            await HearAsync(pcm.WrittenSpan.ToArray(), detector, utterance, cancellationToken).ConfigureAwait(false);
+            if (_time.GetElapsedTime(_lastProgress) >= ProgressInterval)
+            {
+                await ReportProgressAsync(final: false, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        foreach (var e in detector.Flush())
+        {
+            if (e.Kind == VadEventKind.SpeechStart)
+            {
+                _utteranceStart = e.Sample;
+            }
+        }
+
+        if (_utteranceStart >= 0 && utterance.Count > 0)
+        {
+            await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
+        }
+
+        _utteranceStart = -1;
+        _store.SetTranscribedThrough(_sessionId, Seconds(_heard)); // all of it: a restart while summarizing transcribes nothing again
+        await ReportProgressAsync(final: true, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task HearAsync(float[] samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken cancellationToken)
+    {
+        foreach (var e in detector.Process(samples))
+        {
+            if (e.Kind == VadEventKind.SpeechStart)
+            {
+                _utteranceStart = e.Sample;
+                // Keep the audio from the start of speech (it may lie inside this chunk or the previous one).
+                var keep = (int)Math.Min(utterance.Count, Math.Max(0, _heard - e.Sample));
+                utterance.RemoveRange(0, utterance.Count - keep);
+            }
+            else if (_utteranceStart >= 0)
+            {
+                var end = (int)Math.Clamp(e.Sample - _heard, 0, samples.Length);
+                utterance.AddRange(samples.AsSpan(0, end));
+                await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
+                utterance.Clear();
+                _utteranceStart = -1;
+            }
+        }
+
+        utterance.AddRange(samples);
+        _heard += samples.Length;
+        if (_utteranceStart < 0 && utterance.Count > SpeechAudio.SampleRate)
+        {
+            // Silence: keep a second of context for the next speech start.
+            utterance.RemoveRange(0, utterance.Count - SpeechAudio.SampleRate);
+        }
+        else if (_utteranceStart >= 0 && utterance.Count >= MaxUtteranceSamples)
+        {
+            await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
+            _utteranceStart = _heard;
+            utterance.Clear();
+        }
+    }
+
+    private IAudioFrameDecoder CreateDecoder() => _parameters.Codec == AudioCodecs.Opus
+        ? new OpusFrameDecoder(_parameters.SampleRate, _parameters.Channels)
+        : new PcmFrameDecoder(new PcmFormat(_parameters.SampleRate, _parameters.Channels, PcmEncoding.S16LE));
+
+    private async Task TranscribeAsync(List<float> utterance, long startSample, CancellationToken cancellationToken)
+    {
+        var endSample = startSample + utterance.Count;
+        if (endSample <= _transcribedThroughSample || _speech.Transcriber is not { } transcriber || utterance.Count < SpeechAudio.SampleRate / 10)
+        {
+            return; // transcribed before a restart, no model, or too short to hold a word
+        }
+
+        var audio = utterance.ToArray();
+        TranscriptionResult result;
+        using (await _speech.Scheduler.AcquireAsync(_sessionId, TranscriptionPriority.Batch, cancellationToken).ConfigureAwait(false))
+        {
+            result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Language = _parameters.LanguageHint, MaxNewTokens = 96 }, cancellationToken).ConfigureAwait(false);
+        }
+
+        var offset = Seconds(startSample);
+        var number = 0;
+        foreach (var recognized in result.Segments)
+        {
+            var id = string.Create(CultureInfo.InvariantCulture, $"t{(long)offset.TotalMilliseconds:D9}-{number++}");
+            var segment = new TranscriptSegment(id, 0, (offset + recognized.Start).TotalSeconds, (offset + recognized.End).TotalSeconds, recognized.Text.Trim(), recognized.Language);
+            _store.AppendTranscript(_sessionId, segment);
+            Transcribed?.Invoke(segment.Text.Length);
+            await _events.TranscriptAsync(_sessionId, segment, cancellationToken).ConfigureAwait(false);
+        }
+
+        _store.SetTranscribedThrough(_sessionId, Seconds(endSample));
+        await ReportProgressAsync(final: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Progress: audio received (released frames, lost ones included), audio heard (decoded), and audio transcribed
+    /// (everything heard except the utterance still being listened to), with the share transcribed.
+    /// </summary>
+    private Task ReportProgressAsync(bool final, CancellationToken cancellationToken)
+    {
+        _lastProgress = _time.GetTimestamp();
+        var info = _store.Get(_sessionId);
+        var secondsPerFrame = _framesRead > 0 ? _heard / (double)_framesRead / SpeechAudio.SampleRate : 0;
+        var received = final ? Seconds(_heard).TotalSeconds : Math.Max(_heard / (double)SpeechAudio.SampleRate, ((info?.ReleasedThrough ?? -1) + 1) * secondsPerFrame);
+        var transcribed = (_utteranceStart >= 0 ? Math.Min(_utteranceStart, _heard) : _heard) / (double)SpeechAudio.SampleRate;
+        var percent = received > 0 ? Math.Min(100, 100 * transcribed / received) : final ? 100 : 0;
+        return _progress.ReportAsync(
+            _sessionId,
+            new MeetingProgress
+            {
+                State = (info?.State ?? MeetingState.Open).Phase(),
+                ReceivedSeconds = Math.Round(received, 1),
+                TranscribedSeconds = Math.Round(transcribed, 1),
+                PercentTranscribed = Math.Round(percent, 1),
+            },
+            cancellationToken);
+    }
+
+    private static TimeSpan Seconds(long samples) => TimeSpan.FromSeconds(samples / (double)SpeechAudio.SampleRate);
+}
