@@ -6,19 +6,31 @@ using Iot.Device.Bmxx80.PowerMode;
 namespace Appliance.Hardware;
 
 /// <summary>One climate reading. Humidity and pressure are absent when the chip does not measure them.</summary>
+/// <param name="TemperatureC">Temperature in °C.</param>
+/// <param name="HumidityPercent">Relative humidity in %RH (0 to 100); null when the chip has no humidity sensor.</param>
+/// <param name="PressureHpa">Air pressure in hPa; null when the chip has no pressure sensor (the SHT3x).</param>
 public sealed record ClimateReading(double TemperatureC, double? HumidityPercent, double? PressureHpa);
 
 /// <summary>The outcome of one read: a reading, or the reason there is none. A failed read never repeats an old value.</summary>
+/// <param name="Reading">The reading; null when the read failed.</param>
+/// <param name="ErrorCode">One of the <see cref="SensorErrorCodes"/> when the read failed; null otherwise.</param>
+/// <param name="ErrorMessage">What went wrong, in words, when the read failed; null otherwise.</param>
 public sealed record ClimateReadResult(ClimateReading? Reading, string? ErrorCode = null, string? ErrorMessage = null)
 {
+    /// <summary>A failed read with no reading.</summary>
+    /// <param name="code">One of the <see cref="SensorErrorCodes"/>.</param>
+    /// <param name="message">What went wrong, in words.</param>
     public static ClimateReadResult Failed(string code, string message) => new(null, code, message);
 }
 
 /// <summary>Error codes of failed reads.</summary>
 public static class SensorErrorCodes
 {
+    /// <summary>A data word of the frame did not match its CRC-8; the reading is discarded, never replaced by an earlier one.</summary>
     public const string ChecksumFailed = "checksum_failed";
+    /// <summary>The I2C transfer failed (no acknowledge, bus fault); <see cref="ClimateReadResult.ErrorMessage"/> carries the bus's error.</summary>
     public const string BusError = "bus_error";
+    /// <summary>The BME280 answered but delivered no temperature.</summary>
     public const string NoData = "no_data";
 }
 
@@ -41,9 +53,16 @@ public interface IClimateSensor : IDisposable
 /// <summary>Creates the sensor a profile entry names, on the board's I2C bus or on the simulated one.</summary>
 public static class ClimateSensorFactory
 {
+    /// <summary>
+    /// Opens the I2C device at the entry's bus and 7-bit address, or builds a <see cref="SimulatedSht3x"/> there when
+    /// <see cref="SensorSpec.Simulated"/> is set.
+    /// </summary>
     /// <param name="spec">The profile's sensor entry.</param>
     /// <param name="simulation">Settings of the simulated chip, used when <see cref="SensorSpec.Simulated"/> is set.</param>
     /// <param name="time">The clock of the chips' conversion waits.</param>
+    /// <returns>The sensor, which owns its I2C device; the caller disposes it.</returns>
+    /// <exception cref="ArgumentException"><see cref="SensorSpec.Type"/> is not <c>sht3x</c> or <c>bme280</c>.</exception>
+    /// <exception cref="IOException">The board's I2C bus cannot be opened.</exception>
     public static IClimateSensor Create(SensorSpec spec, SensorSimulation simulation, TimeProvider time)
     {
         var settings = new I2cConnectionSettings(spec.BusId, spec.AddressValue);
@@ -64,6 +83,10 @@ public static class ClimateSensorFactory
 }
 
 /// <summary>How a simulated sensor behaves.</summary>
+/// <param name="BaseTemperatureC">The temperature, in °C, the readings start at and drift around.</param>
+/// <param name="BaseHumidityPercent">The relative humidity, in %RH, the readings start at and drift around.</param>
+/// <param name="ChecksumFailureRate">The share of frames, 0 to 1, sent with a corrupted CRC-8.</param>
+/// <param name="Seed">The seed of the drift and corruption; the same seed gives the same readings.</param>
 public sealed record SensorSimulation(double BaseTemperatureC = 21.5, double BaseHumidityPercent = 45, double ChecksumFailureRate = 0.05, int Seed = 1);
 
 /// <summary>

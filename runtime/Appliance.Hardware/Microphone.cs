@@ -11,8 +11,10 @@ namespace Appliance.Hardware;
 /// </summary>
 public interface IMicrophone : IDisposable
 {
+    /// <summary>Samples per second per channel, in Hz.</summary>
     int SampleRate { get; }
 
+    /// <summary>Channels interleaved in each chunk (1 is mono).</summary>
     int Channels { get; }
 
     /// <summary>Chunks until cancelled or until the capture fails (then the enumeration ends; see <see cref="Problem"/>).</summary>
@@ -30,14 +32,20 @@ public interface IMicrophone : IDisposable
 /// <see cref="Play"/>, delivered in 80 ms chunks at real-time pace on the injected clock, and nothing in between
 /// (an idle room costs no CPU). Thread-safe.
 /// </summary>
+/// <param name="sampleRate">Samples per second per channel, in Hz, of the clips it is given.</param>
+/// <param name="channels">Channels interleaved in the clips it is given.</param>
+/// <param name="time">The clock that paces delivery.</param>
 public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvider time) : IMicrophone
 {
     private readonly Channel<float[]> _clips = Channel.CreateUnbounded<float[]>();
 
+    /// <inheritdoc/>
     public int SampleRate { get; } = sampleRate;
 
+    /// <inheritdoc/>
     public int Channels { get; } = channels;
 
+    /// <summary>Always null: the simulated microphone cannot fail.</summary>
     public string? Problem => null;
 
     /// <summary>Always 0: a simulated clip waits for its reader.</summary>
@@ -46,6 +54,8 @@ public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvid
     /// <summary>Queues a clip (interleaved samples at this microphone's rate and channel count).</summary>
     public void Play(float[] samples) => _clips.Writer.TryWrite(samples);
 
+    /// <summary>Each queued clip in 80 ms chunks, one chunk per 80 ms of the clock; ends when cancelled, or when disposed once the queued clips are delivered.</summary>
+    /// <param name="cancellationToken">Ends the enumeration (without throwing).</param>
     public async IAsyncEnumerable<float[]> CaptureAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var chunk = SampleRate * Channels * 80 / 1000;
@@ -57,9 +67,9 @@ public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvid
             {
                 clip = await _clips.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
             {
-                yield break;
+                yield break; // cancelled, or disposed with every queued clip delivered
             }
 
             var started = time.GetTimestamp();
@@ -82,6 +92,7 @@ public sealed class SimulatedMicrophone(int sampleRate, int channels, TimeProvid
         }
     }
 
+    /// <summary>Stops accepting clips: later <see cref="Play"/> calls are ignored.</summary>
     public void Dispose() => _clips.Writer.TryComplete();
 }
 
@@ -99,14 +110,23 @@ public sealed class AlsaMicrophone(string device, int sampleRate, int channels) 
     private const int QueuedChunks = 50;
     private long _dropped;
 
+    /// <inheritdoc/>
     public int SampleRate { get; } = sampleRate;
 
+    /// <inheritdoc/>
     public int Channels { get; } = channels;
 
+    /// <summary>Why arecord could not start or stopped, with its error output; null until then.</summary>
     public string? Problem { get; private set; }
 
+    /// <inheritdoc/>
     public long DroppedSamples => Interlocked.Read(ref _dropped);
 
+    /// <summary>
+    /// Starts arecord on the device and yields its audio in chunks of up to 40 ms, converted to floats in [-1, 1];
+    /// arecord is stopped when the enumeration ends.
+    /// </summary>
+    /// <param name="cancellationToken">Stops arecord and ends the enumeration (without throwing).</param>
     public async IAsyncEnumerable<float[]> CaptureAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo("arecord") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -152,6 +172,7 @@ public sealed class AlsaMicrophone(string device, int sampleRate, int channels) 
         }
     }
 
+    /// <summary>Does nothing: each capture stops its own arecord process when its enumeration ends.</summary>
     public void Dispose()
     {
     }

@@ -18,6 +18,12 @@ public sealed class PushToTalkButton : IDisposable
     private bool _pressed;
     private long _rawEdges;
 
+    /// <summary>Opens <paramref name="pin"/> as an input with its pull resistor and starts watching its edges.</summary>
+    /// <param name="controller">The GPIO controller of the board; the caller keeps owning it.</param>
+    /// <param name="pin">The GPIO pin number of the button, in the controller's numbering.</param>
+    /// <param name="activeLow">True when a press pulls the pin low (input with pull-up); false when a press drives it high (input with pull-down).</param>
+    /// <param name="debounce">How long a level must hold before it counts (the profile's <c>debounceMs</c>).</param>
+    /// <param name="timeProvider">The clock of the debounce timer.</param>
     public PushToTalkButton(GpioController controller, int pin, bool activeLow, TimeSpan debounce, TimeProvider timeProvider)
     {
         _controller = controller;
@@ -35,6 +41,7 @@ public sealed class PushToTalkButton : IDisposable
     /// <summary>Raised once per debounced release.</summary>
     public event EventHandler? Released;
 
+    /// <summary>Whether the button is held down, as of the last debounced change; false at first. Thread-safe.</summary>
     public bool IsPressed
     {
         get
@@ -49,6 +56,7 @@ public sealed class PushToTalkButton : IDisposable
     /// <summary>Raw edges seen, bounce included (a diagnostic for wiring problems).</summary>
     public long RawEdges => Interlocked.Read(ref _rawEdges);
 
+    /// <summary>Stops watching the pin's edges and cancels a pending debounce; the pin stays open on the controller.</summary>
     public void Dispose()
     {
         _controller.UnregisterCallbackForPinValueChangedEvent(_pin, OnEdge);

@@ -14,12 +14,16 @@ public sealed class SimulatedGpioDriver : GpioDriver
     private readonly Dictionary<int, SimulatedPin> _pins = [];
     private readonly Random _random;
 
+    /// <summary>Creates a chip whose pins all start as low inputs.</summary>
+    /// <param name="pinCount">Pins on the chip, numbered 0 to <paramref name="pinCount"/> - 1; other numbers throw <see cref="ArgumentOutOfRangeException"/>.</param>
+    /// <param name="seed">Seed of the bounce lengths; the same seed gives the same edges.</param>
     public SimulatedGpioDriver(int pinCount = 64, int seed = 1)
     {
         PinCount = pinCount;
         _random = new Random(seed);
     }
 
+    /// <summary>Pins on the chip, as given to the constructor.</summary>
     protected override int PinCount { get; }
 
     /// <summary>How many edges the last <see cref="PressButton"/> or <see cref="ReleaseButton"/> emitted, bounce included.</summary>
@@ -89,6 +93,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         LastEdgeCount = edges + 1;
     }
 
+    /// <inheritdoc/>
     protected override void OpenPin(int pinNumber)
     {
         lock (_gate)
@@ -97,6 +102,8 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <summary>Closes the pin and drops its edge callbacks; its mode and level stay.</summary>
+    /// <param name="pinNumber">The pin number.</param>
     protected override void ClosePin(int pinNumber)
     {
         lock (_gate)
@@ -107,6 +114,9 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <summary>Sets the pin's mode; a pull-up input reads high and a pull-down input reads low until driven.</summary>
+    /// <param name="pinNumber">The pin number.</param>
+    /// <param name="mode">The new mode.</param>
     protected override void SetPinMode(int pinNumber, PinMode mode)
     {
         lock (_gate)
@@ -124,6 +134,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <inheritdoc/>
     protected override PinMode GetPinMode(int pinNumber)
     {
         lock (_gate)
@@ -132,10 +143,20 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <summary>Every mode is supported on every pin of the chip.</summary>
+    /// <param name="pinNumber">The pin number.</param>
+    /// <param name="mode">The mode asked about.</param>
+    /// <returns>Whether <paramref name="pinNumber"/> is on the chip.</returns>
     protected override bool IsPinModeSupported(int pinNumber, PinMode mode) => pinNumber >= 0 && pinNumber < PinCount;
 
+    /// <summary>The pin's level, as <see cref="Peek"/> returns it.</summary>
+    /// <param name="pinNumber">The pin number.</param>
     protected override PinValue Read(int pinNumber) => Peek(pinNumber);
 
+    /// <summary>Sets an output pin's level, which <see cref="Peek"/> then reads back; raises no edge callback.</summary>
+    /// <param name="pinNumber">The pin number.</param>
+    /// <param name="value">The level to write.</param>
+    /// <exception cref="InvalidOperationException">The pin is not in <see cref="PinMode.Output"/> mode.</exception>
     protected override void Write(int pinNumber, PinValue value)
     {
         lock (_gate)
@@ -150,6 +171,11 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <summary>Blocks until <see cref="Drive"/> changes the pin with an edge of <paramref name="eventTypes"/>.</summary>
+    /// <param name="pinNumber">The pin number.</param>
+    /// <param name="eventTypes">The edges to wait for.</param>
+    /// <param name="cancellationToken">Ends the wait.</param>
+    /// <returns>The edge seen, or <see cref="WaitForEventResult.TimedOut"/> set when cancelled.</returns>
     protected override WaitForEventResult WaitForEvent(int pinNumber, PinEventTypes eventTypes, CancellationToken cancellationToken)
     {
         while (true)
@@ -176,6 +202,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <inheritdoc/>
     protected override void AddCallbackForPinValueChangedEvent(int pinNumber, PinEventTypes eventTypes, PinChangeEventHandler callback)
     {
         lock (_gate)
@@ -184,6 +211,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
+    /// <inheritdoc/>
     protected override void RemoveCallbackForPinValueChangedEvent(int pinNumber, PinChangeEventHandler callback)
     {
         lock (_gate)

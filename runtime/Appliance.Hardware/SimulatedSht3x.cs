@@ -22,6 +22,13 @@ public sealed class SimulatedSht3x : I2cDevice
     private double _humidity;
     private byte[] _pendingRead = [];
 
+    /// <summary>Creates the chip; readings start at the base values.</summary>
+    /// <param name="settings">The bus number and 7-bit address the chip answers as, returned by <see cref="ConnectionSettings"/>.</param>
+    /// <param name="baseTemperatureC">The temperature, in °C, the readings start at and drift around.</param>
+    /// <param name="baseHumidityPercent">The relative humidity, in %RH, the readings start at and drift around.</param>
+    /// <param name="checksumFailureRate">The share of measurement frames, 0 to 1, sent with one CRC-8 bit flipped.</param>
+    /// <param name="seed">The seed of the drift and corruption; the same seed gives the same frames.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="checksumFailureRate"/> is outside 0 to 1.</exception>
     public SimulatedSht3x(I2cConnectionSettings settings, double baseTemperatureC, double baseHumidityPercent, double checksumFailureRate, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(checksumFailureRate, 0);
@@ -33,6 +40,7 @@ public sealed class SimulatedSht3x : I2cDevice
         _baseHumidity = _humidity = baseHumidityPercent;
     }
 
+    /// <summary>The bus number and address given to the constructor.</summary>
     public override I2cConnectionSettings ConnectionSettings { get; }
 
     /// <summary>Frames sent with a corrupted checksum so far.</summary>
@@ -44,6 +52,9 @@ public sealed class SimulatedSht3x : I2cDevice
     /// <summary>The true values behind the last measurement frame (what an ideal sensor would report).</summary>
     public (double TemperatureC, double HumidityPercent) LastTruth { get; private set; }
 
+    /// <summary>Sends one two-byte command: any single-shot measurement, soft reset (0x30A2), heater on (0x306D) or off (0x3066), or read status (0xF32D).</summary>
+    /// <param name="buffer">The command, most significant byte first.</param>
+    /// <exception cref="IOException">The chip does not acknowledge: the command is not two bytes or not one it knows.</exception>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         if (buffer.Length != 2)
@@ -79,6 +90,9 @@ public sealed class SimulatedSht3x : I2cDevice
         }
     }
 
+    /// <summary>Reads the pending frame (six bytes after a measurement, three after a status command) and clears it; bytes past its end read 0xFF.</summary>
+    /// <param name="buffer">Receives the frame.</param>
+    /// <exception cref="IOException">No frame is pending: nothing was measured or asked since the last read, or a soft reset cleared it.</exception>
     public override void Read(Span<byte> buffer)
     {
         lock (_gate)
@@ -95,6 +109,10 @@ public sealed class SimulatedSht3x : I2cDevice
         }
     }
 
+    /// <summary>A <see cref="Write"/> followed by a <see cref="Read"/>.</summary>
+    /// <param name="writeBuffer">The two-byte command.</param>
+    /// <param name="readBuffer">Receives the frame.</param>
+    /// <exception cref="IOException">The chip does not acknowledge the command, or no frame is pending after it.</exception>
     public override void WriteRead(ReadOnlySpan<byte> writeBuffer, Span<byte> readBuffer)
     {
         Write(writeBuffer);

@@ -3,6 +3,7 @@ namespace Appliance.Llm;
 /// <summary>An expected failure, as a value: a stable <see cref="Code"/> (see <see cref="LlmErrorCodes"/>) and a reason for people.</summary>
 public sealed record LlmError(string Code, string Message)
 {
+    /// <summary>The code and the reason as <c>code: message</c>, for logs and exception messages.</summary>
     public override string ToString() => $"{Code}: {Message}";
 }
 
@@ -40,21 +41,31 @@ public static class LlmErrorCodes
 /// <summary>Thrown by <see cref="LlmChatClient"/>, whose interface has no error values, when a request fails.</summary>
 public sealed class LlmRequestFailedException : Exception
 {
+    /// <summary>A failure with code <see cref="LlmErrorCodes.GenerationFailed"/> and a generic reason.</summary>
     public LlmRequestFailedException()
         : this(new LlmError(LlmErrorCodes.GenerationFailed, "the request failed"))
     {
     }
 
+    /// <summary>A failure with code <see cref="LlmErrorCodes.GenerationFailed"/> and this reason.</summary>
+    /// <param name="message">The reason for people.</param>
     public LlmRequestFailedException(string message)
         : this(new LlmError(LlmErrorCodes.GenerationFailed, message))
     {
     }
 
+    /// <summary>A failure with code <see cref="LlmErrorCodes.GenerationFailed"/>, this reason and its cause.</summary>
+    /// <param name="message">The reason for people.</param>
+    /// <param name="innerException">The exception that caused the failure.</param>
     public LlmRequestFailedException(string message, Exception innerException)
         : base(message, innerException) => Error = new LlmError(LlmErrorCodes.GenerationFailed, message);
 
+    /// <summary>A failure carrying the error the service returned; the message is <c>code: message</c>.</summary>
+    /// <param name="error">The error of the failed request.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="error"/> is null.</exception>
     public LlmRequestFailedException(LlmError error)
         : base(error?.ToString()) => Error = error ?? throw new ArgumentNullException(nameof(error));
 
+    /// <summary>The failure as a value, with its stable code from <see cref="LlmErrorCodes"/>.</summary>
     public LlmError Error { get; }
 }

@@ -36,27 +36,40 @@ public sealed record LlmRequest
     /// <summary>The model to run; null takes <see cref="LlmService.DefaultModelId"/>.</summary>
     public string? ModelId { get; init; }
 
+    /// <summary>
+    /// The conversation, in order, rendered with the model's chat template. When it is empty and
+    /// <see cref="PromptTokenIds"/> is unset, the request is refused with <see cref="LlmErrorCodes.InvalidRequest"/>.
+    /// </summary>
     public IReadOnlyList<LlmMessage> Messages { get; init; } = [];
 
     /// <summary>A prompt already tokenized; when set, <see cref="Messages"/> is ignored and no template is applied.</summary>
     public IReadOnlyList<int>? PromptTokenIds { get; init; }
 
+    /// <summary>The request's place in the queue; requests of one priority are served in arrival order.</summary>
     public LlmPriority Priority { get; init; } = LlmPriority.Interactive;
 
     /// <summary>Most tokens to generate, reasoning included; null lets the context decide.</summary>
     public int? MaxTokens { get; init; }
 
+    /// <summary>Sampling temperature; 0 or less decodes greedily, null keeps the model's default.</summary>
     public float? Temperature { get; init; }
 
+    /// <summary>
+    /// Nucleus sampling: draw from the most probable tokens whose probabilities add up to this (0 to 1); null keeps the
+    /// model's default.
+    /// </summary>
     public float? TopP { get; init; }
 
+    /// <summary>Draw from this many most probable tokens when sampling; null keeps the model's default.</summary>
     public int? TopK { get; init; }
 
+    /// <summary>Seed of the sampler's random numbers, for repeatable sampling; null keeps the model's default.</summary>
     public long? Seed { get; init; }
 
     /// <summary>Answer text that ends the generation; the stop sequence itself is not emitted.</summary>
     public IReadOnlyList<string> StopSequences { get; init; } = [];
 
+    /// <summary>Whether the reasoning is dropped (the default) or streamed apart from the answer.</summary>
     public ReasoningMode Reasoning { get; init; } = ReasoningMode.Drop;
 
     /// <summary>

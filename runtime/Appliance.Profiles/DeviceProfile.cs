@@ -8,16 +8,27 @@ namespace Appliance.Profiles;
 /// </summary>
 public sealed record DeviceProfile
 {
+    /// <summary>The profile name (lower case, digits and hyphens); <c>--profile NAME</c> finds <c>device-profiles/NAME.json</c>.</summary>
     public required string Name { get; init; }
+    /// <summary>Free text about the board, for people; null when absent.</summary>
     public string? Description { get; init; }
+    /// <summary>The default MQTT device id; the <c>Device:Id</c> setting overrides it, and the host name is used when both are absent.</summary>
     public string? DeviceId { get; init; }
+    /// <summary>The board's system-on-chip.</summary>
     public required SocInfo Soc { get; init; }
+    /// <summary>Resident memory the runtime may use, models included, in MiB (64 to 65536); health turns degraded above it.</summary>
     public required int MemoryBudgetMb { get; init; }
+    /// <summary>ONNX Runtime execution providers in order of preference, at least one; the first one the installed runtime offers is used.</summary>
     public required IReadOnlyList<ExecutionProviderSpec> ExecutionProviders { get; init; }
+    /// <summary>Inference thread counts.</summary>
     public required ThreadSettings Threads { get; init; }
+    /// <summary>The model of each feature.</summary>
     public required ModelSet Models { get; init; }
+    /// <summary>The microphone input.</summary>
     public required AudioInput Audio { get; init; }
+    /// <summary>The GPIO chip and the pins of the push-to-talk button and the status LED.</summary>
     public required GpioSettings Gpio { get; init; }
+    /// <summary>The climate sensors on the board's I2C buses; empty when there are none.</summary>
     public required IReadOnlyList<SensorSpec> Sensors { get; init; }
 
     /// <summary>The file the profile was read from (absolute path).</summary>
@@ -25,35 +36,53 @@ public sealed record DeviceProfile
     public string SourcePath { get; init; } = "";
 }
 
+/// <summary>The board's system-on-chip, as the profile's <c>soc</c> object describes it.</summary>
 public sealed record SocInfo
 {
+    /// <summary>The SoC maker, for example <c>Rockchip</c>.</summary>
     public required string Vendor { get; init; }
+    /// <summary>The SoC model, for example <c>RK3588</c>.</summary>
     public required string Model { get; init; }
+    /// <summary>The CPU architecture: <c>arm64</c> or <c>x64</c>.</summary>
     public required string Architecture { get; init; }
+    /// <summary>CPU cores (1 to 64); <see cref="ThreadSettings.IntraOp"/> may not exceed it.</summary>
     public required int CpuCores { get; init; }
+    /// <summary>The NPU or GPU on the SoC, in words; null when the profile names none.</summary>
     public string? Accelerator { get; init; }
+    /// <summary>Total RAM of the board in MiB (at least 256), shared with the appliance's own software; null when not stated.</summary>
     public int? RamMb { get; init; }
 }
 
 /// <summary>An ONNX Runtime execution provider by its runtime name (for example <c>QNNExecutionProvider</c>) with its provider options.</summary>
 public sealed record ExecutionProviderSpec
 {
+    /// <summary>The provider's ONNX Runtime name, ending in <c>ExecutionProvider</c>.</summary>
     public required string Name { get; init; }
+    /// <summary>Provider options passed to ONNX Runtime as given; empty when the profile sets none.</summary>
     public IReadOnlyDictionary<string, string> Options { get; init; } = new Dictionary<string, string>();
 }
 
+/// <summary>ONNX Runtime inference thread counts, as the profile's <c>threads</c> object gives them.</summary>
 public sealed record ThreadSettings
 {
+    /// <summary>Threads one operator may use (1 to 64, at most <see cref="SocInfo.CpuCores"/>).</summary>
     public required int IntraOp { get; init; }
+    /// <summary>Threads that run independent operators in parallel (1 to 64).</summary>
     public required int InterOp { get; init; }
 }
 
+/// <summary>The model of each feature; a feature without a model is null.</summary>
 public sealed record ModelSet
 {
+    /// <summary>The language model that answers voice requests.</summary>
     public ModelSpec? VoiceLlm { get; init; }
+    /// <summary>The language model that summarizes meetings.</summary>
     public ModelSpec? SummaryLlm { get; init; }
+    /// <summary>The speech recognition model.</summary>
     public ModelSpec? Asr { get; init; }
+    /// <summary>The voice activity detection model.</summary>
     public ModelSpec? Vad { get; init; }
+    /// <summary>The wake-word detection model.</summary>
     public ModelSpec? WakeWord { get; init; }
 
     /// <summary>The declared models with their feature names, in a stable order.</summary>
@@ -67,43 +96,69 @@ public sealed record ModelSet
     }
 }
 
+/// <summary>One model file or folder a feature loads.</summary>
 public sealed record ModelSpec
 {
+    /// <summary>The model's identifier, as reported in status and replies (letters, digits, <c>.</c>, <c>_</c>, <c>-</c>).</summary>
     public required string Id { get; init; }
+    /// <summary>The model file or folder, relative to the <c>Models:Root</c> setting unless absolute.</summary>
     public required string Path { get; init; }
+    /// <summary>Context cap in tokens (prompt + output) for language models, 128 to 131072; null keeps the model's own context length, which also caps this value.</summary>
     public int? ContextTokens { get; init; }
+    /// <summary>Default cap on reasoning tokens before the answer is forced (0 to 32768); a request's own budget overrides it, and null means no cap.</summary>
     public int? ThinkingBudgetTokens { get; init; }
 }
 
+/// <summary>The microphone input, as the profile's <c>audio</c> object describes it.</summary>
 public sealed record AudioInput
 {
+    /// <summary>Samples per second per channel, in Hz: 8000, 16000, 22050, 24000, 32000, 44100 or 48000.</summary>
     public required int SampleRate { get; init; }
+    /// <summary>Interleaved channels, 1 to 8.</summary>
     public required int Channels { get; init; }
+    /// <summary>Sample encoding of the input: <c>s16le</c>, <c>f32le</c> or <c>opus</c>.</summary>
     public required string Format { get; init; }
+    /// <summary>The ALSA capture device name, for example <c>plughw:1,0</c>; null, empty or <c>simulated</c> selects the simulated microphone.</summary>
     public string? Device { get; init; }
 }
 
+/// <summary>The GPIO chip and pins, as the profile's <c>gpio</c> object describes them.</summary>
 public sealed record GpioSettings
 {
+    /// <summary>The GPIO driver: <c>simulated</c>, <c>libgpiod</c> or <c>sysfs</c>.</summary>
     public required string Driver { get; init; }
+    /// <summary>The GPIO chip number (0 to 16) the <c>libgpiod</c> driver opens; 0 when absent.</summary>
     public int Chip { get; init; }
+    /// <summary>The GPIO pin number (0 to 511) of the push-to-talk button input; differs from <see cref="StatusLedPin"/>.</summary>
     public required int PushToTalkPin { get; init; }
+    /// <summary>The GPIO pin number (0 to 511) of the status LED output.</summary>
     public required int StatusLedPin { get; init; }
+    /// <summary>Whether the button pulls its pin low when pressed (pull-up input); true when absent.</summary>
     public bool ButtonActiveLow { get; init; } = true;
+    /// <summary>How long the button level must hold before a press or release counts, in milliseconds (0 to 1000); 30 when absent.</summary>
     public int DebounceMs { get; init; } = 30;
 
+    /// <summary>Whether <see cref="Driver"/> selects the software GPIO chip instead of the board's.</summary>
     [JsonIgnore]
     public bool IsSimulated => Driver == "simulated";
 }
 
+/// <summary>One climate sensor on an I2C bus, as an entry of the profile's <c>sensors</c> array describes it.</summary>
 public sealed record SensorSpec
 {
+    /// <summary>The sensor's name, unique in the profile (lower case, digits and hyphens); readings and health checks carry it.</summary>
     public required string Id { get; init; }
+    /// <summary>The chip: <c>sht3x</c> or <c>bme280</c>.</summary>
     public required string Type { get; init; }
+    /// <summary>The bus kind; always <c>i2c</c>.</summary>
     public required string Bus { get; init; }
+    /// <summary>The I2C bus number (0 to 16), as in <c>/dev/i2c-N</c>.</summary>
     public required int BusId { get; init; }
+    /// <summary>The 7-bit I2C address as hexadecimal text, for example <c>0x44</c>; unique on its bus.</summary>
     public required string Address { get; init; }
+    /// <summary>Seconds between polls (1 to 3600); 10 when absent.</summary>
     public int IntervalSeconds { get; init; } = 10;
+    /// <summary>Whether to use the chip's simulator on a simulated I2C bus instead of the board's bus; only <c>sht3x</c> has one.</summary>
     public bool Simulated { get; init; }
 
     /// <summary>The 7-bit I2C address parsed from <see cref="Address"/> (validated at load).</summary>

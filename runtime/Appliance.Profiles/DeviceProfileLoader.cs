@@ -4,14 +4,21 @@ using Json.Schema;
 namespace Appliance.Profiles;
 
 /// <summary>One reason a profile was refused: the file, the JSON pointer of the field, and why.</summary>
+/// <param name="File">The profile's path, or the source name given to <see cref="DeviceProfileLoader.Parse"/>.</param>
+/// <param name="Field">The JSON pointer of the offending field, for example <c>/gpio/statusLedPin</c>; empty for the whole document.</param>
+/// <param name="Reason">Why the field was refused, in words a technician can act on.</param>
 public sealed record ProfileProblem(string File, string Field, string Reason)
 {
+    /// <summary>The problem as one line of the daemon's start-up error: <c>file: /field: reason</c>, with <c>/</c> for the whole document.</summary>
     public override string ToString() => $"{File}: {(Field.Length == 0 ? "/" : Field)}: {Reason}";
 }
 
 /// <summary>The outcome of loading a profile: either the profile or the list of problems, never both.</summary>
+/// <param name="Profile">The validated profile; null when it was refused.</param>
+/// <param name="Problems">Every reason the profile was refused; empty when it was loaded.</param>
 public sealed record ProfileLoadResult(DeviceProfile? Profile, IReadOnlyList<ProfileProblem> Problems)
 {
+    /// <summary>Whether the profile was loaded, so <see cref="Profile"/> is set and <see cref="Problems"/> is empty.</summary>
     public bool Succeeded => Profile is not null;
 }
 
@@ -37,6 +44,9 @@ public static class DeviceProfileLoader
     /// Resolves <paramref name="nameOrPath"/>: an existing file path is taken as is; otherwise
     /// <c>{profilesDirectory}/{name}.json</c>.
     /// </summary>
+    /// <param name="nameOrPath">A profile name such as <c>rpi5-fridge</c> (with or without <c>.json</c>), or a file path.</param>
+    /// <param name="profilesDirectory">The folder of the shipped profiles, usually <c>device-profiles/</c>.</param>
+    /// <returns>An absolute path; the file is not required to exist (<see cref="Load"/> reports a missing one).</returns>
     public static string Resolve(string nameOrPath, string profilesDirectory)
     {
         if (File.Exists(nameOrPath))
@@ -49,6 +59,8 @@ public static class DeviceProfileLoader
     }
 
     /// <summary>Reads and validates the profile at <paramref name="path"/>. Never throws for a bad or missing file.</summary>
+    /// <param name="path">The profile file, typically from <see cref="Resolve"/>.</param>
+    /// <returns>The profile, or the problems found, an unreadable file included.</returns>
     public static ProfileLoadResult Load(string path)
     {
         string text;
@@ -65,6 +77,9 @@ public static class DeviceProfileLoader
     }
 
     /// <summary>Validates profile JSON text; <paramref name="sourceName"/> names it in problems.</summary>
+    /// <param name="json">The profile as JSON; comments and trailing commas are allowed.</param>
+    /// <param name="sourceName">The file name (or other label) used in problems and as <see cref="DeviceProfile.SourcePath"/>.</param>
+    /// <returns>The profile, or every schema problem (or, when the schema is met, every rule problem) found.</returns>
     public static ProfileLoadResult Parse(string json, string sourceName)
     {
         JsonDocument document;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Hardware;
 using Appliance.Daemon.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
 namespace Appliance.Daemon.Tests;
@@ -12,23 +13,31 @@ public sealed class HardwareIntegrationTests(ITestOutputHelper output)
     [Fact]
     public async Task A_bouncing_push_to_talk_press_gives_one_pressed_and_one_released_event()
     {
-        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output);
+        // The debounce timer runs on the test's clock: the contact bounces, and only after the quiet time does an event go out.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, customize: RunningDaemon.WithClock(time));
         await using var client = await daemon.ConnectAsync();
         var board = daemon.Service<BoardHardware>();
+        var debounce = TimeSpan.FromMilliseconds(board.Settings.DebounceMs);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await using var events = client.ObserveAsync(Topics.VoiceEvents(daemon.DeviceId), timeout.Token).GetAsyncEnumerator(timeout.Token);
-        var first = events.MoveNextAsync();
+        await using var subscription = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId), timeout.Token);
+        await using var events = subscription.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
 
         board.Simulator!.PressButton(board.Settings.PushToTalkPin);
+        var first = events.MoveNextAsync();
+        time.Advance(debounce - TimeSpan.FromMilliseconds(1));
+        Assert.False(first.IsCompleted, "nothing before the contact has been quiet for the debounce time");
+        time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(await first);
-        var pressed = JsonDocument.Parse(events.Current.Payload).RootElement;
+        var pressed = Assert.IsType<PushToTalkEvent>(events.Current.Deserialize<VoiceEvent>());
         board.Simulator.ReleaseButton(board.Settings.PushToTalkPin);
-        Assert.True(await events.MoveNextAsync());
-        var released = JsonDocument.Parse(events.Current.Payload).RootElement;
+        var second = events.MoveNextAsync();
+        time.Advance(debounce);
+        Assert.True(await second);
+        var released = Assert.IsType<PushToTalkEvent>(events.Current.Deserialize<VoiceEvent>());
 
-        Assert.Equal("push_to_talk", pressed.GetProperty("type").GetString());
-        Assert.Equal("pressed", pressed.GetProperty("state").GetString());
-        Assert.Equal("released", released.GetProperty("state").GetString());
+        Assert.Equal(("pressed", "released"), (pressed.State, released.State));
+        Assert.Equal(time.GetUtcNow(), released.At);
         Assert.True(board.PushToTalk!.RawEdges > 2, "the simulated contact bounced");
     }
 

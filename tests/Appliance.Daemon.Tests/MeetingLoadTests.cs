@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Appliance.Daemon.Tests;
 
 /// <summary>Twenty meetings at once into one daemon, each streamed at four times real time.</summary>
-public sealed class MeetingLoadTests(SpeechModels models, ITestOutputHelper output) : IClassFixture<SpeechModels>
+public sealed class MeetingLoadTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
 {
     private const int Sessions = 20;
     private const int SecondsPerMeeting = 60;

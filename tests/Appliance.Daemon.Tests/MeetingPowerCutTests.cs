@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
 using Appliance.Meetings;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -19,7 +20,7 @@ public sealed partial class MeetingTests
         string[] args = ["--Mqtt:Mode=External", $"--Mqtt:External:Host={broker.Host}", $"--Mqtt:External:Port={broker.Port}", $"--Device:Id={deviceId}", $"--Profile={models.Profile()}", $"--Meetings:Root={root}"];
         await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = deviceId });
         const string Session = "power-cut";
-        var frames = Frames(Speech(8));
+        var frames = SpokenAudio.PcmFrames(Speech(8));
         var half = frames.Count / 2;
 
         Task SendFrameAsync(int seq) => client.PublishAsync(MeetingAudioFrame.Create(deviceId, Session, seq, AudioCodecs.PcmS16LE, frames[seq]));

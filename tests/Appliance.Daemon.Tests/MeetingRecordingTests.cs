@@ -12,7 +12,7 @@ namespace Appliance.Daemon.Tests;
 /// repository) streamed by the meeting player's streamer as lossy Opus through the real daemon and broker.
 /// </summary>
 [Trait("Category", "Shared")]
-public sealed class MeetingRecordingTests(SpeechModels models, ITestOutputHelper output) : IClassFixture<SpeechModels>
+public sealed class MeetingRecordingTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
 {
     [Fact]
     public async Task The_TED_recording_as_lossy_reordered_Opus_gives_a_live_transcript_and_a_valid_summary_with_the_gaps()

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
 using Appliance.Meetings;
 
 namespace Appliance.Daemon.Tests;
@@ -38,7 +39,7 @@ public sealed partial class MeetingTests
 
         var start = await log.ControlAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en", Participants = Participants });
         await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
-        var frames = Frames(Speech(40));
+        var frames = SpokenAudio.PcmFrames(Speech(40));
         for (var i = 0; i < frames.Count; i++)
         {
             if (i != 7)

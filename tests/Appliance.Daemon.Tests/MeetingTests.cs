@@ -5,6 +5,7 @@ using System.Text.Json;
 using Appliance.Audio;
 using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
 using Appliance.Meetings;
 using MQTTnet;
 using MQTTnet.Protocol;
@@ -12,8 +13,8 @@ using Xunit.Abstractions;
 
 namespace Appliance.Daemon.Tests;
 
-/// <summary>A meeting streamed as earbuds do, through the real daemon and broker, with the speech models of <see cref="SpeechModels"/>.</summary>
-public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper output) : IClassFixture<SpeechModels>
+/// <summary>A meeting streamed as earbuds do, through the real daemon and broker, with the speech models of <see cref="ForgedSpeechModels"/>.</summary>
+public sealed partial class MeetingTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
 {
     private const int FrameSamples = 320; // 20 ms at 16 kHz
     private static readonly string[] Participants = ["Ana", "Ben"];
@@ -44,7 +45,7 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         var start = await log.ControlAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en", Participants = Participants });
         await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
         Assert.Null(log.Final(start).Error);
-        var frames = Frames(Speech(12));
+        var frames = SpokenAudio.PcmFrames(Speech(12));
         var order = Enumerable.Range(0, frames.Count).Where(i => i != 10).ToList(); // frame 10 is lost
         order.Insert(order.IndexOf(21), 20);                                         // frame 20 arrives twice
         (order[40], order[41]) = (order[41], order[40]);                            // two frames swap places
@@ -135,6 +136,31 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
         Assert.True((await client.CallAsync("status.get")).Result!.Value.GetProperty("online").GetBoolean());
     }
 
+    [Fact]
+    public async Task Commands_for_one_meeting_are_carried_out_in_the_order_they_were_sent()
+    {
+        var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+
+        // Back to back, without waiting for replies, as earbuds that lose their link may send them.
+        var commands = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000 }));
+            commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "stop" }));
+            commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "abort" }));
+        }
+
+        foreach (var command in commands)
+        {
+            await log.WaitForFinalAsync(command, TimeSpan.FromSeconds(20));
+        }
+
+        var states = commands.Select(c => log.Final(c)).Select(r => r.Error?.Code ?? RpcMethods.MeetingsStop.ReadResult(r)!.State.ToString()).ToList();
+        Assert.Equal(Enumerable.Repeat<string[]>(["Recording", "Stopping", "Aborted"], 5).SelectMany(x => x), states);
+    }
+
     private static async Task<JsonElement> WaitForAsync(ApplianceClient client, string session, Func<JsonElement, bool> condition)
     {
         var watch = Stopwatch.StartNew();
@@ -150,23 +176,6 @@ public sealed partial class MeetingTests(SpeechModels models, ITestOutputHelper 
 
             await Task.Yield();
         }
-    }
-
-    private static List<byte[]> Frames(float[] samples)
-    {
-        var frames = new List<byte[]>();
-        for (var offset = 0; offset + FrameSamples <= samples.Length; offset += FrameSamples)
-        {
-            var frame = new byte[FrameSamples * 2];
-            for (var i = 0; i < FrameSamples; i++)
-            {
-                BinaryPrimitives.WriteInt16LittleEndian(frame.AsSpan(2 * i), (short)(samples[offset + i] * 32767));
-            }
-
-            frames.Add(frame);
-        }
-
-        return frames;
     }
 
     private float[] Speech(double seconds) =>

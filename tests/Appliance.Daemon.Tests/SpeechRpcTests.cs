@@ -3,8 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Appliance.Audio;
 using Appliance.Contracts;
-using Appliance.Daemon.Speech;
+using Appliance.Speech;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
 using Appliance.Hardware;
 using Appliance.ModelForge.Llm;
 using Appliance.ModelForge.Whisper;
@@ -16,9 +17,9 @@ namespace Appliance.Daemon.Tests;
 /// The speech models a profile names: a forged tiny Whisper, and the real Silero VAD and openWakeWord "hey jarvis"
 /// models from the npm package the speech tests install (tests/Appliance.Speech.Tests/reference).
 /// </summary>
-public sealed class SpeechModels : IDisposable
+public sealed class ForgedSpeechModels : IDisposable
 {
-    public SpeechModels()
+    public ForgedSpeechModels()
     {
         Root = Path.Combine(Path.GetTempPath(), "daemon-speech-" + Guid.NewGuid().ToString("N"));
         Whisper = Path.Combine(Root, "whisper-tiny");
@@ -65,12 +66,12 @@ public sealed class SpeechModels : IDisposable
 }
 
 /// <summary><c>asr.transcribe</c>, <c>asr.cancel</c> and the voice events of the microphone pipeline, over MQTT.</summary>
-public sealed class SpeechRpcTests(SpeechModels models, ITestOutputHelper output) : IClassFixture<SpeechModels>
+public sealed class SpeechRpcTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
 {
     private async Task<RunningDaemon> StartAsync()
     {
         var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}"]);
-        await daemon.Service<Appliance.Speech.SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
+        await daemon.Service<SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
         return daemon;
     }
 

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
 using Microsoft.Extensions.Hosting;
@@ -38,7 +39,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly List<MqttSubscription> _subscriptions = [];
     private readonly List<Func<CancellationToken, Task>> _onConnected = [];
     private readonly TaskCompletionSource _firstConnection = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly SemaphoreSlim _wake = new(0);
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private int _subscribedCount;
     private long _droppedMessages;
     private volatile bool _stopping;
@@ -83,7 +84,7 @@ internal sealed class MqttConnection : BackgroundService
             _subscriptions.Add(subscription);
         }
 
-        _wake.Release();
+        _wake.Writer.TryWrite(true);
     }
 
     /// <summary>Registers work to do after every (re)connection, such as publishing the retained status.</summary>
@@ -180,7 +181,6 @@ internal sealed class MqttConnection : BackgroundService
     public override void Dispose()
     {
         _client.Dispose();
-        _wake.Dispose();
         base.Dispose();
     }
 
@@ -188,6 +188,7 @@ internal sealed class MqttConnection : BackgroundService
     {
         var delay = TimeSpan.FromMilliseconds(_options.ReconnectInitialDelayMs);
         var maxDelay = TimeSpan.FromMilliseconds(_options.ReconnectMaxDelayMs);
+        Task<bool>? woken = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             if (!_client.IsConnected)
@@ -215,7 +216,17 @@ internal sealed class MqttConnection : BackgroundService
             // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety net.
             try
             {
-                await _wake.WaitAsync(TimeSpan.FromSeconds(_options.KeepAliveSeconds), stoppingToken).ConfigureAwait(false);
+                using var look = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                woken ??= _wake.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                if (await Task.WhenAny(woken, Task.Delay(TimeSpan.FromSeconds(_options.KeepAliveSeconds), _time, look.Token)).ConfigureAwait(false) == woken)
+                {
+                    await woken.ConfigureAwait(false);
+                    _wake.Reader.TryRead(out _);
+                    woken = null;
+                }
+
+                await look.CancelAsync().ConfigureAwait(false);
+                stoppingToken.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException)
             {
@@ -361,7 +372,7 @@ internal sealed class MqttConnection : BackgroundService
             ConnectionChanged?.Invoke(false);
         }
 
-        _wake.Release();
+        _wake.Writer.TryWrite(true);
         return Task.CompletedTask;
     }
 

@@ -17,8 +17,10 @@ namespace Appliance.Daemon.Rpc;
 /// methods <c>meetings.{action}</c> with the session id from the topic. It checks size and JSON, de-duplicates by
 /// idempotency key, queues the request (bounded; a full queue answers "busy" rather than blocking the MQTT receive path),
 /// runs the method on one of a fixed number of workers and publishes every reply to the request's response topic with its
-/// correlation data, sequence number and final marker: the one reply path of the daemon. On shutdown it takes no new
-/// requests and cancels the ones running (they answer <c>cancelled</c>).
+/// correlation data, sequence number and final marker: the one reply path of the daemon. Commands for one meeting run
+/// one after the other in the order they arrived (earbuds may send start and stop back to back without waiting); other
+/// requests run side by side. On shutdown it takes no new requests and cancels the ones running (they answer
+/// <c>cancelled</c>).
 /// </summary>
 internal sealed class RpcDispatcher : BackgroundService
 {
@@ -30,6 +32,7 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly IdempotencyCache _idempotency;
     private readonly Channel<Request> _queue;
     private readonly CancellationTokenSource _replies = new();
+    private readonly Dictionary<string, Task> _meetingLanes = new(StringComparer.Ordinal);
 
     public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
@@ -94,22 +97,65 @@ internal sealed class RpcDispatcher : BackgroundService
     private async Task AcceptAsync(MqttApplicationMessage message, string? method, string? controlledSession)
     {
         var request = new Request(method, controlledSession, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message), null);
+        if (controlledSession is not null)
+        {
+            // The receive path runs in arrival order: the lane is taken here, behind the meeting's previous command.
+            lock (_meetingLanes)
+            {
+                request.Behind = _meetingLanes.GetValueOrDefault(controlledSession, Task.CompletedTask);
+                _meetingLanes[controlledSession] = request.Done.Task;
+            }
+        }
+
         var limit = (method is null ? null : _methods.GetValueOrDefault(method)?.MaxPayloadBytes) ?? _options.MaxPayloadBytes;
         if (message.Payload.Length > limit)
         {
+            Finish(request);
             await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {request.Name} is {limit} bytes.")).ConfigureAwait(false);
             return;
         }
 
         // The payload buffer belongs to MQTTnet and is reused after this handler returns: copy it.
-        request = request with { Payload = message.Payload.ToArray() };
+        request.Payload = message.Payload.ToArray();
         if (!_queue.Writer.TryWrite(request))
         {
+            Finish(request);
             await ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly.")).ConfigureAwait(false);
         }
     }
 
+    /// <summary>Frees the request's lane for the meeting's next command.</summary>
+    private void Finish(Request request)
+    {
+        if (request.ControlledSession is not { } session)
+        {
+            return;
+        }
+
+        request.Done.TrySetResult();
+        lock (_meetingLanes)
+        {
+            if (_meetingLanes.TryGetValue(session, out var tail) && tail == request.Done.Task)
+            {
+                _meetingLanes.Remove(session);
+            }
+        }
+    }
+
     private async Task ServeAsync(Request request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await request.Behind.ConfigureAwait(false);
+            await ServeInOrderAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Finish(request);
+        }
+    }
+
+    private async Task ServeInOrderAsync(Request request, CancellationToken cancellationToken)
     {
         if (request.IdempotencyKey is { } key)
         {
@@ -229,8 +275,26 @@ internal sealed class RpcDispatcher : BackgroundService
         UserProperties.Read(message.UserProperties, UserProperties.IdempotencyKey) is { Length: > 0 } key ? key : null;
 
     /// <summary>A request in the queue: an RPC method, or a meeting command for <see cref="ControlledSession"/>.</summary>
-    private sealed record Request(string? Method, string? ControlledSession, string? ResponseTopic, byte[]? CorrelationData, string? IdempotencyKey, byte[]? Payload)
+    private sealed class Request(string? method, string? controlledSession, string? responseTopic, byte[]? correlationData, string? idempotencyKey, byte[]? payload)
     {
+        public string? Method { get; } = method;
+
+        public string? ControlledSession { get; } = controlledSession;
+
+        public string? ResponseTopic { get; } = responseTopic;
+
+        public byte[]? CorrelationData { get; } = correlationData;
+
+        public string? IdempotencyKey { get; } = idempotencyKey;
+
+        public byte[]? Payload { get; set; } = payload;
+
+        /// <summary>Completes when the meeting's previous command is done (at once for other requests).</summary>
+        public Task Behind { get; set; } = Task.CompletedTask;
+
+        /// <summary>Completed when this request is done, for the meeting's next command.</summary>
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public string Name => Method ?? $"meeting control of {ControlledSession}";
     }
 }

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
@@ -21,7 +22,7 @@ internal sealed partial class StatusPublisher : BackgroundService
     private readonly TimeProvider _time;
     private readonly StatusOptions _options;
     private readonly ILogger<StatusPublisher> _logger;
-    private readonly SemaphoreSlim _changed = new(0);
+    private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, IEnumerable<IModelStatusSource> models, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
@@ -33,10 +34,10 @@ internal sealed partial class StatusPublisher : BackgroundService
         _options = options.Value;
         _logger = logger;
         _mqtt.OnConnected(PublishAsync);
-        _health.Changed += () => _changed.Release();
+        _health.Changed += Changed;
         foreach (var source in _models)
         {
-            source.ModelsChanged += () => _changed.Release();
+            source.ModelsChanged += Changed;
         }
     }
 
@@ -59,30 +60,44 @@ internal sealed partial class StatusPublisher : BackgroundService
         };
     }
 
-    public override void Dispose()
-    {
-        _changed.Dispose();
-        base.Dispose();
-    }
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var refresh = TimeSpan.FromSeconds(_options.RefreshSeconds);
-        while (!stoppingToken.IsCancellationRequested)
+        // On every change, and every refresh period on the daemon's clock (for the uptime).
+        using var refresh = new PeriodicTimer(TimeSpan.FromSeconds(_options.RefreshSeconds), _time);
+        Task<bool>? tick = null;
+        Task<bool>? changed = null;
+        try
         {
-            try
+            while (true)
             {
-                // Either a change or the refresh period, whichever comes first.
-                await _changed.WaitAsync(refresh, stoppingToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
+                tick ??= refresh.WaitForNextTickAsync(stoppingToken).AsTask();
+                changed ??= _changed.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                if (await Task.WhenAny(tick, changed).ConfigureAwait(false) == tick)
+                {
+                    if (!await tick.ConfigureAwait(false))
+                    {
+                        return;
+                    }
 
-            await PublishAsync(stoppingToken).ConfigureAwait(false);
+                    tick = null;
+                }
+                else
+                {
+                    await changed.ConfigureAwait(false);
+                    _changed.Reader.TryRead(out _);
+                    changed = null;
+                }
+
+                await PublishAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
+
+    private void Changed() => _changed.Writer.TryWrite(true);
 
     private async Task PublishAsync(CancellationToken cancellationToken)
     {

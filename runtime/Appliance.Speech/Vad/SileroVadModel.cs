@@ -82,6 +82,7 @@ public sealed class SileroVadModel : IDisposable
         return new SileroVoiceActivityDetector(this, options, ownsModel: false);
     }
 
+    /// <summary>Releases the ONNX Runtime session; dispose the detectors on it first, as they cannot run afterwards.</summary>
     public void Dispose() => Session.Dispose();
 
     // Batch 1 where the graph leaves the dimension symbolic ([2, -1, 128] → [2, 1, 128]).

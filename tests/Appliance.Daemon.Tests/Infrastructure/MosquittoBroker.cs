@@ -3,12 +3,19 @@ using System.Diagnostics;
 namespace Appliance.Daemon.Tests.Infrastructure;
 
 /// <summary>
-/// A Mosquitto broker on loopback for the external-broker tests: the one CI started (APPLIANCE_TEST_MOSQUITTO
-/// = host:port) or, when that is not set or the test must stop and restart the broker, one this process
-/// starts from the Debian package's binary on a port the OS picked.
+/// A Mosquitto broker on loopback for the external-broker tests: the one CI started (APPLIANCE_TEST_MOSQUITTO =
+/// host:port) or, when that is not set or the test must stop and restart the broker, one this process starts from the
+/// Debian package's binary.
 /// </summary>
+/// <remarks>
+/// Mosquitto cannot bind port 0 (in its configuration port 0 means a Unix socket), so a private broker gets a port the
+/// OS offered a moment before, and this class makes sure the broker it started is the one listening there: it waits for
+/// Mosquitto's own "Opening ipv4 listen socket on port N" line, and takes another port when Mosquitto reports the
+/// address in use.
+/// </remarks>
 internal sealed class MosquittoBroker : IAsyncDisposable
 {
+    private const int PortAttempts = 5;
     private static readonly string[] BinaryLocations = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
 
     private readonly string _configPath;
@@ -40,21 +47,24 @@ internal sealed class MosquittoBroker : IAsyncDisposable
 
     public static async Task<MosquittoBroker> StartPrivateAsync()
     {
-        var port = FreePort.Next();
-        var config = Path.Combine(Path.GetTempPath(), $"mosquitto-{port}.conf");
-        await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n");
-        var broker = new MosquittoBroker("127.0.0.1", port, config);
-        await broker.StartAsync();
-        return broker;
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort.Offered();
+            var config = Path.Combine(Path.GetTempPath(), $"mosquitto-{port}-{Guid.NewGuid():N}.conf");
+            await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
+            var broker = new MosquittoBroker("127.0.0.1", port, config);
+            if (await broker.TryStartAsync())
+            {
+                return broker;
+            }
+
+            File.Delete(config);
+            Assert.True(attempt < PortAttempts, $"mosquitto found {PortAttempts} offered ports taken in a row");
+        }
     }
 
-    public async Task StartAsync()
-    {
-        var binary = BinaryLocations.FirstOrDefault(File.Exists);
-        Assert.True(binary is not null, "mosquitto is not installed: apt-get install mosquitto (the README's test command does it)");
-        _process = Process.Start(new ProcessStartInfo(binary!, ["-c", _configPath]) { RedirectStandardError = true, RedirectStandardOutput = true });
-        await FreePort.WaitUntilListeningAsync(Port, TimeSpan.FromSeconds(10));
-    }
+    /// <summary>Starts the private broker again on its port (after <see cref="StopAsync"/>).</summary>
+    public async Task StartAsync() => Assert.True(await TryStartAsync(), $"mosquitto could not listen on port {Port} again");
 
     /// <summary>Stops a private broker (retained messages are lost: persistence is off).</summary>
     public async Task StopAsync()
@@ -77,5 +87,46 @@ internal sealed class MosquittoBroker : IAsyncDisposable
             await StopAsync();
             File.Delete(_configPath);
         }
+    }
+
+    /// <summary>Starts Mosquitto and waits until it says it listens on <see cref="Port"/>; false when the address was in use.</summary>
+    private async Task<bool> TryStartAsync()
+    {
+        var binary = BinaryLocations.FirstOrDefault(File.Exists);
+        Assert.True(binary is not null, "mosquitto is not installed: apt-get install mosquitto (the README's test command does it)");
+        var listening = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var process = new Process { StartInfo = new ProcessStartInfo(binary!, ["-c", _configPath]) { RedirectStandardError = true, RedirectStandardOutput = true }, EnableRaisingEvents = true };
+        void OnLine(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data?.Contains($"listen socket on port {Port}.", StringComparison.Ordinal) == true)
+            {
+                listening.TrySetResult(true);
+            }
+            else if (e.Data?.Contains("Address already in use", StringComparison.Ordinal) == true)
+            {
+                listening.TrySetResult(false);
+            }
+        }
+
+        process.OutputDataReceived += OnLine;
+        process.ErrorDataReceived += OnLine;
+        process.Exited += (_, _) => listening.TrySetResult(false);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (await listening.Task.WaitAsync(TimeSpan.FromSeconds(10)))
+        {
+            _process = process;
+            return true;
+        }
+
+        if (!process.HasExited)
+        {
+            process.Kill();
+        }
+
+        await process.WaitForExitAsync();
+        process.Dispose();
+        return false;
     }
 }

@@ -1,4 +1,5 @@
 using Appliance.Contracts;
+using Appliance.Daemon.Mqtt;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -7,18 +8,21 @@ using Xunit.Abstractions;
 namespace Appliance.Daemon.Tests.Infrastructure;
 
 /// <summary>
-/// The real daemon host, started in this process with its own arguments. Disposing it stops the host and
-/// fails the test if the daemon logged an error or a critical entry (unless the test allowed errors).
+/// The real daemon host, started in this process with its own arguments. Disposing it stops the host and fails the test
+/// if the daemon logged an error or a critical entry (unless the test allowed errors), or if a task exception went
+/// unobserved meanwhile.
 /// </summary>
 internal sealed class RunningDaemon : IAsyncDisposable
 {
     private readonly IHost _host;
     private readonly CapturingLoggerProvider _logs;
+    private readonly int _unobservedMark;
 
-    private RunningDaemon(IHost host, CapturingLoggerProvider logs, string deviceId, string brokerHost, int brokerPort, int? tlsPort)
+    private RunningDaemon(IHost host, CapturingLoggerProvider logs, int unobservedMark, string deviceId, string brokerHost, int brokerPort, int? tlsPort)
     {
         _host = host;
         _logs = logs;
+        _unobservedMark = unobservedMark;
         DeviceId = deviceId;
         BrokerHost = brokerHost;
         BrokerPort = brokerPort;
@@ -39,19 +43,17 @@ internal sealed class RunningDaemon : IAsyncDisposable
 
     public IEnumerable<(LogLevel Level, string Category, EventId Id, string Message)> Logs => _logs.Entries;
 
-    /// <summary>Starts a daemon on its embedded broker at a port the OS picked.</summary>
+    /// <summary>Starts a daemon whose embedded broker binds ports the OS picks (port 0), and reads back the ones it got.</summary>
     public static Task<RunningDaemon> StartEmbeddedAsync(ITestOutputHelper output, IEnumerable<string>? args = null, Action<HostApplicationBuilder>? customize = null, bool withTls = false)
     {
-        var port = FreePort.Next();
-        int? tlsPort = withTls ? FreePort.Next() : null;
-        var all = new List<string> { $"--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}" };
-        if (tlsPort is { } tls)
+        var all = new List<string> { "--Mqtt:Mode=Embedded", "--Mqtt:Broker:Port=0" };
+        if (withTls)
         {
-            all.Add($"--Mqtt:Broker:Tls:Port={tls}");
+            all.Add("--Mqtt:Broker:Tls:Port=0");
         }
 
         all.AddRange(args ?? []);
-        return StartAsync(output, all, "127.0.0.1", port, tlsPort, customize);
+        return StartAsync(output, all, null, customize);
     }
 
     /// <summary>Starts a daemon that connects to an external broker.</summary>
@@ -59,10 +61,13 @@ internal sealed class RunningDaemon : IAsyncDisposable
     {
         var all = new List<string> { "--Mqtt:Mode=External", $"--Mqtt:External:Host={host}", $"--Mqtt:External:Port={port}", "--Mqtt:ReconnectInitialDelayMs=100", "--Mqtt:ReconnectMaxDelayMs=500" };
         all.AddRange(args ?? []);
-        return StartAsync(output, all, host, port, null, customize);
+        return StartAsync(output, all, (host, port), customize);
     }
 
-    private static async Task<RunningDaemon> StartAsync(ITestOutputHelper output, List<string> args, string host, int port, int? tlsPort, Action<HostApplicationBuilder>? customize)
+    /// <summary>Replaces the daemon's clock: for tests that move time themselves.</summary>
+    public static Action<HostApplicationBuilder> WithClock(TimeProvider time) => builder => builder.Services.AddSingleton(time);
+
+    private static async Task<RunningDaemon> StartAsync(ITestOutputHelper output, List<string> args, (string Host, int Port)? external, Action<HostApplicationBuilder>? customize)
     {
         var deviceId = args.FirstOrDefault(a => a.StartsWith("--Device:Id=", StringComparison.Ordinal))?["--Device:Id=".Length..];
         if (deviceId is null)
@@ -80,8 +85,15 @@ internal sealed class RunningDaemon : IAsyncDisposable
             customize?.Invoke(builder);
         });
         Assert.True(built.Succeeded, string.Join(Environment.NewLine, built.Problems));
+        var mark = UnobservedTaskExceptions.Mark();
         await built.Host!.StartAsync();
-        return new RunningDaemon(built.Host, logs, deviceId, host, port, tlsPort);
+        if (external is var (host, port))
+        {
+            return new RunningDaemon(built.Host, logs, mark, deviceId, host, port, null);
+        }
+
+        var broker = built.Host.Services.GetRequiredService<EmbeddedBroker>();
+        return new RunningDaemon(built.Host, logs, mark, deviceId, broker.LocalEndpoint.Host, broker.LocalEndpoint.Port, broker.TlsPort);
     }
 
     public T Service<T>()
@@ -109,6 +121,8 @@ internal sealed class RunningDaemon : IAsyncDisposable
     {
         await StopAsync();
         _host.Dispose();
+        var unobserved = UnobservedTaskExceptions.Since(_unobservedMark);
+        Assert.True(unobserved.Count == 0, "Task exceptions went unobserved:" + Environment.NewLine + string.Join(Environment.NewLine, unobserved));
         if (!AllowErrors)
         {
             var errors = _logs.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => $"{e.Category}[{e.Id.Id}] {e.Message}").ToList();

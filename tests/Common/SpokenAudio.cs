@@ -1,9 +1,9 @@
+using System.Buffers.Binary;
 using Appliance.Audio;
-using Appliance.Tests.Common;
 
-namespace Appliance.Daemon.Tests.Infrastructure;
+namespace Appliance.Tests.Common;
 
-/// <summary>Speech made by espeak-ng (Debian package; ./test.sh installs it), as 16 kHz mono samples.</summary>
+/// <summary>Speech made by espeak-ng (Debian package; ./test.sh installs it), as 16 kHz mono samples, and cut into meeting frames. Compiled into each test project that needs it.</summary>
 internal static class SpokenAudio
 {
     /// <summary>One utterance, spoken at <paramref name="wordsPerMinute"/>.</summary>
@@ -26,5 +26,24 @@ internal static class SpokenAudio
         }
 
         return samples;
+    }
+
+    /// <summary>16 kHz mono samples as 20 ms frames of 16-bit little-endian PCM (320 samples each; a partial last frame is left out).</summary>
+    public static List<byte[]> PcmFrames(float[] samples)
+    {
+        const int FrameSamples = 320;
+        var frames = new List<byte[]>();
+        for (var offset = 0; offset + FrameSamples <= samples.Length; offset += FrameSamples)
+        {
+            var frame = new byte[FrameSamples * 2];
+            for (var i = 0; i < FrameSamples; i++)
+            {
+                BinaryPrimitives.WriteInt16LittleEndian(frame.AsSpan(2 * i), (short)(samples[offset + i] * 32767));
+            }
+
+            frames.Add(frame);
+        }
+
+        return frames;
     }
 }

@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using Appliance.Inference;
+using Appliance.Llm;
+using Appliance.Meetings.Pipeline;
+using Appliance.ModelForge.Llm;
+using Appliance.ModelForge.Whisper;
+using Appliance.Profiles;
+using Appliance.Speech;
+using Appliance.Tests.Common;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Appliance.Meetings.Tests;
+
+/// <summary>A forged tiny Whisper, a forged tiny R1-style model with a 2048-token context, and spoken audio, made once for the class.</summary>
+public sealed class PipelineModels : IDisposable
+{
+    public PipelineModels()
+    {
+        Root = Path.Combine(Path.GetTempPath(), "meeting-pipeline-" + Guid.NewGuid().ToString("N"));
+        Whisper = Path.Combine(Root, "whisper-tiny");
+        WhisperForge.Write(WhisperPreset.Tiny, 7, Whisper);
+        SummaryLlm = Path.Combine(Root, "summary-llm");
+        LlmForge.Write(LlmPreset.Tiny with { Name = "tiny-2k", ContextLength = 2048 }, 42, SummaryLlm);
+        Frames = SpokenAudio.PcmFrames(SpokenAudio.Repeated(Root, "Ana will send the budget by Friday. We decided to ship the new fridge line in March.", 8));
+    }
+
+    public string Root { get; }
+
+    public string Whisper { get; }
+
+    public string SummaryLlm { get; }
+
+    /// <summary>8 s of speech as 20 ms frames of 16 kHz PCM.</summary>
+    public IReadOnlyList<byte[]> Frames { get; }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>The meeting pipeline without a daemon: store, ingest, transcriber and summarizer on real models, events recorded as the transport would get them.</summary>
+public sealed class PipelineTests(PipelineModels models) : IClassFixture<PipelineModels>
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_meeting_goes_from_frames_to_a_stored_transcript_and_a_published_summary_with_its_gap()
+    {
+        await using var rig = Rig.Start(models, summaryModel: null);
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m1", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", ["Ana"]), default));
+        for (var seq = 0; seq < models.Frames.Count; seq++)
+        {
+            if (seq != 10)
+            {
+                Assert.True(rig.Ingest.TryEnqueue("m1", new AudioFrame(seq, AudioCodecs.PcmS16LE, 0, models.Frames[seq])));
+            }
+        }
+
+        var stopped = await rig.Pipeline.StopAsync("m1", models.Frames.Count - 1, default);
+        Assert.Equal(MeetingResult.Ok, stopped.Result);
+        Assert.Equal(new SequenceGap(10, 1), Assert.Single(stopped.Gaps));
+        var summary = await rig.Events.Summary("m1").WaitAsync(Limit);
+
+        Assert.Equal(SummarySource.Extractive, summary.Source);
+        Assert.Equal(new SequenceGap(10, 1), Assert.Single(summary.Gaps));
+        Assert.Equal(MeetingState.Completed, rig.Store.Get("m1")!.State);
+        var stored = rig.Store.ReadTranscript("m1")!;
+        Assert.NotEmpty(stored);
+        Assert.All(stored, s => Assert.Matches("^t[0-9]{9}-[0-9]+$", s.SegmentId));
+        Assert.Equal(stored.Select(s => s.SegmentId).Order(StringComparer.Ordinal), rig.Events.Transcript("m1").Select(s => s.SegmentId).Order(StringComparer.Ordinal));
+        var progress = rig.Events.Progress("m1");
+        Assert.Equal(MeetingPhase.Recording, progress[0].State);
+        Assert.Equal((MeetingPhase.Completed, SummarySource.Extractive), (progress[^1].State, progress[^1].Source));
+        Assert.Contains(progress, p => p.PercentTranscribed == 100);
+        Assert.Equal(models.Frames.Count - 1, progress[^1].AcceptedFrames);
+        Assert.Equal(1, progress[^1].LostFrames);
+    }
+
+    [Fact]
+    public async Task A_meeting_whose_audio_cannot_be_decoded_fails_is_reported_and_keeps_its_audio()
+    {
+        await using var rig = Rig.Start(models, summaryModel: null);
+        var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        rig.Pipeline.FailuresChanged += () => failed.TrySetResult();
+
+        // The store takes any rate; the Opus decoder has five, so the run fails on its first step.
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m2", new MeetingParameters(AudioCodecs.Opus, 44100, 1, "en", []), default));
+        await failed.Task.WaitAsync(Limit);
+
+        Assert.Contains("m2", rig.Pipeline.Failures.Keys);
+        var last = rig.Events.Progress("m2")[^1];
+        Assert.Equal((MeetingPhase.Failed, RpcErrorCodes.Internal), (last.State, last.Error!.Code));
+        Assert.Equal(MeetingState.Open, rig.Store.Get("m2")!.State);
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.DeleteAsync("m2", default));
+        Assert.Empty(rig.Pipeline.Failures);
+    }
+
+    [Fact]
+    public async Task Abort_ends_the_run_without_a_summary_and_delete_clears_what_was_published()
+    {
+        await using var rig = Rig.Start(models, summaryModel: null);
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m3", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
+        for (var seq = 0; seq < 50; seq++)
+        {
+            rig.Ingest.TryEnqueue("m3", new AudioFrame(seq, AudioCodecs.PcmS16LE, 0, models.Frames[seq]));
+        }
+
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.AbortAsync("m3", default));
+        Assert.Equal(MeetingPhase.Aborted, rig.Events.Progress("m3")[^1].State);
+        Assert.Equal(MeetingState.Aborted, rig.Store.Get("m3")!.State);
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.DeleteAsync("m3", default));
+        Assert.False(rig.Events.Summary("m3").IsCompleted);
+        Assert.Contains("m3", rig.Events.Deleted);
+        Assert.Null(rig.Store.Get("m3"));
+    }
+
+    [Fact]
+    public async Task The_summary_model_maps_chunks_ahead_and_an_invalid_answer_is_retried_under_the_schema()
+    {
+        await using var llm = new LlmService(new LlmServiceOptions { Inference = InferenceSettings.Cpu(1) });
+        Assert.Equal(LlmModelState.Loaded, (await llm.LoadModelAsync(new ModelSpec { Id = "summary", Path = models.SummaryLlm, ContextTokens = 2048 })).State);
+        var thinking = SummaryModel.ThinkingBudgetFor(32, 2048);
+        using var chat = new LlmChatClient(llm, "summary", LlmPriority.Batch, thinking);
+        var model = new SummaryModel(chat, 2048, thinking, text => llm.CountTokens("summary", text)!.Value);
+        var transcript = Enumerable.Range(0, 60)
+            .Select(i => new TranscriptSegment($"t{i * 5000:D9}-0", 0, i * 5, (i * 5) + 4, $"Point {i}: Ana will send the budget by Friday, and we decided to ship the new fridge line in March.", "en"))
+            .ToList();
+        var stages = new List<MeetingProgress>();
+        await using var summarizer = new MeetingSummarizer(model);
+
+        summarizer.Prepare(transcript.Sum(s => s.Text.Length), () => transcript);
+        var (summary, problem) = await summarizer.SummarizeAsync(transcript, new MeetingParameters(AudioCodecs.Opus, 16000, 1, "en", ["Ana"]), [new SequenceGap(7, 2)], p =>
+        {
+            stages.Add(p);
+            return Task.CompletedTask;
+        }, default);
+
+        Assert.True(summary is not null, problem);
+        Assert.Equal((SummarySource.Llm, "en"), (summary.Source, summary.Language));
+        Assert.Empty(MeetingSummarySchema.Validate(System.Text.Encoding.UTF8.GetBytes(MeetingSummarySchema.Serialize(summary))));
+        var maps = stages.Where(s => s.Stage == SummaryStage.Map).ToList();
+        Assert.True(maps.Count >= 2, $"{maps.Count} chunk(s): the transcript should not fit one");
+        Assert.All(maps.SkipLast(1), m => Assert.True(m.Prepared));
+        Assert.Equal([SummaryStage.Reduce, SummaryStage.Reduce], stages.SkipWhile(s => s.Stage == SummaryStage.Map).Select(s => s.Stage!.Value));
+        Assert.True(stages[^1].Constrained);
+    }
+
+    /// <summary>Store, ingest loop, speech models and pipeline for one test, torn down in order.</summary>
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly string _root;
+        private readonly Task _ingestLoop;
+        private readonly SpeechModels _speech;
+
+        private Rig(PipelineModels models, Func<SummaryModel?> summaryModel)
+        {
+            _root = Path.Combine(models.Root, "store-" + Guid.NewGuid().ToString("N"));
+            Store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = _root }, TimeProvider.System);
+            Ingest = new MeetingIngest(Store, 4096, TimeProvider.System);
+            _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1));
+            _speech.Load();
+            Pipeline = new MeetingPipeline(Store, Ingest, _speech, summaryModel, Events, TimeProvider.System, NullLogger<MeetingPipeline>.Instance);
+            _ingestLoop = Ingest.RunAsync();
+        }
+
+        public MeetingSessionManager Store { get; }
+
+        public MeetingIngest Ingest { get; }
+
+        public MeetingPipeline Pipeline { get; }
+
+        public RecordedEvents Events { get; } = new();
+
+        public static Rig Start(PipelineModels models, Func<SummaryModel?>? summaryModel) => new(models, summaryModel ?? (() => null));
+
+        public async ValueTask DisposeAsync()
+        {
+            Ingest.Complete();
+            await _ingestLoop;
+            await Pipeline.DisposeAsync();
+            Store.Dispose();
+            _speech.Dispose();
+        }
+    }
+
+    /// <summary>What the pipeline handed to the transport, by session.</summary>
+    private sealed class RecordedEvents : IMeetingEvents
+    {
+        private readonly ConcurrentQueue<(string Session, object Event)> _events = new();
+        private readonly ConcurrentDictionary<string, TaskCompletionSource<MeetingSummary>> _summaries = new(StringComparer.Ordinal);
+
+        public IReadOnlyList<string> Deleted => [.. _events.Where(e => e.Event is string).Select(e => e.Session)];
+
+        public IReadOnlyList<TranscriptSegment> Transcript(string session) => [.. _events.Where(e => e.Session == session).Select(e => e.Event).OfType<TranscriptSegment>()];
+
+        public IReadOnlyList<MeetingProgress> Progress(string session) => [.. _events.Where(e => e.Session == session).Select(e => e.Event).OfType<MeetingProgress>()];
+
+        public Task<MeetingSummary> Summary(string session) => Completion(session).Task;
+
+        public Task TranscriptAsync(string sessionId, TranscriptSegment segment, CancellationToken cancellationToken) => Record(sessionId, segment);
+
+        public Task ProgressAsync(string sessionId, MeetingProgress progress, CancellationToken cancellationToken) => Record(sessionId, progress);
+
+        public Task SummaryAsync(string sessionId, MeetingSummary summary, CancellationToken cancellationToken)
+        {
+            Completion(sessionId).TrySetResult(summary);
+            return Record(sessionId, summary);
+        }
+
+        public Task DeletedAsync(string sessionId, CancellationToken cancellationToken) => Record(sessionId, "deleted");
+
+        private TaskCompletionSource<MeetingSummary> Completion(string session) =>
+            _summaries.GetOrAdd(session, _ => new TaskCompletionSource<MeetingSummary>(TaskCreationOptions.RunContinuationsAsynchronously));
+
+        private Task Record(string session, object e)
+        {
+            _events.Enqueue((session, e));
+            return Task.CompletedTask;
+        }
+    }
+}
