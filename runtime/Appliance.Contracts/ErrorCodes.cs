@@ -4,6 +4,11 @@ namespace Appliance.Contracts;
 /// The stable error codes of structured error replies (<see cref="RpcError.Code"/>). They are part of the contract:
 /// clients branch on them, so a code never changes its meaning.
 /// </summary>
+/// <remarks>
+/// The language-model codes (<see cref="ModelNotFound"/> to <see cref="ServiceStopped"/>) are the ones the LLM runtime
+/// (<c>Appliance.Llm.LlmErrorCodes</c>) returns and the daemon passes on unchanged; the runtime does not depend on this
+/// contract, so the values stand in both places and the contract tests fail if they drift apart.
+/// </remarks>
 public static class RpcErrorCodes
 {
     /// <summary>There is no such method; the message lists the methods there are.</summary>
@@ -82,6 +87,7 @@ public static class RpcErrorCodes
 }
 
 /// <summary>The error codes of a failed sensor reading on the telemetry topic (<see cref="TelemetryReading.Error"/>).</summary>
+/// <remarks>The values are those of <c>Appliance.Hardware.SensorErrorCodes</c>; the contract tests keep the two in step.</remarks>
 public static class SensorErrorCodes
 {
     /// <summary>The sensor's frame failed its checksum.</summary>
