@@ -11,7 +11,10 @@ public sealed record AsrTranscribeParams
     /// <summary>A file on the device; relative paths are under <c>Models:Root</c>.</summary>
     public string? Path { get; init; }
 
-    /// <summary><c>wav</c>, <c>mp3</c> or <c>ogg</c> (detected from the bytes), or raw <c>s16le</c>/<c>f32le</c> with <see cref="SampleRate"/> and <see cref="Channels"/>.</summary>
+    /// <summary>
+    /// One of <see cref="AsrAudioFormats"/>: a file (<c>wav</c>, <c>mp3</c> or <c>ogg</c>, detected from the bytes; also
+    /// when null), or raw <c>s16le</c>/<c>f32le</c> with <see cref="SampleRate"/> and <see cref="Channels"/>.
+    /// </summary>
     public string? Format { get; init; }
 
     /// <summary>Samples per second of raw PCM; 16000 when null.</summary>
@@ -31,6 +34,28 @@ public sealed record AsrTranscribeParams
 
     /// <summary>The id for <c>asr.cancel</c>; one is generated when null.</summary>
     public string? RequestId { get; init; }
+}
+
+/// <summary>The audio formats <c>asr.transcribe</c> takes (<see cref="AsrTranscribeParams.Format"/>).</summary>
+public static class AsrAudioFormats
+{
+    /// <summary>A RIFF WAVE file.</summary>
+    public const string Wav = "wav";
+
+    /// <summary>An MP3 file.</summary>
+    public const string Mp3 = "mp3";
+
+    /// <summary>An Ogg Opus file.</summary>
+    public const string Ogg = "ogg";
+
+    /// <summary>Raw 16-bit little-endian PCM, channels interleaved.</summary>
+    public const string S16LE = "s16le";
+
+    /// <summary>Raw 32-bit little-endian float PCM, channels interleaved.</summary>
+    public const string F32LE = "f32le";
+
+    /// <summary>Every format, for messages and documentation checks.</summary>
+    public static IReadOnlyList<string> All { get; } = [Wav, Mp3, Ogg, S16LE, F32LE];
 }
 
 /// <summary>A streamed part of <c>asr.transcribe</c>; the JSON's <c>type</c> is <c>started</c> or <c>segment</c>.</summary>

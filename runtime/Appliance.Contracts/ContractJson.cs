@@ -50,9 +50,6 @@ public sealed partial class ContractJsonContext : JsonSerializerContext;
 /// <summary>Serialization through <see cref="ContractJsonContext"/>. Thread-safe.</summary>
 public static class ContractJson
 {
-    /// <summary>The contract's serializer options; their resolver knows the contract's types only.</summary>
-    public static JsonSerializerOptions Options => ContractJsonContext.Default.Options;
-
     /// <summary>The type information of a contract type.</summary>
     /// <typeparam name="T">A type declared on <see cref="ContractJsonContext"/>.</typeparam>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not part of the contract.</exception>

@@ -46,12 +46,53 @@ public sealed record StatusDocument
 public sealed record ProfileSummary(string Name, string Soc, int MemoryBudgetMb);
 
 /// <summary>A model on the device, as the status document lists it.</summary>
-/// <param name="Feature">What it serves: <c>voiceLlm</c>, <c>summaryLlm</c>, <c>llm</c> (loaded by RPC), <c>asr</c>, <c>vad</c>, <c>wakeWord</c>.</param>
+/// <param name="Feature">What it serves: one of <see cref="ModelFeatures"/>.</param>
 /// <param name="Id">The model id.</param>
-/// <param name="State"><c>loading</c>, <c>loaded</c>, <c>failed</c>, <c>unloaded</c>, or <c>fallback</c> (VAD on the energy detector).</param>
+/// <param name="State">One of <see cref="ModelStates"/>.</param>
 /// <param name="ExecutionProvider">The execution provider it runs on, once loaded.</param>
 /// <param name="Error">Why it failed or fell back.</param>
 public sealed record StatusModel(string Feature, string Id, string State, string? ExecutionProvider = null, string? Error = null);
+
+/// <summary>What a model on the device serves (<see cref="StatusModel.Feature"/>).</summary>
+public static class ModelFeatures
+{
+    /// <summary>The profile's language model for voice commands.</summary>
+    public const string VoiceLlm = "voiceLlm";
+
+    /// <summary>The profile's language model for meeting summaries.</summary>
+    public const string SummaryLlm = "summaryLlm";
+
+    /// <summary>A language model loaded by <c>models.load</c> without a feature.</summary>
+    public const string Llm = "llm";
+
+    /// <summary>The speech recognizer (Whisper).</summary>
+    public const string Asr = "asr";
+
+    /// <summary>The voice activity detector (Silero).</summary>
+    public const string Vad = "vad";
+
+    /// <summary>The wake-word detector (openWakeWord).</summary>
+    public const string WakeWord = "wakeWord";
+}
+
+/// <summary>Where a model stands (<see cref="StatusModel.State"/>, <see cref="LanguageModelInfo.State"/>).</summary>
+public static class ModelStates
+{
+    /// <summary>Being loaded.</summary>
+    public const string Loading = "loading";
+
+    /// <summary>Loaded and taking requests.</summary>
+    public const string Loaded = "loaded";
+
+    /// <summary>The last load failed; the error says why.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>Unloaded by <c>models.unload</c>.</summary>
+    public const string Unloaded = "unloaded";
+
+    /// <summary>Replaced by a simpler stand-in (the VAD on the energy detector); the error says why.</summary>
+    public const string Fallback = "fallback";
+}
 
 /// <summary>The execution provider taken from the profile's chain, and the ones passed over with the reason.</summary>
 /// <param name="Chosen">The provider's ONNX Runtime name, for example <c>CPUExecutionProvider</c>.</param>
@@ -126,7 +167,13 @@ public abstract record VoiceEvent
 /// <summary>The push-to-talk button was pressed or released (debounced).</summary>
 public sealed record PushToTalkEvent : VoiceEvent
 {
-    /// <summary><c>pressed</c> or <c>released</c>.</summary>
+    /// <summary>The <see cref="State"/> of a press.</summary>
+    public const string Pressed = "pressed";
+
+    /// <summary>The <see cref="State"/> of a release.</summary>
+    public const string Released = "released";
+
+    /// <summary><see cref="Pressed"/> or <see cref="Released"/>.</summary>
     public required string State { get; init; }
 }
 

@@ -204,7 +204,7 @@ public sealed record LanguageModelInfo
     /// <summary>The model folder on the device.</summary>
     public required string Path { get; init; }
 
-    /// <summary><c>loading</c>, <c>loaded</c>, <c>failed</c> or <c>unloaded</c>.</summary>
+    /// <summary><see cref="ModelStates.Loading"/>, <see cref="ModelStates.Loaded"/>, <see cref="ModelStates.Failed"/> or <see cref="ModelStates.Unloaded"/>.</summary>
     public required string State { get; init; }
 
     /// <summary>The execution provider it runs on, once loaded.</summary>

@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(6005, LogLevel.Error, "Meeting {SessionId}: the summary could not be stored ({Result}); the meeting stays open for a restart")]
     public static partial void SummaryNotStored(ILogger logger, string sessionId, MeetingResult result);
+
+    [LoggerMessage(6006, LogLevel.Warning, "Meeting {SessionId}: summarizing ahead stopped; the summary at stop maps the whole transcript")]
+    public static partial void PreparationFailed(ILogger logger, string sessionId, Exception error);
 }

@@ -6,13 +6,39 @@ using Appliance.Speech.Whisper;
 
 namespace Appliance.Speech;
 
+/// <summary>The speech models a profile names.</summary>
+public enum SpeechModelKind
+{
+    /// <summary>The speech recognizer (Whisper).</summary>
+    Asr,
+
+    /// <summary>The voice activity detector (Silero).</summary>
+    Vad,
+
+    /// <summary>The wake-word detector (openWakeWord).</summary>
+    WakeWord,
+}
+
+/// <summary>Where a speech model stands after <see cref="SpeechModels.Load"/>.</summary>
+public enum SpeechModelState
+{
+    /// <summary>Loaded and in use.</summary>
+    Loaded,
+
+    /// <summary>It could not be loaded; the feature is unavailable.</summary>
+    Failed,
+
+    /// <summary>It could not be loaded and a simpler stand-in serves instead (the VAD on the energy detector).</summary>
+    Fallback,
+}
+
 /// <summary>One speech model of a profile and where it stands.</summary>
-/// <param name="Feature"><c>asr</c>, <c>vad</c> or <c>wakeWord</c>.</param>
+/// <param name="Kind">Which model of the profile it is.</param>
 /// <param name="Id">The model id from the profile.</param>
-/// <param name="State"><c>loaded</c>, <c>failed</c>, or <c>fallback</c> (VAD runs on the energy detector).</param>
+/// <param name="State">Loaded, failed, or fallen back.</param>
 /// <param name="ExecutionProvider">The provider it runs on, when loaded.</param>
 /// <param name="Error">Why it failed or fell back.</param>
-public sealed record SpeechModelStatus(string Feature, string Id, string State, string? ExecutionProvider = null, string? Error = null);
+public sealed record SpeechModelStatus(SpeechModelKind Kind, string Id, SpeechModelState State, string? ExecutionProvider = null, string? Error = null);
 
 /// <summary>
 /// The speech models of a device profile, shared by every user on the board: the Whisper transcriber (<c>asr</c>) with
@@ -82,11 +108,43 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
             ? WakeWordDetector.Open(spec.Path, null, settings)
             : SpeechResult.Failure<WakeWordDetector>(SpeechErrorCode.ModelMissing, "The profile names no wake-word model.");
 
-    /// <summary>Loads every model (blocking: run it off the start-up path) and completes <see cref="Ready"/>. Call it once.</summary>
+    /// <summary>
+    /// Loads every model (blocking: run it off the start-up path) and completes <see cref="Ready"/> whatever happens, so
+    /// that no caller waits forever: a model that fails is listed in <see cref="Problems"/>. Call it once.
+    /// </summary>
     public void Load()
     {
         var status = new List<SpeechModelStatus>();
         var problems = new List<string>();
+        try
+        {
+            LoadEach(status, problems);
+        }
+#pragma warning disable CA1031 // A loader's bug must not leave every transcription waiting: it is reported as a problem.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            problems.Add($"loading the speech models failed: {e.Message}");
+            if (Transcriber is null)
+            {
+                TranscriberProblem = problems[^1];
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _status = status;
+                _problems = problems;
+            }
+
+            Changed?.Invoke();
+            _ready.TrySetResult();
+        }
+    }
+
+    private void LoadEach(List<SpeechModelStatus> status, List<string> problems)
+    {
         if (models.Asr is { } asr)
         {
             var opened = WhisperTranscriber.Open(asr.Path, settings);
@@ -94,13 +152,13 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
             {
                 Transcriber = opened.Value;
                 TranscriberProblem = null;
-                status.Add(new SpeechModelStatus("asr", asr.Id, "loaded", opened.Value.Info.ExecutionProvider));
+                status.Add(new SpeechModelStatus(SpeechModelKind.Asr, asr.Id, SpeechModelState.Loaded, opened.Value.Info.ExecutionProvider));
             }
             else
             {
                 TranscriberProblem = $"{asr.Id}: {opened.Error.Message}";
                 problems.Add(TranscriberProblem);
-                status.Add(new SpeechModelStatus("asr", asr.Id, "failed", Error: opened.Error.Message));
+                status.Add(new SpeechModelStatus(SpeechModelKind.Asr, asr.Id, SpeechModelState.Failed, Error: opened.Error.Message));
             }
         }
         else
@@ -113,8 +171,8 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
             var vad = CreateVad();
             using var detector = vad.Detector;
             status.Add(vad.FallbackReason is null
-                ? new SpeechModelStatus("vad", vadSpec.Id, "loaded", _vad.Value.Value!.ExecutionProvider)
-                : new SpeechModelStatus("vad", vadSpec.Id, "fallback", Error: $"energy detector in use: {vad.FallbackReason.Message}"));
+                ? new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Loaded, _vad.Value.Value!.ExecutionProvider)
+                : new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Fallback, Error: $"energy detector in use: {vad.FallbackReason.Message}"));
         }
 
         if (models.WakeWord is { } wakeSpec)
@@ -122,22 +180,13 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
             var wake = CreateWakeWord();
             using var detector = wake.Value;
             status.Add(wake.IsSuccess
-                ? new SpeechModelStatus("wakeWord", wakeSpec.Id, "loaded")
-                : new SpeechModelStatus("wakeWord", wakeSpec.Id, "failed", Error: wake.Error.Message));
+                ? new SpeechModelStatus(SpeechModelKind.WakeWord, wakeSpec.Id, SpeechModelState.Loaded)
+                : new SpeechModelStatus(SpeechModelKind.WakeWord, wakeSpec.Id, SpeechModelState.Failed, Error: wake.Error.Message));
             if (!wake.IsSuccess)
             {
                 problems.Add($"{wakeSpec.Id}: {wake.Error.Message}");
             }
         }
-
-        lock (_gate)
-        {
-            _status = status;
-            _problems = problems;
-        }
-
-        Changed?.Invoke();
-        _ready.TrySetResult();
     }
 
     /// <summary>Releases the transcriber and the VAD graph; call it after the last user is done.</summary>

@@ -218,7 +218,7 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
 
         var status = await client.GetStatusAsync();
         Assert.True(status.Online);
-        Assert.Contains(status.Models!, m => m.Id == "corrupt" && m.State == "failed");
+        Assert.Contains(status.Models!, m => m.Id == "corrupt" && m.State == ModelStates.Failed);
         var stillWorks = await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, MaxTokens = 3 });
         Assert.Null(stillWorks.Error);
         Assert.True((await client.CallAsync("health.get")).Result.HasValue);

@@ -8,6 +8,7 @@ using Appliance.Daemon.Tests.Infrastructure;
 using Appliance.Tests.Common;
 using Appliance.Meetings;
 using MQTTnet;
+using Microsoft.Extensions.Time.Testing;
 using MQTTnet.Protocol;
 using Xunit.Abstractions;
 
@@ -143,13 +144,14 @@ public sealed partial class MeetingTests(ForgedSpeechModels models, ITestOutputH
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
         await using var log = await ReplyLog.ConnectAsync(daemon);
 
-        // Back to back, without waiting for replies, as earbuds that lose their link may send them.
+        // Back to back, without waiting for replies, as earbuds that lose their link may send them; the control topic and
+        // the meetings.* methods share one order. Each outcome depends on the order: a stop after the abort is refused.
         var commands = new List<string>();
         for (var i = 0; i < 5; i++)
         {
             commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000 }));
+            commands.Add(await log.SendAsync(RpcMethods.MeetingsAbort, new SessionIdParams { SessionId = $"burst-{i}" }));
             commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "stop" }));
-            commands.Add(await log.ControlAsync($"burst-{i}", new MeetingControl { Action = "abort" }));
         }
 
         foreach (var command in commands)
@@ -158,7 +160,33 @@ public sealed partial class MeetingTests(ForgedSpeechModels models, ITestOutputH
         }
 
         var states = commands.Select(c => log.Final(c)).Select(r => r.Error?.Code ?? RpcMethods.MeetingsStop.ReadResult(r)!.State.ToString()).ToList();
-        Assert.Equal(Enumerable.Repeat<string[]>(["Recording", "Stopping", "Aborted"], 5).SelectMany(x => x), states);
+        Assert.Equal(Enumerable.Repeat<string[]>(["Recording", "Aborted", RpcErrorCodes.InvalidState], 5).SelectMany(x => x), states);
+    }
+
+    [Fact]
+    public async Task A_meeting_command_waiting_its_turn_holds_no_worker()
+    {
+        // On a fake clock the stop's wait for its last frame lasts until that frame comes.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}", "--Rpc:MaxConcurrent=2"], RunningDaemon.WithClock(time));
+        await using var client = await daemon.ConnectAsync();
+        await using var log = await ReplyLog.ConnectAsync(daemon);
+        await log.WaitForFinalAsync(await log.ControlAsync("held", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000 }), TimeSpan.FromSeconds(20));
+
+        // The first stop holds a worker until frame 9 comes; the second waits behind it in the meeting's lane.
+        var waitingForFrame = await log.ControlAsync("held", new MeetingControl { Action = "stop", LastSequence = 9 });
+        var behindIt = await log.SendAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = "held" });
+        var status = await log.SendAsync(RpcMethods.StatusGet, new EmptyParams());
+
+        // Two workers: the other one is free for everything else.
+        await log.WaitForFinalAsync(status, TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(log.Arrivals, a => a.Request == waitingForFrame || a.Request == behindIt);
+
+        await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, "held", 9, AudioCodecs.PcmS16LE, new byte[FrameSamples * 2]));
+        await log.WaitForFinalAsync(behindIt, TimeSpan.FromSeconds(20));
+        Assert.Equal([new SequenceGap(0, 9)], RpcMethods.MeetingsStop.ReadResult(log.Final(waitingForFrame))!.Gaps);
+        Assert.Equal(MeetingPhase.Stopping, RpcMethods.MeetingsStop.ReadResult(log.Final(behindIt))!.State);
     }
 
     private static async Task<JsonElement> WaitForAsync(ApplianceClient client, string session, Func<JsonElement, bool> condition)

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Appliance.Inference;
 using Appliance.Llm;
 using Appliance.Meetings.Pipeline;
@@ -113,6 +112,29 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     }
 
     [Fact]
+    public async Task An_abort_that_lands_while_the_summary_is_being_made_wins_without_a_failure()
+    {
+        await using var rig = Rig.Start(models, summaryModel: null);
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m5", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
+        Assert.True(rig.Ingest.TryEnqueue("m5", new AudioFrame(0, AudioCodecs.PcmS16LE, 0, models.Frames[0])));
+        var summarizing = rig.Events.HoldProgress("m5", p => p.Stage == SummaryStage.Extractive);
+        Assert.Equal(MeetingResult.Ok, (await rig.Pipeline.StopAsync("m5", 0, default)).Result);
+        await summarizing.Reached.WaitAsync(Limit);
+
+        // The run has its summary in hand and is about to store it when the abort comes.
+        var abort = rig.Pipeline.AbortAsync("m5", default);
+        Assert.Equal(MeetingState.Aborted, rig.Store.Get("m5")!.State);
+        summarizing.Release();
+
+        Assert.Equal(MeetingResult.Ok, await abort.WaitAsync(Limit));
+        Assert.Empty(rig.Pipeline.Failures);
+        Assert.DoesNotContain(rig.Events.Progress("m5"), p => p.State == MeetingPhase.Failed);
+        Assert.Equal(MeetingPhase.Aborted, rig.Events.Progress("m5")[^1].State);
+        Assert.False(rig.Events.Summary("m5").IsCompleted);
+        Assert.Equal(MeetingState.Aborted, rig.Store.Get("m5")!.State);
+    }
+
+    [Fact]
     public async Task The_summary_model_maps_chunks_ahead_and_an_invalid_answer_is_retried_under_the_schema()
     {
         await using var llm = new LlmService(new LlmServiceOptions { Inference = InferenceSettings.Cpu(1) });
@@ -124,7 +146,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
             .Select(i => new TranscriptSegment($"t{i * 5000:D9}-0", 0, i * 5, (i * 5) + 4, $"Point {i}: Ana will send the budget by Friday, and we decided to ship the new fridge line in March.", "en"))
             .ToList();
         var stages = new List<MeetingProgress>();
-        await using var summarizer = new MeetingSummarizer(model);
+        await using var summarizer = new MeetingSummarizer(model, "m4", NullLogger.Instance);
 
         summarizer.Prepare(transcript.Sum(s => s.Text.Length), () => transcript);
         var (summary, problem) = await summarizer.SummarizeAsync(transcript, new MeetingParameters(AudioCodecs.Opus, 16000, 1, "en", ["Ana"]), [new SequenceGap(7, 2)], p =>
@@ -135,7 +157,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
 
         Assert.True(summary is not null, problem);
         Assert.Equal((SummarySource.Llm, "en"), (summary.Source, summary.Language));
-        Assert.Empty(MeetingSummarySchema.Validate(System.Text.Encoding.UTF8.GetBytes(MeetingSummarySchema.Serialize(summary))));
+        Assert.Empty(MeetingSummarySchema.Validate(ContractJson.Serialize(summary)));
         var maps = stages.Where(s => s.Stage == SummaryStage.Map).ToList();
         Assert.True(maps.Count >= 2, $"{maps.Count} chunk(s): the transcript should not fit one");
         Assert.All(maps.SkipLast(1), m => Assert.True(m.Prepared));
@@ -178,42 +200,6 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
             await Pipeline.DisposeAsync();
             Store.Dispose();
             _speech.Dispose();
-        }
-    }
-
-    /// <summary>What the pipeline handed to the transport, by session.</summary>
-    private sealed class RecordedEvents : IMeetingEvents
-    {
-        private readonly ConcurrentQueue<(string Session, object Event)> _events = new();
-        private readonly ConcurrentDictionary<string, TaskCompletionSource<MeetingSummary>> _summaries = new(StringComparer.Ordinal);
-
-        public IReadOnlyList<string> Deleted => [.. _events.Where(e => e.Event is string).Select(e => e.Session)];
-
-        public IReadOnlyList<TranscriptSegment> Transcript(string session) => [.. _events.Where(e => e.Session == session).Select(e => e.Event).OfType<TranscriptSegment>()];
-
-        public IReadOnlyList<MeetingProgress> Progress(string session) => [.. _events.Where(e => e.Session == session).Select(e => e.Event).OfType<MeetingProgress>()];
-
-        public Task<MeetingSummary> Summary(string session) => Completion(session).Task;
-
-        public Task TranscriptAsync(string sessionId, TranscriptSegment segment, CancellationToken cancellationToken) => Record(sessionId, segment);
-
-        public Task ProgressAsync(string sessionId, MeetingProgress progress, CancellationToken cancellationToken) => Record(sessionId, progress);
-
-        public Task SummaryAsync(string sessionId, MeetingSummary summary, CancellationToken cancellationToken)
-        {
-            Completion(sessionId).TrySetResult(summary);
-            return Record(sessionId, summary);
-        }
-
-        public Task DeletedAsync(string sessionId, CancellationToken cancellationToken) => Record(sessionId, "deleted");
-
-        private TaskCompletionSource<MeetingSummary> Completion(string session) =>
-            _summaries.GetOrAdd(session, _ => new TaskCompletionSource<MeetingSummary>(TaskCreationOptions.RunContinuationsAsynchronously));
-
-        private Task Record(string session, object e)
-        {
-            _events.Enqueue((session, e));
-            return Task.CompletedTask;
         }
     }
 }

@@ -66,4 +66,28 @@ public sealed class TranscriptionSchedulerTests
         (await patient.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
         (await scheduler.AcquireAsync("d", TranscriptionPriority.Batch).AsTask().WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
     }
+
+    [Fact]
+    public async Task One_off_callers_are_forgotten_and_a_recent_caller_keeps_its_place()
+    {
+        var scheduler = new TranscriptionScheduler();
+        for (var i = 0; i < 10 * TranscriptionScheduler.RememberedTurns; i++)
+        {
+            (await scheduler.AcquireAsync($"request-{i}", TranscriptionPriority.Interactive)).Dispose();
+        }
+
+        Assert.InRange(scheduler.RememberedCallers, 1, 2 * TranscriptionScheduler.RememberedTurns);
+
+        // The last request was served a moment ago, so a caller never (or long ago) served goes before it.
+        var holding = await scheduler.AcquireAsync("meeting", TranscriptionPriority.Batch);
+        var recent = scheduler.AcquireAsync($"request-{(10 * TranscriptionScheduler.RememberedTurns) - 1}", TranscriptionPriority.Batch).AsTask();
+        var forgotten = scheduler.AcquireAsync("request-0", TranscriptionPriority.Batch).AsTask();
+        holding.Dispose();
+        using (await forgotten.WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            Assert.False(recent.IsCompleted);
+        }
+
+        (await recent.WaitAsync(TimeSpan.FromSeconds(5))).Dispose();
+    }
 }

@@ -35,7 +35,7 @@ internal static class DeviceFeature
     /// <returns>Null, or why the device id is not usable.</returns>
     public static string? AddDevice(this IServiceCollection services, IConfiguration configuration, DeviceProfile profile)
     {
-        var deviceId = configuration[$"{DeviceOptions.Section}:Id"] is { Length: > 0 } configured ? configured : profile.DeviceId ?? DeviceIdFromHostName();
+        var deviceId = configuration.GetSection(DeviceOptions.Section).Get<DeviceOptions>()?.Id is { Length: > 0 } configured ? configured : profile.DeviceId ?? DeviceIdFromHostName();
         if (!Identifiers.IsValidDeviceId(deviceId))
         {
             return $"Device:Id '{deviceId}' is not a valid device id: use 1-64 letters, digits, '-' or '_'.";
@@ -59,6 +59,6 @@ internal static class DeviceFeature
     private static string DeviceIdFromHostName()
     {
         var cleaned = new string([.. Environment.MachineName.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' ? c : '-')]);
-        return cleaned.Length is > 0 and <= 64 ? cleaned : "appliance";
+        return cleaned.Length is > 0 and <= Identifiers.MaxLength ? cleaned : "appliance";
     }
 }

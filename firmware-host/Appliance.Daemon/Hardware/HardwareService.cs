@@ -57,9 +57,9 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
 
     private void OnConnectionChanged(bool connected) => board.StatusLed!.Show(connected ? LedPattern.On : LedPattern.Blink);
 
-    private void OnPressed(object? sender, EventArgs e) => Publish("pressed");
+    private void OnPressed(object? sender, EventArgs e) => Publish(PushToTalkEvent.Pressed);
 
-    private void OnReleased(object? sender, EventArgs e) => Publish("released");
+    private void OnReleased(object? sender, EventArgs e) => Publish(PushToTalkEvent.Released);
 
     private void Publish(string state)
     {

@@ -43,9 +43,9 @@ internal sealed class LlmHost : IHostedService, IModelStatusSource, IDisposable
         lock (_gate)
         {
             return [.. _service.Models.Select(m => new StatusModel(
-                _featureById.GetValueOrDefault(m.Id, "llm"),
+                _featureById.GetValueOrDefault(m.Id, ModelFeatures.Llm),
                 m.Id,
-                m.State.ToString().ToLowerInvariant(),
+                LanguageModels.State(m.State),
                 m.ExecutionProvider,
                 m.Error?.ToString()))];
         }
@@ -53,7 +53,7 @@ internal sealed class LlmHost : IHostedService, IModelStatusSource, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var declared = new[] { ("voiceLlm", _device.Profile.Models.VoiceLlm), ("summaryLlm", _device.Profile.Models.SummaryLlm) }
+        var declared = new[] { (ModelFeatures.VoiceLlm, _device.Profile.Models.VoiceLlm), (ModelFeatures.SummaryLlm, _device.Profile.Models.SummaryLlm) }
             .Where(d => d.Item2 is not null)
             .Select(d => (Feature: d.Item1, Spec: d.Item2!))
             .ToList();

@@ -115,7 +115,7 @@ internal sealed class ModelsLoadMethod(LlmHost host) : RpcHandler<ModelsLoadPara
             return Fail(RpcErrorCodes.InvalidParams, "models.load needs {\"id\": \"...\", \"path\": \"...\"}");
         }
 
-        var status = await host.LoadAsync(new ModelSpec { Id = id, Path = path, ContextTokens = parameters.ContextTokens }, parameters.Feature ?? "llm", cancellationToken).ConfigureAwait(false);
+        var status = await host.LoadAsync(new ModelSpec { Id = id, Path = path, ContextTokens = parameters.ContextTokens }, parameters.Feature ?? ModelFeatures.Llm, cancellationToken).ConfigureAwait(false);
         return status.Error is { } error ? Fail(error.Code, error.Message) : Ok(LanguageModels.ToContract(status));
     }
 }
@@ -145,7 +145,7 @@ internal static class LanguageModels
     {
         Id = status.Id,
         Path = status.Path,
-        State = status.State.ToString().ToLowerInvariant(),
+        State = State(status.State),
         ExecutionProvider = status.ExecutionProvider,
         ProviderFallbacks = status.ProviderFallbacks,
         Error = status.Error is { } error ? new RpcError(error.Code, error.Message) : null,
@@ -153,5 +153,14 @@ internal static class LanguageModels
         KvCacheBytesPerToken = status.KvCacheBytesPerToken,
         WeightBytes = status.WeightBytes,
         EstimatedBytes = status.EstimatedBytes,
+    };
+
+    public static string State(LlmModelState state) => state switch
+    {
+        LlmModelState.Loading => ModelStates.Loading,
+        LlmModelState.Loaded => ModelStates.Loaded,
+        LlmModelState.Failed => ModelStates.Failed,
+        LlmModelState.Unloaded => ModelStates.Unloaded,
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "not a model state"),
     };
 }

@@ -8,6 +8,8 @@ namespace Appliance.Daemon.Meetings;
 /// <summary><c>meetings.start</c>, also the control topic's <c>start</c>: starts a meeting, or confirms a repeated identical start.</summary>
 internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessionManager store) : RpcHandler<MeetingStartParams, MeetingControlResult>(RpcMethods.MeetingsStart)
 {
+    public override bool InSessionOrder => true;
+
     protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStartParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         var sessionId = parameters.SessionId ?? "";
@@ -30,6 +32,8 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
 /// </summary>
 internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<MeetingStopParams, MeetingControlResult>(RpcMethods.MeetingsStop)
 {
+    public override bool InSessionOrder => true;
+
     protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStopParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         var sessionId = parameters.SessionId ?? "";
@@ -52,6 +56,8 @@ internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<
 /// <summary><c>meetings.abort</c>, also the control topic's <c>abort</c>: drops a meeting without a summary.</summary>
 internal sealed class MeetingsAbortMethod(MeetingPipeline pipeline) : RpcHandler<SessionIdParams, MeetingControlResult>(RpcMethods.MeetingsAbort)
 {
+    public override bool InSessionOrder => true;
+
     protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(SessionIdParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         var sessionId = parameters.SessionId ?? "";
@@ -88,6 +94,8 @@ internal sealed class MeetingsGetMethod(MeetingSessionManager store) : RpcHandle
 /// <summary><c>meetings.delete</c> <c>{"sessionId"}</c>: removes the meeting's audio, transcript and summary (privacy).</summary>
 internal sealed class MeetingsDeleteMethod(MeetingPipeline pipeline) : RpcHandler<SessionIdParams, MeetingsDeleteResult>(RpcMethods.MeetingsDelete)
 {
+    public override bool InSessionOrder => true;
+
     protected override async Task<RpcResult<MeetingsDeleteResult>> HandleAsync(SessionIdParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         if (parameters.SessionId is not { } sessionId)

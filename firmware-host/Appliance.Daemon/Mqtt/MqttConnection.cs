@@ -41,7 +41,6 @@ internal sealed class MqttConnection : BackgroundService
     private readonly TaskCompletionSource _firstConnection = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private int _subscribedCount;
-    private long _droppedMessages;
     private volatile bool _stopping;
 
     public MqttConnection(IOptions<MqttOptions> options, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<MqttConnection> logger, EmbeddedBroker? embeddedBroker = null)
@@ -66,9 +65,6 @@ internal sealed class MqttConnection : BackgroundService
 
     /// <summary>Raised with true after each successful (re)connection and with false when a connection drops.</summary>
     public event Action<bool>? ConnectionChanged;
-
-    /// <summary>Messages received and dropped because no handler matched or a handler failed.</summary>
-    public long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
     /// <summary>Where the daemon connects: the embedded broker's bound endpoint, or the external broker.</summary>
     public (string Host, int Port) Endpoint => _embeddedBroker?.LocalEndpoint ?? (_options.External.Host, _options.External.Port);
@@ -384,7 +380,6 @@ internal sealed class MqttConnection : BackgroundService
             subscriptions = [.. _subscriptions];
         }
 
-        var handled = false;
         foreach (var subscription in subscriptions)
         {
             if (MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, subscription.Filter) != MqttTopicFilterCompareResult.IsMatch)
@@ -392,23 +387,17 @@ internal sealed class MqttConnection : BackgroundService
                 continue;
             }
 
-            handled = true;
             try
             {
                 await subscription.Handler(args.ApplicationMessage).ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // A handler bug must not take the connection down; it is logged and counted.
+#pragma warning disable CA1031 // A handler bug must not take the connection down; it is logged.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Interlocked.Increment(ref _droppedMessages);
                 MqttLog.HandlerFailed(_logger, args.ApplicationMessage.Topic, ex);
             }
         }
 
-        if (!handled)
-        {
-            Interlocked.Increment(ref _droppedMessages);
-        }
     }
 }

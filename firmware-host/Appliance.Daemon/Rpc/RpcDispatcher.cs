@@ -17,8 +17,10 @@ namespace Appliance.Daemon.Rpc;
 /// methods <c>meetings.{action}</c> with the session id from the topic. It checks size and JSON, de-duplicates by
 /// idempotency key, queues the request (bounded; a full queue answers "busy" rather than blocking the MQTT receive path),
 /// runs the method on one of a fixed number of workers and publishes every reply to the request's response topic with its
-/// correlation data, sequence number and final marker: the one reply path of the daemon. Commands for one meeting run
-/// one after the other in the order they arrived (earbuds may send start and stop back to back without waiting); other
+/// correlation data, sequence number and final marker: the one reply path of the daemon. Commands for one meeting
+/// (control topic, or a method with <see cref="IRpcMethod.InSessionOrder"/>) run one after the other in the order they
+/// arrived, since earbuds may send start and stop back to back without waiting: a command that finds its meeting's lane
+/// busy waits in the lane, off the workers, and the worker that finishes the one before it serves it next. Other
 /// requests run side by side. On shutdown it takes no new requests and cancels the ones running (they answer
 /// <c>cancelled</c>).
 /// </summary>
@@ -32,7 +34,8 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly IdempotencyCache _idempotency;
     private readonly Channel<Request> _queue;
     private readonly CancellationTokenSource _replies = new();
-    private readonly Dictionary<string, Task> _meetingLanes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<Request>> _lanes = new(StringComparer.Ordinal);
+    private int _waitingInLanes;
 
     public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
@@ -68,7 +71,11 @@ internal sealed class RpcDispatcher : BackgroundService
     {
         await foreach (var request in _queue.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            await ServeAsync(request, stoppingToken).ConfigureAwait(false);
+            // A meeting command is followed, on this worker, by the commands that queued behind it in its lane.
+            for (var next = request; next is not null; next = NextInLane(next))
+            {
+                await ServeAsync(next, stoppingToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -96,66 +103,114 @@ internal sealed class RpcDispatcher : BackgroundService
 
     private async Task AcceptAsync(MqttApplicationMessage message, string? method, string? controlledSession)
     {
-        var request = new Request(method, controlledSession, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message), null);
-        if (controlledSession is not null)
-        {
-            // The receive path runs in arrival order: the lane is taken here, behind the meeting's previous command.
-            lock (_meetingLanes)
-            {
-                request.Behind = _meetingLanes.GetValueOrDefault(controlledSession, Task.CompletedTask);
-                _meetingLanes[controlledSession] = request.Done.Task;
-            }
-        }
-
-        var limit = (method is null ? null : _methods.GetValueOrDefault(method)?.MaxPayloadBytes) ?? _options.MaxPayloadBytes;
+        var request = new Request(method, controlledSession, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));
+        var target = method is null ? null : _methods.GetValueOrDefault(method);
+        var limit = target?.MaxPayloadBytes ?? _options.MaxPayloadBytes;
         if (message.Payload.Length > limit)
         {
-            Finish(request);
             await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {request.Name} is {limit} bytes.")).ConfigureAwait(false);
             return;
         }
 
         // The payload buffer belongs to MQTTnet and is reused after this handler returns: copy it.
         request.Payload = message.Payload.ToArray();
+        request.Lane = controlledSession ?? (target is { InSessionOrder: true } ? SessionIdOf(request.Payload) : null);
+        if (request.Lane is { } lane)
+        {
+            // The receive path runs in arrival order, so the lane keeps it: behind a busy lane the command waits its turn.
+            var busy = false;
+            lock (_lanes)
+            {
+                if (!_lanes.TryGetValue(lane, out var waiting))
+                {
+                    _lanes[lane] = new Queue<Request>();
+                }
+                else if (_waitingInLanes < _options.QueueCapacity)
+                {
+                    waiting.Enqueue(request);
+                    _waitingInLanes++;
+                    return;
+                }
+                else
+                {
+                    busy = true;
+                }
+            }
+
+            if (busy)
+            {
+                await ReplyBusyAsync(request).ConfigureAwait(false);
+                return;
+            }
+        }
+
         if (!_queue.Writer.TryWrite(request))
         {
-            Finish(request);
-            await ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly.")).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Frees the request's lane for the meeting's next command.</summary>
-    private void Finish(Request request)
-    {
-        if (request.ControlledSession is not { } session)
-        {
-            return;
-        }
-
-        request.Done.TrySetResult();
-        lock (_meetingLanes)
-        {
-            if (_meetingLanes.TryGetValue(session, out var tail) && tail == request.Done.Task)
+            // Not served, so neither is anything that queued behind it in its lane.
+            for (var refused = request; refused is not null; refused = NextInLane(refused))
             {
-                _meetingLanes.Remove(session);
+                await ReplyBusyAsync(refused).ConfigureAwait(false);
             }
         }
     }
 
-    private async Task ServeAsync(Request request, CancellationToken cancellationToken)
+    private Task ReplyBusyAsync(Request request) =>
+        ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly."));
+
+    /// <summary>After <paramref name="done"/>: the next command in its lane, which the caller serves now, or null (the lane is free).</summary>
+    private Request? NextInLane(Request done)
     {
-        try
+        if (done.Lane is not { } lane)
         {
-            await request.Behind.ConfigureAwait(false);
-            await ServeInOrderAsync(request, cancellationToken).ConfigureAwait(false);
+            return null;
         }
-        finally
+
+        lock (_lanes)
         {
-            Finish(request);
+            var waiting = _lanes[lane];
+            if (waiting.TryDequeue(out var next))
+            {
+                _waitingInLanes--;
+                return next;
+            }
+
+            _lanes.Remove(lane);
+            return null;
         }
     }
 
-    private async Task ServeInOrderAsync(Request request, CancellationToken cancellationToken)
+    /// <summary>The top-level <c>sessionId</c> string of a JSON object, or null (a request without one, or not JSON, needs no order).</summary>
+    private static string? SessionIdOf(byte[] payload)
+    {
+        var reader = new Utf8JsonReader(payload);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return null;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var isSessionId = reader.ValueTextEquals("sessionId"u8);
+                reader.Read();
+                if (isSessionId)
+                {
+                    return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                }
+
+                reader.Skip();
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON: the request is answered invalid_json in its turn.
+        }
+
+        return null;
+    }
+
+    private async Task ServeAsync(Request request, CancellationToken cancellationToken)
     {
         if (request.IdempotencyKey is { } key)
         {
@@ -224,7 +279,7 @@ internal sealed class RpcDispatcher : BackgroundService
             return Error(0, RpcErrorCodes.MethodNotFound, $"There is no method '{methodName}'. Methods: {string.Join(", ", _methods.Keys.Order(StringComparer.Ordinal))}.");
         }
 
-        var rpcCall = new RpcCall(methodName, parameters, (reply, _) => ReplyAsync(request, reply));
+        var rpcCall = new RpcCall(parameters, (reply, _) => ReplyAsync(request, reply));
         try
         {
             var outcome = await method.InvokeAsync(rpcCall, cancellationToken).ConfigureAwait(false);
@@ -275,7 +330,7 @@ internal sealed class RpcDispatcher : BackgroundService
         UserProperties.Read(message.UserProperties, UserProperties.IdempotencyKey) is { Length: > 0 } key ? key : null;
 
     /// <summary>A request in the queue: an RPC method, or a meeting command for <see cref="ControlledSession"/>.</summary>
-    private sealed class Request(string? method, string? controlledSession, string? responseTopic, byte[]? correlationData, string? idempotencyKey, byte[]? payload)
+    private sealed class Request(string? method, string? controlledSession, string? responseTopic, byte[]? correlationData, string? idempotencyKey)
     {
         public string? Method { get; } = method;
 
@@ -287,13 +342,10 @@ internal sealed class RpcDispatcher : BackgroundService
 
         public string? IdempotencyKey { get; } = idempotencyKey;
 
-        public byte[]? Payload { get; set; } = payload;
+        public byte[]? Payload { get; set; }
 
-        /// <summary>Completes when the meeting's previous command is done (at once for other requests).</summary>
-        public Task Behind { get; set; } = Task.CompletedTask;
-
-        /// <summary>Completed when this request is done, for the meeting's next command.</summary>
-        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>The meeting whose commands this one is ordered with, or null.</summary>
+        public string? Lane { get; set; }
 
         public string Name => Method ?? $"meeting control of {ControlledSession}";
     }

@@ -13,7 +13,13 @@ internal interface IRpcMethod
     string Name { get; }
 
     /// <summary>A larger request limit than Rpc:MaxPayloadBytes, for methods that take audio; null keeps the default.</summary>
-    int? MaxPayloadBytes => null;
+    int? MaxPayloadBytes { get; }
+
+    /// <summary>
+    /// True for commands on one meeting: requests naming the same <c>sessionId</c> run one after another in the order
+    /// they arrived, together with that meeting's control-topic commands.
+    /// </summary>
+    bool InSessionOrder { get; }
 
     Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken);
 }
@@ -28,11 +34,9 @@ internal sealed record RpcOutcome(JsonElement? Result, RpcError? Error)
 /// One request being served: its parameters (always a JSON object) and, for streaming methods, a way to publish a
 /// part before the final outcome. Not thread-safe: one handler drives it.
 /// </summary>
-internal sealed class RpcCall(string method, JsonElement parameters, Func<RpcReply, CancellationToken, Task> send)
+internal sealed class RpcCall(JsonElement parameters, Func<RpcReply, CancellationToken, Task> send)
 {
     private int _nextSeq;
-
-    public string Method { get; } = method;
 
     public JsonElement Params { get; } = parameters;
 
@@ -50,6 +54,8 @@ internal abstract class RpcHandler<TParams, TResult>(RpcMethod<TParams, TResult>
     public string Name => method.Name;
 
     public virtual int? MaxPayloadBytes => null;
+
+    public virtual bool InSessionOrder => false;
 
     public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
     {

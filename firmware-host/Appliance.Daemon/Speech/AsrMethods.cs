@@ -138,10 +138,10 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
         using var stream = new MemoryStream(bytes);
         switch (p.Format)
         {
-            case null or "wav" or "mp3" or "ogg":
+            case null or AsrAudioFormats.Wav or AsrAudioFormats.Mp3 or AsrAudioFormats.Ogg:
                 return Decoded(AudioFile.ReadMono16k(stream));
-            case "s16le" or "f32le":
-                var format = new PcmFormat(p.SampleRate ?? SpeechAudio.SampleRate, p.Channels ?? 1, p.Format == "s16le" ? PcmEncoding.S16LE : PcmEncoding.F32LE);
+            case AsrAudioFormats.S16LE or AsrAudioFormats.F32LE:
+                var format = new PcmFormat(p.SampleRate ?? SpeechAudio.SampleRate, p.Channels ?? 1, p.Format == AsrAudioFormats.S16LE ? PcmEncoding.S16LE : PcmEncoding.F32LE);
                 if (!format.IsValid)
                 {
                     return (null, $"raw PCM needs a sample rate of {PcmFormat.MinSampleRate}-{PcmFormat.MaxSampleRate} Hz and 1-{PcmFormat.MaxChannels} channels");
@@ -150,7 +150,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
                 var raw = Decoded(AudioFile.ReadRawPcm(stream, format));
                 return raw.Audio is { } pcm ? (AudioFile.ToMono16k(pcm), null) : raw;
             default:
-                return (null, $"unknown audio format '{p.Format}': use wav, mp3, ogg, s16le or f32le");
+                return (null, $"unknown audio format '{p.Format}': use {string.Join(", ", AsrAudioFormats.All)}");
         }
     }
 

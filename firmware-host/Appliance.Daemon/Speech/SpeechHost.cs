@@ -21,7 +21,7 @@ internal sealed class SpeechHost(SpeechModels models, HealthMonitor health) : IH
     }
 
     public IReadOnlyList<StatusModel> StatusModels() =>
-        [.. models.Status.Select(m => new StatusModel(m.Feature, m.Id, m.State, m.ExecutionProvider, m.Error))];
+        [.. models.Status.Select(m => new StatusModel(Feature(m.Kind), m.Id, State(m.State), m.ExecutionProvider, m.Error))];
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -42,4 +42,20 @@ internal sealed class SpeechHost(SpeechModels models, HealthMonitor health) : IH
 
     /// <summary>Waits for a load in progress: it cannot be stopped half-way through native code.</summary>
     public Task StopAsync(CancellationToken cancellationToken) => _loads.WaitAsync(cancellationToken);
+
+    private static string Feature(SpeechModelKind kind) => kind switch
+    {
+        SpeechModelKind.Asr => ModelFeatures.Asr,
+        SpeechModelKind.Vad => ModelFeatures.Vad,
+        SpeechModelKind.WakeWord => ModelFeatures.WakeWord,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a speech model"),
+    };
+
+    private static string State(SpeechModelState state) => state switch
+    {
+        SpeechModelState.Loaded => ModelStates.Loaded,
+        SpeechModelState.Failed => ModelStates.Failed,
+        SpeechModelState.Fallback => ModelStates.Fallback,
+        _ => throw new ArgumentOutOfRangeException(nameof(state), state, "not a speech model state"),
+    };
 }

@@ -55,9 +55,10 @@ public sealed class MeetingIngest
             return false;
         }
 
-        _received.GetOrAdd(sessionId, static _ => new SequenceWatch()).Saw(frame.Sequence);
         if (_queue.Writer.TryWrite(new Item(sessionId, frame with { Payload = frame.Payload.ToArray() }, null)))
         {
+            // Only once the frame is queued: a stop waiting for it must land behind it.
+            _received.GetOrAdd(sessionId, static _ => new SequenceWatch()).Saw(frame.Sequence);
             return true;
         }
 
@@ -84,14 +85,7 @@ public sealed class MeetingIngest
         if (lastSequence is { } last && _store.Contains(sessionId))
         {
             var watch = _received.GetOrAdd(sessionId, static _ => new SequenceWatch());
-            try
-            {
-                await watch.WaitForAsync(last).WaitAsync(grace, _time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The frame never came: the stop goes on, and the missing frames are gaps.
-            }
+            await watch.WaitForAsync(last, grace, _time, cancellationToken).ConfigureAwait(false);
         }
 
         var stop = new Item(sessionId, null, new TaskCompletionSource<StopOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -204,18 +198,34 @@ public sealed class MeetingIngest
             }
         }
 
-        public Task WaitForAsync(long target)
+        /// <summary>Waits until <paramref name="target"/> was seen or <paramref name="grace"/> passed; the waiter is gone after either.</summary>
+        public async Task WaitForAsync(long target, TimeSpan grace, TimeProvider time, CancellationToken cancellationToken)
         {
+            var waiter = (Target: target, Arrived: new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             lock (_gate)
             {
                 if (target <= _highest)
                 {
-                    return Task.CompletedTask;
+                    return;
                 }
 
-                var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _waiters.Add((target, arrived));
-                return arrived.Task;
+                _waiters.Add(waiter);
+            }
+
+            try
+            {
+                await waiter.Arrived.Task.WaitAsync(grace, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The frame never came: the stop goes on, and the missing frames are gaps.
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _waiters.Remove(waiter);
+                }
             }
         }
     }

@@ -165,9 +165,9 @@ public sealed class MeetingPipeline : IAsyncDisposable
 
         _ingest.SessionAdvanced -= Wake;
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        foreach (var run in _runs.Values)
+        foreach (var sessionId in _runs.Keys)
         {
-            await run.EndAsync().ConfigureAwait(false);
+            await EndRunAsync(sessionId).ConfigureAwait(false);
         }
 
         _shutdown.Dispose();
@@ -213,9 +213,10 @@ public sealed class MeetingPipeline : IAsyncDisposable
         }
 
         transcriber.Transcribed += chars => Summarizer(run)?.Prepare(chars, () => _store.ReadTranscript(sessionId));
-        run.Task = RunAsync(run);
+        run.Start(RunAsync(run));
     }
 
+    /// <summary>Ends the session's run if it has one. Whoever takes a run out of the table ends it: that is done once.</summary>
     private async Task EndRunAsync(string sessionId)
     {
         if (_runs.TryRemove(sessionId, out var run))
@@ -244,6 +245,11 @@ public sealed class MeetingPipeline : IAsyncDisposable
             }
 
             var stored = _store.Complete(sessionId, summary);
+            if (stored is MeetingResult.InvalidState or MeetingResult.UnknownSession && _store.Get(sessionId) is null or { State: MeetingState.Aborted })
+            {
+                return; // aborted or deleted while the summary was made: the command won, and it reports so itself
+            }
+
             if (stored != MeetingResult.Ok)
             {
                 Log.SummaryNotStored(_logger, sessionId, stored);
@@ -259,6 +265,11 @@ public sealed class MeetingPipeline : IAsyncDisposable
         {
             // Aborted, deleted or shutting down: the journal keeps what a restart needs.
         }
+        catch (MeetingRunException e)
+        {
+            Log.MeetingFailed(_logger, sessionId, e);
+            await ReportFailureAsync(sessionId, e.Code, e.Message, CancellationToken.None).ConfigureAwait(false);
+        }
 #pragma warning disable CA1031 // One meeting's failure is logged, published and reported on health; the others go on.
         catch (Exception e)
 #pragma warning restore CA1031
@@ -268,8 +279,11 @@ public sealed class MeetingPipeline : IAsyncDisposable
         }
         finally
         {
-            _runs.TryRemove(new KeyValuePair<string, SessionRun>(sessionId, run));
             await run.DisposeSummarizerAsync().ConfigureAwait(false);
+            if (_runs.TryRemove(new KeyValuePair<string, SessionRun>(sessionId, run)))
+            {
+                run.Cancel.Dispose(); // it ended by itself: no one else holds it to end it
+            }
         }
     }
 
@@ -316,7 +330,7 @@ public sealed class MeetingPipeline : IAsyncDisposable
         {
             if (run.Summarizer is null && !run.Cancel.IsCancellationRequested && _summaryModel() is { } model)
             {
-                run.Summarizer = new MeetingSummarizer(model);
+                run.Summarizer = new MeetingSummarizer(model, run.SessionId, _logger);
             }
 
             return run.Summarizer;
@@ -332,15 +346,18 @@ public sealed class MeetingPipeline : IAsyncDisposable
 
         public CancellationTokenSource Cancel { get; } = cancel;
 
+        private readonly TaskCompletionSource<Task> _task = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public MeetingSummarizer? Summarizer { get; set; }
 
-        public Task Task { get; set; } = Task.CompletedTask;
+        /// <summary>Hands over the task that drives the run, once; <see cref="EndAsync"/> waits for it even when called first.</summary>
+        public void Start(Task task) => _task.SetResult(task);
 
-        /// <summary>Cancels the run and waits for it (it never faults: <see cref="RunAsync"/> catches).</summary>
+        /// <summary>Cancels the run, waits for it (it never faults: <see cref="RunAsync"/> catches), then frees its token.</summary>
         public async Task EndAsync()
         {
             await Cancel.CancelAsync().ConfigureAwait(false);
-            await Task.ConfigureAwait(false);
+            await (await _task.Task.ConfigureAwait(false)).ConfigureAwait(false);
             Cancel.Dispose();
         }
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
 
 namespace Appliance.Meetings.Pipeline;
 
@@ -19,7 +20,10 @@ namespace Appliance.Meetings.Pipeline;
 /// not mapped again. One instance per meeting; <see cref="Prepare"/> may be called from any thread; dispose it to cancel
 /// and await the background work.
 /// </remarks>
-internal sealed class MeetingSummarizer(SummaryModel model) : IAsyncDisposable
+/// <param name="model">The summary model and its context size.</param>
+/// <param name="sessionId">The meeting, for the log.</param>
+/// <param name="logger">Where a failure of the background mapping is logged.</param>
+internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, ILogger logger) : IAsyncDisposable
 {
     private const int TemplateTokens = 32;
     private const int MaxCombineRounds = 3;
@@ -198,10 +202,15 @@ internal sealed class MeetingSummarizer(SummaryModel model) : IAsyncDisposable
                 }
             }
         }
-#pragma warning disable CA1031 // Work ahead is an optimisation: whatever breaks it, the summary at stop starts afresh and reports the cause.
-        catch (Exception)
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Disposed: the meeting ended or was aborted.
+        }
+#pragma warning disable CA1031 // Work ahead is an optimisation: whatever breaks it is logged, and the summary at stop starts afresh.
+        catch (Exception e)
 #pragma warning restore CA1031
         {
+            Log.PreparationFailed(logger, sessionId, e);
             _notesByChunk.Clear();
         }
     }

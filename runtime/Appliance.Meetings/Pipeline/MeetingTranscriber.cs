@@ -69,6 +69,7 @@ internal sealed class MeetingTranscriber
     /// </summary>
     /// <param name="cancellationToken">Stops at once (abort, delete, shutdown): the journal and transcript stay for a restart.</param>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    /// <exception cref="MeetingRunException">The speech model failed on an utterance (<see cref="RpcErrorCodes.TranscriptionFailed"/>); the checkpoint stays before it.</exception>
     public async Task<bool> RunAsync(CancellationToken cancellationToken)
     {
         await _speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -195,6 +196,18 @@ internal sealed class MeetingTranscriber
         using (await _speech.Scheduler.AcquireAsync(_sessionId, TranscriptionPriority.Batch, cancellationToken).ConfigureAwait(false))
         {
             result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Language = _parameters.LanguageHint, MaxNewTokens = 96 }, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Nothing of an utterance that was not heard through is kept: the checkpoint stays before it, so a restart
+        // transcribes it whole.
+        if (result.Cancelled)
+        {
+            throw new OperationCanceledException("the transcription was cancelled", cancellationToken);
+        }
+
+        if (result.Error is { } error)
+        {
+            throw new MeetingRunException(RpcErrorCodes.TranscriptionFailed, string.Create(CultureInfo.InvariantCulture, $"the speech model failed on the audio from {Seconds(startSample).TotalSeconds:0.0} s: {error.Message}"));
         }
 
         var offset = Seconds(startSample);

@@ -22,6 +22,9 @@ public enum TranscriptionPriority
 /// </remarks>
 public sealed class TranscriptionScheduler
 {
+    /// <summary>Turns after which a caller's last turn is forgotten: it then counts as served longest ago, which it was.</summary>
+    internal const int RememberedTurns = 256;
+
     private readonly Lock _gate = new();
     private readonly List<Waiter> _waiting = [];
     private readonly Dictionary<string, long> _lastServed = new(StringComparer.Ordinal);
@@ -57,7 +60,7 @@ public sealed class TranscriptionScheduler
             if (!_busy)
             {
                 _busy = true;
-                _lastServed[caller] = ++_turns;
+                Served(caller);
                 return new Turn(this);
             }
 
@@ -104,8 +107,36 @@ public sealed class TranscriptionScheduler
             }
 
             _waiting.Remove(next);
-            _lastServed[next.Caller] = ++_turns;
+            Served(next.Caller);
             next.Granted.TrySetResult();
+        }
+    }
+
+    /// <summary>Callers whose last turn is remembered now (at most twice <see cref="RememberedTurns"/>).</summary>
+    internal int RememberedCallers
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastServed.Count;
+            }
+        }
+    }
+
+    /// <summary>Notes a caller's turn (under the lock). Every caller, a request id for each <c>asr.transcribe</c>, would stay forever; old turns are dropped instead.</summary>
+    private void Served(string caller)
+    {
+        _lastServed[caller] = ++_turns;
+        if (_lastServed.Count > 2 * RememberedTurns)
+        {
+            foreach (var (old, turn) in _lastServed)
+            {
+                if (turn <= _turns - RememberedTurns)
+                {
+                    _lastServed.Remove(old);
+                }
+            }
         }
     }
 

@@ -10,6 +10,10 @@ internal sealed class CountingMethod : IRpcMethod
 
     public string Name => "test.count";
 
+    public int? MaxPayloadBytes => null;
+
+    public bool InSessionOrder => false;
+
     public int Count => Volatile.Read(ref _count);
 
     public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken) =>
@@ -26,6 +30,10 @@ internal sealed class CountingMethod : IRpcMethod
 internal sealed class StreamingMethod : IRpcMethod
 {
     public string Name => "test.stream";
+
+    public int? MaxPayloadBytes => null;
+
+    public bool InSessionOrder => false;
 
     public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
     {

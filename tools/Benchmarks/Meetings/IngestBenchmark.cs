@@ -289,9 +289,9 @@ internal static class IngestBenchmark
         while (!timeout.IsCancellationRequested)
         {
             var models = await DaemonModels.ReadAsync(control, timeout.Token).ConfigureAwait(false);
-            if (models.FirstOrDefault(m => m.Feature == "vad") is { } vad)
+            if (models.FirstOrDefault(m => m.Feature == ModelFeatures.Vad) is { } vad)
             {
-                return vad.State == "loaded" ? $"Silero ({Path.GetFileName(vadModel)})" : $"energy detector ({vad.State}: {vad.Error})";
+                return vad.State == ModelStates.Loaded ? $"Silero ({Path.GetFileName(vadModel)})" : $"energy detector ({vad.State}: {vad.Error})";
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(200), timeout.Token).ConfigureAwait(false);

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using Appliance.Benchmarks.Llm;
 using Appliance.Benchmarks.Speech;
 using Appliance.Contracts;
@@ -103,7 +101,7 @@ internal static class SummaryBenchmark
     private static readonly TimeSpan ReportEvery = TimeSpan.FromMinutes(1);
 
     // Counters every progress message repeats; the timeline shows the rest.
-    private static readonly HashSet<string> CounterFields = new(StringComparer.Ordinal) { "state", "stage", "at", "acceptedFrames", "duplicates", "gaps", "droppedFrames" };
+    private static readonly HashSet<string> CounterFields = new(StringComparer.Ordinal) { "state", "stage", "at", "acceptedFrames", "duplicates", "lostFrames", "droppedFrames" };
 
     public static async Task<SummaryReport> RunAsync(SummarySettings settings, MeetingAudio audio, Action<string> progress, CancellationToken cancellationToken)
     {
@@ -119,13 +117,13 @@ internal static class SummaryBenchmark
         await using (client.ConfigureAwait(false))
         {
             var loading = Stopwatch.StartNew();
-            string[] features = settings.VadModel is null ? ["asr", "summaryLlm"] : ["asr", "summaryLlm", "vad"];
+            string[] features = settings.VadModel is null ? [ModelFeatures.Asr, ModelFeatures.SummaryLlm] : [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.Vad];
             var models = await DaemonModels.WaitSettledAsync(client, features, ModelLoadLimit, cancellationToken).ConfigureAwait(false);
             var modelLoad = loading.Elapsed;
             var vad = settings.VadModel is null ? "energy detector (no Silero model given)"
-                : models.First(m => m.Feature == "vad") is { State: "loaded" } ? $"Silero ({Path.GetFileName(settings.VadModel)})"
-                : $"energy detector ({models.First(m => m.Feature == "vad").Error})";
-            if (models.FirstOrDefault(m => m.Feature is "asr" or "summaryLlm" && m.State != "loaded") is { } failed)
+                : models.First(m => m.Feature == ModelFeatures.Vad) is { State: ModelStates.Loaded } ? $"Silero ({Path.GetFileName(settings.VadModel)})"
+                : $"energy detector ({models.First(m => m.Feature == ModelFeatures.Vad).Error})";
+            if (models.FirstOrDefault(m => m.Feature is ModelFeatures.Asr or ModelFeatures.SummaryLlm && m.State != ModelStates.Loaded) is { } failed)
             {
                 return Incomplete($"the daemon could not load {failed.Feature} {failed.Id}: {failed.State} {failed.Error}");
             }
@@ -350,19 +348,10 @@ internal static class SummaryBenchmark
 
     private static (string What, string Detail) Describe(ProgressEvent progress)
     {
-        JsonObject? body;
-        try
-        {
-            body = JsonNode.Parse(progress.Message.Payload) as JsonObject;
-        }
-        catch (JsonException)
-        {
-            body = null;
-        }
-
-        var state = body?["state"]?.ToString() ?? ContractJson.ToElement(progress.Progress.State).GetString();
-        var what = body?["stage"] is { } stage ? $"{state} / {stage}" : state;
-        var detail = body is null ? "" : string.Join(", ", body.Where(p => !CounterFields.Contains(p.Key)).Select(p => $"{p.Key}={p.Value?.ToJsonString()}"));
+        var body = ContractJson.ToElement(progress.Progress);
+        var state = body.GetProperty("state").GetString();
+        var what = body.TryGetProperty("stage", out var stage) ? $"{state} / {stage.GetString()}" : state;
+        var detail = string.Join(", ", body.EnumerateObject().Where(p => !CounterFields.Contains(p.Name)).Select(p => $"{p.Name}={p.Value.GetRawText()}"));
         return ($"progress {what}", detail);
     }
 

@@ -152,9 +152,6 @@ public static class MeetingSummarySchema
         }
     }
 
-    /// <summary>The summary serialized as the schema's JSON.</summary>
-    public static string Serialize(MeetingSummary summary) => JsonSerializer.Serialize(summary, ContractJsonContext.Default.MeetingSummary);
-
     /// <summary>
     /// Parses a summary (for example a model's answer) and checks it against the schema. Returns false, with the
     /// problems, for JSON that is malformed or does not match; never throws for bad input.
