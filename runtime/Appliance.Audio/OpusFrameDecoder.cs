@@ -16,13 +16,16 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     private readonly IOpusDecoder _decoder;
     private readonly int _maxSamplesPerChannel;
 
+    /// <summary>The rates an Opus decoder outputs (RFC 6716, section 2), in Hz; any packet decodes at any of them.</summary>
+    public static IReadOnlyList<int> SampleRates { get; } = [8000, 12000, 16000, 24000, 48000];
+
     /// <summary>Creates a decoder that outputs <paramref name="channels"/> channels at <paramref name="sampleRate"/>.</summary>
-    /// <param name="sampleRate">Output rate: 8000, 12000, 16000, 24000 or 48000 Hz (any packet decodes at any of these).</param>
+    /// <param name="sampleRate">Output rate: one of <see cref="SampleRates"/>.</param>
     /// <param name="channels">Output channels, 1 or 2 (a stereo packet is downmixed when 1).</param>
     /// <exception cref="ArgumentOutOfRangeException">A rate or channel count Opus does not support.</exception>
     public OpusFrameDecoder(int sampleRate, int channels)
     {
-        if (sampleRate is not (8000 or 12000 or 16000 or 24000 or 48000))
+        if (!SampleRates.Contains(sampleRate))
         {
             throw new ArgumentOutOfRangeException(nameof(sampleRate), sampleRate, "Opus decodes at 8, 12, 16, 24 or 48 kHz.");
         }

@@ -9,7 +9,10 @@ public static class AudioCodecs
     /// <summary>Raw 16-bit little-endian PCM, channels interleaved.</summary>
     public const string PcmS16LE = "pcm_s16le";
 
-    /// <summary>The sample rates an Opus decoder produces (RFC 6716, section 2), in Hz.</summary>
+    /// <summary>
+    /// The sample rates an Opus decoder produces (RFC 6716, section 2), in Hz: those of
+    /// <c>Appliance.Audio.OpusFrameDecoder.SampleRates</c>, kept in step by the contract tests.
+    /// </summary>
     public static IReadOnlyList<int> OpusSampleRates { get; } = [8000, 12000, 16000, 24000, 48000];
 
     /// <summary>Why audio in this format cannot be taken, or null when it can.</summary>

@@ -58,6 +58,9 @@ public sealed class ContractTypesTests
         Assert.Contains("48000", AudioCodecs.Problem(AudioCodecs.Opus, 44100, 1), StringComparison.Ordinal);
         Assert.NotNull(AudioCodecs.Problem(AudioCodecs.Opus, 48000, 3));
         Assert.Contains(AudioCodecs.PcmS16LE, AudioCodecs.Problem("mp3", 16000, 1), StringComparison.Ordinal);
+
+        // The rates the contract accepts are the ones the device's decoder takes.
+        Assert.Equal(Audio.OpusFrameDecoder.SampleRates, AudioCodecs.OpusSampleRates);
     }
 
     [Fact]
