@@ -248,6 +248,18 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
+    /// <summary>How far the transcript is made, as recorded (exact; <see cref="Snapshot"/> rounds it for people).</summary>
+    public TimeSpan TranscribedThrough
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _state.TranscribedThrough;
+            }
+        }
+    }
+
     /// <summary>Records how far the transcript is made (persisted with the state file, with the drop counters).</summary>
     public MeetingResult SetTranscribedThrough(TimeSpan through)
     {

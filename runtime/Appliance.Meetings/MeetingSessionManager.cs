@@ -204,6 +204,13 @@ public sealed class MeetingSessionManager : IDisposable
     public ReleasedAudioReader? OpenReleasedAudio(string sessionId) => TryGet(sessionId, out var session) ? session.OpenReleasedAudio() : null;
 
     /// <summary>
+    /// How far the transcript of the session is made, exactly as <see cref="SetTranscribedThrough"/> recorded it (the
+    /// transcriber resumes from it; <see cref="MeetingInfo.TranscribedSeconds"/> is rounded for people). Null for an
+    /// unknown session.
+    /// </summary>
+    internal TimeSpan? TranscribedThrough(string sessionId) => TryGet(sessionId, out var session) ? session.TranscribedThrough : null;
+
+    /// <summary>
     /// Records that the transcript is made up to <paramref name="through"/> of meeting audio, so a restart does not
     /// transcribe that part again. Persisted in the state file, with the drop counters.
     /// </summary>

@@ -43,7 +43,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task A_meeting_goes_from_frames_to_a_stored_transcript_and_a_published_summary_with_its_gap()
     {
-        await using var rig = Rig.Start(models, summaryModel: null);
+        await using var rig = Rig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m1", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", ["Ana"]), default));
         for (var seq = 0; seq < models.Frames.Count; seq++)
         {
@@ -76,7 +76,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task A_meeting_whose_audio_cannot_be_decoded_fails_is_reported_and_keeps_its_audio()
     {
-        await using var rig = Rig.Start(models, summaryModel: null);
+        await using var rig = Rig.Start(models);
         var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         rig.Pipeline.FailuresChanged += () => failed.TrySetResult();
 
@@ -95,7 +95,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task Abort_ends_the_run_without_a_summary_and_delete_clears_what_was_published()
     {
-        await using var rig = Rig.Start(models, summaryModel: null);
+        await using var rig = Rig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m3", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
         for (var seq = 0; seq < 50; seq++)
         {
@@ -112,9 +112,46 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     }
 
     [Fact]
+    public async Task After_a_restart_the_meeting_goes_on_from_its_checkpoint_and_no_utterance_is_transcribed_twice()
+    {
+        var parameters = new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []);
+        var half = models.Frames.Count / 2;
+        string root;
+        RecordedEvents published;
+        await using (var first = Rig.Start(models))
+        {
+            (root, published) = (first.Root, first.Events);
+            Assert.Equal(MeetingResult.Ok, await first.Pipeline.StartAsync("m6", parameters, default));
+            for (var seq = 0; seq < half; seq++)
+            {
+                Assert.True(first.Ingest.TryEnqueue("m6", new AudioFrame(seq, AudioCodecs.PcmS16LE, 0, models.Frames[seq])));
+            }
+
+            await first.Events.FirstSegment("m6").WaitAsync(Limit);
+        } // the daemon stops: the run is cancelled wherever it is
+
+        var before = published.Transcript("m6").Select(s => s.SegmentId).ToList();
+
+        await using var second = Rig.Start(models, root);
+        second.Pipeline.ResumeAll();
+        for (var seq = half; seq < models.Frames.Count; seq++)
+        {
+            Assert.True(second.Ingest.TryEnqueue("m6", new AudioFrame(seq, AudioCodecs.PcmS16LE, 0, models.Frames[seq])));
+        }
+
+        Assert.Equal(MeetingResult.Ok, (await second.Pipeline.StopAsync("m6", models.Frames.Count - 1, default)).Result);
+        await second.Events.Summary("m6").WaitAsync(Limit);
+
+        var after = second.Events.Transcript("m6").Select(s => s.SegmentId).ToList();
+        Assert.NotEmpty(after);
+        Assert.Empty(after.Intersect(before, StringComparer.Ordinal));
+        Assert.Equal(before.Concat(after).Order(StringComparer.Ordinal), second.Store.ReadTranscript("m6")!.Select(s => s.SegmentId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task An_abort_that_lands_while_the_summary_is_being_made_wins_without_a_failure()
     {
-        await using var rig = Rig.Start(models, summaryModel: null);
+        await using var rig = Rig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m5", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
         Assert.True(rig.Ingest.TryEnqueue("m5", new AudioFrame(0, AudioCodecs.PcmS16LE, 0, models.Frames[0])));
         var summarizing = rig.Events.HoldProgress("m5", p => p.Stage == SummaryStage.Extractive);
@@ -168,18 +205,17 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     /// <summary>Store, ingest loop, speech models and pipeline for one test, torn down in order.</summary>
     private sealed class Rig : IAsyncDisposable
     {
-        private readonly string _root;
         private readonly Task _ingestLoop;
         private readonly SpeechModels _speech;
 
-        private Rig(PipelineModels models, Func<SummaryModel?> summaryModel)
+        private Rig(PipelineModels models, string root)
         {
-            _root = Path.Combine(models.Root, "store-" + Guid.NewGuid().ToString("N"));
-            Store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = _root }, TimeProvider.System);
+            Root = root;
+            Store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = root }, TimeProvider.System);
             Ingest = new MeetingIngest(Store, 4096, TimeProvider.System);
             _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1));
             _speech.Load();
-            Pipeline = new MeetingPipeline(Store, Ingest, _speech, summaryModel, Events, TimeProvider.System, NullLogger<MeetingPipeline>.Instance);
+            Pipeline = new MeetingPipeline(Store, Ingest, _speech, () => null, Events, TimeProvider.System, NullLogger<MeetingPipeline>.Instance);
             _ingestLoop = Ingest.RunAsync();
         }
 
@@ -191,7 +227,11 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
 
         public RecordedEvents Events { get; } = new();
 
-        public static Rig Start(PipelineModels models, Func<SummaryModel?>? summaryModel) => new(models, summaryModel ?? (() => null));
+        /// <summary>The store's folder; a second rig on it is the daemon after a restart.</summary>
+        public string Root { get; }
+
+        /// <summary>A rig on a new store, or on <paramref name="root"/> (a restart), with no summary model (extractive summaries).</summary>
+        public static Rig Start(PipelineModels models, string? root = null) => new(models, root ?? Path.Combine(models.Root, "store-" + Guid.NewGuid().ToString("N")));
 
         public async ValueTask DisposeAsync()
         {

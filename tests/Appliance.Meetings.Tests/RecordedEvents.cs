@@ -9,6 +9,7 @@ internal sealed class RecordedEvents : IMeetingEvents
     private readonly ConcurrentQueue<(string Session, object Event)> _events = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource<MeetingSummary>> _summaries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressHold> _holds = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<TranscriptSegment>> _firstSegments = new(StringComparer.Ordinal);
 
     public IReadOnlyList<string> Deleted => [.. _events.Where(e => e.Event is string).Select(e => e.Session)];
 
@@ -18,7 +19,14 @@ internal sealed class RecordedEvents : IMeetingEvents
 
     public Task<MeetingSummary> Summary(string session) => Completion(session).Task;
 
-    public Task TranscriptAsync(string sessionId, TranscriptSegment segment, CancellationToken cancellationToken) => Record(sessionId, segment);
+    /// <summary>Completes with the session's first transcript segment.</summary>
+    public Task<TranscriptSegment> FirstSegment(string session) => _firstSegments.GetOrAdd(session, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public Task TranscriptAsync(string sessionId, TranscriptSegment segment, CancellationToken cancellationToken)
+    {
+        _firstSegments.GetOrAdd(sessionId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(segment);
+        return Record(sessionId, segment);
+    }
 
     public async Task ProgressAsync(string sessionId, MeetingProgress progress, CancellationToken cancellationToken)
     {

@@ -109,5 +109,5 @@ public sealed class TranscriberTests : IClassFixture<PipelineModels>, IDisposabl
     }
 
     private MeetingTranscriber Transcriber(string sessionId) =>
-        new(sessionId, Pcm, TimeSpan.FromSeconds(_store.Get(sessionId)!.TranscribedSeconds), _store, _speech, _events, new MeetingProgressReporter(_store, _events, TimeProvider.System), TimeProvider.System);
+        new(sessionId, Pcm, _store, _speech, _events, new MeetingProgressReporter(_store, _events, TimeProvider.System), TimeProvider.System);
 }

@@ -199,7 +199,7 @@ public sealed class MeetingPipeline : IAsyncDisposable
             return;
         }
 
-        var transcriber = new MeetingTranscriber(sessionId, info.Parameters, TimeSpan.FromSeconds(info.TranscribedSeconds), _store, _speech, _events, _progress, _time);
+        var transcriber = new MeetingTranscriber(sessionId, info.Parameters, _store, _speech, _events, _progress, _time);
         var run = new SessionRun(sessionId, transcriber, CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token));
         if (!_runs.TryAdd(sessionId, run))
         {

@@ -25,7 +25,7 @@ internal sealed class MeetingTranscriber
 
     private readonly string _sessionId;
     private readonly MeetingParameters _parameters;
-    private readonly long _transcribedThroughSample;
+    private long _transcribedThroughSample;
     private readonly MeetingSessionManager _store;
     private readonly SpeechModels _speech;
     private readonly IMeetingEvents _events;
@@ -39,17 +39,15 @@ internal sealed class MeetingTranscriber
 
     /// <param name="sessionId">The session.</param>
     /// <param name="parameters">Its start parameters (codec, rate, channels, language).</param>
-    /// <param name="transcribedThrough">Audio already transcribed before a restart: utterances ending by then are not transcribed again.</param>
     /// <param name="store">The sessions: the journal is read from it and the transcript written to it.</param>
     /// <param name="speech">The speech models.</param>
     /// <param name="events">Where segments go.</param>
     /// <param name="progress">Where progress goes.</param>
     /// <param name="time">The clock for progress events.</param>
-    public MeetingTranscriber(string sessionId, MeetingParameters parameters, TimeSpan transcribedThrough, MeetingSessionManager store, SpeechModels speech, IMeetingEvents events, MeetingProgressReporter progress, TimeProvider time)
+    public MeetingTranscriber(string sessionId, MeetingParameters parameters, MeetingSessionManager store, SpeechModels speech, IMeetingEvents events, MeetingProgressReporter progress, TimeProvider time)
     {
         _sessionId = sessionId;
         _parameters = parameters;
-        _transcribedThroughSample = (long)(transcribedThrough.TotalSeconds * SpeechAudio.SampleRate);
         _store = store;
         _speech = speech;
         _events = events;
@@ -74,10 +72,13 @@ internal sealed class MeetingTranscriber
     {
         await _speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
         using var reader = _store.OpenReleasedAudio(_sessionId);
-        if (reader is null)
+        if (reader is null || _store.TranscribedThrough(_sessionId) is not { } checkpoint)
         {
             return false;
         }
+
+        // Audio transcribed before a restart: utterances ending by then are heard again but not transcribed again.
+        _transcribedThroughSample = SpeechAudio.Samples(checkpoint);
 
         var decoder = CreateDecoder();
         using var disposeDecoder = decoder as IDisposable;
@@ -109,7 +110,9 @@ internal sealed class MeetingTranscriber
             pcm.Clear();
             if (missing > 0 && samplesPerFrame > 0)
             {
-                pcm.Write(new float[(int)Math.Min(missing * samplesPerFrame, 10L * SpeechAudio.SampleRate)]);
+                var silence = (int)Math.Min(missing * samplesPerFrame, 10L * SpeechAudio.SampleRate);
+                pcm.GetSpan(silence)[..silence].Clear();
+                pcm.Advance(silence);
             }
 
             // A frame the codec cannot decode is counted by the decoder and heard as nothing.
@@ -117,7 +120,7 @@ internal sealed class MeetingTranscriber
             converter.Push(frame.Payload.Span, pcm);
             samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount - before);
             _framesRead += missing + 1;
-            await HearAsync(pcm.WrittenSpan.ToArray(), detector, utterance, cancellationToken).ConfigureAwait(false);
+            await HearAsync(pcm.WrittenMemory, detector, utterance, cancellationToken).ConfigureAwait(false);
             if (_time.GetElapsedTime(_lastProgress) >= ProgressInterval)
             {
                 await ReportProgressAsync(final: false, cancellationToken).ConfigureAwait(false);
@@ -138,14 +141,15 @@ internal sealed class MeetingTranscriber
         }
 
         _utteranceStart = -1;
-        _store.SetTranscribedThrough(_sessionId, Seconds(_heard)); // all of it: a restart while summarizing transcribes nothing again
+        _store.SetTranscribedThrough(_sessionId, SpeechAudio.Duration(_heard)); // all of it: a restart while summarizing transcribes nothing again
         await ReportProgressAsync(final: true, cancellationToken).ConfigureAwait(false);
         return true;
     }
 
-    private async Task HearAsync(float[] samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken cancellationToken)
+    /// <summary>Runs the VAD over one decoded frame and transcribes each utterance it closes. <paramref name="samples"/> stays untouched until this returns.</summary>
+    private async Task HearAsync(ReadOnlyMemory<float> samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken cancellationToken)
     {
-        foreach (var e in detector.Process(samples))
+        foreach (var e in detector.Process(samples.Span))
         {
             if (e.Kind == VadEventKind.SpeechStart)
             {
@@ -157,14 +161,14 @@ internal sealed class MeetingTranscriber
             else if (_utteranceStart >= 0)
             {
                 var end = (int)Math.Clamp(e.Sample - _heard, 0, samples.Length);
-                utterance.AddRange(samples.AsSpan(0, end));
+                utterance.AddRange(samples.Span[..end]);
                 await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
                 utterance.Clear();
                 _utteranceStart = -1;
             }
         }
 
-        utterance.AddRange(samples);
+        utterance.AddRange(samples.Span);
         _heard += samples.Length;
         if (_utteranceStart < 0 && utterance.Count > SpeechAudio.SampleRate)
         {
@@ -207,10 +211,10 @@ internal sealed class MeetingTranscriber
 
         if (result.Error is { } error)
         {
-            throw new MeetingRunException(RpcErrorCodes.TranscriptionFailed, string.Create(CultureInfo.InvariantCulture, $"the speech model failed on the audio from {Seconds(startSample).TotalSeconds:0.0} s: {error.Message}"));
+            throw new MeetingRunException(RpcErrorCodes.TranscriptionFailed, string.Create(CultureInfo.InvariantCulture, $"the speech model failed on the audio from {SpeechAudio.Seconds(startSample):0.0} s: {error.Message}"));
         }
 
-        var offset = Seconds(startSample);
+        var offset = SpeechAudio.Duration(startSample);
         var number = 0;
         foreach (var recognized in result.Segments)
         {
@@ -221,7 +225,7 @@ internal sealed class MeetingTranscriber
             await _events.TranscriptAsync(_sessionId, segment, cancellationToken).ConfigureAwait(false);
         }
 
-        _store.SetTranscribedThrough(_sessionId, Seconds(endSample));
+        _store.SetTranscribedThrough(_sessionId, SpeechAudio.Duration(endSample));
         await ReportProgressAsync(final: false, cancellationToken).ConfigureAwait(false);
     }
 
@@ -234,7 +238,7 @@ internal sealed class MeetingTranscriber
         _lastProgress = _time.GetTimestamp();
         var info = _store.Get(_sessionId);
         var secondsPerFrame = _framesRead > 0 ? _heard / (double)_framesRead / SpeechAudio.SampleRate : 0;
-        var received = final ? Seconds(_heard).TotalSeconds : Math.Max(_heard / (double)SpeechAudio.SampleRate, ((info?.ReleasedThrough ?? -1) + 1) * secondsPerFrame);
+        var received = final ? SpeechAudio.Seconds(_heard) : Math.Max(SpeechAudio.Seconds(_heard), ((info?.ReleasedThrough ?? -1) + 1) * secondsPerFrame);
         var transcribed = (_utteranceStart >= 0 ? Math.Min(_utteranceStart, _heard) : _heard) / (double)SpeechAudio.SampleRate;
         var percent = received > 0 ? Math.Min(100, 100 * transcribed / received) : final ? 100 : 0;
         return _progress.ReportAsync(
@@ -248,6 +252,4 @@ internal sealed class MeetingTranscriber
             },
             cancellationToken);
     }
-
-    private static TimeSpan Seconds(long samples) => TimeSpan.FromSeconds(samples / (double)SpeechAudio.SampleRate);
 }
