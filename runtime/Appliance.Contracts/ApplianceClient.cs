@@ -187,8 +187,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     public async Task<RpcResult<TResult>> InvokeAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(method);
-        var reply = await CallAsync(method, parameters, options, cancellationToken).ConfigureAwait(false);
-        return reply.Error is { } error ? new RpcResult<TResult>(default, error) : new RpcResult<TResult>(method.ReadResult(reply), null);
+        return method.ToResult(await CallAsync(method, parameters, options, cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>Calls <paramref name="method"/> and yields every reply in sequence order, ending with the final one.</summary>
@@ -342,7 +341,7 @@ public sealed class ApplianceClient : IAsyncDisposable
             var message = new MqttApplicationMessageBuilder()
                 .WithTopic(topic)
                 .WithPayload(payload.ToArray())
-                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithQualityOfServiceLevel(Channels.RpcRequest.Qos)
                 .WithResponseTopic(_repliesTopic)
                 .WithCorrelationData(correlation)
                 .WithContentType("application/json");

@@ -69,6 +69,13 @@ public static class ContractJson
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not part of the contract.</exception>
     public static JsonElement ToElement<T>(T value) => JsonSerializer.SerializeToElement(value, Info<T>());
 
+    /// <summary>The name a contract enum value has on the wire, for example <c>completed</c> for <see cref="MeetingPhase.Completed"/>.</summary>
+    /// <typeparam name="T">An enum declared on <see cref="ContractJsonContext"/>.</typeparam>
+    /// <param name="value">The value.</param>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not part of the contract.</exception>
+    public static string WireName<T>(T value)
+        where T : struct, Enum => ToElement(value).GetString()!;
+
     /// <summary>Reads a contract value from UTF-8 JSON.</summary>
     /// <typeparam name="T">A type declared on <see cref="ContractJsonContext"/>.</typeparam>
     /// <param name="utf8Json">The JSON.</param>

@@ -80,6 +80,16 @@ public class RpcMethod<TParams, TResult> : RpcMethod
         ArgumentNullException.ThrowIfNull(reply);
         return reply.Result is { } result ? result.Deserialize(ResultInfo) : default;
     }
+
+    /// <summary>A final reply of this method as a typed result: the result, or the daemon's structured error.</summary>
+    /// <param name="reply">A final reply of this method.</param>
+    /// <returns>The typed outcome.</returns>
+    /// <exception cref="JsonException">The result does not fit <typeparamref name="TResult"/>.</exception>
+    public RpcResult<TResult> ToResult(RpcReply reply)
+    {
+        ArgumentNullException.ThrowIfNull(reply);
+        return reply.Error is { } error ? new RpcResult<TResult>(default, error) : new RpcResult<TResult>(ReadResult(reply), null);
+    }
 }
 
 /// <summary>A method that streams deltas of <typeparamref name="TDelta"/> before its final result.</summary>

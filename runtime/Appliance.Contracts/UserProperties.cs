@@ -1,8 +1,8 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using MQTTnet;
 using MQTTnet.Packets;
-using MQTTnet.Protocol;
 
 namespace Appliance.Contracts;
 
@@ -76,8 +76,8 @@ public static class MeetingAudioFrame
     public static MqttApplicationMessage Create(string deviceId, string sessionId, long sequence, string codec, ReadOnlyMemory<byte> payload) =>
         new MqttApplicationMessageBuilder()
             .WithTopic(Topics.MeetingAudio(deviceId, sessionId))
-            .WithPayload(payload.ToArray())
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtMostOnce)
+            .WithPayload(new ReadOnlySequence<byte>(payload))
+            .WithQualityOfServiceLevel(Channels.MeetingAudio.Qos)
             .WithMessageExpiryInterval(ExpirySeconds)
             .WithUserProperty(UserProperties.Sequence, Encoding.UTF8.GetBytes(sequence.ToString(CultureInfo.InvariantCulture)).AsMemory())
             .WithUserProperty(UserProperties.Codec, Encoding.UTF8.GetBytes(codec).AsMemory())

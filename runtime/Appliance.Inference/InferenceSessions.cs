@@ -52,9 +52,10 @@ public static class InferenceSessions
             return new SessionOpenResult(null, SessionOpenError.ModelMissing, $"{path} does not exist.");
         }
 
-        var choice = ExecutionProviderSelector.Choose(settings.ExecutionProviders, settings.InstalledProviders());
+        var installed = settings.InstalledProviders();
+        var choice = ExecutionProviderSelector.Choose(settings.ExecutionProviders, installed);
         var fallbacks = choice.Skipped.Select(s => $"{s.Name}: {s.Reason}").ToList();
-        foreach (var provider in settings.ProviderCandidates())
+        foreach (var provider in ExecutionProviderSelector.Candidates(settings.ExecutionProviders, installed))
         {
             using var options = new SessionOptions { IntraOpNumThreads = settings.IntraOpThreads, InterOpNumThreads = settings.InterOpThreads };
             foreach (var (key, value) in settings.SessionConfigEntries())

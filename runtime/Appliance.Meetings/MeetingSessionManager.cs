@@ -379,7 +379,8 @@ public sealed class MeetingSessionManager : IDisposable
     private bool TryGet(string sessionId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MeetingSession? session)
     {
         session = null;
-        if (Identifiers.IsValidSessionId(sessionId) && _sessions.TryGetValue(sessionId, out var slot))
+        // Only valid ids are ever added (recovery and Start check them), so a lookup is check enough.
+        if (sessionId is not null && _sessions.TryGetValue(sessionId, out var slot))
         {
             session = slot.Session;
         }

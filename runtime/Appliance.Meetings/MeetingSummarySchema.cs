@@ -10,10 +10,7 @@ namespace Appliance.Meetings;
 /// </summary>
 public static class MeetingSummarySchema
 {
-    /// <summary>The schema text, for publishing and for constrained generation.</summary>
-    public static string SchemaText => ContractSchemas.MeetingSummary;
-
-    private static readonly Lazy<JsonSchema> Schema = new(() => JsonSchema.FromText(SchemaText));
+    private static readonly Lazy<JsonSchema> Schema = new(() => JsonSchema.FromText(ContractSchemas.MeetingSummary));
 
     /// <summary>The problems of <paramref name="json"/> against the schema, as "location: message"; empty when valid. Unparsable JSON is one problem.</summary>
     public static IReadOnlyList<string> Validate(ReadOnlySpan<byte> json)
@@ -76,7 +73,7 @@ public static class MeetingSummarySchema
             ["actionItems"] = itemChars,
             ["openQuestions"] = itemChars,
         };
-        var properties = JsonNode.Parse(SchemaText)!["properties"]!.AsObject();
+        var properties = JsonNode.Parse(ContractSchemas.MeetingSummary)!["properties"]!.AsObject();
         var answer = new JsonObject();
         foreach (var (name, length) in limits)
         {

@@ -168,11 +168,10 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
 
         if (models.Vad is { } vadSpec)
         {
-            var vad = CreateVad();
-            using var detector = vad.Detector;
-            status.Add(vad.FallbackReason is null
-                ? new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Loaded, _vad.Value.Value!.ExecutionProvider)
-                : new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Fallback, Error: $"energy detector in use: {vad.FallbackReason.Message}"));
+            var loaded = _vad.Value;
+            status.Add(loaded.IsSuccess
+                ? new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Loaded, loaded.Value!.ExecutionProvider)
+                : new SpeechModelStatus(SpeechModelKind.Vad, vadSpec.Id, SpeechModelState.Fallback, Error: $"energy detector in use: {loaded.Error!.Message}"));
         }
 
         if (models.WakeWord is { } wakeSpec)

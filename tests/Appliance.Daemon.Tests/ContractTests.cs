@@ -108,7 +108,7 @@ public abstract class ContractTests(ITestOutputHelper output)
         var unknown = await client.CallAsync("no.such.method");
         var invalidJson = await client.StreamRawAsync("status.get", Encoding.UTF8.GetBytes("{ not json")).LastAsync();
         var notAnObject = await client.StreamRawAsync("status.get", Encoding.UTF8.GetBytes("[1, 2]")).LastAsync();
-        var oversized = await client.StreamRawAsync("status.get", Encoding.UTF8.GetBytes($"{{\"pad\":\"{new string('x', 64 * 1024)}\"}}")).LastAsync();
+        var oversized = await client.StreamRawAsync("status.get", Encoding.UTF8.GetBytes($"{{\"pad\":\"{new string('x', new RpcOptions().MaxPayloadBytes)}\"}}")).LastAsync();
 
         Assert.Equal(RpcErrorCodes.MethodNotFound, unknown.Error!.Code);
         Assert.Contains("status.get", unknown.Error.Message, StringComparison.Ordinal);

@@ -91,12 +91,12 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
             _lastProgressReport = now;
             _lastState = progress.State;
             var colour = progress.State is MeetingPhase.Failed or MeetingPhase.Aborted ? "red" : progress.State == MeetingPhase.Completed ? "green" : "grey";
-            var state = Wire(progress.State);
+            var state = ContractJson.WireName(progress.State);
             if (progress.Stage is { } stage)
             {
                 var part = progress.Chunk is { } chunk ? string.Create(CultureInfo.InvariantCulture, $" {chunk}/{progress.Chunks}") : "";
                 var constrained = progress.Constrained == true ? " (retry, constrained to the schema)" : "";
-                console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1} · {2}{3}{4}[/]", colour, Markup.Escape(state), Markup.Escape(Wire(stage)), part, constrained);
+                console.MarkupLine(CultureInfo.InvariantCulture, "[{0}]daemon: {1} · {2}{3}{4}[/]", colour, Markup.Escape(state), Markup.Escape(ContractJson.WireName(stage)), part, constrained);
                 return;
             }
 
@@ -170,7 +170,7 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
                 AddList(rows, "Gaps in the audio", [.. summary.Gaps.Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Count} frame(s) from seq {g.FromSequence}"))]);
             }
 
-            rows.Add(new Markup($"[grey]source: {Markup.Escape(Wire(summary.Source))} · language: {Markup.Escape(summary.Language)}[/]"));
+            rows.Add(new Markup($"[grey]source: {Markup.Escape(ContractJson.WireName(summary.Source))} · language: {Markup.Escape(summary.Language)}[/]"));
             var panel = new Panel(new Rows(rows))
             {
                 Header = new PanelHeader(Markup.Escape(string.IsNullOrWhiteSpace(summary.Title) ? "Summary" : summary.Title)),
@@ -196,7 +196,6 @@ internal sealed class ConsoleView(IAnsiConsole console, TimeProvider time)
     }
 
     /// <summary>An enum value as the wire names it.</summary>
-    private static string Wire<T>(T value) => ContractJson.ToElement(value).GetString() ?? "?";
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -236,8 +236,6 @@ public sealed class MeetingStreamer
             throw new TimeoutException($"No reply to meeting {command.Action} for session {sessionId} from device {DeviceId} within {timeout.TotalSeconds:0.#} s. Is the daemon running and does it serve meetings?");
         }
 
-        return reply.Error is { } error
-            ? new RpcResult<MeetingControlResult>(default, error)
-            : new RpcResult<MeetingControlResult>(reply.Result is { } result ? ContractJson.Deserialize<MeetingControlResult>(result) : null, null);
+        return RpcMethods.MeetingsStop.ToResult(reply); // start, stop and abort answer the same MeetingControlResult
     }
 }

@@ -102,9 +102,9 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
             return 1;
         }
 
-        if (!Identifiers.IsValidDeviceId(settings.DeviceId) || settings.SessionId.IndexOfAny(['/', '+', '#']) >= 0 || settings.SessionId.Length == 0)
+        if (!Identifiers.IsValidDeviceId(settings.DeviceId) || !Identifiers.IsValidSessionId(settings.SessionId))
         {
-            _view.Error($"'{settings.DeviceId}' / '{settings.SessionId}' is not a usable device id / session id (no '/', '+' or '#').");
+            _view.Error($"'{settings.DeviceId}' / '{settings.SessionId}' is not a usable device id / session id (1-64 letters, digits, '-' or '_').");
             return 1;
         }
 
@@ -237,7 +237,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
                     if (p.Progress.State is MeetingPhase.Failed or MeetingPhase.Aborted)
                     {
                         var detail = p.Progress.Error is { } error ? $": {error.Code}: {error.Message}" : "";
-                        ending.TrySetResult(new Ending(null, $"The daemon reports the meeting {p.Progress.State.ToString().ToLowerInvariant()}{detail}."));
+                        ending.TrySetResult(new Ending(null, $"The daemon reports the meeting {ContractJson.WireName(p.Progress.State)}{detail}."));
                     }
 
                     break;

@@ -3,6 +3,7 @@ using Appliance.Inference;
 using Appliance.Profiles;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Appliance.Daemon.Device;
@@ -43,10 +44,7 @@ internal static class DeviceFeature
 
         var inference = InferenceSettings.FromProfile(profile);
         var executionProvider = ExecutionProviderSelector.Choose(profile.ExecutionProviders, inference.InstalledProviders());
-        if (!services.Any(d => d.ServiceType == typeof(TimeProvider)))
-        {
-            services.AddSingleton(TimeProvider.System);
-        }
+        services.TryAddSingleton(TimeProvider.System);
 
         services.AddSingleton(sp => new DeviceContext(deviceId, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
         services.AddSingleton<HealthMonitor>();

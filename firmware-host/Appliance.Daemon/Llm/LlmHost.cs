@@ -85,7 +85,7 @@ internal sealed class LlmHost : IHostedService, IModelStatusSource, IDisposable
             _featureById[spec.Id] = feature;
         }
 
-        return _service.LoadModelAsync(spec with { Path = _paths.Resolve(spec.Path) }, cancellationToken);
+        return _service.LoadModelAsync(_paths.Resolve(spec)!, cancellationToken);
     }
 
     private async Task LoadDeclaredAsync(List<(string Feature, ModelSpec Spec)> declared, CancellationToken cancellationToken)

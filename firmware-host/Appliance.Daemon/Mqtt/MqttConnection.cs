@@ -36,7 +36,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly ILogger<MqttConnection> _logger;
     private readonly EmbeddedBroker? _embeddedBroker;
     private readonly Lock _gate = new();
-    private readonly List<MqttSubscription> _subscriptions = [];
+    private volatile MqttSubscription[] _subscriptions = []; // replaced whole under _gate, read without it on every message
     private readonly List<Func<CancellationToken, Task>> _onConnected = [];
     private readonly TaskCompletionSource _firstConnection = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
@@ -77,7 +77,7 @@ internal sealed class MqttConnection : BackgroundService
     {
         lock (_gate)
         {
-            _subscriptions.Add(subscription);
+            _subscriptions = [.. _subscriptions, subscription];
         }
 
         _wake.Writer.TryWrite(true);
@@ -318,11 +318,8 @@ internal sealed class MqttConnection : BackgroundService
     /// <summary>Subscribes the filters registered since the last SUBSCRIBE of this connection (all of them after a connect).</summary>
     private async Task SubscribeNewAsync(CancellationToken cancellationToken)
     {
-        MqttSubscription[] pending;
-        lock (_gate)
-        {
-            pending = [.. _subscriptions.Skip(_subscribedCount)];
-        }
+        var registered = _subscriptions;
+        var pending = registered[Volatile.Read(ref _subscribedCount)..];
 
         if (pending.Length == 0)
         {
@@ -374,13 +371,7 @@ internal sealed class MqttConnection : BackgroundService
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
     {
-        MqttSubscription[] subscriptions;
-        lock (_gate)
-        {
-            subscriptions = [.. _subscriptions];
-        }
-
-        foreach (var subscription in subscriptions)
+        foreach (var subscription in _subscriptions)
         {
             if (MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, subscription.Filter) != MqttTopicFilterCompareResult.IsMatch)
             {

@@ -8,7 +8,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace Appliance.Daemon.Rpc;
 
@@ -46,8 +45,8 @@ internal sealed class RpcDispatcher : BackgroundService
         _methods = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
         _idempotency = new IdempotencyCache(TimeSpan.FromSeconds(_options.IdempotencyWindowSeconds), _options.IdempotencyCapacity, time);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
-        mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce, OnRpcAsync));
-        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), MqttQualityOfServiceLevel.AtLeastOnce, OnMeetingControlAsync));
+        mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync));
+        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -179,35 +178,17 @@ internal sealed class RpcDispatcher : BackgroundService
         }
     }
 
-    /// <summary>The top-level <c>sessionId</c> string of a JSON object, or null (a request without one, or not JSON, needs no order).</summary>
+    /// <summary>The <c>sessionId</c> of a request, read as its handler reads it; null when it has none or is not JSON (answered in its turn).</summary>
     private static string? SessionIdOf(byte[] payload)
     {
-        var reader = new Utf8JsonReader(payload);
         try
         {
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return null;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var isSessionId = reader.ValueTextEquals("sessionId"u8);
-                reader.Read();
-                if (isSessionId)
-                {
-                    return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                }
-
-                reader.Skip();
-            }
+            return ContractJson.Deserialize<SessionIdParams>(payload)?.SessionId;
         }
         catch (JsonException)
         {
-            // Not JSON: the request is answered invalid_json in its turn.
+            return null;
         }
-
-        return null;
     }
 
     private async Task ServeAsync(Request request, CancellationToken cancellationToken)
@@ -240,8 +221,7 @@ internal sealed class RpcDispatcher : BackgroundService
         JsonElement parameters;
         try
         {
-            using var document = JsonDocument.Parse(request.Payload!.Length == 0 ? "{}"u8.ToArray() : request.Payload);
-            parameters = document.RootElement.Clone();
+            parameters = ParseParameters(request.Payload!);
         }
         catch (JsonException ex)
         {
@@ -322,6 +302,10 @@ internal sealed class RpcDispatcher : BackgroundService
             RpcLog.ReplyLost(_logger, request.Name, responseTopic);
         }
     }
+
+    /// <summary>The request's JSON; an empty payload is an empty object.</summary>
+    /// <exception cref="JsonException">The payload is not JSON.</exception>
+    private static JsonElement ParseParameters(byte[] payload) => JsonElement.Parse(payload.Length == 0 ? "{}"u8 : payload);
 
     private static RpcReply Error(int seq, string code, string message) =>
         new() { Seq = seq, Final = true, Error = new RpcError(code, message) };

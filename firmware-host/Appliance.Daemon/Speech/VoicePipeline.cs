@@ -49,8 +49,7 @@ internal sealed class VoicePipeline(
         {
             mono.Clear();
             converter.PushSamples(chunk, mono);
-            var samples = mono.WrittenSpan.ToArray();
-            foreach (var e in vadDetector.Process(samples))
+            foreach (var e in vadDetector.Process(mono.WrittenSpan))
             {
                 if (e.Kind == VadEventKind.SpeechStart)
                 {
@@ -65,7 +64,7 @@ internal sealed class VoicePipeline(
 
             if (wakeDetector is not null)
             {
-                foreach (var detection in wakeDetector.Process(samples))
+                foreach (var detection in wakeDetector.Process(mono.WrittenSpan))
                 {
                     SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
                     await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);

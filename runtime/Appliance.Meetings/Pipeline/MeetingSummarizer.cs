@@ -122,14 +122,15 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         }
 
         var room = _contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
-        for (var round = 1; Count(Join(notes)) > room; round++)
+        var joined = Join(notes);
+        for (var round = 1; Count(joined) > room; round++)
         {
             if (round > MaxCombineRounds || room < 64)
             {
                 return (null, "the notes do not fit the model's context");
             }
 
-            var groups = TranscriptChunker.Chunk(Join(notes), chunkTokens, 0, Count);
+            var groups = TranscriptChunker.Chunk(joined, chunkTokens, 0, Count);
             notes.Clear();
             for (var i = 0; i < groups.Count; i++)
             {
@@ -142,11 +143,13 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
 
                 notes.Add(Clip(text.Trim(), _notesTokens));
             }
+
+            joined = Join(notes);
         }
 
         var language = parameters.LanguageHint ?? "und";
         var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
-        var prompt = $"{ReduceInstruction}{participants}\n\n{Join(notes)}";
+        var prompt = $"{ReduceInstruction}{participants}\n\n{joined}";
         await progress(Summarizing(SummaryStage.Reduce)).ConfigureAwait(false);
         var (answer, reduceFailure) = await AskAsync(prompt, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
         if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))
@@ -240,8 +243,9 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     /// </summary>
     private (string Schema, int MaxTokens)? ConstrainedSchema(string prompt, int maxKeyPoints)
     {
-        var maxTokens = Math.Min(_answerTokens, _contextTokens - Count(prompt) - TemplateTokens);
-        var charsPerToken = Math.Clamp(prompt.Length / (double)Math.Max(1, Count(prompt)) * 0.5, 0.25, 8);
+        var promptTokens = Count(prompt);
+        var maxTokens = Math.Min(_answerTokens, _contextTokens - promptTokens - TemplateTokens);
+        var charsPerToken = Math.Clamp(prompt.Length / (double)Math.Max(1, promptTokens) * 0.5, 0.25, 8);
         foreach (var items in new[] { Math.Clamp(maxKeyPoints, 1, 8), 3, 2, 1 }.Distinct().Where(n => n <= Math.Clamp(maxKeyPoints, 1, 8)))
         {
             var skeleton = Count(Skeleton(items));

@@ -30,7 +30,7 @@ internal sealed record MeetingRecord(string State, long Accepted, long GapFrames
         }
 
         var (meeting, transcript, _) = reply.Value!;
-        var state = ContractJson.ToElement(meeting.State).GetString() ?? "?";
+        var state = ContractJson.WireName(meeting.State);
         return (new MeetingRecord(state, meeting.Counters.Accepted, meeting.Gaps.Sum(g => g.Count), meeting.Counters.Dropped, meeting.Counters.Duplicates, transcript.Count), null);
     }
 

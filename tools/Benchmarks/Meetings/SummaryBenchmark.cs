@@ -289,7 +289,7 @@ internal static class SummaryBenchmark
                 summary.Event is null ? null : summary.At - stop,
                 before.Event is null ? null : stop - before.At,
                 after.Event is null ? null : after.At - stop,
-                (summary.Event as SummaryEvent) is { } summaryEvent ? ContractJson.ToElement(summaryEvent.Summary.Source).GetString() : null,
+                (summary.Event as SummaryEvent) is { } summaryEvent ? ContractJson.WireName(summaryEvent.Summary.Source) : null,
                 transcripts.Select(e => ((TranscriptEvent)e.Event).Segment.SegmentId).Distinct(StringComparer.Ordinal).Count(),
                 record?.TranscriptSegments ?? -1,
                 daemon.HasExited ? 0 : daemon.PeakResidentKib(),
@@ -324,7 +324,7 @@ internal static class SummaryBenchmark
             var (what, detail) = meetingEvent switch
             {
                 ProgressEvent p => Describe(p),
-                SummaryEvent s => ("summary", $"source={ContractJson.ToElement(s.Summary.Source).GetString()}"),
+                SummaryEvent s => ("summary", $"source={ContractJson.WireName(s.Summary.Source)}"),
                 MalformedEvent m => ("unreadable message", $"{m.Message.Topic}: {m.Reason}"),
                 _ => (null, ""),
             };
