@@ -89,8 +89,15 @@ public sealed class MeetingPipeline : IAsyncDisposable
         var result = _store.Start(sessionId, parameters);
         if (result == MeetingResult.Ok)
         {
-            StartRun(sessionId);
-            await _progress.ReportAsync(sessionId, new MeetingProgress { State = MeetingPhase.Recording }, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Announced before the run starts, so that "recording" is never published after the run's own events.
+                await _progress.ReportAsync(sessionId, new MeetingProgress { State = MeetingPhase.Recording }, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                StartRun(sessionId);
+            }
         }
 
         return result;
@@ -287,11 +294,18 @@ public sealed class MeetingPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>Publishes the failure, then lists it in <see cref="Failures"/> (also when publishing fails), so that whoever watches <see cref="FailuresChanged"/> finds the event sent.</summary>
     private async Task ReportFailureAsync(string sessionId, string code, string message, CancellationToken cancellationToken)
     {
-        _failures[sessionId] = message;
-        FailuresChanged?.Invoke();
-        await _progress.ReportAsync(sessionId, new MeetingProgress { State = MeetingPhase.Failed, Error = new RpcError(code, message) }, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _progress.ReportAsync(sessionId, new MeetingProgress { State = MeetingPhase.Failed, Error = new RpcError(code, message) }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _failures[sessionId] = message;
+            FailuresChanged?.Invoke();
+        }
     }
 
     /// <summary>
