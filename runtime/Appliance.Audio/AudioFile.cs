@@ -132,7 +132,7 @@ public static class AudioFile
         }
 
         var converted = Mono16kConverter.ConvertAll(audio.Samples, audio.SampleRate, audio.Channels);
-        return new DecodedAudio(audio.Container, converted, SpeechAudio.SampleRate, 1, audio.FramesSkipped, audio.IsTruncated);
+        return new DecodedAudio(audio.Container, converted, SpeechAudio.SampleRate, 1, audio.FramesSkipped, audio.IsTruncated, audio.Warnings);
     }
 
     private static AudioReadResult ToMono16k(AudioReadResult result) =>

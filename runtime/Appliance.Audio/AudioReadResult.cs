@@ -44,8 +44,9 @@ public enum AudioContainer
 /// <summary>Decoded audio: interleaved float samples in [-1, 1] with their rate and channel count.</summary>
 public sealed class DecodedAudio
 {
-    internal DecodedAudio(AudioContainer container, float[] samples, int sampleRate, int channels, int framesSkipped, bool isTruncated)
+    internal DecodedAudio(AudioContainer container, float[] samples, int sampleRate, int channels, int framesSkipped, bool isTruncated, IReadOnlyList<string>? warnings = null)
     {
+        Warnings = warnings ?? [];
         Container = container;
         Samples = samples;
         SampleRate = sampleRate;
@@ -77,6 +78,12 @@ public sealed class DecodedAudio
 
     /// <summary>True when the file ended before its header said it would (the samples present are returned).</summary>
     public bool IsTruncated { get; }
+
+    /// <summary>
+    /// What was odd about the file but did not stop it being decoded, one sentence each (for example a WAV byte rate
+    /// that contradicts the sample format, or an Ogg stream of several chained links). Empty for a clean file.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; }
 }
 
 /// <summary>The result of reading a whole file: the audio, or the reason there is none. Never thrown.</summary>
@@ -109,7 +116,8 @@ public sealed class AudioReadResult
     internal static AudioReadResult Success(DecodedAudio audio) =>
         new(audio, AudioFileError.None, $"{audio.Container}: {audio.Length} samples at {audio.SampleRate} Hz, {audio.Channels} channel(s)"
             + (audio.FramesSkipped > 0 ? $", {audio.FramesSkipped} corrupt frame(s) skipped" : string.Empty)
-            + (audio.IsTruncated ? ", truncated" : string.Empty));
+            + (audio.IsTruncated ? ", truncated" : string.Empty)
+            + (audio.Warnings.Count > 0 ? $"; {string.Join(" ", audio.Warnings)}" : string.Empty));
 
     internal static AudioReadResult Failure(AudioFileError error, string message) => new(null, error, message);
 }

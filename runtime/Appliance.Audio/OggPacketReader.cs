@@ -6,7 +6,10 @@ namespace Appliance.Audio;
 /// <summary>
 /// Pulls the packets of the first logical stream out of an Ogg file (RFC 3533 framing): pages found by their capture
 /// pattern, checked by CRC, packets joined across pages by lacing. A page whose CRC fails, and a packet that a lost
-/// page cut in two, are skipped and counted. Reads the stream forward only; does not dispose it.
+/// page cut in two, are skipped and counted. A chained file (recordings appended one after another, RFC 3533
+/// section 4) is read link by link: a beginning-of-stream page after data pages starts the next link, whether its
+/// serial number is new or the same. Streams multiplexed beside the first (their beginning pages come before any
+/// data) are ignored. Reads the stream forward only; does not dispose it.
 /// </summary>
 internal sealed class OggPacketReader
 {
@@ -17,31 +20,39 @@ internal sealed class OggPacketReader
     private readonly byte[] _header = new byte[HeaderSize + 255];
     private readonly Queue<byte[]> _ready = new();
     private readonly ArrayBufferWriter<byte> _partial = new();
+    private readonly Queue<int> _readyLinks = new();
+    private readonly List<long> _linkGranules = [];
     private uint? _serial;
     private uint? _expectedSequence;
     private bool _inPacket;
+    private bool _linkHasData;
 
     public OggPacketReader(Stream stream) => _stream = stream;
 
     /// <summary>Pages skipped for a bad CRC or a broken header, and packets dropped because a page was lost.</summary>
     public int Skipped { get; private set; }
 
-    /// <summary>The granule position of the last page read that had one (-1 before any).</summary>
-    public long LastGranule { get; private set; } = -1;
+    /// <summary>
+    /// For each link read so far (index 0 is the first), the granule position of its last page that had one, or -1
+    /// when none had. A link's value is final once a packet of the next link has been returned.
+    /// </summary>
+    public IReadOnlyList<long> LinkGranules => _linkGranules;
 
-    /// <summary>Returns the next complete packet, or false at the end of the stream.</summary>
-    public bool TryReadPacket(out byte[] packet)
+    /// <summary>Returns the next complete packet and the link it belongs to, or false at the end of the stream.</summary>
+    public bool TryReadPacket(out byte[] packet, out int link)
     {
         while (_ready.Count == 0)
         {
             if (!ReadPage())
             {
                 packet = [];
+                link = _linkGranules.Count - 1;
                 return false;
             }
         }
 
         packet = _ready.Dequeue();
+        link = _readyLinks.Dequeue();
         return true;
     }
 
@@ -90,16 +101,21 @@ internal sealed class OggPacketReader
             }
 
             var serial = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(14, 4));
-            _serial ??= serial;
-            if (serial != _serial)
+            var beginsStream = (_header[5] & 2) != 0;
+            if (_serial is null || (beginsStream && _linkHasData))
             {
-                continue; // another logical stream (e.g. a video track); not ours
+                StartLink(serial);
+            }
+            else if (serial != _serial)
+            {
+                continue; // another logical stream multiplexed with ours (e.g. a video track)
             }
 
             var sequence = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(18, 4));
             var granule = BinaryPrimitives.ReadInt64LittleEndian(_header.AsSpan(6, 8));
             var continued = (_header[5] & 1) != 0;
             var pageLost = _expectedSequence.HasValue && sequence != _expectedSequence;
+            _linkHasData |= !beginsStream;
             _expectedSequence = sequence + 1;
             if (_inPacket && (pageLost || !continued))
             {
@@ -112,11 +128,27 @@ internal sealed class OggPacketReader
             SplitPackets(lacing, body, discardLeading: continued && !_inPacket);
             if (granule != -1)
             {
-                LastGranule = granule;
+                _linkGranules[^1] = granule;
             }
 
             return true;
         }
+    }
+
+    /// <summary>Begins the next link of a chain (or the first link): a new serial number, page numbering and granules.</summary>
+    private void StartLink(uint serial)
+    {
+        if (_inPacket)
+        {
+            Skipped++; // the previous link ended inside a packet
+            _partial.Clear();
+            _inPacket = false;
+        }
+
+        _serial = serial;
+        _expectedSequence = null;
+        _linkHasData = false;
+        _linkGranules.Add(-1);
     }
 
     /// <summary>
@@ -144,6 +176,7 @@ internal sealed class OggPacketReader
                 if (!discardLeading)
                 {
                     _ready.Enqueue(_partial.WrittenSpan.ToArray());
+                    _readyLinks.Enqueue(_linkGranules.Count - 1);
                 }
 
                 _partial.Clear();

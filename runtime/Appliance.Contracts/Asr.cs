@@ -108,4 +108,10 @@ public sealed record AsrTranscribeResult
 
     /// <summary>Frames of the container that could not be decoded and were skipped.</summary>
     public int? FramesSkipped { get; init; }
+
+    /// <summary>
+    /// What was odd about the audio file but did not stop it being decoded, one sentence each (for example a WAV
+    /// byte rate that contradicts its sample format, or chained Ogg links); absent when there was nothing.
+    /// </summary>
+    public IReadOnlyList<string>? Warnings { get; init; }
 }

@@ -106,6 +106,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
                         DurationSeconds = audio.Duration.TotalSeconds,
                         RealTimeFactor = audio.Duration.TotalSeconds > 0 ? Math.Round(elapsed.TotalSeconds / audio.Duration.TotalSeconds, 4) : 0,
                         FramesSkipped = audio.FramesSkipped,
+                        Warnings = audio.Warnings.Count > 0 ? audio.Warnings : null,
                     });
             }
         }

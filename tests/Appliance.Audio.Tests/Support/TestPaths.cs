@@ -18,6 +18,14 @@ internal static class TestPaths
         }
     }
 
+    /// <summary>A file of a field case (../shared/cases/CASE/NAME); fails the calling test when the shared folder is missing.</summary>
+    public static string SharedCaseFile(string caseName, string name)
+    {
+        var path = Path.GetFullPath(Path.Combine(SharedAudioDirectory, "..", "cases", caseName, name));
+        Assert.True(File.Exists(path), $"{path} is missing: the Category=Shared tests need the shared field cases (set {SharedDirVariable}).");
+        return path;
+    }
+
     public static string ReferenceDirectory => Path.Combine(RepositoryRoot, "tests", "Appliance.Audio.Tests", "reference");
 
     /// <summary>Fails the calling test, saying how to install it, when the transformers.js reference is missing.</summary>
