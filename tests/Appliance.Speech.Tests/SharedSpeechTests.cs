@@ -95,6 +95,48 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Field case asr-30s-tail: 30.2 s of speech without a pause, one VAD segment. It used to be cut at exactly
+    /// 30.000 s with the last 0.17 s decoded as a window of its own. Right value: no window under 1 s, and the cut at
+    /// the quietest point near the window's end (its 100 ms energy well under the speech's median), not mid-word.
+    /// </summary>
+    [Fact]
+    public async Task Speech_just_over_thirty_seconds_is_cut_at_a_quiet_point_and_leaves_no_fragment()
+    {
+        var audio = AudioFile.ReadMono16k(TestPaths.Shared("cases/asr-30s-tail/long_30s_plus200ms.wav"));
+        Assert.True(audio.Succeeded, audio.Message);
+        var samples = audio.Audio!.Samples;
+        var vad = SileroVoiceActivityDetector.Open(TestPaths.Shared("models/silero-vad/silero_vad.onnx"));
+        Assert.True(vad.IsSuccess, vad.Error?.Message);
+        IReadOnlyList<SpeechSegment> speech;
+        using (vad.Value)
+        {
+            speech = VoiceActivity.Segments(vad.Value, samples);
+        }
+
+        using var forged = new TemporaryFolder();
+        WhisperForge.Write(WhisperPreset.Tiny, 11, forged.Path, TestPaths.Shared("models/whisper-tokenizer"));
+        var opened = WhisperTranscriber.Open(forged.Path, InferenceSettings.Cpu(2));
+        Assert.True(opened.IsSuccess, opened.Error?.Message);
+        using var transcriber = opened.Value;
+        var result = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Language = "en", Speech = speech, MaxNewTokens = 4 });
+
+        Assert.Null(result.Error);
+        var windows = result.Segments.Select(s => (s.Start, s.End)).ToList(); // without timestamps, one segment per window
+        output.WriteLine($"speech {string.Join(", ", speech.Select(s => $"{s.Start / 16000.0:F2}-{s.End / 16000.0:F2} s"))}; windows {string.Join(", ", windows.Select(w => $"{w.Start.TotalSeconds:F2}-{w.End.TotalSeconds:F2} s"))}");
+        Assert.Equal(2, windows.Count);
+        Assert.All(windows, w => Assert.True(w.End - w.Start >= TimeSpan.FromSeconds(1), $"a window of {(w.End - w.Start).TotalSeconds:F2} s"));
+        var cut = (int)(windows[0].End.TotalSeconds * 16000);
+        Assert.InRange(cut / 16000.0, 25.0, 29.25);
+        var energies = Enumerable.Range(0, (samples.Length - 1600) / 400).Select(i => Energy(samples, (i * 400) + 800)).Order().ToList();
+        var median = energies[energies.Count / 2];
+        Assert.True(Energy(samples, cut) < median / 4, $"the cut at {cut / 16000.0:F2} s has energy {Energy(samples, cut):G3} against the median {median:G3}");
+    }
+
+    /// <summary>The energy of the 100 ms of <paramref name="samples"/> centred on <paramref name="centre"/>.</summary>
+    private static double Energy(float[] samples, int centre) =>
+        System.Numerics.Tensors.TensorPrimitives.SumOfSquares(samples.AsSpan(centre - 800, 1600));
+
     private static IEnumerable<string> ModelForgeIds() =>
         ["en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it", "id", "hi", "fi", "vi",
         "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk",

@@ -102,7 +102,14 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
 
         var segments = events.OfType<RecognizedSegmentEvent>().Select(e => e.Segment).ToList();
         Assert.Equal([0, 1, 2], segments.Select(s => s.Window));
-        Assert.Equal([0.0, 30.0, 60.0], segments.Select(s => s.Start.TotalSeconds));
+        Assert.Equal(TimeSpan.Zero, segments[0].Start);
+        for (var i = 1; i < segments.Count; i++)
+        {
+            // Each cut falls in the last 5 s of a full window, where the sound is quietest.
+            Assert.Equal(segments[i - 1].End, segments[i].Start);
+            Assert.InRange((segments[i].Start - segments[i - 1].Start).TotalSeconds, 25, 30);
+        }
+
         Assert.Equal(TimeSpan.FromSeconds(70), segments[^1].End);
         Assert.Equal(new TranscriptionCompleted(3, false), events[^1]);
     }
@@ -112,9 +119,55 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     {
         const long S = 16000;
         SpeechSegment[] speech = [new(1 * S, 10 * S), new(12 * S, 29 * S), new(30 * S, 45 * S), new(50 * S, 120 * S)];
-        var windows = LongFormPlanner.Plan(130 * S, speech, 30 * S);
+        var silence = new float[130 * S];
+        var windows = LongFormPlanner.Plan(silence, speech, 30 * S);
         Assert.Equal([(1 * S, 29 * S), (30 * S, 45 * S), (50 * S, 80 * S), (80 * S, 110 * S), (110 * S, 120 * S)], windows);
-        Assert.Empty(LongFormPlanner.Plan(130 * S, [], 30 * S));
+        Assert.Empty(LongFormPlanner.Plan(silence, [], 30 * S));
+    }
+
+    /// <summary>
+    /// asr-30s-tail, as a kind: speech just over 30 s with a quiet moment inside its last 5 s is cut there, not at
+    /// 30.000 s, and wherever the quiet moment is, the rest is at least 1 s.
+    /// </summary>
+    [Theory]
+    [InlineData(30.2, 27.4)]
+    [InlineData(30.2, 29.9)]
+    [InlineData(31.0, 26.0)]
+    [InlineData(45.0, 28.0)]
+    public void A_segment_just_over_a_window_is_cut_at_its_quietest_point_leaving_at_least_a_second(double speechSeconds, double quietAt)
+    {
+        const long S = 16000;
+        var audio = Tone(50);
+        var quiet = (long)(quietAt * S);
+        audio.AsSpan((int)quiet - 800, 1600).Clear(); // 100 ms of silence inside continuous sound
+        var end = (long)(speechSeconds * S);
+
+        var windows = LongFormPlanner.Plan(audio, [new(0, end)], 30 * S);
+
+        var (first, rest) = (windows[0], windows[1]);
+        Assert.Equal(2, windows.Count);
+        if (quiet <= end - S)
+        {
+            Assert.InRange(first.End, quiet - 400, quiet + 400);
+        }
+
+        Assert.Equal((first.End, end), rest);
+        Assert.All(windows, w => Assert.InRange(w.End - w.Start, S, 30 * S));
+    }
+
+    /// <summary>A lone utterance shorter than 1 s is decoded with the audio around it, never on its own.</summary>
+    [Theory]
+    [InlineData(5.0, 5.3, 10.0)]
+    [InlineData(0.0, 0.2, 10.0)]
+    [InlineData(9.9, 10.0, 10.0)]
+    public void A_window_under_a_second_is_widened_to_a_second(double from, double to, double audioSeconds)
+    {
+        const long S = 16000;
+        var windows = LongFormPlanner.Plan(new float[(int)(audioSeconds * S)], [new((long)(from * S), (long)(to * S))], 30 * S);
+
+        var window = Assert.Single(windows);
+        Assert.Equal(S, window.End - window.Start);
+        Assert.True(window.Start <= (long)(from * S) && window.End >= (long)(to * S), $"{window} does not hold the utterance");
     }
 
     [Fact]

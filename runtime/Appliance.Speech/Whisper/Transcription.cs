@@ -1,3 +1,5 @@
+using Appliance.Audio;
+using System.Numerics.Tensors;
 using Appliance.Speech.Vad;
 
 namespace Appliance.Speech.Whisper;
@@ -62,25 +64,39 @@ public sealed record TranscriptionResult(IReadOnlyList<RecognizedSegment> Segmen
     public string Text => string.Join(" ", Segments.Select(s => s.Text.Trim()).Where(t => t.Length > 0));
 }
 
-/// <summary>Cuts audio into windows of at most 30 s for Whisper.</summary>
+/// <summary>
+/// Cuts 16 kHz mono audio into windows of at most 30 s for Whisper. Speech segments close together share a window; a
+/// segment longer than a window is cut at the quietest 100 ms in the window's last <see cref="CutSearchSamples"/>,
+/// not mid-word at exactly 30 s, and never so that less than <see cref="MinWindowSamples"/> is left over. A window
+/// shorter than that (a lone short utterance) is widened with the audio around it, because Whisper invents text on
+/// fragments decoded on their own. Without speech segments the whole audio is one segment.
+/// </summary>
 internal static class LongFormPlanner
 {
-    public static List<(long Start, long End)> Plan(long totalSamples, IReadOnlyList<SpeechSegment>? speech, long windowSamples)
+    /// <summary>No window shorter than 1 s is decoded on its own (16000 samples at 16 kHz).</summary>
+    public const long MinWindowSamples = SpeechAudio.SampleRate;
+
+    /// <summary>How far back from a full window's end the cut of a long segment may go: 5 s.</summary>
+    public const long CutSearchSamples = 5 * SpeechAudio.SampleRate;
+
+    /// <summary>The span whose energy is measured when looking for a quiet place to cut: 100 ms.</summary>
+    private const int QuietSpanSamples = SpeechAudio.SampleRate / 10;
+
+    /// <summary>Plans the windows over <paramref name="audio"/>, in order, as sample offsets [Start, End).</summary>
+    /// <param name="audio">The whole audio, 16 kHz mono.</param>
+    /// <param name="speech">VAD segments in samples, or null for the whole audio; an empty list gives no windows.</param>
+    /// <param name="windowSamples">The longest window, in samples (30 s for Whisper).</param>
+    public static List<(long Start, long End)> Plan(ReadOnlySpan<float> audio, IReadOnlyList<SpeechSegment>? speech, long windowSamples)
     {
-        var windows = new List<(long, long)>();
-        if (speech is null)
-        {
-            for (long start = 0; start < totalSamples; start += windowSamples)
-            {
-                windows.Add((start, Math.Min(totalSamples, start + windowSamples)));
-            }
+        long total = audio.Length;
+        var segments = speech is null
+            ? [(Start: 0L, End: total)]
+            : speech.Select(s => (Start: Math.Clamp(s.Start, 0, total), End: Math.Clamp(s.End, 0, total))).Where(s => s.End > s.Start).OrderBy(s => s.Start).ToList();
 
-            return windows;
-        }
-
+        var windows = new List<(long Start, long End)>();
         long? windowStart = null;
         long windowEnd = 0;
-        foreach (var segment in speech.Select(s => (Start: Math.Clamp(s.Start, 0, totalSamples), End: Math.Clamp(s.End, 0, totalSamples))).Where(s => s.End > s.Start).OrderBy(s => s.Start))
+        foreach (var segment in segments)
         {
             var (start, end) = segment;
             if (windowStart is { } open && end - open <= windowSamples)
@@ -94,11 +110,12 @@ internal static class LongFormPlanner
                 windows.Add((done, windowEnd));
             }
 
-            // A segment longer than a window is cut into full windows; its rest opens the next one.
+            // A segment longer than a window is cut into windows at quiet places; its rest opens the next one.
             while (end - start > windowSamples)
             {
-                windows.Add((start, start + windowSamples));
-                start += windowSamples;
+                var cut = QuietestCut(audio, start + windowSamples - CutSearchSamples, Math.Min(start + windowSamples, end - MinWindowSamples));
+                windows.Add((start, cut));
+                start = cut;
             }
 
             windowStart = start;
@@ -110,6 +127,56 @@ internal static class LongFormPlanner
             windows.Add((last, windowEnd));
         }
 
+        for (var i = 0; i < windows.Count; i++)
+        {
+            windows[i] = Widen(windows[i], total, windowSamples);
+        }
+
         return windows;
+    }
+
+    /// <summary>
+    /// The sample in [<paramref name="from"/>, <paramref name="to"/>] at the middle of the 100 ms span with the least
+    /// energy; the latest such span wins a tie, so a window stays as long as it can.
+    /// </summary>
+    private static long QuietestCut(ReadOnlySpan<float> audio, long from, long to)
+    {
+        from = Math.Max(from, QuietSpanSamples / 2);
+        to = Math.Min(to, audio.Length - (QuietSpanSamples / 2));
+        if (to <= from)
+        {
+            return Math.Max(to, 1);
+        }
+
+        var best = to;
+        var bestEnergy = double.MaxValue;
+        const int step = QuietSpanSamples / 4;
+        for (var centre = to; centre >= from; centre -= step)
+        {
+            var span = audio.Slice((int)(centre - (QuietSpanSamples / 2)), QuietSpanSamples);
+            var energy = (double)TensorPrimitives.SumOfSquares(span);
+            if (energy < bestEnergy)
+            {
+                bestEnergy = energy;
+                best = centre;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Widens a window shorter than 1 s evenly on both sides with the audio around it (within the audio).</summary>
+    private static (long Start, long End) Widen((long Start, long End) window, long total, long windowSamples)
+    {
+        var target = Math.Min(Math.Min(MinWindowSamples, windowSamples), total);
+        var missing = target - (window.End - window.Start);
+        if (missing <= 0)
+        {
+            return window;
+        }
+
+        var start = Math.Max(0, window.Start - (missing / 2));
+        var end = Math.Min(total, start + target);
+        return (end - target, end);
     }
 }

@@ -59,7 +59,7 @@ public sealed class WhisperTranscriber : IDisposable
             yield break;
         }
 
-        var windows = LongFormPlanner.Plan(audio.Length, options.Speech, WhisperLogMel.WindowSamples);
+        var windows = LongFormPlanner.Plan(audio.Span, options.Speech, WhisperLogMel.WindowSamples);
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
         var steps = new StepCounter(options.DecoderSteps, cancellationToken);

@@ -72,7 +72,7 @@ internal static class SpeechBench
             stages.Add(Stage($"wake word ({wake.WakeWord})", wakeTime, duration, $"80 ms steps, {detections.Count} detections"));
         }
 
-        var windows = LongFormWindows(audio.Length, segments);
+        var windows = LongFormWindows(audio, segments);
         progress($"Whisper encoder ({windows.Count} windows)");
         var encoderTime = EncoderTime(whisperFolder, features, audio, windows, settings.Threads);
         stages.Add(Stage("Whisper encoder", encoderTime, duration, $"{windows.Count} windows of 30 s"));
@@ -142,8 +142,8 @@ internal static class SpeechBench
     }
 
     /// <summary>The transcriber's windows, for timing the encoder on the same inputs.</summary>
-    private static List<(long Start, long End)> LongFormWindows(int samples, IReadOnlyList<SpeechSegment> speech) =>
-        LongFormPlanner.Plan(samples, speech, WhisperLogMel.WindowSamples);
+    private static List<(long Start, long End)> LongFormWindows(float[] audio, IReadOnlyList<SpeechSegment> speech) =>
+        LongFormPlanner.Plan(audio, speech, WhisperLogMel.WindowSamples);
 
     private static TimeSpan EncoderTime(string folder, WhisperLogMel features, float[] audio, List<(long Start, long End)> windows, int threads)
     {
