@@ -78,7 +78,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         using var generatorParams = new GeneratorParams(model.Model);
         ApplySearchOptions(generatorParams, maxLength);
         using var generator = new Generator(model.Model, generatorParams);
-        using var tokenizerStream = model.Tokenizer.CreateStream();
+        using var textStream = model.CreateTextStream();
 
         // Cancellation reaches the kernel: a token in flight is abandoned by ONNX Runtime's terminate flag. The
         // registration is disposed (waiting for a running callback) before the generator it touches.
@@ -99,7 +99,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
                 splitter.CloseReasoning(_reasoning);
             }
 
-            reason = Loop(generator, tokenizerStream, splitter, stops, (maxNew, maxLength, budget), closeIds, ref completion, ref reasoningTokens);
+            reason = Loop(generator, textStream, splitter, stops, (maxNew, maxLength, budget), closeIds, ref completion, ref reasoningTokens);
         }
         catch (OnnxRuntimeGenAIException) when (_cancellation.IsCancellationRequested)
         {
@@ -108,6 +108,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
 
         if (reason is not (LlmFinishReason.Cancelled or LlmFinishReason.StopSequence))
         {
+            splitter.Push(textStream.Flush(), _reasoning, _answer);
             splitter.Flush(_reasoning, _answer);
             var tail = stops.Push(_answer.ToString(), out var stopped);
             _answer.Clear().Append(tail).Append(stopped ? "" : stops.Flush());
@@ -120,7 +121,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
 
     private LlmFinishReason Loop(
         Generator generator,
-        TokenizerStream tokenizerStream,
+        ITokenTextStream textStream,
         ReasoningSplitter splitter,
         StopSequenceFilter stops,
         (int MaxNew, int MaxLength, int? Budget) limits,
@@ -161,7 +162,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             }
 
             var wasReasoning = splitter.InReasoning;
-            splitter.Push(tokenizerStream.Decode(token), _reasoning, _answer);
+            splitter.Push(textStream.Decode(token), _reasoning, _answer);
             if (wasReasoning && splitter.InReasoning)
             {
                 reasoningTokens++;

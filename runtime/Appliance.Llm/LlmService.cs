@@ -319,6 +319,46 @@ public sealed partial class LlmService : IAsyncDisposable
         _loads.Dispose();
     }
 
+    /// <summary>
+    /// Why a string of the request would not reach the tokenizer or the guidance engine whole, or null. Native code
+    /// takes NUL-terminated UTF-8: a U+0000 would cut the text there, and a lone UTF-16 surrogate has no UTF-8 form.
+    /// </summary>
+    private static string? NativeTextProblem(LlmRequest request)
+    {
+        for (var i = 0; i < request.Messages.Count; i++)
+        {
+            if (TextProblem(request.Messages[i].Content) is { } problem)
+            {
+                return $"message {i} ({request.Messages[i].Role}) {problem}";
+            }
+        }
+
+        return request.AnswerJsonSchema is { } schema && TextProblem(schema) is { } schemaProblem ? $"the answer schema {schemaProblem}" : null;
+    }
+
+    private static string? TextProblem(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\0')
+            {
+                return $"holds a NUL character (U+0000) at index {i}, where the tokenizer would cut the text";
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(c))
+            {
+                return $"holds an unpaired UTF-16 surrogate at index {i}, which has no UTF-8 form";
+            }
+        }
+
+        return null;
+    }
+
     private (PendingRequest? Work, LlmError? Refusal) Enqueue(LlmRequest request, CancellationToken cancellationToken)
     {
         if (request.PromptTokenIds is null && request.Messages.Count == 0)
@@ -334,6 +374,11 @@ public sealed partial class LlmService : IAsyncDisposable
         if (request.AnswerJsonSchema is { } schema && !IsJsonObject(schema))
         {
             return (null, new LlmError(LlmErrorCodes.InvalidRequest, "the answer schema is not a JSON object"));
+        }
+
+        if (NativeTextProblem(request) is { } problem)
+        {
+            return (null, new LlmError(LlmErrorCodes.InvalidRequest, problem));
         }
 
         if (_options.MemoryBudgetBytes > 0 && _options.ResidentMemoryBytes() is var resident && resident > _options.MemoryBudgetBytes)

@@ -17,15 +17,17 @@ internal sealed class LoadedModel
     private readonly Lock _gate = new();
     private readonly Model _model;
     private readonly Tokenizer _tokenizer;
+    private readonly ByteLevelVocabulary? _vocabulary;
     private int _leases;
     private bool _retired;
 
-    private LoadedModel(ModelSpec spec, ModelFolder folder, Model model, Tokenizer tokenizer, string provider, int contextTokens)
+    private LoadedModel(ModelSpec spec, ModelFolder folder, Model model, Tokenizer tokenizer, ByteLevelVocabulary? vocabulary, string provider, int contextTokens)
     {
         Spec = spec;
         Folder = folder;
         _model = model;
         _tokenizer = tokenizer;
+        _vocabulary = vocabulary;
         ExecutionProvider = provider;
         ContextTokens = contextTokens;
         EosTokenIds = [.. tokenizer.GetEosTokenIds()];
@@ -62,6 +64,17 @@ internal sealed class LoadedModel
     public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, InferenceSettings settings, List<string> failures)
     {
         var contextTokens = Math.Min(folder.ContextLength, spec.ContextTokens ?? int.MaxValue);
+        ByteLevelVocabulary? vocabulary;
+        try
+        {
+            vocabulary = ByteLevelVocabulary.TryLoad(folder.Directory);
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException)
+        {
+            failures.Add($"tokenizer.json: {e.Message}");
+            return null;
+        }
+
         foreach (var provider in settings.ProviderCandidates())
         {
             Model? model = null;
@@ -75,7 +88,7 @@ internal sealed class LoadedModel
                 }
 
                 tokenizer = new Tokenizer(model);
-                return new LoadedModel(spec, folder, model, tokenizer, provider.Name, contextTokens);
+                return new LoadedModel(spec, folder, model, tokenizer, vocabulary, provider.Name, contextTokens);
             }
             catch (OnnxRuntimeGenAIException e)
             {
@@ -138,6 +151,12 @@ internal sealed class LoadedModel
             DisposeNative();
         }
     }
+
+    /// <summary>
+    /// A decoder of generated tokens into text for one generation: byte-exact for byte-level tokenizers (partial
+    /// characters held back, invalid bytes as U+FFFD), GenAI's own stream for others. The caller disposes it.
+    /// </summary>
+    public ITokenTextStream CreateTextStream() => _vocabulary?.CreateStream() ?? new GenAiTokenTextStream(_tokenizer);
 
     /// <summary>Renders messages with the model's own chat template, or joins them when the model has none.</summary>
     public string RenderPrompt(IReadOnlyList<LlmMessage> messages)

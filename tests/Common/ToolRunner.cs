@@ -14,11 +14,15 @@ internal static class ToolRunner
     public static void Require(string program, string debianPackage) =>
         Assert.True(IsOnPath(program), $"{program} is not installed: sudo apt-get install {debianPackage} (./test.sh installs it).");
 
-    /// <summary>Runs the program and returns its standard output; fails the test on a non-zero exit or a time-out.</summary>
-    public static string Run(string program, IEnumerable<string> arguments, string? workingDirectory = null, int timeoutSeconds = 300)
+    /// <summary>
+    /// Runs the program, with <paramref name="standardInput"/> written to its input when given, and returns its standard
+    /// output; fails the test on a non-zero exit or a time-out.
+    /// </summary>
+    public static string Run(string program, IEnumerable<string> arguments, string? workingDirectory = null, int timeoutSeconds = 300, string? standardInput = null)
     {
         var start = new ProcessStartInfo(program)
         {
+            RedirectStandardInput = standardInput is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
@@ -32,6 +36,12 @@ internal static class ToolRunner
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {program}.");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        if (standardInput is not null)
+        {
+            process.StandardInput.Write(standardInput);
+            process.StandardInput.Close();
+        }
+
         if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
         {
             process.Kill(entireProcessTree: true);

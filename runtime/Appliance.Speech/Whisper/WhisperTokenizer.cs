@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Appliance.Inference;
 
 namespace Appliance.Speech.Whisper;
 
@@ -15,7 +16,6 @@ public sealed partial class WhisperTokenizer
     private readonly bool[] _isAdded;
     private readonly bool[] _isSpecial;
     private readonly Dictionary<string, int> _ids;
-    private readonly Dictionary<char, byte> _byteOf;
 
     private WhisperTokenizer(string[] tokens, bool[] isAdded, bool[] isSpecial, Dictionary<string, int> ids)
     {
@@ -23,7 +23,6 @@ public sealed partial class WhisperTokenizer
         _isAdded = isAdded;
         _isSpecial = isSpecial;
         _ids = ids;
-        _byteOf = ByteSymbols();
         EndOfText = ids["<|endoftext|>"];
         StartOfTranscript = ids["<|startoftranscript|>"];
         Transcribe = ids["<|transcribe|>"];
@@ -169,7 +168,7 @@ public sealed partial class WhisperTokenizer
 
             foreach (var symbol in token)
             {
-                if (_byteOf.TryGetValue(symbol, out var b))
+                if (ByteLevelSymbols.TryGetByte(symbol, out var b))
                 {
                     bytes.Add(b);
                 }
@@ -187,20 +186,6 @@ public sealed partial class WhisperTokenizer
             text.Append(Encoding.UTF8.GetString(bytes.ToArray()));
             bytes.Clear();
         }
-    }
-
-    /// <summary>GPT-2's byte-to-printable-character table, inverted.</summary>
-    private static Dictionary<char, byte> ByteSymbols()
-    {
-        var map = new Dictionary<char, byte>();
-        var next = 256;
-        for (var b = 0; b < 256; b++)
-        {
-            var printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-            map[printable ? (char)b : (char)next++] = (byte)b;
-        }
-
-        return map;
     }
 
     [GeneratedRegex(@"^<\|([a-z]{2,3})\|>$")]
