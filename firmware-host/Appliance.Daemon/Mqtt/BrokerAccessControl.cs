@@ -7,7 +7,9 @@ namespace Appliance.Daemon.Mqtt;
 /// <summary>
 /// Authentication and topic ACL of the embedded broker. A user bound to a device id may publish and
 /// subscribe only under <c>appliance/v1/{deviceId}/</c>; an operator (no device id) and the daemon's own
-/// internal client reach everything. With authentication off, every client is an operator.
+/// internal client reach everything. With authentication off, every client is an operator. The daemon's own client
+/// id is refused to every other client, with or without authentication: a client using it would take the daemon's
+/// session over and cut the appliance off its own broker.
 /// </summary>
 internal sealed class BrokerAccessControl
 {
@@ -16,12 +18,14 @@ internal sealed class BrokerAccessControl
     private readonly Dictionary<string, BrokerUser> _users;
     private readonly bool _enabled;
     private readonly (string Username, string Password) _internal;
+    private readonly string _daemonClientId;
 
-    public BrokerAccessControl(BrokerAuthenticationOptions options, (string Username, string Password) internalCredentials)
+    public BrokerAccessControl(BrokerAuthenticationOptions options, (string Username, string Password) internalCredentials, string daemonClientId)
     {
         _enabled = options.Enabled;
         _users = options.Users.ToDictionary(u => u.Username, StringComparer.Ordinal);
         _internal = internalCredentials;
+        _daemonClientId = daemonClientId;
     }
 
     public Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
@@ -32,13 +36,15 @@ internal sealed class BrokerAccessControl
             args.AssignedClientIdentifier = $"auto-{Guid.NewGuid():N}";
         }
 
-        if (!_enabled)
+        var isInternal = args.UserName == _internal.Username && FixedTimeEquals(args.Password, _internal.Password);
+        if (!isInternal && args.ClientId == _daemonClientId)
         {
-            args.SessionItems[RoleKey] = Role.Operator;
+            args.ReasonCode = MqttConnectReasonCode.ClientIdentifierNotValid;
+            args.ReasonString = $"the client id {_daemonClientId} is the appliance daemon's own";
             return Task.CompletedTask;
         }
 
-        if (args.UserName == _internal.Username && FixedTimeEquals(args.Password, _internal.Password))
+        if (!_enabled || isInternal)
         {
             args.SessionItems[RoleKey] = Role.Operator;
         }

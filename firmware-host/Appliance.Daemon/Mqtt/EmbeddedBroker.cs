@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Appliance.Daemon.Device;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,13 +18,15 @@ namespace Appliance.Daemon.Mqtt;
 internal sealed class EmbeddedBroker : IHostedService, IDisposable
 {
     private readonly EmbeddedBrokerOptions _options;
+    private readonly string _daemonClientId;
     private readonly ILogger<EmbeddedBroker> _logger;
     private MqttServer? _server;
     private MqttServerOptions? _serverOptions;
 
-    public EmbeddedBroker(IOptions<MqttOptions> options, ILogger<EmbeddedBroker> logger)
+    public EmbeddedBroker(IOptions<MqttOptions> options, DeviceContext device, ILogger<EmbeddedBroker> logger)
     {
         _options = options.Value.Broker;
+        _daemonClientId = options.Value.External.ClientIdFor(device.DeviceId);
         _logger = logger;
         InternalCredentials = ("appliance-daemon", Convert.ToHexString(RandomNumberGenerator.GetBytes(24)));
     }
@@ -71,7 +74,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
                 .WithEncryptionSslProtocol(System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13);
         }
 
-        var access = new BrokerAccessControl(_options.Authentication, InternalCredentials);
+        var access = new BrokerAccessControl(_options.Authentication, InternalCredentials, _daemonClientId);
         // MQTTnet writes the bound port back into the endpoint options, so a port of 0 reads back as the one the OS gave.
         _serverOptions = builder.Build();
         _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLogAdapter(_logger));

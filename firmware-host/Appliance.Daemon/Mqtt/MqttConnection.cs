@@ -20,12 +20,18 @@ internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel
 /// The daemon's one MQTT 5 client, to its embedded broker or to an external one: the same code either way. A
 /// supervising loop connects, subscribes every registered filter, runs the on-connect hooks and then waits for the
 /// connection to drop, backing off between failed attempts. Every SUBSCRIBE is made by that loop, so a broker that drops
-/// the connection at any moment only sends the loop round again. The disconnect handler only wakes the loop; it never
-/// reconnects itself. The last will marks the device offline on the status topic.
+/// the connection at any moment (a session taken over by another client with the same client id, a keep-alive time-out,
+/// an administrator's kick) only sends the loop round again, and no failure inside the loop ends it. A connection that
+/// drops soon after it was made does not reset the back-off, so two clients fighting over one client id (a cloned
+/// device id) slow down instead of kicking each other many times a second. The disconnect handler only wakes the loop;
+/// it never reconnects itself. The last will marks the device offline on the status topic.
 /// </summary>
 internal sealed class MqttConnection : BackgroundService
 {
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection that lasted this long resets the reconnect back-off; a shorter one keeps it growing.</summary>
+    private static readonly TimeSpan StableConnection = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan DisconnectTimeout = TimeSpan.FromSeconds(2);
 
     private readonly IMqttClient _client;
@@ -41,6 +47,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly TaskCompletionSource _firstConnection = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private int _subscribedCount;
+    private long _connectedAt;
     private volatile bool _stopping;
 
     public MqttConnection(IOptions<MqttOptions> options, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<MqttConnection> logger, EmbeddedBroker? embeddedBroker = null)
@@ -182,39 +189,49 @@ internal sealed class MqttConnection : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromMilliseconds(_options.ReconnectInitialDelayMs);
+        var initialDelay = TimeSpan.FromMilliseconds(_options.ReconnectInitialDelayMs);
         var maxDelay = TimeSpan.FromMilliseconds(_options.ReconnectMaxDelayMs);
+        var delay = initialDelay;
+        var backOff = false;
         Task<bool>? woken = null;
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!_client.IsConnected)
+            try
             {
-                if (await TryConnectAsync(stoppingToken).ConfigureAwait(false))
+                if (!_client.IsConnected)
                 {
-                    delay = TimeSpan.FromMilliseconds(_options.ReconnectInitialDelayMs);
+                    if (backOff)
+                    {
+                        // Jitter spreads the reconnects of a fleet that lost the same broker.
+                        var jittered = delay * (0.8 + 0.4 * Random.Shared.NextDouble());
+                        var (host, port) = Endpoint;
+                        MqttLog.Reconnecting(_logger, host, port, jittered);
+                        await DelayAsync(jittered, stoppingToken).ConfigureAwait(false);
+                        delay = TimeSpan.FromTicks(Math.Min(maxDelay.Ticks, delay.Ticks * 2));
+                    }
+
+                    backOff = true; // a failed attempt, or a connection that drops before it is stable, waits first
+                    if (!await TryConnectAsync(stoppingToken).ConfigureAwait(false))
+                    {
+                        continue;
+                    }
                 }
                 else
                 {
-                    // Jitter spreads the reconnects of a fleet that lost the same broker.
-                    var jittered = delay * (0.8 + 0.4 * Random.Shared.NextDouble());
-                    var (host, port) = Endpoint;
-                    MqttLog.Reconnecting(_logger, host, port, jittered);
-                    await DelayAsync(jittered, stoppingToken).ConfigureAwait(false);
-                    delay = TimeSpan.FromTicks(Math.Min(maxDelay.Ticks, delay.Ticks * 2));
-                    continue;
+                    await SubscribeNewAsync(stoppingToken).ConfigureAwait(false);
+                    if (_time.GetElapsedTime(Interlocked.Read(ref _connectedAt)) >= StableConnection)
+                    {
+                        delay = initialDelay;
+                        backOff = false;
+                    }
                 }
-            }
-            else
-            {
-                await SubscribeNewAsync(stoppingToken).ConfigureAwait(false);
-            }
 
-            // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety net.
-            try
-            {
+                // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety
+                // net (which also notices a connection that has become stable).
                 using var look = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 woken ??= _wake.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                if (await Task.WhenAny(woken, Task.Delay(TimeSpan.FromSeconds(_options.KeepAliveSeconds), _time, look.Token)).ConfigureAwait(false) == woken)
+                var period = TimeSpan.FromSeconds(Math.Min(_options.KeepAliveSeconds, StableConnection.TotalSeconds));
+                if (await Task.WhenAny(woken, Task.Delay(period, _time, look.Token)).ConfigureAwait(false) == woken)
                 {
                     await woken.ConfigureAwait(false);
                     _wake.Reader.TryRead(out _);
@@ -222,11 +239,19 @@ internal sealed class MqttConnection : BackgroundService
                 }
 
                 await look.CancelAsync().ConfigureAwait(false);
-                stoppingToken.ThrowIfCancellationRequested();
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
+            }
+#pragma warning disable CA1031 // The supervisor must outlive any failure: it logs, backs off and connects again.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                woken = null;
+                _health.Report("mqtt", HealthStatus.Degraded, $"connection loop failed: {ex.Message}");
+                MqttLog.ConnectSetupFailed(_logger, ex);
+                backOff = true;
             }
         }
     }
@@ -238,7 +263,7 @@ internal sealed class MqttConnection : BackgroundService
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(host, port)
             .WithProtocolVersion(MqttProtocolVersion.V500)
-            .WithClientId(_options.External.ClientId ?? $"appliance-{_device.DeviceId}")
+            .WithClientId(_options.External.ClientIdFor(_device.DeviceId))
             .WithCleanStart(true)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(_options.KeepAliveSeconds))
             .WithTimeout(TimeSpan.FromSeconds(5))
@@ -278,6 +303,7 @@ internal sealed class MqttConnection : BackgroundService
             }
 
             Volatile.Write(ref _subscribedCount, 0);
+            Interlocked.Exchange(ref _connectedAt, _time.GetTimestamp());
             await SubscribeNewAsync(cancellationToken).ConfigureAwait(false);
             Func<CancellationToken, Task>[] hooks;
             lock (_gate)
@@ -337,10 +363,11 @@ internal sealed class MqttConnection : BackgroundService
             await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _subscribedCount, pending.Length);
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
-            // The connection went away mid-subscribe: the loop reconnects and subscribes everything again.
-            MqttLog.ConnectFailed(_logger, Endpoint.Host, Endpoint.Port, ex.Message);
+            // The connection went away mid-subscribe (or the broker did not answer): the filters stay pending, and the
+            // loop subscribes them on its next round or after it reconnects.
+            MqttLog.SubscribeFailed(_logger, pending.Length, ex.Message);
         }
     }
 
@@ -360,13 +387,33 @@ internal sealed class MqttConnection : BackgroundService
     {
         if (args.ClientWasConnected && !_stopping)
         {
-            _health.Report("mqtt", HealthStatus.Degraded, $"disconnected: {args.Reason}");
-            MqttLog.Disconnected(_logger, args.Reason.ToString(), args.Exception?.Message);
+            var reason = DisconnectReason(args);
+            _health.Report("mqtt", HealthStatus.Degraded, $"disconnected: {reason}");
+            MqttLog.Disconnected(_logger, reason, args.Exception?.Message);
             ConnectionChanged?.Invoke(false);
         }
 
         _wake.Writer.TryWrite(true);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Says why the connection dropped, in words an operator can act on. A broker that takes the session over for
+    /// another client with the daemon's client id says so in an MQTT 5 DISCONNECT (reason 0x8E); Mosquitto 2.0 closes
+    /// the socket without one, which is told apart from a network failure by the missing exception.
+    /// </summary>
+    private string DisconnectReason(MqttClientDisconnectedEventArgs args)
+    {
+        var clientId = _options.External.ClientIdFor(_device.DeviceId);
+        var stated = string.IsNullOrEmpty(args.ReasonString) ? "" : $" ({args.ReasonString})";
+        return args.Reason switch
+        {
+            MqttClientDisconnectReason.SessionTakenOver =>
+                $"SessionTakenOver: another client connected with this device's client id {clientId}{stated}; is the device id {_device.DeviceId} used twice?",
+            MqttClientDisconnectReason.NormalDisconnection when args.Exception is null =>
+                $"the broker closed the connection without a reason: a session taken over by another client with this device's client id {clientId} (is the device id {_device.DeviceId} used twice?), an administrator's kick, or the broker stopping",
+            _ => $"{args.Reason}{stated}",
+        };
     }
 
     private async Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)

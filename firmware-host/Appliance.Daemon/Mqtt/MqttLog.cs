@@ -11,7 +11,7 @@ internal static partial class MqttLog
     [LoggerMessage(2001, LogLevel.Information, "Connected to MQTT broker {Host}:{Port} ({Mode})")]
     public static partial void Connected(ILogger logger, string host, int port, string mode);
 
-    [LoggerMessage(2002, LogLevel.Warning, "Lost the MQTT connection ({Reason}): {Detail}")]
+    [LoggerMessage(2002, LogLevel.Warning, "Lost the MQTT connection: {Reason} {Detail}")]
     public static partial void Disconnected(ILogger logger, string reason, string? detail);
 
     [LoggerMessage(2003, LogLevel.Warning, "Cannot connect to MQTT broker {Host}:{Port}: {Detail}")]
@@ -37,6 +37,9 @@ internal static partial class MqttLog
 
     [LoggerMessage(2011, LogLevel.Error, "MQTT connection set-up failed")]
     public static partial void ConnectSetupFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(2013, LogLevel.Warning, "Subscribing {Count} topic filter(s) failed; they are retried: {Detail}")]
+    public static partial void SubscribeFailed(ILogger logger, int count, string detail);
 
     [LoggerMessage(2012, LogLevel.Warning, "MQTT disconnect did not complete cleanly: {Detail}")]
     public static partial void DisconnectUnclean(ILogger logger, string detail);

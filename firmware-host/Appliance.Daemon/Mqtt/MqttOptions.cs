@@ -113,6 +113,9 @@ internal sealed class ExternalBrokerOptions
 
     /// <summary>MQTT client id; defaults to <c>appliance-{deviceId}</c>.</summary>
     public string? ClientId { get; set; }
+
+    /// <summary>The client id the daemon connects with: <see cref="ClientId"/>, or <c>appliance-{deviceId}</c>.</summary>
+    public string ClientIdFor(string deviceId) => ClientId ?? $"appliance-{deviceId}";
 }
 
 [OptionsValidator]

@@ -17,6 +17,8 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
     public string Output => string.Join(Environment.NewLine, _output);
 
+    public bool HasExited => _process.HasExited;
+
     public static DaemonProcess Start(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
