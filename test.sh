@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test that needs nothing beyond this repository and public package registries.
 # Installs what the tests use when it is missing: Debian's mosquitto (external-broker contract tests),
-# opus-tools (reference Opus decoder), espeak-ng and sox (spoken test clips), and the Node packages of the
-# independent reference implementations (transformers.js for the forged-model, Whisper-feature and Whisper
-# decoding parity checks, openWakeWord's models, the AsyncAPI parser).
+# opus-tools (reference Opus decoder), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and
+# encoder of the audio container corpus), and the Node packages of the independent reference implementations
+# (transformers.js for the forged-model, Whisper-feature and Whisper decoding parity checks, openWakeWord's
+# models, the AsyncAPI parser).
 # Extra arguments go to `dotnet test` (for example --filter FullyQualifiedName~Contract).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +14,7 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosqu
 command -v opusdec >/dev/null || missing+=(opus-tools)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]} (Debian packages)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

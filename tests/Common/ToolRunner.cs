@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Appliance.Tests.Common;
 
-/// <summary>Runs external programs (espeak-ng, sox, node, opusenc, opusdec) with a time limit. Compiled into each test project that needs it.</summary>
+/// <summary>Runs external programs (espeak-ng, sox, node, opusenc, opusdec, ffmpeg) with a time limit. Compiled into each test project that needs it.</summary>
 internal static class ToolRunner
 {
     public static bool IsOnPath(string program) =>

@@ -65,22 +65,7 @@ internal static class OggOpusWriter
         }
 
         packet.CopyTo(page, 27 + segments);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(22), Crc(page));
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(22), OggPages.Crc(page));
         stream.Write(page);
-    }
-
-    private static uint Crc(ReadOnlySpan<byte> data)
-    {
-        var crc = 0u;
-        foreach (var value in data)
-        {
-            crc ^= (uint)value << 24;
-            for (var bit = 0; bit < 8; bit++)
-            {
-                crc = (crc & 0x80000000) != 0 ? (crc << 1) ^ 0x04C11DB7 : crc << 1;
-            }
-        }
-
-        return crc;
     }
 }

@@ -33,6 +33,33 @@ internal static class Signals
         return samples;
     }
 
+    /// <summary>
+    /// <paramref name="channels"/> interleaved channels of <see cref="ChirpWithNoise"/>, each told apart so that a dropped
+    /// or swapped channel shows: its own noise seed, a gain of 0.9 falling by 0.1 per channel, and every odd channel
+    /// time-reversed (a falling chirp).
+    /// </summary>
+    public static float[] InterleavedChirps(int sampleRate, int channels, double seconds)
+    {
+        var length = (int)(sampleRate * seconds);
+        var interleaved = new float[length * channels];
+        for (var c = 0; c < channels; c++)
+        {
+            var channel = ChirpWithNoise(sampleRate, seconds, seed: 7 + c);
+            if (c % 2 == 1)
+            {
+                Array.Reverse(channel);
+            }
+
+            var gain = 0.9f - (0.1f * c);
+            for (var i = 0; i < length; i++)
+            {
+                interleaved[(i * channels) + c] = gain * channel[i];
+            }
+        }
+
+        return interleaved;
+    }
+
     /// <summary>Amplitude of the component at <paramref name="frequency"/> (least-squares projection on sin and cos).</summary>
     public static double ToneAmplitude(ReadOnlySpan<float> samples, double frequency, int sampleRate)
     {
