@@ -1,24 +1,37 @@
+using System.Buffers.Binary;
 using NLayer;
 
 namespace Appliance.Audio;
 
 /// <summary>
 /// Reads MPEG-1/2/2.5 Layer I/II/III files with NLayer, a fully managed decoder (no Windows ACM or Media
-/// Foundation), so it runs on Linux ARM boards. NLayer resynchronises past damaged frames by itself without
+/// Foundation), so it runs on Linux ARM boards. Gapless playback is done here the way ffmpeg does it: a Xing/Info
+/// frame is header data, not audio, and is not decoded; when it carries an encoder-delay field (the LAME extension,
+/// written by LAME and by ffmpeg), the encoder delay plus the decoder's own 529 samples are dropped at the start and
+/// the encoder padding less those 529 at the end. NLayer resynchronises past damaged frames by itself without
 /// reporting them; where it gives up on damaged data instead, the audio decoded up to that point is returned as
 /// truncated. <see cref="DecodedAudio.FramesSkipped"/> is therefore always 0 for MP3.
 /// </summary>
 internal static class Mp3Decoder
 {
+    /// <summary>The Layer III synthesis delay in samples that gapless trimming adds to the encoder delay (528 + 1).</summary>
+    private const int DecoderDelay = 529;
+
     public static AudioReadResult Read(Stream stream)
     {
+        using var memory = new MemoryStream();
+        stream.CopyTo(memory);
+        var bytes = memory.GetBuffer().AsSpan(0, (int)memory.Length);
+        var info = InfoFrame.Find(bytes);
+        byte[] audio = info is null ? bytes.ToArray() : [.. bytes[..info.Offset], .. bytes[(info.Offset + info.Length)..]];
+
         var samples = new List<float>();
         var channels = 0;
         var sampleRate = 0;
         var isTruncated = false;
         try
         {
-            using var mpeg = new MpegFile(stream);
+            using var mpeg = new MpegFile(new MemoryStream(audio, writable: false));
             channels = mpeg.Channels;
             sampleRate = mpeg.SampleRate;
             if (channels is < 1 or > 2 || sampleRate is < PcmFormat.MinSampleRate or > PcmFormat.MaxSampleRate)
@@ -44,12 +57,101 @@ internal static class Mp3Decoder
             isTruncated = true;
         }
 
-        var whole = samples.Count / Math.Max(channels, 1) * channels;
-        if (whole == 0)
+        var perChannel = samples.Count / Math.Max(channels, 1);
+        var (start, end) = (0, perChannel);
+        if (info?.Gapless is var (delay, padding, frames))
+        {
+            start = Math.Min(delay + DecoderDelay, perChannel);
+            if (frames > 0)
+            {
+                end = (int)Math.Clamp(((long)frames * info.SamplesPerFrame) - padding + DecoderDelay, start, perChannel);
+            }
+        }
+
+        if (end - start <= 0)
         {
             return AudioReadResult.Failure(AudioFileError.NoAudio, "MP3 stream decoded to no samples.");
         }
 
-        return AudioReadResult.Success(new DecodedAudio(AudioContainer.Mp3, samples.GetRange(0, whole).ToArray(), sampleRate, channels, 0, isTruncated));
+        var output = samples.GetRange(start * channels, (end - start) * channels).ToArray();
+        return AudioReadResult.Success(new DecodedAudio(AudioContainer.Mp3, output, sampleRate, channels, 0, isTruncated));
+    }
+
+    /// <summary>
+    /// The Xing/Info frame at the start of a Layer III stream (after any ID3v2 tag): where it is, and the gapless
+    /// fields of its LAME extension when an encoder that writes them (LAME, ffmpeg's Lavf/Lavc) made the file.
+    /// Layout as documented by the LAME project ("Mp3 Info Tag rev 1 specifications").
+    /// </summary>
+    private sealed record InfoFrame(int Offset, int Length, int SamplesPerFrame, (int Delay, int Padding, int Frames)? Gapless)
+    {
+        private static readonly int[] BitratesV1 = [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320];
+        private static readonly int[] BitratesV2 = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160];
+        private static readonly int[] RatesV1 = [44100, 48000, 32000];
+
+        public static InfoFrame? Find(ReadOnlySpan<byte> file)
+        {
+            var offset = Id3v2Length(file);
+            if (offset + 4 > file.Length || file[offset] != 0xFF || (file[offset + 1] & 0xE0) != 0xE0)
+            {
+                return null; // the stream does not start with a frame: no Info frame to find
+            }
+
+            var header = BinaryPrimitives.ReadUInt32BigEndian(file[offset..]);
+            var version = (int)(header >> 19) & 3; // 3 MPEG-1, 2 MPEG-2, 0 MPEG-2.5
+            var layer = (int)(header >> 17) & 3; // 1 Layer III
+            var bitrateIndex = (int)(header >> 12) & 15;
+            var rateIndex = (int)(header >> 10) & 3;
+            if (version == 1 || layer != 1 || bitrateIndex is 0 or 15 || rateIndex == 3)
+            {
+                return null;
+            }
+
+            var isMpeg1 = version == 3;
+            var rate = RatesV1[rateIndex] >> (version == 3 ? 0 : version == 2 ? 1 : 2);
+            var bitrate = (isMpeg1 ? BitratesV1 : BitratesV2)[bitrateIndex] * 1000;
+            var padding = (int)(header >> 9) & 1;
+            var length = ((isMpeg1 ? 144 : 72) * bitrate / rate) + padding;
+            var mono = ((header >> 6) & 3) == 3;
+            var tag = offset + 4 + (isMpeg1 ? (mono ? 17 : 32) : (mono ? 9 : 17));
+            if (tag + 8 > file.Length || offset + length > file.Length
+                || !(file.Slice(tag, 4).SequenceEqual("Xing"u8) || file.Slice(tag, 4).SequenceEqual("Info"u8)))
+            {
+                return null;
+            }
+
+            var flags = BinaryPrimitives.ReadUInt32BigEndian(file[(tag + 4)..]);
+            var at = tag + 8;
+            var frames = 0;
+            if ((flags & 1) != 0 && at + 4 <= file.Length)
+            {
+                frames = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(file[at..]), int.MaxValue);
+            }
+
+            at += ((flags & 1) != 0 ? 4 : 0) + ((flags & 2) != 0 ? 4 : 0) + ((flags & 4) != 0 ? 100 : 0) + ((flags & 8) != 0 ? 4 : 0);
+            (int, int, int)? gapless = null;
+            if (at + 24 <= offset + length)
+            {
+                var encoder = file.Slice(at, 4);
+                if (encoder.SequenceEqual("LAME"u8) || encoder.SequenceEqual("Lavf"u8) || encoder.SequenceEqual("Lavc"u8))
+                {
+                    var packed = (file[at + 21] << 16) | (file[at + 22] << 8) | file[at + 23];
+                    gapless = (packed >> 12, packed & 0xFFF, frames);
+                }
+            }
+
+            return new InfoFrame(offset, length, isMpeg1 ? 1152 : 576, gapless);
+        }
+
+        /// <summary>The bytes of an ID3v2 tag at the start (header, syncsafe size, optional footer), or 0.</summary>
+        private static int Id3v2Length(ReadOnlySpan<byte> file)
+        {
+            if (file.Length < 10 || !file.StartsWith("ID3"u8))
+            {
+                return 0;
+            }
+
+            var size = (file[6] << 21) | (file[7] << 14) | (file[8] << 7) | file[9];
+            return 10 + size + ((file[5] & 0x10) != 0 ? 10 : 0);
+        }
     }
 }

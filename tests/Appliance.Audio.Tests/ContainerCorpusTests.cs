@@ -57,7 +57,12 @@ public sealed class ContainerCorpusTests(ITestOutputHelper output)
             Assert.Equal(corpus.Container, audio.Container);
             Assert.Equal((reference.SampleRate, reference.Channels), (audio.SampleRate, audio.Channels));
 
-            var minSnr = MinSnrDb(corpus.Container);
+            var minSnr = corpus.DefectMinSnrDb ?? MinSnrDb(corpus.Container);
+            if (corpus.KnownDefect is { } defect)
+            {
+                output.WriteLine($"known defect, held to {minSnr} dB: {defect}");
+            }
+
             var matches = (corpus.Stretches ?? [(0, reference.Length)])
                 .Select(stretch => Alignment.Match(
                     reference.Samples, audio.Samples, audio.Channels, stretch.Start, Math.Min(stretch.End, reference.Length), SearchLag))
