@@ -74,6 +74,9 @@ public static class Channels
     /// <summary>RPC requests: the method's parameters (see <see cref="RpcMethods"/>).</summary>
     public static RawContractChannel RpcRequest { get; } = new("rpcRequest", Topics.Rpc("{deviceId}", "{method}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
+    /// <summary>RPC requests of MQTT 3.1.1 clients: an <see cref="RpcEnvelope"/> with the reply topic and correlation id in the payload.</summary>
+    public static ContractChannel<RpcEnvelope> RpcEnvelopeRequest { get; } = new("rpcEnvelopeRequest", Topics.RpcEnvelope("{deviceId}", "{method}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
     /// <summary>RPC replies, on the request's response topic.</summary>
     public static ContractChannel<RpcReply> RpcReply { get; } = new("rpcReply", Topics.Replies("{deviceId}", "{clientId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
@@ -100,5 +103,5 @@ public static class Channels
 
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcReply, Telemetry, VoiceEvents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, Telemetry, VoiceEvents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
 }

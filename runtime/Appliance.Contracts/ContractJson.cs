@@ -12,6 +12,7 @@ namespace Appliance.Contracts;
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(RpcReply))]
+[JsonSerializable(typeof(RpcEnvelope))]
 [JsonSerializable(typeof(EmptyParams))]
 [JsonSerializable(typeof(RequestIdParams))]
 [JsonSerializable(typeof(CancelResult))]

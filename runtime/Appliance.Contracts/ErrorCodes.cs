@@ -26,6 +26,12 @@ public static class RpcErrorCodes
     /// <summary>Too many requests are waiting; retry later.</summary>
     public const string Busy = "busy";
 
+    /// <summary>
+    /// The request was published with the retain flag (or replayed from the broker's retained store). Requests must
+    /// not be retained: the daemon never executes one and clears it from the broker.
+    /// </summary>
+    public const string RetainedRequest = "retained_request";
+
     /// <summary>The feature behind the method is not running (no model installed, …).</summary>
     public const string Unavailable = "unavailable";
 
@@ -80,7 +86,7 @@ public static class RpcErrorCodes
     /// <summary>Every code above, for documentation checks.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
-        MethodNotFound, InvalidJson, InvalidParams, PayloadTooLarge, Busy, Unavailable, Cancelled, Internal, TranscriptionFailed,
+        MethodNotFound, InvalidJson, InvalidParams, PayloadTooLarge, Busy, RetainedRequest, Unavailable, Cancelled, Internal, TranscriptionFailed,
         ModelNotFound, ModelLoadFailed, MemoryBudgetExceeded, MemoryPressure, PromptTooLong, QueueFull, InvalidRequest, GenerationFailed, ServiceStopped,
         UnknownSession, SessionConflict, InvalidState, StorageError,
     ];

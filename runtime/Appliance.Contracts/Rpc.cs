@@ -31,6 +31,35 @@ public sealed record RpcReply
     /// <summary>Why the request failed (final replies only).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public RpcError? Error { get; init; }
+
+    /// <summary>
+    /// The request's <see cref="RpcEnvelope.CorrelationId"/>, on replies to the MQTT 3.1.1 envelope path only (MQTT 5
+    /// requests get their correlation data back as a property instead).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CorrelationId { get; init; }
+}
+
+/// <summary>
+/// A request for MQTT 3.1.1 clients, which have no response topic, correlation data or user properties: published to
+/// <see cref="Topics.RpcEnvelope"/> (<c>appliance/v1/{deviceId}/rpc311/{method}</c>), with what MQTT 5 carries in
+/// properties carried in the payload. The replies are the ordinary <see cref="RpcReply"/> messages, published to
+/// <see cref="ReplyTo"/> with <see cref="RpcReply.CorrelationId"/> set.
+/// </summary>
+public sealed record RpcEnvelope
+{
+    /// <summary>The topic to publish the replies to (required), for example <c>appliance/v1/{deviceId}/replies/{clientId}</c>.</summary>
+    public string? ReplyTo { get; init; }
+
+    /// <summary>Echoed in every reply, so the client can match replies to requests; any string.</summary>
+    public string? CorrelationId { get; init; }
+
+    /// <summary>The method's parameters, as the method's request schema; absent means <c>{}</c>.</summary>
+    [JsonPropertyName("params")]
+    public JsonElement? Parameters { get; init; }
+
+    /// <summary>The same as the MQTT 5 <c>idempotency-key</c> user property: a repeated key is answered from the first run.</summary>
+    public string? IdempotencyKey { get; init; }
 }
 
 /// <summary>The parameters of a method that takes none: <c>{}</c>.</summary>

@@ -11,6 +11,7 @@ public static class Topics
     public const string Root = "appliance/v1";
 
     private const string RpcLevel = "rpc";
+    private const string RpcEnvelopeLevel = "rpc311";
     private const string MeetingsLevel = "meetings";
 
     /// <summary>The prefix of every topic of <paramref name="deviceId"/>, ending in a slash.</summary>
@@ -37,6 +38,15 @@ public static class Topics
     /// <summary>The filter the daemon subscribes to for all RPC requests of a device.</summary>
     /// <param name="deviceId">The device.</param>
     public static string RpcFilter(string deviceId) => $"{Root}/{deviceId}/{RpcLevel}/+";
+
+    /// <summary>Requests for one RPC method in the payload-envelope form of MQTT 3.1.1 clients (<see cref="Contracts.RpcEnvelope"/>).</summary>
+    /// <param name="deviceId">The device.</param>
+    /// <param name="method">The method name.</param>
+    public static string RpcEnvelope(string deviceId, string method) => $"{Root}/{deviceId}/{RpcEnvelopeLevel}/{method}";
+
+    /// <summary>The filter the daemon subscribes to for all envelope requests of a device.</summary>
+    /// <param name="deviceId">The device.</param>
+    public static string RpcEnvelopeFilter(string deviceId) => $"{Root}/{deviceId}/{RpcEnvelopeLevel}/+";
 
     /// <summary>
     /// The response topic a client uses for its replies: under the device's prefix, so that a client holding only that
@@ -108,19 +118,14 @@ public static class Topics
     /// <param name="deviceId">The device the topic must belong to.</param>
     /// <param name="method">The method name, or empty when the topic is not an RPC request topic of the device.</param>
     /// <returns>True when <paramref name="topic"/> is <c>appliance/v1/{deviceId}/rpc/{method}</c>.</returns>
-    public static bool TryGetRpcMethod(string topic, string deviceId, out string method)
-    {
-        ArgumentNullException.ThrowIfNull(topic);
-        var prefix = $"{Root}/{deviceId}/{RpcLevel}/";
-        if (topic.StartsWith(prefix, StringComparison.Ordinal) && topic.Length > prefix.Length && topic.IndexOf('/', prefix.Length) < 0)
-        {
-            method = topic[prefix.Length..];
-            return true;
-        }
+    public static bool TryGetRpcMethod(string topic, string deviceId, out string method) => TryGetLastLevel(topic, $"{Root}/{deviceId}/{RpcLevel}/", out method);
 
-        method = "";
-        return false;
-    }
+    /// <summary>Reads the method name out of an envelope request topic of <paramref name="deviceId"/>.</summary>
+    /// <param name="topic">A received topic name.</param>
+    /// <param name="deviceId">The device the topic must belong to.</param>
+    /// <param name="method">The method level, or empty when the topic does not match.</param>
+    /// <returns>True when <paramref name="topic"/> is <c>appliance/v1/{deviceId}/rpc311/{method}</c>.</returns>
+    public static bool TryGetRpcEnvelopeMethod(string topic, string deviceId, out string method) => TryGetLastLevel(topic, $"{Root}/{deviceId}/{RpcEnvelopeLevel}/", out method);
 
     /// <summary>Reads the session id out of a meeting topic of <paramref name="deviceId"/>.</summary>
     /// <param name="topic">A received topic name.</param>
@@ -144,6 +149,19 @@ public static class Topics
         }
 
         sessionId = "";
+        return false;
+    }
+
+    private static bool TryGetLastLevel(string topic, string prefix, out string level)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        if (topic.StartsWith(prefix, StringComparison.Ordinal) && topic.Length > prefix.Length && topic.IndexOf('/', prefix.Length) < 0)
+        {
+            level = topic[prefix.Length..];
+            return true;
+        }
+
+        level = "";
         return false;
     }
 

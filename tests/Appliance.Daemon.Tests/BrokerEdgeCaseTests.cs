@@ -1,5 +1,8 @@
+using System.Buffers;
 using Appliance.Contracts;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
+using System.Text.Json;
 using MQTTnet;
 using MQTTnet.Formatter;
 using Xunit.Abstractions;
@@ -62,6 +65,99 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
         Assert.False(daemon.HasExited, $"the daemon exited:{Environment.NewLine}{daemon.Output}");
     }
 
+    /// <summary>
+    /// Field case mqtt-retained-rpc: an app publishes a request with the retain flag. Whether it arrives live or is
+    /// replayed from the broker's retained store when the daemon subscribes (Mosquitto keeps it across the daemon's
+    /// restart), it is never executed: the reply is <c>retained_request</c>, and the retained copy is cleared, so a
+    /// later subscriber to the request topic gets nothing retained (the first message it sees is a fresh marker).
+    /// </summary>
+    [Theory]
+    [InlineData(Broker.Embedded, false)]
+    [InlineData(Broker.Mosquitto, false)]
+    [InlineData(Broker.Mosquitto, true)]
+    public async Task A_retained_request_is_never_executed_and_is_cleared_from_the_broker(Broker kind, bool retainedBeforeStart)
+    {
+        await using var mosquitto = kind == Broker.Mosquitto ? await MosquittoBroker.StartPrivateAsync() : null;
+        var deviceId = $"keep-{Guid.NewGuid():N}"[..13];
+        var requestTopic = Topics.Rpc(deviceId, RpcMethods.HealthGet.Name);
+        RunningDaemon? daemon = null;
+        try
+        {
+            if (kind == Broker.Embedded)
+            {
+                daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Device:Id={deviceId}"]);
+            }
+
+            var (host, port) = daemon is null ? (mosquitto!.Host, mosquitto.Port) : (daemon.BrokerHost, daemon.BrokerPort);
+            if (!retainedBeforeStart)
+            {
+                daemon ??= await RunningDaemon.StartExternalAsync(output, host, port, [$"--Device:Id={deviceId}"]);
+            }
+
+            using var app = await RawClient.ConnectAsync(host, port);
+            var replies = await app.SubscribeAsync($"test/replies/{Guid.NewGuid():N}");
+            await app.PublishAsync(new MqttApplicationMessageBuilder()
+                .WithTopic(requestTopic).WithPayload("{}"u8.ToArray()).WithRetainFlag(true)
+                .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
+                .WithResponseTopic(replies.Topic).WithCorrelationData([7, 7]).Build());
+            daemon ??= await RunningDaemon.StartExternalAsync(output, host, port, [$"--Device:Id={deviceId}"]);
+            daemon.AllowErrors = true;
+
+            var reply = ContractJson.Deserialize<RpcReply>((await replies.NextAsync()).Payload)!;
+            Assert.Null(reply.Result);
+            Assert.Equal(RpcErrorCodes.RetainedRequest, reply.Error?.Code);
+            Assert.Contains("must not be retained", reply.Error!.Message, StringComparison.Ordinal);
+            Assert.Contains(daemon.Logs, l => l.Message.Contains($"Retained health.get request on {requestTopic} refused", StringComparison.Ordinal));
+
+            // Nothing retained is left: a new subscriber's first message is the marker published after it subscribed.
+            using var observer = await RawClient.ConnectAsync(host, port);
+            var seen = await observer.SubscribeAsync(requestTopic);
+            await observer.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(requestTopic).WithPayload("marker"u8.ToArray()).Build());
+            Assert.Equal("marker", System.Text.Encoding.UTF8.GetString((await seen.NextAsync()).Payload));
+        }
+        finally
+        {
+            if (daemon is not null)
+            {
+                await daemon.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// MQTT 3.1.1 clients, as many home-automation tools still are, with Mosquitto's own command-line clients in 3.1.1
+    /// mode: they read the retained status and the telemetry, and call an RPC through the envelope path (reply topic
+    /// and correlation id in the payload), which is what <c>mosquitto_rr -V 311</c> can do.
+    /// </summary>
+    [Theory]
+    [InlineData(Broker.Embedded)]
+    [InlineData(Broker.Mosquitto)]
+    public async Task An_mqtt_311_client_reads_status_and_telemetry_and_calls_a_method(Broker kind)
+    {
+        ToolRunner.Require("mosquitto_rr", "mosquitto-clients");
+        await using var mosquitto = kind == Broker.Mosquitto ? await MosquittoBroker.StartPrivateAsync() : null;
+        await using var daemon = mosquitto is null
+            ? await RunningDaemon.StartEmbeddedAsync(output)
+            : await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port);
+        string[] broker = ["-V", "311", "-h", daemon.BrokerHost, "-p", daemon.BrokerPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-W", "20"];
+
+        var status = Read<StatusDocument>(ToolRunner.Run("mosquitto_sub", [.. broker, "-t", Topics.Status(daemon.DeviceId), "-C", "1"], timeoutSeconds: 30));
+        var telemetry = Read<TelemetryReading>(ToolRunner.Run("mosquitto_sub", [.. broker, "-t", Topics.Telemetry(daemon.DeviceId), "-C", "1"], timeoutSeconds: 30));
+        var replyTo = Topics.Replies(daemon.DeviceId, "ha-bridge");
+        var envelope = ContractJson.Serialize(new RpcEnvelope { ReplyTo = replyTo, CorrelationId = "call-42", Parameters = JsonElement.Parse("{}") });
+        var reply = Read<RpcReply>(ToolRunner.Run(
+            "mosquitto_rr", [.. broker, "-t", Topics.RpcEnvelope(daemon.DeviceId, RpcMethods.HealthGet.Name), "-e", replyTo, "-m", System.Text.Encoding.UTF8.GetString(envelope)], timeoutSeconds: 30));
+
+        Assert.True(status.Online);
+        Assert.Equal(daemon.DeviceId, status.DeviceId);
+        Assert.Equal("climate", telemetry.Sensor);
+        Assert.True(reply.Final);
+        Assert.Equal("call-42", reply.CorrelationId);
+        Assert.False(string.IsNullOrEmpty(RpcMethods.HealthGet.ReadResult(reply)?.Status), "health.get answered through the envelope path");
+    }
+
+    private static T Read<T>(string printed) => ContractJson.Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(printed.Trim()))!;
+
     /// <summary>Waits for a retained or fresh status document saying the device is online.</summary>
     private static async Task OnlineAsync(ApplianceClient client, string deviceId, CancellationToken cancellationToken)
     {
@@ -70,6 +166,60 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
             if (message.Deserialize<StatusDocument>() is { Online: true })
             {
                 return;
+            }
+        }
+    }
+
+    /// <summary>A bare MQTT 5 client, as an app or a home-automation tool uses one.</summary>
+    private sealed class RawClient : IDisposable
+    {
+        private readonly IMqttClient _client;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Threading.Channels.Channel<MqttApplicationMessage>> _topics = new();
+
+        private RawClient(IMqttClient client)
+        {
+            _client = client;
+            _client.ApplicationMessageReceivedAsync += args =>
+            {
+                foreach (var (filter, channel) in _topics)
+                {
+                    if (MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, filter) == MqttTopicFilterCompareResult.IsMatch)
+                    {
+                        channel.Writer.TryWrite(args.ApplicationMessage);
+                    }
+                }
+
+                return Task.CompletedTask;
+            };
+        }
+
+        public static async Task<RawClient> ConnectAsync(string host, int port)
+        {
+            var client = new MqttClientFactory().CreateMqttClient();
+            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer(host, port).WithProtocolVersion(MqttProtocolVersion.V500).Build());
+            return new RawClient(client);
+        }
+
+        public async Task<Subscription> SubscribeAsync(string topic)
+        {
+            var channel = System.Threading.Channels.Channel.CreateUnbounded<MqttApplicationMessage>();
+            _topics[topic] = channel;
+            await _client.SubscribeAsync(topic, MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce);
+            return new Subscription(topic, channel.Reader);
+        }
+
+        public Task<MqttClientPublishResult> PublishAsync(MqttApplicationMessage message) => _client.PublishAsync(message);
+
+        public void Dispose() => _client.Dispose();
+
+        public sealed record Subscription(string Topic, System.Threading.Channels.ChannelReader<MqttApplicationMessage> Reader)
+        {
+            /// <summary>The next message on the topic, within 20 s.</summary>
+            public async Task<(byte[] Payload, bool Retain)> NextAsync()
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                var message = await Reader.ReadAsync(timeout.Token);
+                return (message.Payload.ToArray(), message.Retain);
             }
         }
     }

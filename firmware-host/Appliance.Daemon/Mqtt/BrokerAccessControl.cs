@@ -1,4 +1,5 @@
 using Appliance.Contracts;
+using MQTTnet.Formatter;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
 
@@ -30,10 +31,15 @@ internal sealed class BrokerAccessControl
 
     public Task ValidateConnectionAsync(ValidatingConnectionEventArgs args)
     {
-        // MQTT 5 clients may leave the id empty and ask the broker to assign one (mosquitto_sub -V 5 does).
+        // Clients may leave the id empty and have the broker assign one: MQTT 5 clients (mosquitto_sub -V 5), and MQTT
+        // 3.1.1 clients with a clean session (mosquitto_sub -V 311), which Mosquitto allows by default.
         if (string.IsNullOrEmpty(args.ClientId))
         {
             args.AssignedClientIdentifier = $"auto-{Guid.NewGuid():N}";
+            if (args.ProtocolVersion != MqttProtocolVersion.V500 && args.CleanSession == true)
+            {
+                AssignToMqtt311Client(args, args.AssignedClientIdentifier);
+            }
         }
 
         var isInternal = args.UserName == _internal.Username && FixedTimeEquals(args.Password, _internal.Password);
@@ -59,6 +65,23 @@ internal sealed class BrokerAccessControl
 
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// MQTTnet 5.2 takes an assigned client id from MQTT 5 clients only and refuses an empty 3.1.1 id after this hook,
+    /// although MQTT 3.1.1 (section 3.1.3.1) lets a server accept one with a clean session and assign an id. The event
+    /// offers no setter, so the id is written into the CONNECT packet it wraps. The contract test of 3.1.1 clients on
+    /// the embedded broker fails if an MQTTnet update changes this.
+    /// </summary>
+    private static void AssignToMqtt311Client(ValidatingConnectionEventArgs args, string clientId)
+    {
+        if (s_connectPacket?.GetValue(args) is MQTTnet.Packets.MqttConnectPacket packet)
+        {
+            packet.ClientId = clientId;
+        }
+    }
+
+    private static readonly System.Reflection.FieldInfo? s_connectPacket =
+        typeof(ValidatingConnectionEventArgs).GetField("_connectPacket", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
 
     public static Task InterceptSubscriptionAsync(InterceptingSubscriptionEventArgs args)
     {

@@ -14,7 +14,11 @@ namespace Appliance.Daemon.Mqtt;
 /// <param name="Filter">The MQTT topic filter.</param>
 /// <param name="Qos">The QoS to subscribe with.</param>
 /// <param name="Handler">Runs on the client's receive path for each matching message: copy what it keeps and return quickly.</param>
-internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler);
+/// <param name="RetainAsPublished">
+/// Keep the retain flag a publisher set on live messages too (MQTT 5 subscription option), so that a handler can tell a
+/// retained message from a fresh one however it arrives.
+/// </param>
+internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false);
 
 /// <summary>
 /// The daemon's one MQTT 5 client, to its embedded broker or to an external one: the same code either way. A
@@ -355,7 +359,7 @@ internal sealed class MqttConnection : BackgroundService
         var subscribe = new MqttClientSubscribeOptionsBuilder();
         foreach (var subscription in pending)
         {
-            subscribe.WithTopicFilter(subscription.Filter, subscription.Qos);
+            subscribe.WithTopicFilter(filter => filter.WithTopic(subscription.Filter).WithQualityOfServiceLevel(subscription.Qos).WithRetainAsPublished(subscription.RetainAsPublished));
         }
 
         try

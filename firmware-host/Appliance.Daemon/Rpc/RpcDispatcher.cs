@@ -45,8 +45,9 @@ internal sealed class RpcDispatcher : BackgroundService
         _methods = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
         _idempotency = new IdempotencyCache(TimeSpan.FromSeconds(_options.IdempotencyWindowSeconds), _options.IdempotencyCapacity, time);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
-        mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync));
-        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync));
+        mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync, RetainAsPublished: true));
+        mqtt.Subscribe(new MqttSubscription(Topics.RpcEnvelopeFilter(device.DeviceId), Channels.RpcEnvelopeRequest.Qos, OnRpcEnvelopeAsync, RetainAsPublished: true));
+        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync, RetainAsPublished: true));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -85,35 +86,105 @@ internal sealed class RpcDispatcher : BackgroundService
             return Task.CompletedTask;
         }
 
+        var request = new Request(method, null, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));
+        if (message.Retain)
+        {
+            return RefuseRetainedAsync(message, request);
+        }
+
         if (string.IsNullOrEmpty(message.ResponseTopic))
         {
             RpcLog.RequestWithoutResponseTopic(_logger, method);
             return Task.CompletedTask;
         }
 
-        return AcceptAsync(message, method, null);
+        return AcceptAsync(request, message.Payload);
+    }
+
+    /// <summary>
+    /// A request of an MQTT 3.1.1 client: the reply topic, correlation id, idempotency key and parameters come in the
+    /// payload (<see cref="RpcEnvelope"/>), and every reply carries the correlation id in its body.
+    /// </summary>
+    private Task OnRpcEnvelopeAsync(MqttApplicationMessage message)
+    {
+        if (!Topics.TryGetRpcEnvelopeMethod(message.Topic, _device.DeviceId, out var method) || message.Payload.IsEmpty)
+        {
+            return Task.CompletedTask; // not ours, or the empty retained message that clears a refused one
+        }
+
+        RpcEnvelope? envelope;
+        try
+        {
+            envelope = ContractJson.Deserialize<RpcEnvelope>(message.Payload.ToArray());
+        }
+        catch (JsonException ex)
+        {
+            RpcLog.EnvelopeUnreadable(_logger, method, ex.Message);
+            return Task.CompletedTask;
+        }
+
+        if (envelope?.ReplyTo is not { Length: > 0 } replyTo || replyTo.Contains('+', StringComparison.Ordinal) || replyTo.Contains('#', StringComparison.Ordinal))
+        {
+            RpcLog.RequestWithoutResponseTopic(_logger, method);
+            return Task.CompletedTask;
+        }
+
+        var request = new Request(method, null, replyTo, null, envelope.IdempotencyKey) { EnvelopeCorrelationId = envelope.CorrelationId ?? "" };
+        if (message.Retain)
+        {
+            return RefuseRetainedAsync(message, request);
+        }
+
+        var parameters = envelope.Parameters is { } given ? JsonSerializer.SerializeToUtf8Bytes(given, ContractJsonContext.Default.JsonElement) : [];
+        return AcceptAsync(request, new ReadOnlySequence<byte>(parameters));
     }
 
     /// <summary>A meeting command: answered like an RPC when it has a response topic, carried out all the same when not.</summary>
-    private Task OnMeetingControlAsync(MqttApplicationMessage message) =>
-        Topics.TryGetMeetingSession(message.Topic, _device.DeviceId, MeetingTopic.Control, out var sessionId)
-            ? AcceptAsync(message, null, sessionId)
-            : Task.CompletedTask;
-
-    private async Task AcceptAsync(MqttApplicationMessage message, string? method, string? controlledSession)
+    private Task OnMeetingControlAsync(MqttApplicationMessage message)
     {
-        var request = new Request(method, controlledSession, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));
-        var target = method is null ? null : _methods.GetValueOrDefault(method);
-        var limit = target?.MaxPayloadBytes ?? _options.MaxPayloadBytes;
-        if (message.Payload.Length > limit)
+        if (!Topics.TryGetMeetingSession(message.Topic, _device.DeviceId, MeetingTopic.Control, out var sessionId))
         {
-            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {message.Payload.Length} bytes; the limit for {request.Name} is {limit} bytes.")).ConfigureAwait(false);
+            return Task.CompletedTask;
+        }
+
+        var request = new Request(null, sessionId, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));
+        return message.Retain ? RefuseRetainedAsync(message, request) : AcceptAsync(request, message.Payload);
+    }
+
+    /// <summary>
+    /// A request with the retain flag (published so, or replayed from the broker's retained store) is never executed:
+    /// it is logged, answered <c>retained_request</c> and cleared from the broker, so no reconnect replays it again.
+    /// The empty retained message of the clear comes back here too, and is only passed over.
+    /// </summary>
+    private async Task RefuseRetainedAsync(MqttApplicationMessage message, Request request)
+    {
+        if (message.Payload.IsEmpty)
+        {
             return;
         }
 
-        // The payload buffer belongs to MQTTnet and is reused after this handler returns: copy it.
-        request.Payload = message.Payload.ToArray();
-        request.Lane = controlledSession ?? (target is { InSessionOrder: true } ? SessionIdOf(request.Payload) : null);
+        RpcLog.RetainedRequestRefused(_logger, request.Name, message.Topic);
+        var cleared = await _mqtt.TryPublishAsync(
+            new MqttApplicationMessageBuilder().WithTopic(message.Topic).WithPayload([]).WithRetainFlag(true).WithQualityOfServiceLevel(Channels.RpcRequest.Qos).Build(),
+            _replies.Token).ConfigureAwait(false);
+        await ReplyAsync(request, Error(0, RpcErrorCodes.RetainedRequest, $"Requests must not be retained: this {request.Name} request carried the retain flag and was not executed{(cleared ? "; its retained copy was cleared from the broker" : "")}. Publish requests without retain.")).ConfigureAwait(false);
+    }
+
+    /// <summary>Checks the size, then queues the request (or its meeting lane takes it).</summary>
+    /// <param name="request">The request, with where to reply.</param>
+    /// <param name="payload">The method's parameters as received; the buffer belongs to MQTTnet and is copied.</param>
+    private async Task AcceptAsync(Request request, ReadOnlySequence<byte> payload)
+    {
+        var target = request.Method is null ? null : _methods.GetValueOrDefault(request.Method);
+        var limit = target?.MaxPayloadBytes ?? _options.MaxPayloadBytes;
+        if (payload.Length > limit)
+        {
+            await ReplyAsync(request, Error(0, RpcErrorCodes.PayloadTooLarge, $"The request is {payload.Length} bytes; the limit for {request.Name} is {limit} bytes.")).ConfigureAwait(false);
+            return;
+        }
+
+        request.Payload = payload.ToArray();
+        request.Lane = request.ControlledSession ?? (target is { InSessionOrder: true } ? SessionIdOf(request.Payload) : null);
         if (request.Lane is { } lane)
         {
             // The receive path runs in arrival order, so the lane keeps it: behind a busy lane the command waits its turn.
@@ -288,7 +359,7 @@ internal sealed class RpcDispatcher : BackgroundService
 
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(responseTopic)
-            .WithPayload(Channels.RpcReply.Serialize(reply))
+            .WithPayload(Channels.RpcReply.Serialize(request.EnvelopeCorrelationId is { } correlationId ? reply with { CorrelationId = correlationId } : reply))
             .WithContentType("application/json")
             .WithQualityOfServiceLevel(Channels.RpcReply.Qos)
             .WithReplyProperties(reply.Seq, reply.Final);
@@ -325,6 +396,9 @@ internal sealed class RpcDispatcher : BackgroundService
         public byte[]? CorrelationData { get; } = correlationData;
 
         public string? IdempotencyKey { get; } = idempotencyKey;
+
+        /// <summary>The correlation id of an MQTT 3.1.1 envelope request, echoed in the reply body; null for MQTT 5 requests.</summary>
+        public string? EnvelopeCorrelationId { get; init; }
 
         public byte[]? Payload { get; set; }
 
