@@ -30,6 +30,8 @@ public sealed record DeviceProfile
     public required GpioSettings Gpio { get; init; }
     /// <summary>The climate sensors on the board's I2C buses; empty when there are none.</summary>
     public required IReadOnlyList<SensorSpec> Sensors { get; init; }
+    /// <summary>The languages speech is transcribed in and Whisper's hallucination guards; the reference defaults when absent.</summary>
+    public TranscriptionSettings Transcription { get; init; } = new();
 
     /// <summary>The file the profile was read from (absolute path).</summary>
     [JsonIgnore]
@@ -94,6 +96,55 @@ public sealed record ModelSet
         if (Vad is not null) yield return ("vad", Vad);
         if (WakeWord is not null) yield return ("wakeWord", WakeWord);
     }
+}
+
+/// <summary>
+/// How this device transcribes speech: the languages it accepts, and the guards against text Whisper invents on silence,
+/// noise and fragments, with the defaults of the reference decoder (OpenAI's <c>whisper.transcribe</c>: no-speech
+/// threshold 0.6, log-probability threshold −1.0, compression-ratio threshold 2.4, temperatures 0.0 to 1.0 in steps
+/// of 0.2 with best of 5 samples). A null threshold turns its guard off.
+/// </summary>
+public sealed record TranscriptionSettings
+{
+    /// <summary>
+    /// The languages this device transcribes (Whisper codes such as <c>en</c>, <c>fa</c>, <c>ar</c>, <c>zh</c>):
+    /// detection picks the most likely of them, and a request for another language is refused. Null allows every
+    /// language the model knows.
+    /// </summary>
+    public IReadOnlyList<string>? Languages { get; init; }
+    /// <summary>One language to transcribe in always, without detection; null detects (within <see cref="Languages"/>).</summary>
+    public string? Language { get; init; }
+    /// <summary>A window whose no-speech probability is above this, with an average log-probability below <see cref="LogProbThreshold"/>, yields no text.</summary>
+    public double? NoSpeechThreshold { get; init; } = 0.6;
+    /// <summary>An average log-probability per token below this retries the window at the next temperature.</summary>
+    public double? LogProbThreshold { get; init; } = -1.0;
+    /// <summary>A text whose length over its zlib-compressed length is above this (repetitive) retries the window at the next temperature.</summary>
+    public double? CompressionRatioThreshold { get; init; } = 2.4;
+    /// <summary>The temperatures tried in order while a guard asks for a retry; 0 decodes greedily (or with beam search).</summary>
+    public IReadOnlyList<double> Temperatures { get; init; } = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+    /// <summary>Samples drawn at a temperature above 0; the one with the highest average log-probability is kept.</summary>
+    public int BestOf { get; init; } = 5;
+    /// <summary>
+    /// An n-gram of 1 to 16 tokens repeated this many times in a row (and over at least 8 tokens) is a loop: decoding
+    /// stops, the window is retried at the next temperature, and if every temperature loops the text keeps the
+    /// n-gram once. 0 turns the detector off.
+    /// </summary>
+    public int RepetitionLimit { get; init; } = 4;
+    /// <summary>Give each window the previous window's text as a prompt (Whisper's <c>condition_on_previous_text</c>); off by default.</summary>
+    public bool ConditionOnPreviousText { get; init; }
+
+    /// <summary>
+    /// No guards: one greedy (or beam) decode per window, its text kept whatever it is. The model's bare output, for
+    /// parity checks against other implementations and for benchmarks that time the decoder itself.
+    /// </summary>
+    public static TranscriptionSettings Unguarded { get; } = new()
+    {
+        NoSpeechThreshold = null,
+        LogProbThreshold = null,
+        CompressionRatioThreshold = null,
+        Temperatures = [0.0],
+        RepetitionLimit = 0,
+    };
 }
 
 /// <summary>One model file or folder a feature loads.</summary>

@@ -179,6 +179,12 @@ public static class DeviceProfileLoader
             }
         }
 
+        var transcription = profile.Transcription;
+        if (transcription.Language is { } forced && transcription.Languages is { } allowed && !allowed.Contains(forced, StringComparer.Ordinal))
+        {
+            problems.Add(new(file, "/transcription/language", $"'{forced}' is not one of the profile's languages ({string.Join(", ", allowed)})"));
+        }
+
         var threadsTotal = profile.Threads.IntraOp;
         if (threadsTotal > profile.Soc.CpuCores)
         {

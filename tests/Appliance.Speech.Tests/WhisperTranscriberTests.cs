@@ -1,3 +1,4 @@
+using Appliance.Profiles;
 using Appliance.Inference;
 using Appliance.ModelForge.Whisper;
 using Appliance.Speech.Tests.Support;
@@ -19,7 +20,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
         using var transcriber = Open();
         Assert.Equal("merged", transcriber.Info.DecoderLayout);
         Assert.Equal(WhisperPreset.Tiny.DecoderLayers, transcriber.Info.DecoderLayers);
-        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", MaxNewTokens = 12 });
+        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 12 });
         Assert.Null(result.Error);
         var segment = Assert.Single(result.Segments);
         output.WriteLine($"[{string.Join(", ", segment.Tokens)}] '{segment.Text}'");
@@ -38,7 +39,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     public async Task ForcedLanguagesArePromptedAndDecoded(string language)
     {
         using var transcriber = Open();
-        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = language, MaxNewTokens = 6 });
+        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = language, MaxNewTokens = 6 });
         Assert.Null(result.Error);
         Assert.Equal(language, Assert.Single(result.Segments).Language);
     }
@@ -51,7 +52,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
         Assert.True(detected.IsSuccess);
         output.WriteLine($"detected {detected.Value.Language} p={detected.Value.Probability:F3}");
         Assert.Contains(detected.Value.Language, transcriber.Tokenizer.LanguageIds.Keys);
-        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { MaxNewTokens = 4 });
+        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, MaxNewTokens = 4 });
         Assert.Equal(detected.Value.Language, Assert.Single(result.Segments).Language);
     }
 
@@ -59,8 +60,8 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     public async Task BeamSearchGivesTheSameTokensEveryRun()
     {
         using var transcriber = Open();
-        var beam = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", BeamSize = 3, MaxNewTokens = 8 });
-        var again = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", BeamSize = 3, MaxNewTokens = 8 });
+        var beam = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", BeamSize = 3, MaxNewTokens = 8 });
+        var again = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", BeamSize = 3, MaxNewTokens = 8 });
         Assert.Null(beam.Error);
         Assert.Equal(Assert.Single(beam.Segments).Tokens, Assert.Single(again.Segments).Tokens);
         output.WriteLine($"beam: [{string.Join(", ", beam.Segments[0].Tokens)}]");
@@ -71,7 +72,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     {
         using var transcriber = Open();
         var tokenizer = transcriber.Tokenizer;
-        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", Timestamps = true, MaxNewTokens = 20 });
+        var result = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", Timestamps = true, MaxNewTokens = 20 });
         Assert.Null(result.Error);
         var tokens = result.Segments.SelectMany(s => s.Tokens).ToList();
         output.WriteLine($"[{string.Join(", ", tokens)}]");
@@ -95,7 +96,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
         using var transcriber = Open();
         var audio = Tone(70);
         var events = new List<TranscriptionEvent>();
-        await foreach (var e in transcriber.StreamAsync(audio, new TranscriptionOptions { Language = "en", MaxNewTokens = 3 }))
+        await foreach (var e in transcriber.StreamAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 3 }))
         {
             events.Add(e);
         }
@@ -186,7 +187,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
                 cts.Cancel();
             }
         });
-        var result = await transcriber.TranscribeAsync(Tone(70), new TranscriptionOptions { Language = "en", MaxNewTokens = 50, DecoderSteps = progress }, cts.Token);
+        var result = await transcriber.TranscribeAsync(Tone(70), new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 50, DecoderSteps = progress }, cts.Token);
         Assert.True(result.Cancelled);
         Assert.Null(result.Error);
         Assert.InRange(steps - stepsAtCancel, 0, 1);
@@ -198,13 +199,13 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     {
         using var transcriber = Open();
         Assert.Equal(SpeechErrorCode.EmptyAudio, (await transcriber.TranscribeAsync(ReadOnlyMemory<float>.Empty)).Error?.Code);
-        var unknown = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "xx" });
+        var unknown = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "xx" });
         Assert.Equal(SpeechErrorCode.UnknownLanguage, unknown.Error?.Code);
         Assert.Contains("'xx'", unknown.Error!.Message, StringComparison.Ordinal);
-        Assert.Equal(SpeechErrorCode.InvalidOptions, (await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { BeamSize = 0 })).Error?.Code);
+        Assert.Equal(SpeechErrorCode.InvalidOptions, (await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, BeamSize = 0 })).Error?.Code);
         Assert.Equal(SpeechErrorCode.EmptyAudio, transcriber.DetectLanguage([]).Error?.Code);
         Assert.Equal(SpeechErrorCode.ModelMissing, WhisperTranscriber.Open("/nonexistent").Error?.Code);
-        var silence = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", Speech = [] });
+        var silence = await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", Speech = [] });
         Assert.Null(silence.Error);
         Assert.Empty(silence.Segments);
     }
@@ -224,7 +225,7 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
         output.WriteLine($"{transcriber.Info.ExecutionProvider}; fallbacks: {string.Join(" | ", transcriber.Info.ProviderFallbacks)}");
         Assert.Equal("CPUExecutionProvider", transcriber.Info.ExecutionProvider);
         Assert.Contains(transcriber.Info.ProviderFallbacks, f => f.StartsWith("CUDAExecutionProvider", StringComparison.Ordinal));
-        Assert.Null((await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Language = "en", MaxNewTokens = 2 })).Error);
+        Assert.Null((await transcriber.TranscribeAsync(s_tone, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 2 })).Error);
     }
 
     internal static float[] Tone(double seconds)

@@ -1,5 +1,6 @@
 using Appliance.Audio;
 using System.Numerics.Tensors;
+using Appliance.Profiles;
 using Appliance.Speech.Vad;
 
 namespace Appliance.Speech.Whisper;
@@ -27,6 +28,12 @@ public sealed record TranscriptionOptions
 
     /// <summary>Receives, on the decoding thread just before each decoder step, the number of steps started so far.</summary>
     public IProgress<int>? DecoderSteps { get; init; }
+
+    /// <summary>
+    /// The device's languages and hallucination guards (the profile's <c>transcription</c> section): detection picks
+    /// among its languages, a <see cref="Language"/> outside them is refused, and its guards judge every window.
+    /// </summary>
+    public TranscriptionSettings Settings { get; init; } = new();
 }
 
 /// <summary>Transcribed text with its place in the audio.</summary>
@@ -44,6 +51,21 @@ public abstract record TranscriptionEvent;
 /// <summary>A finished segment (partial result of a longer transcription).</summary>
 /// <param name="Segment">The segment.</param>
 public sealed record RecognizedSegmentEvent(RecognizedSegment Segment) : TranscriptionEvent;
+
+/// <summary>
+/// A window was decoded (sent before its segments): what the hallucination guards measured and decided, for logs and
+/// diagnostics. A window judged to hold no speech has no segments.
+/// </summary>
+/// <param name="Window">Index of the window.</param>
+/// <param name="Start">Start of the window in the audio.</param>
+/// <param name="End">End of the window in the audio.</param>
+/// <param name="Verdict">What the guards decided.</param>
+/// <param name="Temperature">The temperature of the decode kept (0 unless a guard asked for retries).</param>
+/// <param name="Fallbacks">Temperatures tried and rejected before it.</param>
+/// <param name="AverageLogProbability">Average log-probability per token of the decode kept.</param>
+/// <param name="CompressionRatio">Its text's UTF-8 length over the zlib-compressed length.</param>
+/// <param name="NoSpeechProbability">The model's probability that the window holds no speech.</param>
+public sealed record WindowDecodedEvent(int Window, TimeSpan Start, TimeSpan End, WindowVerdict Verdict, double Temperature, int Fallbacks, double AverageLogProbability, double CompressionRatio, double NoSpeechProbability) : TranscriptionEvent;
 
 /// <summary>The last event of a stream that ran to the end or was cancelled.</summary>
 /// <param name="Windows">Windows decoded.</param>

@@ -1,3 +1,4 @@
+using Appliance.Profiles;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Speech.Whisper;
@@ -14,54 +15,146 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     private readonly WhisperTokenizer _tokenizer = model.Tokenizer;
     private readonly WhisperGenerationConfig _config = model.Generation;
 
-    /// <summary>The language token with the highest logit after <c>&lt;|startoftranscript|&gt;</c>.</summary>
-    public (string Language, float Probability) DetectLanguage(OrtValue encoderHidden)
+    /// <summary>
+    /// The language token with the highest logit after <c>&lt;|startoftranscript|&gt;</c>, among
+    /// <paramref name="allowed"/> when given (a profile's language allow-list), with its probability among those.
+    /// </summary>
+    public (string Language, float Probability) DetectLanguage(OrtValue encoderHidden, IReadOnlyList<string>? allowed = null)
     {
         KeyValueCache? cross = null;
         beforeStep();
         var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions);
         cache.Dispose();
         cross?.Dispose();
-        var languages = _tokenizer.LanguageIds;
-        var max = languages.Values.Max(id => logits[id]);
-        var sum = languages.Values.Sum(id => Math.Exp(logits[id] - max));
+        var languages = _tokenizer.LanguageIds.Where(kv => allowed is null || allowed.Contains(kv.Key, StringComparer.Ordinal)).ToList();
+        var max = languages.Max(kv => logits[kv.Value]);
+        var sum = languages.Sum(kv => Math.Exp(logits[kv.Value] - max));
         var best = languages.MaxBy(kv => logits[kv.Value]);
         return (best.Key, (float)(1 / sum));
     }
 
-    /// <summary>Decodes after <paramref name="prompt"/>; returns the generated ids (without the prompt or end token).</summary>
-    public IReadOnlyList<int> Decode(OrtValue encoderHidden, int[] prompt, bool timestamps, int beamSize, int maxNewTokens)
+    /// <summary>
+    /// Decodes one window with the hallucination guards of the reference decoder: greedily (or with beam search) at
+    /// temperature 0, then, while the text is too repetitive (compression ratio), too unlikely (average
+    /// log-probability) or loops, again at each higher temperature with the best of several samples. A window whose
+    /// no-speech probability is above its threshold is not retried, and yields no text unless its average
+    /// log-probability clears the log-probability threshold. <paramref name="sotIndex"/> is the position of
+    /// <c>&lt;|startoftranscript|&gt;</c> in <paramref name="prompt"/> (after any previous-text prompt).
+    /// </summary>
+    public WindowDecode Decode(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int beamSize, int maxNewTokens, TranscriptionSettings guards, int seed)
     {
         var limit = Math.Min(maxNewTokens, _config.MaxTargetPositions - prompt.Length);
-        return beamSize <= 1 ? Greedy(encoderHidden, prompt, timestamps, limit) : Beam(encoderHidden, prompt, timestamps, beamSize, limit);
+        var random = new Random(seed);
+        Attempt? attempt = null;
+        var temperature = 0.0;
+        var attempts = 0;
+        foreach (var t in guards.Temperatures.Count > 0 ? guards.Temperatures : [0.0])
+        {
+            temperature = t;
+            attempts++;
+            attempt = t <= 0
+                ? beamSize <= 1 ? Sample(encoderHidden, prompt, sotIndex, timestamps, limit, 0, null, guards.RepetitionLimit) : Beam(encoderHidden, prompt, sotIndex, timestamps, beamSize, limit, guards.RepetitionLimit)
+                : Enumerable.Range(0, Math.Max(1, guards.BestOf))
+                    .Select(_ => Sample(encoderHidden, prompt, sotIndex, timestamps, limit, t, random, guards.RepetitionLimit))
+                    .MaxBy(a => a.AverageLogProbability)!;
+            var silent = guards.NoSpeechThreshold is { } noSpeech && attempt.NoSpeechProbability > noSpeech;
+            var retry = !silent && (attempt.Looped
+                || (guards.CompressionRatioThreshold is { } ratio && CompressionRatio(attempt.Tokens) > ratio)
+                || (guards.LogProbThreshold is { } logProb && attempt.AverageLogProbability < logProb));
+            if (!retry)
+            {
+                break;
+            }
+        }
+
+        var final = attempt!;
+        var verdict = final.Looped ? WindowVerdict.Looped : WindowVerdict.Text;
+        if (guards.NoSpeechThreshold is { } threshold && final.NoSpeechProbability > threshold
+            && !(guards.LogProbThreshold is { } floor && final.AverageLogProbability > floor))
+        {
+            verdict = WindowVerdict.NoSpeech;
+        }
+
+        return new WindowDecode(
+            verdict == WindowVerdict.NoSpeech ? [] : final.Tokens,
+            temperature,
+            attempts - 1,
+            final.AverageLogProbability,
+            CompressionRatio(final.Tokens),
+            final.NoSpeechProbability,
+            verdict);
     }
 
-    private List<int> Greedy(OrtValue encoderHidden, int[] prompt, bool timestamps, int limit)
+    /// <summary>
+    /// The text's UTF-8 length over its zlib-compressed length (compression level 6, as Python's <c>zlib.compress</c>
+    /// default), the reference decoder's measure of repetitiveness; 0 for no text.
+    /// </summary>
+    public double CompressionRatio(IReadOnlyList<int> tokens)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(_tokenizer.Decode(tokens));
+        if (bytes.Length == 0)
+        {
+            return 0;
+        }
+
+        using var compressed = new MemoryStream();
+        using (var zlib = new System.IO.Compression.ZLibStream(compressed, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            zlib.Write(bytes);
+        }
+
+        return bytes.Length / (double)compressed.Length;
+    }
+
+    /// <summary>
+    /// One greedy (<paramref name="temperature"/> 0) or sampled decode. The log-probabilities are those of the
+    /// filtered logits at temperature 1, end-of-text included, as the reference decoder counts them.
+    /// </summary>
+    private Attempt Sample(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int limit, double temperature, Random? random, int repetitionLimit)
     {
         var generated = new List<int>();
+        var sumLogProbability = 0.0;
+        var noSpeech = 0.0;
+        var looped = false;
         KeyValueCache? cross = null;
         KeyValueCache? cache = null;
+        var sotLogits = new float[_tokenizer.VocabularySize];
         try
         {
             long[] input = [.. prompt.Select(t => (long)t)];
             while (generated.Count < limit)
             {
                 beforeStep();
-                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions);
+                var first = cache is null;
+                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, first ? sotLogits : null, sotIndex);
                 cache?.Dispose();
                 cache = next;
+                if (first)
+                {
+                    noSpeech = NoSpeechProbability(sotLogits);
+                }
+
                 Process(logits, generated, timestamps);
-                var token = ArgMax(logits);
+                var logProbabilities = LogSoftmax(logits);
+                var token = temperature <= 0 || random is null ? ArgMax(logits) : Draw(logits, temperature, random);
+                sumLogProbability += logProbabilities[token];
                 if (token == _tokenizer.EndOfText)
                 {
                     break;
                 }
 
                 generated.Add(token);
+                if (RepetitionDetector.LoopEnd(generated, repetitionLimit) is { } keep)
+                {
+                    generated.RemoveRange(keep, generated.Count - keep);
+                    looped = true;
+                    break;
+                }
+
                 input = [token];
             }
 
-            return generated;
+            return new Attempt(generated, sumLogProbability / (generated.Count + 1), noSpeech, looped);
         }
         finally
         {
@@ -70,9 +163,32 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
         }
     }
 
-    private List<int> Beam(OrtValue encoderHidden, int[] prompt, bool timestamps, int beamSize, int limit)
+    private double NoSpeechProbability(float[] sotLogits) =>
+        _tokenizer.NoSpeech is { } id && id < sotLogits.Length ? Math.Exp(LogSoftmax(sotLogits)[id]) : 0;
+
+    /// <summary>Draws a token from softmax(logits / temperature); suppressed tokens (−∞) are never drawn.</summary>
+    private static int Draw(float[] logits, double temperature, Random random)
+    {
+        var max = logits.Max();
+        var weights = logits.Select(l => float.IsNegativeInfinity(l) ? 0 : Math.Exp((l - max) / temperature)).ToArray();
+        var pick = random.NextDouble() * weights.Sum();
+        for (var i = 0; i < weights.Length; i++)
+        {
+            pick -= weights[i];
+            if (pick <= 0 && weights[i] > 0)
+            {
+                return i;
+            }
+        }
+
+        return ArgMax(logits);
+    }
+
+    private Attempt Beam(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int beamSize, int limit, int repetitionLimit)
     {
         var live = new List<Hypothesis> { new([], 0, null) };
+        var sotLogits = new float[_tokenizer.VocabularySize];
+        var noSpeech = 0.0;
         var finished = new List<(List<int> Tokens, double Score)>();
         var fresh = new List<KeyValueCache>();
         KeyValueCache? cross = null;
@@ -85,9 +201,15 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 foreach (var hypothesis in live)
                 {
                     beforeStep();
-                    long[] input = hypothesis.Cache is null ? [.. prompt.Select(t => (long)t)] : [hypothesis.Tokens[^1]];
-                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions);
+                    var first = hypothesis.Cache is null;
+                    long[] input = first ? [.. prompt.Select(t => (long)t)] : [hypothesis.Tokens[^1]];
+                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, first ? sotLogits : null, sotIndex);
                     fresh.Add(next);
+                    if (first)
+                    {
+                        noSpeech = NoSpeechProbability(sotLogits);
+                    }
+
                     Process(logits, hypothesis.Tokens, timestamps);
                     var logProbabilities = LogSoftmax(logits);
                     foreach (var token in TopK(logProbabilities, 2 * beamSize))
@@ -109,7 +231,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                     if (token == _tokenizer.EndOfText || parent.Tokens.Count + 1 >= limit)
                     {
                         var tokens = token == _tokenizer.EndOfText ? parent.Tokens : [.. parent.Tokens, token];
-                        finished.Add((tokens, score / Math.Max(1, tokens.Count)));
+                        finished.Add((tokens, score));
                     }
                     else
                     {
@@ -129,7 +251,13 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 live = nextLive;
             }
 
-            return finished.Count > 0 ? finished.MaxBy(f => f.Score).Tokens : live.MaxBy(h => h.Score)?.Tokens ?? [];
+            // Ranked by average log-probability (the reference decoder's default length penalty).
+            var (best, sum) = finished.Count > 0
+                ? finished.MaxBy(f => f.Score / (f.Tokens.Count + 1))
+                : live.Select(h => (h.Tokens, h.Score)).MaxBy(h => h.Score / (h.Tokens.Count + 1));
+            var chosen = best ?? [];
+            var loopEnd = RepetitionDetector.LoopEnd(chosen, repetitionLimit);
+            return new Attempt(loopEnd is { } keep ? chosen[..keep] : chosen, sum / (chosen.Count + 1), noSpeech, loopEnd.HasValue);
         }
         finally
         {
@@ -277,4 +405,80 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     }
 
     private sealed record Hypothesis(List<int> Tokens, double Score, KeyValueCache? Cache);
+
+    /// <summary>One decode of a window: its tokens (end-of-text left out), average log-probability, no-speech probability, and whether it looped.</summary>
+    private sealed record Attempt(List<int> Tokens, double AverageLogProbability, double NoSpeechProbability, bool Looped);
+}
+
+/// <summary>What the guards made of a window.</summary>
+public enum WindowVerdict
+{
+    /// <summary>The text stands.</summary>
+    Text,
+
+    /// <summary>The model judged the window to hold no speech: no text.</summary>
+    NoSpeech,
+
+    /// <summary>Every temperature looped; the text keeps the repeated n-gram once.</summary>
+    Looped,
+}
+
+/// <summary>One window after the guards: the tokens kept and the measures the guards judged them by.</summary>
+/// <param name="Tokens">Generated ids kept (empty for <see cref="WindowVerdict.NoSpeech"/>).</param>
+/// <param name="Temperature">The temperature of the decode kept.</param>
+/// <param name="Fallbacks">How many temperatures were tried and rejected before it.</param>
+/// <param name="AverageLogProbability">Sum of the chosen tokens' log-probabilities, end-of-text included, over their count plus one.</param>
+/// <param name="CompressionRatio">The text's UTF-8 length over its zlib-compressed length.</param>
+/// <param name="NoSpeechProbability">The no-speech token's probability after <c>&lt;|startoftranscript|&gt;</c>.</param>
+/// <param name="Verdict">What the guards decided.</param>
+internal sealed record WindowDecode(IReadOnlyList<int> Tokens, double Temperature, int Fallbacks, double AverageLogProbability, double CompressionRatio, double NoSpeechProbability, WindowVerdict Verdict);
+
+/// <summary>
+/// Finds a decoding loop: the generated ids end in an n-gram of 1 to <see cref="MaxPeriod"/> tokens repeated
+/// <c>limit</c> times in a row, over at least <see cref="MinLoopTokens"/> tokens (so a short "no, no, no" is speech,
+/// not a loop).
+/// </summary>
+internal static class RepetitionDetector
+{
+    /// <summary>The longest n-gram looked for, in tokens.</summary>
+    public const int MaxPeriod = 16;
+
+    /// <summary>The fewest tokens a loop covers.</summary>
+    public const int MinLoopTokens = 8;
+
+    /// <summary>
+    /// The number of ids to keep (up to the end of the n-gram's first occurrence in the loop) when
+    /// <paramref name="tokens"/> end in a loop; null when they do not, or when <paramref name="limit"/> is 0 (off).
+    /// </summary>
+    public static int? LoopEnd(IReadOnlyList<int> tokens, int limit)
+    {
+        if (limit <= 0)
+        {
+            return null;
+        }
+
+        for (var period = 1; period <= MaxPeriod; period++)
+        {
+            var repeats = Math.Max(limit, (MinLoopTokens + period - 1) / period);
+            var span = period * repeats;
+            if (span > tokens.Count)
+            {
+                continue;
+            }
+
+            var start = tokens.Count - span;
+            var loop = true;
+            for (var i = start + period; i < tokens.Count && loop; i++)
+            {
+                loop = tokens[i] == tokens[i - period];
+            }
+
+            if (loop)
+            {
+                return start + period;
+            }
+        }
+
+        return null;
+    }
 }

@@ -131,9 +131,11 @@ internal sealed class WhisperModel : IDisposable
     /// <summary>
     /// One decoder step: <paramref name="inputIds"/> after the sequence held by <paramref name="past"/> (null on the first
     /// step, when the cross-attention cache is computed and returned in <paramref name="crossCache"/>). Returns the
-    /// logits of the last position and the new self-attention cache (owned by the caller).
+    /// logits of the last position and the new self-attention cache (owned by the caller). When
+    /// <paramref name="positionLogits"/> is given, the logits of input position <paramref name="position"/> are copied
+    /// into it too (the no-speech probability is read at <c>&lt;|startoftranscript|&gt;</c>).
     /// </summary>
-    public (float[] Logits, KeyValueCache Cache) Step(long[] inputIds, OrtValue encoderHidden, KeyValueCache? past, ref KeyValueCache? crossCache, RunOptions runOptions)
+    public (float[] Logits, KeyValueCache Cache) Step(long[] inputIds, OrtValue encoderHidden, KeyValueCache? past, ref KeyValueCache? crossCache, RunOptions runOptions, float[]? positionLogits = null, int position = 0)
     {
         var session = past is null ? _firstDecoder : _nextDecoder;
         var disposables = new List<OrtValue>();
@@ -169,7 +171,13 @@ internal sealed class WhisperModel : IDisposable
             var logitsValue = outputs[0];
             var shape = logitsValue.GetTensorTypeAndShape().Shape;
             var vocab = (int)shape[2];
-            var logits = logitsValue.GetTensorDataAsSpan<float>()[^vocab..].ToArray();
+            var all = logitsValue.GetTensorDataAsSpan<float>();
+            var logits = all[^vocab..].ToArray();
+            if (positionLogits is not null)
+            {
+                all.Slice(position * vocab, vocab).CopyTo(positionLogits);
+            }
+
             logitsValue.Dispose();
             var keys = new OrtValue[layers];
             var vals = new OrtValue[layers];

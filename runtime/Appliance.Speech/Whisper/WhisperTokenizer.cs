@@ -28,6 +28,8 @@ public sealed partial class WhisperTokenizer
         Transcribe = ids["<|transcribe|>"];
         Translate = ids["<|translate|>"];
         NoTimestamps = ids["<|notimestamps|>"];
+        NoSpeech = ids.TryGetValue("<|nospeech|>", out var noSpeech) ? noSpeech : ids.TryGetValue("<|nocaptions|>", out var noCaptions) ? noCaptions : null;
+        StartOfPrevious = ids.TryGetValue("<|startofprev|>", out var previous) ? previous : null;
         TimestampBegin = ids["<|0.00|>"];
         var languages = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (content, id) in ids)
@@ -58,6 +60,16 @@ public sealed partial class WhisperTokenizer
 
     /// <summary><c>&lt;|notimestamps|&gt;</c>.</summary>
     public int NoTimestamps { get; }
+
+    /// <summary>
+    /// The no-speech token (<c>&lt;|nospeech|&gt;</c>, called <c>&lt;|nocaptions|&gt;</c> before large-v3): its
+    /// probability right after <c>&lt;|startoftranscript|&gt;</c> is the model's estimate that the window holds no
+    /// speech. Null for a tokenizer without one.
+    /// </summary>
+    public int? NoSpeech { get; }
+
+    /// <summary><c>&lt;|startofprev|&gt;</c>, which opens the previous text given as a prompt; null when absent.</summary>
+    public int? StartOfPrevious { get; }
 
     /// <summary><c>&lt;|0.00|&gt;</c>; every id from here up is a timestamp.</summary>
     public int TimestampBegin { get; }

@@ -63,11 +63,12 @@ public sealed class WhisperTranscriber : IDisposable
         using var runOptions = new RunOptions();
         using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
         var steps = new StepCounter(options.DecoderSteps, cancellationToken);
+        var previousText = new List<int>();
         for (var index = 0; index < windows.Count; index++)
         {
             var (start, end) = windows[index];
             var window = index;
-            var outcome = await Task.Run(() => DecodeWindow(audio, start, end, window, options, runOptions, steps), CancellationToken.None).ConfigureAwait(false);
+            var outcome = await Task.Run(() => DecodeWindow(audio, start, end, window, options, previousText, runOptions, steps), CancellationToken.None).ConfigureAwait(false);
             if (outcome.Cancelled)
             {
                 yield return new TranscriptionCompleted(index, Cancelled: true);
@@ -78,6 +79,11 @@ public sealed class WhisperTranscriber : IDisposable
             {
                 yield return new TranscriptionFailed(error);
                 yield break;
+            }
+
+            if (outcome.Decoded is { } decoded)
+            {
+                yield return decoded;
             }
 
             foreach (var segment in outcome.Segments)
@@ -141,9 +147,18 @@ public sealed class WhisperTranscriber : IDisposable
             return new SpeechError(SpeechErrorCode.EmptyAudio, "The audio holds no samples.");
         }
 
-        if (options.Language is { } language && !Tokenizer.LanguageIds.ContainsKey(language))
+        var settings = options.Settings;
+        foreach (var code in (settings.Languages ?? []).Append(settings.Language).Append(options.Language).OfType<string>())
         {
-            return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{language}' is not a language of this model (codes such as en, fa, ar, zh; {Tokenizer.LanguageIds.Count} in all).");
+            if (!Tokenizer.LanguageIds.ContainsKey(code))
+            {
+                return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{code}' is not a language of this model (codes such as en, fa, ar, zh; {Tokenizer.LanguageIds.Count} in all).");
+            }
+        }
+
+        if (options.Language is { } asked && settings.Languages is { } allowed && !allowed.Contains(asked, StringComparer.Ordinal))
+        {
+            return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{asked}' is not one of this device's languages ({string.Join(", ", allowed)}).");
         }
 
         if (options.BeamSize is < 1 or > MaxBeamSize)
@@ -154,21 +169,43 @@ public sealed class WhisperTranscriber : IDisposable
         return options.MaxNewTokens < 1 ? new SpeechError(SpeechErrorCode.InvalidOptions, "MaxNewTokens must be at least 1.") : null;
     }
 
-    private WindowOutcome DecodeWindow(ReadOnlyMemory<float> audio, long start, long end, int window, TranscriptionOptions options, RunOptions runOptions, StepCounter steps)
+    private WindowOutcome DecodeWindow(ReadOnlyMemory<float> audio, long start, long end, int window, TranscriptionOptions options, List<int> previousText, RunOptions runOptions, StepCounter steps)
     {
         try
         {
             steps.ThrowIfCancelled();
+            var settings = options.Settings;
             using var hidden = _model.Encode(_features.ComputeWindow(audio.Span[(int)start..(int)end]), runOptions);
             var decoding = new WhisperDecoding(_model, runOptions, steps.BeforeStep);
-            var language = options.Language ?? decoding.DetectLanguage(hidden).Language;
-            int[] prompt = options.Timestamps
+            var language = options.Language ?? settings.Language ?? decoding.DetectLanguage(hidden, settings.Languages).Language;
+            List<int> prompt = [];
+            if (settings.ConditionOnPreviousText && previousText.Count > 0 && Tokenizer.StartOfPrevious is { } startOfPrevious)
+            {
+                // The reference decoder gives at most half the decoder's context to the previous text.
+                prompt = [startOfPrevious, .. previousText.TakeLast((_model.Info.MaxTargetPositions / 2) - 1)];
+            }
+
+            var sotIndex = prompt.Count;
+            prompt.AddRange(options.Timestamps
                 ? [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe]
-                : [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe, Tokenizer.NoTimestamps];
-            var tokens = decoding.Decode(hidden, prompt, options.Timestamps, options.BeamSize, options.MaxNewTokens);
+                : [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe, Tokenizer.NoTimestamps]);
+            var decoded = decoding.Decode(hidden, [.. prompt], sotIndex, options.Timestamps, options.BeamSize, options.MaxNewTokens, settings, seed: window);
             var offset = TimeSpan.FromSeconds(start / (double)SpeechAudio.SampleRate);
             var length = TimeSpan.FromSeconds((end - start) / (double)SpeechAudio.SampleRate);
-            return new WindowOutcome(Segments(tokens, language, window, offset, length, options.Timestamps), null, false);
+
+            // As the reference decoder does, a high-temperature or rejected window does not prompt the next one.
+            if (decoded.Verdict != WindowVerdict.Text || decoded.Temperature > 0.5)
+            {
+                previousText.Clear();
+            }
+            else
+            {
+                previousText.AddRange(decoded.Tokens.Where(t => !Tokenizer.IsTimestamp(t)));
+            }
+
+            var report = new WindowDecodedEvent(window, offset, offset + length, decoded.Verdict, decoded.Temperature, decoded.Fallbacks, decoded.AverageLogProbability, decoded.CompressionRatio, decoded.NoSpeechProbability);
+            var segments = decoded.Tokens.Count == 0 ? [] : Segments(decoded.Tokens, language, window, offset, length, options.Timestamps);
+            return new WindowOutcome(segments, null, false, report);
         }
         catch (OperationCanceledException)
         {
@@ -224,7 +261,7 @@ public sealed class WhisperTranscriber : IDisposable
         return segments;
     }
 
-    private sealed record WindowOutcome(List<RecognizedSegment> Segments, SpeechError? Error, bool Cancelled);
+    private sealed record WindowOutcome(List<RecognizedSegment> Segments, SpeechError? Error, bool Cancelled, WindowDecodedEvent? Decoded = null);
 
     /// <summary>Counts decoder steps across windows and stops before a step once cancellation was asked for.</summary>
     private sealed class StepCounter(IProgress<int>? progress, CancellationToken cancellationToken)

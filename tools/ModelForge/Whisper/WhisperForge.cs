@@ -47,7 +47,10 @@ public static class WhisperForge
     /// <param name="endOfTextBias">Added to the end-of-text logit: random weights then stop after about
     /// vocabulary / e^bias tokens instead of running to the token limit, as real speech does (benchmarks set it so a
     /// forged transcript has the length of a real one; 0 leaves the weights' own odds).</param>
-    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0)
+    /// <param name="logitBias">Added to the logits of the given token ids at every position, to make a model that
+    /// behaves in a chosen way whatever it hears: one that judges every window silent (a no-speech bias), one that
+    /// loops on a token, or one that prefers a language. Null adds nothing.</param>
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null)
     {
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -69,7 +72,7 @@ public static class WhisperForge
         }
 
         WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
-        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias));
+        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias, logitBias));
         return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);
     }
 

@@ -44,7 +44,7 @@ internal static class WhisperOnnxModel
         return graph.Build();
     }
 
-    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, float endOfTextBias = 0)
+    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null)
     {
         var graph = new OnnxGraphBuilder(data);
         var e = new WhisperGraphEmitter(graph, seed, preset);
@@ -110,14 +110,19 @@ internal static class WhisperOnnxModel
 
         x = e.LayerNorm("model.decoder.layer_norm", x);
         var head = e.OpWithInts("Transpose", "/proj_out/Transpose", [embedTokens], ("perm", [1, 0]));
-        if (endOfTextBias == 0)
+        if (endOfTextBias == 0 && (logitBias is null || logitBias.Count == 0))
         {
             graph.Node("MatMul", "/proj_out/MatMul", [x, head], ["logits"]);
             return graph.Build();
         }
 
         var bias = new float[WhisperPreset.VocabSize];
-        bias[WhisperVocabulary.EndOfText] = endOfTextBias;
+        foreach (var (id, value) in logitBias ?? new Dictionary<int, float>())
+        {
+            bias[id] += value;
+        }
+
+        bias[WhisperVocabulary.EndOfText] += endOfTextBias;
         var unbiased = e.Op("MatMul", "/proj_out/MatMul", [x, head]);
         graph.Node("Add", "/proj_out/end_of_text_bias", [unbiased, e.Floats("proj_out.end_of_text_bias", [WhisperPreset.VocabSize], bias)], ["logits"]);
         return graph.Build();
