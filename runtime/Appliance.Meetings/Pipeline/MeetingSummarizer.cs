@@ -284,7 +284,7 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         var answer = new StringBuilder();
         try
         {
-            await foreach (var update in model.Chat.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, prompt)], options, cancellationToken).ConfigureAwait(false))
+            await foreach (var update in model.Chat.GetStreamingResponseAsync([new ChatMessage(ChatRole.User, WithoutControlCharacters(prompt))], options, cancellationToken).ConfigureAwait(false))
             {
                 answer.Append(update.Text);
             }
@@ -320,6 +320,14 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     }
 
     private int Count(string text) => model.CountTokens(text);
+
+    /// <summary>
+    /// The prompt without C0 control characters other than tab and line breaks. Transcripts and earlier answers are
+    /// decoded byte for byte, so a model can emit U+0000 and its like; they carry nothing for a summary, and the LLM
+    /// service refuses a NUL, which native code would cut the prompt at.
+    /// </summary>
+    private static string WithoutControlCharacters(string text) =>
+        text.AsSpan().IndexOfAnyInRange('\0', '\u001F') < 0 ? text : string.Concat(text.Where(c => c >= ' ' || c is '\t' or '\n' or '\r'));
 
     private static string Join(IEnumerable<string> notes) => string.Join("\n\n", notes);
 }
