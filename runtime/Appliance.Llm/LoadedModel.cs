@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Appliance.Inference;
+using Appliance.Llm.ChatTemplates;
 using Appliance.Profiles;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
@@ -29,7 +30,6 @@ internal sealed class LoadedModel
         ExecutionProvider = provider;
         ContextTokens = contextTokens;
         EosTokenIds = [.. tokenizer.GetEosTokenIds()];
-        HasChatTemplate = ProbeChatTemplate(tokenizer);
         using var close = tokenizer.Encode(ThinkEnd + "\n\n");
         ThinkCloseTokenIds = [.. close[0]];
     }
@@ -47,8 +47,6 @@ internal sealed class LoadedModel
 
     /// <summary>The tokens forced to close reasoning: <c>&lt;/think&gt;</c> and the blank line R1 writes after it.</summary>
     public IReadOnlyList<int> ThinkCloseTokenIds { get; }
-
-    public bool HasChatTemplate { get; }
 
     public Model Model => _model;
 
@@ -139,17 +137,14 @@ internal sealed class LoadedModel
         }
     }
 
-    /// <summary>Renders messages with the model's own chat template, or joins them when the model has none.</summary>
-    public string RenderPrompt(IReadOnlyList<LlmMessage> messages)
-    {
-        if (!HasChatTemplate)
-        {
-            return string.Join("\n", messages.Select(m => m.Content));
-        }
-
-        var json = new JsonArray([.. messages.Select(m => new JsonObject { ["role"] = m.Role, ["content"] = m.Content })]);
-        return _tokenizer.ApplyChatTemplate(null, json.ToJsonString(), null, true);
-    }
+    /// <summary>
+    /// Renders messages with the model's own chat template (see <see cref="ModelChatTemplate"/>), ending with the
+    /// generation prompt, or joins their contents with newlines when the folder has no template.
+    /// </summary>
+    /// <exception cref="TemplateRenderException">The template failed on these messages; <see cref="TemplateRaisedException"/>
+    /// when it refused them with <c>raise_exception</c>.</exception>
+    public string RenderPrompt(IReadOnlyList<LlmMessage> messages) =>
+        Folder.ChatTemplate?.Render(messages) ?? string.Join("\n", messages.Select(m => m.Content));
 
     private static void Configure(Config config, ExecutionProviderSpec provider, InferenceSettings settings, int contextTokens)
     {
@@ -189,20 +184,6 @@ internal sealed class LoadedModel
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };
         config.Overlay(overlay.ToJsonString());
-    }
-
-    // GenAI reports a folder without a template only by failing to apply it.
-    private static bool ProbeChatTemplate(Tokenizer tokenizer)
-    {
-        try
-        {
-            tokenizer.ApplyChatTemplate(null, """[{"role":"user","content":"x"}]""", null, true);
-            return true;
-        }
-        catch (OnnxRuntimeGenAIException)
-        {
-            return false;
-        }
     }
 
     private void DisposeNative()
