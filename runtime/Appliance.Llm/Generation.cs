@@ -1,4 +1,5 @@
 using System.Text;
+using Appliance.Llm.ChatTemplates;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace Appliance.Llm;
@@ -37,7 +38,19 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         }
         else
         {
-            var prompt = model.RenderPrompt(_request.Messages);
+            string prompt;
+            try
+            {
+                prompt = model.RenderPrompt(_request.Messages);
+            }
+            catch (TemplateRenderException e)
+            {
+                work.EmitFinal(new LlmFailed(new LlmError(LlmErrorCodes.InvalidRequest, e is TemplateRaisedException
+                    ? $"the chat template of model {model.Spec.Id} refused the messages: {e.Reason}"
+                    : $"the chat template of model {model.Spec.Id} failed on the messages ({model.Folder.ChatTemplate?.Origin} {e.Message})")));
+                return;
+            }
+
             using var sequences = model.Tokenizer.Encode(prompt);
             promptIds = [.. sequences[0]];
             startsInReasoning = prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal);

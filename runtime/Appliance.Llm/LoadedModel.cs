@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Appliance.Inference;
+using Appliance.Llm.ChatTemplates;
 using Appliance.Profiles;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
@@ -17,21 +18,18 @@ internal sealed class LoadedModel
     private readonly Lock _gate = new();
     private readonly Model _model;
     private readonly Tokenizer _tokenizer;
-    private readonly ByteLevelVocabulary? _vocabulary;
     private int _leases;
     private bool _retired;
 
-    private LoadedModel(ModelSpec spec, ModelFolder folder, Model model, Tokenizer tokenizer, ByteLevelVocabulary? vocabulary, string provider, int contextTokens)
+    private LoadedModel(ModelSpec spec, ModelFolder folder, Model model, Tokenizer tokenizer, string provider, int contextTokens)
     {
         Spec = spec;
         Folder = folder;
         _model = model;
         _tokenizer = tokenizer;
-        _vocabulary = vocabulary;
         ExecutionProvider = provider;
         ContextTokens = contextTokens;
         EosTokenIds = [.. tokenizer.GetEosTokenIds()];
-        HasChatTemplate = ProbeChatTemplate(tokenizer);
         using var close = tokenizer.Encode(ThinkEnd + "\n\n");
         ThinkCloseTokenIds = [.. close[0]];
     }
@@ -50,8 +48,6 @@ internal sealed class LoadedModel
     /// <summary>The tokens forced to close reasoning: <c>&lt;/think&gt;</c> and the blank line R1 writes after it.</summary>
     public IReadOnlyList<int> ThinkCloseTokenIds { get; }
 
-    public bool HasChatTemplate { get; }
-
     public Model Model => _model;
 
     public Tokenizer Tokenizer => _tokenizer;
@@ -64,17 +60,6 @@ internal sealed class LoadedModel
     public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, InferenceSettings settings, List<string> failures)
     {
         var contextTokens = Math.Min(folder.ContextLength, spec.ContextTokens ?? int.MaxValue);
-        ByteLevelVocabulary? vocabulary;
-        try
-        {
-            vocabulary = ByteLevelVocabulary.TryLoad(folder.Directory);
-        }
-        catch (Exception e) when (e is System.Text.Json.JsonException or IOException or UnauthorizedAccessException)
-        {
-            failures.Add($"tokenizer.json: {e.Message}");
-            return null;
-        }
-
         foreach (var provider in settings.ProviderCandidates())
         {
             Model? model = null;
@@ -88,7 +73,7 @@ internal sealed class LoadedModel
                 }
 
                 tokenizer = new Tokenizer(model);
-                return new LoadedModel(spec, folder, model, tokenizer, vocabulary, provider.Name, contextTokens);
+                return new LoadedModel(spec, folder, model, tokenizer, provider.Name, contextTokens);
             }
             catch (OnnxRuntimeGenAIException e)
             {
@@ -156,19 +141,16 @@ internal sealed class LoadedModel
     /// A decoder of generated tokens into text for one generation: byte-exact for byte-level tokenizers (partial
     /// characters held back, invalid bytes as U+FFFD), GenAI's own stream for others. The caller disposes it.
     /// </summary>
-    public ITokenTextStream CreateTextStream() => _vocabulary?.CreateStream() ?? new GenAiTokenTextStream(_tokenizer);
+    public ITokenTextStream CreateTextStream() => Folder.Vocabulary?.CreateStream() ?? new GenAiTokenTextStream(_tokenizer);
 
-    /// <summary>Renders messages with the model's own chat template, or joins them when the model has none.</summary>
-    public string RenderPrompt(IReadOnlyList<LlmMessage> messages)
-    {
-        if (!HasChatTemplate)
-        {
-            return string.Join("\n", messages.Select(m => m.Content));
-        }
-
-        var json = new JsonArray([.. messages.Select(m => new JsonObject { ["role"] = m.Role, ["content"] = m.Content })]);
-        return _tokenizer.ApplyChatTemplate(null, json.ToJsonString(), null, true);
-    }
+    /// <summary>
+    /// Renders messages with the model's own chat template (see <see cref="ModelChatTemplate"/>), ending with the
+    /// generation prompt, or joins their contents with newlines when the folder has no template.
+    /// </summary>
+    /// <exception cref="TemplateRenderException">The template failed on these messages; <see cref="TemplateRaisedException"/>
+    /// when it refused them with <c>raise_exception</c>.</exception>
+    public string RenderPrompt(IReadOnlyList<LlmMessage> messages) =>
+        Folder.ChatTemplate?.Render(messages) ?? string.Join("\n", messages.Select(m => m.Content));
 
     private static void Configure(Config config, ExecutionProviderSpec provider, InferenceSettings settings, int contextTokens)
     {
@@ -208,20 +190,6 @@ internal sealed class LoadedModel
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };
         config.Overlay(overlay.ToJsonString());
-    }
-
-    // GenAI reports a folder without a template only by failing to apply it.
-    private static bool ProbeChatTemplate(Tokenizer tokenizer)
-    {
-        try
-        {
-            tokenizer.ApplyChatTemplate(null, """[{"role":"user","content":"x"}]""", null, true);
-            return true;
-        }
-        catch (OnnxRuntimeGenAIException)
-        {
-            return false;
-        }
     }
 
     private void DisposeNative()

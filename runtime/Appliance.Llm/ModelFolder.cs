@@ -1,12 +1,15 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Appliance.Llm.ChatTemplates;
 
 namespace Appliance.Llm;
 
 /// <summary>
 /// What a GenAI model folder says about itself before any native object exists: sizes and names from
-/// <c>genai_config.json</c>, checked against the graph's own inputs and outputs, and the bytes it will cost.
+/// <c>genai_config.json</c>, checked against the graph's own inputs and outputs, the bytes it will cost, the chat
+/// template its tokenizer files hold (null when they hold none), and the bytes of each token when its tokenizer is
+/// byte-level (null otherwise).
 /// </summary>
 internal sealed record ModelFolder(
     string Directory,
@@ -17,7 +20,9 @@ internal sealed record ModelFolder(
     int HeadSize,
     int KvElementSize,
     long WeightBytes,
-    int? VocabSize)
+    int? VocabSize,
+    ModelChatTemplate? ChatTemplate,
+    ByteLevelVocabulary? Vocabulary)
 {
     private const string ConfigFileName = "genai_config.json";
 
@@ -27,7 +32,10 @@ internal sealed record ModelFolder(
     /// <summary>2 (key and value) × layers × KV heads × head size × element size.</summary>
     public long KvBytesPerToken => 2L * Layers * KeyValueHeads * HeadSize * KvElementSize;
 
-    /// <summary>Reads and checks a folder; every expected problem comes back as the reason string.</summary>
+    /// <summary>
+    /// Reads and checks a folder; every expected problem comes back as the reason string, a chat template that does
+    /// not parse included.
+    /// </summary>
     public static bool TryRead(string directory, out ModelFolder? folder, out string reason)
     {
         folder = null;
@@ -58,6 +66,13 @@ internal sealed record ModelFolder(
                 return false;
             }
 
+            if (!ModelChatTemplate.TryRead(directory, out var chatTemplate, out reason))
+            {
+                return false;
+            }
+
+            var vocabulary = ByteLevelVocabulary.TryLoad(directory);
+
             var pastKeyPattern = decoder["inputs"]?["past_key_names"]?.GetValue<string>()
                 ?? decoder["inputs"]?["past_names"]?.GetValue<string>()
                 ?? DefaultPastKeyNames;
@@ -71,7 +86,9 @@ internal sealed record ModelFolder(
                 Required<int>(decoder, "head_size", "model.decoder.head_size"),
                 pastKey.Name is null ? 0 : OnnxGraphSignature.ElementSize(pastKey.ElementType),
                 WeightBytesOf(directory, graphPath),
-                model["vocab_size"]?.GetValue<int>());
+                model["vocab_size"]?.GetValue<int>(),
+                chatTemplate,
+                vocabulary);
             if (folder.KvElementSize == 0)
             {
                 reason = $"{fileName} has no KV-cache input {Expand(pastKeyPattern, 0)} of a known element type";

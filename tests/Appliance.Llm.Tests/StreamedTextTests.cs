@@ -126,26 +126,8 @@ public sealed class StreamedTextTests(ITestOutputHelper output) : IClassFixture<
 
     private static string[] Decode(string folder, IReadOnlyList<IReadOnlyList<int>> sequences)
     {
-        var json = ToolRunner.Run("node", ["decode.mjs", folder], ParityDirectory(), timeoutSeconds: 60, standardInput: JsonSerializer.Serialize(sequences));
+        var json = ToolRunner.Run("node", ["decode.mjs", folder], ParityHarness.Directory(), timeoutSeconds: 60, standardInput: JsonSerializer.Serialize(sequences));
         return JsonSerializer.Deserialize<string[]>(json.Trim().Split('\n')[^1])!;
-    }
-
-    private static string ParityDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var parity = Path.Combine(dir.FullName, "tools", "ModelForge", "parity");
-            if (File.Exists(Path.Combine(parity, "decode.mjs")))
-            {
-                Assert.True(
-                    Directory.Exists(Path.Combine(parity, "node_modules", "@huggingface", "transformers")),
-                    $"transformers.js is not installed in {parity}: run ./test.sh, or `npm ci --prefix tools/ModelForge/parity`.");
-                return parity;
-            }
-        }
-
-        Assert.Fail("tools/ModelForge/parity was not found above the test binaries.");
-        return "";
     }
 
     /// <summary>Tiny forged R1-style models, one per seed, written once for the class and removed afterwards.</summary>
