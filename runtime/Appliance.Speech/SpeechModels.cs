@@ -49,7 +49,8 @@ public sealed record SpeechModelStatus(SpeechModelKind Kind, string Id, SpeechMo
 /// </summary>
 /// <param name="models">The profile's models, their paths resolved.</param>
 /// <param name="settings">Providers and threads for the sessions.</param>
-public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : IDisposable
+/// <param name="transcription">The profile's languages and hallucination guards; the reference defaults when null.</param>
+public sealed class SpeechModels(ModelSet models, InferenceSettings settings, TranscriptionSettings? transcription = null) : IDisposable
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lazy<SpeechResult<SileroVadModel>> _vad = new(() => VoiceActivityDetectors.Load(models.Vad, settings));
@@ -68,6 +69,9 @@ public sealed class SpeechModels(ModelSet models, InferenceSettings settings) : 
 
     /// <summary>Why there is no transcriber; null when there is one.</summary>
     public string? TranscriberProblem { get; private set; } = "the speech models are still loading";
+
+    /// <summary>The device's languages and hallucination guards, for every transcription on <see cref="Transcriber"/>.</summary>
+    public TranscriptionSettings Transcription { get; } = transcription ?? new();
 
     /// <summary>Orders every use of <see cref="Transcriber"/>.</summary>
     public TranscriptionScheduler Scheduler { get; } = new();

@@ -58,6 +58,10 @@ public sealed class ForgedSpeechModels : IDisposable
         }
 
         p["models"]!["asr"] = new JsonObject { ["id"] = "whisper-tiny-forged", ["path"] = Whisper };
+
+        // The board's languages; one decode per window, since forged weights would trip the log-probability guard on
+        // every one of them (the guards are shown firing in the speech tests).
+        p["transcription"] = new JsonObject { ["languages"] = new JsonArray("en", "fa", "ar", "zh"), ["temperatures"] = new JsonArray(0.0), ["logProbThreshold"] = null };
         p["models"]!["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = Vad };
         p["models"]!["wakeWord"] = new JsonObject { ["id"] = "hey-jarvis", ["path"] = WakeWord };
     });
@@ -145,15 +149,17 @@ public sealed class SpeechRpcTests(ForgedSpeechModels models, ITestOutputHelper 
         var garbage = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(5000)) }, timeout);
         var notBase64 = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = "%%%" }, timeout);
         var unknownLanguage = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Base64Pcm(Speech(2)), Format = "s16le", Language = "xx" }, timeout);
+        var notOnThisBoard = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Base64Pcm(Speech(2)), Format = "s16le", Language = "de" }, timeout);
         var missingFile = await client.CallAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Path = "/nonexistent/meeting.wav" }, timeout);
 
-        foreach (var reply in new[] { nothing, empty, garbage, notBase64, unknownLanguage, missingFile })
+        foreach (var reply in new[] { nothing, empty, garbage, notBase64, unknownLanguage, notOnThisBoard, missingFile })
         {
             output.WriteLine(reply.Error!.Message);
             Assert.Equal(RpcErrorCodes.InvalidParams, reply.Error.Code);
         }
 
         Assert.Contains("xx", unknownLanguage.Error!.Message, StringComparison.Ordinal);
+        Assert.Contains("'de' is not one of this device's languages (en, fa, ar, zh)", notOnThisBoard.Error!.Message, StringComparison.Ordinal);
         Assert.True((await client.CallAsync("status.get")).Result!.Value.GetProperty("online").GetBoolean());
     }
 

@@ -213,7 +213,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
             Root = root;
             Store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = root }, TimeProvider.System);
             Ingest = new MeetingIngest(Store, 4096, TimeProvider.System);
-            _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1));
+            _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1), TranscriptionSettings.Unguarded);
             _speech.Load();
             Pipeline = new MeetingPipeline(Store, Ingest, _speech, () => null, Events, TimeProvider.System, NullLogger<MeetingPipeline>.Instance);
             _ingestLoop = Ingest.RunAsync();

@@ -26,7 +26,7 @@ public sealed class TranscriberTests : IClassFixture<PipelineModels>, IDisposabl
         _models = models;
         _root = Path.Combine(models.Root, "transcriber-" + Guid.NewGuid().ToString("N"));
         _store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = _root }, TimeProvider.System);
-        _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1));
+        _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1), TranscriptionSettings.Unguarded);
         _speech.Load();
     }
 

@@ -84,6 +84,25 @@ public sealed class DeviceProfileLoaderTests
         Assert.Contains(reasonMentions, problem.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>The transcription section: its defaults, a forced language outside the list, and a bad value.</summary>
+    [Fact]
+    public void The_transcription_languages_and_guards_are_read_and_checked()
+    {
+        var json = File.ReadAllText(Path.Combine(ProfilesDirectory, "rk3588-tv.json"));
+        const string Languages = "\"transcription\": { \"languages\": [\"en\", \"fa\", \"ar\", \"zh\"] }";
+        Assert.Contains(Languages, json, StringComparison.Ordinal);
+
+        var tv = DeviceProfileLoader.Parse(json, "tv.json").Profile!;
+        var forcedElsewhere = DeviceProfileLoader.Parse(json.Replace(Languages, "\"transcription\": { \"languages\": [\"en\"], \"language\": \"fa\" }", StringComparison.Ordinal), "forced.json");
+        var badThreshold = DeviceProfileLoader.Parse(json.Replace(Languages, "\"transcription\": { \"noSpeechThreshold\": 1.5 }", StringComparison.Ordinal), "threshold.json");
+
+        Assert.Equal(["en", "fa", "ar", "zh"], tv.Transcription.Languages);
+        Assert.Equal((0.6, -1.0, 2.4, 5), (tv.Transcription.NoSpeechThreshold, tv.Transcription.LogProbThreshold, tv.Transcription.CompressionRatioThreshold, tv.Transcription.BestOf));
+        var forced = Assert.Single(forcedElsewhere.Problems);
+        Assert.Equal(("/transcription/language", "'fa' is not one of the profile's languages (en)"), (forced.Field, forced.Reason));
+        Assert.Contains(badThreshold.Problems, p => p.Field == "/transcription/noSpeechThreshold");
+    }
+
     [Fact]
     public void Invalid_json_and_a_missing_file_are_problems_not_exceptions()
     {

@@ -74,6 +74,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
         await SendAsync(call, new AsrStarted(requestId, audio.Duration.TotalSeconds, speechSegments.Count, vad.Detector.Kind), cancellationToken).ConfigureAwait(false);
         var options = new TranscriptionOptions
         {
+            Settings = speech.Transcription,
             Language = p.Language,
             Timestamps = p.Timestamps ?? false,
             BeamSize = p.BeamSize ?? 1,

@@ -20,7 +20,7 @@ internal static class SpeechFeature
         {
             var paths = sp.GetRequiredService<ModelPaths>();
             var models = profile.Models with { Asr = paths.Resolve(profile.Models.Asr), Vad = paths.Resolve(profile.Models.Vad), WakeWord = paths.Resolve(profile.Models.WakeWord) };
-            return new SpeechModels(models, sp.GetRequiredService<InferenceSettings>());
+            return new SpeechModels(models, sp.GetRequiredService<InferenceSettings>(), profile.Transcription);
         });
         services.AddSingleton<SpeechHost>();
         services.AddHostedService(sp => sp.GetRequiredService<SpeechHost>());

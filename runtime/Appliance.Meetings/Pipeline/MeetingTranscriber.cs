@@ -199,7 +199,7 @@ internal sealed class MeetingTranscriber
         TranscriptionResult result;
         using (await _speech.Scheduler.AcquireAsync(_sessionId, TranscriptionPriority.Batch, cancellationToken).ConfigureAwait(false))
         {
-            result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Language = _parameters.LanguageHint, MaxNewTokens = 96 }, cancellationToken).ConfigureAwait(false);
+            result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = _speech.Transcription, Language = _parameters.LanguageHint, MaxNewTokens = 96 }, cancellationToken).ConfigureAwait(false);
         }
 
         // Nothing of an utterance that was not heard through is kept: the checkpoint stays before it, so a restart
