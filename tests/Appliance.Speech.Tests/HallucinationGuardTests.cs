@@ -107,6 +107,31 @@ public sealed class HallucinationGuardTests(ITestOutputHelper output) : IClassFi
         Assert.Contains("not one of this device's languages (en, fa)", refused.Error!.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Conditioning on the previous text (off by default): the second window is prompted with
+    /// <c>&lt;|startofprev|&gt;</c> and the first window's tokens, so its decode changes while the first stays the same.
+    /// </summary>
+    [Fact]
+    public async Task The_previous_window_can_prompt_the_next_one()
+    {
+        using var transcriber = Open(Models.Folder("plain", null));
+        var audio = WhisperTranscriberTests.Tone(50);
+        async Task<IReadOnlyList<RecognizedSegment>> WindowsAsync(bool condition) =>
+            (await transcriber.TranscribeAsync(audio, new TranscriptionOptions
+            {
+                Settings = TranscriptionSettings.Unguarded with { ConditionOnPreviousText = condition },
+                Language = "en",
+                MaxNewTokens = 8,
+            })).Segments;
+
+        var plain = await WindowsAsync(false);
+        var conditioned = await WindowsAsync(true);
+
+        Assert.Equal(2, plain.Count);
+        Assert.Equal(plain[0].Tokens, conditioned[0].Tokens);
+        Assert.NotEqual(plain[1].Tokens, conditioned[1].Tokens);
+    }
+
     [Theory]
     [InlineData(new[] { 1, 2, 3, 4, 5, 6, 7, 8 }, 4, null)]
     [InlineData(new[] { 9, 7, 7, 7, 7, 7, 7, 7, 7 }, 4, 2)]
