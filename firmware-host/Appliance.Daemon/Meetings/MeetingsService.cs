@@ -1,5 +1,7 @@
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
+using Appliance.Daemon.Mqtt;
+using Appliance.Meetings;
 using Appliance.Meetings.Pipeline;
 using Microsoft.Extensions.Hosting;
 
@@ -7,36 +9,55 @@ namespace Appliance.Daemon.Meetings;
 
 /// <summary>
 /// Runs the <see cref="MeetingPipeline"/>: resumes the meetings a restart left open, deletes meetings past their
-/// retention every hour, reports failed meetings on the <c>meetings</c> health check, and at stop ends every meeting's
-/// run (the journals keep them for the next start).
+/// retention every hour, reports failed meetings on the <c>meetings</c> health check, publishes the retained summary of
+/// every completed meeting again on each connection to the broker (a restarted daemon's embedded broker, or an external
+/// broker without persistence, starts with an empty retained store), and at stop ends every meeting's run (the journals
+/// keep them for the next start).
 /// </summary>
-internal sealed class MeetingsService(MeetingPipeline pipeline, HealthMonitor health, TimeProvider time) : BackgroundService
+internal sealed class MeetingsService : BackgroundService
 {
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromHours(1);
+    private readonly MeetingPipeline _pipeline;
+    private readonly MeetingSessionManager _store;
+    private readonly IMeetingEvents _events;
+    private readonly HealthMonitor _health;
+    private readonly TimeProvider _time;
+
+    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, TimeProvider time)
+    {
+        _pipeline = pipeline;
+        _store = store;
+        _events = events;
+        _health = health;
+        _time = time;
+
+        // Registered before the first connection is made, so it runs after that one too.
+        mqtt.OnConnected(RepublishSummariesAsync);
+    }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        pipeline.FailuresChanged += ReportHealth;
+        _pipeline.FailuresChanged += ReportHealth;
         ReportHealth();
-        pipeline.ResumeAll();
+        _pipeline.ResumeAll();
         return base.StartAsync(cancellationToken);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        pipeline.FailuresChanged -= ReportHealth;
-        await pipeline.DisposeAsync().ConfigureAwait(false);
+        _pipeline.FailuresChanged -= ReportHealth;
+        await _pipeline.DisposeAsync().ConfigureAwait(false);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(RetentionInterval, time);
+        using var timer = new PeriodicTimer(RetentionInterval, _time);
         try
         {
             do
             {
-                await pipeline.DeleteExpiredAsync(stoppingToken).ConfigureAwait(false);
+                await _pipeline.DeleteExpiredAsync(stoppingToken).ConfigureAwait(false);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
@@ -46,10 +67,22 @@ internal sealed class MeetingsService(MeetingPipeline pipeline, HealthMonitor he
         }
     }
 
+    /// <summary>The retained summary of each completed meeting still kept, published again.</summary>
+    private async Task RepublishSummariesAsync(CancellationToken cancellationToken)
+    {
+        foreach (var meeting in _store.List().Where(m => m.State == MeetingState.Completed))
+        {
+            if (_store.ReadSummary(meeting.SessionId) is { } summary)
+            {
+                await _events.SummaryAsync(meeting.SessionId, summary, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     private void ReportHealth()
     {
-        var failures = pipeline.Failures;
-        health.Report(
+        var failures = _pipeline.Failures;
+        _health.Report(
             "meetings",
             failures.Count == 0 ? HealthStatus.Ok : HealthStatus.Degraded,
             failures.Count == 0 ? "no failed meeting" : string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}")));
