@@ -1,4 +1,6 @@
 using Appliance.Contracts;
+using Appliance.Speech;
+using Appliance.Speech.Whisper;
 using Appliance.Daemon.Rpc;
 using Appliance.Meetings;
 using Appliance.Meetings.Pipeline;
@@ -6,7 +8,7 @@ using Appliance.Meetings.Pipeline;
 namespace Appliance.Daemon.Meetings;
 
 /// <summary><c>meetings.start</c>, also the control topic's <c>start</c>: starts a meeting, or confirms a repeated identical start.</summary>
-internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessionManager store) : RpcHandler<MeetingStartParams, MeetingControlResult>(RpcMethods.MeetingsStart)
+internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessionManager store, SpeechModels speech) : RpcHandler<MeetingStartParams, MeetingControlResult>(RpcMethods.MeetingsStart)
 {
     public override bool InSessionOrder => true;
 
@@ -19,6 +21,13 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
             return Fail(RpcErrorCodes.InvalidParams, problem);
         }
 
+        // A locale tag becomes the model's code before it is stored, so a repeated start with either spelling agrees.
+        if (WhisperLanguages.Resolve(start.LanguageHint, speech.Transcription.Languages, out var language) is { } languageProblem)
+        {
+            return Fail(RpcErrorCodes.InvalidParams, languageProblem);
+        }
+
+        start = start with { LanguageHint = language };
         var result = await pipeline.StartAsync(sessionId, start, cancellationToken).ConfigureAwait(false);
         return result is MeetingResult.Ok or MeetingResult.AlreadyDone
             ? Ok(new MeetingControlResult(sessionId, (store.Get(sessionId)?.State ?? MeetingState.Open).Phase()))

@@ -31,6 +31,11 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
             return Fail(RpcErrorCodes.Unavailable, $"no speech recognition model: {speech.TranscriberProblem}");
         }
 
+        if (WhisperLanguages.Resolve(p.Language, speech.Transcription.Languages, out var language) is { } languageProblem)
+        {
+            return Fail(RpcErrorCodes.InvalidParams, languageProblem);
+        }
+
         var (audio, readError) = Read(p);
         if (audio is null)
         {
@@ -48,7 +53,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
         {
             using (await speech.Scheduler.AcquireAsync(requestId, TranscriptionPriority.Interactive, cancel.Token).ConfigureAwait(false))
             {
-                return await TranscribeAsync(call, transcriber, audio, p, requestId, cancel.Token).ConfigureAwait(false);
+                return await TranscribeAsync(call, transcriber, audio, p with { Language = language }, requestId, cancel.Token).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
