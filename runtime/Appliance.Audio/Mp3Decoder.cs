@@ -150,7 +150,7 @@ internal static class Mp3Decoder
                 return 0;
             }
 
-            var size = (file[6] << 21) | (file[7] << 14) | (file[8] << 7) | file[9];
+            var size = ((file[6] & 0x7F) << 21) | ((file[7] & 0x7F) << 14) | ((file[8] & 0x7F) << 7) | (file[9] & 0x7F);
             return 10 + size + ((file[5] & 0x10) != 0 ? 10 : 0);
         }
     }

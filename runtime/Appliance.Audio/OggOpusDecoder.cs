@@ -168,6 +168,11 @@ internal static class OggOpusDecoder
         /// </summary>
         public bool AppendTrimmed(List<float> output, long lastGranule)
         {
+            if (IsUnusable)
+            {
+                return false; // its packets were counted as skipped; its granules promise nothing decodable
+            }
+
             var channels = _decoder.Channels;
             var perChannel = _samples.Count / channels;
             var end = lastGranule >= 0 ? (int)Math.Clamp(lastGranule, 0, perChannel) : perChannel;

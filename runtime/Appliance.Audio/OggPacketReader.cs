@@ -101,7 +101,10 @@ internal sealed class OggPacketReader
             }
 
             var serial = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(14, 4));
-            var beginsStream = (_header[5] & 2) != 0;
+            var sequence = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(18, 4));
+            // A link begins with a beginning-of-stream page; page 0 of our serial after data pages is one too whose
+            // flag page was lost.
+            var beginsStream = (_header[5] & 2) != 0 || (serial == _serial && sequence == 0);
             if (_serial is null || (beginsStream && _linkHasData))
             {
                 StartLink(serial);
@@ -111,7 +114,6 @@ internal sealed class OggPacketReader
                 continue; // another logical stream multiplexed with ours (e.g. a video track)
             }
 
-            var sequence = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(18, 4));
             var granule = BinaryPrimitives.ReadInt64LittleEndian(_header.AsSpan(6, 8));
             var continued = (_header[5] & 1) != 0;
             var pageLost = _expectedSequence.HasValue && sequence != _expectedSequence;

@@ -42,7 +42,7 @@ internal static class WavDecoder
 
         var blockAlign = bytesPerSample * format.Channels;
         var frames = layout.DataLength / blockAlign;
-        if (frames == 0)
+        if (frames <= 0)
         {
             return AudioReadResult.Failure(AudioFileError.NoAudio, "WAV data chunk holds no complete sample frame.");
         }
@@ -182,7 +182,9 @@ internal static class WavDecoder
                 if (id.SequenceEqual("ds64"u8) && size >= 16 && body + 16 <= end)
                 {
                     stream.ReadExactly(ds64);
-                    ds64DataSize = BinaryPrimitives.ReadInt64LittleEndian(ds64[8..]);
+                    // A size beyond what a file can hold is no size at all: the data then runs to the end.
+                    var size64 = BinaryPrimitives.ReadUInt64LittleEndian(ds64[8..]);
+                    ds64DataSize = size64 <= long.MaxValue ? (long)size64 : null;
                 }
                 else if (id.SequenceEqual("fmt "u8) && layout.Format is null)
                 {

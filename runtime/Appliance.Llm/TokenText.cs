@@ -63,9 +63,10 @@ internal sealed class ByteLevelVocabulary
         var entries = new Dictionary<int, byte[]>();
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (entry.Value.TryGetInt32(out var id) && ByteLevelSymbols.ToBytes(entry.Name) is { } bytes)
+            if (entry.Value.TryGetInt32(out var id))
             {
-                entries[id] = bytes;
+                // An entry outside the byte alphabet is taken as text, as the Hugging Face ByteLevel decoder does.
+                entries[id] = ByteLevelSymbols.ToBytes(entry.Name) ?? Encoding.UTF8.GetBytes(entry.Name);
             }
         }
 

@@ -84,6 +84,44 @@ public sealed class BadInputTests
         Assert.Equal(Tone.Length, result.Audio.Length);
     }
 
+    /// <summary>
+    /// RF64: the data size lives in the ds64 chunk (the data chunk says 0xFFFFFFFF). A real size is used; one beyond
+    /// what any file holds (2^63 and up, negative as a signed number) is read as "to the end", never as an allocation.
+    /// </summary>
+    [Theory]
+    [InlineData(2000UL, 1000, false)]
+    [InlineData(0xFFFFFFFFFFFFFFFFUL, 2000, false)]
+    [InlineData(0x8000000000000000UL, 2000, false)]
+    [InlineData(1UL << 40, 2000, true)]
+    public void Rf64SizesComeFromTheDs64Chunk(ulong ds64DataSize, int samples, bool truncated)
+    {
+        var wav = WavBuilder.Build(Tone[..2000], 16000, 1, 16);
+        var data = wav.AsSpan(44).ToArray(); // the builder writes the canonical 44-byte header
+        using var rf64 = new MemoryStream();
+        using (var writer = new BinaryWriter(rf64, System.Text.Encoding.ASCII, leaveOpen: true))
+        {
+            writer.Write("RF64"u8);
+            writer.Write(uint.MaxValue);
+            writer.Write("WAVE"u8);
+            writer.Write("ds64"u8);
+            writer.Write(28u);
+            writer.Write(0UL);
+            writer.Write(ds64DataSize);
+            writer.Write(0UL);
+            writer.Write(0u);
+            writer.Write(wav.AsSpan(12, 24)); // fmt chunk
+            writer.Write("data"u8);
+            writer.Write(uint.MaxValue);
+            writer.Write(data);
+        }
+
+        rf64.Position = 0;
+        var result = AudioFile.Read(rf64);
+
+        Assert.True(result.Succeeded, result.Message);
+        Assert.Equal((samples, truncated), (result.Audio!.Length, result.Audio.IsTruncated));
+    }
+
     [Fact]
     public void DataSizeSmallerThanTheFileReadsOnlyTheDeclaredData()
     {

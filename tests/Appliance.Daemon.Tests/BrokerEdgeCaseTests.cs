@@ -156,6 +156,43 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
         Assert.False(string.IsNullOrEmpty(RpcMethods.HealthGet.ReadResult(reply)?.Status), "health.get answered through the envelope path");
     }
 
+    /// <summary>
+    /// Envelopes that cannot be answered as asked: a reply topic outside the device's prefix (the daemon would publish
+    /// there with its own rights) or missing gets no reply and is logged, a retained one of them is cleared all the
+    /// same, and an empty idempotency key is no key (two requests with it are both run).
+    /// </summary>
+    [Fact]
+    public async Task Envelopes_that_cannot_be_answered_are_dropped_and_logged_and_an_empty_key_is_no_key()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output);
+        daemon.AllowErrors = true;
+        using var app = await RawClient.ConnectAsync(daemon.BrokerHost, daemon.BrokerPort);
+        var topic = Topics.RpcEnvelope(daemon.DeviceId, RpcMethods.StatusGet.Name);
+        var replies = await app.SubscribeAsync(Topics.Replies(daemon.DeviceId, "ha"));
+        var elsewhere = await app.SubscribeAsync("elsewhere/replies");
+
+        await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("{\"replyTo\":\"elsewhere/replies\",\"correlationId\":\"1\"}"u8.ToArray()).Build());
+        await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("{\"correlationId\":\"2\"}"u8.ToArray()).WithRetainFlag(true).Build());
+        foreach (var id in new[] { "3", "4" })
+        {
+            var envelope = $"{{\"replyTo\":\"{Topics.Replies(daemon.DeviceId, "ha")}\",\"correlationId\":\"{id}\",\"idempotencyKey\":\"\"}}";
+            await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(System.Text.Encoding.UTF8.GetBytes(envelope)).Build());
+        }
+
+        // Both requests with the empty key are answered, each with its own correlation id, and nothing went elsewhere.
+        var answered = new[] { await replies.NextAsync(), await replies.NextAsync() }.Select(r => ContractJson.Deserialize<RpcReply>(r.Payload)!.CorrelationId).Order();
+        Assert.Equal(["3", "4"], answered);
+        Assert.False(elsewhere.Reader.TryRead(out _));
+        Assert.Contains(daemon.Logs, l => l.Message.Contains("replyTo must be a topic under", StringComparison.Ordinal));
+        Assert.Contains(daemon.Logs, l => l.Message.Contains("replyTo is missing", StringComparison.Ordinal));
+
+        // The retained one was cleared: a new subscriber's first message on the topic is a fresh marker.
+        using var observer = await RawClient.ConnectAsync(daemon.BrokerHost, daemon.BrokerPort);
+        var seen = await observer.SubscribeAsync(topic);
+        await observer.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("marker"u8.ToArray()).Build());
+        Assert.Equal("marker", System.Text.Encoding.UTF8.GetString((await seen.NextAsync()).Payload));
+    }
+
     private static T Read<T>(string printed) => ContractJson.Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(printed.Trim()))!;
 
     /// <summary>Waits for a retained or fresh status document saying the device is online.</summary>

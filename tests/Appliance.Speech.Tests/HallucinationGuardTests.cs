@@ -36,6 +36,24 @@ public sealed class HallucinationGuardTests(ITestOutputHelper output) : IClassFi
     }
 
     /// <summary>
+    /// Silence takes both signs, as in the reference: a window the model hears as silent but decodes confidently (here
+    /// a loop) is not skipped as silence; its loop is retried and cut like any other.
+    /// </summary>
+    [Fact]
+    public async Task A_confident_text_in_a_window_heard_as_silent_is_judged_by_the_other_guards()
+    {
+        using var transcriber = Open(Models.Folder("silent-loop", new Dictionary<int, float> { [Models.Tokenizer.NoSpeech!.Value] = 40, [Models.LoopToken] = 30 }));
+
+        var (result, window) = await TranscribeAsync(transcriber, new TranscriptionSettings());
+
+        output.WriteLine(window.ToString());
+        Assert.True(window.NoSpeechProbability > 0.6 && window.AverageLogProbability > -1.0, window.ToString());
+        Assert.Equal(WindowVerdict.Looped, window.Verdict);
+        Assert.Equal(5, window.Fallbacks);
+        Assert.Equal([Models.LoopToken], result.Segments[0].Tokens);
+    }
+
+    /// <summary>
     /// Random weights give unlikely tokens (average log-probability far under −1.0): the window is retried at every
     /// temperature, 0.2 to 1.0, with the best of 5 samples, and the last decode's text is kept.
     /// </summary>

@@ -156,6 +156,23 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
         Assert.All(windows, w => Assert.InRange(w.End - w.Start, S, 30 * S));
     }
 
+    /// <summary>
+    /// No sample is decoded in two windows: a short window between full ones widens only into the audio between them.
+    /// A segment inside another does not shorten the window.
+    /// </summary>
+    [Fact]
+    public void Short_windows_widen_between_their_neighbours_and_nested_segments_keep_the_window()
+    {
+        const long S = 16000;
+        var silence = new float[(int)(90 * S)];
+
+        var widened = LongFormPlanner.Plan(silence, [new(0, 29 * S), new((long)(29.9 * S), (long)(30.2 * S)), new(31 * S, 61 * S)], 30 * S);
+        var nested = LongFormPlanner.Plan(silence, [new(1 * S, 20 * S), new(5 * S, 6 * S)], 30 * S);
+
+        Assert.Equal([(0, 29 * S), ((long)(29.55 * S), (long)(30.55 * S)), (31 * S, 61 * S)], widened);
+        Assert.Equal([(1 * S, 20 * S)], nested);
+    }
+
     /// <summary>A lone utterance shorter than 1 s is decoded with the audio around it, never on its own.</summary>
     [Theory]
     [InlineData(5.0, 5.3, 10.0)]

@@ -52,6 +52,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private int _subscribedCount;
     private long _connectedAt;
+    private int _droppedAfterStable; // 1 when the last connection lasted StableConnection or more; read once by the loop
     private volatile bool _stopping;
 
     public MqttConnection(IOptions<MqttOptions> options, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<MqttConnection> logger, EmbeddedBroker? embeddedBroker = null)
@@ -141,7 +142,9 @@ internal sealed class MqttConnection : BackgroundService
             var result = await _client.PublishAsync(message, limit.Token).ConfigureAwait(false);
             return result.IsSuccess;
         }
-        catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or MQTTnet.Exceptions.MqttClientNotConnectedException or OperationCanceledException)
+#pragma warning disable CA1031 // "Try": a message the client refuses (a bad topic, a packet too large) is a false, like a lost connection.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             MqttLog.PublishFailed(_logger, message.Topic, ex.Message);
             return false;
@@ -204,6 +207,12 @@ internal sealed class MqttConnection : BackgroundService
             {
                 if (!_client.IsConnected)
                 {
+                    if (Interlocked.Exchange(ref _droppedAfterStable, 0) == 1)
+                    {
+                        delay = initialDelay; // a connection that held: reconnect at once, with the back-off reset
+                        backOff = false;
+                    }
+
                     if (backOff)
                     {
                         // Jitter spreads the reconnects of a fleet that lost the same broker.
@@ -223,19 +232,12 @@ internal sealed class MqttConnection : BackgroundService
                 else
                 {
                     await SubscribeNewAsync(stoppingToken).ConfigureAwait(false);
-                    if (_time.GetElapsedTime(Interlocked.Read(ref _connectedAt)) >= StableConnection)
-                    {
-                        delay = initialDelay;
-                        backOff = false;
-                    }
                 }
 
-                // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety
-                // net (which also notices a connection that has become stable).
+                // Sleep until the disconnect handler or a new subscription wakes us, with a periodic look as a safety net.
                 using var look = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
                 woken ??= _wake.Reader.WaitToReadAsync(stoppingToken).AsTask();
-                var period = TimeSpan.FromSeconds(Math.Min(_options.KeepAliveSeconds, StableConnection.TotalSeconds));
-                if (await Task.WhenAny(woken, Task.Delay(period, _time, look.Token)).ConfigureAwait(false) == woken)
+                if (await Task.WhenAny(woken, Task.Delay(TimeSpan.FromSeconds(_options.KeepAliveSeconds), _time, look.Token)).ConfigureAwait(false) == woken)
                 {
                     await woken.ConfigureAwait(false);
                     _wake.Reader.TryRead(out _);
@@ -338,9 +340,11 @@ internal sealed class MqttConnection : BackgroundService
         }
         catch (Exception ex)
         {
-            // A bug in a hook or a subscription must not end the supervisor: log it, back off, try again.
+            // A bug in a hook or a subscription must not end the supervisor: log it, drop the half-set-up connection
+            // (so the next round connects again and runs every hook), back off, try again.
             _health.Report("mqtt", HealthStatus.Degraded, $"connection set-up failed: {ex.Message}");
             MqttLog.ConnectSetupFailed(_logger, ex);
+            await DropAsync().ConfigureAwait(false);
             return false;
         }
     }
@@ -364,8 +368,16 @@ internal sealed class MqttConnection : BackgroundService
 
         try
         {
-            await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
+            var result = await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _subscribedCount, pending.Length);
+            var refused = result.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
+            if (refused.Count > 0)
+            {
+                // Refusals (not authorised, not supported) do not pass by themselves: say so rather than retry them.
+                var reasons = string.Join("; ", refused.Select(i => $"{i.TopicFilter.Topic}: {i.ResultCode}"));
+                _health.Report("mqtt", HealthStatus.Degraded, $"the broker refused subscriptions: {reasons}");
+                MqttLog.SubscribeRefused(_logger, reasons);
+            }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -387,8 +399,29 @@ internal sealed class MqttConnection : BackgroundService
         }
     }
 
+    /// <summary>Closes a connection whose set-up failed, without waiting for a broker that may not answer.</summary>
+    private async Task DropAsync()
+    {
+        using var limit = new CancellationTokenSource(DisconnectTimeout, _time);
+        try
+        {
+            await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), limit.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort: the socket goes when the client is disposed or reconnects.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MqttLog.DisconnectUnclean(_logger, ex.Message);
+        }
+    }
+
     private Task OnDisconnectedAsync(MqttClientDisconnectedEventArgs args)
     {
+        if (args.ClientWasConnected)
+        {
+            Volatile.Write(ref _droppedAfterStable, _time.GetElapsedTime(Interlocked.Read(ref _connectedAt)) >= StableConnection ? 1 : 0);
+        }
+
         if (args.ClientWasConnected && !_stopping)
         {
             var reason = DisconnectReason(args);

@@ -41,6 +41,9 @@ internal static partial class MqttLog
     [LoggerMessage(2013, LogLevel.Warning, "Subscribing {Count} topic filter(s) failed; they are retried: {Detail}")]
     public static partial void SubscribeFailed(ILogger logger, int count, string detail);
 
+    [LoggerMessage(2014, LogLevel.Error, "The MQTT broker refused subscriptions: {Reasons}")]
+    public static partial void SubscribeRefused(ILogger logger, string reasons);
+
     [LoggerMessage(2012, LogLevel.Warning, "MQTT disconnect did not complete cleanly: {Detail}")]
     public static partial void DisconnectUnclean(ILogger logger, string detail);
 }

@@ -33,6 +33,9 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly IdempotencyCache _idempotency;
     private readonly Channel<Request> _queue;
     private readonly CancellationTokenSource _replies = new();
+    /// <summary>Room for an envelope's own fields (reply topic, correlation id, key) on top of a method's payload limit, in bytes.</summary>
+    private const int EnvelopeAllowanceBytes = 4096;
+
     private readonly Dictionary<string, Queue<Request>> _lanes = new(StringComparer.Ordinal);
     private int _waitingInLanes;
 
@@ -74,7 +77,16 @@ internal sealed class RpcDispatcher : BackgroundService
             // A meeting command is followed, on this worker, by the commands that queued behind it in its lane.
             for (var next = request; next is not null; next = NextInLane(next))
             {
-                await ServeAsync(next, stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await ServeAsync(next, stoppingToken).ConfigureAwait(false);
+                }
+#pragma warning disable CA1031 // A bug in serving one request must not cost the daemon a worker.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    RpcLog.MethodFailed(_logger, next.Name, ex);
+                }
             }
         }
     }
@@ -103,40 +115,96 @@ internal sealed class RpcDispatcher : BackgroundService
 
     /// <summary>
     /// A request of an MQTT 3.1.1 client: the reply topic, correlation id, idempotency key and parameters come in the
-    /// payload (<see cref="RpcEnvelope"/>), and every reply carries the correlation id in its body.
+    /// payload (<see cref="RpcEnvelope"/>), and every reply carries the correlation id in its body. The reply topic
+    /// must be under the device's own prefix (where the broker's ACL lets the device's accounts read), since the
+    /// daemon publishes there with its own rights. An envelope that cannot be answered is logged and dropped, and a
+    /// retained one is cleared all the same.
     /// </summary>
-    private Task OnRpcEnvelopeAsync(MqttApplicationMessage message)
+    private async Task OnRpcEnvelopeAsync(MqttApplicationMessage message)
     {
-        if (!Topics.TryGetRpcEnvelopeMethod(message.Topic, _device.DeviceId, out var method) || message.Payload.IsEmpty)
+        if (!Topics.TryGetRpcEnvelopeMethod(message.Topic, _device.DeviceId, out var method) || (message.Retain && message.Payload.IsEmpty))
         {
-            return Task.CompletedTask; // not ours, or the empty retained message that clears a refused one
+            return; // not ours, or the empty retained message that clears a refused one
+        }
+
+        var limit = (_methods.GetValueOrDefault(method)?.MaxPayloadBytes ?? _options.MaxPayloadBytes) + EnvelopeAllowanceBytes;
+        var (request, problem) = message.Payload.Length > limit
+            ? (null, $"the envelope is {message.Payload.Length} bytes; the limit for {method} is {limit} bytes with the envelope")
+            : ReadEnvelope(message.Payload, method);
+        if (request is null)
+        {
+            RpcLog.EnvelopeUnreadable(_logger, method, problem!);
+            if (message.Retain)
+            {
+                await ClearRetainedAsync(message.Topic).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (message.Retain)
+        {
+            await RefuseRetainedAsync(message, request).ConfigureAwait(false);
+            return;
+        }
+
+        await AcceptAsync(request, new ReadOnlySequence<byte>(request.Payload!)).ConfigureAwait(false);
+    }
+
+    /// <summary>The request an envelope carries (its parameters in <see cref="Request.Payload"/>), or why there is none.</summary>
+    private (Request? Request, string? Problem) ReadEnvelope(ReadOnlySequence<byte> payload, string method)
+    {
+        if (payload.IsEmpty)
+        {
+            return (null, "the payload is empty");
         }
 
         RpcEnvelope? envelope;
         try
         {
-            envelope = ContractJson.Deserialize<RpcEnvelope>(message.Payload.ToArray());
+            envelope = ContractJson.Deserialize<RpcEnvelope>(payload.ToArray());
         }
         catch (JsonException ex)
         {
-            RpcLog.EnvelopeUnreadable(_logger, method, ex.Message);
-            return Task.CompletedTask;
+            return (null, ex.Message);
         }
 
-        if (envelope?.ReplyTo is not { Length: > 0 } replyTo || replyTo.Contains('+', StringComparison.Ordinal) || replyTo.Contains('#', StringComparison.Ordinal))
+        if (envelope?.ReplyTo is not { } replyTo)
         {
-            RpcLog.RequestWithoutResponseTopic(_logger, method);
-            return Task.CompletedTask;
+            return (null, "replyTo is missing");
         }
 
-        var request = new Request(method, null, replyTo, null, envelope.IdempotencyKey) { EnvelopeCorrelationId = envelope.CorrelationId ?? "" };
-        if (message.Retain)
+        if (ReplyTopicProblem(replyTo) is { } problem)
         {
-            return RefuseRetainedAsync(message, request);
+            return (null, problem);
         }
 
-        var parameters = envelope.Parameters is { } given ? JsonSerializer.SerializeToUtf8Bytes(given, ContractJsonContext.Default.JsonElement) : [];
-        return AcceptAsync(request, new ReadOnlySequence<byte>(parameters));
+        var request = new Request(method, null, replyTo, null, envelope.IdempotencyKey is { Length: > 0 } key ? key : null)
+        {
+            EnvelopeCorrelationId = envelope.CorrelationId ?? "",
+            Payload = envelope.Parameters is { } given ? JsonSerializer.SerializeToUtf8Bytes(given, ContractJsonContext.Default.JsonElement) : [],
+        };
+        return (request, null);
+    }
+
+    /// <summary>
+    /// Why a reply topic from a payload is not one the daemon publishes to, or null: a valid MQTT topic name (1 to
+    /// 65535 UTF-8 bytes, no wildcard, no control character, not a <c>$</c> topic) under the device's own prefix.
+    /// </summary>
+    private string? ReplyTopicProblem(string topic)
+    {
+        var prefix = Topics.DevicePrefix(_device.DeviceId);
+        if (!topic.StartsWith(prefix, StringComparison.Ordinal) || topic.Length == prefix.Length)
+        {
+            return $"replyTo must be a topic under {prefix}, for example {Topics.Replies(_device.DeviceId, "my-client")}";
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(topic) > 65535 || topic.Any(c => c is '+' or '#' || char.IsControl(c) || char.IsSurrogate(c)))
+        {
+            return "replyTo is not a valid MQTT topic name (wildcards, control characters, or longer than 65535 bytes)";
+        }
+
+        return null;
     }
 
     /// <summary>A meeting command: answered like an RPC when it has a response topic, carried out all the same when not.</summary>
@@ -164,11 +232,13 @@ internal sealed class RpcDispatcher : BackgroundService
         }
 
         RpcLog.RetainedRequestRefused(_logger, request.Name, message.Topic);
-        var cleared = await _mqtt.TryPublishAsync(
-            new MqttApplicationMessageBuilder().WithTopic(message.Topic).WithPayload([]).WithRetainFlag(true).WithQualityOfServiceLevel(Channels.RpcRequest.Qos).Build(),
-            _replies.Token).ConfigureAwait(false);
+        var cleared = await ClearRetainedAsync(message.Topic).ConfigureAwait(false);
         await ReplyAsync(request, Error(0, RpcErrorCodes.RetainedRequest, $"Requests must not be retained: this {request.Name} request carried the retain flag and was not executed{(cleared ? "; its retained copy was cleared from the broker" : "")}. Publish requests without retain.")).ConfigureAwait(false);
     }
+
+    /// <summary>Removes the retained message of a request topic (an empty retained message); false when the broker could not be told.</summary>
+    private Task<bool> ClearRetainedAsync(string topic) =>
+        _mqtt.TryPublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload([]).WithRetainFlag(true).WithQualityOfServiceLevel(Channels.RpcRequest.Qos).Build(), _replies.Token);
 
     /// <summary>Checks the size, then queues the request (or its meeting lane takes it).</summary>
     /// <param name="request">The request, with where to reply.</param>

@@ -319,7 +319,8 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         return text;
     }
 
-    private int Count(string text) => model.CountTokens(text);
+    /// <summary>Tokens of <paramref name="text"/> as the model will be given it (see <see cref="WithoutControlCharacters"/>).</summary>
+    private int Count(string text) => model.CountTokens(WithoutControlCharacters(text));
 
     /// <summary>
     /// The prompt without C0 control characters other than tab and line breaks. Transcripts and earlier answers are

@@ -121,9 +121,9 @@ internal static class LongFormPlanner
         foreach (var segment in segments)
         {
             var (start, end) = segment;
-            if (windowStart is { } open && end - open <= windowSamples)
+            if (windowStart is { } open && Math.Max(end, windowEnd) - open <= windowSamples)
             {
-                windowEnd = end;
+                windowEnd = Math.Max(end, windowEnd); // a segment inside the last one does not shorten the window
                 continue;
             }
 
@@ -135,7 +135,8 @@ internal static class LongFormPlanner
             // A segment longer than a window is cut into windows at quiet places; its rest opens the next one.
             while (end - start > windowSamples)
             {
-                var cut = QuietestCut(audio, start + windowSamples - CutSearchSamples, Math.Min(start + windowSamples, end - MinWindowSamples));
+                var from = Math.Max(start + MinWindowSamples, start + windowSamples - CutSearchSamples);
+                var cut = QuietestCut(audio, from, Math.Max(from, Math.Min(start + windowSamples, end - MinWindowSamples)));
                 windows.Add((start, cut));
                 start = cut;
             }
@@ -151,7 +152,17 @@ internal static class LongFormPlanner
 
         for (var i = 0; i < windows.Count; i++)
         {
-            windows[i] = Widen(windows[i], total, windowSamples);
+            if (windows[i].End - windows[i].Start >= MinWindowSamples)
+            {
+                continue;
+            }
+
+            // A short window stands alone only when its neighbours could not take it in (they are full). It widens
+            // into the audio between them, so no sample is decoded twice; where that is under a second, it overlaps
+            // them rather than be decoded as a fragment.
+            var lower = i > 0 ? windows[i - 1].End : 0;
+            var upper = i + 1 < windows.Count ? windows[i + 1].Start : total;
+            windows[i] = upper - lower >= MinWindowSamples ? Widen(windows[i], lower, upper, windowSamples) : Widen(windows[i], 0, total, windowSamples);
         }
 
         return windows;
@@ -187,18 +198,21 @@ internal static class LongFormPlanner
         return best;
     }
 
-    /// <summary>Widens a window shorter than 1 s evenly on both sides with the audio around it (within the audio).</summary>
-    private static (long Start, long End) Widen((long Start, long End) window, long total, long windowSamples)
+    /// <summary>
+    /// Widens a window shorter than 1 s evenly on both sides with the audio around it, within
+    /// [<paramref name="lower"/>, <paramref name="upper"/>) (the neighbouring windows' edges or the audio's).
+    /// </summary>
+    private static (long Start, long End) Widen((long Start, long End) window, long lower, long upper, long windowSamples)
     {
-        var target = Math.Min(Math.Min(MinWindowSamples, windowSamples), total);
+        var target = Math.Min(Math.Min(MinWindowSamples, windowSamples), upper - lower);
         var missing = target - (window.End - window.Start);
         if (missing <= 0)
         {
             return window;
         }
 
-        var start = Math.Max(0, window.Start - (missing / 2));
-        var end = Math.Min(total, start + target);
+        var start = Math.Max(lower, window.Start - (missing / 2));
+        var end = Math.Min(upper, start + target);
         return (end - target, end);
     }
 }

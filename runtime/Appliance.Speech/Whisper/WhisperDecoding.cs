@@ -56,8 +56,10 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 ? beamSize <= 1 ? Sample(encoderHidden, prompt, sotIndex, timestamps, limit, 0, null, guards.RepetitionLimit) : Beam(encoderHidden, prompt, sotIndex, timestamps, beamSize, limit, guards.RepetitionLimit)
                 : Enumerable.Range(0, Math.Max(1, guards.BestOf))
                     .Select(_ => Sample(encoderHidden, prompt, sotIndex, timestamps, limit, t, random, guards.RepetitionLimit))
-                    .MaxBy(a => a.AverageLogProbability)!;
-            var silent = guards.NoSpeechThreshold is { } noSpeech && attempt.NoSpeechProbability > noSpeech;
+                    .MaxBy(a => a.Rank)!;
+            // As the reference: silence (likely no speech, and an unlikely text) is not retried; it is skipped below.
+            var silent = guards.NoSpeechThreshold is { } noSpeech && attempt.NoSpeechProbability > noSpeech
+                && guards.LogProbThreshold is { } floor && attempt.AverageLogProbability < floor;
             var retry = !silent && (attempt.Looped
                 || (guards.CompressionRatioThreshold is { } ratio && CompressionRatio(attempt.Tokens) > ratio)
                 || (guards.LogProbThreshold is { } logProb && attempt.AverageLogProbability < logProb));
@@ -70,7 +72,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
         var final = attempt!;
         var verdict = final.Looped ? WindowVerdict.Looped : WindowVerdict.Text;
         if (guards.NoSpeechThreshold is { } threshold && final.NoSpeechProbability > threshold
-            && !(guards.LogProbThreshold is { } floor && final.AverageLogProbability > floor))
+            && !(guards.LogProbThreshold is { } logProbFloor && final.AverageLogProbability > logProbFloor))
         {
             verdict = WindowVerdict.NoSpeech;
         }
@@ -86,8 +88,9 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     }
 
     /// <summary>
-    /// The text's UTF-8 length over its zlib-compressed length (compression level 6, as Python's <c>zlib.compress</c>
-    /// default), the reference decoder's measure of repetitiveness; 0 for no text.
+    /// The text's UTF-8 length over its zlib-compressed length at level 6, the reference decoder's measure of
+    /// repetitiveness (Python's <c>zlib.compress</c> default level; .NET's zlib-ng may come out a few bytes apart, which
+    /// moves a ratio near the threshold by a hundredth or so); 0 for no text.
     /// </summary>
     public double CompressionRatio(IReadOnlyList<int> tokens)
     {
@@ -113,7 +116,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     private Attempt Sample(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int limit, double temperature, Random? random, int repetitionLimit)
     {
         var generated = new List<int>();
-        var sumLogProbability = 0.0;
+        var logProbabilities = new List<double>();
         var noSpeech = 0.0;
         var looped = false;
         KeyValueCache? cross = null;
@@ -135,9 +138,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 }
 
                 Process(logits, generated, timestamps);
-                var logProbabilities = LogSoftmax(logits);
                 var token = temperature <= 0 || random is null ? ArgMax(logits) : Draw(logits, temperature, random);
-                sumLogProbability += logProbabilities[token];
+                logProbabilities.Add(LogSoftmax(logits)[token]);
                 if (token == _tokenizer.EndOfText)
                 {
                     break;
@@ -146,7 +148,9 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 generated.Add(token);
                 if (RepetitionDetector.LoopEnd(generated, repetitionLimit) is { } keep)
                 {
+                    // The repeats are dropped with their probabilities; the first occurrence stays.
                     generated.RemoveRange(keep, generated.Count - keep);
+                    logProbabilities.RemoveRange(keep, logProbabilities.Count - keep);
                     looped = true;
                     break;
                 }
@@ -154,7 +158,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 input = [token];
             }
 
-            return new Attempt(generated, sumLogProbability / (generated.Count + 1), noSpeech, looped);
+            return new Attempt(generated, logProbabilities.Sum(), noSpeech, looped);
         }
         finally
         {
@@ -164,7 +168,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     }
 
     private double NoSpeechProbability(float[] sotLogits) =>
-        _tokenizer.NoSpeech is { } id && id < sotLogits.Length ? Math.Exp(LogSoftmax(sotLogits)[id]) : 0;
+        _tokenizer.NoSpeech is { } id && id < sotLogits.Length && !float.IsNegativeInfinity(sotLogits[id]) ? Math.Exp(LogSoftmax(sotLogits)[id]) : 0;
 
     /// <summary>Draws a token from softmax(logits / temperature); suppressed tokens (−∞) are never drawn.</summary>
     private static int Draw(float[] logits, double temperature, Random random)
@@ -251,13 +255,18 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                 live = nextLive;
             }
 
-            // Ranked by average log-probability (the reference decoder's default length penalty).
+            // Ranked by log-probability over length (the reference decoder's default, no length penalty).
             var (best, sum) = finished.Count > 0
-                ? finished.MaxBy(f => f.Score / (f.Tokens.Count + 1))
-                : live.Select(h => (h.Tokens, h.Score)).MaxBy(h => h.Score / (h.Tokens.Count + 1));
+                ? finished.MaxBy(f => f.Score / Math.Max(1, f.Tokens.Count))
+                : live.Select(h => (h.Tokens, h.Score)).MaxBy(h => h.Score / Math.Max(1, h.Tokens.Count));
             var chosen = best ?? [];
-            var loopEnd = RepetitionDetector.LoopEnd(chosen, repetitionLimit);
-            return new Attempt(loopEnd is { } keep ? chosen[..keep] : chosen, sum / (chosen.Count + 1), noSpeech, loopEnd.HasValue);
+            if (RepetitionDetector.LoopEnd(chosen, repetitionLimit) is { } keep)
+            {
+                // Beam search keeps no per-token probabilities: a cut loop keeps the average of the whole decode.
+                return new Attempt(chosen[..keep], sum * (keep + 1) / (chosen.Count + 1), noSpeech, Looped: true);
+            }
+
+            return new Attempt(chosen, sum, noSpeech, Looped: false);
         }
         finally
         {
@@ -406,8 +415,18 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
 
     private sealed record Hypothesis(List<int> Tokens, double Score, KeyValueCache? Cache);
 
-    /// <summary>One decode of a window: its tokens (end-of-text left out), average log-probability, no-speech probability, and whether it looped.</summary>
-    private sealed record Attempt(List<int> Tokens, double AverageLogProbability, double NoSpeechProbability, bool Looped);
+    /// <summary>
+    /// One decode of a window: its tokens (end-of-text left out), the sum of the log-probabilities of the tokens kept
+    /// and of the end-of-text, the no-speech probability, and whether it looped.
+    /// </summary>
+    private sealed record Attempt(List<int> Tokens, double SumLogProbability, double NoSpeechProbability, bool Looped)
+    {
+        /// <summary>The reference decoder's average: the sum over the tokens plus one (for the end-of-text).</summary>
+        public double AverageLogProbability => SumLogProbability / (Tokens.Count + 1);
+
+        /// <summary>How the reference ranks candidates (best of several samples): the sum over the token count.</summary>
+        public double Rank => SumLogProbability / Math.Max(1, Tokens.Count);
+    }
 }
 
 /// <summary>What the guards made of a window.</summary>

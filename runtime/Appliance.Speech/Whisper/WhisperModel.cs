@@ -175,7 +175,14 @@ internal sealed class WhisperModel : IDisposable
             var logits = all[^vocab..].ToArray();
             if (positionLogits is not null)
             {
-                all.Slice(position * vocab, vocab).CopyTo(positionLogits);
+                // Sized by the tokenizer: ids the graph lacks get no probability; a graph that returns the last
+                // position only gives none at all.
+                positionLogits.AsSpan().Fill(float.NegativeInfinity);
+                if (shape[1] > position)
+                {
+                    var count = Math.Min(vocab, positionLogits.Length);
+                    all.Slice(position * vocab, count).CopyTo(positionLogits);
+                }
             }
 
             logitsValue.Dispose();

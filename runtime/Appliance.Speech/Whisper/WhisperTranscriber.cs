@@ -156,9 +156,19 @@ public sealed class WhisperTranscriber : IDisposable
             }
         }
 
+        if (settings.Languages is { Count: 0 })
+        {
+            return new SpeechError(SpeechErrorCode.InvalidOptions, "The device's language list is empty: list at least one language, or none to allow all.");
+        }
+
         if (options.Language is { } asked && settings.Languages is { } allowed && !allowed.Contains(asked, StringComparer.Ordinal))
         {
             return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{asked}' is not one of this device's languages ({string.Join(", ", allowed)}).");
+        }
+
+        if (options.Language is { } requested && settings.Language is { } only && requested != only)
+        {
+            return new SpeechError(SpeechErrorCode.UnknownLanguage, $"'{requested}' is not this device's language: it transcribes in {only} only.");
         }
 
         if (options.BeamSize is < 1 or > MaxBeamSize)
@@ -193,14 +203,15 @@ public sealed class WhisperTranscriber : IDisposable
             var offset = TimeSpan.FromSeconds(start / (double)SpeechAudio.SampleRate);
             var length = TimeSpan.FromSeconds((end - start) / (double)SpeechAudio.SampleRate);
 
-            // As the reference decoder does, a high-temperature or rejected window does not prompt the next one.
-            if (decoded.Verdict != WindowVerdict.Text || decoded.Temperature > 0.5)
+            // As the reference decoder does: a window decoded at a high temperature does not prompt the next one, and a
+            // window without speech leaves the prompt as it was.
+            if (decoded.Temperature > 0.5)
             {
                 previousText.Clear();
             }
-            else
+            else if (decoded.Verdict != WindowVerdict.NoSpeech)
             {
-                previousText.AddRange(decoded.Tokens.Where(t => !Tokenizer.IsTimestamp(t)));
+                previousText.AddRange(decoded.Tokens);
             }
 
             var report = new WindowDecodedEvent(window, offset, offset + length, decoded.Verdict, decoded.Temperature, decoded.Fallbacks, decoded.AverageLogProbability, decoded.CompressionRatio, decoded.NoSpeechProbability);
