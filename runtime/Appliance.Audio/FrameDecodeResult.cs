@@ -19,9 +19,6 @@ public enum FrameSkipReason
     /// <summary>The frame held no bytes.</summary>
     Empty,
 
-    /// <summary>The frame's length is not a whole number of sample frames (a truncated or padded PCM frame).</summary>
-    Misaligned,
-
     /// <summary>The frame holds samples that are not finite numbers (NaN or infinity in float PCM).</summary>
     InvalidSamples,
 

@@ -32,4 +32,11 @@ public interface IAudioFrameDecoder
     /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than
     /// <see cref="GetMaxDecodedLength"/> for this frame (a caller bug).</exception>
     FrameDecodeResult TryDecode(ReadOnlySpan<byte> frame, Span<float> destination);
+
+    /// <summary>
+    /// Tells the decoder that <paramref name="count"/> frames never arrived before the next one it is given, so that it
+    /// does not join data across the gap (the caller puts the gap on the timeline).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    void FramesLost(int count);
 }

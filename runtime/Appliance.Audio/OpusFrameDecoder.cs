@@ -13,6 +13,12 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     /// <summary>The longest Opus packet duration, 120 ms, in samples per channel at 48 kHz.</summary>
     private const int MaxSamplesPerChannelAt48k = 5760;
 
+    /// <summary>
+    /// A packet of at most this many bytes is a TOC byte (and a frame count or length byte) with no frame data: every
+    /// frame in it is empty, as an encoder with DTX sends during silence.
+    /// </summary>
+    private const int MaxDtxPacketBytes = 2;
+
     private readonly IOpusDecoder _decoder;
     private readonly int _maxSamplesPerChannel;
 
@@ -90,6 +96,15 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
                 return Skip(FrameSkipReason.Corrupt);
             }
 
+            if (frame.Length <= MaxDtxPacketBytes)
+            {
+                // Discontinuous transmission: the packet's frames are empty (RFC 6716, section 3.2.1) and stand for
+                // their duration of silence, which libopus fills by concealment; they keep the timeline.
+                samplesPerChannel = ConcealLoss(expected, destination);
+                FramesDecoded++;
+                return FrameDecodeResult.Decoded(samplesPerChannel);
+            }
+
             samplesPerChannel = _decoder.Decode(frame, destination, _maxSamplesPerChannel, false);
         }
         catch (OpusException)
@@ -129,6 +144,10 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
 
         return _decoder.Decode(ReadOnlySpan<byte>.Empty, destination, samplesPerChannel, false);
     }
+
+    /// <inheritdoc />
+    /// <remarks>Opus keeps no data across packets that a gap could split; the caller puts the gap on the timeline.</remarks>
+    public void FramesLost(int count) => ArgumentOutOfRangeException.ThrowIfNegative(count);
 
     /// <inheritdoc />
     public void Dispose() => _decoder.Dispose();

@@ -3,12 +3,21 @@ using System.Buffers.Binary;
 namespace Appliance.Audio;
 
 /// <summary>
-/// Decodes raw interleaved PCM frames (s16le or f32le). A frame whose length is not a whole number of sample frames,
-/// or a float frame holding NaN or infinity, is skipped and counted. Not thread-safe; one instance per stream.
+/// Decodes raw interleaved PCM frames (s16le or f32le) as one byte stream, the way the earbuds' sender cuts it: a
+/// frame need not end on a sample boundary, and the bytes of a sample split across two frames are joined (the
+/// dangling bytes are carried to the next frame). After frames were lost (<see cref="FramesLost"/>), the stream is
+/// realigned by assuming the lost frames had the length of the last one received: the bytes of a sample whose start
+/// was lost are dropped. A float frame holding NaN or infinity is skipped and counted. Not thread-safe; one instance
+/// per stream.
 /// </summary>
 public sealed class PcmFrameDecoder : IAudioFrameDecoder
 {
     private readonly PcmFormat _format;
+    private readonly byte[] _carry;
+    private int _carryCount;
+    private long _position;
+    private int _lastFrameBytes;
+    private bool _realign;
 
     /// <summary>Creates a decoder for frames in <paramref name="format"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="format"/> is not <see cref="PcmFormat.IsValid"/>.</exception>
@@ -20,6 +29,7 @@ public sealed class PcmFrameDecoder : IAudioFrameDecoder
         }
 
         _format = format;
+        _carry = new byte[format.BlockAlign];
     }
 
     /// <inheritdoc />
@@ -38,10 +48,11 @@ public sealed class PcmFrameDecoder : IAudioFrameDecoder
     public int GetMaxDecodedLength(int frameByteCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(frameByteCount);
-        return frameByteCount / _format.BytesPerSample;
+        return (frameByteCount + _format.BlockAlign - 1) / _format.BytesPerSample;
     }
 
     /// <inheritdoc />
+    /// <remarks>A frame that completes no sample frame (its bytes are all carried) is decoded with 0 samples.</remarks>
     public FrameDecodeResult TryDecode(ReadOnlySpan<byte> frame, Span<float> destination)
     {
         if (destination.Length < GetMaxDecodedLength(frame.Length))
@@ -54,33 +65,77 @@ public sealed class PcmFrameDecoder : IAudioFrameDecoder
             return Skip(FrameSkipReason.Empty);
         }
 
-        if (frame.Length % _format.BlockAlign != 0)
+        var blockAlign = _format.BlockAlign;
+        var bytes = frame;
+        if (_realign)
         {
-            return Skip(FrameSkipReason.Misaligned);
+            // The frame's first bytes finish a sample whose start was lost.
+            var partial = (int)((blockAlign - (_position % blockAlign)) % blockAlign);
+            bytes = bytes[Math.Min(partial, bytes.Length)..];
+            _realign = false;
         }
 
-        var count = frame.Length / _format.BytesPerSample;
-        var output = destination[..count];
+        _position += frame.Length;
+        _lastFrameBytes = frame.Length;
+        var written = 0;
+        if (_carryCount > 0)
+        {
+            var take = Math.Min(blockAlign - _carryCount, bytes.Length);
+            bytes[..take].CopyTo(_carry.AsSpan(_carryCount));
+            _carryCount += take;
+            bytes = bytes[take..];
+            if (_carryCount == blockAlign)
+            {
+                written += Convert(_carry, destination);
+                _carryCount = 0;
+            }
+        }
+
+        var whole = bytes.Length / blockAlign * blockAlign;
+        written += Convert(bytes[..whole], destination[written..]);
+        bytes[whole..].CopyTo(_carry.AsSpan(_carryCount));
+        _carryCount += bytes.Length - whole;
+
+        if (_format.Encoding == PcmEncoding.F32LE && !SampleConversion.AllFinite(destination[..written]))
+        {
+            destination[..written].Clear();
+            return Skip(FrameSkipReason.InvalidSamples);
+        }
+
+        FramesDecoded++;
+        return FrameDecodeResult.Decoded(written / _format.Channels);
+    }
+
+    /// <inheritdoc />
+    public void FramesLost(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+
+        _position += (long)count * _lastFrameBytes;
+        _carryCount = 0;
+        _realign = true;
+    }
+
+    private int Convert(ReadOnlySpan<byte> bytes, Span<float> destination)
+    {
+        var count = bytes.Length / _format.BytesPerSample;
         if (_format.Encoding == PcmEncoding.S16LE)
         {
-            SampleConversion.S16ToFloat(frame, output);
+            SampleConversion.S16ToFloat(bytes, destination[..count]);
         }
         else
         {
             for (var i = 0; i < count; i++)
             {
-                output[i] = BinaryPrimitives.ReadSingleLittleEndian(frame.Slice(i * 4, 4));
-            }
-
-            if (!SampleConversion.AllFinite(output))
-            {
-                output.Clear();
-                return Skip(FrameSkipReason.InvalidSamples);
+                destination[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * 4, 4));
             }
         }
 
-        FramesDecoded++;
-        return FrameDecodeResult.Decoded(count / _format.Channels);
+        return count;
     }
 
     private FrameDecodeResult Skip(FrameSkipReason reason)

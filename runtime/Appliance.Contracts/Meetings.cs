@@ -298,6 +298,12 @@ public sealed record MeetingProgress
     /// <summary>Frames of this meeting dropped: too late, after the stop, with another codec, or empty or too large.</summary>
     public long? DroppedFrames { get; init; }
 
+    /// <summary>
+    /// recording and transcribing: frames received and stored that the codec could not decode (corrupt); each is
+    /// silence of a frame's length on the timeline.
+    /// </summary>
+    public long? UndecodableFrames { get; init; }
+
     /// <summary>When the event was made (UTC).</summary>
     public DateTimeOffset? At { get; init; }
 

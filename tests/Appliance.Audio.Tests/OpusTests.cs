@@ -37,6 +37,31 @@ public sealed class OpusTests(ITestOutputHelper output)
         Assert.Equal(0, decoder.FramesSkipped);
     }
 
+    /// <summary>
+    /// DTX: packets without frame data (a TOC byte, or a TOC and a frame count) stand for their duration, as libopus
+    /// decodes them: <c>F8</c> is one empty 20 ms frame, <c>FB 03</c> three, at any output rate, after normal packets too.
+    /// </summary>
+    [Theory]
+    [InlineData(48000)]
+    [InlineData(16000)]
+    public void Dtx_packets_decode_to_their_duration(int sampleRate)
+    {
+        var packets = OggOpusWriter.Encode(Signals.ChirpWithNoise(sampleRate, 0.2), sampleRate, 1);
+        using var decoder = new OpusFrameDecoder(sampleRate, 1);
+        var frame = new float[decoder.GetMaxDecodedLength(0)];
+        foreach (var packet in packets)
+        {
+            Assert.True(decoder.TryDecode(packet, frame).IsDecoded);
+        }
+
+        var one = decoder.TryDecode([0xF8], frame);
+        var three = decoder.TryDecode([0xFB, 0x03], frame);
+
+        Assert.Equal(FrameDecodeResult.Decoded(sampleRate / 50), one);
+        Assert.Equal(FrameDecodeResult.Decoded(3 * sampleRate / 50), three);
+        Assert.Equal(0, decoder.FramesSkipped);
+    }
+
     /// <summary>Random bytes as frames: every frame is decoded or counted as skipped, nothing throws.</summary>
     [Fact]
     public void RandomFramesAreCountedSkips()

@@ -21,6 +21,9 @@ namespace Appliance.Meetings.Pipeline;
 internal sealed class MeetingTranscriber
 {
     private const int MaxUtteranceSamples = 28 * SpeechAudio.SampleRate;
+
+    /// <summary>Of a gap's silence, what the VAD hears (enough to end any utterance); the rest only moves the timeline: 2 s.</summary>
+    private const long SilenceHeard = 2L * SpeechAudio.SampleRate;
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(2);
 
     private readonly string _sessionId;
@@ -36,6 +39,8 @@ internal sealed class MeetingTranscriber
     private long _framesRead;
     private long _utteranceStart = -1;
     private long _lastProgress;
+    private long _vadOrigin; // the timeline sample where the VAD's own count starts (moved on by long gaps)
+    private long _undecodable;
 
     /// <param name="sessionId">The session.</param>
     /// <param name="parameters">Its start parameters (codec, rate, channels, language).</param>
@@ -107,19 +112,29 @@ internal sealed class MeetingTranscriber
                 break;
             }
 
-            pcm.Clear();
-            if (missing > 0 && samplesPerFrame > 0)
+            if (missing > 0)
             {
-                var silence = (int)Math.Min(missing * samplesPerFrame, 10L * SpeechAudio.SampleRate);
-                pcm.GetSpan(silence)[..silence].Clear();
-                pcm.Advance(silence);
+                // Frames that never arrived are silence of their full length on the timeline.
+                decoder.FramesLost((int)Math.Min(missing, int.MaxValue));
+                await HearSilenceAsync(missing * samplesPerFrame, detector, utterance, cancellationToken).ConfigureAwait(false);
             }
 
-            // A frame the codec cannot decode is counted by the decoder and heard as nothing.
-            var before = pcm.WrittenCount;
+            pcm.Clear();
+            var skippedBefore = converter.FramesSkipped;
             converter.Push(frame.Payload.Span, pcm);
-            samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount - before);
+            if (converter.FramesSkipped > skippedBefore)
+            {
+                // A frame the codec cannot decode is counted by the decoder and heard as silence of a frame's length.
+                pcm.GetSpan(samplesPerFrame)[..samplesPerFrame].Clear();
+                pcm.Advance(samplesPerFrame);
+            }
+            else
+            {
+                samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount);
+            }
+
             _framesRead += missing + 1;
+            _undecodable = converter.FramesSkipped;
             await HearAsync(pcm.WrittenMemory, detector, utterance, cancellationToken).ConfigureAwait(false);
             if (_time.GetElapsedTime(_lastProgress) >= ProgressInterval)
             {
@@ -131,7 +146,7 @@ internal sealed class MeetingTranscriber
         {
             if (e.Kind == VadEventKind.SpeechStart)
             {
-                _utteranceStart = e.Sample;
+                _utteranceStart = _vadOrigin + e.Sample;
             }
         }
 
@@ -146,21 +161,51 @@ internal sealed class MeetingTranscriber
         return true;
     }
 
+    /// <summary>
+    /// Puts <paramref name="samples"/> of silence on the timeline (frames that never arrived). The VAD hears enough of
+    /// it to close an utterance in progress; the rest only moves the timeline on, however long the gap, and the VAD
+    /// starts afresh after it.
+    /// </summary>
+    private async Task HearSilenceAsync(long samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken cancellationToken)
+    {
+        var heard = Math.Min(samples, SilenceHeard);
+        var silence = new float[Math.Min(heard, SpeechAudio.SampleRate)];
+        for (long done = 0; done < heard; done += silence.Length)
+        {
+            await HearAsync(silence.AsMemory(0, (int)Math.Min(silence.Length, heard - done)), detector, utterance, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (samples > heard)
+        {
+            if (_utteranceStart >= 0 && utterance.Count > 0)
+            {
+                await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
+            }
+
+            utterance.Clear();
+            _utteranceStart = -1;
+            _heard += samples - heard;
+            detector.Reset();
+            _vadOrigin = _heard;
+        }
+    }
+
     /// <summary>Runs the VAD over one decoded frame and transcribes each utterance it closes. <paramref name="samples"/> stays untouched until this returns.</summary>
     private async Task HearAsync(ReadOnlyMemory<float> samples, IVoiceActivityDetector detector, List<float> utterance, CancellationToken cancellationToken)
     {
         foreach (var e in detector.Process(samples.Span))
         {
+            var sample = _vadOrigin + e.Sample;
             if (e.Kind == VadEventKind.SpeechStart)
             {
-                _utteranceStart = e.Sample;
+                _utteranceStart = sample;
                 // Keep the audio from the start of speech (it may lie inside this chunk or the previous one).
-                var keep = (int)Math.Min(utterance.Count, Math.Max(0, _heard - e.Sample));
+                var keep = (int)Math.Min(utterance.Count, Math.Max(0, _heard - sample));
                 utterance.RemoveRange(0, utterance.Count - keep);
             }
             else if (_utteranceStart >= 0)
             {
-                var end = (int)Math.Clamp(e.Sample - _heard, 0, samples.Length);
+                var end = (int)Math.Clamp(sample - _heard, 0, samples.Length);
                 utterance.AddRange(samples.Span[..end]);
                 await TranscribeAsync(utterance, _utteranceStart, cancellationToken).ConfigureAwait(false);
                 utterance.Clear();
@@ -249,6 +294,7 @@ internal sealed class MeetingTranscriber
                 ReceivedSeconds = Math.Round(received, 1),
                 TranscribedSeconds = Math.Round(transcribed, 1),
                 PercentTranscribed = Math.Round(percent, 1),
+                UndecodableFrames = _undecodable,
             },
             cancellationToken);
     }
