@@ -6,7 +6,9 @@ namespace Appliance.Audio;
 /// <summary>
 /// Decodes Opus packets, one packet per frame, as earbuds send them, with Concentus: its managed decoder, which runs
 /// on every board (Concentus switches to a native libopus only where the Concentus.Native package supplies one). A packet the codec rejects is skipped and counted. Opus keeps state
-/// across packets: give them in order, one instance per stream; not thread-safe. The owner disposes it.
+/// across packets: give them in order, one instance per stream; not thread-safe. The owner disposes it. Decode at
+/// 48 kHz where the output must be faithful: at 16 and 24 kHz Concentus 2.2 turns Hybrid packets (SILK with CELT)
+/// into near silence, where libopus does not.
 /// </summary>
 public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
 {

@@ -73,6 +73,24 @@ public sealed class MeetingTimelineCaseTests(ForgedSpeechModels models, ITestOut
         Assert.Equal(stream.Count, meeting.GetProperty("counters").GetProperty("accepted").GetInt64());
     }
 
+    /// <summary>
+    /// opus-hybrid-16k: the clip encoded at 48 and 32 kb/s (mostly Hybrid packets, SILK with CELT) in a meeting declared
+    /// at 16 or 24 kHz. All five of its utterances are found, as at 48 kHz; they used to decode to near silence.
+    /// </summary>
+    [Theory]
+    [InlineData("jfk_b48.opus", 16000)]
+    [InlineData("jfk_b32.opus", 16000)]
+    [InlineData("jfk_b48.opus", 24000)]
+    [InlineData("jfk_b48.opus", 48000)]
+    public async Task Hybrid_opus_is_heard_at_every_declared_rate(string file, int declaredRate)
+    {
+        var packets = OggPackets(File.ReadAllBytes(SharedFile("cases", "opus-hybrid-16k", file))).Skip(2).ToList();
+
+        var (transcript, _) = await MeetingAsync($"hybrid-{declaredRate}", AudioCodecs.Opus, declaredRate, packets.Select((p, i) => ((long)i, (ReadOnlyMemory<byte>)p)).ToList());
+
+        Assert.Equal(5, transcript.Count);
+    }
+
     /// <summary>Streams the frames (4x real time) with the given sequence numbers, stops, and returns the transcript and meetings.get's meeting.</summary>
     private async Task<(List<TranscriptSegment> Transcript, JsonElement Meeting)> MeetingAsync(string session, string codec, int sampleRate, List<(long Seq, ReadOnlyMemory<byte> Payload)> frames)
     {

@@ -228,8 +228,13 @@ internal sealed class MeetingTranscriber
         }
     }
 
+    /// <summary>
+    /// The stream's decoder. Opus is decoded at 48 kHz, its native rate, whatever rate the start declared (any packet
+    /// decodes at any rate, and the converter brings it to 16 kHz): Concentus decodes Hybrid packets (SILK and CELT,
+    /// the normal mode at 24-48 kb/s) to near silence at 16 and 24 kHz, and correctly at 48 kHz.
+    /// </summary>
     private IAudioFrameDecoder CreateDecoder() => _parameters.Codec == AudioCodecs.Opus
-        ? new OpusFrameDecoder(_parameters.SampleRate, _parameters.Channels)
+        ? new OpusFrameDecoder(48000, _parameters.Channels)
         : new PcmFrameDecoder(new PcmFormat(_parameters.SampleRate, _parameters.Channels, PcmEncoding.S16LE));
 
     private async Task TranscribeAsync(List<float> utterance, long startSample, CancellationToken cancellationToken)
