@@ -26,12 +26,13 @@ public sealed class MeetingSessionManager : IDisposable
     private volatile bool _disposed;
 
     /// <summary>
-    /// Opens the store: creates the root folder when missing, finishes interrupted deletions, loads every session,
-    /// and resumes open and stopping ones (their journals are cut at the first torn or corrupt record). What was
-    /// found is in <see cref="Recovery"/>.
+    /// Opens the store: creates the root folder when missing, checks that it can be written, finishes interrupted
+    /// deletions, loads every session, and resumes open and stopping ones (their journals are cut at the first torn or
+    /// corrupt record). What was found is in <see cref="Recovery"/>. A root that cannot be created, listed or written
+    /// (a read-only file system, missing permissions) does not throw: the store opens without sessions, says why in
+    /// <see cref="StorageProblem"/>, and refuses every start with <see cref="MeetingResult.StorageError"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    /// <exception cref="IOException">The root folder cannot be created or listed.</exception>
     public MeetingSessionManager(MeetingStoreOptions options, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -39,10 +40,15 @@ public sealed class MeetingSessionManager : IDisposable
         options.Validate();
         _options = options;
         _time = timeProvider;
-        Directory.CreateDirectory(options.RootDirectory);
-
         var resumed = new List<ResumedSession>();
         var skipped = new List<string>();
+        StorageProblem = WritableRootProblem(options.RootDirectory);
+        if (StorageProblem is not null)
+        {
+            Recovery = new MeetingRecoveryReport(resumed, skipped);
+            return;
+        }
+
         foreach (var directory in Directory.GetDirectories(options.RootDirectory).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(directory);
@@ -79,6 +85,9 @@ public sealed class MeetingSessionManager : IDisposable
     /// <summary>What the constructor found: resumed sessions (with their accepted-frame counts and pending stops) and skipped folders.</summary>
     public MeetingRecoveryReport Recovery { get; }
 
+    /// <summary>Why the root folder cannot hold meetings (read-only, missing permissions), or null when it can.</summary>
+    public string? StorageProblem { get; }
+
     /// <summary>
     /// Starts a session, or confirms it: a repeated start with equal parameters returns
     /// <see cref="MeetingResult.AlreadyDone"/> whatever the session's state; with different parameters
@@ -96,6 +105,11 @@ public sealed class MeetingSessionManager : IDisposable
         if (parameters.Problem() is not null)
         {
             return MeetingResult.InvalidArgument;
+        }
+
+        if (StorageProblem is not null)
+        {
+            return MeetingResult.StorageError;
         }
 
         while (true)
@@ -125,6 +139,23 @@ public sealed class MeetingSessionManager : IDisposable
                     return MeetingResult.StorageError;
                 }
             }
+        }
+    }
+
+    /// <summary>Creates the root when missing and proves it can be written (a file made and removed); null when it can.</summary>
+    private static string? WritableRootProblem(string root)
+    {
+        try
+        {
+            Directory.CreateDirectory(root);
+            var probe = Path.Combine(root, $".write-probe-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, [1]);
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"the meetings folder {root} cannot be written: {e.Message}";
         }
     }
 

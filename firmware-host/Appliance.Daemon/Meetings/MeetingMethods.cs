@@ -29,6 +29,11 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
 
         start = start with { LanguageHint = language };
         var result = await pipeline.StartAsync(sessionId, start, cancellationToken).ConfigureAwait(false);
+        if (result == MeetingResult.StorageError && store.StorageProblem is { } storage)
+        {
+            return Fail(RpcErrorCodes.StorageError, $"meetings are unavailable on this device: {storage}");
+        }
+
         return result is MeetingResult.Ok or MeetingResult.AlreadyDone
             ? Ok(new MeetingControlResult(sessionId, (store.Get(sessionId)?.State ?? MeetingState.Open).Phase()))
             : MeetingErrors.Fail<MeetingControlResult>(result, sessionId);

@@ -4,6 +4,7 @@ using Appliance.Daemon.Mqtt;
 using Appliance.Meetings;
 using Appliance.Meetings.Pipeline;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Appliance.Daemon.Meetings;
 
@@ -22,9 +23,11 @@ internal sealed class MeetingsService : BackgroundService
     private readonly IMeetingEvents _events;
     private readonly HealthMonitor _health;
     private readonly TimeProvider _time;
+    private readonly ILogger<MeetingsService> _logger;
 
-    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, TimeProvider time)
+    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, TimeProvider time, ILogger<MeetingsService> logger)
     {
+        _logger = logger;
         _pipeline = pipeline;
         _store = store;
         _events = events;
@@ -37,6 +40,13 @@ internal sealed class MeetingsService : BackgroundService
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
+        // A meetings folder that cannot be written degrades the meetings alone: the rest of the appliance runs on.
+        _health.Report("storage", _store.StorageProblem is null ? HealthStatus.Ok : HealthStatus.Degraded, _store.StorageProblem ?? "the meetings folder can be written");
+        if (_store.StorageProblem is { } problem)
+        {
+            MeetingsLog.StorageUnavailable(_logger, problem);
+        }
+
         _pipeline.FailuresChanged += ReportHealth;
         ReportHealth();
         _pipeline.ResumeAll();
@@ -87,4 +97,11 @@ internal sealed class MeetingsService : BackgroundService
             failures.Count == 0 ? HealthStatus.Ok : HealthStatus.Degraded,
             failures.Count == 0 ? "no failed meeting" : string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}")));
     }
+}
+
+/// <summary>The meetings service's log messages (event ids 6100-6119).</summary>
+internal static partial class MeetingsLog
+{
+    [LoggerMessage(6100, LogLevel.Error, "Meetings are unavailable, the rest of the appliance runs on: {Problem}")]
+    public static partial void StorageUnavailable(ILogger logger, string problem);
 }

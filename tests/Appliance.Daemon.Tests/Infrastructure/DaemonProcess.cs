@@ -19,15 +19,34 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static DaemonProcess Start(params string[] args)
+    public static DaemonProcess Start(params string[] args) => Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. args]));
+
+    /// <summary>
+    /// Starts the daemon in a mount namespace of its own (<c>unshare</c>, util-linux; as an unprivileged user too, where
+    /// user namespaces are allowed) after <paramref name="setup"/>, a shell command that mounts the small or read-only
+    /// file systems it is to meet. The mounts vanish with the process; the network is shared with the test.
+    /// </summary>
+    public static DaemonProcess StartWithMounts(string setup, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
-        foreach (var arg in args)
+        var daemon = string.Join(' ', new[] { "dotnet", Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll") }.Concat(args).Select(Quote));
+        return Start(StartInfo("unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", $"{setup} && exec {daemon}"]));
+    }
+
+    private static ProcessStartInfo StartInfo(string program, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
         {
-            start.ArgumentList.Add(arg);
+            start.ArgumentList.Add(argument);
         }
 
+        return start;
+    }
+
+    private static string Quote(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+
+    private static DaemonProcess Start(ProcessStartInfo start)
+    {
         var process = new Process { StartInfo = start };
         var daemon = new DaemonProcess(process);
         process.OutputDataReceived += (_, e) => daemon.OnLine(e.Data);

@@ -1,0 +1,64 @@
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>
+/// Storage as it really is on a board, on real small file systems: the daemon runs as its own process in a mount
+/// namespace (<see cref="DaemonProcess.StartWithMounts"/>) that mounts them, so no root is needed where unprivileged
+/// user namespaces are allowed (CI runs as root anyway).
+/// </summary>
+public sealed class StorageCaseTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// Field case readonly-root: the meetings folder is on a read-only file system (the sample systemd unit's
+    /// working directory under ProtectSystem=strict). The daemon starts and serves; only meetings are unavailable:
+    /// health's <c>storage</c> check says why, and a meeting start gets <c>storage_error</c>.
+    /// </summary>
+    [Fact]
+    public async Task A_meetings_folder_that_cannot_be_written_degrades_only_meetings()
+    {
+        var mountPoint = Directory.CreateTempSubdirectory("appliance-ro-").FullName;
+        var port = FreePort.Offered();
+        var deviceId = $"ro-{Guid.NewGuid():N}"[..11];
+        try
+        {
+            await using var daemon = DaemonProcess.StartWithMounts(
+                $"mount -t tmpfs -o ro,size=1m tmpfs {mountPoint}",
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings");
+            await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = deviceId });
+
+            var health = (await client.InvokeAsync(RpcMethods.HealthGet, new EmptyParams())).Value!;
+            var start = await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = "m1", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+            var status = await client.GetStatusAsync();
+
+            output.WriteLine(daemon.Output);
+            Assert.False(daemon.HasExited);
+            Assert.True(status.Online);
+            Assert.Equal(HealthStatus.Degraded, health.Checks["storage"].Status);
+            Assert.Contains($"{mountPoint}/meetings cannot be written", health.Checks["storage"].Detail, StringComparison.Ordinal);
+            Assert.Equal(HealthStatus.Ok, health.Checks["mqtt"].Status);
+            Assert.Equal(RpcErrorCodes.StorageError, start.Error?.Code);
+            Assert.Contains("meetings are unavailable on this device", start.Error!.Message, StringComparison.Ordinal);
+            Assert.Contains("Meetings are unavailable, the rest of the appliance runs on", daemon.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint, recursive: true);
+        }
+    }
+
+    /// <summary>The sample systemd unit keeps the meetings under its writable state directory, not the read-only working directory.</summary>
+    [Fact]
+    public void The_sample_unit_puts_the_meetings_under_its_state_directory()
+    {
+        var unit = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "docs", "appliance-daemon.service"));
+
+        Assert.Contains("ProtectSystem=strict", unit);
+        Assert.Contains("StateDirectory=appliance", unit);
+        Assert.Contains("ReadWritePaths=/var/lib/appliance", unit);
+        Assert.Contains("Environment=Meetings__Root=/var/lib/appliance/meetings", unit);
+    }
+}
