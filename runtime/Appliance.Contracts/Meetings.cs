@@ -195,7 +195,9 @@ public enum MeetingState
 /// <param name="AfterStop">Frames that came after the stop.</param>
 /// <param name="CodecMismatches">Frames with another codec than the start named.</param>
 /// <param name="InvalidPayloads">Frames empty or over the size limit.</param>
-public sealed record MeetingCounters(long Accepted, long Duplicates, long Late, long AfterStop, long CodecMismatches, long InvalidPayloads)
+/// <param name="StorageRefused">Frames that arrived but could not be written (a full or failing disk); they are also in
+/// the gaps, since their audio is missing, but unlike the rest of the gaps they were not lost on the radio.</param>
+public sealed record MeetingCounters(long Accepted, long Duplicates, long Late, long AfterStop, long CodecMismatches, long InvalidPayloads, long StorageRefused = 0)
 {
     /// <summary>Frames of the session received and dropped: late, after stop, wrong codec, bad payload.</summary>
     [JsonIgnore]
@@ -292,8 +294,11 @@ public sealed record MeetingProgress
     /// <summary>Frames received again and dropped.</summary>
     public long? Duplicates { get; init; }
 
-    /// <summary>Frames that never arrived, so far.</summary>
+    /// <summary>Frames that never arrived, so far (the gaps, less the frames refused for storage).</summary>
     public long? LostFrames { get; init; }
+
+    /// <summary>Frames that arrived but could not be written: the disk is full or failing (the <c>storage</c> health check says which).</summary>
+    public long? StorageRefusedFrames { get; init; }
 
     /// <summary>Frames of this meeting dropped: too late, after the stop, with another codec, or empty or too large.</summary>
     public long? DroppedFrames { get; init; }

@@ -42,6 +42,8 @@ internal sealed class SessionStateDocument
 
     public long InvalidPayloads { get; set; }
 
+    public long StorageRefused { get; set; }
+
     public long ReleasedThrough { get; set; } = -1;
 
     public TimeSpan TranscribedThrough { get; set; }

@@ -129,6 +129,7 @@ internal sealed class MeetingSession : IDisposable
         {
             var written = new List<(int Index, AudioFrame Frame)>();
             var seen = new HashSet<long>();
+            var refusing = false;
             for (var i = 0; i < frames.Count; i++)
             {
                 results[i] = Check(frames[i], seen);
@@ -137,21 +138,31 @@ internal sealed class MeetingSession : IDisposable
                     continue;
                 }
 
+                if (refusing)
+                {
+                    // The journal failed on an earlier frame of this batch: the rest is refused for storage too.
+                    results[i] = FrameResult.StorageError;
+                    _state.StorageRefused++;
+                    continue;
+                }
+
                 try
                 {
                     AppendAudio(frames[i]);
                     written.Add((i, frames[i]));
                 }
-                catch (IOException)
+                catch (IOException e)
                 {
+                    LastStorageError = e.Message;
                     results[i] = FrameResult.StorageError;
                     foreach (var (index, _) in written)
                     {
                         results[index] = FrameResult.StorageError; // the journal cut them away with this one
                     }
 
+                    _state.StorageRefused += written.Count + 1;
                     written.Clear();
-                    break;
+                    refusing = true;
                 }
             }
 
@@ -164,13 +175,15 @@ internal sealed class MeetingSession : IDisposable
             {
                 _audio!.Commit();
             }
-            catch (IOException)
+            catch (IOException e)
             {
+                LastStorageError = e.Message;
                 foreach (var (index, _) in written)
                 {
                     results[index] = FrameResult.StorageError;
                 }
 
+                _state.StorageRefused += written.Count;
                 return;
             }
 
@@ -280,6 +293,9 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
+    /// <summary>The message of the last write that failed (a full disk, an I/O error), or null when none has.</summary>
+    public string? LastStorageError { get; private set; }
+
     public StopOutcome Stop()
     {
         lock (_sync)
@@ -302,8 +318,16 @@ internal sealed class MeetingSession : IDisposable
             _state.State = MeetingState.Stopping;
             _state.StoppedAt = _time.GetUtcNow();
             _state.ReleasedThrough = _reorder.NextSequence - 1;
-            var result = TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
-            return new StopOutcome(result, CurrentGaps());
+            if (!TrySave())
+            {
+                // One outcome that the disk and the messages agree on: the stop is not made while it cannot be
+                // recorded, so the meeting stays open (and its audio is kept) until a stop can be written.
+                _state.State = MeetingState.Open;
+                _state.StoppedAt = null;
+                return new StopOutcome(MeetingResult.StorageError, CurrentGaps());
+            }
+
+            return new StopOutcome(MeetingResult.Ok, CurrentGaps());
         }
     }
 
@@ -349,8 +373,9 @@ internal sealed class MeetingSession : IDisposable
             {
                 AtomicFile.Write(Path.Combine(Directory, SummaryFileName), summaryJson);
             }
-            catch (IOException)
+            catch (IOException e)
             {
+                LastStorageError = e.Message;
                 return MeetingResult.StorageError;
             }
 
@@ -386,8 +411,9 @@ internal sealed class MeetingSession : IDisposable
                 _transcript.Append(body);
                 return MeetingResult.Ok;
             }
-            catch (IOException)
+            catch (IOException e)
             {
+                LastStorageError = e.Message;
                 return MeetingResult.StorageError;
             }
         }
@@ -457,7 +483,7 @@ internal sealed class MeetingSession : IDisposable
     {
         lock (_sync)
         {
-            var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads);
+            var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads, _state.StorageRefused);
             return new MeetingInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough, Math.Round(_state.TranscribedThrough.TotalSeconds, 3));
         }
     }
@@ -591,8 +617,9 @@ internal sealed class MeetingSession : IDisposable
             _stateUnsaved = false;
             return true;
         }
-        catch (IOException)
+        catch (IOException e)
         {
+            LastStorageError = e.Message;
             _stateUnsaved = true;
             return false;
         }

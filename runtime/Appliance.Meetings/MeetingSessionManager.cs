@@ -24,6 +24,7 @@ public sealed class MeetingSessionManager : IDisposable
     private readonly MeetingStoreOptions _options;
     private readonly TimeProvider _time;
     private volatile bool _disposed;
+    private int _storageFailing;
 
     /// <summary>
     /// Opens the store: creates the root folder when missing, checks that it can be written, finishes interrupted
@@ -89,6 +90,12 @@ public sealed class MeetingSessionManager : IDisposable
     public string? StorageProblem { get; }
 
     /// <summary>
+    /// Raised when writing meetings starts failing (a full or failing disk), with why, and with null when it works
+    /// again; on the thread that made the write. Handlers must be quick.
+    /// </summary>
+    public event Action<string?>? StorageChanged;
+
+    /// <summary>
     /// Starts a session, or confirms it: a repeated start with equal parameters returns
     /// <see cref="MeetingResult.AlreadyDone"/> whatever the session's state; with different parameters
     /// <see cref="MeetingResult.ParametersConflict"/>. The folder and state file are on disk before it returns.
@@ -139,6 +146,15 @@ public sealed class MeetingSessionManager : IDisposable
                     return MeetingResult.StorageError;
                 }
             }
+        }
+    }
+
+    /// <summary>Raises <see cref="StorageChanged"/> when writing goes from working to failing or back.</summary>
+    private void NoteStorage(MeetingSession session, bool failed)
+    {
+        if (Interlocked.Exchange(ref _storageFailing, failed ? 1 : 0) != (failed ? 1 : 0))
+        {
+            StorageChanged?.Invoke(failed ? $"meetings cannot be written to {_options.RootDirectory}: {session.LastStorageError ?? "a write failed"}" : null);
         }
     }
 
@@ -220,6 +236,12 @@ public sealed class MeetingSessionManager : IDisposable
         }
         for (var g = 0; g < groups.Length; g++)
         {
+            var refused = groupResults[g].Contains(FrameResult.StorageError);
+            if (refused || groupResults[g].Contains(FrameResult.Accepted))
+            {
+                NoteStorage(groups[g].Session, refused);
+            }
+
             for (var k = 0; k < groups[g].Indices.Count; k++)
             {
                 results[groups[g].Indices[k]] = groupResults[g][k];
@@ -259,7 +281,14 @@ public sealed class MeetingSessionManager : IDisposable
     public StopOutcome Stop(string sessionId)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return TryGet(sessionId, out var session) ? session.Stop() : new StopOutcome(MeetingResult.UnknownSession, []);
+        if (!TryGet(sessionId, out var session))
+        {
+            return new StopOutcome(MeetingResult.UnknownSession, []);
+        }
+
+        var outcome = session.Stop();
+        NoteStorage(session, outcome.Result == MeetingResult.StorageError);
+        return outcome;
     }
 
     /// <summary>Aborts an open or stopping session: frames and transcript are refused from now on; the files stay until retention or <see cref="Delete"/>.</summary>
@@ -284,7 +313,14 @@ public sealed class MeetingSessionManager : IDisposable
         }
 
         var json = JsonSerializer.SerializeToUtf8Bytes(summary, ContractJsonContext.Default.MeetingSummary);
-        return MeetingSummarySchema.Validate(json).Count > 0 ? MeetingResult.InvalidArgument : session.Complete(json);
+        if (MeetingSummarySchema.Validate(json).Count > 0)
+        {
+            return MeetingResult.InvalidArgument;
+        }
+
+        var result = session.Complete(json);
+        NoteStorage(session, result == MeetingResult.StorageError);
+        return result;
     }
 
     /// <summary>Appends a transcript event (durable before it returns) to an open or stopping session.</summary>

@@ -50,6 +50,65 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Field case disk-full: the meetings folder on a 256 KiB file system that a meeting fills. The full disk is
+    /// reported (the log, health's <c>storage</c> check), the frames refused for storage are counted apart from radio
+    /// loss, and the stop, which cannot be written either, leaves one outcome: the reply is <c>storage_error</c> and the
+    /// meeting is still recording, on disk and in <c>meetings.get</c>.
+    /// </summary>
+    [Fact]
+    public async Task A_full_disk_is_reported_counted_apart_and_a_stop_has_one_outcome()
+    {
+        const int Frames = 1000;
+        var mountPoint = Directory.CreateTempSubdirectory("appliance-full-").FullName;
+        var port = FreePort.Offered();
+        var deviceId = $"full-{Guid.NewGuid():N}"[..13];
+        try
+        {
+            await using var daemon = DaemonProcess.StartWithMounts(
+                $"mount -t tmpfs -o size=256k tmpfs {mountPoint}",
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings");
+            await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = deviceId });
+            const string Session = "full-1";
+            var start = await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = Session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+            Assert.Null(start.Error);
+
+            var frame = new byte[640]; // 20 ms of 16 kHz PCM
+            var pace = System.Diagnostics.Stopwatch.StartNew();
+            for (var seq = 0; seq < Frames; seq++)
+            {
+                var due = TimeSpan.FromMilliseconds(5 * seq) - pace.Elapsed;
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due);
+                }
+
+                new Random(seq).NextBytes(frame);
+                await client.PublishAsync(MeetingAudioFrame.Create(deviceId, Session, seq, AudioCodecs.PcmS16LE, frame));
+            }
+
+            var stop = await client.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = Session, LastSequence = Frames - 1 });
+            var meeting = (await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = Session })).Value!.Meeting;
+            var health = (await client.InvokeAsync(RpcMethods.HealthGet, new EmptyParams())).Value!;
+
+            output.WriteLine($"{meeting.Counters}; stop: {stop.Error}; storage: {health.Checks["storage"].Detail}");
+            Assert.True(meeting.Counters.StorageRefused > 0, "the disk should have filled");
+            Assert.True(meeting.Counters.Accepted > 0);
+            Assert.Equal(Frames, meeting.Counters.Accepted + meeting.Counters.StorageRefused);
+            Assert.Equal(HealthStatus.Degraded, health.Checks["storage"].Status);
+            Assert.Contains("cannot be written to", health.Checks["storage"].Detail, StringComparison.Ordinal);
+            Assert.Contains("refused for storage", daemon.Output, StringComparison.Ordinal);
+            Assert.Equal(RpcErrorCodes.StorageError, stop.Error?.Code);
+            Assert.Equal(MeetingState.Open, meeting.State);
+            Assert.False(daemon.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint, recursive: true);
+        }
+    }
+
     /// <summary>The sample systemd unit keeps the meetings under its writable state directory, not the read-only working directory.</summary>
     [Fact]
     public void The_sample_unit_puts_the_meetings_under_its_state_directory()

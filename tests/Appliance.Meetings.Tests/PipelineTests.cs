@@ -80,8 +80,8 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         rig.Pipeline.FailuresChanged += () => failed.TrySetResult();
 
-        // The store takes any rate; the Opus decoder has five, so the run fails on its first step.
-        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m2", new MeetingParameters(AudioCodecs.Opus, 44100, 1, "en", []), default));
+        // The store takes up to 8 channels; the Opus decoder two, so the run fails on its first step.
+        Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m2", new MeetingParameters(AudioCodecs.Opus, 48000, 3, "en", []), default));
         await failed.Task.WaitAsync(Limit);
 
         Assert.Contains("m2", rig.Pipeline.Failures.Keys);

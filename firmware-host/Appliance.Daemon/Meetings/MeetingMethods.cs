@@ -61,6 +61,11 @@ internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<
             return Fail(RpcErrorCodes.Unavailable, "the daemon is shutting down; send the stop again after it restarts");
         }
 
+        if (outcome.Result == MeetingResult.StorageError)
+        {
+            return Fail(RpcErrorCodes.StorageError, $"the stop of meeting '{sessionId}' could not be written (is the disk full?): the meeting stays open with its audio; send the stop again once there is room");
+        }
+
         return outcome.Result is MeetingResult.Ok or MeetingResult.AlreadyDone
             ? Ok(new MeetingControlResult(sessionId, MeetingPhase.Stopping, outcome.Gaps))
             : MeetingErrors.Fail<MeetingControlResult>(outcome.Result, sessionId);

@@ -36,12 +36,13 @@ internal sealed class MeetingsService : BackgroundService
 
         // Registered before the first connection is made, so it runs after that one too.
         mqtt.OnConnected(RepublishSummariesAsync);
+        store.StorageChanged += ReportStorage;
     }
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // A meetings folder that cannot be written degrades the meetings alone: the rest of the appliance runs on.
-        _health.Report("storage", _store.StorageProblem is null ? HealthStatus.Ok : HealthStatus.Degraded, _store.StorageProblem ?? "the meetings folder can be written");
+        _health.Report("storage", _store.StorageProblem is null ? HealthStatus.Ok : HealthStatus.Degraded, _store.StorageProblem ?? WritableDetail);
         if (_store.StorageProblem is { } problem)
         {
             MeetingsLog.StorageUnavailable(_logger, problem);
@@ -77,6 +78,22 @@ internal sealed class MeetingsService : BackgroundService
         }
     }
 
+    private const string WritableDetail = "the meetings folder can be written";
+
+    /// <summary>A full or failing disk, and its end: health's <c>storage</c> check and the log follow it.</summary>
+    private void ReportStorage(string? problem)
+    {
+        _health.Report("storage", problem is null ? HealthStatus.Ok : HealthStatus.Degraded, problem ?? WritableDetail);
+        if (problem is null)
+        {
+            MeetingsLog.StorageRecovered(_logger);
+        }
+        else
+        {
+            MeetingsLog.StorageFailing(_logger, problem);
+        }
+    }
+
     /// <summary>The retained summary of each completed meeting still kept, published again.</summary>
     private async Task RepublishSummariesAsync(CancellationToken cancellationToken)
     {
@@ -104,4 +121,10 @@ internal static partial class MeetingsLog
 {
     [LoggerMessage(6100, LogLevel.Error, "Meetings are unavailable, the rest of the appliance runs on: {Problem}")]
     public static partial void StorageUnavailable(ILogger logger, string problem);
+
+    [LoggerMessage(6101, LogLevel.Error, "Meeting audio and state are refused for storage until space is freed: {Problem}")]
+    public static partial void StorageFailing(ILogger logger, string problem);
+
+    [LoggerMessage(6102, LogLevel.Information, "Meetings can be written again")]
+    public static partial void StorageRecovered(ILogger logger);
 }

@@ -48,7 +48,8 @@ internal sealed class MeetingProgressReporter(MeetingSessionManager store, IMeet
                 TranscribedSeconds = progress.TranscribedSeconds ?? info.TranscribedSeconds,
                 AcceptedFrames = info.Counters.Accepted,
                 Duplicates = info.Counters.Duplicates,
-                LostFrames = info.Gaps.Sum(g => g.Count),
+                LostFrames = Math.Max(0, info.Gaps.Sum(g => g.Count) - info.Counters.StorageRefused),
+                StorageRefusedFrames = info.Counters.StorageRefused,
                 DroppedFrames = info.Counters.Dropped,
             };
         }
