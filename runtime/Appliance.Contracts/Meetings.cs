@@ -197,7 +197,9 @@ public enum MeetingState
 /// <param name="InvalidPayloads">Frames empty or over the size limit.</param>
 /// <param name="StorageRefused">Frames that arrived but could not be written (a full or failing disk); they are also in
 /// the gaps, since their audio is missing, but unlike the rest of the gaps they were not lost on the radio.</param>
-public sealed record MeetingCounters(long Accepted, long Duplicates, long Late, long AfterStop, long CodecMismatches, long InvalidPayloads, long StorageRefused = 0)
+/// <param name="SequenceRestarts">Times the device numbered its frames from 0 again after a repeated start (a reboot); its
+/// new frames go on the timeline after the ones received before.</param>
+public sealed record MeetingCounters(long Accepted, long Duplicates, long Late, long AfterStop, long CodecMismatches, long InvalidPayloads, long StorageRefused = 0, long SequenceRestarts = 0)
 {
     /// <summary>Frames of the session received and dropped: late, after stop, wrong codec, bad payload.</summary>
     [JsonIgnore]

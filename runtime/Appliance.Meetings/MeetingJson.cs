@@ -44,6 +44,11 @@ internal sealed class SessionStateDocument
 
     public long StorageRefused { get; set; }
 
+    /// <summary>Added to every sequence number the device sends: grows each time the device numbers from 0 again.</summary>
+    public long SequenceBase { get; set; }
+
+    public long SequenceRestarts { get; set; }
+
     public long ReleasedThrough { get; set; } = -1;
 
     public TimeSpan TranscribedThrough { get; set; }

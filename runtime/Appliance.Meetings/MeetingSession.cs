@@ -29,6 +29,7 @@ internal sealed class MeetingSession : IDisposable
     private RecordJournal? _transcript;
     private bool _deleted;
     private bool _stateUnsaved;
+    private bool _renumberingExpected;
 
     private MeetingSession(string directory, SessionStateDocument state, MeetingStoreOptions options, TimeProvider time)
     {
@@ -132,7 +133,8 @@ internal sealed class MeetingSession : IDisposable
             var refusing = false;
             for (var i = 0; i < frames.Count; i++)
             {
-                results[i] = Check(frames[i], seen);
+                var frame = OnTimeline(frames[i]);
+                results[i] = Check(frame, seen);
                 if (results[i] != FrameResult.Accepted)
                 {
                     continue;
@@ -148,8 +150,8 @@ internal sealed class MeetingSession : IDisposable
 
                 try
                 {
-                    AppendAudio(frames[i]);
-                    written.Add((i, frames[i]));
+                    AppendAudio(frame);
+                    written.Add((i, frame));
                 }
                 catch (IOException e)
                 {
@@ -291,6 +293,34 @@ internal sealed class MeetingSession : IDisposable
             _state.TranscribedThrough = through;
             return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
         }
+    }
+
+    /// <summary>
+    /// The device may number from 0 again (it rebooted): a start repeated while the meeting is open arms the check, and
+    /// the first frame after it that lies well behind everything received (more than the reorder window) begins a new
+    /// run of numbers, placed after the highest one received. Nothing is taken for a duplicate that is not one.
+    /// </summary>
+    public void ExpectRenumbering()
+    {
+        lock (_sync)
+        {
+            _renumberingExpected = _state.State == MeetingState.Open && !_deleted;
+        }
+    }
+
+    /// <summary>A frame as it lies on the meeting's timeline: its sequence number plus the base of the device's current numbering.</summary>
+    private AudioFrame OnTimeline(AudioFrame frame)
+    {
+        if (_renumberingExpected && _reorder is { } reorder && frame.Sequence >= 0
+            && frame.Sequence + _state.SequenceBase < reorder.NextSequence - _options.ReorderWindow)
+        {
+            _state.SequenceBase = reorder.Highest + 1; // the new numbering's 0 comes right after the last frame received
+            _state.SequenceRestarts++;
+            _renumberingExpected = false;
+            TrySave(); // the base must outlive a restart of the daemon; if it cannot be saved now, the next save keeps it
+        }
+
+        return frame with { Sequence = frame.Sequence + _state.SequenceBase };
     }
 
     /// <summary>The message of the last write that failed (a full disk, an I/O error), or null when none has.</summary>
@@ -483,7 +513,7 @@ internal sealed class MeetingSession : IDisposable
     {
         lock (_sync)
         {
-            var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads, _state.StorageRefused);
+            var counters = new MeetingCounters(_state.Accepted, _state.Duplicates, _state.Late, _state.AfterStop, _state.CodecMismatches, _state.InvalidPayloads, _state.StorageRefused, _state.SequenceRestarts);
             return new MeetingInfo(Id, _state.Parameters, _state.State, _state.CreatedAt, _state.StoppedAt, _state.EndedAt, counters, CurrentGaps(), _state.ReleasedThrough, Math.Round(_state.TranscribedThrough.TotalSeconds, 3));
         }
     }

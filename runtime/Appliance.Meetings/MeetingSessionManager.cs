@@ -131,7 +131,14 @@ public sealed class MeetingSessionManager : IDisposable
 
                 if (slot.Session is { } existing)
                 {
-                    return existing.Parameters.Equals(parameters) ? MeetingResult.AlreadyDone : MeetingResult.ParametersConflict;
+                    if (!existing.Parameters.Equals(parameters))
+                    {
+                        return MeetingResult.ParametersConflict;
+                    }
+
+                    // The same start again: a lost reply retried, or a device that rebooted and will number from 0.
+                    existing.ExpectRenumbering();
+                    return MeetingResult.AlreadyDone;
                 }
 
                 try

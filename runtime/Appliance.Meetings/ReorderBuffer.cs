@@ -24,6 +24,9 @@ internal sealed class ReorderBuffer(int window)
 
     public IReadOnlyList<SequenceGap> Gaps => _gaps;
 
+    /// <summary>The highest sequence number accepted (released or held), or -1 before any.</summary>
+    public long Highest => _pending.Count > 0 ? _pending.Max : NextSequence - 1;
+
     public SequenceStatus Classify(long sequence)
     {
         if (sequence >= NextSequence)

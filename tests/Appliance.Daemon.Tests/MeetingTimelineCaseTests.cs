@@ -35,6 +35,27 @@ public sealed class MeetingTimelineCaseTests(ForgedSpeechModels models, ITestOut
         Assert.Equal((550, 3000), (gap.GetProperty("fromSeq").GetInt64(), gap.GetProperty("count").GetInt64()));
     }
 
+    /// <summary>
+    /// meet-seq-restart: frames 0-549, then the earbud reboots, sends the same start again and numbers its next 550
+    /// frames from 0. They are kept and transcribed after the first ones, none taken for a duplicate, and the restart is
+    /// counted.
+    /// </summary>
+    [Fact]
+    public async Task A_device_that_numbers_from_zero_again_after_a_repeated_start_loses_nothing()
+    {
+        var pcm = Pcm16(JfkSamples());
+        var frames = Enumerable.Range(0, 550).Select(i => (ReadOnlyMemory<byte>)pcm.AsMemory(i * FrameSamples * 2, FrameSamples * 2)).ToList();
+        var sent = frames.Select((f, i) => ((long)i, f)).Concat(frames.Select((f, i) => ((long)i, f))).ToList();
+
+        var (transcript, meeting) = await MeetingAsync("reboot", AudioCodecs.PcmS16LE, 16000, sent, repeatStartAt: 550);
+
+        var counters = meeting.GetProperty("counters");
+        Assert.Equal((1100, 0, 1), (counters.GetProperty("accepted").GetInt64(), counters.GetProperty("duplicates").GetInt64(), counters.GetProperty("sequenceRestarts").GetInt64()));
+        Assert.Equal(22.0, meeting.GetProperty("transcribedSeconds").GetDouble(), 0.05);
+        Assert.Equal(11.3, transcript.Where(s => s.Start > 10.5).Min(s => s.Start), 0.1);
+        Assert.Empty(meeting.GetProperty("gaps").EnumerateArray());
+    }
+
     /// <summary>pcm-odd-frames: the clip's PCM cut into 641-byte frames (half a sample over), a byte stream.</summary>
     [Fact]
     public async Task Pcm_frames_that_split_a_sample_are_one_byte_stream()
@@ -92,7 +113,7 @@ public sealed class MeetingTimelineCaseTests(ForgedSpeechModels models, ITestOut
     }
 
     /// <summary>Streams the frames (4x real time) with the given sequence numbers, stops, and returns the transcript and meetings.get's meeting.</summary>
-    private async Task<(List<TranscriptSegment> Transcript, JsonElement Meeting)> MeetingAsync(string session, string codec, int sampleRate, List<(long Seq, ReadOnlyMemory<byte> Payload)> frames)
+    private async Task<(List<TranscriptSegment> Transcript, JsonElement Meeting)> MeetingAsync(string session, string codec, int sampleRate, List<(long Seq, ReadOnlyMemory<byte> Payload)> frames, int? repeatStartAt = null)
     {
         var root = Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"));
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={models.Profile()}", $"--Meetings:Root={root}"]);
@@ -113,12 +134,22 @@ public sealed class MeetingTimelineCaseTests(ForgedSpeechModels models, ITestOut
         await using var summaries = client.ObserveAsync(Topics.MeetingSummary(daemon.DeviceId, session), timeout.Token).GetAsyncEnumerator(timeout.Token);
         var summaryArrived = summaries.MoveNextAsync();
 
-        var start = await log.ControlAsync(session, new MeetingControl { Action = "start", Codec = codec, SampleRate = sampleRate, Channels = 1, Language = "en" });
+        var command = new MeetingControl { Action = "start", Codec = codec, SampleRate = sampleRate, Channels = 1, Language = "en" };
+        var start = await log.ControlAsync(session, command);
         await log.WaitForFinalAsync(start, TimeSpan.FromSeconds(10));
         Assert.Null(log.Final(start).Error);
         var pace = Stopwatch.StartNew();
         foreach (var (n, (seq, payload)) in frames.Select((f, n) => (n, f)))
         {
+            if (n == repeatStartAt)
+            {
+                // The device rebooted: once every frame so far is in, it sends the same start again.
+                await WaitAcceptedAsync(client, session, n);
+                var again = await log.ControlAsync(session, command);
+                await log.WaitForFinalAsync(again, TimeSpan.FromSeconds(10));
+                Assert.Null(log.Final(again).Error);
+            }
+
             var due = TimeSpan.FromMilliseconds(5 * n) - pace.Elapsed;
             if (due > TimeSpan.Zero)
             {
@@ -138,6 +169,15 @@ public sealed class MeetingTimelineCaseTests(ForgedSpeechModels models, ITestOut
         {
             output.WriteLine(string.Join(", ", transcript.Select(s => $"{s.Start:F2}-{s.End:F2}")));
             return ([.. transcript], meeting);
+        }
+    }
+
+    private static async Task WaitAcceptedAsync(ApplianceClient client, string session, long count)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while ((await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session }, cancellationToken: timeout.Token)).Value?.Meeting.Counters.Accepted < count)
+        {
+            await Task.Delay(50, timeout.Token);
         }
     }
 

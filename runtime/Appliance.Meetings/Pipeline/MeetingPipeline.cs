@@ -87,6 +87,12 @@ public sealed class MeetingPipeline : IAsyncDisposable
     public async Task<MeetingResult> StartAsync(string sessionId, MeetingParameters parameters, CancellationToken cancellationToken)
     {
         var result = _store.Start(sessionId, parameters);
+        if (result == MeetingResult.AlreadyDone)
+        {
+            // A device that rebooted numbers from 0 again: a stop's last sequence number is of the new numbering.
+            _ingest.Forget(sessionId);
+        }
+
         if (result == MeetingResult.Ok)
         {
             try
