@@ -63,10 +63,7 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
     public async Task EveryRecordingGoesThroughDecodeVadAndWhisper()
     {
         using var forged = new TemporaryFolder();
-        WhisperForge.Write(WhisperPreset.Tiny, 11, forged.Path, TestPaths.Shared("models/whisper-tokenizer"));
-        var opened = WhisperTranscriber.Open(forged.Path, InferenceSettings.Cpu(2));
-        Assert.True(opened.IsSuccess, opened.Error?.Message);
-        using var transcriber = opened.Value;
+        using var transcriber = OpenForgedWithRealTokenizer(forged.Path);
         var files = Directory.EnumerateFiles(TestPaths.Shared("audio")).Where(f => f.EndsWith(".wav", StringComparison.Ordinal) || f.EndsWith(".mp3", StringComparison.Ordinal)).Order().ToList();
         Assert.NotEmpty(files);
         foreach (var file in files)
@@ -74,13 +71,7 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
             var audio = AudioFile.ReadMono16k(file);
             Assert.True(audio.Succeeded, audio.Message);
             var samples = audio.Audio!.Samples;
-            var vad = SileroVoiceActivityDetector.Open(TestPaths.Shared("models/silero-vad/silero_vad.onnx"));
-            Assert.True(vad.IsSuccess, vad.Error?.Message);
-            IReadOnlyList<SpeechSegment> speech;
-            using (vad.Value)
-            {
-                speech = VoiceActivity.Segments(vad.Value, samples);
-            }
+            var speech = SileroSegments(samples);
 
             var result = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", Speech = speech, MaxNewTokens = 8, Timestamps = true });
             Assert.Null(result.Error);
@@ -107,19 +98,9 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
         var audio = AudioFile.ReadMono16k(TestPaths.Shared("cases/asr-30s-tail/long_30s_plus200ms.wav"));
         Assert.True(audio.Succeeded, audio.Message);
         var samples = audio.Audio!.Samples;
-        var vad = SileroVoiceActivityDetector.Open(TestPaths.Shared("models/silero-vad/silero_vad.onnx"));
-        Assert.True(vad.IsSuccess, vad.Error?.Message);
-        IReadOnlyList<SpeechSegment> speech;
-        using (vad.Value)
-        {
-            speech = VoiceActivity.Segments(vad.Value, samples);
-        }
-
+        var speech = SileroSegments(samples);
         using var forged = new TemporaryFolder();
-        WhisperForge.Write(WhisperPreset.Tiny, 11, forged.Path, TestPaths.Shared("models/whisper-tokenizer"));
-        var opened = WhisperTranscriber.Open(forged.Path, InferenceSettings.Cpu(2));
-        Assert.True(opened.IsSuccess, opened.Error?.Message);
-        using var transcriber = opened.Value;
+        using var transcriber = OpenForgedWithRealTokenizer(forged.Path);
         var result = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", Speech = speech, MaxNewTokens = 4 });
 
         Assert.Null(result.Error);
@@ -132,6 +113,26 @@ public sealed class SharedSpeechTests(ITestOutputHelper output)
         var energies = Enumerable.Range(0, (samples.Length - 1600) / 400).Select(i => Energy(samples, (i * 400) + 800)).Order().ToList();
         var median = energies[energies.Count / 2];
         Assert.True(Energy(samples, cut) < median / 4, $"the cut at {cut / 16000.0:F2} s has energy {Energy(samples, cut):G3} against the median {median:G3}");
+    }
+
+    /// <summary>The speech segments the shared Silero VAD v5 finds in 16 kHz audio.</summary>
+    private static IReadOnlyList<SpeechSegment> SileroSegments(float[] samples)
+    {
+        var vad = SileroVoiceActivityDetector.Open(TestPaths.Shared("models/silero-vad/silero_vad.onnx"));
+        Assert.True(vad.IsSuccess, vad.Error?.Message);
+        using (vad.Value)
+        {
+            return VoiceActivity.Segments(vad.Value, samples);
+        }
+    }
+
+    /// <summary>The forged tiny Whisper (seed 11) written into <paramref name="folder"/> with the real tokenizer, opened.</summary>
+    private static WhisperTranscriber OpenForgedWithRealTokenizer(string folder)
+    {
+        WhisperForge.Write(WhisperPreset.Tiny, 11, folder, TestPaths.Shared("models/whisper-tokenizer"));
+        var opened = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(2));
+        Assert.True(opened.IsSuccess, opened.Error?.Message);
+        return opened.Value;
     }
 
     /// <summary>The energy of the 100 ms of <paramref name="samples"/> centred on <paramref name="centre"/>.</summary>
