@@ -127,7 +127,8 @@ internal static class OggOpusDecoder
         public LinkDecoder(int preSkip, int gain, int channels)
         {
             _preSkip = preSkip;
-            _decoder = new OpusFrameDecoder(SampleRate, channels) { Gain = gain };
+            _decoder = new OpusFrameDecoder(SampleRate, channels);
+            _decoder.SetGain(gain);
             _frame = new float[_decoder.GetMaxDecodedLength(0)];
         }
 

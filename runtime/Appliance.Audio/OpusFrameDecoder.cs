@@ -4,11 +4,11 @@ using Concentus.Structs;
 namespace Appliance.Audio;
 
 /// <summary>
-/// Decodes Opus packets, one packet per frame, as earbuds send them, with Concentus: its managed decoder, which runs
-/// on every board (Concentus switches to a native libopus only where the Concentus.Native package supplies one). A packet the codec rejects is skipped and counted. Opus keeps state
-/// across packets: give them in order, one instance per stream; not thread-safe. The owner disposes it. Decode at
-/// 48 kHz where the output must be faithful: at 16 and 24 kHz Concentus 2.2 turns Hybrid packets (SILK with CELT)
-/// into near silence, where libopus does not.
+/// Decodes Opus packets, one packet per frame, as earbuds send them: with libopus, the reference decoder, where the
+/// board has it (<see cref="Implementation"/> says which), otherwise with Concentus's managed port, which runs
+/// anywhere but at 16 and 24 kHz turns Hybrid packets (SILK with CELT) into near silence, so decode at 48 kHz where
+/// only Concentus may be present. A packet the codec rejects is skipped and counted. Opus keeps state across packets:
+/// give them in order, one instance per stream; not thread-safe. The owner disposes it.
 /// </summary>
 public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
 {
@@ -21,7 +21,8 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     /// </summary>
     private const int MaxDtxPacketBytes = 2;
 
-    private readonly IOpusDecoder _decoder;
+    private readonly OpusLibrary.Decoder? _native;
+    private readonly IOpusDecoder? _managed;
     private readonly int _maxSamplesPerChannel;
 
     /// <summary>The rates an Opus decoder outputs (RFC 6716, section 2), in Hz; any packet decodes at any of them.</summary>
@@ -46,8 +47,18 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
         SampleRate = sampleRate;
         Channels = channels;
         _maxSamplesPerChannel = MaxSamplesPerChannelAt48k / (48000 / sampleRate);
-        _decoder = OpusCodecFactory.CreateDecoder(sampleRate, channels);
+        if (OpusLibrary.IsAvailable)
+        {
+            _native = new OpusLibrary.Decoder(sampleRate, channels, _maxSamplesPerChannel);
+        }
+        else
+        {
+            _managed = OpusCodecFactory.CreateDecoder(sampleRate, channels);
+        }
     }
+
+    /// <summary>The decoder in use: libopus's version string (<c>libopus 1.3.1</c>), or Concentus's managed port.</summary>
+    public static string Implementation => OpusLibrary.Version ?? "Concentus (managed port)";
 
     /// <inheritdoc />
     public int SampleRate { get; }
@@ -61,11 +72,14 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     /// <inheritdoc />
     public long FramesSkipped { get; private set; }
 
-    /// <summary>Output gain in Q7.8 dB that an Ogg Opus header asks for; applied by the decoder.</summary>
-    internal int Gain
+    /// <summary>Applies the output gain an Ogg Opus header asks for, in Q7.8 dB (RFC 7845, section 5.1).</summary>
+    internal void SetGain(int gain)
     {
-        get => _decoder.Gain;
-        set => _decoder.Gain = value;
+        _native?.SetGain(gain);
+        if (_managed is not null)
+        {
+            _managed.Gain = gain;
+        }
     }
 
     /// <inheritdoc />
@@ -107,7 +121,8 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
                 return FrameDecodeResult.Decoded(samplesPerChannel);
             }
 
-            samplesPerChannel = _decoder.Decode(frame, destination, _maxSamplesPerChannel, false);
+            samplesPerChannel = _native?.Decode(frame, destination, _maxSamplesPerChannel, Channels)
+                ?? _managed!.Decode(frame, destination, _maxSamplesPerChannel, false);
         }
         catch (OpusException)
         {
@@ -144,7 +159,8 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
             throw new ArgumentException("Destination is shorter than samplesPerChannel * Channels.", nameof(destination));
         }
 
-        return _decoder.Decode(ReadOnlySpan<byte>.Empty, destination, samplesPerChannel, false);
+        return _native?.Decode(ReadOnlySpan<byte>.Empty, destination, samplesPerChannel, Channels)
+            ?? _managed!.Decode(ReadOnlySpan<byte>.Empty, destination, samplesPerChannel, false);
     }
 
     /// <inheritdoc />
@@ -152,7 +168,11 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     public void FramesLost(int count) => ArgumentOutOfRangeException.ThrowIfNegative(count);
 
     /// <inheritdoc />
-    public void Dispose() => _decoder.Dispose();
+    public void Dispose()
+    {
+        _native?.Dispose();
+        _managed?.Dispose();
+    }
 
     private FrameDecodeResult Skip(FrameSkipReason reason)
     {

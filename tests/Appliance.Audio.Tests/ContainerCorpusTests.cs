@@ -91,8 +91,9 @@ public sealed class ContainerCorpusTests(ITestOutputHelper output)
     /// short-block granules NLayer differs above 15 kHz (libmpg123 sides with ffmpeg), which takes a whole file down to
     /// 59-61 dB, about ISO/IEC 11172-4's "limited accuracy" (RMS error 2^-11/√12 of full scale) at this signal's level
     /// (0.12 RMS). A misdecoded granule costs far more (an 8 kHz short block read with the wrong Huffman region: 17 dB).
-    /// Opus 60 dB: the project (Concentus) against ffmpeg's libopus decoder gives 67-72 dB on CELT packets and 99 dB on
-    /// SILK ones; a dropped or shifted packet costs far more.
+    /// Opus 60 dB: the project decodes with the board's libopus (bit-exact with ffmpeg's libopus decoder); where only
+    /// Concentus's managed port is present it gives 67-72 dB on CELT packets and 99 dB on SILK ones; a dropped or shifted
+    /// packet costs far more.
     /// </summary>
     private static double MinSnrDb(AudioContainer container) => container switch
     {
@@ -105,8 +106,8 @@ public sealed class ContainerCorpusTests(ITestOutputHelper output)
     /// <summary>
     /// ffmpeg's decoder for the reference: its default, except libopus for Opus. ffmpeg's native Opus decoder
     /// resamples SILK output to 48 kHz with a filter of its own (RFC 6716 §4.2.9 leaves the filter to the
-    /// implementation) and lands 7.5 dB from libopus on SILK packets; the project's Concentus, a port of libopus,
-    /// resamples as libopus and opusdec do.
+    /// implementation) and lands 7.5 dB from libopus on SILK packets; the project decodes with libopus (or Concentus,
+    /// a port of it), which resamples as opusdec does.
     /// </summary>
     private static string? ReferenceDecoder(AudioContainer container) => container == AudioContainer.OggOpus ? "libopus" : null;
 
