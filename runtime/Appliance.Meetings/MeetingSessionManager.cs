@@ -23,8 +23,10 @@ public sealed class MeetingSessionManager : IDisposable
     private readonly ConcurrentDictionary<string, SessionSlot> _sessions = new(StringComparer.Ordinal);
     private readonly MeetingStoreOptions _options;
     private readonly TimeProvider _time;
+    private const string LockFileName = ".lock";
     private volatile bool _disposed;
     private int _storageFailing;
+    private readonly FileStream? _lock;
 
     /// <summary>
     /// Opens the store: creates the root folder when missing, checks that it can be written, finishes interrupted
@@ -34,6 +36,8 @@ public sealed class MeetingSessionManager : IDisposable
     /// <see cref="StorageProblem"/>, and refuses every start with <see cref="MeetingResult.StorageError"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="IOException">Another process (a second daemon) holds the root folder's lock: two stores on one
+    /// folder would corrupt each other's journals.</exception>
     public MeetingSessionManager(MeetingStoreOptions options, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -49,6 +53,8 @@ public sealed class MeetingSessionManager : IDisposable
             Recovery = new MeetingRecoveryReport(resumed, skipped);
             return;
         }
+
+        _lock = LockRoot(options.RootDirectory);
 
         foreach (var directory in Directory.GetDirectories(options.RootDirectory).Order(StringComparer.Ordinal))
         {
@@ -162,6 +168,42 @@ public sealed class MeetingSessionManager : IDisposable
         if (Interlocked.Exchange(ref _storageFailing, failed ? 1 : 0) != (failed ? 1 : 0))
         {
             StorageChanged?.Invoke(failed ? $"meetings cannot be written to {_options.RootDirectory}: {session.LastStorageError ?? "a write failed"}" : null);
+        }
+    }
+
+    /// <summary>
+    /// Takes the root folder's lock file (an exclusive lock the operating system drops with the process, so a crash
+    /// leaves none behind) and writes this process's id into it, for the message a second daemon gets.
+    /// </summary>
+    private static FileStream LockRoot(string root)
+    {
+        var path = Path.Combine(root, LockFileName);
+        try
+        {
+            var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            stream.SetLength(0);
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            stream.Flush();
+            return stream;
+        }
+        catch (IOException e)
+        {
+            var holder = File.Exists(path) ? TryReadHolder(path) : null;
+            throw new IOException($"the meetings folder {root} is in use by another appliance daemon{(holder is null ? "" : $" (process {holder})")}: give each daemon its own Meetings:Root", e);
+        }
+    }
+
+    private static string? TryReadHolder(string path)
+    {
+        try
+        {
+            using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var text = new StreamReader(reader);
+            return text.ReadToEnd().Trim() is { Length: > 0 } pid ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 
@@ -446,6 +488,8 @@ public sealed class MeetingSessionManager : IDisposable
         {
             slot.Session?.Dispose();
         }
+
+        _lock?.Dispose();
     }
 
     private string SessionDirectory(string sessionId) => Path.Combine(_options.RootDirectory, sessionId);

@@ -109,6 +109,30 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Two daemons can never share one meetings folder: the second stops at start with a clear error, the first runs on.</summary>
+    [Fact]
+    public async Task A_second_daemon_on_the_same_meetings_folder_is_refused_at_start()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "appliance-shared-root-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            await using var first = DaemonProcess.Start("--Mqtt:Broker:Port=0", "--Device:Id=lock-a", $"--Meetings:Root={root}");
+            await first.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var second = DaemonProcess.Start("--Mqtt:Broker:Port=0", "--Device:Id=lock-b", $"--Meetings:Root={root}");
+
+            var exit = await second.WaitForExitAsync(TimeSpan.FromSeconds(30));
+
+            output.WriteLine(second.Output);
+            Assert.Equal(1, exit);
+            Assert.Contains($"the meetings folder {root} is in use by another appliance daemon", second.Output, StringComparison.Ordinal);
+            Assert.False(first.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     /// <summary>The sample systemd unit keeps the meetings under its writable state directory, not the read-only working directory.</summary>
     [Fact]
     public void The_sample_unit_puts_the_meetings_under_its_state_directory()

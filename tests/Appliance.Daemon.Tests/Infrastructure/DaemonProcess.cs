@@ -19,7 +19,16 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static DaemonProcess Start(params string[] args) => Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. args]));
+    public static DaemonProcess Start(params string[] args) => Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. WithOwnMeetingsRoot(args)]));
+
+    /// <summary>
+    /// The arguments, with a meetings folder of this daemon's own unless they name one (the store's lock lets one daemon
+    /// use a folder, and tests run side by side). A restarted daemon gets the same arguments, so the same folder.
+    /// </summary>
+    private static string[] WithOwnMeetingsRoot(string[] args) =>
+        args.Any(a => a.StartsWith("--Meetings:Root=", StringComparison.Ordinal))
+            ? args
+            : [.. args, $"--Meetings:Root={Path.Combine(Path.GetTempPath(), "appliance-test-meetings-" + string.Join('-', args).GetHashCode(StringComparison.Ordinal).ToString("x8", System.Globalization.CultureInfo.InvariantCulture))}"];
 
     /// <summary>
     /// Starts the daemon in a mount namespace of its own (<c>unshare</c>, util-linux; as an unprivileged user too, where
@@ -28,7 +37,7 @@ internal sealed class DaemonProcess : IAsyncDisposable
     /// </summary>
     public static DaemonProcess StartWithMounts(string setup, params string[] args)
     {
-        var daemon = string.Join(' ', new[] { "dotnet", Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll") }.Concat(args).Select(Quote));
+        var daemon = string.Join(' ', new[] { "dotnet", Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll") }.Concat(WithOwnMeetingsRoot(args)).Select(Quote));
         return Start(StartInfo("unshare", ["--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", $"{setup} && exec {daemon}"]));
     }
 

@@ -69,6 +69,12 @@ internal sealed class RunningDaemon : IAsyncDisposable
 
     private static async Task<RunningDaemon> StartAsync(ITestOutputHelper output, List<string> args, (string Host, int Port)? external, Action<HostApplicationBuilder>? customize)
     {
+        // Each daemon its own meetings folder, as the store's lock demands (tests run side by side).
+        if (!args.Any(a => a.StartsWith("--Meetings:Root=", StringComparison.Ordinal)))
+        {
+            args.Add($"--Meetings:Root={Path.Combine(Path.GetTempPath(), "appliance-test-meetings-" + Guid.NewGuid().ToString("N"))}");
+        }
+
         var deviceId = args.FirstOrDefault(a => a.StartsWith("--Device:Id=", StringComparison.Ordinal))?["--Device:Id=".Length..];
         if (deviceId is null)
         {
