@@ -7,6 +7,7 @@ using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Speech;
 using Appliance.Daemon.Status;
 using Appliance.Profiles;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -28,11 +29,11 @@ internal static class DaemonHost
 {
     public static DaemonBuildResult Build(string[] args, Action<HostApplicationBuilder>? customize = null)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            Args = args,
-            ContentRootPath = AppContext.BaseDirectory,
-        });
+        // appsettings.json is read once, not watched: a file watcher is an operating-system resource (an inotify
+        // instance) that a board may not have to spare, and the daemon takes no new settings while it runs anyway.
+        var settings = new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory, Configuration = new ConfigurationManager() };
+        settings.Configuration.AddInMemoryCollection([new("hostBuilder:reloadConfigOnChange", "false")]);
+        var builder = Host.CreateApplicationBuilder(settings);
 
         var configuration = builder.Configuration;
         var profilesDirectory = configuration["ProfilesDirectory"] is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "device-profiles");
@@ -61,6 +62,11 @@ internal static class DaemonHost
         services.AddHostIntegration();
 
         customize?.Invoke(builder);
+        if (ConfigurationKeys.Unknown(builder.Configuration, services) is { Count: > 0 } unknown)
+        {
+            return new DaemonBuildResult(null, unknown);
+        }
+
         return new DaemonBuildResult(builder.Build(), []);
     }
 }

@@ -7,13 +7,20 @@ namespace Appliance.Daemon;
 /// <summary>How every feature registers its configuration section: bound, and validated when the host starts.</summary>
 internal static class OptionsRegistration
 {
-    /// <summary>Binds <typeparamref name="TOptions"/> to <paramref name="section"/> and validates it at start (a bad value stops the start with exit code 2).</summary>
+    /// <summary>
+    /// Binds <typeparamref name="TOptions"/> to <paramref name="section"/> and validates it at start (a bad value stops
+    /// the start with exit code 2); the section's keys are then known to <see cref="ConfigurationKeys"/>.
+    /// </summary>
     public static IServiceCollection AddValidatedOptions<TOptions, TValidator>(this IServiceCollection services, IConfiguration configuration, string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {
         services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TOptions>, TValidator>();
-        return services;
+        return services.AddKnownSection<TOptions>(section);
     }
+
+    /// <summary>Declares a section read without options binding (its keys bind to <typeparamref name="TOptions"/>).</summary>
+    public static IServiceCollection AddKnownSection<TOptions>(this IServiceCollection services, string section) =>
+        services.AddSingleton(new KnownConfigurationSection(section, typeof(TOptions)));
 }

@@ -1,4 +1,5 @@
 using Appliance.Contracts;
+using Microsoft.Extensions.Configuration;
 using Appliance.Daemon.Tests.Infrastructure;
 
 namespace Appliance.Daemon.Tests;
@@ -33,6 +34,50 @@ public sealed class StartupTests
 
         Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("MaxConcurrent", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A key the daemon does not know is a start-up error that names it, wherever it comes from: a typo in a security
+    /// setting must not leave the default in force. Environment variables outside the daemon's sections are not its own.
+    /// </summary>
+    [Fact]
+    public async Task An_unknown_setting_is_refused_from_the_command_line_the_environment_and_a_settings_file()
+    {
+        await using var commandLine = DaemonProcess.Start("--Mqtt:Broker:Authentcation:Enabled=true", "--Mqtt:Broker:Port=0");
+        await using var environment = DaemonProcess.Start(new Dictionary<string, string> { ["Mqtt__Broker__Prot"] = "1884", ["SOME_OTHER_PROGRAM__SETTING"] = "x" }, "--Mqtt:Broker:Port=0");
+        var file = Path.Combine(Path.GetTempPath(), $"appliance-settings-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "Rpc": { "MaxConcurent": 8 }, "Meeting": { "Root": "x" } }""");
+        try
+        {
+            var fromFile = DaemonHost.Build(["--Mqtt:Broker:Port=0"], builder => builder.Configuration.AddJsonFile(file));
+
+            Assert.Equal(2, await commandLine.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("the command line: 'Mqtt:Broker:Authentcation:Enabled' is not a setting of the Mqtt section", commandLine.Output, StringComparison.Ordinal);
+            Assert.Equal(2, await environment.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+            Assert.Contains("the environment: 'Mqtt:Broker:Prot' is not a setting of the Mqtt section", environment.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("SOME_OTHER_PROGRAM", environment.Output, StringComparison.Ordinal);
+            Assert.False(fromFile.Succeeded);
+            Assert.Contains(fromFile.Problems, p => p.Contains("'Rpc:MaxConcurent' is not a setting of the Rpc section", StringComparison.Ordinal));
+            Assert.Contains(fromFile.Problems, p => p.Contains("'Meeting:Root' is not a setting the daemon knows", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>The settings file is read once: no file watcher (an inotify instance a board may not have to spare) is made.</summary>
+    [Fact]
+    public void The_settings_file_is_not_watched()
+    {
+        var built = DaemonHost.Build(["--Mqtt:Broker:Port=0", "--Device:Id=watch-test"]);
+
+        Assert.True(built.Succeeded, string.Join("; ", built.Problems));
+        using var host = built.Host!;
+        var configuration = (Microsoft.Extensions.Configuration.IConfigurationRoot)host.Services.GetService(typeof(Microsoft.Extensions.Configuration.IConfiguration))!;
+        var json = configuration.Providers.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationProvider>().ToList();
+        Assert.NotEmpty(json);
+        Assert.All(json, p => Assert.False(p.Source.ReloadOnChange, p.Source.Path));
     }
 
     [Fact]

@@ -50,6 +50,8 @@ internal static class DeviceFeature
         services.AddSingleton<HealthMonitor>();
         services.AddSingleton(inference);
         services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
+        services.AddKnownSection<ModelsOptions>(ModelsOptions.Section);
+        services.AddKnownSection<DeviceOptions>(DeviceOptions.Section);
         services.AddSingleton(sp => new ModelPaths(sp.GetRequiredService<IOptions<ModelsOptions>>().Value.Root));
         return null;
     }

@@ -21,6 +21,18 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
     public static DaemonProcess Start(params string[] args) => Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. WithOwnMeetingsRoot(args)]));
 
+    /// <summary>Starts the daemon with these environment variables added to the test's own.</summary>
+    public static DaemonProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. WithOwnMeetingsRoot(args)]);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        return Start(start);
+    }
+
     /// <summary>
     /// The arguments, with a meetings folder of this daemon's own unless they name one (the store's lock lets one daemon
     /// use a folder, and tests run side by side). A restarted daemon gets the same arguments, so the same folder.
