@@ -30,6 +30,7 @@ internal sealed class MeetingSession : IDisposable
     private bool _deleted;
     private bool _stateUnsaved;
     private bool _renumberingExpected;
+    private long _lastHeard; // timestamp of the last frame or start (a restart of the daemon counts as one)
 
     private MeetingSession(string directory, SessionStateDocument state, MeetingStoreOptions options, TimeProvider time)
     {
@@ -37,6 +38,7 @@ internal sealed class MeetingSession : IDisposable
         _state = state;
         _options = options;
         _time = time;
+        _lastHeard = time.GetTimestamp();
     }
 
     public string Id => _state.SessionId;
@@ -128,6 +130,7 @@ internal sealed class MeetingSession : IDisposable
     {
         lock (_sync)
         {
+            _lastHeard = _time.GetTimestamp();
             var written = new List<(int Index, AudioFrame Frame)>();
             var seen = new HashSet<long>();
             var refusing = false;
@@ -304,6 +307,7 @@ internal sealed class MeetingSession : IDisposable
     {
         lock (_sync)
         {
+            _lastHeard = _time.GetTimestamp();
             _renumberingExpected = _state.State == MeetingState.Open && !_deleted;
         }
     }
@@ -321,6 +325,18 @@ internal sealed class MeetingSession : IDisposable
         }
 
         return frame with { Sequence = frame.Sequence + _state.SequenceBase };
+    }
+
+    /// <summary>How long since the device last sent a frame or a start (since the daemon started, if it did not since).</summary>
+    public TimeSpan Silence
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _time.GetElapsedTime(_lastHeard);
+            }
+        }
     }
 
     /// <summary>The message of the last write that failed (a full disk, an I/O error), or null when none has.</summary>

@@ -427,6 +427,10 @@ public sealed class MeetingSessionManager : IDisposable
     public IReadOnlyList<MeetingInfo> List() =>
         [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Select(s => s.Snapshot()).OrderBy(i => i.CreatedAt).ThenBy(i => i.SessionId, StringComparer.Ordinal)];
 
+    /// <summary>The open sessions whose device has sent nothing (no frame, no start) for <paramref name="idle"/> or longer.</summary>
+    public IReadOnlyList<string> SilentOpenSessions(TimeSpan idle) =>
+        [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Where(s => s.Snapshot().State == MeetingState.Open && s.Silence >= idle).Select(s => s.Id)];
+
     /// <summary>The transcript (latest revision of each segment, by start time), or null when there is no such session.</summary>
     public IReadOnlyList<TranscriptSegment>? ReadTranscript(string sessionId) => TryGet(sessionId, out var session) ? session.ReadTranscript() : null;
 

@@ -32,6 +32,8 @@ public sealed record DeviceProfile
     public required IReadOnlyList<SensorSpec> Sensors { get; init; }
     /// <summary>The languages speech is transcribed in and Whisper's hallucination guards; the reference defaults when absent.</summary>
     public TranscriptionSettings Transcription { get; init; } = new();
+    /// <summary>How meetings behave on this device; the defaults when absent.</summary>
+    public MeetingSettings Meetings { get; init; } = new();
 
     /// <summary>The file the profile was read from (absolute path).</summary>
     [JsonIgnore]
@@ -145,6 +147,16 @@ public sealed record TranscriptionSettings
         Temperatures = [0.0],
         RepetitionLimit = 0,
     };
+}
+
+/// <summary>How meetings behave on a device.</summary>
+public sealed record MeetingSettings
+{
+    /// <summary>
+    /// Minutes after which an open meeting whose earbuds have sent nothing (they never came back) is stopped, and
+    /// summarised from what arrived; null never closes one.
+    /// </summary>
+    public int? IdleCloseMinutes { get; init; } = 30;
 }
 
 /// <summary>One model file or folder a feature loads.</summary>

@@ -18,6 +18,9 @@ namespace Appliance.Daemon.Meetings;
 internal sealed class MeetingsService : BackgroundService
 {
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromHours(1);
+
+    /// <summary>How often open meetings are looked at for earbuds that never came back.</summary>
+    private static readonly TimeSpan IdleCheckInterval = TimeSpan.FromMinutes(1);
     private readonly MeetingPipeline _pipeline;
     private readonly MeetingSessionManager _store;
     private readonly IMeetingEvents _events;
@@ -25,9 +28,12 @@ internal sealed class MeetingsService : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<MeetingsService> _logger;
 
-    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, TimeProvider time, ILogger<MeetingsService> logger)
+    private readonly TimeSpan? _idleClose;
+
+    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, DeviceContext device, TimeProvider time, ILogger<MeetingsService> logger)
     {
         _logger = logger;
+        _idleClose = device.Profile.Meetings.IdleCloseMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : null;
         _pipeline = pipeline;
         _store = store;
         _events = events;
@@ -63,12 +69,19 @@ internal sealed class MeetingsService : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(RetentionInterval, _time);
+        using var timer = new PeriodicTimer(IdleCheckInterval, _time);
+        var nextRetention = _time.GetTimestamp();
         try
         {
             do
             {
-                await _pipeline.DeleteExpiredAsync(stoppingToken).ConfigureAwait(false);
+                if (_time.GetTimestamp() >= nextRetention)
+                {
+                    await _pipeline.DeleteExpiredAsync(stoppingToken).ConfigureAwait(false);
+                    nextRetention = _time.GetTimestamp() + (long)(RetentionInterval.TotalSeconds * _time.TimestampFrequency);
+                }
+
+                await CloseSilentMeetingsAsync(stoppingToken).ConfigureAwait(false);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
@@ -79,6 +92,21 @@ internal sealed class MeetingsService : BackgroundService
     }
 
     private const string WritableDetail = "the meetings folder can be written";
+
+    /// <summary>Stops the open meetings whose earbuds sent nothing for the profile's idle time: they are summarised from what arrived.</summary>
+    private async Task CloseSilentMeetingsAsync(CancellationToken cancellationToken)
+    {
+        if (_idleClose is not { } idle)
+        {
+            return;
+        }
+
+        foreach (var sessionId in _store.SilentOpenSessions(idle))
+        {
+            var outcome = await _pipeline.StopAsync(sessionId, null, cancellationToken).ConfigureAwait(false);
+            MeetingsLog.ClosedIdle(_logger, sessionId, idle, outcome.Result.ToString());
+        }
+    }
 
     /// <summary>A full or failing disk, and its end: health's <c>storage</c> check and the log follow it.</summary>
     private void ReportStorage(string? problem)
@@ -127,4 +155,7 @@ internal static partial class MeetingsLog
 
     [LoggerMessage(6102, LogLevel.Information, "Meetings can be written again")]
     public static partial void StorageRecovered(ILogger logger);
+
+    [LoggerMessage(6103, LogLevel.Warning, "Meeting {SessionId} stopped: its earbuds sent nothing for {Idle}; it is summarised from what arrived ({Result})")]
+    public static partial void ClosedIdle(ILogger logger, string sessionId, TimeSpan idle, string result);
 }
