@@ -96,7 +96,8 @@ public sealed class BrokerSecurityTests(ITestOutputHelper output)
         }));
     }
 
-    private static string WriteSelfSignedCertificate(string password)
+    /// <summary>Writes a self-signed certificate for 127.0.0.1 to a new PKCS#12 file and returns its path.</summary>
+    internal static string WriteSelfSignedCertificate(string password)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

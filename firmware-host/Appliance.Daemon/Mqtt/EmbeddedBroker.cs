@@ -12,12 +12,13 @@ namespace Appliance.Daemon.Mqtt;
 /// <summary>
 /// The MQTT 5 broker the daemon runs by default (MQTTnet server): a plain TCP endpoint on the configured
 /// address and port, optionally a TLS endpoint, with authentication and the per-device ACL of
-/// <see cref="BrokerAccessControl"/>. Started before the daemon's own client connects to it; stopped last. A port of 0
+/// <see cref="BrokerAccessControl"/>, and a maximum packet size enforced by <see cref="GuardedTcpTransport"/>. Started before the daemon's own client connects to it; stopped last. A port of 0
 /// binds a free port, reported by <see cref="LocalEndpoint"/> and <see cref="TlsPort"/> once started.
 /// </summary>
 internal sealed class EmbeddedBroker : IHostedService, IDisposable
 {
     private readonly EmbeddedBrokerOptions _options;
+    private readonly int _maximumPacketSize;
     private readonly string _daemonClientId;
     private readonly ILogger<EmbeddedBroker> _logger;
     private MqttServer? _server;
@@ -26,6 +27,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     public EmbeddedBroker(IOptions<MqttOptions> options, DeviceContext device, ILogger<EmbeddedBroker> logger)
     {
         _options = options.Value.Broker;
+        _maximumPacketSize = options.Value.MaximumPacketSize;
         _daemonClientId = options.Value.External.ClientIdFor(device.DeviceId);
         _logger = logger;
         InternalCredentials = ("appliance-daemon", Convert.ToHexString(RandomNumberGenerator.GetBytes(24)));
@@ -77,7 +79,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
         var access = new BrokerAccessControl(_options.Authentication, InternalCredentials, _daemonClientId);
         // MQTTnet writes the bound port back into the endpoint options, so a port of 0 reads back as the one the OS gave.
         _serverOptions = builder.Build();
-        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, new MqttNetLogAdapter(_logger));
+        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, [new GuardedTcpTransport(_maximumPacketSize, _logger)], new MqttNetLogAdapter(_logger));
         _server.ValidatingConnectionAsync += access.ValidateConnectionAsync;
         _server.InterceptingSubscriptionAsync += BrokerAccessControl.InterceptSubscriptionAsync;
         _server.InterceptingPublishAsync += BrokerAccessControl.InterceptPublishAsync;
@@ -87,7 +89,8 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
             _options.BindAddress,
             LocalEndpoint.Port,
             TlsPort is { } tls ? $"TLS on port {tls}" : "no TLS",
-            _options.Authentication.Enabled ? $"authentication on, {_options.Authentication.Users.Count} accounts" : "authentication off");
+            _options.Authentication.Enabled ? $"authentication on, {_options.Authentication.Users.Count} accounts" : "authentication off",
+            _maximumPacketSize);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -272,6 +272,7 @@ internal sealed class MqttConnection : BackgroundService
             .WithClientId(_options.External.ClientIdFor(_device.DeviceId))
             .WithCleanStart(true)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(_options.KeepAliveSeconds))
+            .WithMaximumPacketSize((uint)_options.MaximumPacketSize)
             .WithTimeout(TimeSpan.FromSeconds(5))
             .WithWillTopic(Topics.Status(_device.DeviceId))
             .WithWillPayload(will)

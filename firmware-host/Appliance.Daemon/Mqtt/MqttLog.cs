@@ -5,8 +5,8 @@ namespace Appliance.Daemon.Mqtt;
 /// <summary>The MQTT endpoint's log messages (event ids 2000–2099).</summary>
 internal static partial class MqttLog
 {
-    [LoggerMessage(2000, LogLevel.Information, "Embedded MQTT broker listening on {Address}:{Port} ({Tls}, {Authentication})")]
-    public static partial void BrokerListening(ILogger logger, string address, int port, string tls, string authentication);
+    [LoggerMessage(2000, LogLevel.Information, "Embedded MQTT broker listening on {Address}:{Port} ({Tls}, {Authentication}, packets up to {MaximumPacketSize} bytes)")]
+    public static partial void BrokerListening(ILogger logger, string address, int port, string tls, string authentication, int maximumPacketSize);
 
     [LoggerMessage(2001, LogLevel.Information, "Connected to MQTT broker {Host}:{Port} ({Mode})")]
     public static partial void Connected(ILogger logger, string host, int port, string mode);
@@ -46,4 +46,16 @@ internal static partial class MqttLog
 
     [LoggerMessage(2012, LogLevel.Warning, "MQTT disconnect did not complete cleanly: {Detail}")]
     public static partial void DisconnectUnclean(ILogger logger, string detail);
+
+    [LoggerMessage(2015, LogLevel.Warning, "Refused a {Packet} packet of {Bytes} bytes from client {ClientId} at {Remote}: the maximum packet size is {Limit} bytes; the connection is closed")]
+    public static partial void PacketTooLarge(ILogger logger, string packet, long bytes, string clientId, string remote, int limit);
+
+    [LoggerMessage(2016, LogLevel.Warning, "The embedded broker does not listen on {Address}: {Detail}")]
+    public static partial void ListenerSkipped(ILogger logger, string address, string detail);
+
+    [LoggerMessage(2017, LogLevel.Warning, "The embedded broker could not accept a connection ({Code}): {Detail}")]
+    public static partial void AcceptFailed(ILogger logger, string code, string detail);
+
+    [LoggerMessage(2018, LogLevel.Debug, "Connection from {Remote} ended: {Detail}")]
+    public static partial void ClientConnectionEnded(ILogger logger, string remote, string detail);
 }

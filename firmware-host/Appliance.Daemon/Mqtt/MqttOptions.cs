@@ -35,6 +35,21 @@ internal sealed class MqttOptions
 
     [Range(2, 3600)]
     public int KeepAliveSeconds { get; set; } = 15;
+
+    /// <summary>
+    /// The default <see cref="MaximumPacketSize"/>: the largest request of the contract (<c>asr.transcribe</c>'s 16 MiB of
+    /// JSON) plus 64 KiB for the topic, the MQTT 5 properties and the MQTT 3.1.1 envelope.
+    /// </summary>
+    public const int DefaultMaximumPacketSize = Speech.AsrTranscribeMethod.MaxAudioPayloadBytes + 64 * 1024;
+
+    /// <summary>
+    /// The largest MQTT packet, in bytes with its fixed header, that the daemon takes: the embedded broker announces it
+    /// in its CONNACK and refuses a larger packet from its header, before buffering it; on an external broker the
+    /// daemon's client announces it in its CONNECT, so an MQTT 5 broker drops larger messages instead of delivering
+    /// them. Between 128 KiB and MQTT's own limit of 268435455 bytes.
+    /// </summary>
+    [Range(128 * 1024, 268_435_455)]
+    public int MaximumPacketSize { get; set; } = DefaultMaximumPacketSize;
 }
 
 internal sealed class EmbeddedBrokerOptions

@@ -19,6 +19,9 @@ internal sealed class DaemonProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The daemon's process id (the <c>dotnet</c> host runs the daemon in its own process), for /proc figures.</summary>
+    public int Id => _process.Id;
+
     public static DaemonProcess Start(params string[] args) => Start(StartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"), .. WithOwnMeetingsRoot(args)]));
 
     /// <summary>Starts the daemon with these environment variables added to the test's own.</summary>
