@@ -55,9 +55,11 @@ internal static class MeetingParameterRules
 }
 
 /// <summary>
-/// One audio frame as sent by the earbuds. Sequence numbers start at 0 for each session and rise by one per frame.
+/// One audio frame as sent by the earbuds. Sequence numbers rise by one per frame. They start at 0 for each session,
+/// or anywhere at or above the reorder window (the first frame then begins the timeline), and may start again from 0
+/// after a repeated start (the device rebooted).
 /// </summary>
-/// <param name="Sequence">The frame's sequence number (0-based, per session).</param>
+/// <param name="Sequence">The frame's sequence number, as the device numbers it.</param>
 /// <param name="Codec">The codec the frame is encoded with; must match the session's.</param>
 /// <param name="TimestampMicroseconds">The sender's capture time of the frame, in microseconds (opaque to the store).</param>
 /// <param name="Payload">The encoded audio. <see cref="MeetingSessionManager.AcceptFrame"/> copies it, so the caller may reuse its buffer; frames handed out by the manager own their memory.</param>

@@ -25,6 +25,7 @@ internal sealed class MeetingSession : IDisposable
     private readonly TimeProvider _time;
     private readonly SessionStateDocument _state;
     private ReorderBuffer? _reorder;
+    private bool _numberingSeen; // the meeting's first frame has been offered, so its numbering's start is settled
     private RecordJournal? _audio;
     private RecordJournal? _transcript;
     private bool _deleted;
@@ -133,15 +134,18 @@ internal sealed class MeetingSession : IDisposable
             _lastHeard = _time.GetTimestamp();
             var written = new List<(int Index, AudioFrame Frame)>();
             var seen = new HashSet<long>();
+            var floor = long.MinValue; // where the batch's accepted frames will have moved the reorder buffer on to
             var refusing = false;
             for (var i = 0; i < frames.Count; i++)
             {
                 var frame = OnTimeline(frames[i]);
-                results[i] = Check(frame, seen);
+                results[i] = frames[i].Sequence < 0 ? FrameResult.InvalidSequence : Check(frame, seen, floor);
                 if (results[i] != FrameResult.Accepted)
                 {
                     continue;
                 }
+
+                floor = Math.Max(floor, frame.Sequence - _options.ReorderWindow + 1);
 
                 if (refusing)
                 {
@@ -202,7 +206,12 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
-    private FrameResult Check(in AudioFrame frame, HashSet<long> seenInBatch)
+    /// <summary>
+    /// Classifies one frame of a batch as the reorder buffer will see it once the batch's earlier accepted frames are in:
+    /// a frame a whole window ahead moves the buffer on to <paramref name="floor"/>, and a new number below that is
+    /// late, exactly as if the frames had come one by one (and as a replay of the journal classifies them).
+    /// </summary>
+    private FrameResult Check(in AudioFrame frame, HashSet<long> seenInBatch, long floor)
     {
         if (_deleted)
         {
@@ -229,7 +238,9 @@ internal sealed class MeetingSession : IDisposable
 
         if (frame.Sequence < 0)
         {
-            return FrameResult.InvalidSequence;
+            // Numbered before the frame that began the device's numbering, and arrived after it.
+            _state.Late++;
+            return FrameResult.Late;
         }
 
         switch (_reorder!.Classify(frame.Sequence))
@@ -246,6 +257,12 @@ internal sealed class MeetingSession : IDisposable
         {
             _state.Duplicates++;
             return FrameResult.Duplicate;
+        }
+
+        if (frame.Sequence < floor)
+        {
+            _state.Late++;
+            return FrameResult.Late;
         }
 
         return FrameResult.Accepted;
@@ -312,9 +329,24 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
-    /// <summary>A frame as it lies on the meeting's timeline: its sequence number plus the base of the device's current numbering.</summary>
+    /// <summary>
+    /// A frame as it lies on the meeting's timeline: its sequence number plus the base of the device's current numbering.
+    /// A device may number from anywhere (as RTP senders do, from a random start): when the meeting's first frame is
+    /// numbered at or above the reorder window, that frame begins the timeline. Lower first numbers count from 0, as the
+    /// contract asks, so that the loss of a meeting's first frames still shows as a gap.
+    /// </summary>
     private AudioFrame OnTimeline(AudioFrame frame)
     {
+        if (!_numberingSeen && _state.Accepted == 0 && _state.SequenceRestarts == 0)
+        {
+            _numberingSeen = true;
+            if (frame.Sequence >= _options.ReorderWindow)
+            {
+                _state.SequenceBase = -frame.Sequence;
+                TrySave(); // the base must outlive a restart of the daemon, as a renumbering's does
+            }
+        }
+
         if (_renumberingExpected && _reorder is { } reorder && frame.Sequence >= 0
             && frame.Sequence + _state.SequenceBase < reorder.NextSequence - _options.ReorderWindow)
         {

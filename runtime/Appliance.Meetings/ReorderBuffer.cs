@@ -37,9 +37,18 @@ internal sealed class ReorderBuffer(int window)
         return InGap(sequence) ? SequenceStatus.Late : SequenceStatus.Duplicate;
     }
 
-    /// <summary>Adds a number classified <see cref="SequenceStatus.New"/> and releases what became due.</summary>
+    /// <summary>
+    /// Adds a number classified <see cref="SequenceStatus.New"/> and releases what became due. A number below
+    /// <see cref="NextSequence"/> was not new and is passed over (held below the next due number, it would corrupt
+    /// the gaps).
+    /// </summary>
     public void Add(long sequence)
     {
+        if (sequence < NextSequence)
+        {
+            return;
+        }
+
         _pending.Add(sequence);
         if (sequence - NextSequence >= window)
         {

@@ -75,6 +75,8 @@ public sealed partial class MeetingTests
         output.WriteLine(string.Join(", ", stages));
         Assert.Equal("map+prepared", stages[0]);
         Assert.Equal("map", stages.TakeWhile(s => s.StartsWith("map", StringComparison.Ordinal)).Last());
-        Assert.Equal(["reduce", "reduce+constrained"], stages.SkipWhile(s => s.StartsWith("map", StringComparison.Ordinal)));
+        // The chunking depends on how much transcript there was at each map ahead, so the notes may need a combine
+        // round before they fit one prompt; then the reduce fails and its constrained retry writes the summary.
+        Assert.Equal(["reduce", "reduce+constrained"], stages.SkipWhile(s => s.StartsWith("map", StringComparison.Ordinal)).SkipWhile(s => s == "combine"));
     }
 }

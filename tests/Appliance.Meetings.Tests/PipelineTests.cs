@@ -43,7 +43,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task A_meeting_goes_from_frames_to_a_stored_transcript_and_a_published_summary_with_its_gap()
     {
-        await using var rig = Rig.Start(models);
+        await using var rig = PipelineRig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m1", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", ["Ana"]), default));
         for (var seq = 0; seq < models.Frames.Count; seq++)
         {
@@ -76,7 +76,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task A_meeting_whose_audio_cannot_be_decoded_fails_is_reported_and_keeps_its_audio()
     {
-        await using var rig = Rig.Start(models);
+        await using var rig = PipelineRig.Start(models);
         var failed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         rig.Pipeline.FailuresChanged += () => failed.TrySetResult();
 
@@ -95,7 +95,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task Abort_ends_the_run_without_a_summary_and_delete_clears_what_was_published()
     {
-        await using var rig = Rig.Start(models);
+        await using var rig = PipelineRig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m3", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
         for (var seq = 0; seq < 50; seq++)
         {
@@ -118,7 +118,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         var half = models.Frames.Count / 2;
         string root;
         RecordedEvents published;
-        await using (var first = Rig.Start(models))
+        await using (var first = PipelineRig.Start(models))
         {
             (root, published) = (first.Root, first.Events);
             Assert.Equal(MeetingResult.Ok, await first.Pipeline.StartAsync("m6", parameters, default));
@@ -132,7 +132,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
 
         var before = published.Transcript("m6").Select(s => s.SegmentId).ToList();
 
-        await using var second = Rig.Start(models, root);
+        await using var second = PipelineRig.Start(models, root);
         second.Pipeline.ResumeAll();
         for (var seq = half; seq < models.Frames.Count; seq++)
         {
@@ -151,7 +151,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task An_abort_that_lands_while_the_summary_is_being_made_wins_without_a_failure()
     {
-        await using var rig = Rig.Start(models);
+        await using var rig = PipelineRig.Start(models);
         Assert.Equal(MeetingResult.Ok, await rig.Pipeline.StartAsync("m5", new MeetingParameters(AudioCodecs.PcmS16LE, 16000, 1, "en", []), default));
         Assert.True(rig.Ingest.TryEnqueue("m5", new AudioFrame(0, AudioCodecs.PcmS16LE, 0, models.Frames[0])));
         var summarizing = rig.Events.HoldProgress("m5", p => p.Stage == SummaryStage.Extractive);
@@ -200,46 +200,5 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         Assert.All(maps.SkipLast(1), m => Assert.True(m.Prepared));
         Assert.Equal([SummaryStage.Reduce, SummaryStage.Reduce], stages.SkipWhile(s => s.Stage == SummaryStage.Map).Select(s => s.Stage!.Value));
         Assert.True(stages[^1].Constrained);
-    }
-
-    /// <summary>Store, ingest loop, speech models and pipeline for one test, torn down in order.</summary>
-    private sealed class Rig : IAsyncDisposable
-    {
-        private readonly Task _ingestLoop;
-        private readonly SpeechModels _speech;
-
-        private Rig(PipelineModels models, string root)
-        {
-            Root = root;
-            Store = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = root }, TimeProvider.System);
-            Ingest = new MeetingIngest(Store, 4096, TimeProvider.System);
-            _speech = new SpeechModels(new ModelSet { Asr = new ModelSpec { Id = "whisper", Path = models.Whisper } }, InferenceSettings.Cpu(1), TranscriptionSettings.Unguarded);
-            _speech.Load();
-            Pipeline = new MeetingPipeline(Store, Ingest, _speech, () => null, Events, TimeProvider.System, NullLogger<MeetingPipeline>.Instance);
-            _ingestLoop = Ingest.RunAsync();
-        }
-
-        public MeetingSessionManager Store { get; }
-
-        public MeetingIngest Ingest { get; }
-
-        public MeetingPipeline Pipeline { get; }
-
-        public RecordedEvents Events { get; } = new();
-
-        /// <summary>The store's folder; a second rig on it is the daemon after a restart.</summary>
-        public string Root { get; }
-
-        /// <summary>A rig on a new store, or on <paramref name="root"/> (a restart), with no summary model (extractive summaries).</summary>
-        public static Rig Start(PipelineModels models, string? root = null) => new(models, root ?? Path.Combine(models.Root, "store-" + Guid.NewGuid().ToString("N")));
-
-        public async ValueTask DisposeAsync()
-        {
-            Ingest.Complete();
-            await _ingestLoop;
-            await Pipeline.DisposeAsync();
-            Store.Dispose();
-            _speech.Dispose();
-        }
     }
 }

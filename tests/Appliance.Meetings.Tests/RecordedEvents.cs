@@ -10,6 +10,7 @@ internal sealed class RecordedEvents : IMeetingEvents
     private readonly ConcurrentDictionary<string, TaskCompletionSource<MeetingSummary>> _summaries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ProgressHold> _holds = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<TranscriptSegment>> _firstSegments = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<MeetingProgress>> _failures = new(StringComparer.Ordinal);
 
     public IReadOnlyList<string> Deleted => [.. _events.Where(e => e.Event is string).Select(e => e.Session)];
 
@@ -18,6 +19,9 @@ internal sealed class RecordedEvents : IMeetingEvents
     public IReadOnlyList<MeetingProgress> Progress(string session) => [.. _events.Where(e => e.Session == session).Select(e => e.Event).OfType<MeetingProgress>()];
 
     public Task<MeetingSummary> Summary(string session) => Completion(session).Task;
+
+    /// <summary>Completes with the session's <c>failed</c> progress event, if it ever fails.</summary>
+    public Task<MeetingProgress> Failure(string session) => _failures.GetOrAdd(session, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     /// <summary>Completes with the session's first transcript segment.</summary>
     public Task<TranscriptSegment> FirstSegment(string session) => _firstSegments.GetOrAdd(session, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
@@ -31,6 +35,10 @@ internal sealed class RecordedEvents : IMeetingEvents
     public async Task ProgressAsync(string sessionId, MeetingProgress progress, CancellationToken cancellationToken)
     {
         await Record(sessionId, progress);
+        if (progress.State == MeetingPhase.Failed)
+        {
+            _failures.GetOrAdd(sessionId, _ => new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(progress);
+        }
         if (_holds.TryGetValue(sessionId, out var hold) && hold.Matches(progress))
         {
             await hold.WaitAsync();

@@ -103,8 +103,13 @@ internal sealed class MeetingsService : BackgroundService
 
         foreach (var sessionId in _store.SilentOpenSessions(idle))
         {
+            // Logged before the stop, whose summary may be out before the stop returns.
+            MeetingsLog.ClosingIdle(_logger, sessionId, idle);
             var outcome = await _pipeline.StopAsync(sessionId, null, cancellationToken).ConfigureAwait(false);
-            MeetingsLog.ClosedIdle(_logger, sessionId, idle, outcome.Result.ToString());
+            if (outcome.Result is not (MeetingResult.Ok or MeetingResult.AlreadyDone))
+            {
+                MeetingsLog.IdleStopFailed(_logger, sessionId, outcome.Result.ToString());
+            }
         }
     }
 
@@ -156,6 +161,9 @@ internal static partial class MeetingsLog
     [LoggerMessage(6102, LogLevel.Information, "Meetings can be written again")]
     public static partial void StorageRecovered(ILogger logger);
 
-    [LoggerMessage(6103, LogLevel.Warning, "Meeting {SessionId} stopped: its earbuds sent nothing for {Idle}; it is summarised from what arrived ({Result})")]
-    public static partial void ClosedIdle(ILogger logger, string sessionId, TimeSpan idle, string result);
+    [LoggerMessage(6103, LogLevel.Warning, "Meeting {SessionId} stopped: its earbuds sent nothing for {Idle}; it is summarised from what arrived")]
+    public static partial void ClosingIdle(ILogger logger, string sessionId, TimeSpan idle);
+
+    [LoggerMessage(6104, LogLevel.Warning, "Meeting {SessionId} could not be stopped after its idle time ({Result}); the next check tries again")]
+    public static partial void IdleStopFailed(ILogger logger, string sessionId, string result);
 }
