@@ -18,7 +18,7 @@ public sealed record ApplianceClientOptions
     /// <summary>The broker's port.</summary>
     public int Port { get; init; } = 1883;
 
-    /// <summary>The device whose daemon is called.</summary>
+    /// <summary>The device whose daemon is called (see <see cref="Identifiers.IsValidDeviceId"/>).</summary>
     public required string DeviceId { get; init; }
 
     /// <summary>The broker account, when it asks for one.</summary>
@@ -33,7 +33,7 @@ public sealed record ApplianceClientOptions
     /// <summary>Accept a self-signed or otherwise untrusted broker certificate (development boards only).</summary>
     public bool AllowUntrustedServerCertificate { get; init; }
 
-    /// <summary>MQTT client id; a random one when not set.</summary>
+    /// <summary>MQTT client id, also the last level of this client's reply topic, so it follows the device-id rule (<see cref="Identifiers.IsValidDeviceId"/>); a random one when not set.</summary>
     public string? ClientId { get; init; }
 
     /// <summary>How long a call waits for its final reply unless the call says otherwise.</summary>
@@ -110,10 +110,13 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <returns>The connected client; the caller owns it.</returns>
     /// <exception cref="MQTTnet.Exceptions.MqttCommunicationException">The broker cannot be reached.</exception>
     /// <exception cref="ApplianceClientException">The broker refused the connection or the reply subscription.</exception>
+    /// <exception cref="ArgumentException">The device id or the client id is not a valid id (a topic level).</exception>
     public static async Task<ApplianceClient> ConnectAsync(ApplianceClientOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var clientId = options.ClientId ?? $"client-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+        ThrowIfInvalid(options.DeviceId, Identifiers.IsValidDeviceId(options.DeviceId), "device id", Identifiers.DeviceIdDescription, nameof(options));
+        ThrowIfInvalid(clientId, Identifiers.IsValidDeviceId(clientId), "client id", Identifiers.DeviceIdDescription, nameof(options));
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(options.Host, options.Port)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
@@ -212,8 +215,12 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The replies; the last one is final.</returns>
     /// <exception cref="TimeoutException">No final reply arrived in time.</exception>
-    public IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
-        RequestAsync(Topics.Rpc(_options.DeviceId, method), method, payload, options, cancellationToken);
+    /// <exception cref="ArgumentException"><paramref name="method"/> is not one topic level (empty, or with <c>/</c>, <c>+</c> or <c>#</c>).</exception>
+    public IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
+        return RequestAsync(Topics.Rpc(_options.DeviceId, method), method, payload, options, cancellationToken);
+    }
 
     /// <summary>Sends a command on a meeting's control topic, as earbuds do, and returns its one reply.</summary>
     /// <param name="sessionId">The meeting.</param>
@@ -222,8 +229,21 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <returns>The reply: a <see cref="MeetingControlResult"/> or an error.</returns>
     /// <exception cref="TimeoutException">No reply arrived in time.</exception>
-    public Task<RpcReply> ControlMeetingAsync(string sessionId, MeetingControl command, RpcCallOptions? options = null, CancellationToken cancellationToken = default) =>
-        LastAsync(RequestAsync(Topics.MeetingControl(_options.DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
+    /// <exception cref="ArgumentException"><paramref name="sessionId"/> is not a valid session id.</exception>
+    public Task<RpcReply> ControlMeetingAsync(string sessionId, MeetingControl command, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ThrowIfInvalid(sessionId, Identifiers.IsValidSessionId(sessionId), "session id", Identifiers.SessionIdDescription, nameof(sessionId));
+        return LastAsync(RequestAsync(Topics.MeetingControl(_options.DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the value and the rule when <paramref name="valid"/> is false.</summary>
+    internal static void ThrowIfInvalid(string? value, bool valid, string what, string rule, string parameter)
+    {
+        if (!valid)
+        {
+            throw new ArgumentException($"'{value}' is not a valid {what}: use {rule}.", parameter);
+        }
+    }
 
     /// <summary>
     /// Subscribes to <paramref name="topicFilter"/>; the subscription is live at the broker when this returns, so nothing

@@ -70,6 +70,7 @@ public sealed record LlmChatParams
             : Temperature is < 0 or > 2 ? "temperature must be between 0 and 2"
             : TopP is <= 0 or > 1 ? "topP must be in (0, 1]"
             : RequestId is { Length: 0 or > 128 } ? "requestId must be 1-128 characters"
+            : Model is not null && !Identifiers.IsValidModelId(Model) ? $"model is not a valid model id ({Identifiers.ModelIdDescription})"
             : null;
     }
 }

@@ -69,12 +69,16 @@ public static class MeetingAudioFrame
     /// <summary>Builds the MQTT message of one frame.</summary>
     /// <param name="deviceId">The device that records the meeting.</param>
     /// <param name="sessionId">The meeting.</param>
-    /// <param name="sequence">The frame's sequence number (0 for the first frame, one more for each after it).</param>
+    /// <param name="sequence">The frame's sequence number: one more for each frame, from 0 or from any start (docs/mqtt-api.md, Meetings).</param>
     /// <param name="codec">The codec name the meeting was started with (see <see cref="AudioCodecs"/>).</param>
     /// <param name="payload">The encoded frame; the message references it, so keep it unchanged until published.</param>
     /// <returns>The message, ready to publish.</returns>
-    public static MqttApplicationMessage Create(string deviceId, string sessionId, long sequence, string codec, ReadOnlyMemory<byte> payload) =>
-        new MqttApplicationMessageBuilder()
+    /// <exception cref="ArgumentException">The device id or the session id is not valid (<see cref="Identifiers"/>).</exception>
+    public static MqttApplicationMessage Create(string deviceId, string sessionId, long sequence, string codec, ReadOnlyMemory<byte> payload)
+    {
+        ApplianceClient.ThrowIfInvalid(deviceId, Identifiers.IsValidDeviceId(deviceId), "device id", Identifiers.DeviceIdDescription, nameof(deviceId));
+        ApplianceClient.ThrowIfInvalid(sessionId, Identifiers.IsValidSessionId(sessionId), "session id", Identifiers.SessionIdDescription, nameof(sessionId));
+        return new MqttApplicationMessageBuilder()
             .WithTopic(Topics.MeetingAudio(deviceId, sessionId))
             .WithPayload(new ReadOnlySequence<byte>(payload))
             .WithQualityOfServiceLevel(Channels.MeetingAudio.Qos)
@@ -82,6 +86,7 @@ public static class MeetingAudioFrame
             .WithUserProperty(UserProperties.Sequence, Encoding.UTF8.GetBytes(sequence.ToString(CultureInfo.InvariantCulture)).AsMemory())
             .WithUserProperty(UserProperties.Codec, Encoding.UTF8.GetBytes(codec).AsMemory())
             .Build();
+    }
 
     /// <summary>Reads a received frame's sequence number and codec.</summary>
     /// <param name="message">A message from a meeting audio topic.</param>

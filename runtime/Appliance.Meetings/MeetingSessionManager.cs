@@ -147,6 +147,15 @@ public sealed class MeetingSessionManager : IDisposable
                     return MeetingResult.AlreadyDone;
                 }
 
+                if (Directory.Exists(SessionDirectory(sessionId)))
+                {
+                    // A folder the start-up scan could not read (kept for whoever looks into it), or, on a file system
+                    // that ignores case, another meeting's: never written into, never removed.
+                    slot.Removed = true;
+                    _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+                    return MeetingResult.FolderTaken;
+                }
+
                 try
                 {
                     slot.Session = MeetingSession.Create(SessionDirectory(sessionId), sessionId, parameters, _options, _time);
@@ -332,7 +341,7 @@ public sealed class MeetingSessionManager : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!TryGet(sessionId, out var session))
         {
-            return new StopOutcome(MeetingResult.UnknownSession, []);
+            return new StopOutcome(NotFound(sessionId), []);
         }
 
         var outcome = session.Stop();
@@ -344,7 +353,7 @@ public sealed class MeetingSessionManager : IDisposable
     public MeetingResult Abort(string sessionId)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return TryGet(sessionId, out var session) ? session.Abort() : MeetingResult.UnknownSession;
+        return TryGet(sessionId, out var session) ? session.Abort() : NotFound(sessionId);
     }
 
     /// <summary>
@@ -391,7 +400,7 @@ public sealed class MeetingSessionManager : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!Identifiers.IsValidSessionId(sessionId) || !_sessions.TryGetValue(sessionId, out var slot))
         {
-            return MeetingResult.UnknownSession;
+            return NotFound(sessionId);
         }
 
         lock (slot.Sync)
@@ -495,6 +504,13 @@ public sealed class MeetingSessionManager : IDisposable
 
         _lock?.Dispose();
     }
+
+    /// <summary>
+    /// Why a session id names no session: <see cref="MeetingResult.InvalidSessionId"/> when it could never name one (the
+    /// same answer <see cref="Start"/> gives it), <see cref="MeetingResult.UnknownSession"/> otherwise.
+    /// </summary>
+    public static MeetingResult NotFound(string? sessionId) =>
+        Identifiers.IsValidSessionId(sessionId) ? MeetingResult.UnknownSession : MeetingResult.InvalidSessionId;
 
     private string SessionDirectory(string sessionId) => Path.Combine(_options.RootDirectory, sessionId);
 

@@ -12,8 +12,14 @@ public enum MeetingResult
     /// <summary>No session has this id.</summary>
     UnknownSession,
 
-    /// <summary>The id is not 1 to 64 characters of letters, digits, '_' or '-', starting with a letter or digit.</summary>
+    /// <summary>The id breaks <see cref="Identifiers.IsValidSessionId"/>.</summary>
     InvalidSessionId,
+
+    /// <summary>
+    /// A folder of that name is on disk but holds no session the store could read at start-up (or, where the file
+    /// system ignores case, another session's); it is left untouched and the start refused.
+    /// </summary>
+    FolderTaken,
 
     /// <summary>The start parameters or the summary are invalid.</summary>
     InvalidArgument,

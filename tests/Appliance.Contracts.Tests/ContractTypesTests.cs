@@ -37,17 +37,47 @@ public sealed class ContractTypesTests
     }
 
     [Theory]
-    [InlineData("standup-1", true, true)]
-    [InlineData("_hidden", true, false)]
-    [InlineData("a/b", false, false)]
-    [InlineData("+", false, false)]
-    [InlineData("", false, false)]
-    [InlineData("x123456789x123456789x123456789x123456789x123456789x123456789abcd", true, true)]
-    [InlineData("x123456789x123456789x123456789x123456789x123456789x123456789abcde", false, false)]
-    public void Identifiers_that_become_topic_levels_and_folders_are_checked_in_one_place(string id, bool device, bool session)
+    [InlineData("standup-1", true, true, true)]
+    [InlineData("_hidden", true, false, false)]
+    [InlineData("a/b", false, false, false)]
+    [InlineData("+", false, false, false)]
+    [InlineData("#", false, false, false)]
+    [InlineData("", false, false, false)]
+    [InlineData("qwen2.5-0.5b", false, false, true)]
+    [InlineData(".hidden", false, false, false)]
+    [InlineData("..", false, false, false)]
+    [InlineData("tab\there", false, false, false)]
+    [InlineData("x123456789x123456789x123456789x123456789x123456789x123456789abcd", true, true, true)]
+    [InlineData("x123456789x123456789x123456789x123456789x123456789x123456789abcde", false, false, true)]
+    public void Identifiers_that_become_topic_levels_and_folders_are_checked_in_one_place(string id, bool device, bool session, bool model)
     {
         Assert.Equal(device, Identifiers.IsValidDeviceId(id));
         Assert.Equal(session, Identifiers.IsValidSessionId(id));
+        Assert.Equal(model, Identifiers.IsValidModelId(id));
+    }
+
+    /// <summary>The client library refuses an id that would become a wildcard or a separator in a topic, before it connects or publishes.</summary>
+    [Fact]
+    public async Task The_client_library_refuses_ids_that_are_not_one_topic_level()
+    {
+        var noDevice = await Assert.ThrowsAsync<ArgumentException>(() => ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = 1, DeviceId = "+" }));
+        var noClient = await Assert.ThrowsAsync<ArgumentException>(() => ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = 1, DeviceId = "tv-1", ClientId = "ha/#" }));
+        var noSession = Assert.Throws<ArgumentException>(() => MeetingAudioFrame.Create("tv-1", "a/b", 0, AudioCodecs.Opus, new byte[] { 0xF8 }));
+
+        Assert.Contains(Identifiers.DeviceIdDescription, noDevice.Message, StringComparison.Ordinal);
+        Assert.Contains("client id", noClient.Message, StringComparison.Ordinal);
+        Assert.Contains(Identifiers.SessionIdDescription, noSession.Message, StringComparison.Ordinal);
+        Assert.Equal(Topics.MeetingAudio("tv-1", "standup-1"), MeetingAudioFrame.Create("tv-1", "standup-1", 0, AudioCodecs.Opus, new byte[] { 0xF8 }).Topic);
+    }
+
+    [Fact]
+    public void The_device_profile_schema_checks_device_and_model_ids_by_the_same_rules()
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "device-profile.schema.json")));
+        var root = schema.RootElement;
+
+        Assert.Equal(Identifiers.DeviceIdRule, root.GetProperty("properties").GetProperty("deviceId").GetProperty("pattern").GetString());
+        Assert.Equal(Identifiers.ModelIdRule, root.GetProperty("$defs").GetProperty("model").GetProperty("properties").GetProperty("id").GetProperty("pattern").GetString());
     }
 
     [Fact]

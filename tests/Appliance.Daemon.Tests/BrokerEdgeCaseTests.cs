@@ -95,7 +95,7 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
             }
 
             using var app = await RawClient.ConnectAsync(host, port);
-            var replies = await app.SubscribeAsync($"test/replies/{Guid.NewGuid():N}");
+            var replies = await app.SubscribeAsync(Topics.Replies(deviceId, Guid.NewGuid().ToString("N")));
             await app.PublishAsync(new MqttApplicationMessageBuilder()
                 .WithTopic(requestTopic).WithPayload("{}"u8.ToArray()).WithRetainFlag(true)
                 .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
@@ -183,7 +183,7 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
         var answered = new[] { await replies.NextAsync(), await replies.NextAsync() }.Select(r => ContractJson.Deserialize<RpcReply>(r.Payload)!.CorrelationId).Order();
         Assert.Equal(["3", "4"], answered);
         Assert.False(elsewhere.Reader.TryRead(out _));
-        Assert.Contains(daemon.Logs, l => l.Message.Contains("replyTo must be a topic under", StringComparison.Ordinal));
+        Assert.Contains(daemon.Logs, l => l.Message.Contains("the reply topic must be under", StringComparison.Ordinal));
         Assert.Contains(daemon.Logs, l => l.Message.Contains("replyTo is missing", StringComparison.Ordinal));
 
         // The retained one was cleared: a new subscriber's first message on the topic is a fresh marker.
@@ -191,6 +191,41 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
         var seen = await observer.SubscribeAsync(topic);
         await observer.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload("marker"u8.ToArray()).Build());
         Assert.Equal("marker", System.Text.Encoding.UTF8.GetString((await seen.NextAsync()).Payload));
+    }
+
+    /// <summary>
+    /// The daemon publishes replies with its own rights, so an MQTT 5 response topic outside the device's replies (another
+    /// device's request topic, the daemon's own meeting control topic) is refused: the request is not executed, nothing
+    /// is published there, the refusal is logged, and a request with a proper response topic is answered as before.
+    /// </summary>
+    [Fact]
+    public async Task A_response_topic_outside_the_devices_replies_is_never_published_to()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output);
+        daemon.AllowErrors = true;
+        using var app = await RawClient.ConnectAsync(daemon.BrokerHost, daemon.BrokerPort);
+        var otherDevice = Topics.Rpc("other-device", RpcMethods.HealthGet.Name);
+        var ownControl = Topics.MeetingControl(daemon.DeviceId, "m1");
+        var elsewhere = new[] { await app.SubscribeAsync(otherDevice), await app.SubscribeAsync(ownControl) };
+        var replies = await app.SubscribeAsync(Topics.Replies(daemon.DeviceId, "good"));
+
+        foreach (var target in new[] { otherDevice, ownControl })
+        {
+            await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Rpc(daemon.DeviceId, RpcMethods.HealthGet.Name)).WithPayload("{}"u8.ToArray())
+                .WithResponseTopic(target).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        }
+
+        await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.MeetingControl(daemon.DeviceId, "m2")).WithPayload("{\"action\":\"start\",\"codec\":\"opus\",\"sampleRate\":48000,\"channels\":1}"u8.ToArray())
+            .WithResponseTopic(otherDevice).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.Rpc(daemon.DeviceId, RpcMethods.HealthGet.Name)).WithPayload("{}"u8.ToArray())
+            .WithResponseTopic(replies.Topic).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+        Assert.True(ContractJson.Deserialize<RpcReply>((await replies.NextAsync()).Payload)!.Final);
+        Assert.All(elsewhere, e => Assert.False(e.Reader.TryRead(out _)));
+        Assert.Equal(2, daemon.Logs.Count(l => l.Message.Contains("Request for health.get not executed: the reply topic must be under appliance/v1/", StringComparison.Ordinal)));
+        Assert.Contains(daemon.Logs, l => l.Message.Contains("Request for meetings m2 control not executed", StringComparison.Ordinal));
+        await using var client = await daemon.ConnectAsync();
+        Assert.Equal(RpcErrorCodes.UnknownSession, (await client.CallAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = "m2" })).Error?.Code);
     }
 
     private static T Read<T>(string printed) => ContractJson.Deserialize<T>(System.Text.Encoding.UTF8.GetBytes(printed.Trim()))!;

@@ -224,6 +224,35 @@ public sealed class LlmRpcTests(ForgedLlmFolders models, ITestOutputHelper outpu
         Assert.True((await client.CallAsync("health.get")).Result.HasValue);
     }
 
+    /// <summary>
+    /// A model id follows one rule wherever it enters (the profile schema, models.load, models.unload, models.select,
+    /// llm.chat): a path, a wildcard or an empty id is refused with invalid_params naming the rule, before anything
+    /// is loaded or looked up.
+    /// </summary>
+    [Theory]
+    [InlineData("../tiny")]
+    [InlineData("a/b")]
+    [InlineData("+")]
+    [InlineData(".hidden")]
+    [InlineData("")]
+    public async Task A_model_id_that_breaks_the_rule_is_refused_at_every_method(string id)
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var replies = new[]
+        {
+            await client.CallAsync(RpcMethods.ModelsLoad, new ModelsLoadParams { Id = id, Path = models.Tiny }),
+            await client.CallAsync(RpcMethods.ModelsUnload, new ModelIdParams { Id = id }),
+            await client.CallAsync(RpcMethods.ModelsSelect, new ModelIdParams { Id = id }),
+            await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = UserSaysHello, Model = id, MaxTokens = 2 }),
+        };
+
+        Assert.All(replies, r => Assert.Equal(RpcErrorCodes.InvalidParams, r.Error?.Code));
+        Assert.All(replies, r => Assert.Contains(Identifiers.ModelIdDescription, r.Error!.Message, StringComparison.Ordinal));
+        Assert.DoesNotContain((await client.GetStatusAsync()).Models!, m => m.Id == id);
+    }
+
     [Fact]
     public async Task Models_can_be_loaded_switched_and_unloaded_at_run_time()
     {

@@ -37,6 +37,24 @@ public sealed class StartupTests
     }
 
     /// <summary>
+    /// A broker account confined to a device must name a valid device id: <c>+</c> would have matched every device's
+    /// topics in the broker's access control.
+    /// </summary>
+    [Fact]
+    public async Task A_broker_account_confined_to_a_device_id_that_is_not_one_is_refused()
+    {
+        await using var daemon = DaemonProcess.Start(
+            "--Mqtt:Broker:Port=0",
+            "--Mqtt:Broker:Authentication:Enabled=true",
+            "--Mqtt:Broker:Authentication:Users:0:Username=tv",
+            "--Mqtt:Broker:Authentication:Users:0:Password=secret",
+            "--Mqtt:Broker:Authentication:Users:0:DeviceId=+");
+
+        Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("a broker account's DeviceId must be a device id", daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A key the daemon does not know is a start-up error that names it, wherever it comes from: a typo in a security
     /// setting must not leave the default in force. Environment variables outside the daemon's sections are not its own.
     /// </summary>

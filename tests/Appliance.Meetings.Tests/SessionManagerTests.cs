@@ -85,6 +85,10 @@ public sealed class SessionManagerTests : IDisposable
         Assert.Equal(MeetingResult.AlreadyDone, manager.Start("m1", TestStore.Opus with { Participants = ["Maria", "Tom"] }));
         Assert.Equal(MeetingResult.InvalidArgument, manager.Start("m3", TestStore.Opus with { Channels = 0 }));
         Assert.Equal(MeetingResult.InvalidSessionId, manager.Start("../m3", TestStore.Opus));
+        Assert.Equal(MeetingResult.InvalidSessionId, manager.Stop("../m3").Result);
+        Assert.Equal(MeetingResult.InvalidSessionId, manager.Abort("a/b"));
+        Assert.Equal(MeetingResult.InvalidSessionId, manager.Delete("+"));
+        Assert.Equal(MeetingResult.UnknownSession, manager.Stop("m3").Result);
         Assert.Equal(MeetingResult.Ok, manager.Stop("m1").Result);
         Assert.Equal(FrameResult.SessionNotOpen, manager.AcceptFrame("m1", TestStore.Frame(0)));
 
@@ -92,6 +96,28 @@ public sealed class SessionManagerTests : IDisposable
         var m1 = manager.Get("m1")!.Counters;
         Assert.Equal((0L, 1L, 1L, 1L), (m1.Accepted, m1.InvalidPayloads, m1.CodecMismatches, m1.AfterStop));
         Assert.Equal(1, manager.Get("m2")!.Counters.Accepted);
+    }
+
+    /// <summary>
+    /// A folder the start-up scan could not read (a damaged state file) is kept for whoever looks into it: a start with
+    /// its name is refused, and nothing in the folder is written, replayed or removed.
+    /// </summary>
+    [Fact]
+    public void A_folder_that_holds_no_readable_meeting_is_never_taken_over_by_a_start()
+    {
+        var damaged = Path.Combine(_store.Root, "m1");
+        Directory.CreateDirectory(damaged);
+        File.WriteAllText(Path.Combine(damaged, "state.json"), "{ not json");
+        File.WriteAllBytes(Path.Combine(damaged, "audio.journal"), [1, 2, 3]);
+
+        using var manager = _store.Open();
+        Assert.Contains(manager.Recovery.Skipped, s => s.StartsWith("m1:", StringComparison.Ordinal));
+        Assert.Equal(MeetingResult.FolderTaken, manager.Start("m1", TestStore.Opus));
+        Assert.Equal(MeetingResult.FolderTaken, manager.Start("m1", TestStore.Opus));
+        Assert.Null(manager.Get("m1"));
+        Assert.Equal("{ not json", File.ReadAllText(Path.Combine(damaged, "state.json")));
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(Path.Combine(damaged, "audio.journal")));
+        Assert.Equal(MeetingResult.Ok, manager.Start("m2", TestStore.Opus));
     }
 
     [Fact]

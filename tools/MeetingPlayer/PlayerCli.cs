@@ -104,7 +104,7 @@ internal sealed class Player(IAnsiConsole console, TimeProvider time)
 
         if (!Identifiers.IsValidDeviceId(settings.DeviceId) || !Identifiers.IsValidSessionId(settings.SessionId))
         {
-            _view.Error($"'{settings.DeviceId}' / '{settings.SessionId}' is not a usable device id / session id (1-64 letters, digits, '-' or '_').");
+            _view.Error($"'{settings.DeviceId}' / '{settings.SessionId}' is not a usable device id ({Identifiers.DeviceIdDescription}) / session id ({Identifiers.SessionIdDescription}).");
             return 1;
         }
 

@@ -39,7 +39,7 @@ internal static class DeviceFeature
         var deviceId = configuration.GetSection(DeviceOptions.Section).Get<DeviceOptions>()?.Id is { Length: > 0 } configured ? configured : profile.DeviceId ?? DeviceIdFromHostName();
         if (!Identifiers.IsValidDeviceId(deviceId))
         {
-            return $"Device:Id '{deviceId}' is not a valid device id: use 1-64 letters, digits, '-' or '_'.";
+            return $"Device:Id '{deviceId}' is not a valid device id: use {Identifiers.DeviceIdDescription}.";
         }
 
         var inference = InferenceSettings.FromProfile(profile);

@@ -115,9 +115,17 @@ internal sealed class ModelsLoadMethod(LlmHost host) : RpcHandler<ModelsLoadPara
             return Fail(RpcErrorCodes.InvalidParams, "models.load needs {\"id\": \"...\", \"path\": \"...\"}");
         }
 
+        if (!Identifiers.IsValidModelId(id))
+        {
+            return Fail(RpcErrorCodes.InvalidParams, InvalidModelId(id));
+        }
+
         var status = await host.LoadAsync(new ModelSpec { Id = id, Path = path, ContextTokens = parameters.ContextTokens }, parameters.Feature ?? ModelFeatures.Llm, cancellationToken).ConfigureAwait(false);
         return status.Error is { } error ? Fail(error.Code, error.Message) : Ok(LanguageModels.ToContract(status));
     }
+
+    /// <summary>The refusal of a model id that breaks <see cref="Identifiers.IsValidModelId"/>.</summary>
+    public static string InvalidModelId(string id) => $"'{id}' is not a valid model id ({Identifiers.ModelIdDescription})";
 }
 
 /// <summary><c>models.unload</c> <c>{"id"}</c>: frees a model once its running generations finish.</summary>
@@ -125,6 +133,7 @@ internal sealed class ModelsUnloadMethod(LlmService llm) : RpcHandler<ModelIdPar
 {
     protected override Task<RpcResult<ModelsUnloadResult>> HandleAsync(ModelIdParams parameters, RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(parameters.Id is not { } id ? Fail(RpcErrorCodes.InvalidParams, "models.unload needs {\"id\": \"...\"}")
+            : !Identifiers.IsValidModelId(id) ? Fail(RpcErrorCodes.InvalidParams, ModelsLoadMethod.InvalidModelId(id))
             : llm.UnloadModel(id) ? Ok(new ModelsUnloadResult(id))
             : Fail(RpcErrorCodes.ModelNotFound, $"no model '{id}' is loaded"));
 }
@@ -134,6 +143,7 @@ internal sealed class ModelsSelectMethod(LlmService llm) : RpcHandler<ModelIdPar
 {
     protected override Task<RpcResult<ModelsSelectResult>> HandleAsync(ModelIdParams parameters, RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(parameters.Id is not { } id ? Fail(RpcErrorCodes.InvalidParams, "models.select needs {\"id\": \"...\"}")
+            : !Identifiers.IsValidModelId(id) ? Fail(RpcErrorCodes.InvalidParams, ModelsLoadMethod.InvalidModelId(id))
             : llm.SetDefaultModel(id) ? Ok(new ModelsSelectResult(id))
             : Fail(RpcErrorCodes.ModelNotFound, $"no model '{id}' is loaded"));
 }

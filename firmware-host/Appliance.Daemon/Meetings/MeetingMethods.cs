@@ -106,7 +106,7 @@ internal sealed class MeetingsGetMethod(MeetingSessionManager store) : RpcHandle
 
         return Task.FromResult(store.Get(sessionId) is { } info && store.ReadTranscript(sessionId) is { } transcript
             ? Ok(new MeetingsGetResult(info, transcript, store.ReadSummary(sessionId)))
-            : MeetingErrors.Fail<MeetingsGetResult>(MeetingResult.UnknownSession, sessionId));
+            : MeetingErrors.Fail<MeetingsGetResult>(MeetingSessionManager.NotFound(sessionId), sessionId));
     }
 }
 
@@ -135,8 +135,9 @@ internal static class MeetingErrors
         var (code, message) = result switch
         {
             MeetingResult.UnknownSession => (RpcErrorCodes.UnknownSession, $"there is no meeting '{sessionId}'"),
-            MeetingResult.InvalidSessionId => (RpcErrorCodes.InvalidParams, $"'{sessionId}' is not a valid session id (1-64 letters, digits, '_' or '-')"),
+            MeetingResult.InvalidSessionId => (RpcErrorCodes.InvalidParams, $"'{sessionId}' is not a valid session id ({Identifiers.SessionIdDescription})"),
             MeetingResult.InvalidArgument => (RpcErrorCodes.InvalidParams, "the start parameters are not valid"),
+            MeetingResult.FolderTaken => (RpcErrorCodes.SessionConflict, $"the meetings folder already holds a folder '{sessionId}' that is not a meeting the daemon could read at start-up (see its log); it is kept untouched: use another session id"),
             MeetingResult.ParametersConflict => (RpcErrorCodes.SessionConflict, $"meeting '{sessionId}' is already running with other parameters"),
             MeetingResult.InvalidState => (RpcErrorCodes.InvalidState, $"meeting '{sessionId}' cannot do that in its current state"),
             _ => (RpcErrorCodes.StorageError, $"meeting '{sessionId}' could not be written to disk"),

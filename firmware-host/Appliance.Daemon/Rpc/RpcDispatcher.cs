@@ -98,6 +98,11 @@ internal sealed class RpcDispatcher : BackgroundService
             return Task.CompletedTask;
         }
 
+        if (RefusedResponseTopic(message, method))
+        {
+            return message.Retain ? ClearRetainedAsync(message.Topic) : Task.CompletedTask;
+        }
+
         var request = new Request(method, null, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));
         if (message.Retain)
         {
@@ -188,20 +193,37 @@ internal sealed class RpcDispatcher : BackgroundService
     }
 
     /// <summary>
-    /// Why a reply topic from a payload is not one the daemon publishes to, or null: a valid MQTT topic name (1 to
-    /// 65535 UTF-8 bytes, no wildcard, no control character, not a <c>$</c> topic) under the device's own prefix.
+    /// A request whose MQTT 5 response topic the daemon will not publish to is not executed, only logged: the daemon
+    /// publishes replies with its own rights, so a client must not point them at another device's or the daemon's own
+    /// request topics.
+    /// </summary>
+    private bool RefusedResponseTopic(MqttApplicationMessage message, string what)
+    {
+        if (string.IsNullOrEmpty(message.ResponseTopic) || ReplyTopicProblem(message.ResponseTopic) is not { } problem)
+        {
+            return false;
+        }
+
+        RpcLog.ResponseTopicRefused(_logger, what, problem);
+        return true;
+    }
+
+    /// <summary>
+    /// Why a reply topic (an MQTT 5 response topic, or an envelope's <c>replyTo</c>) is not one the daemon publishes to,
+    /// or null: a valid MQTT topic name (up to 65535 UTF-8 bytes, no wildcard, no control character) under the device's
+    /// replies, <c>appliance/v1/{deviceId}/replies/</c>.
     /// </summary>
     private string? ReplyTopicProblem(string topic)
     {
-        var prefix = Topics.DevicePrefix(_device.DeviceId);
+        var prefix = Topics.Replies(_device.DeviceId, "");
         if (!topic.StartsWith(prefix, StringComparison.Ordinal) || topic.Length == prefix.Length)
         {
-            return $"replyTo must be a topic under {prefix}, for example {Topics.Replies(_device.DeviceId, "my-client")}";
+            return $"the reply topic must be under {prefix}, for example {Topics.Replies(_device.DeviceId, "my-client")}";
         }
 
         if (System.Text.Encoding.UTF8.GetByteCount(topic) > 65535 || topic.Any(c => c is '+' or '#' || char.IsControl(c) || char.IsSurrogate(c)))
         {
-            return "replyTo is not a valid MQTT topic name (wildcards, control characters, or longer than 65535 bytes)";
+            return "the reply topic is not a valid MQTT topic name (wildcards, control characters, or longer than 65535 bytes)";
         }
 
         return null;
@@ -213,6 +235,11 @@ internal sealed class RpcDispatcher : BackgroundService
         if (!Topics.TryGetMeetingSession(message.Topic, _device.DeviceId, MeetingTopic.Control, out var sessionId))
         {
             return Task.CompletedTask;
+        }
+
+        if (RefusedResponseTopic(message, $"meetings {sessionId} control"))
+        {
+            return message.Retain ? ClearRetainedAsync(message.Topic) : Task.CompletedTask;
         }
 
         var request = new Request(null, sessionId, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message));

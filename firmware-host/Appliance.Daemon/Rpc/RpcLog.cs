@@ -11,6 +11,9 @@ internal static partial class RpcLog
     [LoggerMessage(3011, LogLevel.Warning, "MQTT 3.1.1 envelope request for {Method} is not a valid envelope; dropped: {Detail}")]
     public static partial void EnvelopeUnreadable(ILogger logger, string method, string detail);
 
+    [LoggerMessage(3012, LogLevel.Warning, "Request for {Method} not executed: {Detail}")]
+    public static partial void ResponseTopicRefused(ILogger logger, string method, string detail);
+
     [LoggerMessage(3000, LogLevel.Warning, "RPC request for {Method} has no response topic; dropped")]
     public static partial void RequestWithoutResponseTopic(ILogger logger, string method);
 
