@@ -39,4 +39,14 @@ public interface IAudioFrameDecoder
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
     void FramesLost(int count);
+
+    /// <summary>
+    /// Fills in <paramref name="count"/> frames that never arrived just before <paramref name="nextFrame"/>, as the
+    /// codec can reconstruct them, into <paramref name="destination"/> (interleaved). Returns the samples per channel
+    /// written: all of the lost frames, or 0 when the codec cannot conceal them (raw PCM, an unreadable next frame, a
+    /// destination too short) and the caller puts silence on the timeline instead. It never throws for bad frame
+    /// content.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive.</exception>
+    int ConcealLost(int count, ReadOnlySpan<byte> nextFrame, Span<float> destination);
 }

@@ -91,6 +91,37 @@ public sealed class Mono16kConverter
         }
     }
 
+    /// <summary>
+    /// Reconstructs <paramref name="count"/> frames lost just before <paramref name="nextFrame"/> as the codec can
+    /// (<see cref="IAudioFrameDecoder.ConcealLost"/>) and appends their 16 kHz mono samples to <paramref name="output"/>.
+    /// </summary>
+    /// <param name="count">Frames lost, at least 1.</param>
+    /// <param name="nextFrame">The frame that arrived after them; push it afterwards as usual.</param>
+    /// <param name="output">Receives the samples.</param>
+    /// <returns>False, with nothing written, when the codec cannot conceal them: the caller puts silence in their place.</returns>
+    /// <exception cref="InvalidOperationException">The converter was made for samples, not frames.</exception>
+    public bool PushConcealed(int count, ReadOnlySpan<byte> nextFrame, IBufferWriter<float> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var decoder = _decoder ?? throw new InvalidOperationException("This converter takes samples; make it with a decoder to conceal frames.");
+        var length = count * decoder.GetMaxDecodedLength(nextFrame.Length);
+        var concealed = ArrayPool<float>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            var samplesPerChannel = decoder.ConcealLost(count, nextFrame, concealed.AsSpan(0, length));
+            if (samplesPerChannel > 0)
+            {
+                PushSamples(concealed.AsSpan(0, samplesPerChannel * Channels), output);
+            }
+
+            return samplesPerChannel > 0;
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(concealed);
+        }
+    }
+
     /// <summary>Appends the 16 kHz mono samples of <paramref name="interleaved"/> that are complete to <paramref name="output"/>.</summary>
     /// <param name="interleaved">Samples at <see cref="SampleRate"/>, <see cref="Channels"/> interleaved (a partial last frame is ignored).</param>
     /// <param name="output">Receives the samples.</param>

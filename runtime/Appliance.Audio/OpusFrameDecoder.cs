@@ -168,6 +168,47 @@ public sealed class OpusFrameDecoder : IAudioFrameDecoder, IDisposable
     public void FramesLost(int count) => ArgumentOutOfRangeException.ThrowIfNegative(count);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Each lost packet is taken to be as long as <paramref name="nextFrame"/>. The last one is decoded from the in-band
+    /// forward error correction data of <paramref name="nextFrame"/> (an encoder that expects loss sends a coarse copy
+    /// of the previous frame), and the others, or the last when the packet carries none, by packet-loss concealment:
+    /// libopus's own calls for a loss (opus_decode with decode_fec set, then without data), so the samples are the
+    /// reference decoder's. Give <paramref name="nextFrame"/> to <see cref="TryDecode"/> afterwards as usual.
+    /// </remarks>
+    public int ConcealLost(int count, ReadOnlySpan<byte> nextFrame, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        int frameSamples;
+        try
+        {
+            frameSamples = OpusPacketInfo.GetNumSamples(nextFrame, SampleRate);
+        }
+        catch (OpusException)
+        {
+            return 0; // the next packet is unreadable too: nothing tells the lost ones' length
+        }
+
+        if (frameSamples <= 0 || frameSamples > _maxSamplesPerChannel || count * frameSamples * Channels > destination.Length)
+        {
+            return 0;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var slot = destination.Slice(i * frameSamples * Channels, frameSamples * Channels);
+            var last = i == count - 1 && nextFrame.Length > MaxDtxPacketBytes;
+            var written = _native?.Decode(last ? nextFrame : ReadOnlySpan<byte>.Empty, slot, frameSamples, Channels, fec: last)
+                ?? _managed!.Decode(last ? nextFrame : ReadOnlySpan<byte>.Empty, slot, frameSamples, last);
+            if (written != frameSamples)
+            {
+                return 0; // all or nothing: the caller then puts silence of the whole gap
+            }
+        }
+
+        return count * frameSamples;
+    }
+
+    /// <inheritdoc />
     public void Dispose()
     {
         _native?.Dispose();

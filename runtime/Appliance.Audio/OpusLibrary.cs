@@ -77,9 +77,11 @@ internal static class OpusLibrary
 
         /// <summary>
         /// Decodes a packet (or, when empty, conceals a lost one of <paramref name="samplesPerChannel"/>) into
-        /// <paramref name="destination"/>; returns samples per channel, or a negative libopus error.
+        /// <paramref name="destination"/>; returns samples per channel, or a negative libopus error. With
+        /// <paramref name="fec"/>, decodes instead the packet before <paramref name="packet"/>, which was lost, from the
+        /// in-band forward error correction data <paramref name="packet"/> carries (concealing it when it carries none).
         /// </summary>
-        public int Decode(ReadOnlySpan<byte> packet, Span<float> destination, int samplesPerChannel, int channels)
+        public int Decode(ReadOnlySpan<byte> packet, Span<float> destination, int samplesPerChannel, int channels, bool fec = false)
         {
             if (packet.Length > _packet.Length)
             {
@@ -87,7 +89,7 @@ internal static class OpusLibrary
             }
 
             packet.CopyTo(_packet);
-            var decoded = Native.opus_decode_float(_state, packet.IsEmpty ? null : _packet, packet.Length, _pcm, samplesPerChannel, 0);
+            var decoded = Native.opus_decode_float(_state, packet.IsEmpty ? null : _packet, packet.Length, _pcm, samplesPerChannel, fec ? 1 : 0);
             if (decoded > 0)
             {
                 _pcm.AsSpan(0, decoded * channels).CopyTo(destination);

@@ -120,6 +120,14 @@ public sealed class PcmFrameDecoder : IAudioFrameDecoder
         _realign = true;
     }
 
+    /// <inheritdoc />
+    /// <remarks>Raw PCM holds nothing to rebuild a lost frame from: always 0, and the caller puts silence in its place.</remarks>
+    public int ConcealLost(int count, ReadOnlySpan<byte> nextFrame, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        return 0;
+    }
+
     private int Convert(ReadOnlySpan<byte> bytes, Span<float> destination)
     {
         var count = bytes.Length / _format.BytesPerSample;

@@ -145,7 +145,6 @@ internal sealed class MeetingSession : IDisposable
                     continue;
                 }
 
-                floor = Math.Max(floor, frame.Sequence - _options.ReorderWindow + 1);
 
                 if (refusing)
                 {
@@ -159,6 +158,7 @@ internal sealed class MeetingSession : IDisposable
                 {
                     AppendAudio(frame);
                     written.Add((i, frame));
+                    floor = Math.Max(floor, frame.Sequence - _options.ReorderWindow + 1);
                 }
                 catch (IOException e)
                 {
@@ -206,6 +206,14 @@ internal sealed class MeetingSession : IDisposable
         }
     }
 
+    /// <summary>Why the session refuses a frame whatever its number (deleted, not open, bad payload, other codec), or null; counts nothing.</summary>
+    private FrameResult? Refusal(in AudioFrame frame) =>
+        _deleted ? FrameResult.UnknownSession
+        : _state.State != MeetingState.Open ? FrameResult.SessionNotOpen
+        : frame.Payload.IsEmpty || frame.Payload.Length > _options.MaxFrameBytes ? FrameResult.InvalidPayload
+        : !string.Equals(frame.Codec, _state.Parameters.Codec, StringComparison.Ordinal) ? FrameResult.CodecMismatch
+        : null;
+
     /// <summary>
     /// Classifies one frame of a batch as the reorder buffer will see it once the batch's earlier accepted frames are in:
     /// a frame a whole window ahead moves the buffer on to <paramref name="floor"/>, and a new number below that is
@@ -213,27 +221,19 @@ internal sealed class MeetingSession : IDisposable
     /// </summary>
     private FrameResult Check(in AudioFrame frame, HashSet<long> seenInBatch, long floor)
     {
-        if (_deleted)
+        switch (Refusal(frame))
         {
-            return FrameResult.UnknownSession;
-        }
-
-        if (_state.State != MeetingState.Open)
-        {
-            _state.AfterStop++;
-            return FrameResult.SessionNotOpen;
-        }
-
-        if (frame.Payload.IsEmpty || frame.Payload.Length > _options.MaxFrameBytes)
-        {
-            _state.InvalidPayloads++;
-            return FrameResult.InvalidPayload;
-        }
-
-        if (!string.Equals(frame.Codec, _state.Parameters.Codec, StringComparison.Ordinal))
-        {
-            _state.CodecMismatches++;
-            return FrameResult.CodecMismatch;
+            case FrameResult.UnknownSession:
+                return FrameResult.UnknownSession;
+            case FrameResult.SessionNotOpen:
+                _state.AfterStop++;
+                return FrameResult.SessionNotOpen;
+            case FrameResult.InvalidPayload:
+                _state.InvalidPayloads++;
+                return FrameResult.InvalidPayload;
+            case FrameResult.CodecMismatch:
+                _state.CodecMismatches++;
+                return FrameResult.CodecMismatch;
         }
 
         if (frame.Sequence < 0)
@@ -253,7 +253,7 @@ internal sealed class MeetingSession : IDisposable
                 return FrameResult.Duplicate;
         }
 
-        if (!seenInBatch.Add(frame.Sequence))
+        if (seenInBatch.Contains(frame.Sequence))
         {
             _state.Duplicates++;
             return FrameResult.Duplicate;
@@ -265,6 +265,7 @@ internal sealed class MeetingSession : IDisposable
             return FrameResult.Late;
         }
 
+        seenInBatch.Add(frame.Sequence);
         return FrameResult.Accepted;
     }
 
@@ -331,13 +332,14 @@ internal sealed class MeetingSession : IDisposable
 
     /// <summary>
     /// A frame as it lies on the meeting's timeline: its sequence number plus the base of the device's current numbering.
-    /// A device may number from anywhere (as RTP senders do, from a random start): when the meeting's first frame is
-    /// numbered at or above the reorder window, that frame begins the timeline. Lower first numbers count from 0, as the
+    /// A device may number from anywhere (as RTP senders do, from a random start): when the meeting's first usable frame
+    /// (one the session would take whatever its number) is numbered at or above the reorder window, it begins the
+    /// timeline, and a frame numbered below it is late. Lower first numbers count from 0, as the
     /// contract asks, so that the loss of a meeting's first frames still shows as a gap.
     /// </summary>
     private AudioFrame OnTimeline(AudioFrame frame)
     {
-        if (!_numberingSeen && _state.Accepted == 0 && _state.SequenceRestarts == 0)
+        if (!_numberingSeen && _state.Accepted == 0 && _state.SequenceRestarts == 0 && frame.Sequence >= 0 && Refusal(frame) is null)
         {
             _numberingSeen = true;
             if (frame.Sequence >= _options.ReorderWindow)

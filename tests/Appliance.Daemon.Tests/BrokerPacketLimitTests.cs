@@ -5,6 +5,7 @@ using Appliance.Contracts;
 using Appliance.Daemon.Mqtt;
 using Appliance.Daemon.Tests.Infrastructure;
 using Appliance.Tests.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Appliance.Daemon.Tests;
@@ -119,6 +120,32 @@ public sealed class BrokerPacketLimitTests(ITestOutputHelper output)
         Assert.Contains(daemon.Logs, l => l.Message.Contains($"Refused a PUBLISH packet of {limit + 1} bytes from client limit-client", StringComparison.Ordinal));
         await using var app = await daemon.ConnectAsync();
         Assert.True((await app.CallAsync(RpcMethods.HealthGet, new EmptyParams())).Result.HasValue);
+    }
+
+    /// <summary>
+    /// The limit is for clients, not for the daemon itself: with the smallest limit a reply larger than it (a long
+    /// meeting's transcript) still reaches the caller, and the daemon is not cut off by its own broker.
+    /// </summary>
+    [Fact]
+    public async Task The_daemons_own_replies_are_not_held_to_the_limit()
+    {
+        const int limit = 128 * 1024;
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(
+            output,
+            [$"--Mqtt:MaximumPacketSize={limit}"],
+            builder => builder.Services.AddSingleton<Appliance.Daemon.Rpc.IRpcMethod, LargeReplyMethod>());
+        await using var client = await daemon.ConnectAsync();
+
+        RpcReply? reply = null;
+        await foreach (var r in client.StreamRawAsync("test.large", Encoding.UTF8.GetBytes($"{{\"bytes\":{3 * limit}}}")))
+        {
+            reply = r;
+        }
+
+        Assert.Equal(3 * limit, reply!.Result!.Value.GetProperty("text").GetString()!.Length);
+        Assert.DoesNotContain(daemon.Logs, l => l.Message.Contains("Refused a", StringComparison.Ordinal));
+        Assert.DoesNotContain(daemon.Logs, l => l.Message.Contains("Lost the MQTT connection", StringComparison.Ordinal));
+        Assert.True((await client.CallAsync(RpcMethods.HealthGet, new EmptyParams())).Result.HasValue);
     }
 
     private static long ResidentKib(int pid, string field)

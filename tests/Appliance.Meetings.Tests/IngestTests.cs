@@ -74,6 +74,27 @@ public sealed class IngestTests : IDisposable
         Assert.All(replayed.Gaps, g => Assert.True(g.Count > 0));
     }
 
+    /// <summary>
+    /// A device numbering from 5000 begins the timeline there, not with a phantom gap from 0; a refused frame before it
+    /// (another codec, numbered 90000) settles nothing, and a frame numbered below the first one arrives late.
+    /// </summary>
+    [Fact]
+    public void A_numbering_from_anywhere_begins_the_timeline_at_the_first_usable_frame()
+    {
+        using var manager = _store.Open();
+        manager.Start("m1", TestStore.Opus);
+        Assert.Equal(FrameResult.CodecMismatch, manager.AcceptFrame("m1", TestStore.Frame(90000, codec: "pcm_s16le")));
+        foreach (var seq in new long[] { 5000, 5001, 5003, 5002 })
+        {
+            Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
+        }
+
+        Assert.Equal(FrameResult.Late, manager.AcceptFrame("m1", TestStore.Frame(4999)));
+        var info = manager.Get("m1")!;
+        Assert.Empty(info.Gaps);
+        Assert.Equal((4L, 1L, 3L), (info.Counters.Accepted, info.Counters.Late, info.ReleasedThrough));
+    }
+
     [Fact]
     public void The_reader_hands_out_a_frame_only_when_no_earlier_one_can_still_come()
     {

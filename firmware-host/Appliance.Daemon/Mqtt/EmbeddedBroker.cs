@@ -79,7 +79,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
         var access = new BrokerAccessControl(_options.Authentication, InternalCredentials, _daemonClientId);
         // MQTTnet writes the bound port back into the endpoint options, so a port of 0 reads back as the one the OS gave.
         _serverOptions = builder.Build();
-        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, [new GuardedTcpTransport(_maximumPacketSize, _logger)], new MqttNetLogAdapter(_logger));
+        _server = new MqttServerFactory().CreateMqttServer(_serverOptions, [new GuardedTcpTransport(_maximumPacketSize, _daemonClientId, _logger)], new MqttNetLogAdapter(_logger));
         _server.ValidatingConnectionAsync += access.ValidateConnectionAsync;
         _server.InterceptingSubscriptionAsync += BrokerAccessControl.InterceptSubscriptionAsync;
         _server.InterceptingPublishAsync += BrokerAccessControl.InterceptPublishAsync;

@@ -28,7 +28,14 @@ namespace Appliance.Daemon.Mqtt;
 /// server's communication timeout. Started and stopped by the MQTTnet server on its own thread; connections are
 /// served concurrently, each on its own task.
 /// </remarks>
-internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger) : IMqttServerAdapter
+/// <param name="maximumPacketSize">The limit, in bytes with the fixed header.</param>
+/// <param name="daemonClientId">
+/// The daemon's own client id. Once the broker has accepted that client (its access control lets only the daemon,
+/// with the per-start internal credentials, use the id), its connection has no limit and is told none: the daemon's
+/// replies are bounded by the contract, not by a setting, and it must never be cut off by its own broker.
+/// </param>
+/// <param name="logger">Where refusals and listener problems go.</param>
+internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonClientId, ILogger logger) : IMqttServerAdapter
 {
     private readonly List<Socket> _listeners = [];
     private CancellationTokenSource? _stopping;
@@ -89,9 +96,10 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
                 continue;
             }
 
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            Socket? socket = null;
             try
             {
+                socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 if (address.AddressFamily == AddressFamily.InterNetworkV6)
                 {
                     socket.DualMode = false; // the IPv4 listener has the same port
@@ -103,13 +111,13 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
             catch (SocketException e) when (address.AddressFamily == AddressFamily.InterNetworkV6
                 && e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported)
             {
-                socket.Dispose();
+                socket?.Dispose();
                 MqttLog.ListenerSkipped(logger, address.ToString(), e.Message);
                 continue;
             }
             catch
             {
-                socket.Dispose();
+                socket?.Dispose();
                 throw;
             }
 
@@ -148,7 +156,6 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
                 continue;
             }
 
-            client.NoDelay = endpoint.NoDelay;
             _ = Task.Run(() => ServeAsync(client, options, endpoint, tls, mqttLogger, stopping), CancellationToken.None);
         }
     }
@@ -160,6 +167,7 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
         Stream stream = new NetworkStream(client, ownsSocket: true);
         try
         {
+            client.NoDelay = endpoint.NoDelay;
             X509Certificate2? clientCertificate = null;
             if (tls is not null)
             {
@@ -189,12 +197,18 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
             var guard = new PacketSizeGuard(new MqttTcpChannel(stream, local, remote, clientCertificate), MaximumPacketSize);
             var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
             using var adapter = new MqttChannelAdapter(guard, formatter, mqttLogger) { AllowPacketFragmentation = endpoint.AllowPacketFragmentation };
-            await handler(new PacketSizeLimitedAdapter(adapter, guard, logger)).ConfigureAwait(false);
+            await handler(new PacketSizeLimitedAdapter(adapter, guard, daemonClientId, options.DefaultCommunicationTimeout, logger)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
         {
             // A client that goes away or fails its TLS handshake is the client's problem, not the broker's.
             MqttLog.ClientConnectionEnded(logger, remote?.ToString() ?? "?", e.Message);
+        }
+#pragma warning disable CA1031 // One connection's failure, whatever it is, must not go unobserved or touch the others.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            MqttLog.ClientConnectionFailed(logger, remote?.ToString() ?? "?", e);
         }
         finally
         {
@@ -207,7 +221,7 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
     /// end of stream that <see cref="PacketSizeGuard"/> makes of an oversized packet into a logged refusal and, for an
     /// MQTT 5 client, a DISCONNECT 0x95.
     /// </summary>
-    private sealed class PacketSizeLimitedAdapter(MqttChannelAdapter inner, PacketSizeGuard guard, ILogger logger) : IMqttChannelAdapter
+    private sealed class PacketSizeLimitedAdapter(MqttChannelAdapter inner, PacketSizeGuard guard, string daemonClientId, TimeSpan communicationTimeout, ILogger logger) : IMqttChannelAdapter
     {
         private string? _clientId;
 
@@ -240,7 +254,14 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
         {
             if (packet is MqttConnAckPacket connAck)
             {
-                connAck.MaximumPacketSize = (uint)guard.MaximumPacketSize;
+                if (connAck.ReasonCode == MqttConnectReasonCode.Success && _clientId == daemonClientId)
+                {
+                    guard.Lift(); // the daemon itself, past the broker's access control
+                }
+                else
+                {
+                    connAck.MaximumPacketSize = (uint)guard.MaximumPacketSize;
+                }
             }
 
             return inner.SendPacketAsync(packet, cancellationToken);
@@ -268,6 +289,10 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, ILogger logger)
 
         private async Task TryDisconnectAsync(CancellationToken cancellationToken)
         {
+            // Bounded: a client that writes without reading can hold the connection's send lock.
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(communicationTimeout);
+            cancellationToken = bounded.Token;
             try
             {
                 var disconnect = new MqttDisconnectPacket

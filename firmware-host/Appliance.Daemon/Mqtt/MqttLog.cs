@@ -58,4 +58,7 @@ internal static partial class MqttLog
 
     [LoggerMessage(2018, LogLevel.Debug, "Connection from {Remote} ended: {Detail}")]
     public static partial void ClientConnectionEnded(ILogger logger, string remote, string detail);
+
+    [LoggerMessage(2019, LogLevel.Error, "Connection from {Remote} failed")]
+    public static partial void ClientConnectionFailed(ILogger logger, string remote, Exception exception);
 }

@@ -107,6 +107,7 @@ internal sealed class BrokerUser
     [Required]
     public string Password { get; set; } = "";
 
+    [MinLength(1)]
     [RegularExpression(Appliance.Contracts.Identifiers.DeviceIdRule, ErrorMessage = "a broker account's DeviceId must be a device id: " + Appliance.Contracts.Identifiers.DeviceIdDescription)]
     public string? DeviceId { get; set; }
 }

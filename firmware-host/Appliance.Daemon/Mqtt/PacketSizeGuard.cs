@@ -37,8 +37,11 @@ internal sealed class PacketSizeGuard(IMqttChannel inner, int maximumPacketSize)
         Refused,
     }
 
-    /// <summary>The largest packet read whole, in bytes, fixed header included.</summary>
-    public int MaximumPacketSize { get; } = maximumPacketSize;
+    /// <summary>The largest packet read whole, in bytes, fixed header included; <see cref="int.MaxValue"/> once lifted.</summary>
+    public int MaximumPacketSize { get; private set; } = maximumPacketSize;
+
+    /// <summary>Takes the limit off this connection (the daemon's own client); called before its next packet is read.</summary>
+    public void Lift() => MaximumPacketSize = int.MaxValue;
 
     /// <summary>The packet that ended the stream: its MQTT control packet type (3 = PUBLISH) and its full size in bytes; null while none was refused.</summary>
     public (int PacketType, long Bytes)? RefusedPacket { get; private set; }

@@ -121,8 +121,8 @@ internal sealed class RpcDispatcher : BackgroundService
     /// <summary>
     /// A request of an MQTT 3.1.1 client: the reply topic, correlation id, idempotency key and parameters come in the
     /// payload (<see cref="RpcEnvelope"/>), and every reply carries the correlation id in its body. The reply topic
-    /// must be under the device's own prefix (where the broker's ACL lets the device's accounts read), since the
-    /// daemon publishes there with its own rights. An envelope that cannot be answered is logged and dropped, and a
+    /// must be under the device's replies, as a response topic must (<see cref="ReplyTopicProblem"/>), since the daemon
+    /// publishes there with its own rights. An envelope that cannot be answered is logged and dropped, and a
     /// retained one is cleared all the same.
     /// </summary>
     private async Task OnRpcEnvelopeAsync(MqttApplicationMessage message)

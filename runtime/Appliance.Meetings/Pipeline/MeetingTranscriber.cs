@@ -11,7 +11,8 @@ namespace Appliance.Meetings.Pipeline;
 /// <summary>
 /// Turns one session's audio into transcript segments as the meeting goes on. It reads the frames back from the
 /// session's journal in sequence order (so the audio waits on disk, not in memory, when transcription lags), decodes
-/// them to 16 kHz mono (lost frames become silence of the same length), runs voice activity detection, and sends each
+/// them to 16 kHz mono (lost frames become silence of the same length, or, for a short Opus loss, what forward error
+/// correction and concealment rebuild), runs voice activity detection, and sends each
 /// utterance (or 28 s of continuous speech) through Whisper, taking turns with every other user of the model through
 /// its <see cref="TranscriptionScheduler"/> at batch priority. Segments go to the store first, then to the events.
 /// Segment ids come from the utterance's place in the audio, so a restart, which reads the journal again and skips the
@@ -21,6 +22,9 @@ namespace Appliance.Meetings.Pipeline;
 internal sealed class MeetingTranscriber
 {
     private const int MaxUtteranceSamples = 28 * SpeechAudio.SampleRate;
+
+    /// <summary>The longest loss the codec is asked to rebuild, in frames (100 ms of 20 ms frames); a longer one is silence.</summary>
+    private const int MaxConcealedFrames = 5;
 
     /// <summary>Of a gap's silence, what the VAD hears (enough to end any utterance); the rest only moves the timeline: 2 s.</summary>
     private const long SilenceHeard = 2L * SpeechAudio.SampleRate;
@@ -112,14 +116,16 @@ internal sealed class MeetingTranscriber
                 break;
             }
 
-            if (missing > 0)
+            pcm.Clear();
+            if (missing > 0 && (missing > MaxConcealedFrames || !converter.PushConcealed((int)missing, frame.Payload.Span, pcm)))
             {
-                // Frames that never arrived are silence of their full length on the timeline.
+                // Frames that never arrived are silence of their full length on the timeline, unless the codec rebuilt
+                // a short loss (Opus: from the next packet's forward error correction, else by concealment).
                 decoder.FramesLost((int)Math.Min(missing, int.MaxValue));
                 await HearSilenceAsync(missing * samplesPerFrame, detector, utterance, cancellationToken).ConfigureAwait(false);
             }
 
-            pcm.Clear();
+            var concealed = pcm.WrittenCount;
             var skippedBefore = converter.FramesSkipped;
             converter.Push(frame.Payload.Span, pcm);
             if (converter.FramesSkipped > skippedBefore)
@@ -130,7 +136,7 @@ internal sealed class MeetingTranscriber
             }
             else
             {
-                samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount);
+                samplesPerFrame = Math.Max(samplesPerFrame, pcm.WrittenCount - concealed);
             }
 
             _framesRead += missing + 1;

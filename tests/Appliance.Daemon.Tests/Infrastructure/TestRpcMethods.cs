@@ -42,3 +42,19 @@ internal sealed class StreamingMethod : IRpcMethod
         return new RpcOutcome(CountingMethod.Json($"{{\"parts\":{parts}}}"), null);
     }
 }
+
+/// <summary><c>test.large</c>: answers with a result of about <c>bytes</c> bytes (a long transcript, say), to show the daemon's own replies are not held to the broker's limit for clients.</summary>
+internal sealed class LargeReplyMethod : IRpcMethod
+{
+    public string Name => "test.large";
+
+    public int? MaxPayloadBytes => null;
+
+    public bool InSessionOrder => false;
+
+    public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
+    {
+        var bytes = call.Params.TryGetProperty("bytes", out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt32() : 1000;
+        return Task.FromResult(new RpcOutcome(CountingMethod.Json($"{{\"text\":\"{new string('x', bytes)}\"}}"), null));
+    }
+}
