@@ -2,8 +2,9 @@
 # Runs every test that needs nothing beyond this repository and public package registries.
 # Installs what the tests use when it is missing: Debian's mosquitto and mosquitto-clients (external-broker
 # contract tests, MQTT 3.1.1 clients),
-# opus-tools (reference Opus decoder), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and
-# encoder of the audio container corpus), and the Node packages of the independent reference implementations
+# opus-tools (reference Opus decoder), python3 (drives libopus itself as the reference at every Opus rate and under
+# loss), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and encoder of the audio container corpus),
+# and the Node packages of the independent reference implementations
 # (transformers.js for the forged-model, Whisper-feature and Whisper decoding parity checks, openWakeWord's
 # models, the AsyncAPI parser).
 # Extra arguments go to `dotnet test` (for example --filter FullyQualifiedName~Contract).
@@ -14,6 +15,7 @@ missing=()
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v mosquitto_rr >/dev/null || missing+=(mosquitto-clients)
 command -v opusdec >/dev/null || missing+=(opus-tools)
+command -v python3 >/dev/null || missing+=(python3)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
