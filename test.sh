@@ -2,7 +2,7 @@
 # Runs every test that needs nothing beyond this repository and public package registries.
 # Installs what the tests use when it is missing: Debian's mosquitto and mosquitto-clients (external-broker
 # contract tests, MQTT 3.1.1 clients),
-# opus-tools (reference Opus decoder), python3 (drives libopus itself as the reference at every Opus rate and under
+# opus-tools (reference Opus decoder), libmpg123-0 (the MPEG-2.5 decoder, as on boards), python3 (drives libopus itself as the reference at every Opus rate and under
 # loss), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and encoder of the audio container corpus),
 # and the Node packages of the independent reference implementations
 # (transformers.js for the forged-model, Whisper-feature and Whisper decoding parity checks, openWakeWord's
@@ -16,6 +16,7 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosqu
 command -v mosquitto_rr >/dev/null || missing+=(mosquitto-clients)
 command -v opusdec >/dev/null || missing+=(opus-tools)
 command -v python3 >/dev/null || missing+=(python3)
+/sbin/ldconfig -p | grep -q 'libmpg123\.so\.0' || missing+=(libmpg123-0)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)

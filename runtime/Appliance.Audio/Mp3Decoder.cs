@@ -1,21 +1,28 @@
 using System.Buffers.Binary;
 using NLayer;
+using MpegSamples = (float[] Samples, int SampleRate, int Channels, bool Truncated);
 
 namespace Appliance.Audio;
 
 /// <summary>
-/// Reads MPEG-1/2/2.5 Layer I/II/III files with NLayer, a fully managed decoder (no Windows ACM or Media
-/// Foundation), so it runs on Linux ARM boards. Gapless playback is done here the way ffmpeg does it: a Xing/Info
+/// Reads MPEG-1/2/2.5 Layer I/II/III files, each with the decoder that agrees with ffmpeg on it (the container corpus
+/// measures it): MPEG-1 and MPEG-2 with NLayer, a fully managed decoder (within 55-125 dB of ffmpeg; libmpg123 differs
+/// from ffmpeg on some MPEG-2 stereo frames, 26 dB), and MPEG-2.5 with the board's libmpg123
+/// (<see cref="Mpg123Library"/>; 114-119 dB), since NLayer misreads MPEG-2.5 8 kHz short blocks (17 dB); without
+/// libmpg123, NLayer decodes everything (<see cref="Implementation"/> says which). Gapless playback is done here the way ffmpeg does it: a Xing/Info
 /// frame is header data, not audio, and is not decoded; when it carries an encoder-delay field (the LAME extension,
 /// written by LAME and by ffmpeg), the encoder delay plus the decoder's own 529 samples are dropped at the start and
-/// the encoder padding less those 529 at the end. NLayer resynchronises past damaged frames by itself without
-/// reporting them; where it gives up on damaged data instead, the audio decoded up to that point is returned as
+/// the encoder padding less those 529 at the end. Both decoders resynchronise past damaged frames by themselves without
+/// reporting them; where one gives up on damaged data instead, the audio decoded up to that point is returned as
 /// truncated. <see cref="DecodedAudio.FramesSkipped"/> is therefore always 0 for MP3.
 /// </summary>
 internal static class Mp3Decoder
 {
     /// <summary>The Layer III synthesis delay in samples that gapless trimming adds to the encoder delay (528 + 1).</summary>
     private const int DecoderDelay = 529;
+
+    /// <summary>The decoders in use: libmpg123 for MPEG-2.5 where the board has it, NLayer for the rest.</summary>
+    public static string Implementation => Mpg123Library.IsAvailable ? "libmpg123 (MPEG-2.5), NLayer (MPEG-1, MPEG-2)" : "NLayer (managed)";
 
     public static AudioReadResult Read(Stream stream)
     {
@@ -25,39 +32,18 @@ internal static class Mp3Decoder
         var info = InfoFrame.Find(bytes);
         byte[] audio = info is null ? bytes.ToArray() : [.. bytes[..info.Offset], .. bytes[(info.Offset + info.Length)..]];
 
-        var samples = new List<float>();
-        var channels = 0;
-        var sampleRate = 0;
-        var isTruncated = false;
-        try
+        var (decoded, problem) = Mpg123Library.IsAvailable && InfoFrame.IsMpeg25(audio) ? DecodeWithLibrary(audio) : DecodeWithNLayer(audio);
+        if (decoded is not var (samples, sampleRate, channels, isTruncated))
         {
-            using var mpeg = new MpegFile(new MemoryStream(audio, writable: false));
-            channels = mpeg.Channels;
-            sampleRate = mpeg.SampleRate;
-            if (channels is < 1 or > 2 || sampleRate is < PcmFormat.MinSampleRate or > PcmFormat.MaxSampleRate)
-            {
-                return AudioReadResult.Failure(AudioFileError.InvalidHeader, $"MP3 frame header gives {channels} channel(s) at {sampleRate} Hz.");
-            }
-
-            var buffer = new float[1152 * 2 * 16];
-            int read;
-            while ((read = mpeg.ReadSamples(buffer.AsSpan())) > 0)
-            {
-                samples.AddRange(buffer.AsSpan(0, read));
-            }
-        }
-        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or IndexOutOfRangeException)
-        {
-            // NLayer reports malformed input with these (IndexOutOfRange from its bit reader on damaged frames).
-            if (samples.Count == 0 || channels == 0)
-            {
-                return AudioReadResult.Failure(AudioFileError.InvalidHeader, $"MP3 stream has no decodable frame: {e.Message}");
-            }
-
-            isTruncated = true;
+            return AudioReadResult.Failure(AudioFileError.InvalidHeader, problem!);
         }
 
-        var perChannel = samples.Count / Math.Max(channels, 1);
+        if (channels is < 1 or > 2 || sampleRate is < PcmFormat.MinSampleRate or > PcmFormat.MaxSampleRate)
+        {
+            return AudioReadResult.Failure(AudioFileError.InvalidHeader, $"MP3 frame header gives {channels} channel(s) at {sampleRate} Hz.");
+        }
+
+        var perChannel = samples.Length / channels;
         var (start, end) = (0, perChannel);
         if (info?.Gapless is var (delay, padding, frames))
         {
@@ -73,8 +59,42 @@ internal static class Mp3Decoder
             return AudioReadResult.Failure(AudioFileError.NoAudio, "MP3 stream decoded to no samples.");
         }
 
-        var output = samples.GetRange(start * channels, (end - start) * channels).ToArray();
+        var output = samples.AsSpan(start * channels, (end - start) * channels).ToArray();
         return AudioReadResult.Success(new DecodedAudio(AudioContainer.Mp3, output, sampleRate, channels, 0, isTruncated));
+    }
+
+    private static (MpegSamples? Decoded, string? Problem) DecodeWithLibrary(byte[] audio) =>
+        Mpg123Library.Decode(audio) is { } decoded ? (decoded, null) : (null, "MP3 stream has no decodable frame (libmpg123 found none).");
+
+    private static (MpegSamples? Decoded, string? Problem) DecodeWithNLayer(byte[] audio)
+    {
+        var samples = new List<float>();
+        var (channels, sampleRate) = (0, 0);
+        try
+        {
+            using var mpeg = new MpegFile(new MemoryStream(audio, writable: false));
+            (channels, sampleRate) = (mpeg.Channels, mpeg.SampleRate);
+            if (channels is < 1 or > 2)
+            {
+                return (([], sampleRate, channels, false), null); // refused by the caller's header check
+            }
+
+            var buffer = new float[1152 * 2 * 16];
+            int read;
+            while ((read = mpeg.ReadSamples(buffer.AsSpan())) > 0)
+            {
+                samples.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or IndexOutOfRangeException)
+        {
+            // NLayer reports malformed input with these (IndexOutOfRange from its bit reader on damaged frames).
+            return samples.Count == 0 || channels == 0
+                ? (null, $"MP3 stream has no decodable frame: {e.Message}")
+                : (([.. samples], sampleRate, channels, true), null);
+        }
+
+        return (([.. samples], sampleRate, channels, false), null);
     }
 
     /// <summary>
@@ -140,6 +160,13 @@ internal static class Mp3Decoder
             }
 
             return new InfoFrame(offset, length, isMpeg1 ? 1152 : 576, gapless);
+        }
+
+        /// <summary>Whether the stream's first frame (after any ID3v2 tag) is MPEG-2.5 (version bits 00).</summary>
+        public static bool IsMpeg25(ReadOnlySpan<byte> file)
+        {
+            var offset = Id3v2Length(file);
+            return offset + 2 <= file.Length && file[offset] == 0xFF && (file[offset + 1] & 0xF8) == 0xE0;
         }
 
         /// <summary>The bytes of an ID3v2 tag at the start (header, syncsafe size, optional footer), or 0.</summary>

@@ -1,12 +1,11 @@
-using System.Reflection;
 using System.Runtime.InteropServices;
 
 namespace Appliance.Audio;
 
 /// <summary>
 /// libopus, the Opus reference decoder (RFC 6716), from the board: Debian's <c>libopus0</c> (<c>libopus.so.0</c>),
-/// installed wherever anything plays or records Opus. The loader's own lookup of <c>opus</c> finds only the development
-/// package's <c>libopus.so</c>, so the name is resolved here. Thread-safe; <see cref="IsAvailable"/> is decided once.
+/// installed wherever anything plays or records Opus, found by <see cref="NativeCodecLibraries"/>. Thread-safe;
+/// <see cref="IsAvailable"/> is decided once.
 /// </summary>
 internal static class OpusLibrary
 {
@@ -20,27 +19,7 @@ internal static class OpusLibrary
     /// <summary>The library's version string (<c>libopus 1.3.1</c>), or null without one.</summary>
     public static string? Version => IsAvailable ? Marshal.PtrToStringAnsi(Native.opus_get_version_string()) : null;
 
-    private static IntPtr Load()
-    {
-        foreach (var candidate in s_candidates)
-        {
-            if (NativeLibrary.TryLoad(candidate, typeof(OpusLibrary).Assembly, DllImportSearchPath.SafeDirectories, out var handle))
-            {
-                try
-                {
-                    NativeLibrary.SetDllImportResolver(typeof(OpusLibrary).Assembly, (name, _, _) => name == Name ? handle : IntPtr.Zero);
-                }
-                catch (InvalidOperationException)
-                {
-                    // Set already (one resolver per assembly): the first load's handle serves.
-                }
-
-                return handle;
-            }
-        }
-
-        return IntPtr.Zero;
-    }
+    private static IntPtr Load() => NativeCodecLibraries.Load(Name, s_candidates);
 
     /// <summary>One libopus decoder state (<c>OpusDecoder*</c>); the owner disposes it. Not thread-safe.</summary>
     internal sealed class Decoder : IDisposable

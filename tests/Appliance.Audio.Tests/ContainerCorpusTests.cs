@@ -57,11 +57,7 @@ public sealed class ContainerCorpusTests(ITestOutputHelper output)
             Assert.Equal(corpus.Container, audio.Container);
             Assert.Equal((reference.SampleRate, reference.Channels), (audio.SampleRate, audio.Channels));
 
-            var minSnr = corpus.DefectMinSnrDb ?? MinSnrDb(corpus.Container);
-            if (corpus.KnownDefect is { } defect)
-            {
-                output.WriteLine($"known defect, held to {minSnr} dB: {defect}");
-            }
+            var minSnr = MinSnrDb(corpus.Container);
 
             var matches = (corpus.Stretches ?? [(0, reference.Length)])
                 .Select(stretch => Alignment.Match(
@@ -87,10 +83,11 @@ public sealed class ContainerCorpusTests(ITestOutputHelper output)
     /// The lowest SNR accepted at the best alignment, in dB, a little under what the project measures where it works.
     /// WAV 90 dB: both readers turn the same integers or floats into the same floats; the project is bit-exact (the SNR
     /// prints as over 300 dB), so anything less is a misread.
-    /// MP3 55 dB: NLayer and ffmpeg's float decoder agree to 110-125 dB per frame (float rounding), but in a few
-    /// short-block granules NLayer differs above 15 kHz (libmpg123 sides with ffmpeg), which takes a whole file down to
-    /// 59-61 dB, about ISO/IEC 11172-4's "limited accuracy" (RMS error 2^-11/√12 of full scale) at this signal's level
-    /// (0.12 RMS). A misdecoded granule costs far more (an 8 kHz short block read with the wrong Huffman region: 17 dB).
+    /// MP3 55 dB: NLayer (MPEG-1 and 2) and ffmpeg's float decoder agree to 110-125 dB per frame (float rounding), but in
+    /// a few short-block granules NLayer differs above 15 kHz (libmpg123 sides with ffmpeg), which takes a whole file
+    /// down to 59-61 dB, about ISO/IEC 11172-4's "limited accuracy" (RMS error 2^-11/√12 of full scale) at this
+    /// signal's level (0.12 RMS); libmpg123 (MPEG-2.5) agrees to 114-119 dB. A misdecoded granule costs far more (an
+    /// 8 kHz short block read with the wrong Huffman region: 17 dB; libmpg123 on some MPEG-2 24 kHz stereo frames: 26 dB).
     /// Opus 60 dB: the project decodes with the board's libopus (bit-exact with ffmpeg's libopus decoder); where only
     /// Concentus's managed port is present it gives 67-72 dB on CELT packets and 99 dB on SILK ones; a dropped or shifted
     /// packet costs far more.

@@ -35,6 +35,14 @@ public sealed class OpusReferenceTests(ITestOutputHelper output)
         return data;
     }
 
+    /// <summary>The board's libmpg123 decodes MPEG-2.5 (the corpus's MPEG-2.5 variants are held to ffmpeg with it).</summary>
+    [Fact]
+    public void Mpeg25_is_decoded_by_libmpg123()
+    {
+        output.WriteLine(Mp3Decoder.Implementation);
+        Assert.StartsWith("libmpg123", Mp3Decoder.Implementation, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_decoder_in_use_is_libopus()
     {
