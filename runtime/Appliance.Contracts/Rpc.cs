@@ -3,10 +3,15 @@ using System.Text.Json.Serialization;
 
 namespace Appliance.Contracts;
 
-/// <summary>A structured error: <c>{"code": "...", "message": "..."}</c>.</summary>
+/// <summary>A structured error: <c>{"code": "...", "message": "...", "retryAfterSeconds"?: n}</c>.</summary>
 /// <param name="Code">A stable code from <see cref="RpcErrorCodes"/> (or <see cref="SensorErrorCodes"/> on telemetry).</param>
 /// <param name="Message">What went wrong, for people; not to be parsed.</param>
-public sealed record RpcError(string Code, string Message);
+public sealed record RpcError(string Code, string Message)
+{
+    /// <summary><c>busy</c> only: in how many seconds the same request to the same device may succeed; another device may take it now.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? RetryAfterSeconds { get; init; }
+}
 
 /// <summary>
 /// One reply message. Every reply body is a JSON object with <c>seq</c> and <c>final</c>, and exactly one of

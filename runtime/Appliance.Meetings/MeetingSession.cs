@@ -114,6 +114,18 @@ internal sealed class MeetingSession : IDisposable
         return session;
     }
 
+    /// <summary>Whether the session takes audio: open, and not deleted.</summary>
+    public bool IsOpen
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return !_deleted && _state.State == MeetingState.Open;
+            }
+        }
+    }
+
     public bool IsExpired(DateTimeOffset now, TimeSpan retention)
     {
         lock (_sync)

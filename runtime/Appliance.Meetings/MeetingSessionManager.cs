@@ -27,6 +27,7 @@ public sealed class MeetingSessionManager : IDisposable
     private volatile bool _disposed;
     private int _storageFailing;
     private readonly FileStream? _lock;
+    private readonly Lock _admission = new(); // one new session at a time, so no two starts both take the last place
 
     /// <summary>
     /// Opens the store: creates the root folder when missing, checks that it can be written, finishes interrupted
@@ -104,7 +105,9 @@ public sealed class MeetingSessionManager : IDisposable
     /// <summary>
     /// Starts a session, or confirms it: a repeated start with equal parameters returns
     /// <see cref="MeetingResult.AlreadyDone"/> whatever the session's state; with different parameters
-    /// <see cref="MeetingResult.ParametersConflict"/>. The folder and state file are on disk before it returns.
+    /// <see cref="MeetingResult.ParametersConflict"/>. A new session beyond <see cref="MeetingStoreOptions.Capacity"/> open
+    /// ones is <see cref="MeetingResult.Busy"/> (a repeated start never is). The folder and state file are on disk
+    /// before it returns.
     /// </summary>
     public MeetingResult Start(string sessionId, MeetingParameters parameters)
     {
@@ -156,16 +159,26 @@ public sealed class MeetingSessionManager : IDisposable
                     return MeetingResult.FolderTaken;
                 }
 
-                try
+                lock (_admission)
                 {
-                    slot.Session = MeetingSession.Create(SessionDirectory(sessionId), sessionId, parameters, _options, _time);
-                    return MeetingResult.Ok;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    slot.Removed = true;
-                    _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
-                    return MeetingResult.StorageError;
+                    if (OpenSessions() >= _options.Capacity)
+                    {
+                        slot.Removed = true;
+                        _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+                        return MeetingResult.Busy;
+                    }
+
+                    try
+                    {
+                        slot.Session = MeetingSession.Create(SessionDirectory(sessionId), sessionId, parameters, _options, _time);
+                        return MeetingResult.Ok;
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        slot.Removed = true;
+                        _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+                        return MeetingResult.StorageError;
+                    }
                 }
             }
         }
@@ -438,7 +451,13 @@ public sealed class MeetingSessionManager : IDisposable
 
     /// <summary>The open sessions whose device has sent nothing (no frame, no start) for <paramref name="idle"/> or longer.</summary>
     public IReadOnlyList<string> SilentOpenSessions(TimeSpan idle) =>
-        [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Where(s => s.Snapshot().State == MeetingState.Open && s.Silence >= idle).Select(s => s.Id)];
+        [.. _sessions.Values.Select(s => s.Session).OfType<MeetingSession>().Where(s => s.IsOpen && s.Silence >= idle).Select(s => s.Id)];
+
+    /// <summary>How many sessions may take audio at once (<see cref="MeetingStoreOptions.Capacity"/>).</summary>
+    public int Capacity => _options.Capacity;
+
+    /// <summary>How many sessions take audio now (at most <see cref="MeetingStoreOptions.Capacity"/>).</summary>
+    public int OpenSessions() => _sessions.Values.Count(s => s.Session is { IsOpen: true });
 
     /// <summary>The transcript (latest revision of each segment, by start time), or null when there is no such session.</summary>
     public IReadOnlyList<TranscriptSegment>? ReadTranscript(string sessionId) => TryGet(sessionId, out var session) ? session.ReadTranscript() : null;

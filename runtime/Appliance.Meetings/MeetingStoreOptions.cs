@@ -15,6 +15,9 @@ public sealed class MeetingStoreOptions
     /// <summary>How long completed and aborted sessions are kept before <see cref="MeetingSessionManager.DeleteExpired"/> removes them.</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
 
+    /// <summary>How many sessions may be open (taking audio) at once; <see cref="MeetingSessionManager.Start"/> answers <see cref="MeetingResult.Busy"/> beyond it.</summary>
+    public int Capacity { get; init; } = int.MaxValue;
+
     internal void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(RootDirectory);
@@ -22,5 +25,6 @@ public sealed class MeetingStoreOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameBytes, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameBytes, 16 * 1024 * 1024);
         ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Capacity, 1);
     }
 }

@@ -21,6 +21,9 @@ public enum MeetingResult
     /// </summary>
     FolderTaken,
 
+    /// <summary>As many sessions as <see cref="MeetingStoreOptions.Capacity"/> are open already; a new one is refused (try again later, or another device).</summary>
+    Busy,
+
     /// <summary>The start parameters or the summary are invalid.</summary>
     InvalidArgument,
 

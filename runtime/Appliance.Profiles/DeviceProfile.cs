@@ -157,6 +157,17 @@ public sealed record MeetingSettings
     /// summarised from what arrived; null never closes one.
     /// </summary>
     public int? IdleCloseMinutes { get; init; } = 30;
+
+    /// <summary>
+    /// How many meetings this device records at once (streams taking audio); a start beyond it is answered
+    /// <c>busy</c>, so that one more stream never takes audio from all the others. The default, 192, is what the
+    /// meetings benchmark measured lossless on a 2-core x64 machine (docs/benchmarks.md, 256 lost 73 %); measure a
+    /// board's own figure with <c>appliance-bench meetings</c> and set it here.
+    /// </summary>
+    public int Capacity { get; init; } = DefaultCapacity;
+
+    /// <summary>The default <see cref="Capacity"/>: the ingest benchmark's lossless figure on the development machine.</summary>
+    public const int DefaultCapacity = 192;
 }
 
 /// <summary>One model file or folder a feature loads.</summary>

@@ -76,8 +76,9 @@ public sealed class BrokerPacketLimitTests(ITestOutputHelper output)
 
     /// <summary>
     /// A packet of exactly the configured maximum, fixed header included, reaches a subscriber; one byte more is
-    /// refused from its fixed header: an MQTT 5 client gets DISCONNECT 0x95 (Packet too large), an MQTT 3.1.1 client
-    /// a closed connection; both on the plain and the TLS endpoint. The daemon's own connection is untouched.
+    /// refused from its fixed header alone (only the header is sent): an MQTT 5 client gets DISCONNECT 0x95 (Packet
+    /// too large), an MQTT 3.1.1 client a closed connection; both on the plain and the TLS endpoint. The daemon's own
+    /// connection is untouched.
     /// </summary>
     [Theory]
     [InlineData(Mqtt5, false)]
@@ -104,7 +105,10 @@ public sealed class BrokerPacketLimitTests(ITestOutputHelper output)
         Assert.Equal(RawMqttClient.PublishType, echoed?.Type);
         Assert.True(echoed!.Value.Body.AsSpan().EndsWith(exact.AsSpan(exact.Length - 1000)), "the forwarded message ends as the sent one did");
 
-        await client.SendAsync(RawMqttClient.Publish(level, "limit/echo", limit + 1));
+        // Only the fixed header of the packet one byte over: the broker refuses it from that alone, and with nothing
+        // unread on its side its close cannot turn into a reset that loses the DISCONNECT.
+        var over = RawMqttClient.Publish(level, "limit/echo", limit + 1);
+        await client.SendAsync(over[..RawMqttClient.FixedHeaderLength(over)]);
         var answer = await client.ReadPacketAsync();
         if (level == Mqtt5)
         {
@@ -281,6 +285,18 @@ public sealed class BrokerPacketLimitTests(ITestOutputHelper output)
         }
 
         public async Task SendAsync(byte[] packet) => await _stream.WriteAsync(packet);
+
+        /// <summary>The bytes of a packet's fixed header: the type byte and the remaining length's bytes.</summary>
+        public static int FixedHeaderLength(byte[] packet)
+        {
+            var length = 2;
+            while ((packet[length - 1] & 0x80) != 0)
+            {
+                length++;
+            }
+
+            return length;
+        }
 
         /// <summary>The next packet's type and body; null when the peer closed the connection.</summary>
         public async Task<(byte Type, byte[] Body)?> ReadPacketAsync()

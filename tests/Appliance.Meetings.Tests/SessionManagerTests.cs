@@ -120,6 +120,34 @@ public sealed class SessionManagerTests : IDisposable
         Assert.Equal(MeetingResult.Ok, manager.Start("m2", TestStore.Opus));
     }
 
+    /// <summary>
+    /// Admission: no more sessions take audio at once than the store's capacity. A start beyond it is busy and leaves
+    /// nothing on disk; a repeated start of an open session is never busy; a stop frees a place. Twenty starts at once
+    /// on a capacity of five admit exactly five.
+    /// </summary>
+    [Fact]
+    public async Task No_more_sessions_take_audio_at_once_than_the_capacity()
+    {
+        var root = Path.Combine(_store.Root, "admission");
+        using (var manager = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = root, Capacity = 2 }, _store.Time))
+        {
+            Assert.Equal(MeetingResult.Ok, manager.Start("a", TestStore.Opus));
+            Assert.Equal(MeetingResult.Ok, manager.Start("b", TestStore.Opus));
+            Assert.Equal(MeetingResult.Busy, manager.Start("c", TestStore.Opus));
+            Assert.False(Directory.Exists(Path.Combine(root, "c")));
+            Assert.Equal(MeetingResult.AlreadyDone, manager.Start("a", TestStore.Opus));
+            Assert.Equal(MeetingResult.Ok, manager.Stop("a").Result);
+            Assert.Equal(MeetingResult.Ok, manager.Start("c", TestStore.Opus));
+            Assert.Equal(2, manager.OpenSessions());
+        }
+
+        using var crowded = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = Path.Combine(_store.Root, "crowded"), Capacity = 5 }, _store.Time);
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() => crowded.Start($"m{i}", TestStore.Opus))));
+        Assert.Equal(5, results.Count(r => r == MeetingResult.Ok));
+        Assert.Equal(15, results.Count(r => r == MeetingResult.Busy));
+        Assert.Equal(5, crowded.OpenSessions());
+    }
+
     [Fact]
     public void Delete_removes_audio_transcript_and_summary()
     {

@@ -61,15 +61,19 @@ public sealed class MeetingStreamer
         return ControlAsync(sessionId, start, options.ControlTimeout, cancellationToken);
     }
 
-    /// <summary>Sends stop; <paramref name="lastSequence"/> is the last sequence number cut, sent or not.</summary>
+    /// <summary>
+    /// Sends stop; <paramref name="lastSequence"/> is the last sequence number cut, sent or not. A stop must land, so
+    /// one answered <c>busy</c> (the device's request queue is full, as when a whole room stops at once) is sent again
+    /// after the reply's <c>retryAfterSeconds</c>, within <paramref name="timeout"/>; a repeated stop does no harm.
+    /// </summary>
     /// <exception cref="TimeoutException">No final reply in time (10 s when <paramref name="timeout"/> is null).</exception>
     public Task<RpcResult<MeetingControlResult>> StopAsync(string sessionId, long lastSequence, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        ControlAsync(sessionId, new MeetingControl { Action = "stop", LastSequence = lastSequence }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
+        ControlAsync(sessionId, new MeetingControl { Action = "stop", LastSequence = lastSequence }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken, retryBusy: true);
 
-    /// <summary>Sends abort: the daemon drops the meeting.</summary>
+    /// <summary>Sends abort: the daemon drops the meeting. Like a stop, an abort answered <c>busy</c> is sent again within <paramref name="timeout"/>.</summary>
     /// <exception cref="TimeoutException">No final reply in time (10 s when <paramref name="timeout"/> is null).</exception>
     public Task<RpcResult<MeetingControlResult>> AbortAsync(string sessionId, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
-        ControlAsync(sessionId, new MeetingControl { Action = "abort" }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken);
+        ControlAsync(sessionId, new MeetingControl { Action = "abort" }, timeout ?? TimeSpan.FromSeconds(10), cancellationToken, retryBusy: true);
 
     /// <summary>
     /// Start, all frames, stop. When start is refused nothing is sent and the result holds the error; cancellation
@@ -223,19 +227,30 @@ public sealed class MeetingStreamer
         }
     }
 
-    private async Task<RpcResult<MeetingControlResult>> ControlAsync(string sessionId, MeetingControl command, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<RpcResult<MeetingControlResult>> ControlAsync(string sessionId, MeetingControl command, TimeSpan timeout, CancellationToken cancellationToken, bool retryBusy = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(sessionId);
-        RpcReply reply;
-        try
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
-            reply = await _client.ControlMeetingAsync(sessionId, command, new RpcCallOptions { Timeout = timeout }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new TimeoutException($"No reply to meeting {command.Action} for session {sessionId} from device {DeviceId} within {timeout.TotalSeconds:0.#} s. Is the daemon running and does it serve meetings?");
-        }
+            RpcReply reply;
+            try
+            {
+                reply = await _client.ControlMeetingAsync(sessionId, command, new RpcCallOptions { Timeout = timeout - watch.Elapsed }, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"No reply to meeting {command.Action} for session {sessionId} from device {DeviceId} within {timeout.TotalSeconds:0.#} s. Is the daemon running and does it serve meetings?");
+            }
 
-        return RpcMethods.MeetingsStop.ToResult(reply); // start, stop and abort answer the same MeetingControlResult
+            var wait = TimeSpan.FromSeconds(reply.Error?.RetryAfterSeconds ?? 1);
+            if (retryBusy && reply.Error?.Code == RpcErrorCodes.Busy && watch.Elapsed + wait < timeout)
+            {
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            return RpcMethods.MeetingsStop.ToResult(reply); // start, stop and abort answer the same MeetingControlResult
+        }
     }
 }

@@ -10,6 +10,9 @@ namespace Appliance.Daemon.Meetings;
 /// <summary><c>meetings.start</c>, also the control topic's <c>start</c>: starts a meeting, or confirms a repeated identical start.</summary>
 internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessionManager store, SpeechModels speech) : RpcHandler<MeetingStartParams, MeetingControlResult>(RpcMethods.MeetingsStart)
 {
+    /// <summary>When a full device may have a place again: meetings end minutes apart, so a minute.</summary>
+    private const double BusyRetrySeconds = 60;
+
     public override bool InSessionOrder => true;
 
     protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStartParams parameters, RpcCall call, CancellationToken cancellationToken)
@@ -32,6 +35,12 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
         if (result == MeetingResult.StorageError && store.StorageProblem is { } storage)
         {
             return Fail(RpcErrorCodes.StorageError, $"meetings are unavailable on this device: {storage}");
+        }
+
+        if (result == MeetingResult.Busy)
+        {
+            // Refused whole, so that one stream more never takes audio from the ones already recording.
+            return new(default, new RpcError(RpcErrorCodes.Busy, $"this device records {store.Capacity} meetings at once and all are taken: start it on another device now, or here later") { RetryAfterSeconds = BusyRetrySeconds });
         }
 
         return result is MeetingResult.Ok or MeetingResult.AlreadyDone
@@ -140,6 +149,7 @@ internal static class MeetingErrors
             MeetingResult.FolderTaken => (RpcErrorCodes.SessionConflict, $"the meetings folder already holds a folder '{sessionId}' that is not a meeting the daemon could read at start-up (see its log); it is kept untouched: use another session id"),
             MeetingResult.ParametersConflict => (RpcErrorCodes.SessionConflict, $"meeting '{sessionId}' is already running with other parameters"),
             MeetingResult.InvalidState => (RpcErrorCodes.InvalidState, $"meeting '{sessionId}' cannot do that in its current state"),
+            MeetingResult.Busy => (RpcErrorCodes.Busy, $"meeting '{sessionId}' cannot start: every place on this device is taken"),
             _ => (RpcErrorCodes.StorageError, $"meeting '{sessionId}' could not be written to disk"),
         };
         return new RpcResult<T>(default, new RpcError(code, message));

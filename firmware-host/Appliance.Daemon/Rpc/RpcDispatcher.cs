@@ -322,7 +322,11 @@ internal sealed class RpcDispatcher : BackgroundService
     }
 
     private Task ReplyBusyAsync(Request request) =>
-        ReplyAsync(request, Error(0, RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly."));
+        ReplyAsync(request, new RpcReply
+        {
+            Final = true,
+            Error = new RpcError(RpcErrorCodes.Busy, $"The device has {_options.QueueCapacity} requests waiting; try again shortly.") { RetryAfterSeconds = 1 },
+        });
 
     /// <summary>After <paramref name="done"/>: the next command in its lane, which the caller serves now, or null (the lane is free).</summary>
     private Request? NextInLane(Request done)

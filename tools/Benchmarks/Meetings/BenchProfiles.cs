@@ -28,9 +28,11 @@ internal static class BenchProfiles
     /// to the microphone pipeline, not to meetings.
     /// </summary>
     /// <param name="vadModel">Silero VAD graph, or null for the daemon's energy detector.</param>
-    public static JsonObject IngestOnly(string? vadModel)
+    /// <param name="capacity">The meetings recorded at once before a start is answered busy.</param>
+    public static JsonObject IngestOnly(string? vadModel, int capacity)
     {
         var profile = DevX64();
+        profile["meetings"] = new JsonObject { ["capacity"] = capacity };
         var models = new JsonObject();
         if (vadModel is not null)
         {

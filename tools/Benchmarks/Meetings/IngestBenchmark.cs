@@ -13,11 +13,13 @@ namespace Appliance.Benchmarks.Meetings;
 /// <param name="Seconds">Audio each stream sends per step (in real time).</param>
 /// <param name="WorkDirectory">Where the profile and the daemon's working directory (and so its journals) go.</param>
 /// <param name="VadModel">Silero VAD graph for the profile, or null for the daemon's energy detector.</param>
-internal sealed record IngestSettings(IReadOnlyList<int> StreamCounts, int Seconds, string WorkDirectory, string? VadModel);
+/// <param name="Capacity">The profile's <c>meetings.capacity</c> (admission control), or null for the largest step, so that the steps measure what the daemon takes.</param>
+internal sealed record IngestSettings(IReadOnlyList<int> StreamCounts, int Seconds, string WorkDirectory, string? VadModel, int? Capacity);
 
 /// <summary>One step: <see cref="Streams"/> meetings streamed at once in real time.</summary>
 /// <param name="Streams">Concurrent streams, each its own MQTT connection.</param>
-/// <param name="FramesSent">Audio frames published, all streams.</param>
+/// <param name="Refused">Streams whose start the daemon answered <c>busy</c> (admission control): they send nothing.</param>
+/// <param name="FramesSent">Audio frames published, all admitted streams.</param>
 /// <param name="FramesAccepted">Frames the daemon journaled (<c>meetings.get</c>), all streams.</param>
 /// <param name="GapFrames">Frames the daemon reports missing (gaps), all streams.</param>
 /// <param name="Dropped">Frames sessions received but dropped (late, after stop, codec, payload), all streams.</param>
@@ -32,6 +34,7 @@ internal sealed record IngestSettings(IReadOnlyList<int> StreamCounts, int Secon
 /// <param name="Failure">Why the step did not complete, or null.</param>
 internal sealed record IngestStep(
     int Streams,
+    int Refused,
     long FramesSent,
     long FramesAccepted,
     long GapFrames,
@@ -52,7 +55,7 @@ internal sealed record IngestStep(
     public bool Lossless => Failure is null && Lost == 0;
 
     public static IngestStep Failed(int streams, string failure) =>
-        new(streams, 0, 0, 0, 0, TimeSpan.Zero, double.NaN, double.NaN, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, failure);
+        new(streams, 0, 0, 0, 0, 0, TimeSpan.Zero, double.NaN, double.NaN, 0, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, TimeSpan.Zero, failure);
 }
 
 /// <summary>The ingest figure: every step run, and how it was run.</summary>
@@ -62,10 +65,11 @@ internal sealed record IngestStep(
 /// <param name="Vad">The voice activity detector the meeting worker ran.</param>
 /// <param name="PeakPerStep">Whether the daemon's peak RSS was reset before each step (else it is the peak since start).</param>
 /// <param name="DaemonProblems">Warnings and errors the daemon logged.</param>
-internal sealed record IngestReport(IReadOnlyList<IngestStep> Steps, int Seconds, double MeanFrameBytes, string Vad, bool PeakPerStep, IReadOnlyList<string> DaemonProblems)
+/// <param name="Capacity">The profile's <c>meetings.capacity</c>: starts beyond it were answered busy.</param>
+internal sealed record IngestReport(IReadOnlyList<IngestStep> Steps, int Seconds, double MeanFrameBytes, string Vad, bool PeakPerStep, IReadOnlyList<string> DaemonProblems, int Capacity)
 {
-    /// <summary>The largest stream count ingested without loss, or null when the first step already lost frames.</summary>
-    public int? LargestLossless => Steps.Where(s => s.Lossless).Select(s => (int?)s.Streams).Max();
+    /// <summary>The largest stream count ingested whole without loss, or null when the first step already lost frames.</summary>
+    public int? LargestLossless => Steps.Where(s => s.Lossless && s.Refused == 0).Select(s => (int?)s.Streams).Max();
 }
 
 /// <summary>
@@ -85,7 +89,8 @@ internal static class IngestBenchmark
     public static async Task<IngestReport> RunAsync(IngestSettings settings, MeetingAudio audio, Action<string> progress, CancellationToken cancellationToken)
     {
         var frames = audio.OpusFrames();
-        var profile = BenchProfiles.IngestOnly(settings.VadModel);
+        var capacity = settings.Capacity ?? settings.StreamCounts.Max();
+        var profile = BenchProfiles.IngestOnly(settings.VadModel, capacity);
         var profilePath = BenchProfiles.Write(profile, settings.WorkDirectory, "ingest-profile");
         progress($"ingest: starting the daemon (profile {profilePath})");
         await using var daemon = await BenchDaemon.StartAsync(profilePath, BenchProfiles.DeviceId(profile), Path.Combine(settings.WorkDirectory, "ingest-daemon"), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
@@ -101,7 +106,7 @@ internal static class IngestBenchmark
             if (!warmUp.Lossless)
             {
                 steps.Add(IngestStep.Failed(settings.StreamCounts[0], $"the warm-up (2 streams, 3 s) already failed: {warmUp.Failure ?? $"{warmUp.Lost} frames lost"}"));
-                return new IngestReport(steps, settings.Seconds, frames.Average(f => f.Length), vad, peakPerStep, daemon.Problems);
+                return new IngestReport(steps, settings.Seconds, frames.Average(f => f.Length), vad, peakPerStep, daemon.Problems, capacity);
             }
 
             foreach (var streams in settings.StreamCounts)
@@ -121,7 +126,7 @@ internal static class IngestBenchmark
                 await Task.Delay(SettleBetweenSteps, cancellationToken).ConfigureAwait(false);
             }
 
-            return new IngestReport(steps, settings.Seconds, frames.Average(f => f.Length), vad, peakPerStep, daemon.Problems);
+            return new IngestReport(steps, settings.Seconds, frames.Average(f => f.Length), vad, peakPerStep, daemon.Problems, capacity);
         }
     }
 
@@ -156,11 +161,17 @@ internal static class IngestBenchmark
                 return IngestStep.Failed(count, $"connecting the clients: {ex.Message}");
             }
 
-            var ready = streams.Select(s => s!).ToArray();
+            var connected = streams.Select(s => s!).ToArray();
             var startProblems = new List<string>();
-            await Parallel.ForEachAsync(ready, new ParallelOptions { MaxDegreeOfParallelism = ConnectParallelism, CancellationToken = cancellationToken }, async (stream, token) =>
+            var refused = new System.Collections.Concurrent.ConcurrentBag<IngestStream>();
+            await Parallel.ForEachAsync(connected, new ParallelOptions { MaxDegreeOfParallelism = ConnectParallelism, CancellationToken = cancellationToken }, async (stream, token) =>
             {
-                if (await stream.StartAsync(token).ConfigureAwait(false) is { } problem)
+                var (busy, problem) = await stream.StartAsync(token).ConfigureAwait(false);
+                if (busy)
+                {
+                    refused.Add(stream);
+                }
+                else if (problem is not null)
                 {
                     lock (startProblems)
                     {
@@ -172,6 +183,9 @@ internal static class IngestBenchmark
             {
                 return IngestStep.Failed(count, string.Create(CultureInfo.InvariantCulture, $"{startProblems.Count} starts failed, first: {startProblems[0]}"));
             }
+
+            // Streams answered busy send nothing, as earbuds told to go elsewhere would.
+            var ready = connected.Except(refused).ToArray();
 
             var framesPerStream = seconds * MeetingAudio.FramesPerSecond;
             var daemonCpuBefore = daemon.CpuTicks();
@@ -219,6 +233,7 @@ internal static class IngestBenchmark
             Array.Sort(lags);
             return new IngestStep(
                 count,
+                refused.Count,
                 ready.Sum(s => s.Sent),
                 accepted,
                 gaps,
@@ -315,16 +330,19 @@ internal static class IngestBenchmark
 
         public string? FirstPublishProblem { get; private set; }
 
-        public async Task<string?> StartAsync(CancellationToken cancellationToken)
+        /// <summary>Starts the session: busy (admission control refused it), or a problem, or neither (started).</summary>
+        public async Task<(bool Busy, string? Problem)> StartAsync(CancellationToken cancellationToken)
         {
             try
             {
                 var reply = await _streamer.StartAsync(sessionId, new MeetingStreamOptions { Codec = MeetingCodec.Opus, SampleRate = MeetingAudio.SampleRate, FrameMs = MeetingAudio.FrameMs, ControlTimeout = ControlTimeout }, cancellationToken).ConfigureAwait(false);
-                return reply.Error is { } error ? $"{sessionId}: start refused: {error.Code}: {error.Message}" : null;
+                return reply.Error is { } error
+                    ? (error.Code == RpcErrorCodes.Busy, $"{sessionId}: start refused: {error.Code}: {error.Message}")
+                    : (false, null);
             }
             catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
             {
-                return $"{sessionId}: {ex.Message}";
+                return (false, $"{sessionId}: {ex.Message}");
             }
         }
 

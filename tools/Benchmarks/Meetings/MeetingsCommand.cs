@@ -53,13 +53,14 @@ internal static class MeetingsCommand
         };
         var summaryTimeout = BenchmarkCli.Positive("--summary-timeout", "Minutes to wait for the summary after stop (forged models take their full token limits: hours for a 10-minute meeting)", 360);
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Where the daemons' working directories (and meeting journals) go; default: the system temporary folder" };
+        var capacity = new Option<int?>("--capacity") { Description = "The profile's meetings.capacity for the ingest figure (admission control: starts beyond it are answered busy); default: the largest step, so that the steps measure what the daemon takes" };
         var skipIngest = new Option<bool>("--skip-ingest") { Description = "Leave out the ingest figure" };
         var skipSummary = new Option<bool>("--skip-summary") { Description = "Leave out the stop-to-summary figure" };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
 
         var meetings = new Command("meetings", "Meeting ingest capacity (real-time streams without loss, no transcription) and time from stop to summary of a 10-minute meeting on forged whisper-base and R1-Distill-Qwen-1.5B")
         {
-            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, thinkingBudget, vad, summaryTimeout, workDir, skipIngest, skipSummary, models, markdown,
+            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
         };
         meetings.SetAction(async (parse, cancellationToken) =>
         {
@@ -108,7 +109,7 @@ internal static class MeetingsCommand
                 SummaryReport? summary = null;
                 if (!parse.GetValue(skipIngest))
                 {
-                    var settings = new IngestSettings(ParseCounts(parse.GetValue(streams)!)!, parse.GetValue(ingestSeconds), root, vadModel);
+                    var settings = new IngestSettings(ParseCounts(parse.GetValue(streams)!)!, parse.GetValue(ingestSeconds), root, vadModel, parse.GetValue(capacity));
                     ingest = await IngestBenchmark.RunAsync(settings, recording, Progress, cancellationToken).ConfigureAwait(false);
                     console.Write(MeetingsReportWriter.IngestTable(ingest));
                     console.MarkupLineInterpolated($"[bold]{MeetingsReportWriter.IngestHeadline(ingest)}[/]");

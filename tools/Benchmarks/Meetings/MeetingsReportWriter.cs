@@ -19,7 +19,7 @@ internal static class MeetingsReportWriter
 {
     public static Table IngestTable(IngestReport report)
     {
-        var table = new Table().AddColumns("streams", "frames sent", "accepted", "lost", "gaps", "dropped", "daemon CPU", "daemon peak RSS", "stop reply median / max", "send lag p99 / max", "bench CPU", "failure");
+        var table = new Table().AddColumns("streams", "refused busy", "frames sent", "accepted", "lost", "gaps", "dropped", "daemon CPU", "daemon peak RSS", "stop reply median / max", "send lag p99 / max", "bench CPU", "failure");
         foreach (var step in report.Steps)
         {
             table.AddRow([.. IngestCells(step).Select(c => Markup.Escape(c))]);
@@ -57,11 +57,13 @@ internal static class MeetingsReportWriter
         var broke = last.Lossless ? null : last.Failure is { } failure
             ? Invariant($"{last.Streams} streams did not complete: {failure}")
             : Invariant($"{last.Streams} streams lost {last.Lost} of {last.FramesSent} frames");
-        return report.LargestLossless is { } largest
+        var headline = report.LargestLossless is { } largest
             ? broke is null
                 ? Invariant($"every step was lossless, up to {largest} streams (the limit lies above)")
                 : Invariant($"{largest} streams without loss; {broke}")
             : Invariant($"no step was lossless: {broke}");
+        var admission = report.Steps.Where(s => s.Refused > 0 && s.Failure is null).Select(s => Invariant($"{s.Streams} streams asked, {s.Refused} refused busy, the {s.Streams - s.Refused} admitted lost {s.Lost} frames"));
+        return admission.Any() ? Invariant($"{headline}; admission control at {report.Capacity}: {string.Join("; ", admission)}") : headline;
     }
 
     public static string Markdown(MeetingsRun run, IngestReport? ingest, SummaryReport? summary)
@@ -82,19 +84,19 @@ internal static class MeetingsReportWriter
         {
             text.AppendLine("### Ingest: real-time meeting streams one daemon takes without loss (no transcription)");
             text.AppendLine();
-            text.AppendLine(Invariant($"- Profile: dev-x64 with no `asr`, `voiceLlm`, `summaryLlm` or `wakeWord`; VAD: {ingest.Vad}"));
+            text.AppendLine(Invariant($"- Profile: dev-x64 with no `asr`, `voiceLlm`, `summaryLlm` or `wakeWord`, `meetings.capacity` {ingest.Capacity}; VAD: {ingest.Vad}"));
             text.AppendLine(Invariant($"- Each stream: its own MQTT connection, start, one frame every 20 ms for {ingest.Seconds} s (mean frame {ingest.MeanFrameBytes:F0} bytes; frame k of stream i due at k × 20 ms + i × 20 ms / N on one clock), then stop with `lastSequence`; all streams stop at once. Accepted frames from `meetings.get`; the step's sessions are deleted before the next step; an unrecorded 3 s step of 2 streams warms both sides up first"));
             text.AppendLine(Invariant($"- **{IngestHeadline(ingest)}**"));
             text.AppendLine();
-            text.AppendLine("| streams | frames sent | accepted | lost | gaps | dropped | daemon CPU | daemon peak RSS | stop reply median / max | send lag p99 / max | bench CPU |");
-            text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            text.AppendLine("| streams | refused busy | frames sent | accepted | lost | gaps | dropped | daemon CPU | daemon peak RSS | stop reply median / max | send lag p99 / max | bench CPU |");
+            text.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
             foreach (var step in ingest.Steps)
             {
-                text.AppendLine("| " + string.Join(" | ", IngestCells(step).Take(11)) + " |");
+                text.AppendLine("| " + string.Join(" | ", IngestCells(step).Take(12)) + " |");
             }
 
             text.AppendLine();
-            text.AppendLine(Invariant($"Lost is frames sent less frames accepted; gaps are the sequence numbers the daemon reports missing, dropped the frames it received and refused (late, after stop, other codec, bad payload). CPU is percent of one core over the streaming time ({ingest.Seconds} s), from `/proc/PID/stat`; the daemon and this program (all the clients: MQTT publishing, no encoding) share the machine. Peak RSS is `VmHWM`, {(ingest.PeakPerStep ? "reset before each step" : "since the daemon started")}. Send lag is how late the clients published a frame against its schedule; when it nears 20 ms the clients, not the daemon, are the limit."));
+            text.AppendLine(Invariant($"Refused busy is the streams whose start was answered `busy` (admission control: more than `meetings.capacity` at once); they send nothing. Lost is frames sent less frames accepted, over the admitted streams; gaps are the sequence numbers the daemon reports missing, dropped the frames it received and refused (late, after stop, other codec, bad payload). CPU is percent of one core over the streaming time ({ingest.Seconds} s), from `/proc/PID/stat`; the daemon and this program (all the clients: MQTT publishing, no encoding) share the machine. Peak RSS is `VmHWM`, {(ingest.PeakPerStep ? "reset before each step" : "since the daemon started")}. Send lag is how late the clients published a frame against its schedule; when it nears 20 ms the clients, not the daemon, are the limit."));
             foreach (var step in ingest.Steps.Where(s => s.Failure is not null))
             {
                 text.AppendLine(Invariant($"{step.Streams} streams did not complete: {step.Failure}"));
@@ -155,10 +157,11 @@ internal static class MeetingsReportWriter
     private static int WhisperVocabularySize => Appliance.ModelForge.Whisper.WhisperPreset.VocabSize;
 
     private static IEnumerable<string> IngestCells(IngestStep step) => step.FramesSent == 0 && step.Failure is not null
-        ? [Invariant($"{step.Streams}"), "", "", "", "", "", "", "", "", "", "", step.Failure]
+        ? [Invariant($"{step.Streams}"), "", "", "", "", "", "", "", "", "", "", "", step.Failure]
         :
         [
             Invariant($"{step.Streams}"),
+            Invariant($"{step.Refused}"),
             Invariant($"{step.FramesSent}"),
             Invariant($"{step.FramesAccepted}"),
             Invariant($"{step.Lost}"),
