@@ -18,6 +18,7 @@ public sealed partial class MeetingTests
         var session = "review-1";
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         var progress = new List<JsonElement>();
+        var mostlyTranscribed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var progressTask = Task.Run(async () =>
         {
             await foreach (var m in client.ObserveAsync(Topics.MeetingProgress(daemon.DeviceId, session), timeout.Token))
@@ -26,6 +27,11 @@ public sealed partial class MeetingTests
                 lock (progress)
                 {
                     progress.Add(body);
+                }
+
+                if (body.TryGetProperty("transcribedSeconds", out var transcribed) && transcribed.GetDouble() >= 30)
+                {
+                    mostlyTranscribed.TrySetResult();
                 }
 
                 if (body.GetProperty("state").GetString() == "completed")
@@ -48,6 +54,10 @@ public sealed partial class MeetingTests
             }
         }
 
+        // The stop waits until 30 of the 40 s are transcribed: by then the passes that map complete chunks ahead have
+        // been due, so the first chunk's notes are ready however slowly this machine runs (a pass still pending when
+        // transcription ends is dropped, its chunks mapped at stop instead).
+        await mostlyTranscribed.Task.WaitAsync(timeout.Token);
         var stop = await log.ControlAsync(session, new MeetingControl { Action = "stop", LastSequence = frames.Count - 1 });
         await log.WaitForFinalAsync(stop, TimeSpan.FromSeconds(10));
         Assert.True(await summaryArrived, "no summary arrived");
