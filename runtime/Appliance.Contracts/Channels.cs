@@ -80,6 +80,12 @@ public static class Channels
     /// <summary>RPC replies, on the request's response topic.</summary>
     public static ContractChannel<RpcReply> RpcReply { get; } = new("rpcReply", Topics.Replies("{deviceId}", "{clientId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
+    /// <summary><c>appliance/v1/fleet/{group}/rpc/{method}</c>: a request to any hub of a fleet group (stateless methods), taken by one through a shared subscription.</summary>
+    public static RawContractChannel FleetRpcRequest { get; } = new("fleetRpcRequest", Topics.FleetRpc("{group}", "{method}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
+    /// <summary><c>appliance/v1/fleet/{group}/replies/{clientId}</c>: replies to fleet requests, each naming the device that served it.</summary>
+    public static ContractChannel<RpcReply> FleetRpcReply { get; } = new("fleetRpcReply", Topics.FleetReplies("{group}", "{clientId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
     /// <summary>Sensor readings.</summary>
     public static ContractChannel<TelemetryReading> Telemetry { get; } = new("telemetry", Topics.Telemetry("{deviceId}"), MqttQualityOfServiceLevel.AtMostOnce, retained: false);
 
@@ -103,5 +109,5 @@ public static class Channels
 
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, Telemetry, VoiceEvents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
 }

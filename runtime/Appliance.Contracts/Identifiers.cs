@@ -14,12 +14,13 @@ public static partial class Identifiers
     public const int MaxLength = 64;
 
     /// <summary>
-    /// Whether <paramref name="deviceId"/> may name a device: 1 to 64 ASCII letters, digits, <c>-</c> or <c>_</c>, so that
-    /// it is one topic level with no wildcard or separator.
+    /// Whether <paramref name="deviceId"/> may name a device (or a fleet group): 1 to 64 ASCII letters, digits, <c>-</c> or
+    /// <c>_</c>, so that it is one topic level with no wildcard or separator, and not <c>fleet</c>, the level of the
+    /// fleets' topics.
     /// </summary>
     /// <param name="deviceId">The candidate id; null is not valid.</param>
     /// <returns>True when the id is valid.</returns>
-    public static bool IsValidDeviceId(string? deviceId) => deviceId is not null && DeviceIdPattern().IsMatch(deviceId);
+    public static bool IsValidDeviceId(string? deviceId) => deviceId is not null && DeviceIdPattern().IsMatch(deviceId) && deviceId != Topics.FleetLevel;
 
     /// <summary>
     /// Whether <paramref name="sessionId"/> may name a meeting: 1 to 64 ASCII letters, digits, <c>_</c> or <c>-</c>, starting
@@ -47,7 +48,7 @@ public static partial class Identifiers
     public const string ModelIdRule = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 
     /// <summary>What a valid device id is, for error messages.</summary>
-    public const string DeviceIdDescription = "1 to 64 ASCII letters, digits, '-' or '_'";
+    public const string DeviceIdDescription = "1 to 64 ASCII letters, digits, '-' or '_', other than 'fleet'";
 
     /// <summary>What a valid session id is, for error messages.</summary>
     public const string SessionIdDescription = "1 to 64 ASCII letters, digits, '-' or '_', starting with a letter or digit";

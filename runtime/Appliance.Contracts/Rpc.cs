@@ -43,6 +43,10 @@ public sealed record RpcReply
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? CorrelationId { get; init; }
+
+    /// <summary>On replies to a request on a fleet topic only: the device that took and served it.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ServedBy { get; init; }
 }
 
 /// <summary>

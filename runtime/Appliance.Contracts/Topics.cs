@@ -14,6 +14,9 @@ public static class Topics
     private const string RpcEnvelopeLevel = "rpc311";
     private const string MeetingsLevel = "meetings";
 
+    /// <summary>The level under the root that holds a fleet's topics (<c>appliance/v1/fleet/{group}/…</c>); no device may take it as its id.</summary>
+    public const string FleetLevel = "fleet";
+
     /// <summary>The prefix of every topic of <paramref name="deviceId"/>, ending in a slash.</summary>
     /// <param name="deviceId">A device id (see <see cref="Identifiers.IsValidDeviceId"/>).</param>
     public static string DevicePrefix(string deviceId) => $"{Root}/{deviceId}/";
@@ -55,6 +58,27 @@ public static class Topics
     /// <param name="deviceId">The device the client talks to.</param>
     /// <param name="clientId">The client's MQTT client id (one topic level).</param>
     public static string Replies(string deviceId, string clientId) => $"{Root}/{deviceId}/replies/{clientId}";
+
+    /// <summary>Requests for one RPC method to any hub of a fleet group: each is taken by one hub (an MQTT 5 shared subscription).</summary>
+    /// <param name="group">The fleet group (see <see cref="Identifiers.IsValidDeviceId"/>, the same rule).</param>
+    /// <param name="method">The method name.</param>
+    public static string FleetRpc(string group, string method) => $"{Root}/{FleetLevel}/{group}/{RpcLevel}/{method}";
+
+    /// <summary>The shared subscription through which the hubs of <paramref name="group"/> take turns at its requests: <c>$share/{group}/appliance/v1/fleet/{group}/rpc/+</c>.</summary>
+    /// <param name="group">The fleet group.</param>
+    public static string FleetRpcSharedFilter(string group) => $"$share/{group}/{Root}/{FleetLevel}/{group}/{RpcLevel}/+";
+
+    /// <summary>The response topic of a client of a fleet group: whichever hub serves a request answers there.</summary>
+    /// <param name="group">The fleet group.</param>
+    /// <param name="clientId">The client's MQTT client id (one topic level).</param>
+    public static string FleetReplies(string group, string clientId) => $"{Root}/{FleetLevel}/{group}/replies/{clientId}";
+
+    /// <summary>Reads the method name out of a fleet request topic of <paramref name="group"/>.</summary>
+    /// <param name="topic">A received topic name.</param>
+    /// <param name="group">The fleet group the topic must belong to.</param>
+    /// <param name="method">The method name, or empty when the topic does not match.</param>
+    /// <returns>True when <paramref name="topic"/> is <c>appliance/v1/fleet/{group}/rpc/{method}</c>.</returns>
+    public static bool TryGetFleetRpcMethod(string topic, string group, out string method) => TryGetLastLevel(topic, $"{Root}/{FleetLevel}/{group}/{RpcLevel}/", out method);
 
     /// <summary>A meeting's control topic: start, stop and abort commands, answered like RPC requests.</summary>
     /// <param name="deviceId">The device.</param>

@@ -243,7 +243,7 @@ public sealed class BrokerEdgeCaseTests(ITestOutputHelper output)
     }
 
     /// <summary>A bare MQTT 5 client, as an app or a home-automation tool uses one.</summary>
-    private sealed class RawClient : IDisposable
+    internal sealed class RawClient : IDisposable
     {
         private readonly IMqttClient _client;
         private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Threading.Channels.Channel<MqttApplicationMessage>> _topics = new();

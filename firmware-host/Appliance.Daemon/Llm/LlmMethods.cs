@@ -12,6 +12,9 @@ namespace Appliance.Daemon.Llm;
 /// </summary>
 internal sealed class LlmChatMethod(LlmService llm) : StreamingRpcHandler<LlmChatParams, LlmChatDelta, LlmChatResult>(RpcMethods.LlmChat)
 {
+    /// <summary>A chat carries its whole conversation: any hub of a fleet may serve it.</summary>
+    public override bool Stateless => true;
+
     protected override async Task<RpcResult<LlmChatResult>> HandleAsync(LlmChatParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         if (parameters.Problem() is { } problem)

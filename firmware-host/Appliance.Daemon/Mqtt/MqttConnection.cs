@@ -458,7 +458,9 @@ internal sealed class MqttConnection : BackgroundService
     {
         foreach (var subscription in _subscriptions)
         {
-            if (MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, subscription.Filter) != MqttTopicFilterCompareResult.IsMatch)
+            // A shared subscription's messages carry the topic inside it, not "$share/{group}/…".
+            if (!Topics.TryUnwrapSharedSubscription(subscription.Filter, out var filter)
+                || MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, filter) != MqttTopicFilterCompareResult.IsMatch)
             {
                 continue;
             }

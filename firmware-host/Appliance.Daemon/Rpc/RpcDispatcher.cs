@@ -38,9 +38,11 @@ internal sealed class RpcDispatcher : BackgroundService
 
     private readonly Dictionary<string, Queue<Request>> _lanes = new(StringComparer.Ordinal);
     private int _waitingInLanes;
+    private readonly string? _fleetGroup;
 
-    public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
+    public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, IOptions<FleetOptions> fleet, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
+        _fleetGroup = fleet.Value.Group;
         _mqtt = mqtt;
         _device = device;
         _options = options.Value;
@@ -51,6 +53,10 @@ internal sealed class RpcDispatcher : BackgroundService
         mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.RpcEnvelopeFilter(device.DeviceId), Channels.RpcEnvelopeRequest.Qos, OnRpcEnvelopeAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync, RetainAsPublished: true));
+        if (_fleetGroup is { } group)
+        {
+            mqtt.Subscribe(new MqttSubscription(Topics.FleetRpcSharedFilter(group), Channels.FleetRpcRequest.Qos, OnFleetRpcAsync));
+        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -91,6 +97,40 @@ internal sealed class RpcDispatcher : BackgroundService
         }
     }
 
+    /// <summary>
+    /// A request to any hub of the fleet group, taken by this one through the shared subscription. Only stateless
+    /// methods are served there (others answer <c>method_not_found</c>, naming the device topic); every reply says which
+    /// device served it; the response topic must be under the group's replies.
+    /// </summary>
+    private Task OnFleetRpcAsync(MqttApplicationMessage message)
+    {
+        if (_fleetGroup is not { } group || !Topics.TryGetFleetRpcMethod(message.Topic, group, out var method) || message.Retain)
+        {
+            return message.Retain && _fleetGroup is not null ? ClearRetainedAsync(message.Topic) : Task.CompletedTask;
+        }
+
+        if (string.IsNullOrEmpty(message.ResponseTopic))
+        {
+            RpcLog.RequestWithoutResponseTopic(_logger, method);
+            return Task.CompletedTask;
+        }
+
+        if (ReplyTopicProblem(message.ResponseTopic, Topics.FleetReplies(group, "")) is { } problem)
+        {
+            RpcLog.ResponseTopicRefused(_logger, $"fleet {group} {method}", problem);
+            return Task.CompletedTask;
+        }
+
+        var request = new Request(method, null, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message)) { ServedBy = _device.DeviceId };
+        if (_methods.GetValueOrDefault(method) is not { Stateless: true })
+        {
+            var served = string.Join(", ", _methods.Values.Where(m => m.Stateless).Select(m => m.Name).Order(StringComparer.Ordinal));
+            return ReplyAsync(request, Error(0, RpcErrorCodes.MethodNotFound, $"'{method}' is not served on the fleet topic: only methods that keep no state are ({served}); call it on a device's own topic."));
+        }
+
+        return AcceptAsync(request, message.Payload);
+    }
+
     private Task OnRpcAsync(MqttApplicationMessage message)
     {
         if (!Topics.TryGetRpcMethod(message.Topic, _device.DeviceId, out var method))
@@ -121,7 +161,7 @@ internal sealed class RpcDispatcher : BackgroundService
     /// <summary>
     /// A request of an MQTT 3.1.1 client: the reply topic, correlation id, idempotency key and parameters come in the
     /// payload (<see cref="RpcEnvelope"/>), and every reply carries the correlation id in its body. The reply topic
-    /// must be under the device's replies, as a response topic must (<see cref="ReplyTopicProblem"/>), since the daemon
+    /// must be under the device's replies, as a response topic must (<see cref="ReplyTopicProblem(string)"/>), since the daemon
     /// publishes there with its own rights. An envelope that cannot be answered is logged and dropped, and a
     /// retained one is cleared all the same.
     /// </summary>
@@ -213,12 +253,13 @@ internal sealed class RpcDispatcher : BackgroundService
     /// or null: a valid MQTT topic name (up to 65535 UTF-8 bytes, no wildcard, no control character) under the device's
     /// replies, <c>appliance/v1/{deviceId}/replies/</c>.
     /// </summary>
-    private string? ReplyTopicProblem(string topic)
+    private string? ReplyTopicProblem(string topic) => ReplyTopicProblem(topic, Topics.Replies(_device.DeviceId, ""));
+
+    private static string? ReplyTopicProblem(string topic, string prefix)
     {
-        var prefix = Topics.Replies(_device.DeviceId, "");
         if (!topic.StartsWith(prefix, StringComparison.Ordinal) || topic.Length == prefix.Length)
         {
-            return $"the reply topic must be under {prefix}, for example {Topics.Replies(_device.DeviceId, "my-client")}";
+            return $"the reply topic must be under {prefix}, for example {prefix}my-client";
         }
 
         if (System.Text.Encoding.UTF8.GetByteCount(topic) > 65535 || topic.Any(c => c is '+' or '#' || char.IsControl(c) || char.IsSurrogate(c)))
@@ -460,7 +501,7 @@ internal sealed class RpcDispatcher : BackgroundService
 
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(responseTopic)
-            .WithPayload(Channels.RpcReply.Serialize(request.EnvelopeCorrelationId is { } correlationId ? reply with { CorrelationId = correlationId } : reply))
+            .WithPayload(Channels.RpcReply.Serialize(reply with { CorrelationId = request.EnvelopeCorrelationId ?? reply.CorrelationId, ServedBy = request.ServedBy }))
             .WithContentType("application/json")
             .WithQualityOfServiceLevel(Channels.RpcReply.Qos)
             .WithReplyProperties(reply.Seq, reply.Final);
@@ -500,6 +541,9 @@ internal sealed class RpcDispatcher : BackgroundService
 
         /// <summary>The correlation id of an MQTT 3.1.1 envelope request, echoed in the reply body; null for MQTT 5 requests.</summary>
         public string? EnvelopeCorrelationId { get; init; }
+
+        /// <summary>This device's id on a request taken from the fleet topic, told in every reply; null otherwise.</summary>
+        public string? ServedBy { get; init; }
 
         public byte[]? Payload { get; set; }
 

@@ -9,6 +9,7 @@ internal static class RpcFeature
     public static IServiceCollection AddRpc(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<RpcOptions, RpcOptionsValidator>(configuration, RpcOptions.Section);
+        services.AddValidatedOptions<FleetOptions, FleetOptionsValidator>(configuration, FleetOptions.Section);
         services.AddHostedService<RpcDispatcher>();
         return services;
     }

@@ -21,6 +21,12 @@ internal interface IRpcMethod
     /// </summary>
     bool InSessionOrder { get; }
 
+    /// <summary>
+    /// True for methods that keep no state between requests (a transcription, a chat): any hub of a fleet group may
+    /// serve one, so they are also taken from the fleet topic.
+    /// </summary>
+    bool Stateless => false;
+
     Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken);
 }
 
@@ -56,6 +62,8 @@ internal abstract class RpcHandler<TParams, TResult>(RpcMethod<TParams, TResult>
     public virtual int? MaxPayloadBytes => null;
 
     public virtual bool InSessionOrder => false;
+
+    public virtual bool Stateless => false;
 
     public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
     {

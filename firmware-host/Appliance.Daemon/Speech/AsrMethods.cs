@@ -23,6 +23,9 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
 
     public override int? MaxPayloadBytes => MaxAudioPayloadBytes;
 
+    /// <summary>A transcription depends on its request alone: any hub of a fleet may serve it.</summary>
+    public override bool Stateless => true;
+
     protected override async Task<RpcResult<AsrTranscribeResult>> HandleAsync(AsrTranscribeParams p, RpcCall call, CancellationToken cancellationToken)
     {
         await speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -58,3 +58,18 @@ internal sealed class LargeReplyMethod : IRpcMethod
         return Task.FromResult(new RpcOutcome(CountingMethod.Json($"{{\"text\":\"{new string('x', bytes)}\"}}"), null));
     }
 }
+
+/// <summary><c>test.echo</c>: a stateless method (any hub of a fleet may serve it) that answers its parameters back.</summary>
+internal sealed class EchoMethod : IRpcMethod
+{
+    public string Name => "test.echo";
+
+    public int? MaxPayloadBytes => null;
+
+    public bool InSessionOrder => false;
+
+    public bool Stateless => true;
+
+    public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken) =>
+        Task.FromResult(new RpcOutcome(call.Params.Clone(), null));
+}
