@@ -36,6 +36,12 @@ public sealed record ApplianceClientOptions
     /// <summary>MQTT client id, also the last level of this client's reply topic, so it follows the device-id rule (<see cref="Identifiers.IsValidDeviceId"/>); a random one when not set.</summary>
     public string? ClientId { get; init; }
 
+    /// <summary>
+    /// The fleet group whose hubs this client may also call through the fleet topic (<see cref="ApplianceClient.StartMeetingInFleetAsync"/>),
+    /// or null. Same rule as a device id.
+    /// </summary>
+    public string? FleetGroup { get; init; }
+
     /// <summary>How long a call waits for its final reply unless the call says otherwise.</summary>
     public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(10);
 }
@@ -83,6 +89,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     private readonly IMqttClient _mqtt;
     private readonly ApplianceClientOptions _options;
     private readonly string _repliesTopic;
+    private readonly string? _fleetRepliesTopic;
     private readonly ConcurrentDictionary<string, Channel<RpcReply>> _pending = new();
     private readonly ConcurrentDictionary<Guid, TopicSubscription> _subscriptions = new();
 
@@ -92,6 +99,7 @@ public sealed class ApplianceClient : IAsyncDisposable
         _options = options;
         ClientId = clientId;
         _repliesTopic = Topics.Replies(options.DeviceId, clientId);
+        _fleetRepliesTopic = options.FleetGroup is { } group ? Topics.FleetReplies(group, clientId) : null;
         _mqtt.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
 
@@ -117,6 +125,10 @@ public sealed class ApplianceClient : IAsyncDisposable
         var clientId = options.ClientId ?? $"client-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
         ThrowIfInvalid(options.DeviceId, Identifiers.IsValidDeviceId(options.DeviceId), "device id", Identifiers.DeviceIdDescription, nameof(options));
         ThrowIfInvalid(clientId, Identifiers.IsValidDeviceId(clientId), "client id", Identifiers.DeviceIdDescription, nameof(options));
+        if (options.FleetGroup is { } fleetGroup)
+        {
+            ThrowIfInvalid(fleetGroup, Identifiers.IsValidDeviceId(fleetGroup), "fleet group", Identifiers.DeviceIdDescription, nameof(options));
+        }
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(options.Host, options.Port)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
@@ -147,6 +159,11 @@ public sealed class ApplianceClient : IAsyncDisposable
             }
 
             await client.SubscribeCheckedAsync(client._repliesTopic, cancellationToken).ConfigureAwait(false);
+            if (client._fleetRepliesTopic is { } fleetReplies)
+            {
+                await client.SubscribeCheckedAsync(fleetReplies, cancellationToken).ConfigureAwait(false);
+            }
+
             return client;
         }
         catch
@@ -234,6 +251,43 @@ public sealed class ApplianceClient : IAsyncDisposable
     {
         ThrowIfInvalid(sessionId, Identifiers.IsValidSessionId(sessionId), "session id", Identifiers.SessionIdDescription, nameof(sessionId));
         return LastAsync(RequestAsync(Topics.MeetingControl(_options.DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
+    }
+
+    /// <summary>
+    /// Starts a meeting on whichever hub of <see cref="ApplianceClientOptions.FleetGroup"/> takes it: the start goes to
+    /// the fleet topic, where one hub takes it through the broker's shared subscription. A hub that is full answers
+    /// <c>busy</c>, and the start is sent again, for the broker to give it to another hub, up to
+    /// <paramref name="attempts"/> times. Stream the audio, and send stop or abort, to the hub returned (its own topics).
+    /// </summary>
+    /// <param name="parameters">The meeting's start parameters.</param>
+    /// <param name="attempts">How many hubs to ask at most; at least the group's size, so that every hub is asked.</param>
+    /// <param name="options">Timeout of each attempt.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The hub that took the meeting (null when none did) and the last reply: the start's result, or the last refusal.</returns>
+    /// <exception cref="InvalidOperationException">The client was connected without a fleet group.</exception>
+    /// <exception cref="TimeoutException">A hub took the start but sent no reply in time.</exception>
+    public async Task<(string? DeviceId, RpcResult<MeetingControlResult> Result)> StartMeetingInFleetAsync(MeetingStartParams parameters, int attempts = 8, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempts, 1);
+        if (_options.FleetGroup is not { } group || _fleetRepliesTopic is not { } replies)
+        {
+            throw new InvalidOperationException("This client was connected without ApplianceClientOptions.FleetGroup.");
+        }
+
+        var payload = JsonSerializer.SerializeToUtf8Bytes(parameters, RpcMethods.MeetingsStart.ParamsInfo);
+        RpcReply reply = null!;
+        for (var attempt = 0; attempt < attempts; attempt++)
+        {
+            reply = await LastAsync(RequestAsync(Topics.FleetRpc(group, RpcMethods.MeetingsStart.Name), replies, $"meetings.start in fleet {group}", payload, options, cancellationToken)).ConfigureAwait(false);
+            if (reply.Error?.Code != RpcErrorCodes.Busy)
+            {
+                break;
+            }
+        }
+
+        var result = RpcMethods.MeetingsStart.ToResult(reply);
+        return (result.Error is null ? reply.ServedBy : null, result);
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the value and the rule when <paramref name="valid"/> is false.</summary>
@@ -350,7 +404,10 @@ public sealed class ApplianceClient : IAsyncDisposable
         return last!;
     }
 
-    private async IAsyncEnumerable<RpcReply> RequestAsync(string topic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private IAsyncEnumerable<RpcReply> RequestAsync(string topic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, CancellationToken cancellationToken) =>
+        RequestAsync(topic, _repliesTopic, what, payload, options, cancellationToken);
+
+    private async IAsyncEnumerable<RpcReply> RequestAsync(string topic, string responseTopic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var correlation = RandomNumberGenerator.GetBytes(16);
         var key = Convert.ToHexString(correlation);
@@ -362,7 +419,7 @@ public sealed class ApplianceClient : IAsyncDisposable
                 .WithTopic(topic)
                 .WithPayload(payload.ToArray())
                 .WithQualityOfServiceLevel(Channels.RpcRequest.Qos)
-                .WithResponseTopic(_repliesTopic)
+                .WithResponseTopic(responseTopic)
                 .WithCorrelationData(correlation)
                 .WithContentType("application/json");
             if (options?.IdempotencyKey is { } idempotencyKey)
@@ -416,7 +473,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs args)
     {
         var message = args.ApplicationMessage;
-        if (message.Topic == _repliesTopic)
+        if (message.Topic == _repliesTopic || message.Topic == _fleetRepliesTopic)
         {
             if (message.CorrelationData is { Length: > 0 } correlation
                 && _pending.TryGetValue(Convert.ToHexString(correlation), out var replies)

@@ -56,13 +56,74 @@ public sealed class FleetTests(ITestOutputHelper output)
 
             // A method that keeps state is served on a device's own topic only.
             var stateful = await app.SubscribeAsync(Topics.FleetReplies(Group, "app-2"));
-            await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.FleetRpc(Group, RpcMethods.MeetingsStart.Name))
-                .WithPayload("{\"sessionId\":\"m1\",\"codec\":\"opus\",\"sampleRate\":48000,\"channels\":1}"u8.ToArray()).WithResponseTopic(stateful.Topic)
+            await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.FleetRpc(Group, RpcMethods.ModelsList.Name))
+                .WithPayload("{}"u8.ToArray()).WithResponseTopic(stateful.Topic)
                 .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
             var refused = ContractJson.Deserialize<RpcReply>((await stateful.NextAsync()).Payload)!;
             Assert.Equal(RpcErrorCodes.MethodNotFound, refused.Error?.Code);
             Assert.Contains("test.echo", refused.Error!.Message, StringComparison.Ordinal);
             Assert.StartsWith("hub-", refused.ServedBy, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Meetings placed across the fleet: three hubs of capacities 1, 2 and 3 take six meetings started on the fleet topic,
+    /// as many each as it has places (a full hub answers busy and the client asks again, for the broker to give the start
+    /// to another hub); the seventh is refused busy. Each meeting streams to the hub that took it and loses no frame.
+    /// </summary>
+    [Fact]
+    public async Task Meetings_started_on_the_fleet_fill_every_hub_up_to_its_capacity_and_lose_nothing()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var capacity = i + 1;
+                var profile = TestProfiles.Write(p => p["meetings"] = new System.Text.Json.Nodes.JsonObject { ["capacity"] = capacity });
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Profile={profile}", $"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"]));
+            }
+
+            await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, DeviceId = "hub-0", FleetGroup = Group });
+            var placed = new List<(string Session, string Hub)>();
+            for (var i = 0; i < 6; i++)
+            {
+                var session = $"room-{i}";
+                var (hub, result) = await earbuds.StartMeetingInFleetAsync(new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+                Assert.True(result.Error is null, $"{session}: {result.Error?.Code} {result.Error?.Message}");
+                placed.Add((session, hub!));
+            }
+
+            var (none, full) = await earbuds.StartMeetingInFleetAsync(new MeetingStartParams { SessionId = "room-6", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+            output.WriteLine(string.Join(", ", placed.Select(p => $"{p.Session} on {p.Hub}")));
+            Assert.Null(none);
+            Assert.Equal(RpcErrorCodes.Busy, full.Error?.Code);
+            Assert.Equal([("hub-0", 1), ("hub-1", 2), ("hub-2", 3)], placed.GroupBy(p => p.Hub).Select(g => (g.Key, g.Count())).OrderBy(g => g.Key, StringComparer.Ordinal));
+
+            foreach (var (session, hub) in placed)
+            {
+                for (var seq = 0; seq < 50; seq++)
+                {
+                    await earbuds.PublishAsync(MeetingAudioFrame.Create(hub, session, seq, AudioCodecs.PcmS16LE, new byte[640]));
+                }
+            }
+
+            foreach (var (session, hub) in placed)
+            {
+                await using var onHub = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, DeviceId = hub });
+                var stopped = await onHub.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = session, LastSequence = 49 });
+                Assert.Null(stopped.Error);
+                Assert.Empty(stopped.Value!.Gaps!);
+                Assert.Equal(50, (await onHub.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Value!.Meeting.Counters.Accepted);
+            }
         }
         finally
         {

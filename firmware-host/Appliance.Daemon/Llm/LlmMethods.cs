@@ -13,7 +13,7 @@ namespace Appliance.Daemon.Llm;
 internal sealed class LlmChatMethod(LlmService llm) : StreamingRpcHandler<LlmChatParams, LlmChatDelta, LlmChatResult>(RpcMethods.LlmChat)
 {
     /// <summary>A chat carries its whole conversation: any hub of a fleet may serve it.</summary>
-    public override bool Stateless => true;
+    public override bool FleetServed => true;
 
     protected override async Task<RpcResult<LlmChatResult>> HandleAsync(LlmChatParams parameters, RpcCall call, CancellationToken cancellationToken)
     {

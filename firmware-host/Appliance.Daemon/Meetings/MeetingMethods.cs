@@ -15,6 +15,9 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
 
     public override bool InSessionOrder => true;
 
+    /// <summary>A start on the fleet topic places the meeting on the hub that takes it (its reply's <c>servedBy</c>); a full hub answers busy and the client asks again.</summary>
+    public override bool FleetServed => true;
+
     protected override async Task<RpcResult<MeetingControlResult>> HandleAsync(MeetingStartParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         var sessionId = parameters.SessionId ?? "";

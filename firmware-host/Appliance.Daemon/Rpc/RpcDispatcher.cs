@@ -98,9 +98,9 @@ internal sealed class RpcDispatcher : BackgroundService
     }
 
     /// <summary>
-    /// A request to any hub of the fleet group, taken by this one through the shared subscription. Only stateless
-    /// methods are served there (others answer <c>method_not_found</c>, naming the device topic); every reply says which
-    /// device served it; the response topic must be under the group's replies.
+    /// A request to any hub of the fleet group, taken by this one through the shared subscription. Only the methods
+    /// marked <see cref="IRpcMethod.FleetServed"/> are served there (others answer <c>method_not_found</c>, naming the
+    /// device topic); every reply says which device served it; the response topic must be under the group's replies.
     /// </summary>
     private Task OnFleetRpcAsync(MqttApplicationMessage message)
     {
@@ -122,10 +122,10 @@ internal sealed class RpcDispatcher : BackgroundService
         }
 
         var request = new Request(method, null, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message)) { ServedBy = _device.DeviceId };
-        if (_methods.GetValueOrDefault(method) is not { Stateless: true })
+        if (_methods.GetValueOrDefault(method) is not { FleetServed: true })
         {
-            var served = string.Join(", ", _methods.Values.Where(m => m.Stateless).Select(m => m.Name).Order(StringComparer.Ordinal));
-            return ReplyAsync(request, Error(0, RpcErrorCodes.MethodNotFound, $"'{method}' is not served on the fleet topic: only methods that keep no state are ({served}); call it on a device's own topic."));
+            var served = string.Join(", ", _methods.Values.Where(m => m.FleetServed).Select(m => m.Name).Order(StringComparer.Ordinal));
+            return ReplyAsync(request, Error(0, RpcErrorCodes.MethodNotFound, $"'{method}' is not served on the fleet topic, only {served}: call it on a device's own topic."));
         }
 
         return AcceptAsync(request, message.Payload);

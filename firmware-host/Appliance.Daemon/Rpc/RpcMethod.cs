@@ -22,10 +22,11 @@ internal interface IRpcMethod
     bool InSessionOrder { get; }
 
     /// <summary>
-    /// True for methods that keep no state between requests (a transcription, a chat): any hub of a fleet group may
-    /// serve one, so they are also taken from the fleet topic.
+    /// True for the methods any hub of a fleet group may serve, so that they are also taken from the fleet topic: those
+    /// that keep no state between requests (a transcription, a chat), and <c>meetings.start</c>, which places a meeting
+    /// on the hub that takes it.
     /// </summary>
-    bool Stateless => false;
+    bool FleetServed => false;
 
     Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken);
 }
@@ -63,7 +64,7 @@ internal abstract class RpcHandler<TParams, TResult>(RpcMethod<TParams, TResult>
 
     public virtual bool InSessionOrder => false;
 
-    public virtual bool Stateless => false;
+    public virtual bool FleetServed => false;
 
     public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
     {

@@ -24,7 +24,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
     public override int? MaxPayloadBytes => MaxAudioPayloadBytes;
 
     /// <summary>A transcription depends on its request alone: any hub of a fleet may serve it.</summary>
-    public override bool Stateless => true;
+    public override bool FleetServed => true;
 
     protected override async Task<RpcResult<AsrTranscribeResult>> HandleAsync(AsrTranscribeParams p, RpcCall call, CancellationToken cancellationToken)
     {

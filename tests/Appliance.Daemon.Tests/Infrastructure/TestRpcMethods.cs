@@ -68,7 +68,7 @@ internal sealed class EchoMethod : IRpcMethod
 
     public bool InSessionOrder => false;
 
-    public bool Stateless => true;
+    public bool FleetServed => true;
 
     public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(new RpcOutcome(call.Params.Clone(), null));
