@@ -134,6 +134,29 @@ public sealed class FleetTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A broker that refuses shared subscriptions (here another daemon's embedded MQTTnet broker, which answers SUBACK
+    /// 0x9E) leaves the hub serving its own topics, with the <c>mqtt</c> health check and the log saying why the fleet
+    /// topic is not served.
+    /// </summary>
+    [Fact]
+    public async Task A_broker_that_refuses_shared_subscriptions_is_named_in_health_and_the_log()
+    {
+        await using var broker = await RunningDaemon.StartEmbeddedAsync(output);
+        await using var hub = await RunningDaemon.StartExternalAsync(output, broker.BrokerHost, broker.BrokerPort, [$"--Fleet:Group={Group}", "--Device:Id=hub-x"]);
+        hub.AllowErrors = true;
+        await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.BrokerHost, Port = broker.BrokerPort, DeviceId = "hub-x" });
+        await hub.WaitForLogAsync(m => m.Contains($"$share/{Group}/", StringComparison.Ordinal) && m.Contains("shared subscriptions", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+
+        var health = await client.InvokeAsync(RpcMethods.HealthGet, new EmptyParams());
+        var mqtt = health.Value!.Checks["mqtt"];
+        Assert.Equal(HealthStatus.Degraded, mqtt.Status);
+        Assert.Contains("does not serve MQTT 5 shared subscriptions", mqtt.Detail, StringComparison.Ordinal);
+        Assert.True((await client.InvokeAsync(RpcMethods.StatusGet, new EmptyParams())).Value!.Online, "the hub still serves its own topics");
+        var start = await client.ControlMeetingAsync("m1", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+        Assert.Null(start.Error);
+    }
+
     [Theory]
     [InlineData("--Mqtt:Mode=Embedded", "hubs", "needs an external broker")]
     [InlineData("--Mqtt:Mode=External", "a+b", "is not a valid group name")]

@@ -311,6 +311,9 @@ internal sealed class MqttConnection : BackgroundService
 
             Volatile.Write(ref _subscribedCount, 0);
             Interlocked.Exchange(ref _connectedAt, _time.GetTimestamp());
+            // Connected is reported first, so that a subscription the broker refuses leaves the check degraded.
+            _health.Report("mqtt", HealthStatus.Ok, $"connected to {host}:{port}");
+            MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
             await SubscribeNewAsync(cancellationToken).ConfigureAwait(false);
             Func<CancellationToken, Task>[] hooks;
             lock (_gate)
@@ -318,8 +321,6 @@ internal sealed class MqttConnection : BackgroundService
                 hooks = [.. _onConnected];
             }
 
-            _health.Report("mqtt", HealthStatus.Ok, $"connected to {host}:{port}");
-            MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
             foreach (var hook in hooks)
             {
                 await hook(cancellationToken).ConfigureAwait(false);
@@ -375,7 +376,11 @@ internal sealed class MqttConnection : BackgroundService
             if (refused.Count > 0)
             {
                 // Refusals (not authorised, not supported) do not pass by themselves: say so rather than retry them.
-                var reasons = string.Join("; ", refused.Select(i => $"{i.TopicFilter.Topic}: {i.ResultCode}"));
+                // MQTTnet's own broker answers the reason codes of one SUBSCRIBE out of order, so a shared subscription's
+                // refusal is told by its code, not by the filter it comes back with.
+                var reasons = string.Join("; ", refused.Select(i => i.ResultCode == MqttClientSubscribeResultCode.SharedSubscriptionsNotSupported
+                    ? $"{SharedFilters(pending)}: {i.ResultCode}: this broker does not serve MQTT 5 shared subscriptions, which fleet mode needs (use Mosquitto 2, EMQX, HiveMQ or VerneMQ, or leave Fleet:Group unset)"
+                    : $"{i.TopicFilter.Topic}: {i.ResultCode}"));
                 _health.Report("mqtt", HealthStatus.Degraded, $"the broker refused subscriptions: {reasons}");
                 MqttLog.SubscribeRefused(_logger, reasons);
             }
@@ -387,6 +392,9 @@ internal sealed class MqttConnection : BackgroundService
             MqttLog.SubscribeFailed(_logger, pending.Length, ex.Message);
         }
     }
+
+    private static string SharedFilters(IEnumerable<MqttSubscription> subscriptions) =>
+        string.Join(", ", subscriptions.Select(s => s.Filter).Where(f => f.StartsWith("$share/", StringComparison.Ordinal)));
 
     private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
     {

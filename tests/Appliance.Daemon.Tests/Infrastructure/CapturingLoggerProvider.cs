@@ -11,6 +11,29 @@ internal sealed class CapturingLoggerProvider(ITestOutputHelper? output) : ILogg
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
+    /// <summary>Completes when an entry whose message satisfies <paramref name="match"/> is written (or already was).</summary>
+    public Task WaitForAsync(Func<string, bool> match, TimeSpan limit)
+    {
+        var written = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check(string message)
+        {
+            if (match(message))
+            {
+                written.TrySetResult();
+            }
+        }
+
+        Written += Check;
+        foreach (var entry in Entries)
+        {
+            Check(entry.Message);
+        }
+
+        return written.Task.WaitAsync(limit).ContinueWith(t => { Written -= Check; return t; }, TaskScheduler.Default).Unwrap();
+    }
+
+    private event Action<string>? Written;
+
     public void Dispose()
     {
     }
@@ -18,6 +41,7 @@ internal sealed class CapturingLoggerProvider(ITestOutputHelper? output) : ILogg
     private void Write(LogLevel level, string category, EventId id, string message)
     {
         Entries.Enqueue((level, category, id, message));
+        Written?.Invoke(message);
         try
         {
             output?.WriteLine($"{DateTime.Now:HH:mm:ss.fff} {level} {category}[{id.Id}] {message}");

@@ -43,6 +43,9 @@ internal sealed class RunningDaemon : IAsyncDisposable
 
     public IEnumerable<(LogLevel Level, string Category, EventId Id, string Message)> Logs => _logs.Entries;
 
+    /// <summary>Completes when the daemon logs a message that satisfies <paramref name="match"/> (or already did), within <paramref name="limit"/>.</summary>
+    public Task WaitForLogAsync(Func<string, bool> match, TimeSpan limit) => _logs.WaitForAsync(match, limit);
+
     /// <summary>Starts a daemon whose embedded broker binds ports the OS picks (port 0), and reads back the ones it got.</summary>
     public static Task<RunningDaemon> StartEmbeddedAsync(ITestOutputHelper output, IEnumerable<string>? args = null, Action<HostApplicationBuilder>? customize = null, bool withTls = false)
     {
