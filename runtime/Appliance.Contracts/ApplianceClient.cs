@@ -254,6 +254,44 @@ public sealed class ApplianceClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Calls a method that keeps no state (<c>llm.chat</c>, <c>asr.transcribe</c>) on whichever hub of
+    /// <see cref="ApplianceClientOptions.FleetGroup"/> takes it, and returns its final reply (<see cref="RpcReply.ServedBy"/>
+    /// names the hub). When no final reply comes within the timeout (the hub was lost, say), the request is sent again
+    /// with the same idempotency key, up to <paramref name="attempts"/> times in all: the broker gives it to another hub,
+    /// and a retry that reaches the same hub is answered from its first run, not run twice.
+    /// </summary>
+    /// <param name="method">The method name.</param>
+    /// <param name="parameters">The request payload (a JSON object).</param>
+    /// <param name="attempts">How many times to send it at most.</param>
+    /// <param name="options">Timeout of each attempt, and the idempotency key (a new one when not given).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The final reply.</returns>
+    /// <exception cref="InvalidOperationException">The client was connected without a fleet group.</exception>
+    /// <exception cref="TimeoutException">No attempt got a final reply in time.</exception>
+    public async Task<RpcReply> CallInFleetAsync(string method, ReadOnlyMemory<byte> parameters, int attempts = 3, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(attempts, 1);
+        ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
+        if (_options.FleetGroup is not { } group || _fleetRepliesTopic is not { } replies)
+        {
+            throw new InvalidOperationException("This client was connected without ApplianceClientOptions.FleetGroup.");
+        }
+
+        var keyed = (options ?? new RpcCallOptions()) with { IdempotencyKey = options?.IdempotencyKey ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)) };
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await LastAsync(RequestAsync(Topics.FleetRpc(group, method), replies, $"{method} in fleet {group}", parameters, keyed, cancellationToken)).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (attempt < attempts)
+            {
+                // Sent again with the same key: another hub takes it, or the same one answers from its first run.
+            }
+        }
+    }
+
+    /// <summary>
     /// Starts a meeting on whichever hub of <see cref="ApplianceClientOptions.FleetGroup"/> takes it: the start goes to
     /// the fleet topic, where one hub takes it through the broker's shared subscription. A hub that is full answers
     /// <c>busy</c>, and the start is sent again, for the broker to give it to another hub, up to

@@ -74,6 +74,47 @@ public sealed class FleetTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A hub lost while it serves: hub-0 takes fleet requests and never answers. The client sends a request again with
+    /// the same idempotency key when no reply comes within its deadline, and the broker gives it to another hub: every
+    /// request is answered, none by the lost hub.
+    /// </summary>
+    [Fact]
+    public async Task A_request_a_lost_hub_took_is_answered_by_another_hub_on_the_clients_retry()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var lost = new LostEchoMethod();
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-0"], builder => builder.Services.AddSingleton<IRpcMethod>(lost)));
+            for (var i = 1; i < 3; i++)
+            {
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"], builder => builder.Services.AddSingleton<IRpcMethod, EchoMethod>()));
+            }
+
+            await using var app = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, DeviceId = "hub-1", FleetGroup = Group });
+            var servedBy = new List<string>();
+            for (var n = 0; n < 6; n++)
+            {
+                var reply = await app.CallInFleetAsync("test.echo", Encoding.UTF8.GetBytes($"{{\"n\":{n}}}"), attempts: 3, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(2) });
+                Assert.Equal(n, reply.Result!.Value.GetProperty("n").GetInt32());
+                servedBy.Add(reply.ServedBy!);
+            }
+
+            output.WriteLine($"served by {string.Join(", ", servedBy)}; the lost hub took {lost.Taken}");
+            Assert.DoesNotContain("hub-0", servedBy);
+            Assert.True(lost.Taken >= 1, "the lost hub was never given a request, so no retry was needed");
+        }
+        finally
+        {
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
     /// Meetings placed across the fleet: three hubs of capacities 1, 2 and 3 take six meetings started on the fleet topic,
     /// as many each as it has places (a full hub answers busy and the client asks again, for the broker to give the start
     /// to another hub); the seventh is refused busy. Each meeting streams to the hub that took it and loses no frame.

@@ -73,3 +73,26 @@ internal sealed class EchoMethod : IRpcMethod
     public Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(new RpcOutcome(call.Params.Clone(), null));
 }
+
+/// <summary><c>test.echo</c> on a hub that was lost while serving: it takes requests and never answers (until shut down); counts them.</summary>
+internal sealed class LostEchoMethod : IRpcMethod
+{
+    private int _taken;
+
+    public string Name => "test.echo";
+
+    public int? MaxPayloadBytes => null;
+
+    public bool InSessionOrder => false;
+
+    public bool FleetServed => true;
+
+    public int Taken => Volatile.Read(ref _taken);
+
+    public async Task<RpcOutcome> InvokeAsync(RpcCall call, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _taken);
+        await Task.Delay(Timeout.Infinite, cancellationToken);
+        return RpcOutcome.Failure(Appliance.Contracts.RpcErrorCodes.Cancelled, "never answered");
+    }
+}
