@@ -257,8 +257,9 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// Calls a method that keeps no state (<c>llm.chat</c>, <c>asr.transcribe</c>) on whichever hub of
     /// <see cref="ApplianceClientOptions.FleetGroup"/> takes it, and returns its final reply (<see cref="RpcReply.ServedBy"/>
     /// names the hub). When no final reply comes within the timeout (the hub was lost, say), the request is sent again
-    /// with the same idempotency key, up to <paramref name="attempts"/> times in all: the broker gives it to another hub,
-    /// and a retry that reaches the same hub is answered from its first run, not run twice.
+    /// with the same idempotency key, up to <paramref name="attempts"/> times in all: a rotating broker gives it to
+    /// another hub, and a retry that reaches the same hub after its first run ended is answered from that run, not run
+    /// twice (one that arrives while the first run still works is dropped, so give a timeout longer than a run).
     /// </summary>
     /// <param name="method">The method name.</param>
     /// <param name="parameters">The request payload (a JSON object).</param>
@@ -294,8 +295,10 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <summary>
     /// Starts a meeting on whichever hub of <see cref="ApplianceClientOptions.FleetGroup"/> takes it: the start goes to
     /// the fleet topic, where one hub takes it through the broker's shared subscription. A hub that is full answers
-    /// <c>busy</c>, and the start is sent again, for the broker to give it to another hub, up to
-    /// <paramref name="attempts"/> times. Stream the audio, and send stop or abort, to the hub returned (its own topics).
+    /// <c>busy</c>, and the start is sent again, up to <paramref name="attempts"/> times: a broker that rotates (Mosquitto,
+    /// EMQX round_robin) gives it to the next hub each time, so ask at least as many times as the group has hubs; a broker
+    /// that picks at random or by client may ask a full hub again. Stream the audio, and send stop or abort, to the hub
+    /// returned (its own topics).
     /// </summary>
     /// <param name="parameters">The meeting's start parameters.</param>
     /// <param name="attempts">How many hubs to ask at most; at least the group's size, so that every hub is asked.</param>

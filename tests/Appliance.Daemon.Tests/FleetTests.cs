@@ -74,6 +74,41 @@ public sealed class FleetTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A retained request on the fleet topic (a home-automation tool that retains its commands) would run again on every
+    /// hub that joins: it is not executed, and the hub clears it from the broker.
+    /// </summary>
+    [Fact]
+    public async Task A_retained_fleet_request_is_not_executed_and_is_cleared()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        using var app = await BrokerEdgeCaseTests.RawClient.ConnectAsync(mosquitto.Host, mosquitto.Port);
+        var replies = await app.SubscribeAsync(Topics.FleetReplies(Group, "app-1"));
+        var topic = Topics.FleetRpc(Group, "test.echo");
+        await app.PublishAsync(Request(topic, n: 1, replies.Topic, retain: true));
+
+        await using var hub = await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-0"], builder => builder.Services.AddSingleton<IRpcMethod, EchoMethod>());
+        await hub.WaitForLogAsync(m => m.Contains($"Retained test.echo request on {topic} refused and cleared", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+
+        // Had the retained request run, its reply would come before this one's.
+        await app.PublishAsync(Request(topic, n: 2, replies.Topic, retain: false));
+        var reply = ContractJson.Deserialize<RpcReply>((await replies.NextAsync()).Payload)!;
+        Assert.Equal(2, reply.Result!.Value.GetProperty("n").GetInt32());
+
+        // Cleared: a new subscriber gets the next request on the topic, not the retained one.
+        using var joining = await BrokerEdgeCaseTests.RawClient.ConnectAsync(mosquitto.Host, mosquitto.Port);
+        var requests = await joining.SubscribeAsync(topic);
+        await app.PublishAsync(Request(topic, n: 3, replies.Topic, retain: false));
+        var (payload, retained) = await requests.NextAsync();
+        Assert.False(retained, "the retained request is still on the broker");
+        Assert.Equal("{\"n\":3}", Encoding.UTF8.GetString(payload));
+
+        static MqttApplicationMessage Request(string topic, int n, string responseTopic, bool retain) =>
+            new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes($"{{\"n\":{n}}}"))
+                .WithResponseTopic(responseTopic).WithRetainFlag(retain)
+                .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build();
+    }
+
+    /// <summary>
     /// A hub lost while it serves: hub-0 takes fleet requests and never answers. The client sends a request again with
     /// the same idempotency key when no reply comes within its deadline, and the broker gives it to another hub: every
     /// request is answered, none by the lost hub.

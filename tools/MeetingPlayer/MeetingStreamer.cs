@@ -233,10 +233,16 @@ public sealed class MeetingStreamer
         var watch = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
+            var remaining = timeout - watch.Elapsed;
             RpcReply reply;
             try
             {
-                reply = await _client.ControlMeetingAsync(sessionId, command, new RpcCallOptions { Timeout = timeout - watch.Elapsed }, cancellationToken).ConfigureAwait(false);
+                if (remaining <= TimeSpan.Zero)
+                {
+                    throw new TimeoutException();
+                }
+
+                reply = await _client.ControlMeetingAsync(sessionId, command, new RpcCallOptions { Timeout = remaining }, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

@@ -42,6 +42,7 @@ internal sealed class MqttConnection : BackgroundService
     private readonly MqttOptions _options;
     private readonly DeviceContext _device;
     private readonly HealthMonitor _health;
+    private volatile string? _subscriptionRefusal; // since the current connection was made
     private readonly TimeProvider _time;
     private readonly ILogger<MqttConnection> _logger;
     private readonly EmbeddedBroker? _embeddedBroker;
@@ -311,15 +312,18 @@ internal sealed class MqttConnection : BackgroundService
 
             Volatile.Write(ref _subscribedCount, 0);
             Interlocked.Exchange(ref _connectedAt, _time.GetTimestamp());
-            // Connected is reported first, so that a subscription the broker refuses leaves the check degraded.
-            _health.Report("mqtt", HealthStatus.Ok, $"connected to {host}:{port}");
-            MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
+            _subscriptionRefusal = null;
             await SubscribeNewAsync(cancellationToken).ConfigureAwait(false);
             Func<CancellationToken, Task>[] hooks;
             lock (_gate)
             {
                 hooks = [.. _onConnected];
             }
+
+            // Reported once subscribed (ok, and with it the status, means requests are taken), and degraded when the
+            // broker refused a subscription.
+            _health.Report("mqtt", _subscriptionRefusal is null ? HealthStatus.Ok : HealthStatus.Degraded, _subscriptionRefusal ?? $"connected to {host}:{port}");
+            MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
 
             foreach (var hook in hooks)
             {
@@ -381,7 +385,8 @@ internal sealed class MqttConnection : BackgroundService
                 var reasons = string.Join("; ", refused.Select(i => i.ResultCode == MqttClientSubscribeResultCode.SharedSubscriptionsNotSupported
                     ? $"{SharedFilters(pending)}: {i.ResultCode}: this broker does not serve MQTT 5 shared subscriptions, which fleet mode needs (use Mosquitto 2, EMQX, HiveMQ or VerneMQ, or leave Fleet:Group unset)"
                     : $"{i.TopicFilter.Topic}: {i.ResultCode}"));
-                _health.Report("mqtt", HealthStatus.Degraded, $"the broker refused subscriptions: {reasons}");
+                _subscriptionRefusal = $"the broker refused subscriptions: {reasons}";
+                _health.Report("mqtt", HealthStatus.Degraded, _subscriptionRefusal);
                 MqttLog.SubscribeRefused(_logger, reasons);
             }
         }

@@ -55,7 +55,7 @@ internal sealed class RpcDispatcher : BackgroundService
         mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync, RetainAsPublished: true));
         if (_fleetGroup is { } group)
         {
-            mqtt.Subscribe(new MqttSubscription(Topics.FleetRpcSharedFilter(group), Channels.FleetRpcRequest.Qos, OnFleetRpcAsync));
+            mqtt.Subscribe(new MqttSubscription(Topics.FleetRpcSharedFilter(group), Channels.FleetRpcRequest.Qos, OnFleetRpcAsync, RetainAsPublished: true));
         }
     }
 
@@ -104,9 +104,21 @@ internal sealed class RpcDispatcher : BackgroundService
     /// </summary>
     private Task OnFleetRpcAsync(MqttApplicationMessage message)
     {
-        if (_fleetGroup is not { } group || !Topics.TryGetFleetRpcMethod(message.Topic, group, out var method) || message.Retain)
+        if (_fleetGroup is not { } group || !Topics.TryGetFleetRpcMethod(message.Topic, group, out var method))
         {
-            return message.Retain && _fleetGroup is not null ? ClearRetainedAsync(message.Topic) : Task.CompletedTask;
+            return Task.CompletedTask;
+        }
+
+        if (message.Retain)
+        {
+            // Never executed; cleared, unless this is the empty retained message of a clear (one hub's, or another's).
+            if (message.Payload.IsEmpty)
+            {
+                return Task.CompletedTask;
+            }
+
+            RpcLog.RetainedRequestRefused(_logger, method, message.Topic);
+            return ClearRetainedAsync(message.Topic);
         }
 
         if (string.IsNullOrEmpty(message.ResponseTopic))

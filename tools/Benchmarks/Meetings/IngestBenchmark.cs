@@ -186,6 +186,10 @@ internal static class IngestBenchmark
 
             // Streams answered busy send nothing, as earbuds told to go elsewhere would.
             var ready = connected.Except(refused).ToArray();
+            if (ready.Length == 0)
+            {
+                return IngestStep.Failed(count, string.Create(CultureInfo.InvariantCulture, $"all {count} starts were answered busy (are the last step's meetings still open?)"));
+            }
 
             var framesPerStream = seconds * MeetingAudio.FramesPerSecond;
             var daemonCpuBefore = daemon.CpuTicks();
