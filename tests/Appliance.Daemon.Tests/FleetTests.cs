@@ -1,7 +1,10 @@
+using System.Buffers;
 using System.Text;
+using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Tests.Common;
 using Microsoft.Extensions.DependencyInjection;
 using MQTTnet;
 using Xunit.Abstractions;
@@ -9,12 +12,12 @@ using Xunit.Abstractions;
 namespace Appliance.Daemon.Tests;
 
 /// <summary>
-/// Fleet mode on a real Mosquitto: three daemons in one group take turns at the requests on the group's fleet topic
-/// through an MQTT 5 shared subscription, each request served once and its replies naming the hub; a method that
-/// keeps state is refused there; fleet mode on the embedded broker or with a group name that is no topic level stops
-/// the start with the reason.
+/// Fleet mode on a real Mosquitto: daemons in one group take turns at the requests on the group's fleet topic through
+/// an MQTT 5 shared subscription, each request served once and its replies naming the hub; meetings are placed up to
+/// each hub's capacity; a hub lost or killed while serving costs no request the client retries and no accepted frame;
+/// a method that keeps state is refused there; and set-ups fleet mode cannot work with are named.
 /// </summary>
-public sealed class FleetTests(ITestOutputHelper output)
+public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
 {
     private const string Group = "hubs";
 
@@ -22,37 +25,47 @@ public sealed class FleetTests(ITestOutputHelper output)
     public async Task Three_hubs_share_the_fleet_requests_each_served_once_and_naming_its_hub()
     {
         await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var profile = models.Profile();
         var hubs = new List<RunningDaemon>();
         try
         {
             for (var i = 0; i < 3; i++)
             {
-                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"], builder => builder.Services.AddSingleton<IRpcMethod, EchoMethod>()));
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Profile={profile}", $"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"]));
             }
 
             using var app = await BrokerEdgeCaseTests.RawClient.ConnectAsync(mosquitto.Host, mosquitto.Port);
             var replies = await app.SubscribeAsync(Topics.FleetReplies(Group, "app-1"));
+            var audio = Transcribe(seconds: 1);
             const int Requests = 60;
             for (var i = 0; i < Requests; i++)
             {
-                await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.FleetRpc(Group, "test.echo"))
-                    .WithPayload(Encoding.UTF8.GetBytes($"{{\"n\":{i}}}")).WithResponseTopic(replies.Topic).WithCorrelationData(BitConverter.GetBytes(i))
+                await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.FleetRpc(Group, RpcMethods.AsrTranscribe.Name))
+                    .WithPayload(audio).WithResponseTopic(replies.Topic).WithCorrelationData(BitConverter.GetBytes(i))
                     .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
             }
 
             var served = new Dictionary<int, string>();
-            for (var i = 0; i < Requests; i++)
+            var texts = new HashSet<string>(StringComparer.Ordinal);
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+            while (served.Count < Requests)
             {
-                var reply = ContractJson.Deserialize<RpcReply>((await replies.NextAsync()).Payload)!;
-                var n = reply.Result!.Value.GetProperty("n").GetInt32();
-                Assert.True(served.TryAdd(n, reply.ServedBy!), $"request {n} was answered twice");
+                var message = await replies.Reader.ReadAsync(limit.Token);
+                var reply = ContractJson.Deserialize<RpcReply>(message.Payload.ToArray())!;
+                var n = BitConverter.ToInt32(message.CorrelationData);
+                Assert.False(reply.ServedBy is null, $"reply {reply.Seq} to request {n} does not name its hub");
+                if (reply.Final)
+                {
+                    Assert.True(reply.Error is null, $"request {n}: {reply.Error?.Code} {reply.Error?.Message}");
+                    Assert.True(served.TryAdd(n, reply.ServedBy!), $"request {n} was answered twice");
+                    texts.Add(RpcMethods.AsrTranscribe.ReadResult(reply)!.Text);
+                }
             }
 
             var spread = served.Values.GroupBy(h => h).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}: {g.Count()}").ToList();
-            output.WriteLine($"{Requests} requests on the fleet topic, served by {string.Join(", ", spread)}");
-            Assert.Equal(Requests, served.Count);
+            output.WriteLine($"{Requests} asr.transcribe requests on the fleet topic, served by {string.Join(", ", spread)}");
             Assert.Equal(["hub-0", "hub-1", "hub-2"], served.Values.Distinct().Order(StringComparer.Ordinal));
-            Assert.False(replies.Reader.TryRead(out _), "a request was answered more than once");
+            Assert.Single(texts); // the same audio and the same forged model on every hub
 
             // A method that keeps state is served on a device's own topic only.
             var stateful = await app.SubscribeAsync(Topics.FleetReplies(Group, "app-2"));
@@ -61,7 +74,7 @@ public sealed class FleetTests(ITestOutputHelper output)
                 .WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
             var refused = ContractJson.Deserialize<RpcReply>((await stateful.NextAsync()).Payload)!;
             Assert.Equal(RpcErrorCodes.MethodNotFound, refused.Error?.Code);
-            Assert.Contains("test.echo", refused.Error!.Message, StringComparison.Ordinal);
+            Assert.Contains(RpcMethods.AsrTranscribe.Name, refused.Error!.Message, StringComparison.Ordinal);
             Assert.StartsWith("hub-", refused.ServedBy, StringComparison.Ordinal);
         }
         finally
@@ -150,6 +163,137 @@ public sealed class FleetTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A hub SIGKILLed (a power cut) while it holds a meeting and has <c>asr.transcribe</c> requests from the fleet topic
+    /// in hand. Its last will marks it offline; the client's retries (same idempotency key) are served by the other
+    /// hubs, and every request completes once; new meetings go to the other hubs; and when the hub comes back, its
+    /// meeting resumes from its journal and completes with every frame, as do the meetings on the other hubs.
+    /// </summary>
+    [Fact]
+    public async Task A_hub_killed_with_a_meeting_and_requests_in_hand_loses_neither()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var profile = models.Profile();
+        string[] victimArgs =
+        [
+            "--Mqtt:Mode=External", $"--Mqtt:External:Host={mosquitto.Host}", $"--Mqtt:External:Port={mosquitto.Port}", $"--Fleet:Group={Group}",
+            "--Device:Id=hub-0", $"--Profile={profile}", $"--Meetings:Root={Path.Combine(models.Root, "meetings-" + Guid.NewGuid().ToString("N"))}",
+            "--Rpc:MaxConcurrent=1", // one request at a time, so that the kill finds the others waiting
+        ];
+        var victim = DaemonProcess.Start(victimArgs);
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            await victim.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            for (var i = 1; i < 3; i++)
+            {
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Profile={profile}", $"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"]));
+            }
+
+            using var watcher = await BrokerEdgeCaseTests.RawClient.ConnectAsync(mosquitto.Host, mosquitto.Port);
+            var requestsSeen = await watcher.SubscribeAsync(Topics.FleetRpc(Group, RpcMethods.AsrTranscribe.Name));
+            var repliesSeen = await watcher.SubscribeAsync($"{Topics.Root}/fleet/{Group}/replies/#");
+            var victimStatus = await watcher.SubscribeAsync(Topics.Status("hub-0"));
+            await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, DeviceId = "hub-0", FleetGroup = Group });
+
+            // Three meetings, one on each hub (Mosquitto rotates), half their audio streamed.
+            var frames = SpokenAudio.PcmFrames(SpokenAudio.Repeated(models.Root, "Ana will send the budget by Friday.", 4));
+            var half = frames.Count / 2;
+            var placed = new List<(string Session, string Hub)>();
+            for (var i = 0; i < 3; i++)
+            {
+                var (hub, start) = await earbuds.StartMeetingInFleetAsync(new MeetingStartParams { SessionId = $"room-{i}", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+                Assert.True(start.Error is null, $"room-{i}: {start.Error?.Code} {start.Error?.Message}");
+                placed.Add(($"room-{i}", hub!));
+            }
+
+            Assert.Equal(["hub-0", "hub-1", "hub-2"], placed.Select(p => p.Hub).Order(StringComparer.Ordinal));
+            await StreamAsync(earbuds, placed, frames, 0, half);
+            var held = placed.Single(p => p.Hub == "hub-0").Session;
+            await MeetingTests.WaitForAsync(earbuds, held, m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == half);
+
+            // Requests in hand: the kill comes once hub-0 has begun the first of those the broker gave it.
+            const int Requests = 9;
+            var timeout = TimeSpan.FromSeconds(15);
+            var audio = Transcribe(seconds: 4);
+            var calls = Enumerable.Range(0, Requests).Select(async i =>
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var reply = await earbuds.CallInFleetAsync(RpcMethods.AsrTranscribe.Name, audio, attempts: 3, new RpcCallOptions { Timeout = timeout, IdempotencyKey = $"clip-{i}" });
+                return (Reply: reply, Attempts: (int)(watch.Elapsed / timeout) + 1); // an attempt ends with a reply or after the timeout
+            }).ToList();
+            while (ContractJson.Deserialize<RpcReply>((await repliesSeen.NextAsync()).Payload) is not { ServedBy: "hub-0", Delta: { } delta } || delta.GetProperty("type").GetString() != "started")
+            {
+            }
+
+            await victim.KillAsync();
+            while (JsonDocument.Parse((await victimStatus.NextAsync()).Payload).RootElement.GetProperty("online").GetBoolean())
+            {
+            }
+
+            // New meetings go to the hubs that are left.
+            for (var i = 3; i < 5; i++)
+            {
+                var (hub, start) = await earbuds.StartMeetingInFleetAsync(new MeetingStartParams { SessionId = $"room-{i}", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+                Assert.True(start.Error is null, $"room-{i}: {start.Error?.Code} {start.Error?.Message}");
+                Assert.NotEqual("hub-0", hub);
+                placed.Add(($"room-{i}", hub!));
+            }
+
+            var answers = await Task.WhenAll(calls);
+            var sent = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < answers.Sum(a => a.Attempts); i++)
+            {
+                var request = await requestsSeen.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+                var key = UserProperties.Read(request.UserProperties, UserProperties.IdempotencyKey)!;
+                sent[key] = sent.GetValueOrDefault(key) + 1;
+            }
+
+            output.WriteLine(string.Join(", ", answers.Select((a, i) => $"clip-{i}: {a.Attempts} attempt(s), served by {a.Reply.ServedBy}")));
+            Assert.All(answers, a => Assert.True(a.Reply.Error is null, $"{a.Reply.Error?.Code} {a.Reply.Error?.Message}"));
+            Assert.Single(answers.Select(a => RpcMethods.AsrTranscribe.ReadResult(a.Reply)!.Text).Distinct(StringComparer.Ordinal));
+            Assert.Equal(answers.Select((a, i) => ($"clip-{i}", a.Attempts)), sent.Select(s => (s.Key, s.Value)).OrderBy(s => s.Key, StringComparer.Ordinal));
+            var retried = answers.Where(a => a.Attempts > 1).ToList();
+            Assert.True(retried.Count > 0, "no request was in hub-0's hands when it was killed, so none needed a retry");
+            Assert.All(retried, a => Assert.NotEqual("hub-0", a.Reply.ServedBy));
+
+            // hub-0 comes back: its meeting resumes from the journal and completes, as do the others.
+            await using var back = DaemonProcess.Start(victimArgs);
+            await back.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            Assert.Contains("resumed after a restart", back.Output, StringComparison.Ordinal);
+            Assert.Equal(half, (await MeetingTests.WaitForAsync(earbuds, held, _ => true)).GetProperty("counters").GetProperty("accepted").GetInt64());
+            await StreamAsync(earbuds, placed.Take(3), frames, half, frames.Count);
+            await StreamAsync(earbuds, placed.Skip(3), frames, 0, frames.Count);
+            foreach (var (session, hub) in placed)
+            {
+                await using var onHub = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, DeviceId = hub });
+                var stopped = await onHub.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = session, LastSequence = frames.Count - 1 });
+                Assert.True(stopped.Error is null, $"{session} on {hub}: {stopped.Error?.Code} {stopped.Error?.Message}");
+                Assert.Empty(stopped.Value!.Gaps!);
+                Assert.Equal(frames.Count, (await onHub.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Value!.Meeting.Counters.Accepted);
+            }
+        }
+        finally
+        {
+            await victim.DisposeAsync();
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+
+        static async Task StreamAsync(ApplianceClient earbuds, IEnumerable<(string Session, string Hub)> meetings, List<byte[]> frames, int from, int to)
+        {
+            foreach (var (session, hub) in meetings)
+            {
+                for (var seq = from; seq < to; seq++)
+                {
+                    await earbuds.PublishAsync(MeetingAudioFrame.Create(hub, session, seq, AudioCodecs.PcmS16LE, frames[seq]));
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Meetings placed across the fleet: three hubs of capacities 1, 2 and 3 take six meetings started on the fleet topic,
     /// as many each as it has places (a full hub answers busy and the client asks again, for the broker to give the start
     /// to another hub); the seventh is refused busy. Each meeting streams to the hub that took it and loses no frame.
@@ -233,6 +377,24 @@ public sealed class FleetTests(ITestOutputHelper output)
         Assert.Null(start.Error);
     }
 
+    /// <summary>
+    /// Two hubs given the same device id (a cloned image) take the broker session from each other: each says so in its
+    /// log, naming the device id, instead of dropping off without a word.
+    /// </summary>
+    [Fact]
+    public async Task Two_hubs_with_the_same_device_id_each_name_it_in_the_log()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        await using var first = await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-twin"]);
+        await using var second = await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-twin"]);
+        first.AllowErrors = second.AllowErrors = true;
+
+        foreach (var hub in new[] { first, second })
+        {
+            await hub.WaitForLogAsync(m => m.Contains("is the device id hub-twin used twice?", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        }
+    }
+
     [Theory]
     [InlineData("--Mqtt:Mode=Embedded", "hubs", "needs an external broker")]
     [InlineData("--Mqtt:Mode=External", "a+b", "is not a valid group name")]
@@ -243,5 +405,18 @@ public sealed class FleetTests(ITestOutputHelper output)
 
         Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains(reason, daemon.Output, StringComparison.Ordinal);
+    }
+
+    /// <summary>An <c>asr.transcribe</c> request for <paramref name="seconds"/> of speech as 16 kHz s16le PCM.</summary>
+    private byte[] Transcribe(double seconds)
+    {
+        var samples = SpokenAudio.Repeated(models.Root, "The quarterly meeting will review the budget and the new fridge line.", seconds);
+        var pcm = new byte[samples.Length * 2];
+        for (var i = 0; i < samples.Length; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(pcm.AsSpan(2 * i), (short)(samples[i] * 32767));
+        }
+
+        return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", SampleRate = 16000, Language = "en" }, RpcMethods.AsrTranscribe.ParamsInfo);
     }
 }

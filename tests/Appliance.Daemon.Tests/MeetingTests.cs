@@ -189,7 +189,7 @@ public sealed partial class MeetingTests(ForgedSpeechModels models, ITestOutputH
         Assert.Equal(MeetingPhase.Stopping, RpcMethods.MeetingsStop.ReadResult(log.Final(behindIt))!.State);
     }
 
-    private static async Task<JsonElement> WaitForAsync(ApplianceClient client, string session, Func<JsonElement, bool> condition)
+    internal static async Task<JsonElement> WaitForAsync(ApplianceClient client, string session, Func<JsonElement, bool> condition)
     {
         var watch = Stopwatch.StartNew();
         while (true)
