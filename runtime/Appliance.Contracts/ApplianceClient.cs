@@ -18,8 +18,11 @@ public sealed record ApplianceClientOptions
     /// <summary>The broker's port.</summary>
     public int Port { get; init; } = 1883;
 
-    /// <summary>The device whose daemon is called (see <see cref="Identifiers.IsValidDeviceId"/>).</summary>
-    public required string DeviceId { get; init; }
+    /// <summary>
+    /// The device whose daemon is called (see <see cref="Identifiers.IsValidDeviceId"/>); may be left out by a client that
+    /// only calls a fleet (<see cref="FleetGroup"/>) or only observes and publishes topics.
+    /// </summary>
+    public string? DeviceId { get; init; }
 
     /// <summary>The broker account, when it asks for one.</summary>
     public string? Username { get; init; }
@@ -88,7 +91,7 @@ public sealed class ApplianceClient : IAsyncDisposable
 {
     private readonly IMqttClient _mqtt;
     private readonly ApplianceClientOptions _options;
-    private readonly string _repliesTopic;
+    private readonly string? _repliesTopic;
     private readonly string? _fleetRepliesTopic;
     private readonly ConcurrentDictionary<string, Channel<RpcReply>> _pending = new();
     private readonly ConcurrentDictionary<Guid, TopicSubscription> _subscriptions = new();
@@ -98,7 +101,7 @@ public sealed class ApplianceClient : IAsyncDisposable
         _mqtt = mqtt;
         _options = options;
         ClientId = clientId;
-        _repliesTopic = Topics.Replies(options.DeviceId, clientId);
+        _repliesTopic = options.DeviceId is { } deviceId ? Topics.Replies(deviceId, clientId) : null;
         _fleetRepliesTopic = options.FleetGroup is { } group ? Topics.FleetReplies(group, clientId) : null;
         _mqtt.ApplicationMessageReceivedAsync += OnMessageAsync;
     }
@@ -107,7 +110,8 @@ public sealed class ApplianceClient : IAsyncDisposable
     public string ClientId { get; }
 
     /// <summary>The device this client calls.</summary>
-    public string DeviceId => _options.DeviceId;
+    /// <exception cref="InvalidOperationException">The client was connected without <see cref="ApplianceClientOptions.DeviceId"/>.</exception>
+    public string DeviceId => _options.DeviceId ?? throw new InvalidOperationException("This client was connected without ApplianceClientOptions.DeviceId, so it calls no device's own topics.");
 
     /// <summary>Whether the connection to the broker is up.</summary>
     public bool IsConnected => _mqtt.IsConnected;
@@ -123,7 +127,11 @@ public sealed class ApplianceClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         var clientId = options.ClientId ?? $"client-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
-        ThrowIfInvalid(options.DeviceId, Identifiers.IsValidDeviceId(options.DeviceId), "device id", Identifiers.DeviceIdDescription, nameof(options));
+        if (options.DeviceId is { } deviceId)
+        {
+            ThrowIfInvalid(deviceId, Identifiers.IsValidDeviceId(deviceId), "device id", Identifiers.DeviceIdDescription, nameof(options));
+        }
+
         ThrowIfInvalid(clientId, Identifiers.IsValidDeviceId(clientId), "client id", Identifiers.DeviceIdDescription, nameof(options));
         if (options.FleetGroup is { } fleetGroup)
         {
@@ -158,7 +166,11 @@ public sealed class ApplianceClient : IAsyncDisposable
                 throw new ApplianceClientException($"The broker refused the connection: {result.ResultCode} {result.ReasonString}");
             }
 
-            await client.SubscribeCheckedAsync(client._repliesTopic, cancellationToken).ConfigureAwait(false);
+            if (client._repliesTopic is { } replies)
+            {
+                await client.SubscribeCheckedAsync(replies, cancellationToken).ConfigureAwait(false);
+            }
+
             if (client._fleetRepliesTopic is { } fleetReplies)
             {
                 await client.SubscribeCheckedAsync(fleetReplies, cancellationToken).ConfigureAwait(false);
@@ -222,7 +234,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     public IAsyncEnumerable<RpcReply> StreamAsync<TParams, TResult>(RpcMethod<TParams, TResult> method, TParams parameters, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(method);
-        return RequestAsync(Topics.Rpc(_options.DeviceId, method.Name), method.Name, JsonSerializer.SerializeToUtf8Bytes(parameters, method.ParamsInfo), options, cancellationToken);
+        return RequestAsync(Topics.Rpc(DeviceId, method.Name), method.Name, JsonSerializer.SerializeToUtf8Bytes(parameters, method.ParamsInfo), options, cancellationToken);
     }
 
     /// <summary>Sends <paramref name="payload"/> as is to a method (for tools that already hold JSON, and for tests of bad input).</summary>
@@ -236,7 +248,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     public IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
-        return RequestAsync(Topics.Rpc(_options.DeviceId, method), method, payload, options, cancellationToken);
+        return RequestAsync(Topics.Rpc(DeviceId, method), method, payload, options, cancellationToken);
     }
 
     /// <summary>Sends a command on a meeting's control topic, as earbuds do, and returns its one reply.</summary>
@@ -250,7 +262,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     public Task<RpcReply> ControlMeetingAsync(string sessionId, MeetingControl command, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         ThrowIfInvalid(sessionId, Identifiers.IsValidSessionId(sessionId), "session id", Identifiers.SessionIdDescription, nameof(sessionId));
-        return LastAsync(RequestAsync(Topics.MeetingControl(_options.DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
+        return LastAsync(RequestAsync(Topics.MeetingControl(DeviceId, sessionId), $"meeting control '{command?.Action}' of {sessionId}", Channels.MeetingControl.Serialize(command!), options, cancellationToken));
     }
 
     /// <summary>
@@ -384,7 +396,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <exception cref="OperationCanceledException">Cancelled before a status arrived.</exception>
     public async Task<StatusDocument> GetStatusAsync(CancellationToken cancellationToken = default)
     {
-        await foreach (var message in ObserveAsync(Topics.Status(_options.DeviceId), cancellationToken).ConfigureAwait(false))
+        await foreach (var message in ObserveAsync(Topics.Status(DeviceId), cancellationToken).ConfigureAwait(false))
         {
             if (message.Deserialize<StatusDocument>() is { } status)
             {
@@ -445,8 +457,9 @@ public sealed class ApplianceClient : IAsyncDisposable
         return last!;
     }
 
+    /// <summary>A request to the device's own topic (<paramref name="topic"/> was made with <see cref="DeviceId"/>, which throws without one).</summary>
     private IAsyncEnumerable<RpcReply> RequestAsync(string topic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, CancellationToken cancellationToken) =>
-        RequestAsync(topic, _repliesTopic, what, payload, options, cancellationToken);
+        RequestAsync(topic, _repliesTopic!, what, payload, options, cancellationToken);
 
     private async IAsyncEnumerable<RpcReply> RequestAsync(string topic, string responseTopic, string what, ReadOnlyMemory<byte> payload, RpcCallOptions? options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -486,7 +499,7 @@ public sealed class ApplianceClient : IAsyncDisposable
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
-                    throw new TimeoutException($"No final reply to {what} from device {_options.DeviceId} within {limit}.");
+                    throw new TimeoutException($"No final reply to {what} on {topic} within {limit}.");
                 }
 
                 yield return reply;
@@ -601,6 +614,13 @@ public sealed class TopicSubscription : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The next message, waiting for it (for a reader that waits a bounded time; else use <see cref="ReadAllAsync"/>).</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The message.</returns>
+    /// <exception cref="OperationCanceledException">Cancelled before a message came.</exception>
+    /// <exception cref="System.Threading.Channels.ChannelClosedException">The subscription was disposed and every message read.</exception>
+    public ValueTask<ObservedMessage> ReadAsync(CancellationToken cancellationToken = default) => _messages.Reader.ReadAsync(cancellationToken);
 
     /// <summary>Stops receiving; a reader's enumeration ends after the messages already delivered.</summary>
     /// <returns>A completed task.</returns>

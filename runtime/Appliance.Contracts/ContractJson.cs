@@ -17,6 +17,7 @@ namespace Appliance.Contracts;
 [JsonSerializable(typeof(RequestIdParams))]
 [JsonSerializable(typeof(CancelResult))]
 [JsonSerializable(typeof(StatusDocument))]
+[JsonSerializable(typeof(FleetStatusResult))]
 [JsonSerializable(typeof(HealthReport))]
 [JsonSerializable(typeof(DeviceProfile))]
 [JsonSerializable(typeof(TelemetryReading))]

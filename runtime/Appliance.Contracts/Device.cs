@@ -32,12 +32,31 @@ public sealed record StatusDocument
     /// <summary>The health checks.</summary>
     public HealthReport? Health { get; init; }
 
+    /// <summary>The fleet group the device takes its turn in (<c>Fleet:Group</c>), in the last will too; null for a device on its own.</summary>
+    public string? FleetGroup { get; init; }
+
+    /// <summary>How busy the device is as of <see cref="UpdatedAt"/>; online documents only.</summary>
+    public DeviceLoad? Load { get; init; }
+
     /// <summary>Why the device is offline: "shutdown" (orderly stop) or "connection lost" (the last will).</summary>
     public string? Reason { get; init; }
 
     /// <summary>When this document was made (UTC).</summary>
     public DateTimeOffset? UpdatedAt { get; init; }
 }
+
+/// <summary>How busy a device is (<see cref="StatusDocument.Load"/>): what a fleet operator weighs hubs by.</summary>
+/// <param name="Meetings">Meetings open now (each an incoming audio stream).</param>
+/// <param name="MeetingCapacity">Meetings the device takes at once (the profile's <c>meetings.capacity</c>); more are answered <c>busy</c>.</param>
+/// <param name="RpcRunning">Requests being served now.</param>
+/// <param name="RpcQueued">Requests waiting for a worker (<c>Rpc:QueueCapacity</c> at most; more are answered <c>busy</c>).</param>
+/// <param name="CpuPercent">The daemon's CPU time since the previous document, in percent of all the machine's cores (0–100).</param>
+public sealed record DeviceLoad(int Meetings, int MeetingCapacity, int RpcRunning, int RpcQueued, double CpuPercent);
+
+/// <summary>The result of <c>fleet.status</c>: every device of a fleet group, from the group's retained status documents.</summary>
+/// <param name="Group">The fleet group.</param>
+/// <param name="Devices">Each device's latest status document (offline ones with their reason), ordered by device id.</param>
+public sealed record FleetStatusResult(string Group, IReadOnlyList<StatusDocument> Devices);
 
 /// <summary>The profile of a status document.</summary>
 /// <param name="Name">The profile's name, for example <c>rpi5-fridge</c>.</param>

@@ -134,6 +134,9 @@ public static class RpcMethods
     /// <summary><c>health.get</c>: every health check.</summary>
     public static RpcMethod<EmptyParams, HealthReport> HealthGet { get; } = new("health.get");
 
+    /// <summary><c>fleet.status</c>: every device of this device's fleet group, from their retained status documents.</summary>
+    public static RpcMethod<EmptyParams, FleetStatusResult> FleetStatus { get; } = new("fleet.status");
+
     /// <summary><c>llm.chat</c>: a generation, streamed.</summary>
     public static StreamingRpcMethod<LlmChatParams, LlmChatDelta, LlmChatResult> LlmChat { get; } = new("llm.chat");
 
@@ -179,7 +182,7 @@ public static class RpcMethods
     /// <summary>Every method above, in this order.</summary>
     public static IReadOnlyList<RpcMethod> All { get; } =
     [
-        StatusGet, ProfileGet, HealthGet, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel,
+        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel,
         MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete,
     ];
 }

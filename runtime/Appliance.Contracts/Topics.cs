@@ -25,6 +25,26 @@ public static class Topics
     /// <param name="deviceId">The device.</param>
     public static string Status(string deviceId) => $"{Root}/{deviceId}/status";
 
+    /// <summary>Every device's retained status document (<c>appliance/v1/+/status</c>): what a fleet view reads.</summary>
+    public const string StatusFilter = $"{Root}/+/status";
+
+    /// <summary>Reads the device id out of a status topic.</summary>
+    /// <param name="topic">A received topic name.</param>
+    /// <param name="deviceId">The device id level (not yet validated), or empty when the topic does not match.</param>
+    /// <returns>True when <paramref name="topic"/> is <c>appliance/v1/{deviceId}/status</c>.</returns>
+    public static bool TryGetStatusDevice(string topic, out string deviceId)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        const string Suffix = "/status";
+        if (topic.EndsWith(Suffix, StringComparison.Ordinal) && TryGetLastLevel(topic[..^Suffix.Length], Root + "/", out deviceId))
+        {
+            return true;
+        }
+
+        deviceId = "";
+        return false;
+    }
+
     /// <summary>Sensor readings (QoS 0, not retained).</summary>
     /// <param name="deviceId">The device.</param>
     public static string Telemetry(string deviceId) => $"{Root}/{deviceId}/telemetry";

@@ -355,6 +355,75 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
     }
 
     /// <summary>
+    /// The operators' view of a group: <c>fleet.status</c>, asked on the fleet topic, lists every hub of the group from
+    /// the retained status documents (a hub that stopped stays listed offline with its reason; a device of no group is
+    /// left out) with each hub's load; the <c>fleet-view</c> command prints the same from the broker; a device in no
+    /// group answers <c>unavailable</c>.
+    /// </summary>
+    [Fact]
+    public async Task Fleet_status_and_the_fleet_view_list_every_hub_of_the_group_with_its_load()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", $"--Device:Id=hub-{i}", "--Status:RefreshSeconds=1"]));
+            }
+
+            await using var loner = await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, ["--Device:Id=loner"]);
+            await (await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-gone"])).DisposeAsync();
+            await using (var onHub = await hubs[0].ConnectAsync())
+            {
+                Assert.Null((await onHub.ControlMeetingAsync("room-1", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 })).Error);
+            }
+
+            await using var operatorClient = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, FleetGroup = Group });
+            FleetStatusResult fleet;
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            do
+            {
+                var reply = await operatorClient.CallInFleetAsync(RpcMethods.FleetStatus.Name, "{}"u8.ToArray());
+                fleet = RpcMethods.FleetStatus.ReadResult(reply)!;
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"hub-0's status never showed its meeting: {JsonSerializer.Serialize(fleet, ContractJsonContext.Default.FleetStatusResult)}");
+            }
+            while (fleet.Devices.FirstOrDefault(d => d.DeviceId == "hub-0")?.Load?.Meetings != 1 || fleet.Devices.Count != 3);
+
+            Assert.Equal(Group, fleet.Group);
+            Assert.Equal(["hub-0", "hub-1", "hub-gone"], fleet.Devices.Select(d => d.DeviceId));
+            Assert.Equal([true, true, false], fleet.Devices.Select(d => d.Online));
+            Assert.Equal("shutdown", fleet.Devices[2].Reason);
+            Assert.All(fleet.Devices, d => Assert.Equal(Group, d.FleetGroup));
+            Assert.Equal(new DeviceLoad(1, 192, 0, 0, 0), fleet.Devices[0].Load! with { RpcRunning = 0, CpuPercent = 0 });
+
+            var printed = new StringWriter();
+            var console = PlainConsole(printed);
+            Assert.Equal(0, await Appliance.FleetView.FleetViewCli.InvokeAsync(["--host", mosquitto.Host, "--port", $"{mosquitto.Port}", "--group", Group, "--once"], console));
+            output.WriteLine(printed.ToString());
+            Assert.Contains($"fleet {Group}: 2 of 3 online", printed.ToString(), StringComparison.Ordinal);
+            Assert.Contains("1/192", printed.ToString(), StringComparison.Ordinal);
+            Assert.Contains("offline shutdown", printed.ToString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("loner", printed.ToString(), StringComparison.Ordinal);
+
+            var none = new StringWriter();
+            var noneConsole = PlainConsole(none);
+            Assert.Equal(1, await Appliance.FleetView.FleetViewCli.InvokeAsync(["--host", mosquitto.Host, "--port", $"{mosquitto.Port}", "--group", "nobody", "--once"], noneConsole));
+            Assert.Contains("No device of group nobody", none.ToString(), StringComparison.Ordinal);
+
+            await using var lonerClient = await loner.ConnectAsync();
+            Assert.Equal(RpcErrorCodes.Unavailable, (await lonerClient.InvokeAsync(RpcMethods.FleetStatus, new EmptyParams())).Error?.Code);
+        }
+        finally
+        {
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
     /// A broker that refuses shared subscriptions (here another daemon's embedded MQTTnet broker, which answers SUBACK
     /// 0x9E) leaves the hub serving its own topics, with the <c>mqtt</c> health check and the log saying why the fleet
     /// topic is not served.
@@ -418,5 +487,19 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
         }
 
         return System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", SampleRate = 16000, Language = "en" }, RpcMethods.AsrTranscribe.ParamsInfo);
+    }
+
+    /// <summary>A console that writes plain text, 250 columns wide, to <paramref name="writer"/>.</summary>
+    private static Spectre.Console.IAnsiConsole PlainConsole(TextWriter writer)
+    {
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(writer),
+            Ansi = Spectre.Console.AnsiSupport.No,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+            Interactive = Spectre.Console.InteractionSupport.No,
+        });
+        console.Profile.Width = 250;
+        return console;
     }
 }

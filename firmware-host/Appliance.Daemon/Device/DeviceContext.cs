@@ -6,14 +6,15 @@ using Appliance.Profiles;
 namespace Appliance.Daemon.Device;
 
 /// <summary>
-/// Who this daemon is: the device id, the validated profile, the execution provider chosen from the profile's chain,
+/// Who this daemon is: the device id, its fleet group, the validated profile, the execution provider chosen from the profile's chain,
 /// the version and the start time. Built once at start-up; immutable.
 /// </summary>
 internal sealed class DeviceContext
 {
-    public DeviceContext(string deviceId, DeviceProfile profile, ExecutionProviderChoice executionProvider, DateTimeOffset startedAt)
+    public DeviceContext(string deviceId, string? fleetGroup, DeviceProfile profile, ExecutionProviderChoice executionProvider, DateTimeOffset startedAt)
     {
         DeviceId = deviceId;
+        FleetGroup = fleetGroup;
         Profile = profile;
         ExecutionProvider = executionProvider;
         StartedAt = startedAt;
@@ -21,6 +22,9 @@ internal sealed class DeviceContext
     }
 
     public string DeviceId { get; }
+
+    /// <summary>The fleet group this hub takes its turn in (<c>Fleet:Group</c>), or null for a device on its own.</summary>
+    public string? FleetGroup { get; }
 
     public DeviceProfile Profile { get; }
 
@@ -42,6 +46,7 @@ internal sealed class DeviceContext
         DeviceId = DeviceId,
         Version = Version,
         Profile = ProfileSummary,
+        FleetGroup = FleetGroup,
         Reason = reason,
         UpdatedAt = at,
     };

@@ -26,7 +26,7 @@ internal sealed class ModelsOptions
     public string Root { get; set; } = "models";
 }
 
-/// <summary>The device itself: who it is (<see cref="DeviceContext"/>), its health, its clock and where its models are.</summary>
+/// <summary>The device itself: who it is (<see cref="DeviceContext"/>), its health and load, its clock and where its models are.</summary>
 internal static class DeviceFeature
 {
     /// <summary>
@@ -46,8 +46,10 @@ internal static class DeviceFeature
         var executionProvider = ExecutionProviderSelector.Choose(profile.ExecutionProviders, inference.InstalledProviders());
         services.TryAddSingleton(TimeProvider.System);
 
-        services.AddSingleton(sp => new DeviceContext(deviceId, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
+        var fleetGroup = configuration.GetSection(Rpc.FleetOptions.Section).Get<Rpc.FleetOptions>()?.Group is { Length: > 0 } group ? group : null; // FleetOptionsValidator checks it at start
+        services.AddSingleton(sp => new DeviceContext(deviceId, fleetGroup, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
         services.AddSingleton<HealthMonitor>();
+        services.AddSingleton<DeviceMetrics>();
         services.AddSingleton(inference);
         services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
         services.AddKnownSection<ModelsOptions>(ModelsOptions.Section);

@@ -30,8 +30,9 @@ internal sealed class MeetingsService : BackgroundService
 
     private readonly TimeSpan? _idleClose;
 
-    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, DeviceContext device, TimeProvider time, ILogger<MeetingsService> logger)
+    public MeetingsService(MeetingPipeline pipeline, MeetingSessionManager store, IMeetingEvents events, MqttConnection mqtt, HealthMonitor health, DeviceContext device, DeviceMetrics metrics, TimeProvider time, ILogger<MeetingsService> logger)
     {
+        metrics.ObserveMeetings(store.OpenSessions, store.Capacity);
         _logger = logger;
         _idleClose = device.Profile.Meetings.IdleCloseMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : null;
         _pipeline = pipeline;

@@ -38,11 +38,12 @@ internal sealed class RpcDispatcher : BackgroundService
 
     private readonly Dictionary<string, Queue<Request>> _lanes = new(StringComparer.Ordinal);
     private int _waitingInLanes;
+    private int _running;
     private readonly string? _fleetGroup;
 
-    public RpcDispatcher(MqttConnection mqtt, DeviceContext device, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, IOptions<FleetOptions> fleet, TimeProvider time, ILogger<RpcDispatcher> logger)
+    public RpcDispatcher(MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
-        _fleetGroup = fleet.Value.Group;
+        _fleetGroup = device.FleetGroup;
         _mqtt = mqtt;
         _device = device;
         _options = options.Value;
@@ -50,6 +51,7 @@ internal sealed class RpcDispatcher : BackgroundService
         _methods = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
         _idempotency = new IdempotencyCache(TimeSpan.FromSeconds(_options.IdempotencyWindowSeconds), _options.IdempotencyCapacity, time);
         _queue = Channel.CreateBounded<Request>(new BoundedChannelOptions(_options.QueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
+        metrics.ObserveRpc(() => Volatile.Read(ref _running), () => _queue.Reader.Count + Volatile.Read(ref _waitingInLanes));
         mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.RpcEnvelopeFilter(device.DeviceId), Channels.RpcEnvelopeRequest.Qos, OnRpcEnvelopeAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync, RetainAsPublished: true));
@@ -83,6 +85,7 @@ internal sealed class RpcDispatcher : BackgroundService
             // A meeting command is followed, on this worker, by the commands that queued behind it in its lane.
             for (var next = request; next is not null; next = NextInLane(next))
             {
+                Interlocked.Increment(ref _running);
                 try
                 {
                     await ServeAsync(next, stoppingToken).ConfigureAwait(false);
@@ -92,6 +95,10 @@ internal sealed class RpcDispatcher : BackgroundService
 #pragma warning restore CA1031
                 {
                     RpcLog.MethodFailed(_logger, next.Name, ex);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _running);
                 }
             }
         }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Appliance.Daemon.Status;
 
-/// <summary>The retained status document and the <c>status.get</c>, <c>profile.get</c> and <c>health.get</c> methods.</summary>
+/// <summary>The retained status document and the <c>status.get</c>, <c>profile.get</c>, <c>health.get</c> and <c>fleet.status</c> methods.</summary>
 internal static class StatusFeature
 {
     public static IServiceCollection AddStatus(this IServiceCollection services, IConfiguration configuration)
@@ -15,6 +15,7 @@ internal static class StatusFeature
         services.AddRpcMethod<StatusGetMethod>();
         services.AddRpcMethod<ProfileGetMethod>();
         services.AddRpcMethod<HealthGetMethod>();
+        services.AddRpcMethod<FleetStatusMethod>();
         return services;
     }
 }

@@ -1,7 +1,10 @@
 using Appliance.Contracts;
+using System.Buffers;
 using Appliance.Daemon.Device;
+using Appliance.Daemon.Mqtt;
 using Appliance.Daemon.Rpc;
 using Appliance.Profiles;
+using MQTTnet;
 
 namespace Appliance.Daemon.Status;
 
@@ -24,4 +27,45 @@ internal sealed class HealthGetMethod(HealthMonitor health) : RpcHandler<EmptyPa
 {
     protected override Task<RpcResult<HealthReport>> HandleAsync(EmptyParams parameters, RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(Ok(health.Snapshot()));
+}
+
+/// <summary>
+/// <c>fleet.status</c>: every device of this hub's fleet group, folded from the retained status documents on
+/// <c>appliance/v1/+/status</c> (subscribed in fleet mode only) with this hub's own document as it stands now. Any hub
+/// answers it, on its device topic or on the fleet topic; a device in no group answers <c>unavailable</c>.
+/// </summary>
+internal sealed class FleetStatusMethod : RpcHandler<EmptyParams, FleetStatusResult>
+{
+    private readonly StatusPublisher _status;
+    private readonly FleetDirectory? _directory;
+
+    public FleetStatusMethod(MqttConnection mqtt, DeviceContext device, StatusPublisher status)
+        : base(RpcMethods.FleetStatus)
+    {
+        _status = status;
+        if (device.FleetGroup is { } group)
+        {
+            _directory = new FleetDirectory(group);
+            mqtt.Subscribe(new MqttSubscription(Topics.StatusFilter, Channels.Status.Qos, OnStatusAsync));
+        }
+    }
+
+    public override bool FleetServed => true;
+
+    protected override Task<RpcResult<FleetStatusResult>> HandleAsync(EmptyParams parameters, RpcCall call, CancellationToken cancellationToken)
+    {
+        if (_directory is null)
+        {
+            return Task.FromResult(Fail(RpcErrorCodes.Unavailable, "this device is in no fleet group (Fleet:Group is not set): ask status.get instead"));
+        }
+
+        _directory.Apply(_status.Current());
+        return Task.FromResult(Ok(_directory.Snapshot()));
+    }
+
+    private Task OnStatusAsync(MqttApplicationMessage message)
+    {
+        _directory!.Apply(message.Topic, message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray());
+        return Task.CompletedTask;
+    }
 }

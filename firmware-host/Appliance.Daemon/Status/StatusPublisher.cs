@@ -18,17 +18,19 @@ internal sealed partial class StatusPublisher : BackgroundService
     private readonly MqttConnection _mqtt;
     private readonly DeviceContext _device;
     private readonly HealthMonitor _health;
+    private readonly DeviceMetrics _metrics;
     private readonly IReadOnlyList<IModelStatusSource> _models;
     private readonly TimeProvider _time;
     private readonly StatusOptions _options;
     private readonly ILogger<StatusPublisher> _logger;
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, IEnumerable<IModelStatusSource> models, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
+    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
         _mqtt = mqtt;
         _device = device;
         _health = health;
+        _metrics = metrics;
         _models = [.. models];
         _time = time;
         _options = options.Value;
@@ -56,6 +58,8 @@ internal sealed partial class StatusPublisher : BackgroundService
             Models = [.. _models.SelectMany(m => m.StatusModels())],
             ExecutionProvider = _device.ExecutionProviderStatus,
             Health = _health.Snapshot(),
+            FleetGroup = _device.FleetGroup,
+            Load = _metrics.Load(),
             UpdatedAt = now,
         };
     }
