@@ -39,4 +39,10 @@ using (host)
         await Console.Error.WriteLineAsync($"appliance-daemon: could not start: {ex.Message}");
         return ExitStartFailure;
     }
+    catch (InvalidOperationException ex) when (ex.InnerException is System.Net.HttpListenerException listener)
+    {
+        // OpenTelemetry's Prometheus exporter opens its scrape endpoint while the host starts.
+        await Console.Error.WriteLineAsync($"appliance-daemon: could not start: the metrics scrape endpoint (Metrics:PrometheusHost, Metrics:PrometheusPort) cannot listen: {listener.Message}");
+        return ExitStartFailure;
+    }
 }

@@ -18,7 +18,6 @@ internal sealed class DeviceContext
         Profile = profile;
         ExecutionProvider = executionProvider;
         StartedAt = startedAt;
-        Version = typeof(DeviceContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
     }
 
     public string DeviceId { get; }
@@ -32,7 +31,8 @@ internal sealed class DeviceContext
 
     public DateTimeOffset StartedAt { get; }
 
-    public string Version { get; }
+    /// <summary>The daemon's version (semantic version, no build metadata).</summary>
+    public static string DaemonVersion { get; } = typeof(DeviceContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
     public ProfileSummary ProfileSummary => new(Profile.Name, $"{Profile.Soc.Vendor} {Profile.Soc.Model}", Profile.MemoryBudgetMb);
 
@@ -44,7 +44,7 @@ internal sealed class DeviceContext
     {
         Online = false,
         DeviceId = DeviceId,
-        Version = Version,
+        Version = DaemonVersion,
         Profile = ProfileSummary,
         FleetGroup = FleetGroup,
         Reason = reason,

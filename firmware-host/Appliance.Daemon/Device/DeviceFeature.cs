@@ -50,6 +50,7 @@ internal static class DeviceFeature
         services.AddSingleton(sp => new DeviceContext(deviceId, fleetGroup, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
         services.AddSingleton<HealthMonitor>();
         services.AddSingleton<DeviceMetrics>();
+        services.AddMetricsExport(configuration, deviceId, DeviceContext.DaemonVersion);
         services.AddSingleton(inference);
         services.Configure<ModelsOptions>(configuration.GetSection(ModelsOptions.Section));
         services.AddKnownSection<ModelsOptions>(ModelsOptions.Section);

@@ -19,6 +19,10 @@ internal sealed class DeviceMetrics
     private int _meetingCapacity;
     private Func<int> _rpcRunning = () => 0;
     private Func<int> _rpcQueued = () => 0;
+    private Func<long> _framesAccepted = () => 0;
+    private Func<long> _framesLost = () => 0;
+    private readonly Histogram<double> _decodeRate;
+    private readonly Histogram<double> _realTimeFactor;
     private long _cpuSampledAt;
     private TimeSpan _cpuAtSample;
 
@@ -31,6 +35,10 @@ internal sealed class DeviceMetrics
         meter.CreateObservableGauge("appliance.meetings.capacity", () => Volatile.Read(ref _meetingCapacity), "{meeting}", "Meetings the device takes at once");
         meter.CreateObservableGauge("appliance.rpc.running", () => _rpcRunning(), "{request}", "Requests being served now");
         meter.CreateObservableGauge("appliance.rpc.queue.depth", () => _rpcQueued(), "{request}", "Requests waiting for a worker");
+        meter.CreateObservableCounter("appliance.meetings.frames.accepted", () => _framesAccepted(), "{frame}", "Meeting audio frames journaled");
+        meter.CreateObservableCounter("appliance.meetings.frames.lost", () => _framesLost(), "{frame}", "Meeting audio frames that never arrived, counted when each meeting stops (its gaps)");
+        _decodeRate = meter.CreateHistogram<double>("appliance.llm.decode.rate", "{token}/s", "Decode speed of each llm.chat generation");
+        _realTimeFactor = meter.CreateHistogram<double>("appliance.asr.real_time_factor", "1", "Processing time over audio length of each asr.transcribe request (below 1 is faster than real time)");
     }
 
     /// <summary>Hands over the count of open meetings (called from the metrics and status threads) and the capacity.</summary>
@@ -39,6 +47,19 @@ internal sealed class DeviceMetrics
         _openMeetings = open;
         Volatile.Write(ref _meetingCapacity, capacity);
     }
+
+    /// <summary>Hands over the meeting frames journaled and lost since the start (called from the metrics thread).</summary>
+    public void ObserveMeetingFrames(Func<long> accepted, Func<long> lost)
+    {
+        _framesAccepted = accepted;
+        _framesLost = lost;
+    }
+
+    /// <summary>Records a finished generation's decode speed, in tokens per second.</summary>
+    public void RecordDecodeRate(double tokensPerSecond) => _decodeRate.Record(tokensPerSecond);
+
+    /// <summary>Records a finished transcription's real-time factor (processing seconds per second of audio).</summary>
+    public void RecordRealTimeFactor(double realTimeFactor) => _realTimeFactor.Record(realTimeFactor);
 
     /// <summary>Hands over the counts of requests being served and waiting (called from the metrics and status threads).</summary>
     public void ObserveRpc(Func<int> running, Func<int> queued)

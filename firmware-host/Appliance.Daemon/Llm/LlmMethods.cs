@@ -1,5 +1,6 @@
 using System.Text;
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Rpc;
 using Appliance.Llm;
 using Appliance.Profiles;
@@ -10,7 +11,7 @@ namespace Appliance.Daemon.Llm;
 /// <c>llm.chat</c>: streams a generation: <see cref="LlmChatStarted"/>, then reasoning and answer text; the final result
 /// holds the whole answer, the finish reason and usage.
 /// </summary>
-internal sealed class LlmChatMethod(LlmService llm) : StreamingRpcHandler<LlmChatParams, LlmChatDelta, LlmChatResult>(RpcMethods.LlmChat)
+internal sealed class LlmChatMethod(LlmService llm, DeviceMetrics metrics) : StreamingRpcHandler<LlmChatParams, LlmChatDelta, LlmChatResult>(RpcMethods.LlmChat)
 {
     /// <summary>A chat carries its whole conversation: any hub of a fleet may serve it.</summary>
     public override bool FleetServed => true;
@@ -43,6 +44,11 @@ internal sealed class LlmChatMethod(LlmService llm) : StreamingRpcHandler<LlmCha
                     await SendAsync(call, new LlmChatReasoning(delta.Text), cancellationToken).ConfigureAwait(false);
                     break;
                 case LlmCompleted completed:
+                    if (completed.Usage.TokensPerSecond > 0)
+                    {
+                        metrics.RecordDecodeRate(completed.Usage.TokensPerSecond);
+                    }
+
                     return Ok(new LlmChatResult
                     {
                         RequestId = request.Id,

@@ -21,8 +21,9 @@ internal sealed class MeetingIngestService : BackgroundService
     private readonly DeviceContext _device;
     private readonly TimeProvider _time;
 
-    public MeetingIngestService(MeetingIngest ingest, MqttConnection mqtt, DeviceContext device, TimeProvider time)
+    public MeetingIngestService(MeetingIngest ingest, MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, TimeProvider time)
     {
+        metrics.ObserveMeetingFrames(() => ingest.AcceptedFrames, () => ingest.LostFrames);
         _ingest = ingest;
         _device = device;
         _time = time;

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Appliance.Audio;
 using Appliance.Contracts;
+using Appliance.Daemon.Device;
 using Appliance.Daemon.Rpc;
 using Appliance.Inference;
 using Appliance.Speech;
@@ -15,7 +16,7 @@ namespace Appliance.Daemon.Speech;
 /// the full text. Each transcription takes its turn on the model through the shared scheduler, at interactive
 /// priority: ahead of meeting backlog.
 /// </summary>
-internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths, AsrRequests requests, TimeProvider time)
+internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths, AsrRequests requests, DeviceMetrics metrics, TimeProvider time)
     : StreamingRpcHandler<AsrTranscribeParams, AsrTranscribeDelta, AsrTranscribeResult>(RpcMethods.AsrTranscribe)
 {
     /// <summary>Audio requests are larger than commands: 16 MiB holds about 4 minutes of 16 kHz PCM in base64.</summary>
@@ -104,6 +105,12 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
                         error.Message);
                 case TranscriptionCompleted completed:
                     var elapsed = time.GetElapsedTime(started);
+                    var realTimeFactor = audio.Duration.TotalSeconds > 0 ? Math.Round(elapsed.TotalSeconds / audio.Duration.TotalSeconds, 4) : 0;
+                    if (!completed.Cancelled && realTimeFactor > 0)
+                    {
+                        metrics.RecordRealTimeFactor(realTimeFactor);
+                    }
+
                     return Ok(new AsrTranscribeResult
                     {
                         RequestId = requestId,
@@ -113,7 +120,7 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
                         Segments = segments,
                         Windows = completed.Windows,
                         DurationSeconds = audio.Duration.TotalSeconds,
-                        RealTimeFactor = audio.Duration.TotalSeconds > 0 ? Math.Round(elapsed.TotalSeconds / audio.Duration.TotalSeconds, 4) : 0,
+                        RealTimeFactor = realTimeFactor,
                         FramesSkipped = audio.FramesSkipped,
                         Warnings = audio.Warnings.Count > 0 ? audio.Warnings : null,
                     });

@@ -51,7 +51,7 @@ internal sealed partial class StatusPublisher : BackgroundService
         {
             Online = true,
             DeviceId = _device.DeviceId,
-            Version = _device.Version,
+            Version = DeviceContext.DaemonVersion,
             Profile = _device.ProfileSummary,
             StartedAt = _device.StartedAt,
             UptimeSeconds = (long)(now - _device.StartedAt).TotalSeconds,

@@ -23,6 +23,8 @@ public sealed class MeetingIngest
     private readonly Channel<Item> _queue;
     private readonly ConcurrentDictionary<string, SequenceWatch> _received = new(StringComparer.Ordinal);
     private long _droppedFrames;
+    private long _acceptedFrames;
+    private long _lostFrames;
 
     /// <summary>Creates the queue.</summary>
     /// <param name="store">The sessions the frames go to; outlives the queue's loop.</param>
@@ -42,6 +44,12 @@ public sealed class MeetingIngest
 
     /// <summary>Frames dropped before any session saw them: unknown session, no sequence number, or the queue full.</summary>
     public long DroppedFrames => Interlocked.Read(ref _droppedFrames);
+
+    /// <summary>Frames journaled since the start, all sessions.</summary>
+    public long AcceptedFrames => Interlocked.Read(ref _acceptedFrames);
+
+    /// <summary>Frames that never arrived, counted when each meeting stops: the sum of its gaps.</summary>
+    public long LostFrames => Interlocked.Read(ref _lostFrames);
 
     /// <summary>Queues one received frame for its session; never waits.</summary>
     /// <param name="sessionId">The session of the audio topic.</param>
@@ -130,7 +138,13 @@ public sealed class MeetingIngest
                 }
 
                 Accept(batch, results, touched);
-                item.Stopped!.TrySetResult(_store.Stop(item.SessionId));
+                var stopped = _store.Stop(item.SessionId);
+                if (stopped.Result == MeetingResult.Ok)
+                {
+                    Interlocked.Add(ref _lostFrames, stopped.Gaps.Sum(g => g.Count));
+                }
+
+                item.Stopped!.TrySetResult(stopped);
                 touched.Add(item.SessionId);
             }
 
@@ -160,6 +174,7 @@ public sealed class MeetingIngest
             }
             else if (results[i] == FrameResult.Accepted)
             {
+                Interlocked.Increment(ref _acceptedFrames);
                 touched.Add(batch[i].SessionId);
             }
         }

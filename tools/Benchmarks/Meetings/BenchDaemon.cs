@@ -9,8 +9,8 @@ namespace Appliance.Benchmarks.Meetings;
 
 /// <summary>
 /// The daemon as its own process, from its build next to this program (<c>dotnet appliance-daemon.dll</c>), with
-/// its embedded broker on a free loopback port, a given profile file, and a working directory of its own (so its
-/// <c>meetings/</c> journal folder starts empty). Disposing kills it.
+/// its embedded broker on a free loopback port (or on an external broker, as a fleet's hub), a given profile file, and
+/// a working directory of its own (so its <c>meetings/</c> journal folder starts empty). Disposing kills it.
 /// </summary>
 internal sealed class BenchDaemon : IAsyncDisposable
 {
@@ -61,12 +61,24 @@ internal sealed class BenchDaemon : IAsyncDisposable
         : null;
 
     /// <summary>Starts the daemon and waits for its ready line.</summary>
+    /// <param name="profilePath">The device profile file.</param>
+    /// <param name="deviceId">The device id (given to the daemon as <c>Device:Id</c>).</param>
+    /// <param name="workingDirectory">The daemon's own working directory.</param>
+    /// <param name="readyTimeout">How long to wait for the ready line.</param>
+    /// <param name="cancellationToken">Kills the daemon when cancelled.</param>
+    /// <param name="externalBrokerPort">A broker on loopback to use instead of the embedded one.</param>
+    /// <param name="extraArgs">More configuration arguments, such as <c>--Fleet:Group=…</c>.</param>
     /// <exception cref="InvalidOperationException">It exited or was not ready within <paramref name="readyTimeout"/>.</exception>
-    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken)
+    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken, int? externalBrokerPort = null, IReadOnlyList<string>? extraArgs = null)
     {
         int port;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        if (externalBrokerPort is { } external)
         {
+            port = external;
+        }
+        else
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
@@ -80,8 +92,13 @@ internal sealed class BenchDaemon : IAsyncDisposable
             WorkingDirectory = workingDirectory,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
-        start.ArgumentList.Add($"--Mqtt:Broker:Port={port.ToString(CultureInfo.InvariantCulture)}");
-        start.ArgumentList.Add($"--Profile={profilePath}");
+        string[] broker = externalBrokerPort is null
+            ? [$"--Mqtt:Broker:Port={port.ToString(CultureInfo.InvariantCulture)}"]
+            : ["--Mqtt:Mode=External", "--Mqtt:External:Host=127.0.0.1", $"--Mqtt:External:Port={port.ToString(CultureInfo.InvariantCulture)}"];
+        foreach (var argument in broker.Concat([$"--Profile={profilePath}", $"--Device:Id={deviceId}"]).Concat(extraArgs ?? []))
+        {
+            start.ArgumentList.Add(argument);
+        }
 
         // The simulated climate sensor fails 5 % of its reads on purpose; its warnings would drown the daemon's real ones.
         start.ArgumentList.Add("--Simulation:ChecksumFailureRate=0");

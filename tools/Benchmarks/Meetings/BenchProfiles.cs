@@ -61,6 +61,20 @@ internal static class BenchProfiles
         return profile;
     }
 
+    /// <summary>dev-x64 for a fleet figure's hub: the forged Whisper as <c>asr</c> (for <c>asr.transcribe</c>) and the VAD; no language model, no wake word; the shipped meeting capacity.</summary>
+    public static JsonObject FleetHub(string whisperFolder, string? vadModel)
+    {
+        var profile = DevX64();
+        var models = new JsonObject { ["asr"] = new JsonObject { ["id"] = "whisper-base-forged", ["path"] = whisperFolder } };
+        if (vadModel is not null)
+        {
+            models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
+        }
+
+        profile["models"] = models;
+        return profile;
+    }
+
     /// <summary>Writes <paramref name="profile"/> into <paramref name="folder"/> and returns the file's path.</summary>
     public static string Write(JsonObject profile, string folder, string name)
     {

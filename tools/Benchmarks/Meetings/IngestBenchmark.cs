@@ -81,10 +81,8 @@ internal sealed record IngestReport(IReadOnlyList<IngestStep> Steps, int Seconds
 internal static class IngestBenchmark
 {
     private const int ConnectParallelism = 16;
-    private static readonly TimeSpan FrameTime = TimeSpan.FromMilliseconds(MeetingAudio.FrameMs);
     private static readonly TimeSpan ControlTimeout = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan SettleBetweenSteps = TimeSpan.FromSeconds(3);
-    private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(1);
 
     public static async Task<IngestReport> RunAsync(IngestSettings settings, MeetingAudio audio, Action<string> progress, CancellationToken cancellationToken)
     {
@@ -194,7 +192,7 @@ internal static class IngestBenchmark
             var framesPerStream = seconds * MeetingAudio.FramesPerSecond;
             var daemonCpuBefore = daemon.CpuTicks();
             var benchCpuBefore = ProcessFigures.CpuTicks(Environment.ProcessId);
-            var (elapsed, lags) = await StreamAsync(ready, framesPerStream, cancellationToken).ConfigureAwait(false);
+            var (elapsed, lags) = await FramePacer.SendAsync(ready.Length, framesPerStream, (i, sequence) => ready[i].SendAsync(sequence, cancellationToken), cancellationToken).ConfigureAwait(false);
             var daemonCpu = ProcessFigures.CpuPercent(daemonCpuBefore, daemon.CpuTicks(), elapsed);
             var benchCpu = ProcessFigures.CpuPercent(benchCpuBefore, ProcessFigures.CpuTicks(Environment.ProcessId), elapsed);
 
@@ -256,43 +254,6 @@ internal static class IngestBenchmark
         {
             await Task.WhenAll(streams.Where(s => s is not null).Select(s => s!.DisposeAsync().AsTask())).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// Sends frame k of stream i when it is due: at k × 20 ms + i × 20 ms / N on one stopwatch, so the streams are
-    /// spread over each 20 ms rather than arriving as one burst, and a late wake-up never shifts later frames.
-    /// </summary>
-    /// <returns>The time from the first due time to the last publish, and each frame's lateness in milliseconds.</returns>
-    private static async Task<(TimeSpan Elapsed, float[] LagMs)> StreamAsync(IngestStream[] streams, int framesPerStream, CancellationToken cancellationToken)
-    {
-        var count = streams.Length;
-        var total = (long)framesPerStream * count;
-        var lags = new float[total];
-        var batch = new List<Task>(count);
-        var watch = Stopwatch.StartNew();
-        long next = 0;
-        while (next < total)
-        {
-            // Frames due within the timer's resolution go now, a little early, rather than spinning until they are due.
-            var now = watch.Elapsed;
-            while (next < total && Due(next) <= now + TimerResolution)
-            {
-                lags[next] = (float)Math.Max(0, (now - Due(next)).TotalMilliseconds);
-                batch.Add(streams[next % count].SendAsync(next / count, cancellationToken));
-                next++;
-            }
-
-            await Task.WhenAll(batch).ConfigureAwait(false);
-            batch.Clear();
-            if (next < total && Due(next) - watch.Elapsed is { } wait && wait > TimeSpan.Zero)
-            {
-                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return (watch.Elapsed, lags);
-
-        TimeSpan Due(long index) => TimeSpan.FromTicks((index / count * FrameTime.Ticks) + (index % count * FrameTime.Ticks / count));
     }
 
     private static async Task<string> VadInUseAsync(ApplianceClient control, string? vadModel, CancellationToken cancellationToken)

@@ -43,7 +43,7 @@ internal static class MeetingsCommand
         var endOfTextBias = new Option<float>("--end-of-text-bias")
         {
             Description = "End-of-text logit bias of the forged Whisper, so random weights write about as much as a speaker says (14.5: 28 characters per second of the TED recording, real speech is about 15; 0: every utterance runs to the 96-token limit)",
-            DefaultValueFactory = _ => 14.5f,
+            DefaultValueFactory = _ => SummarySettings.EndOfTextBiasDefault,
         };
         var thinkingBudget = new Option<int?>("--thinking-budget") { Description = "Thinking budget of the summary model (default: dev-x64's summaryLlm.thinkingBudgetTokens)" };
         var vad = new Option<FileInfo>("--vad")
@@ -173,7 +173,8 @@ internal static class MeetingsCommand
         return counts.Count == 0 ? null : counts;
     }
 
-    private static void TryDelete(string folder)
+    /// <summary>Deletes a work folder, leaving it when a daemon killed a moment ago still holds a file in it.</summary>
+    internal static void TryDelete(string folder)
     {
         try
         {

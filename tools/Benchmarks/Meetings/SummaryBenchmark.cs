@@ -20,6 +20,9 @@ namespace Appliance.Benchmarks.Meetings;
 /// <param name="EndOfTextBias">The forged Whisper's end-of-text logit bias: it sets how much text random weights write per utterance.</param>
 internal sealed record SummarySettings(string CacheDirectory, TimeSpan MeetingLength, double Speed, int ThinkingBudget, string WorkDirectory, string? VadModel, TimeSpan SummaryTimeout, float EndOfTextBias)
 {
+    /// <summary>The end-of-text bias that makes the forged Whisper write about as much as a speaker says (14.5: 28 characters per second of the TED recording).</summary>
+    public const float EndOfTextBiasDefault = 14.5f;
+
     public const long Seed = 42;
     public const int ContextTokens = 4096;
     public const string WhisperId = "whisper-base-forged";
