@@ -424,6 +424,85 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
     }
 
     /// <summary>
+    /// docs/fleet.md's Mosquitto configuration and ACL, run as written (TLS aside): hubs that log in with their device
+    /// id serve the group's fleet topic, the earbuds' account asks the fleet, places a meeting and streams to the hub
+    /// that took it, the operator's account reads the fleet view, and the earbuds' account cannot ask another group.
+    /// </summary>
+    [Fact]
+    public async Task The_documented_mosquitto_set_up_lets_hubs_serve_the_group_and_no_one_else()
+    {
+        const string Site = "office-3";
+        var folder = Path.Combine(Path.GetTempPath(), "fleet-doc-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var document = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "docs", "fleet.md"));
+        var passwords = Path.Combine(folder, "passwd");
+        var acl = Path.Combine(folder, "appliance.acl");
+        await File.WriteAllTextAsync(acl, CodeBlock(document, "# /etc/mosquitto/appliance.acl"));
+        string[] accounts = ["hub-0", "hub-1", "earbuds-office-3", "operator"];
+        foreach (var account in accounts)
+        {
+            await RunAsync("mosquitto_passwd", account == accounts[0] ? ["-c", "-b", passwords, account, $"pw-{account}"] : ["-b", passwords, account, $"pw-{account}"]);
+        }
+
+        // The broker's set-up as documented, less what needs a certificate or a data folder.
+        var settings = string.Join('\n', CodeBlock(document, "# /etc/mosquitto/conf.d/appliance.conf").Split('\n')
+            .Where(l => !l.StartsWith("listener ", StringComparison.Ordinal) && !l.StartsWith("certfile ", StringComparison.Ordinal) && !l.StartsWith("keyfile ", StringComparison.Ordinal) && !l.StartsWith("persistence ", StringComparison.Ordinal))
+            .Select(l => l.StartsWith("password_file ", StringComparison.Ordinal) ? $"password_file {passwords}" : l.StartsWith("acl_file ", StringComparison.Ordinal) ? $"acl_file {acl}" : l));
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync(settings + "\npersistence false\n");
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Site}", $"--Device:Id=hub-{i}", $"--Mqtt:External:Username=hub-{i}", $"--Mqtt:External:Password=pw-hub-{i}"]));
+            }
+
+            await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, Username = "earbuds-office-3", Password = "pw-earbuds-office-3", FleetGroup = Site });
+            var fleet = RpcMethods.FleetStatus.ReadResult(await earbuds.CallInFleetAsync(RpcMethods.FleetStatus.Name, "{}"u8.ToArray()))!;
+            Assert.Equal(["hub-0", "hub-1"], fleet.Devices.Select(d => d.DeviceId));
+            Assert.All(fleet.Devices, d => Assert.Equal(HealthStatus.Ok, d.Health?.Checks["mqtt"].Status));
+
+            var (hub, start) = await earbuds.StartMeetingInFleetAsync(new MeetingStartParams { SessionId = "standup", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+            Assert.True(start.Error is null, $"{start.Error?.Code} {start.Error?.Message}");
+            for (var seq = 0; seq < 20; seq++)
+            {
+                await earbuds.PublishAsync(MeetingAudioFrame.Create(hub!, "standup", seq, AudioCodecs.PcmS16LE, new byte[640]));
+            }
+
+            await using (var onHub = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, Username = "earbuds-office-3", Password = "pw-earbuds-office-3", DeviceId = hub }))
+            {
+                var stopped = await onHub.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = "standup", LastSequence = 19 });
+                Assert.True(stopped.Error is null, $"{stopped.Error?.Code} {stopped.Error?.Message}");
+                Assert.Empty(stopped.Value!.Gaps!);
+            }
+
+            var printed = new StringWriter();
+            Assert.Equal(0, await Appliance.FleetView.FleetViewCli.InvokeAsync(["--host", mosquitto.Host, "--port", $"{mosquitto.Port}", "--group", Site, "--username", "operator", "--password", "pw-operator", "--once"], PlainConsole(printed)));
+            Assert.Contains($"fleet {Site}: 2 of 2 online", printed.ToString(), StringComparison.Ordinal);
+
+            await using var stranger = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, Username = "earbuds-office-3", Password = "pw-earbuds-office-3", FleetGroup = "office-4" });
+            var refused = await Assert.ThrowsAsync<ApplianceClientException>(() => stranger.CallInFleetAsync(RpcMethods.FleetStatus.Name, "{}"u8.ToArray()));
+            Assert.Contains("NotAuthorized", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var h in hubs)
+            {
+                await h.DisposeAsync();
+            }
+
+            Directory.Delete(folder, recursive: true);
+        }
+
+        static async Task RunAsync(string program, string[] arguments)
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(program, arguments) { RedirectStandardError = true })!;
+            await process.WaitForExitAsync();
+            Assert.True(process.ExitCode == 0, $"{program}: {await process.StandardError.ReadToEndAsync()}");
+        }
+    }
+
+    /// <summary>
     /// A broker that refuses shared subscriptions (here another daemon's embedded MQTTnet broker, which answers SUBACK
     /// 0x9E) leaves the hub serving its own topics, with the <c>mqtt</c> health check and the log saying why the fleet
     /// topic is not served.
@@ -501,5 +580,28 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
         });
         console.Profile.Width = 250;
         return console;
+    }
+
+    /// <summary>The text of the fenced code block whose first line is <paramref name="firstLine"/>.</summary>
+    private static string CodeBlock(string markdown, string firstLine)
+    {
+        var start = markdown.IndexOf("```conf\n" + firstLine + "\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"docs/fleet.md has no conf block starting {firstLine}");
+        start += "```conf\n".Length;
+        return markdown[start..markdown.IndexOf("```", start, StringComparison.Ordinal)];
+    }
+
+    /// <summary>The folder holding Appliance.sln, above the test's build output.</summary>
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Appliance.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"no Appliance.sln above {AppContext.BaseDirectory}");
     }
 }

@@ -45,13 +45,14 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         return await StartPrivateAsync();
     }
 
-    public static async Task<MosquittoBroker> StartPrivateAsync()
+    /// <summary>A broker of this process's own, anonymous, or set up by <paramref name="settings"/> (global settings, written before the loopback listener).</summary>
+    public static async Task<MosquittoBroker> StartPrivateAsync(string settings = "allow_anonymous true\npersistence false\n")
     {
         for (var attempt = 1; ; attempt++)
         {
             var port = FreePort.Offered();
             var config = Path.Combine(Path.GetTempPath(), $"mosquitto-{port}-{Guid.NewGuid():N}.conf");
-            await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
+            await File.WriteAllTextAsync(config, $"{settings}\nlistener {port} 127.0.0.1\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n");
             var broker = new MosquittoBroker("127.0.0.1", port, config);
             if (await broker.TryStartAsync())
             {
