@@ -48,9 +48,9 @@ public sealed record StatusDocument
 /// <summary>How busy a device is (<see cref="StatusDocument.Load"/>): what a fleet operator weighs hubs by.</summary>
 /// <param name="Meetings">Meetings open now (each an incoming audio stream).</param>
 /// <param name="MeetingCapacity">Meetings the device takes at once (the profile's <c>meetings.capacity</c>); more are answered <c>busy</c>.</param>
-/// <param name="RpcRunning">Requests being served now.</param>
+/// <param name="RpcRunning">Requests being served now (a <c>status.get</c> or <c>fleet.status</c> that asks counts itself).</param>
 /// <param name="RpcQueued">Requests waiting for a worker (<c>Rpc:QueueCapacity</c> at most; more are answered <c>busy</c>).</param>
-/// <param name="CpuPercent">The daemon's CPU time since the previous document, in percent of all the machine's cores (0–100).</param>
+/// <param name="CpuPercent">The daemon's CPU time between its two latest published status documents, in percent of all the machine's cores (0–100).</param>
 public sealed record DeviceLoad(int Meetings, int MeetingCapacity, int RpcRunning, int RpcQueued, double CpuPercent);
 
 /// <summary>The result of <c>fleet.status</c>: every device of a fleet group, from the group's retained status documents.</summary>

@@ -12,6 +12,9 @@ namespace Appliance.Contracts;
 /// <param name="group">The fleet group (see <see cref="Identifiers.IsValidDeviceId"/>).</param>
 public sealed class FleetDirectory(string group)
 {
+    /// <summary>The largest status document taken in, in bytes: a daemon's is about 2 KiB; anything far larger is not one.</summary>
+    public const int MaxDocumentBytes = 64 * 1024;
+
     private readonly Dictionary<string, StatusDocument> _devices = new(StringComparer.Ordinal);
 
     /// <summary>The fleet group.</summary>
@@ -22,11 +25,11 @@ public sealed class FleetDirectory(string group)
     /// <param name="payload">The status document, or empty when the retained status was cleared.</param>
     /// <returns>
     /// True when the view changed; false for other topics, other groups' documents and unreadable payloads (a document
-    /// whose device id is not its topic's counts as unreadable).
+    /// whose device id is not its topic's, or one over <see cref="MaxDocumentBytes"/>, counts as unreadable).
     /// </returns>
     public bool Apply(string topic, ReadOnlySpan<byte> payload)
     {
-        if (!Topics.TryGetStatusDevice(topic, out var deviceId))
+        if (!Topics.TryGetStatusDevice(topic, out var deviceId) || payload.Length > MaxDocumentBytes)
         {
             return false;
         }
@@ -62,7 +65,7 @@ public sealed class FleetDirectory(string group)
     }
 
     /// <summary>Takes in a device's own document as it stands now, fresher than its retained copy.</summary>
-    /// <param name="status">A status document of this group.</param>
+    /// <param name="status">A status document of this group (not checked: the caller is the group's own hub).</param>
     public void Apply(StatusDocument status)
     {
         ArgumentNullException.ThrowIfNull(status);

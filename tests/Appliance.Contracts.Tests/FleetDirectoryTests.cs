@@ -48,4 +48,14 @@ public sealed class FleetDirectoryTests
         Assert.False(directory.Apply(topic, System.Text.Encoding.UTF8.GetBytes(payload)));
         Assert.Equal(["hub-1"], directory.Snapshot().Devices.Select(d => d.DeviceId));
     }
+
+    [Fact]
+    public void A_document_over_the_size_limit_is_not_taken_in()
+    {
+        var directory = new FleetDirectory("hubs");
+        var padded = Channels.Status.Serialize(new StatusDocument { Online = true, DeviceId = "hub-1", FleetGroup = "hubs", Reason = new string('x', FleetDirectory.MaxDocumentBytes) });
+
+        Assert.False(directory.Apply(Topics.Status("hub-1"), padded));
+        Assert.True(directory.Apply(Topics.Status("hub-1"), Status("hub-1", "hubs")));
+    }
 }

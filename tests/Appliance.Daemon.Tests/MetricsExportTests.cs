@@ -70,6 +70,8 @@ public sealed class MetricsExportTests(ITestOutputHelper output)
     [InlineData("--Metrics:OtlpProtocol=udp", "is not grpc or http/protobuf")]
     [InlineData("--Metrics:OtlpEndpoint=collector:4317", "is not an absolute http:// or https:// address")]
     [InlineData("--Metrics:PrometheusPort=70000", "is outside 1–65535")]
+    [InlineData("--Metrics:PrometheusHost=localhost:9", "is not a host name, an IPv4 address, an IPv6 address in brackets")]
+    [InlineData("--Metrics:PrometheusHost=::1", "is not a host name, an IPv4 address, an IPv6 address in brackets")]
     public async Task A_bad_metrics_setting_stops_the_start_with_the_reason(string setting, string reason)
     {
         await using var daemon = DaemonProcess.Start("--Mqtt:Broker:Port=0", setting);

@@ -5,7 +5,10 @@ using Spectre.Console.Rendering;
 
 namespace Appliance.FleetView;
 
-/// <summary>Draws a fleet group as a table: one row per device, offline ones with their reason.</summary>
+/// <summary>
+/// Draws a fleet group as a table: one row per device, offline ones with their reason. The documents come from other
+/// devices, so any field may be missing (a device of another version, a broken one): what is missing shows as "-".
+/// </summary>
 internal static class FleetTable
 {
     /// <summary>The table for <paramref name="fleet"/>; ages are counted to <paramref name="now"/>.</summary>
@@ -16,7 +19,7 @@ internal static class FleetTable
         foreach (var device in fleet.Devices)
         {
             table.AddRow(
-                new Text(device.DeviceId),
+                new Text(device.DeviceId ?? "?"),
                 device.Online ? new Markup("[green]online[/]") : new Markup($"[red]offline[/] {Markup.Escape(device.Reason ?? "")}"),
                 new Text(device.Version ?? "?"),
                 new Text(device.Profile?.Name ?? "?"),
@@ -31,25 +34,25 @@ internal static class FleetTable
         return table;
     }
 
-    private static Markup Models(IReadOnlyList<StatusModel>? models) =>
-        models is null or { Count: 0 }
-            ? new Markup("-")
-            : new Markup(string.Join('\n', models.Select(m => $"{Markup.Escape(m.Feature)} {Markup.Escape(m.Id)} {(m.State == ModelStates.Loaded ? "[green]loaded[/]" : $"[yellow]{Markup.Escape(m.State)}[/]")}")));
+    private static Markup Models(IReadOnlyList<StatusModel?>? models) =>
+        models?.OfType<StatusModel>().ToList() is { Count: > 0 } listed
+            ? new Markup(string.Join('\n', listed.Select(m => $"{Markup.Escape(m.Feature ?? "?")} {Markup.Escape(m.Id ?? "?")} {(m.State == ModelStates.Loaded ? "[green]loaded[/]" : $"[yellow]{Markup.Escape(m.State ?? "?")}[/]")}")))
+            : new Markup("-");
 
     private static IRenderable Health(HealthReport? health)
     {
-        if (health is null)
+        if (health?.Status is not { } status)
         {
             return new Text("-");
         }
 
-        if (health.Status == HealthStatus.Ok)
+        if (status == HealthStatus.Ok)
         {
             return new Markup("[green]ok[/]");
         }
 
-        var failing = health.Checks.Where(c => c.Value.Status != HealthStatus.Ok).Select(c => $"{c.Key}: {c.Value.Detail}");
-        return new Markup($"[yellow]degraded[/] {Markup.Escape(string.Join("; ", failing))}");
+        var failing = (health.Checks ?? new Dictionary<string, HealthCheck>()).Where(c => c.Value?.Status != HealthStatus.Ok).Select(c => $"{c.Key}: {c.Value?.Detail}");
+        return new Markup($"[yellow]{Markup.Escape(status)}[/] {Markup.Escape(string.Join("; ", failing))}");
     }
 
     private static string Age(TimeSpan age) => age < TimeSpan.FromMinutes(1)

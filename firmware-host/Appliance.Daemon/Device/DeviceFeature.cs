@@ -46,8 +46,12 @@ internal static class DeviceFeature
         var executionProvider = ExecutionProviderSelector.Choose(profile.ExecutionProviders, inference.InstalledProviders());
         services.TryAddSingleton(TimeProvider.System);
 
-        var fleetGroup = configuration.GetSection(Rpc.FleetOptions.Section).Get<Rpc.FleetOptions>()?.Group is { Length: > 0 } group ? group : null; // FleetOptionsValidator checks it at start
-        services.AddSingleton(sp => new DeviceContext(deviceId, fleetGroup, profile, executionProvider, sp.GetRequiredService<TimeProvider>().GetUtcNow()));
+        services.AddSingleton(sp => new DeviceContext(
+            deviceId,
+            sp.GetRequiredService<IOptions<Rpc.FleetOptions>>().Value.Group is { Length: > 0 } group ? group : null,
+            profile,
+            executionProvider,
+            sp.GetRequiredService<TimeProvider>().GetUtcNow()));
         services.AddSingleton<HealthMonitor>();
         services.AddSingleton<DeviceMetrics>();
         services.AddMetricsExport(configuration, deviceId, DeviceContext.DaemonVersion);

@@ -11,6 +11,7 @@ namespace Appliance.Daemon.Device;
 /// <summary>The <c>Metrics</c> configuration section: where OpenTelemetry sends the daemon's figures. Both exporters are off by default.</summary>
 internal sealed class MetricsOptions
 {
+    /// <summary>The configuration section's name.</summary>
     public const string Section = "Metrics";
 
     /// <summary>An OTLP collector to push to, such as <c>http://collector:4317</c> (gRPC) or <c>http://collector:4318/v1/metrics</c> (HTTP); null for none.</summary>
@@ -29,9 +30,10 @@ internal sealed class MetricsOptions
     public string PrometheusHost { get; set; } = "localhost";
 }
 
-/// <summary>Checks the <c>Metrics</c> section: an absolute http(s) endpoint, a known protocol, a port, an interval.</summary>
+/// <summary>Checks the <c>Metrics</c> section: an absolute http(s) endpoint, a known protocol, an interval, a port and a host.</summary>
 internal sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
 {
+    /// <summary>Every problem of <paramref name="options"/>, each naming its key and the rule.</summary>
     public ValidateOptionsResult Validate(string? name, MetricsOptions options)
     {
         var problems = new List<string>();
@@ -55,9 +57,9 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
             problems.Add($"Metrics:PrometheusPort {options.PrometheusPort} is outside 1–65535.");
         }
 
-        if (string.IsNullOrWhiteSpace(options.PrometheusHost) || options.PrometheusHost.Contains('/', StringComparison.Ordinal))
+        if (!MetricsExport.IsListenerHost(options.PrometheusHost))
         {
-            problems.Add($"Metrics:PrometheusHost '{options.PrometheusHost}' is not a host name, an address or '*'.");
+            problems.Add($"Metrics:PrometheusHost '{options.PrometheusHost}' is not a host name, an IPv4 address, an IPv6 address in brackets ([::1]) or '*'.");
         }
 
         return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
@@ -71,6 +73,11 @@ internal sealed class MetricsOptionsValidator : IValidateOptions<MetricsOptions>
 /// </summary>
 internal static class MetricsExport
 {
+    /// <summary>Registers the <c>Metrics</c> section and, when it asks for one, the OpenTelemetry meter provider with its exporters.</summary>
+    /// <param name="services">The daemon's services.</param>
+    /// <param name="configuration">The configuration holding the <c>Metrics</c> section.</param>
+    /// <param name="deviceId">The device id: the resource's <c>service.instance.id</c>.</param>
+    /// <param name="version">The daemon's version: the resource's <c>service.version</c>.</param>
     public static IServiceCollection AddMetricsExport(this IServiceCollection services, IConfiguration configuration, string deviceId, string version)
     {
         services.AddValidatedOptions<MetricsOptions, MetricsOptionsValidator>(configuration, MetricsOptions.Section);
@@ -109,9 +116,17 @@ internal static class MetricsExport
         return services;
     }
 
+    /// <summary>Whether <paramref name="host"/> can go in an HTTP listener's prefix: <c>*</c>, a DNS name, an IPv4 address or a bracketed IPv6 one.</summary>
+    internal static bool IsListenerHost(string? host) =>
+        host is "*" or "+"
+        || (host is ['[', .., ']'] && System.Net.IPAddress.TryParse(host[1..^1], out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+        || (host is { Length: > 0 } && Uri.CheckHostName(host) is UriHostNameType.Dns or UriHostNameType.IPv4);
+
+    /// <summary>Reads an OTLP endpoint: an absolute http:// or https:// address.</summary>
     internal static bool TryEndpoint(string text, out Uri uri) =>
         Uri.TryCreate(text, UriKind.Absolute, out uri!) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
+    /// <summary>Reads an OTLP protocol by the specification's name (<c>grpc</c>, <c>http/protobuf</c>).</summary>
     internal static bool TryProtocol(string text, out OtlpExportProtocol protocol)
     {
         (var known, protocol) = text switch

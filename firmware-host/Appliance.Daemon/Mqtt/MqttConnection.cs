@@ -42,7 +42,11 @@ internal sealed class MqttConnection : BackgroundService
     private readonly MqttOptions _options;
     private readonly DeviceContext _device;
     private readonly HealthMonitor _health;
-    private volatile string? _subscriptionRefusal; // since the current connection was made
+    // Since the current connection was made: subscriptions the broker refused (they stay refused), and a SUBSCRIBE that
+    // failed (its filters are tried again); either keeps the mqtt health check degraded.
+    private volatile string? _subscriptionRefusal;
+    private volatile string? _subscribeFailure;
+    private volatile string _connectedTo = "";
     private readonly TimeProvider _time;
     private readonly ILogger<MqttConnection> _logger;
     private readonly EmbeddedBroker? _embeddedBroker;
@@ -313,6 +317,8 @@ internal sealed class MqttConnection : BackgroundService
             Volatile.Write(ref _subscribedCount, 0);
             Interlocked.Exchange(ref _connectedAt, _time.GetTimestamp());
             _subscriptionRefusal = null;
+            _subscribeFailure = null;
+            _connectedTo = $"connected to {host}:{port}";
             await SubscribeNewAsync(cancellationToken).ConfigureAwait(false);
             Func<CancellationToken, Task>[] hooks;
             lock (_gate)
@@ -320,9 +326,7 @@ internal sealed class MqttConnection : BackgroundService
                 hooks = [.. _onConnected];
             }
 
-            // Reported once subscribed (ok, and with it the status, means requests are taken), and degraded when the
-            // broker refused a subscription.
-            _health.Report("mqtt", _subscriptionRefusal is null ? HealthStatus.Ok : HealthStatus.Degraded, _subscriptionRefusal ?? $"connected to {host}:{port}");
+            ReportSubscriptions();
             MqttLog.Connected(_logger, host, port, _options.Mode.ToString());
 
             foreach (var hook in hooks)
@@ -376,6 +380,7 @@ internal sealed class MqttConnection : BackgroundService
         {
             var result = await _client.SubscribeAsync(subscribe.Build(), cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _subscribedCount, pending.Length);
+
             var refused = result.Items.Where(i => i.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2).ToList();
             if (refused.Count > 0)
             {
@@ -389,13 +394,29 @@ internal sealed class MqttConnection : BackgroundService
                 _health.Report("mqtt", HealthStatus.Degraded, _subscriptionRefusal);
                 MqttLog.SubscribeRefused(_logger, reasons);
             }
+
+            if (_subscribeFailure is not null)
+            {
+                // A retry made the filters an earlier SUBSCRIBE failed to make.
+                _subscribeFailure = null;
+                ReportSubscriptions();
+            }
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // The connection went away mid-subscribe (or the broker did not answer): the filters stay pending, and the
             // loop subscribes them on its next round or after it reconnects.
             MqttLog.SubscribeFailed(_logger, pending.Length, ex.Message);
+            _subscribeFailure = $"{pending.Length} subscriptions not made yet, tried again shortly: {ex.Message}";
+            _health.Report("mqtt", HealthStatus.Degraded, _subscribeFailure);
         }
+    }
+
+    /// <summary>The mqtt health check once subscribed: ok (and with it, requests are taken), or degraded with why not.</summary>
+    private void ReportSubscriptions()
+    {
+        var problem = _subscriptionRefusal ?? _subscribeFailure;
+        _health.Report("mqtt", problem is null ? HealthStatus.Ok : HealthStatus.Degraded, problem ?? _connectedTo);
     }
 
     private static string SharedFilters(IEnumerable<MqttSubscription> subscriptions) =>

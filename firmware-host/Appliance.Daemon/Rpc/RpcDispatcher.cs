@@ -116,16 +116,13 @@ internal sealed class RpcDispatcher : BackgroundService
             return Task.CompletedTask;
         }
 
+        // A retained request is never executed, only answered retained_request and cleared (the empty retained message
+        // of a clear, this hub's or another's, comes back here and is left alone).
+        var problem = string.IsNullOrEmpty(message.ResponseTopic) ? null : ReplyTopicProblem(message.ResponseTopic, Topics.FleetReplies(group, ""));
+        var request = new Request(method, null, problem is null ? message.ResponseTopic : null, message.CorrelationData, IdempotencyKey(message)) { ServedBy = _device.DeviceId };
         if (message.Retain)
         {
-            // Never executed; cleared, unless this is the empty retained message of a clear (one hub's, or another's).
-            if (message.Payload.IsEmpty)
-            {
-                return Task.CompletedTask;
-            }
-
-            RpcLog.RetainedRequestRefused(_logger, method, message.Topic);
-            return ClearRetainedAsync(message.Topic);
+            return RefuseRetainedAsync(message, request);
         }
 
         if (string.IsNullOrEmpty(message.ResponseTopic))
@@ -134,13 +131,12 @@ internal sealed class RpcDispatcher : BackgroundService
             return Task.CompletedTask;
         }
 
-        if (ReplyTopicProblem(message.ResponseTopic, Topics.FleetReplies(group, "")) is { } problem)
+        if (problem is not null)
         {
             RpcLog.ResponseTopicRefused(_logger, $"fleet {group} {method}", problem);
             return Task.CompletedTask;
         }
 
-        var request = new Request(method, null, message.ResponseTopic, message.CorrelationData, IdempotencyKey(message)) { ServedBy = _device.DeviceId };
         if (_methods.GetValueOrDefault(method) is not { FleetServed: true })
         {
             var served = string.Join(", ", _methods.Values.Where(m => m.FleetServed).Select(m => m.Name).Order(StringComparer.Ordinal));
@@ -318,8 +314,8 @@ internal sealed class RpcDispatcher : BackgroundService
             return;
         }
 
-        RpcLog.RetainedRequestRefused(_logger, request.Name, message.Topic);
         var cleared = await ClearRetainedAsync(message.Topic).ConfigureAwait(false);
+        RpcLog.RetainedRequestRefused(_logger, request.Name, message.Topic, cleared ? "and cleared from the broker" : "but could not be cleared from the broker (is this account allowed to publish on the request topic?)");
         await ReplyAsync(request, Error(0, RpcErrorCodes.RetainedRequest, $"Requests must not be retained: this {request.Name} request carried the retain flag and was not executed{(cleared ? "; its retained copy was cleared from the broker" : "")}. Publish requests without retain.")).ConfigureAwait(false);
     }
 

@@ -5,8 +5,8 @@ namespace Appliance.Daemon.Rpc;
 /// <summary>The RPC dispatcher's log messages (event ids 3000–3099).</summary>
 internal static partial class RpcLog
 {
-    [LoggerMessage(3010, LogLevel.Warning, "Retained {Method} request on {Topic} refused and cleared from the broker: requests must not be retained")]
-    public static partial void RetainedRequestRefused(ILogger logger, string method, string topic);
+    [LoggerMessage(3010, LogLevel.Warning, "Retained {Method} request on {Topic} refused {Cleared}: requests must not be retained")]
+    public static partial void RetainedRequestRefused(ILogger logger, string method, string topic, string cleared);
 
     [LoggerMessage(3011, LogLevel.Warning, "MQTT 3.1.1 envelope request for {Method} is not a valid envelope; dropped: {Detail}")]
     public static partial void EnvelopeUnreadable(ILogger logger, string method, string detail);

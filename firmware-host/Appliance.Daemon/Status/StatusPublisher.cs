@@ -105,6 +105,7 @@ internal sealed partial class StatusPublisher : BackgroundService
 
     private async Task PublishAsync(CancellationToken cancellationToken)
     {
+        _metrics.SampleCpu(); // the document's CPU figure covers the time since the previous document
         if (!await _mqtt.TryPublishAsync(Channels.Status, Topics.Status(_device.DeviceId), Current(), cancellationToken).ConfigureAwait(false))
         {
             StatusNotPublished(_logger);
