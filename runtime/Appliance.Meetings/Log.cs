@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(6006, LogLevel.Warning, "Meeting {SessionId}: summarizing ahead stopped; the summary at stop maps the whole transcript")]
     public static partial void PreparationFailed(ILogger logger, string sessionId, Exception error);
+
+    [LoggerMessage(6007, LogLevel.Warning, "Meeting {SessionId}: its {Journal} journal ended in {Damage} at restart; {BytesDropped} bytes dropped from its tail, {RecordsKept} records before them kept")]
+    public static partial void JournalRepaired(ILogger logger, string sessionId, string journal, JournalDamage damage, long bytesDropped, long recordsKept);
 }

@@ -73,6 +73,11 @@ public sealed class MeetingPipeline : IAsyncDisposable
         foreach (var resumed in _store.Recovery.Resumed)
         {
             Log.MeetingResumed(_logger, resumed.SessionId, resumed.AcceptedFrames, resumed.StopPending);
+            foreach (var (journal, recovery) in new[] { ("audio", resumed.AudioRecovery), ("transcript", resumed.TranscriptRecovery) }.Where(j => j.Item2.Damage != JournalDamage.None))
+            {
+                Log.JournalRepaired(_logger, resumed.SessionId, journal, recovery.Damage, recovery.BytesTruncated, recovery.RecordsKept);
+            }
+
             // The run reads the journal from its start: audio before the transcript checkpoint is only decoded and
             // listened to (cheap), so utterances come out the same as before and only later ones go through Whisper.
             StartRun(resumed.SessionId);

@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.Benchmarks.Fleet;
+using Appliance.Benchmarks.Meetings;
+using Appliance.Contracts;
+using Appliance.MeetingPlayer;
+
+namespace Appliance.Benchmarks.Campaigns;
+
+/// <summary>What the SIGKILL campaign runs.</summary>
+/// <param name="Kills">How many times the daemon is killed.</param>
+/// <param name="Meetings">Meetings streaming throughout, each 16 kHz PCM in 20 ms frames, in real time.</param>
+/// <param name="MinRun">Shortest time the daemon runs (after it is ready) before a kill.</param>
+/// <param name="MaxRun">Longest time; each kill comes at a random moment between the two.</param>
+/// <param name="Seed">Seed of the kill moments.</param>
+/// <param name="WorkDirectory">Where the broker's configuration and the daemon's working directory (its journals) go.</param>
+internal sealed record KillSettings(int Kills, int Meetings, TimeSpan MinRun, TimeSpan MaxRun, int Seed, string WorkDirectory);
+
+/// <summary>What the campaign found.</summary>
+/// <param name="Kills">Kills made.</param>
+/// <param name="FramesSent">Frames the meetings published, all meetings.</param>
+/// <param name="FramesAccepted">Frames the daemon journaled, from <c>meetings.get</c> after the last stop.</param>
+/// <param name="GapFrames">Frames the daemon reports missing: those sent while it was down.</param>
+/// <param name="AcceptedLost">Frames a meeting had journaled before a kill and no longer had after the restart (must be 0).</param>
+/// <param name="TornTails">Journals whose last record a kill cut short, dropped at restart (no accepted frame is in one).</param>
+/// <param name="CorruptRecords">Journals with a corrupt record or header at restart (must be 0).</param>
+/// <param name="Recoveries">Time from each kill to the restarted daemon's ready line.</param>
+/// <param name="Completed">Meetings that completed (summary stored) after the last stop.</param>
+/// <param name="Failure">Why the campaign stopped early, or null.</param>
+internal sealed record KillReport(int Kills, long FramesSent, long FramesAccepted, long GapFrames, long AcceptedLost, int TornTails, int CorruptRecords, IReadOnlyList<TimeSpan> Recoveries, int Completed, string? Failure)
+{
+    /// <summary>Every frame is accepted or reported missing, none accepted was lost, no journal was corrupt, every meeting completed.</summary>
+    public bool Passed(int meetings) => Failure is null && AcceptedLost == 0 && CorruptRecords == 0 && Completed == meetings && FramesAccepted + GapFrames == FramesSent;
+}
+
+/// <summary>
+/// The SIGKILL campaign: meetings stream into a daemon on an external Mosquitto, and the daemon is killed (SIGKILL: no
+/// shutdown code runs) at random moments and restarted each time, on the same journals. Before each kill every
+/// meeting's accepted count is read; after the restart it must be at least that. At the end every meeting stops, and
+/// every frame sent must be accepted or reported as a gap (the frames sent while the daemon was down), every meeting
+/// must complete, and no journal may have been corrupt. Bounded: the kills given, and 60 s for each restart.
+/// </summary>
+internal static class KillCampaign
+{
+    private const string DeviceId = "kill-hub";
+    private const int FrameBytes = 640; // 20 ms of 16 kHz s16le
+    private static readonly TimeSpan FrameTime = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<KillReport> RunAsync(KillSettings settings, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var profilePath = BenchProfiles.Write(BenchProfiles.IngestOnly(vadModel: null, capacity: Math.Max(16, settings.Meetings)), settings.WorkDirectory, "kill-profile");
+        var daemonFolder = Path.Combine(settings.WorkDirectory, "kill-daemon");
+        await using var broker = await BenchMosquitto.StartAsync(settings.WorkDirectory).ConfigureAwait(false);
+        progress($"kills: Mosquitto {broker.Version} on 127.0.0.1:{broker.Port}");
+        var daemon = await StartDaemonAsync(profilePath, daemonFolder, broker.Port, cancellationToken).ConfigureAwait(false);
+        var sessions = Enumerable.Range(0, settings.Meetings).Select(i => string.Create(CultureInfo.InvariantCulture, $"kill-{i:D2}")).ToArray();
+        var next = new long[settings.Meetings]; // the next sequence number of each meeting, so also the frames it sent
+        var recoveries = new List<TimeSpan>();
+        int torn = 0, corrupt = 0;
+        long acceptedLost = 0;
+        string? failure = null;
+        var random = new Random(settings.Seed);
+        await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = broker.Port, DeviceId = DeviceId, DefaultTimeout = TimeSpan.FromSeconds(20) }, cancellationToken).ConfigureAwait(false);
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task sender = Task.CompletedTask;
+        try
+        {
+            foreach (var session in sessions)
+            {
+                var start = await earbuds.ControlMeetingAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (start.Error is { } error)
+                {
+                    return Failed($"{session} did not start: {error.Code}: {error.Message}");
+                }
+            }
+
+            sender = SendAsync(earbuds, sessions, next, streaming.Token);
+            for (var kill = 1; kill <= settings.Kills; kill++)
+            {
+                await Task.Delay(settings.MinRun + ((settings.MaxRun - settings.MinRun) * random.NextDouble()), cancellationToken).ConfigureAwait(false);
+                var before = await AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var killedAt = Stopwatch.GetTimestamp();
+                await daemon.DisposeAsync().ConfigureAwait(false); // SIGKILL
+                daemon = await StartDaemonAsync(profilePath, daemonFolder, broker.Port, cancellationToken).ConfigureAwait(false);
+                recoveries.Add(Stopwatch.GetElapsedTime(killedAt));
+                torn += daemon.Problems.Count(p => p.Contains("ended in TornTail", StringComparison.Ordinal));
+                corrupt += daemon.Problems.Count(p => p.Contains("ended in Corrupt", StringComparison.Ordinal) || p.Contains("ended in BadHeader", StringComparison.Ordinal));
+                var after = await AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                acceptedLost += before.Zip(after, (b, a) => Math.Max(0, b - a)).Sum();
+                if (kill % 10 == 0 || kill == settings.Kills)
+                {
+                    progress(string.Create(CultureInfo.InvariantCulture, $"kills: {kill} of {settings.Kills}; accepted lost so far {acceptedLost}, corrupt journals {corrupt}"));
+                }
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+        }
+        finally
+        {
+            await streaming.CancelAsync().ConfigureAwait(false);
+            await sender.ConfigureAwait(false);
+        }
+
+        try
+        {
+            var (accepted, gaps, completed, problem) = await FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
+            return new KillReport(recoveries.Count, next.Sum(), accepted, gaps, acceptedLost, torn, corrupt, recoveries, completed, failure ?? problem);
+        }
+        finally
+        {
+            await daemon.DisposeAsync().ConfigureAwait(false);
+        }
+
+        KillReport Failed(string why) => new(recoveries.Count, next.Sum(), 0, 0, acceptedLost, torn, corrupt, recoveries, 0, why);
+    }
+
+    private static Task<BenchDaemon> StartDaemonAsync(string profilePath, string folder, int brokerPort, CancellationToken cancellationToken) =>
+        BenchDaemon.StartAsync(profilePath, DeviceId, folder, ReadyTimeout, cancellationToken, brokerPort, ["--Mqtt:ReconnectInitialDelayMs=100", "--Mqtt:ReconnectMaxDelayMs=500"]);
+
+    /// <summary>Publishes the next frame of every meeting each 20 ms until cancelled; the daemon may be down meanwhile (the broker drops them).</summary>
+    private static async Task SendAsync(ApplianceClient earbuds, string[] sessions, long[] next, CancellationToken cancellationToken)
+    {
+        var payload = new byte[FrameBytes];
+        var watch = Stopwatch.StartNew();
+        for (long tick = 0; !cancellationToken.IsCancellationRequested; tick++)
+        {
+            for (var i = 0; i < sessions.Length; i++)
+            {
+                await earbuds.PublishAsync(MeetingAudioFrame.Create(DeviceId, sessions[i], next[i], AudioCodecs.PcmS16LE, payload), CancellationToken.None).ConfigureAwait(false);
+                next[i]++;
+            }
+
+            if ((FrameTime * (tick + 1)) - watch.Elapsed is { } wait && wait > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Each meeting's accepted count (<c>meetings.get</c>), once the daemon answers.</summary>
+    private static async Task<long[]> AcceptedAsync(ApplianceClient client, string[] sessions, CancellationToken cancellationToken)
+    {
+        var accepted = new long[sessions.Length];
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            var (record, problem) = await MeetingRecord.GetAsync(client, sessions[i], cancellationToken).ConfigureAwait(false);
+            accepted[i] = record?.Accepted ?? throw new InvalidOperationException(problem);
+        }
+
+        return accepted;
+    }
+
+    /// <summary>Stops every meeting after its last frame, waits for each to complete, and sums what the daemon accepted and reports missing.</summary>
+    private static async Task<(long Accepted, long Gaps, int Completed, string? Problem)> FinishAsync(ApplianceClient client, string[] sessions, long[] next, CancellationToken cancellationToken)
+    {
+        var streamer = new MeetingStreamer(client);
+        long accepted = 0, gaps = 0;
+        var completed = 0;
+        string? problem = null;
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            var stop = await streamer.StopAsync(sessions[i], next[i] - 1, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+            if (stop.Error is { } error)
+            {
+                problem ??= $"{sessions[i]} stop: {error.Code}: {error.Message}";
+            }
+        }
+
+        var watch = Stopwatch.StartNew();
+        for (var i = 0; i < sessions.Length; i++)
+        {
+            while (true)
+            {
+                var (record, why) = await MeetingRecord.GetAsync(client, sessions[i], cancellationToken).ConfigureAwait(false);
+                if (record is { State: "completed" })
+                {
+                    accepted += record.Accepted;
+                    gaps += record.GapFrames;
+                    completed++;
+                    break;
+                }
+
+                if (watch.Elapsed > CompletionTimeout)
+                {
+                    problem ??= $"{sessions[i]} did not complete within {CompletionTimeout.TotalSeconds:0} s: {(record is null ? why : record.State)}";
+                    break;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return (accepted, gaps, completed, problem);
+    }
+}
