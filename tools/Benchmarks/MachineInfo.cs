@@ -18,6 +18,10 @@ internal sealed record MachineInfo(string Cpu, int Cores, long MemoryBytes, stri
         RuntimeInformation.OSDescription,
         RuntimeInformation.FrameworkDescription);
 
+    /// <summary>The machine as the reports' "Machine:" line gives it: CPU, cores, memory, operating system and runtime.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{Cpu}, {Cores} cores, {MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {OperatingSystem}; {Runtime}");
+
     /// <summary>The 1, 5 and 15 minute load averages, or "n/a" where /proc/loadavg is absent.</summary>
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ')[..3]) : "n/a";

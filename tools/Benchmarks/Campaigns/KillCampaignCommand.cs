@@ -89,7 +89,7 @@ internal static class KillCampaignCommand
         text.AppendLine("## SIGKILL campaign — meetings streaming into a daemon on Mosquitto");
         text.AppendLine();
         text.AppendLine(Invariant($"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC"));
-        text.AppendLine(Invariant($"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"));
+        text.AppendLine(Invariant($"- Machine: {machine}"));
         text.AppendLine(Invariant($"- Set-up: Mosquitto on loopback; the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with no speech or language model) on it; {settings.Meetings} meetings streaming 16 kHz PCM in 20 ms frames in real time throughout"));
         text.AppendLine(Invariant($"- Fault: SIGKILL at a random moment {settings.MinRun.TotalSeconds:0.#}–{settings.MaxRun.TotalSeconds:0.#} s after the daemon is ready (seed {settings.Seed}), then a restart on the same journals; before each kill every meeting's accepted count is read, after the restart it must be at least that; at the end every meeting stops with `lastSequence` and must complete"));
         text.AppendLine(Invariant($"- Command: `appliance-bench {command}`"));

@@ -141,7 +141,7 @@ internal static class FleetCommand
         text.AppendLine("## Fleet — 1, 2 and 3 hubs on one Mosquitto, side by side");
         text.AppendLine();
         text.AppendLine(Invariant($"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC"));
-        text.AppendLine(Invariant($"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"));
+        text.AppendLine(Invariant($"- Machine: {machine}"));
         text.AppendLine(Invariant($"- Load average (1/5/15 min) before the run: {loadBefore}; after: {loadAfter}"));
         text.AppendLine(Invariant($"- Broker: {report.Broker} on loopback (anonymous, no persistence); hubs: `dotnet appliance-daemon.dll` (Release build), each its own process with `Fleet:Group=bench`, all on this machine"));
         text.AppendLine(Invariant($"- Hub profile: dev-x64 with forged whisper-base as `asr` (seed {SummarySettings.Seed}, end-of-text bias {SummarySettings.EndOfTextBiasDefault}), no language model, `meetings.capacity` 192; VAD: {report.Vad}"));

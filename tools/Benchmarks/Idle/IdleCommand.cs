@@ -51,7 +51,7 @@ internal static class IdleCommand
                     "## Idle daemon — dev-x64 profile, embedded broker",
                     "",
                     string.Create(CultureInfo.InvariantCulture, $"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"),
-                    string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"),
+                    string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine}"),
                     $"- Load average (1/5/15 min) before the run: {load}",
                     $"- Command: `appliance-bench {string.Join(' ', args)}` (Release build; the daemon runs as `dotnet appliance-daemon.dll`)",
                     "",

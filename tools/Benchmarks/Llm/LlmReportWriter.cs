@@ -29,7 +29,7 @@ internal static class LlmReportWriter
         text.AppendLine(Invariant($"## LLM service vs bare ONNX Runtime GenAI vs llama.cpp — {report.Preset}"));
         text.AppendLine();
         text.AppendLine(Invariant($"- Date: {report.Date:yyyy-MM-dd HH:mm} UTC"));
-        text.AppendLine(Invariant($"- Machine: {m.Cpu}, {m.Cores} cores, {m.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {m.OperatingSystem}; {m.Runtime}"));
+        text.AppendLine(Invariant($"- Machine: {m}"));
         text.AppendLine(Invariant($"- Load average (1/5/15 min) before the engines ran: {report.LoadAverageBefore}; after: {report.LoadAverageAfter}"));
         text.AppendLine(Invariant($"- Model: forged `{report.Preset}` (seed {report.Seed}), {report.ModelShapes}"));
         text.AppendLine(Invariant($"- Engines: {report.Versions}; each in its own child process, {report.Threads} threads (ONNX Runtime intra-op, llama.cpp n_threads)"));

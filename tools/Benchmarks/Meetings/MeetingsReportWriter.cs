@@ -73,7 +73,7 @@ internal static class MeetingsReportWriter
         text.AppendLine("## Meetings — ingest capacity and stop to summary, dev-x64 profile");
         text.AppendLine();
         text.AppendLine(Invariant($"- Date: {run.StartedAt:yyyy-MM-dd HH:mm} UTC"));
-        text.AppendLine(Invariant($"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"));
+        text.AppendLine(Invariant($"- Machine: {machine}"));
         text.AppendLine(Invariant($"- Load average (1/5/15 min) before the run: {run.LoadBefore}; after: {run.LoadAfter}"));
         text.AppendLine(Invariant($"- Audio: {run.Audio.Source} ({run.Audio.Duration.TotalSeconds:F1} s, looped where longer is needed), sent as 20 ms Opus frames at 16 kHz mono (the meeting player's encoder, VoIP mode)"));
         text.AppendLine(Invariant($"- Daemon: `dotnet appliance-daemon.dll` (Release build), embedded broker on a loopback port, its own working directory on {run.JournalFileSystem}, where it writes and fsyncs the meeting journals"));

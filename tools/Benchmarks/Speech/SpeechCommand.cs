@@ -68,7 +68,7 @@ internal static class SpeechCommand
                     $"## Speech stages — forged whisper-base on {Path.GetFileName(settings.AudioPath)}",
                     "",
                     string.Create(CultureInfo.InvariantCulture, $"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"),
-                    string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine.Cpu}, {machine.Cores} cores, {machine.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB RAM; {machine.OperatingSystem}; {machine.Runtime}"),
+                    string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine}"),
                     $"- Load average (1/5/15 min) before the run: {load}",
                     string.Create(CultureInfo.InvariantCulture, $"- Audio: {result.AudioDuration.TotalSeconds:F1} s, {result.SpeechSegments} speech segments, {result.Windows} Whisper windows"),
                     $"- Model: forged `whisper-base` (d_model 512, 6 + 6 layers, 8 heads, 80 mels, vocabulary 51865), ONNX Runtime 1.31.1 CPU, {settings.Threads} threads",
