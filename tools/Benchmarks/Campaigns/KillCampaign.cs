@@ -3,7 +3,6 @@ using System.Globalization;
 using Appliance.Benchmarks.Fleet;
 using Appliance.Benchmarks.Meetings;
 using Appliance.Contracts;
-using Appliance.MeetingPlayer;
 
 namespace Appliance.Benchmarks.Campaigns;
 
@@ -43,10 +42,7 @@ internal sealed record KillReport(int Kills, long FramesSent, long FramesAccepte
 internal static class KillCampaign
 {
     private const string DeviceId = "kill-hub";
-    private const int FrameBytes = 640; // 20 ms of 16 kHz s16le
-    private static readonly TimeSpan FrameTime = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
 
     public static async Task<KillReport> RunAsync(KillSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
@@ -67,27 +63,23 @@ internal static class KillCampaign
         Task sender = Task.CompletedTask;
         try
         {
-            foreach (var session in sessions)
+            if (await CampaignMeetings.StartAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false) is { } problem)
             {
-                var start = await earbuds.ControlMeetingAsync(session, new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (start.Error is { } error)
-                {
-                    return Failed($"{session} did not start: {error.Code}: {error.Message}");
-                }
+                return Failed(problem);
             }
 
-            sender = SendAsync(earbuds, sessions, next, streaming.Token);
+            sender = CampaignMeetings.SendAsync(message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, sessions, next, streaming.Token);
             for (var kill = 1; kill <= settings.Kills; kill++)
             {
                 await Task.Delay(settings.MinRun + ((settings.MaxRun - settings.MinRun) * random.NextDouble()), cancellationToken).ConfigureAwait(false);
-                var before = await AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
                 var killedAt = Stopwatch.GetTimestamp();
                 await daemon.DisposeAsync().ConfigureAwait(false); // SIGKILL
                 daemon = await StartDaemonAsync(profilePath, daemonFolder, broker.Port, cancellationToken).ConfigureAwait(false);
                 recoveries.Add(Stopwatch.GetElapsedTime(killedAt));
                 torn += daemon.Problems.Count(p => p.Contains("ended in TornTail", StringComparison.Ordinal));
                 corrupt += daemon.Problems.Count(p => p.Contains("ended in Corrupt", StringComparison.Ordinal) || p.Contains("ended in BadHeader", StringComparison.Ordinal));
-                var after = await AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var after = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
                 acceptedLost += before.Zip(after, (b, a) => Math.Max(0, b - a)).Sum();
                 if (kill % 10 == 0 || kill == settings.Kills)
                 {
@@ -107,7 +99,7 @@ internal static class KillCampaign
 
         try
         {
-            var (accepted, gaps, completed, problem) = await FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
+            var (accepted, gaps, completed, problem) = await CampaignMeetings.FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
             return new KillReport(recoveries.Count, next.Sum(), accepted, gaps, acceptedLost, torn, corrupt, recoveries, completed, failure ?? problem);
         }
         finally
@@ -120,87 +112,4 @@ internal static class KillCampaign
 
     private static Task<BenchDaemon> StartDaemonAsync(string profilePath, string folder, int brokerPort, CancellationToken cancellationToken) =>
         BenchDaemon.StartAsync(profilePath, DeviceId, folder, ReadyTimeout, cancellationToken, brokerPort, ["--Mqtt:ReconnectInitialDelayMs=100", "--Mqtt:ReconnectMaxDelayMs=500"]);
-
-    /// <summary>Publishes the next frame of every meeting each 20 ms until cancelled; the daemon may be down meanwhile (the broker drops them).</summary>
-    private static async Task SendAsync(ApplianceClient earbuds, string[] sessions, long[] next, CancellationToken cancellationToken)
-    {
-        var payload = new byte[FrameBytes];
-        var watch = Stopwatch.StartNew();
-        for (long tick = 0; !cancellationToken.IsCancellationRequested; tick++)
-        {
-            for (var i = 0; i < sessions.Length; i++)
-            {
-                await earbuds.PublishAsync(MeetingAudioFrame.Create(DeviceId, sessions[i], next[i], AudioCodecs.PcmS16LE, payload), CancellationToken.None).ConfigureAwait(false);
-                next[i]++;
-            }
-
-            if ((FrameTime * (tick + 1)) - watch.Elapsed is { } wait && wait > TimeSpan.Zero)
-            {
-                try
-                {
-                    await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>Each meeting's accepted count (<c>meetings.get</c>), once the daemon answers.</summary>
-    private static async Task<long[]> AcceptedAsync(ApplianceClient client, string[] sessions, CancellationToken cancellationToken)
-    {
-        var accepted = new long[sessions.Length];
-        for (var i = 0; i < sessions.Length; i++)
-        {
-            var (record, problem) = await MeetingRecord.GetAsync(client, sessions[i], cancellationToken).ConfigureAwait(false);
-            accepted[i] = record?.Accepted ?? throw new InvalidOperationException(problem);
-        }
-
-        return accepted;
-    }
-
-    /// <summary>Stops every meeting after its last frame, waits for each to complete, and sums what the daemon accepted and reports missing.</summary>
-    private static async Task<(long Accepted, long Gaps, int Completed, string? Problem)> FinishAsync(ApplianceClient client, string[] sessions, long[] next, CancellationToken cancellationToken)
-    {
-        var streamer = new MeetingStreamer(client);
-        long accepted = 0, gaps = 0;
-        var completed = 0;
-        string? problem = null;
-        for (var i = 0; i < sessions.Length; i++)
-        {
-            var stop = await streamer.StopAsync(sessions[i], next[i] - 1, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
-            if (stop.Error is { } error)
-            {
-                problem ??= $"{sessions[i]} stop: {error.Code}: {error.Message}";
-            }
-        }
-
-        var watch = Stopwatch.StartNew();
-        for (var i = 0; i < sessions.Length; i++)
-        {
-            while (true)
-            {
-                var (record, why) = await MeetingRecord.GetAsync(client, sessions[i], cancellationToken).ConfigureAwait(false);
-                if (record is { State: "completed" })
-                {
-                    accepted += record.Accepted;
-                    gaps += record.GapFrames;
-                    completed++;
-                    break;
-                }
-
-                if (watch.Elapsed > CompletionTimeout)
-                {
-                    problem ??= $"{sessions[i]} did not complete within {CompletionTimeout.TotalSeconds:0} s: {(record is null ? why : record.State)}";
-                    break;
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return (accepted, gaps, completed, problem);
-    }
 }

@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text;
-using Appliance.Benchmarks.Meetings;
 using Spectre.Console;
+using static Appliance.Benchmarks.Campaigns.CampaignReport;
 
 namespace Appliance.Benchmarks.Campaigns;
 
@@ -31,37 +29,29 @@ internal static class KillCampaignCommand
                 return 2;
             }
 
-            var root = Path.Combine(parse.GetValue(workDir)?.FullName ?? Path.GetTempPath(), "appliance-kill-campaign-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(root);
-            using var exitGuard = new ExitGuard(() =>
-            {
-                BenchDaemon.KillAll();
-                MeetingsCommand.TryDelete(root);
-            });
-            try
+            return await InFolderAsync(parse.GetValue(workDir), "appliance-kill-campaign-", async root =>
             {
                 var console = AnsiConsole.Console;
                 var settings = new KillSettings(parse.GetValue(kills), parse.GetValue(meetings), TimeSpan.FromSeconds(min), TimeSpan.FromSeconds(max), parse.GetValue(seed), root);
                 var startedAt = DateTime.UtcNow;
                 var report = await KillCampaign.RunAsync(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"), cancellationToken).ConfigureAwait(false);
-                var table = new Table().AddColumns("figure", "value");
-                foreach (var (figure, value) in Rows(report, settings))
-                {
-                    table.AddRow(Markup.Escape(figure), Markup.Escape(value));
-                }
-
-                console.Write(table);
+                Print(console, Rows(report, settings));
                 if (parse.GetValue(markdown) is { } output)
                 {
-                    await File.WriteAllTextAsync(output.FullName, Markdown(report, settings, string.Join(' ', args), startedAt), cancellationToken).ConfigureAwait(false);
+                    await File.WriteAllTextAsync(output.FullName, Markdown(
+                        "SIGKILL campaign — meetings streaming into a daemon on Mosquitto",
+                        startedAt,
+                        [
+                            Invariant($"Set-up: Mosquitto on loopback; the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with no speech or language model) on it; {settings.Meetings} meetings streaming 16 kHz PCM in 20 ms frames in real time throughout"),
+                            Invariant($"Fault: SIGKILL at a random moment {settings.MinRun.TotalSeconds:0.#}–{settings.MaxRun.TotalSeconds:0.#} s after the daemon is ready (seed {settings.Seed}), then a restart on the same journals; before each kill every meeting's accepted count is read, after the restart it must be at least that; at the end every meeting stops with `lastSequence` and must complete"),
+                        ],
+                        string.Join(' ', args),
+                        Rows(report, settings),
+                        "Frames sent while the daemon was down are dropped by the broker (the daemon's session is clean) and come back as gaps when the meeting stops; every frame sent is either accepted or reported missing. A torn tail is a journal record a kill cut short; it held no accepted frame and is dropped at restart. Recovery runs from the kill to the restarted daemon's ready line, process start included."), cancellationToken).ConfigureAwait(false);
                 }
 
                 return report.Passed(settings.Meetings) ? 0 : 1;
-            }
-            finally
-            {
-                MeetingsCommand.TryDelete(root);
-            }
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -69,7 +59,6 @@ internal static class KillCampaignCommand
     /// <summary>The report's figures, in words and numbers.</summary>
     internal static IEnumerable<(string Figure, string Value)> Rows(KillReport report, KillSettings settings)
     {
-        var recoveries = report.Recoveries.Order().ToList();
         yield return ("result", report.Passed(settings.Meetings) ? "passed" : $"FAILED{(report.Failure is { } f ? ": " + f : "")}");
         yield return ("kills (SIGKILL)", Invariant($"{report.Kills}"));
         yield return ("frames sent", Invariant($"{report.FramesSent}"));
@@ -79,32 +68,6 @@ internal static class KillCampaignCommand
         yield return ("torn journal tails dropped at restart", Invariant($"{report.TornTails}"));
         yield return ("corrupt journals", Invariant($"{report.CorruptRecords}"));
         yield return ("meetings completed", Invariant($"{report.Completed} of {settings.Meetings}"));
-        yield return ("recovery, kill to ready: median / max", recoveries.Count == 0 ? "-" : Invariant($"{recoveries[recoveries.Count / 2].TotalSeconds:F2} s / {recoveries[^1].TotalSeconds:F2} s"));
+        yield return ("recovery, kill to ready: median / max", MedianAndMax(report.Recoveries));
     }
-
-    private static string Markdown(KillReport report, KillSettings settings, string command, DateTime startedAt)
-    {
-        var machine = MachineInfo.Read();
-        var text = new StringBuilder();
-        text.AppendLine("## SIGKILL campaign — meetings streaming into a daemon on Mosquitto");
-        text.AppendLine();
-        text.AppendLine(Invariant($"- Date: {startedAt:yyyy-MM-dd HH:mm} UTC"));
-        text.AppendLine(Invariant($"- Machine: {machine}"));
-        text.AppendLine(Invariant($"- Set-up: Mosquitto on loopback; the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with no speech or language model) on it; {settings.Meetings} meetings streaming 16 kHz PCM in 20 ms frames in real time throughout"));
-        text.AppendLine(Invariant($"- Fault: SIGKILL at a random moment {settings.MinRun.TotalSeconds:0.#}–{settings.MaxRun.TotalSeconds:0.#} s after the daemon is ready (seed {settings.Seed}), then a restart on the same journals; before each kill every meeting's accepted count is read, after the restart it must be at least that; at the end every meeting stops with `lastSequence` and must complete"));
-        text.AppendLine(Invariant($"- Command: `appliance-bench {command}`"));
-        text.AppendLine();
-        text.AppendLine("| figure | value |");
-        text.AppendLine("| --- | ---: |");
-        foreach (var (figure, value) in Rows(report, settings))
-        {
-            text.AppendLine($"| {figure} | {value.Replace("|", "\\|", StringComparison.Ordinal)} |");
-        }
-
-        text.AppendLine();
-        text.AppendLine("Frames sent while the daemon was down are dropped by the broker (the daemon's session is clean) and come back as gaps when the meeting stops; every frame sent is either accepted or reported missing. A torn tail is a journal record a kill cut short; it held no accepted frame and is dropped at restart. Recovery runs from the kill to the restarted daemon's ready line, process start included.");
-        return text.ToString();
-    }
-
-    private static string Invariant(FormattableString value) => value.ToString(CultureInfo.InvariantCulture);
 }

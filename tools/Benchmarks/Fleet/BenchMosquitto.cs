@@ -6,31 +6,33 @@ using System.Net.Sockets;
 namespace Appliance.Benchmarks.Fleet;
 
 /// <summary>
-/// Debian's Mosquitto on a loopback port, for the fleet figure: the broker a small site runs. Mosquitto cannot bind
-/// port 0, so it gets a port the OS offered a moment before, and another when Mosquitto reports that one in use.
-/// Disposing stops it.
+/// Debian's Mosquitto on a loopback port, for the fleet figure and the fault campaigns: the broker a small site runs.
+/// Mosquitto cannot bind port 0, so it gets a port the OS offered a moment before, and another when Mosquitto reports
+/// that one in use. It can be stopped and started again on the same port (a broker upgrade). Disposing stops it.
 /// </summary>
 internal sealed class BenchMosquitto : IAsyncDisposable
 {
     private static readonly string[] BinaryLocations = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+    private static readonly TimeSpan ListenTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Process _process;
+    private readonly string _binary;
     private readonly string _configPath;
+    private Process? _process;
 
-    private BenchMosquitto(Process process, string configPath, int port, string version)
+    private BenchMosquitto(string binary, string configPath, int port)
     {
-        _process = process;
+        _binary = binary;
         _configPath = configPath;
         Port = port;
-        Version = version;
     }
 
     public int Port { get; }
 
     /// <summary>The version Mosquitto logged at start, for the report.</summary>
-    public string Version { get; }
+    public string Version { get; private set; } = "";
 
-    public int ProcessId => _process.Id;
+    /// <summary>Whether the broker runs now.</summary>
+    public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>Starts Mosquitto, anonymous, loopback only, no persistence.</summary>
     /// <exception cref="InvalidOperationException">Mosquitto is not installed, or did not listen (within 10 s each) on any of five ports.</exception>
@@ -49,42 +51,33 @@ internal sealed class BenchMosquitto : IAsyncDisposable
 
             var config = Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"mosquitto-{port}.conf"));
             await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n")).ConfigureAwait(false);
-            var listening = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var version = "";
-            var process = new Process { StartInfo = new ProcessStartInfo(binary, ["-c", config]) { RedirectStandardError = true, RedirectStandardOutput = true }, EnableRaisingEvents = true };
-            void OnLine(object sender, DataReceivedEventArgs e)
+            var broker = new BenchMosquitto(binary, config, port);
+            if (await broker.TryStartAsync().ConfigureAwait(false))
             {
-                if (e.Data is not { } line)
-                {
-                    return;
-                }
-
-                if (line.Contains("mosquitto version", StringComparison.Ordinal) && line.Contains("starting", StringComparison.Ordinal))
-                {
-                    version = line[(line.IndexOf("mosquitto version", StringComparison.Ordinal) + "mosquitto version ".Length)..].Replace(" starting", "", StringComparison.Ordinal);
-                }
-                else if (line.Contains(string.Create(CultureInfo.InvariantCulture, $"listen socket on port {port}."), StringComparison.Ordinal))
-                {
-                    listening.TrySetResult(version);
-                }
-                else if (line.Contains("Address already in use", StringComparison.Ordinal))
-                {
-                    listening.TrySetResult(null);
-                }
+                return broker;
             }
 
-            process.OutputDataReceived += OnLine;
-            process.ErrorDataReceived += OnLine;
-            process.Exited += (_, _) => listening.TrySetResult(null);
-            process.Start();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var started = await Task.WhenAny(listening.Task, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false) == listening.Task ? listening.Task.Result : null;
-            if (started is not null)
-            {
-                return new BenchMosquitto(process, config, port, started);
-            }
+            File.Delete(config);
+        }
 
+        throw new InvalidOperationException("mosquitto found five offered ports taken in a row");
+    }
+
+    /// <summary>Starts the broker again on its port, after <see cref="StopAsync"/>.</summary>
+    /// <exception cref="InvalidOperationException">It did not listen on its port within 10 s.</exception>
+    public async Task RestartAsync()
+    {
+        if (!await TryStartAsync().ConfigureAwait(false))
+        {
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"mosquitto could not listen on port {Port} again"));
+        }
+    }
+
+    /// <summary>Stops the broker (SIGKILL, as a crash or a host going away); every client loses its connection and the retained messages are gone.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is { } process)
+        {
             if (!process.HasExited)
             {
                 process.Kill();
@@ -92,22 +85,66 @@ internal sealed class BenchMosquitto : IAsyncDisposable
 
             await process.WaitForExitAsync().ConfigureAwait(false);
             process.Dispose();
+            _process = null;
         }
-
-        throw new InvalidOperationException("mosquitto found five offered ports taken in a row");
     }
 
-    public long CpuTicks() => ProcessFigures.CpuTicks(ProcessId);
+    public long CpuTicks() => _process is { } process ? ProcessFigures.CpuTicks(process.Id) : 0;
 
     public async ValueTask DisposeAsync()
     {
-        if (!_process.HasExited)
+        await StopAsync().ConfigureAwait(false);
+        File.Delete(_configPath);
+    }
+
+    /// <summary>Starts Mosquitto and waits until it says it listens on <see cref="Port"/>; false when it could not.</summary>
+    private async Task<bool> TryStartAsync()
+    {
+        var listening = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var version = "";
+        var process = new Process { StartInfo = new ProcessStartInfo(_binary, ["-c", _configPath]) { RedirectStandardError = true, RedirectStandardOutput = true }, EnableRaisingEvents = true };
+        void OnLine(object sender, DataReceivedEventArgs e)
         {
-            _process.Kill();
+            if (e.Data is not { } line)
+            {
+                return;
+            }
+
+            if (line.Contains("mosquitto version", StringComparison.Ordinal) && line.Contains("starting", StringComparison.Ordinal))
+            {
+                version = line[(line.IndexOf("mosquitto version", StringComparison.Ordinal) + "mosquitto version ".Length)..].Replace(" starting", "", StringComparison.Ordinal);
+            }
+            else if (line.Contains(string.Create(CultureInfo.InvariantCulture, $"listen socket on port {Port}."), StringComparison.Ordinal))
+            {
+                listening.TrySetResult(version);
+            }
+            else if (line.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                listening.TrySetResult(null);
+            }
         }
 
-        await _process.WaitForExitAsync().ConfigureAwait(false);
-        _process.Dispose();
-        File.Delete(_configPath);
+        process.OutputDataReceived += OnLine;
+        process.ErrorDataReceived += OnLine;
+        process.Exited += (_, _) => listening.TrySetResult(null);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var started = await Task.WhenAny(listening.Task, Task.Delay(ListenTimeout)).ConfigureAwait(false) == listening.Task ? listening.Task.Result : null;
+        if (started is not null)
+        {
+            _process = process;
+            Version = started;
+            return true;
+        }
+
+        if (!process.HasExited)
+        {
+            process.Kill();
+        }
+
+        await process.WaitForExitAsync().ConfigureAwait(false);
+        process.Dispose();
+        return false;
     }
 }
