@@ -10,7 +10,7 @@ namespace Appliance.FleetView;
 /// </summary>
 internal static class FleetViewCli
 {
-    /// <summary>Runs the command; exit code 0, 1 when no device of the group was found (<c>--once</c>), 2 when the broker cannot be reached.</summary>
+    /// <summary>Runs the command; exit code 0, 1 when no device of the group was found (<c>--once</c>) or an argument is wrong, 2 when the broker cannot be reached.</summary>
     public static Task<int> InvokeAsync(string[] args, IAnsiConsole console, CancellationToken cancellationToken = default) =>
         Build(console).Parse(args).InvokeAsync(cancellationToken: cancellationToken);
 
@@ -19,6 +19,13 @@ internal static class FleetViewCli
         var host = new Option<string>("--host") { Description = "MQTT broker host", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "MQTT broker port", DefaultValueFactory = _ => 1883 };
         var group = new Option<string>("--group") { Description = "The fleet group (the hubs' Fleet:Group)", Required = true };
+        group.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } name && !Identifiers.IsValidDeviceId(name))
+            {
+                result.AddError($"--group '{name}' is not a fleet group name: use {Identifiers.DeviceIdDescription}");
+            }
+        });
         var username = new Option<string?>("--username") { Description = "MQTT user name (an operator account)" };
         var password = new Option<string?>("--password") { Description = "MQTT password" };
         var once = new Option<bool>("--once") { Description = "Print the table once, when the retained documents have arrived, and exit" };
