@@ -268,10 +268,11 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <summary>
     /// Calls a method that keeps no state (<c>llm.chat</c>, <c>asr.transcribe</c>) on whichever hub of
     /// <see cref="ApplianceClientOptions.FleetGroup"/> takes it, and returns its final reply (<see cref="RpcReply.ServedBy"/>
-    /// names the hub). When no final reply comes within the timeout (the hub was lost, say), the request is sent again
-    /// with the same idempotency key, up to <paramref name="attempts"/> times in all: a rotating broker gives it to
-    /// another hub, and a retry that reaches the same hub after its first run ended is answered from that run, not run
-    /// twice (one that arrives while the first run still works is dropped, so give a timeout longer than a run).
+    /// names the hub). When no final reply comes within the timeout (the hub was lost, say), or the hub that took it
+    /// answers <c>busy</c> (its request queue is full), the request is sent again with the same idempotency key, up to
+    /// <paramref name="attempts"/> times in all: a rotating broker gives it to another hub, and a retry that reaches the
+    /// same hub after its first run ended is answered from that run, not run twice (one that arrives while the first run
+    /// still works is dropped, so give a timeout longer than a run). The last <c>busy</c> is returned when every attempt got one.
     /// </summary>
     /// <param name="method">The method name.</param>
     /// <param name="parameters">The request payload (a JSON object).</param>
@@ -295,7 +296,13 @@ public sealed class ApplianceClient : IAsyncDisposable
         {
             try
             {
-                return await LastAsync(RequestAsync(Topics.FleetRpc(group, method), replies, $"{method} in fleet {group}", parameters, keyed, cancellationToken)).ConfigureAwait(false);
+                var reply = await LastAsync(RequestAsync(Topics.FleetRpc(group, method), replies, $"{method} in fleet {group}", parameters, keyed, cancellationToken)).ConfigureAwait(false);
+                if (reply.Error?.Code != RpcErrorCodes.Busy || attempt == attempts)
+                {
+                    return reply;
+                }
+
+                // A full hub: the next one in the broker's turn may take it now.
             }
             catch (TimeoutException) when (attempt < attempts)
             {

@@ -306,6 +306,54 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
     }
 
     /// <summary>
+    /// A hub whose request queue is full answers busy; the client sends the request again for the broker to give it to
+    /// the next hub. hub-0 serves one request at a time, hangs on it and queues one more; ten requests on the fleet topic
+    /// fill it. Of two calls after that, the broker gives one first to hub-0 (it alternates), and both are served by hub-1.
+    /// </summary>
+    [Fact]
+    public async Task A_request_a_full_hub_answers_busy_is_served_by_another_on_the_clients_retry()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var full = new LostEchoMethod();
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-0", "--Rpc:MaxConcurrent=1", "--Rpc:QueueCapacity=1"], builder => builder.Services.AddSingleton<IRpcMethod>(full)));
+            hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Fleet:Group={Group}", "--Device:Id=hub-1"], builder => builder.Services.AddSingleton<IRpcMethod, EchoMethod>()));
+            using var app = await BrokerEdgeCaseTests.RawClient.ConnectAsync(mosquitto.Host, mosquitto.Port);
+            var replies = await app.SubscribeAsync(Topics.FleetReplies(Group, "filler"));
+            for (var i = 0; i < 10; i++)
+            {
+                await app.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.FleetRpc(Group, "test.echo")).WithPayload("{}"u8.ToArray())
+                    .WithResponseTopic(replies.Topic).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
+            }
+
+            // hub-0 holds two (one hanging, one queued) and answers three busy; hub-1 answers its five.
+            var busy = 0;
+            for (var i = 0; i < 8; i++)
+            {
+                busy += ContractJson.Deserialize<RpcReply>((await replies.NextAsync()).Payload)!.Error?.Code == RpcErrorCodes.Busy ? 1 : 0;
+            }
+
+            Assert.Equal(3, busy);
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, FleetGroup = Group });
+            for (var n = 0; n < 2; n++)
+            {
+                var reply = await client.CallInFleetAsync("test.echo", Encoding.UTF8.GetBytes($"{{\"n\":{n}}}"), attempts: 2, new RpcCallOptions { Timeout = TimeSpan.FromSeconds(10) });
+                Assert.True(reply.Error is null, $"{reply.Error?.Code} {reply.Error?.Message}");
+                Assert.Equal(("hub-1", n), (reply.ServedBy, reply.Result!.Value.GetProperty("n").GetInt32()));
+            }
+        }
+        finally
+        {
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
     /// Meetings placed across the fleet: three hubs of capacities 1, 2 and 3 take six meetings started on the fleet topic,
     /// as many each as it has places (a full hub answers busy and the client asks again, for the broker to give the start
     /// to another hub); the seventh is refused busy. Each meeting streams to the hub that took it and loses no frame.
