@@ -247,7 +247,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     /// <exception cref="ArgumentException"><paramref name="method"/> is not one topic level (empty, or with <c>/</c>, <c>+</c> or <c>#</c>).</exception>
     public IAsyncEnumerable<RpcReply> StreamRawAsync(string method, ReadOnlyMemory<byte> payload, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
+        ThrowIfInvalidMethod(method);
         return RequestAsync(Topics.Rpc(DeviceId, method), method, payload, options, cancellationToken);
     }
 
@@ -285,11 +285,8 @@ public sealed class ApplianceClient : IAsyncDisposable
     public async Task<RpcReply> CallInFleetAsync(string method, ReadOnlyMemory<byte> parameters, int attempts = 3, RpcCallOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(attempts, 1);
-        ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
-        if (_options.FleetGroup is not { } group || _fleetRepliesTopic is not { } replies)
-        {
-            throw new InvalidOperationException("This client was connected without ApplianceClientOptions.FleetGroup.");
-        }
+        ThrowIfInvalidMethod(method);
+        var (group, replies) = FleetTopics();
 
         var keyed = (options ?? new RpcCallOptions()) with { IdempotencyKey = options?.IdempotencyKey ?? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)) };
         for (var attempt = 1; ; attempt++)
@@ -330,10 +327,7 @@ public sealed class ApplianceClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentOutOfRangeException.ThrowIfLessThan(attempts, 1);
-        if (_options.FleetGroup is not { } group || _fleetRepliesTopic is not { } replies)
-        {
-            throw new InvalidOperationException("This client was connected without ApplianceClientOptions.FleetGroup.");
-        }
+        var (group, replies) = FleetTopics();
 
         var payload = JsonSerializer.SerializeToUtf8Bytes(parameters, RpcMethods.MeetingsStart.ParamsInfo);
         RpcReply reply = null!;
@@ -349,6 +343,17 @@ public sealed class ApplianceClient : IAsyncDisposable
         var result = RpcMethods.MeetingsStart.ToResult(reply);
         return (result.Error is null ? reply.ServedBy : null, result);
     }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="method"/> is not one topic level.</summary>
+    private static void ThrowIfInvalidMethod(string method) =>
+        ThrowIfInvalid(method, !string.IsNullOrEmpty(method) && method.IndexOfAny(['/', '+', '#']) < 0, "method name", "one topic level without '/', '+' or '#'", nameof(method));
+
+    /// <summary>The fleet group and this client's replies topic in it.</summary>
+    /// <exception cref="InvalidOperationException">The client was connected without a fleet group.</exception>
+    private (string Group, string Replies) FleetTopics() =>
+        _options.FleetGroup is { } group && _fleetRepliesTopic is { } replies
+            ? (group, replies)
+            : throw new InvalidOperationException("This client was connected without ApplianceClientOptions.FleetGroup.");
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the value and the rule when <paramref name="valid"/> is false.</summary>
     internal static void ThrowIfInvalid(string? value, bool valid, string what, string rule, string parameter)

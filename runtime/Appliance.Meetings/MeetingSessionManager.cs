@@ -154,18 +154,14 @@ public sealed class MeetingSessionManager : IDisposable
                 {
                     // A folder the start-up scan could not read (kept for whoever looks into it), or, on a file system
                     // that ignores case, another meeting's: never written into, never removed.
-                    slot.Removed = true;
-                    _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
-                    return MeetingResult.FolderTaken;
+                    return Refuse(sessionId, slot, MeetingResult.FolderTaken);
                 }
 
                 lock (_admission)
                 {
                     if (OpenSessions() >= _options.Capacity)
                     {
-                        slot.Removed = true;
-                        _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
-                        return MeetingResult.Busy;
+                        return Refuse(sessionId, slot, MeetingResult.Busy);
                     }
 
                     try
@@ -175,9 +171,7 @@ public sealed class MeetingSessionManager : IDisposable
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
-                        slot.Removed = true;
-                        _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
-                        return MeetingResult.StorageError;
+                        return Refuse(sessionId, slot, MeetingResult.StorageError);
                     }
                 }
             }
@@ -530,6 +524,14 @@ public sealed class MeetingSessionManager : IDisposable
     /// </summary>
     public static MeetingResult NotFound(string? sessionId) =>
         Identifiers.IsValidSessionId(sessionId) ? MeetingResult.UnknownSession : MeetingResult.InvalidSessionId;
+
+    /// <summary>Gives up the slot a start made and could not fill (called under its lock), so that a later start makes a new one.</summary>
+    private MeetingResult Refuse(string sessionId, SessionSlot slot, MeetingResult result)
+    {
+        slot.Removed = true;
+        _sessions.TryRemove(new KeyValuePair<string, SessionSlot>(sessionId, slot));
+        return result;
+    }
 
     private string SessionDirectory(string sessionId) => Path.Combine(_options.RootDirectory, sessionId);
 

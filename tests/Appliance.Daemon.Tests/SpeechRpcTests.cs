@@ -82,16 +82,7 @@ public sealed class SpeechRpcTests(ForgedSpeechModels models, ITestOutputHelper 
     private float[] Speech(double seconds) =>
         SpokenAudio.Repeated(models.Root, "The quarterly meeting will review the budget and the new fridge line.", seconds);
 
-    private static string Base64Pcm(float[] samples)
-    {
-        var bytes = new byte[samples.Length * 2];
-        for (var i = 0; i < samples.Length; i++)
-        {
-            System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(bytes.AsSpan(2 * i), (short)(samples[i] * 32767));
-        }
-
-        return Convert.ToBase64String(bytes);
-    }
+    private static string Base64Pcm(float[] samples) => Convert.ToBase64String(SpokenAudio.Pcm16(samples));
 
     [Fact]
     public async Task Audio_in_a_request_is_transcribed_with_segments_streamed_as_they_are_decoded()

@@ -35,15 +35,21 @@ internal static class SpokenAudio
         var frames = new List<byte[]>();
         for (var offset = 0; offset + FrameSamples <= samples.Length; offset += FrameSamples)
         {
-            var frame = new byte[FrameSamples * 2];
-            for (var i = 0; i < FrameSamples; i++)
-            {
-                BinaryPrimitives.WriteInt16LittleEndian(frame.AsSpan(2 * i), (short)(samples[offset + i] * 32767));
-            }
-
-            frames.Add(frame);
+            frames.Add(Pcm16(samples.AsSpan(offset, FrameSamples)));
         }
 
         return frames;
+    }
+
+    /// <summary>Samples in [-1, 1] as 16-bit little-endian PCM (s16le), two bytes each.</summary>
+    public static byte[] Pcm16(ReadOnlySpan<float> samples)
+    {
+        var pcm = new byte[samples.Length * 2];
+        for (var i = 0; i < samples.Length; i++)
+        {
+            BinaryPrimitives.WriteInt16LittleEndian(pcm.AsSpan(2 * i), (short)(samples[i] * 32767));
+        }
+
+        return pcm;
     }
 }

@@ -152,7 +152,6 @@ internal static class MeetingErrors
             MeetingResult.FolderTaken => (RpcErrorCodes.SessionConflict, $"the meetings folder already holds a folder '{sessionId}' that is not a meeting the daemon could read at start-up (see its log); it is kept untouched: use another session id"),
             MeetingResult.ParametersConflict => (RpcErrorCodes.SessionConflict, $"meeting '{sessionId}' is already running with other parameters"),
             MeetingResult.InvalidState => (RpcErrorCodes.InvalidState, $"meeting '{sessionId}' cannot do that in its current state"),
-            MeetingResult.Busy => (RpcErrorCodes.Busy, $"meeting '{sessionId}' cannot start: every place on this device is taken"),
             _ => (RpcErrorCodes.StorageError, $"meeting '{sessionId}' could not be written to disk"),
         };
         return new RpcResult<T>(default, new RpcError(code, message));

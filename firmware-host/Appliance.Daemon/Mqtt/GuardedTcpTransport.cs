@@ -40,9 +40,6 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
     private readonly List<Socket> _listeners = [];
     private CancellationTokenSource? _stopping;
 
-    /// <summary>The maximum packet size in bytes, fixed header included, announced and enforced on every connection.</summary>
-    public int MaximumPacketSize { get; } = maximumPacketSize;
-
     /// <inheritdoc/>
     public Func<IMqttChannelAdapter, Task>? ClientHandler { get; set; }
 
@@ -194,7 +191,7 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
                 return;
             }
 
-            var guard = new PacketSizeGuard(new MqttTcpChannel(stream, local, remote, clientCertificate), MaximumPacketSize);
+            var guard = new PacketSizeGuard(new MqttTcpChannel(stream, local, remote, clientCertificate), maximumPacketSize);
             var formatter = new MqttPacketFormatterAdapter(new MqttBufferWriter(options.WriterBufferSize, options.WriterBufferSizeMax));
             using var adapter = new MqttChannelAdapter(guard, formatter, mqttLogger) { AllowPacketFragmentation = endpoint.AllowPacketFragmentation };
             await handler(new PacketSizeLimitedAdapter(adapter, guard, daemonClientId, options.DefaultCommunicationTimeout, logger)).ConfigureAwait(false);

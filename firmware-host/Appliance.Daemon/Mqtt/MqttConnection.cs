@@ -18,7 +18,11 @@ namespace Appliance.Daemon.Mqtt;
 /// Keep the retain flag a publisher set on live messages too (MQTT 5 subscription option), so that a handler can tell a
 /// retained message from a fresh one however it arrives.
 /// </param>
-internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false);
+internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false)
+{
+    /// <summary>The filter messages are matched against: a shared subscription's messages carry the topic inside it, not "$share/{group}/…"; null for a malformed shared filter.</summary>
+    public string? MatchFilter { get; } = Topics.TryUnwrapSharedSubscription(Filter, out var inner) ? inner : null;
+}
 
 /// <summary>
 /// The daemon's one MQTT 5 client, to its embedded broker or to an external one: the same code either way. A
@@ -492,8 +496,7 @@ internal sealed class MqttConnection : BackgroundService
     {
         foreach (var subscription in _subscriptions)
         {
-            // A shared subscription's messages carry the topic inside it, not "$share/{group}/…".
-            if (!Topics.TryUnwrapSharedSubscription(subscription.Filter, out var filter)
+            if (subscription.MatchFilter is not { } filter
                 || MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, filter) != MqttTopicFilterCompareResult.IsMatch)
             {
                 continue;

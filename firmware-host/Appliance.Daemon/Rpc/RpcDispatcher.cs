@@ -39,11 +39,9 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly Dictionary<string, Queue<Request>> _lanes = new(StringComparer.Ordinal);
     private int _waitingInLanes;
     private int _running;
-    private readonly string? _fleetGroup;
 
     public RpcDispatcher(MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, IEnumerable<IRpcMethod> methods, IOptions<RpcOptions> options, TimeProvider time, ILogger<RpcDispatcher> logger)
     {
-        _fleetGroup = device.FleetGroup;
         _mqtt = mqtt;
         _device = device;
         _options = options.Value;
@@ -55,7 +53,7 @@ internal sealed class RpcDispatcher : BackgroundService
         mqtt.Subscribe(new MqttSubscription(Topics.RpcFilter(device.DeviceId), Channels.RpcRequest.Qos, OnRpcAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.RpcEnvelopeFilter(device.DeviceId), Channels.RpcEnvelopeRequest.Qos, OnRpcEnvelopeAsync, RetainAsPublished: true));
         mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Control), Channels.MeetingControl.Qos, OnMeetingControlAsync, RetainAsPublished: true));
-        if (_fleetGroup is { } group)
+        if (device.FleetGroup is { } group)
         {
             mqtt.Subscribe(new MqttSubscription(Topics.FleetRpcSharedFilter(group), Channels.FleetRpcRequest.Qos, OnFleetRpcAsync, RetainAsPublished: true));
         }
@@ -111,7 +109,7 @@ internal sealed class RpcDispatcher : BackgroundService
     /// </summary>
     private Task OnFleetRpcAsync(MqttApplicationMessage message)
     {
-        if (_fleetGroup is not { } group || !Topics.TryGetFleetRpcMethod(message.Topic, group, out var method))
+        if (_device.FleetGroup is not { } group || !Topics.TryGetFleetRpcMethod(message.Topic, group, out var method))
         {
             return Task.CompletedTask;
         }

@@ -166,6 +166,7 @@ public sealed class MeetingIngest
         }
 
         _store.AcceptFrames(batch, results);
+        var accepted = 0;
         for (var i = 0; i < batch.Count; i++)
         {
             if (results[i] == FrameResult.UnknownSession)
@@ -174,10 +175,12 @@ public sealed class MeetingIngest
             }
             else if (results[i] == FrameResult.Accepted)
             {
-                Interlocked.Increment(ref _acceptedFrames);
+                accepted++;
                 touched.Add(batch[i].SessionId);
             }
         }
+
+        Interlocked.Add(ref _acceptedFrames, accepted);
 
         batch.Clear();
     }

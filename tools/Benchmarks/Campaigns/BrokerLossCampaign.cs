@@ -70,16 +70,16 @@ internal static class BrokerLossCampaign
             sender = CampaignMeetings.SendAsync(link.TryPublishAsync, DeviceId, sessions, next, streaming.Token);
             for (var outage = 1; outage <= settings.Outages; outage++)
             {
-                await Task.Delay(Between(random, settings.MinRun, settings.MaxRun), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(CampaignMeetings.Between(random, settings.MinRun, settings.MaxRun), cancellationToken).ConfigureAwait(false);
                 var before = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false);
                 await broker.StopAsync().ConfigureAwait(false);
-                await Task.Delay(Between(random, settings.MinDown, settings.MaxDown), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(CampaignMeetings.Between(random, settings.MinDown, settings.MaxDown), cancellationToken).ConfigureAwait(false);
                 await broker.RestartAsync().ConfigureAwait(false);
                 var upAt = Stopwatch.GetTimestamp();
                 await AnsweringAsync(link, cancellationToken).ConfigureAwait(false);
                 reconnects.Add(Stopwatch.GetElapsedTime(upAt));
                 var after = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false);
-                acceptedLost += before.Zip(after, (b, a) => Math.Max(0, b - a)).Sum();
+                acceptedLost += CampaignMeetings.Lost(before, after);
                 if (outage % 5 == 0 || outage == settings.Outages)
                 {
                     progress(string.Create(CultureInfo.InvariantCulture, $"broker loss: {outage} of {settings.Outages}; accepted lost so far {acceptedLost}"));
@@ -99,8 +99,6 @@ internal static class BrokerLossCampaign
         var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, next, cancellationToken).ConfigureAwait(false);
         return new BrokerLossReport(reconnects.Count, next.Sum(), accepted, gaps, acceptedLost, reconnects, completed, failure ?? finishProblem);
     }
-
-    private static TimeSpan Between(Random random, TimeSpan min, TimeSpan max) => min + ((max - min) * random.NextDouble());
 
     /// <summary>Waits until the daemon answers <c>health.get</c> again: it has reconnected and subscribed.</summary>
     /// <exception cref="TimeoutException">Not within 60 s.</exception>

@@ -18,7 +18,7 @@ internal static class BrokerLossCampaignCommand
         {
             outages, meetings, seed, workDir, markdown,
         };
-        command.SetAction(async (parse, cancellationToken) => await InFolderAsync(parse.GetValue(workDir), "appliance-broker-loss-", async root =>
+        command.SetAction(async (parse, cancellationToken) => await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-broker-loss-", async root =>
         {
             var console = AnsiConsole.Console;
             // Runs outlast the daemon's 10 s "stable connection", after which its back-off starts again from 500 ms: a broker

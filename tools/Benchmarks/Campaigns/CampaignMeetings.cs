@@ -80,6 +80,12 @@ internal static class CampaignMeetings
         return accepted;
     }
 
+    /// <summary>A random time between <paramref name="min"/> and <paramref name="max"/>: when the next fault comes, or how long it lasts.</summary>
+    public static TimeSpan Between(Random random, TimeSpan min, TimeSpan max) => min + ((max - min) * random.NextDouble());
+
+    /// <summary>Frames the meetings had accepted before a fault and no longer have after it (each meeting's shortfall, summed).</summary>
+    public static long Lost(long[] before, long[] after) => before.Zip(after, (b, a) => Math.Max(0, b - a)).Sum();
+
     /// <summary>Stops every meeting after its last frame, waits for each to complete, and sums what the daemon accepted and reports missing.</summary>
     public static async Task<(long Accepted, long Gaps, int Completed, string? Problem)> FinishAsync(ApplianceClient client, string[] sessions, long[] next, CancellationToken cancellationToken)
     {

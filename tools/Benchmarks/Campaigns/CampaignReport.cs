@@ -1,36 +1,12 @@
 using System.Globalization;
 using System.Text;
-using Appliance.Benchmarks.Meetings;
 using Spectre.Console;
 
 namespace Appliance.Benchmarks.Campaigns;
 
-/// <summary>What every campaign command shares: its work folder, its table on the console, and its markdown section.</summary>
+/// <summary>What every campaign command shares: its table on the console and its markdown section.</summary>
 internal static class CampaignReport
 {
-    /// <summary>
-    /// Runs <paramref name="campaign"/> in a work folder of its own under <paramref name="workDirectory"/> (or the system
-    /// temporary folder), which is deleted afterwards, and ends every daemon started if the program is stopped.
-    /// </summary>
-    public static async Task<int> InFolderAsync(DirectoryInfo? workDirectory, string prefix, Func<string, Task<int>> campaign)
-    {
-        var root = Path.Combine(workDirectory?.FullName ?? Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        using var exitGuard = new ExitGuard(() =>
-        {
-            BenchDaemon.KillAll();
-            MeetingsCommand.TryDelete(root);
-        });
-        try
-        {
-            return await campaign(root).ConfigureAwait(false);
-        }
-        finally
-        {
-            MeetingsCommand.TryDelete(root);
-        }
-    }
-
     /// <summary>Prints the figures as a two-column table.</summary>
     public static void Print(IAnsiConsole console, IEnumerable<(string Figure, string Value)> rows)
     {

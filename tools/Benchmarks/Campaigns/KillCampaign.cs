@@ -71,7 +71,7 @@ internal static class KillCampaign
             sender = CampaignMeetings.SendAsync(message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, sessions, next, streaming.Token);
             for (var kill = 1; kill <= settings.Kills; kill++)
             {
-                await Task.Delay(settings.MinRun + ((settings.MaxRun - settings.MinRun) * random.NextDouble()), cancellationToken).ConfigureAwait(false);
+                await Task.Delay(CampaignMeetings.Between(random, settings.MinRun, settings.MaxRun), cancellationToken).ConfigureAwait(false);
                 var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
                 var killedAt = Stopwatch.GetTimestamp();
                 await daemon.DisposeAsync().ConfigureAwait(false); // SIGKILL
@@ -80,7 +80,7 @@ internal static class KillCampaign
                 torn += daemon.Problems.Count(p => p.Contains("ended in TornTail", StringComparison.Ordinal));
                 corrupt += daemon.Problems.Count(p => p.Contains("ended in Corrupt", StringComparison.Ordinal) || p.Contains("ended in BadHeader", StringComparison.Ordinal));
                 var after = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
-                acceptedLost += before.Zip(after, (b, a) => Math.Max(0, b - a)).Sum();
+                acceptedLost += CampaignMeetings.Lost(before, after);
                 if (kill % 10 == 0 || kill == settings.Kills)
                 {
                     progress(string.Create(CultureInfo.InvariantCulture, $"kills: {kill} of {settings.Kills}; accepted lost so far {acceptedLost}, corrupt journals {corrupt}"));

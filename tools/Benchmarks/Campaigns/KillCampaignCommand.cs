@@ -29,7 +29,7 @@ internal static class KillCampaignCommand
                 return 2;
             }
 
-            return await InFolderAsync(parse.GetValue(workDir), "appliance-kill-campaign-", async root =>
+            return await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-kill-campaign-", async root =>
             {
                 var console = AnsiConsole.Console;
                 var settings = new KillSettings(parse.GetValue(kills), parse.GetValue(meetings), TimeSpan.FromSeconds(min), TimeSpan.FromSeconds(max), parse.GetValue(seed), root);

@@ -31,9 +31,6 @@ internal sealed class BenchMosquitto : IAsyncDisposable
     /// <summary>The version Mosquitto logged at start, for the report.</summary>
     public string Version { get; private set; } = "";
 
-    /// <summary>Whether the broker runs now.</summary>
-    public bool IsRunning => _process is { HasExited: false };
-
     /// <summary>Starts Mosquitto, anonymous, loopback only, no persistence.</summary>
     /// <exception cref="InvalidOperationException">Mosquitto is not installed, or did not listen (within 10 s each) on any of five ports.</exception>
     public static async Task<BenchMosquitto> StartAsync(string folder)

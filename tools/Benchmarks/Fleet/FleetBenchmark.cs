@@ -225,7 +225,7 @@ internal static class FleetBenchmark
             var framesPerStream = settings.Seconds * MeetingAudio.FramesPerSecond;
             var hubsCpuBefore = hubs.Sum(h => h.CpuTicks());
             var brokerCpuBefore = broker.CpuTicks();
-            var (elapsed, lags) = await FramePacer.SendAsync(ready.Length, framesPerStream, async (k, sequence) =>
+            var (elapsed, lagP99, _) = await FramePacer.SendAsync(ready.Length, framesPerStream, async (k, sequence) =>
             {
                 var i = ready[k];
                 var (session, hub) = placed[i]!.Value;
@@ -263,7 +263,6 @@ internal static class FleetBenchmark
                 accepted += record.Accepted;
             }
 
-            Array.Sort(lags);
             var perHub = ready.GroupBy(i => placed[i]!.Value.Hub).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
             return new StreamFigures(
                 new SortedDictionary<string, int>(perHub, StringComparer.Ordinal),
@@ -273,7 +272,7 @@ internal static class FleetBenchmark
                 elapsed,
                 hubsCpu,
                 brokerCpu,
-                lags.Length == 0 ? TimeSpan.Zero : TimeSpan.FromMilliseconds(lags[(int)Math.Min(lags.Length - 1, Math.Ceiling(lags.Length * 0.99) - 1)]),
+                lagP99,
                 problems.TryPeek(out var first) ? $"streams: {first}" : null);
         }
         finally

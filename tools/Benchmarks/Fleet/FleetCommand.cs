@@ -44,14 +44,7 @@ internal static class FleetCommand
         };
         fleet.SetAction(async (parse, cancellationToken) =>
         {
-            var root = Path.Combine(parse.GetValue(workDir)?.FullName ?? Path.GetTempPath(), "appliance-bench-fleet-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(root);
-            using var exitGuard = new ExitGuard(() =>
-            {
-                BenchDaemon.KillAll();
-                MeetingsCommand.TryDelete(root);
-            });
-            try
+            return await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-bench-fleet-", async root =>
             {
                 var console = AnsiConsole.Console;
                 console.Profile.Width = Math.Max(console.Profile.Width, 160);
@@ -91,11 +84,7 @@ internal static class FleetCommand
                 }
 
                 return report.Steps.Any(s => s.Failure is not null || s.FramesLost != 0) ? 1 : 0;
-            }
-            finally
-            {
-                MeetingsCommand.TryDelete(root);
-            }
+            }).ConfigureAwait(false);
         });
         return fleet;
     }

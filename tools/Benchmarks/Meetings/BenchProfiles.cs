@@ -31,46 +31,37 @@ internal static class BenchProfiles
     /// <param name="capacity">The meetings recorded at once before a start is answered busy.</param>
     public static JsonObject IngestOnly(string? vadModel, int capacity)
     {
-        var profile = DevX64();
+        var profile = WithModels([], vadModel);
         profile["meetings"] = new JsonObject { ["capacity"] = capacity };
-        var models = new JsonObject();
-        if (vadModel is not null)
-        {
-            models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
-        }
-
-        profile["models"] = models;
         return profile;
     }
 
     /// <summary>dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice model, no wake word.</summary>
     public static JsonObject WithSummaryModels(string whisperFolder, string whisperId, string llmFolder, string llmId, int contextTokens, int thinkingBudget, string? vadModel)
     {
-        var profile = DevX64();
         var models = new JsonObject
         {
             ["summaryLlm"] = new JsonObject { ["id"] = llmId, ["path"] = llmFolder, ["contextTokens"] = contextTokens, ["thinkingBudgetTokens"] = thinkingBudget },
             ["asr"] = new JsonObject { ["id"] = whisperId, ["path"] = whisperFolder },
         };
-        if (vadModel is not null)
-        {
-            models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
-        }
-
-        profile["models"] = models;
-        return profile;
+        return WithModels(models, vadModel);
     }
 
     /// <summary>dev-x64 for a fleet figure's hub: the forged Whisper as <c>asr</c> (for <c>asr.transcribe</c>) and the VAD; no language model, no wake word; the shipped meeting capacity.</summary>
     public static JsonObject FleetHub(string whisperFolder, string? vadModel)
     {
-        var profile = DevX64();
-        var models = new JsonObject { ["asr"] = new JsonObject { ["id"] = "whisper-base-forged", ["path"] = whisperFolder } };
+        return WithModels(new JsonObject { ["asr"] = new JsonObject { ["id"] = "whisper-base-forged", ["path"] = whisperFolder } }, vadModel);
+    }
+
+    /// <summary>dev-x64 with its <c>models</c> section replaced by <paramref name="models"/>, and the Silero VAD added when given.</summary>
+    private static JsonObject WithModels(JsonObject models, string? vadModel)
+    {
         if (vadModel is not null)
         {
             models["vad"] = new JsonObject { ["id"] = "silero-vad", ["path"] = vadModel };
         }
 
+        var profile = DevX64();
         profile["models"] = models;
         return profile;
     }

@@ -16,8 +16,8 @@ internal static class FramePacer
     /// <param name="framesPerStream">Frames each stream sends.</param>
     /// <param name="send">Sends frame (sequence number) of stream (index); called from this loop, awaited per batch.</param>
     /// <param name="cancellationToken">Stops sending.</param>
-    /// <returns>The time from the first due time to the last publish, and each frame's lateness in milliseconds.</returns>
-    public static async Task<(TimeSpan Elapsed, float[] LagMs)> SendAsync(int streams, int framesPerStream, Func<int, long, Task> send, CancellationToken cancellationToken)
+    /// <returns>The time from the first due time to the last publish, and how late the frames went out against their schedule: the 99th percentile and the latest.</returns>
+    public static async Task<(TimeSpan Elapsed, TimeSpan LagP99, TimeSpan LagMax)> SendAsync(int streams, int framesPerStream, Func<int, long, Task> send, CancellationToken cancellationToken)
     {
         var total = (long)framesPerStream * streams;
         var lags = new float[total];
@@ -43,7 +43,14 @@ internal static class FramePacer
             }
         }
 
-        return (watch.Elapsed, lags);
+        var elapsed = watch.Elapsed;
+        if (total == 0)
+        {
+            return (elapsed, TimeSpan.Zero, TimeSpan.Zero);
+        }
+
+        Array.Sort(lags);
+        return (elapsed, TimeSpan.FromMilliseconds(lags[(int)Math.Min(total - 1, Math.Ceiling(total * 0.99) - 1)]), TimeSpan.FromMilliseconds(lags[^1]));
 
         TimeSpan Due(long index) => TimeSpan.FromTicks((index / streams * FrameTime.Ticks) + (index % streams * FrameTime.Ticks / streams));
     }

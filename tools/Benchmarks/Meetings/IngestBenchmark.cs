@@ -192,7 +192,7 @@ internal static class IngestBenchmark
             var framesPerStream = seconds * MeetingAudio.FramesPerSecond;
             var daemonCpuBefore = daemon.CpuTicks();
             var benchCpuBefore = ProcessFigures.CpuTicks(Environment.ProcessId);
-            var (elapsed, lags) = await FramePacer.SendAsync(ready.Length, framesPerStream, (i, sequence) => ready[i].SendAsync(sequence, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var (elapsed, lagP99, lagMax) = await FramePacer.SendAsync(ready.Length, framesPerStream, (i, sequence) => ready[i].SendAsync(sequence, cancellationToken), cancellationToken).ConfigureAwait(false);
             var daemonCpu = ProcessFigures.CpuPercent(daemonCpuBefore, daemon.CpuTicks(), elapsed);
             var benchCpu = ProcessFigures.CpuPercent(benchCpuBefore, ProcessFigures.CpuTicks(Environment.ProcessId), elapsed);
 
@@ -232,7 +232,6 @@ internal static class IngestBenchmark
                 problems.Add(string.Create(CultureInfo.InvariantCulture, $"{failedPublishes} publishes failed, first: {ready.FirstOrDefault(s => s.FirstPublishProblem is not null)?.FirstPublishProblem}"));
             }
 
-            Array.Sort(lags);
             return new IngestStep(
                 count,
                 refused.Count,
@@ -246,8 +245,8 @@ internal static class IngestBenchmark
                 peakKib,
                 stopTimes.Count == 0 ? TimeSpan.Zero : stopTimes[stopTimes.Count / 2],
                 stopTimes.Count == 0 ? TimeSpan.Zero : stopTimes[^1],
-                TimeSpan.FromMilliseconds(lags[(int)Math.Min(lags.Length - 1, Math.Ceiling(lags.Length * 0.99) - 1)]),
-                TimeSpan.FromMilliseconds(lags[^1]),
+                lagP99,
+                lagMax,
                 problems.Count == 0 ? null : string.Join("; ", problems.Take(3)) + (problems.Count > 3 ? string.Create(CultureInfo.InvariantCulture, $" (and {problems.Count - 3} more)") : ""));
         }
         finally

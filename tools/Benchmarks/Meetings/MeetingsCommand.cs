@@ -70,14 +70,7 @@ internal static class MeetingsCommand
                 return 2;
             }
 
-            var root = Path.Combine((parse.GetValue(workDir)?.FullName ?? Path.GetTempPath()), "appliance-bench-meetings-" + Guid.NewGuid().ToString("N")[..8]);
-            Directory.CreateDirectory(root);
-            using var exitGuard = new ExitGuard(() =>
-            {
-                BenchDaemon.KillAll();
-                TryDelete(root);
-            });
-            try
+            return await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-bench-meetings-", async root =>
             {
                 var console = AnsiConsole.Console;
                 console.Profile.Width = Math.Max(console.Profile.Width, 160);
@@ -146,11 +139,7 @@ internal static class MeetingsCommand
 
                 // A step that loses frames or fails is the ingest figure's answer; a first step that fails, or no summary, is no figure.
                 return ingest?.Steps[0].FramesSent == 0 || summary?.Failure is not null ? 1 : 0;
-            }
-            finally
-            {
-                TryDelete(root);
-            }
+            }).ConfigureAwait(false);
         });
         return meetings;
     }
@@ -171,19 +160,6 @@ internal static class MeetingsCommand
         }
 
         return counts.Count == 0 ? null : counts;
-    }
-
-    /// <summary>Deletes a work folder, leaving it when a daemon killed a moment ago still holds a file in it.</summary>
-    internal static void TryDelete(string folder)
-    {
-        try
-        {
-            Directory.Delete(folder, recursive: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // A daemon killed a moment ago may still hold a file; the folder is in the temporary area.
-        }
     }
 
     private static void PrintProblems(IAnsiConsole console, IReadOnlyList<string> problems)
