@@ -17,13 +17,16 @@ public sealed class MetricsExportTests(ITestOutputHelper output)
     [Fact]
     public async Task The_prometheus_endpoint_shows_open_meetings_capacity_and_frames_accepted_and_lost()
     {
-        var port = FreePort.Offered();
-        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Metrics:PrometheusPort={port}"]);
-        await using var client = await daemon.ConnectAsync();
+        // A process of its own: OpenTelemetry listens to every meter of its name in a process, and other tests run
+        // daemons in this one.
+        var (port, brokerPort, deviceId) = (FreePort.Offered(), FreePort.Offered(), $"prom-{Guid.NewGuid():N}"[..13]);
+        await using var daemon = DaemonProcess.Start("--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={brokerPort}", $"--Device:Id={deviceId}", $"--Metrics:PrometheusPort={port}");
+        await daemon.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = brokerPort, DeviceId = deviceId });
         Assert.Null((await client.ControlMeetingAsync("room-1", new MeetingControl { Action = "start", Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 })).Error);
         foreach (var seq in Enumerable.Range(0, 10).Where(n => n != 5))
         {
-            await client.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, "room-1", seq, AudioCodecs.PcmS16LE, new byte[640]));
+            await client.PublishAsync(MeetingAudioFrame.Create(deviceId, "room-1", seq, AudioCodecs.PcmS16LE, new byte[640]));
         }
 
         await MeetingTests.WaitForAsync(client, "room-1", m => m.GetProperty("counters").GetProperty("accepted").GetInt64() == 9);

@@ -12,10 +12,6 @@ namespace Appliance.Daemon.Tests.Infrastructure;
 /// One fault of MQTTnet 5.2's broker is left out, by its exact origin: when a client's socket breaks while the broker
 /// sends to it, MQTTnet fails the queued packet's completion task, which nobody awaits (a QoS 0 packet has no waiter),
 /// so it surfaces here (dotnet/MQTTnet#2267, #2271, open upstream). Nothing of the daemon is involved.
-/// So is one of OpenTelemetry's Prometheus scrape endpoint (1.20.1-beta.1): at shutdown it stops its
-/// <see cref="System.Net.HttpListener"/> under a pending <c>GetContextAsync</c> that nobody awaits any more, which then
-/// fails with <see cref="ObjectDisposedException"/> (open-telemetry/opentelemetry-dotnet#5621). The daemon has no
-/// HttpListener of its own.
 /// </remarks>
 internal static class UnobservedTaskExceptions
 {
@@ -23,7 +19,7 @@ internal static class UnobservedTaskExceptions
 
     static UnobservedTaskExceptions() => TaskScheduler.UnobservedTaskException += (_, e) =>
     {
-        if (!IsBrokerPacketBusFault(e.Exception) && !IsScrapeListenerShutdown(e.Exception))
+        if (!IsBrokerPacketBusFault(e.Exception))
         {
             Seen.Enqueue(e.Exception);
         }
@@ -40,10 +36,6 @@ internal static class UnobservedTaskExceptions
         GC.Collect();
         return [.. Seen.Skip(mark)];
     }
-
-    private static bool IsScrapeListenerShutdown(AggregateException exception) =>
-        exception.InnerExceptions.All(e => e is ObjectDisposedException
-            && e.StackTrace?.Contains("System.Net.HttpListener.EndGetContext", StringComparison.Ordinal) == true);
 
     private static bool IsBrokerPacketBusFault(AggregateException exception) =>
         exception.InnerExceptions.All(e => e.GetType().Assembly == typeof(MQTTnet.Exceptions.MqttCommunicationException).Assembly
