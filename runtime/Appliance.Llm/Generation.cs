@@ -106,13 +106,21 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
                 generator.AppendTokens(promptIds.AsSpan(offset, Math.Min(prefillSliceTokens, promptIds.Length - offset)).ToArray());
             }
 
-            if (startsInReasoning && budget <= 0)
+            var closesAtOnce = startsInReasoning && budget <= 0;
+            if (closesAtOnce && promptIds.Length + closeIds.Length > maxLength)
             {
-                generator.AppendTokens(closeIds);
-                splitter.CloseReasoning(_reasoning);
+                reason = LengthReason(maxLength); // no room left for the closing tag
             }
+            else
+            {
+                if (closesAtOnce)
+                {
+                    generator.AppendTokens(closeIds);
+                    splitter.CloseReasoning(_reasoning);
+                }
 
-            reason = Loop(generator, textStream, splitter, stops, (maxNew, maxLength, budget), closeIds, ref completion, ref reasoningTokens);
+                reason = Loop(generator, textStream, splitter, stops, (maxNew, maxLength, budget), closeIds, ref completion, ref reasoningTokens);
+            }
         }
         catch (OnnxRuntimeGenAIException) when (_cancellation.IsCancellationRequested)
         {
@@ -154,9 +162,11 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
                 return _request.MaxTokens is { } max && completion >= max ? LlmFinishReason.MaxTokens : LlmFinishReason.ContextFull;
             }
 
-            if (generator.IsDone())
+            // A closing tag appended for the budget may have filled the sequence, which the runtime does not count
+            // as done: it refuses the next step instead.
+            if (generator.IsDone() || (long)generator.TokenCount() >= limits.MaxLength)
             {
-                return LlmFinishReason.ContextFull;
+                return LengthReason(limits.MaxLength);
             }
 
             generator.GenerateNextToken();
@@ -185,7 +195,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             {
                 if ((long)generator.TokenCount() + closeIds.Length > limits.MaxLength)
                 {
-                    return LlmFinishReason.ContextFull;
+                    return LengthReason(limits.MaxLength);
                 }
 
                 generator.AppendTokens(closeIds);
@@ -209,6 +219,10 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             }
         }
     }
+
+    /// <summary>Why a sequence of <paramref name="maxLength"/> tokens ended: the request's token limit set it, or the context did.</summary>
+    private LlmFinishReason LengthReason(int maxLength) =>
+        maxLength < model.ContextTokens ? LlmFinishReason.MaxTokens : LlmFinishReason.ContextFull;
 
     private void ApplySearchOptions(GeneratorParams generatorParams, int maxLength)
     {

@@ -206,6 +206,35 @@ public sealed class GenerationTests(ForgedModels models)
         Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 24 - s_plainPrompt.Length);
     }
 
+    /// <summary>
+    /// The closing tag the budget appends may fill the context to its last token (a field failure: the next step
+    /// was asked for anyway and the runtime refused it). Every context from just below to just above that point
+    /// ends the generation cleanly, with the reasoning closed inside the budget.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public async Task AClosingTagThatFillsTheContextEndsTheGenerationCleanly(int budget)
+    {
+        var request = new LlmRequest { Messages = Prompts.User("Hello"), Temperature = 0, ThinkingBudgetTokens = budget, Reasoning = ReasoningMode.Separate };
+        int promptTokens;
+        await using (var roomy = await models.ServiceWith())
+        {
+            var open = await Transcript.Of(roomy.GenerateAsync(request with { MaxTokens = budget + 4 }));
+            Assert.Equal(budget, open.Completed.Usage.ReasoningTokens); // greedy, the tiny model reasons past the budget
+            promptTokens = open.Completed.Usage.PromptTokens;
+        }
+
+        for (var context = promptTokens + Math.Max(budget, 1); context <= promptTokens + budget + 4; context++)
+        {
+            await using var service = await models.ServiceWith(models.Spec(context: context));
+            var transcript = await Transcript.Of(service.GenerateAsync(request with { Id = $"context-{context}" }));
+            Assert.Equal(LlmFinishReason.ContextFull, transcript.Completed.Reason);
+            Assert.Equal(budget, transcript.Completed.Usage.ReasoningTokens);
+            Assert.DoesNotContain("think>", transcript.Answer, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task AnAnswerSchemaConstrainsEveryAnswerToValidJson()
     {
