@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(6007, LogLevel.Warning, "Meeting {SessionId}: its {Journal} journal ended in {Damage} at restart; {BytesDropped} bytes dropped from its tail, {RecordsKept} records before them kept")]
     public static partial void JournalRepaired(ILogger logger, string sessionId, string journal, JournalDamage damage, long bytesDropped, long recordsKept);
+
+    [LoggerMessage(6008, LogLevel.Warning, "Meeting state file repaired at start-up: {Repair}")]
+    public static partial void StateFileRepaired(ILogger logger, string repair);
 }

@@ -13,10 +13,10 @@ internal static class MeetingJson
     };
 }
 
-/// <summary>The state file of a session (<c>state.json</c>), replaced atomically on every state change.</summary>
+/// <summary>The state document of a session, kept by <see cref="SessionStateFile"/> and saved on every state change.</summary>
 internal sealed class SessionStateDocument
 {
-    public int Version { get; set; } = 1;
+    public int Version { get; set; } = SessionStateFile.SealedVersion;
 
     public required string SessionId { get; set; }
 

@@ -11,7 +11,6 @@ namespace Appliance.Meetings;
 /// </summary>
 internal sealed class MeetingSession : IDisposable
 {
-    public const string StateFileName = "state.json";
     public const string AudioFileName = "audio.journal";
     public const string TranscriptFileName = "transcript.journal";
     public const string SummaryFileName = "summary.json";
@@ -63,6 +62,7 @@ internal sealed class MeetingSession : IDisposable
         {
             AtomicFile.CreateDirectory(directory);
             session.SaveState();
+            session.SaveState(); // both copies of the state, so either can be damaged from the start
             session.OpenJournals(out _, out _);
             AtomicFile.FlushDirectory(directory); // the journal files' directory entries
             return session;
@@ -77,24 +77,13 @@ internal sealed class MeetingSession : IDisposable
 
     /// <summary>
     /// Loads a session folder. Open and stopping sessions get their journals scanned, cut at the first bad record and
-    /// replayed, and are reported in <paramref name="resumed"/>. Throws <see cref="IOException"/>,
-    /// <see cref="JsonException"/> or <see cref="InvalidDataException"/> for a folder that is not a readable session.
+    /// replayed, and are reported in <paramref name="resumed"/>; a damaged copy of the state is restored from the other
+    /// one and reported in <paramref name="stateRepair"/>. Throws <see cref="IOException"/> or
+    /// <see cref="InvalidDataException"/> for a folder that is not a readable session.
     /// </summary>
-    public static MeetingSession Load(string directory, MeetingStoreOptions options, TimeProvider time, out ResumedSession? resumed)
+    public static MeetingSession Load(string directory, MeetingStoreOptions options, TimeProvider time, out ResumedSession? resumed, out string? stateRepair)
     {
-        var statePath = Path.Combine(directory, StateFileName);
-        if (!File.Exists(statePath))
-        {
-            throw new InvalidDataException($"no {StateFileName}");
-        }
-
-        var state = JsonSerializer.Deserialize<SessionStateDocument>(File.ReadAllBytes(statePath), MeetingJson.Options)
-            ?? throw new InvalidDataException($"{StateFileName} is empty");
-        if (!string.Equals(state.SessionId, Path.GetFileName(directory), StringComparison.Ordinal) || state.Parameters?.Problem() is not null)
-        {
-            throw new InvalidDataException($"{StateFileName} does not describe this folder");
-        }
-
+        var state = SessionStateFile.Load(directory, out stateRepair);
         var session = new MeetingSession(directory, state, options, time);
         resumed = null;
         if (state.State is MeetingState.Open or MeetingState.Stopping)
@@ -724,6 +713,6 @@ internal sealed class MeetingSession : IDisposable
             _state.Gaps = [.. _reorder.Gaps];
         }
 
-        AtomicFile.Write(Path.Combine(Directory, StateFileName), JsonSerializer.SerializeToUtf8Bytes(_state, MeetingJson.Options));
+        SessionStateFile.Save(Directory, _state);
     }
 }

@@ -48,10 +48,11 @@ public sealed class MeetingSessionManager : IDisposable
         _time = timeProvider;
         var resumed = new List<ResumedSession>();
         var skipped = new List<string>();
+        var repaired = new List<string>();
         StorageProblem = WritableRootProblem(options.RootDirectory);
         if (StorageProblem is not null)
         {
-            Recovery = new MeetingRecoveryReport(resumed, skipped);
+            Recovery = new MeetingRecoveryReport(resumed, skipped, repaired);
             return;
         }
 
@@ -74,20 +75,25 @@ public sealed class MeetingSessionManager : IDisposable
 
             try
             {
-                var session = MeetingSession.Load(directory, options, timeProvider, out var resumedSession);
+                var session = MeetingSession.Load(directory, options, timeProvider, out var resumedSession, out var stateRepair);
                 _sessions[name] = new SessionSlot { Session = session };
                 if (resumedSession is not null)
                 {
                     resumed.Add(resumedSession);
                 }
+
+                if (stateRepair is not null)
+                {
+                    repaired.Add($"{name}: {stateRepair}");
+                }
             }
-            catch (Exception e) when (e is IOException or JsonException or InvalidDataException or UnauthorizedAccessException)
+            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
             {
                 skipped.Add($"{name}: {e.Message}");
             }
         }
 
-        Recovery = new MeetingRecoveryReport(resumed, skipped);
+        Recovery = new MeetingRecoveryReport(resumed, skipped, repaired);
     }
 
     /// <summary>What the constructor found: resumed sessions (with their accepted-frame counts and pending stops) and skipped folders.</summary>

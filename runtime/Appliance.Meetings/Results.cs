@@ -109,4 +109,5 @@ public enum JournalDamage
 /// <summary>What the manager found in its root directory at construction.</summary>
 /// <param name="Resumed">Open and stopping sessions, resumed.</param>
 /// <param name="Skipped">Folders that are not readable sessions, with the reason; left on disk for a person to look at.</param>
-public sealed record MeetingRecoveryReport(IReadOnlyList<ResumedSession> Resumed, IReadOnlyList<string> Skipped);
+/// <param name="StateRepairs">Sessions one copy of whose state file was damaged and restored from the other, with what was found.</param>
+public sealed record MeetingRecoveryReport(IReadOnlyList<ResumedSession> Resumed, IReadOnlyList<string> Skipped, IReadOnlyList<string> StateRepairs);

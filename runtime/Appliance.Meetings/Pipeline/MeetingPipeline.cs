@@ -70,6 +70,11 @@ public sealed class MeetingPipeline : IAsyncDisposable
             Log.SessionSkipped(_logger, skipped);
         }
 
+        foreach (var repair in _store.Recovery.StateRepairs)
+        {
+            Log.StateFileRepaired(_logger, repair);
+        }
+
         foreach (var resumed in _store.Recovery.Resumed)
         {
             Log.MeetingResumed(_logger, resumed.SessionId, resumed.AcceptedFrames, resumed.StopPending);
