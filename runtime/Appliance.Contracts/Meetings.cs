@@ -27,7 +27,7 @@ public sealed record MeetingControl
     /// <summary>start: the participants' names.</summary>
     public IReadOnlyList<string>? Participants { get; init; }
 
-    /// <summary>stop: the <c>seq</c> of the last frame sent; the stop waits up to 2 s for it.</summary>
+    /// <summary>stop: the <c>seq</c> of the last frame sent; the stop waits up to 2 s for it, and the frames up to it that never arrived are a gap.</summary>
     public long? LastSequence { get; init; }
 
     /// <summary>The RPC call this command stands for, or null when <see cref="Action"/> is none of the three.</summary>
@@ -81,7 +81,7 @@ public sealed record MeetingStopParams
     /// <summary>The meeting.</summary>
     public string? SessionId { get; init; }
 
-    /// <summary>The <c>seq</c> of the last frame sent; the stop waits up to 2 s for it, since audio (QoS 0) may be overtaken by the command (QoS 1).</summary>
+    /// <summary>The <c>seq</c> of the last frame sent; the stop waits up to 2 s for it, since audio (QoS 0) may be overtaken by the command (QoS 1), and the frames up to it that never arrived are a gap.</summary>
     public long? LastSequence { get; init; }
 }
 

@@ -92,7 +92,7 @@ internal sealed class MeetingSession : IDisposable
             var stopPending = state.State == MeetingState.Stopping;
             if (stopPending)
             {
-                session._reorder!.Flush();
+                session._reorder!.Flush(state.ReleasedThrough); // the stop's trailing gap, which no journal record shows
             }
 
             session._state.Accepted = audioRecovery.RecordsKept;
@@ -362,6 +362,15 @@ internal sealed class MeetingSession : IDisposable
         return frame with { Sequence = frame.Sequence + _state.SequenceBase };
     }
 
+    /// <summary>
+    /// The client's last frame on the meeting's timeline, when the stop named one and the device's numbering is known
+    /// (a frame of it was accepted): the frames after the last one received up to it never arrived. Null otherwise.
+    /// </summary>
+    private long? TrailingEnd(long? lastSequence) =>
+        lastSequence is >= 0 and var last && (_state.Accepted > 0 || _state.SequenceRestarts > 0) && last <= long.MaxValue - Math.Max(0, _state.SequenceBase)
+            ? last + _state.SequenceBase
+            : null;
+
     /// <summary>How long since the device last sent a frame or a start (since the daemon started, if it did not since).</summary>
     public TimeSpan Silence
     {
@@ -377,7 +386,8 @@ internal sealed class MeetingSession : IDisposable
     /// <summary>The message of the last write that failed (a full disk, an I/O error), or null when none has.</summary>
     public string? LastStorageError { get; private set; }
 
-    public StopOutcome Stop()
+    /// <summary>Stops the session; <paramref name="lastSequence"/> (the device's numbering) makes the frames after the last one received up to it a gap.</summary>
+    public StopOutcome Stop(long? lastSequence)
     {
         lock (_sync)
         {
@@ -395,7 +405,7 @@ internal sealed class MeetingSession : IDisposable
                     return new StopOutcome(retried ? MeetingResult.AlreadyDone : MeetingResult.StorageError, CurrentGaps());
             }
 
-            _reorder!.Flush();
+            _reorder!.Flush(TrailingEnd(lastSequence));
             _state.State = MeetingState.Stopping;
             _state.StoppedAt = _time.GetUtcNow();
             _state.ReleasedThrough = _reorder.NextSequence - 1;

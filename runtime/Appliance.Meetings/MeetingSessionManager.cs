@@ -345,11 +345,12 @@ public sealed class MeetingSessionManager : IDisposable
     }
 
     /// <summary>
-    /// Stops a session: no more frames are accepted, the reorder buffer is flushed (missing numbers become gaps) and
+    /// Stops a session: no more frames are accepted, the reorder buffer is flushed (missing numbers become gaps, and
+    /// so do those after the last frame received up to <paramref name="lastSequence"/>, the client's last frame) and
     /// the stop is persisted, so it is honoured after a restart. A repeated stop returns
     /// <see cref="MeetingResult.AlreadyDone"/> with the gaps.
     /// </summary>
-    public StopOutcome Stop(string sessionId)
+    public StopOutcome Stop(string sessionId, long? lastSequence = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!TryGet(sessionId, out var session))
@@ -357,7 +358,7 @@ public sealed class MeetingSessionManager : IDisposable
             return new StopOutcome(NotFound(sessionId), []);
         }
 
-        var outcome = session.Stop();
+        var outcome = session.Stop(lastSequence);
         NoteStorage(session, outcome.Result == MeetingResult.StorageError);
         return outcome;
     }

@@ -61,13 +61,13 @@ internal sealed class ReorderBuffer(int window)
         }
     }
 
-    /// <summary>Releases everything held, skipping the missing numbers before each held one as gaps.</summary>
-    public void Flush()
+    /// <summary>
+    /// Releases everything held, skipping the missing numbers before each held one as gaps, and those after them up to
+    /// <paramref name="through"/> (the sender's last number, when known).
+    /// </summary>
+    public void Flush(long? through = null)
     {
-        if (_pending.Count > 0)
-        {
-            AdvanceTo(_pending.Max + 1);
-        }
+        AdvanceTo(Math.Max(_pending.Count > 0 ? _pending.Max + 1 : NextSequence, through is { } last && last < long.MaxValue ? last + 1 : NextSequence));
     }
 
     private void AdvanceTo(long target)

@@ -70,6 +70,35 @@ public sealed class SessionManagerTests : IDisposable
         Assert.Equal(MeetingResult.AlreadyDone, manager.Stop("m1").Result);
     }
 
+    /// <summary>
+    /// The frames a client sent last and that never arrived (the broker or the link lost them) are a gap too: the stop's
+    /// <c>lastSequence</c> says how many there were, after a restart of the daemon as well. A stop before any frame of
+    /// the device's numbering arrived cannot place them and reports none.
+    /// </summary>
+    [Fact]
+    public void Frames_after_the_last_received_up_to_the_stops_last_sequence_are_a_gap_after_a_restart_too()
+    {
+        using (var manager = _store.Open())
+        {
+            manager.Start("m1", TestStore.Opus);
+            manager.AcceptFrame("m1", TestStore.Frame(0));
+            manager.AcceptFrame("m1", TestStore.Frame(2));
+            using var reader = manager.OpenReleasedAudio("m1")!;
+            var stop = manager.Stop("m1", lastSequence: 6);
+            Assert.Equal([0L, -1, 2], TestStore.Drain(reader, out var end));
+            Assert.Equal(ReleasedAudioStatus.Ended, end);
+            Assert.Equal([new SequenceGap(1, 1), new SequenceGap(3, 4)], stop.Gaps);
+            Assert.Equal(6, manager.Get("m1")!.ReleasedThrough);
+
+            manager.Start("empty", TestStore.Opus);
+            Assert.Empty(manager.Stop("empty", lastSequence: 5).Gaps);
+        }
+
+        using var reopened = _store.Open();
+        Assert.Equal([new SequenceGap(1, 1), new SequenceGap(3, 4)], reopened.Get("m1")!.Gaps);
+        Assert.Equal([new SequenceGap(1, 1), new SequenceGap(3, 4)], reopened.Stop("m1", lastSequence: 6).Gaps);
+    }
+
     [Fact]
     public void Bad_input_is_refused_with_a_result_code_and_leaves_other_sessions_alone()
     {

@@ -86,7 +86,7 @@ public sealed class MeetingIngest
     /// <param name="lastSequence">The client's last frame, or null.</param>
     /// <param name="grace">How long to wait for <paramref name="lastSequence"/>.</param>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    /// <returns>The store's outcome, with every gap of the session.</returns>
+    /// <returns>The store's outcome, with every gap of the session, the frames up to <paramref name="lastSequence"/> that never arrived included.</returns>
     /// <exception cref="OperationCanceledException">Cancelled, or the queue is closed (shutting down).</exception>
     public async Task<StopOutcome> StopAsync(string sessionId, long? lastSequence, TimeSpan grace, CancellationToken cancellationToken)
     {
@@ -96,7 +96,7 @@ public sealed class MeetingIngest
             await watch.WaitForAsync(last, grace, _time, cancellationToken).ConfigureAwait(false);
         }
 
-        var stop = new Item(sessionId, null, new TaskCompletionSource<StopOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var stop = new Item(sessionId, null, new TaskCompletionSource<StopOutcome>(TaskCreationOptions.RunContinuationsAsynchronously), lastSequence);
         try
         {
             await _queue.Writer.WriteAsync(stop, cancellationToken).ConfigureAwait(false);
@@ -138,7 +138,7 @@ public sealed class MeetingIngest
                 }
 
                 Accept(batch, results, touched);
-                var stopped = _store.Stop(item.SessionId);
+                var stopped = _store.Stop(item.SessionId, item.LastSequence);
                 if (stopped.Result == MeetingResult.Ok)
                 {
                     Interlocked.Add(ref _lostFrames, stopped.Gaps.Sum(g => g.Count));
@@ -186,7 +186,7 @@ public sealed class MeetingIngest
     }
 
     /// <summary>A received frame, or (with <see cref="Stopped"/>) a stop, in the order they came.</summary>
-    private sealed record Item(string SessionId, AudioFrame? Frame, TaskCompletionSource<StopOutcome>? Stopped);
+    private sealed record Item(string SessionId, AudioFrame? Frame, TaskCompletionSource<StopOutcome>? Stopped, long? LastSequence = null);
 
     /// <summary>The highest sequence number received for one session, and the stops waiting for one.</summary>
     private sealed class SequenceWatch
