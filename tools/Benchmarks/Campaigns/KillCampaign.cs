@@ -41,7 +41,8 @@ internal sealed record KillReport(int Kills, long FramesSent, long FramesAccepte
 /// </summary>
 internal static class KillCampaign
 {
-    private const string DeviceId = "kill-hub";
+    /// <summary>The daemon's device id, in this campaign and the torn-write one.</summary>
+    internal const string DeviceId = "kill-hub";
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
     public static async Task<KillReport> RunAsync(KillSettings settings, Action<string> progress, CancellationToken cancellationToken)
@@ -110,6 +111,7 @@ internal static class KillCampaign
         KillReport Failed(string why) => new(recoveries.Count, next.Sum(), 0, 0, acceptedLost, torn, corrupt, recoveries, 0, why);
     }
 
-    private static Task<BenchDaemon> StartDaemonAsync(string profilePath, string folder, int brokerPort, CancellationToken cancellationToken) =>
+    /// <summary>Starts the daemon on the journals in <paramref name="folder"/>, reconnecting fast: it is restarted again and again.</summary>
+    internal static Task<BenchDaemon> StartDaemonAsync(string profilePath, string folder, int brokerPort, CancellationToken cancellationToken) =>
         BenchDaemon.StartAsync(profilePath, DeviceId, folder, ReadyTimeout, cancellationToken, brokerPort, ["--Mqtt:ReconnectInitialDelayMs=100", "--Mqtt:ReconnectMaxDelayMs=500"]);
 }
