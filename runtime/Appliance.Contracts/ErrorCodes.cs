@@ -83,12 +83,15 @@ public static class RpcErrorCodes
     /// <summary>The meeting could not be written to disk.</summary>
     public const string StorageError = "storage_error";
 
+    /// <summary>The meetings disk is full (or below the free space a new meeting needs): free space, then try again.</summary>
+    public const string StorageFull = "storage_full";
+
     /// <summary>Every code above, for documentation checks.</summary>
     public static IReadOnlyList<string> All { get; } =
     [
         MethodNotFound, InvalidJson, InvalidParams, PayloadTooLarge, Busy, RetainedRequest, Unavailable, Cancelled, Internal, TranscriptionFailed,
         ModelNotFound, ModelLoadFailed, MemoryBudgetExceeded, MemoryPressure, PromptTooLong, QueueFull, InvalidRequest, GenerationFailed, ServiceStopped,
-        UnknownSession, SessionConflict, InvalidState, StorageError,
+        UnknownSession, SessionConflict, InvalidState, StorageError, StorageFull,
     ];
 }
 

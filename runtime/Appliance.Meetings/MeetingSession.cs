@@ -163,7 +163,7 @@ internal sealed class MeetingSession : IDisposable
                 }
                 catch (IOException e)
                 {
-                    LastStorageError = e.Message;
+                    NoteStorageFailure(e);
                     results[i] = FrameResult.StorageError;
                     foreach (var (index, _) in written)
                     {
@@ -187,7 +187,7 @@ internal sealed class MeetingSession : IDisposable
             }
             catch (IOException e)
             {
-                LastStorageError = e.Message;
+                NoteStorageFailure(e);
                 foreach (var (index, _) in written)
                 {
                     results[index] = FrameResult.StorageError;
@@ -313,7 +313,7 @@ internal sealed class MeetingSession : IDisposable
             }
 
             _state.TranscribedThrough = through;
-            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+            return TrySave() ? MeetingResult.Ok : StorageFailure;
         }
     }
 
@@ -386,6 +386,15 @@ internal sealed class MeetingSession : IDisposable
     /// <summary>The message of the last write that failed (a full disk, an I/O error), or null when none has.</summary>
     public string? LastStorageError { get; private set; }
 
+    /// <summary>What a command answers when its write failed: <see cref="MeetingResult.StorageFull"/> when the disk was full, else <see cref="MeetingResult.StorageError"/>.</summary>
+    public MeetingResult StorageFailure { get; private set; } = MeetingResult.StorageError;
+
+    private void NoteStorageFailure(IOException failure)
+    {
+        LastStorageError = failure.Message;
+        StorageFailure = DiskFull.Is(failure) ? MeetingResult.StorageFull : MeetingResult.StorageError;
+    }
+
     /// <summary>Stops the session; <paramref name="lastSequence"/> (the device's numbering) makes the frames after the last one received up to it a gap.</summary>
     public StopOutcome Stop(long? lastSequence)
     {
@@ -402,7 +411,7 @@ internal sealed class MeetingSession : IDisposable
                     return new StopOutcome(MeetingResult.InvalidState, []);
                 case MeetingState.Stopping or MeetingState.Completed:
                     var retried = TrySaveUnsaved();
-                    return new StopOutcome(retried ? MeetingResult.AlreadyDone : MeetingResult.StorageError, CurrentGaps());
+                    return new StopOutcome(retried ? MeetingResult.AlreadyDone : StorageFailure, CurrentGaps());
             }
 
             _reorder!.Flush(TrailingEnd(lastSequence));
@@ -415,7 +424,7 @@ internal sealed class MeetingSession : IDisposable
                 // recorded, so the meeting stays open (and its audio is kept) until a stop can be written.
                 _state.State = MeetingState.Open;
                 _state.StoppedAt = null;
-                return new StopOutcome(MeetingResult.StorageError, CurrentGaps());
+                return new StopOutcome(StorageFailure, CurrentGaps());
             }
 
             return new StopOutcome(MeetingResult.Ok, CurrentGaps());
@@ -436,13 +445,13 @@ internal sealed class MeetingSession : IDisposable
                 case MeetingState.Completed:
                     return MeetingResult.InvalidState;
                 case MeetingState.Aborted:
-                    return TrySaveUnsaved() ? MeetingResult.AlreadyDone : MeetingResult.StorageError;
+                    return TrySaveUnsaved() ? MeetingResult.AlreadyDone : StorageFailure;
             }
 
             _state.State = MeetingState.Aborted;
             _state.EndedAt = _time.GetUtcNow();
             CloseJournals();
-            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+            return TrySave() ? MeetingResult.Ok : StorageFailure;
         }
     }
 
@@ -466,14 +475,14 @@ internal sealed class MeetingSession : IDisposable
             }
             catch (IOException e)
             {
-                LastStorageError = e.Message;
-                return MeetingResult.StorageError;
+                NoteStorageFailure(e);
+                return StorageFailure;
             }
 
             _state.State = MeetingState.Completed;
             _state.EndedAt = _time.GetUtcNow();
             CloseJournals();
-            return TrySave() ? MeetingResult.Ok : MeetingResult.StorageError;
+            return TrySave() ? MeetingResult.Ok : StorageFailure;
         }
     }
 
@@ -504,8 +513,8 @@ internal sealed class MeetingSession : IDisposable
             }
             catch (IOException e)
             {
-                LastStorageError = e.Message;
-                return MeetingResult.StorageError;
+                NoteStorageFailure(e);
+                return StorageFailure;
             }
         }
     }
@@ -710,7 +719,7 @@ internal sealed class MeetingSession : IDisposable
         }
         catch (IOException e)
         {
-            LastStorageError = e.Message;
+            NoteStorageFailure(e);
             _stateUnsaved = true;
             return false;
         }

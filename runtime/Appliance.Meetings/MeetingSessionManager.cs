@@ -170,10 +170,19 @@ public sealed class MeetingSessionManager : IDisposable
                         return Refuse(sessionId, slot, MeetingResult.Busy);
                     }
 
+                    if (_options.MinFreeBytes > 0 && DiskFull.FreeBytes(_options.RootDirectory) is { } free && free < _options.MinFreeBytes)
+                    {
+                        return Refuse(sessionId, slot, MeetingResult.StorageFull);
+                    }
+
                     try
                     {
                         slot.Session = MeetingSession.Create(SessionDirectory(sessionId), sessionId, parameters, _options, _time);
                         return MeetingResult.Ok;
+                    }
+                    catch (IOException e) when (DiskFull.Is(e))
+                    {
+                        return Refuse(sessionId, slot, MeetingResult.StorageFull);
                     }
                     catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                     {
@@ -359,7 +368,7 @@ public sealed class MeetingSessionManager : IDisposable
         }
 
         var outcome = session.Stop(lastSequence);
-        NoteStorage(session, outcome.Result == MeetingResult.StorageError);
+        NoteStorage(session, outcome.Result is MeetingResult.StorageError or MeetingResult.StorageFull);
         return outcome;
     }
 
@@ -391,7 +400,7 @@ public sealed class MeetingSessionManager : IDisposable
         }
 
         var result = session.Complete(json);
-        NoteStorage(session, result == MeetingResult.StorageError);
+        NoteStorage(session, result is MeetingResult.StorageError or MeetingResult.StorageFull);
         return result;
     }
 
@@ -456,6 +465,12 @@ public sealed class MeetingSessionManager : IDisposable
 
     /// <summary>How many sessions may take audio at once (<see cref="MeetingStoreOptions.Capacity"/>).</summary>
     public int Capacity => _options.Capacity;
+
+    /// <summary>The free space a new session needs, in bytes (<see cref="MeetingStoreOptions.MinFreeBytes"/>).</summary>
+    public long MinFreeBytes => _options.MinFreeBytes;
+
+    /// <summary>The free space on the root folder's file system now, in bytes, or null when it cannot be read.</summary>
+    public long? FreeBytes => DiskFull.FreeBytes(_options.RootDirectory);
 
     /// <summary>How many sessions take audio now (at most <see cref="MeetingStoreOptions.Capacity"/>).</summary>
     public int OpenSessions() => _sessions.Values.Count(s => s.Session is { IsOpen: true });

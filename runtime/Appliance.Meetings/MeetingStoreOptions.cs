@@ -18,6 +18,13 @@ public sealed class MeetingStoreOptions
     /// <summary>How many sessions may be open (taking audio) at once; <see cref="MeetingSessionManager.Start"/> answers <see cref="MeetingResult.Busy"/> beyond it.</summary>
     public int Capacity { get; init; } = int.MaxValue;
 
+    /// <summary>
+    /// The free space, in bytes, the root folder's file system must have for a new session to start (about 30 s of
+    /// 16 kHz PCM per MiB); below it <see cref="MeetingSessionManager.Start"/> answers <see cref="MeetingResult.StorageFull"/>.
+    /// 0 turns the check off. Sessions already open go on until the disk is full.
+    /// </summary>
+    public long MinFreeBytes { get; init; } = 1024 * 1024;
+
     internal void Validate()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(RootDirectory);
@@ -26,5 +33,6 @@ public sealed class MeetingStoreOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameBytes, 16 * 1024 * 1024);
         ArgumentOutOfRangeException.ThrowIfLessThan(Retention, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(Capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(MinFreeBytes);
     }
 }

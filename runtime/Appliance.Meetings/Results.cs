@@ -33,8 +33,14 @@ public enum MeetingResult
     /// <summary>The session's state does not allow the command (for example completing an open session, or stopping an aborted one).</summary>
     InvalidState,
 
-    /// <summary>The disk refused the write (full, read-only, removed); the session is unchanged.</summary>
+    /// <summary>The disk refused the write (read-only, removed, failing); the session is unchanged.</summary>
     StorageError,
+
+    /// <summary>
+    /// The disk is full (the write failed with ENOSPC or EDQUOT), or, for a new session, has less free space than
+    /// <see cref="MeetingStoreOptions.MinFreeBytes"/>; the session is unchanged.
+    /// </summary>
+    StorageFull,
 }
 
 /// <summary>The outcome of offering one audio frame.</summary>

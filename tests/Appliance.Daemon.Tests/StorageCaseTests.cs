@@ -53,7 +53,7 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
     /// <summary>
     /// Field case disk-full: the meetings folder on a 256 KiB file system that a meeting fills. The full disk is
     /// reported (the log, health's <c>storage</c> check), the frames refused for storage are counted apart from radio
-    /// loss, and the stop, which cannot be written either, leaves one outcome: the reply is <c>storage_error</c> and the
+    /// loss, and the stop, which cannot be written either, leaves one outcome: the reply is <c>storage_full</c> and the
     /// meeting is still recording, on disk and in <c>meetings.get</c>.
     /// </summary>
     [Fact]
@@ -67,7 +67,7 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
         {
             await using var daemon = DaemonProcess.StartWithMounts(
                 $"mount -t tmpfs -o size=256k tmpfs {mountPoint}",
-                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings");
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings", "--Meetings:MinFreeBytes=65536");
             await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
             await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = deviceId });
             const string Session = "full-1";
@@ -99,9 +99,99 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
             Assert.Equal(HealthStatus.Degraded, health.Checks["storage"].Status);
             Assert.Contains("cannot be written to", health.Checks["storage"].Detail, StringComparison.Ordinal);
             Assert.Contains("refused for storage", daemon.Output, StringComparison.Ordinal);
-            Assert.Equal(RpcErrorCodes.StorageError, stop.Error?.Code);
+            Assert.Equal(RpcErrorCodes.StorageFull, stop.Error?.Code);
             Assert.Equal(MeetingState.Open, meeting.State);
             Assert.False(daemon.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A full disk and its end, through the contract alone: a meeting that fills the disk has its frames refused and
+    /// counted while health says why; a new meeting gets <c>storage_full</c>; deleting an old meeting frees the space,
+    /// and then the same meeting takes frames again, health is back to ok, and the new meeting starts. Nothing
+    /// accepted is lost: every frame sent is accepted or counted refused.
+    /// </summary>
+    [Fact]
+    public async Task A_full_disk_refuses_new_meetings_with_storage_full_until_a_deleted_meeting_frees_it()
+    {
+        var mountPoint = Directory.CreateTempSubdirectory("appliance-fill-").FullName;
+        var port = FreePort.Offered();
+        var deviceId = $"fill-{Guid.NewGuid():N}"[..13];
+        try
+        {
+            await using var daemon = DaemonProcess.StartWithMounts(
+                $"mount -t tmpfs -o size=512k tmpfs {mountPoint}",
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings", "--Meetings:MinFreeBytes=65536");
+            await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = deviceId });
+            var sent = new Dictionary<string, int>();
+
+            Assert.Null((await Start("old")).Error);
+            await Send("old", 250); // about 170 KiB
+            Assert.Null((await client.InvokeAsync(RpcMethods.MeetingsAbort, new SessionIdParams { SessionId = "old" })).Error);
+            Assert.Null((await Start("live")).Error);
+            await Send("live", 600); // more than the rest of the disk
+            var full = await Meeting("live");
+            var fullHealth = (await client.InvokeAsync(RpcMethods.HealthGet, new EmptyParams())).Value!.Checks["storage"];
+            var refused = await Start("new");
+
+            Assert.True(full.Counters.StorageRefused > 0, $"the disk should have filled: {full.Counters}");
+            Assert.Equal((HealthStatus.Degraded, true), (fullHealth.Status, fullHealth.Detail!.Contains("No space left on device", StringComparison.Ordinal)));
+            Assert.Equal(RpcErrorCodes.StorageFull, refused.Error?.Code);
+            Assert.Contains("delete meetings", refused.Error!.Message, StringComparison.Ordinal);
+
+            Assert.Null((await client.InvokeAsync(RpcMethods.MeetingsDelete, new SessionIdParams { SessionId = "old" })).Error);
+            await Send("live", 50);
+            var freed = await Meeting("live");
+            var freedHealth = (await client.InvokeAsync(RpcMethods.HealthGet, new EmptyParams())).Value!.Checks["storage"];
+            var started = await Start("new");
+
+            output.WriteLine($"full: {full.Counters}; freed: {freed.Counters}; {fullHealth.Detail}");
+            Assert.Equal(full.Counters.Accepted + 50, freed.Counters.Accepted);
+            Assert.Equal(sent["live"], freed.Counters.Accepted + freed.Counters.StorageRefused);
+            Assert.Equal(HealthStatus.Ok, freedHealth.Status);
+            Assert.Null(started.Error);
+            var stop = await client.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = "live", LastSequence = sent["live"] - 1 });
+            Assert.Null(stop.Error);
+            Assert.Equal(freed.Counters.StorageRefused, stop.Value!.Gaps!.Sum(g => g.Count));
+            Assert.False(daemon.HasExited);
+
+            Task<RpcResult<MeetingControlResult>> Start(string session) =>
+                client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+
+            async Task<MeetingInfo> Meeting(string session) =>
+                (await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Value!.Meeting;
+
+            // Paced at 5 ms a frame so the broker never drops one; returns once every frame sent is journaled or refused.
+            async Task Send(string session, int frames)
+            {
+                var first = sent.GetValueOrDefault(session);
+                var frame = new byte[640];
+                var pace = System.Diagnostics.Stopwatch.StartNew();
+                for (var seq = first; seq < first + frames; seq++)
+                {
+                    var due = TimeSpan.FromMilliseconds(5 * (seq - first)) - pace.Elapsed;
+                    if (due > TimeSpan.Zero)
+                    {
+                        await Task.Delay(due);
+                    }
+
+                    new Random(seq).NextBytes(frame);
+                    await client.PublishAsync(MeetingAudioFrame.Create(deviceId, session, seq, AudioCodecs.PcmS16LE, frame));
+                }
+
+                sent[session] = first + frames;
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while ((await Meeting(session)).Counters is var c && c.Accepted + c.StorageRefused < first + frames)
+                {
+                    Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"frames of {session} still unaccounted for: {c}");
+                    await Task.Delay(50);
+                }
+            }
         }
         finally
         {

@@ -99,6 +99,23 @@ public sealed class SessionManagerTests : IDisposable
         Assert.Equal([new SequenceGap(1, 1), new SequenceGap(3, 4)], reopened.Stop("m1", lastSequence: 6).Gaps);
     }
 
+    /// <summary>A new session needs the configured free space; a session already open is not refused for it.</summary>
+    [Fact]
+    public void A_start_below_the_free_space_a_meeting_needs_is_storage_full_and_leaves_nothing_on_disk()
+    {
+        using (var roomy = _store.Open())
+        {
+            Assert.Equal(MeetingResult.Ok, roomy.Start("open", TestStore.Opus));
+        }
+
+        using var manager = new MeetingSessionManager(new MeetingStoreOptions { RootDirectory = _store.Root, MinFreeBytes = long.MaxValue }, _store.Time);
+        Assert.Equal(MeetingResult.StorageFull, manager.Start("m1", TestStore.Opus));
+        Assert.False(Directory.Exists(Path.Combine(_store.Root, "m1")));
+        Assert.Null(manager.Get("m1"));
+        Assert.Equal(MeetingResult.AlreadyDone, manager.Start("open", TestStore.Opus));
+        Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("open", TestStore.Frame(0)));
+    }
+
     [Fact]
     public void Bad_input_is_refused_with_a_result_code_and_leaves_other_sessions_alone()
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Appliance.Contracts;
 using Appliance.Speech;
 using Appliance.Speech.Whisper;
@@ -40,6 +41,11 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
             return Fail(RpcErrorCodes.StorageError, $"meetings are unavailable on this device: {storage}");
         }
 
+        if (result == MeetingResult.StorageFull)
+        {
+            return Fail(RpcErrorCodes.StorageFull, $"the meetings disk is full ({store.FreeBytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} bytes free; a new meeting needs {store.MinFreeBytes.ToString(CultureInfo.InvariantCulture)}): delete meetings (meetings.delete) or free space, then start again");
+        }
+
         if (result == MeetingResult.Busy)
         {
             // Refused whole, so that one stream more never takes audio from the ones already recording.
@@ -73,9 +79,11 @@ internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<
             return Fail(RpcErrorCodes.Unavailable, "the daemon is shutting down; send the stop again after it restarts");
         }
 
-        if (outcome.Result == MeetingResult.StorageError)
+        if (outcome.Result is MeetingResult.StorageError or MeetingResult.StorageFull)
         {
-            return Fail(RpcErrorCodes.StorageError, $"the stop of meeting '{sessionId}' could not be written (is the disk full?): the meeting stays open with its audio; send the stop again once there is room");
+            return outcome.Result == MeetingResult.StorageFull
+                ? Fail(RpcErrorCodes.StorageFull, $"the stop of meeting '{sessionId}' could not be written, the disk is full: the meeting stays open with its audio; free space (meetings.delete) and send the stop again")
+                : Fail(RpcErrorCodes.StorageError, $"the stop of meeting '{sessionId}' could not be written: the meeting stays open with its audio; send the stop again once the disk works");
         }
 
         return outcome.Result is MeetingResult.Ok or MeetingResult.AlreadyDone
@@ -152,6 +160,7 @@ internal static class MeetingErrors
             MeetingResult.FolderTaken => (RpcErrorCodes.SessionConflict, $"the meetings folder already holds a folder '{sessionId}' that is not a meeting the daemon could read at start-up (see its log); it is kept untouched: use another session id"),
             MeetingResult.ParametersConflict => (RpcErrorCodes.SessionConflict, $"meeting '{sessionId}' is already running with other parameters"),
             MeetingResult.InvalidState => (RpcErrorCodes.InvalidState, $"meeting '{sessionId}' cannot do that in its current state"),
+            MeetingResult.StorageFull => (RpcErrorCodes.StorageFull, $"meeting '{sessionId}' could not be written to disk: it is full; free space (meetings.delete) and try again"),
             _ => (RpcErrorCodes.StorageError, $"meeting '{sessionId}' could not be written to disk"),
         };
         return new RpcResult<T>(default, new RpcError(code, message));

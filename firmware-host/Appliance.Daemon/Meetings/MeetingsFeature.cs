@@ -25,7 +25,7 @@ internal static class MeetingsFeature
         {
             var options = sp.GetRequiredService<IOptions<MeetingsOptions>>().Value;
             return new MeetingSessionManager(
-                new MeetingStoreOptions { RootDirectory = Path.GetFullPath(options.Root), ReorderWindow = options.ReorderWindow, MaxFrameBytes = options.MaxFrameBytes, Retention = TimeSpan.FromDays(options.RetentionDays), Capacity = profile.Meetings.Capacity },
+                new MeetingStoreOptions { RootDirectory = Path.GetFullPath(options.Root), ReorderWindow = options.ReorderWindow, MaxFrameBytes = options.MaxFrameBytes, Retention = TimeSpan.FromDays(options.RetentionDays), Capacity = profile.Meetings.Capacity, MinFreeBytes = options.MinFreeBytes },
                 sp.GetRequiredService<TimeProvider>());
         });
         services.AddSingleton(sp => new MeetingIngest(

@@ -25,6 +25,10 @@ internal sealed class MeetingsOptions
     [Range(0, 36_500)]
     public int RetentionDays { get; set; } = 7;
 
+    /// <summary>Free space in bytes the meetings' file system must have for a new meeting to start; 0 turns the check off.</summary>
+    [Range(0, long.MaxValue)]
+    public long MinFreeBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Frames received but not yet journaled; beyond it frames are dropped and counted (the daemon is overloaded).</summary>
     [Range(16, 10_000_000)]
     public int IngestQueueFrames { get; set; } = 65_536;
