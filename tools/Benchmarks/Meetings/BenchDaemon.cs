@@ -68,8 +68,13 @@ internal sealed class BenchDaemon : IAsyncDisposable
     /// <param name="cancellationToken">Kills the daemon when cancelled.</param>
     /// <param name="externalBrokerPort">A broker on loopback to use instead of the embedded one.</param>
     /// <param name="extraArgs">More configuration arguments, such as <c>--Fleet:Group=…</c>.</param>
+    /// <param name="mountSetup">
+    /// A shell command that mounts file systems for the daemon (a small tmpfs for its meetings, say): the daemon then
+    /// runs in a mount namespace of its own (<c>unshare --user --map-root-user --mount</c>, no root needed), where the
+    /// command runs first. What it mounts is seen from outside under <c>/proc/{ProcessId}/root</c>.
+    /// </param>
     /// <exception cref="InvalidOperationException">It exited or was not ready within <paramref name="readyTimeout"/>.</exception>
-    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken, int? externalBrokerPort = null, IReadOnlyList<string>? extraArgs = null)
+    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken, int? externalBrokerPort = null, IReadOnlyList<string>? extraArgs = null, string? mountSetup = null)
     {
         int port;
         if (externalBrokerPort is { } external)
@@ -84,13 +89,22 @@ internal sealed class BenchDaemon : IAsyncDisposable
         }
 
         Directory.CreateDirectory(workingDirectory);
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(mountSetup is null ? "dotnet" : "unshare")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
+        if (mountSetup is not null)
+        {
+            // The shell execs the daemon, so the process killed and measured is the daemon itself.
+            foreach (var argument in new[] { "--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", $"{mountSetup} && exec \"$0\" \"$@\"", "dotnet" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
         string[] broker = externalBrokerPort is null
             ? [$"--Mqtt:Broker:Port={port.ToString(CultureInfo.InvariantCulture)}"]
