@@ -76,7 +76,7 @@ internal static class BrokerLossCampaign
                 await Task.Delay(CampaignMeetings.Between(random, settings.MinDown, settings.MaxDown), cancellationToken).ConfigureAwait(false);
                 await broker.RestartAsync().ConfigureAwait(false);
                 var upAt = Stopwatch.GetTimestamp();
-                await AnsweringAsync(link, cancellationToken).ConfigureAwait(false);
+                await CampaignMeetings.AnsweringAsync(link.ConnectedAsync, cancellationToken).ConfigureAwait(false);
                 reconnects.Add(Stopwatch.GetElapsedTime(upAt));
                 var after = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false);
                 acceptedLost += CampaignMeetings.Lost(before, after);
@@ -98,28 +98,6 @@ internal static class BrokerLossCampaign
 
         var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, next, cancellationToken).ConfigureAwait(false);
         return new BrokerLossReport(reconnects.Count, next.Sum(), accepted, gaps, acceptedLost, reconnects, completed, failure ?? finishProblem);
-    }
-
-    /// <summary>Waits until the daemon answers <c>health.get</c> again: it has reconnected and subscribed.</summary>
-    /// <exception cref="TimeoutException">Not within 60 s.</exception>
-    private static async Task AnsweringAsync(ClientLink link, CancellationToken cancellationToken)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                var client = await link.ConnectedAsync(cancellationToken).ConfigureAwait(false);
-                if ((await client.CallAsync(RpcMethods.HealthGet, new EmptyParams(), new RpcCallOptions { Timeout = TimeSpan.FromMilliseconds(250) }, cancellationToken).ConfigureAwait(false)).Result is not null)
-                {
-                    return;
-                }
-            }
-            catch (TimeoutException) when (watch.Elapsed < ReconnectLimit)
-            {
-                // Not back yet: the daemon waits out its reconnect back-off.
-            }
-        }
     }
 
     /// <summary>A client that connects again after losing the broker, as an app does; one connection at a time.</summary>

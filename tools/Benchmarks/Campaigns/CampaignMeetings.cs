@@ -15,6 +15,7 @@ internal static class CampaignMeetings
     private const int FrameBytes = 640; // 20 ms of 16 kHz s16le
     private static readonly TimeSpan FrameTime = TimeSpan.FromMilliseconds(20);
     private static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan AnswerLimit = TimeSpan.FromSeconds(60);
 
     /// <summary>Starts every meeting; the first refusal, or null.</summary>
     public static async Task<string?> StartAsync(ApplianceClient client, string[] sessions, CancellationToken cancellationToken)
@@ -78,6 +79,30 @@ internal static class CampaignMeetings
         }
 
         return accepted;
+    }
+
+    /// <summary>Waits until the daemon answers <c>health.get</c> again: it has (re)connected and subscribed.</summary>
+    /// <param name="client">The campaign's connected client (connecting it again first, when it lost the broker too).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <exception cref="TimeoutException">Not within 60 s.</exception>
+    public static async Task AnsweringAsync(Func<CancellationToken, Task<ApplianceClient>> client, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                var connected = await client(cancellationToken).ConfigureAwait(false);
+                if ((await connected.CallAsync(RpcMethods.HealthGet, new EmptyParams(), new RpcCallOptions { Timeout = TimeSpan.FromMilliseconds(250) }, cancellationToken).ConfigureAwait(false)).Result is not null)
+                {
+                    return;
+                }
+            }
+            catch (TimeoutException) when (watch.Elapsed < AnswerLimit)
+            {
+                // Not back yet: the daemon waits out its reconnect back-off.
+            }
+        }
     }
 
     /// <summary>A random time between <paramref name="min"/> and <paramref name="max"/>: when the next fault comes, or how long it lasts.</summary>

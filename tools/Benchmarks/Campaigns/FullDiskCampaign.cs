@@ -76,7 +76,7 @@ internal static class FullDiskCampaign
             TimeSpan.FromSeconds(60),
             cancellationToken,
             extraArgs: [$"--Meetings:Root={mountPoint}/meetings", string.Create(CultureInfo.InvariantCulture, $"--Meetings:MinFreeBytes={settings.MinFreeKib * 1024L}")],
-            mountSetup: string.Create(CultureInfo.InvariantCulture, $"mount -t tmpfs -o size={settings.DiskKib}k tmpfs '{mountPoint}'")).ConfigureAwait(false);
+            launcher: BenchDaemon.InMountNamespace(string.Create(CultureInfo.InvariantCulture, $"mount -t tmpfs -o size={settings.DiskKib}k tmpfs '{mountPoint}'"))).ConfigureAwait(false);
         progress(string.Create(CultureInfo.InvariantCulture, $"full disk: the daemon's meetings on a {settings.DiskKib} KiB tmpfs at {mountPoint} (its own mount namespace)"));
         await using var client = await daemon.ConnectAsync(cancellationToken).ConfigureAwait(false);
         var run = new Round(client, Path.Combine($"/proc/{daemon.ProcessId.ToString(CultureInfo.InvariantCulture)}/root", mountPoint.TrimStart('/'), "meetings"), settings, cancellationToken);

@@ -31,9 +31,11 @@ internal sealed class BenchMosquitto : IAsyncDisposable
     /// <summary>The version Mosquitto logged at start, for the report.</summary>
     public string Version { get; private set; } = "";
 
-    /// <summary>Starts Mosquitto, anonymous, loopback only, no persistence.</summary>
+    /// <summary>Starts Mosquitto, anonymous, no persistence, on loopback (and on <paramref name="alsoOn"/>, the same port).</summary>
+    /// <param name="folder">Where its configuration goes.</param>
+    /// <param name="alsoOn">A second address to listen on, such as the host end of a network namespace's link; null for loopback only.</param>
     /// <exception cref="InvalidOperationException">Mosquitto is not installed, or did not listen (within 10 s each) on any of five ports.</exception>
-    public static async Task<BenchMosquitto> StartAsync(string folder)
+    public static async Task<BenchMosquitto> StartAsync(string folder, string? alsoOn = null)
     {
         var binary = BinaryLocations.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("mosquitto is not installed: apt-get install mosquitto");
@@ -47,7 +49,7 @@ internal sealed class BenchMosquitto : IAsyncDisposable
             }
 
             var config = Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"mosquitto-{port}.conf"));
-            await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n")).ConfigureAwait(false);
+            await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"listener {port} 127.0.0.1\n{(alsoOn is null ? "" : $"listener {port} {alsoOn}\n")}allow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\n")).ConfigureAwait(false);
             var broker = new BenchMosquitto(binary, config, port);
             if (await broker.TryStartAsync().ConfigureAwait(false))
             {

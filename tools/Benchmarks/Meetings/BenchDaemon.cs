@@ -68,13 +68,14 @@ internal sealed class BenchDaemon : IAsyncDisposable
     /// <param name="cancellationToken">Kills the daemon when cancelled.</param>
     /// <param name="externalBrokerPort">A broker on loopback to use instead of the embedded one.</param>
     /// <param name="extraArgs">More configuration arguments, such as <c>--Fleet:Group=…</c>.</param>
-    /// <param name="mountSetup">
-    /// A shell command that mounts file systems for the daemon (a small tmpfs for its meetings, say): the daemon then
-    /// runs in a mount namespace of its own (<c>unshare --user --map-root-user --mount</c>, no root needed), where the
-    /// command runs first. What it mounts is seen from outside under <c>/proc/{ProcessId}/root</c>.
+    /// <param name="launcher">
+    /// A program and its arguments that run the daemon's command line in a place of its own, ending with an exec of
+    /// it, so the process killed and measured is the daemon itself: <see cref="InMountNamespace"/> or
+    /// <c>ip netns exec</c>. Null runs it directly.
     /// </param>
+    /// <param name="externalBrokerHost">The external broker's address, when not loopback (from a network namespace).</param>
     /// <exception cref="InvalidOperationException">It exited or was not ready within <paramref name="readyTimeout"/>.</exception>
-    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken, int? externalBrokerPort = null, IReadOnlyList<string>? extraArgs = null, string? mountSetup = null)
+    public static async Task<BenchDaemon> StartAsync(string profilePath, string deviceId, string workingDirectory, TimeSpan readyTimeout, CancellationToken cancellationToken, int? externalBrokerPort = null, IReadOnlyList<string>? extraArgs = null, IReadOnlyList<string>? launcher = null, string externalBrokerHost = "127.0.0.1")
     {
         int port;
         if (externalBrokerPort is { } external)
@@ -89,26 +90,22 @@ internal sealed class BenchDaemon : IAsyncDisposable
         }
 
         Directory.CreateDirectory(workingDirectory);
-        var start = new ProcessStartInfo(mountSetup is null ? "dotnet" : "unshare")
+        var start = new ProcessStartInfo(launcher is [var program, ..] ? program : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        if (mountSetup is not null)
+        foreach (var argument in launcher is { Count: > 0 } ? [.. launcher.Skip(1), "dotnet"] : Array.Empty<string>())
         {
-            // The shell execs the daemon, so the process killed and measured is the daemon itself.
-            foreach (var argument in new[] { "--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", $"{mountSetup} && exec \"$0\" \"$@\"", "dotnet" })
-            {
-                start.ArgumentList.Add(argument);
-            }
+            start.ArgumentList.Add(argument);
         }
 
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
         string[] broker = externalBrokerPort is null
             ? [$"--Mqtt:Broker:Port={port.ToString(CultureInfo.InvariantCulture)}"]
-            : ["--Mqtt:Mode=External", "--Mqtt:External:Host=127.0.0.1", $"--Mqtt:External:Port={port.ToString(CultureInfo.InvariantCulture)}"];
+            : ["--Mqtt:Mode=External", $"--Mqtt:External:Host={externalBrokerHost}", $"--Mqtt:External:Port={port.ToString(CultureInfo.InvariantCulture)}"];
         foreach (var argument in broker.Concat([$"--Profile={profilePath}", $"--Device:Id={deviceId}"]).Concat(extraArgs ?? []))
         {
             start.ArgumentList.Add(argument);
@@ -144,6 +141,14 @@ internal sealed class BenchDaemon : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A launcher that runs the daemon in a mount namespace of its own (<c>unshare --user --map-root-user --mount</c>,
+    /// no root needed) after the shell command <paramref name="setup"/> has mounted what it needs there (a small
+    /// tmpfs for its meetings, say). What it mounts is seen from outside under <c>/proc/{ProcessId}/root</c>.
+    /// </summary>
+    public static IReadOnlyList<string> InMountNamespace(string setup) =>
+        ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c", $"{setup} && exec \"$0\" \"$@\""];
 
     /// <summary>A new MQTT client of this daemon's broker (its own connection, as an earbud hub's).</summary>
     public Task<ApplianceClient> ConnectAsync(CancellationToken cancellationToken) =>

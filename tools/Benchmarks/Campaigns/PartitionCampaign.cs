@@ -1,0 +1,244 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.Benchmarks.Fleet;
+using Appliance.Benchmarks.Meetings;
+using Appliance.Contracts;
+
+namespace Appliance.Benchmarks.Campaigns;
+
+/// <summary>What the partition campaign runs.</summary>
+/// <param name="Cuts">How many times the daemon's link is cut; odd cuts are short, even ones long.</param>
+/// <param name="Meetings">Meetings streaming throughout, each 16 kHz PCM in 20 ms frames, in real time.</param>
+/// <param name="KeepAliveSeconds">The daemon's <c>Mqtt:KeepAliveSeconds</c>: a silence of 1.5 times it ends its session at the broker.</param>
+/// <param name="Seed">Seed of the cut moments and lengths.</param>
+/// <param name="WorkDirectory">Where the broker's configuration and the daemon's working directory go.</param>
+/// <param name="BadLink">After the cuts, how long the link drops packets at random (0: not at all).</param>
+/// <param name="Loss">The share of packets, each way, the bad link drops.</param>
+internal sealed record PartitionSettings(int Cuts, int Meetings, int KeepAliveSeconds, int Seed, string WorkDirectory, TimeSpan BadLink, double Loss = 0.1)
+{
+    /// <summary>How long the broker waits for a silent client before it publishes the client's last will (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).</summary>
+    public TimeSpan WillAfter => TimeSpan.FromSeconds(KeepAliveSeconds * 1.5);
+
+    /// <summary>A short cut: at most half the keep-alive, so no session may end for it.</summary>
+    public (TimeSpan Min, TimeSpan Max) ShortCut => (TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(KeepAliveSeconds / 2.0));
+
+    /// <summary>
+    /// The latest the last will may come after a cut: 1.5 times the keep-alive, plus 7 s because Mosquitto 2.0 looks at
+    /// its clients' keep-alives only every 5 s or so, in whole seconds (its <c>keepalive__check</c>).
+    /// </summary>
+    public TimeSpan WillDeadline => WillAfter + TimeSpan.FromSeconds(7);
+
+    /// <summary>A long cut: past the will's deadline, by 1 to 4 s.</summary>
+    public (TimeSpan Min, TimeSpan Max) LongCut => (WillDeadline + TimeSpan.FromSeconds(1), WillDeadline + TimeSpan.FromSeconds(4));
+}
+
+/// <summary>What the campaign found.</summary>
+/// <param name="ShortCuts">Cuts shorter than half the keep-alive.</param>
+/// <param name="LongCuts">Cuts longer than 1.5 times the keep-alive.</param>
+/// <param name="WillsOnLongCuts">Long cuts during which the broker published the daemon's last will by the deadline (<see cref="PartitionSettings.WillDeadline"/>; must equal <paramref name="LongCuts"/>).</param>
+/// <param name="WillsOnShortCuts">Short cuts during which it did (must be 0: the session survives them).</param>
+/// <param name="WillDelays">From each long cut to its last will.</param>
+/// <param name="Reconnects">From the link's return to the daemon answering <c>health.get</c>.</param>
+/// <param name="FramesSent">Frames the meetings published.</param>
+/// <param name="FramesAccepted">Frames journaled, after the last stop.</param>
+/// <param name="GapFrames">Frames reported missing after the last stop.</param>
+/// <param name="AcceptedLost">Frames accepted before a cut and gone after it (must be 0).</param>
+/// <param name="Completed">Meetings completed after the last stop.</param>
+/// <param name="BadLinkRequests">Requests (<c>health.get</c>, one a second, 5 s time-out each) made while the link was lossy.</param>
+/// <param name="BadLinkAnswered">Of those, answered in time.</param>
+/// <param name="BadLinkWills">Last wills the broker published while the link was lossy (must be 0: a lossy link is not a lost one).</param>
+/// <param name="Failure">Why the campaign stopped early, or null.</param>
+internal sealed record PartitionReport(
+    int ShortCuts,
+    int LongCuts,
+    int WillsOnLongCuts,
+    int WillsOnShortCuts,
+    IReadOnlyList<TimeSpan> WillDelays,
+    IReadOnlyList<TimeSpan> Reconnects,
+    long FramesSent,
+    long FramesAccepted,
+    long GapFrames,
+    long AcceptedLost,
+    int Completed,
+    int BadLinkRequests,
+    int BadLinkAnswered,
+    int BadLinkWills,
+    string? Failure)
+{
+    /// <summary>
+    /// Every long cut gave the last will and no short one did, the lossy link ended no session and had every request
+    /// answered, none accepted was lost, every frame is accounted for and every meeting completed.
+    /// </summary>
+    public bool Passed(int meetings) =>
+        Failure is null && WillsOnLongCuts == LongCuts && WillsOnShortCuts == 0 && BadLinkWills == 0 && BadLinkAnswered == BadLinkRequests
+        && AcceptedLost == 0 && Completed == meetings && FramesAccepted + GapFrames == FramesSent;
+}
+
+/// <summary>
+/// The partition campaign: the daemon runs in a network namespace of its own, joined by one veth link to Mosquitto on
+/// this machine, where the earbuds (this program) stream meetings over loopback. The link is cut (its host end taken
+/// down: packets vanish without a reset, as when Wi-Fi goes) and joined again, short cuts and long ones in turn. A
+/// short cut must not end the daemon's session; a long one must make the broker publish the daemon's last will
+/// within <see cref="PartitionSettings.WillDeadline"/>, and the daemon must come back after the link does. Then the
+/// link drops a share of its packets each way for a while: no session may end, and every request must be answered.
+/// Before each fault every meeting's accepted count is read, after it it must be at least that; at the end every
+/// meeting stops and must complete with every frame accepted or reported missing. Bounded: the cuts and the bad
+/// link's time given, and 60 s for each reconnection.
+/// </summary>
+internal static class PartitionCampaign
+{
+    private const string DeviceId = "partition-hub";
+
+    public static async Task<PartitionReport> RunAsync(PartitionSettings settings, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var profilePath = BenchProfiles.Write(BenchProfiles.IngestOnly(vadModel: null, capacity: Math.Max(16, settings.Meetings)), settings.WorkDirectory, "partition-profile");
+        await using var space = await NetworkNamespace.CreateAsync().ConfigureAwait(false);
+        await using var broker = await BenchMosquitto.StartAsync(settings.WorkDirectory, alsoOn: space.HostAddress).ConfigureAwait(false);
+        progress($"partitions: the daemon in network namespace {space.Name} ({space.InnerAddress}), Mosquitto {broker.Version} on {space.HostAddress}:{broker.Port} and loopback");
+        await using var daemon = await BenchDaemon.StartAsync(
+            profilePath,
+            DeviceId,
+            Path.Combine(settings.WorkDirectory, "partition-daemon"),
+            TimeSpan.FromSeconds(60),
+            cancellationToken,
+            broker.Port,
+            [string.Create(CultureInfo.InvariantCulture, $"--Mqtt:KeepAliveSeconds={settings.KeepAliveSeconds}")],
+            space.Launcher,
+            space.HostAddress).ConfigureAwait(false);
+        await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = broker.Port, DeviceId = DeviceId, DefaultTimeout = TimeSpan.FromSeconds(20) }, cancellationToken).ConfigureAwait(false);
+        var wills = new ConcurrentQueue<long>(); // when the broker published the daemon's last will
+        await using var status = await earbuds.SubscribeAsync(Topics.Status(DeviceId), cancellationToken).ConfigureAwait(false);
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watcher = WatchWillsAsync(status, wills, watching.Token);
+        var sessions = Enumerable.Range(0, settings.Meetings).Select(i => string.Create(CultureInfo.InvariantCulture, $"part-{i:D2}")).ToArray();
+        var next = new long[settings.Meetings];
+        var willDelays = new List<TimeSpan>();
+        var reconnects = new List<TimeSpan>();
+        int shortCuts = 0, longCuts = 0, willsOnLong = 0, willsOnShort = 0, badAsked = 0, badAnswered = 0, badWills = 0;
+        long acceptedLost = 0;
+        string? failure = null;
+        var random = new Random(settings.Seed);
+        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task sender = Task.CompletedTask;
+        try
+        {
+            if (await CampaignMeetings.StartAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false) is { } problem)
+            {
+                return Failed(problem);
+            }
+
+            sender = CampaignMeetings.SendAsync(message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, sessions, next, streaming.Token);
+            for (var cut = 1; cut <= settings.Cuts; cut++)
+            {
+                // Runs outlast the daemon's 10 s "stable connection", so every cut meets its back-off from the start.
+                await Task.Delay(CampaignMeetings.Between(random, TimeSpan.FromSeconds(11), TimeSpan.FromSeconds(13)), cancellationToken).ConfigureAwait(false);
+                var isLong = cut % 2 == 0;
+                var (min, max) = isLong ? settings.LongCut : settings.ShortCut;
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                wills.Clear();
+                var cutAt = Stopwatch.GetTimestamp();
+                await space.CutAsync().ConfigureAwait(false);
+                await Task.Delay(CampaignMeetings.Between(random, min, max), cancellationToken).ConfigureAwait(false);
+                await space.RestoreAsync().ConfigureAwait(false);
+                var upAt = Stopwatch.GetTimestamp();
+                var will = wills.TryPeek(out var at) ? at : (long?)null;
+                await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
+                reconnects.Add(Stopwatch.GetElapsedTime(upAt));
+                if (isLong)
+                {
+                    longCuts++;
+                    if (will is { } willAt)
+                    {
+                        willDelays.Add(Stopwatch.GetElapsedTime(cutAt, willAt));
+                        willsOnLong += willDelays[^1] <= settings.WillDeadline ? 1 : 0;
+                    }
+                }
+                else
+                {
+                    shortCuts++;
+                    willsOnShort += will is null ? 0 : 1;
+                }
+
+                var after = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                acceptedLost += CampaignMeetings.Lost(before, after);
+                progress(string.Create(CultureInfo.InvariantCulture, $"partitions: cut {cut} of {settings.Cuts} ({(isLong ? "long" : "short")}): last will {(will is null ? "not published" : "published")}, back {reconnects[^1].TotalSeconds:F2} s after the link; accepted lost so far {acceptedLost}"));
+            }
+
+            if (settings.BadLink > TimeSpan.Zero)
+            {
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                wills.Clear();
+                await space.MakeLossyAsync(settings.Loss).ConfigureAwait(false);
+                try
+                {
+                    var lossy = Stopwatch.StartNew();
+                    while (lossy.Elapsed < settings.BadLink)
+                    {
+                        var asked = Stopwatch.GetTimestamp();
+                        badAsked++;
+                        try
+                        {
+                            var reply = await earbuds.CallAsync(RpcMethods.HealthGet, new EmptyParams(), new RpcCallOptions { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken).ConfigureAwait(false);
+                            badAnswered += reply.Result is null ? 0 : 1;
+                        }
+                        catch (TimeoutException)
+                        {
+                            // Not answered in time: counted.
+                        }
+
+                        if (TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(asked) is { } rest && rest > TimeSpan.Zero)
+                        {
+                            await Task.Delay(rest, cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+                finally
+                {
+                    await space.MakeLosslessAsync().ConfigureAwait(false);
+                }
+
+                badWills = wills.Count;
+                await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
+                acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false));
+                progress(string.Create(CultureInfo.InvariantCulture, $"partitions: {settings.BadLink.TotalSeconds:0} s of {settings.Loss:P0} loss: {badAnswered} of {badAsked} requests answered, {badWills} last wills; accepted lost so far {acceptedLost}"));
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+        }
+        finally
+        {
+            await space.RestoreAsync().ConfigureAwait(false);
+            await streaming.CancelAsync().ConfigureAwait(false);
+            await sender.ConfigureAwait(false);
+            await watching.CancelAsync().ConfigureAwait(false);
+            await watcher.ConfigureAwait(false);
+        }
+
+        var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
+        return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, next.Sum(), accepted, gaps, acceptedLost, completed, badAsked, badAnswered, badWills, failure ?? finishProblem);
+
+        PartitionReport Failed(string why) => new(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, next.Sum(), 0, 0, acceptedLost, 0, badAsked, badAnswered, badWills, why);
+    }
+
+    /// <summary>Notes the moment of every status the broker publishes for the daemon with "connection lost": its last will.</summary>
+    private static async Task WatchWillsAsync(TopicSubscription status, ConcurrentQueue<long> wills, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var message in status.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (message.Deserialize<StatusDocument>() is { Online: false, Reason: "connection lost" })
+                {
+                    wills.Enqueue(Stopwatch.GetTimestamp());
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The campaign is over.
+        }
+    }
+}
