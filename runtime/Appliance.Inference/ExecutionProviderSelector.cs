@@ -1,5 +1,4 @@
 using Appliance.Profiles;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Appliance.Inference;
 
@@ -20,7 +19,7 @@ public static class ExecutionProviderSelector
     public const string Cpu = "CPUExecutionProvider";
 
     /// <summary>The providers compiled into the ONNX Runtime this process loaded.</summary>
-    public static IReadOnlyList<string> InstalledProviders() => OrtEnv.Instance().GetAvailableProviders();
+    public static IReadOnlyList<string> InstalledProviders() => OnnxRuntimeEnvironment.Instance.GetAvailableProviders();
 
     /// <summary>The first provider of <paramref name="chain"/> that <paramref name="installed"/> offers, or the CPU provider.</summary>
     /// <param name="chain">The profile's providers in order of preference; empty means CPU.</param>

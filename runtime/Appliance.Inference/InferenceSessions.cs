@@ -52,6 +52,7 @@ public static class InferenceSessions
             return new SessionOpenResult(null, SessionOpenError.ModelMissing, $"{path} does not exist.");
         }
 
+        OnnxRuntimeEnvironment.Ensure();
         var installed = settings.InstalledProviders();
         var choice = ExecutionProviderSelector.Choose(settings.ExecutionProviders, installed);
         var fallbacks = choice.Skipped.Select(s => $"{s.Name}: {s.Reason}").ToList();

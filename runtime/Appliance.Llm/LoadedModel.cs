@@ -60,6 +60,7 @@ internal sealed class LoadedModel
     public static LoadedModel? TryCreate(ModelSpec spec, ModelFolder folder, InferenceSettings settings, List<string> failures)
     {
         var contextTokens = Math.Min(folder.ContextLength, spec.ContextTokens ?? int.MaxValue);
+        OnnxRuntimeEnvironment.Ensure(); // GenAI runs on the process's environment: made here first, with telemetry off
         foreach (var provider in settings.ProviderCandidates())
         {
             Model? model = null;

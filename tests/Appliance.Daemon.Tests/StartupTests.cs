@@ -6,6 +6,30 @@ namespace Appliance.Daemon.Tests;
 
 public sealed class StartupTests
 {
+    /// <summary>
+    /// ONNX Runtime's Linux builds carry a telemetry client that, unless told off before the library starts, keeps a
+    /// device id and an event store under <c>~/.cache/Microsoft/DeveloperTools/.onnxruntime</c> and posts to a Microsoft
+    /// collector. The daemon, started with a home of its own, is ready (its runtime environment made, where that client
+    /// would start) and has left nothing there. <c>appliance-bench privacy-check</c> shows the sockets side.
+    /// </summary>
+    [Fact]
+    public async Task The_runtimes_telemetry_is_off_and_leaves_no_store_in_the_home_folder()
+    {
+        var home = Directory.CreateTempSubdirectory("appliance-home-").FullName;
+        try
+        {
+            await using var daemon = DaemonProcess.Start(new Dictionary<string, string> { ["HOME"] = home }, "--Mqtt:Broker:Port=0", "--Device:Id=home-check");
+            await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
+
+            Assert.Contains("execution provider CPUExecutionProvider", daemon.Output, StringComparison.Ordinal);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(home, "*", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_broken_profile_stops_start_up_with_a_clear_message_and_a_non_zero_exit()
     {
