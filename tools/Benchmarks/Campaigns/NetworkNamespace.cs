@@ -5,8 +5,8 @@ namespace Appliance.Benchmarks.Campaigns;
 
 /// <summary>
 /// A network namespace of the campaign's own, joined to this machine by one veth link: the host end has
-/// <see cref="HostAddress"/>, the namespace end <see cref="InnerAddress"/> (a /30 of 10.201.0.0/16, picked from the
-/// process id so that two campaigns do not meet). A process started with <see cref="Launcher"/> sees only that link and
+/// <see cref="HostAddress"/>, the namespace end <see cref="InnerAddress"/> (one of the 16 384 /30s of 10.201.0.0/16,
+/// picked at random, and another when its name is taken, so that campaigns side by side do not meet). A process started with <see cref="Launcher"/> sees only that link and
 /// its own loopback. Cutting the link takes the host end down: packets are dropped without a reset, as when Wi-Fi goes.
 /// Creating it needs CAP_NET_ADMIN (root). Disposing deletes the namespace, and the link with it.
 /// </summary>
@@ -35,7 +35,21 @@ internal sealed class NetworkNamespace : IAsyncDisposable
     /// <exception cref="InvalidOperationException">A step failed (most often: not root), with what <c>ip</c> said.</exception>
     public static async Task<NetworkNamespace> CreateAsync()
     {
-        var id = Environment.ProcessId % 16384;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await CreateAsync(Random.Shared.Next(16384)).ConfigureAwait(false);
+            }
+            catch (NameTakenException) when (attempt < 5)
+            {
+                // Another campaign holds that one: take another.
+            }
+        }
+    }
+
+    private static async Task<NetworkNamespace> CreateAsync(int id)
+    {
         var network = string.Create(CultureInfo.InvariantCulture, $"10.201.{id / 64}.");
         var host = (id % 64 * 4) + 1;
         var name = string.Create(CultureInfo.InvariantCulture, $"appliance-{id}");
@@ -44,6 +58,14 @@ internal sealed class NetworkNamespace : IAsyncDisposable
         try
         {
             await IpAsync("netns", "add", name).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("File exists", StringComparison.Ordinal))
+        {
+            throw new NameTakenException(e.Message);
+        }
+
+        try
+        {
             await IpAsync("link", "add", space._hostLink, "type", "veth", "peer", "name", inner, "netns", name).ConfigureAwait(false);
             await IpAsync("addr", "add", space.HostAddress + "/30", "dev", space._hostLink).ConfigureAwait(false);
             await IpAsync("link", "set", space._hostLink, "up").ConfigureAwait(false);
@@ -99,6 +121,9 @@ internal sealed class NetworkNamespace : IAsyncDisposable
             // Never made, or already gone.
         }
     }
+
+    /// <summary>The namespace's name is another's: nothing was made.</summary>
+    private sealed class NameTakenException(string message) : InvalidOperationException(message);
 
     private static Task IpAsync(params string[] arguments) => RunAsync(["ip", .. arguments]);
 
