@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Appliance.Benchmarks;
 
-/// <summary>CPU time and resident memory of any process, read from <c>/proc/PID</c> (Linux).</summary>
+/// <summary>CPU time, resident memory, open files and threads of any process, read from <c>/proc/PID</c> (Linux).</summary>
 internal static class ProcessFigures
 {
     /// <summary>Clock ticks per second of the CPU times in <c>/proc/PID/stat</c> (USER_HZ on Linux).</summary>
@@ -29,6 +29,14 @@ internal static class ProcessFigures
     /// <exception cref="IOException">The process is gone.</exception>
     public static long ResidentKib(int pid) => StatusKib(pid, "VmRSS:");
 
+    /// <summary>The process's open file descriptors (the entries of <c>/proc/PID/fd</c>).</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static int OpenFiles(int pid) => Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd").Count();
+
+    /// <summary>The process's threads (<c>Threads</c> in <c>/proc/PID/status</c>).</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static int Threads(int pid) => (int)StatusKib(pid, "Threads:");
+
     /// <summary>
     /// Sets the process's <c>VmHWM</c> back to its resident set now (writing 5 to <c>/proc/PID/clear_refs</c>), so a
     /// later <see cref="PeakResidentKib"/> covers only what followed. False where the kernel or permissions refuse.
@@ -46,6 +54,7 @@ internal static class ProcessFigures
         }
     }
 
+    /// <summary>The first number of a <c>/proc/PID/status</c> field (KiB for the memory ones).</summary>
     private static long StatusKib(int pid, string field)
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));

@@ -1,13 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Appliance.Benchmarks.Fleet;
 using Appliance.Benchmarks.Meetings;
 using Appliance.Contracts;
 using Appliance.MeetingPlayer;
-using Appliance.ModelForge.Llm;
-using Appliance.ModelForge.Whisper;
 
 namespace Appliance.Benchmarks.Campaigns;
 
@@ -55,13 +52,7 @@ internal static class PrivacyCheck
 
     public static async Task<PrivacyReport> RunAsync(string workDirectory, Action<string> progress, CancellationToken cancellationToken)
     {
-        var whisper = Path.Combine(workDirectory, "whisper-tiny");
-        WhisperForge.Write(WhisperPreset.Tiny, 7, whisper);
-        var llm = Path.Combine(workDirectory, "llm-tiny");
-        LlmForge.Write(LlmPreset.Tiny with { Name = "tiny-2k", ContextLength = 2048 }, 42, llm);
-        var profile = BenchProfiles.WithSummaryModels(whisper, "whisper-tiny", llm, "tiny-summary", 2048, 16, vadModel: null);
-        profile["models"]!["voiceLlm"] = new JsonObject { ["id"] = "tiny-voice", ["path"] = llm, ["contextTokens"] = 2048 };
-        var profilePath = BenchProfiles.Write(profile, workDirectory, "privacy-profile");
+        var profilePath = BenchProfiles.Write(BenchProfiles.TinyModels(workDirectory, out var llm), workDirectory, "privacy-profile");
         var trace = Path.Combine(workDirectory, "daemon.strace");
 
         await using var space = await NetworkNamespace.CreateAsync().ConfigureAwait(false);

@@ -53,6 +53,25 @@ internal static class BenchProfiles
         return WithModels(new JsonObject { ["asr"] = new JsonObject { ["id"] = "whisper-base-forged", ["path"] = whisperFolder } }, vadModel);
     }
 
+    /// <summary>
+    /// dev-x64 with every model forged tiny into <paramref name="folder"/> (seconds of work): a whisper-tiny as <c>asr</c>, its
+    /// end-of-text bias set so that it writes a few words per utterance rather than its whole 448-token window
+    /// (<c>whisper-tiny</c>), a tiny R1 with a 2048-token context as <c>voiceLlm</c> (<c>tiny-voice</c>) and as
+    /// <c>summaryLlm</c> (<c>tiny-summary</c>, thinking budget 16 tokens); the energy VAD, no wake word.
+    /// </summary>
+    /// <param name="folder">Where the models are forged.</param>
+    /// <param name="llmFolder">The tiny R1's folder, for <c>models.load</c>.</param>
+    public static JsonObject TinyModels(string folder, out string llmFolder)
+    {
+        var whisper = Path.Combine(folder, "whisper-tiny");
+        Appliance.ModelForge.Whisper.WhisperForge.Write(Appliance.ModelForge.Whisper.WhisperPreset.Tiny, 7, whisper, endOfTextBias: SummarySettings.EndOfTextBiasDefault);
+        llmFolder = Path.Combine(folder, "llm-tiny");
+        Appliance.ModelForge.Llm.LlmForge.Write(Appliance.ModelForge.Llm.LlmPreset.Tiny with { Name = "tiny-2k", ContextLength = 2048 }, 42, llmFolder);
+        var profile = WithSummaryModels(whisper, "whisper-tiny", llmFolder, "tiny-summary", 2048, 16, vadModel: null);
+        profile["models"]!["voiceLlm"] = new JsonObject { ["id"] = "tiny-voice", ["path"] = llmFolder, ["contextTokens"] = 2048 };
+        return profile;
+    }
+
     /// <summary>dev-x64 with its <c>models</c> section replaced by <paramref name="models"/>, and the Silero VAD added when given.</summary>
     private static JsonObject WithModels(JsonObject models, string? vadModel)
     {

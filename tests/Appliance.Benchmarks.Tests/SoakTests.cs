@@ -1,0 +1,38 @@
+using Appliance.Benchmarks.Campaigns;
+
+namespace Appliance.Benchmarks.Tests;
+
+/// <summary>
+/// The short version of the soak (the README's command runs an hour): one minute of the same mixed load, sampled every
+/// 2 s and charted. A minute is too short to judge growth, so this holds the load itself: every request answered,
+/// every meeting completed with every frame accounted for, the samples taken and the chart drawn.
+/// </summary>
+public sealed class SoakTests
+{
+    [Fact]
+    public async Task A_minute_of_mixed_load_is_served_without_a_failure_and_is_sampled_and_charted()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "soak-test-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var settings = new SoakSettings(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(12), folder);
+
+            var report = await SoakCampaign.RunAsync(settings, _ => { }, CancellationToken.None);
+            var chart = Path.Combine(folder, "soak.png");
+            SoakChart.Save(report, chart);
+
+            var rows = string.Join("; ", SoakCommand.Rows(report).Select(r => $"{r.Figure}: {r.Value}"));
+            Assert.Null(report.Failure);
+            Assert.All(report.Loads, load => Assert.True(load.Done > 0 && load.Failed == 0, rows));
+            Assert.InRange(report.Samples.Count, 25, 31);
+            Assert.True(report.Steady.Count >= 15, rows);
+            Assert.All(report.Samples, s => Assert.True(s.ResidentMib > 0 && s.Threads > 0 && s.OpenFiles > 0, rows));
+            Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(chart)[..4]);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

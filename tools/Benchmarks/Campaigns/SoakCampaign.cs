@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Globalization;
+using Appliance.Benchmarks.Meetings;
+using Appliance.Contracts;
+using Appliance.MeetingPlayer;
+
+namespace Appliance.Benchmarks.Campaigns;
+
+/// <summary>What the soak runs.</summary>
+/// <param name="Duration">How long the mixed load runs.</param>
+/// <param name="WarmUp">The first part of it, left out of the growth figures (models load, caches and pools fill).</param>
+/// <param name="SampleEvery">How often the daemon's figures are read.</param>
+/// <param name="MeetingLength">How long each meeting streams before it stops.</param>
+/// <param name="WorkDirectory">Where the forged models and the daemon's files go.</param>
+internal sealed record SoakSettings(TimeSpan Duration, TimeSpan WarmUp, TimeSpan SampleEvery, TimeSpan MeetingLength, string WorkDirectory);
+
+/// <summary>The daemon's figures at one moment.</summary>
+/// <param name="At">Time since the load started.</param>
+/// <param name="ResidentMib">Resident set.</param>
+/// <param name="CpuPercent">CPU used since the sample before, in percent of one core.</param>
+/// <param name="OpenFiles">Open file descriptors.</param>
+/// <param name="Threads">Threads.</param>
+/// <param name="RpcQueued">Requests queued (the status document's load).</param>
+/// <param name="Meetings">Meetings recording.</param>
+internal sealed record SoakSample(TimeSpan At, double ResidentMib, double CpuPercent, int OpenFiles, int Threads, int RpcQueued, int Meetings);
+
+/// <summary>How one kind of load went.</summary>
+internal sealed record SoakLoad(string Name, int Done, int Failed, IReadOnlyList<string> Failures);
+
+/// <summary>What the soak found.</summary>
+/// <param name="Samples">Every sample, in order.</param>
+/// <param name="Loads">Each kind of load with its count and failures.</param>
+/// <param name="Settings">What ran.</param>
+/// <param name="Failure">Why it stopped early, or null.</param>
+internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyList<SoakLoad> Loads, SoakSettings Settings, string? Failure)
+{
+    /// <summary>The samples after the warm-up.</summary>
+    public IReadOnlyList<SoakSample> Steady => [.. Samples.Where(s => s.At >= Settings.WarmUp)];
+
+    /// <summary>How much a figure grew after the warm-up: the median of the last tenth of the steady samples against the median of the first tenth.</summary>
+    public (double First, double Last) Ends(Func<SoakSample, double> figure)
+    {
+        var steady = Steady;
+        var tenth = Math.Max(1, steady.Count / 10);
+        return steady.Count == 0 ? (0, 0) : (Median(steady.Take(tenth).Select(figure)), Median(steady.TakeLast(tenth).Select(figure)));
+    }
+
+    /// <summary>RSS growth after the warm-up, in percent.</summary>
+    public double ResidentGrowthPercent => Ends(s => s.ResidentMib) is var (first, last) && first > 0 ? (last - first) / first * 100 : 0;
+
+    /// <summary>The goals: RSS growth under 5 %, no growth in open files or threads, no failed request, no early stop.</summary>
+    public bool Passed =>
+        Failure is null && Steady.Count >= 2 && ResidentGrowthPercent < 5
+        && Ends(s => s.OpenFiles) is var (filesFirst, filesLast) && filesLast <= filesFirst
+        && Ends(s => s.Threads) is var (threadsFirst, threadsLast) && threadsLast <= threadsFirst
+        && Loads.All(l => l.Failed == 0 && l.Done > 0);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+}
+
+/// <summary>
+/// The soak: the daemon with tiny forged models (whisper-tiny for speech, a tiny R1 for chats and summaries) under
+/// mixed load for a given time: two meetings at a time streaming 16 kHz PCM in real time, each stopped after its
+/// length, completed (transcript and summary) and deleted; a chat every 3 s; a transcription of 2 s every 5 s. Every
+/// sample reads the daemon's resident set, CPU, open files and threads from /proc and its queue and meetings from its
+/// status. Voice commands are not in the load: the daemon has none yet. Bounded: the duration given, and 2 minutes for
+/// each call.
+/// </summary>
+internal static class SoakCampaign
+{
+    private const string DeviceId = "soak-hub";
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(2);
+
+    public static async Task<SoakReport> RunAsync(SoakSettings settings, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var profilePath = BenchProfiles.Write(BenchProfiles.TinyModels(settings.WorkDirectory, out _), settings.WorkDirectory, "soak-profile");
+        await using var daemon = await BenchDaemon.StartAsync(profilePath, DeviceId, Path.Combine(settings.WorkDirectory, "soak-daemon"), TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
+        await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = daemon.Port, DeviceId = DeviceId, DefaultTimeout = CallTimeout }, cancellationToken).ConfigureAwait(false);
+        await DaemonModels.WaitSettledAsync(client, [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.VoiceLlm], CallTimeout, cancellationToken).ConfigureAwait(false);
+        progress($"soak: {settings.Duration.TotalMinutes:0.#} min of mixed load, a sample every {settings.SampleEvery.TotalSeconds:0} s, the first {settings.WarmUp.TotalMinutes:0.#} min warm-up");
+
+        using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        running.CancelAfter(settings.Duration);
+        var pcm = new byte[16000 * 2 * 2]; // 2 s of 16 kHz s16le: noise, then silence
+        new Random(11).NextBytes(pcm.AsSpan(0, pcm.Length / 2));
+        var chats = new LoadCounter("llm.chat every 3 s");
+        var transcriptions = new LoadCounter("asr.transcribe of 2 s every 5 s");
+        var meetings = new LoadCounter("meetings, two at a time, each to its summary, then deleted");
+        var samples = new List<SoakSample>();
+        string? failure = null;
+        var loads = new[]
+        {
+            EveryAsync(TimeSpan.FromSeconds(3), chats, async token =>
+                (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
+            EveryAsync(TimeSpan.FromSeconds(5), transcriptions, async token =>
+                (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
+            MeetingsAsync(client, pcm, settings.MeetingLength, 0, meetings, running.Token),
+            MeetingsAsync(client, pcm, settings.MeetingLength, 1, meetings, running.Token),
+        };
+
+        var started = Stopwatch.StartNew();
+        var ticks = daemon.CpuTicks();
+        var lastSample = started.Elapsed;
+        try
+        {
+            while (!running.IsCancellationRequested)
+            {
+                await Task.Delay(settings.SampleEvery, running.Token).ConfigureAwait(false);
+                var now = started.Elapsed;
+                var ticksNow = daemon.CpuTicks();
+                var load = (await client.GetStatusAsync(running.Token).ConfigureAwait(false)).Load;
+                samples.Add(new SoakSample(now, daemon.ResidentKib() / 1024.0, ProcessFigures.CpuPercent(ticks, ticksNow, now - lastSample), ProcessFigures.OpenFiles(daemon.ProcessId), ProcessFigures.Threads(daemon.ProcessId), load?.RpcQueued ?? 0, load?.Meetings ?? 0));
+                (ticks, lastSample) = (ticksNow, now);
+                if (samples.Count % Math.Max(1, (int)(TimeSpan.FromMinutes(5) / settings.SampleEvery)) == 0)
+                {
+                    var s = samples[^1];
+                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {chats.Done} chats, {transcriptions.Done} transcriptions, {meetings.Done} meetings; {chats.Failed + transcriptions.Failed + meetings.Failed} failed"));
+                }
+
+                if (daemon.ExitDescription is { } exit)
+                {
+                    failure = exit;
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The soak's time is over.
+        }
+        catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            failure = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        await running.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(loads).ConfigureAwait(false);
+        return new SoakReport(samples, [chats.Snapshot(), transcriptions.Snapshot(), meetings.Snapshot()], settings, failure);
+    }
+
+    /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>
+    private static async Task EveryAsync(TimeSpan period, LoadCounter counter, Func<CancellationToken, Task<RpcError?>> call, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    counter.Count(await call(cancellationToken).ConfigureAwait(false) is { } error ? $"{error.Code}: {error.Message}" : null);
+                }
+                catch (TimeoutException ex)
+                {
+                    counter.Count(ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The soak is over; a call cut short by it is not counted.
+        }
+    }
+
+    /// <summary>One meeting after another: start, stream in real time for <paramref name="length"/>, stop, wait for the summary, check every frame is accounted for, delete.</summary>
+    private static async Task MeetingsAsync(ApplianceClient client, byte[] pcm, TimeSpan length, int lane, LoadCounter counter, CancellationToken cancellationToken)
+    {
+        const int FrameBytes = 640; // 20 ms
+        try
+        {
+            for (var n = 0; !cancellationToken.IsCancellationRequested; n++)
+            {
+                var session = string.Create(CultureInfo.InvariantCulture, $"soak-{lane}-{n:D4}");
+                var start = await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en" }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (start.Error is { } refused)
+                {
+                    counter.Count($"{session} start: {refused.Code}: {refused.Message}");
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                var frames = (long)(length / TimeSpan.FromMilliseconds(20));
+                var pace = Stopwatch.StartNew();
+                for (long seq = 0; seq < frames; seq++)
+                {
+                    await client.PublishAsync(MeetingAudioFrame.Create(DeviceId, session, seq, AudioCodecs.PcmS16LE, pcm.AsMemory((int)(seq % 100 * FrameBytes), FrameBytes)), cancellationToken).ConfigureAwait(false);
+                    if (TimeSpan.FromMilliseconds(20 * (seq + 1)) - pace.Elapsed is { } wait && wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                await client.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = session, LastSequence = frames - 1 }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var waited = Stopwatch.StartNew();
+                MeetingRecord? record;
+                while ((record = (await MeetingRecord.GetAsync(client, session, cancellationToken).ConfigureAwait(false)).Record) is not { State: "completed" or "failed" } && waited.Elapsed < CallTimeout)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+                }
+
+                counter.Count(record switch
+                {
+                    { State: "completed" } when record.Accepted + record.GapFrames == frames => null,
+                    { State: "completed" } => $"{session}: {record.Accepted} accepted and {record.GapFrames} missing of {frames} sent",
+                    _ => $"{session}: {record?.State ?? "gone"} after {CallTimeout.TotalSeconds:0} s",
+                });
+                await MeetingRecord.DeleteAsync(client, session, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The soak is over: the meeting in progress is not counted.
+        }
+    }
+
+    /// <summary>Counts one kind of load from several tasks.</summary>
+    private sealed class LoadCounter(string name)
+    {
+        private readonly Lock _sync = new();
+        private readonly List<string> _failures = [];
+        private int _done;
+
+        public int Done => Volatile.Read(ref _done);
+
+        public int Failed
+        {
+            get
+            {
+                lock (_sync)
+                {
+                    return _failures.Count;
+                }
+            }
+        }
+
+        /// <summary>Counts a call: done when <paramref name="failure"/> is null, else failed with why.</summary>
+        public void Count(string? failure)
+        {
+            if (failure is null)
+            {
+                Interlocked.Increment(ref _done);
+                return;
+            }
+
+            lock (_sync)
+            {
+                _failures.Add(failure);
+            }
+        }
+
+        public SoakLoad Snapshot()
+        {
+            lock (_sync)
+            {
+                return new SoakLoad(name, Done, _failures.Count, [.. _failures.Take(5)]);
+            }
+        }
+    }
+}
