@@ -16,25 +16,16 @@ internal static partial class AtomicFile
     private const int InvalidArgument = 22;       // EINVAL: the filesystem cannot fsync a directory
     private const int NotSupported = 95;          // EOPNOTSUPP
 
-    /// <summary>
-    /// Writes <paramref name="content"/> to a temporary file, flushes it, renames it over <paramref name="path"/> and
-    /// flushes the folder. With <paramref name="previousPath"/>, the old content of <paramref name="path"/> (when there
-    /// is one) is first renamed there, so a crash between the two renames leaves it under that name.
-    /// </summary>
-    /// <exception cref="IOException">The disk refused a step; <paramref name="path"/>, or <paramref name="previousPath"/>
-    /// when the failure came between the renames, still holds the old content.</exception>
-    public static void Write(string path, ReadOnlySpan<byte> content, string? previousPath = null)
+    /// <summary>Writes <paramref name="content"/> to a temporary file, flushes it, renames it over <paramref name="path"/> and flushes the folder.</summary>
+    /// <exception cref="IOException">The disk refused a step. <paramref name="path"/> holds its old content whole, or,
+    /// when only the folder's flush failed, its new content, which a power cut may still take back.</exception>
+    public static void Write(string path, ReadOnlySpan<byte> content)
     {
         var temporary = path + ".tmp";
         using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             stream.Write(content);
             stream.Flush(flushToDisk: true);
-        }
-
-        if (previousPath is not null && File.Exists(path))
-        {
-            File.Move(path, previousPath, overwrite: true);
         }
 
         File.Move(temporary, path, overwrite: true);

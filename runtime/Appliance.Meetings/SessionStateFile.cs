@@ -6,70 +6,72 @@ using System.Text.Json;
 namespace Appliance.Meetings;
 
 /// <summary>
-/// A session's state, kept in two copies so that damage to one loses nothing: <c>state.json</c> and the copy it last
-/// replaced, <c>state.previous.json</c>. Each copy is the state document's JSON sealed by a last property,
-/// <c>"crc32":"xxxxxxxx"</c>: the CRC-32 (IEEE, as in the journals) of the same text without that property, in 8
-/// lower-case hex digits. A copy that is missing, fails its checksum, or is not a state document of its folder is
-/// damaged; at load the other copy is used and the damaged one rewritten from it. State files of version 1 (written
-/// before the seal existed) load unsealed.
+/// A session's state, kept in two copies so that damage to one loses nothing: <c>state.json</c> and its mirror,
+/// <c>state.copy.json</c>, written one after the other with the same text, each atomically. Each copy is the state
+/// document's JSON sealed by a last property, <c>"crc32":"xxxxxxxx"</c>: the CRC-32 (IEEE, as in the journals) of the
+/// same text without that property, in 8 lower-case hex digits. A copy that is missing, unreadable, fails its checksum,
+/// or is not a state document of its folder is damaged; at load the other copy is used and the damaged one rewritten
+/// from it. A crash between the two writes leaves the mirror one change behind: <c>state.json</c> is then whole and
+/// wins, and the mirror is brought up to it. State files of version 1 (written before the seal existed) load unsealed.
 /// </summary>
 internal static class SessionStateFile
 {
     public const string CurrentName = "state.json";
-    public const string PreviousName = "state.previous.json";
+    public const string MirrorName = "state.copy.json";
+
     /// <summary>The version of the state document since the seal: a document of this version or later must carry one.</summary>
     public const int SealedVersion = 2;
     private static readonly byte[] SealStart = ",\"crc32\":\""u8.ToArray();
     private static readonly int SealLength = SealStart.Length + 8 + 2; // the property, its 8 hex digits, "}
 
-    /// <summary>
-    /// Saves the state: the current copy becomes the previous one, and the new text the current one, each step a rename,
-    /// so a crash at any point leaves at least one whole copy.
-    /// </summary>
-    /// <exception cref="IOException">The disk refused a step; at least one whole copy is still on disk.</exception>
+    /// <summary>Saves the state to <c>state.json</c>, then the same text to its mirror, each replaced atomically.</summary>
+    /// <exception cref="IOException">The disk refused a step; each copy holds its old or its new text, whole.</exception>
     public static void Save(string directory, SessionStateDocument state)
     {
-        AtomicFile.Write(Path.Combine(directory, CurrentName), Seal(JsonSerializer.SerializeToUtf8Bytes(state, MeetingJson.Options)), Path.Combine(directory, PreviousName));
+        state.Version = SealedVersion;
+        var text = Seal(JsonSerializer.SerializeToUtf8Bytes(state, MeetingJson.Options));
+        AtomicFile.Write(Path.Combine(directory, CurrentName), text);
+        AtomicFile.Write(Path.Combine(directory, MirrorName), text);
     }
 
     /// <summary>
-    /// Loads the state of the session folder <paramref name="directory"/>: the current copy when it is whole, else the
-    /// previous one. A damaged copy is rewritten from the whole one, and a missing previous copy (a folder of an older
-    /// version) is made, both as well as the disk allows: what could not be written is tried again at the next save.
+    /// Loads the state of the session folder <paramref name="directory"/>: <c>state.json</c> when it is whole, else the
+    /// mirror. A damaged copy is rewritten from the whole one, and a mirror that is missing (a folder of an older
+    /// version) or behind is brought up to date, as well as the disk allows: what could not be written is written
+    /// again by the next save.
     /// </summary>
     /// <param name="directory">The session folder; its name is the session id the state must name.</param>
-    /// <param name="repair">What was damaged and restored, for the log, or null when both copies were whole.</param>
+    /// <param name="repair">What was damaged and restored, for the log, or null when nothing was.</param>
     /// <exception cref="InvalidDataException">Neither copy is whole; the message says why for each.</exception>
-    /// <exception cref="IOException">A copy could not be read.</exception>
     public static SessionStateDocument Load(string directory, out string? repair)
     {
         var sessionId = Path.GetFileName(directory);
         var currentPath = Path.Combine(directory, CurrentName);
-        var previousPath = Path.Combine(directory, PreviousName);
+        var mirrorPath = Path.Combine(directory, MirrorName);
         var current = TryRead(currentPath, sessionId, out var currentBytes, out var currentProblem);
-        var previous = TryRead(previousPath, sessionId, out var previousBytes, out var previousProblem);
+        var mirror = TryRead(mirrorPath, sessionId, out var mirrorBytes, out var mirrorProblem);
         repair = null;
         if (current is not null)
         {
-            if (previous is null)
+            if (mirror is null || !mirrorBytes.AsSpan().SequenceEqual(currentBytes))
             {
-                TryRestore(previousPath, currentBytes!);
-                repair = previousProblem == Missing ? null : $"{PreviousName} {previousProblem}; restored from {CurrentName}";
+                TryRestore(mirrorPath, currentBytes!);
+                repair = mirror is null && mirrorProblem != Missing ? $"{MirrorName} {mirrorProblem}; restored from {CurrentName}" : null;
             }
 
             return current;
         }
 
-        if (previous is null)
+        if (mirror is null)
         {
-            throw new InvalidDataException(currentProblem == Missing && previousProblem == Missing
+            throw new InvalidDataException(currentProblem == Missing && mirrorProblem == Missing
                 ? $"no {CurrentName}"
-                : $"{CurrentName} {currentProblem}, and {PreviousName} {previousProblem}");
+                : $"{CurrentName} {currentProblem}, and {MirrorName} {mirrorProblem}");
         }
 
-        TryRestore(currentPath, previousBytes!);
-        repair = $"{CurrentName} {currentProblem}; restored from {PreviousName}, the state before the last change";
-        return previous;
+        TryRestore(currentPath, mirrorBytes!);
+        repair = $"{CurrentName} {currentProblem}; restored from {MirrorName}";
+        return mirror;
     }
 
     private const string Missing = "is missing";
@@ -84,7 +86,16 @@ internal static class SessionStateFile
             return null;
         }
 
-        bytes = File.ReadAllBytes(path);
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problem = $"cannot be read ({e.Message})";
+            return null;
+        }
+
         var (json, sealProblem) = Unseal(bytes);
         if (sealProblem is not null)
         {

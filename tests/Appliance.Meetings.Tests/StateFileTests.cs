@@ -3,8 +3,8 @@ using System.Text;
 namespace Appliance.Meetings.Tests;
 
 /// <summary>
-/// The session state is kept in two copies (<c>state.json</c> and <c>state.previous.json</c>), each sealed with a
-/// CRC-32: damage to either copy, at any byte, loses no meeting, is reported once, and is repaired at load.
+/// The session state is kept in two copies (<c>state.json</c> and its mirror <c>state.copy.json</c>), each sealed with a
+/// CRC-32: damage to either copy, at any byte, loses no meeting and no change, is reported once, and is repaired at load.
 /// </summary>
 public sealed class StateFileTests : IDisposable
 {
@@ -14,8 +14,8 @@ public sealed class StateFileTests : IDisposable
 
     private string Folder => Path.Combine(_store.Root, "m1");
 
-    /// <summary>A meeting with four frames, then stopped: the current copy says stopping, the previous one open.</summary>
-    private void WriteStoppedMeeting()
+    /// <summary>A meeting with three frames, then stopped; returns the state file's text from before the stop.</summary>
+    private byte[] WriteStoppedMeeting()
     {
         using var manager = _store.Open();
         Assert.Equal(MeetingResult.Ok, manager.Start("m1", TestStore.Opus));
@@ -24,14 +24,16 @@ public sealed class StateFileTests : IDisposable
             Assert.Equal(FrameResult.Accepted, manager.AcceptFrame("m1", TestStore.Frame(seq)));
         }
 
+        var open = File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.CurrentName));
         Assert.Equal(MeetingResult.Ok, manager.Stop("m1").Result);
+        return open;
     }
 
     [Theory]
     [InlineData(SessionStateFile.CurrentName, false)]
     [InlineData(SessionStateFile.CurrentName, true)]
-    [InlineData(SessionStateFile.PreviousName, false)]
-    [InlineData(SessionStateFile.PreviousName, true)]
+    [InlineData(SessionStateFile.MirrorName, false)]
+    [InlineData(SessionStateFile.MirrorName, true)]
     public void Damage_to_one_copy_at_any_byte_loses_nothing_and_is_repaired(string damagedCopy, bool overwrite)
     {
         WriteStoppedMeeting();
@@ -70,8 +72,8 @@ public sealed class StateFileTests : IDisposable
                 var info = manager.Get("m1")!;
                 Assert.Equal(3, info.Counters.Accepted);
 
-                // The current copy lost, the state before the last change stands: open, not yet stopping.
-                Assert.Equal(damagedCopy == SessionStateFile.CurrentName ? MeetingState.Open : MeetingState.Stopping, info.State);
+                // Both copies were current: whichever is left holds the stop.
+                Assert.Equal(MeetingState.Stopping, info.State);
                 Assert.Equal(TestStore.Opus, info.Parameters);
             }
 
@@ -83,17 +85,33 @@ public sealed class StateFileTests : IDisposable
         }
     }
 
-    /// <summary>A crash between the save's two renames leaves no current copy: the previous one is used.</summary>
+    /// <summary>A copy that is gone (deleted by hand, or never written by an older version) is restored from the mirror.</summary>
     [Fact]
-    public void A_missing_current_copy_is_restored_from_the_previous_one()
+    public void A_missing_state_file_is_restored_from_its_mirror()
     {
         WriteStoppedMeeting();
         File.Delete(Path.Combine(Folder, SessionStateFile.CurrentName));
 
         using var manager = _store.Open();
-        Assert.Equal(["m1: state.json is missing; restored from state.previous.json, the state before the last change"], manager.Recovery.StateRepairs);
-        Assert.Equal(MeetingState.Open, manager.Get("m1")!.State);
+        Assert.Equal(["m1: state.json is missing; restored from state.copy.json"], manager.Recovery.StateRepairs);
+        Assert.Equal(MeetingState.Stopping, manager.Get("m1")!.State);
         Assert.True(File.Exists(Path.Combine(Folder, SessionStateFile.CurrentName)));
+    }
+
+    /// <summary>
+    /// A crash between a save's two writes leaves the mirror one change behind: <c>state.json</c> is whole and wins,
+    /// nothing is reported (nothing was damaged), and the mirror is brought up to it.
+    /// </summary>
+    [Fact]
+    public void A_mirror_one_change_behind_is_brought_up_to_the_state_file()
+    {
+        var beforeStop = WriteStoppedMeeting();
+        File.WriteAllBytes(Path.Combine(Folder, SessionStateFile.MirrorName), beforeStop);
+
+        using var manager = _store.Open();
+        Assert.Empty(manager.Recovery.StateRepairs);
+        Assert.Equal(MeetingState.Stopping, manager.Get("m1")!.State);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.CurrentName)), File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.MirrorName)));
     }
 
     [Fact]
@@ -101,12 +119,12 @@ public sealed class StateFileTests : IDisposable
     {
         WriteStoppedMeeting();
         File.WriteAllText(Path.Combine(Folder, SessionStateFile.CurrentName), "{ torn");
-        File.WriteAllBytes(Path.Combine(Folder, SessionStateFile.PreviousName), File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.PreviousName))[..^1]);
+        File.WriteAllBytes(Path.Combine(Folder, SessionStateFile.MirrorName), File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.MirrorName))[..^1]);
 
         using var manager = _store.Open();
         var skipped = Assert.Single(manager.Recovery.Skipped);
         Assert.StartsWith("m1: state.json is not a state document", skipped, StringComparison.Ordinal);
-        Assert.Contains("and state.previous.json is not a state document", skipped, StringComparison.Ordinal);
+        Assert.Contains("and state.copy.json is not a state document", skipped, StringComparison.Ordinal);
         Assert.Null(manager.Get("m1"));
         Assert.Equal("{ torn", File.ReadAllText(Path.Combine(Folder, SessionStateFile.CurrentName)));
     }
@@ -130,12 +148,20 @@ public sealed class StateFileTests : IDisposable
         WriteStoppedMeeting();
         var path = Path.Combine(Folder, SessionStateFile.CurrentName);
         File.WriteAllText(path, Unsealed(File.ReadAllText(path)).Replace("\"version\":2", "\"version\":1", StringComparison.Ordinal));
-        File.Delete(Path.Combine(Folder, SessionStateFile.PreviousName));
+        File.Delete(Path.Combine(Folder, SessionStateFile.MirrorName));
 
-        using var manager = _store.Open();
-        Assert.Empty(manager.Recovery.StateRepairs);
-        Assert.Equal(MeetingState.Stopping, manager.Get("m1")!.State);
-        Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.PreviousName)));
+        using (var manager = _store.Open())
+        {
+            Assert.Empty(manager.Recovery.StateRepairs);
+            Assert.Equal(MeetingState.Stopping, manager.Get("m1")!.State);
+            Assert.Equal(File.ReadAllBytes(path), File.ReadAllBytes(Path.Combine(Folder, SessionStateFile.MirrorName)));
+            Assert.Equal(MeetingResult.Ok, manager.Complete("m1", manager.CreateExtractiveSummary("m1")!));
+        }
+
+        Assert.Contains("\"version\":2", File.ReadAllText(path), StringComparison.Ordinal);
+        File.WriteAllText(path, Unsealed(File.ReadAllText(path)));
+        using var reopened = _store.Open();
+        Assert.StartsWith("m1: state.json has lost its checksum", Assert.Single(reopened.Recovery.StateRepairs), StringComparison.Ordinal);
     }
 
     private static string Unsealed(string sealedText)

@@ -60,7 +60,7 @@ internal sealed record TornWriteReport(
 /// </summary>
 internal static class TornWriteCampaign
 {
-    private static readonly string[] SessionFiles = ["audio.journal", "transcript.journal", "state.json", "state.previous.json"];
+    private static readonly string[] SessionFiles = ["audio.journal", "transcript.journal", "state.json", "state.copy.json"];
     private const int MaxOverwrite = 512;
 
     public static async Task<TornWriteReport> RunAsync(TornWriteSettings settings, Action<string> progress, CancellationToken cancellationToken)

@@ -33,12 +33,12 @@ internal static class TornWriteCampaignCommand
                     startedAt,
                     [
                         Invariant($"Set-up: Mosquitto on loopback; the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with no speech or language model) on it; {settings.Meetings} meetings streaming 16 kHz PCM in 20 ms frames in real time while the daemon runs"),
-                        Invariant($"Fault: SIGKILL {settings.MinRun.TotalSeconds:0.#}–{settings.MaxRun.TotalSeconds:0.#} s after the daemon is ready (seed {settings.Seed}); while it is down, one file of every meeting (audio journal, transcript journal, `state.json` or `state.previous.json`, picked at random) is cut at, or overwritten with up to 512 bytes of garbage from, a random offset within its last {settings.TailBytes} bytes; then a restart on the damaged files"),
+                        Invariant($"Fault: SIGKILL {settings.MinRun.TotalSeconds:0.#}–{settings.MaxRun.TotalSeconds:0.#} s after the daemon is ready (seed {settings.Seed}); while it is down, one file of every meeting (audio journal, transcript journal, `state.json` or its mirror `state.copy.json`, picked at random) is cut at, or overwritten with up to 512 bytes of garbage from, a random offset within its last {settings.TailBytes} bytes; then a restart on the damaged files"),
                         "Check: the campaign reads each audio journal itself before the damage; after the restart every meeting must have kept exactly the records that lie wholly before it, and the daemon must have logged every damage the format can detect; at the end every meeting stops with `lastSequence` and must complete",
                     ],
                     string.Join(' ', args),
                     Rows(report, settings),
-                    "Records after the damage are dropped at the restart and come back as gaps when the meeting stops, with the frames sent while the daemon was down; every frame sent is accepted or reported missing. A journal cut exactly at a record's end reads as a shorter journal and is the one damage that cannot be detected; its dropped records are still gaps. A damaged copy of the state is restored from the other copy."), cancellationToken).ConfigureAwait(false);
+                    "Records after the damage are dropped at the restart and come back as gaps when the meeting stops, with the frames sent while the daemon was down; every frame sent is accepted or reported missing. A journal cut exactly at a record's end reads as a shorter journal and is the one damage that cannot be detected; its dropped records are still gaps. A damaged copy of the state is restored from the other copy. With no speech model in the profile the transcript journal holds only its 8-byte header, so its damage always hits the header."), cancellationToken).ConfigureAwait(false);
             }
 
             return report.Passed(settings.Meetings) ? 0 : 1;
@@ -51,7 +51,7 @@ internal static class TornWriteCampaignCommand
     {
         yield return ("result", report.Passed(settings.Meetings) ? "passed" : $"FAILED{(report.Failure is { } f ? ": " + f : "")}");
         yield return ("rounds (SIGKILL, then damage)", Invariant($"{report.Rounds}"));
-        yield return ("files damaged: audio journal / transcript journal / state.json / state.previous.json", string.Join(" / ", report.Damaged.Values.Select(v => Invariant($"{v}"))));
+        yield return ("files damaged: audio journal / transcript journal / state.json / state.copy.json", string.Join(" / ", report.Damaged.Values.Select(v => Invariant($"{v}"))));
         yield return ("audio records after the damage, dropped at restart", Invariant($"{report.RecordsDropped}"));
         yield return ("records before the damage lost", Invariant($"{report.RecordsLost}"));
         yield return ("damaged records kept", Invariant($"{report.DamagedKept}"));
