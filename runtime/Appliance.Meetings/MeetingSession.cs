@@ -16,6 +16,7 @@ internal sealed class MeetingSession : IDisposable
     public const string SummaryFileName = "summary.json";
     private const int MaxTranscriptRecordBytes = 256 * 1024;
     private const int AudioHeaderBytes = 17;
+    private const double ShortestFrameMilliseconds = 2.5; // Opus (RFC 6716); PCM frames are 10 ms or longer
     private static readonly byte[] AudioMagic = "AMAUDIO1"u8.ToArray();
     private static readonly byte[] TranscriptMagic = "AMTRANS1"u8.ToArray();
 
@@ -62,7 +63,6 @@ internal sealed class MeetingSession : IDisposable
         {
             AtomicFile.CreateDirectory(directory);
             session.SaveState();
-            session.SaveState(); // both copies of the state, so either can be damaged from the start
             session.OpenJournals(out _, out _);
             AtomicFile.FlushDirectory(directory); // the journal files' directory entries
             return session;
@@ -363,13 +363,22 @@ internal sealed class MeetingSession : IDisposable
     }
 
     /// <summary>
-    /// The client's last frame on the meeting's timeline, when the stop named one and the device's numbering is known
-    /// (a frame of it was accepted): the frames after the last one received up to it never arrived. Null otherwise.
+    /// The client's last frame on the meeting's timeline, when the stop named one that can be placed: the frames after
+    /// the last one received up to it never arrived. Null when there is none, when the device's numbering is not known
+    /// (no frame of it accepted, or a reboot's new numbering not seen yet), or when the number is more than the meeting
+    /// could have sent since it started (one frame per 2.5 ms, Opus's shortest, plus the reorder window), which a stop
+    /// may not claim.
     /// </summary>
-    private long? TrailingEnd(long? lastSequence) =>
-        lastSequence is >= 0 and var last && (_state.Accepted > 0 || _state.SequenceRestarts > 0) && last <= long.MaxValue - Math.Max(0, _state.SequenceBase)
-            ? last + _state.SequenceBase
-            : null;
+    private long? TrailingEnd(long? lastSequence)
+    {
+        if (lastSequence is not (>= 0 and var last) || _renumberingExpected || (_state.Accepted == 0 && _state.SequenceRestarts == 0))
+        {
+            return null;
+        }
+
+        var possible = (long)((_time.GetUtcNow() - _state.CreatedAt).TotalMilliseconds / ShortestFrameMilliseconds) + _options.ReorderWindow;
+        return last <= possible - _state.SequenceBase ? last + _state.SequenceBase : null;
+    }
 
     /// <summary>How long since the device last sent a frame or a start (since the daemon started, if it did not since).</summary>
     public TimeSpan Silence
@@ -414,7 +423,10 @@ internal sealed class MeetingSession : IDisposable
                     return new StopOutcome(retried ? MeetingResult.AlreadyDone : StorageFailure, CurrentGaps());
             }
 
-            _reorder!.Flush(TrailingEnd(lastSequence));
+            // The stop is made on a copy of the reorder buffer and kept only once it is on disk.
+            var open = (_reorder!, _state.ReleasedThrough);
+            _reorder = open.Item1.Copy();
+            _reorder.Flush(TrailingEnd(lastSequence));
             _state.State = MeetingState.Stopping;
             _state.StoppedAt = _time.GetUtcNow();
             _state.ReleasedThrough = _reorder.NextSequence - 1;
@@ -422,6 +434,8 @@ internal sealed class MeetingSession : IDisposable
             {
                 // One outcome that the disk and the messages agree on: the stop is not made while it cannot be
                 // recorded, so the meeting stays open (and its audio is kept) until a stop can be written.
+                (_reorder, _state.ReleasedThrough) = open;
+                _state.Gaps = [.. _reorder.Gaps];
                 _state.State = MeetingState.Open;
                 _state.StoppedAt = null;
                 return new StopOutcome(StorageFailure, CurrentGaps());

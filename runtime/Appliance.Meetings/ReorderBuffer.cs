@@ -27,6 +27,15 @@ internal sealed class ReorderBuffer(int window)
     /// <summary>The highest sequence number accepted (released or held), or -1 before any.</summary>
     public long Highest => _pending.Count > 0 ? _pending.Max : NextSequence - 1;
 
+    /// <summary>An independent copy: what a stop changes on it leaves this one as it was.</summary>
+    public ReorderBuffer Copy()
+    {
+        var copy = new ReorderBuffer(window) { NextSequence = NextSequence };
+        copy._pending.UnionWith(_pending);
+        copy._gaps.AddRange(_gaps);
+        return copy;
+    }
+
     public SequenceStatus Classify(long sequence)
     {
         if (sequence >= NextSequence)

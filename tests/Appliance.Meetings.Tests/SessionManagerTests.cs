@@ -73,7 +73,8 @@ public sealed class SessionManagerTests : IDisposable
     /// <summary>
     /// The frames a client sent last and that never arrived (the broker or the link lost them) are a gap too: the stop's
     /// <c>lastSequence</c> says how many there were, after a restart of the daemon as well. A stop before any frame of
-    /// the device's numbering arrived cannot place them and reports none.
+    /// the device's numbering arrived cannot place them and reports none, and one that claims more frames than the
+    /// meeting could have sent is not believed.
     /// </summary>
     [Fact]
     public void Frames_after_the_last_received_up_to_the_stops_last_sequence_are_a_gap_after_a_restart_too()
@@ -92,6 +93,16 @@ public sealed class SessionManagerTests : IDisposable
 
             manager.Start("empty", TestStore.Opus);
             Assert.Empty(manager.Stop("empty", lastSequence: 5).Gaps);
+
+            // No meeting sends faster than one frame per 2.5 ms: a last number beyond that is not placed.
+            manager.Start("claims-too-much", TestStore.Opus);
+            manager.AcceptFrame("claims-too-much", TestStore.Frame(0));
+            _store.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal([new SequenceGap(1, 400 + 8)], manager.Stop("claims-too-much", lastSequence: 400 + 8).Gaps);
+            manager.Start("claims-far-too-much", TestStore.Opus);
+            manager.AcceptFrame("claims-far-too-much", TestStore.Frame(0));
+            _store.Time.Advance(TimeSpan.FromSeconds(1));
+            Assert.Empty(manager.Stop("claims-far-too-much", lastSequence: 1_000_000_000_000).Gaps);
         }
 
         using var reopened = _store.Open();
