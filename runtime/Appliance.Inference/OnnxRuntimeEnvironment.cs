@@ -11,7 +11,8 @@ namespace Appliance.Inference;
 /// appliance reaches nothing but its broker (<c>appliance-bench privacy-check</c> records every socket to prove it),
 /// so the variable is set in the process's native environment before the library is first called. ONNX Runtime GenAI
 /// runs on the same library and environment: <see cref="Ensure"/> runs before the first session or GenAI model is
-/// made, as <see cref="InferenceSessions"/> and the language-model service do. Thread-safe.
+/// made, as <see cref="InferenceSessions"/> and the language-model service do; the daemon calls it first thing in
+/// <c>Main</c>, while no other thread could be reading the environment that <c>setenv</c> changes. Thread-safe.
 /// </summary>
 public static partial class OnnxRuntimeEnvironment
 {

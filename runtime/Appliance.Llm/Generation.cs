@@ -17,6 +17,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
     private readonly StringBuilder _answer = new();
     private readonly List<int>? _tokenIds = work.Request.IncludeTokenIds ? [] : null;
     private long _startedAt;
+    private LlmFinishReason _lengthReason = LlmFinishReason.ContextFull;
     private long? _firstTokenAt;
 
     /// <summary>Runs to the end and writes the final event. Throws only <see cref="OnnxRuntimeGenAIException"/> from the runtime, with the cause.</summary>
@@ -82,7 +83,13 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         var room = model.ContextTokens - promptIds.Length;
         var maxNew = Math.Min(_request.MaxTokens ?? int.MaxValue, room);
         var closeIds = model.ThinkCloseTokenIds.ToArray();
-        var maxLength = (int)Math.Min(model.ContextTokens, (long)promptIds.Length + maxNew + (startsInReasoning ? closeIds.Length : 0));
+        var reserve = startsInReasoning ? closeIds.Length : 0;
+        var maxLength = (int)Math.Min(model.ContextTokens, (long)promptIds.Length + maxNew + reserve);
+
+        // One answer for every way the length runs out: the request's limit when it fits the context, else the context.
+        _lengthReason = _request.MaxTokens is { } maxTokens && (long)promptIds.Length + maxTokens + reserve <= model.ContextTokens
+            ? LlmFinishReason.MaxTokens
+            : LlmFinishReason.ContextFull;
         var splitter = new ReasoningSplitter(startsInReasoning);
         var stops = new StopSequenceFilter(_request.StopSequences);
         var completion = 0;
@@ -109,7 +116,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             var closesAtOnce = startsInReasoning && budget <= 0;
             if (closesAtOnce && promptIds.Length + closeIds.Length > maxLength)
             {
-                reason = LengthReason(maxLength); // no room left for the closing tag
+                reason = _lengthReason; // no room left for the closing tag
             }
             else
             {
@@ -159,14 +166,14 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
 
             if (completion >= limits.MaxNew)
             {
-                return _request.MaxTokens is { } max && completion >= max ? LlmFinishReason.MaxTokens : LlmFinishReason.ContextFull;
+                return _lengthReason;
             }
 
             // A closing tag appended for the budget may have filled the sequence, which the runtime does not count
             // as done: it refuses the next step instead.
             if (generator.IsDone() || (long)generator.TokenCount() >= limits.MaxLength)
             {
-                return LengthReason(limits.MaxLength);
+                return _lengthReason;
             }
 
             generator.GenerateNextToken();
@@ -195,7 +202,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             {
                 if ((long)generator.TokenCount() + closeIds.Length > limits.MaxLength)
                 {
-                    return LengthReason(limits.MaxLength);
+                    return _lengthReason;
                 }
 
                 generator.AppendTokens(closeIds);
@@ -219,10 +226,6 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             }
         }
     }
-
-    /// <summary>Why a sequence of <paramref name="maxLength"/> tokens ended: the request's token limit set it, or the context did.</summary>
-    private LlmFinishReason LengthReason(int maxLength) =>
-        maxLength < model.ContextTokens ? LlmFinishReason.MaxTokens : LlmFinishReason.ContextFull;
 
     private void ApplySearchOptions(GeneratorParams generatorParams, int maxLength)
     {

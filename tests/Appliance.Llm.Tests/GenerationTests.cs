@@ -232,6 +232,12 @@ public sealed class GenerationTests(ForgedModels models)
             Assert.Equal(LlmFinishReason.ContextFull, transcript.Completed.Reason);
             Assert.Equal(budget, transcript.Completed.Usage.ReasoningTokens);
             Assert.DoesNotContain("think>", transcript.Answer, StringComparison.Ordinal);
+
+            // The same length set by the request's limit instead of the context ends as max_tokens.
+            await using var roomy = await models.ServiceWith();
+            var limited = await Transcript.Of(roomy.GenerateAsync(request with { Id = $"limit-{context}", MaxTokens = context - promptTokens }));
+            Assert.Equal(LlmFinishReason.MaxTokens, limited.Completed.Reason);
+            Assert.Equal(budget, limited.Completed.Usage.ReasoningTokens);
         }
     }
 

@@ -43,7 +43,8 @@ internal sealed class MeetingsStartMethod(MeetingPipeline pipeline, MeetingSessi
 
         if (result == MeetingResult.StorageFull)
         {
-            return Fail(RpcErrorCodes.StorageFull, $"the meetings disk is full ({store.FreeBytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} bytes free; a new meeting needs {store.MinFreeBytes.ToString(CultureInfo.InvariantCulture)}): delete meetings (meetings.delete) or free space, then start again");
+            var needs = store.MinFreeBytes > 0 ? $"; a new meeting needs {store.MinFreeBytes.ToString(CultureInfo.InvariantCulture)}" : "";
+            return Fail(RpcErrorCodes.StorageFull, $"the meetings disk is full ({store.FreeBytes?.ToString(CultureInfo.InvariantCulture) ?? "unknown"} bytes free{needs}): delete meetings (meetings.delete) or free space, then start again");
         }
 
         if (result == MeetingResult.Busy)
@@ -81,9 +82,10 @@ internal sealed class MeetingsStopMethod(MeetingPipeline pipeline) : RpcHandler<
 
         if (outcome.Result is MeetingResult.StorageError or MeetingResult.StorageFull)
         {
-            return outcome.Result == MeetingResult.StorageFull
-                ? Fail(RpcErrorCodes.StorageFull, $"the stop of meeting '{sessionId}' could not be written, the disk is full: the meeting stays open with its audio; free space (meetings.delete) and send the stop again")
-                : Fail(RpcErrorCodes.StorageError, $"the stop of meeting '{sessionId}' could not be written: the meeting stays open with its audio; send the stop again once the disk works");
+            var full = outcome.Result == MeetingResult.StorageFull;
+            return Fail(
+                full ? RpcErrorCodes.StorageFull : RpcErrorCodes.StorageError,
+                $"the stop of meeting '{sessionId}' could not be written{(full ? ", the disk is full" : "")}; nothing the meeting accepted is lost: {(full ? "free space (meetings.delete) and " : "")}send the stop again");
         }
 
         return outcome.Result is MeetingResult.Ok or MeetingResult.AlreadyDone
