@@ -97,10 +97,17 @@ internal static class CampaignMeetings
                 {
                     return;
                 }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false); // answered, with an error
             }
             catch (TimeoutException) when (watch.Elapsed < AnswerLimit)
             {
                 // Not back yet: the daemon waits out its reconnect back-off.
+            }
+
+            if (watch.Elapsed >= AnswerLimit)
+            {
+                throw new TimeoutException($"the daemon did not answer health.get within {AnswerLimit.TotalSeconds:0} s");
             }
         }
     }

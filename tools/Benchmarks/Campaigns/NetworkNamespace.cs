@@ -132,7 +132,10 @@ internal sealed class NetworkNamespace : IAsyncDisposable
         Process? started;
         try
         {
-            started = Process.Start(new ProcessStartInfo(command[0], command[1..]) { RedirectStandardError = true, RedirectStandardOutput = true });
+            // The C locale: the messages are matched ("File exists").
+            var start = new ProcessStartInfo(command[0], command[1..]) { RedirectStandardError = true, RedirectStandardOutput = true };
+            start.Environment["LC_ALL"] = "C";
+            started = Process.Start(start);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -140,7 +143,9 @@ internal sealed class NetworkNamespace : IAsyncDisposable
         }
 
         using var process = started ?? throw new InvalidOperationException($"{command[0]} could not be started");
+        var output = process.StandardOutput.ReadToEndAsync(); // read, so that a full pipe never stops the command
         var error = await process.StandardError.ReadToEndAsync().ConfigureAwait(false);
+        await output.ConfigureAwait(false);
         await process.WaitForExitAsync().ConfigureAwait(false);
         if (process.ExitCode != 0)
         {

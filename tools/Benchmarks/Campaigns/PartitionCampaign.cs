@@ -142,9 +142,17 @@ internal static class PartitionCampaign
                 await Task.Delay(CampaignMeetings.Between(random, min, max), cancellationToken).ConfigureAwait(false);
                 await space.RestoreAsync().ConfigureAwait(false);
                 var upAt = Stopwatch.GetTimestamp();
-                var will = wills.TryPeek(out var at) ? at : (long?)null;
                 await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
                 reconnects.Add(Stopwatch.GetElapsedTime(upAt));
+
+                // A will may come late (when the daemon's new connection takes its session over): looked for once the
+                // daemon answers again, and for a long cut not before its deadline has passed.
+                if (isLong && wills.IsEmpty && settings.WillDeadline - Stopwatch.GetElapsedTime(cutAt) is { } rest && rest > TimeSpan.Zero)
+                {
+                    await Task.Delay(rest, cancellationToken).ConfigureAwait(false);
+                }
+
+                var will = wills.TryPeek(out var at) ? at : (long?)null;
                 if (isLong)
                 {
                     longCuts++;
@@ -198,8 +206,8 @@ internal static class PartitionCampaign
                     await space.MakeLosslessAsync().ConfigureAwait(false);
                 }
 
-                badWills = wills.Count;
                 await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
+                badWills = wills.Count;
                 acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false));
                 progress(string.Create(CultureInfo.InvariantCulture, $"partitions: {settings.BadLink.TotalSeconds:0} s of {settings.Loss:P0} loss: {badAnswered} of {badAsked} requests answered, {badWills} last wills; accepted lost so far {acceptedLost}"));
             }
@@ -210,12 +218,13 @@ internal static class PartitionCampaign
         }
         finally
         {
-            await space.RestoreAsync().ConfigureAwait(false);
             await streaming.CancelAsync().ConfigureAwait(false);
             await sender.ConfigureAwait(false);
             await watching.CancelAsync().ConfigureAwait(false);
             await watcher.ConfigureAwait(false);
         }
+
+        await space.RestoreAsync().ConfigureAwait(false); // a cut a failure left open
 
         var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
         return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, next.Sum(), accepted, gaps, acceptedLost, completed, badAsked, badAnswered, badWills, failure ?? finishProblem);

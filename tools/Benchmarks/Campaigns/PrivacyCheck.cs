@@ -11,11 +11,14 @@ namespace Appliance.Benchmarks.Campaigns;
 /// <summary>One socket the daemon connected (or sent a datagram) to, as <c>strace</c> recorded it.</summary>
 /// <param name="Family">The address family: <c>AF_INET</c>, <c>AF_INET6</c>, <c>AF_UNIX</c>, <c>AF_NETLINK</c>…</param>
 /// <param name="Address">Address and port (<c>10.201.0.1:1883</c>), the socket path, or empty.</param>
-/// <param name="Call">The system call: <c>connect</c>, <c>sendto</c> or <c>sendmsg</c>.</param>
+/// <param name="Call">The system call: <c>connect</c>, <c>sendto</c>, <c>sendmsg</c> or <c>sendmmsg</c>.</param>
 internal sealed record SocketUse(string Family, string Address, string Call)
 {
-    /// <summary>Whether it can leave the device: an IP address other than loopback (the daemon's namespace has no other).</summary>
+    /// <summary>Whether it goes to an IP address (or a raw link): the kind that can leave the device.</summary>
     public bool IsNetwork => Family is "AF_INET" or "AF_INET6" or "AF_PACKET";
+
+    /// <summary>Whether it hands a name lookup to a resolver on the device (nscd, systemd-resolved), which would then ask the network.</summary>
+    public bool IsNameLookup => Family == "AF_UNIX" && (Address.Contains("nscd", StringComparison.Ordinal) || Address.Contains("resolve", StringComparison.Ordinal));
 }
 
 /// <summary>What the privacy check found.</summary>
@@ -25,8 +28,8 @@ internal sealed record SocketUse(string Family, string Address, string Call)
 /// <param name="Failure">Why the check stopped early, or null.</param>
 internal sealed record PrivacyReport(IReadOnlyList<(string Feature, string Outcome)> Features, IReadOnlyList<string> Allowed, IReadOnlyList<(SocketUse Use, int Count)> Uses, string? Failure)
 {
-    /// <summary>Network uses outside <see cref="Allowed"/>: must be none.</summary>
-    public IReadOnlyList<SocketUse> Forbidden => [.. Uses.Select(u => u.Use).Where(u => u.IsNetwork && !Allowed.Contains(u.Address))];
+    /// <summary>Network uses outside <see cref="Allowed"/>, and name lookups: must be none.</summary>
+    public IReadOnlyList<SocketUse> Forbidden => [.. Uses.Select(u => u.Use).Where(u => (u.IsNetwork && !Allowed.Contains(u.Address)) || u.IsNameLookup)];
 
     /// <summary>Every feature answered as expected and nothing but the broker was reached.</summary>
     public bool Passed => Failure is null && Forbidden.Count == 0 && Features.All(f => f.Outcome.StartsWith("ok", StringComparison.Ordinal));
@@ -34,11 +37,11 @@ internal sealed record PrivacyReport(IReadOnlyList<(string Feature, string Outco
 
 /// <summary>
 /// The privacy check: the daemon runs in a network namespace whose only link leads to the broker, under
-/// <c>strace</c>, which records every <c>connect</c>, <c>sendto</c> and <c>sendmsg</c> with an address of the daemon and
-/// all its threads. Every feature is used once through the contract (status, profile, health, models, a chat, a
+/// <c>strace</c>, which records every <c>connect</c>, <c>sendto</c>, <c>sendmsg</c> and <c>sendmmsg</c> with an address
+/// of the daemon and all its threads. Every feature is used once through the contract (status, profile, health, models, a chat, a
 /// transcription, a meeting from start to summary, the cancels, the fleet view, the sensors' telemetry). Then the
-/// trace must show no network address but the broker's: no name lookup, no telemetry, no update check. Local uses
-/// (netlink to the kernel, Unix sockets) are listed as they are. Bounded: 2 minutes for the models and for each call.
+/// trace must show no network address but the broker's, and no name lookup handed to a resolver on the device: no
+/// telemetry, no update check. Other local uses (netlink to the kernel, Unix sockets) are listed as they are. Bounded: 2 minutes for the models and for each call.
 /// </summary>
 internal static class PrivacyCheck
 {
@@ -48,7 +51,7 @@ internal static class PrivacyCheck
     private static readonly Regex Inet = new(@"sin_port=htons\((\d+)\), sin_addr=inet_addr\(""([^""]+)""\)", RegexOptions.CultureInvariant);
     private static readonly Regex Inet6 = new(@"sin6_port=htons\((\d+)\).*?inet_pton\(AF_INET6, ""([^""]+)""", RegexOptions.CultureInvariant);
     private static readonly Regex Unix = new(@"sun_path=(@?""[^""]*"")", RegexOptions.CultureInvariant);
-    private static readonly Regex Call = new(@"(connect|sendto|sendmsg)\(", RegexOptions.CultureInvariant);
+    private static readonly Regex Call = new(@"(connect|sendto|sendmmsg|sendmsg)\(", RegexOptions.CultureInvariant);
 
     public static async Task<PrivacyReport> RunAsync(string workDirectory, Action<string> progress, CancellationToken cancellationToken)
     {
@@ -69,7 +72,7 @@ internal static class PrivacyCheck
             cancellationToken,
             broker.Port,
             ["--Simulation:ChecksumFailureRate=0"],
-            [.. space.Launcher, "strace", "-f", "-qq", "-s", "0", "-e", "trace=connect,sendto,sendmsg", "-o", trace],
+            [.. space.Launcher, "strace", "-f", "-qq", "-s", "0", "-e", "trace=connect,sendto,sendmsg,sendmmsg", "-o", trace],
             space.HostAddress).ConfigureAwait(false);
         try
         {

@@ -27,9 +27,9 @@ internal static class PrivacyCheckCommand
                     "Privacy check — every feature once, every socket recorded",
                     startedAt,
                     [
-                        "Set-up: the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with forged whisper-tiny as `asr` and a forged tiny R1 as `voiceLlm` and `summaryLlm`) in a network namespace of its own whose one link leads to Mosquitto on the host; `strace -f -e trace=connect,sendto,sendmsg` records every socket address the daemon and its threads use, from its first instruction",
+                        "Set-up: the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with forged whisper-tiny as `asr` and a forged tiny R1 as `voiceLlm` and `summaryLlm`) in a network namespace of its own whose one link leads to Mosquitto on the host; `strace -f -e trace=connect,sendto,sendmsg,sendmmsg` records every socket address the daemon and its threads use, from its first instruction",
                         "Run: status, profile, health, the fleet view, model list, unload, load and select, a chat, a transcription, both cancels, a meeting from start through its streamed audio to the stored summary, meeting list, get and delete, and the simulated climate sensor's telemetry",
-                        "Check: every feature answers as the contract says, and the trace holds no network address but the broker's: no name lookup, no telemetry, no update check",
+                        "Check: every feature answers as the contract says, and the trace holds no network address but the broker's and no name lookup handed to a resolver on the device (nscd, systemd-resolved): no telemetry, no update check",
                     ],
                     string.Join(' ', args),
                     Rows(report),
@@ -54,7 +54,7 @@ internal static class PrivacyCheckCommand
         yield return ("allowed", string.Join(", ", report.Allowed));
         foreach (var (use, count) in report.Uses)
         {
-            var kind = use.IsNetwork ? report.Allowed.Contains(use.Address) ? "network, allowed" : "NETWORK, NOT ALLOWED" : "local";
+            var kind = use.IsNameLookup ? "NAME LOOKUP, NOT ALLOWED" : use.IsNetwork ? report.Allowed.Contains(use.Address) ? "network, allowed" : "NETWORK, NOT ALLOWED" : "local";
             yield return (Invariant($"{use.Call} {use.Family} {use.Address}"), Invariant($"{count} × ({kind})"));
         }
 

@@ -110,6 +110,12 @@ internal static class SoakCampaign
             while (!running.IsCancellationRequested)
             {
                 await Task.Delay(settings.SampleEvery, running.Token).ConfigureAwait(false);
+                if (daemon.ExitDescription is { } exit)
+                {
+                    failure = exit;
+                    break;
+                }
+
                 var now = started.Elapsed;
                 var ticksNow = daemon.CpuTicks();
                 var load = (await client.GetStatusAsync(running.Token).ConfigureAwait(false)).Load;
@@ -121,20 +127,15 @@ internal static class SoakCampaign
                     progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {chats.Done} chats, {transcriptions.Done} transcriptions, {meetings.Done} meetings; {chats.Failed + transcriptions.Failed + meetings.Failed} failed"));
                 }
 
-                if (daemon.ExitDescription is { } exit)
-                {
-                    failure = exit;
-                    break;
-                }
             }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             // The soak's time is over.
         }
-        catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException or IOException)
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}";
+            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
         }
 
         await running.CancelAsync().ConfigureAwait(false);
@@ -154,9 +155,9 @@ internal static class SoakCampaign
                 {
                     counter.Count(await call(cancellationToken).ConfigureAwait(false) is { } error ? $"{error.Code}: {error.Message}" : null);
                 }
-                catch (TimeoutException ex)
+                catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
                 {
-                    counter.Count(ex.Message);
+                    counter.Count($"{ex.GetType().Name}: {ex.Message}");
                 }
             }
         }
@@ -169,52 +170,68 @@ internal static class SoakCampaign
     /// <summary>One meeting after another: start, stream in real time for <paramref name="length"/>, stop, wait for the summary, check every frame is accounted for, delete.</summary>
     private static async Task MeetingsAsync(ApplianceClient client, byte[] pcm, TimeSpan length, int lane, LoadCounter counter, CancellationToken cancellationToken)
     {
-        const int FrameBytes = 640; // 20 ms
         try
         {
             for (var n = 0; !cancellationToken.IsCancellationRequested; n++)
             {
                 var session = string.Create(CultureInfo.InvariantCulture, $"soak-{lane}-{n:D4}");
-                var start = await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en" }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (start.Error is { } refused)
+                try
                 {
-                    counter.Count($"{session} start: {refused.Code}: {refused.Message}");
-                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-                    continue;
+                    counter.Count(await OneMeetingAsync(client, pcm, length, session, cancellationToken).ConfigureAwait(false));
                 }
-
-                var frames = (long)(length / TimeSpan.FromMilliseconds(20));
-                var pace = Stopwatch.StartNew();
-                for (long seq = 0; seq < frames; seq++)
+                catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
                 {
-                    await client.PublishAsync(MeetingAudioFrame.Create(DeviceId, session, seq, AudioCodecs.PcmS16LE, pcm.AsMemory((int)(seq % 100 * FrameBytes), FrameBytes)), cancellationToken).ConfigureAwait(false);
-                    if (TimeSpan.FromMilliseconds(20 * (seq + 1)) - pace.Elapsed is { } wait && wait > TimeSpan.Zero)
-                    {
-                        await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
-                    }
+                    counter.Count($"{session}: {ex.GetType().Name}: {ex.Message}");
                 }
-
-                await client.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = session, LastSequence = frames - 1 }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                var waited = Stopwatch.StartNew();
-                MeetingRecord? record;
-                while ((record = (await MeetingRecord.GetAsync(client, session, cancellationToken).ConfigureAwait(false)).Record) is not { State: "completed" or "failed" } && waited.Elapsed < CallTimeout)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
-                }
-
-                counter.Count(record switch
-                {
-                    { State: "completed" } when record.Accepted + record.GapFrames == frames => null,
-                    { State: "completed" } => $"{session}: {record.Accepted} accepted and {record.GapFrames} missing of {frames} sent",
-                    _ => $"{session}: {record?.State ?? "gone"} after {CallTimeout.TotalSeconds:0} s",
-                });
-                await MeetingRecord.DeleteAsync(client, session, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The soak is over: the meeting in progress is not counted.
         }
+    }
+
+    /// <summary>One meeting of the load; null when it went as it should, else what went wrong.</summary>
+    private static async Task<string?> OneMeetingAsync(ApplianceClient client, byte[] pcm, TimeSpan length, string session, CancellationToken cancellationToken)
+    {
+        const int FrameBytes = 640; // 20 ms
+        var start = await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1, Language = "en" }, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (start.Error is { } refused)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            return $"{session} start: {refused.Code}: {refused.Message}";
+        }
+
+        var frames = (long)(length / TimeSpan.FromMilliseconds(20));
+        var pace = Stopwatch.StartNew();
+        for (long seq = 0; seq < frames; seq++)
+        {
+            await client.PublishAsync(MeetingAudioFrame.Create(DeviceId, session, seq, AudioCodecs.PcmS16LE, pcm.AsMemory((int)(seq % 100 * FrameBytes), FrameBytes)), cancellationToken).ConfigureAwait(false);
+            if (TimeSpan.FromMilliseconds(20 * (seq + 1)) - pace.Elapsed is { } wait && wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if ((await client.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = session, LastSequence = frames - 1 }, cancellationToken: cancellationToken).ConfigureAwait(false)).Error is { } stopError)
+        {
+            return $"{session} stop: {stopError.Code}: {stopError.Message}";
+        }
+
+        var waited = Stopwatch.StartNew();
+        MeetingRecord? record;
+        while ((record = (await MeetingRecord.GetAsync(client, session, cancellationToken).ConfigureAwait(false)).Record) is not { State: "completed" or "failed" } && waited.Elapsed < CallTimeout)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+        }
+
+        var deleted = await MeetingRecord.DeleteAsync(client, session, cancellationToken).ConfigureAwait(false);
+        return record switch
+        {
+            { State: "completed" } when record.Accepted + record.GapFrames != frames => $"{session}: {record.Accepted} accepted and {record.GapFrames} missing of {frames} sent",
+            { State: "completed" } => deleted is null ? null : $"{session} delete: {deleted}",
+            _ => $"{session}: {record?.State ?? "gone"} after {CallTimeout.TotalSeconds:0} s",
+        };
     }
 
     /// <summary>Counts one kind of load from several tasks.</summary>

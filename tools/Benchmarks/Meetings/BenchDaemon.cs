@@ -69,9 +69,10 @@ internal sealed class BenchDaemon : IAsyncDisposable
     /// <param name="externalBrokerPort">A broker on loopback to use instead of the embedded one.</param>
     /// <param name="extraArgs">More configuration arguments, such as <c>--Fleet:Group=…</c>.</param>
     /// <param name="launcher">
-    /// A program and its arguments that run the daemon's command line in a place of its own, ending with an exec of
-    /// it, so the process killed and measured is the daemon itself: <see cref="InMountNamespace"/> or
-    /// <c>ip netns exec</c>. Null runs it directly.
+    /// A program and its arguments that run the daemon's command line in a place of its own: <see cref="InMountNamespace"/>
+    /// or <c>ip netns exec</c>, which exec it, so the process killed and measured is the daemon itself; or a tracer
+    /// such as strace, which runs it as a child (then the figures are the tracer's, and the kill takes the whole tree).
+    /// Null runs it directly.
     /// </param>
     /// <param name="externalBrokerHost">The external broker's address, when not loopback (from a network namespace).</param>
     /// <exception cref="InvalidOperationException">It exited or was not ready within <paramref name="readyTimeout"/>.</exception>
