@@ -52,33 +52,29 @@ internal static class BrokerLossCampaign
         progress($"broker loss: Mosquitto {broker.Version} on 127.0.0.1:{broker.Port}");
         await using var daemon = await BenchDaemon.StartAsync(profilePath, DeviceId, Path.Combine(settings.WorkDirectory, "loss-daemon"), TimeSpan.FromSeconds(60), cancellationToken, broker.Port).ConfigureAwait(false);
         await using var link = new ClientLink(new ApplianceClientOptions { Host = "127.0.0.1", Port = broker.Port, DeviceId = DeviceId, DefaultTimeout = TimeSpan.FromSeconds(5) });
-        var sessions = Enumerable.Range(0, settings.Meetings).Select(i => string.Create(CultureInfo.InvariantCulture, $"loss-{i:D2}")).ToArray();
-        var next = new long[settings.Meetings];
+        using var meetings = new StreamingMeetings("loss", settings.Meetings);
         var reconnects = new List<TimeSpan>();
         long acceptedLost = 0;
         string? failure = null;
         var random = new Random(settings.Seed);
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task sender = Task.CompletedTask;
         try
         {
-            if (await CampaignMeetings.StartAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false) is { } problem)
+            if (await meetings.StartAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), link.TryPublishAsync, DeviceId, cancellationToken).ConfigureAwait(false) is { } problem)
             {
                 return new BrokerLossReport(0, 0, 0, 0, 0, reconnects, 0, problem);
             }
 
-            sender = CampaignMeetings.SendAsync(link.TryPublishAsync, DeviceId, sessions, next, streaming.Token);
             for (var outage = 1; outage <= settings.Outages; outage++)
             {
                 await Task.Delay(CampaignMeetings.Between(random, settings.MinRun, settings.MaxRun), cancellationToken).ConfigureAwait(false);
-                var before = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false);
+                var before = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 await broker.StopAsync().ConfigureAwait(false);
                 await Task.Delay(CampaignMeetings.Between(random, settings.MinDown, settings.MaxDown), cancellationToken).ConfigureAwait(false);
                 await broker.RestartAsync().ConfigureAwait(false);
                 var upAt = Stopwatch.GetTimestamp();
                 await CampaignMeetings.AnsweringAsync(link.ConnectedAsync, cancellationToken).ConfigureAwait(false);
                 reconnects.Add(Stopwatch.GetElapsedTime(upAt));
-                var after = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, cancellationToken).ConfigureAwait(false);
+                var after = await CampaignMeetings.AcceptedAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 acceptedLost += CampaignMeetings.Lost(before, after);
                 if (outage % 5 == 0 || outage == settings.Outages)
                 {
@@ -86,18 +82,17 @@ internal static class BrokerLossCampaign
                 }
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (CampaignMeetings.IsFault(ex))
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            failure = CampaignMeetings.Describe(ex, daemon);
         }
         finally
         {
-            await streaming.CancelAsync().ConfigureAwait(false);
-            await sender.ConfigureAwait(false);
+            await meetings.StopAsync().ConfigureAwait(false);
         }
 
-        var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), sessions, next, cancellationToken).ConfigureAwait(false);
-        return new BrokerLossReport(reconnects.Count, next.Sum(), accepted, gaps, acceptedLost, reconnects, completed, failure ?? finishProblem);
+        var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(await link.ConnectedAsync(cancellationToken).ConfigureAwait(false), meetings.Sessions, meetings.Next, cancellationToken).ConfigureAwait(false);
+        return new BrokerLossReport(reconnects.Count, meetings.Sent, accepted, gaps, acceptedLost, reconnects, completed, failure ?? finishProblem);
     }
 
     /// <summary>A client that connects again after losing the broker, as an app does; one connection at a time.</summary>

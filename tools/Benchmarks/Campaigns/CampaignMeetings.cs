@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Appliance.Benchmarks.Meetings;
 using Appliance.Contracts;
 using Appliance.MeetingPlayer;
@@ -112,6 +113,14 @@ internal static class CampaignMeetings
         }
     }
 
+    /// <summary>Whether <paramref name="fault"/> is one a campaign reports as its failure rather than crash on.</summary>
+    public static bool IsFault(Exception fault) =>
+        fault is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException;
+
+    /// <summary>A campaign's failure in words: the exception, and how the daemon ended when it did.</summary>
+    public static string Describe(Exception fault, BenchDaemon daemon) =>
+        $"{fault.GetType().Name}: {fault.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+
     /// <summary>A random time between <paramref name="min"/> and <paramref name="max"/>: when the next fault comes, or how long it lasts.</summary>
     public static TimeSpan Between(Random random, TimeSpan min, TimeSpan max) => min + ((max - min) * random.NextDouble());
 
@@ -160,4 +169,47 @@ internal static class CampaignMeetings
 
         return (accepted, gaps, completed, problem);
     }
+}
+
+/// <summary>
+/// The meetings a campaign streams throughout: named <c>{prefix}-00</c>, <c>{prefix}-01</c>…, started together, then fed
+/// in real time by one sender until <see cref="StopAsync"/>. <see cref="Next"/> is each meeting's next sequence number,
+/// so also the frames it sent.
+/// </summary>
+internal sealed class StreamingMeetings(string prefix, int count) : IDisposable
+{
+    private readonly CancellationTokenSource _streaming = new();
+    private Task _sender = Task.CompletedTask;
+
+    public string[] Sessions { get; } = [.. Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i:D2}"))];
+
+    public long[] Next { get; } = new long[count];
+
+    /// <summary>Frames sent, all meetings.</summary>
+    public long Sent => Next.Sum();
+
+    /// <summary>Starts every meeting with <paramref name="client"/>, then the sender; the first refusal, or null.</summary>
+    /// <param name="client">Starts the meetings.</param>
+    /// <param name="publish">Publishes one frame; it must not throw for a frame that does not get through.</param>
+    /// <param name="deviceId">The daemon's device id.</param>
+    /// <param name="cancellationToken">Cancels the starts.</param>
+    public async Task<string?> StartAsync(ApplianceClient client, Func<MqttApplicationMessage, Task> publish, string deviceId, CancellationToken cancellationToken)
+    {
+        if (await CampaignMeetings.StartAsync(client, Sessions, cancellationToken).ConfigureAwait(false) is { } problem)
+        {
+            return problem;
+        }
+
+        _sender = CampaignMeetings.SendAsync(publish, deviceId, Sessions, Next, _streaming.Token);
+        return null;
+    }
+
+    /// <summary>Stops the sender and waits for it; <see cref="Next"/> is final after it.</summary>
+    public async Task StopAsync()
+    {
+        await _streaming.CancelAsync().ConfigureAwait(false);
+        await _sender.ConfigureAwait(false);
+    }
+
+    public void Dispose() => _streaming.Dispose();
 }

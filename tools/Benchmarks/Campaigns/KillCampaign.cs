@@ -52,35 +52,31 @@ internal static class KillCampaign
         await using var broker = await BenchMosquitto.StartAsync(settings.WorkDirectory).ConfigureAwait(false);
         progress($"kills: Mosquitto {broker.Version} on 127.0.0.1:{broker.Port}");
         var daemon = await StartDaemonAsync(profilePath, daemonFolder, broker.Port, cancellationToken).ConfigureAwait(false);
-        var sessions = Enumerable.Range(0, settings.Meetings).Select(i => string.Create(CultureInfo.InvariantCulture, $"kill-{i:D2}")).ToArray();
-        var next = new long[settings.Meetings]; // the next sequence number of each meeting, so also the frames it sent
+        using var meetings = new StreamingMeetings("kill", settings.Meetings);
         var recoveries = new List<TimeSpan>();
         int torn = 0, corrupt = 0;
         long acceptedLost = 0;
         string? failure = null;
         var random = new Random(settings.Seed);
         await using var earbuds = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = broker.Port, DeviceId = DeviceId, DefaultTimeout = TimeSpan.FromSeconds(20) }, cancellationToken).ConfigureAwait(false);
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task sender = Task.CompletedTask;
         try
         {
-            if (await CampaignMeetings.StartAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false) is { } problem)
+            if (await meetings.StartAsync(earbuds, message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, cancellationToken).ConfigureAwait(false) is { } problem)
             {
                 return Failed(problem);
             }
 
-            sender = CampaignMeetings.SendAsync(message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, sessions, next, streaming.Token);
             for (var kill = 1; kill <= settings.Kills; kill++)
             {
                 await Task.Delay(CampaignMeetings.Between(random, settings.MinRun, settings.MaxRun), cancellationToken).ConfigureAwait(false);
-                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 var killedAt = Stopwatch.GetTimestamp();
                 await daemon.DisposeAsync().ConfigureAwait(false); // SIGKILL
                 daemon = await StartDaemonAsync(profilePath, daemonFolder, broker.Port, cancellationToken).ConfigureAwait(false);
                 recoveries.Add(Stopwatch.GetElapsedTime(killedAt));
                 torn += daemon.Problems.Count(p => p.Contains("ended in TornTail", StringComparison.Ordinal));
                 corrupt += daemon.Problems.Count(p => p.Contains("ended in Corrupt", StringComparison.Ordinal) || p.Contains("ended in BadHeader", StringComparison.Ordinal));
-                var after = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var after = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 acceptedLost += CampaignMeetings.Lost(before, after);
                 if (kill % 10 == 0 || kill == settings.Kills)
                 {
@@ -88,27 +84,26 @@ internal static class KillCampaign
                 }
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (CampaignMeetings.IsFault(ex))
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            failure = CampaignMeetings.Describe(ex, daemon);
         }
         finally
         {
-            await streaming.CancelAsync().ConfigureAwait(false);
-            await sender.ConfigureAwait(false);
+            await meetings.StopAsync().ConfigureAwait(false);
         }
 
         try
         {
-            var (accepted, gaps, completed, problem) = await CampaignMeetings.FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
-            return new KillReport(recoveries.Count, next.Sum(), accepted, gaps, acceptedLost, torn, corrupt, recoveries, completed, failure ?? problem);
+            var (accepted, gaps, completed, problem) = await CampaignMeetings.FinishAsync(earbuds, meetings.Sessions, meetings.Next, cancellationToken).ConfigureAwait(false);
+            return new KillReport(recoveries.Count, meetings.Sent, accepted, gaps, acceptedLost, torn, corrupt, recoveries, completed, failure ?? problem);
         }
         finally
         {
             await daemon.DisposeAsync().ConfigureAwait(false);
         }
 
-        KillReport Failed(string why) => new(recoveries.Count, next.Sum(), 0, 0, acceptedLost, torn, corrupt, recoveries, 0, why);
+        KillReport Failed(string why) => new(recoveries.Count, meetings.Sent, 0, 0, acceptedLost, torn, corrupt, recoveries, 0, why);
     }
 
     /// <summary>Starts the daemon on the journals in <paramref name="folder"/>, reconnecting fast: it is restarted again and again.</summary>

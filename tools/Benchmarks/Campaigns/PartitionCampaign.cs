@@ -111,31 +111,27 @@ internal static class PartitionCampaign
         await using var status = await earbuds.SubscribeAsync(Topics.Status(DeviceId), cancellationToken).ConfigureAwait(false);
         using var watching = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var watcher = WatchWillsAsync(status, wills, watching.Token);
-        var sessions = Enumerable.Range(0, settings.Meetings).Select(i => string.Create(CultureInfo.InvariantCulture, $"part-{i:D2}")).ToArray();
-        var next = new long[settings.Meetings];
+        using var meetings = new StreamingMeetings("part", settings.Meetings);
         var willDelays = new List<TimeSpan>();
         var reconnects = new List<TimeSpan>();
         int shortCuts = 0, longCuts = 0, willsOnLong = 0, willsOnShort = 0, badAsked = 0, badAnswered = 0, badWills = 0;
         long acceptedLost = 0;
         string? failure = null;
         var random = new Random(settings.Seed);
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task sender = Task.CompletedTask;
         try
         {
-            if (await CampaignMeetings.StartAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false) is { } problem)
+            if (await meetings.StartAsync(earbuds, message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, cancellationToken).ConfigureAwait(false) is { } problem)
             {
                 return Failed(problem);
             }
 
-            sender = CampaignMeetings.SendAsync(message => earbuds.PublishAsync(message, CancellationToken.None), DeviceId, sessions, next, streaming.Token);
             for (var cut = 1; cut <= settings.Cuts; cut++)
             {
                 // Runs outlast the daemon's 10 s "stable connection", so every cut meets its back-off from the start.
                 await Task.Delay(CampaignMeetings.Between(random, TimeSpan.FromSeconds(11), TimeSpan.FromSeconds(13)), cancellationToken).ConfigureAwait(false);
                 var isLong = cut % 2 == 0;
                 var (min, max) = isLong ? settings.LongCut : settings.ShortCut;
-                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 wills.Clear();
                 var cutAt = Stopwatch.GetTimestamp();
                 await space.CutAsync().ConfigureAwait(false);
@@ -168,14 +164,14 @@ internal static class PartitionCampaign
                     willsOnShort += will is null ? 0 : 1;
                 }
 
-                var after = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var after = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 acceptedLost += CampaignMeetings.Lost(before, after);
                 progress(string.Create(CultureInfo.InvariantCulture, $"partitions: cut {cut} of {settings.Cuts} ({(isLong ? "long" : "short")}): last will {(will is null ? "not published" : "published")}, back {reconnects[^1].TotalSeconds:F2} s after the link; accepted lost so far {acceptedLost}"));
             }
 
             if (settings.BadLink > TimeSpan.Zero)
             {
-                var before = await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false);
+                var before = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
                 wills.Clear();
                 await space.MakeLossyAsync(settings.Loss).ConfigureAwait(false);
                 try
@@ -208,28 +204,27 @@ internal static class PartitionCampaign
 
                 await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
                 badWills = wills.Count;
-                acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, sessions, cancellationToken).ConfigureAwait(false));
+                acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false));
                 progress(string.Create(CultureInfo.InvariantCulture, $"partitions: {settings.BadLink.TotalSeconds:0} s of {settings.Loss:P0} loss: {badAnswered} of {badAsked} requests answered, {badWills} last wills; accepted lost so far {acceptedLost}"));
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (CampaignMeetings.IsFault(ex))
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            failure = CampaignMeetings.Describe(ex, daemon);
         }
         finally
         {
-            await streaming.CancelAsync().ConfigureAwait(false);
-            await sender.ConfigureAwait(false);
+            await meetings.StopAsync().ConfigureAwait(false);
             await watching.CancelAsync().ConfigureAwait(false);
             await watcher.ConfigureAwait(false);
         }
 
         await space.RestoreAsync().ConfigureAwait(false); // a cut a failure left open
 
-        var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(earbuds, sessions, next, cancellationToken).ConfigureAwait(false);
-        return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, next.Sum(), accepted, gaps, acceptedLost, completed, badAsked, badAnswered, badWills, failure ?? finishProblem);
+        var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(earbuds, meetings.Sessions, meetings.Next, cancellationToken).ConfigureAwait(false);
+        return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, accepted, gaps, acceptedLost, completed, badAsked, badAnswered, badWills, failure ?? finishProblem);
 
-        PartitionReport Failed(string why) => new(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, next.Sum(), 0, 0, acceptedLost, 0, badAsked, badAnswered, badWills, why);
+        PartitionReport Failed(string why) => new(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, 0, 0, acceptedLost, 0, badAsked, badAnswered, badWills, why);
     }
 
     /// <summary>Notes the moment of every status the broker publishes for the daemon with "connection lost": its last will.</summary>

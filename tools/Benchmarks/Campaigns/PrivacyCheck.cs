@@ -79,9 +79,9 @@ internal static class PrivacyCheck
             await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = broker.Port, DeviceId = DeviceId, DefaultTimeout = CallTimeout }, cancellationToken).ConfigureAwait(false);
             await UseEveryFeatureAsync(client, llm, features, progress, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        catch (Exception ex) when (CampaignMeetings.IsFault(ex))
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            failure = CampaignMeetings.Describe(ex, daemon);
         }
         finally
         {

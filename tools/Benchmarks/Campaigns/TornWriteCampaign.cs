@@ -142,9 +142,9 @@ internal static class TornWriteCampaign
                 }
             }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException or IOException)
+        catch (Exception ex) when (CampaignMeetings.IsFault(ex) || ex is IOException)
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            failure = CampaignMeetings.Describe(ex, daemon);
         }
 
         try
