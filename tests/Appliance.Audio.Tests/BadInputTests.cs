@@ -7,6 +7,35 @@ public sealed class BadInputTests
 {
     private static readonly float[] Tone = Signals.Sine(440, 16000, 0.25);
 
+    // 416 bytes AFL++ (with SharpFuzz) made from a tiny WAV: an MPEG-1 frame header, then a RIFF/WAVE header.
+    private const string FuzzedMp3WithRiffHeader = "//qA+vr6+lJJRka0AQAAV0FWRWZtdCAQAAAAAQABAIA+AAAAfQAAAgAUAGBgYGBgYGBgYGBgYGBgYGBgYGBgYGAUAGRhdGGQAQAAAAEAAPwBAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQAAAQAB8AAAAQABAAFAAQABAAEAAQABAAEAAfYBAAEAAQABAAEAAQABAAEAAQABAAEAAQAVAAEAAQABAAEAAQCAAAEAAQABAAEAAQABAAEAAQgBAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAeAAAAEAAQAAAQABAAEAAQABAAEAAQABAAEAAQAAAQABAAEAAQABAAEAAQABAAH/AQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEAAQABAAEXFxcAAQABAAEAAQABAAEAAQABAAEAAQA=";
+
+    /// <summary>
+    /// Found by fuzzing: the managed MP3 decoder walked the chunks of a RIFF header inside an MP3 stream forever. The
+    /// input as found, and with its fmt chunk's size pointing back, far ahead and around the 32-bit range, ends in a
+    /// result within the minute the test allows (a decode of it takes milliseconds).
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData(-8)]
+    [InlineData(-4)]
+    [InlineData(-20)]
+    [InlineData(int.MaxValue)]
+    [InlineData(int.MinValue)]
+    public async Task An_mp3_stream_with_a_riff_header_inside_ends_in_a_result(int? fmtChunkSize)
+    {
+        var bytes = Convert.FromBase64String(FuzzedMp3WithRiffHeader);
+        Assert.Equal("RIFF"u8.ToArray(), bytes[7..11]);
+        if (fmtChunkSize is { } size)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(23), size);
+        }
+
+        var result = await Task.Run(() => AudioFile.Read(new MemoryStream(bytes))).WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(result.Succeeded || result.Error is AudioFileError.InvalidHeader or AudioFileError.NoAudio, result.Message);
+    }
+
     [Fact]
     public void EmptyFileIsEmpty()
     {
