@@ -41,6 +41,9 @@ public sealed class DeviceProfileLoaderTests
     [InlineData("/gpio/driver", "\"driver\": \"simulated\"", "\"driver\": \"magic\"", "\"magic\" is not one of")]
     [InlineData("/sensors/0/address", "\"address\": \"0x44\"", "\"address\": \"68\"", "pattern \"^0x")]
     [InlineData("/colour", "\"memoryBudgetMb\": 4096,", "\"memoryBudgetMb\": 4096, \"colour\": \"blue\",", "not a field")]
+    [InlineData("/audio/sampleRate", "\"sampleRate\": 16000", "\"sampleRate\": 4E6000", "out of range")] // found by fuzzing: the schema check threw
+    [InlineData("/threads/intraOp", "\"intraOp\": 2", "\"intraOp\": -1E30", "out of range")]
+    [InlineData("/sensors/0/busId", "\"busId\": 1", "\"busId\": 1E20", "")]
     public void A_broken_profile_is_refused_naming_the_file_the_field_and_the_reason(string field, string original, string broken, string reasonMentions)
     {
         var json = File.ReadAllText(Path.Combine(ProfilesDirectory, "dev-x64.json"));
