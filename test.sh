@@ -5,7 +5,7 @@
 # opus-tools (reference Opus decoder), libmpg123-0 (the MPEG-2.5 decoder, as on boards), python3 (drives libopus itself as the reference at every Opus rate and under
 # loss), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and encoder of the audio container corpus),
 # iproute2, iptables and strace (the partition campaign's network namespace and lossy link, the privacy check's socket
-# record; those tests need root, as CI has),
+# record; those tests need root, as CI has), afl++ (the fuzz campaign),
 # and the Node packages of the independent reference implementations
 # (transformers.js for the forged-model, Whisper-feature and Whisper decoding parity checks, openWakeWord's
 # models, the AsyncAPI parser).
@@ -25,6 +25,7 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables-legacy >/dev/null || [ -x /usr/sbin/iptables-legacy ] || missing+=(iptables)
 command -v strace >/dev/null || missing+=(strace)
+command -v afl-fuzz >/dev/null || missing+=(afl++)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]} (Debian packages)"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -42,3 +43,8 @@ done
 
 node tools/contract-check/validate.mjs docs/asyncapi.yaml
 dotnet test Appliance.sln --filter "Category!=Shared" "$@"
+
+# The fuzz campaign's short version (the README's runs 1,000,000 executions per target): every target, 20,000 each,
+# with the sharpfuzz tool of the repository's manifest and the build the tests just made.
+dotnet tool restore >/dev/null
+dotnet run --project tools/Fuzz --no-build -- campaign --executions 20000 --minutes 5
