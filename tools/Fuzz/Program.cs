@@ -104,7 +104,7 @@ static string Markdown(IReadOnlyList<FuzzResult> results, long asked, int seed, 
     }
 
     text.AppendLine();
-    text.AppendLine("A crash is an exception the target lets through (the daemon would answer `internal_error` or lose a worker) or a dead process; a hang is an input that runs past 5 s. Each finding becomes a test with its input: the first run of the `audio` target found an MP3 stream with a RIFF header inside that held the managed MP3 decoder in a loop for good (fixed; `BadInputTests.An_mp3_stream_with_a_riff_header_inside_ends_in_a_result`).");
+    text.AppendLine("A crash is an exception the target lets through (the daemon would answer `internal_error` or lose a worker) or a dead process; a hang is an input that runs past 5 s. Each finding becomes a test with its input: the first run of the `audio` target found an MP3 stream with a RIFF header inside that held the managed MP3 decoder in a loop for good (fixed; `BadInputTests.An_mp3_stream_with_a_riff_header_inside_ends_in_a_result`), and the first run of the `profile` target a number beyond the decimal range (`4E6000`) that made the schema check throw instead of naming the field (fixed; `DeviceProfileLoaderTests`).");
     return text.ToString();
 }
 
