@@ -45,6 +45,6 @@ node tools/contract-check/validate.mjs docs/asyncapi.yaml
 dotnet test Appliance.sln --filter "Category!=Shared" "$@"
 
 # The fuzz campaign's short version (the README's runs 1,000,000 executions per target): every target, 20,000 each,
-# with the sharpfuzz tool of the repository's manifest and the build the tests just made.
+# with the sharpfuzz tool of the repository's manifest.
 dotnet tool restore >/dev/null
-dotnet run --project tools/Fuzz --no-build -- campaign --executions 20000 --minutes 5
+dotnet run --project tools/Fuzz -- campaign --executions 20000 --minutes 5
