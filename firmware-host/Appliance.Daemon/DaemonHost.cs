@@ -6,6 +6,7 @@ using Appliance.Daemon.Mqtt;
 using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Speech;
 using Appliance.Daemon.Status;
+using Appliance.Daemon.Voice;
 using Appliance.Profiles;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,6 +57,7 @@ internal static class DaemonHost
         services.AddStatus(configuration);
         services.AddLlm(configuration);
         services.AddSpeech(profile);
+        services.AddVoice();
         services.AddMeetings(configuration, profile);
         services.AddHardware(configuration, profile);
         services.AddRpc(configuration);

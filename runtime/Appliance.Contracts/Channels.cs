@@ -92,6 +92,9 @@ public static class Channels
     /// <summary>Voice events.</summary>
     public static ContractChannel<VoiceEvent> VoiceEvents { get; } = new("voiceEvents", Topics.VoiceEvents("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
+    /// <summary>Interpreted voice commands.</summary>
+    public static ContractChannel<VoiceIntent> VoiceIntents { get; } = new("voiceIntents", Topics.VoiceIntents("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
     /// <summary>Meeting commands.</summary>
     public static ContractChannel<MeetingControl> MeetingControl { get; } = new("meetingControl", Topics.MeetingControl("{deviceId}", "{sessionId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
@@ -109,5 +112,5 @@ public static class Channels
 
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
 }

@@ -34,6 +34,8 @@ namespace Appliance.Contracts;
 [JsonSerializable(typeof(AsrTranscribeParams))]
 [JsonSerializable(typeof(AsrTranscribeDelta))]
 [JsonSerializable(typeof(AsrTranscribeResult))]
+[JsonSerializable(typeof(VoiceTextParams))]
+[JsonSerializable(typeof(VoiceIntent))]
 [JsonSerializable(typeof(MeetingControl))]
 [JsonSerializable(typeof(MeetingStartParams))]
 [JsonSerializable(typeof(MeetingStopParams))]

@@ -161,6 +161,9 @@ public static class RpcMethods
     /// <summary><c>asr.cancel</c>: stops a transcription at its next decoder step.</summary>
     public static RpcMethod<RequestIdParams, CancelResult> AsrCancel { get; } = new("asr.cancel");
 
+    /// <summary><c>voice.text</c>: an utterance as text to a checked intent of the device's command schema.</summary>
+    public static RpcMethod<VoiceTextParams, VoiceIntent> VoiceText { get; } = new("voice.text");
+
     /// <summary><c>meetings.start</c>: starts a meeting (also the control topic's <c>start</c>).</summary>
     public static RpcMethod<MeetingStartParams, MeetingControlResult> MeetingsStart { get; } = new("meetings.start");
 
@@ -182,7 +185,7 @@ public static class RpcMethods
     /// <summary>Every method above, in this order.</summary>
     public static IReadOnlyList<RpcMethod> All { get; } =
     [
-        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel,
+        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText,
         MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete,
     ];
 }

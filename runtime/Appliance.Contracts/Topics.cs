@@ -53,6 +53,10 @@ public static class Topics
     /// <param name="deviceId">The device.</param>
     public static string VoiceEvents(string deviceId) => $"{Root}/{deviceId}/voice/events";
 
+    /// <summary>Interpreted voice commands, one message per utterance (QoS 1, not retained).</summary>
+    /// <param name="deviceId">The device.</param>
+    public static string VoiceIntents(string deviceId) => $"{Root}/{deviceId}/voice/intents";
+
     /// <summary>Requests for one RPC method.</summary>
     /// <param name="deviceId">The device.</param>
     /// <param name="method">The method name, for example <c>llm.chat</c> (see <see cref="RpcMethods"/>).</param>

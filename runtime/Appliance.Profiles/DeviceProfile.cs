@@ -34,6 +34,8 @@ public sealed record DeviceProfile
     public TranscriptionSettings Transcription { get; init; } = new();
     /// <summary>How meetings behave on this device; the defaults when absent.</summary>
     public MeetingSettings Meetings { get; init; } = new();
+    /// <summary>The voice commands this device accepts; null when it takes none (voice commands are then refused).</summary>
+    public CommandSchema? Commands { get; init; }
 
     /// <summary>The file the profile was read from (absolute path).</summary>
     [JsonIgnore]

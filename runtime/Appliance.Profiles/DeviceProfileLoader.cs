@@ -233,6 +233,11 @@ public static class DeviceProfileLoader
             problems.Add(new(file, "/transcription/language", $"'{forced}' is not one of the profile's languages ({string.Join(", ", allowed)})"));
         }
 
+        if (profile.Commands is { } commands)
+        {
+            problems.AddRange(CommandSchemaCheck.Problems(commands, transcription.Languages, file));
+        }
+
         var threadsTotal = profile.Threads.IntraOp;
         if (threadsTotal > profile.Soc.CpuCores)
         {

@@ -1,0 +1,15 @@
+using Appliance.Daemon.Rpc;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Appliance.Daemon.Voice;
+
+/// <summary>Voice commands: the profile's command schema, <c>voice.text</c>, and the <c>voice/intents</c> channel.</summary>
+internal static class VoiceFeature
+{
+    public static IServiceCollection AddVoice(this IServiceCollection services)
+    {
+        services.AddSingleton<VoiceCommands>();
+        services.AddRpcMethod<VoiceTextMethod>();
+        return services;
+    }
+}

@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+
+namespace Appliance.Contracts;
+
+/// <summary>The parameters of <c>voice.text</c>: an utterance as text, interpreted as if it had been spoken.</summary>
+public sealed record VoiceTextParams
+{
+    /// <summary>The utterance; 1 to the profile's <c>commands.maxUtteranceChars</c> characters (500 by default).</summary>
+    public string? Text { get; init; }
+
+    /// <summary>Its language (<c>en</c>, <c>fa</c>, <c>ar</c>, <c>zh</c>), one of the profile's; the profile's first language when null.</summary>
+    public string? Language { get; init; }
+}
+
+/// <summary>
+/// An utterance interpreted against the device's command schema: the result of <c>voice.text</c>, also published on
+/// <c>appliance/v1/{deviceId}/voice/intents</c> (QoS 1, not retained). <see cref="Intent"/> is always an intent of the
+/// profile's schema or <c>not_understood</c>, and its slots always passed the schema's types and ranges.
+/// </summary>
+public sealed record VoiceIntent
+{
+    /// <summary>The utterance's id (32 hex digits), unique per utterance; <c>voice/handled</c> refers to it.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>What was said, as transcribed or as given.</summary>
+    public required string Transcript { get; init; }
+
+    /// <summary>The language the utterance was interpreted in.</summary>
+    public required string Language { get; init; }
+
+    /// <summary>The intent's name from the profile's schema, or <c>not_understood</c>.</summary>
+    public required string Intent { get; init; }
+
+    /// <summary>The intent's slot values by name: numbers for <c>integer</c> slots, value names for <c>enum</c>, words for <c>text</c>; empty for <c>not_understood</c>.</summary>
+    public required JsonObject Slots { get; init; }
+
+    /// <summary>Which stage decided: one of <see cref="VoiceIntentSources"/>.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>How sure that stage is, 0 to 1: 1 for a template match.</summary>
+    public required double Confidence { get; init; }
+
+    /// <summary>A short reply for the user, in <see cref="Language"/> where the profile gives one.</summary>
+    public required string Reply { get; init; }
+
+    /// <summary>Why the utterance is <c>not_understood</c> (no template matched, a slot out of range…); null otherwise.</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>When the intent was decided (UTC).</summary>
+    public required DateTimeOffset At { get; init; }
+}
+
+/// <summary>The stages that decide a <see cref="VoiceIntent"/> (<see cref="VoiceIntent.Source"/>).</summary>
+public static class VoiceIntentSources
+{
+    /// <summary>A sentence template of the profile matched.</summary>
+    public const string Template = "template";
+
+    /// <summary>No stage found an intent: the utterance is <c>not_understood</c>.</summary>
+    public const string None = "none";
+}

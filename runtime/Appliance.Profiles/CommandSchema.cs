@@ -1,0 +1,81 @@
+using System.Text.Json.Serialization;
+
+namespace Appliance.Profiles;
+
+/// <summary>
+/// The voice commands a device accepts, as the profile's <c>commands</c> object gives them: the only intents that can
+/// ever reach the appliance, each with typed slots and the sentences that express it per language. The built-in
+/// intent <see cref="NotUnderstood"/> is always there and may not be declared. Immutable once loaded.
+/// </summary>
+public sealed record CommandSchema
+{
+    /// <summary>The intent every utterance that matches nothing, or fails its checks, becomes.</summary>
+    public const string NotUnderstood = "not_understood";
+
+    /// <summary>The intents, in order of precedence: when two templates match, the earlier intent wins.</summary>
+    public required IReadOnlyList<IntentSpec> Intents { get; init; }
+    /// <summary>Seconds an intent marked <see cref="IntentSpec.Confirm"/> waits for its yes or no (1 to 120); 10 when absent.</summary>
+    public int ConfirmationTimeoutSeconds { get; init; } = 10;
+    /// <summary>The longest utterance taken, in characters (16 to 4096); a longer one is refused before matching. 500 when absent.</summary>
+    public int MaxUtteranceChars { get; init; } = 500;
+    /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
+    public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The reply of <see cref="NotUnderstood"/> in a language the profile gives none for.</summary>
+    public const string DefaultNotUnderstoodReply = "Sorry, I did not understand that.";
+
+    /// <summary>The intent named <paramref name="name"/>; null when the schema has none (<see cref="NotUnderstood"/> included).</summary>
+    public IntentSpec? Find(string name) => Intents.FirstOrDefault(i => string.Equals(i.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>One intent of a <see cref="CommandSchema"/>: what the appliance can be asked to do.</summary>
+public sealed record IntentSpec
+{
+    /// <summary>The intent's name as published (lower case, digits and underscores), unique in the schema.</summary>
+    public required string Name { get; init; }
+    /// <summary>What the intent does, in words; the voice model reads it.</summary>
+    public string? Description { get; init; }
+    /// <summary>Whether the intent is carried out only after a spoken yes (irreversible or costly actions).</summary>
+    public bool Confirm { get; init; }
+    /// <summary>The intent's slots; every one is required in a result. Empty when the intent takes none.</summary>
+    public IReadOnlyList<SlotSpec> Slots { get; init; } = [];
+    /// <summary>Sentence templates by language code (<c>en</c>, <c>fa</c>, <c>ar</c>, <c>zh</c>); see <see cref="SentenceTemplate"/> for the syntax.</summary>
+    public required IReadOnlyDictionary<string, IReadOnlyList<string>> Templates { get; init; }
+    /// <summary>Reply texts by language, with <c>{slot}</c> replaced by the slot's value; absent languages fall back to English, then to the intent's name.</summary>
+    public IReadOnlyDictionary<string, string> Reply { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The slot named <paramref name="name"/>; null when the intent has none.</summary>
+    public SlotSpec? Slot(string name) => Slots.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>One typed slot of an intent.</summary>
+public sealed record SlotSpec
+{
+    /// <summary>The slot's name (lower case, digits and underscores), unique in its intent; templates refer to it as <c>{name}</c>.</summary>
+    public required string Name { get; init; }
+    /// <summary>The type: <c>integer</c> (with <see cref="Min"/> and <see cref="Max"/>), <c>enum</c> (with <see cref="Values"/>) or <c>text</c> (at most <see cref="MaxWords"/> words).</summary>
+    public required string Type { get; init; }
+    /// <summary>The smallest value of an <c>integer</c> slot, inclusive.</summary>
+    public long? Min { get; init; }
+    /// <summary>The largest value of an <c>integer</c> slot, inclusive.</summary>
+    public long? Max { get; init; }
+    /// <summary>The values of an <c>enum</c> slot: each value's name (published) with the phrases that say it, by language.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, IReadOnlyList<string>>>? Values { get; init; }
+    /// <summary>The most words a <c>text</c> slot takes (1 to 16); 4 when absent.</summary>
+    public int MaxWords { get; init; } = 4;
+
+    /// <summary>The slot types.</summary>
+    public static class Types
+    {
+        /// <summary>A whole number within <see cref="Min"/> and <see cref="Max"/>, spoken as digits or words.</summary>
+        public const string WholeNumber = "integer";
+        /// <summary>One of <see cref="Values"/>.</summary>
+        public const string Choice = "enum";
+        /// <summary>A few words of free text (letters and digits only), such as a shopping-list item.</summary>
+        public const string Words = "text";
+    }
+
+    /// <summary>Whether <see cref="Type"/> is <see cref="Types.WholeNumber"/>.</summary>
+    [JsonIgnore]
+    public bool IsInteger => Type == Types.WholeNumber;
+}

@@ -1,0 +1,128 @@
+using System.Text.RegularExpressions;
+
+namespace Appliance.Profiles;
+
+/// <summary>
+/// The rules of a <see cref="CommandSchema"/> that the JSON schema cannot express: unique names, slot types with
+/// their bounds, templates that parse and name exactly the intent's slots once each, replies that name known slots,
+/// and languages the device transcribes. Stateless; thread-safe.
+/// </summary>
+internal static partial class CommandSchemaCheck
+{
+    /// <summary>Every problem of <paramref name="schema"/>, each at its JSON pointer under <c>/commands</c>.</summary>
+    /// <param name="schema">The parsed schema.</param>
+    /// <param name="languages">The profile's transcription languages; null allows any.</param>
+    /// <param name="file">The profile file, for the problems.</param>
+    public static IEnumerable<ProfileProblem> Problems(CommandSchema schema, IReadOnlyList<string>? languages, string file)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < schema.Intents.Count; i++)
+        {
+            var intent = schema.Intents[i];
+            var at = $"/commands/intents/{i}";
+            if (intent.Name == CommandSchema.NotUnderstood)
+            {
+                yield return new(file, $"{at}/name", $"'{CommandSchema.NotUnderstood}' is built in and may not be declared");
+            }
+            else if (!names.Add(intent.Name))
+            {
+                yield return new(file, $"{at}/name", $"intent '{intent.Name}' is declared twice");
+            }
+
+            foreach (var problem in SlotProblems(intent, at, languages, file))
+            {
+                yield return problem;
+            }
+
+            foreach (var (language, templates) in intent.Templates)
+            {
+                if (languages is not null && !languages.Contains(language, StringComparer.Ordinal))
+                {
+                    yield return new(file, $"{at}/templates/{language}", $"'{language}' is not one of the profile's languages ({string.Join(", ", languages)})");
+                }
+
+                for (var t = 0; t < templates.Count; t++)
+                {
+                    if (TemplateProblem(intent, templates[t]) is { } reason)
+                    {
+                        yield return new(file, $"{at}/templates/{language}/{t}", reason);
+                    }
+                }
+            }
+
+            foreach (var (language, reply) in intent.Reply)
+            {
+                foreach (Match placeholder in Placeholder().Matches(reply))
+                {
+                    if (intent.Slot(placeholder.Groups[1].Value) is null)
+                    {
+                        yield return new(file, $"{at}/reply/{language}", $"'{placeholder.Value}' names no slot of '{intent.Name}'");
+                    }
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<ProfileProblem> SlotProblems(IntentSpec intent, string at, IReadOnlyList<string>? languages, string file)
+    {
+        var slotNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var s = 0; s < intent.Slots.Count; s++)
+        {
+            var slot = intent.Slots[s];
+            var slotAt = $"{at}/slots/{s}";
+            if (!slotNames.Add(slot.Name))
+            {
+                yield return new(file, $"{slotAt}/name", $"slot '{slot.Name}' is declared twice in '{intent.Name}'");
+            }
+
+            switch (slot.Type)
+            {
+                case SlotSpec.Types.WholeNumber when slot.Min is null || slot.Max is null:
+                    yield return new(file, slotAt, "an integer slot needs both min and max");
+                    break;
+                case SlotSpec.Types.WholeNumber when slot.Min > slot.Max:
+                    yield return new(file, $"{slotAt}/min", $"min {slot.Min} is above max {slot.Max}");
+                    break;
+                case SlotSpec.Types.Choice when slot.Values is not { Count: > 0 }:
+                    yield return new(file, slotAt, "an enum slot needs values");
+                    break;
+                case SlotSpec.Types.Choice:
+                    foreach (var (value, phrases) in slot.Values)
+                    {
+                        foreach (var language in phrases.Keys.Where(l => languages is not null && !languages.Contains(l, StringComparer.Ordinal)))
+                        {
+                            yield return new(file, $"{slotAt}/values/{value}/{language}", $"'{language}' is not one of the profile's languages ({string.Join(", ", languages!)})");
+                        }
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static string? TemplateProblem(IntentSpec intent, string text)
+    {
+        if (!SentenceTemplate.TryParse(text, out var template, out var error))
+        {
+            return error;
+        }
+
+        if (template!.NamedSlots().FirstOrDefault(name => intent.Slot(name) is null) is { } unknown)
+        {
+            return $"{{{unknown}}} names no slot of '{intent.Name}'";
+        }
+
+        var required = template.RequiredSlots();
+        if (intent.Slots.FirstOrDefault(slot => !required.Contains(slot.Name)) is { } missing)
+        {
+            return $"slot {{{missing.Name}}} must be said in every way the template can be spoken";
+        }
+
+        return intent.Slots.FirstOrDefault(slot => template.MostOccurrences(slot.Name) > 1) is { } twice
+            ? $"slot {{{twice.Name}}} can be said twice"
+            : null;
+    }
+
+    [GeneratedRegex(@"\{([a-z0-9_]+)\}")]
+    private static partial Regex Placeholder();
+}

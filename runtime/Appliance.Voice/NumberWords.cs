@@ -1,0 +1,186 @@
+using System.Globalization;
+
+namespace Appliance.Voice;
+
+/// <summary>
+/// Spelled-out whole numbers folded to digits, in the languages voice commands ship with: English ("minus twenty",
+/// "one hundred and five"), Persian ("بیست و یک"), Arabic ("خمسة وعشرون", units before tens) and Chinese ("二十一",
+/// "负二十"). A run of number words becomes one token of digits; words of other languages are kept as they are.
+/// Stateless; thread-safe.
+/// </summary>
+public static class NumberWords
+{
+    private enum Kind
+    {
+        /// <summary>0 to 9: one digit that a multiplier or a ten may follow.</summary>
+        Unit,
+        /// <summary>An addend: 10 to 19 and the tens, and the hundreds in Persian; units follow it only when it ends in 0.</summary>
+        Addend,
+        /// <summary>A multiplier of the units before it: ten (十), hundred.</summary>
+        Multiplier,
+        /// <summary>A multiplier of everything before it: thousand.</summary>
+        Scale,
+        /// <summary>Makes the number after it negative.</summary>
+        Minus,
+        /// <summary>"and" between the parts of one number.</summary>
+        And,
+    }
+
+    private sealed record Language(IReadOnlyDictionary<string, (Kind Kind, long Value)> Words, bool UnitsBeforeTens);
+
+    private static readonly Dictionary<string, Language> Languages = new(StringComparer.Ordinal)
+    {
+        ["en"] = Build(
+            false,
+            "zero:0 one:1 two:2 three:3 four:4 five:5 six:6 seven:7 eight:8 nine:9",
+            "ten:10 eleven:11 twelve:12 thirteen:13 fourteen:14 fifteen:15 sixteen:16 seventeen:17 eighteen:18 nineteen:19 twenty:20 thirty:30 forty:40 fifty:50 sixty:60 seventy:70 eighty:80 ninety:90",
+            "hundred:100",
+            "thousand:1000",
+            "minus negative",
+            "and"),
+        ["fa"] = Build(
+            false,
+            "صفر:0 یک:1 دو:2 سه:3 چهار:4 پنج:5 شش:6 هفت:7 هشت:8 نه:9",
+            "ده:10 یازده:11 دوازده:12 سیزده:13 چهارده:14 پانزده:15 شانزده:16 هفده:17 هجده:18 هیجده:18 نوزده:19 بیست:20 سی:30 چهل:40 پنجاه:50 شصت:60 هفتاد:70 هشتاد:80 نود:90 دویست:200 سیصد:300 چهارصد:400 پانصد:500 ششصد:600 هفتصد:700 هشتصد:800 نهصد:900",
+            "صد:100",
+            "هزار:1000",
+            "منفی",
+            "و"),
+        ["ar"] = Build(
+            true,
+            "صفر:0 واحد:1 احد:1 اثنان:2 اثنين:2 اثنا:2 اثنتان:2 ثلاثة:3 اربعة:4 خمسة:5 ستة:6 سبعة:7 ثمانية:8 تسعة:9",
+            "عشرة:10 عشر:10 عشرون:20 عشرين:20 ثلاثون:30 ثلاثين:30 اربعون:40 اربعين:40 خمسون:50 خمسين:50 ستون:60 ستين:60 سبعون:70 سبعين:70 ثمانون:80 ثمانين:80 تسعون:90 تسعين:90"
+                + " وعشرون:20 وعشرين:20 وثلاثون:30 وثلاثين:30 واربعون:40 واربعين:40 وخمسون:50 وخمسين:50 وستون:60 وستين:60 وسبعون:70 وسبعين:70 وثمانون:80 وثمانين:80 وتسعون:90 وتسعين:90",
+            "مئة:100 مائة:100",
+            "الف:1000",
+            "ناقص سالب",
+            "و"),
+        ["zh"] = Build(
+            false,
+            "零:0 一:1 二:2 两:2 三:3 四:4 五:5 六:6 七:7 八:8 九:9",
+            "",
+            "十:10 百:100",
+            "千:1000",
+            "负",
+            ""),
+    };
+
+    /// <summary>
+    /// <paramref name="tokens"/> with every run of number words (and a minus word before digits) replaced by the
+    /// number's digits. Numbers above 999,999,999 are left as words.
+    /// </summary>
+    /// <param name="tokens">Tokens from <see cref="UtteranceText"/>, before folding.</param>
+    /// <param name="language">The language code; one without number words returns the tokens unchanged.</param>
+    public static IReadOnlyList<string> Fold(IReadOnlyList<string> tokens, string language)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (!Languages.TryGetValue(language, out var words))
+        {
+            return tokens;
+        }
+
+        var folded = new List<string>(tokens.Count);
+        for (var i = 0; i < tokens.Count;)
+        {
+            var negative = words.Words.TryGetValue(tokens[i], out var first) && first.Kind == Kind.Minus && i + 1 < tokens.Count;
+            var start = negative ? i + 1 : i;
+            if (negative && long.TryParse(tokens[start], NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
+            {
+                folded.Add((-digits).ToString(CultureInfo.InvariantCulture));
+                i = start + 1;
+            }
+            else if (Read(tokens, start, words) is { } number)
+            {
+                folded.Add((negative ? -number.Value : number.Value).ToString(CultureInfo.InvariantCulture));
+                i = start + number.Length;
+            }
+            else
+            {
+                folded.Add(tokens[i]);
+                i++;
+            }
+        }
+
+        return folded;
+    }
+
+    /// <summary>The number spelled from <paramref name="start"/>, and how many tokens it takes; null when none starts there.</summary>
+    private static (long Value, int Length)? Read(IReadOnlyList<string> tokens, int start, Language language)
+    {
+        long total = 0, part = 0, unit = 0;
+        var last = Kind.And;
+        var end = start;
+        for (var i = start; i < tokens.Count; i++)
+        {
+            if (!language.Words.TryGetValue(tokens[i], out var word))
+            {
+                break;
+            }
+
+            switch (word.Kind)
+            {
+                case Kind.Unit when last is Kind.Unit || (last is Kind.Addend && (language.UnitsBeforeTens || part % 10 != 0)):
+                    return Result(total, part, unit, start, end); // "fifteen one" is two numbers; "twenty one" is one
+                case Kind.Unit:
+                    unit = word.Value;
+                    break;
+                case Kind.Addend when (last is Kind.Addend && (part % 100 != 0 || word.Value >= 100)) || (last is Kind.Unit && !language.UnitsBeforeTens):
+                    return Result(total, part, unit, start, end); // "two hundred fifty" in Persian is 200 + 50; "twenty twenty" is two numbers
+                case Kind.Addend:
+                    part += unit + word.Value;
+                    unit = 0;
+                    break;
+                case Kind.Multiplier when last is Kind.Multiplier or Kind.Addend:
+                    return Result(total, part, unit, start, end);
+                case Kind.Multiplier:
+                    part += (last is Kind.Unit ? unit : 1) * word.Value;
+                    unit = 0;
+                    break;
+                case Kind.Scale when last is Kind.Scale:
+                    return Result(total, part, unit, start, end);
+                case Kind.Scale:
+                    total += Math.Max(1, part + unit) * word.Value;
+                    part = unit = 0;
+                    break;
+                case Kind.And when i > start && i + 1 < tokens.Count && language.Words.TryGetValue(tokens[i + 1], out var next) && next.Kind is not (Kind.Minus or Kind.And):
+                    last = Kind.And;
+                    continue; // joins two parts of one number; it does not end the number, and is consumed with it
+                default:
+                    return Result(total, part, unit, start, end);
+            }
+
+            if (total + part + unit > 999_999_999)
+            {
+                return null;
+            }
+
+            last = word.Kind;
+            end = i + 1;
+        }
+
+        return Result(total, part, unit, start, end);
+    }
+
+    private static (long Value, int Length)? Result(long total, long part, long unit, int start, int end) =>
+        end > start ? (total + part + unit, end - start) : null;
+
+    private static Language Build(bool unitsBeforeTens, string units, string addends, string multipliers, string scales, string minus, string and)
+    {
+        var words = new Dictionary<string, (Kind, long)>(StringComparer.Ordinal);
+        foreach (var (list, kind) in new[] { (units, Kind.Unit), (addends, Kind.Addend), (multipliers, Kind.Multiplier), (scales, Kind.Scale), (minus, Kind.Minus), (and, Kind.And) })
+        {
+            foreach (var entry in list.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var colon = entry.IndexOf(':', StringComparison.Ordinal);
+                var value = colon < 0 ? 0 : long.Parse(entry[(colon + 1)..], CultureInfo.InvariantCulture);
+                // Keys are stored as the tokenizer writes them (folded letters, no marks), so either spelling matches.
+                foreach (var token in UtteranceText.Split(colon < 0 ? entry : entry[..colon]))
+                {
+                    words[token] = (kind, value);
+                }
+            }
+        }
+
+        return new Language(words, unitsBeforeTens);
+    }
+}

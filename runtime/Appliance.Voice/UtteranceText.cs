@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+
+namespace Appliance.Voice;
+
+/// <summary>
+/// Turns an utterance, a template word or a slot phrase into the tokens the matcher compares, the same way for all
+/// three: full-width Latin letters and digits to their plain forms, lower case, combining marks dropped (Arabic short
+/// vowels), Arabic letter variants folded to one form (hamza carriers, yeh, kaf, teh marbuta), every script's decimal
+/// digits to ASCII digits, punctuation and symbols as separators, each Han character a token of its own (Chinese has
+/// no spaces), and spelled-out numbers to digits (<see cref="NumberWords"/>). It needs no ICU data: the daemon runs
+/// with invariant globalization, where <see cref="string.Normalize()"/> does nothing. Stateless; thread-safe.
+/// </summary>
+public static class UtteranceText
+{
+    /// <summary>The tokens of <paramref name="text"/> in <paramref name="language"/>.</summary>
+    /// <param name="text">Any text; empty or all punctuation gives no tokens.</param>
+    /// <param name="language">The language code, for its number words; one without number words keeps its words.</param>
+    /// <returns>Lower-case tokens; a number is its digits, negative ones with a leading <c>-</c>.</returns>
+    public static IReadOnlyList<string> Tokens(string text, string language)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return NumberWords.Fold(Split(text), language);
+    }
+
+    /// <summary>The tokens before number words are folded.</summary>
+    internal static List<string> Split(string text)
+    {
+        var tokens = new List<string>();
+        var word = new StringBuilder();
+        var lower = text.ToLowerInvariant();
+        for (var i = 0; i < lower.Length; i++)
+        {
+            var c = Fold(lower[i]);
+            var category = CharUnicodeInfo.GetUnicodeCategory(c);
+            if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format || c is '\u0640' or '\'' or '\u2019')
+            {
+                continue; // marks, tatweel, zero-width joiners and apostrophes do not split a word
+            }
+
+            if (category == UnicodeCategory.DecimalDigitNumber)
+            {
+                word.Append((char)('0' + (int)CharUnicodeInfo.GetDecimalDigitValue(c)));
+            }
+            else if (IsHan(c))
+            {
+                End(word, tokens);
+                tokens.Add(c.ToString());
+            }
+            else if (char.IsLetter(c))
+            {
+                word.Append(c);
+            }
+            else if (c == '-' && word.Length == 0 && i + 1 < lower.Length && char.IsDigit(Fold(lower[i + 1])))
+            {
+                word.Append('-');
+            }
+            else
+            {
+                End(word, tokens);
+            }
+        }
+
+        End(word, tokens);
+        return tokens;
+    }
+
+    private static void End(StringBuilder word, List<string> tokens)
+    {
+        if (word.Length > 0 && word.ToString() != "-")
+        {
+            tokens.Add(word.ToString());
+        }
+
+        word.Clear();
+    }
+
+    /// <summary>One letter to the form the matcher compares: full-width to plain, Arabic variants to one spelling.</summary>
+    private static char Fold(char c) => c switch
+    {
+        >= '\uFF01' and <= '\uFF5E' => char.ToLowerInvariant((char)(c - 0xFEE0)), // full-width ASCII forms
+        '\u3000' => ' ',                  // ideographic space
+        '\u0623' or '\u0625' or '\u0622' or '\u0671' => '\u0627', // alef with hamza or madda, alef wasla → alef
+        '\u0624' => '\u0648',             // waw with hamza → waw
+        '\u0626' => '\u06CC',             // yeh with hamza → Farsi yeh
+        '\u064A' or '\u0649' => '\u06CC', // Arabic yeh, alef maksura → Farsi yeh
+        '\u0643' => '\u06A9',             // Arabic kaf → keheh
+        '\u0629' => '\u0647',             // teh marbuta → heh
+        _ => c,
+    };
+
+    private static bool IsHan(char c) => c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\uF900' and <= '\uFAFF';
+}

@@ -1,0 +1,88 @@
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>
+/// <c>voice.text</c> through the real daemon and broker, on the shipped TV and fridge profiles: the checked intent comes
+/// back and is published on <c>voice/intents</c>; bad requests get <c>invalid_params</c> and the daemon keeps serving.
+/// </summary>
+public sealed class VoiceCommandTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task A_tv_command_as_text_gives_the_template_intent_and_publishes_it()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rk3588-tv"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+
+        var reply = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn the volume up to 20" });
+
+        var intent = reply.Value!;
+        Assert.Null(reply.Error);
+        Assert.Equal(("volume_set", """{"level":20}""", VoiceIntentSources.Template, "Volume 20.", "en"), (intent.Intent, intent.Slots.ToJsonString(), intent.Source, intent.Reply, intent.Language));
+        using var wait = new CancellationTokenSource(Limit);
+        var published = (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!;
+        Assert.Equal((intent.UtteranceId, "volume_set", """{"level":20}"""), (published.UtteranceId, published.Intent, published.Slots.ToJsonString()));
+    }
+
+    [Fact]
+    public async Task A_fridge_command_out_of_range_is_not_understood_and_published_with_its_reason()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rpi5-fridge"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+
+        var inRange = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "set the freezer to minus twenty" })).Value!;
+        var outOfRange = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "set the freezer to plus twenty" })).Value!;
+        var tooWarm = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "set the freezer to twenty" })).Value!;
+
+        Assert.Equal(("freezer_temperature_set", """{"celsius":-20}"""), (inRange.Intent, inRange.Slots.ToJsonString()));
+        Assert.Equal(("not_understood", "no sentence template matched"), (outOfRange.Intent, outOfRange.Reason));
+        Assert.Equal(("not_understood", "slot celsius: 20 is above the maximum of -16", "{}"), (tooWarm.Intent, tooWarm.Reason, tooWarm.Slots.ToJsonString()));
+        using var wait = new CancellationTokenSource(Limit);
+        var published = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            published.Add((await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.Intent);
+        }
+
+        Assert.Equal(["freezer_temperature_set", "not_understood", "not_understood"], published);
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_invalid_params_with_the_reason_and_the_daemon_keeps_serving()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rk3588-tv"]);
+        await using var client = await daemon.ConnectAsync();
+
+        var empty = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "  " });
+        var missing = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams());
+        var huge = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = new string('a', 100 * 1024) });
+        var long600 = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = new string('a', 600) });
+        var german = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "lauter", Language = "de" });
+        var wrongType = await client.StreamRawAsync("voice.text", """{"text": 42}"""u8.ToArray()).LastAsync();
+        var after = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "mute" });
+
+        Assert.All([empty.Error, missing.Error, long600.Error, german.Error, wrongType.Error], e => Assert.Equal(RpcErrorCodes.InvalidParams, e?.Code));
+        Assert.Contains("not empty", empty.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal("text is 600 characters; this device interprets at most 500", long600.Error!.Message);
+        Assert.Equal((RpcErrorCodes.PayloadTooLarge, "The request is 102411 bytes; the limit for voice.text is 65536 bytes."), (huge.Error!.Code, huge.Error.Message));
+        Assert.Equal("language 'de' is not one this device takes (en, fa, ar, zh)", german.Error!.Message);
+        Assert.Equal("mute", after.Value!.Intent);
+    }
+
+    [Fact]
+    public async Task A_profile_without_commands_answers_unavailable()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output);
+        await using var client = await daemon.ConnectAsync();
+
+        var reply = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn the volume up to 20" });
+
+        Assert.Equal((RpcErrorCodes.Unavailable, "this device takes no voice commands: its profile has no commands section"), (reply.Error!.Code, reply.Error.Message));
+    }
+}
