@@ -36,6 +36,7 @@ namespace Appliance.Contracts;
 [JsonSerializable(typeof(AsrTranscribeResult))]
 [JsonSerializable(typeof(VoiceTextParams))]
 [JsonSerializable(typeof(VoiceIntent))]
+[JsonSerializable(typeof(VoiceConfirmParams))]
 [JsonSerializable(typeof(MeetingControl))]
 [JsonSerializable(typeof(MeetingStartParams))]
 [JsonSerializable(typeof(MeetingStopParams))]

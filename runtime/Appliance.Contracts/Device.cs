@@ -170,13 +170,16 @@ public sealed record TelemetryReading
 
 /// <summary>
 /// An event on <c>appliance/v1/{deviceId}/voice/events</c>. The JSON carries a <c>type</c> naming the kind:
-/// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c> or <c>wake_word</c>.
+/// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c>, <c>wake_word</c>, <c>confirmation_requested</c> or
+/// <c>confirmation_ended</c>.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(PushToTalkEvent), "push_to_talk")]
 [JsonDerivedType(typeof(SpeechStartedEvent), "speech_started")]
 [JsonDerivedType(typeof(SpeechEndedEvent), "speech_ended")]
 [JsonDerivedType(typeof(WakeWordEvent), "wake_word")]
+[JsonDerivedType(typeof(ConfirmationRequestedEvent), "confirmation_requested")]
+[JsonDerivedType(typeof(ConfirmationEndedEvent), "confirmation_ended")]
 public abstract record VoiceEvent
 {
     /// <summary>When it happened (UTC).</summary>
@@ -224,4 +227,36 @@ public sealed record WakeWordEvent : VoiceEvent
 
     /// <summary>Position in the captured audio stream, seconds since listening began.</summary>
     public required double AudioTime { get; init; }
+}
+
+/// <summary>An intent the profile marks <c>confirm</c> was understood and waits for yes or no; it is not carried out yet.</summary>
+public sealed record ConfirmationRequestedEvent : VoiceEvent
+{
+    /// <summary>The utterance whose intent waits; <c>voice.confirm</c> names it.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>The waiting intent.</summary>
+    public required string Intent { get; init; }
+
+    /// <summary>Its checked slot values.</summary>
+    public required System.Text.Json.Nodes.JsonObject Slots { get; init; }
+
+    /// <summary>The question for the user.</summary>
+    public required string Prompt { get; init; }
+
+    /// <summary>When the question expires unanswered (UTC).</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+}
+
+/// <summary>A confirmation ended: confirmed (the intent follows on <c>voice/intents</c>), declined, expired or replaced.</summary>
+public sealed record ConfirmationEndedEvent : VoiceEvent
+{
+    /// <summary>The utterance whose intent waited.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>The intent that waited.</summary>
+    public required string Intent { get; init; }
+
+    /// <summary>One of <see cref="VoiceConfirmations"/> other than <c>pending</c>.</summary>
+    public required string Outcome { get; init; }
 }

@@ -164,6 +164,9 @@ public static class RpcMethods
     /// <summary><c>voice.text</c>: an utterance as text to a checked intent of the device's command schema.</summary>
     public static RpcMethod<VoiceTextParams, VoiceIntent> VoiceText { get; } = new("voice.text");
 
+    /// <summary><c>voice.confirm</c>: yes or no to the intent that waits for its confirmation.</summary>
+    public static RpcMethod<VoiceConfirmParams, VoiceIntent> VoiceConfirm { get; } = new("voice.confirm");
+
     /// <summary><c>meetings.start</c>: starts a meeting (also the control topic's <c>start</c>).</summary>
     public static RpcMethod<MeetingStartParams, MeetingControlResult> MeetingsStart { get; } = new("meetings.start");
 
@@ -185,7 +188,7 @@ public static class RpcMethods
     /// <summary>Every method above, in this order.</summary>
     public static IReadOnlyList<RpcMethod> All { get; } =
     [
-        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText,
+        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText, VoiceConfirm,
         MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete,
     ];
 }

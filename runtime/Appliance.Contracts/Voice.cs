@@ -46,8 +46,44 @@ public sealed record VoiceIntent
     /// <summary>Why the utterance is <c>not_understood</c> (no template matched, a slot out of range…); null otherwise.</summary>
     public string? Reason { get; init; }
 
+    /// <summary>
+    /// For an intent the profile marks <c>confirm</c>, where its confirmation stands: one of
+    /// <see cref="VoiceConfirmations"/>. Only a <c>confirmed</c> one is published on <c>voice/intents</c>; null for
+    /// intents that need no confirmation.
+    /// </summary>
+    public string? Confirmation { get; init; }
+
     /// <summary>When the intent was decided (UTC).</summary>
     public required DateTimeOffset At { get; init; }
+}
+
+/// <summary>The parameters of <c>voice.confirm</c>: the answer to a pending confirmation, as an app or a button gives it.</summary>
+public sealed record VoiceConfirmParams
+{
+    /// <summary>The utterance whose intent waits for its confirmation.</summary>
+    public string? UtteranceId { get; init; }
+
+    /// <summary>True to carry the intent out, false to drop it.</summary>
+    public bool? Confirmed { get; init; }
+}
+
+/// <summary>Where a confirmation stands (<see cref="VoiceIntent.Confirmation"/>, <see cref="ConfirmationEndedEvent.Outcome"/>).</summary>
+public static class VoiceConfirmations
+{
+    /// <summary>The question was asked; the intent waits for yes or no.</summary>
+    public const string Pending = "pending";
+
+    /// <summary>Yes: the intent is carried out (published on <c>voice/intents</c>).</summary>
+    public const string Confirmed = "confirmed";
+
+    /// <summary>No: the intent is dropped.</summary>
+    public const string Declined = "declined";
+
+    /// <summary>No answer within the profile's <c>commands.confirmationTimeoutSeconds</c>: the intent is dropped.</summary>
+    public const string Expired = "expired";
+
+    /// <summary>Another command came before the answer: the intent is dropped.</summary>
+    public const string Replaced = "replaced";
 }
 
 /// <summary>The stages that decide a <see cref="VoiceIntent"/> (<see cref="VoiceIntent.Source"/>).</summary>

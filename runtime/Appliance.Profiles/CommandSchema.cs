@@ -21,6 +21,15 @@ public sealed record CommandSchema
     /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>The question of a confirmed intent that gives none in the utterance's language or in English.</summary>
+    public const string DefaultConfirmPrompt = "Are you sure? Say yes or no.";
+
+    /// <summary>Replies to a declined, expired or replaced confirmation by language; absent languages get <see cref="DefaultDeclinedReply"/>.</summary>
+    public IReadOnlyDictionary<string, string> DeclinedReply { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The reply to a declined confirmation in a language the profile gives none for.</summary>
+    public const string DefaultDeclinedReply = "OK, I will leave it.";
+
     /// <summary>The reply of <see cref="NotUnderstood"/> in a language the profile gives none for.</summary>
     public const string DefaultNotUnderstoodReply = "Sorry, I did not understand that.";
 
@@ -43,6 +52,8 @@ public sealed record IntentSpec
     public required IReadOnlyDictionary<string, IReadOnlyList<string>> Templates { get; init; }
     /// <summary>Reply texts by language, with <c>{slot}</c> replaced by the slot's value; absent languages fall back to English, then to the intent's name.</summary>
     public IReadOnlyDictionary<string, string> Reply { get; init; } = new Dictionary<string, string>();
+    /// <summary>The question of a <see cref="Confirm"/> intent by language, with <c>{slot}</c> placeholders; absent languages fall back to English, then to <see cref="CommandSchema.DefaultConfirmPrompt"/>.</summary>
+    public IReadOnlyDictionary<string, string> ConfirmPrompt { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The slot named <paramref name="name"/>; null when the intent has none.</summary>
     public SlotSpec? Slot(string name) => Slots.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.Ordinal));

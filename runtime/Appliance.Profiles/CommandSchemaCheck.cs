@@ -50,15 +50,23 @@ internal static partial class CommandSchemaCheck
                 }
             }
 
-            foreach (var (language, reply) in intent.Reply)
+            foreach (var (field, texts) in new[] { ("reply", intent.Reply), ("confirmPrompt", intent.ConfirmPrompt) })
             {
-                foreach (Match placeholder in Placeholder().Matches(reply))
+                foreach (var (language, text) in texts)
                 {
-                    if (intent.Slot(placeholder.Groups[1].Value) is null)
+                    foreach (Match placeholder in Placeholder().Matches(text))
                     {
-                        yield return new(file, $"{at}/reply/{language}", $"'{placeholder.Value}' names no slot of '{intent.Name}'");
+                        if (intent.Slot(placeholder.Groups[1].Value) is null)
+                        {
+                            yield return new(file, $"{at}/{field}/{language}", $"'{placeholder.Value}' names no slot of '{intent.Name}'");
+                        }
                     }
                 }
+            }
+
+            if (intent.ConfirmPrompt.Count > 0 && !intent.Confirm)
+            {
+                yield return new(file, $"{at}/confirmPrompt", $"'{intent.Name}' has a confirmation question but is not marked confirm");
             }
         }
     }

@@ -72,10 +72,51 @@ public sealed partial class CommandInterpreter
             Slots = match.Slots,
             Source = VoiceIntentSources.Template,
             Confidence = 1,
-            Reply = Reply(match.Intent, match.Slots, language),
+            Reply = match.Intent.Confirm
+                ? Render(match.Intent.ConfirmPrompt, match.Slots, language, CommandSchema.DefaultConfirmPrompt)
+                : Render(match.Intent.Reply, match.Slots, language, match.Intent.Name),
+            Confirmation = match.Intent.Confirm ? VoiceConfirmations.Pending : null,
             At = Time.GetUtcNow(),
         };
     }
+
+    /// <summary>
+    /// <paramref name="pending"/> as its confirmation ended: with <paramref name="outcome"/>, stamped now, and the
+    /// intent's own reply when confirmed, else the schema's declined reply.
+    /// </summary>
+    /// <param name="pending">An intent whose confirmation was pending.</param>
+    /// <param name="outcome">One of <see cref="VoiceConfirmations"/> other than pending.</param>
+    public VoiceIntent Conclude(VoiceIntent pending, string outcome)
+    {
+        ArgumentNullException.ThrowIfNull(pending);
+        var reply = outcome == VoiceConfirmations.Confirmed && Schema.Find(pending.Intent) is { } spec
+            ? Render(spec.Reply, pending.Slots, pending.Language, spec.Name)
+            : Schema.DeclinedReply.TryGetValue(pending.Language, out var declined) ? declined : CommandSchema.DefaultDeclinedReply;
+        return pending with { Confirmation = outcome, Reply = reply, At = Time.GetUtcNow() };
+    }
+
+    /// <summary>Whether <paramref name="text"/> is a yes (true) or a no (false) in <paramref name="language"/>; null when it is neither.</summary>
+    /// <param name="text">The utterance.</param>
+    /// <param name="language">Its language; one without its own words is read with the English ones.</param>
+    public static bool? YesOrNo(string text, string language)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var tokens = string.Join(' ', UtteranceText.Split(text));
+        var (yes, no) = Answers.TryGetValue(language, out var words) ? words : Answers["en"];
+        return yes.Contains(tokens) ? true : no.Contains(tokens) ? false : null;
+    }
+
+    /// <summary>The phrases that answer a confirmation, by language, as tokens joined by spaces.</summary>
+    private static readonly Dictionary<string, (HashSet<string> Yes, HashSet<string> No)> Answers = new(StringComparer.Ordinal)
+    {
+        ["en"] = (Phrases("yes|yeah|yep|sure|ok|okay|yes please|do it|yes do it|confirm|go ahead|correct|that's right"), Phrases("no|nope|no thanks|no thank you|cancel|don't|do not|no don't|stop|never mind")),
+        ["fa"] = (Phrases("بله|بلی|آره|باشه|حتما|درسته|تایید"), Phrases("نه|خیر|نخیر|لغو|نه ممنون|ولش کن")),
+        ["ar"] = (Phrases("نعم|أجل|حسنا|موافق|تمام|أكيد|نعم من فضلك"), Phrases("لا|كلا|إلغاء|لا شكرا|توقف")),
+        ["zh"] = (Phrases("是|是的|好|好的|对|对的|确定|可以|行"), Phrases("不|不要|不是|取消|算了|不用")),
+    };
+
+    private static HashSet<string> Phrases(string phrases) =>
+        phrases.Split('|').Select(p => string.Join(' ', UtteranceText.Split(p))).ToHashSet(StringComparer.Ordinal);
 
     private VoiceIntent NotUnderstood(string utteranceId, string text, string language, string reason) => new()
     {
@@ -91,9 +132,9 @@ public sealed partial class CommandInterpreter
         At = Time.GetUtcNow(),
     };
 
-    private static string Reply(IntentSpec intent, JsonObject slots, string language)
+    private static string Render(IReadOnlyDictionary<string, string> texts, JsonObject slots, string language, string fallback)
     {
-        var text = intent.Reply.TryGetValue(language, out var own) ? own : intent.Reply.TryGetValue("en", out var english) ? english : intent.Name;
+        var text = texts.TryGetValue(language, out var own) ? own : texts.TryGetValue("en", out var english) ? english : fallback;
         return Placeholder().Replace(text, m => slots[m.Groups[1].Value] is JsonValue value
             ? value.GetValueKind() == System.Text.Json.JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString()
             : m.Value);

@@ -86,3 +86,85 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
         Assert.Equal((RpcErrorCodes.Unavailable, "this device takes no voice commands: its profile has no commands section"), (reply.Error!.Code, reply.Error.Message));
     }
 }
+
+/// <summary>The fridge's vacation mode waits for a yes: through the real daemon, spoken as text and through <c>voice.confirm</c>, and left to expire.</summary>
+public sealed class VoiceConfirmationTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Vacation_mode_is_published_only_after_a_spoken_yes()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rpi5-fridge"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+        await using var events = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+
+        var asked = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on vacation mode" })).Value!;
+        var answered = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "yes please" })).Value!;
+
+        Assert.Equal(("vacation_mode", VoiceConfirmations.Pending, "Turn vacation mode on? Say yes or no."), (asked.Intent, asked.Confirmation, asked.Reply));
+        Assert.Equal((asked.UtteranceId, "vacation_mode", VoiceConfirmations.Confirmed, "Vacation mode on."), (answered.UtteranceId, answered.Intent, answered.Confirmation, answered.Reply));
+        using var wait = new CancellationTokenSource(Limit);
+        var published = (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!;
+        Assert.Equal((asked.UtteranceId, VoiceConfirmations.Confirmed, """{"state":"on"}"""), (published.UtteranceId, published.Confirmation, published.Slots.ToJsonString()));
+        var requested = Assert.IsType<ConfirmationRequestedEvent>(await NextConfirmationEventAsync(events, wait.Token));
+        var ended = Assert.IsType<ConfirmationEndedEvent>(await NextConfirmationEventAsync(events, wait.Token));
+        Assert.Equal((asked.UtteranceId, "Turn vacation mode on? Say yes or no."), (requested.UtteranceId, requested.Prompt));
+        Assert.Equal((asked.UtteranceId, VoiceConfirmations.Confirmed), (ended.UtteranceId, ended.Outcome));
+    }
+
+    [Fact]
+    public async Task A_declined_confirmation_publishes_nothing_and_a_second_answer_is_invalid_state()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rpi5-fridge"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+
+        var asked = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on vacation mode" })).Value!;
+        var declined = (await client.InvokeAsync(RpcMethods.VoiceConfirm, new VoiceConfirmParams { UtteranceId = asked.UtteranceId, Confirmed = false })).Value!;
+        var again = await client.InvokeAsync(RpcMethods.VoiceConfirm, new VoiceConfirmParams { UtteranceId = asked.UtteranceId, Confirmed = true });
+        var noAnswer = await client.InvokeAsync(RpcMethods.VoiceConfirm, new VoiceConfirmParams { UtteranceId = asked.UtteranceId });
+        var eco = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on eco mode" })).Value!;
+
+        Assert.Equal((VoiceConfirmations.Declined, "OK, I will leave it."), (declined.Confirmation, declined.Reply));
+        Assert.Equal(RpcErrorCodes.InvalidState, again.Error!.Code);
+        Assert.Contains("waits for no confirmation", again.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(RpcErrorCodes.InvalidParams, noAnswer.Error!.Code);
+        using var wait = new CancellationTokenSource(Limit);
+        var first = (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!;
+        Assert.Equal((eco.UtteranceId, "mode_set"), (first.UtteranceId, first.Intent)); // the declined one never came
+    }
+
+    [Fact]
+    public async Task An_unanswered_confirmation_expires_and_a_late_yes_carries_nothing_out()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rpi5-fridge"], RunningDaemon.WithClock(clock));
+        await using var client = await daemon.ConnectAsync();
+        await using var events = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+
+        var asked = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on vacation mode" })).Value!;
+        using var wait = new CancellationTokenSource(Limit);
+        var requested = Assert.IsType<ConfirmationRequestedEvent>(await NextConfirmationEventAsync(events, wait.Token));
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var ended = Assert.IsType<ConfirmationEndedEvent>(await NextConfirmationEventAsync(events, wait.Token));
+        var lateYes = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "yes" })).Value!;
+
+        Assert.Equal(clock.GetUtcNow(), requested.ExpiresAt);
+        Assert.Equal((asked.UtteranceId, VoiceConfirmations.Expired), (ended.UtteranceId, ended.Outcome));
+        Assert.Equal(("not_understood", "no sentence template matched"), (lateYes.Intent, lateYes.Reason));
+    }
+
+    private static async Task<VoiceEvent> NextConfirmationEventAsync(TopicSubscription events, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var e = (await events.ReadAsync(cancellationToken)).Deserialize<VoiceEvent>();
+            if (e is ConfirmationRequestedEvent or ConfirmationEndedEvent)
+            {
+                return e;
+            }
+        }
+    }
+}

@@ -69,6 +69,8 @@ public sealed class CommandSchemaTests
     [InlineData("/commands/intents/0/slots/0/min", null, "min-above-max", "min 200 is above max 100")]
     [InlineData("/commands/intents/0/reply/en", null, "reply", "'{volume}' names no slot of 'volume_set'")]
     [InlineData("/commands/intents/1/slots/0/values", null, "empty-enum", "")]
+    [InlineData("/commands/intents/0/confirmPrompt", null, "prompt-without-confirm", "'volume_set' has a confirmation question but is not marked confirm")]
+    [InlineData("/commands/intents/0/confirmPrompt/en", null, "prompt-slot", "'{lvl}' names no slot of 'volume_set'")]
     public void A_broken_command_schema_stops_the_profile_naming_the_field_and_the_reason(string field, string? template, string? change, string reason)
     {
         var profile = JsonNode.Parse(File.ReadAllText(Path.Combine(ProfilesDirectory, "dev-x64.json")))!.AsObject();
@@ -87,6 +89,8 @@ public sealed class CommandSchemaTests
             case "min-above-max": volume["slots"]![0]!["min"] = 200; break;
             case "reply": volume["reply"]!["en"] = "Volume {volume}."; break;
             case "empty-enum": mute["slots"]![0]!["values"] = new JsonObject(); break;
+            case "prompt-without-confirm": volume["confirmPrompt"] = new JsonObject { ["en"] = "Really?" }; break;
+            case "prompt-slot": volume["confirm"] = true; volume["confirmPrompt"] = new JsonObject { ["en"] = "Set {lvl}?" }; break;
         }
 
         profile["transcription"] = JsonNode.Parse("""{ "languages": ["en", "fa"] }""");

@@ -32,7 +32,7 @@ public sealed class CommandInterpreterTests
     [InlineData("rpi5-fridge", "set the fridge to 4 degrees", "fridge_temperature_set", """{"celsius":4}""", "Fridge set to 4 degrees.")]
     [InlineData("rpi5-fridge", "turn on eco mode", "mode_set", """{"mode":"eco","state":"on"}""", "eco mode on.")]
     [InlineData("rpi5-fridge", "turn super freeze off", "mode_set", """{"mode":"super_freeze","state":"off"}""", "super_freeze mode off.")]
-    [InlineData("rpi5-fridge", "turn on vacation mode", "vacation_mode", """{"state":"on"}""", "Vacation mode on.")]
+    [InlineData("rpi5-fridge", "turn on vacation mode", "vacation_mode", """{"state":"on"}""", "Turn vacation mode on? Say yes or no.")]
     [InlineData("rpi5-fridge", "add oat milk to my shopping list", "shopping_list_add", """{"item":"oat milk"}""", "Added oat milk to the shopping list.")]
     [InlineData("rpi5-fridge", "set a timer for ten minutes", "timer_set", """{"minutes":10}""", "Timer set for 10 minutes.")]
     public void A_command_gives_its_intent_slots_and_reply_from_the_template_path(string profile, string text, string intent, string slots, string reply)

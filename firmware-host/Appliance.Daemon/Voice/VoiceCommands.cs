@@ -9,16 +9,39 @@ using Microsoft.Extensions.Logging;
 namespace Appliance.Daemon.Voice;
 
 /// <summary>
-/// The device's voice commands: utterances interpreted against the profile's command schema and each result
-/// published on <c>voice/intents</c>. Without a <c>commands</c> section in the profile there is no interpreter and
-/// voice commands are unavailable. Thread-safe.
+/// The device's voice commands: utterances interpreted against the profile's command schema. An intent that needs no
+/// confirmation is published on <c>voice/intents</c> at once; one the profile marks <c>confirm</c> waits for a yes or
+/// no (spoken, or through <c>voice.confirm</c>) announced on <c>voice/events</c>, and only a yes publishes it. So
+/// everything on <c>voice/intents</c> is for the appliance to carry out (or <c>not_understood</c>). Without a
+/// <c>commands</c> section in the profile there is no interpreter and voice commands are unavailable. Thread-safe.
 /// </summary>
-internal sealed class VoiceCommands(DeviceContext device, MqttConnection mqtt, TimeProvider time, ILogger<VoiceCommands> logger)
+internal sealed class VoiceCommands : IDisposable
 {
-    private readonly TranscriptionSettings _transcription = device.Profile.Transcription;
+    private readonly MqttConnection _mqtt;
+    private readonly DeviceContext _device;
+    private readonly TimeProvider _time;
+    private readonly ILogger<VoiceCommands> _logger;
+    private readonly TranscriptionSettings _transcription;
+    private readonly ConfirmationTurn? _turn;
+    private readonly Lock _timerGate = new();
+    private ITimer? _expiry;
+
+    public VoiceCommands(DeviceContext device, MqttConnection mqtt, TimeProvider time, ILogger<VoiceCommands> logger)
+    {
+        _device = device;
+        _mqtt = mqtt;
+        _time = time;
+        _logger = logger;
+        _transcription = device.Profile.Transcription;
+        if (device.Profile.Commands is { } schema)
+        {
+            Interpreter = new CommandInterpreter(schema, time);
+            _turn = new ConfirmationTurn(Interpreter, time);
+        }
+    }
 
     /// <summary>The interpreter of the profile's schema; null when the profile declares no commands.</summary>
-    public CommandInterpreter? Interpreter { get; } = device.Profile.Commands is { } schema ? new CommandInterpreter(schema, time) : null;
+    public CommandInterpreter? Interpreter { get; }
 
     /// <summary>The languages utterances may be in; null allows any language code.</summary>
     public IReadOnlyList<string>? Languages => _transcription.Languages;
@@ -26,21 +49,118 @@ internal sealed class VoiceCommands(DeviceContext device, MqttConnection mqtt, T
     /// <summary>The language of an utterance that names none: the profile's forced language, else its first, else English.</summary>
     public string DefaultLanguage => _transcription.Language ?? _transcription.Languages?[0] ?? "en";
 
-    /// <summary>Interprets <paramref name="text"/> with a new utterance id, logs and publishes the result, and returns it.</summary>
-    /// <param name="interpreter">The <see cref="Interpreter"/>.</param>
+    /// <summary>
+    /// Interprets <paramref name="text"/>: a yes or no while a command waits for its confirmation answers it; anything
+    /// else is a new utterance (replacing a waiting command). Logs and publishes the result, and returns it.
+    /// </summary>
     /// <param name="text">The utterance.</param>
     /// <param name="language">Its language, already checked against <see cref="Languages"/>.</param>
-    /// <param name="cancellationToken">Stops the publication.</param>
-    public async Task<VoiceIntent> InterpretAsync(CommandInterpreter interpreter, string text, string language, CancellationToken cancellationToken)
+    /// <param name="cancellationToken">Stops the publications.</param>
+    /// <exception cref="InvalidOperationException">The profile declares no commands (check <see cref="Interpreter"/> first).</exception>
+    public async Task<VoiceIntent> InterpretAsync(string text, string language, CancellationToken cancellationToken)
     {
-        var intent = interpreter.Interpret(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), text, language);
-        VoiceLog.Interpreted(logger, intent.UtteranceId, intent.Intent, intent.Source, intent.Reason is { } reason ? ": " + reason : "");
-        if (!await mqtt.TryPublishAsync(Channels.VoiceIntents, Topics.VoiceIntents(device.DeviceId), intent, cancellationToken).ConfigureAwait(false))
+        var interpreter = Interpreter ?? throw new InvalidOperationException("The profile declares no voice commands.");
+        if (_turn!.IsWaiting && CommandInterpreter.YesOrNo(text, language) is { } answer && _turn.Answer(null, answer) is { Intent: { } answered } outcome)
         {
-            VoiceLog.IntentNotPublished(logger, intent.UtteranceId);
+            await PublishEndedAsync(answered, cancellationToken).ConfigureAwait(false);
+            if (outcome.Problem is null)
+            {
+                return answered;
+            }
         }
 
+        var intent = interpreter.Interpret(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), text, language);
+        VoiceLog.Interpreted(_logger, intent.UtteranceId, intent.Intent, intent.Source, intent.Reason is { } reason ? ": " + reason : "");
+        if (intent.Confirmation == VoiceConfirmations.Pending)
+        {
+            if (_turn.Begin(intent, out var expiresAt)?.Intent is { } replaced)
+            {
+                await PublishEndedAsync(replaced, cancellationToken).ConfigureAwait(false);
+            }
+
+            StartExpiry(intent.UtteranceId);
+            await PublishEventAsync(new ConfirmationRequestedEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Slots = intent.Slots, Prompt = intent.Reply, ExpiresAt = expiresAt, At = intent.At }, cancellationToken).ConfigureAwait(false);
+            return intent;
+        }
+
+        if (_turn.Replace()?.Intent is { } dropped)
+        {
+            await PublishEndedAsync(dropped, cancellationToken).ConfigureAwait(false);
+        }
+
+        await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
         return intent;
+    }
+
+    /// <summary>Answers the confirmation of <paramref name="utteranceId"/>; a yes publishes its intent.</summary>
+    /// <returns>The intent as its confirmation ended, or why nothing waited for that answer.</returns>
+    public async Task<ConfirmationOutcome> ConfirmAsync(string utteranceId, bool confirmed, CancellationToken cancellationToken)
+    {
+        if (_turn is null)
+        {
+            return new(null, "this device takes no voice commands");
+        }
+
+        var outcome = _turn.Answer(utteranceId, confirmed);
+        if (outcome.Intent is { } ended)
+        {
+            await PublishEndedAsync(ended, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    public void Dispose()
+    {
+        lock (_timerGate)
+        {
+            _expiry?.Dispose();
+            _expiry = null;
+        }
+    }
+
+    private void StartExpiry(string utteranceId)
+    {
+        lock (_timerGate)
+        {
+            _expiry?.Dispose();
+            _expiry = _time.CreateTimer(_ => _ = ExpireAsync(utteranceId), null, _turn!.Timeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private async Task ExpireAsync(string utteranceId)
+    {
+        if (_turn!.Expire(utteranceId)?.Intent is { } expired)
+        {
+            await PublishEndedAsync(expired, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Logs the end of a confirmation, announces it, and publishes the intent when it was confirmed.</summary>
+    private async Task PublishEndedAsync(VoiceIntent ended, CancellationToken cancellationToken)
+    {
+        VoiceLog.ConfirmationEnded(_logger, ended.UtteranceId, ended.Intent, ended.Confirmation!);
+        await PublishEventAsync(new ConfirmationEndedEvent { UtteranceId = ended.UtteranceId, Intent = ended.Intent, Outcome = ended.Confirmation!, At = ended.At }, cancellationToken).ConfigureAwait(false);
+        if (ended.Confirmation == VoiceConfirmations.Confirmed)
+        {
+            await PublishIntentAsync(ended, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PublishIntentAsync(VoiceIntent intent, CancellationToken cancellationToken)
+    {
+        if (!await _mqtt.TryPublishAsync(Channels.VoiceIntents, Topics.VoiceIntents(_device.DeviceId), intent, cancellationToken).ConfigureAwait(false))
+        {
+            VoiceLog.NotPublished(_logger, intent.UtteranceId, "voice/intents");
+        }
+    }
+
+    private async Task PublishEventAsync(VoiceEvent body, CancellationToken cancellationToken)
+    {
+        if (!await _mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(_device.DeviceId), body, cancellationToken).ConfigureAwait(false))
+        {
+            VoiceLog.NotPublished(_logger, body is ConfirmationRequestedEvent r ? r.UtteranceId : ((ConfirmationEndedEvent)body).UtteranceId, "voice/events");
+        }
     }
 }
 
@@ -50,6 +170,9 @@ internal static partial class VoiceLog
     [LoggerMessage(7001, LogLevel.Information, "Utterance {UtteranceId}: {Intent} by {Source}{Reason}")]
     public static partial void Interpreted(ILogger logger, string utteranceId, string intent, string source, string reason);
 
-    [LoggerMessage(7002, LogLevel.Warning, "Utterance {UtteranceId}: the intent could not be published on voice/intents (no broker connection)")]
-    public static partial void IntentNotPublished(ILogger logger, string utteranceId);
+    [LoggerMessage(7002, LogLevel.Warning, "Utterance {UtteranceId}: not published on {Channel} (no broker connection)")]
+    public static partial void NotPublished(ILogger logger, string utteranceId, string channel);
+
+    [LoggerMessage(7003, LogLevel.Information, "Utterance {UtteranceId}: the confirmation of {Intent} ended {Outcome}")]
+    public static partial void ConfirmationEnded(ILogger logger, string utteranceId, string intent, string outcome);
 }

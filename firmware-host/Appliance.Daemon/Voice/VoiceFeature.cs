@@ -3,13 +3,14 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Appliance.Daemon.Voice;
 
-/// <summary>Voice commands: the profile's command schema, <c>voice.text</c>, and the <c>voice/intents</c> channel.</summary>
+/// <summary>Voice commands: the profile's command schema, <c>voice.text</c> and <c>voice.confirm</c>, and the <c>voice/intents</c> channel.</summary>
 internal static class VoiceFeature
 {
     public static IServiceCollection AddVoice(this IServiceCollection services)
     {
         services.AddSingleton<VoiceCommands>();
         services.AddRpcMethod<VoiceTextMethod>();
+        services.AddRpcMethod<VoiceConfirmMethod>();
         return services;
     }
 }
