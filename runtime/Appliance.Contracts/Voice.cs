@@ -37,8 +37,8 @@ public sealed record VoiceIntent
     /// <summary>Which stage decided: one of <see cref="VoiceIntentSources"/>.</summary>
     public required string Source { get; init; }
 
-    /// <summary>How sure that stage is, 0 to 1: 1 for a template match.</summary>
-    public required double Confidence { get; init; }
+    /// <summary>How sure that stage is, 0 to 1: 1 for a template match, 0 when no stage found an intent; null for the voice model, which gives no probability.</summary>
+    public double? Confidence { get; init; }
 
     /// <summary>A short reply for the user, in <see cref="Language"/> where the profile gives one.</summary>
     public required string Reply { get; init; }
@@ -91,6 +91,9 @@ public static class VoiceIntentSources
 {
     /// <summary>A sentence template of the profile matched.</summary>
     public const string Template = "template";
+
+    /// <summary>The voice model chose the intent (or <c>not_understood</c>), constrained to the schema and checked again.</summary>
+    public const string Llm = "llm";
 
     /// <summary>No stage found an intent: the utterance is <c>not_understood</c>.</summary>
     public const string None = "none";

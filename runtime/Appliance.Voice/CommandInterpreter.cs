@@ -7,8 +7,8 @@ namespace Appliance.Voice;
 
 /// <summary>
 /// Turns an utterance into a <see cref="VoiceIntent"/> of the device's command schema: tokens
-/// (<see cref="UtteranceText"/>), the sentence templates of its language (<see cref="TemplateMatcher"/>), then the
-/// schema check (<see cref="IntentCheck"/>). Whatever is said, the result is an intent of the schema with slots of
+/// (<see cref="UtteranceText"/>), the sentence templates of its language (<see cref="TemplateMatcher"/>), for what no
+/// template takes the voice model (<see cref="VoiceModelStage"/>), then the schema check (<see cref="IntentCheck"/>). Whatever is said, the result is an intent of the schema with slots of
 /// their types and ranges, or <c>not_understood</c> with the reason. Immutable after construction; thread-safe.
 /// </summary>
 public sealed partial class CommandInterpreter
@@ -34,7 +34,10 @@ public sealed partial class CommandInterpreter
 
     private TimeProvider Time { get; }
 
-    /// <summary>Interprets <paramref name="text"/> said in <paramref name="language"/>.</summary>
+    /// <summary>The reason of an utterance no sentence template takes: the one the voice model may still interpret.</summary>
+    public const string NoTemplateMatched = "no sentence template matched";
+
+    /// <summary>Interprets <paramref name="text"/> said in <paramref name="language"/> with the sentence templates alone.</summary>
     /// <param name="utteranceId">The utterance's id, carried into the result.</param>
     /// <param name="text">The utterance; one longer than <see cref="CommandSchema.MaxUtteranceChars"/> is <c>not_understood</c> without matching.</param>
     /// <param name="language">The language code; one without templates is <c>not_understood</c>.</param>
@@ -44,41 +47,74 @@ public sealed partial class CommandInterpreter
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length > Schema.MaxUtteranceChars)
         {
-            return NotUnderstood(utteranceId, text, language, $"the utterance is {text.Length} characters; at most {Schema.MaxUtteranceChars} are interpreted");
+            return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, $"the utterance is {text.Length} characters; at most {Schema.MaxUtteranceChars} are interpreted");
         }
 
         var tokens = UtteranceText.Tokens(text, language);
         if (tokens.Count == 0)
         {
-            return NotUnderstood(utteranceId, text, language, "the utterance is empty");
+            return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, "the utterance is empty");
         }
 
         if (!_matchers.TryGetValue(language, out var matcher) || matcher.Match(tokens) is not { } match)
         {
-            return NotUnderstood(utteranceId, text, language, "no sentence template matched");
+            return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, NoTemplateMatched);
         }
 
-        if (IntentCheck.Problem(Schema, match.Intent.Name, match.Slots) is { } problem)
-        {
-            return NotUnderstood(utteranceId, text, language, problem);
-        }
-
-        return new VoiceIntent
-        {
-            UtteranceId = utteranceId,
-            Transcript = text,
-            Language = language,
-            Intent = match.Intent.Name,
-            Slots = match.Slots,
-            Source = VoiceIntentSources.Template,
-            Confidence = 1,
-            Reply = match.Intent.Confirm
-                ? Render(match.Intent.ConfirmPrompt, match.Slots, language, CommandSchema.DefaultConfirmPrompt)
-                : Render(match.Intent.Reply, match.Slots, language, match.Intent.Name),
-            Confirmation = match.Intent.Confirm ? VoiceConfirmations.Pending : null,
-            At = Time.GetUtcNow(),
-        };
+        return IntentCheck.Problem(Schema, match.Intent.Name, match.Slots) is { } problem
+            ? NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, problem)
+            : Understood(utteranceId, text, language, match.Intent, match.Slots, VoiceIntentSources.Template, 1);
     }
+
+    /// <summary>
+    /// Interprets <paramref name="text"/> with the sentence templates first, and only when none takes it, with the voice
+    /// model: its answer must pass <see cref="IntentCheck"/> like any other, or the utterance is <c>not_understood</c>.
+    /// </summary>
+    /// <param name="utteranceId">The utterance's id, carried into the result.</param>
+    /// <param name="text">The utterance.</param>
+    /// <param name="language">The language code.</param>
+    /// <param name="model">The voice model stage; null interprets with the templates alone.</param>
+    /// <param name="cancellationToken">Stops the voice model.</param>
+    /// <returns>The checked intent, or <c>not_understood</c> with its reason. Throws only when cancelled.</returns>
+    public async Task<VoiceIntent> InterpretAsync(string utteranceId, string text, string language, VoiceModelStage? model, CancellationToken cancellationToken)
+    {
+        var byTemplate = Interpret(utteranceId, text, language);
+        if (model is null || byTemplate.Reason != NoTemplateMatched)
+        {
+            return byTemplate;
+        }
+
+        var proposal = await model.ProposeAsync(text, cancellationToken).ConfigureAwait(false);
+        if (proposal is not { Intent: { } name, Failure: null })
+        {
+            return NotUnderstood(utteranceId, text, language, VoiceIntentSources.Llm, proposal.Failure!);
+        }
+
+        if (IntentCheck.Problem(Schema, name, proposal.Slots) is { } problem)
+        {
+            return NotUnderstood(utteranceId, text, language, VoiceIntentSources.Llm, $"the voice model's answer fails the schema: {problem}");
+        }
+
+        return Schema.Find(name) is { } intent
+            ? Understood(utteranceId, text, language, intent, proposal.Slots, VoiceIntentSources.Llm, null)
+            : NotUnderstood(utteranceId, text, language, VoiceIntentSources.Llm, "the voice model found no intent of this device in it");
+    }
+
+    private VoiceIntent Understood(string utteranceId, string text, string language, IntentSpec intent, JsonObject slots, string source, double? confidence) => new()
+    {
+        UtteranceId = utteranceId,
+        Transcript = text,
+        Language = language,
+        Intent = intent.Name,
+        Slots = slots,
+        Source = source,
+        Confidence = confidence,
+        Reply = intent.Confirm
+            ? Render(intent.ConfirmPrompt, slots, language, CommandSchema.DefaultConfirmPrompt)
+            : Render(intent.Reply, slots, language, intent.Name),
+        Confirmation = intent.Confirm ? VoiceConfirmations.Pending : null,
+        At = Time.GetUtcNow(),
+    };
 
     /// <summary>
     /// <paramref name="pending"/> as its confirmation ended: with <paramref name="outcome"/>, stamped now, and the
@@ -118,15 +154,15 @@ public sealed partial class CommandInterpreter
     private static HashSet<string> Phrases(string phrases) =>
         phrases.Split('|').Select(p => string.Join(' ', UtteranceText.Split(p))).ToHashSet(StringComparer.Ordinal);
 
-    private VoiceIntent NotUnderstood(string utteranceId, string text, string language, string reason) => new()
+    private VoiceIntent NotUnderstood(string utteranceId, string text, string language, string source, string reason) => new()
     {
         UtteranceId = utteranceId,
         Transcript = text,
         Language = language,
         Intent = CommandSchema.NotUnderstood,
         Slots = [],
-        Source = VoiceIntentSources.None,
-        Confidence = 0,
+        Source = source,
+        Confidence = source == VoiceIntentSources.None ? 0 : null,
         Reply = Schema.NotUnderstoodReply.TryGetValue(language, out var reply) ? reply : CommandSchema.DefaultNotUnderstoodReply,
         Reason = reason,
         At = Time.GetUtcNow(),

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
+using Appliance.Llm;
 using Appliance.Profiles;
 using Appliance.Voice;
 using Microsoft.Extensions.Logging;
@@ -9,7 +10,8 @@ using Microsoft.Extensions.Logging;
 namespace Appliance.Daemon.Voice;
 
 /// <summary>
-/// The device's voice commands: utterances interpreted against the profile's command schema. An intent that needs no
+/// The device's voice commands: utterances interpreted against the profile's command schema, by its sentence templates
+/// and, for what no template takes, by the profile's voice model while it is loaded. An intent that needs no
 /// confirmation is published on <c>voice/intents</c> at once; one the profile marks <c>confirm</c> waits for a yes or
 /// no (spoken, or through <c>voice.confirm</c>) announced on <c>voice/events</c>, and only a yes publishes it. So
 /// everything on <c>voice/intents</c> is for the appliance to carry out (or <c>not_understood</c>). Without a
@@ -23,12 +25,15 @@ internal sealed class VoiceCommands : IDisposable
     private readonly ILogger<VoiceCommands> _logger;
     private readonly TranscriptionSettings _transcription;
     private readonly ConfirmationTurn? _turn;
+    private readonly LlmService _llm;
     private readonly Lock _timerGate = new();
     private ITimer? _expiry;
+    private VoiceModelStage? _modelStage;
 
-    public VoiceCommands(DeviceContext device, MqttConnection mqtt, TimeProvider time, ILogger<VoiceCommands> logger)
+    public VoiceCommands(DeviceContext device, MqttConnection mqtt, LlmService llm, TimeProvider time, ILogger<VoiceCommands> logger)
     {
         _device = device;
+        _llm = llm;
         _mqtt = mqtt;
         _time = time;
         _logger = logger;
@@ -69,7 +74,7 @@ internal sealed class VoiceCommands : IDisposable
             }
         }
 
-        var intent = interpreter.Interpret(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), text, language);
+        var intent = await interpreter.InterpretAsync(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), text, language, ModelStage(), cancellationToken).ConfigureAwait(false);
         VoiceLog.Interpreted(_logger, intent.UtteranceId, intent.Intent, intent.Source, intent.Reason is { } reason ? ": " + reason : "");
         if (intent.Confirmation == VoiceConfirmations.Pending)
         {
@@ -108,6 +113,17 @@ internal sealed class VoiceCommands : IDisposable
         }
 
         return outcome;
+    }
+
+    /// <summary>The voice model stage while the profile's voice model is loaded; null otherwise (templates alone).</summary>
+    private VoiceModelStage? ModelStage()
+    {
+        if (_device.Profile.Models.VoiceLlm is not { } spec || !_llm.Models.Any(m => m.Id == spec.Id && m.State == LlmModelState.Loaded))
+        {
+            return null;
+        }
+
+        return _modelStage ??= new VoiceModelStage(new LlmChatClient(_llm, spec.Id, LlmPriority.Interactive), Interpreter!.Schema);
     }
 
     public void Dispose()
