@@ -20,13 +20,11 @@ public static class NumberWords
         Multiplier,
         /// <summary>A multiplier of everything before it: thousand.</summary>
         Scale,
-        /// <summary>Makes the number after it negative.</summary>
-        Minus,
         /// <summary>"and" between the parts of one number.</summary>
         And,
     }
 
-    private sealed record Language(IReadOnlyDictionary<string, (Kind Kind, long Value)> Words, bool UnitsBeforeTens);
+    private sealed record Language(IReadOnlyDictionary<string, (Kind Kind, long Value)> Words, IReadOnlyList<string[]> Minus, bool UnitsBeforeTens);
 
     private static readonly Dictionary<string, Language> Languages = new(StringComparer.Ordinal)
     {
@@ -48,7 +46,7 @@ public static class NumberWords
             "و"),
         ["ar"] = Build(
             true,
-            "صفر:0 واحد:1 احد:1 اثنان:2 اثنين:2 اثنا:2 اثنتان:2 ثلاثة:3 اربعة:4 خمسة:5 ستة:6 سبعة:7 ثمانية:8 تسعة:9",
+            "صفر:0 واحد:1 واحدة:1 احد:1 اثنان:2 اثنين:2 اثنا:2 اثنتان:2 اثنتين:2 ثلاثة:3 ثلاث:3 اربعة:4 اربع:4 خمسة:5 خمس:5 ستة:6 ست:6 سبعة:7 سبع:7 ثمانية:8 ثماني:8 ثمان:8 تسعة:9 تسع:9",
             "عشرة:10 عشر:10 عشرون:20 عشرين:20 ثلاثون:30 ثلاثين:30 اربعون:40 اربعين:40 خمسون:50 خمسين:50 ستون:60 ستين:60 سبعون:70 سبعين:70 ثمانون:80 ثمانين:80 تسعون:90 تسعين:90"
                 + " وعشرون:20 وعشرين:20 وثلاثون:30 وثلاثين:30 واربعون:40 واربعين:40 وخمسون:50 وخمسين:50 وستون:60 وستين:60 وسبعون:70 وسبعين:70 وثمانون:80 وثمانين:80 وتسعون:90 وتسعين:90",
             "مئة:100 مائة:100",
@@ -61,7 +59,7 @@ public static class NumberWords
             "",
             "十:10 百:100",
             "千:1000",
-            "负",
+            "负 零下",
             ""),
     };
 
@@ -82,8 +80,9 @@ public static class NumberWords
         var folded = new List<string>(tokens.Count);
         for (var i = 0; i < tokens.Count;)
         {
-            var negative = words.Words.TryGetValue(tokens[i], out var first) && first.Kind == Kind.Minus && i + 1 < tokens.Count;
-            var start = negative ? i + 1 : i;
+            var minus = words.Minus.FirstOrDefault(phrase => Starts(tokens, i, phrase))?.Length ?? 0;
+            var negative = minus > 0 && i + minus < tokens.Count;
+            var start = negative ? i + minus : i;
             if (negative && long.TryParse(tokens[start], NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
             {
                 folded.Add((-digits).ToString(CultureInfo.InvariantCulture));
@@ -102,6 +101,24 @@ public static class NumberWords
         }
 
         return folded;
+    }
+
+    private static bool Starts(IReadOnlyList<string> tokens, int position, string[] phrase)
+    {
+        if (position + phrase.Length > tokens.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < phrase.Length; i++)
+        {
+            if (tokens[position + i] != phrase[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The number spelled from <paramref name="start"/>, and how many tokens it takes; null when none starts there.</summary>
@@ -142,7 +159,7 @@ public static class NumberWords
                     total += Math.Max(1, part + unit) * word.Value;
                     part = unit = 0;
                     break;
-                case Kind.And when i > start && i + 1 < tokens.Count && language.Words.TryGetValue(tokens[i + 1], out var next) && next.Kind is not (Kind.Minus or Kind.And):
+                case Kind.And when i > start && i + 1 < tokens.Count && language.Words.TryGetValue(tokens[i + 1], out var next) && next.Kind != Kind.And:
                     last = Kind.And;
                     continue; // joins two parts of one number; it does not end the number, and is consumed with it
                 default:
@@ -167,7 +184,7 @@ public static class NumberWords
     private static Language Build(bool unitsBeforeTens, string units, string addends, string multipliers, string scales, string minus, string and)
     {
         var words = new Dictionary<string, (Kind, long)>(StringComparer.Ordinal);
-        foreach (var (list, kind) in new[] { (units, Kind.Unit), (addends, Kind.Addend), (multipliers, Kind.Multiplier), (scales, Kind.Scale), (minus, Kind.Minus), (and, Kind.And) })
+        foreach (var (list, kind) in new[] { (units, Kind.Unit), (addends, Kind.Addend), (multipliers, Kind.Multiplier), (scales, Kind.Scale), (and, Kind.And) })
         {
             foreach (var entry in list.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
@@ -181,6 +198,8 @@ public static class NumberWords
             }
         }
 
-        return new Language(words, unitsBeforeTens);
+        // Minus words may be phrases ("零下", below zero, is two characters).
+        var minusPhrases = minus.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => UtteranceText.Split(p).ToArray()).ToList();
+        return new Language(words, minusPhrases, unitsBeforeTens);
     }
 }

@@ -197,7 +197,7 @@ public sealed class TemplateMatcher
                 default:
                     for (var count = 1; count <= Slot.MaxWords && position + count <= tokens.Count; count++)
                     {
-                        var words = string.Join(' ', tokens.Skip(position).Take(count));
+                        var words = UtteranceText.Join(tokens.Skip(position).Take(count));
                         var end = position + count;
                         if (Bind(slots, JsonValue.Create(words), () => next(end)))
                         {

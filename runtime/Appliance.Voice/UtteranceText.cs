@@ -40,6 +40,11 @@ public static class UtteranceText
 
             if (category == UnicodeCategory.DecimalDigitNumber)
             {
+                if (word.Length > 0 && !char.IsAsciiDigit(word[^1]) && word[^1] != '-')
+                {
+                    End(word, tokens); // "hdmi1" is "hdmi 1"
+                }
+
                 word.Append((char)('0' + (int)CharUnicodeInfo.GetDecimalDigitValue(c)));
             }
             else if (IsHan(c))
@@ -49,6 +54,11 @@ public static class UtteranceText
             }
             else if (char.IsLetter(c))
             {
+                if (word.Length > 0 && char.IsAsciiDigit(word[^1]))
+                {
+                    End(word, tokens); // "20c" is "20 c"
+                }
+
                 word.Append(c);
             }
             else if (c == '-' && word.Length == 0 && i + 1 < lower.Length && char.IsDigit(Fold(lower[i + 1])))
@@ -89,5 +99,28 @@ public static class UtteranceText
         _ => c,
     };
 
-    private static bool IsHan(char c) => c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\uF900' and <= '\uFAFF';
+    /// <summary>
+    /// Tokens joined back into text, as a <c>text</c> slot's value: one space between words, none between Han
+    /// characters (<c>燕麦奶</c>, not <c>燕 麦 奶</c>).
+    /// </summary>
+    public static string Join(IEnumerable<string> tokens)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        var text = new StringBuilder();
+        string? previous = null;
+        foreach (var token in tokens)
+        {
+            if (previous is not null && !(IsHan(previous[^1]) && IsHan(token[0])))
+            {
+                text.Append(' ');
+            }
+
+            text.Append(token);
+            previous = token;
+        }
+
+        return text.ToString();
+    }
+
+    internal static bool IsHan(char c) => c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\uF900' and <= '\uFAFF';
 }

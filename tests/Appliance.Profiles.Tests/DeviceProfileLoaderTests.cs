@@ -96,13 +96,13 @@ public sealed class DeviceProfileLoaderTests
         Assert.Contains(Languages, json, StringComparison.Ordinal);
 
         var tv = DeviceProfileLoader.Parse(json, "tv.json").Profile!;
-        var forcedElsewhere = DeviceProfileLoader.Parse(json.Replace(Languages, "\"transcription\": { \"languages\": [\"en\"], \"language\": \"fa\" }", StringComparison.Ordinal), "forced.json");
+        var forcedElsewhere = DeviceProfileLoader.Parse(json.Replace(Languages, "\"transcription\": { \"languages\": [\"en\", \"fa\", \"ar\", \"zh\"], \"language\": \"de\" }", StringComparison.Ordinal), "forced.json");
         var badThreshold = DeviceProfileLoader.Parse(json.Replace(Languages, "\"transcription\": { \"noSpeechThreshold\": 1.5 }", StringComparison.Ordinal), "threshold.json");
 
         Assert.Equal(["en", "fa", "ar", "zh"], tv.Transcription.Languages);
         Assert.Equal((0.6, -1.0, 2.4, 5), (tv.Transcription.NoSpeechThreshold, tv.Transcription.LogProbThreshold, tv.Transcription.CompressionRatioThreshold, tv.Transcription.BestOf));
         var forced = Assert.Single(forcedElsewhere.Problems);
-        Assert.Equal(("/transcription/language", "'fa' is not one of the profile's languages (en)"), (forced.Field, forced.Reason));
+        Assert.Equal(("/transcription/language", "'de' is not one of the profile's languages (en, fa, ar, zh)"), (forced.Field, forced.Reason));
         Assert.Contains(badThreshold.Problems, p => p.Field == "/transcription/noSpeechThreshold");
     }
 

@@ -33,6 +33,11 @@ public sealed class UtteranceTextTests
     [InlineData("负二十", "zh", "-20")]
     [InlineData("一百二十", "zh", "120")]
     [InlineData("十五", "zh", "15")]
+    [InlineData("零下十八度", "zh", "-18 度")]
+    [InlineData("switch to HDMI1", "en", "switch to hdmi 1")]
+    [InlineData("-18°C", "en", "-18 c")]
+    [InlineData("20c", "en", "20 c")]
+    [InlineData("ارفع الصوت ثلاث درجات", "ar", "ارفع الصوت 3 درجات")]
     [InlineData("turn on twenty", "de", "turn on twenty")] // no number words for the language: kept
     public void Words_become_tokens_and_numbers_become_digits(string text, string language, string tokens)
     {
@@ -53,5 +58,14 @@ public sealed class UtteranceTextTests
     {
         Assert.Equal(UtteranceText.Tokens("يک", "fa"), UtteranceText.Tokens("یک", "fa"));
         Assert.Equal(UtteranceText.Tokens("كتاب", "fa"), UtteranceText.Tokens("کتاب", "fa"));
+    }
+
+    [Theory]
+    [InlineData("燕麦奶", "燕麦奶")]
+    [InlineData("oat milk", "oat milk")]
+    [InlineData("有机 milk 两盒", "有机 milk 2 盒")]
+    public void Text_slot_words_are_joined_with_spaces_but_han_characters_are_not(string text, string joined)
+    {
+        Assert.Equal(joined, UtteranceText.Join(UtteranceText.Tokens(text, "zh")));
     }
 }
