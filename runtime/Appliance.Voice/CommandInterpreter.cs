@@ -50,13 +50,13 @@ public sealed partial class CommandInterpreter
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, $"the utterance is {text.Length} characters; at most {Schema.MaxUtteranceChars} are interpreted");
         }
 
-        var tokens = UtteranceText.Tokens(text, language);
-        if (tokens.Count == 0)
+        var words = UtteranceText.Words(text, language);
+        if (words.Count == 0)
         {
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, "the utterance is empty");
         }
 
-        if (!_matchers.TryGetValue(language, out var matcher) || matcher.Match(tokens) is not { } match)
+        if (!_matchers.TryGetValue(language, out var matcher) || (matcher.Match(words) ?? matcher.Match(WithoutCourtesies(words, language))) is not { } match)
         {
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, NoTemplateMatched);
         }
@@ -137,10 +137,56 @@ public sealed partial class CommandInterpreter
     public static bool? YesOrNo(string text, string language)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var tokens = string.Join(' ', UtteranceText.Split(text));
+        var tokens = string.Join(' ', UtteranceText.Split(text).Select(w => w.Text));
         var (yes, no) = Answers.TryGetValue(language, out var words) ? words : Answers["en"];
         return yes.Contains(tokens) ? true : no.Contains(tokens) ? false : null;
     }
+
+    /// <summary>
+    /// <paramref name="words"/> without the courtesies people wrap a command in ("please", "can you", "thanks"; "لطفا";
+    /// "من فضلك"; "请", "帮我"), at its start and its end, so that templates need not spell them out.
+    /// </summary>
+    internal static IReadOnlyList<Word> WithoutCourtesies(IReadOnlyList<Word> words, string language)
+    {
+        if (!Courtesies.TryGetValue(language, out var courtesy))
+        {
+            return words;
+        }
+
+        var tokens = words.Select(w => w.Text).ToList();
+        int start = 0, end = tokens.Count;
+        for (var trimmed = true; trimmed && start < end;)
+        {
+            trimmed = false;
+            foreach (var phrase in courtesy.Leading.Where(p => p.Length <= end - start && p.SequenceEqual(tokens.Skip(start).Take(p.Length))))
+            {
+                start += phrase.Length;
+                trimmed = true;
+                break;
+            }
+
+            foreach (var phrase in courtesy.Trailing.Where(p => p.Length <= end - start && p.SequenceEqual(tokens.Skip(end - p.Length).Take(p.Length))))
+            {
+                end -= phrase.Length;
+                trimmed = true;
+                break;
+            }
+        }
+
+        return [.. words.Skip(start).Take(end - start)];
+    }
+
+    /// <summary>Courtesies around a command, by language: phrases at its start and at its end, as tokens.</summary>
+    private static readonly Dictionary<string, (string[][] Leading, string[][] Trailing)> Courtesies = new(StringComparer.Ordinal)
+    {
+        ["en"] = (TokenPhrases("please|can you|could you|would you|will you|can you please|could you please|hey|ok|okay|kindly|i want you to|i would like you to|i'd like you to", "en"), TokenPhrases("please|thanks|thank you|for me|now|right now|thanks a lot", "en")),
+        ["fa"] = (TokenPhrases("لطفا|لطفاً|میشه|می شه|می‌شه|خواهش میکنم", "fa"), TokenPhrases("لطفا|لطفاً|ممنون|مرسی|ممنونم", "fa")),
+        ["ar"] = (TokenPhrases("من فضلك|لو سمحت|رجاء|رجاءً|هل يمكنك|ممكن", "ar"), TokenPhrases("من فضلك|لو سمحت|شكرا|شكراً", "ar")),
+        ["zh"] = (TokenPhrases("请|请你|帮我|麻烦|麻烦你|你能|能不能", "zh"), TokenPhrases("吧|谢谢|好吗|一下", "zh")),
+    };
+
+    private static string[][] TokenPhrases(string phrases, string language) =>
+        [.. phrases.Split('|').Select(p => UtteranceText.Tokens(p, language).ToArray()).OrderByDescending(p => p.Length)];
 
     /// <summary>The phrases that answer a confirmation, by language, as tokens joined by spaces.</summary>
     private static readonly Dictionary<string, (HashSet<string> Yes, HashSet<string> No)> Answers = new(StringComparer.Ordinal)
@@ -152,7 +198,7 @@ public sealed partial class CommandInterpreter
     };
 
     private static HashSet<string> Phrases(string phrases) =>
-        phrases.Split('|').Select(p => string.Join(' ', UtteranceText.Split(p))).ToHashSet(StringComparer.Ordinal);
+        phrases.Split('|').Select(p => string.Join(' ', UtteranceText.Split(p).Select(w => w.Text))).ToHashSet(StringComparer.Ordinal);
 
     private VoiceIntent NotUnderstood(string utteranceId, string text, string language, string source, string reason) => new()
     {

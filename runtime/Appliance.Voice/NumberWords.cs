@@ -8,7 +8,7 @@ namespace Appliance.Voice;
 /// "负二十"). A run of number words becomes one token of digits; words of other languages are kept as they are.
 /// Stateless; thread-safe.
 /// </summary>
-public static class NumberWords
+internal static class NumberWords
 {
     private enum Kind
     {
@@ -64,38 +64,39 @@ public static class NumberWords
     };
 
     /// <summary>
-    /// <paramref name="tokens"/> with every run of number words (and a minus word before digits) replaced by the
+    /// <paramref name="words"/> with every run of number words (and a minus word before digits) replaced by the
     /// number's digits. Numbers above 999,999,999 are left as words.
     /// </summary>
-    /// <param name="tokens">Tokens from <see cref="UtteranceText"/>, before folding.</param>
-    /// <param name="language">The language code; one without number words returns the tokens unchanged.</param>
-    public static IReadOnlyList<string> Fold(IReadOnlyList<string> tokens, string language)
+    /// <param name="words">Words from <see cref="UtteranceText"/>, before folding.</param>
+    /// <param name="language">The language code; one without number words returns the words unchanged.</param>
+    internal static List<Word> Fold(List<Word> words, string language)
     {
-        ArgumentNullException.ThrowIfNull(tokens);
-        if (!Languages.TryGetValue(language, out var words))
+        ArgumentNullException.ThrowIfNull(words);
+        if (!Languages.TryGetValue(language, out var numbers))
         {
-            return tokens;
+            return words;
         }
 
-        var folded = new List<string>(tokens.Count);
+        var tokens = words.Select(w => w.Text).ToList();
+        var folded = new List<Word>(tokens.Count);
         for (var i = 0; i < tokens.Count;)
         {
-            var minus = words.Minus.FirstOrDefault(phrase => Starts(tokens, i, phrase))?.Length ?? 0;
+            var minus = numbers.Minus.FirstOrDefault(phrase => Starts(tokens, i, phrase))?.Length ?? 0;
             var negative = minus > 0 && i + minus < tokens.Count;
             var start = negative ? i + minus : i;
             if (negative && long.TryParse(tokens[start], NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
             {
-                folded.Add((-digits).ToString(CultureInfo.InvariantCulture));
+                folded.Add(Number(-digits));
                 i = start + 1;
             }
-            else if (Read(tokens, start, words) is { } number)
+            else if (Read(tokens, start, numbers) is { } number)
             {
-                folded.Add((negative ? -number.Value : number.Value).ToString(CultureInfo.InvariantCulture));
+                folded.Add(Number(negative ? -number.Value : number.Value));
                 i = start + number.Length;
             }
             else
             {
-                folded.Add(tokens[i]);
+                folded.Add(words[i]);
                 i++;
             }
         }
@@ -103,7 +104,13 @@ public static class NumberWords
         return folded;
     }
 
-    private static bool Starts(IReadOnlyList<string> tokens, int position, string[] phrase)
+    private static Word Number(long value)
+    {
+        var digits = value.ToString(CultureInfo.InvariantCulture);
+        return new Word(digits, digits);
+    }
+
+    private static bool Starts(List<string> tokens, int position, string[] phrase)
     {
         if (position + phrase.Length > tokens.Count)
         {
@@ -122,7 +129,7 @@ public static class NumberWords
     }
 
     /// <summary>The number spelled from <paramref name="start"/>, and how many tokens it takes; null when none starts there.</summary>
-    private static (long Value, int Length)? Read(IReadOnlyList<string> tokens, int start, Language language)
+    private static (long Value, int Length)? Read(List<string> tokens, int start, Language language)
     {
         long total = 0, part = 0, unit = 0;
         var last = Kind.And;
@@ -193,13 +200,13 @@ public static class NumberWords
                 // Keys are stored as the tokenizer writes them (folded letters, no marks), so either spelling matches.
                 foreach (var token in UtteranceText.Split(colon < 0 ? entry : entry[..colon]))
                 {
-                    words[token] = (kind, value);
+                    words[token.Text] = (kind, value);
                 }
             }
         }
 
         // Minus words may be phrases ("零下", below zero, is two characters).
-        var minusPhrases = minus.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => UtteranceText.Split(p).ToArray()).ToList();
+        var minusPhrases = minus.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => UtteranceText.Split(p).Select(w => w.Text).ToArray()).ToList();
         return new Language(words, minusPhrases, unitsBeforeTens);
     }
 }

@@ -60,7 +60,12 @@ public sealed class TemplateMatcher
 
     /// <summary>The first template that takes all of <paramref name="tokens"/>; null when none does.</summary>
     /// <param name="tokens">The utterance's tokens from <see cref="UtteranceText.Tokens"/> in <see cref="Language"/>.</param>
-    public TemplateMatch? Match(IReadOnlyList<string> tokens)
+    public TemplateMatch? Match(IReadOnlyList<string> tokens) => Match(tokens, tokens);
+
+    /// <summary>The first template that takes all of <paramref name="words"/>; a <c>text</c> slot's value is the words as written.</summary>
+    internal TemplateMatch? Match(IReadOnlyList<Word> words) => Match([.. words.Select(w => w.Text)], [.. words.Select(w => w.Surface)]);
+
+    private TemplateMatch? Match(IReadOnlyList<string> tokens, IReadOnlyList<string> surfaces)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Count == 0)
@@ -68,10 +73,11 @@ public sealed class TemplateMatcher
             return null;
         }
 
+        var utterance = new Utterance(tokens, surfaces);
         foreach (var (intent, text, nodes) in _templates)
         {
             var slots = new Dictionary<string, JsonNode>(StringComparer.Ordinal);
-            if (Sequence(nodes, 0, 0, tokens, slots, new Steps(), end => end == tokens.Count))
+            if (Sequence(nodes, 0, 0, utterance, slots, new Steps(), end => end == tokens.Count))
             {
                 var values = new JsonObject();
                 foreach (var slot in intent.Slots)
@@ -94,7 +100,7 @@ public sealed class TemplateMatcher
         public int Left = StepBudget;
     }
 
-    private static bool Sequence(IReadOnlyList<Node> nodes, int index, int position, IReadOnlyList<string> tokens, Dictionary<string, JsonNode> slots, Steps steps, Continuation rest)
+    private static bool Sequence(IReadOnlyList<Node> nodes, int index, int position, Utterance utterance, Dictionary<string, JsonNode> slots, Steps steps, Continuation rest)
     {
         if (--steps.Left < 0)
         {
@@ -106,12 +112,12 @@ public sealed class TemplateMatcher
             return rest(position);
         }
 
-        Continuation next = end => Sequence(nodes, index + 1, end, tokens, slots, steps, rest);
+        Continuation next = end => Sequence(nodes, index + 1, end, utterance, slots, steps, rest);
         return nodes[index] switch
         {
-            Literal literal => Starts(tokens, position, literal.Tokens) && next(position + literal.Tokens.Count),
-            Choice choice => choice.Alternatives.Any(alternative => Sequence(alternative, 0, position, tokens, slots, steps, next)),
-            SlotNode slot => slot.Take(tokens, position, slots, next),
+            Literal literal => Starts(utterance.Tokens, position, literal.Tokens) && next(position + literal.Tokens.Count),
+            Choice choice => choice.Alternatives.Any(alternative => Sequence(alternative, 0, position, utterance, slots, steps, next)),
+            SlotNode slot => slot.Take(utterance, position, slots, next),
             _ => false,
         };
     }
@@ -156,6 +162,9 @@ public sealed class TemplateMatcher
         return nodes;
     }
 
+    /// <summary>An utterance's tokens, compared, and the words they were read from, for text slots.</summary>
+    private sealed record Utterance(IReadOnlyList<string> Tokens, IReadOnlyList<string> Surfaces);
+
     private abstract record Node;
 
     private sealed record Literal(IReadOnlyList<string> Tokens) : Node;
@@ -172,8 +181,9 @@ public sealed class TemplateMatcher
                 .OrderByDescending(p => p.Item1.Count)
                 .ToList());
 
-        public bool Take(IReadOnlyList<string> tokens, int position, Dictionary<string, JsonNode> slots, Continuation next)
+        public bool Take(Utterance utterance, int position, Dictionary<string, JsonNode> slots, Continuation next)
         {
+            var tokens = utterance.Tokens;
             if (position >= tokens.Count)
             {
                 return false;
@@ -197,7 +207,7 @@ public sealed class TemplateMatcher
                 default:
                     for (var count = 1; count <= Slot.MaxWords && position + count <= tokens.Count; count++)
                     {
-                        var words = UtteranceText.Join(tokens.Skip(position).Take(count));
+                        var words = UtteranceText.Join(utterance.Surfaces.Skip(position).Take(count));
                         var end = position + count;
                         if (Bind(slots, JsonValue.Create(words), () => next(end)))
                         {

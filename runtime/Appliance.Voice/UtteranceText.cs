@@ -17,17 +17,21 @@ public static class UtteranceText
     /// <param name="text">Any text; empty or all punctuation gives no tokens.</param>
     /// <param name="language">The language code, for its number words; one without number words keeps its words.</param>
     /// <returns>Lower-case tokens; a number is its digits, negative ones with a leading <c>-</c>.</returns>
-    public static IReadOnlyList<string> Tokens(string text, string language)
+    public static IReadOnlyList<string> Tokens(string text, string language) => [.. Words(text, language).Select(w => w.Text)];
+
+    /// <summary>The words of <paramref name="text"/>: each token with the text it was read from (for <c>text</c> slot values).</summary>
+    internal static List<Word> Words(string text, string language)
     {
         ArgumentNullException.ThrowIfNull(text);
         return NumberWords.Fold(Split(text), language);
     }
 
-    /// <summary>The tokens before number words are folded.</summary>
-    internal static List<string> Split(string text)
+    /// <summary>The words before number words are folded.</summary>
+    internal static List<Word> Split(string text)
     {
-        var tokens = new List<string>();
+        var words = new List<Word>();
         var word = new StringBuilder();
+        var surface = new StringBuilder();
         var lower = text.ToLowerInvariant();
         for (var i = 0; i < lower.Length; i++)
         {
@@ -35,54 +39,59 @@ public static class UtteranceText
             var category = CharUnicodeInfo.GetUnicodeCategory(c);
             if (category is UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.Format || c is '\u0640' or '\'' or '\u2019')
             {
-                continue; // marks, tatweel, zero-width joiners and apostrophes do not split a word
+                continue; // marks, tatweel, zero-width joiners and apostrophes do not split a word, and are not kept
             }
 
             if (category == UnicodeCategory.DecimalDigitNumber)
             {
                 if (word.Length > 0 && !char.IsAsciiDigit(word[^1]) && word[^1] != '-')
                 {
-                    End(word, tokens); // "hdmi1" is "hdmi 1"
+                    End(word, surface, words); // "hdmi1" is "hdmi 1"
                 }
 
-                word.Append((char)('0' + (int)CharUnicodeInfo.GetDecimalDigitValue(c)));
+                var digit = (char)('0' + (int)CharUnicodeInfo.GetDecimalDigitValue(c));
+                word.Append(digit);
+                surface.Append(digit);
             }
             else if (IsHan(c))
             {
-                End(word, tokens);
-                tokens.Add(c.ToString());
+                End(word, surface, words);
+                words.Add(new Word(c.ToString(), c.ToString()));
             }
             else if (char.IsLetter(c))
             {
                 if (word.Length > 0 && char.IsAsciiDigit(word[^1]))
                 {
-                    End(word, tokens); // "20c" is "20 c"
+                    End(word, surface, words); // "20c" is "20 c"
                 }
 
                 word.Append(c);
+                surface.Append(lower[i] is >= '\uFF01' and <= '\uFF5E' ? c : lower[i]); // full-width letters kept plain
             }
             else if (c == '-' && word.Length == 0 && i + 1 < lower.Length && char.IsDigit(Fold(lower[i + 1])))
             {
                 word.Append('-');
+                surface.Append('-');
             }
             else
             {
-                End(word, tokens);
+                End(word, surface, words);
             }
         }
 
-        End(word, tokens);
-        return tokens;
+        End(word, surface, words);
+        return words;
     }
 
-    private static void End(StringBuilder word, List<string> tokens)
+    private static void End(StringBuilder word, StringBuilder surface, List<Word> words)
     {
         if (word.Length > 0 && word.ToString() != "-")
         {
-            tokens.Add(word.ToString());
+            words.Add(new Word(word.ToString(), surface.ToString()));
         }
 
         word.Clear();
+        surface.Clear();
     }
 
     /// <summary>One letter to the form the matcher compares: full-width to plain, Arabic variants to one spelling.</summary>
@@ -124,3 +133,8 @@ public static class UtteranceText
 
     internal static bool IsHan(char c) => c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\uF900' and <= '\uFAFF';
 }
+
+/// <summary>One token of an utterance and the word it was read from, lower case: the Arabic <c>الحليب</c> is compared as <c>الحلیب</c> and kept as written.</summary>
+/// <param name="Text">The token the matcher compares.</param>
+/// <param name="Surface">The word as written (lower case, its letters not folded), for <c>text</c> slot values; a number's digits for a number.</param>
+internal readonly record struct Word(string Text, string Surface);
