@@ -37,6 +37,7 @@ namespace Appliance.Contracts;
 [JsonSerializable(typeof(VoiceTextParams))]
 [JsonSerializable(typeof(VoiceIntent))]
 [JsonSerializable(typeof(VoiceConfirmParams))]
+[JsonSerializable(typeof(VoiceAudioParams))]
 [JsonSerializable(typeof(MeetingControl))]
 [JsonSerializable(typeof(MeetingStartParams))]
 [JsonSerializable(typeof(MeetingStopParams))]

@@ -170,8 +170,8 @@ public sealed record TelemetryReading
 
 /// <summary>
 /// An event on <c>appliance/v1/{deviceId}/voice/events</c>. The JSON carries a <c>type</c> naming the kind:
-/// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c>, <c>wake_word</c>, <c>confirmation_requested</c> or
-/// <c>confirmation_ended</c>.
+/// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c>, <c>wake_word</c>, <c>transcript</c>, <c>error</c>,
+/// <c>confirmation_requested</c> or <c>confirmation_ended</c>.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(PushToTalkEvent), "push_to_talk")]
@@ -180,6 +180,8 @@ public sealed record TelemetryReading
 [JsonDerivedType(typeof(WakeWordEvent), "wake_word")]
 [JsonDerivedType(typeof(ConfirmationRequestedEvent), "confirmation_requested")]
 [JsonDerivedType(typeof(ConfirmationEndedEvent), "confirmation_ended")]
+[JsonDerivedType(typeof(UtteranceTranscribedEvent), "transcript")]
+[JsonDerivedType(typeof(VoiceErrorEvent), "error")]
 public abstract record VoiceEvent
 {
     /// <summary>When it happened (UTC).</summary>
@@ -259,4 +261,33 @@ public sealed record ConfirmationEndedEvent : VoiceEvent
 
     /// <summary>One of <see cref="VoiceConfirmations"/> other than <c>pending</c>.</summary>
     public required string Outcome { get; init; }
+}
+
+/// <summary>A spoken command was transcribed; its intent follows on <c>voice/intents</c> (or a confirmation is asked).</summary>
+public sealed record UtteranceTranscribedEvent : VoiceEvent
+{
+    /// <summary>The utterance's id, the same as its intent's.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>What Whisper heard; empty when it heard no speech.</summary>
+    public required string Text { get; init; }
+
+    /// <summary>The language it was transcribed in (given, or detected among the profile's).</summary>
+    public required string Language { get; init; }
+
+    /// <summary>The utterance's length in seconds.</summary>
+    public required double DurationSeconds { get; init; }
+}
+
+/// <summary>A spoken command could not be handled (no speech model, a transcription that failed); nothing was published on <c>voice/intents</c>.</summary>
+public sealed record VoiceErrorEvent : VoiceEvent
+{
+    /// <summary>The utterance's id.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>An error code of the contract (<c>unavailable</c>, <c>transcription_failed</c>).</summary>
+    public required string Code { get; init; }
+
+    /// <summary>What went wrong, in words.</summary>
+    public required string Message { get; init; }
 }

@@ -164,6 +164,9 @@ public static class RpcMethods
     /// <summary><c>voice.text</c>: an utterance as text to a checked intent of the device's command schema.</summary>
     public static RpcMethod<VoiceTextParams, VoiceIntent> VoiceText { get; } = new("voice.text");
 
+    /// <summary><c>voice.audio</c>: a spoken command as an audio clip, transcribed, then interpreted as <c>voice.text</c> does.</summary>
+    public static RpcMethod<VoiceAudioParams, VoiceIntent> VoiceAudio { get; } = new("voice.audio");
+
     /// <summary><c>voice.confirm</c>: yes or no to the intent that waits for its confirmation.</summary>
     public static RpcMethod<VoiceConfirmParams, VoiceIntent> VoiceConfirm { get; } = new("voice.confirm");
 
@@ -188,7 +191,7 @@ public static class RpcMethods
     /// <summary>Every method above, in this order.</summary>
     public static IReadOnlyList<RpcMethod> All { get; } =
     [
-        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText, VoiceConfirm,
+        StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText, VoiceAudio, VoiceConfirm,
         MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete,
     ];
 }

@@ -12,6 +12,25 @@ public sealed record VoiceTextParams
     public string? Language { get; init; }
 }
 
+/// <summary>The parameters of <c>voice.audio</c>: a spoken command as an audio clip, at most the profile's <c>commands.maxUtteranceSeconds</c> long.</summary>
+public sealed record VoiceAudioParams
+{
+    /// <summary>The clip's bytes in base64: a WAV, MP3 or Ogg Opus file, or raw PCM (see <see cref="Format"/>).</summary>
+    public string? Audio { get; init; }
+
+    /// <summary>One of <see cref="AsrAudioFormats"/>: a file format (detected from the bytes also when null), or raw <c>s16le</c>/<c>f32le</c> with <see cref="SampleRate"/> and <see cref="Channels"/>.</summary>
+    public string? Format { get; init; }
+
+    /// <summary>Samples per second of raw PCM; 16000 when null.</summary>
+    public int? SampleRate { get; init; }
+
+    /// <summary>Interleaved channels of raw PCM; 1 when null.</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>The language spoken, one of the profile's; detected among them when null.</summary>
+    public string? Language { get; init; }
+}
+
 /// <summary>
 /// An utterance interpreted against the device's command schema: the result of <c>voice.text</c>, also published on
 /// <c>appliance/v1/{deviceId}/voice/intents</c> (QoS 1, not retained). <see cref="Intent"/> is always an intent of the

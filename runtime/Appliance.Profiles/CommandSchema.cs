@@ -18,6 +18,13 @@ public sealed record CommandSchema
     public int ConfirmationTimeoutSeconds { get; init; } = 10;
     /// <summary>The longest utterance taken, in characters (16 to 4096); a longer one is refused before matching. 500 when absent.</summary>
     public int MaxUtteranceChars { get; init; } = 500;
+    /// <summary>
+    /// End-pointing of spoken commands: the silence after speech, in milliseconds (100 to 3000), that ends an
+    /// utterance once voice activity detection hears speech stop. 700 when absent.
+    /// </summary>
+    public int TrailingSilenceMs { get; init; } = 700;
+    /// <summary>The longest spoken command, in seconds (1 to 30): listening stops there, and a longer clip is refused. 10 when absent.</summary>
+    public int MaxUtteranceSeconds { get; init; } = 10;
     /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
 
@@ -55,8 +62,36 @@ public sealed record IntentSpec
     /// <summary>The question of a <see cref="Confirm"/> intent by language, with <c>{slot}</c> placeholders; absent languages fall back to English, then to <see cref="CommandSchema.DefaultConfirmPrompt"/>.</summary>
     public IReadOnlyDictionary<string, string> ConfirmPrompt { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// For a question about the appliance's state: the sensor reading that answers it, from the latest telemetry and
+    /// never from a model. Null for intents that ask the appliance to act.
+    /// </summary>
+    public IntentAnswer? Answer { get; init; }
+
     /// <summary>The slot named <paramref name="name"/>; null when the intent has none.</summary>
     public SlotSpec? Slot(string name) => Slots.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>Where a question's answer comes from: one reading of the sensor an <c>enum</c> slot names (its values are the profile's sensor ids).</summary>
+public sealed record IntentAnswer
+{
+    /// <summary>The reading: <c>temperature</c> (°C) or <c>humidity</c> (% relative humidity).</summary>
+    public required string Reading { get; init; }
+
+    /// <summary>The <c>enum</c> slot whose value is the sensor's id.</summary>
+    public required string SensorSlot { get; init; }
+
+    /// <summary>Replies when the sensor has given no reading yet, by language, with <c>{slot}</c> placeholders; absent languages fall back to English, then to <see cref="DefaultNoReadingReply"/>.</summary>
+    public IReadOnlyDictionary<string, string> NoReadingReply { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The reply without a reading in a language the profile gives none for.</summary>
+    public const string DefaultNoReadingReply = "I have no reading from that sensor yet.";
+
+    /// <summary>The placeholder of the reading in the intent's reply: <c>{reading}</c>, the value rounded to 0.1.</summary>
+    public const string Placeholder = "reading";
+
+    /// <summary>The readings a question may ask for.</summary>
+    public static IReadOnlyList<string> Readings { get; } = ["temperature", "humidity"];
 }
 
 /// <summary>One typed slot of an intent.</summary>

@@ -12,8 +12,9 @@ internal static partial class CommandSchemaCheck
     /// <summary>Every problem of <paramref name="schema"/>, each at its JSON pointer under <c>/commands</c>.</summary>
     /// <param name="schema">The parsed schema.</param>
     /// <param name="languages">The profile's transcription languages; null allows any.</param>
+    /// <param name="sensors">The profile's sensors, which questions may read.</param>
     /// <param name="file">The profile file, for the problems.</param>
-    public static IEnumerable<ProfileProblem> Problems(CommandSchema schema, IReadOnlyList<string>? languages, string file)
+    public static IEnumerable<ProfileProblem> Problems(CommandSchema schema, IReadOnlyList<string>? languages, IReadOnlyList<SensorSpec> sensors, string file)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < schema.Intents.Count; i++)
@@ -50,13 +51,19 @@ internal static partial class CommandSchemaCheck
                 }
             }
 
-            foreach (var (field, texts) in new[] { ("reply", intent.Reply), ("confirmPrompt", intent.ConfirmPrompt) })
+            foreach (var problem in AnswerProblems(intent, at, sensors, file))
+            {
+                yield return problem;
+            }
+
+            foreach (var (field, texts) in new[] { ("reply", intent.Reply), ("confirmPrompt", intent.ConfirmPrompt), ("answer/noReadingReply", intent.Answer?.NoReadingReply ?? new Dictionary<string, string>()) })
             {
                 foreach (var (language, text) in texts)
                 {
                     foreach (Match placeholder in Placeholder().Matches(text))
                     {
-                        if (intent.Slot(placeholder.Groups[1].Value) is null)
+                        var name = placeholder.Groups[1].Value;
+                        if (intent.Slot(name) is null && !(field == "reply" && intent.Answer is not null && name == IntentAnswer.Placeholder))
                         {
                             yield return new(file, $"{at}/{field}/{language}", $"'{placeholder.Value}' names no slot of '{intent.Name}'");
                         }
@@ -68,6 +75,35 @@ internal static partial class CommandSchemaCheck
             {
                 yield return new(file, $"{at}/confirmPrompt", $"'{intent.Name}' has a confirmation question but is not marked confirm");
             }
+        }
+    }
+
+    private static IEnumerable<ProfileProblem> AnswerProblems(IntentSpec intent, string at, IReadOnlyList<SensorSpec> sensors, string file)
+    {
+        if (intent.Answer is not { } answer)
+        {
+            yield break;
+        }
+
+        if (!IntentAnswer.Readings.Contains(answer.Reading, StringComparer.Ordinal))
+        {
+            yield return new(file, $"{at}/answer/reading", $"'{answer.Reading}' is not a reading: use {string.Join(" or ", IntentAnswer.Readings)}");
+        }
+
+        if (intent.Confirm)
+        {
+            yield return new(file, $"{at}/confirm", "a question is answered, not confirmed");
+        }
+
+        if (intent.Slot(answer.SensorSlot) is not { Type: SlotSpec.Types.Choice, Values: { } values })
+        {
+            yield return new(file, $"{at}/answer/sensorSlot", $"'{answer.SensorSlot}' is not an enum slot of '{intent.Name}'");
+            yield break;
+        }
+
+        foreach (var sensor in values.Keys.Where(v => !sensors.Any(s => s.Id == v)))
+        {
+            yield return new(file, $"{at}/answer/sensorSlot", $"value '{sensor}' of slot '{answer.SensorSlot}' is not a sensor of this profile ({string.Join(", ", sensors.Select(s => s.Id))})");
         }
     }
 

@@ -235,7 +235,7 @@ public static class DeviceProfileLoader
 
         if (profile.Commands is { } commands)
         {
-            problems.AddRange(CommandSchemaCheck.Problems(commands, transcription.Languages, file));
+            problems.AddRange(CommandSchemaCheck.Problems(commands, transcription.Languages, profile.Sensors, file));
         }
 
         var threadsTotal = profile.Threads.IntraOp;

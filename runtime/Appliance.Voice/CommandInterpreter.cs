@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Appliance.Contracts;
@@ -15,14 +16,18 @@ public sealed partial class CommandInterpreter
 {
     private readonly Dictionary<string, TemplateMatcher> _matchers = new(StringComparer.Ordinal);
 
+    private readonly ISensorReadings? _readings;
+
     /// <summary>Compiles the templates of every language of <paramref name="schema"/>.</summary>
     /// <param name="schema">A schema the profile loader accepted.</param>
     /// <param name="time">The clock that stamps results.</param>
-    public CommandInterpreter(CommandSchema schema, TimeProvider time)
+    /// <param name="readings">The latest sensor readings, which answer questions; null answers each with its no-reading reply.</param>
+    public CommandInterpreter(CommandSchema schema, TimeProvider time, ISensorReadings? readings = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
         Schema = schema;
         Time = time;
+        _readings = readings;
         foreach (var language in schema.Intents.SelectMany(i => i.Templates.Keys).Distinct(StringComparer.Ordinal))
         {
             _matchers[language] = new TemplateMatcher(schema, language);
@@ -109,8 +114,8 @@ public sealed partial class CommandInterpreter
         Slots = slots,
         Source = source,
         Confidence = confidence,
-        Reply = intent.Confirm
-            ? Render(intent.ConfirmPrompt, slots, language, CommandSchema.DefaultConfirmPrompt)
+        Reply = intent.Confirm ? Render(intent.ConfirmPrompt, slots, language, CommandSchema.DefaultConfirmPrompt)
+            : intent.Answer is { } answer ? Answered(intent, answer, slots, language)
             : Render(intent.Reply, slots, language, intent.Name),
         Confirmation = intent.Confirm ? VoiceConfirmations.Pending : null,
         At = Time.GetUtcNow(),
@@ -214,11 +219,21 @@ public sealed partial class CommandInterpreter
         At = Time.GetUtcNow(),
     };
 
-    private static string Render(IReadOnlyDictionary<string, string> texts, JsonObject slots, string language, string fallback)
+    /// <summary>The reply to a question: the latest reading of the sensor its slot names, or its no-reading reply.</summary>
+    private string Answered(IntentSpec intent, IntentAnswer answer, JsonObject slots, string language)
+    {
+        var sensor = slots[answer.SensorSlot]?.GetValue<string>();
+        return sensor is not null && _readings?.Latest(sensor, answer.Reading) is { } reading
+            ? Render(intent.Reply, slots, language, intent.Name, Math.Round(reading, 1).ToString(CultureInfo.InvariantCulture))
+            : Render(answer.NoReadingReply, slots, language, IntentAnswer.DefaultNoReadingReply);
+    }
+
+    private static string Render(IReadOnlyDictionary<string, string> texts, JsonObject slots, string language, string fallback, string? reading = null)
     {
         var text = texts.TryGetValue(language, out var own) ? own : texts.TryGetValue("en", out var english) ? english : fallback;
         return Placeholder().Replace(text, m => slots[m.Groups[1].Value] is JsonValue value
             ? value.GetValueKind() == System.Text.Json.JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString()
+            : m.Groups[1].Value == IntentAnswer.Placeholder && reading is not null ? reading
             : m.Value);
     }
 

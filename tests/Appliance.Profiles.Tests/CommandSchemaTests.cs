@@ -10,7 +10,7 @@ public sealed class CommandSchemaTests
 
     [Theory]
     [InlineData("rk3588-tv", "power volume_set volume_step volume_nudge mute channel_number channel_name input_source app_launch playback")]
-    [InlineData("rpi5-fridge", "fridge_temperature_set freezer_temperature_set mode_set vacation_mode shopping_list_add timer_set")]
+    [InlineData("rpi5-fridge", "fridge_temperature_set freezer_temperature_set mode_set vacation_mode shopping_list_add timer_set temperature_query")]
     public void The_tv_and_fridge_profiles_ship_their_command_schemas(string profile, string intents)
     {
         var commands = DeviceProfileLoader.Load(Path.Combine(ProfilesDirectory, profile + ".json")).Profile!.Commands!;
@@ -69,6 +69,9 @@ public sealed class CommandSchemaTests
     [InlineData("/commands/intents/0/slots/0/min", null, "min-above-max", "min 200 is above max 100")]
     [InlineData("/commands/intents/0/reply/en", null, "reply", "'{volume}' names no slot of 'volume_set'")]
     [InlineData("/commands/intents/1/slots/0/values", null, "empty-enum", "")]
+    [InlineData("/commands/intents/1/answer/sensorSlot", null, "answer-not-a-sensor", "value 'on' of slot 'state' is not a sensor of this profile (climate)")]
+    [InlineData("/commands/intents/1/answer/sensorSlot", null, "answer-no-slot", "'room' is not an enum slot of 'mute'")]
+    [InlineData("/commands/intents/0/reply/en", null, "reading-without-answer", "'{reading}' names no slot of 'volume_set'")]
     [InlineData("/commands/intents/0/confirmPrompt", null, "prompt-without-confirm", "'volume_set' has a confirmation question but is not marked confirm")]
     [InlineData("/commands/intents/0/confirmPrompt/en", null, "prompt-slot", "'{lvl}' names no slot of 'volume_set'")]
     public void A_broken_command_schema_stops_the_profile_naming_the_field_and_the_reason(string field, string? template, string? change, string reason)
@@ -89,6 +92,9 @@ public sealed class CommandSchemaTests
             case "min-above-max": volume["slots"]![0]!["min"] = 200; break;
             case "reply": volume["reply"]!["en"] = "Volume {volume}."; break;
             case "empty-enum": mute["slots"]![0]!["values"] = new JsonObject(); break;
+            case "answer-not-a-sensor": mute["answer"] = new JsonObject { ["reading"] = "temperature", ["sensorSlot"] = "state" }; break;
+            case "answer-no-slot": mute["answer"] = new JsonObject { ["reading"] = "temperature", ["sensorSlot"] = "room" }; break;
+            case "reading-without-answer": volume["reply"]!["en"] = "It is {reading}."; break;
             case "prompt-without-confirm": volume["confirmPrompt"] = new JsonObject { ["en"] = "Really?" }; break;
             case "prompt-slot": volume["confirm"] = true; volume["confirmPrompt"] = new JsonObject { ["en"] = "Set {lvl}?" }; break;
         }

@@ -153,4 +153,35 @@ public sealed class CommandInterpreterTests
 
         Assert.Equal((CommandSchema.NotUnderstood, "no sentence template matched"), (result.Intent, result.Reason));
     }
+
+    /// <summary>A sensor bus with the readings a test sets: the seam the daemon's telemetry fills.</summary>
+    private sealed class Readings(Dictionary<string, double> temperatures) : ISensorReadings
+    {
+        public double? Latest(string sensorId, string reading) =>
+            reading == "temperature" && temperatures.TryGetValue(sensorId, out var value) ? value : null;
+    }
+
+    [Theory]
+    [InlineData("what is the temperature in the freezer", "en", "freezer", "It is -18.4 degrees.")]
+    [InlineData("how cold is it in the fridge", "en", "cabinet", "It is 4.1 degrees.")]
+    [InlineData("دمای فریزر چند است", "fa", "freezer", "دما -18.4 درجه است.")]
+    [InlineData("كم درجة حرارة الثلاجة", "ar", "cabinet", "درجة الحرارة 4.1 درجة.")]
+    [InlineData("冷冻室的温度是多少", "zh", "freezer", "温度是-18.4度。")]
+    public void A_question_about_the_fridge_is_answered_from_the_latest_reading(string text, string language, string sensor, string reply)
+    {
+        var schema = For("rpi5-fridge").Schema;
+        var interpreter = new CommandInterpreter(schema, TimeProvider.System, new Readings(new() { ["cabinet"] = 4.06, ["freezer"] = -18.43 }));
+
+        var result = interpreter.Interpret("q", text, language);
+
+        Assert.Equal(("temperature_query", sensor, reply), (result.Intent, result.Slots["sensor"]!.GetValue<string>(), result.Reply));
+    }
+
+    [Fact]
+    public void A_question_without_a_reading_says_so_rather_than_guess()
+    {
+        var interpreter = new CommandInterpreter(For("rpi5-fridge").Schema, TimeProvider.System, new Readings([]));
+
+        Assert.Equal("I have no temperature reading yet.", interpreter.Interpret("q", "what is the freezer temperature", "en").Reply);
+    }
 }

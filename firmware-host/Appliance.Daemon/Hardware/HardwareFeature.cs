@@ -12,6 +12,7 @@ internal static class HardwareFeature
         services.AddValidatedOptions<SimulationOptions, SimulationOptionsValidator>(configuration, SimulationOptions.Section);
         services.AddSingleton(sp => new BoardHardware(profile, sp.GetRequiredService<TimeProvider>()));
         services.AddHostedService<HardwareService>();
+        services.AddSingleton<SensorReadings>();
         services.AddHostedService<TelemetryService>();
         return services;
     }

@@ -11,12 +11,14 @@ namespace Appliance.Daemon.Hardware;
 /// <summary>
 /// Polls each sensor of the profile at its interval and publishes the readings on <c>telemetry</c>. A failed read (bad
 /// checksum, bus error) is published as an error for that sensor, never as the previous value; three failures in a row
-/// mark the sensor degraded in health until a read succeeds.
+/// mark the sensor degraded in health until a read succeeds. Each reading is also kept as its sensor's latest
+/// (<see cref="SensorReadings"/>), which voice questions are answered from.
 /// </summary>
 internal sealed class TelemetryService(
     DeviceContext device,
     MqttConnection mqtt,
     HealthMonitor health,
+    SensorReadings latest,
     IOptions<SimulationOptions> simulation,
     TimeProvider time,
     ILogger<TelemetryService> logger) : BackgroundService
@@ -86,6 +88,7 @@ internal sealed class TelemetryService(
                     reading = new TelemetryReading { Sensor = spec.Id, Type = spec.Type, At = time.GetUtcNow(), Error = new RpcError(result.ErrorCode!, result.ErrorMessage!) };
                 }
 
+                latest.Record(reading);
                 await mqtt.TryPublishAsync(Channels.Telemetry, Topics.Telemetry(device.DeviceId), reading, stoppingToken).ConfigureAwait(false);
             }
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));

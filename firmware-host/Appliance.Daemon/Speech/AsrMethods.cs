@@ -137,15 +137,26 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
             return (null, "give exactly one of \"audio\" (base64 bytes) or \"path\" (a file on the device)");
         }
 
-        if (p.Path is { } path)
-        {
-            return Decoded(AudioFile.ReadMono16k(paths.Resolve(path)));
-        }
+        return p.Path is { } path
+            ? RequestAudio.Decoded(AudioFile.ReadMono16k(paths.Resolve(path)))
+            : RequestAudio.Decode(p.Audio!, p.Format, p.SampleRate, p.Channels);
+    }
+}
 
+/// <summary>Audio carried in a request as base64: a file (WAV, MP3, Ogg Opus) or raw PCM with its format, to 16 kHz mono.</summary>
+internal static class RequestAudio
+{
+    /// <summary>Decodes <paramref name="base64"/>; the error, in words for the caller, when it cannot be used.</summary>
+    /// <param name="base64">The bytes in base64.</param>
+    /// <param name="format">One of <see cref="AsrAudioFormats"/>; null detects a file format from the bytes.</param>
+    /// <param name="sampleRate">Samples per second of raw PCM; 16000 when null.</param>
+    /// <param name="channels">Interleaved channels of raw PCM; 1 when null.</param>
+    public static (DecodedAudio? Audio, string? Error) Decode(string base64, string? format, int? sampleRate, int? channels)
+    {
         byte[] bytes;
         try
         {
-            bytes = Convert.FromBase64String(p.Audio!);
+            bytes = Convert.FromBase64String(base64);
         }
         catch (FormatException)
         {
@@ -153,25 +164,26 @@ internal sealed class AsrTranscribeMethod(SpeechModels speech, ModelPaths paths,
         }
 
         using var stream = new MemoryStream(bytes);
-        switch (p.Format)
+        switch (format)
         {
             case null or AsrAudioFormats.Wav or AsrAudioFormats.Mp3 or AsrAudioFormats.Ogg:
                 return Decoded(AudioFile.ReadMono16k(stream));
             case AsrAudioFormats.S16LE or AsrAudioFormats.F32LE:
-                var format = new PcmFormat(p.SampleRate ?? SpeechAudio.SampleRate, p.Channels ?? 1, p.Format == AsrAudioFormats.S16LE ? PcmEncoding.S16LE : PcmEncoding.F32LE);
-                if (!format.IsValid)
+                var pcmFormat = new PcmFormat(sampleRate ?? SpeechAudio.SampleRate, channels ?? 1, format == AsrAudioFormats.S16LE ? PcmEncoding.S16LE : PcmEncoding.F32LE);
+                if (!pcmFormat.IsValid)
                 {
                     return (null, $"raw PCM needs a sample rate of {PcmFormat.MinSampleRate}-{PcmFormat.MaxSampleRate} Hz and 1-{PcmFormat.MaxChannels} channels");
                 }
 
-                var raw = Decoded(AudioFile.ReadRawPcm(stream, format));
+                var raw = Decoded(AudioFile.ReadRawPcm(stream, pcmFormat));
                 return raw.Audio is { } pcm ? (AudioFile.ToMono16k(pcm), null) : raw;
             default:
-                return (null, $"unknown audio format '{p.Format}': use {string.Join(", ", AsrAudioFormats.All)}");
+                return (null, $"unknown audio format '{format}': use {string.Join(", ", AsrAudioFormats.All)}");
         }
     }
 
-    private static (DecodedAudio? Audio, string? Error) Decoded(AudioReadResult result) =>
+    /// <summary>The audio of <paramref name="result"/>, or why it could not be read.</summary>
+    public static (DecodedAudio? Audio, string? Error) Decoded(AudioReadResult result) =>
         result.Succeeded ? (result.Audio, null) : (null, $"cannot read the audio ({result.Error}): {result.Message}");
 }
 

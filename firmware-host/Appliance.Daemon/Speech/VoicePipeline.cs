@@ -3,9 +3,11 @@ using Appliance.Audio;
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
+using Appliance.Daemon.Voice;
 using Appliance.Hardware;
 using Appliance.Speech;
 using Appliance.Speech.Vad;
+using Appliance.Voice;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,17 +16,22 @@ namespace Appliance.Daemon.Speech;
 /// <summary>
 /// Listens to the microphone: converted to 16 kHz mono, then voice activity detection and the wake word, published on
 /// <c>voice/events</c> as speech started, speech ended and wake word, with the wall-clock time and the position in the
-/// audio stream (<c>audioTime</c>, seconds since listening began).
+/// audio stream (<c>audioTime</c>, seconds since listening began). When the profile has voice commands, the wake word
+/// starts a spoken command: end-pointed by voice activity (the profile's trailing silence and longest utterance), then
+/// transcribed and interpreted by <see cref="VoiceCommands"/> while listening goes on.
 /// </summary>
 internal sealed class VoicePipeline(
     IMicrophone microphone,
     SpeechModels speech,
+    VoiceCommands commands,
     MqttConnection mqtt,
     DeviceContext device,
     HealthMonitor health,
     TimeProvider time,
     ILogger<VoicePipeline> logger) : BackgroundService
 {
+    private readonly List<Task> _spoken = [];
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
@@ -45,12 +52,17 @@ internal sealed class VoicePipeline(
         health.Report("microphone", HealthStatus.Ok, $"{microphone.GetType().Name} at {microphone.SampleRate} Hz, {microphone.Channels} channel(s); VAD {vadDetector.Kind}; wake word {(wakeDetector is null ? "off" : wakeDetector.WakeWord)}");
         long speechStart = -1;
         long droppedReported = 0;
+        long position = 0; // stream position of the chunk's first sample, at 16 kHz
+        var speaking = false;
+        Endpointer? command = null;
         await foreach (var chunk in microphone.CaptureAsync(stoppingToken).ConfigureAwait(false))
         {
             mono.Clear();
             converter.PushSamples(chunk, mono);
-            foreach (var e in vadDetector.Process(mono.WrittenSpan))
+            var activity = vadDetector.Process(mono.WrittenSpan).ToList();
+            foreach (var e in activity)
             {
+                speaking = e.Kind == VadEventKind.SpeechStart;
                 if (e.Kind == VadEventKind.SpeechStart)
                 {
                     speechStart = e.Sample;
@@ -68,8 +80,25 @@ internal sealed class VoicePipeline(
                 {
                     SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
                     await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
+                    if (command is null && commands.Interpreter is { } interpreter)
+                    {
+                        var schema = interpreter.Schema;
+                        command = new Endpointer(detection.Sample, speaking, TimeSpan.FromMilliseconds(schema.TrailingSilenceMs), TimeSpan.FromSeconds(schema.MaxUtteranceSeconds));
+                    }
                 }
             }
+
+            if (command is not null && command.Push(mono.WrittenSpan, position, activity))
+            {
+                if (command.HeardSpeech)
+                {
+                    Interpret(command.Utterance, stoppingToken);
+                }
+
+                command = null;
+            }
+
+            position += mono.WrittenCount;
 
             if (microphone.DroppedSamples > droppedReported)
             {
@@ -82,6 +111,41 @@ internal sealed class VoicePipeline(
         {
             SpeechLog.MicrophoneStopped(logger, problem);
             health.Report("microphone", HealthStatus.Degraded, problem);
+        }
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        Task[] inFlight;
+        lock (_spoken)
+        {
+            inFlight = [.. _spoken];
+        }
+
+        await Task.WhenAll(inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Hands a spoken command to <see cref="VoiceCommands"/> and goes on listening; the work is awaited at stop.</summary>
+    private void Interpret(float[] utterance, CancellationToken stoppingToken)
+    {
+        var work = InterpretAsync(utterance, stoppingToken);
+        lock (_spoken)
+        {
+            _spoken.RemoveAll(t => t.IsCompleted);
+            _spoken.Add(work);
+        }
+    }
+
+    private async Task InterpretAsync(float[] utterance, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await commands.InterpretSpokenAsync(utterance, speech.Transcription.Language, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: the command in progress is dropped, as a person's unfinished sentence would be.
         }
     }
 

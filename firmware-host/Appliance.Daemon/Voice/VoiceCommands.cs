@@ -4,6 +4,8 @@ using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
 using Appliance.Llm;
 using Appliance.Profiles;
+using Appliance.Speech;
+using Appliance.Speech.Whisper;
 using Appliance.Voice;
 using Microsoft.Extensions.Logging;
 
@@ -26,21 +28,23 @@ internal sealed class VoiceCommands : IDisposable
     private readonly TranscriptionSettings _transcription;
     private readonly ConfirmationTurn? _turn;
     private readonly LlmService _llm;
+    private readonly SpeechModels _speech;
     private readonly Lock _timerGate = new();
     private ITimer? _expiry;
     private VoiceModelStage? _modelStage;
 
-    public VoiceCommands(DeviceContext device, MqttConnection mqtt, LlmService llm, TimeProvider time, ILogger<VoiceCommands> logger)
+    public VoiceCommands(DeviceContext device, MqttConnection mqtt, LlmService llm, SpeechModels speech, Hardware.SensorReadings readings, TimeProvider time, ILogger<VoiceCommands> logger)
     {
         _device = device;
         _llm = llm;
+        _speech = speech;
         _mqtt = mqtt;
         _time = time;
         _logger = logger;
         _transcription = device.Profile.Transcription;
         if (device.Profile.Commands is { } schema)
         {
-            Interpreter = new CommandInterpreter(schema, time);
+            Interpreter = new CommandInterpreter(schema, time, readings);
             _turn = new ConfirmationTurn(Interpreter, time);
         }
     }
@@ -61,8 +65,9 @@ internal sealed class VoiceCommands : IDisposable
     /// <param name="text">The utterance.</param>
     /// <param name="language">Its language, already checked against <see cref="Languages"/>.</param>
     /// <param name="cancellationToken">Stops the publications.</param>
+    /// <param name="utteranceId">The utterance's id when it already has one (a spoken command's, given at its transcript); null makes one.</param>
     /// <exception cref="InvalidOperationException">The profile declares no commands (check <see cref="Interpreter"/> first).</exception>
-    public async Task<VoiceIntent> InterpretAsync(string text, string language, CancellationToken cancellationToken)
+    public async Task<VoiceIntent> InterpretAsync(string text, string language, CancellationToken cancellationToken, string? utteranceId = null)
     {
         var interpreter = Interpreter ?? throw new InvalidOperationException("The profile declares no voice commands.");
         if (_turn!.IsWaiting && CommandInterpreter.YesOrNo(text, language) is { } answer && _turn.Answer(null, answer) is { Intent: { } answered } outcome)
@@ -74,7 +79,7 @@ internal sealed class VoiceCommands : IDisposable
             }
         }
 
-        var intent = await interpreter.InterpretAsync(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16)), text, language, ModelStage(), cancellationToken).ConfigureAwait(false);
+        var intent = await interpreter.InterpretAsync(utteranceId ?? NewUtteranceId(), text, language, ModelStage(), cancellationToken).ConfigureAwait(false);
         VoiceLog.Interpreted(_logger, intent.UtteranceId, intent.Intent, intent.Source, intent.Reason is { } reason ? ": " + reason : "");
         if (intent.Confirmation == VoiceConfirmations.Pending)
         {
@@ -97,6 +102,48 @@ internal sealed class VoiceCommands : IDisposable
         return intent;
     }
 
+    /// <summary>
+    /// Transcribes a spoken command (16 kHz mono, one utterance) with Whisper, at interactive priority ahead of meeting
+    /// backlog, announces the transcript on <c>voice/events</c>, and interprets it as <see cref="InterpretAsync"/> does.
+    /// </summary>
+    /// <param name="samples">The utterance.</param>
+    /// <param name="language">The language spoken, already checked; null detects it among the profile's.</param>
+    /// <param name="cancellationToken">Stops the transcription and the interpretation.</param>
+    /// <returns>The intent; or, when there is no speech model or the transcription failed, the error (also announced on <c>voice/events</c>).</returns>
+    /// <exception cref="InvalidOperationException">The profile declares no commands (check <see cref="Interpreter"/> first).</exception>
+    public async Task<(VoiceIntent? Intent, RpcError? Error)> InterpretSpokenAsync(float[] samples, string? language, CancellationToken cancellationToken)
+    {
+        _ = Interpreter ?? throw new InvalidOperationException("The profile declares no voice commands.");
+        var utteranceId = NewUtteranceId();
+        await _speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_speech.Transcriber is not { } transcriber)
+        {
+            return await FailedAsync(new RpcError(RpcErrorCodes.Unavailable, $"no speech recognition model: {_speech.TranscriberProblem}")).ConfigureAwait(false);
+        }
+
+        TranscriptionResult transcript;
+        using (await _speech.Scheduler.AcquireAsync(utteranceId, TranscriptionPriority.Interactive, cancellationToken).ConfigureAwait(false))
+        {
+            transcript = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = _speech.Transcription, Language = language }, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (transcript.Error is { } error)
+        {
+            return await FailedAsync(new RpcError(RpcErrorCodes.TranscriptionFailed, error.Message)).ConfigureAwait(false);
+        }
+
+        var spokenIn = transcript.Segments.Count > 0 ? transcript.Segments[0].Language : language ?? DefaultLanguage;
+        await PublishEventAsync(new UtteranceTranscribedEvent { UtteranceId = utteranceId, Text = transcript.Text, Language = spokenIn, DurationSeconds = Math.Round(samples.Length / 16000.0, 3), At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+        return (await InterpretAsync(transcript.Text, spokenIn, cancellationToken, utteranceId).ConfigureAwait(false), null);
+
+        async Task<(VoiceIntent?, RpcError?)> FailedAsync(RpcError failure)
+        {
+            VoiceLog.SpokenCommandFailed(_logger, utteranceId, failure.Message);
+            await PublishEventAsync(new VoiceErrorEvent { UtteranceId = utteranceId, Code = failure.Code, Message = failure.Message, At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+            return (null, failure);
+        }
+    }
+
     /// <summary>Answers the confirmation of <paramref name="utteranceId"/>; a yes publishes its intent.</summary>
     /// <returns>The intent as its confirmation ended, or why nothing waited for that answer.</returns>
     public async Task<ConfirmationOutcome> ConfirmAsync(string utteranceId, bool confirmed, CancellationToken cancellationToken)
@@ -114,6 +161,8 @@ internal sealed class VoiceCommands : IDisposable
 
         return outcome;
     }
+
+    private static string NewUtteranceId() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
 
     /// <summary>The voice model stage while the profile's voice model is loaded; null otherwise (templates alone).</summary>
     private VoiceModelStage? ModelStage()
@@ -175,7 +224,14 @@ internal sealed class VoiceCommands : IDisposable
     {
         if (!await _mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(_device.DeviceId), body, cancellationToken).ConfigureAwait(false))
         {
-            VoiceLog.NotPublished(_logger, body is ConfirmationRequestedEvent r ? r.UtteranceId : ((ConfirmationEndedEvent)body).UtteranceId, "voice/events");
+            VoiceLog.NotPublished(_logger, body switch
+            {
+                ConfirmationRequestedEvent e => e.UtteranceId,
+                ConfirmationEndedEvent e => e.UtteranceId,
+                UtteranceTranscribedEvent e => e.UtteranceId,
+                VoiceErrorEvent e => e.UtteranceId,
+                _ => "",
+            }, "voice/events");
         }
     }
 }
@@ -191,4 +247,7 @@ internal static partial class VoiceLog
 
     [LoggerMessage(7003, LogLevel.Information, "Utterance {UtteranceId}: the confirmation of {Intent} ended {Outcome}")]
     public static partial void ConfirmationEnded(ILogger logger, string utteranceId, string intent, string outcome);
+
+    [LoggerMessage(7004, LogLevel.Warning, "Utterance {UtteranceId}: the spoken command was not handled: {Problem}")]
+    public static partial void SpokenCommandFailed(ILogger logger, string utteranceId, string problem);
 }

@@ -10,6 +10,7 @@ internal static class VoiceFeature
     {
         services.AddSingleton<VoiceCommands>();
         services.AddRpcMethod<VoiceTextMethod>();
+        services.AddRpcMethod<VoiceAudioMethod>();
         services.AddRpcMethod<VoiceConfirmMethod>();
         return services;
     }

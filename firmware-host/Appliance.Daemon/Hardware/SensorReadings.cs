@@ -1,0 +1,28 @@
+using System.Collections.Concurrent;
+using Appliance.Contracts;
+using Appliance.Voice;
+
+namespace Appliance.Daemon.Hardware;
+
+/// <summary>
+/// The latest telemetry of each sensor, as published: a failed read replaces the reading with nothing, never with the
+/// previous value. Voice questions about the appliance's state are answered from it. Thread-safe.
+/// </summary>
+internal sealed class SensorReadings : ISensorReadings
+{
+    private readonly ConcurrentDictionary<string, TelemetryReading> _latest = new(StringComparer.Ordinal);
+
+    /// <summary>Keeps <paramref name="reading"/> as its sensor's latest.</summary>
+    public void Record(TelemetryReading reading) => _latest[reading.Sensor] = reading;
+
+    /// <inheritdoc />
+    public double? Latest(string sensorId, string reading) =>
+        _latest.TryGetValue(sensorId, out var latest) && latest.Error is null
+            ? reading switch
+            {
+                "temperature" => latest.TemperatureC,
+                "humidity" => latest.HumidityPercent,
+                _ => null,
+            }
+            : null;
+}

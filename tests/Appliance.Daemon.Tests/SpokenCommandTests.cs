@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.Hardware;
+using Appliance.Profiles;
+using Appliance.Speech;
+using Appliance.Tests.Common;
+using Appliance.Voice;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>
+/// Spoken commands through the real daemon: <c>voice.audio</c> clips, and the simulated microphone with the real
+/// "hey jarvis" wake word and Silero VAD end-pointing, transcribed by a forged Whisper (random weights: its text is not
+/// the words said, so these tests hold the pipeline, not the recognition) and interpreted against the fridge's schema.
+/// </summary>
+public sealed class SpokenCommandTests(ForgedSpeechModels models, ITestOutputHelper output) : IClassFixture<ForgedSpeechModels>
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+
+    private async Task<RunningDaemon> StartAsync()
+    {
+        var fridge = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rpi5-fridge.json")))!;
+        var profile = JsonNode.Parse(File.ReadAllText(models.Profile()))!.AsObject();
+        profile["commands"] = fridge["commands"]!.DeepClone();
+        var path = TestProfiles.Write(p =>
+        {
+            foreach (var (key, value) in profile)
+            {
+                p[key] = value?.DeepClone();
+            }
+        });
+        var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={path}"]);
+        await daemon.Service<SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
+        return daemon;
+    }
+
+    private static string Pcm(float[] samples) =>
+        Convert.ToBase64String([.. samples.SelectMany(s => BitConverter.GetBytes((short)Math.Clamp(s * 32767, -32768, 32767)))]);
+
+    [Fact]
+    public async Task A_clip_is_transcribed_announced_and_interpreted_within_the_schema()
+    {
+        var clip = SpokenAudio.Say(models.Root, "set the freezer to minus twenty");
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+        await using var events = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+
+        var reply = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = Pcm(clip), Format = "s16le", Language = "en" });
+
+        var intent = reply.Value!;
+        output.WriteLine($"heard '{intent.Transcript}' -> {intent.Intent} ({intent.Reason})");
+        Assert.Null(reply.Error);
+        Assert.Equal("en", intent.Language);
+        Assert.Null(IntentCheck.Problem(daemon.Service<Device.DeviceContext>().Profile.Commands!, intent.Intent, intent.Slots));
+        using var wait = new CancellationTokenSource(Limit);
+        var transcript = await NextAsync<UtteranceTranscribedEvent>(events, wait.Token);
+        Assert.Equal((intent.UtteranceId, intent.Transcript), (transcript.UtteranceId, transcript.Text));
+        Assert.InRange(transcript.DurationSeconds, clip.Length / 16000.0 - 0.01, clip.Length / 16000.0 + 0.01);
+        if (intent.Confirmation is null)
+        {
+            Assert.Equal(intent.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
+        }
+    }
+
+    [Fact]
+    public async Task A_clip_too_long_unreadable_or_in_another_language_gets_invalid_params_and_the_daemon_keeps_serving()
+    {
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+
+        var minute = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = Pcm(new float[60 * 16000]), Format = "s16le" });
+        var garbage = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = Convert.ToBase64String("not audio at all, just text"u8.ToArray()) });
+        var notBase64 = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = "%%%" });
+        var german = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = Pcm(new float[16000]), Format = "s16le", Language = "de" });
+        var none = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams());
+        var after = await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "set a timer for ten minutes" });
+
+        Assert.All([minute.Error, garbage.Error, notBase64.Error, german.Error, none.Error], e => Assert.Equal(RpcErrorCodes.InvalidParams, e?.Code));
+        Assert.Equal("the clip is 60.0 s; a spoken command on this device is at most 10 s", minute.Error!.Message);
+        Assert.Contains("'de' is not one of this device's languages", german.Error!.Message, StringComparison.Ordinal);
+        Assert.Equal(("timer_set", """{"minutes":10}"""), (after.Value!.Intent, after.Value.Slots.ToJsonString()));
+    }
+
+    [Fact]
+    public async Task The_wake_word_starts_a_spoken_command_that_is_end_pointed_transcribed_and_published()
+    {
+        var spoken = SpokenAudio.Say(models.Root, "hey jarvis, set the freezer to minus twenty", wordsPerMinute: 140);
+        float[] audio = [.. new float[16000], .. spoken, .. new float[32000]];
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+        await using var events = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+        await using var intents = await client.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+
+        ((SimulatedMicrophone)daemon.Service<IMicrophone>()).Play(audio);
+
+        using var wait = new CancellationTokenSource(Limit);
+        var wake = await NextAsync<WakeWordEvent>(events, wait.Token);
+        var transcript = await NextAsync<UtteranceTranscribedEvent>(events, wait.Token);
+        output.WriteLine($"wake at {wake.AudioTime} s; heard '{transcript.Text}' in {transcript.DurationSeconds} s");
+        var schema = daemon.Service<Device.DeviceContext>().Profile.Commands!;
+        var utteranceEnd = (16000 + spoken.Length) / 16000.0;
+        // From the wake word to the end of speech plus the trailing silence: neither cut short nor run to the limit.
+        Assert.InRange(transcript.DurationSeconds, utteranceEnd - wake.AudioTime, utteranceEnd - wake.AudioTime + schema.TrailingSilenceMs / 1000.0 + 0.5);
+        var intent = (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!;
+        Assert.Equal(transcript.UtteranceId, intent.UtteranceId);
+        Assert.Null(IntentCheck.Problem(schema, intent.Intent, intent.Slots));
+    }
+
+    private static async Task<T> NextAsync<T>(TopicSubscription events, CancellationToken cancellationToken)
+        where T : VoiceEvent
+    {
+        while (true)
+        {
+            if ((await events.ReadAsync(cancellationToken)).Deserialize<VoiceEvent>() is T found)
+            {
+                return found;
+            }
+        }
+    }
+}
