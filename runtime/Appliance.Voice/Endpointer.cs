@@ -6,7 +6,8 @@ namespace Appliance.Voice;
 /// <summary>
 /// End-pointing of one spoken command, from its trigger (the wake word or the push-to-talk button) on: it keeps the
 /// audio (16 kHz mono) and ends the utterance once voice activity detection has heard speech stop and the trailing
-/// silence has passed with no new speech, or at the longest utterance. Not thread-safe: the microphone loop drives it.
+/// silence has passed with no new speech, at the longest utterance, or when <see cref="Stop"/> is called (the button
+/// released). Not thread-safe: the microphone loop drives it.
 /// </summary>
 public sealed class Endpointer
 {
@@ -41,6 +42,16 @@ public sealed class Endpointer
 
     /// <summary>The utterance's audio from the trigger to its end; empty until <see cref="IsComplete"/>.</summary>
     public float[] Utterance { get; private set; } = [];
+
+    /// <summary>Ends the utterance now (the push-to-talk button was released), with the audio taken so far.</summary>
+    public void Stop()
+    {
+        if (!IsComplete)
+        {
+            Utterance = [.. _audio.Take((int)Math.Min(_audio.Count, _maxSamples))];
+            IsComplete = true;
+        }
+    }
 
     /// <summary>Takes the next microphone audio and the voice activity events found in it.</summary>
     /// <param name="samples">The audio following what came before (16 kHz mono).</param>

@@ -29,6 +29,7 @@ public sealed class VoiceModelTests(ForgedVoiceModel model, ITestOutputHelper ou
     {
         var profile = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", board + ".json")))!;
         p["commands"] = profile["commands"]!.DeepClone();
+        p["sensors"] = profile["sensors"]!.DeepClone(); // questions name the board's sensors (not on this machine: no readings)
         p["transcription"] = profile["transcription"]!.DeepClone();
         p["models"]!["voiceLlm"] = new JsonObject { ["id"] = "tiny-r1", ["path"] = model.Folder };
     });

@@ -17,13 +17,15 @@ namespace Appliance.Daemon.Speech;
 /// Listens to the microphone: converted to 16 kHz mono, then voice activity detection and the wake word, published on
 /// <c>voice/events</c> as speech started, speech ended and wake word, with the wall-clock time and the position in the
 /// audio stream (<c>audioTime</c>, seconds since listening began). When the profile has voice commands, the wake word
-/// starts a spoken command: end-pointed by voice activity (the profile's trailing silence and longest utterance), then
-/// transcribed and interpreted by <see cref="VoiceCommands"/> while listening goes on.
+/// or a press of the push-to-talk button starts a spoken command: end-pointed by voice activity (the profile's
+/// trailing silence and longest utterance) or by the button's release, then transcribed and interpreted by
+/// <see cref="VoiceCommands"/> while listening goes on.
 /// </summary>
 internal sealed class VoicePipeline(
     IMicrophone microphone,
     SpeechModels speech,
     VoiceCommands commands,
+    Hardware.BoardHardware board,
     MqttConnection mqtt,
     DeviceContext device,
     HealthMonitor health,
@@ -31,6 +33,8 @@ internal sealed class VoicePipeline(
     ILogger<VoicePipeline> logger) : BackgroundService
 {
     private readonly List<Task> _spoken = [];
+    private int _buttonPressed; // 1 after a press not yet seen by the microphone loop
+    private int _buttonReleased; // 1 after a release not yet seen by the microphone loop
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -55,6 +59,12 @@ internal sealed class VoicePipeline(
         long position = 0; // stream position of the chunk's first sample, at 16 kHz
         var speaking = false;
         Endpointer? command = null;
+        if (board.PushToTalk is { } button)
+        {
+            button.Pressed += OnButtonPressed;
+            button.Released += OnButtonReleased;
+        }
+
         await foreach (var chunk in microphone.CaptureAsync(stoppingToken).ConfigureAwait(false))
         {
             mono.Clear();
@@ -88,6 +98,18 @@ internal sealed class VoicePipeline(
                 }
             }
 
+            if (Interlocked.Exchange(ref _buttonPressed, 0) == 1 && command is null && commands.Interpreter is { } byButton)
+            {
+                // Held to talk: the command starts with this audio, and the release (or end-pointing) ends it.
+                command = new Endpointer(position, speaking, TimeSpan.FromMilliseconds(byButton.Schema.TrailingSilenceMs), TimeSpan.FromSeconds(byButton.Schema.MaxUtteranceSeconds));
+            }
+
+            if (Interlocked.Exchange(ref _buttonReleased, 0) == 1 && command is not null)
+            {
+                command.Push(mono.WrittenSpan, position, activity);
+                command.Stop();
+            }
+
             if (command is not null && command.Push(mono.WrittenSpan, position, activity))
             {
                 if (command.HeardSpeech)
@@ -105,6 +127,12 @@ internal sealed class VoicePipeline(
                 droppedReported = microphone.DroppedSamples;
                 SpeechLog.MicrophoneOverrun(logger, droppedReported);
             }
+        }
+
+        if (board.PushToTalk is { } pushToTalk)
+        {
+            pushToTalk.Pressed -= OnButtonPressed;
+            pushToTalk.Released -= OnButtonReleased;
         }
 
         if (microphone.Problem is { } problem)
@@ -125,6 +153,10 @@ internal sealed class VoicePipeline(
 
         await Task.WhenAll(inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    private void OnButtonPressed(object? sender, EventArgs e) => Interlocked.Exchange(ref _buttonPressed, 1);
+
+    private void OnButtonReleased(object? sender, EventArgs e) => Interlocked.Exchange(ref _buttonReleased, 1);
 
     /// <summary>Hands a spoken command to <see cref="VoiceCommands"/> and goes on listening; the work is awaited at stop.</summary>
     private void Interpret(float[] utterance, CancellationToken stoppingToken)
