@@ -14,7 +14,6 @@ namespace Appliance.Audio;
 internal sealed class OggPacketReader
 {
     private const int HeaderSize = 27;
-    private static readonly uint[] CrcTable = BuildCrcTable();
 
     private readonly Stream _stream;
     private readonly byte[] _header = new byte[HeaderSize + 255];
@@ -229,36 +228,9 @@ internal sealed class OggPacketReader
     {
         var stored = BinaryPrimitives.ReadUInt32LittleEndian(_header.AsSpan(22, 4));
         var header = _header.AsSpan(0, HeaderSize + segments);
-        var crc = 0u;
-        for (var i = 0; i < header.Length; i++)
-        {
-            var value = i is >= 22 and < 26 ? (byte)0 : header[i]; // the CRC field counts as zero
-            crc = (crc << 8) ^ CrcTable[(crc >> 24) ^ value];
-        }
-
-        foreach (var value in body)
-        {
-            crc = (crc << 8) ^ CrcTable[(crc >> 24) ^ value];
-        }
-
-        return crc == stored;
-    }
-
-    /// <summary>CRC-32 with polynomial 0x04C11DB7, no reflection, initial value 0 (the Ogg variant).</summary>
-    private static uint[] BuildCrcTable()
-    {
-        var table = new uint[256];
-        for (uint i = 0; i < 256; i++)
-        {
-            var r = i << 24;
-            for (var bit = 0; bit < 8; bit++)
-            {
-                r = (r & 0x80000000) != 0 ? (r << 1) ^ 0x04C11DB7 : r << 1;
-            }
-
-            table[i] = r;
-        }
-
-        return table;
+        var crc = OggCrc.Update(0, header[..22]);
+        crc = OggCrc.Update(crc, [0, 0, 0, 0]); // the CRC field counts as zero
+        crc = OggCrc.Update(crc, header[26..]);
+        return OggCrc.Update(crc, body) == stored;
     }
 }

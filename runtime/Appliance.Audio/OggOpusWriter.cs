@@ -2,15 +2,23 @@ using System.Buffers.Binary;
 using Concentus;
 using Concentus.Enums;
 
-namespace Appliance.Audio.Tests.Support;
+namespace Appliance.Audio;
 
-/// <summary>Encodes audio with Concentus and writes it as Ogg Opus (RFC 7845), one packet per page.</summary>
-internal static class OggOpusWriter
+/// <summary>
+/// Encodes audio with Concentus (Opus, RFC 6716) in 20 ms packets and writes it as an Ogg Opus file (RFC 7845): the
+/// OpusHead and OpusTags pages, then one packet per page with its granule position. Stateless; thread-safe.
+/// </summary>
+public static class OggOpusWriter
 {
+    /// <summary>The pre-skip written in OpusHead, in samples at 48 kHz: the encoder's look-ahead to drop at the start.</summary>
     public const int PreSkip = 312;
 
-    /// <summary>20 ms Opus packets of 48 kHz audio, as earbuds send them.</summary>
-    public static List<byte[]> Encode(float[] samples, int sampleRate, int channels, int bitrate = 32000)
+    /// <summary>20 ms Opus packets of <paramref name="samples"/> (interleaved); a last partial frame is dropped.</summary>
+    /// <param name="samples">Interleaved samples in [-1, 1].</param>
+    /// <param name="sampleRate">8000, 12000, 16000, 24000 or 48000 Hz.</param>
+    /// <param name="channels">1 or 2.</param>
+    /// <param name="bitrate">Bits per second.</param>
+    public static List<byte[]> Encode(ReadOnlySpan<float> samples, int sampleRate, int channels, int bitrate = 32000)
     {
         using var encoder = OpusCodecFactory.CreateEncoder(sampleRate, channels, OpusApplication.OPUS_APPLICATION_AUDIO);
         encoder.Bitrate = bitrate;
@@ -19,15 +27,21 @@ internal static class OggOpusWriter
         var output = new byte[4000];
         for (var start = 0; start + (frame * channels) <= samples.Length; start += frame * channels)
         {
-            var length = encoder.Encode(samples.AsSpan(start, frame * channels), frame, output, output.Length);
+            var length = encoder.Encode(samples.Slice(start, frame * channels), frame, output, output.Length);
             packets.Add(output[..length]);
         }
 
         return packets;
     }
 
+    /// <summary>An Ogg Opus file of <paramref name="packets"/>.</summary>
+    /// <param name="packets">Opus packets in order.</param>
+    /// <param name="channels">The channel count of the packets.</param>
+    /// <param name="samplesPerPacket48k">Each packet's length in samples at 48 kHz (960 for 20 ms).</param>
+    /// <param name="totalSamples48k">The audio's length at 48 kHz, which ends the last page's granule position.</param>
     public static byte[] Write(IReadOnlyList<byte[]> packets, int channels, int samplesPerPacket48k, long totalSamples48k)
     {
+        ArgumentNullException.ThrowIfNull(packets);
         using var stream = new MemoryStream();
         var head = new byte[19];
         "OpusHead"u8.CopyTo(head);
@@ -49,6 +63,14 @@ internal static class OggOpusWriter
         return stream.ToArray();
     }
 
+    /// <summary>An Ogg Opus file of 16 kHz mono audio (speech at 24 kbit/s).</summary>
+    /// <param name="mono16k">Samples at 16 kHz in [-1, 1].</param>
+    public static byte[] FromMono16k(ReadOnlySpan<float> mono16k)
+    {
+        var packets = Encode(mono16k, SpeechAudio.SampleRate, 1, 24000);
+        return Write(packets, 1, 960, mono16k.Length * 3L);
+    }
+
     private static void WritePage(Stream stream, byte[] packet, long granule, uint sequence, byte flags)
     {
         var segments = (packet.Length / 255) + 1;
@@ -56,7 +78,7 @@ internal static class OggOpusWriter
         "OggS"u8.CopyTo(page);
         page[5] = flags;
         BinaryPrimitives.WriteInt64LittleEndian(page.AsSpan(6), granule);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(14), 0x1234);
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(14), 0x41505031); // the stream's serial number
         BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(18), sequence);
         page[26] = (byte)segments;
         for (var s = 0; s < segments; s++)
@@ -65,7 +87,7 @@ internal static class OggOpusWriter
         }
 
         packet.CopyTo(page, 27 + segments);
-        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(22), OggPages.Crc(page));
+        BinaryPrimitives.WriteUInt32LittleEndian(page.AsSpan(22), OggCrc.Update(0, page));
         stream.Write(page);
     }
 }
