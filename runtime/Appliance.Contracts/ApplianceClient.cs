@@ -73,7 +73,8 @@ public readonly record struct RpcResult<T>(T? Value, RpcError? Error)
 /// <param name="Topic">The topic it was published on.</param>
 /// <param name="Payload">The payload bytes.</param>
 /// <param name="Retain">True when the broker replayed a retained message.</param>
-public sealed record ObservedMessage(string Topic, byte[] Payload, bool Retain)
+/// <param name="UserProperties">The MQTT 5 user properties, as UTF-8 text by name (the first of a name repeated, as <see cref="UserProperties.Read"/> reads them); empty when none.</param>
+public sealed record ObservedMessage(string Topic, byte[] Payload, bool Retain, IReadOnlyDictionary<string, string> UserProperties)
 {
     /// <summary>Reads the payload as a contract type.</summary>
     /// <typeparam name="T">A type declared on <see cref="ContractJsonContext"/>.</typeparam>
@@ -552,12 +553,14 @@ public sealed class ApplianceClient : IAsyncDisposable
         }
 
         byte[]? copy = null;
+        IReadOnlyDictionary<string, string>? properties = null;
         foreach (var subscription in _subscriptions.Values)
         {
             if (MqttTopicFilterComparer.Compare(message.Topic, subscription.Filter) == MqttTopicFilterCompareResult.IsMatch)
             {
                 copy ??= message.Payload.ToArray();
-                subscription.Deliver(new ObservedMessage(message.Topic, copy, message.Retain));
+                properties ??= (message.UserProperties ?? []).Select(p => p.Name).Distinct(StringComparer.Ordinal).ToDictionary(name => name, name => UserProperties.Read(message.UserProperties, name)!, StringComparer.Ordinal);
+                subscription.Deliver(new ObservedMessage(message.Topic, copy, message.Retain, properties));
             }
         }
 

@@ -95,6 +95,9 @@ public static class Channels
     /// <summary>Interpreted voice commands.</summary>
     public static ContractChannel<VoiceIntent> VoiceIntents { get; } = new("voiceIntents", Topics.VoiceIntents("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
+    /// <summary>Spoken replies: an Ogg Opus file (RFC 7845) of 16 kHz mono speech, with the utterance id and language in user properties.</summary>
+    public static RawContractChannel VoiceTts { get; } = new("voiceTts", Topics.VoiceTts("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
     /// <summary>Meeting commands.</summary>
     public static ContractChannel<MeetingControl> MeetingControl { get; } = new("meetingControl", Topics.MeetingControl("{deviceId}", "{sessionId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
@@ -112,5 +115,5 @@ public static class Channels
 
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, VoiceTts, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
 }

@@ -57,6 +57,10 @@ public static class Topics
     /// <param name="deviceId">The device.</param>
     public static string VoiceIntents(string deviceId) => $"{Root}/{deviceId}/voice/intents";
 
+    /// <summary>Spoken replies: one Ogg Opus file per reply (QoS 1, not retained).</summary>
+    /// <param name="deviceId">The device.</param>
+    public static string VoiceTts(string deviceId) => $"{Root}/{deviceId}/voice/tts";
+
     /// <summary>Requests for one RPC method.</summary>
     /// <param name="deviceId">The device.</param>
     /// <param name="method">The method name, for example <c>llm.chat</c> (see <see cref="RpcMethods"/>).</param>

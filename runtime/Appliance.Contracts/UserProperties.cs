@@ -21,6 +21,12 @@ public static class UserProperties
     /// <summary>On a meeting audio frame: the frame's codec (see <see cref="AudioCodecs"/>).</summary>
     public const string Codec = "codec";
 
+    /// <summary>On <c>voice/tts</c>: the utterance whose reply the audio speaks.</summary>
+    public const string UtteranceId = "utterance-id";
+
+    /// <summary>On <c>voice/tts</c>: the language of the reply spoken.</summary>
+    public const string Language = "language";
+
     /// <summary>The value of the first user property named <paramref name="name"/>, or null when the message has none.</summary>
     /// <param name="properties">The message's user properties (null when it has none).</param>
     /// <param name="name">The property name.</param>

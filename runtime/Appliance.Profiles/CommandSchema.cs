@@ -25,6 +25,8 @@ public sealed record CommandSchema
     public int TrailingSilenceMs { get; init; } = 700;
     /// <summary>The longest spoken command, in seconds (1 to 30): listening stops there, and a longer clip is refused. 10 when absent.</summary>
     public int MaxUtteranceSeconds { get; init; } = 10;
+    /// <summary>Spoken replies: null keeps replies as text only.</summary>
+    public SpokenReplySettings? SpokenReplies { get; init; }
     /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
 
@@ -42,6 +44,15 @@ public sealed record CommandSchema
 
     /// <summary>The intent named <paramref name="name"/>; null when the schema has none (<see cref="NotUnderstood"/> included).</summary>
     public IntentSpec? Find(string name) => Intents.FirstOrDefault(i => string.Equals(i.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>How replies are spoken: synthesized (espeak-ng), published on <c>voice/tts</c>, and played when an output device is named.</summary>
+public sealed record SpokenReplySettings
+{
+    /// <summary>espeak-ng voice names by language code; languages not given take espeak-ng's voice for the language.</summary>
+    public IReadOnlyDictionary<string, string> Voices { get; init; } = new Dictionary<string, string>();
+    /// <summary>The ALSA playback device, for example <c>plughw:CARD=Device,DEV=0</c>, or <c>simulated</c> for the software speaker; null publishes replies without playing them.</summary>
+    public string? OutputDevice { get; init; }
 }
 
 /// <summary>One intent of a <see cref="CommandSchema"/>: what the appliance can be asked to do.</summary>

@@ -50,5 +50,5 @@ public sealed class MeetingsBenchmarkTests
     private static ProgressEvent Progress(string json) =>
         new(Message(Topics.MeetingProgress("dev-x64", "bench-summary"), json), ContractJson.Deserialize<MeetingProgress>(Encoding.UTF8.GetBytes(json))!);
 
-    private static ObservedMessage Message(string topic, string json) => new(topic, Encoding.UTF8.GetBytes(json), false);
+    private static ObservedMessage Message(string topic, string json) => new(topic, Encoding.UTF8.GetBytes(json), false, new Dictionary<string, string>());
 }

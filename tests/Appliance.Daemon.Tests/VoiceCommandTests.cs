@@ -196,3 +196,40 @@ public sealed class VoiceConfirmationTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>Spoken replies through the real daemon: espeak-ng, Ogg Opus on voice/tts, the simulated speaker, barge-in by the button.</summary>
+public sealed class SpokenReplyTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_reply_is_published_as_ogg_opus_played_and_cut_off_by_the_push_to_talk_button()
+    {
+        var tv = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rk3588-tv.json")))!;
+        var profile = TestProfiles.Write(p =>
+        {
+            p["commands"] = tv["commands"]!.DeepClone();
+            p["commands"]!["spokenReplies"] = new System.Text.Json.Nodes.JsonObject { ["outputDevice"] = "simulated" };
+            p["transcription"] = tv["transcription"]!.DeepClone();
+        });
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var tts = await client.SubscribeAsync(Topics.VoiceTts(daemon.DeviceId));
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var intent = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "set the volume to twenty five" })).Value!;
+        var message = await tts.ReadAsync(wait.Token);
+
+        Assert.Equal(intent.UtteranceId, message.UserProperties[UserProperties.UtteranceId]);
+        Assert.Equal("en", message.UserProperties[UserProperties.Language]);
+        var spoken = Appliance.Audio.AudioFile.ReadMono16k(new MemoryStream(message.Payload.ToArray()));
+        Assert.True(spoken.Succeeded, spoken.Message);
+        Assert.InRange(spoken.Audio!.Duration.TotalSeconds, 0.3, 10);
+        var speaker = (Appliance.Hardware.SimulatedSpeaker)daemon.Service<Voice.SpokenReplies>().Speaker!;
+        Assert.Single(speaker.Played);
+        Assert.True(speaker.IsPlaying, "the reply plays for its length");
+        var board = daemon.Service<Hardware.BoardHardware>();
+        board.Simulator!.PressButton(board.Settings.PushToTalkPin);
+        await daemon.WaitForLogAsync(m => m.Contains("The reply playing was cut off", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal(1, speaker.CutOffCount);
+        Assert.False(speaker.IsPlaying);
+    }
+}

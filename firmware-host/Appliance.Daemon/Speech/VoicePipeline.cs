@@ -19,12 +19,14 @@ namespace Appliance.Daemon.Speech;
 /// audio stream (<c>audioTime</c>, seconds since listening began). When the profile has voice commands, the wake word
 /// or a press of the push-to-talk button starts a spoken command: end-pointed by voice activity (the profile's
 /// trailing silence and longest utterance) or by the button's release, then transcribed and interpreted by
-/// <see cref="VoiceCommands"/> while listening goes on.
+/// <see cref="VoiceCommands"/> while listening goes on. Either trigger also cuts off a spoken reply that is playing
+/// (barge-in).
 /// </summary>
 internal sealed class VoicePipeline(
     IMicrophone microphone,
     SpeechModels speech,
     VoiceCommands commands,
+    SpokenReplies replies,
     Hardware.BoardHardware board,
     MqttConnection mqtt,
     DeviceContext device,
@@ -90,6 +92,7 @@ internal sealed class VoicePipeline(
                 {
                     SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
                     await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
+                    replies.BargeIn();
                     if (command is null && commands.Interpreter is { } interpreter)
                     {
                         var schema = interpreter.Schema;
@@ -154,7 +157,11 @@ internal sealed class VoicePipeline(
         await Task.WhenAll(inFlight).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private void OnButtonPressed(object? sender, EventArgs e) => Interlocked.Exchange(ref _buttonPressed, 1);
+    private void OnButtonPressed(object? sender, EventArgs e)
+    {
+        Interlocked.Exchange(ref _buttonPressed, 1);
+        replies.BargeIn(); // at once: the loop only sees the press with the next audio
+    }
 
     private void OnButtonReleased(object? sender, EventArgs e) => Interlocked.Exchange(ref _buttonReleased, 1);
 

@@ -16,7 +16,8 @@ namespace Appliance.Daemon.Voice;
 /// and, for what no template takes, by the profile's voice model while it is loaded. An intent that needs no
 /// confirmation is published on <c>voice/intents</c> at once; one the profile marks <c>confirm</c> waits for a yes or
 /// no (spoken, or through <c>voice.confirm</c>) announced on <c>voice/events</c>, and only a yes publishes it. So
-/// everything on <c>voice/intents</c> is for the appliance to carry out (or <c>not_understood</c>). Without a
+/// everything on <c>voice/intents</c> is for the appliance to carry out (or <c>not_understood</c>). Each reply is
+/// handed to <see cref="SpokenReplies"/>, which speaks it when the profile asks for spoken replies. Without a
 /// <c>commands</c> section in the profile there is no interpreter and voice commands are unavailable. Thread-safe.
 /// </summary>
 internal sealed class VoiceCommands : IDisposable
@@ -29,12 +30,14 @@ internal sealed class VoiceCommands : IDisposable
     private readonly ConfirmationTurn? _turn;
     private readonly LlmService _llm;
     private readonly SpeechModels _speech;
+    private readonly SpokenReplies _replies;
     private readonly Lock _timerGate = new();
     private ITimer? _expiry;
     private VoiceModelStage? _modelStage;
 
-    public VoiceCommands(DeviceContext device, MqttConnection mqtt, LlmService llm, SpeechModels speech, Hardware.SensorReadings readings, TimeProvider time, ILogger<VoiceCommands> logger)
+    public VoiceCommands(DeviceContext device, MqttConnection mqtt, LlmService llm, SpeechModels speech, Hardware.SensorReadings readings, SpokenReplies replies, TimeProvider time, ILogger<VoiceCommands> logger)
     {
+        _replies = replies;
         _device = device;
         _llm = llm;
         _speech = speech;
@@ -75,6 +78,7 @@ internal sealed class VoiceCommands : IDisposable
             await PublishEndedAsync(answered, cancellationToken).ConfigureAwait(false);
             if (outcome.Problem is null)
             {
+                _replies.Say(answered);
                 return answered;
             }
         }
@@ -90,6 +94,7 @@ internal sealed class VoiceCommands : IDisposable
 
             StartExpiry(intent.UtteranceId);
             await PublishEventAsync(new ConfirmationRequestedEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Slots = intent.Slots, Prompt = intent.Reply, ExpiresAt = expiresAt, At = intent.At }, cancellationToken).ConfigureAwait(false);
+            _replies.Say(intent);
             return intent;
         }
 
@@ -99,6 +104,7 @@ internal sealed class VoiceCommands : IDisposable
         }
 
         await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
+        _replies.Say(intent);
         return intent;
     }
 
@@ -157,6 +163,10 @@ internal sealed class VoiceCommands : IDisposable
         if (outcome.Intent is { } ended)
         {
             await PublishEndedAsync(ended, cancellationToken).ConfigureAwait(false);
+            if (outcome.Problem is null)
+            {
+                _replies.Say(ended);
+            }
         }
 
         return outcome;
@@ -250,4 +260,10 @@ internal static partial class VoiceLog
 
     [LoggerMessage(7004, LogLevel.Warning, "Utterance {UtteranceId}: the spoken command was not handled: {Problem}")]
     public static partial void SpokenCommandFailed(ILogger logger, string utteranceId, string problem);
+
+    [LoggerMessage(7005, LogLevel.Warning, "Utterance {UtteranceId}: the reply was not spoken: {Problem}")]
+    public static partial void ReplyNotSpoken(ILogger logger, string utteranceId, string problem);
+
+    [LoggerMessage(7006, LogLevel.Information, "The reply playing was cut off: the user spoke again")]
+    public static partial void BargeIn(ILogger logger);
 }

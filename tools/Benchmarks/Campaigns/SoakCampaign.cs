@@ -77,7 +77,9 @@ internal static class SoakCampaign
 
     public static async Task<SoakReport> RunAsync(SoakSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
-        var profilePath = BenchProfiles.Write(BenchProfiles.TinyModels(settings.WorkDirectory, out _), settings.WorkDirectory, "soak-profile");
+        var profile = BenchProfiles.TinyModels(settings.WorkDirectory, out _);
+        profile["commands"] = BenchProfiles.TvCommands();
+        var profilePath = BenchProfiles.Write(profile, settings.WorkDirectory, "soak-profile");
         await using var daemon = await BenchDaemon.StartAsync(profilePath, DeviceId, Path.Combine(settings.WorkDirectory, "soak-daemon"), TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
         await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = daemon.Port, DeviceId = DeviceId, DefaultTimeout = CallTimeout }, cancellationToken).ConfigureAwait(false);
         await DaemonModels.WaitSettledAsync(client, [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.VoiceLlm], CallTimeout, cancellationToken).ConfigureAwait(false);
@@ -88,14 +90,18 @@ internal static class SoakCampaign
         var pcm = new byte[16000 * 2 * 2]; // 2 s of 16 kHz s16le: noise, then silence
         new Random(11).NextBytes(pcm.AsSpan(0, pcm.Length / 2));
         var chats = new LoadCounter("llm.chat every 3 s");
+        var commands = new LoadCounter("voice.text every 2 s, template and voice model in turn");
         var transcriptions = new LoadCounter("asr.transcribe of 2 s every 5 s");
         var meetings = new LoadCounter("meetings, two at a time, each to its summary, then deleted");
         var samples = new List<SoakSample>();
+        var commandCount = 0;
         string? failure = null;
         var loads = new[]
         {
             EveryAsync(TimeSpan.FromSeconds(3), chats, async token =>
                 (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
+            EveryAsync(TimeSpan.FromSeconds(2), commands, async token =>
+                (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = Interlocked.Increment(ref commandCount) % 2 == 0 ? "turn the volume up to 20" : "make the picture brighter" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
             EveryAsync(TimeSpan.FromSeconds(5), transcriptions, async token =>
                 (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
             MeetingsAsync(client, pcm, settings.MeetingLength, 0, meetings, running.Token),
@@ -124,7 +130,7 @@ internal static class SoakCampaign
                 if (samples.Count % Math.Max(1, (int)(TimeSpan.FromMinutes(5) / settings.SampleEvery)) == 0)
                 {
                     var s = samples[^1];
-                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {chats.Done} chats, {transcriptions.Done} transcriptions, {meetings.Done} meetings; {chats.Failed + transcriptions.Failed + meetings.Failed} failed"));
+                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {chats.Done} chats, {commands.Done} voice commands, {transcriptions.Done} transcriptions, {meetings.Done} meetings; {chats.Failed + commands.Failed + transcriptions.Failed + meetings.Failed} failed"));
                 }
 
             }
@@ -140,7 +146,7 @@ internal static class SoakCampaign
 
         await running.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(loads).ConfigureAwait(false);
-        return new SoakReport(samples, [chats.Snapshot(), transcriptions.Snapshot(), meetings.Snapshot()], settings, failure);
+        return new SoakReport(samples, [chats.Snapshot(), commands.Snapshot(), transcriptions.Snapshot(), meetings.Snapshot()], settings, failure);
     }
 
     /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>

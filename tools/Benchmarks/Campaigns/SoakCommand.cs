@@ -17,7 +17,7 @@ internal static class SoakCommand
         var chart = new Option<FileInfo?>("--chart") { Description = "Write the chart (PNG) to this file" };
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Where the forged models and the daemon's files go; default: the system temporary folder" };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
-        var command = new Command("soak", "Soak: mixed load (meetings to their summaries, chats, transcriptions) on the daemon with tiny models; RSS must grow under 5 % after the warm-up, open files and threads not at all")
+        var command = new Command("soak", "Soak: mixed load (meetings to their summaries, chats, voice commands, transcriptions) on the daemon with tiny models; RSS must grow under 5 % after the warm-up, open files and threads not at all")
         {
             minutes, warmUp, sample, meetingLength, chart, workDir, markdown,
         };
@@ -44,7 +44,7 @@ internal static class SoakCommand
 
                 if (parse.GetValue(markdown) is { } output)
                 {
-                    var reading = new StringBuilder("The growth figures compare the median of the first tenth of the samples after the warm-up with the median of the last tenth. Voice commands are not part of the load: the daemon has none yet.");
+                    var reading = new StringBuilder("The growth figures compare the median of the first tenth of the samples after the warm-up with the median of the last tenth.");
                     if (parse.GetValue(chart) is { } png2)
                     {
                         reading.AppendLine().AppendLine().Append(Invariant($"![Resident set, threads and open files of the daemon over the soak]({png2.Name})"));
@@ -54,8 +54,8 @@ internal static class SoakCommand
                         "Soak — an hour of mixed load on tiny models",
                         startedAt,
                         [
-                            "Set-up: the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with forged whisper-tiny as `asr` and a forged tiny R1 as `voiceLlm` and `summaryLlm`, embedded broker)",
-                            Invariant($"Load for {settings.Duration.TotalMinutes:0} min: two meetings at a time streaming 16 kHz PCM in real time, each stopped after {settings.MeetingLength.TotalSeconds:0} s, completed to its summary and deleted; a chat every 3 s; a 2 s transcription every 5 s"),
+                            "Set-up: the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with forged whisper-tiny as `asr`, a forged tiny R1 as `voiceLlm` and `summaryLlm`, and the TV's command schema; embedded broker)",
+                            Invariant($"Load for {settings.Duration.TotalMinutes:0} min: two meetings at a time streaming 16 kHz PCM in real time, each stopped after {settings.MeetingLength.TotalSeconds:0} s, completed to its summary and deleted; a chat every 3 s; a voice command as text every 2 s (the TV's schema; one a template takes, one it leaves to the voice model); a 2 s transcription every 5 s"),
                             Invariant($"Samples every {settings.SampleEvery.TotalSeconds:0} s from /proc (resident set, CPU, open files, threads) and the status document (requests queued, meetings); the first {settings.WarmUp.TotalMinutes:0} min are warm-up"),
                         ],
                         string.Join(' ', args),

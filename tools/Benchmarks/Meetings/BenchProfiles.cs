@@ -15,6 +15,11 @@ internal static class BenchProfiles
     public static JsonObject DevX64() =>
         JsonNode.Parse(File.ReadAllText(DevX64Path))?.AsObject() ?? throw new InvalidDataException($"{DevX64Path} is empty");
 
+    /// <summary>The shipped TV profile's command schema (voice commands), to put on dev-x64.</summary>
+    public static JsonNode TvCommands() =>
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rk3588-tv.json")))?["commands"]?.DeepClone()
+        ?? throw new InvalidDataException("rk3588-tv.json has no commands");
+
     /// <summary>The device id of dev-x64, which every topic carries.</summary>
     public static string DeviceId(JsonObject profile) => profile["deviceId"]?.GetValue<string>() ?? "dev-x64";
 

@@ -1,0 +1,129 @@
+using System.Threading.Channels;
+using Appliance.Audio;
+using Appliance.Contracts;
+using Appliance.Daemon.Device;
+using Appliance.Daemon.Mqtt;
+using Appliance.Hardware;
+using Appliance.Voice;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MQTTnet;
+
+namespace Appliance.Daemon.Voice;
+
+/// <summary>
+/// Speaks voice replies when the profile's <c>commands.spokenReplies</c> asks for it: each reply is synthesized
+/// (espeak-ng), published on <c>voice/tts</c> as Ogg Opus, and played on the output device when one is named. Replies
+/// are spoken one at a time in the order they came, each played to its end, off the request's path (a reply never
+/// delays its intent); the wake word or the push-to-talk button cuts the one playing off and drops those waiting
+/// (<see cref="BargeIn"/>). Thread-safe.
+/// </summary>
+internal sealed class SpokenReplies : BackgroundService
+{
+    private readonly Channel<VoiceIntent> _queue = Channel.CreateBounded<VoiceIntent>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+    private readonly ISpeechSynthesizer? _synthesizer;
+    private readonly MqttConnection _mqtt;
+    private readonly DeviceContext _device;
+    private readonly ILogger<SpokenReplies> _logger;
+
+    public SpokenReplies(DeviceContext device, MqttConnection mqtt, TimeProvider time, ILogger<SpokenReplies> logger)
+    {
+        _device = device;
+        _mqtt = mqtt;
+        _logger = logger;
+        if (device.Profile.Commands?.SpokenReplies is { } settings)
+        {
+            _synthesizer = new EspeakNgSynthesizer(settings.Voices);
+            Speaker = settings.OutputDevice switch
+            {
+                null => null,
+                "simulated" => new SimulatedSpeaker(time),
+                var alsa => new AlsaSpeaker(alsa),
+            };
+        }
+    }
+
+    /// <summary>The output device; null when replies are not played.</summary>
+    public ISpeaker? Speaker { get; }
+
+    /// <summary>Queues the reply of <paramref name="intent"/> to be spoken; does nothing when replies are not spoken.</summary>
+    public void Say(VoiceIntent intent)
+    {
+        if (_synthesizer is not null)
+        {
+            _queue.Writer.TryWrite(intent);
+        }
+    }
+
+    /// <summary>Cuts off the reply playing, if any (the user started speaking again).</summary>
+    /// <returns>Whether a reply was cut off.</returns>
+    public bool BargeIn()
+    {
+        while (_queue.Reader.TryRead(out _))
+        {
+            // Replies still waiting are for what came before the user spoke again: they are dropped too.
+        }
+
+        if (Speaker?.CutOff() == true)
+        {
+            VoiceLog.BargeIn(_logger);
+            return true;
+        }
+
+        return false;
+    }
+
+    public override void Dispose()
+    {
+        Speaker?.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (_synthesizer is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await foreach (var intent in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await SpeakAsync(_synthesizer, intent, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping: replies not yet spoken are dropped.
+        }
+    }
+
+    private async Task SpeakAsync(ISpeechSynthesizer synthesizer, VoiceIntent intent, CancellationToken cancellationToken)
+    {
+        var speech = await synthesizer.SynthesizeAsync(intent.Reply, intent.Language, cancellationToken).ConfigureAwait(false);
+        if (speech.Error is { } error)
+        {
+            VoiceLog.ReplyNotSpoken(_logger, intent.UtteranceId, error);
+            return;
+        }
+
+        var message = new MqttApplicationMessageBuilder()
+            .WithTopic(Topics.VoiceTts(_device.DeviceId))
+            .WithPayload(OggOpusWriter.FromMono16k(speech.Samples))
+            .WithContentType("audio/ogg")
+            .WithQualityOfServiceLevel(Channels.VoiceTts.Qos)
+            .WithUserProperty(UserProperties.UtteranceId, System.Text.Encoding.UTF8.GetBytes(intent.UtteranceId).AsMemory())
+            .WithUserProperty(UserProperties.Language, System.Text.Encoding.UTF8.GetBytes(intent.Language).AsMemory())
+            .Build();
+        if (!await _mqtt.TryPublishAsync(message, cancellationToken).ConfigureAwait(false))
+        {
+            VoiceLog.NotPublished(_logger, intent.UtteranceId, "voice/tts");
+        }
+
+        if (Speaker is not null && await Speaker.PlayAsync(speech.Samples, cancellationToken).ConfigureAwait(false) is { } problem)
+        {
+            VoiceLog.ReplyNotSpoken(_logger, intent.UtteranceId, problem);
+        }
+    }
+}
