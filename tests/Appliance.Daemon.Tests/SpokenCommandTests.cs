@@ -137,6 +137,43 @@ public sealed class SpokenCommandTests(ForgedSpeechModels models, ITestOutputHel
         Assert.Null(IntentCheck.Problem(schema, intent.Intent, intent.Slots));
     }
 
+    /// <summary>
+    /// The attack corpus spoken by espeak-ng (in each phrase's language) through <c>voice.audio</c> and the whole
+    /// pipeline. The forged Whisper does not hear the words, so this holds the audio path's guard, not recognition:
+    /// whatever the transcript, nothing outside the schema or out of range comes out.
+    /// </summary>
+    [Fact]
+    public async Task No_spoken_attack_phrase_gives_an_intent_outside_the_schema_or_a_slot_out_of_range()
+    {
+        var attacks = File.ReadLines(Path.Combine(AppContext.BaseDirectory, "corpus", "attacks.jsonl"))
+            .Where(line => line.Length > 0)
+            .Select(line => System.Text.Json.JsonSerializer.Deserialize<JsonObject>(line)!)
+            .ToList();
+        await using var daemon = await StartAsync();
+        await using var client = await daemon.ConnectAsync();
+        var schema = daemon.Service<Device.DeviceContext>().Profile.Commands!;
+        var voices = new Dictionary<string, string> { ["en"] = "en-us", ["fa"] = "fa", ["ar"] = "ar", ["zh"] = "cmn" };
+        var outcomes = new Dictionary<string, int>();
+        var violations = new List<string>();
+        foreach (var attack in attacks)
+        {
+            var (text, language) = (attack["text"]!.GetValue<string>(), attack["language"]!.GetValue<string>());
+            var clip = SpokenAudio.Say(models.Root, text, voice: voices[language]);
+            var reply = await client.InvokeAsync(RpcMethods.VoiceAudio, new VoiceAudioParams { Audio = Pcm(clip), Format = "s16le", Language = language });
+            var outcome = reply.Error is { } error ? error.Code : reply.Value!.Intent == CommandSchema.NotUnderstood ? "not_understood" : $"{reply.Value.Source} intent";
+            outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+            if (reply.Value is { } intent && (intent.Intent != CommandSchema.NotUnderstood && schema.Find(intent.Intent) is null || IntentCheck.Problem(schema, intent.Intent, intent.Slots) is not null))
+            {
+                violations.Add($"{language} {text}: {intent.Intent} {intent.Slots.ToJsonString()}");
+            }
+        }
+
+        output.WriteLine($"{attacks.Count} spoken attack phrases: {string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}"))}");
+        Assert.True(attacks.Count >= 200);
+        Assert.Empty(violations);
+        Assert.All(outcomes.Keys, o => Assert.True(o is "not_understood" or "template intent" or "llm intent" or RpcErrorCodes.InvalidParams, o)); // invalid_params: a clip over the length limit
+    }
+
     private static async Task<T> NextAsync<T>(TopicSubscription events, CancellationToken cancellationToken)
         where T : VoiceEvent
     {

@@ -6,12 +6,12 @@ namespace Appliance.Tests.Common;
 /// <summary>Speech made by espeak-ng (Debian package; ./test.sh installs it), as 16 kHz mono samples, and cut into meeting frames. Compiled into each test project that needs it.</summary>
 internal static class SpokenAudio
 {
-    /// <summary>One utterance, spoken at <paramref name="wordsPerMinute"/>.</summary>
-    public static float[] Say(string folder, string text, int wordsPerMinute = 160)
+    /// <summary>One utterance, spoken at <paramref name="wordsPerMinute"/> in espeak-ng's <paramref name="voice"/> (the text is never read as options).</summary>
+    public static float[] Say(string folder, string text, int wordsPerMinute = 160, string voice = "en-us")
     {
         var clip = Path.Combine(folder, $"spoken-{Guid.NewGuid():N}.wav");
         ToolRunner.Require("espeak-ng", "espeak-ng");
-        ToolRunner.Run("espeak-ng", ["-v", "en-us", "-s", wordsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", clip, text]);
+        ToolRunner.Run("espeak-ng", ["-v", voice, "-s", wordsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture), "-w", clip, "--", text]);
         return AudioFile.ReadMono16k(clip).GetAudioOrThrow().Samples;
     }
 
