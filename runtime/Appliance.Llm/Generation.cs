@@ -95,20 +95,45 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         var completion = 0;
         var reasoningTokens = 0;
 
-        using var generatorParams = new GeneratorParams(model.Model);
-        ApplySearchOptions(generatorParams, maxLength);
-        using var generator = new Generator(model.Model, generatorParams);
+        // A request with a prefix-cache key takes the generator the last one with that key kept, rewound to the prompt
+        // tokens they share (at least one token is left to process: the next token comes from its logits); its search
+        // options are made for the whole context, the request's own length being kept by the loop.
+        var key = _request.PrefixCacheKey;
+        var settings = key is null ? "" : SearchSettings();
+        var entry = key is null ? null : model.Prefixes.Take(key, settings);
+        var cached = 0;
+        if (entry is not null)
+        {
+            cached = Math.Min(PrefixCache.SharedLength(entry.Prompt, promptIds), promptIds.Length - 1);
+            entry.Generator.RewindTo((ulong)cached);
+        }
+        else
+        {
+            var parameters = new GeneratorParams(model.Model);
+            try
+            {
+                ApplySearchOptions(parameters, key is null ? maxLength : model.ContextTokens);
+                entry = new PrefixCache.Entry(parameters, new Generator(model.Model, parameters), settings, promptIds);
+            }
+            catch
+            {
+                parameters.Dispose();
+                throw;
+            }
+        }
+
+        var generator = entry.Generator;
         using var textStream = model.CreateTextStream();
 
         // Cancellation reaches the kernel: a token in flight is abandoned by ONNX Runtime's terminate flag. The
-        // registration is disposed (waiting for a running callback) before the generator it touches.
-        using var terminate = _cancellation.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
-        LlmFinishReason reason;
+        // registration is disposed (waiting for a running callback) before the generator it touches is kept or freed.
+        var terminate = _cancellation.Register(static state => ((Generator)state!).SetRuntimeOption("terminate_session", "1"), generator);
+        LlmFinishReason reason = LlmFinishReason.Cancelled;
         try
         {
             // The prompt goes in slices (LlmServiceOptions.PrefillSliceTokens): the graph returns logits for every
             // position it is given, so a whole 4000-token prompt would need 4000 x vocabulary floats at once.
-            for (var offset = 0; offset < promptIds.Length && !_cancellation.IsCancellationRequested; offset += prefillSliceTokens)
+            for (var offset = cached; offset < promptIds.Length && !_cancellation.IsCancellationRequested; offset += prefillSliceTokens)
             {
                 generator.AppendTokens(promptIds.AsSpan(offset, Math.Min(prefillSliceTokens, promptIds.Length - offset)).ToArray());
             }
@@ -133,6 +158,19 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         {
             reason = LlmFinishReason.Cancelled;
         }
+        finally
+        {
+            terminate.Dispose();
+            // Kept only when whole: a cancelled generator may carry the terminate flag, a failed one a broken state.
+            if (key is not null && reason != LlmFinishReason.Cancelled && !_cancellation.IsCancellationRequested)
+            {
+                model.Prefixes.Keep(key, new PrefixCache.Entry(entry.Parameters, generator, settings, promptIds));
+            }
+            else
+            {
+                entry.Dispose();
+            }
+        }
 
         if (reason is not (LlmFinishReason.Cancelled or LlmFinishReason.StopSequence))
         {
@@ -144,8 +182,13 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
             EmitText(CancellationToken.None);
         }
 
-        work.EmitFinal(Completed(reason, splitter.InReasoning, promptIds.Length, completion, reasoningTokens));
+        work.EmitFinal(Completed(reason, splitter.InReasoning, promptIds.Length, completion, reasoningTokens, cached));
     }
+
+    /// <summary>The request's search options and guidance, which a kept generator must have been made with.</summary>
+    private string SearchSettings() => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"t={_request.Temperature};p={_request.TopP};k={_request.TopK};s={_request.Seed};g={_request.AnswerJsonSchema}");
 
     private LlmFinishReason Loop(
         Generator generator,
@@ -292,7 +335,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         return true;
     }
 
-    private LlmCompleted Completed(LlmFinishReason reason, bool endedInReasoning, int promptTokens, int completion, int reasoningTokens)
+    private LlmCompleted Completed(LlmFinishReason reason, bool endedInReasoning, int promptTokens, int completion, int reasoningTokens, int cachedPromptTokens = 0)
     {
         var end = time.GetTimestamp();
         var seconds = time.GetElapsedTime(_startedAt, end).TotalSeconds;
@@ -304,7 +347,8 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
                 completion,
                 reasoningTokens,
                 _firstTokenAt is { } first ? time.GetElapsedTime(work.EnqueuedAt, first) : null,
-                seconds > 0 ? completion / seconds : 0),
+                seconds > 0 ? completion / seconds : 0,
+                cachedPromptTokens),
             _tokenIds);
     }
 }

@@ -6,7 +6,9 @@ namespace Appliance.Llm;
 /// <summary>
 /// <see cref="IChatClient"/> over an <see cref="LlmService"/>, in process. Chat options map to the request
 /// (temperature, top-p, top-k, seed, max output tokens, stop sequences, model id, and a JSON-schema response format as
-/// <see cref="LlmRequest.AnswerJsonSchema"/>); reasoning is streamed as <see cref="TextReasoningContent"/> unless
+/// <see cref="LlmRequest.AnswerJsonSchema"/>, and the conversation id as <see cref="LlmRequest.PrefixCacheKey"/>, so that
+/// the requests of one conversation reuse the key-value cache of the prompt they share); reasoning is streamed as
+/// <see cref="TextReasoningContent"/> unless
 /// <see cref="ReasoningOptions.Output"/> is <see cref="ReasoningOutput.None"/>.
 /// </summary>
 /// <remarks>
@@ -19,6 +21,7 @@ namespace Appliance.Llm;
 /// <param name="thinkingBudgetTokens">Reasoning tokens at most per request; null takes the model spec's budget.</param>
 public sealed class LlmChatClient(LlmService service, string? modelId = null, LlmPriority priority = LlmPriority.Interactive, int? thinkingBudgetTokens = null) : IChatClient
 {
+
     private readonly LlmService _service = service ?? throw new ArgumentNullException(nameof(service));
     private readonly ChatClientMetadata _metadata = new("appliance-llm", null, modelId);
 
@@ -113,6 +116,7 @@ public sealed class LlmChatClient(LlmService service, string? modelId = null, Ll
             Reasoning = options?.Reasoning?.Output == ReasoningOutput.None ? ReasoningMode.Drop : ReasoningMode.Separate,
             ThinkingBudgetTokens = thinkingBudgetTokens,
             AnswerJsonSchema = options?.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } ? schema.GetRawText() : null,
+            PrefixCacheKey = options?.ConversationId,
         };
     }
 }

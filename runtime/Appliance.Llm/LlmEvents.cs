@@ -52,4 +52,5 @@ public enum LlmFinishReason
 /// <param name="ReasoningTokens">Generated tokens that were reasoning.</param>
 /// <param name="TimeToFirstToken">From submission to the first generated token (queue and prompt processing included); null when none was generated.</param>
 /// <param name="TokensPerSecond">Completion tokens divided by the time from leaving the queue to the end.</param>
-public sealed record LlmUsage(int PromptTokens, int CompletionTokens, int ReasoningTokens, TimeSpan? TimeToFirstToken, double TokensPerSecond);
+/// <param name="CachedPromptTokens">Prompt tokens taken from a kept key-value cache (<see cref="LlmRequest.PrefixCacheKey"/>) rather than processed.</param>
+public sealed record LlmUsage(int PromptTokens, int CompletionTokens, int ReasoningTokens, TimeSpan? TimeToFirstToken, double TokensPerSecond, int CachedPromptTokens = 0);

@@ -87,6 +87,14 @@ public sealed record LlmRequest
     /// </summary>
     public string? AnswerJsonSchema { get; init; }
 
+    /// <summary>
+    /// Requests with the same key share a key-value cache of the prompt tokens they have in common (a constant system
+    /// message, such as the voice model's instructions): the generator of the previous one is kept and rewound to
+    /// them, so only the rest of the prompt is processed. It pays off only for a long constant prefix; each key keeps
+    /// a generator with a key-value cache of the model's whole context. Null (the default) keeps nothing.
+    /// </summary>
+    public string? PrefixCacheKey { get; init; }
+
     /// <summary>Return the generated token ids in <see cref="LlmCompleted.TokenIds"/> (golden checks, OTA smoke tests).</summary>
     public bool IncludeTokenIds { get; init; }
 }

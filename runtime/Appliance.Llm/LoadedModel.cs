@@ -52,6 +52,9 @@ internal sealed class LoadedModel
 
     public Tokenizer Tokenizer => _tokenizer;
 
+    /// <summary>Generators kept for requests with a prefix-cache key; freed with the model.</summary>
+    public PrefixCache Prefixes { get; } = new();
+
     /// <summary>
     /// Creates the GenAI model with the first provider of the settings' candidates that works (GenAI loads its own
     /// sessions; the settings' threads and spin policy go into its config).
@@ -195,6 +198,7 @@ internal sealed class LoadedModel
 
     private void DisposeNative()
     {
+        Prefixes.Dispose();
         _tokenizer.Dispose();
         _model.Dispose();
     }

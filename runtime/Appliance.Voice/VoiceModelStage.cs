@@ -37,6 +37,12 @@ public sealed class VoiceModelStage
         AnswerSchema = BuildAnswerSchema(schema);
     }
 
+    /// <summary>
+    /// The conversation every utterance is asked in (<see cref="ChatOptions.ConversationId"/>): the LLM service keeps
+    /// the key-value cache of the instructions under it, so an utterance pays only for its own tokens.
+    /// </summary>
+    public const string ConversationId = "voice-commands";
+
     /// <summary>The most tokens an answer takes: an intent name and slots, text slots at most 64 characters.</summary>
     public const int MaxAnswerTokens = 96;
 
@@ -58,6 +64,8 @@ public sealed class VoiceModelStage
             Temperature = 0,
             Reasoning = new ReasoningOptions { Output = ReasoningOutput.None },
             ResponseFormat = ChatResponseFormat.ForJsonSchema(AnswerSchema, "voice_intent"),
+            // One conversation for every utterance: the instructions are the same, so their key-value cache is kept.
+            ConversationId = ConversationId,
         };
         string answer;
         try
