@@ -66,8 +66,27 @@ public sealed record LlmPreset(
         BpeMergeCount: 2000,
         SpecialTokenBaseId: 151643);
 
+    /// <summary>
+    /// The shapes of Qwen2.5-0.5B-Instruct at int4 (the small non-reasoning model voice commands use; special tokens
+    /// at their real ids, context capped at 4096), for the voice benchmark.
+    /// </summary>
+    public static LlmPreset Qwen25Instruct05B { get; } = new(
+        Name: "qwen2.5-0.5b",
+        HiddenSize: 896,
+        NumHiddenLayers: 24,
+        NumAttentionHeads: 14,
+        NumKeyValueHeads: 2,
+        HeadSize: 64,
+        IntermediateSize: 4864,
+        VocabSize: 151936,
+        ContextLength: 4096,
+        RopeTheta: 1000000,
+        RmsNormEpsilon: 1e-6,
+        BpeMergeCount: 2000,
+        SpecialTokenBaseId: 151643);
+
     /// <summary>Every preset, by name.</summary>
-    public static IReadOnlyList<LlmPreset> All { get; } = [Tiny, R1DistillQwen15B];
+    public static IReadOnlyList<LlmPreset> All { get; } = [Tiny, R1DistillQwen15B, Qwen25Instruct05B];
 
     /// <summary>Output width of the fused q/k/v projection.</summary>
     public int QkvSize => (NumAttentionHeads + (2 * NumKeyValueHeads)) * HeadSize;
