@@ -37,7 +37,7 @@ internal static class VoiceCommand
                     ],
                     string.Join(' ', args),
                     VoiceBenchmark.Rows(report),
-                    "The template path is the whole cost of a command a template takes, after ASR. The first token without reuse processes the instructions and the utterance; with reuse, the service rewinds the kept generator to the instructions and processes the utterance alone. The pipeline overhead is the whole LLM path (interpretation, model request through the chat client, parsing, the schema check) less the bare model request with reuse. The forged tokenizer has few merges, so the instructions take more tokens than with the real Qwen tokenizer; the speed-up grows with the prefix."), cancellationToken).ConfigureAwait(false);
+                    "The template path is the whole cost of a command a template takes, after ASR. The first token without reuse processes the instructions and the utterance; with reuse, the service rewinds the kept generator to the instructions and processes the utterance alone. The pipeline overhead is the median, over the utterances, of the whole LLM path (interpretation, model request through the chat client, parsing, the schema check) less the same utterance's bare model request just before it, both with the cache. The forged tokenizer has few merges, so the instructions take more tokens than with the real Qwen tokenizer; the speed-up grows with the prefix."), cancellationToken).ConfigureAwait(false);
             }
 
             return 0;
