@@ -86,6 +86,42 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
         }
     }
 
+    [Fact]
+    public async Task Voice_commands_on_the_fleet_topic_are_served_by_the_hubs_in_turn_each_naming_itself()
+    {
+        await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
+        var tv = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rk3588-tv.json")))!;
+        var profile = TestProfiles.Write(p => p["commands"] = tv["commands"]!.DeepClone());
+        var hubs = new List<RunningDaemon>();
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                hubs.Add(await RunningDaemon.StartExternalAsync(output, mosquitto.Host, mosquitto.Port, [$"--Profile={profile}", $"--Fleet:Group={Group}", $"--Device:Id=hub-{i}"]));
+            }
+
+            await using var app = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = mosquitto.Host, Port = mosquitto.Port, FleetGroup = Group });
+            var servedBy = new List<string>();
+            for (var n = 0; n < 8; n++)
+            {
+                var reply = await app.CallInFleetAsync(RpcMethods.VoiceText.Name, JsonSerializer.SerializeToUtf8Bytes(new VoiceTextParams { Text = $"set the volume to {n + 10}" }, ContractJsonContext.Default.VoiceTextParams));
+                var intent = RpcMethods.VoiceText.ReadResult(reply)!;
+                Assert.Equal(("volume_set", (long)(n + 10)), (intent.Intent, intent.Slots["level"]!.GetValue<long>()));
+                servedBy.Add(reply.ServedBy!);
+            }
+
+            output.WriteLine($"voice.text on the fleet topic served by {string.Join(", ", servedBy)}");
+            Assert.Equal(["hub-0", "hub-1"], servedBy.Distinct().Order(StringComparer.Ordinal));
+        }
+        finally
+        {
+            foreach (var hub in hubs)
+            {
+                await hub.DisposeAsync();
+            }
+        }
+    }
+
     /// <summary>
     /// A retained request on the fleet topic (a home-automation tool that retains its commands) would run again on every
     /// hub that joins: it is answered <c>retained_request</c>, not executed, and the hub clears it from the broker.

@@ -16,6 +16,9 @@ internal sealed class VoiceAudioMethod(VoiceCommands commands) : RpcHandler<Voic
 {
     public override int? MaxPayloadBytes => AsrTranscribeMethod.MaxAudioPayloadBytes;
 
+    /// <summary>A clip is transcribed and interpreted on its own: any hub of a fleet may serve it.</summary>
+    public override bool FleetServed => true;
+
     protected override async Task<RpcResult<VoiceIntent>> HandleAsync(VoiceAudioParams parameters, RpcCall call, CancellationToken cancellationToken)
     {
         if (commands.Interpreter is not { } interpreter)

@@ -10,6 +10,9 @@ namespace Appliance.Daemon.Voice;
 /// </summary>
 internal sealed class VoiceTextMethod(VoiceCommands commands) : RpcHandler<VoiceTextParams, VoiceIntent>(RpcMethods.VoiceText)
 {
+    /// <summary>An utterance is interpreted on its own against the profile's schema: any hub of a fleet may serve it.</summary>
+    public override bool FleetServed => true;
+
     /// <summary>The error message of voice methods on a profile without commands.</summary>
     public const string NoCommands = "this device takes no voice commands: its profile has no commands section";
 
