@@ -8,7 +8,7 @@ public sealed record VoiceTextParams
     /// <summary>The utterance; 1 to the profile's <c>commands.maxUtteranceChars</c> characters (500 by default).</summary>
     public string? Text { get; init; }
 
-    /// <summary>Its language (<c>en</c>, <c>fa</c>, <c>ar</c>, <c>zh</c>), one of the profile's; the profile's first language when null.</summary>
+    /// <summary>Its language (<c>en</c>, <c>fa</c>, <c>ar</c>, <c>zh</c>, or a locale tag such as <c>en-US</c>), one of the profile's; when null, the profile's forced transcription language, else its first.</summary>
     public string? Language { get; init; }
 }
 

@@ -70,16 +70,24 @@ public sealed class AlsaSpeaker(string device) : ISpeaker
 
         try
         {
+            var errors = process.StandardError.ReadToEndAsync(cancellationToken);
             await process.StandardInput.BaseStream.WriteAsync(Wav.Mono16kPcm(mono16k), cancellationToken).ConfigureAwait(false);
             process.StandardInput.Close();
             await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            var why = (await errors.ConfigureAwait(false)).Trim();
+            bool cutOff;
+            lock (_gate)
+            {
+                cutOff = _playing != process;
+            }
+
+            return process.ExitCode == 0 || cutOff ? null : $"aplay on {device} failed ({process.ExitCode}): {why}";
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException)
         {
             // Cut off (barge-in) while the clip was being handed over or played: aplay was killed and disposed.
+            return null;
         }
-
-        return null;
     }
 
     /// <inheritdoc />

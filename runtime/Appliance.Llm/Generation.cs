@@ -105,7 +105,15 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         if (entry is not null)
         {
             cached = Math.Min(PrefixCache.SharedLength(entry.Prompt, promptIds), promptIds.Length - 1);
-            entry.Generator.RewindTo((ulong)cached);
+            try
+            {
+                entry.Generator.RewindTo((ulong)cached);
+            }
+            catch
+            {
+                entry.Dispose();
+                throw;
+            }
         }
         else
         {

@@ -61,7 +61,9 @@ public sealed partial class CommandInterpreter
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, "the utterance is empty");
         }
 
-        if (!_matchers.TryGetValue(language, out var matcher) || (matcher.Match(words) ?? matcher.Match(WithoutCourtesies(words, language))) is not { } match)
+        // Courtesies around the command are set aside first, so that "we need milk please" adds milk; the utterance
+        // as said is tried second, for templates that spell a courtesy out.
+        if (!_matchers.TryGetValue(language, out var matcher) || (matcher.Match(WithoutCourtesies(words, language)) ?? matcher.Match(words)) is not { } match)
         {
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.None, NoTemplateMatched);
         }
@@ -114,9 +116,9 @@ public sealed partial class CommandInterpreter
         Slots = slots,
         Source = source,
         Confidence = confidence,
-        Reply = intent.Confirm ? Render(intent.ConfirmPrompt, slots, language, CommandSchema.DefaultConfirmPrompt)
+        Reply = intent.Confirm ? Render(intent, intent.ConfirmPrompt, slots, language, CommandSchema.DefaultConfirmPrompt)
             : intent.Answer is { } answer ? Answered(intent, answer, slots, language)
-            : Render(intent.Reply, slots, language, intent.Name),
+            : Render(intent, intent.Reply, slots, language, intent.Name),
         Confirmation = intent.Confirm ? VoiceConfirmations.Pending : null,
         At = Time.GetUtcNow(),
     };
@@ -131,7 +133,7 @@ public sealed partial class CommandInterpreter
     {
         ArgumentNullException.ThrowIfNull(pending);
         var reply = outcome == VoiceConfirmations.Confirmed && Schema.Find(pending.Intent) is { } spec
-            ? Render(spec.Reply, pending.Slots, pending.Language, spec.Name)
+            ? Render(spec, spec.Reply, pending.Slots, pending.Language, spec.Name)
             : Schema.DeclinedReply.TryGetValue(pending.Language, out var declined) ? declined : CommandSchema.DefaultDeclinedReply;
         return pending with { Confirmation = outcome, Reply = reply, At = Time.GetUtcNow() };
     }
@@ -224,18 +226,29 @@ public sealed partial class CommandInterpreter
     {
         var sensor = slots[answer.SensorSlot]?.GetValue<string>();
         return sensor is not null && _readings?.Latest(sensor, answer.Reading) is { } reading
-            ? Render(intent.Reply, slots, language, intent.Name, Math.Round(reading, 1).ToString(CultureInfo.InvariantCulture))
-            : Render(answer.NoReadingReply, slots, language, IntentAnswer.DefaultNoReadingReply);
+            ? Render(intent, intent.Reply, slots, language, intent.Name, Math.Round(reading, 1).ToString(CultureInfo.InvariantCulture))
+            : Render(intent, answer.NoReadingReply, slots, language, IntentAnswer.DefaultNoReadingReply);
     }
 
-    private static string Render(IReadOnlyDictionary<string, string> texts, JsonObject slots, string language, string fallback, string? reading = null)
+    /// <summary>
+    /// One of <paramref name="texts"/> (the language's, else English, else <paramref name="fallback"/>) with its
+    /// <c>{slot}</c> placeholders filled: a number as digits, an enum value as its first phrase in the language of the
+    /// text (else in English, else its name), words as said, and <c>{reading}</c> with <paramref name="reading"/>.
+    /// </summary>
+    private static string Render(IntentSpec intent, IReadOnlyDictionary<string, string> texts, JsonObject slots, string language, string fallback, string? reading = null)
     {
-        var text = texts.TryGetValue(language, out var own) ? own : texts.TryGetValue("en", out var english) ? english : fallback;
+        var (text, textLanguage) = texts.TryGetValue(language, out var own) ? (own, language) : texts.TryGetValue("en", out var english) ? (english, "en") : (fallback, "en");
         return Placeholder().Replace(text, m => slots[m.Groups[1].Value] is JsonValue value
-            ? value.GetValueKind() == System.Text.Json.JsonValueKind.String ? value.GetValue<string>() : value.ToJsonString()
+            ? value.GetValueKind() == System.Text.Json.JsonValueKind.String ? Said(intent.Slot(m.Groups[1].Value), value.GetValue<string>(), textLanguage) : value.ToJsonString()
             : m.Groups[1].Value == IntentAnswer.Placeholder && reading is not null ? reading
             : m.Value);
     }
+
+    /// <summary>How an enum value is said in <paramref name="language"/>: its first phrase there, else in English, else its name.</summary>
+    private static string Said(SlotSpec? slot, string value, string language) =>
+        slot?.Values?.GetValueOrDefault(value) is { } phrases && (phrases.GetValueOrDefault(language) ?? phrases.GetValueOrDefault("en")) is { Count: > 0 } said
+            ? said[0]
+            : value;
 
     [GeneratedRegex(@"\{([a-z0-9_]+)\}")]
     private static partial Regex Placeholder();

@@ -160,15 +160,17 @@ internal static class NumberWords
                     part += (last is Kind.Unit ? unit : 1) * word.Value;
                     unit = 0;
                     break;
-                case Kind.Scale when last is Kind.Scale:
-                    return Result(total, part, unit, start, end);
+                case Kind.Scale when last is Kind.Scale || total > 0:
+                    return Result(total, part, unit, start, end); // "one thousand two thousand" is two numbers
                 case Kind.Scale:
                     total += Math.Max(1, part + unit) * word.Value;
                     part = unit = 0;
                     break;
                 case Kind.And when i > start && i + 1 < tokens.Count && language.Words.TryGetValue(tokens[i + 1], out var next) && next.Kind != Kind.And:
-                    last = Kind.And;
-                    continue; // joins two parts of one number; it does not end the number, and is consumed with it
+                    // Joins two parts of one number ("one hundred and five", "بیست و یک"), judged as if it were not
+                    // there: the word after it must be able to follow the word before it ("two and three" stays two
+                    // numbers). It is consumed with the number only when that word is.
+                    continue;
                 default:
                     return Result(total, part, unit, start, end);
             }

@@ -15,7 +15,8 @@ public sealed record TemplateMatch(IntentSpec Intent, JsonObject Slots, string T
 /// matched against an utterance's tokens. The first intent in schema order with a template that takes every token
 /// wins. An <c>integer</c> slot takes one number token of any value (the range is checked afterwards, so that "set the
 /// freezer to minus 50" is refused with its reason rather than not heard); an <c>enum</c> slot takes one of its value's
-/// phrases, longest first; a <c>text</c> slot takes 1 to <see cref="SlotSpec.MaxWords"/> tokens, fewest first.
+/// phrases, longest first; a <c>text</c> slot takes 1 to <see cref="SlotSpec.MaxWords"/> words (a run of Han characters
+/// is one word), fewest first.
 /// Immutable after construction; thread-safe.
 /// </summary>
 public sealed class TemplateMatcher
@@ -205,11 +206,23 @@ public sealed class TemplateMatcher
 
                     return false;
                 default:
-                    for (var count = 1; count <= Slot.MaxWords && position + count <= tokens.Count; count++)
+                    // Words, not tokens: a run of Han characters is one word, as it is one word in the value.
+                    var counted = 0;
+                    for (var end = position + 1; end <= tokens.Count; end++)
                     {
-                        var words = UtteranceText.Join(utterance.Surfaces.Skip(position).Take(count));
-                        var end = position + count;
-                        if (Bind(slots, JsonValue.Create(words), () => next(end)))
+                        if (!(UtteranceText.IsHan(tokens[end - 1][0]) && end - 1 > position && UtteranceText.IsHan(tokens[end - 2][0])))
+                        {
+                            counted++;
+                        }
+
+                        if (counted > Slot.MaxWords || end - position > IntentCheck.MaxTextChars)
+                        {
+                            return false;
+                        }
+
+                        var words = UtteranceText.Join(utterance.Surfaces.Skip(position).Take(end - position));
+                        var taken = end;
+                        if (Bind(slots, JsonValue.Create(words), () => next(taken)))
                         {
                             return true;
                         }

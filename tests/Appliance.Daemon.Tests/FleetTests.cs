@@ -112,6 +112,14 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
 
             output.WriteLine($"voice.text on the fleet topic served by {string.Join(", ", servedBy)}");
             Assert.Equal(["hub-0", "hub-1"], servedBy.Distinct().Order(StringComparer.Ordinal));
+
+            // From the fleet topic a command is only interpreted: the first intent on any hub's voice/intents is that of
+            // a command sent afterwards to hub-0's own topic (had the fleet's been published, they would come first).
+            await using var intents = await app.SubscribeAsync(Topics.VoiceIntents("+"));
+            await using var onHub = await hubs[0].ConnectAsync();
+            var direct = (await onHub.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "mute" })).Value!;
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            Assert.Equal(direct.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
         }
         finally
         {

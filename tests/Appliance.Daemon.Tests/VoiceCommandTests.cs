@@ -71,7 +71,7 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
         Assert.Contains("not empty", empty.Error!.Message, StringComparison.Ordinal);
         Assert.Equal("text is 600 characters; this device interprets at most 500", long600.Error!.Message);
         Assert.Equal((RpcErrorCodes.PayloadTooLarge, "The request is 102411 bytes; the limit for voice.text is 65536 bytes."), (huge.Error!.Code, huge.Error.Message));
-        Assert.Equal("language 'de' is not one this device takes (en, fa, ar, zh)", german.Error!.Message);
+        Assert.Equal("'de' is not one of this device's languages (en, fa, ar, zh)", german.Error!.Message);
         Assert.Equal("mute", after.Value!.Intent);
     }
 
@@ -182,6 +182,35 @@ public sealed class VoiceConfirmationTests(ITestOutputHelper output)
         Assert.Equal(clock.GetUtcNow(), requested.ExpiresAt);
         Assert.Equal((asked.UtteranceId, VoiceConfirmations.Expired), (ended.UtteranceId, ended.Outcome));
         Assert.Equal(("not_understood", "no sentence template matched"), (lateYes.Intent, lateYes.Reason));
+    }
+
+    [Fact]
+    public async Task Every_confirmation_of_commands_given_at_once_ends_and_is_announced()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, ["--profile", "rpi5-fridge"], RunningDaemon.WithClock(clock));
+        await using var client = await daemon.ConnectAsync();
+        await using var events = await client.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+
+        // Twelve at once: each replaces the one before, and the last one's timer must be the one left running.
+        var asked = await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on vacation mode" })));
+        using var wait = new CancellationTokenSource(Limit);
+        var requested = new HashSet<string>();
+        var ended = new HashSet<string>();
+        while (requested.Count < asked.Length || ended.Count < asked.Length - 1)
+        {
+            switch (await NextConfirmationEventAsync(events, wait.Token))
+            {
+                case ConfirmationRequestedEvent r: requested.Add(r.UtteranceId); break;
+                case ConfirmationEndedEvent e: ended.Add(e.UtteranceId); break;
+            }
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(10));
+        var last = Assert.IsType<ConfirmationEndedEvent>(await NextConfirmationEventAsync(events, wait.Token));
+
+        Assert.Equal(VoiceConfirmations.Expired, last.Outcome);
+        Assert.Equal(requested, [.. ended, last.UtteranceId]);
     }
 
     private static async Task<VoiceEvent> NextConfirmationEventAsync(TopicSubscription events, CancellationToken cancellationToken)

@@ -20,18 +20,18 @@ public sealed class CommandInterpreterTests
     [InlineData("rk3588-tv", "louder please", "volume_nudge", """{"direction":"up"}""", "Volume up.")]
     [InlineData("rk3588-tv", "turn off the TV", "power", """{"state":"off"}""", "Turning the TV off.")]
     [InlineData("rk3588-tv", "switch the television on", "power", """{"state":"on"}""", "Turning the TV on.")]
-    [InlineData("rk3588-tv", "mute", "mute", """{"state":"on"}""", "Mute on.")]
+    [InlineData("rk3588-tv", "mute", "mute", """{"state":"on"}""", "OK: mute.")]
     [InlineData("rk3588-tv", "go to channel one hundred and five", "channel_number", """{"number":105}""", "Channel 105.")]
-    [InlineData("rk3588-tv", "switch to BBC One", "channel_name", """{"channel":"bbc_one"}""", "Switching to bbc_one.")]
-    [InlineData("rk3588-tv", "change the input to HDMI two", "input_source", """{"source":"hdmi2"}""", "Input hdmi2.")]
+    [InlineData("rk3588-tv", "switch to BBC One", "channel_name", """{"channel":"bbc_one"}""", "Switching to bbc one.")]
+    [InlineData("rk3588-tv", "change the input to HDMI two", "input_source", """{"source":"hdmi2"}""", "Input hdmi two.")]
     [InlineData("rk3588-tv", "open the Netflix app", "app_launch", """{"app":"netflix"}""", "Opening netflix.")]
-    [InlineData("rk3588-tv", "launch disney plus", "app_launch", """{"app":"disney_plus"}""", "Opening disney_plus.")]
+    [InlineData("rk3588-tv", "launch disney plus", "app_launch", """{"app":"disney_plus"}""", "Opening disney plus.")]
     [InlineData("rk3588-tv", "pause the movie", "playback", """{"action":"pause"}""", "pause.")]
     [InlineData("rpi5-fridge", "set the freezer to minus 20", "freezer_temperature_set", """{"celsius":-20}""", "Freezer set to -20 degrees.")]
     [InlineData("rpi5-fridge", "set the freezer temperature to minus eighteen degrees celsius", "freezer_temperature_set", """{"celsius":-18}""", "Freezer set to -18 degrees.")]
     [InlineData("rpi5-fridge", "set the fridge to 4 degrees", "fridge_temperature_set", """{"celsius":4}""", "Fridge set to 4 degrees.")]
     [InlineData("rpi5-fridge", "turn on eco mode", "mode_set", """{"mode":"eco","state":"on"}""", "eco mode on.")]
-    [InlineData("rpi5-fridge", "turn super freeze off", "mode_set", """{"mode":"super_freeze","state":"off"}""", "super_freeze mode off.")]
+    [InlineData("rpi5-fridge", "turn super freeze off", "mode_set", """{"mode":"super_freeze","state":"off"}""", "super freeze mode off.")]
     [InlineData("rpi5-fridge", "turn on vacation mode", "vacation_mode", """{"state":"on"}""", "Turn vacation mode on? Say yes or no.")]
     [InlineData("rpi5-fridge", "add oat milk to my shopping list", "shopping_list_add", """{"item":"oat milk"}""", "Added oat milk to the shopping list.")]
     [InlineData("rpi5-fridge", "set a timer for ten minutes", "timer_set", """{"minutes":10}""", "Timer set for 10 minutes.")]
@@ -183,5 +183,25 @@ public sealed class CommandInterpreterTests
         var interpreter = new CommandInterpreter(For("rpi5-fridge").Schema, TimeProvider.System, new Readings([]));
 
         Assert.Equal("I have no temperature reading yet.", interpreter.Interpret("q", "what is the freezer temperature", "en").Reply);
+    }
+
+    [Theory]
+    [InlineData("rpi5-fridge", "we need milk please", "en", "shopping_list_add", "milk", "item")] // the courtesy is not part of the item
+    [InlineData("rpi5-fridge", "把有机低脂纯牛奶加到购物清单", "zh", "shopping_list_add", "有机低脂纯牛奶", "item")] // seven characters, one word
+    [InlineData("rpi5-fridge", "أضف الحليب إلى قائمة التسوق", "ar", "shopping_list_add", "الحليب", "item")] // Arabic letters as written
+    public void A_text_slot_holds_the_words_as_said(string profile, string text, string language, string intent, string value, string slot)
+    {
+        var result = For(profile).Interpret("t", text, language);
+
+        Assert.Equal((intent, value), (result.Intent, result.Slots[slot]!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData("تلویزیون را روشن کن", "fa", "تلویزیون روشن می‌شود.")]
+    [InlineData("关掉电视", "zh", "电视：关掉。")]
+    [InlineData("switch to BBC One", "en", "Switching to bbc one.")]
+    public void A_reply_says_an_enum_value_in_the_replys_language(string text, string language, string reply)
+    {
+        Assert.Equal(reply, For("rk3588-tv").Interpret("r", text, language).Reply);
     }
 }

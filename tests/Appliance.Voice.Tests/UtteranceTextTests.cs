@@ -33,6 +33,13 @@ public sealed class UtteranceTextTests
     [InlineData("负二十", "zh", "-20")]
     [InlineData("一百二十", "zh", "120")]
     [InlineData("十五", "zh", "15")]
+    [InlineData("go to channel two and three", "en", "go to channel 2 and 3")] // "and" joins parts of one number only
+    [InlineData("twenty and twenty", "en", "20 and 20")]
+    [InlineData("one thousand two thousand", "en", "1002 1000")] // never 3000: a second thousand starts a new number
+    [InlineData("one thousand and five", "en", "1005")]
+    [InlineData("کانال دو و سه", "fa", "کانال 2 و 3")]
+    [InlineData("بیست و بیست", "fa", "20 و 20")]
+    [InlineData("خمسة و عشرون", "ar", "25")]
     [InlineData("零下十八度", "zh", "-18 度")]
     [InlineData("switch to HDMI1", "en", "switch to hdmi 1")]
     [InlineData("-18°C", "en", "-18 c")]

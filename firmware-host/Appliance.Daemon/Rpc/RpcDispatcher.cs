@@ -485,7 +485,7 @@ internal sealed class RpcDispatcher : BackgroundService
             return Error(0, RpcErrorCodes.MethodNotFound, $"There is no method '{methodName}'. Methods: {string.Join(", ", _methods.Keys.Order(StringComparer.Ordinal))}.");
         }
 
-        var rpcCall = new RpcCall(parameters, (reply, _) => ReplyAsync(request, reply));
+        var rpcCall = new RpcCall(parameters, (reply, _) => ReplyAsync(request, reply)) { FromFleet = request.ServedBy is not null };
         try
         {
             var outcome = await method.InvokeAsync(rpcCall, cancellationToken).ConfigureAwait(false);

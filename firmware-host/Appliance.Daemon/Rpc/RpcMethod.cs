@@ -47,6 +47,9 @@ internal sealed class RpcCall(JsonElement parameters, Func<RpcReply, Cancellatio
 
     public JsonElement Params { get; } = parameters;
 
+    /// <summary>Whether the request was taken from the fleet topic (any hub of the group may serve it) rather than this device's own.</summary>
+    public bool FromFleet { get; init; }
+
     public int NextSeq => _nextSeq;
 
     /// <summary>Publishes a streamed part with the next sequence number.</summary>

@@ -61,81 +61,89 @@ internal sealed class VoicePipeline(
         long position = 0; // stream position of the chunk's first sample, at 16 kHz
         var speaking = false;
         Endpointer? command = null;
+        var heldToTalk = false; // the command in progress was started by the button, so its release ends it
         if (board.PushToTalk is { } button)
         {
             button.Pressed += OnButtonPressed;
             button.Released += OnButtonReleased;
         }
 
-        await foreach (var chunk in microphone.CaptureAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            mono.Clear();
-            converter.PushSamples(chunk, mono);
-            var activity = vadDetector.Process(mono.WrittenSpan).ToList();
-            foreach (var e in activity)
+            await foreach (var chunk in microphone.CaptureAsync(stoppingToken).ConfigureAwait(false))
             {
-                speaking = e.Kind == VadEventKind.SpeechStart;
-                if (e.Kind == VadEventKind.SpeechStart)
+                mono.Clear();
+                converter.PushSamples(chunk, mono);
+                var activity = vadDetector.Process(mono.WrittenSpan).ToList();
+                foreach (var e in activity)
                 {
-                    speechStart = e.Sample;
-                    await PublishAsync(new SpeechStartedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample) }, stoppingToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await PublishAsync(new SpeechEndedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample), DurationSeconds = speechStart < 0 ? 0 : Seconds(e.Sample - speechStart) }, stoppingToken).ConfigureAwait(false);
-                }
-            }
-
-            if (wakeDetector is not null)
-            {
-                foreach (var detection in wakeDetector.Process(mono.WrittenSpan))
-                {
-                    SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
-                    await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
-                    replies.BargeIn();
-                    if (command is null && commands.Interpreter is { } interpreter)
+                    speaking = e.Kind == VadEventKind.SpeechStart;
+                    if (e.Kind == VadEventKind.SpeechStart)
                     {
-                        var schema = interpreter.Schema;
-                        command = new Endpointer(detection.Sample, speaking, TimeSpan.FromMilliseconds(schema.TrailingSilenceMs), TimeSpan.FromSeconds(schema.MaxUtteranceSeconds));
+                        speechStart = e.Sample;
+                        await PublishAsync(new SpeechStartedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample) }, stoppingToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await PublishAsync(new SpeechEndedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample), DurationSeconds = speechStart < 0 ? 0 : Seconds(e.Sample - speechStart) }, stoppingToken).ConfigureAwait(false);
                     }
                 }
-            }
 
-            if (Interlocked.Exchange(ref _buttonPressed, 0) == 1 && command is null && commands.Interpreter is { } byButton)
-            {
-                // Held to talk: the command starts with this audio, and the release (or end-pointing) ends it.
-                command = new Endpointer(position, speaking, TimeSpan.FromMilliseconds(byButton.Schema.TrailingSilenceMs), TimeSpan.FromSeconds(byButton.Schema.MaxUtteranceSeconds));
-            }
-
-            if (Interlocked.Exchange(ref _buttonReleased, 0) == 1 && command is not null)
-            {
-                command.Push(mono.WrittenSpan, position, activity);
-                command.Stop();
-            }
-
-            if (command is not null && command.Push(mono.WrittenSpan, position, activity))
-            {
-                if (command.HeardSpeech)
+                if (wakeDetector is not null)
                 {
-                    Interpret(command.Utterance, stoppingToken);
+                    foreach (var detection in wakeDetector.Process(mono.WrittenSpan))
+                    {
+                        SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
+                        await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
+                        replies.BargeIn();
+                        if (command is null && commands.Interpreter is { } interpreter)
+                        {
+                            var schema = interpreter.Schema;
+                            command = new Endpointer(detection.Sample, speaking, TimeSpan.FromMilliseconds(schema.TrailingSilenceMs), TimeSpan.FromSeconds(schema.MaxUtteranceSeconds));
+                            heldToTalk = false;
+                        }
+                    }
                 }
 
-                command = null;
-            }
+                if (Interlocked.Exchange(ref _buttonPressed, 0) == 1 && command is null && commands.Interpreter is { } byButton)
+                {
+                    // Held to talk: the command starts with this audio, and the release (or end-pointing) ends it.
+                    command = new Endpointer(position, speaking, TimeSpan.FromMilliseconds(byButton.Schema.TrailingSilenceMs), TimeSpan.FromSeconds(byButton.Schema.MaxUtteranceSeconds));
+                    heldToTalk = true;
+                }
 
-            position += mono.WrittenCount;
+                if (Interlocked.Exchange(ref _buttonReleased, 0) == 1 && command is not null && heldToTalk)
+                {
+                    command.Push(mono.WrittenSpan, position, activity);
+                    command.Stop();
+                }
 
-            if (microphone.DroppedSamples > droppedReported)
-            {
-                droppedReported = microphone.DroppedSamples;
-                SpeechLog.MicrophoneOverrun(logger, droppedReported);
+                if (command is not null && command.Push(mono.WrittenSpan, position, activity))
+                {
+                    if (command.HeardSpeech)
+                    {
+                        Interpret(command.Utterance, stoppingToken);
+                    }
+
+                    command = null;
+                }
+
+                position += mono.WrittenCount;
+
+                if (microphone.DroppedSamples > droppedReported)
+                {
+                    droppedReported = microphone.DroppedSamples;
+                    SpeechLog.MicrophoneOverrun(logger, droppedReported);
+                }
             }
         }
-
-        if (board.PushToTalk is { } pushToTalk)
+        finally
         {
-            pushToTalk.Pressed -= OnButtonPressed;
-            pushToTalk.Released -= OnButtonReleased;
+            if (board.PushToTalk is { } pushToTalk)
+            {
+                pushToTalk.Pressed -= OnButtonPressed;
+                pushToTalk.Released -= OnButtonReleased;
+            }
         }
 
         if (microphone.Problem is { } problem)

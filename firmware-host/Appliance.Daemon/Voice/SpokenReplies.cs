@@ -20,7 +20,7 @@ namespace Appliance.Daemon.Voice;
 /// </summary>
 internal sealed class SpokenReplies : BackgroundService
 {
-    private readonly Channel<VoiceIntent> _queue = Channel.CreateBounded<VoiceIntent>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+    private readonly Channel<VoiceIntent> _queue = Channel.CreateBounded<VoiceIntent>(new BoundedChannelOptions(8) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly ISpeechSynthesizer? _synthesizer;
     private readonly MqttConnection _mqtt;
     private readonly DeviceContext _device;

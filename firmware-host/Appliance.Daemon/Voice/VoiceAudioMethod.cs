@@ -16,7 +16,7 @@ internal sealed class VoiceAudioMethod(VoiceCommands commands) : RpcHandler<Voic
 {
     public override int? MaxPayloadBytes => AsrTranscribeMethod.MaxAudioPayloadBytes;
 
-    /// <summary>A clip is transcribed and interpreted on its own: any hub of a fleet may serve it.</summary>
+    /// <summary>Any hub of a fleet may serve it: from the fleet topic it only transcribes and interprets, as <c>voice.text</c> does there.</summary>
     public override bool FleetServed => true;
 
     protected override async Task<RpcResult<VoiceIntent>> HandleAsync(VoiceAudioParams parameters, RpcCall call, CancellationToken cancellationToken)
@@ -53,7 +53,7 @@ internal sealed class VoiceAudioMethod(VoiceCommands commands) : RpcHandler<Voic
             return Fail(RpcErrorCodes.InvalidParams, "the clip holds no audio");
         }
 
-        var (intent, error) = await commands.InterpretSpokenAsync(audio.Samples, language, cancellationToken).ConfigureAwait(false);
+        var (intent, error) = await commands.InterpretSpokenAsync(audio.Samples, language, cancellationToken, interpretOnly: call.FromFleet).ConfigureAwait(false);
         return intent is not null ? Ok(intent) : Fail(error!.Code, error.Message);
     }
 }

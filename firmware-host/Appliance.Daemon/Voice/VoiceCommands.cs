@@ -69,10 +69,22 @@ internal sealed class VoiceCommands : IDisposable
     /// <param name="language">Its language, already checked against <see cref="Languages"/>.</param>
     /// <param name="cancellationToken">Stops the publications.</param>
     /// <param name="utteranceId">The utterance's id when it already has one (a spoken command's, given at its transcript); null makes one.</param>
+    /// <param name="interpretOnly">
+    /// Interpret and return only (a request from the fleet topic): no confirmation is answered, begun or replaced, and
+    /// nothing is published or spoken; a command marked confirm comes back pending for the caller to confirm.
+    /// </param>
     /// <exception cref="InvalidOperationException">The profile declares no commands (check <see cref="Interpreter"/> first).</exception>
-    public async Task<VoiceIntent> InterpretAsync(string text, string language, CancellationToken cancellationToken, string? utteranceId = null)
+    public async Task<VoiceIntent> InterpretAsync(string text, string language, CancellationToken cancellationToken, string? utteranceId = null, bool interpretOnly = false)
     {
         var interpreter = Interpreter ?? throw new InvalidOperationException("The profile declares no voice commands.");
+        if (interpretOnly)
+        {
+            // A fleet's request: any hub may serve it, and a retry may reach another, so it changes nothing here.
+            var interpreted = await interpreter.InterpretAsync(utteranceId ?? NewUtteranceId(), text, language, ModelStage(), cancellationToken).ConfigureAwait(false);
+            VoiceLog.Interpreted(_logger, interpreted.UtteranceId, interpreted.Intent, interpreted.Source, interpreted.Reason is { } why ? ": " + why : "");
+            return interpreted;
+        }
+
         if (_turn!.IsWaiting && CommandInterpreter.YesOrNo(text, language) is { } answer && _turn.Answer(null, answer) is { Intent: { } answered } outcome)
         {
             await PublishEndedAsync(answered, cancellationToken).ConfigureAwait(false);
@@ -87,12 +99,20 @@ internal sealed class VoiceCommands : IDisposable
         VoiceLog.Interpreted(_logger, intent.UtteranceId, intent.Intent, intent.Source, intent.Reason is { } reason ? ": " + reason : "");
         if (intent.Confirmation == VoiceConfirmations.Pending)
         {
-            if (_turn.Begin(intent, out var expiresAt)?.Intent is { } replaced)
+            ConfirmationOutcome? replacedOutcome;
+            DateTimeOffset expiresAt;
+            lock (_timerGate)
+            {
+                // One step: the expiry timer always belongs to the command the turn holds, however requests interleave.
+                replacedOutcome = _turn.Begin(intent, out expiresAt);
+                StartExpiryLocked(intent.UtteranceId);
+            }
+
+            if (replacedOutcome?.Intent is { } replaced)
             {
                 await PublishEndedAsync(replaced, cancellationToken).ConfigureAwait(false);
             }
 
-            StartExpiry(intent.UtteranceId);
             await PublishEventAsync(new ConfirmationRequestedEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Slots = intent.Slots, Prompt = intent.Reply, ExpiresAt = expiresAt, At = intent.At }, cancellationToken).ConfigureAwait(false);
             _replies.Say(intent);
             return intent;
@@ -115,9 +135,10 @@ internal sealed class VoiceCommands : IDisposable
     /// <param name="samples">The utterance.</param>
     /// <param name="language">The language spoken, already checked; null detects it among the profile's.</param>
     /// <param name="cancellationToken">Stops the transcription and the interpretation.</param>
+    /// <param name="interpretOnly">Transcribe and interpret only, announcing nothing (a request from the fleet topic; see <see cref="InterpretAsync"/>).</param>
     /// <returns>The intent; or, when there is no speech model or the transcription failed, the error (also announced on <c>voice/events</c>).</returns>
     /// <exception cref="InvalidOperationException">The profile declares no commands (check <see cref="Interpreter"/> first).</exception>
-    public async Task<(VoiceIntent? Intent, RpcError? Error)> InterpretSpokenAsync(float[] samples, string? language, CancellationToken cancellationToken)
+    public async Task<(VoiceIntent? Intent, RpcError? Error)> InterpretSpokenAsync(float[] samples, string? language, CancellationToken cancellationToken, bool interpretOnly = false)
     {
         _ = Interpreter ?? throw new InvalidOperationException("The profile declares no voice commands.");
         var utteranceId = NewUtteranceId();
@@ -139,13 +160,21 @@ internal sealed class VoiceCommands : IDisposable
         }
 
         var spokenIn = transcript.Segments.Count > 0 ? transcript.Segments[0].Language : language ?? DefaultLanguage;
-        await PublishEventAsync(new UtteranceTranscribedEvent { UtteranceId = utteranceId, Text = transcript.Text, Language = spokenIn, DurationSeconds = Math.Round(samples.Length / 16000.0, 3), At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
-        return (await InterpretAsync(transcript.Text, spokenIn, cancellationToken, utteranceId).ConfigureAwait(false), null);
+        if (!interpretOnly)
+        {
+            await PublishEventAsync(new UtteranceTranscribedEvent { UtteranceId = utteranceId, Text = transcript.Text, Language = spokenIn, DurationSeconds = Math.Round(samples.Length / 16000.0, 3), At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (await InterpretAsync(transcript.Text, spokenIn, cancellationToken, utteranceId, interpretOnly).ConfigureAwait(false), null);
 
         async Task<(VoiceIntent?, RpcError?)> FailedAsync(RpcError failure)
         {
             VoiceLog.SpokenCommandFailed(_logger, utteranceId, failure.Message);
-            await PublishEventAsync(new VoiceErrorEvent { UtteranceId = utteranceId, Code = failure.Code, Message = failure.Message, At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+            if (!interpretOnly)
+            {
+                await PublishEventAsync(new VoiceErrorEvent { UtteranceId = utteranceId, Code = failure.Code, Message = failure.Message, At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
+            }
+
             return (null, failure);
         }
     }
@@ -194,13 +223,10 @@ internal sealed class VoiceCommands : IDisposable
         }
     }
 
-    private void StartExpiry(string utteranceId)
+    private void StartExpiryLocked(string utteranceId)
     {
-        lock (_timerGate)
-        {
-            _expiry?.Dispose();
-            _expiry = _time.CreateTimer(_ => _ = ExpireAsync(utteranceId), null, _turn!.Timeout, Timeout.InfiniteTimeSpan);
-        }
+        _expiry?.Dispose();
+        _expiry = _time.CreateTimer(_ => _ = ExpireAsync(utteranceId), null, _turn!.Timeout, Timeout.InfiniteTimeSpan);
     }
 
     private async Task ExpireAsync(string utteranceId)

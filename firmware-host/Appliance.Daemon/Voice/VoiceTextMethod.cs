@@ -1,5 +1,6 @@
 using Appliance.Contracts;
 using Appliance.Daemon.Rpc;
+using Appliance.Speech.Whisper;
 
 namespace Appliance.Daemon.Voice;
 
@@ -10,7 +11,10 @@ namespace Appliance.Daemon.Voice;
 /// </summary>
 internal sealed class VoiceTextMethod(VoiceCommands commands) : RpcHandler<VoiceTextParams, VoiceIntent>(RpcMethods.VoiceText)
 {
-    /// <summary>An utterance is interpreted on its own against the profile's schema: any hub of a fleet may serve it.</summary>
+    /// <summary>
+    /// Any hub of a fleet may serve it: from the fleet topic it only interprets (nothing published, no confirmation
+    /// begun or answered), so a retry that reaches another hub changes nothing.
+    /// </summary>
     public override bool FleetServed => true;
 
     /// <summary>The error message of voice methods on a profile without commands.</summary>
@@ -33,12 +37,12 @@ internal sealed class VoiceTextMethod(VoiceCommands commands) : RpcHandler<Voice
             return Fail(RpcErrorCodes.InvalidParams, $"text is {parameters.Text.Length} characters; this device interprets at most {interpreter.Schema.MaxUtteranceChars}");
         }
 
-        var language = parameters.Language ?? commands.DefaultLanguage;
-        if (commands.Languages is { } languages ? !languages.Contains(language, StringComparer.Ordinal) : language.Length is < 2 or > 3 || !language.All(char.IsAsciiLetterLower))
+        // A code or a locale tag (en, EN, en-US), as voice.audio and asr.transcribe take it.
+        if (WhisperLanguages.Resolve(parameters.Language, commands.Languages, out var language) is { } languageProblem)
         {
-            return Fail(RpcErrorCodes.InvalidParams, $"language '{language}' is not one this device takes{(commands.Languages is { } known ? $" ({string.Join(", ", known)})" : "")}");
+            return Fail(RpcErrorCodes.InvalidParams, languageProblem);
         }
 
-        return Ok(await commands.InterpretAsync(parameters.Text, language, cancellationToken).ConfigureAwait(false));
+        return Ok(await commands.InterpretAsync(parameters.Text, language ?? commands.DefaultLanguage, cancellationToken, interpretOnly: call.FromFleet).ConfigureAwait(false));
     }
 }
