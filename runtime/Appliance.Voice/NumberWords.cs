@@ -24,7 +24,12 @@ internal static class NumberWords
         And,
     }
 
-    private sealed record Language(IReadOnlyDictionary<string, (Kind Kind, long Value)> Words, IReadOnlyList<string[]> Minus, bool UnitsBeforeTens);
+    /// <summary>One language's number words and the rules its numbers follow.</summary>
+    /// <param name="Words">Each word's kind and value, by token.</param>
+    /// <param name="Minus">The phrases that make a number negative, as tokens.</param>
+    /// <param name="UnitsBeforeTens">Units come before tens ("five and twenty"): Arabic.</param>
+    /// <param name="Digits">Units in a row are a number said digit by digit ("二零五" is 205), and a zero after a multiplier holds a place ("一百零五" is 105): Chinese.</param>
+    private sealed record Language(IReadOnlyDictionary<string, (Kind Kind, long Value)> Words, IReadOnlyList<string[]> Minus, bool UnitsBeforeTens, bool Digits = false);
 
     private static readonly Dictionary<string, Language> Languages = new(StringComparer.Ordinal)
     {
@@ -48,11 +53,13 @@ internal static class NumberWords
             true,
             "صفر:0 واحد:1 واحدة:1 احد:1 اثنان:2 اثنين:2 اثنا:2 اثنتان:2 اثنتين:2 ثلاثة:3 ثلاث:3 اربعة:4 اربع:4 خمسة:5 خمس:5 ستة:6 ست:6 سبعة:7 سبع:7 ثمانية:8 ثماني:8 ثمان:8 تسعة:9 تسع:9",
             "عشرة:10 عشر:10 عشرون:20 عشرين:20 ثلاثون:30 ثلاثين:30 اربعون:40 اربعين:40 خمسون:50 خمسين:50 ستون:60 ستين:60 سبعون:70 سبعين:70 ثمانون:80 ثمانين:80 تسعون:90 تسعين:90"
-                + " وعشرون:20 وعشرين:20 وثلاثون:30 وثلاثين:30 واربعون:40 واربعين:40 وخمسون:50 وخمسين:50 وستون:60 وستين:60 وسبعون:70 وسبعين:70 وثمانون:80 وثمانين:80 وتسعون:90 وتسعين:90",
+                + " مئتان:200 مئتين:200 مائتان:200 مائتين:200 ثلاثمئة:300 ثلاثمائة:300 اربعمئة:400 اربعمائة:400 خمسمئة:500 خمسمائة:500"
+                + " ستمئة:600 ستمائة:600 سبعمئة:700 سبعمائة:700 ثمانمئة:800 ثمانمائة:800 تسعمئة:900 تسعمائة:900",
             "مئة:100 مائة:100",
             "الف:1000",
             "ناقص سالب",
-            "و"),
+            "و",
+            attachedAnd: "و"),
         ["zh"] = Build(
             false,
             "零:0 一:1 二:2 两:2 三:3 四:4 五:5 六:6 七:7 八:8 九:9",
@@ -60,7 +67,8 @@ internal static class NumberWords
             "十:10 百:100",
             "千:1000",
             "负 零下",
-            ""),
+            "",
+            digits: true),
     };
 
     /// <summary>
@@ -143,8 +151,15 @@ internal static class NumberWords
 
             switch (word.Kind)
             {
-                case Kind.Unit when last is Kind.Unit || (last is Kind.Addend && (language.UnitsBeforeTens || part % 10 != 0)):
-                    return Result(total, part, unit, start, end); // "fifteen one" is two numbers; "twenty one" is one
+                case Kind.Unit when word.Value == 0 && language.Digits && last is Kind.Multiplier or Kind.Scale
+                    && i + 1 < tokens.Count && language.Words.TryGetValue(tokens[i + 1], out var after) && after.Kind == Kind.Unit:
+                    end = i + 1;
+                    continue; // a zero that holds a place: "一百零五" is 105
+                case Kind.Unit when last is Kind.Unit && language.Digits && total == 0 && part == 0:
+                    unit = (unit * 10) + word.Value; // said digit by digit: "二零五" is 205
+                    break;
+                case Kind.Unit when last is Kind.Unit || (last is Kind.Addend && !(part % 100 == 0 || (!language.UnitsBeforeTens && part % 10 == 0))):
+                    return Result(total, part, unit, start, end); // "fifteen one" is two numbers; "twenty one" and "three hundred and five" are one
                 case Kind.Unit:
                     unit = word.Value;
                     break;
@@ -190,7 +205,17 @@ internal static class NumberWords
     private static (long Value, int Length)? Result(long total, long part, long unit, int start, int end) =>
         end > start ? (total + part + unit, end - start) : null;
 
-    private static Language Build(bool unitsBeforeTens, string units, string addends, string multipliers, string scales, string minus, string and)
+    /// <summary>A language's number words from lists of <c>word:value</c> entries, one list per kind.</summary>
+    /// <param name="unitsBeforeTens">See <see cref="Language.UnitsBeforeTens"/>.</param>
+    /// <param name="units">0 to 9.</param>
+    /// <param name="addends">Teens, tens, and whole hundreds where one word says them.</param>
+    /// <param name="multipliers">Ten (十) and hundred.</param>
+    /// <param name="scales">Thousand.</param>
+    /// <param name="minus">The minus words or phrases, space-separated.</param>
+    /// <param name="and">The standalone conjunction between parts of a number, if any.</param>
+    /// <param name="attachedAnd">A conjunction written onto the next number word ("وخمسة", and five): each unit, addend and multiplier also comes with it.</param>
+    /// <param name="digits">See <see cref="Language.Digits"/>.</param>
+    private static Language Build(bool unitsBeforeTens, string units, string addends, string multipliers, string scales, string minus, string and, string? attachedAnd = null, bool digits = false)
     {
         var words = new Dictionary<string, (Kind, long)>(StringComparer.Ordinal);
         foreach (var (list, kind) in new[] { (units, Kind.Unit), (addends, Kind.Addend), (multipliers, Kind.Multiplier), (scales, Kind.Scale), (and, Kind.And) })
@@ -199,16 +224,20 @@ internal static class NumberWords
             {
                 var colon = entry.IndexOf(':', StringComparison.Ordinal);
                 var value = colon < 0 ? 0 : long.Parse(entry[(colon + 1)..], CultureInfo.InvariantCulture);
+                var word = colon < 0 ? entry : entry[..colon];
                 // Keys are stored as the tokenizer writes them (folded letters, no marks), so either spelling matches.
-                foreach (var token in UtteranceText.Split(colon < 0 ? entry : entry[..colon]))
+                foreach (var spelling in kind is Kind.Unit or Kind.Addend or Kind.Multiplier && attachedAnd is not null ? [word, attachedAnd + word] : new[] { word })
                 {
-                    words[token.Text] = (kind, value);
+                    foreach (var token in UtteranceText.Split(spelling))
+                    {
+                        words[token.Text] = (kind, value);
+                    }
                 }
             }
         }
 
         // Minus words may be phrases ("零下", below zero, is two characters).
         var minusPhrases = minus.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => UtteranceText.Split(p).Select(w => w.Text).ToArray()).ToList();
-        return new Language(words, minusPhrases, unitsBeforeTens);
+        return new Language(words, minusPhrases, unitsBeforeTens, digits);
     }
 }

@@ -197,6 +197,24 @@ public sealed class CommandInterpreterTests
     }
 
     [Theory]
+    [InlineData("برو به بی بی سی ۱", "fa", "bbc_one")] // "سی" is also thirty: both spellings are listed
+    [InlineData("برو به بی بی سی یک", "fa", "bbc_one")]
+    [InlineData("换到一百零五台", "zh", null)]
+    public void Channels_said_with_numbers_in_their_names_are_found(string text, string language, string? channel)
+    {
+        var result = For("rk3588-tv").Interpret("c", text, language);
+
+        if (channel is null)
+        {
+            Assert.Equal(("channel_number", 105L), (result.Intent, result.Slots["number"]!.GetValue<long>()));
+        }
+        else
+        {
+            Assert.Equal(("channel_name", channel), (result.Intent, result.Slots["channel"]!.GetValue<string>()));
+        }
+    }
+
+    [Theory]
     [InlineData("تلویزیون را روشن کن", "fa", "تلویزیون روشن می‌شود.")]
     [InlineData("关掉电视", "zh", "电视：关掉。")]
     [InlineData("switch to BBC One", "en", "Switching to bbc one.")]

@@ -41,6 +41,16 @@ public sealed class UtteranceTextTests
     [InlineData("بیست و بیست", "fa", "20 و 20")]
     [InlineData("خمسة و عشرون", "ar", "25")]
     [InlineData("零下十八度", "zh", "-18 度")]
+    [InlineData("一百零五", "zh", "105")] // a zero that holds a place
+    [InlineData("一千零一", "zh", "1001")]
+    [InlineData("二零五", "zh", "205")] // said digit by digit
+    [InlineData("零", "zh", "0")]
+    [InlineData("مئة وخمسة", "ar", "105")] // "and" written onto the unit
+    [InlineData("مئة وخمسة وعشرون", "ar", "125")]
+    [InlineData("ثلاثمئة وخمسة", "ar", "305")]
+    [InlineData("مئتان", "ar", "200")]
+    [InlineData("عشرون خمسة", "ar", "20 5")] // Arabic says the unit first
+    [InlineData("سیصد و پنج", "fa", "305")]
     [InlineData("switch to HDMI1", "en", "switch to hdmi 1")]
     [InlineData("-18°C", "en", "-18 c")]
     [InlineData("20c", "en", "20 c")]
