@@ -108,6 +108,9 @@ internal sealed class SpokenReplies : BackgroundService
             return;
         }
 
+        // Playing starts before the publication (the speaker takes the clip at once), so that a listener to voice/tts
+        // hears of a reply no sooner than it plays; the next reply waits until this one has played.
+        var playing = Speaker?.PlayAsync(speech.Samples, cancellationToken);
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(Topics.VoiceTts(_device.DeviceId))
             .WithPayload(OggOpusWriter.FromMono16k(speech.Samples))
@@ -121,7 +124,7 @@ internal sealed class SpokenReplies : BackgroundService
             VoiceLog.NotPublished(_logger, intent.UtteranceId, "voice/tts");
         }
 
-        if (Speaker is not null && await Speaker.PlayAsync(speech.Samples, cancellationToken).ConfigureAwait(false) is { } problem)
+        if (playing is not null && await playing.ConfigureAwait(false) is { } problem)
         {
             VoiceLog.ReplyNotSpoken(_logger, intent.UtteranceId, problem);
         }
