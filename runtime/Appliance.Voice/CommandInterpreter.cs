@@ -165,14 +165,14 @@ public sealed partial class CommandInterpreter
         for (var trimmed = true; trimmed && start < end;)
         {
             trimmed = false;
-            foreach (var phrase in courtesy.Leading.Where(p => p.Length <= end - start && p.SequenceEqual(tokens.Skip(start).Take(p.Length))))
+            foreach (var phrase in courtesy.Leading.Where(p => p.Length <= end - start && UtteranceText.HasAt(tokens, start, p)))
             {
                 start += phrase.Length;
                 trimmed = true;
                 break;
             }
 
-            foreach (var phrase in courtesy.Trailing.Where(p => p.Length <= end - start && p.SequenceEqual(tokens.Skip(end - p.Length).Take(p.Length))))
+            foreach (var phrase in courtesy.Trailing.Where(p => p.Length <= end - start && UtteranceText.HasAt(tokens, end - p.Length, p)))
             {
                 end -= phrase.Length;
                 trimmed = true;

@@ -89,7 +89,7 @@ internal static class NumberWords
         var folded = new List<Word>(tokens.Count);
         for (var i = 0; i < tokens.Count;)
         {
-            var minus = numbers.Minus.FirstOrDefault(phrase => Starts(tokens, i, phrase))?.Length ?? 0;
+            var minus = numbers.Minus.FirstOrDefault(phrase => UtteranceText.HasAt(tokens, i, phrase))?.Length ?? 0;
             var negative = minus > 0 && i + minus < tokens.Count;
             var start = negative ? i + minus : i;
             if (negative && long.TryParse(tokens[start], NumberStyles.None, CultureInfo.InvariantCulture, out var digits))
@@ -116,24 +116,6 @@ internal static class NumberWords
     {
         var digits = value.ToString(CultureInfo.InvariantCulture);
         return new Word(digits, digits);
-    }
-
-    private static bool Starts(List<string> tokens, int position, string[] phrase)
-    {
-        if (position + phrase.Length > tokens.Count)
-        {
-            return false;
-        }
-
-        for (var i = 0; i < phrase.Length; i++)
-        {
-            if (tokens[position + i] != phrase[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>The number spelled from <paramref name="start"/>, and how many tokens it takes; null when none starts there.</summary>

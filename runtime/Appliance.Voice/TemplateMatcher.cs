@@ -116,29 +116,11 @@ public sealed class TemplateMatcher
         Continuation next = end => Sequence(nodes, index + 1, end, utterance, slots, steps, rest);
         return nodes[index] switch
         {
-            Literal literal => Starts(utterance.Tokens, position, literal.Tokens) && next(position + literal.Tokens.Count),
+            Literal literal => UtteranceText.HasAt(utterance.Tokens, position, literal.Tokens) && next(position + literal.Tokens.Count),
             Choice choice => choice.Alternatives.Any(alternative => Sequence(alternative, 0, position, utterance, slots, steps, next)),
             SlotNode slot => slot.Take(utterance, position, slots, next),
             _ => false,
         };
-    }
-
-    private static bool Starts(IReadOnlyList<string> tokens, int position, IReadOnlyList<string> expected)
-    {
-        if (position + expected.Count > tokens.Count)
-        {
-            return false;
-        }
-
-        for (var i = 0; i < expected.Count; i++)
-        {
-            if (!string.Equals(tokens[position + i], expected[i], StringComparison.Ordinal))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     private static List<Node> Compile(IReadOnlyList<TemplatePart> parts, IntentSpec intent, string language)
@@ -198,7 +180,7 @@ public sealed class TemplateMatcher
                 case SlotSpec.Types.Choice:
                     foreach (var (phrase, value) in Phrases)
                     {
-                        if (Starts(tokens, position, phrase) && Bind(slots, JsonValue.Create(value), () => next(position + phrase.Count)))
+                        if (UtteranceText.HasAt(tokens, position, phrase) && Bind(slots, JsonValue.Create(value), () => next(position + phrase.Count)))
                         {
                             return true;
                         }

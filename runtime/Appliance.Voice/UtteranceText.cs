@@ -131,6 +131,25 @@ public static class UtteranceText
         return text.ToString();
     }
 
+    /// <summary>Whether <paramref name="phrase"/> stands in <paramref name="tokens"/> at <paramref name="position"/>, token for token.</summary>
+    internal static bool HasAt(IReadOnlyList<string> tokens, int position, IReadOnlyList<string> phrase)
+    {
+        if (position < 0 || position + phrase.Count > tokens.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < phrase.Count; i++)
+        {
+            if (!string.Equals(tokens[position + i], phrase[i], StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     internal static bool IsHan(char c) => c is >= '\u4E00' and <= '\u9FFF' or >= '\u3400' and <= '\u4DBF' or >= '\uF900' and <= '\uFAFF';
 }
 

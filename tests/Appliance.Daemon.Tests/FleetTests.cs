@@ -90,8 +90,7 @@ public sealed class FleetTests(ForgedSpeechModels models, ITestOutputHelper outp
     public async Task Voice_commands_on_the_fleet_topic_are_served_by_the_hubs_in_turn_each_naming_itself()
     {
         await using var mosquitto = await MosquittoBroker.StartPrivateAsync();
-        var tv = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rk3588-tv.json")))!;
-        var profile = TestProfiles.Write(p => p["commands"] = tv["commands"]!.DeepClone());
+        var profile = TestProfiles.Write(p => TestProfiles.TakeFrom(p, "rk3588-tv", "commands"));
         var hubs = new List<RunningDaemon>();
         try
         {

@@ -21,17 +21,10 @@ public sealed class SpokenCommandTests(ForgedSpeechModels models, ITestOutputHel
 
     private async Task<RunningDaemon> StartAsync()
     {
-        var fridge = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rpi5-fridge.json")))!;
-        var profile = JsonNode.Parse(File.ReadAllText(models.Profile()))!.AsObject();
-        profile["commands"] = fridge["commands"]!.DeepClone();
-        profile["sensors"] = fridge["sensors"]!.DeepClone(); // its questions name the fridge's sensors (not on this machine: no readings)
-        var path = TestProfiles.Write(p =>
-        {
-            foreach (var (key, value) in profile)
-            {
-                p[key] = value?.DeepClone();
-            }
-        });
+        var path = models.Profile();
+        var profile = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        TestProfiles.TakeFrom(profile, "rpi5-fridge", "commands", "sensors"); // its questions name the fridge's sensors (not on this machine: no readings)
+        File.WriteAllText(path, profile.ToJsonString());
         var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={path}"]);
         await daemon.Service<SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
         return daemon;

@@ -235,12 +235,10 @@ public sealed class SpokenReplyTests(ITestOutputHelper output)
     [Fact]
     public async Task A_reply_is_published_as_ogg_opus_played_and_cut_off_by_the_push_to_talk_button()
     {
-        var tv = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", "rk3588-tv.json")))!;
         var profile = TestProfiles.Write(p =>
         {
-            p["commands"] = tv["commands"]!.DeepClone();
+            TestProfiles.TakeFrom(p, "rk3588-tv", "commands", "transcription");
             p["commands"]!["spokenReplies"] = new System.Text.Json.Nodes.JsonObject { ["outputDevice"] = "simulated" };
-            p["transcription"] = tv["transcription"]!.DeepClone();
         });
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
         await using var client = await daemon.ConnectAsync();

@@ -27,10 +27,7 @@ public sealed class VoiceModelTests(ForgedVoiceModel model, ITestOutputHelper ou
     /// <summary>A board's command schema (<c>rk3588-tv</c>, <c>rpi5-fridge</c>) on dev-x64 with the forged model as the voice model.</summary>
     private string WithVoiceModel(string board = "rk3588-tv") => TestProfiles.Write(p =>
     {
-        var profile = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", board + ".json")))!;
-        p["commands"] = profile["commands"]!.DeepClone();
-        p["sensors"] = profile["sensors"]!.DeepClone(); // questions name the board's sensors (not on this machine: no readings)
-        p["transcription"] = profile["transcription"]!.DeepClone();
+        TestProfiles.TakeFrom(p, board, "commands", "sensors", "transcription"); // questions name the board's sensors (not on this machine: no readings)
         p["models"]!["voiceLlm"] = new JsonObject { ["id"] = "tiny-r1", ["path"] = model.Folder };
     });
 

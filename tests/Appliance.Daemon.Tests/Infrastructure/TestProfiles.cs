@@ -17,6 +17,16 @@ internal static class TestProfiles
         return path;
     }
 
+    /// <summary>Copies <paramref name="sections"/> (such as <c>commands</c>, <c>sensors</c>) of the shipped profile <paramref name="board"/> into <paramref name="profile"/>.</summary>
+    public static void TakeFrom(JsonObject profile, string board, params string[] sections)
+    {
+        var shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", board + ".json")))!;
+        foreach (var section in sections)
+        {
+            profile[section] = shipped[section]!.DeepClone();
+        }
+    }
+
     /// <summary>dev-x64 with its climate sensor polled every second.</summary>
     public static string FastSensor() => Write(p => p["sensors"]![0]!["intervalSeconds"] = 1);
 }
