@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace Appliance.Meetings;
+namespace Appliance.Storage;
 
 /// <summary>
 /// Replaces a small file so that a crash leaves either the old or the new content, never a mix, and makes new directory
@@ -9,7 +9,7 @@ namespace Appliance.Meetings;
 /// disk (a full or read-only filesystem, an I/O error reported by <c>fsync</c> or <c>close</c>) is an
 /// <see cref="IOException"/>.
 /// </summary>
-internal static partial class AtomicFile
+public static partial class AtomicFile
 {
     private const int ReadOnlyFlag = 0x0000;          // O_RDONLY: enough to fsync a directory (POSIX)
     private const int CloseOnExecFlag = 0x80000;      // O_CLOEXEC (Linux, the same on x86-64 and ARM)

@@ -1,11 +1,11 @@
-namespace Appliance.Meetings;
+namespace Appliance.Storage;
 
 /// <summary>
 /// Tells a full disk from other storage failures. On Linux .NET reports a failed system call's errno as the
 /// <see cref="Exception.HResult"/> of its <see cref="IOException"/>; ENOSPC and EDQUOT (the same numbers on x86-64
 /// and ARM) mean the file system or the user's quota has no room left.
 /// </summary>
-internal static class DiskFull
+public static class DiskFull
 {
     private const int NoSpace = 28;        // ENOSPC
     private const int QuotaExceeded = 122; // EDQUOT
