@@ -1,0 +1,233 @@
+using System.Security.Cryptography;
+using System.Text.Json.Serialization.Metadata;
+using Appliance.Storage;
+
+namespace Appliance.Ota;
+
+/// <summary>
+/// The device's side of the TUF client workflow (TUF §5.3–5.6): it keeps the trusted metadata in a folder, follows
+/// root rotations one version at a time, then takes timestamp, snapshot and targets, each checked for signatures
+/// over its role's threshold, expiry, version order and consistency with the others. A refusal leaves the trusted
+/// metadata as it was. Not thread-safe: one update at a time.
+/// </summary>
+internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetcher, TimeProvider time)
+{
+    /// <summary>The most root versions one update follows; a repository that rotated more often is refused until a newer root is installed.</summary>
+    public const int MaxRootRotations = 32;
+
+    /// <summary>The trusted root, installed with the firmware (<paramref name="initialRoot"/>) the first time.</summary>
+    /// <exception cref="OtaRefusedException">The stored or initial root is not valid root metadata signed by itself.</exception>
+    public RootMetadata TrustedRoot(string? initialRoot)
+    {
+        var path = Path.Combine(directory, Roles.FileName(Roles.Root));
+        if (!File.Exists(path))
+        {
+            if (initialRoot is null || !File.Exists(initialRoot))
+            {
+                throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"no trusted root: {path} does not exist and no initial root.json was provisioned");
+            }
+
+            AtomicFile.CreateDirectory(directory);
+            AtomicFile.Write(path, File.ReadAllBytes(initialRoot));
+        }
+
+        var root = MetadataFile.Parse(Roles.FileName(Roles.Root), File.ReadAllBytes(path), Roles.Root, OtaJson.Default.RootMetadata);
+        MetadataFile.CheckRoot(root.FileName, root.Signed);
+        MetadataFile.RequireThreshold(root, root.Signed, Roles.Root);
+        return root.Signed;
+    }
+
+    /// <summary>Runs the workflow and returns the new trusted targets metadata.</summary>
+    /// <exception cref="OtaRefusedException">Any step refused; the trusted metadata is as it was before the refused file.</exception>
+    public async Task<TargetsMetadata> RefreshAsync(string? initialRoot, CancellationToken cancellationToken)
+    {
+        var limits = fetcher.Limits;
+        var root = TrustedRoot(initialRoot);
+        var firstRoot = root;
+
+        // §5.3: follow the chain of roots; each must be signed by the previous root's keys and by its own.
+        for (var step = 0; step < MaxRootRotations; step++)
+        {
+            var name = Roles.RootFileName(root.Version + 1);
+            if (await fetcher.MetadataAsync(name, limits.RootMaxBytes, cancellationToken).ConfigureAwait(false) is not { } bytes)
+            {
+                break;
+            }
+
+            var next = MetadataFile.Parse(name, bytes, Roles.Root, OtaJson.Default.RootMetadata);
+            MetadataFile.CheckRoot(name, next.Signed);
+            MetadataFile.RequireThreshold(next, root, Roles.Root);
+            MetadataFile.RequireThreshold(next, next.Signed, Roles.Root);
+            if (next.Signed.Version != root.Version + 1)
+            {
+                throw OtaRefusedException.Of(OtaRefusalCode.Rollback, $"{name}: holds version {next.Signed.Version}, not {root.Version + 1}");
+            }
+
+            Store(Roles.FileName(Roles.Root), bytes);
+            root = next.Signed;
+        }
+
+        RequireFresh(Roles.FileName(Roles.Root), root);
+
+        // §5.3.11: after a rotation of the timestamp or snapshot keys, the old files are no longer a floor (fast-forward recovery).
+        if (Rotated(firstRoot, root, Roles.Timestamp) || Rotated(firstRoot, root, Roles.Snapshot))
+        {
+            Forget(Roles.Timestamp);
+            Forget(Roles.Snapshot);
+        }
+
+        if (Rotated(firstRoot, root, Roles.Targets))
+        {
+            Forget(Roles.Targets);
+        }
+
+        // §5.4: timestamp.
+        var timestampName = Roles.FileName(Roles.Timestamp);
+        var timestampBytes = await fetcher.MetadataAsync(timestampName, limits.TimestampMaxBytes, cancellationToken).ConfigureAwait(false)
+            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{timestampName}: the repository has none");
+        var timestamp = MetadataFile.Parse(timestampName, timestampBytes, Roles.Timestamp, OtaJson.Default.TimestampMetadata);
+        MetadataFile.RequireThreshold(timestamp, root, Roles.Timestamp);
+        var snapshotName = Roles.FileName(Roles.Snapshot);
+        if (!timestamp.Signed.Meta.TryGetValue(snapshotName, out var snapshotInfo))
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"{timestampName}: names no {snapshotName}");
+        }
+
+        if (Trusted(Roles.Timestamp, root, OtaJson.Default.TimestampMetadata) is { } oldTimestamp)
+        {
+            RequireNotOlder(timestampName, timestamp.Signed.Version, oldTimestamp.Version);
+            if (oldTimestamp.Meta.TryGetValue(snapshotName, out var oldSnapshot))
+            {
+                RequireNotOlder($"{timestampName} (its {snapshotName})", snapshotInfo.Version, oldSnapshot.Version);
+            }
+        }
+
+        RequireFresh(timestampName, timestamp.Signed);
+        Store(timestampName, timestampBytes);
+
+        // §5.5: snapshot, exactly the one the timestamp names.
+        var snapshotBytes = await fetcher.MetadataAsync(snapshotName, snapshotInfo.Length ?? limits.SnapshotMaxBytes, cancellationToken).ConfigureAwait(false)
+            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{snapshotName}: the repository has none");
+        RequireNamed(snapshotName, snapshotBytes, snapshotInfo, timestampName);
+        var snapshot = MetadataFile.Parse(snapshotName, snapshotBytes, Roles.Snapshot, OtaJson.Default.SnapshotMetadata);
+        MetadataFile.RequireThreshold(snapshot, root, Roles.Snapshot);
+        if (snapshot.Signed.Version != snapshotInfo.Version)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{snapshotName}: version {snapshot.Signed.Version}, but {timestampName} names version {snapshotInfo.Version}");
+        }
+
+        var targetsName = Roles.FileName(Roles.Targets);
+        if (!snapshot.Signed.Meta.TryGetValue(targetsName, out var targetsInfo))
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"{snapshotName}: names no {targetsName}");
+        }
+
+        if (Trusted(Roles.Snapshot, root, OtaJson.Default.SnapshotMetadata) is { } oldSnapshotRole)
+        {
+            RequireNotOlder(snapshotName, snapshot.Signed.Version, oldSnapshotRole.Version);
+            foreach (var (file, info) in oldSnapshotRole.Meta)
+            {
+                if (!snapshot.Signed.Meta.TryGetValue(file, out var now))
+                {
+                    throw OtaRefusedException.Of(OtaRefusalCode.Rollback, $"{snapshotName}: no longer names {file}");
+                }
+
+                RequireNotOlder($"{snapshotName} (its {file})", now.Version, info.Version);
+            }
+        }
+
+        RequireFresh(snapshotName, snapshot.Signed);
+        Store(snapshotName, snapshotBytes);
+
+        // §5.6: targets, exactly the one the snapshot names.
+        var targetsBytes = await fetcher.MetadataAsync(targetsName, targetsInfo.Length ?? limits.TargetsMaxBytes, cancellationToken).ConfigureAwait(false)
+            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{targetsName}: the repository has none");
+        RequireNamed(targetsName, targetsBytes, targetsInfo, snapshotName);
+        var targets = MetadataFile.Parse(targetsName, targetsBytes, Roles.Targets, OtaJson.Default.TargetsMetadata);
+        MetadataFile.RequireThreshold(targets, root, Roles.Targets);
+        if (targets.Signed.Version != targetsInfo.Version)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{targetsName}: version {targets.Signed.Version}, but {snapshotName} names version {targetsInfo.Version}");
+        }
+
+        if (Trusted(Roles.Targets, root, OtaJson.Default.TargetsMetadata) is { } oldTargets)
+        {
+            RequireNotOlder(targetsName, targets.Signed.Version, oldTargets.Version);
+        }
+
+        RequireFresh(targetsName, targets.Signed);
+        Store(targetsName, targetsBytes);
+        return targets.Signed;
+    }
+
+    private static bool Rotated(RootMetadata before, RootMetadata after, string role) =>
+        !before.Roles[role].KeyIds.Order(StringComparer.Ordinal).SequenceEqual(after.Roles[role].KeyIds.Order(StringComparer.Ordinal));
+
+    /// <summary>The stored metadata of <paramref name="role"/> if it still verifies under <paramref name="root"/>; null when there is none or it does not.</summary>
+    private T? Trusted<T>(string role, RootMetadata root, JsonTypeInfo<T> typeInfo)
+        where T : RoleMetadata
+    {
+        var path = Path.Combine(directory, Roles.FileName(role));
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            var parsed = MetadataFile.Parse(Roles.FileName(role), File.ReadAllBytes(path), role, typeInfo);
+            MetadataFile.RequireThreshold(parsed, root, role);
+            return parsed.Signed;
+        }
+        catch (OtaRefusedException)
+        {
+            return null;
+        }
+    }
+
+    private void Store(string name, byte[] bytes)
+    {
+        AtomicFile.CreateDirectory(directory);
+        AtomicFile.Write(Path.Combine(directory, name), bytes);
+    }
+
+    private void Forget(string role)
+    {
+        var path = Path.Combine(directory, Roles.FileName(role));
+        if (File.Exists(path))
+        {
+            File.Delete(path);
+            AtomicFile.FlushDirectory(directory);
+        }
+    }
+
+    private void RequireFresh(string name, RoleMetadata metadata)
+    {
+        if (metadata.Expires <= time.GetUtcNow())
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Expired, $"{name}: version {metadata.Version} expired at {metadata.Expires:u}");
+        }
+    }
+
+    private static void RequireNotOlder(string name, int version, int trusted)
+    {
+        if (version < trusted)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Rollback, $"{name}: version {version} is older than the trusted version {trusted}");
+        }
+    }
+
+    /// <summary>Requires <paramref name="bytes"/> to be exactly the file that <paramref name="namedBy"/> names: another one is a mix-and-match.</summary>
+    private static void RequireNamed(string name, byte[] bytes, MetaFileInfo info, string namedBy)
+    {
+        if (info.Length is long length && bytes.Length != length)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{name}: {bytes.Length} bytes, but {namedBy} names a file of {length} (version {info.Version})");
+        }
+
+        if (info.Hashes?.GetValueOrDefault("sha256") is { } expected && !string.Equals(OtaKeys.Hex(SHA256.HashData(bytes)), expected, StringComparison.OrdinalIgnoreCase))
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{name}: not the file {namedBy} names (version {info.Version}): its SHA-256 differs");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+using System.CommandLine;
+using System.Net;
+using Appliance.Ota;
+using Spectre.Console;
+
+namespace Appliance.OtaTool;
+
+/// <summary>
+/// The technician's <c>appliance-ota</c> command line: keys, a signed repository of model bundles, and a static
+/// server for it. Every command returns 0 on success and 1 with a one-line reason otherwise.
+/// </summary>
+internal static class OtaCli
+{
+    private static readonly string[] RoleNames = [Roles.Root, Roles.Targets, Roles.Snapshot, Roles.Timestamp];
+
+    public static Task<int> InvokeAsync(string[] args, IAnsiConsole console, CancellationToken cancellationToken = default) =>
+        Build(console).Parse(args).InvokeAsync(cancellationToken: cancellationToken);
+
+    private static RootCommand Build(IAnsiConsole console)
+    {
+        var repo = new Option<DirectoryInfo>("--repo") { Description = "The repository folder (static files)", Required = true };
+        var signingKeys = new Option<FileInfo[]>("--key") { Description = "A private key file to sign with (repeat; each signs the roles the root lists it for)", AllowMultipleArgumentsPerToken = true };
+
+        var keyOut = new Option<FileInfo>("--out") { Description = "Where to write the private key; the public entry goes beside it as .pub", Required = true };
+        var keygen = new Command("keygen", "Create an Ed25519 signing key") { keyOut };
+        keygen.SetAction(parse => Run(console, () =>
+        {
+            using var key = SigningKey.Generate();
+            key.Save(parse.GetValue(keyOut)!.FullName);
+            console.MarkupLineInterpolated($"key [bold]{key.KeyId[..16]}[/] written to {parse.GetValue(keyOut)!.FullName}");
+        }));
+
+        var roleKeys = new Option<string[]>("--role-key") { Description = "ROLE=KEYFILE: a key of a role (root, targets, snapshot, timestamp); repeat for more keys or roles", Required = true, AllowMultipleArgumentsPerToken = true };
+        var thresholds = new Option<string[]>("--threshold") { Description = "ROLE=N: how many of the role's keys must sign (1 when not given)", AllowMultipleArgumentsPerToken = true };
+        var init = new Command("init", "Create a repository: root metadata version 1 naming each role's keys, signed by them") { repo, roleKeys, thresholds };
+        init.SetAction(parse => Run(console, () =>
+        {
+            var pairs = Pairs(parse.GetValue(roleKeys) ?? [], "--role-key");
+            var limits = Pairs(parse.GetValue(thresholds) ?? [], "--threshold").ToDictionary(p => p.Key, p => int.TryParse(p.Value, out var n) && n > 0 ? n : throw new RepositoryException($"--threshold {p.Key}={p.Value}: not a positive number"));
+            var keys = pairs.Select(p => p.Value).Distinct().ToDictionary(f => f, SigningKey.Load);
+            try
+            {
+                var roles = RoleNames.ToDictionary(r => r, r =>
+                {
+                    var entries = pairs.Where(p => p.Key == r).Select(p => keys[p.Value].Public).ToList();
+                    return entries.Count == 0 ? throw new RepositoryException($"no --role-key for the {r} role") : ((IReadOnlyList<KeyEntry>)entries, limits.GetValueOrDefault(r, 1));
+                });
+                if (pairs.FirstOrDefault(p => !RoleNames.Contains(p.Key)) is { Key: { } unknown })
+                {
+                    throw new RepositoryException($"--role-key {unknown}=…: not a role (root, targets, snapshot, timestamp)");
+                }
+
+                new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System).Init(roles, keys.Values);
+                console.MarkupLineInterpolated($"repository created in {parse.GetValue(repo)!.FullName}: root version 1");
+            }
+            finally
+            {
+                foreach (var key in keys.Values)
+                {
+                    key.Dispose();
+                }
+            }
+        }));
+
+        var bundle = new Option<string>("--bundle") { Description = "The bundle's name (for example tv-models)", Required = true };
+        var release = new Option<int>("--release") { Description = "The release counter, higher than any earlier release of this bundle", Required = true };
+        var models = new Option<string[]>("--model") { Description = "FEATURE=FOLDER: a model folder for a feature (asr, voiceLlm, summaryLlm, vad, wakeWord); repeat", Required = true, AllowMultipleArgumentsPerToken = true };
+        var modelIds = new Option<string[]>("--model-id") { Description = "FEATURE=ID: the model id (default: the folder's name)", AllowMultipleArgumentsPerToken = true };
+        var entries = new Option<string[]>("--entry") { Description = "FEATURE=FILE: the file the feature loads, for a one-file model such as silero_vad.onnx", AllowMultipleArgumentsPerToken = true };
+        var socs = new Option<string[]>("--soc") { Description = "An SoC model the release is for, as profiles name it in soc.model (repeat; none: any)", AllowMultipleArgumentsPerToken = true };
+        var profiles = new Option<string[]>("--profile") { Description = "A device profile the release is for (repeat; none: any)", AllowMultipleArgumentsPerToken = true };
+        var minDaemon = new Option<string>("--min-daemon") { Description = "The oldest daemon version that can run it", DefaultValueFactory = _ => "0.0.0" };
+        var releaseCommand = new Command("release", "Pack model folders into targets, add them as a bundle, and sign targets, snapshot and timestamp")
+        {
+            repo, signingKeys, bundle, release, models, modelIds, entries, socs, profiles, minDaemon,
+        };
+        releaseCommand.SetAction(parse => Run(console, () =>
+        {
+            var repository = new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System);
+            var ids = Pairs(parse.GetValue(modelIds) ?? [], "--model-id").ToDictionary();
+            var entryFiles = Pairs(parse.GetValue(entries) ?? [], "--entry").ToDictionary();
+            var targets = repository.Targets;
+            var files = new Dictionary<string, TargetFile>(targets.Targets);
+            var members = new List<string>();
+            using var keys = new KeyRing(parse.GetValue(signingKeys) ?? []);
+            foreach (var (feature, folder) in Pairs(parse.GetValue(models)!, "--model"))
+            {
+                if (!OtaFeatures.All.Contains(feature))
+                {
+                    throw new RepositoryException($"--model {feature}=…: not a feature ({string.Join(", ", OtaFeatures.All)})");
+                }
+
+                var custom = new ModelTarget
+                {
+                    Feature = feature,
+                    ModelId = ids.GetValueOrDefault(feature) ?? new DirectoryInfo(folder).Name,
+                    Release = parse.GetValue(release),
+                    Socs = parse.GetValue(socs) ?? [],
+                    Profiles = parse.GetValue(profiles) ?? [],
+                    MinDaemonVersion = parse.GetValue(minDaemon)!,
+                    Entry = entryFiles.GetValueOrDefault(feature),
+                };
+                var (path, file) = console.Status().Start($"packing {folder}", _ => repository.Pack(folder, custom));
+                files[path] = file;
+                members.Add(path);
+                console.MarkupLineInterpolated($"  {path}: {file.Length:N0} bytes, sha256 {file.Hashes["sha256"][..16]}…");
+            }
+
+            var bundles = new Dictionary<string, Bundle>(targets.Bundles) { [parse.GetValue(bundle)!] = new Bundle { Release = parse.GetValue(release), Targets = members } };
+            repository.Publish(targets with { Targets = files, Bundles = bundles }, keys.Keys);
+            console.MarkupLineInterpolated($"bundle [bold]{parse.GetValue(bundle)}[/] release {parse.GetValue(release)} signed: targets version {repository.Targets.Version}");
+        }));
+
+        var refresh = new Command("refresh", "Re-sign snapshot and timestamp with fresh expiries, so devices keep trusting an unchanged repository") { repo, signingKeys };
+        refresh.SetAction(parse => Run(console, () =>
+        {
+            using var keys = new KeyRing(parse.GetValue(signingKeys) ?? []);
+            new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System).Refresh(keys.Keys);
+            console.MarkupLine("snapshot and timestamp re-signed");
+        }));
+
+        var bind = new Option<string>("--bind") { Description = "The address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "The TCP port (0: any free one)", DefaultValueFactory = _ => 8080 };
+        var serve = new Command("serve", "Serve the repository over HTTP, with range requests, until Ctrl+C") { repo, bind, port };
+        serve.SetAction(async (parse, cancellationToken) =>
+        {
+            if (!IPAddress.TryParse(parse.GetValue(bind), out var address))
+            {
+                console.MarkupLineInterpolated($"[red]--bind {parse.GetValue(bind)}: not an IP address[/]");
+                return 1;
+            }
+
+            var server = await RepositoryServer.StartAsync(parse.GetValue(repo)!.FullName, address, parse.GetValue(port), null, cancellationToken).ConfigureAwait(false);
+            await using (server.ConfigureAwait(false))
+            {
+                console.MarkupLineInterpolated($"serving {parse.GetValue(repo)!.FullName} at [bold]{server.Address}[/]; Ctrl+C stops");
+                await Task.Delay(Timeout.Infinite, cancellationToken).ContinueWith(_ => { }, TaskScheduler.Default).ConfigureAwait(false);
+            }
+
+            return 0;
+        });
+
+        return new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons") { keygen, init, releaseCommand, refresh, serve };
+    }
+
+    private static int Run(IAnsiConsole console, Action action)
+    {
+        try
+        {
+            action();
+            return 0;
+        }
+        catch (Exception e) when (e is RepositoryException or IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            console.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return 1;
+        }
+    }
+
+    private static List<KeyValuePair<string, string>> Pairs(IEnumerable<string> values, string option) =>
+        [.. values.Select(v => v.IndexOf('=', StringComparison.Ordinal) is > 0 and var i && i < v.Length - 1
+            ? KeyValuePair.Create(v[..i], v[(i + 1)..])
+            : throw new RepositoryException($"{option} {v}: expected NAME=VALUE"))];
+
+    /// <summary>The signing keys of one command, disposed together.</summary>
+    private sealed class KeyRing(FileInfo[] files) : IDisposable
+    {
+        public IReadOnlyCollection<SigningKey> Keys { get; } = [.. files.Select(f => SigningKey.Load(f.FullName))];
+
+        public void Dispose()
+        {
+            foreach (var key in Keys)
+            {
+                key.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+using Appliance.OtaTool;
+using Spectre.Console;
+
+return await OtaCli.InvokeAsync(args, AnsiConsole.Console).ConfigureAwait(false);
