@@ -1,0 +1,171 @@
+using Appliance.Ota;
+using Microsoft.AspNetCore.Http;
+
+namespace Appliance.Ota.Tests;
+
+/// <summary>Downloads that resume, bundles that install whole or not at all, smoke tests, health windows and rollbacks.</summary>
+public sealed class UpdateTests
+{
+    private static CancellationToken Cancel() => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
+
+    [Fact]
+    public async Task An_interrupted_download_resumes_with_a_range_request_and_installs()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        var members = world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1", bytes: 512 * 1024))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        var ranges = new List<string>();
+        var cut = true;
+        world.Fault = async (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments("/targets"))
+            {
+                await next(context);
+                return;
+            }
+
+            ranges.Add(context.Request.Headers.Range.ToString());
+            if (cut)
+            {
+                cut = false;
+                var bytes = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "targets", members[0]));
+                context.Response.ContentLength = bytes.Length;
+                await context.Response.Body.WriteAsync(bytes.AsMemory(0, 200 * 1024));
+                await context.Response.Body.FlushAsync();
+                context.Abort();
+                return;
+            }
+
+            await next(context);
+        };
+
+        var first = await device.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaStages.Refused, first.Stage);
+        Assert.Equal(OtaRefusalCode.Unreachable, first.Refusal!.Code);
+        var part = Assert.Single(Directory.GetFiles(Path.Combine(world.Directory, "devices", "d1", "staging")));
+        var kept = new FileInfo(part).Length;
+        Assert.InRange(kept, 1, (200 * 1024) + 1);
+
+        var second = await device.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaStages.HealthWindow, second.Stage);
+        Assert.Equal(["", $"bytes={kept}-"], ranges);
+        Assert.Null(device.Slots.CheckSlot("vad", device.Slots.State.Features["vad"]));
+        Assert.Empty(Directory.GetFiles(Path.Combine(world.Directory, "devices", "d1", "staging")));
+    }
+
+    [Fact]
+    public async Task A_corrupted_partial_download_is_dropped_and_fetched_again()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        var members = world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1", bytes: 64 * 1024))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        var target = world.Repository.Targets.Targets[members[0]];
+        var staging = Path.Combine(world.Directory, "devices", "d1", "staging");
+        Directory.CreateDirectory(staging);
+        File.WriteAllBytes(Path.Combine(staging, target.Hashes["sha256"] + ".part"), new byte[1000]);
+
+        var first = await device.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaRefusalCode.HashMismatch, first.Refusal?.Code);
+        Assert.Empty(Directory.GetFiles(staging));
+
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+    }
+
+    [Fact]
+    public async Task A_bundle_with_one_bad_target_switches_nothing()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1")), ("asr", world.ModelFolder("asr-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        var members = world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2")), ("asr", world.ModelFolder("asr-2"))]);
+        var asr = Path.Combine(world.Repository.Directory, "targets", members[1]);
+        File.WriteAllBytes(asr, [.. File.ReadAllBytes(asr).Select(b => (byte)(b ^ 1))]);
+
+        var result = await device.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaRefusalCode.HashMismatch, result.Refusal?.Code);
+        Assert.Equal(1, device.Slots.State.BundleRelease);
+        Assert.Equal(["asr", "vad"], device.Slots.State.Features.Where(f => f.Value.Release == 1).Select(f => f.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_release_that_fails_its_smoke_test_is_never_switched_to()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var smoke = new ScriptedSmokeTest((path, target) => target.Release == 2 ? "token ids 1 2 3, recorded 1 2 4" : null);
+        var device = world.Device("d1", smoke);
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        var active = device.Slots.ActivePath("vad");
+        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
+
+        var result = await device.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaRefusalCode.SmokeTestFailed, result.Refusal?.Code);
+        Assert.Contains("recorded 1 2 4", result.Refusal!.Message, StringComparison.Ordinal);
+        Assert.Equal(active, device.Slots.ActivePath("vad"));
+        Assert.Equal(1, device.Slots.State.BundleRelease);
+        Assert.Null(device.Slots.State.Trial);
+        Assert.Equal(2, smoke.Tested.Count);
+        Assert.NotEqual(active, smoke.Tested[1]);
+    }
+
+    [Fact]
+    public async Task A_crash_loop_in_the_health_window_rolls_back_and_the_release_is_not_taken_again()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        var first = device.Slots.ActivePath("vad");
+        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.NotEqual(first, device.Slots.ActivePath("vad"));
+
+        // Each start of the daemon is counted; the fourth within the window is taken for a crash loop.
+        var folder = Path.Combine(world.Directory, "devices", "d1", "slots-store");
+        for (var start = 1; start <= 3; start++)
+        {
+            Assert.Null(new SlotStore(folder, TimeProvider.System).RecordStart(maxStarts: 3));
+        }
+
+        var restarted = new SlotStore(folder, TimeProvider.System);
+        var reason = restarted.RecordStart(maxStarts: 3);
+
+        Assert.StartsWith("crash loop: 4 starts", reason, StringComparison.Ordinal);
+        Assert.Equal(first, restarted.ActivePath("vad"));
+        Assert.Equal(1, restarted.State.BundleRelease);
+        Assert.Equal(2, restarted.State.LastRollback?.Release);
+
+        var again = world.Device("d1", new ScriptedSmokeTest());
+        var refused = await again.UpdateAsync(null, null, Cancel());
+        Assert.Equal(OtaRefusalCode.Rollback, refused.Refusal?.Code);
+        Assert.Contains("rolled back from", refused.Refusal!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_truncated_file_in_the_active_slot_is_found_at_start_and_the_previous_models_come_back()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        var first = device.Slots.ActivePath("vad");
+        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
+        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        var torn = Path.Combine(device.Slots.ActivePath("vad")!, "part1.onnx");
+        using (var file = new FileStream(torn, FileMode.Open))
+        {
+            file.SetLength(file.Length / 2);
+        }
+
+        var restarted = new SlotStore(Path.Combine(world.Directory, "devices", "d1", "slots-store"), TimeProvider.System);
+        var reason = restarted.RecordStart(maxStarts: 3);
+
+        Assert.Contains("part1.onnx is missing or not 4096 bytes long", reason, StringComparison.Ordinal);
+        Assert.Equal(first, restarted.ActivePath("vad"));
+    }
+}
