@@ -3,6 +3,7 @@ using Appliance.Daemon.Hardware;
 using Appliance.Daemon.Llm;
 using Appliance.Daemon.Meetings;
 using Appliance.Daemon.Mqtt;
+using Appliance.Daemon.Ota;
 using Appliance.Daemon.Rpc;
 using Appliance.Daemon.Speech;
 using Appliance.Daemon.Status;
@@ -40,9 +41,16 @@ internal static class DaemonHost
         var profilesDirectory = configuration["ProfilesDirectory"] is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "device-profiles");
         var profilePath = DeviceProfileLoader.Resolve(configuration["Profile"] is { Length: > 0 } name ? name : DeviceProfileLoader.DefaultProfileName, profilesDirectory);
         var loaded = DeviceProfileLoader.Load(profilePath);
-        if (loaded.Profile is not { } profile)
+        if (loaded.Profile is not { } declaredProfile)
         {
             return new DaemonBuildResult(null, [.. loaded.Problems.Select(p => p.ToString())]);
+        }
+
+        // Before any model loads: a crash loop after an update goes back first, and installed models replace the profile's.
+        var (otaSlots, profile, otaProblem) = OtaSlots.Open(configuration, declaredProfile, TimeProvider.System);
+        if (otaSlots is null)
+        {
+            return new DaemonBuildResult(null, [otaProblem!]);
         }
 
         var services = builder.Services;
@@ -59,6 +67,7 @@ internal static class DaemonHost
         services.AddSpeech(profile);
         services.AddVoice();
         services.AddMeetings(configuration, profile);
+        services.AddOta(configuration, otaSlots);
         services.AddHardware(configuration, profile);
         services.AddRpc(configuration);
         services.AddHostIntegration();

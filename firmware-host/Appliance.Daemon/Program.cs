@@ -1,5 +1,6 @@
 using Appliance.Daemon;
 using Appliance.Inference;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -26,8 +27,10 @@ using (host)
 {
     try
     {
+        // After an update's switch or a rollback, the service manager starts the daemon again on the other models.
+        var restart = host.Services.GetRequiredService<Appliance.Daemon.Ota.DaemonRestart>();
         await host.RunAsync();
-        return 0;
+        return restart.Requested ? Appliance.Daemon.Ota.DaemonRestart.ExitCode : 0;
     }
     catch (OptionsValidationException ex)
     {

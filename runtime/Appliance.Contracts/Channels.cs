@@ -113,7 +113,13 @@ public static class Channels
     /// <summary>The retained summary.</summary>
     public static ContractChannel<MeetingSummary> MeetingSummary { get; } = new("meetingSummary", Topics.MeetingSummary("{deviceId}", "{sessionId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: true);
 
+    /// <summary>Over-the-air update stages of a device; the last one is retained.</summary>
+    public static ContractChannel<OtaProgressEvent> OtaProgress { get; } = new("otaProgress", Topics.OtaProgress("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: true);
+
+    /// <summary>The release announced to a fleet group, retained.</summary>
+    public static ContractChannel<OtaAnnouncement> OtaAnnouncement { get; } = new("otaAnnouncement", Topics.OtaAnnouncement("{group}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: true);
+
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, VoiceTts, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, VoiceTts, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary, OtaProgress, OtaAnnouncement];
 }

@@ -35,6 +35,9 @@ public sealed record StatusDocument
     /// <summary>The fleet group the device takes its turn in (<c>Fleet:Group</c>), in the last will too; null for a device on its own.</summary>
     public string? FleetGroup { get; init; }
 
+    /// <summary>The models over-the-air updates installed, the health window and the last rollback; null where updates are not configured.</summary>
+    public OtaState? Ota { get; init; }
+
     /// <summary>How busy the device is as of <see cref="UpdatedAt"/>; online documents only.</summary>
     public DeviceLoad? Load { get; init; }
 

@@ -188,10 +188,22 @@ public static class RpcMethods
     /// <summary><c>meetings.delete</c>: removes a meeting's audio, transcript and summary.</summary>
     public static RpcMethod<SessionIdParams, MeetingsDeleteResult> MeetingsDelete { get; } = new("meetings.delete");
 
+    /// <summary><c>ota.check</c>: reads the update repository and says what this device would install.</summary>
+    public static RpcMethod<OtaBundleParams, OtaCheckResult> OtaCheck { get; } = new("ota.check");
+
+    /// <summary><c>ota.update</c>: starts installing the newest (or the named) bundle; stages go to <c>ota/progress</c>.</summary>
+    public static RpcMethod<OtaBundleParams, OtaUpdateResult> OtaUpdate { get; } = new("ota.update");
+
+    /// <summary><c>ota.status</c>: the slots, the health window, the last rollback and the last progress.</summary>
+    public static RpcMethod<EmptyParams, OtaState> OtaStatus { get; } = new("ota.status");
+
+    /// <summary><c>ota.rollback</c>: goes back to the models before the last switch; the daemon restarts into them.</summary>
+    public static RpcMethod<OtaRollbackParams, OtaState> OtaRollback { get; } = new("ota.rollback");
+
     /// <summary>Every method above, in this order.</summary>
     public static IReadOnlyList<RpcMethod> All { get; } =
     [
         StatusGet, ProfileGet, HealthGet, FleetStatus, LlmChat, LlmCancel, ModelsList, ModelsLoad, ModelsUnload, ModelsSelect, AsrTranscribe, AsrCancel, VoiceText, VoiceAudio, VoiceConfirm,
-        MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete,
+        MeetingsStart, MeetingsStop, MeetingsAbort, MeetingsList, MeetingsGet, MeetingsDelete, OtaCheck, OtaUpdate, OtaStatus, OtaRollback,
     ];
 }

@@ -108,6 +108,14 @@ public static class Topics
     /// <returns>True when <paramref name="topic"/> is <c>appliance/v1/fleet/{group}/rpc/{method}</c>.</returns>
     public static bool TryGetFleetRpcMethod(string topic, string group, out string method) => TryGetLastLevel(topic, $"{Root}/{FleetLevel}/{group}/{RpcLevel}/", out method);
 
+    /// <summary>A device's over-the-air update progress (<see cref="OtaProgressEvent"/>, retained).</summary>
+    /// <param name="deviceId">The device.</param>
+    public static string OtaProgress(string deviceId) => $"{Root}/{deviceId}/ota/progress";
+
+    /// <summary>The release announced to a fleet group (<see cref="OtaAnnouncement"/>, retained).</summary>
+    /// <param name="group">The fleet group.</param>
+    public static string OtaAnnouncement(string group) => $"{Root}/{FleetLevel}/{group}/ota";
+
     /// <summary>A meeting's control topic: start, stop and abort commands, answered like RPC requests.</summary>
     /// <param name="deviceId">The device.</param>
     /// <param name="sessionId">The meeting (see <see cref="Identifiers.IsValidSessionId"/>).</param>

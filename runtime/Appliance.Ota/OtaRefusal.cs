@@ -1,8 +1,10 @@
+using Appliance.Contracts;
+
 namespace Appliance.Ota;
 
 /// <summary>
 /// Why an update was refused or failed. Each names one class of attack or fault from the TUF specification's threat
-/// model (§1.5.2), or a local cause; the wire names (<see cref="OtaRefusalCodes"/>) appear in <c>ota/progress</c>,
+/// model (§1.5.2), or a local cause; the wire names (<see cref="OtaRefusalCodeNames"/>) appear in <c>ota/progress</c>,
 /// <c>ota.status</c> and the technician's tools.
 /// </summary>
 public enum OtaRefusalCode
@@ -53,27 +55,27 @@ public enum OtaRefusalCode
     Busy,
 }
 
-/// <summary>The wire names of <see cref="OtaRefusalCode"/>.</summary>
-public static class OtaRefusalCodes
+/// <summary>The wire names of <see cref="OtaRefusalCode"/>: the constants of <see cref="Contracts.OtaRefusalCodes"/>.</summary>
+public static class OtaRefusalCodeNames
 {
-    /// <summary>The snake_case wire name of <paramref name="code"/>, for example <c>hash_mismatch</c>.</summary>
-    public static string Name(OtaRefusalCode code) => code switch
+    /// <summary>The wire name of <paramref name="code"/>, for example <c>hash_mismatch</c>.</summary>
+    public static string WireName(this OtaRefusalCode code) => code switch
     {
-        OtaRefusalCode.Signature => "signature",
-        OtaRefusalCode.HashMismatch => "hash_mismatch",
-        OtaRefusalCode.TooLarge => "too_large",
-        OtaRefusalCode.TooSlow => "too_slow",
-        OtaRefusalCode.Expired => "expired",
-        OtaRefusalCode.Rollback => "rollback",
-        OtaRefusalCode.Inconsistent => "inconsistent",
-        OtaRefusalCode.UnsignedTarget => "unsigned_target",
-        OtaRefusalCode.Incompatible => "incompatible",
-        OtaRefusalCode.Malformed => "malformed",
-        OtaRefusalCode.Unreachable => "unreachable",
-        OtaRefusalCode.StorageFull => "storage_full",
-        OtaRefusalCode.SmokeTestFailed => "smoke_test_failed",
-        OtaRefusalCode.HealthCheckFailed => "health_check_failed",
-        OtaRefusalCode.Busy => "busy",
+        OtaRefusalCode.Signature => OtaRefusalCodes.Signature,
+        OtaRefusalCode.HashMismatch => OtaRefusalCodes.HashMismatch,
+        OtaRefusalCode.TooLarge => OtaRefusalCodes.TooLarge,
+        OtaRefusalCode.TooSlow => OtaRefusalCodes.TooSlow,
+        OtaRefusalCode.Expired => OtaRefusalCodes.Expired,
+        OtaRefusalCode.Rollback => OtaRefusalCodes.Rollback,
+        OtaRefusalCode.Inconsistent => OtaRefusalCodes.Inconsistent,
+        OtaRefusalCode.UnsignedTarget => OtaRefusalCodes.UnsignedTarget,
+        OtaRefusalCode.Incompatible => OtaRefusalCodes.Incompatible,
+        OtaRefusalCode.Malformed => OtaRefusalCodes.Malformed,
+        OtaRefusalCode.Unreachable => OtaRefusalCodes.Unreachable,
+        OtaRefusalCode.StorageFull => OtaRefusalCodes.StorageFull,
+        OtaRefusalCode.SmokeTestFailed => OtaRefusalCodes.SmokeTestFailed,
+        OtaRefusalCode.HealthCheckFailed => OtaRefusalCodes.HealthCheckFailed,
+        OtaRefusalCode.Busy => OtaRefusalCodes.Busy,
         _ => throw new ArgumentOutOfRangeException(nameof(code), code, null),
     };
 }
@@ -84,7 +86,7 @@ public static class OtaRefusalCodes
 public sealed record OtaRefusal(OtaRefusalCode Code, string Message)
 {
     /// <inheritdoc />
-    public override string ToString() => $"{OtaRefusalCodes.Name(Code)}: {Message}";
+    public override string ToString() => $"{Code.WireName()}: {Message}";
 }
 
 /// <summary>

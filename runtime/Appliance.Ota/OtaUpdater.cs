@@ -1,3 +1,4 @@
+using Appliance.Contracts;
 using Appliance.Storage;
 
 namespace Appliance.Ota;
@@ -37,7 +38,7 @@ public interface ISmokeTest
 }
 
 /// <summary>One step of an update, as <c>ota/progress</c> reports it.</summary>
-/// <param name="Stage">One of <see cref="OtaStages"/>.</param>
+/// <param name="Stage">One of <see cref="OtaStageNames"/>.</param>
 /// <param name="Bundle">The bundle, once chosen.</param>
 /// <param name="Release">Its release, once chosen.</param>
 /// <param name="File">The target being downloaded, installed or tested.</param>
@@ -47,43 +48,12 @@ public interface ISmokeTest
 /// <param name="Refusal">Why the update stopped, at stage <c>refused</c>.</param>
 public sealed record OtaProgress(string Stage, string? Bundle = null, int? Release = null, string? File = null, long Bytes = 0, long TotalBytes = 0, double BytesPerSecond = 0, OtaRefusal? Refusal = null);
 
-/// <summary>The stages of an update.</summary>
-public static class OtaStages
-{
-    /// <summary>Reading the repository's metadata.</summary>
-    public const string Checking = "checking";
-
-    /// <summary>Downloading the bundle's targets.</summary>
-    public const string Downloading = "downloading";
-
-    /// <summary>Unpacking into the inactive slots.</summary>
-    public const string Installing = "installing";
-
-    /// <summary>Testing the new slots.</summary>
-    public const string SmokeTest = "smoke_test";
-
-    /// <summary>Switched; the health window runs.</summary>
-    public const string HealthWindow = "health_window";
-
-    /// <summary>The health window passed; the new models stay.</summary>
-    public const string Committed = "committed";
-
-    /// <summary>Went back to the previous models.</summary>
-    public const string RolledBack = "rolled_back";
-
-    /// <summary>Nothing newer for this device.</summary>
-    public const string UpToDate = "up_to_date";
-
-    /// <summary>The update was refused; <see cref="OtaProgress.Refusal"/> says why.</summary>
-    public const string Refused = "refused";
-}
-
 /// <summary>What a check found: the bundle this device would install, or why there is none.</summary>
 /// <param name="Bundle">The bundle's name, or null.</param>
 /// <param name="Release">Its release.</param>
 /// <param name="Targets">Its targets, with their signed metadata.</param>
 /// <param name="Refusal">Why the repository or the bundle is refused; null when <see cref="Bundle"/> can be installed or the device is up to date.</param>
-public sealed record OtaCheckResult(string? Bundle, int Release, IReadOnlyDictionary<string, TargetFile> Targets, OtaRefusal? Refusal)
+public sealed record BundleCheck(string? Bundle, int Release, IReadOnlyDictionary<string, TargetFile> Targets, OtaRefusal? Refusal)
 {
     /// <summary>Whether there is a newer bundle for this device.</summary>
     public bool UpdateAvailable => Bundle is not null && Refusal is null && Targets.Count > 0;
@@ -131,7 +101,7 @@ public sealed class OtaUpdater : IDisposable
     private string StagingDirectory => Path.Combine(_options.Root, "staging");
 
     /// <summary>Reads the repository and says what this device would install.</summary>
-    public async Task<OtaCheckResult> CheckAsync(string? bundle, CancellationToken cancellationToken)
+    public async Task<BundleCheck> CheckAsync(string? bundle, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -167,7 +137,7 @@ public sealed class OtaUpdater : IDisposable
         }
     }
 
-    private async Task<OtaCheckResult> CheckLockedAsync(string? bundleName, CancellationToken cancellationToken)
+    private async Task<BundleCheck> CheckLockedAsync(string? bundleName, CancellationToken cancellationToken)
     {
         TargetsMetadata targets;
         try
@@ -176,11 +146,11 @@ public sealed class OtaUpdater : IDisposable
         }
         catch (OtaRefusedException e)
         {
-            return new OtaCheckResult(null, 0, new Dictionary<string, TargetFile>(), e.Refusal);
+            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), e.Refusal);
         }
         catch (IOException e)
         {
-            return new OtaCheckResult(null, 0, new Dictionary<string, TargetFile>(), new OtaRefusal(DiskFull.Is(e) ? OtaRefusalCode.StorageFull : OtaRefusalCode.Unreachable, e.Message));
+            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), new OtaRefusal(DiskFull.Is(e) ? OtaRefusalCode.StorageFull : OtaRefusalCode.Unreachable, e.Message));
         }
 
         var chosen = bundleName is not null
@@ -191,11 +161,11 @@ public sealed class OtaUpdater : IDisposable
             var refusal = bundleName is not null
                 ? new OtaRefusal(OtaRefusalCode.UnsignedTarget, $"targets.json signs no bundle named {bundleName}")
                 : null;
-            return new OtaCheckResult(null, 0, new Dictionary<string, TargetFile>(), refusal);
+            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), refusal);
         }
 
         var (name, bundle) = chosen;
-        return new OtaCheckResult(name, bundle.Release, Members(targets, name, bundle, out var problem), problem);
+        return new BundleCheck(name, bundle.Release, Members(targets, name, bundle, out var problem), problem);
     }
 
     /// <summary>The newest bundle this device can take; when none fits, the newest of all, so that the check says why it does not.</summary>
@@ -292,21 +262,21 @@ public sealed class OtaUpdater : IDisposable
 
     private async Task<OtaProgress> UpdateLockedAsync(string? bundleName, IProgress<OtaProgress>? progress, CancellationToken cancellationToken)
     {
-        progress?.Report(new OtaProgress(OtaStages.Checking));
+        progress?.Report(new OtaProgress(OtaStageNames.Checking));
         var check = await CheckLockedAsync(bundleName, cancellationToken).ConfigureAwait(false);
         if (check.Refusal is { } refused)
         {
-            return new OtaProgress(OtaStages.Refused, check.Bundle, check.Release, Refusal: refused);
+            return new OtaProgress(OtaStageNames.Refused, check.Bundle, check.Release, Refusal: refused);
         }
 
         if (!check.UpdateAvailable)
         {
-            return new OtaProgress(OtaStages.UpToDate, Slots.State.Bundle, Slots.State.BundleRelease);
+            return new OtaProgress(OtaStageNames.UpToDate, Slots.State.Bundle, Slots.State.BundleRelease);
         }
 
         if (Slots.State.Trial is not null)
         {
-            return new OtaProgress(OtaStages.Refused, check.Bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.Busy, "the health window of the last switch is still running"));
+            return new OtaProgress(OtaStageNames.Refused, check.Bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.Busy, "the health window of the last switch is still running"));
         }
 
         var bundle = check.Bundle!;
@@ -316,13 +286,13 @@ public sealed class OtaUpdater : IDisposable
             var installed = new Dictionary<string, SlotEntry>(StringComparer.Ordinal);
             foreach (var (path, target) in check.Targets)
             {
-                progress?.Report(new OtaProgress(OtaStages.Installing, bundle, check.Release, path));
+                progress?.Report(new OtaProgress(OtaStageNames.Installing, bundle, check.Release, path));
                 installed[target.Custom.Feature] = await Slots.InstallAsync(path, target, staged[path], cancellationToken).ConfigureAwait(false);
             }
 
             foreach (var (path, target) in check.Targets)
             {
-                progress?.Report(new OtaProgress(OtaStages.SmokeTest, bundle, check.Release, path));
+                progress?.Report(new OtaProgress(OtaStageNames.SmokeTest, bundle, check.Release, path));
                 var entry = installed[target.Custom.Feature];
                 if (await _smokeTest.RunAsync(Slots.SlotPath(target.Custom.Feature, entry.Slot, entry.Entry), target.Custom, cancellationToken).ConfigureAwait(false) is { } failure)
                 {
@@ -336,15 +306,15 @@ public sealed class OtaUpdater : IDisposable
                 File.Delete(file);
             }
 
-            return new OtaProgress(OtaStages.HealthWindow, bundle, check.Release);
+            return new OtaProgress(OtaStageNames.HealthWindow, bundle, check.Release);
         }
         catch (OtaRefusedException e)
         {
-            return new OtaProgress(OtaStages.Refused, bundle, check.Release, Refusal: e.Refusal);
+            return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: e.Refusal);
         }
         catch (IOException e) when (DiskFull.Is(e))
         {
-            return new OtaProgress(OtaStages.Refused, bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.StorageFull, e.Message));
+            return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.StorageFull, e.Message));
         }
     }
 
@@ -358,8 +328,8 @@ public sealed class OtaUpdater : IDisposable
         {
             var part = Path.Combine(StagingDirectory, target.Hashes["sha256"] + ".part");
             var before = done;
-            var reporter = progress is null ? null : new Progress<FetchProgress>(p => progress.Report(new OtaProgress(OtaStages.Downloading, bundle, release, path, before + p.Bytes, total, p.BytesPerSecond)));
-            progress?.Report(new OtaProgress(OtaStages.Downloading, bundle, release, path, done, total));
+            var reporter = progress is null ? null : new Progress<FetchProgress>(p => progress.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, before + p.Bytes, total, p.BytesPerSecond)));
+            progress?.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, done, total));
             await _fetcher.DownloadAsync(path, part, target.Length, target.Hashes["sha256"], reporter, cancellationToken).ConfigureAwait(false);
             staged[path] = part;
             done += target.Length;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Appliance.Contracts;
 using Appliance.Ota;
 using Microsoft.AspNetCore.Http;
 
@@ -95,7 +96,7 @@ public sealed class AttackTests
         var forgedBytes = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"));
         File.WriteAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"), honest);
         world.Fault = (context, next) => context.Request.Path.Value == "/timestamp.json" ? context.Response.Body.WriteAsync(forgedBytes).AsTask() : next(context);
-        Assert.Equal(OtaStages.UpToDate, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.UpToDate, (await device.UpdateAsync(null, null, Cancel())).Stage);
         world.Fault = null;
 
         // The honest repository goes on at version 3: now a rollback to the device, which stays frozen...
@@ -106,7 +107,7 @@ public sealed class AttackTests
         world.RotateTimestampKey();
         world.Repository.Refresh(world.AllKeys);
         var result = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStages.HealthWindow, result.Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, result.Stage);
         Assert.Equal(2, device.Slots.State.BundleRelease);
     }
 
@@ -168,7 +169,7 @@ public sealed class AttackTests
         await using var world = await OtaWorld.CreateAsync();
         var (device, _) = await InstalledAsync(world);
         world.Release("kitchen", 3, [("vad", world.ModelFolder("vad-3"))]);
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         var before = Snapshot(device);
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
@@ -183,7 +184,7 @@ public sealed class AttackTests
         var (device, before) = await InstalledAsync(world);
         var oldTimestamp = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"));
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         before = Snapshot(device);
         world.Fault = async (context, next) =>
@@ -250,7 +251,7 @@ public sealed class AttackTests
         world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1")), ("asr", world.ModelFolder("asr-1"))]);
         var device = world.Device("d1", new ScriptedSmokeTest(), limits: limits);
         var installed = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStages.HealthWindow, installed.Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, installed.Stage);
         device.Slots.Commit();
         return (device, Snapshot(device));
     }
@@ -258,7 +259,7 @@ public sealed class AttackTests
     private static async Task RefusedAsync(OtaUpdater device, string before, OtaRefusalCode code, string reason)
     {
         var result = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStages.Refused, result.Stage);
+        Assert.Equal(OtaStageNames.Refused, result.Stage);
         Assert.Equal(code, result.Refusal!.Code);
         Assert.True(result.Refusal.Message.Contains(reason, StringComparison.Ordinal), result.Refusal.Message);
         Assert.Equal(before, Snapshot(device));

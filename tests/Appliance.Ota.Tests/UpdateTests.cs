@@ -1,3 +1,4 @@
+using Appliance.Contracts;
 using Appliance.Ota;
 using Microsoft.AspNetCore.Http;
 
@@ -40,14 +41,14 @@ public sealed class UpdateTests
         };
 
         var first = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStages.Refused, first.Stage);
+        Assert.Equal(OtaStageNames.Refused, first.Stage);
         Assert.Equal(OtaRefusalCode.Unreachable, first.Refusal!.Code);
         var part = Assert.Single(Directory.GetFiles(Path.Combine(world.Directory, "devices", "d1", "staging")));
         var kept = new FileInfo(part).Length;
         Assert.InRange(kept, 1, (200 * 1024) + 1);
 
         var second = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStages.HealthWindow, second.Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, second.Stage);
         Assert.Equal(["", $"bytes={kept}-"], ranges);
         Assert.Null(device.Slots.CheckSlot("vad", device.Slots.State.Features["vad"]));
         Assert.Empty(Directory.GetFiles(Path.Combine(world.Directory, "devices", "d1", "staging")));
@@ -68,7 +69,7 @@ public sealed class UpdateTests
         Assert.Equal(OtaRefusalCode.HashMismatch, first.Refusal?.Code);
         Assert.Empty(Directory.GetFiles(staging));
 
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
     }
 
     [Fact]
@@ -77,7 +78,7 @@ public sealed class UpdateTests
         await using var world = await OtaWorld.CreateAsync();
         world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1")), ("asr", world.ModelFolder("asr-1"))]);
         var device = world.Device("d1", new ScriptedSmokeTest());
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         var members = world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2")), ("asr", world.ModelFolder("asr-2"))]);
         var asr = Path.Combine(world.Repository.Directory, "targets", members[1]);
@@ -96,7 +97,7 @@ public sealed class UpdateTests
         world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
         var smoke = new ScriptedSmokeTest((path, target) => target.Release == 2 ? "token ids 1 2 3, recorded 1 2 4" : null);
         var device = world.Device("d1", smoke);
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         var active = device.Slots.ActivePath("vad");
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
@@ -117,11 +118,11 @@ public sealed class UpdateTests
         await using var world = await OtaWorld.CreateAsync();
         world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
         var device = world.Device("d1", new ScriptedSmokeTest());
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         var first = device.Slots.ActivePath("vad");
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         Assert.NotEqual(first, device.Slots.ActivePath("vad"));
 
         // Each start of the daemon is counted; the fourth within the window is taken for a crash loop.
@@ -151,11 +152,11 @@ public sealed class UpdateTests
         await using var world = await OtaWorld.CreateAsync();
         world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
         var device = world.Device("d1", new ScriptedSmokeTest());
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         var first = device.Slots.ActivePath("vad");
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        Assert.Equal(OtaStages.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         var torn = Path.Combine(device.Slots.ActivePath("vad")!, "part1.onnx");
         using (var file = new FileStream(torn, FileMode.Open))
         {

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Net;
+using Appliance.Inference;
+using Appliance.Llm;
 using Appliance.Ota;
 using Spectre.Console;
 
@@ -70,11 +72,13 @@ internal static class OtaCli
         var socs = new Option<string[]>("--soc") { Description = "An SoC model the release is for, as profiles name it in soc.model (repeat; none: any)", AllowMultipleArgumentsPerToken = true };
         var profiles = new Option<string[]>("--profile") { Description = "A device profile the release is for (repeat; none: any)", AllowMultipleArgumentsPerToken = true };
         var minDaemon = new Option<string>("--min-daemon") { Description = "The oldest daemon version that can run it", DefaultValueFactory = _ => "0.0.0" };
-        var releaseCommand = new Command("release", "Pack model folders into targets, add them as a bundle, and sign targets, snapshot and timestamp")
+        var smokePrompt = new Option<string?>("--smoke-prompt") { Description = "The golden prompt of the language models: its greedy token ids are recorded and checked on every device" };
+        var smokeClips = new Option<string[]>("--smoke-clip") { Description = "FEATURE=FILE: a 16 kHz WAV inside the Whisper model's folder whose token ids are recorded and checked", AllowMultipleArgumentsPerToken = true };
+        var releaseCommand = new Command("release", "Pack model folders into targets, run the smoke test to record its expectations, add them as a bundle, and sign targets, snapshot and timestamp")
         {
-            repo, signingKeys, bundle, release, models, modelIds, entries, socs, profiles, minDaemon,
+            repo, signingKeys, bundle, release, models, modelIds, entries, socs, profiles, minDaemon, smokePrompt, smokeClips,
         };
-        releaseCommand.SetAction(parse => Run(console, () =>
+        releaseCommand.SetAction((parse, cancellationToken) => RunAsync(console, async () =>
         {
             var repository = new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System);
             var ids = Pairs(parse.GetValue(modelIds) ?? [], "--model-id").ToDictionary();
@@ -82,12 +86,23 @@ internal static class OtaCli
             var targets = repository.Targets;
             var files = new Dictionary<string, TargetFile>(targets.Targets);
             var members = new List<string>();
+            var clips = Pairs(parse.GetValue(smokeClips) ?? [], "--smoke-clip").ToDictionary();
+            var smokeTest = new ModelSmokeTest(new LlmServiceOptions(), InferenceSettings.Cpu(), TimeProvider.System);
             using var keys = new KeyRing(parse.GetValue(signingKeys) ?? []);
             foreach (var (feature, folder) in Pairs(parse.GetValue(models)!, "--model"))
             {
                 if (!OtaFeatures.All.Contains(feature))
                 {
                     throw new RepositoryException($"--model {feature}=…: not a feature ({string.Join(", ", OtaFeatures.All)})");
+                }
+
+                var entry = entryFiles.GetValueOrDefault(feature);
+                var prompt = feature is OtaFeatures.VoiceLlm or OtaFeatures.SummaryLlm ? parse.GetValue(smokePrompt) : null;
+                var clip = clips.GetValueOrDefault(feature);
+                var (tokens, problem) = await smokeTest.ObserveAsync(entry is null ? folder : Path.Combine(folder, entry), feature, prompt, clip, cancellationToken).ConfigureAwait(false);
+                if (problem is not null)
+                {
+                    throw new RepositoryException($"{folder}: the smoke test fails, nothing is released: {problem}");
                 }
 
                 var custom = new ModelTarget
@@ -98,12 +113,13 @@ internal static class OtaCli
                     Socs = parse.GetValue(socs) ?? [],
                     Profiles = parse.GetValue(profiles) ?? [],
                     MinDaemonVersion = parse.GetValue(minDaemon)!,
-                    Entry = entryFiles.GetValueOrDefault(feature),
+                    Entry = entry,
+                    Smoke = tokens is null ? null : new SmokeExpectation { Prompt = prompt, Clip = clip, TokenIds = tokens },
                 };
                 var (path, file) = console.Status().Start($"packing {folder}", _ => repository.Pack(folder, custom));
                 files[path] = file;
                 members.Add(path);
-                console.MarkupLineInterpolated($"  {path}: {file.Length:N0} bytes, sha256 {file.Hashes["sha256"][..16]}…");
+                console.MarkupLineInterpolated($"  {path}: {file.Length:N0} bytes, sha256 {file.Hashes["sha256"][..16]}…, smoke test passed{(tokens is null ? "" : $", {tokens.Count} token ids recorded")}");
             }
 
             var bundles = new Dictionary<string, Bundle>(targets.Bundles) { [parse.GetValue(bundle)!] = new Bundle { Release = parse.GetValue(release), Targets = members } };
@@ -140,7 +156,13 @@ internal static class OtaCli
             return 0;
         });
 
-        return new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons") { keygen, init, releaseCommand, refresh, serve };
+        var root = new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons") { keygen, init, releaseCommand, refresh, serve };
+        foreach (var command in DeviceCommands.Build(console))
+        {
+            root.Subcommands.Add(command);
+        }
+
+        return root;
     }
 
     private static int Run(IAnsiConsole console, Action action)
@@ -148,6 +170,20 @@ internal static class OtaCli
         try
         {
             action();
+            return 0;
+        }
+        catch (Exception e) when (e is RepositoryException or IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            console.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return 1;
+        }
+    }
+
+    private static async Task<int> RunAsync(IAnsiConsole console, Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
             return 0;
         }
         catch (Exception e) when (e is RepositoryException or IOException or InvalidDataException or UnauthorizedAccessException)

@@ -74,6 +74,12 @@ internal sealed class DeviceMetrics
     }
 
     /// <summary>Records a finished generation's decode speed, in tokens per second.</summary>
+    /// <summary>Raised after every answered request with its error code, or null for a success; on the dispatcher's thread.</summary>
+    public event Action<string?>? RequestCompleted;
+
+    /// <summary>Counts an answered request: <paramref name="errorCode"/> is the reply's error code, or null for a result.</summary>
+    public void RecordRequest(string? errorCode) => RequestCompleted?.Invoke(errorCode);
+
     public void RecordDecodeRate(double tokensPerSecond) => _decodeRate.Record(tokensPerSecond);
 
     /// <summary>Records a finished transcription's real-time factor (processing seconds per second of audio).</summary>

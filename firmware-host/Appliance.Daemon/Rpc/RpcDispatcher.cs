@@ -28,6 +28,7 @@ internal sealed class RpcDispatcher : BackgroundService
     private readonly MqttConnection _mqtt;
     private readonly DeviceContext _device;
     private readonly RpcOptions _options;
+    private readonly DeviceMetrics _metrics;
     private readonly ILogger<RpcDispatcher> _logger;
     private readonly Dictionary<string, IRpcMethod> _methods;
     private readonly IdempotencyCache _idempotency;
@@ -44,6 +45,7 @@ internal sealed class RpcDispatcher : BackgroundService
     {
         _mqtt = mqtt;
         _device = device;
+        _metrics = metrics;
         _options = options.Value;
         _logger = logger;
         _methods = methods.ToDictionary(m => m.Name, StringComparer.Ordinal);
@@ -489,6 +491,7 @@ internal sealed class RpcDispatcher : BackgroundService
         try
         {
             var outcome = await method.InvokeAsync(rpcCall, cancellationToken).ConfigureAwait(false);
+            _metrics.RecordRequest(outcome.Error?.Code);
             return new RpcReply { Seq = rpcCall.NextSeq, Final = true, Result = outcome.Error is null ? outcome.Result : null, Error = outcome.Error };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -500,6 +503,7 @@ internal sealed class RpcDispatcher : BackgroundService
 #pragma warning restore CA1031
         {
             RpcLog.MethodFailed(_logger, methodName, ex);
+            _metrics.RecordRequest(RpcErrorCodes.Internal);
             return Error(rpcCall.NextSeq, RpcErrorCodes.Internal, $"{methodName} failed: {ex.Message}");
         }
     }

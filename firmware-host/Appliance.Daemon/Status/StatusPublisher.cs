@@ -20,23 +20,26 @@ internal sealed partial class StatusPublisher : BackgroundService
     private readonly HealthMonitor _health;
     private readonly DeviceMetrics _metrics;
     private readonly IReadOnlyList<IModelStatusSource> _models;
+    private readonly Ota.OtaSlots _ota;
     private readonly TimeProvider _time;
     private readonly StatusOptions _options;
     private readonly ILogger<StatusPublisher> _logger;
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
-    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
+    public StatusPublisher(MqttConnection mqtt, DeviceContext device, HealthMonitor health, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, Ota.OtaSlots ota, TimeProvider time, IOptions<StatusOptions> options, ILogger<StatusPublisher> logger)
     {
         _mqtt = mqtt;
         _device = device;
         _health = health;
         _metrics = metrics;
         _models = [.. models];
+        _ota = ota;
         _time = time;
         _options = options.Value;
         _logger = logger;
         _mqtt.OnConnected(PublishAsync);
         _health.Changed += Changed;
+        _ota.Changed += Changed;
         foreach (var source in _models)
         {
             source.ModelsChanged += Changed;
@@ -59,6 +62,7 @@ internal sealed partial class StatusPublisher : BackgroundService
             ExecutionProvider = _device.ExecutionProviderStatus,
             Health = _health.Snapshot(),
             FleetGroup = _device.FleetGroup,
+            Ota = _ota.State(),
             Load = _metrics.Load(),
             UpdatedAt = now,
         };

@@ -1,0 +1,197 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Appliance.Contracts;
+using Appliance.Daemon.Tests.Infrastructure;
+using Appliance.ModelForge.Llm;
+using Appliance.OtaTool;
+using Xunit.Abstractions;
+
+namespace Appliance.Daemon.Tests;
+
+/// <summary>
+/// Over-the-air updates as a technician runs them, with the real tool, a real HTTP repository server, a Mosquitto
+/// broker, and daemons as their own processes (an update restarts the daemon; the test plays the service manager).
+/// </summary>
+public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) : IClassFixture<ForgedLlmFolders>, IDisposable
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+    private readonly string _work = Directory.CreateTempSubdirectory("ota-flow-").FullName;
+
+    [Fact]
+    public async Task A_release_pushed_to_three_daemons_is_taken_by_the_two_it_is_for_and_refused_by_the_third_with_the_reason()
+    {
+        await using var broker = await MosquittoBroker.StartPrivateAsync();
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null, CancellationToken.None);
+        var kitchen = ProfileNamed("test-kitchen-hub");
+        var devices = new Dictionary<string, string[]>
+        {
+            ["ota-d1"] = Args("ota-d1", models.Profile(), broker, server.Address, repo),
+            ["ota-d2"] = Args("ota-d2", models.Profile(), broker, server.Address, repo),
+            ["ota-d3"] = Args("ota-d3", kitchen, broker, server.Address, repo),
+        };
+        var running = devices.ToDictionary(d => d.Key, d => DaemonProcess.Start(d.Value));
+        try
+        {
+            foreach (var daemon in running.Values)
+            {
+                await daemon.WaitReadyAsync(Limit);
+            }
+
+            var pushedAt = DateTimeOffset.UtcNow.AddSeconds(-1);
+            var (pushCode, pushed) = await CliAsync("push", "--host", broker.Host, "--port", $"{broker.Port}", "--device", "ota-d1", "ota-d2", "ota-d3", "--bundle", "kitchen");
+            Assert.True(pushCode == 0, pushed);
+
+            // The two compatible daemons switch and stop to come back on the new model (exit 75); the service manager (here the test) starts them again.
+            foreach (var id in (string[])["ota-d1", "ota-d2"])
+            {
+                Assert.Equal(75, await running[id].WaitForExitAsync(Limit));
+                Assert.Contains("Restarting into the models of bundle kitchen release 1", running[id].Output, StringComparison.Ordinal);
+                await running[id].DisposeAsync();
+                running[id] = DaemonProcess.Start(devices[id]);
+                await running[id].WaitReadyAsync(Limit);
+            }
+
+            foreach (var id in (string[])["ota-d1", "ota-d2"])
+            {
+                await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = id });
+                var status = await WaitForStatusAsync(client, s => s.Models?.Any(m => m.Id == "tiny-r1-v2" && m.State == ModelStates.Loaded) == true);
+                Assert.Equal("kitchen", status.Ota?.Bundle);
+                Assert.Equal(1, status.Ota?.Release);
+                Assert.Equal(new OtaSlotInfo("voiceLlm", "a", "tiny-r1-v2", 1), Assert.Single(status.Ota!.Slots));
+
+                // Served by the new model; this request also passes the health window (Ota:HealthWindowRequests=1).
+                var replies = await client.StreamAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Hello")], MaxTokens = 4, Temperature = 0 }).ToListAsync();
+                Assert.Equal("tiny-r1-v2", replies[0].Delta!.Value.GetProperty("model").GetString());
+                Assert.Null(replies[^1].Error);
+            }
+
+            var (watchCode, watched) = await CliAsync("watch", "--host", broker.Host, "--port", $"{broker.Port}", "--device", "ota-d1", "ota-d2", "ota-d3", "--until-done", "--timeout", "60", "--since", pushedAt.ToString("O"));
+            output.WriteLine(watched);
+            Assert.Equal(4, watchCode);
+            Assert.Contains("ota-d1: committed kitchen release 1", watched, StringComparison.Ordinal);
+            Assert.Contains("ota-d2: committed kitchen release 1", watched, StringComparison.Ordinal);
+            Assert.Contains("ota-d3: refused kitchen release 1 (incompatible: bundle kitchen: voiceLlm-tiny-r1-v2-r1.tar is for profile dev-x64; this device runs test-kitchen-hub)", watched, StringComparison.Ordinal);
+
+            await using var third = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-d3" });
+            var thirdStatus = await third.GetStatusAsync();
+            Assert.Null(thirdStatus.Ota?.Bundle);
+            Assert.Contains(thirdStatus.Models!, m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded);
+            Assert.False(running["ota-d3"].HasExited);
+        }
+        finally
+        {
+            foreach (var daemon in running.Values)
+            {
+                await daemon.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_release_that_kills_the_daemon_in_its_health_window_is_rolled_back_by_the_fourth_start_and_status_says_so()
+    {
+        await using var broker = await MosquittoBroker.StartPrivateAsync();
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null, CancellationToken.None);
+        var args = Args("ota-crash", models.Profile(), broker, server.Address, repo);
+        await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-crash" });
+        var daemon = DaemonProcess.Start(args);
+        try
+        {
+            await daemon.WaitReadyAsync(Limit);
+            Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
+            Assert.Equal(75, await daemon.WaitForExitAsync(Limit));
+
+            // Three starts on the new model, each killed before the window passes (a crash, as a power cut or an OOM kill would be).
+            for (var start = 1; start <= 3; start++)
+            {
+                await daemon.DisposeAsync();
+                daemon = DaemonProcess.Start(args);
+                await daemon.WaitReadyAsync(Limit);
+                Assert.Equal(start, (await WaitForStatusAsync(client, s => s.Ota?.HealthWindow?.Starts == start)).Ota!.HealthWindow!.Starts);
+                await daemon.KillAsync();
+            }
+
+            await daemon.DisposeAsync();
+            daemon = DaemonProcess.Start(args);
+            await daemon.WaitReadyAsync(Limit);
+            var status = await WaitForStatusAsync(client, s => s.Ota?.LastRollback is not null && s.Models?.Any(m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded) == true);
+            Assert.Null(status.Ota!.Bundle);
+            Assert.Empty(status.Ota.Slots);
+            Assert.Equal("kitchen", status.Ota.LastRollback!.Bundle);
+            Assert.StartsWith("crash loop: 4 starts within the health window", status.Ota.LastRollback.Reason, StringComparison.Ordinal);
+            Assert.Contains("Rolled back to the previous models at start: crash loop", daemon.Output, StringComparison.Ordinal);
+
+            // The release it left is not taken again.
+            var check = await client.InvokeAsync(RpcMethods.OtaCheck, new OtaBundleParams());
+            Assert.False(check.Value!.UpdateAvailable);
+            Assert.Equal(OtaRefusalCodes.Rollback, check.Value.Refusal?.Code);
+        }
+        finally
+        {
+            await daemon.DisposeAsync();
+        }
+    }
+
+    /// <summary>Keys, a repository, and bundle <c>kitchen</c> release 1 holding a forged voice model (another seed) for <paramref name="profile"/>, made with the technician's tool.</summary>
+    private async Task<string> RepositoryWithReleaseAsync(string profile)
+    {
+        var repo = Path.Combine(_work, "repo");
+        foreach (var role in (string[])["root", "targets", "snapshot", "timestamp"])
+        {
+            Assert.Equal(0, (await CliAsync("keygen", "--out", Path.Combine(_work, role + ".key"))).Code);
+        }
+
+        var init = await CliAsync("init", "--repo", repo, "--role-key", $"root={Key("root")}", $"targets={Key("targets")}", $"snapshot={Key("snapshot")}", $"timestamp={Key("timestamp")}");
+        Assert.True(init.Code == 0, init.Output);
+        var model = Path.Combine(_work, "tiny-r1-v2");
+        LlmForge.Write(LlmPreset.Tiny, 7, model);
+        var release = await CliAsync("release", "--repo", repo, "--key", Key("targets"), Key("snapshot"), Key("timestamp"), "--bundle", "kitchen", "--release", "1", "--model", $"voiceLlm={model}", "--profile", profile, "--smoke-prompt", "Hello");
+        Assert.True(release.Code == 0, release.Output);
+        Assert.Contains("smoke test passed, 16 token ids recorded", release.Output, StringComparison.Ordinal);
+        return repo;
+    }
+
+    private string Key(string role) => Path.Combine(_work, role + ".key");
+
+    private string[] Args(string id, string profile, MosquittoBroker broker, Uri repository, string repo) =>
+    [
+        "--Mqtt:Mode=External", $"--Mqtt:External:Host={broker.Host}", $"--Mqtt:External:Port={broker.Port}", $"--Device:Id={id}", $"--Profile={profile}",
+        $"--Ota:Repository={repository}", $"--Ota:InitialRoot={Path.Combine(repo, "1.root.json")}", $"--Ota:Root={Path.Combine(_work, id + "-ota")}",
+        "--Ota:HealthWindowRequests=1", "--Ota:CheckIntervalMinutes=0", $"--Meetings:Root={Path.Combine(_work, id + "-meetings")}",
+    ];
+
+    /// <summary>The forged-model profile under another name.</summary>
+    private string ProfileNamed(string name)
+    {
+        var profile = JsonNode.Parse(File.ReadAllText(models.Profile()))!.AsObject();
+        profile["name"] = name;
+        var path = Path.Combine(_work, name + ".json");
+        File.WriteAllText(path, profile.ToJsonString());
+        return path;
+    }
+
+    private static async Task<StatusDocument> WaitForStatusAsync(ApplianceClient client, Func<StatusDocument, bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await foreach (var message in client.ObserveAsync(Topics.Status(client.DeviceId), timeout.Token))
+        {
+            if (message.Deserialize<StatusDocument>() is { Online: true } status && condition(status))
+            {
+                return status;
+            }
+        }
+
+        throw new TimeoutException("no such status");
+    }
+
+    private static async Task<(int Code, string Output)> CliAsync(params string[] args)
+    {
+        using var writer = new StringWriter();
+        var code = await OtaCli.InvokeAsync(args, PlainConsole.Create(writer));
+        return (code, writer.ToString());
+    }
+
+    public void Dispose() => Directory.Delete(_work, recursive: true);
+}

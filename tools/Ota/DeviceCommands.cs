@@ -1,0 +1,232 @@
+using System.CommandLine;
+using Appliance.Contracts;
+using MQTTnet;
+using MQTTnet.Protocol;
+using Spectre.Console;
+
+namespace Appliance.OtaTool;
+
+/// <summary>
+/// The commands that talk to devices over MQTT: <c>push</c> (an update to devices or a fleet group) and <c>watch</c>
+/// (each device's progress, live). Model bytes never travel this way: devices fetch them from the repository.
+/// </summary>
+internal static class DeviceCommands
+{
+    /// <summary>The stages after which a device does nothing more for an update.</summary>
+    private static readonly string[] FinalStages = [OtaStageNames.Committed, OtaStageNames.UpToDate, OtaStageNames.Refused, OtaStageNames.RolledBack];
+
+    public static IEnumerable<Command> Build(IAnsiConsole console)
+    {
+        var host = new Option<string>("--host") { Description = "MQTT broker host", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "MQTT broker port", DefaultValueFactory = _ => 1883 };
+        var username = new Option<string?>("--username") { Description = "MQTT user name (a technician or operator account)" };
+        var password = new Option<string?>("--password") { Description = "MQTT password" };
+        var devices = new Option<string[]>("--device") { Description = "A device id (repeat)", AllowMultipleArgumentsPerToken = true };
+        var group = new Option<string?>("--group") { Description = "A fleet group (the devices' Fleet:Group)" };
+        var bundle = new Option<string>("--bundle") { Description = "The bundle to install", Required = true };
+        var release = new Option<int?>("--release") { Description = "With --group: the bundle's release, announced to the group" };
+
+        var push = new Command("push", "Tell devices to install a bundle: each --device by ota.update, or a --group by a retained announcement") { host, port, username, password, devices, group, bundle, release };
+        push.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new ApplianceClientOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port), Username = parse.GetValue(username), Password = parse.GetValue(password) };
+            var ids = parse.GetValue(devices) ?? [];
+            var groupName = parse.GetValue(group);
+            if (ids.Length == 0 == (groupName is null) || (groupName is not null && parse.GetValue(release) is null))
+            {
+                console.MarkupLine("[red]push needs either --device (one or more) or --group with --release[/]");
+                return 1;
+            }
+
+            var failed = 0;
+            if (groupName is not null)
+            {
+                await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                var announcement = new OtaAnnouncement(parse.GetValue(bundle)!, parse.GetValue(release)!.Value);
+                await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.OtaAnnouncement(groupName)).WithPayload(Channels.OtaAnnouncement.Serialize(announcement))
+                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build(), cancellationToken).ConfigureAwait(false);
+                console.MarkupLineInterpolated($"announced bundle {announcement.Bundle} release {announcement.Release} to group {groupName}");
+            }
+
+            foreach (var id in ids)
+            {
+                await using var client = await ApplianceClient.ConnectAsync(options with { DeviceId = id }, cancellationToken).ConfigureAwait(false);
+                var result = await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = parse.GetValue(bundle) }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                if (result.Error is { } error)
+                {
+                    failed++;
+                    console.MarkupLineInterpolated($"{id}: [red]{error.Code}[/]: {error.Message}");
+                }
+                else
+                {
+                    console.MarkupLineInterpolated($"{id}: update started");
+                }
+            }
+
+            return failed == 0 ? 0 : 1;
+        });
+
+        var untilDone = new Option<bool>("--until-done") { Description = "Exit when every device reached a final stage (committed, up_to_date, refused, rolled_back): 0 if none was refused or rolled back, else 4" };
+        var timeout = new Option<int>("--timeout") { Description = "With --until-done: seconds before giving up (exit 5)", DefaultValueFactory = _ => 600 };
+        var since = new Option<DateTimeOffset?>("--since") { Description = "Ignore stages reported before this time (ISO 8601), such as the retained end of an earlier update" };
+        var watch = new Command("watch", "Show each device's update progress live: stage, bundle, bytes, rate, and why a device refused") { host, port, username, password, devices, group, untilDone, timeout, since };
+        watch.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new ApplianceClientOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port), Username = parse.GetValue(username), Password = parse.GetValue(password) };
+            var wanted = new HashSet<string>(parse.GetValue(devices) ?? [], StringComparer.Ordinal);
+            var groupName = parse.GetValue(group);
+            if (wanted.Count == 0 && groupName is null)
+            {
+                console.MarkupLine("[red]watch needs --device (one or more) or --group[/]");
+                return 1;
+            }
+
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            if (parse.GetValue(untilDone))
+            {
+                limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
+            }
+
+            await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+            var board = new ProgressBoard(wanted, groupName, parse.GetValue(since));
+            var progress = await client.SubscribeAsync(Topics.OtaProgress("+"), cancellationToken).ConfigureAwait(false);
+            await using var progressSubscription = progress.ConfigureAwait(false);
+            var statuses = await client.SubscribeAsync(Topics.StatusFilter, cancellationToken).ConfigureAwait(false);
+            await using var statusSubscription = statuses.ConfigureAwait(false);
+            var done = false;
+            await console.Live(board.Table()).StartAsync(async context =>
+            {
+                var merged = Merge([progress.ReadAllAsync(limit.Token), statuses.ReadAllAsync(limit.Token)], limit.Token);
+                try
+                {
+                    await foreach (var message in merged.ConfigureAwait(false))
+                    {
+                        if (board.Apply(message))
+                        {
+                            context.UpdateTarget(board.Table());
+                            context.Refresh();
+                        }
+
+                        if (parse.GetValue(untilDone) && board.AllIn(FinalStages))
+                        {
+                            done = true;
+                            return;
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (limit.IsCancellationRequested)
+                {
+                }
+            }).ConfigureAwait(false);
+
+            foreach (var line in board.Lines())
+            {
+                console.WriteLine(line);
+            }
+
+            if (!parse.GetValue(untilDone))
+            {
+                return 0;
+            }
+
+            return !done ? 5 : board.AnyIn(OtaStageNames.Refused, OtaStageNames.RolledBack) ? 4 : 0;
+        });
+
+        return [push, watch];
+    }
+
+    private static async IAsyncEnumerable<ObservedMessage> Merge(IReadOnlyList<IAsyncEnumerable<ObservedMessage>> sources, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<ObservedMessage>();
+        var pumps = sources.Select(async source =>
+        {
+            await foreach (var item in source.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                await channel.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            }
+        }).ToList();
+        _ = Task.WhenAll(pumps).ContinueWith(t => channel.Writer.TryComplete(t.Exception), TaskScheduler.Default);
+        await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
+    }
+
+    /// <summary>Each device's latest stage and status, for the table.</summary>
+    private sealed class ProgressBoard(HashSet<string> wanted, string? group, DateTimeOffset? since)
+    {
+        private readonly SortedDictionary<string, (OtaProgressEvent? Progress, StatusDocument? Status)> _rows = new(StringComparer.Ordinal);
+
+        public bool Apply(ObservedMessage message)
+        {
+            var parts = message.Topic.Split('/');
+            if (parts.Length < 4 || message.Payload.Length == 0)
+            {
+                return false;
+            }
+
+            var device = parts[2];
+            var row = _rows.GetValueOrDefault(device);
+            if (message.Topic.EndsWith("/ota/progress", StringComparison.Ordinal))
+            {
+                var progress = message.Deserialize<OtaProgressEvent>();
+                if (progress is null || progress.At < since)
+                {
+                    return false;
+                }
+
+                row.Progress = progress;
+            }
+            else
+            {
+                row.Status = message.Deserialize<StatusDocument>();
+            }
+
+            if (!Wanted(device, row.Status))
+            {
+                return false;
+            }
+
+            _rows[device] = row;
+            return true;
+        }
+
+        public bool AllIn(string[] stages)
+        {
+            var rows = Rows().ToList();
+            return rows.Count > 0 && (wanted.Count == 0 || wanted.All(_rows.ContainsKey)) && rows.All(r => r.Value.Progress?.Stage is { } stage && stages.Contains(stage));
+        }
+
+        public bool AnyIn(params string[] stages) => Rows().Any(r => r.Value.Progress?.Stage is { } stage && stages.Contains(stage));
+
+        public Table Table()
+        {
+            var table = new Table().AddColumns("device", "stage", "bundle", "release", "downloaded", "rate", "running", "note");
+            foreach (var (device, (progress, status)) in Rows())
+            {
+                var running = status?.Ota is { } ota ? $"{ota.Bundle ?? "profile"} r{ota.Release}" : "";
+                table.AddRow(
+                    Markup.Escape(device),
+                    Markup.Escape(progress?.Stage ?? "-"),
+                    Markup.Escape(progress?.Bundle ?? ""),
+                    progress?.Release?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "",
+                    progress is { TotalBytes: > 0 } p ? $"{p.Bytes * 100 / p.TotalBytes}% of {p.TotalBytes:N0} B" : "",
+                    progress is { BytesPerSecond: > 0 } r ? $"{r.BytesPerSecond / 1024:0} KiB/s" : "",
+                    Markup.Escape(running),
+                    Markup.Escape(progress?.Refusal is { } refusal ? $"{refusal.Code}: {refusal.Message}" : ""));
+            }
+
+            return table;
+        }
+
+        public IEnumerable<string> Lines() => Rows().Select(r =>
+            $"{r.Key}: {r.Value.Progress?.Stage ?? "no update"}" +
+            (r.Value.Progress?.Bundle is { } bundle ? $" {bundle} release {r.Value.Progress.Release}" : "") +
+            (r.Value.Progress?.Refusal is { } refusal ? $" ({refusal.Code}: {refusal.Message})" : ""));
+
+        private IEnumerable<KeyValuePair<string, (OtaProgressEvent? Progress, StatusDocument? Status)>> Rows() => _rows.Where(r => Wanted(r.Key, r.Value.Status));
+
+        private bool Wanted(string device, StatusDocument? status) =>
+            wanted.Contains(device) || (group is not null && status?.FleetGroup == group);
+    }
+}
