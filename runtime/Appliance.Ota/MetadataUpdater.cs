@@ -15,26 +15,44 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
     /// <summary>The most root versions one update follows; a repository that rotated more often is refused until a newer root is installed.</summary>
     public const int MaxRootRotations = 32;
 
-    /// <summary>The trusted root, installed with the firmware (<paramref name="initialRoot"/>) the first time.</summary>
-    /// <exception cref="OtaRefusedException">The stored or initial root is not valid root metadata signed by itself.</exception>
+    /// <summary>
+    /// The trusted root: the device's own copy, or the one installed with the firmware (<paramref name="initialRoot"/>)
+    /// when the copy is missing or damaged on the disk; the chain of rotations leads from there to the current root again.
+    /// </summary>
+    /// <exception cref="OtaRefusedException">Neither is valid root metadata signed by itself.</exception>
     public RootMetadata TrustedRoot(string? initialRoot)
     {
         var path = Path.Combine(directory, Roles.FileName(Roles.Root));
-        if (!File.Exists(path))
+        if (File.Exists(path) && Verified(File.ReadAllBytes(path)) is { } stored)
         {
-            if (initialRoot is null || !File.Exists(initialRoot))
-            {
-                throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"no trusted root: {path} does not exist and no initial root.json was provisioned");
-            }
-
-            AtomicFile.CreateDirectory(directory);
-            AtomicFile.Write(path, File.ReadAllBytes(initialRoot));
+            return stored;
         }
 
-        var root = MetadataFile.Parse(Roles.FileName(Roles.Root), File.ReadAllBytes(path), Roles.Root, OtaJson.Default.RootMetadata);
-        MetadataFile.CheckRoot(root.FileName, root.Signed);
-        MetadataFile.RequireThreshold(root, root.Signed, Roles.Root);
-        return root.Signed;
+        if (initialRoot is null || !File.Exists(initialRoot))
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"no trusted root: {path} is missing or damaged and no initial root.json was provisioned");
+        }
+
+        var bytes = File.ReadAllBytes(initialRoot);
+        var initial = Verified(bytes) ?? throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"{initialRoot}: not root metadata signed by its own root keys");
+        AtomicFile.CreateDirectory(directory);
+        AtomicFile.Write(path, bytes);
+        return initial;
+
+        static RootMetadata? Verified(byte[] bytes)
+        {
+            try
+            {
+                var root = MetadataFile.Parse(Roles.FileName(Roles.Root), bytes, Roles.Root, OtaJson.Default.RootMetadata);
+                MetadataFile.CheckRoot(root.FileName, root.Signed);
+                MetadataFile.RequireThreshold(root, root.Signed, Roles.Root);
+                return root.Signed;
+            }
+            catch (OtaRefusedException)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>Runs the workflow and returns the new trusted targets metadata.</summary>

@@ -16,8 +16,8 @@ public sealed class SlotStore
     private readonly string _root;
     private readonly TimeProvider _time;
 
-    /// <summary>Opens the slots under <paramref name="root"/> (created when missing) and reads their state.</summary>
-    /// <exception cref="IOException">The folder cannot be created or the state read.</exception>
+    /// <summary>Opens the slots under <paramref name="root"/> (created when missing) and reads their state (see <see cref="StateDamage"/>).</summary>
+    /// <exception cref="IOException">The folder cannot be created.</exception>
     public SlotStore(string root, TimeProvider time)
     {
         _root = Path.GetFullPath(root);
@@ -30,6 +30,12 @@ public sealed class SlotStore
     public SlotState State { get; private set; }
 
     private string StatePath => Path.Combine(_root, "state.json");
+
+    /// <summary>The second copy, written after the first: a file damaged on the disk (not a cut write, which the atomic rename rules out) leaves the other.</summary>
+    private string CopyPath => Path.Combine(_root, "state.copy.json");
+
+    /// <summary>Why the state was read from its second copy or started empty, or null when <c>state.json</c> was whole.</summary>
+    public string? StateDamage { get; private set; }
 
     /// <summary>The folder, or file for a one-file model, that <paramref name="feature"/> loads; null when no update has filled it and the profile's model applies.</summary>
     public string? ActivePath(string feature) =>
@@ -228,26 +234,45 @@ public sealed class SlotStore
         return null;
     }
 
+    /// <summary>
+    /// The state from <c>state.json</c>, else from its copy, else none: the profile's models, which every device keeps.
+    /// A damaged state never stops the daemon.
+    /// </summary>
     private SlotState ReadState()
     {
-        if (!File.Exists(StatePath))
+        if (!File.Exists(StatePath) && !File.Exists(CopyPath))
         {
             return new SlotState();
         }
 
-        try
+        var problems = new List<string>();
+        foreach (var path in (string[])[StatePath, CopyPath])
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(StatePath), OtaJson.Default.SlotState) ?? new SlotState();
+            try
+            {
+                if (JsonSerializer.Deserialize(File.ReadAllBytes(path), OtaJson.Default.SlotState) is { } state)
+                {
+                    StateDamage = problems.Count == 0 ? null : string.Join("; ", problems);
+                    return state;
+                }
+
+                problems.Add($"{path}: empty");
+            }
+            catch (Exception e) when (e is JsonException or IOException)
+            {
+                problems.Add($"{path}: {e.Message}");
+            }
         }
-        catch (JsonException e)
-        {
-            throw new IOException($"{StatePath}: not a slot state ({e.Message})", e);
-        }
+
+        StateDamage = string.Join("; ", problems) + "; the profile's models are used";
+        return new SlotState();
     }
 
     private void Write(SlotState state)
     {
-        AtomicFile.Write(StatePath, JsonSerializer.SerializeToUtf8Bytes(state, OtaJson.Default.SlotState));
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(state, OtaJson.Default.SlotState);
+        AtomicFile.Write(StatePath, bytes);
+        AtomicFile.Write(CopyPath, bytes);
         State = state;
     }
 

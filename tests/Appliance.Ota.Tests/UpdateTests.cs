@@ -169,4 +169,43 @@ public sealed class UpdateTests
         Assert.Contains("part1.onnx is missing or not 4096 bytes long", reason, StringComparison.Ordinal);
         Assert.Equal(first, restarted.ActivePath("vad"));
     }
+
+    [Fact]
+    public async Task A_damaged_state_file_is_read_from_its_copy_and_with_both_damaged_the_profile_models_run()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        var folder = Path.Combine(world.Directory, "devices", "d1", "slots-store");
+        File.WriteAllText(Path.Combine(folder, "state.json"), "{\"bundle\": \"kit");
+
+        var fromCopy = new SlotStore(folder, TimeProvider.System);
+        Assert.Equal("kitchen", fromCopy.State.Bundle);
+        Assert.Contains("state.json", fromCopy.StateDamage, StringComparison.Ordinal);
+
+        File.WriteAllBytes(Path.Combine(folder, "state.copy.json"), []);
+        var neither = new SlotStore(folder, TimeProvider.System);
+        Assert.Null(neither.State.Bundle);
+        Assert.Null(neither.ActivePath("vad"));
+        Assert.EndsWith("the profile's models are used", neither.StateDamage, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_damaged_trusted_root_is_replaced_by_the_provisioned_one_and_updates_go_on()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        world.RotateTimestampKey();
+        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
+        var trusted = Path.Combine(world.Directory, "devices", "d1", "metadata", "root.json");
+        File.WriteAllBytes(trusted, File.ReadAllBytes(trusted)[..100]);
+
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        Assert.Equal(2, device.Slots.State.BundleRelease);
+        Assert.Contains("\"version\": 2", File.ReadAllText(trusted), StringComparison.Ordinal);
+    }
 }

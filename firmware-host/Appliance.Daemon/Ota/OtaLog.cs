@@ -23,6 +23,9 @@ internal static partial class OtaLog
     [LoggerMessage(8005, LogLevel.Warning, "Health window failed, rolling back: {Reason}")]
     public static partial void HealthWindowFailed(ILogger logger, string reason);
 
+    [LoggerMessage(8007, LogLevel.Warning, "The update slots' state was damaged on the disk: {Problem}")]
+    public static partial void StateDamaged(ILogger logger, string problem);
+
     [LoggerMessage(8006, LogLevel.Warning, "Update failed unexpectedly")]
     public static partial void Failed(ILogger logger, Exception exception);
 }

@@ -152,6 +152,11 @@ internal sealed class OtaService : BackgroundService
 
     private async Task RunAsync(CancellationToken stoppingToken)
     {
+        if (_slots.Store!.StateDamage is { } damage)
+        {
+            OtaLog.StateDamaged(_logger, damage);
+        }
+
         if (_slots.RolledBackAtStart is { } reason)
         {
             OtaLog.RolledBackAtStart(_logger, reason);
