@@ -196,6 +196,9 @@ public static class OtaRefusalCodes
 
     /// <summary>Another update or health window is running.</summary>
     public const string Busy = "busy";
+
+    /// <summary>At <c>rolled_back</c>: a technician asked for it (<c>ota.rollback</c>).</summary>
+    public const string Requested = "requested";
 }
 
 /// <summary>

@@ -266,7 +266,7 @@ public sealed class OtaUpdater : IDisposable
         var check = await CheckLockedAsync(bundleName, cancellationToken).ConfigureAwait(false);
         if (check.Refusal is { } refused)
         {
-            return new OtaProgress(OtaStageNames.Refused, check.Bundle, check.Release, Refusal: refused);
+            return new OtaProgress(OtaStageNames.Refused, check.Bundle, check.Bundle is null ? null : check.Release, Refusal: refused);
         }
 
         if (!check.UpdateAvailable)

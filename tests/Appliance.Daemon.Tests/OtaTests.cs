@@ -22,7 +22,7 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) 
     {
         await using var broker = await MosquittoBroker.StartPrivateAsync();
         var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
-        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null, CancellationToken.None);
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
         var kitchen = ProfileNamed("test-kitchen-hub");
         var devices = new Dictionary<string, string[]>
         {
@@ -93,7 +93,7 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) 
     {
         await using var broker = await MosquittoBroker.StartPrivateAsync();
         var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
-        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null, CancellationToken.None);
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
         var args = Args("ota-crash", models.Profile(), broker, server.Address, repo);
         await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-crash" });
         var daemon = DaemonProcess.Start(args);

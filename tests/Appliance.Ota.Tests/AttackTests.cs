@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Appliance.Contracts;
 using Appliance.Ota;
-using Microsoft.AspNetCore.Http;
+using System.Net;
 
 namespace Appliance.Ota.Tests;
 
@@ -47,7 +47,7 @@ public sealed class AttackTests
         await using var world = await OtaWorld.CreateAsync();
         var (device, before) = await InstalledAsync(world);
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        world.Fault = (context, next) => context.Request.Path.StartsWithSegments("/targets") ? EndlessAsync(context) : next(context);
+        world.Fault = (context, serve) => UrlPath(context).StartsWith("/targets/", StringComparison.Ordinal) ? EndlessAsync(context) : serve(null);
 
         await RefusedAsync(device, before, OtaRefusalCode.TooLarge, "more than the");
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(world.Directory, "devices", "d1", "staging")));
@@ -58,7 +58,7 @@ public sealed class AttackTests
     {
         await using var world = await OtaWorld.CreateAsync();
         var (device, before) = await InstalledAsync(world);
-        world.Fault = (context, next) => context.Request.Path.Value == "/timestamp.json" ? EndlessAsync(context) : next(context);
+        world.Fault = (context, serve) => UrlPath(context) == "/timestamp.json" ? EndlessAsync(context) : serve(null);
 
         await RefusedAsync(device, before, OtaRefusalCode.TooLarge, "timestamp.json");
     }
@@ -95,7 +95,7 @@ public sealed class AttackTests
         world.Repository.WriteAsIs("timestamp.json", forged, OtaRepository.TimestampType, [world.Timestamp]);
         var forgedBytes = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"));
         File.WriteAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"), honest);
-        world.Fault = (context, next) => context.Request.Path.Value == "/timestamp.json" ? context.Response.Body.WriteAsync(forgedBytes).AsTask() : next(context);
+        world.Fault = (context, serve) => UrlPath(context) == "/timestamp.json" ? context.Response.OutputStream.WriteAsync(forgedBytes).AsTask() : serve(null);
         Assert.Equal(OtaStageNames.UpToDate, (await device.UpdateAsync(null, null, Cancel())).Stage);
         world.Fault = null;
 
@@ -137,7 +137,7 @@ public sealed class AttackTests
         var limits = new FetchLimits { MinBytesPerSecond = 64 * 1024, SpeedWindow = TimeSpan.FromSeconds(1) };
         var (device, before) = await InstalledAsync(world, limits);
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2", bytes: 256 * 1024))]);
-        world.Fault = (context, next) => context.Request.Path.StartsWithSegments("/targets") ? TrickleAsync(context) : next(context);
+        world.Fault = (context, serve) => UrlPath(context).StartsWith("/targets/", StringComparison.Ordinal) ? TrickleAsync(context) : serve(null);
 
         await RefusedAsync(device, before, OtaRefusalCode.TooSlow, "below the 65536 required");
     }
@@ -149,16 +149,7 @@ public sealed class AttackTests
         var (device, before) = await InstalledAsync(world);
         var oldTargets = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "targets.json"));
         world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        world.Fault = async (context, next) =>
-        {
-            if (context.Request.Path.Value == "/targets.json")
-            {
-                await context.Response.Body.WriteAsync(oldTargets);
-                return;
-            }
-
-            await next(context);
-        };
+        world.Fault = (context, serve) => UrlPath(context) == "/targets.json" ? context.Response.OutputStream.WriteAsync(oldTargets).AsTask() : serve(null);
 
         await RefusedAsync(device, before, OtaRefusalCode.Inconsistent, "but snapshot.json names a file of");
     }
@@ -187,16 +178,7 @@ public sealed class AttackTests
         Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
         device.Slots.Commit();
         before = Snapshot(device);
-        world.Fault = async (context, next) =>
-        {
-            if (context.Request.Path.Value == "/timestamp.json")
-            {
-                await context.Response.Body.WriteAsync(oldTimestamp);
-                return;
-            }
-
-            await next(context);
-        };
+        world.Fault = (context, serve) => UrlPath(context) == "/timestamp.json" ? context.Response.OutputStream.WriteAsync(oldTimestamp).AsTask() : serve(null);
 
         await RefusedAsync(device, before, OtaRefusalCode.Rollback, "timestamp.json: version 2 is older than the trusted version 3");
     }
@@ -303,38 +285,31 @@ public sealed class AttackTests
         world.Repository.WriteAsIs("timestamp.json", timestamp, OtaRepository.TimestampType, [world.Timestamp]);
     }
 
-    private static async Task EndlessAsync(HttpContext context)
+    private static string UrlPath(HttpListenerContext context) => context.Request.Url!.AbsolutePath;
+
+    /// <summary>Random bytes until the client hangs up (a write fails) or the test's limit passes.</summary>
+    private static async Task EndlessAsync(HttpListenerContext context)
     {
         var chunk = RandomNumberGenerator.GetBytes(64 * 1024);
-        while (!context.RequestAborted.IsCancellationRequested)
+        context.Response.SendChunked = true;
+        var until = DateTime.UtcNow + Limit;
+        while (DateTime.UtcNow < until)
         {
-            try
-            {
-                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                return;
-            }
+            await context.Response.OutputStream.WriteAsync(chunk);
         }
     }
 
-    private static async Task TrickleAsync(HttpContext context)
+    /// <summary>256 bytes every 100 ms until the client hangs up or the test's limit passes.</summary>
+    private static async Task TrickleAsync(HttpListenerContext context)
     {
         var chunk = new byte[256];
+        context.Response.SendChunked = true;
         var until = DateTime.UtcNow + Limit;
-        while (!context.RequestAborted.IsCancellationRequested && DateTime.UtcNow < until)
+        while (DateTime.UtcNow < until)
         {
-            try
-            {
-                await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-                await Task.Delay(100, context.RequestAborted);
-            }
-            catch (Exception e) when (e is OperationCanceledException or IOException)
-            {
-                return;
-            }
+            await context.Response.OutputStream.WriteAsync(chunk);
+            await context.Response.OutputStream.FlushAsync();
+            await Task.Delay(100);
         }
     }
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Security.Cryptography;
 using Appliance.Ota;
 using Appliance.OtaTool;
-using Microsoft.AspNetCore.Http;
 
 namespace Appliance.Ota.Tests;
 
@@ -45,8 +44,8 @@ internal sealed class OtaWorld : IAsyncDisposable
 
     public IReadOnlyCollection<SigningKey> AllKeys => [Root, .. TargetsKeys, Snapshot, Timestamp];
 
-    /// <summary>Runs before the static files on every request while set: a bad mirror.</summary>
-    public Func<HttpContext, RequestDelegate, Task>? Fault { get; set; }
+    /// <summary>Runs before the file is served on every request while set: a bad mirror. It answers itself, or calls the second argument to serve the file.</summary>
+    public Func<HttpListenerContext, Func<Stream?, Task>, Task>? Fault { get; set; }
 
     public Uri Address => _server!.Address;
 
@@ -55,7 +54,7 @@ internal sealed class OtaWorld : IAsyncDisposable
         var directory = Path.Combine(Path.GetTempPath(), "ota-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         var world = new OtaWorld(directory, targetsThreshold);
-        world._server = await RepositoryServer.StartAsync(world.Repository.Directory, IPAddress.Loopback, 0, (context, next) => world.Fault is { } fault ? fault(context, next) : next(context), CancellationToken.None);
+        world._server = await RepositoryServer.StartAsync(world.Repository.Directory, IPAddress.Loopback, 0, (context, serve) => world.Fault is { } fault ? fault(context, serve) : serve(null));
         return world;
     }
 

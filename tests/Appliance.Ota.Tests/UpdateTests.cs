@@ -1,6 +1,5 @@
 using Appliance.Contracts;
 using Appliance.Ota;
-using Microsoft.AspNetCore.Http;
 
 namespace Appliance.Ota.Tests;
 
@@ -17,27 +16,27 @@ public sealed class UpdateTests
         var device = world.Device("d1", new ScriptedSmokeTest());
         var ranges = new List<string>();
         var cut = true;
-        world.Fault = async (context, next) =>
+        world.Fault = async (context, serve) =>
         {
-            if (!context.Request.Path.StartsWithSegments("/targets"))
+            if (!context.Request.Url!.AbsolutePath.StartsWith("/targets/", StringComparison.Ordinal))
             {
-                await next(context);
+                await serve(null);
                 return;
             }
 
-            ranges.Add(context.Request.Headers.Range.ToString());
+            ranges.Add(context.Request.Headers["Range"] ?? "");
             if (cut)
             {
                 cut = false;
                 var bytes = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "targets", members[0]));
-                context.Response.ContentLength = bytes.Length;
-                await context.Response.Body.WriteAsync(bytes.AsMemory(0, 200 * 1024));
-                await context.Response.Body.FlushAsync();
-                context.Abort();
+                context.Response.ContentLength64 = bytes.Length;
+                await context.Response.OutputStream.WriteAsync(bytes.AsMemory(0, 200 * 1024));
+                await context.Response.OutputStream.FlushAsync();
+                context.Response.Abort();
                 return;
             }
 
-            await next(context);
+            await serve(null);
         };
 
         var first = await device.UpdateAsync(null, null, Cancel());

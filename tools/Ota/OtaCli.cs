@@ -146,7 +146,7 @@ internal static class OtaCli
                 return 1;
             }
 
-            var server = await RepositoryServer.StartAsync(parse.GetValue(repo)!.FullName, address, parse.GetValue(port), null, cancellationToken).ConfigureAwait(false);
+            var server = await RepositoryServer.StartAsync(parse.GetValue(repo)!.FullName, address, parse.GetValue(port), null).ConfigureAwait(false);
             await using (server.ConfigureAwait(false))
             {
                 console.MarkupLineInterpolated($"serving {parse.GetValue(repo)!.FullName} at [bold]{server.Address}[/]; Ctrl+C stops");

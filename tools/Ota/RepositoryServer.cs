@@ -1,64 +1,209 @@
+using System.Globalization;
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.StaticFiles;
-using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Logging;
+using System.Net.Sockets;
 
 namespace Appliance.OtaTool;
 
 /// <summary>
-/// A static HTTP server for a repository folder, for workshops and tests: every file as bytes, with range requests
-/// (ASP.NET Core's static files), on a loopback or LAN address. It serves nothing it has not been given: no listings,
-/// no uploads. Dispose it to stop.
+/// A static HTTP server for a repository folder, for workshops and tests: GET and HEAD of the files under the folder,
+/// with single range requests (<c>Range: bytes=N-</c> or <c>bytes=N-M</c>, RFC 9110 §14) so that an interrupted
+/// download resumes; no listings, no uploads. Built on the runtime's <see cref="HttpListener"/>. Dispose it to stop.
 /// </summary>
 internal sealed class RepositoryServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private const int PortAttempts = 20;
+    private readonly HttpListener _listener;
+    private readonly string _root;
+    private readonly Func<HttpListenerContext, Func<Stream?, Task>, Task>? _before;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
 
-    private RepositoryServer(WebApplication app, Uri address)
+    private RepositoryServer(HttpListener listener, string root, Uri address, Func<HttpListenerContext, Func<Stream?, Task>, Task>? before)
     {
-        _app = app;
+        _listener = listener;
+        _root = root;
+        _before = before;
         Address = address;
+        _loop = Task.Run(ServeAsync);
     }
 
     /// <summary>The base address that devices take as their repository, ending in a slash.</summary>
     public Uri Address { get; }
 
-    /// <summary>Starts serving <paramref name="folder"/> on <paramref name="bind"/>:<paramref name="port"/> (0: a free port the system picks).</summary>
+    /// <summary>Starts serving <paramref name="folder"/> on <paramref name="bind"/>:<paramref name="port"/> (0: a free port).</summary>
     /// <param name="folder">The repository folder.</param>
     /// <param name="bind">The address to listen on, for example 127.0.0.1.</param>
     /// <param name="port">The TCP port, or 0.</param>
-    /// <param name="before">Middleware placed before the static files, for tests that play a bad mirror; null for none.</param>
-    /// <param name="cancellationToken">Stops a start that takes too long.</param>
-    public static async Task<RepositoryServer> StartAsync(string folder, IPAddress bind, int port, Func<HttpContext, RequestDelegate, Task>? before, CancellationToken cancellationToken)
+    /// <param name="before">
+    /// Runs for every request before the file is served, for tests and campaigns that play a bad or slow mirror: it
+    /// answers itself, or calls the second argument to serve the file, into the given stream or (null) the response.
+    /// </param>
+    /// <exception cref="HttpListenerException">The address cannot be listened on.</exception>
+    public static Task<RepositoryServer> StartAsync(string folder, IPAddress bind, int port, Func<HttpListenerContext, Func<Stream?, Task>, Task>? before)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = folder });
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(bind, port));
-        var app = builder.Build();
-        if (before is not null)
+        var root = Path.GetFullPath(folder);
+        for (var attempt = 1; ; attempt++)
         {
-            app.Use(before);
+            var chosen = port != 0 ? port : FreePort(bind);
+            var listener = new HttpListener();
+            var host = bind.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bind}]" : bind.ToString();
+            var address = new Uri($"http://{host}:{chosen.ToString(CultureInfo.InvariantCulture)}/");
+            listener.Prefixes.Add(address.AbsoluteUri);
+            try
+            {
+                listener.Start();
+                return Task.FromResult(new RepositoryServer(listener, root, address, before));
+            }
+            catch (HttpListenerException) when (port == 0 && attempt < PortAttempts)
+            {
+                listener.Close();
+            }
         }
-
-        app.UseStaticFiles(new StaticFileOptions
-        {
-            FileProvider = new PhysicalFileProvider(Path.GetFullPath(folder)),
-            ServeUnknownFileTypes = true,
-            ContentTypeProvider = new FileExtensionContentTypeProvider(),
-            DefaultContentType = "application/octet-stream",
-        });
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        var bound = new Uri(app.Urls.First());
-        return new RepositoryServer(app, new Uri($"http://{bound.Host}:{bound.Port}/"));
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync().ConfigureAwait(false);
-        await _app.DisposeAsync().ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Close();
+        await _loop.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private static int FreePort(IPAddress bind)
+    {
+        using var probe = new TcpListener(bind, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private async Task ServeAsync()
+    {
+        var running = new List<Task>();
+        while (!_stopping.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            {
+                break;
+            }
+
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(HandleAsync(context));
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        try
+        {
+            if (_before is { } before)
+            {
+                await before(context, body => ServeFileAsync(context, body)).ConfigureAwait(false);
+            }
+            else
+            {
+                await ServeFileAsync(context, null).ConfigureAwait(false);
+            }
+
+            context.Response.Close();
+        }
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
+        {
+            // The client went away, or a test cut the connection: nothing to answer.
+            context.Response.Abort();
+        }
+    }
+
+    private async Task ServeFileAsync(HttpListenerContext context, Stream? body)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var relative = Uri.UnescapeDataString(request.Url!.AbsolutePath).TrimStart('/');
+        var path = Path.GetFullPath(Path.Combine(_root, relative));
+        if (request.HttpMethod is not ("GET" or "HEAD"))
+        {
+            response.StatusCode = (int)HttpStatusCode.MethodNotAllowed;
+            return;
+        }
+
+        if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(path))
+        {
+            response.StatusCode = (int)HttpStatusCode.NotFound;
+            return;
+        }
+
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 64 * 1024, useAsync: true);
+        await using (file.ConfigureAwait(false))
+        {
+            var length = file.Length;
+            long from = 0, to = length - 1;
+            response.ContentType = "application/octet-stream";
+            response.AddHeader("Accept-Ranges", "bytes");
+            if (request.Headers["Range"] is { } range && TryRange(range, length, out var start, out var end))
+            {
+                if (start >= length)
+                {
+                    response.StatusCode = (int)HttpStatusCode.RequestedRangeNotSatisfiable;
+                    response.AddHeader("Content-Range", $"bytes */{length.ToString(CultureInfo.InvariantCulture)}");
+                    return;
+                }
+
+                (from, to) = (start, Math.Min(end, length - 1));
+                response.StatusCode = (int)HttpStatusCode.PartialContent;
+                response.AddHeader("Content-Range", string.Create(CultureInfo.InvariantCulture, $"bytes {from}-{to}/{length}"));
+            }
+
+            response.ContentLength64 = to - from + 1;
+            if (request.HttpMethod == "HEAD")
+            {
+                return;
+            }
+
+            file.Position = from;
+            var output = body ?? response.OutputStream;
+            var buffer = new byte[64 * 1024];
+            for (var left = to - from + 1; left > 0;)
+            {
+                var read = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), _stopping.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                await output.WriteAsync(buffer.AsMemory(0, read), _stopping.Token).ConfigureAwait(false);
+                left -= read;
+            }
+        }
+    }
+
+    /// <summary>Parses one range <c>bytes=N-</c> or <c>bytes=N-M</c>; anything else is served whole.</summary>
+    private static bool TryRange(string header, long length, out long start, out long end)
+    {
+        start = 0;
+        end = length - 1;
+        if (!header.StartsWith("bytes=", StringComparison.Ordinal) || header.Contains(',', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var parts = header["bytes=".Length..].Split('-');
+        if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out start))
+        {
+            return false;
+        }
+
+        if (parts[1].Length > 0 && (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out end) || end < start))
+        {
+            return false;
+        }
+
+        return true;
     }
 }

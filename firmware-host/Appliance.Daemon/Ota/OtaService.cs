@@ -40,7 +40,6 @@ internal sealed class OtaService : BackgroundService
     private bool _running;
     private long _lastDownloadReport;
     private OtaProgressEvent? _last;
-    private int _servedInWindow;
     private string? _failedInWindow;
 
     public OtaService(OtaSlots slots, MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, InferenceSettings inference, TimeProvider time, IHostApplicationLifetime lifetime, DaemonRestart restart, ILogger<OtaService> logger)
@@ -118,7 +117,8 @@ internal sealed class OtaService : BackgroundService
             }
         }
 
-        Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = _slots.Store.State.LastRollback?.Bundle, Release = _slots.Store.State.LastRollback?.Release, Refusal = new OtaRefusalInfo(OtaRefusalCodes.HealthCheckFailed, reason), At = _time.GetUtcNow() });
+        Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = _slots.Store.State.LastRollback?.Bundle, Release = _slots.Store.State.LastRollback?.Release, Refusal = new OtaRefusalInfo(OtaRefusalCodes.Requested, reason), At = _time.GetUtcNow() });
+        _slots.NotifyChanged();
         RestartInto("previous models");
         return _slots.State(LastProgress);
     }
@@ -271,7 +271,7 @@ internal sealed class OtaService : BackgroundService
                     return;
                 }
 
-                if (Volatile.Read(ref _servedInWindow) >= _slots.Options.HealthWindowRequests || _time.GetElapsedTime(started) >= minutes)
+                if (ServedInWindow() >= _slots.Options.HealthWindowRequests || _time.GetElapsedTime(started) >= minutes)
                 {
                     break;
                 }
@@ -279,10 +279,16 @@ internal sealed class OtaService : BackgroundService
                 await tick.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false);
             }
 
-            var state = _slots.Store!.State;
-            _slots.Store.Commit();
+            SlotState state;
+            lock (_gate)
+            {
+                state = _slots.Store!.State;
+                _slots.Store.Commit();
+            }
+
             _slots.NotifyChanged();
-            var why = Volatile.Read(ref _servedInWindow) >= _slots.Options.HealthWindowRequests ? $"{_servedInWindow} requests served" : $"{minutes.TotalMinutes:0} minutes with every model loaded";
+            var served = state.Trial?.RequestsServed ?? 0;
+            var why = served >= _slots.Options.HealthWindowRequests ? $"{served} requests served" : $"{minutes.TotalMinutes:0} minutes with every model loaded";
             OtaLog.Committed(_logger, state.Bundle, state.BundleRelease, why);
             Report(new OtaProgressEvent { Stage = OtaStageNames.Committed, Bundle = state.Bundle, Release = state.BundleRelease, At = _time.GetUtcNow() });
         }
@@ -291,11 +297,26 @@ internal sealed class OtaService : BackgroundService
         }
     }
 
+    private int ServedInWindow()
+    {
+        lock (_gate)
+        {
+            return _slots.Store!.State.Trial?.RequestsServed ?? 0;
+        }
+    }
+
     private void FailWindow(string reason)
     {
         OtaLog.HealthWindowFailed(_logger, reason);
-        var left = _slots.Store!.State;
-        if (_slots.Store.Rollback($"health check failed: {reason}"))
+        SlotState left;
+        bool rolledBack;
+        lock (_gate)
+        {
+            left = _slots.Store!.State;
+            rolledBack = _slots.Store.Rollback($"health check failed: {reason}");
+        }
+
+        if (rolledBack)
         {
             Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = left.Bundle, Release = left.BundleRelease, Refusal = new OtaRefusalInfo(OtaRefusalCodes.HealthCheckFailed, reason), At = _time.GetUtcNow() });
             _slots.NotifyChanged();
@@ -303,20 +324,31 @@ internal sealed class OtaService : BackgroundService
         }
     }
 
+    /// <summary>Counts a request in the health window, on the disk (a crash loop's starts and its requests are one record); an internal error fails the window.</summary>
     private void OnRequestCompleted(string? errorCode)
     {
-        if (_slots.Store?.State.Trial is null)
+        lock (_gate)
         {
-            return;
-        }
+            if (_slots.Store?.State.Trial is null)
+            {
+                return;
+            }
 
-        if (errorCode == RpcErrorCodes.Internal)
-        {
-            Volatile.Write(ref _failedInWindow, "a request failed with an internal error");
-        }
-        else
-        {
-            Interlocked.Increment(ref _servedInWindow);
+            if (errorCode == RpcErrorCodes.Internal)
+            {
+                Volatile.Write(ref _failedInWindow, "a request failed with an internal error");
+            }
+            else
+            {
+                try
+                {
+                    _slots.Store.CountRequest();
+                }
+                catch (IOException)
+                {
+                    // A full or failing disk: the window ends by its minutes instead.
+                }
+            }
         }
     }
 
@@ -358,6 +390,11 @@ internal sealed class OtaService : BackgroundService
         Volatile.Write(ref _last, progress);
         if (progress.Stage == OtaStageNames.Downloading)
         {
+            if (progress.BytesPerSecond == 0)
+            {
+                OtaLog.Downloading(_logger, progress.File, progress.Bundle, progress.Release, progress.Bytes, progress.TotalBytes);
+            }
+
             // Downloads report every 64 KiB; the topic gets at most two a second of them.
             var now = _time.GetTimestamp();
             if (progress.Bytes < progress.TotalBytes && _time.GetElapsedTime(Interlocked.Read(ref _lastDownloadReport), now) < ProgressInterval)

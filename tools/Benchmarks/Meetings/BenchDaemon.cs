@@ -55,6 +55,15 @@ internal sealed class BenchDaemon : IAsyncDisposable
     /// <summary>The daemon's last <see cref="TailLines"/> lines of output, for a failure report.</summary>
     public IReadOnlyList<string> Tail => [.. _tail];
 
+    /// <summary>Raised for every line the daemon writes, on the reader's thread.</summary>
+    public event Action<string>? Line;
+
+    /// <summary>Completes when the daemon's process has exited.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
+
+    /// <summary>The exit code, once <see cref="HasExited"/>.</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Why the daemon is gone, or null while it runs.</summary>
     public string? ExitDescription => _process.HasExited
         ? string.Create(CultureInfo.InvariantCulture, $"the daemon exited with code {_process.ExitCode}; its last lines: {string.Join(" | ", Tail.TakeLast(8))}")
@@ -220,6 +229,7 @@ internal sealed class BenchDaemon : IAsyncDisposable
             return;
         }
 
+        Line?.Invoke(line);
         _tail.Enqueue(line);
         while (_tail.Count > TailLines && _tail.TryDequeue(out _))
         {
