@@ -12,7 +12,7 @@ namespace Appliance.Daemon.Tests;
 /// Over-the-air updates as a technician runs them, with the real tool, a real HTTP repository server, a Mosquitto
 /// broker, and daemons as their own processes (an update restarts the daemon; the test plays the service manager).
 /// </summary>
-public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) : IClassFixture<ForgedLlmFolders>, IDisposable
+public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutput) : IClassFixture<ForgedLlmFolders>, IDisposable
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
     private readonly string _work = Directory.CreateTempSubdirectory("ota-flow-").FullName;
@@ -67,7 +67,7 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) 
             }
 
             var (watchCode, watched) = await CliAsync("watch", "--host", broker.Host, "--port", $"{broker.Port}", "--device", "ota-d1", "ota-d2", "ota-d3", "--until-done", "--timeout", "60", "--since", pushedAt.ToString("O"));
-            output.WriteLine(watched);
+            testOutput.WriteLine(watched);
             Assert.Equal(4, watchCode);
             Assert.Contains("ota-d1: committed kitchen release 1", watched, StringComparison.Ordinal);
             Assert.Contains("ota-d2: committed kitchen release 1", watched, StringComparison.Ordinal);
@@ -131,6 +131,63 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper output) 
         finally
         {
             await daemon.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_staged_rollout_over_ten_daemons_stops_at_its_abort_threshold_when_three_fail()
+    {
+        await using var broker = await MosquittoBroker.StartPrivateAsync();
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
+        var plain = TestProfiles.Write(p => p["models"] = new JsonObject());
+        var other = TestProfiles.Write(p =>
+        {
+            p["models"] = new JsonObject();
+            p["name"] = "test-kitchen-hub";
+        });
+
+        // The three that fail (another profile: the release is not for them) come first, then seven it is for.
+        string[] failing = ["roll-f1", "roll-f2", "roll-f3"];
+        var fine = Enumerable.Range(1, 7).Select(i => $"roll-ok{i}").ToArray();
+        var daemons = failing.Select(id => DaemonProcess.Start(Args(id, other, broker, server.Address, repo)))
+            .Concat(fine.Select(id => DaemonProcess.Start(Args(id, plain, broker, server.Address, repo)))).ToList();
+        try
+        {
+            foreach (var daemon in daemons)
+            {
+                await daemon.WaitReadyAsync(Limit);
+            }
+
+            string[] rollout =
+            [
+                "rollout", "--host", broker.Host, "--port", $"{broker.Port}", "--device", .. failing, .. fine, "--bundle", "kitchen",
+                "--rate-per-minute", "20", "--abort-failed-percent", "50", "--abort-min-devices", "3", "--in-progress-timeout-minutes", "1", "--timeout", "120",
+            ];
+            var (code, output) = await CliAsync(rollout);
+            testOutput.WriteLine(output);
+
+            Assert.Equal(3, code);
+            Assert.Contains("rollout aborted: 3 of 3 executed devices failed (100 % > 50 %)", output, StringComparison.Ordinal);
+            foreach (var id in failing)
+            {
+                Assert.Contains($"{id}: failed (refused: incompatible: bundle kitchen: voiceLlm-tiny-r1-v2-r1.tar is for profile dev-x64; this device runs test-kitchen-hub)", output, StringComparison.Ordinal);
+            }
+
+            // At 20 a minute the fourth device is due 9 s after the first; the three refusals come within a second of each request.
+            foreach (var id in fine)
+            {
+                Assert.Contains($"{id}: not started (not told: the rollout was aborted)", output, StringComparison.Ordinal);
+            }
+
+            Assert.All(daemons, d => Assert.False(d.HasExited));
+        }
+        finally
+        {
+            foreach (var daemon in daemons)
+            {
+                await daemon.DisposeAsync();
+            }
         }
     }
 

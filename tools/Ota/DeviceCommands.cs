@@ -132,7 +132,179 @@ internal static class DeviceCommands
             return !done ? 5 : board.AnyIn(OtaStageNames.Refused, OtaStageNames.RolledBack) ? 4 : 0;
         });
 
-        return [push, watch];
+        var ratePerMinute = new Option<double>("--rate-per-minute") { Description = "Devices told per minute (AWS IoT Jobs maximumPerMinute, or exponentialRate's baseRatePerMinute)", DefaultValueFactory = _ => 10 };
+        var incrementFactor = new Option<double>("--increment-factor") { Description = "Exponential rate: the factor the rate grows by (above 1); 1 keeps it constant", DefaultValueFactory = _ => 1 };
+        var increaseAfter = new Option<int>("--increase-after-succeeded") { Description = "Exponential rate: succeeded devices between two increases (rateIncreaseCriteria numberOfSucceededThings)", DefaultValueFactory = _ => 5 };
+        var abortPercent = new Option<double>("--abort-failed-percent") { Description = "Abort once more than this percentage of executed devices failed (abortConfig thresholdPercentage)", DefaultValueFactory = _ => 20 };
+        var abortMin = new Option<int>("--abort-min-devices") { Description = "Executed devices before the abort threshold applies (minNumberOfExecutedThings)", DefaultValueFactory = _ => 5 };
+        var inProgressTimeout = new Option<double>("--in-progress-timeout-minutes") { Description = "A told device with no final stage after this long fails (timeoutConfig inProgressTimeoutInMinutes)", DefaultValueFactory = _ => 30 };
+        var rolloutTimeout = new Option<int>("--timeout") { Description = "Seconds before the whole rollout gives up (exit 5)", DefaultValueFactory = _ => 3600 };
+        var rollout = new Command("rollout", "A staged rollout of a bundle to devices or a fleet group: a constant or exponential rate, an abort threshold, an in-progress time-out")
+        {
+            host, port, username, password, devices, group, bundle, ratePerMinute, incrementFactor, increaseAfter, abortPercent, abortMin, inProgressTimeout, rolloutTimeout,
+        };
+        rollout.SetAction(async (parse, cancellationToken) =>
+        {
+            var options = new ApplianceClientOptions { Host = parse.GetValue(host)!, Port = parse.GetValue(port), Username = parse.GetValue(username), Password = parse.GetValue(password) };
+            var policy = new RolloutPolicy
+            {
+                RatePerMinute = parse.GetValue(ratePerMinute),
+                IncrementFactor = parse.GetValue(incrementFactor),
+                IncreaseAfterSucceeded = parse.GetValue(increaseAfter),
+                AbortFailedPercent = parse.GetValue(abortPercent),
+                AbortMinExecuted = parse.GetValue(abortMin),
+                InProgressTimeout = TimeSpan.FromMinutes(parse.GetValue(inProgressTimeout)),
+            };
+            if (policy.RatePerMinute <= 0 || policy.IncrementFactor < 1 || policy.IncreaseAfterSucceeded < 1 || policy.AbortFailedPercent is < 0 or > 100 || policy.AbortMinExecuted < 1 || policy.InProgressTimeout <= TimeSpan.Zero)
+            {
+                console.MarkupLine("[red]--rate-per-minute must be above 0, --increment-factor at least 1, --abort-failed-percent 0–100, the counts and the time-out positive[/]");
+                return 1;
+            }
+
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(rolloutTimeout)));
+            await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+            var progress = await client.SubscribeAsync(Topics.OtaProgress("+"), cancellationToken).ConfigureAwait(false);
+            await using var progressSubscription = progress.ConfigureAwait(false);
+            var targets = parse.GetValue(devices) is { Length: > 0 } listed ? [.. listed] : await GroupMembersAsync(client, parse.GetValue(group), cancellationToken).ConfigureAwait(false);
+            if (targets.Count == 0)
+            {
+                console.MarkupLine("[red]rollout needs --device (one or more) or a --group with devices online[/]");
+                return 1;
+            }
+
+            var plan = new RolloutPlan(targets, policy);
+            var startedAt = DateTimeOffset.UtcNow;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var messages = System.Threading.Channels.Channel.CreateUnbounded<ObservedMessage>();
+            var pump = Task.Run(async () =>
+            {
+                try
+                {
+                    await foreach (var message in progress.ReadAllAsync(limit.Token).ConfigureAwait(false))
+                    {
+                        messages.Writer.TryWrite(message);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }, CancellationToken.None);
+            var timedOut = false;
+            await console.Live(RolloutTable(plan)).StartAsync(async context =>
+            {
+                while (!plan.Done)
+                {
+                    while (plan.NextDue(clock.Elapsed) is { } device)
+                    {
+                        await using var deviceClient = await ApplianceClient.ConnectAsync(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
+                        var started = await deviceClient.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = parse.GetValue(bundle) }, cancellationToken: cancellationToken).ConfigureAwait(false);
+                        if (started.Error is { } error)
+                        {
+                            plan.Finish(device, false, $"{error.Code}: {error.Message}");
+                        }
+                    }
+
+                    using var tick = CancellationTokenSource.CreateLinkedTokenSource(limit.Token);
+                    tick.CancelAfter(TimeSpan.FromMilliseconds(200));
+                    try
+                    {
+                        while (await messages.Reader.WaitToReadAsync(tick.Token).ConfigureAwait(false) && messages.Reader.TryRead(out var message))
+                        {
+                            var device = message.Topic.Split('/')[2];
+                            if (message.Deserialize<OtaProgressEvent>() is { } stage && stage.At >= startedAt)
+                            {
+                                if (stage.Stage is OtaStageNames.Committed or OtaStageNames.UpToDate)
+                                {
+                                    plan.Finish(device, true, stage.Stage);
+                                }
+                                else if (stage.Stage is OtaStageNames.Refused or OtaStageNames.RolledBack)
+                                {
+                                    plan.Finish(device, false, $"{stage.Stage}: {stage.Refusal?.Code}: {stage.Refusal?.Message}");
+                                }
+                            }
+                        }
+                    }
+                    catch (OperationCanceledException) when (!limit.IsCancellationRequested)
+                    {
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        timedOut = true;
+                        return;
+                    }
+
+                    plan.ExpireAt(clock.Elapsed);
+                    context.UpdateTarget(RolloutTable(plan));
+                    context.Refresh();
+                }
+            }).ConfigureAwait(false);
+            await limit.CancelAsync().ConfigureAwait(false);
+            await pump.ConfigureAwait(false);
+
+            foreach (var (device, state, note) in plan.Devices())
+            {
+                console.WriteLine($"{device}: {RolloutStateName(state)}{(note is null ? "" : $" ({note})")}");
+            }
+
+            var summary = $"{plan.Count(RolloutState.Succeeded)} succeeded, {plan.Count(RolloutState.Failed)} failed, {plan.Count(RolloutState.NotStarted)} not started of {targets.Count}";
+            console.WriteLine(plan.Aborted is { } why ? $"rollout aborted: {why}; {summary}" : timedOut ? $"rollout timed out; {summary}" : $"rollout done: {summary}");
+            return plan.Aborted is not null ? 3 : timedOut ? 5 : plan.Count(RolloutState.Failed) > 0 ? 4 : 0;
+        });
+
+        return [push, watch, rollout];
+    }
+
+    private static string RolloutStateName(RolloutState state) => state switch
+    {
+        RolloutState.Queued => "queued",
+        RolloutState.InProgress => "in progress",
+        RolloutState.Succeeded => "succeeded",
+        RolloutState.Failed => "failed",
+        _ => "not started",
+    };
+
+    private static Table RolloutTable(RolloutPlan plan)
+    {
+        var table = new Table().AddColumns("device", "state", "note").Caption(Markup.Escape(
+            $"rate {plan.RatePerMinute:0.#}/min · {plan.Count(RolloutState.Succeeded)} succeeded · {plan.Count(RolloutState.Failed)} failed · {plan.Count(RolloutState.InProgress)} in progress" +
+            (plan.Aborted is { } why ? $" · ABORTED: {why}" : "")));
+        foreach (var (device, state, note) in plan.Devices())
+        {
+            table.AddRow(Markup.Escape(device), RolloutStateName(state), Markup.Escape(note ?? ""));
+        }
+
+        return table;
+    }
+
+    /// <summary>The devices of <paramref name="group"/> whose retained status says they are online, ordered by id.</summary>
+    private static async Task<List<string>> GroupMembersAsync(ApplianceClient client, string? group, CancellationToken cancellationToken)
+    {
+        if (group is null)
+        {
+            return [];
+        }
+
+        var members = new SortedSet<string>(StringComparer.Ordinal);
+        var statuses = await client.SubscribeAsync(Topics.StatusFilter, cancellationToken).ConfigureAwait(false);
+        await using var subscription = statuses.ConfigureAwait(false);
+        using var settle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        settle.CancelAfter(TimeSpan.FromSeconds(2));
+        try
+        {
+            await foreach (var message in statuses.ReadAllAsync(settle.Token).ConfigureAwait(false))
+            {
+                if (message.Payload.Length > 0 && message.Deserialize<StatusDocument>() is { Online: true } status && status.FleetGroup == group)
+                {
+                    members.Add(status.DeviceId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+
+        return [.. members];
     }
 
     private static async IAsyncEnumerable<ObservedMessage> Merge(IReadOnlyList<IAsyncEnumerable<ObservedMessage>> sources, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
