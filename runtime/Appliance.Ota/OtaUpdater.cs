@@ -330,7 +330,7 @@ public sealed class OtaUpdater : IDisposable
             var before = done;
             var reporter = progress is null ? null : new Progress<FetchProgress>(p => progress.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, before + p.Bytes, total, p.BytesPerSecond)));
             progress?.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, done, total));
-            await _fetcher.DownloadAsync(path, part, target.Length, target.Hashes["sha256"], reporter, cancellationToken).ConfigureAwait(false);
+            await _fetcher.DownloadAsync("targets/" + path, part, target.Length, FileDigest.Sha256(target.Hashes["sha256"]), reporter, cancellationToken).ConfigureAwait(false);
             staged[path] = part;
             done += target.Length;
         }

@@ -33,19 +33,88 @@ public sealed record FetchLimits
 /// <param name="BytesPerSecond">The rate since this attempt began.</param>
 public sealed record FetchProgress(string File, long Bytes, long Total, double BytesPerSecond);
 
+/// <summary>What a downloaded file must hash to.</summary>
+/// <param name="Algorithm"><c>sha256</c> (a TUF target, a Git LFS object), or <c>git-sha1</c> (a Git blob id: SHA-1 of <c>blob {length}\0</c> and the content).</param>
+/// <param name="Hex">The expected digest in hex.</param>
+public sealed record FileDigest(string Algorithm, string Hex)
+{
+    /// <summary>A SHA-256 digest.</summary>
+    public static FileDigest Sha256(string hex) => new("sha256", hex);
+
+    /// <summary>A Git blob id.</summary>
+    public static FileDigest GitBlob(string hex) => new("git-sha1", hex);
+
+    /// <summary>The digest of the file at <paramref name="path"/> by this algorithm, lowercase hex.</summary>
+    public async Task<string> ComputeAsync(string path, CancellationToken cancellationToken)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, useAsync: true);
+        await using (stream.ConfigureAwait(false))
+        {
+            if (Algorithm == "sha256")
+            {
+                return OtaKeys.Hex(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            }
+
+            using var sha1 = IncrementalHash.CreateHash(HashAlgorithmName.SHA1);
+            sha1.AppendData(System.Text.Encoding.ASCII.GetBytes($"blob {stream.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)}\0"));
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                sha1.AppendData(buffer, 0, read);
+            }
+
+            return OtaKeys.Hex(sha1.GetHashAndReset());
+        }
+    }
+}
+
 /// <summary>
-/// Reads a repository's files over HTTP(S) from any static server: metadata under a byte cap, targets with range
-/// requests that resume a partial download, a hard length limit, a minimum rate, and a SHA-256 check. Every refusal
-/// is an <see cref="OtaRefusedException"/>. Thread-safe; the caller owns the <see cref="HttpClient"/>.
+/// Reads files over HTTP(S) from any static server: small files under a byte cap, large ones with range requests that
+/// resume a partial download, a hard length limit, a minimum rate, and a digest check. Inside this library every
+/// refusal is an <see cref="OtaRefusedException"/>; <see cref="TryDownloadAsync"/> returns it as a value. Thread-safe;
+/// the caller owns the <see cref="HttpClient"/>.
 /// </summary>
-internal sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvider time, FetchLimits limits)
+public sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvider time, FetchLimits limits)
 {
     private const int BufferBytes = 64 * 1024;
 
+    /// <summary>The limits of every transfer.</summary>
     public FetchLimits Limits => limits;
 
+    /// <summary>
+    /// <see cref="DownloadAsync"/> with the refusal as a value: null when <paramref name="partPath"/> holds the whole,
+    /// verified file.
+    /// </summary>
+    public async Task<OtaRefusal?> TryDownloadAsync(string path, string partPath, long length, FileDigest digest, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await DownloadAsync(path, partPath, length, digest, progress, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (OtaRefusedException e)
+        {
+            return e.Refusal;
+        }
+    }
+
+    /// <summary>A small file (metadata, a listing) at most <paramref name="maxBytes"/> long, or null when the server has no such file (404).</summary>
+    /// <returns>The bytes, or null; a refusal comes back through <see cref="TryGetAsync"/>.</returns>
+    public async Task<(byte[]? Bytes, OtaRefusal? Refusal)> TryGetAsync(string path, long maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await MetadataAsync(path, maxBytes, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (OtaRefusedException e)
+        {
+            return (null, e.Refusal);
+        }
+    }
+
     /// <summary>A metadata file at most <paramref name="maxBytes"/> long, or null when the server has no such file (404).</summary>
-    public async Task<byte[]?> MetadataAsync(string name, long maxBytes, CancellationToken cancellationToken)
+    internal async Task<byte[]?> MetadataAsync(string name, long maxBytes, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(name, from: 0, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
@@ -70,11 +139,11 @@ internal sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvid
     }
 
     /// <summary>
-    /// Downloads target <paramref name="name"/> into <paramref name="partPath"/>, continuing from the bytes already there,
-    /// until it holds exactly <paramref name="length"/> bytes whose SHA-256 is <paramref name="sha256"/>. A hash or
-    /// length failure deletes the partial file; an interruption or a slow mirror keeps it for the next attempt.
+    /// Downloads <paramref name="name"/> (relative to the base address) into <paramref name="partPath"/>, continuing
+    /// from the bytes already there, until it holds exactly <paramref name="length"/> bytes of <paramref name="digest"/>.
+    /// A digest or length failure deletes the partial file; an interruption or a slow mirror keeps it for the next attempt.
     /// </summary>
-    public async Task DownloadAsync(string name, string partPath, long length, string sha256, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
+    internal async Task DownloadAsync(string name, string partPath, long length, FileDigest digest, IProgress<FetchProgress>? progress, CancellationToken cancellationToken)
     {
         var have = File.Exists(partPath) ? new FileInfo(partPath).Length : 0;
         if (have > length)
@@ -85,14 +154,14 @@ internal sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvid
 
         if (have < length)
         {
-            using var response = await SendAsync("targets/" + name, have, cancellationToken).ConfigureAwait(false);
+            using var response = await SendAsync(name, have, cancellationToken).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
             {
                 File.Delete(partPath);
-                throw OtaRefusedException.Of(OtaRefusalCode.TooLarge, $"targets/{name}: the server has fewer bytes than the {have} already downloaded; the partial file is dropped");
+                throw OtaRefusedException.Of(OtaRefusalCode.TooLarge, $"{name}: the server has fewer bytes than the {have} already downloaded; the partial file is dropped");
             }
 
-            Require(response, "targets/" + name);
+            Require(response, name);
             var resumed = response.StatusCode == HttpStatusCode.PartialContent && response.Content.Headers.ContentRange?.From == have;
             if (!resumed)
             {
@@ -107,7 +176,7 @@ internal sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvid
                 {
                     try
                     {
-                        await CopyAsync(stream, file, "targets/" + name, have, length, p => progress?.Report(p), cancellationToken).ConfigureAwait(false);
+                        await CopyAsync(stream, file, name, have, length, p => progress?.Report(p), cancellationToken).ConfigureAwait(false);
                     }
                     catch (OtaRefusedException e) when (e.Refusal.Code == OtaRefusalCode.TooLarge)
                     {
@@ -123,25 +192,15 @@ internal sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvid
             have = new FileInfo(partPath).Length;
             if (have < length)
             {
-                throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"targets/{name}: the server ended after {have} of {length} bytes; the download resumes from there");
+                throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{name}: the server ended after {have} of {length} bytes; the download resumes from there");
             }
         }
 
-        var actual = await HashAsync(partPath, cancellationToken).ConfigureAwait(false);
-        if (!string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase))
+        var actual = await digest.ComputeAsync(partPath, cancellationToken).ConfigureAwait(false);
+        if (!string.Equals(actual, digest.Hex, StringComparison.OrdinalIgnoreCase))
         {
             File.Delete(partPath);
-            throw OtaRefusedException.Of(OtaRefusalCode.HashMismatch, $"targets/{name}: SHA-256 {actual}, the signed one is {sha256}; the file is dropped");
-        }
-    }
-
-    /// <summary>The lowercase hex SHA-256 of a file.</summary>
-    public static async Task<string> HashAsync(string path, CancellationToken cancellationToken)
-    {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferBytes, useAsync: true);
-        await using (stream.ConfigureAwait(false))
-        {
-            return OtaKeys.Hex(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            throw OtaRefusedException.Of(OtaRefusalCode.HashMismatch, $"{name}: {digest.Algorithm} {actual}, the expected one is {digest.Hex}; the file is dropped");
         }
     }
 

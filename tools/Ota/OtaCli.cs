@@ -156,13 +156,82 @@ internal static class OtaCli
             return 0;
         });
 
-        var root = new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons") { keygen, init, releaseCommand, refresh, serve };
+        var root = new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons, and published models for a board") { keygen, init, releaseCommand, refresh, serve, ModelsCommand(console) };
         foreach (var command in DeviceCommands.Build(console))
         {
             root.Subcommands.Add(command);
         }
 
         return root;
+    }
+
+    private static Command ModelsCommand(IAnsiConsole console)
+    {
+        var repoId = new Argument<string>("repo") { Description = "The model repository on the hub, for example onnxruntime/DeepSeek-R1-Distill-Qwen-1.5B-ONNX" };
+        var folder = new Option<string>("--folder") { Description = "The folder inside the repository to fetch (default: all of it)", DefaultValueFactory = _ => "" };
+        var revision = new Option<string>("--revision") { Description = "The branch, tag or commit", DefaultValueFactory = _ => "main" };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Where the model folder goes (for example models/deepseek-r1-distill-qwen-1.5b-int4)", Required = true };
+        var endpoint = new Option<string>("--endpoint") { Description = "The hub's address; HF_ENDPOINT when set", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } e ? e : "https://huggingface.co/" };
+        var token = new Option<string?>("--token") { Description = "An access token for gated repositories; HF_TOKEN when set" };
+        var pull = new Command("pull", "Fetch a published model folder from a model hub: every file listed by the hub's API, downloaded with resume, checked against its SHA-256 (Git LFS) or Git blob id") { repoId, folder, revision, output, endpoint, token };
+        pull.SetAction(async (parse, cancellationToken) =>
+        {
+            using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            if ((parse.GetValue(token) ?? Environment.GetEnvironmentVariable("HF_TOKEN")) is { Length: > 0 } bearer)
+            {
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            }
+
+            if (!Uri.TryCreate(parse.GetValue(endpoint), UriKind.Absolute, out var hubAddress) || hubAddress.Scheme is not ("http" or "https"))
+            {
+                console.MarkupLineInterpolated($"[red]--endpoint {parse.GetValue(endpoint)}: not an http or https address[/]");
+                return 1;
+            }
+
+            var baseUri = hubAddress.AbsoluteUri.EndsWith('/') ? hubAddress : new Uri(hubAddress.AbsoluteUri + "/");
+            var hub = new ModelHub(http, baseUri, new FetchLimits { MinBytesPerSecond = 8 * 1024, SpeedWindow = TimeSpan.FromSeconds(30) });
+            var (repo, rev, prefix) = (parse.GetValue(repoId)!, parse.GetValue(revision)!, parse.GetValue(folder)!.Trim('/'));
+            var (files, problem) = await hub.ListAsync(repo, rev, prefix, cancellationToken).ConfigureAwait(false);
+            if (problem is not null)
+            {
+                console.MarkupLineInterpolated($"[red]{problem}[/]");
+                return 1;
+            }
+
+            var failures = new List<string>();
+            int downloaded = 0, kept = 0;
+            await console.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn()).StartAsync(async context =>
+            {
+                foreach (var file in files)
+                {
+                    var relative = prefix.Length == 0 ? file.Path : file.Path[(prefix.Length + 1)..];
+                    var task = context.AddTask(Markup.Escape(relative), maxValue: Math.Max(1, file.Length));
+                    var (fetched, failure) = await hub.PullAsync(repo, rev, file, Path.Combine(parse.GetValue(output)!.FullName, relative), new Progress<FetchProgress>(p => task.Value = p.Bytes), cancellationToken).ConfigureAwait(false);
+                    task.Value = failure is null ? task.MaxValue : task.Value;
+                    task.StopTask();
+                    if (failure is not null)
+                    {
+                        failures.Add($"{relative}: {failure}");
+                    }
+                    else if (fetched)
+                    {
+                        downloaded++;
+                    }
+                    else
+                    {
+                        kept++;
+                    }
+                }
+            }).ConfigureAwait(false);
+            foreach (var failure in failures)
+            {
+                console.MarkupLineInterpolated($"[red]{failure}[/]");
+            }
+
+            console.MarkupLineInterpolated($"{repo}@{rev}/{prefix}: {downloaded} file(s) downloaded, {kept} already there and verified, {failures.Count} failed; in {parse.GetValue(output)!.FullName}");
+            return failures.Count == 0 ? 0 : 1;
+        });
+        return new Command("models", "Published models for a board") { pull };
     }
 
     private static int Run(IAnsiConsole console, Action action)
