@@ -41,7 +41,7 @@ public sealed class SigningKey : IDisposable
         {
             file = JsonSerializer.Deserialize(File.ReadAllBytes(path), OtaJson.Default.PrivateKeyFile);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw new InvalidDataException($"{path}: not a signing key file ({e.Message})", e);
         }

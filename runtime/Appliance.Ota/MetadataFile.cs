@@ -55,8 +55,9 @@ internal static class MetadataFile
 
             return new ParsedMetadata<T>(fileName, signed, CanonicalJson.Bytes(signedElement), signatures);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a name or string that is not valid UTF-8, met when it is read.
             throw Malformed(fileName, e.Message);
         }
     }

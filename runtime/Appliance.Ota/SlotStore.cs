@@ -212,7 +212,7 @@ public sealed class SlotStore
         {
             manifest = File.Exists(manifestPath) ? JsonSerializer.Deserialize(File.ReadAllBytes(manifestPath), OtaJson.Default.SlotManifest) : null;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             manifest = null;
         }
@@ -258,7 +258,7 @@ public sealed class SlotStore
 
                 problems.Add($"{path}: empty");
             }
-            catch (Exception e) when (e is JsonException or IOException)
+            catch (Exception e) when (e is JsonException or IOException or InvalidOperationException)
             {
                 problems.Add($"{path}: {e.Message}");
             }

@@ -42,6 +42,21 @@ public sealed class AttackTests
     }
 
     [Fact]
+    public async Task Metadata_with_bytes_that_are_not_UTF8_is_refused_as_malformed()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        var (device, before) = await InstalledAsync(world);
+        var path = System.IO.Path.Combine(world.Repository.Directory, "timestamp.json");
+        var bytes = File.ReadAllBytes(path);
+        var keyId = Array.IndexOf(bytes, (byte)'"', Array.IndexOf(bytes, (byte)':', System.Text.Encoding.ASCII.GetString(bytes).IndexOf("keyid", StringComparison.Ordinal)) + 2);
+        bytes[keyId + 1] = 0xFF; // found by the fuzzer: a string that is not UTF-8 throws when it is read, not when it is parsed
+
+        world.Fault = (context, serve) => UrlPath(context) == "/timestamp.json" ? context.Response.OutputStream.WriteAsync(bytes).AsTask() : serve(null);
+
+        await RefusedAsync(device, before, OtaRefusalCode.Malformed, "timestamp.json: ");
+    }
+
+    [Fact]
     public async Task A_target_longer_than_signed_is_cut_off_as_endless_data()
     {
         await using var world = await OtaWorld.CreateAsync();

@@ -23,6 +23,7 @@ internal static class FuzzTargets
         new("rpc", "RPC envelopes and every method's parameters as JSON (the contract's parsers)", ["Appliance.Contracts.dll"], Rpc),
         new("profile", "device profile files (DeviceProfileLoader.Parse, with its schema check)", ["Appliance.Profiles.dll"], Profile),
         new("template", "chat messages (role and content, split at NUL bytes) rendered by the R1 chat template as llm.chat renders them", ["Appliance.Llm.dll"], Template),
+        new("ota", "OTA repository metadata as a device reads it: the first byte picks the role (root, targets, snapshot, timestamp), the rest is the signed file", ["Appliance.Ota.dll"], OtaMetadata),
     ];
 
     private static readonly string[] Roles = ["system", "user", "assistant", "tool"];
@@ -93,6 +94,24 @@ internal static class FuzzTargets
             {
                 // Answered invalid_params.
             }
+        }
+    }
+
+    private static void OtaMetadata(Stream input)
+    {
+        var bytes = ReadAll(input);
+        if (bytes.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            Appliance.Ota.MetadataFuzzing.Read(bytes[0], bytes.AsSpan(1));
+        }
+        catch (Appliance.Ota.OtaRefusedException)
+        {
+            // Refused with its reason (malformed, signature), the trusted metadata untouched.
         }
     }
 

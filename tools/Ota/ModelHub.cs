@@ -56,7 +56,7 @@ internal sealed class ModelHub(HttpClient http, Uri endpoint, FetchLimits limits
         {
             entries = JsonSerializer.Deserialize(bytes, HubJson.Default.ListHubTreeEntry);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             return ([], $"listing {repo}@{revision}/{folder}: not a tree listing ({e.Message})");
         }

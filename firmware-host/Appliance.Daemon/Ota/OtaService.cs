@@ -371,8 +371,9 @@ internal sealed class OtaService : BackgroundService
         {
             announcement = JsonSerializer.Deserialize(message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray(), Channels.OtaAnnouncement.PayloadInfo);
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
+            // Not an announcement (InvalidOperationException: text that is not UTF-8): ignored, as a stranger's message on the topic.
             return Task.CompletedTask;
         }
 
