@@ -191,6 +191,107 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         }
     }
 
+    [Fact]
+    public async Task A_group_announcement_updates_the_group_and_a_requested_rollback_brings_the_previous_model_back()
+    {
+        await using var broker = await MosquittoBroker.StartPrivateAsync();
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
+        string[] ids = ["ota-g1", "ota-g2"];
+        var args = ids.ToDictionary(id => id, id => (string[])[.. Args(id, models.Profile(), broker, server.Address, repo), "--Fleet:Group=kitchens"]);
+        var running = ids.ToDictionary(id => id, id => DaemonProcess.Start(args[id]));
+        try
+        {
+            foreach (var daemon in running.Values)
+            {
+                await daemon.WaitReadyAsync(Limit);
+            }
+
+            var (code, pushed) = await CliAsync("push", "--host", broker.Host, "--port", $"{broker.Port}", "--group", "kitchens", "--bundle", "kitchen", "--release", "1");
+            Assert.True(code == 0, pushed);
+            foreach (var id in ids)
+            {
+                Assert.Equal(75, await running[id].WaitForExitAsync(Limit));
+                await running[id].DisposeAsync();
+                running[id] = DaemonProcess.Start(args[id]);
+                await running[id].WaitReadyAsync(Limit);
+                await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = id });
+                await WaitForStatusAsync(client, s => s.Models?.Any(m => m.Id == "tiny-r1-v2" && m.State == ModelStates.Loaded) == true);
+                Assert.Null((await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Hello")], MaxTokens = 2 })).Error);
+                await WaitForStatusAsync(client, s => s.Ota is { Bundle: "kitchen", HealthWindow: null });
+            }
+
+            // The technician asks the first one back: it answers, restarts on the profile's model, and says why.
+            await using var first = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-g1" });
+            var rolledBack = await first.InvokeAsync(RpcMethods.OtaRollback, new OtaRollbackParams { Reason = "wrong answers in the kitchen test" });
+            Assert.Equal("requested: wrong answers in the kitchen test", rolledBack.Value!.LastRollback?.Reason);
+            Assert.Equal(75, await running["ota-g1"].WaitForExitAsync(Limit));
+            await running["ota-g1"].DisposeAsync();
+            running["ota-g1"] = DaemonProcess.Start(args["ota-g1"]);
+            await running["ota-g1"].WaitReadyAsync(Limit);
+            var status = await WaitForStatusAsync(first, s => s.Models?.Any(m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded) == true);
+            Assert.Null(status.Ota!.Bundle);
+            Assert.Equal(new OtaRollbackInfo("kitchen", 1, "requested: wrong answers in the kitchen test", status.Ota.LastRollback!.At), status.Ota.LastRollback);
+
+            // Nothing to go back to now.
+            var again = await first.InvokeAsync(RpcMethods.OtaRollback, new OtaRollbackParams());
+            Assert.Equal(RpcErrorCodes.InvalidState, again.Error?.Code);
+        }
+        finally
+        {
+            foreach (var daemon in running.Values)
+            {
+                await daemon.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_release_whose_model_gives_other_tokens_on_the_device_than_at_packaging_is_never_switched_to()
+    {
+        await using var broker = await MosquittoBroker.StartPrivateAsync();
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        var model = Path.Combine(_work, "tiny-r1-v3");
+        LlmForge.Write(LlmPreset.Tiny, 9, model);
+        var repository = new Appliance.Ota.OtaRepository(repo, TimeProvider.System);
+        var (path, file) = repository.Pack(model, new Appliance.Ota.ModelTarget
+        {
+            Feature = "voiceLlm", ModelId = "tiny-r1-v3", Release = 2,
+            Smoke = new Appliance.Ota.SmokeExpectation { Prompt = "Hello", TokenIds = [1, 2, 3] },
+        });
+        var targets = repository.Targets;
+        using (var targetsKey = Appliance.Ota.SigningKey.Load(Key("targets")))
+        using (var snapshotKey = Appliance.Ota.SigningKey.Load(Key("snapshot")))
+        using (var timestampKey = Appliance.Ota.SigningKey.Load(Key("timestamp")))
+        {
+            repository.Publish(targets with
+            {
+                Targets = new Dictionary<string, Appliance.Ota.TargetFile>(targets.Targets) { [path] = file },
+                Bundles = new Dictionary<string, Appliance.Ota.Bundle> { ["kitchen"] = new() { Release = 2, Targets = [path] } },
+            }, [targetsKey, snapshotKey, timestampKey]);
+        }
+
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
+        await using var daemon = DaemonProcess.Start(Args("ota-smoke", models.Profile(), broker, server.Address, repo));
+        await daemon.WaitReadyAsync(Limit);
+        await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-smoke" });
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var progress = client.ObserveAsync(Topics.OtaProgress("ota-smoke"), timeout.Token).GetAsyncEnumerator(timeout.Token);
+        Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
+
+        OtaProgressEvent? last = null;
+        while (await progress.MoveNextAsync() && (last = progress.Current.Deserialize<OtaProgressEvent>())?.Stage != OtaStageNames.Refused)
+        {
+        }
+
+        Assert.Equal(OtaRefusalCodes.SmokeTestFailed, last!.Refusal?.Code);
+        Assert.Contains("recorded at packaging 1 2 3; the running models stay", last.Refusal!.Message, StringComparison.Ordinal);
+        var status = await client.GetStatusAsync();
+        Assert.Null(status.Ota!.Bundle);
+        Assert.Contains(status.Models!, m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded);
+        Assert.False(daemon.HasExited);
+    }
+
     /// <summary>Keys, a repository, and bundle <c>kitchen</c> release 1 holding a forged voice model (another seed) for <paramref name="profile"/>, made with the technician's tool.</summary>
     private async Task<string> RepositoryWithReleaseAsync(string profile)
     {
