@@ -292,6 +292,45 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         Assert.False(daemon.HasExited);
     }
 
+    [Fact]
+    public async Task A_download_into_a_full_staging_area_is_refused_as_storage_full_and_the_daemon_serves_on()
+    {
+        var repo = await RepositoryWithReleaseAsync(profile: "dev-x64");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
+        var mountPoint = Directory.CreateTempSubdirectory("appliance-ota-full-").FullName;
+        var port = FreePort.Offered();
+        try
+        {
+            // The OTA folder on a 128 KiB file system: the release's archive does not fit.
+            await using var daemon = DaemonProcess.StartWithMounts(
+                $"mount -t tmpfs -o size=128k tmpfs {mountPoint}",
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", "--Device:Id=ota-full", $"--Profile={models.Profile()}",
+                $"--Ota:Repository={server.Address}", $"--Ota:InitialRoot={Path.Combine(repo, "1.root.json")}", $"--Ota:Root={mountPoint}/ota", "--Ota:CheckIntervalMinutes=0");
+            await daemon.WaitReadyAsync(Limit);
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = "ota-full" });
+            using var timeout = new CancellationTokenSource(Limit);
+            await using var progress = client.ObserveAsync(Topics.OtaProgress("ota-full"), timeout.Token).GetAsyncEnumerator(timeout.Token);
+            Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
+
+            OtaProgressEvent? last = null;
+            while (await progress.MoveNextAsync() && (last = progress.Current.Deserialize<OtaProgressEvent>())?.Stage != OtaStageNames.Refused)
+            {
+            }
+
+            testOutput.WriteLine(daemon.Output);
+            Assert.Equal(OtaRefusalCodes.StorageFull, last!.Refusal?.Code);
+            var status = await client.GetStatusAsync();
+            Assert.Null(status.Ota!.Bundle);
+            Assert.Contains(status.Models!, m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded);
+            Assert.Null((await client.CallAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Hello")], MaxTokens = 2 })).Error);
+            Assert.False(daemon.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint, recursive: true);
+        }
+    }
+
     /// <summary>Keys, a repository, and bundle <c>kitchen</c> release 1 holding a forged voice model (another seed) for <paramref name="profile"/>, made with the technician's tool.</summary>
     private async Task<string> RepositoryWithReleaseAsync(string profile)
     {
