@@ -331,6 +331,34 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         }
     }
 
+    [Fact]
+    public async Task The_schedule_checks_the_repository_once_an_interval_on_the_daemons_clock()
+    {
+        var repo = await RepositoryWithReleaseAsync(profile: "rpi5-fridge");
+        await using var server = await RepositoryServer.StartAsync(repo, IPAddress.Loopback, 0, null);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(testOutput,
+        [
+            $"--Profile={models.Profile()}", $"--Ota:Repository={server.Address}", $"--Ota:InitialRoot={Path.Combine(repo, "1.root.json")}",
+            $"--Ota:Root={Path.Combine(_work, "scheduled-ota")}", "--Ota:CheckIntervalMinutes=60",
+        ], RunningDaemon.WithClock(time));
+        await using var client = await daemon.ConnectAsync();
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var subscription = await client.SubscribeAsync(Topics.OtaProgress(daemon.DeviceId), timeout.Token);
+        await using var progress = subscription.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+
+        // Subscribed (SUBACK) before the clock moves: the check's first stage is seen live, not as the retained last one.
+        time.Advance(TimeSpan.FromMinutes(60));
+
+        Assert.True(await progress.MoveNextAsync());
+        Assert.Equal(OtaStageNames.Checking, progress.Current.Deserialize<OtaProgressEvent>()!.Stage);
+        Assert.True(await progress.MoveNextAsync());
+        var refused = progress.Current.Deserialize<OtaProgressEvent>()!;
+        Assert.Equal(OtaStageNames.Refused, refused.Stage);
+        Assert.Equal(OtaRefusalCodes.Incompatible, refused.Refusal?.Code);
+        Assert.Null((await client.GetStatusAsync()).Ota!.Bundle);
+    }
+
     /// <summary>Keys, a repository, and bundle <c>kitchen</c> release 1 holding a forged voice model (another seed) for <paramref name="profile"/>, made with the technician's tool.</summary>
     private async Task<string> RepositoryWithReleaseAsync(string profile)
     {
