@@ -124,15 +124,7 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
         Store(timestampName, timestampBytes);
 
         // §5.5: snapshot, exactly the one the timestamp names.
-        var snapshotBytes = await fetcher.MetadataAsync(snapshotName, snapshotInfo.Length ?? limits.SnapshotMaxBytes, cancellationToken).ConfigureAwait(false)
-            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{snapshotName}: the repository has none");
-        RequireNamed(snapshotName, snapshotBytes, snapshotInfo, timestampName);
-        var snapshot = MetadataFile.Parse(snapshotName, snapshotBytes, Roles.Snapshot, OtaJson.Default.SnapshotMetadata);
-        MetadataFile.RequireThreshold(snapshot, root, Roles.Snapshot);
-        if (snapshot.Signed.Version != snapshotInfo.Version)
-        {
-            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{snapshotName}: version {snapshot.Signed.Version}, but {timestampName} names version {snapshotInfo.Version}");
-        }
+        var (snapshot, snapshotBytes) = await NamedAsync(Roles.Snapshot, snapshotInfo, limits.SnapshotMaxBytes, timestampName, root, OtaJson.Default.SnapshotMetadata, cancellationToken).ConfigureAwait(false);
 
         var targetsName = Roles.FileName(Roles.Targets);
         if (!snapshot.Signed.Meta.TryGetValue(targetsName, out var targetsInfo))
@@ -158,15 +150,7 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
         Store(snapshotName, snapshotBytes);
 
         // §5.6: targets, exactly the one the snapshot names.
-        var targetsBytes = await fetcher.MetadataAsync(targetsName, targetsInfo.Length ?? limits.TargetsMaxBytes, cancellationToken).ConfigureAwait(false)
-            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{targetsName}: the repository has none");
-        RequireNamed(targetsName, targetsBytes, targetsInfo, snapshotName);
-        var targets = MetadataFile.Parse(targetsName, targetsBytes, Roles.Targets, OtaJson.Default.TargetsMetadata);
-        MetadataFile.RequireThreshold(targets, root, Roles.Targets);
-        if (targets.Signed.Version != targetsInfo.Version)
-        {
-            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{targetsName}: version {targets.Signed.Version}, but {snapshotName} names version {targetsInfo.Version}");
-        }
+        var (targets, targetsBytes) = await NamedAsync(Roles.Targets, targetsInfo, limits.TargetsMaxBytes, snapshotName, root, OtaJson.Default.TargetsMetadata, cancellationToken).ConfigureAwait(false);
 
         if (Trusted(Roles.Targets, root, OtaJson.Default.TargetsMetadata) is { } oldTargets)
         {
@@ -176,6 +160,27 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
         RequireFresh(targetsName, targets.Signed);
         Store(targetsName, targetsBytes);
         return targets.Signed;
+    }
+
+    /// <summary>
+    /// Fetches the metadata of <paramref name="role"/> that <paramref name="namedBy"/> names by <paramref name="info"/>:
+    /// exactly that file (length and hash), that version, signed by the role's threshold.
+    /// </summary>
+    private async Task<(ParsedMetadata<T> Parsed, byte[] Bytes)> NamedAsync<T>(string role, MetaFileInfo info, long cap, string namedBy, RootMetadata root, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+        where T : RoleMetadata
+    {
+        var name = Roles.FileName(role);
+        var bytes = await fetcher.MetadataAsync(name, info.Length ?? cap, cancellationToken).ConfigureAwait(false)
+            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{name}: the repository has none");
+        RequireNamed(name, bytes, info, namedBy);
+        var parsed = MetadataFile.Parse(name, bytes, role, typeInfo);
+        MetadataFile.RequireThreshold(parsed, root, role);
+        if (parsed.Signed.Version != info.Version)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.Inconsistent, $"{name}: version {parsed.Signed.Version}, but {namedBy} names version {info.Version}");
+        }
+
+        return (parsed, bytes);
     }
 
     private static bool Rotated(RootMetadata before, RootMetadata after, string role) =>

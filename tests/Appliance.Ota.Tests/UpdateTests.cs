@@ -115,13 +115,7 @@ public sealed class UpdateTests
     public async Task A_crash_loop_in_the_health_window_rolls_back_and_the_release_is_not_taken_again()
     {
         await using var world = await OtaWorld.CreateAsync();
-        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
-        var device = world.Device("d1", new ScriptedSmokeTest());
-        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
-        device.Slots.Commit();
-        var first = device.Slots.ActivePath("vad");
-        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        var (device, first) = await SwitchedToSecondReleaseAsync(world);
         Assert.NotEqual(first, device.Slots.ActivePath("vad"));
 
         // Each start of the daemon is counted; the fourth within the window is taken for a crash loop.
@@ -149,13 +143,7 @@ public sealed class UpdateTests
     public async Task A_truncated_file_in_the_active_slot_is_found_at_start_and_the_previous_models_come_back()
     {
         await using var world = await OtaWorld.CreateAsync();
-        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
-        var device = world.Device("d1", new ScriptedSmokeTest());
-        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
-        device.Slots.Commit();
-        var first = device.Slots.ActivePath("vad");
-        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
-        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        var (device, first) = await SwitchedToSecondReleaseAsync(world);
         var torn = Path.Combine(device.Slots.ActivePath("vad")!, "part1.onnx");
         using (var file = new FileStream(torn, FileMode.Open))
         {
@@ -167,6 +155,19 @@ public sealed class UpdateTests
 
         Assert.Contains("part1.onnx is missing or not 4096 bytes long", reason, StringComparison.Ordinal);
         Assert.Equal(first, restarted.ActivePath("vad"));
+    }
+
+    /// <summary>A device that confirmed VAD release 1 and switched to release 2, in its health window; and release 1's folder.</summary>
+    private static async Task<(OtaUpdater Device, string? First)> SwitchedToSecondReleaseAsync(OtaWorld world)
+    {
+        world.Release("kitchen", 1, [("vad", world.ModelFolder("vad-1"))]);
+        var device = world.Device("d1", new ScriptedSmokeTest());
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        device.Slots.Commit();
+        var first = device.Slots.ActivePath("vad");
+        world.Release("kitchen", 2, [("vad", world.ModelFolder("vad-2"))]);
+        Assert.Equal(OtaStageNames.HealthWindow, (await device.UpdateAsync(null, null, Cancel())).Stage);
+        return (device, first);
     }
 
     [Fact]
