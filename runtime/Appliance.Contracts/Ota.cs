@@ -188,6 +188,9 @@ public static class OtaRefusalCodes
     /// <summary>No room in the staging area or the slots.</summary>
     public const string StorageFull = "storage_full";
 
+    /// <summary>The device's OTA folder cannot be written or read (read-only, no permission, an I/O error).</summary>
+    public const string StorageError = "storage_error";
+
     /// <summary>The new models did not load or did not give the recorded tokens.</summary>
     public const string SmokeTestFailed = "smoke_test_failed";
 

@@ -45,6 +45,9 @@ public enum OtaRefusalCode
     /// <summary>The staging area or a slot ran out of space.</summary>
     StorageFull,
 
+    /// <summary>The device's OTA folder cannot be written or read (read-only, no permission, an I/O error).</summary>
+    StorageError,
+
     /// <summary>The new slot failed its smoke test: it did not load, or did not give the recorded tokens.</summary>
     SmokeTestFailed,
 
@@ -73,6 +76,7 @@ public static class OtaRefusalCodeNames
         OtaRefusalCode.Malformed => OtaRefusalCodes.Malformed,
         OtaRefusalCode.Unreachable => OtaRefusalCodes.Unreachable,
         OtaRefusalCode.StorageFull => OtaRefusalCodes.StorageFull,
+        OtaRefusalCode.StorageError => OtaRefusalCodes.StorageError,
         OtaRefusalCode.SmokeTestFailed => OtaRefusalCodes.SmokeTestFailed,
         OtaRefusalCode.HealthCheckFailed => OtaRefusalCodes.HealthCheckFailed,
         OtaRefusalCode.Busy => OtaRefusalCodes.Busy,

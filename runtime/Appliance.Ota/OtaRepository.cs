@@ -2,6 +2,7 @@ using System.Formats.Tar;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Appliance.Storage;
 
 namespace Appliance.Ota;
 
@@ -72,6 +73,28 @@ public sealed class OtaRepository
         Publish(Targets with { Version = 0 }, keys);
     }
 
+    /// <summary>
+    /// Signs root metadata of the next version with the given keys and thresholds per role and a fresh expiry, by the
+    /// threshold of the current root's keys and of the new ones, then targets, snapshot and timestamp again under it.
+    /// Devices follow the chain of root versions (TUF §5.3).
+    /// </summary>
+    /// <returns>The new root.</returns>
+    /// <exception cref="RepositoryException">The keys do not reach a threshold, of the old root or of a role of the new one; nothing is written then.</exception>
+    public RootMetadata RotateRoot(IReadOnlyDictionary<string, (IReadOnlyList<KeyEntry> Keys, int Threshold)> roles, IReadOnlyCollection<SigningKey> keys)
+    {
+        var current = Root;
+        var next = NewRoot(current.Version + 1, roles);
+        Signers(current, Roles.Root, keys);
+        foreach (var role in (string[])[Roles.Root, Roles.Targets, Roles.Snapshot, Roles.Timestamp])
+        {
+            Signers(next, role, keys);
+        }
+
+        WriteRoot(next, keys);
+        Publish(Targets, keys);
+        return next;
+    }
+
     /// <summary>Root metadata of <paramref name="version"/> with the given keys and thresholds per role.</summary>
     public RootMetadata NewRoot(int version, IReadOnlyDictionary<string, (IReadOnlyList<KeyEntry> Keys, int Threshold)> roles)
     {
@@ -104,15 +127,15 @@ public sealed class OtaRepository
         }
 
         var bytes = MetadataFile.Write(root, OtaJson.Default.RootMetadata, signers);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.RootFileName(root.Version)), bytes);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Root)), bytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.RootFileName(root.Version)), bytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Root)), bytes);
     }
 
     /// <summary>
-    /// Packs <paramref name="modelFolder"/> into <c>targets/{feature}-{modelId}-r{release}.tar</c> and returns its
-    /// path in the repository and its signed description.
+    /// Packs <paramref name="modelFolder"/> into <c>targets/{feature}-{modelId}-r{release}.tar</c> (replacing an archive
+    /// of that name) and returns its path in the repository and its signed description.
     /// </summary>
-    /// <exception cref="RepositoryException">The folder does not exist or the archive exists with other content.</exception>
+    /// <exception cref="RepositoryException">The folder does not exist.</exception>
     public (string Path, TargetFile File) Pack(string modelFolder, ModelTarget custom)
     {
         if (!System.IO.Directory.Exists(modelFolder))
@@ -152,9 +175,11 @@ public sealed class OtaRepository
         var snapshot = NextSnapshot(nextTargets.Version, targetsBytes);
         var snapshotBytes = MetadataFile.Write(snapshot, OtaJson.Default.SnapshotMetadata, snapshotSigners);
         var timestampBytes = MetadataFile.Write(NextTimestamp(snapshot.Version, snapshotBytes), OtaJson.Default.TimestampMetadata, timestampSigners);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Targets)), targetsBytes);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Snapshot)), snapshotBytes);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Timestamp)), timestampBytes);
+        // Targets, snapshot, then timestamp, each replaced whole: a device that reads while this runs meets files that do
+        // not name each other, refuses this check (inconsistent) and takes the whole set at its next one; never a mix.
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Targets)), targetsBytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Snapshot)), snapshotBytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Timestamp)), timestampBytes);
     }
 
     /// <summary>Re-signs snapshot and timestamp with new versions and expiries, so devices keep trusting an unchanged repository.</summary>
@@ -166,8 +191,8 @@ public sealed class OtaRepository
         var snapshot = NextSnapshot(Targets.Version, targetsBytes);
         var snapshotBytes = MetadataFile.Write(snapshot, OtaJson.Default.SnapshotMetadata, Signers(root, Roles.Snapshot, keys));
         var timestampBytes = MetadataFile.Write(NextTimestamp(snapshot.Version, snapshotBytes), OtaJson.Default.TimestampMetadata, Signers(root, Roles.Timestamp, keys));
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Snapshot)), snapshotBytes);
-        File.WriteAllBytes(Path.Combine(Directory, Roles.FileName(Roles.Timestamp)), timestampBytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Snapshot)), snapshotBytes);
+        AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Timestamp)), timestampBytes);
     }
 
     /// <summary>Writes any role's metadata as given, signed by exactly <paramref name="keys"/>: for tests of what a device refuses, and for repair.</summary>

@@ -48,6 +48,12 @@ public interface ISmokeTest
 /// <param name="Refusal">Why the update stopped, at stage <c>refused</c>.</param>
 public sealed record OtaProgress(string Stage, string? Bundle = null, int? Release = null, string? File = null, long Bytes = 0, long TotalBytes = 0, double BytesPerSecond = 0, OtaRefusal? Refusal = null);
 
+/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread, in order (<see cref="Progress{T}"/> posts to the thread pool, where a late report could overtake a later stage).</summary>
+internal sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
+}
+
 /// <summary>What a check found: the bundle this device would install, or why there is none.</summary>
 /// <param name="Bundle">The bundle's name, or null.</param>
 /// <param name="Release">Its release.</param>
@@ -150,7 +156,12 @@ public sealed class OtaUpdater : IDisposable
         }
         catch (IOException e)
         {
-            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), new OtaRefusal(DiskFull.Is(e) ? OtaRefusalCode.StorageFull : OtaRefusalCode.Unreachable, e.Message));
+            // The network's failures are refusals already: what is left is the device's own disk.
+            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), new OtaRefusal(DiskFull.Is(e) ? OtaRefusalCode.StorageFull : OtaRefusalCode.StorageError, e.Message));
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return new BundleCheck(null, 0, new Dictionary<string, TargetFile>(), new OtaRefusal(OtaRefusalCode.StorageError, e.Message));
         }
 
         var chosen = bundleName is not null
@@ -255,7 +266,8 @@ public sealed class OtaUpdater : IDisposable
             return $"names minimum daemon version \"{target.MinDaemonVersion}\", which is not major.minor.patch";
         }
 
-        return Version.TryParse(_device.DaemonVersion, out var have) && have < needed
+        // A pre-release (1.2.0-rc.1) counts as its release; build metadata is ignored (semantic versioning).
+        return Version.TryParse(_device.DaemonVersion.Split('-', '+')[0], out var have) && have < needed
             ? $"needs daemon {target.MinDaemonVersion}; this device runs {_device.DaemonVersion}"
             : null;
     }
@@ -312,15 +324,30 @@ public sealed class OtaUpdater : IDisposable
         {
             return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: e.Refusal);
         }
-        catch (IOException e) when (DiskFull.Is(e))
+        catch (IOException e)
         {
-            return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.StorageFull, e.Message));
+            return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: new OtaRefusal(DiskFull.Is(e) ? OtaRefusalCode.StorageFull : OtaRefusalCode.StorageError, e.Message));
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            return new OtaProgress(OtaStageNames.Refused, bundle, check.Release, Refusal: new OtaRefusal(OtaRefusalCode.StorageError, e.Message));
+        }
+    }
+
+    /// <summary>Deletes partial downloads of targets this bundle does not name (abandoned by an earlier update).</summary>
+    private void DropAbandonedDownloads(IReadOnlyDictionary<string, TargetFile> targets)
+    {
+        var wanted = targets.Values.Select(t => t.Hashes["sha256"] + ".part").ToHashSet(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(StagingDirectory).Where(f => !wanted.Contains(Path.GetFileName(f))))
+        {
+            File.Delete(file);
         }
     }
 
     private async Task<Dictionary<string, string>> DownloadAsync(string bundle, int release, IReadOnlyDictionary<string, TargetFile> targets, IProgress<OtaProgress>? progress, CancellationToken cancellationToken)
     {
         AtomicFile.CreateDirectory(StagingDirectory);
+        DropAbandonedDownloads(targets);
         var total = targets.Values.Sum(t => t.Length);
         long done = 0;
         var staged = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -328,7 +355,7 @@ public sealed class OtaUpdater : IDisposable
         {
             var part = Path.Combine(StagingDirectory, target.Hashes["sha256"] + ".part");
             var before = done;
-            var reporter = progress is null ? null : new Progress<FetchProgress>(p => progress.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, before + p.Bytes, total, p.BytesPerSecond)));
+            var reporter = progress is null ? null : new InlineProgress<FetchProgress>(p => progress.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, before + p.Bytes, total, p.BytesPerSecond)));
             progress?.Report(new OtaProgress(OtaStageNames.Downloading, bundle, release, path, done, total));
             await _fetcher.DownloadAsync("targets/" + path, part, target.Length, FileDigest.Sha256(target.Hashes["sha256"]), reporter, cancellationToken).ConfigureAwait(false);
             staged[path] = part;

@@ -168,38 +168,48 @@ public sealed class SlotStore
     /// <returns>The reason of a rollback done now, or null.</returns>
     public string? RecordStart(int maxStarts)
     {
+        string? reason = null;
         if (State.Trial is { } trial)
         {
             if (trial.Starts + 1 > maxStarts)
             {
-                var reason = $"crash loop: {trial.Starts + 1} starts within the health window (at most {maxStarts})";
+                reason = $"crash loop: {trial.Starts + 1} starts within the health window (at most {maxStarts})";
                 Rollback(reason);
+            }
+            else
+            {
+                Write(State with { Trial = trial with { Starts = trial.Starts + 1 } });
+            }
+        }
+
+        // The slots about to load, whole? A damaged one goes back to the previous set; without one, to the profile's models.
+        for (var round = 0; round < 2; round++)
+        {
+            var damaged = State.Features.Select(f => (f.Key, f.Value, Problem: CheckSlot(f.Key, f.Value))).Where(f => f.Problem is not null).ToList();
+            if (damaged.Count == 0)
+            {
                 return reason;
             }
 
-            Write(State with { Trial = trial with { Starts = trial.Starts + 1 } });
-        }
-
-        string? damage = null;
-        for (var round = 0; round < 2; round++)
-        {
-            var damaged = State.Features.Where(f => CheckSlot(f.Key, f.Value) is not null).Select(f => $"slot {f.Key}/{f.Value.Slot}: {CheckSlot(f.Key, f.Value)}").ToList();
-            if (damaged.Count == 0)
-            {
-                return damage;
-            }
-
-            damage = "damaged " + string.Join("; ", damaged);
+            var damage = "damaged " + string.Join("; ", damaged.Select(d => $"slot {d.Key}/{d.Value.Slot}: {d.Problem}"));
+            reason = reason is null ? damage : $"{reason}; {damage}";
             if (!Rollback(damage))
             {
-                // Nothing to go back to: the damaged features fall back to the models of the device profile.
-                var whole = State.Features.Where(f => CheckSlot(f.Key, f.Value) is null).ToDictionary();
-                Write(State with { Features = whole, Trial = null, LastRollback = new RollbackRecord(State.Bundle ?? "", State.BundleRelease, damage + "; the profile's models are used", _time.GetUtcNow()) });
-                return damage;
+                // The release may be installed again to repair the slots: no release floor is kept for it.
+                var whole = State.Features.Where(f => damaged.All(d => d.Key != f.Key)).ToDictionary();
+                Write(State with
+                {
+                    Features = whole,
+                    Bundle = whole.Count == 0 ? null : State.Bundle,
+                    BundleRelease = 0,
+                    Trial = null,
+                    LastRollback = new RollbackRecord(State.Bundle ?? "", 0, damage + "; the profile's models are used", _time.GetUtcNow()),
+                });
+                return reason;
             }
         }
 
-        return damage;
+        return reason;
     }
 
     /// <summary>Why the slot of <paramref name="entry"/> is not whole (a missing manifest or file, a file of another length), or null when it is.</summary>

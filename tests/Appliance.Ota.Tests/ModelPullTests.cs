@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Appliance.OtaTool;
-using Spectre.Console;
 
 namespace Appliance.Ota.Tests;
 
@@ -147,14 +146,7 @@ public sealed class ModelPullTests : IAsyncDisposable
         return id;
     }
 
-    private async Task<(int Code, string Output)> PullAsync()
-    {
-        using var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No });
-        console.Profile.Width = 250;
-        var code = await OtaCli.InvokeAsync(["models", "pull", Repo, "--folder", Folder, "--out", Output, "--endpoint", _server!.Address.AbsoluteUri], console);
-        return (code, writer.ToString());
-    }
+    private Task<(int Code, string Output)> PullAsync() => Cli.RunAsync("models", "pull", Repo, "--folder", Folder, "--out", Output, "--endpoint", _server!.Address.AbsoluteUri);
 
     private void AssertSameFiles()
     {

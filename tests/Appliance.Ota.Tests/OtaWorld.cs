@@ -67,11 +67,11 @@ internal sealed class OtaWorld : IAsyncDisposable
         [Ota.Roles.Timestamp] = ([timestamp.Public], 1),
     };
 
-    /// <summary>Replaces the timestamp key by a new one in root version <see cref="RootMetadata.Version"/> + 1, signed by the root key.</summary>
+    /// <summary>Replaces the timestamp key by a new one in the next root version, signed by the root key, and signs the other roles again under it.</summary>
     public SigningKey RotateTimestampKey()
     {
         var fresh = Own(SigningKey.Generate());
-        Repository.WriteRoot(Repository.NewRoot(Repository.Root.Version + 1, Roles(fresh)), [Root]);
+        Repository.RotateRoot(Roles(fresh), [Root, .. TargetsKeys, Snapshot, fresh]);
         Timestamp = fresh;
         return fresh;
     }

@@ -50,12 +50,10 @@ internal static class DeviceCommands
 
             foreach (var id in ids)
             {
-                await using var client = await ApplianceClient.ConnectAsync(options with { DeviceId = id }, cancellationToken).ConfigureAwait(false);
-                var result = await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = parse.GetValue(bundle) }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                if (result.Error is { } error)
+                if (await StartUpdateAsync(options, id, parse.GetValue(bundle), cancellationToken).ConfigureAwait(false) is { } error)
                 {
                     failed++;
-                    console.MarkupLineInterpolated($"{id}: [red]{error.Code}[/]: {error.Message}");
+                    console.MarkupLineInterpolated($"{id}: [red]{error}[/]");
                 }
                 else
                 {
@@ -197,11 +195,9 @@ internal static class DeviceCommands
                 {
                     while (plan.NextDue(clock.Elapsed) is { } device)
                     {
-                        await using var deviceClient = await ApplianceClient.ConnectAsync(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
-                        var started = await deviceClient.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = parse.GetValue(bundle) }, cancellationToken: cancellationToken).ConfigureAwait(false);
-                        if (started.Error is { } error)
+                        if (await StartUpdateAsync(options, device, parse.GetValue(bundle), cancellationToken).ConfigureAwait(false) is { } error)
                         {
-                            plan.Finish(device, false, $"{error.Code}: {error.Message}");
+                            plan.Finish(device, false, error);
                         }
                     }
 
@@ -253,6 +249,21 @@ internal static class DeviceCommands
         });
 
         return [push, watch, rollout];
+    }
+
+    /// <summary>Sends <c>ota.update</c> to one device; null when it started, else why not (an error answer, no answer, no broker).</summary>
+    private static async Task<string?> StartUpdateAsync(ApplianceClientOptions options, string device, string? bundle, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var client = await ApplianceClient.ConnectAsync(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
+            var started = await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = bundle }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return started.Error is { } error ? $"{error.Code}: {error.Message}" : null;
+        }
+        catch (Exception e) when (e is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            return $"no answer: {e.Message}";
+        }
     }
 
     private static string RolloutStateName(RolloutState state) => state switch

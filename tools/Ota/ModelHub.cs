@@ -39,7 +39,7 @@ internal sealed class ModelHub(HttpClient http, Uri endpoint, FetchLimits limits
     /// <returns>The files, or why they cannot be listed.</returns>
     public async Task<(IReadOnlyList<HubFile> Files, string? Problem)> ListAsync(string repo, string revision, string folder, CancellationToken cancellationToken)
     {
-        var path = $"api/models/{repo}/tree/{Uri.EscapeDataString(revision)}/{folder}".TrimEnd('/') + "?recursive=true";
+        var path = $"api/models/{Escape(repo)}/tree/{Uri.EscapeDataString(revision)}/{Escape(folder)}".TrimEnd('/') + "?recursive=true";
         var (bytes, refusal) = await _fetcher.TryGetAsync(path, ListingMaxBytes, cancellationToken).ConfigureAwait(false);
         if (refusal is not null)
         {
@@ -80,6 +80,9 @@ internal sealed class ModelHub(HttpClient http, Uri endpoint, FetchLimits limits
         return (files, files.Count == 0 ? $"{repo}@{revision}/{folder} lists no files" : null);
     }
 
+    /// <summary>Each segment of a slash-separated path, escaped for a URL.</summary>
+    private static string Escape(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));
+
     /// <summary>
     /// Brings <paramref name="file"/> into <paramref name="destination"/>: kept when it is there whole and verified,
     /// else downloaded (resuming a <c>.part</c> file) and verified, then moved into place.
@@ -93,9 +96,11 @@ internal sealed class ModelHub(HttpClient http, Uri endpoint, FetchLimits limits
             return (false, null);
         }
 
+        // A file there that is not the listed one goes: a failed download must not leave it looking whole.
         Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        File.Delete(destination);
         var part = destination + ".part";
-        var address = $"{repo}/resolve/{Uri.EscapeDataString(revision)}/{file.Path}";
+        var address = $"{Escape(repo)}/resolve/{Uri.EscapeDataString(revision)}/{Escape(file.Path)}";
         if (await _fetcher.TryDownloadAsync(address, part, file.Length, file.Digest, progress, cancellationToken).ConfigureAwait(false) is { } refusal)
         {
             return (false, refusal.Message);

@@ -37,31 +37,22 @@ internal static class OtaCli
         var init = new Command("init", "Create a repository: root metadata version 1 naming each role's keys, signed by them") { repo, roleKeys, thresholds };
         init.SetAction(parse => Run(console, () =>
         {
-            var pairs = Pairs(parse.GetValue(roleKeys) ?? [], "--role-key");
-            var limits = Pairs(parse.GetValue(thresholds) ?? [], "--threshold").ToDictionary(p => p.Key, p => int.TryParse(p.Value, out var n) && n > 0 ? n : throw new RepositoryException($"--threshold {p.Key}={p.Value}: not a positive number"));
-            var keys = pairs.Select(p => p.Value).Distinct().ToDictionary(f => f, SigningKey.Load);
-            try
-            {
-                var roles = RoleNames.ToDictionary(r => r, r =>
-                {
-                    var entries = pairs.Where(p => p.Key == r).Select(p => keys[p.Value].Public).ToList();
-                    return entries.Count == 0 ? throw new RepositoryException($"no --role-key for the {r} role") : ((IReadOnlyList<KeyEntry>)entries, limits.GetValueOrDefault(r, 1));
-                });
-                if (pairs.FirstOrDefault(p => !RoleNames.Contains(p.Key)) is { Key: { } unknown })
-                {
-                    throw new RepositoryException($"--role-key {unknown}=…: not a role (root, targets, snapshot, timestamp)");
-                }
+            using var keys = new KeyRing(parse.GetValue(roleKeys) is { } given ? [.. Pairs(given, "--role-key").Select(p => new FileInfo(p.Value))] : []);
+            new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System).Init(RoleKeysOf(parse, roleKeys, thresholds, keys), keys.Keys);
+            console.MarkupLineInterpolated($"repository created in {parse.GetValue(repo)!.FullName}: root version 1");
+        }));
 
-                new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System).Init(roles, keys.Values);
-                console.MarkupLineInterpolated($"repository created in {parse.GetValue(repo)!.FullName}: root version 1");
-            }
-            finally
-            {
-                foreach (var key in keys.Values)
-                {
-                    key.Dispose();
-                }
-            }
+        var rotate = new Command("rotate-root", "Sign the next root version: each role's keys and thresholds as given (new keys, a key left out, a renewed expiry), signed by the threshold of the current root's keys and of the new ones; targets, snapshot and timestamp are signed again under it")
+        {
+            repo, roleKeys, thresholds, signingKeys,
+        };
+        rotate.SetAction(parse => Run(console, () =>
+        {
+            using var roleRing = new KeyRing([.. Pairs(parse.GetValue(roleKeys) ?? [], "--role-key").Select(p => new FileInfo(p.Value))]);
+            using var signers = new KeyRing(parse.GetValue(signingKeys) ?? []);
+            var repository = new OtaRepository(parse.GetValue(repo)!.FullName, TimeProvider.System);
+            var root = repository.RotateRoot(RoleKeysOf(parse, roleKeys, thresholds, roleRing), [.. signers.Keys, .. roleRing.Keys]);
+            console.MarkupLineInterpolated($"root version {root.Version} signed, valid until {root.Expires:u}; targets, snapshot and timestamp signed again under it");
         }));
 
         var bundle = new Option<string>("--bundle") { Description = "The bundle's name (for example tv-models)", Required = true };
@@ -84,6 +75,11 @@ internal static class OtaCli
             var ids = Pairs(parse.GetValue(modelIds) ?? [], "--model-id").ToDictionary();
             var entryFiles = Pairs(parse.GetValue(entries) ?? [], "--entry").ToDictionary();
             var targets = repository.Targets;
+            if (targets.Bundles.Values.Select(b => b.Release).DefaultIfEmpty(0).Max() is var newest && parse.GetValue(release) <= newest)
+            {
+                throw new RepositoryException($"--release {parse.GetValue(release)} is not above release {newest}, the newest this repository signs: devices take only newer releases");
+            }
+
             var files = new Dictionary<string, TargetFile>(targets.Targets);
             var members = new List<string>();
             var clips = Pairs(parse.GetValue(smokeClips) ?? [], "--smoke-clip").ToDictionary();
@@ -156,7 +152,7 @@ internal static class OtaCli
             return 0;
         });
 
-        var root = new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons, and published models for a board") { keygen, init, releaseCommand, refresh, serve, ModelsCommand(console) };
+        var root = new RootCommand("appliance-ota: signed over-the-air model updates for appliance daemons, and published models for a board") { keygen, init, rotate, releaseCommand, refresh, serve, ModelsCommand(console) };
         foreach (var command in DeviceCommands.Build(console))
         {
             root.Subcommands.Add(command);
@@ -167,8 +163,8 @@ internal static class OtaCli
 
     private static Command ModelsCommand(IAnsiConsole console)
     {
-        var repoId = new Argument<string>("repo") { Description = "The model repository on the hub, for example onnxruntime/DeepSeek-R1-Distill-Qwen-1.5B-ONNX" };
-        var folder = new Option<string>("--folder") { Description = "The folder inside the repository to fetch (default: all of it)", DefaultValueFactory = _ => "" };
+        var repoId = new Argument<string>("repo") { Description = "The model repository on the hub, for example onnxruntime/DeepSeek-R1-Distill-ONNX" };
+        var folder = new Option<string>("--folder") { Description = "The folder inside the repository to fetch, for example deepseek-r1-distill-qwen-1.5B/cpu_and_mobile/cpu-int4-rtn-block-32-acc-level-4 (default: all of it)", DefaultValueFactory = _ => "" };
         var revision = new Option<string>("--revision") { Description = "The branch, tag or commit", DefaultValueFactory = _ => "main" };
         var output = new Option<DirectoryInfo>("--out") { Description = "Where the model folder goes (for example models/deepseek-r1-distill-qwen-1.5b-int4)", Required = true };
         var endpoint = new Option<string>("--endpoint") { Description = "The hub's address; HF_ENDPOINT when set", DefaultValueFactory = _ => Environment.GetEnvironmentVariable("HF_ENDPOINT") is { Length: > 0 } e ? e : "https://huggingface.co/" };
@@ -262,6 +258,24 @@ internal static class OtaCli
         }
     }
 
+    /// <summary>Each role's public keys (from the key files of <c>--role-key ROLE=FILE</c>, loaded in <paramref name="keys"/>) and threshold (<c>--threshold ROLE=N</c>, else 1).</summary>
+    private static Dictionary<string, (IReadOnlyList<KeyEntry> Keys, int Threshold)> RoleKeysOf(System.CommandLine.ParseResult parse, Option<string[]> roleKeys, Option<string[]> thresholds, KeyRing keys)
+    {
+        var pairs = Pairs(parse.GetValue(roleKeys) ?? [], "--role-key");
+        if (pairs.FirstOrDefault(p => !RoleNames.Contains(p.Key)) is { Key: { } unknown })
+        {
+            throw new RepositoryException($"--role-key {unknown}=…: not a role (root, targets, snapshot, timestamp)");
+        }
+
+        var limits = Pairs(parse.GetValue(thresholds) ?? [], "--threshold").ToDictionary(p => p.Key, p => int.TryParse(p.Value, out var n) && n > 0 ? n : throw new RepositoryException($"--threshold {p.Key}={p.Value}: not a positive number"));
+        var byFile = keys.ByFile;
+        return RoleNames.ToDictionary(r => r, r =>
+        {
+            var entries = pairs.Where(p => p.Key == r).Select(p => byFile[new FileInfo(p.Value).FullName].Public).ToList();
+            return entries.Count == 0 ? throw new RepositoryException($"no --role-key for the {r} role") : ((IReadOnlyList<KeyEntry>)entries, limits.GetValueOrDefault(r, 1));
+        });
+    }
+
     private static List<KeyValuePair<string, string>> Pairs(IEnumerable<string> values, string option) =>
         [.. values.Select(v => v.IndexOf('=', StringComparison.Ordinal) is > 0 and var i && i < v.Length - 1
             ? KeyValuePair.Create(v[..i], v[(i + 1)..])
@@ -270,11 +284,14 @@ internal static class OtaCli
     /// <summary>The signing keys of one command, disposed together.</summary>
     private sealed class KeyRing(FileInfo[] files) : IDisposable
     {
-        public IReadOnlyCollection<SigningKey> Keys { get; } = [.. files.Select(f => SigningKey.Load(f.FullName))];
+        /// <summary>Each file's key, by the file's full path; a file named twice is loaded once.</summary>
+        public IReadOnlyDictionary<string, SigningKey> ByFile { get; } = files.Select(f => f.FullName).Distinct().ToDictionary(f => f, SigningKey.Load);
+
+        public IReadOnlyCollection<SigningKey> Keys => [.. ByFile.Values];
 
         public void Dispose()
         {
-            foreach (var key in Keys)
+            foreach (var key in ByFile.Values)
             {
                 key.Dispose();
             }

@@ -27,7 +27,7 @@ internal sealed class RepositoryServer : IAsyncDisposable
         _loop = Task.Run(ServeAsync);
     }
 
-    /// <summary>The base address that devices take as their repository, ending in a slash.</summary>
+    /// <summary>The base address that devices take as their repository, ending in a slash (the host name for a wildcard bind).</summary>
     public Uri Address { get; }
 
     /// <summary>Starts serving <paramref name="folder"/> on <paramref name="bind"/>:<paramref name="port"/> (0: a free port).</summary>
@@ -46,9 +46,13 @@ internal sealed class RepositoryServer : IAsyncDisposable
         {
             var chosen = port != 0 ? port : FreePort(bind);
             var listener = new HttpListener();
-            var host = bind.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bind}]" : bind.ToString();
-            var address = new Uri($"http://{host}:{chosen.ToString(CultureInfo.InvariantCulture)}/");
-            listener.Prefixes.Add(address.AbsoluteUri);
+            var number = chosen.ToString(CultureInfo.InvariantCulture);
+
+            // HttpListener takes only requests addressed to its prefix's host: a wildcard bind answers every address (+).
+            var wildcard = bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any);
+            var host = wildcard ? Dns.GetHostName() : bind.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bind}]" : bind.ToString();
+            var address = new Uri($"http://{host}:{number}/");
+            listener.Prefixes.Add(wildcard ? $"http://+:{number}/" : address.AbsoluteUri);
             try
             {
                 listener.Start();

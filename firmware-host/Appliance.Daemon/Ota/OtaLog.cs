@@ -26,7 +26,7 @@ internal static partial class OtaLog
     [LoggerMessage(8007, LogLevel.Warning, "The update slots' state was damaged on the disk: {Problem}")]
     public static partial void StateDamaged(ILogger logger, string problem);
 
-    [LoggerMessage(8008, LogLevel.Information, "Update downloading: bundle {Bundle} release {Release}, {File} from byte {Bytes} of {TotalBytes}")]
+    [LoggerMessage(8008, LogLevel.Information, "Update downloading: bundle {Bundle} release {Release}, {File}, at byte {Bytes} of the bundle's {TotalBytes}")]
     public static partial void Downloading(ILogger logger, string? file, string? bundle, int? release, long bytes, long totalBytes);
 
     [LoggerMessage(8006, LogLevel.Warning, "Update failed unexpectedly")]

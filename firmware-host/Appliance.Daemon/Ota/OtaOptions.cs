@@ -17,9 +17,12 @@ internal sealed class OtaOptions
     /// <summary>The root metadata shipped with the firmware, trusted on the first check; the device keeps its own copy from then on.</summary>
     public string? InitialRoot { get; set; }
 
-    /// <summary>Minutes between scheduled checks, which install what they find; 0 checks only when told (<c>ota.check</c>, <c>ota.update</c>, a fleet announcement).</summary>
+    /// <summary>
+    /// Minutes between scheduled checks, which install what they find. 0 (the default) checks only when told
+    /// (<c>ota.check</c>, <c>ota.update</c>, a fleet announcement), so that a staged rollout decides when each device updates.
+    /// </summary>
     [Range(0, 7 * 24 * 60)]
-    public int CheckIntervalMinutes { get; set; } = 360;
+    public int CheckIntervalMinutes { get; set; }
 
     /// <summary>Requests served without an internal error after a switch that confirm the new models.</summary>
     [Range(1, 100_000)]

@@ -244,13 +244,13 @@ internal sealed class OtaService : BackgroundService
             while (await tick.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 var states = _models.SelectMany(m => m.StatusModels()).Where(m => switched.Contains(m.Feature)).ToList();
-                if (states.FirstOrDefault(m => m.State is ModelStates.Failed or "fallback") is { } failed)
+                if (states.FirstOrDefault(m => m.State is ModelStates.Failed or ModelStates.Fallback) is { } failed)
                 {
                     FailWindow($"{failed.Feature} model {failed.Id} did not load: {failed.Error}");
                     return;
                 }
 
-                if (states.Count >= switched.Count && states.All(m => m.State == ModelStates.Loaded))
+                if (SwitchedModelsLoaded(switched))
                 {
                     break;
                 }
@@ -283,6 +283,11 @@ internal sealed class OtaService : BackgroundService
             lock (_gate)
             {
                 state = _slots.Store!.State;
+                if (state.Trial is null)
+                {
+                    return; // rolled back by a request meanwhile
+                }
+
                 _slots.Store.Commit();
             }
 
@@ -305,6 +310,13 @@ internal sealed class OtaService : BackgroundService
         }
     }
 
+    /// <summary>Whether every model the last switch replaced is loaded now.</summary>
+    private bool SwitchedModelsLoaded(IReadOnlyList<string> switched)
+    {
+        var states = _models.SelectMany(m => m.StatusModels()).Where(m => switched.Contains(m.Feature)).ToList();
+        return states.Count >= switched.Count && states.All(m => m.State == ModelStates.Loaded);
+    }
+
     private void FailWindow(string reason)
     {
         OtaLog.HealthWindowFailed(_logger, reason);
@@ -324,12 +336,15 @@ internal sealed class OtaService : BackgroundService
         }
     }
 
-    /// <summary>Counts a request in the health window, on the disk (a crash loop's starts and its requests are one record); an internal error fails the window.</summary>
+    /// <summary>
+    /// Counts a request answered once the new models have loaded, on the disk (the count goes on across the window's
+    /// starts); an internal error fails the window.
+    /// </summary>
     private void OnRequestCompleted(string? errorCode)
     {
         lock (_gate)
         {
-            if (_slots.Store?.State.Trial is null)
+            if (_slots.Store?.State.Trial is null || !SwitchedModelsLoaded(_slots.Switched()))
             {
                 return;
             }

@@ -41,7 +41,22 @@ internal sealed class OtaSlots
     /// <returns>The slots and the profile to run, or why the slots cannot be opened.</returns>
     public static (OtaSlots? Slots, DeviceProfile Profile, string? Problem) Open(IConfiguration configuration, DeviceProfile profile, TimeProvider time)
     {
-        var options = configuration.GetSection(OtaOptions.Section).Get<OtaOptions>() ?? new OtaOptions();
+        OtaOptions options;
+        try
+        {
+            options = configuration.GetSection(OtaOptions.Section).Get<OtaOptions>() ?? new OtaOptions();
+        }
+        catch (InvalidOperationException e)
+        {
+            return (null, profile, $"Ota: {e.Message}");
+        }
+
+        // Checked here, before they act (the start count), not only when the host starts.
+        if (new OtaOptionsValidator().Validate(null, options) is { Failed: true } invalid)
+        {
+            return (null, profile, invalid.FailureMessage);
+        }
+
         if (!options.Enabled)
         {
             return (new OtaSlots(options, null, null, null), profile, null);
