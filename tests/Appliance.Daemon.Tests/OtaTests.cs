@@ -159,6 +159,7 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
                 await daemon.WaitReadyAsync(Limit);
             }
 
+            var startedAt = DateTimeOffset.UtcNow.AddSeconds(-1);
             string[] rollout =
             [
                 "rollout", "--host", broker.Host, "--port", $"{broker.Port}", "--device", .. failing, .. fine, "--bundle", "kitchen",
@@ -180,6 +181,13 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
                 Assert.Contains($"{id}: not started (not told: the rollout was aborted)", output, StringComparison.Ordinal);
             }
 
+            // watch shows the same: three refused with the reason, seven with no update (it gives up waiting for them: exit 5).
+            string[] watch = ["watch", "--host", broker.Host, "--port", $"{broker.Port}", "--device", .. failing, .. fine, "--until-done", "--timeout", "3", "--since", startedAt.ToString("O")];
+            var (watchCode, watched) = await CliAsync(watch);
+            testOutput.WriteLine(watched);
+            Assert.Equal(5, watchCode);
+            Assert.Contains("roll-f2: refused kitchen release 1 (incompatible: bundle kitchen: voiceLlm-tiny-r1-v2-r1.tar is for profile dev-x64; this device runs test-kitchen-hub)", watched, StringComparison.Ordinal);
+            Assert.Contains("roll-ok7: no update", watched, StringComparison.Ordinal);
             Assert.All(daemons, d => Assert.False(d.HasExited));
         }
         finally
