@@ -99,27 +99,36 @@ public sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvider
         }
     }
 
-    /// <summary>A small file (metadata, a listing) at most <paramref name="maxBytes"/> long, or null when the server has no such file (404).</summary>
-    /// <returns>The bytes, or null; a refusal comes back through <see cref="TryGetAsync"/>.</returns>
-    public async Task<(byte[]? Bytes, OtaRefusal? Refusal)> TryGetAsync(string path, long maxBytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// A small file (a listing page) at most <paramref name="maxBytes"/> long, with the address of the next page when
+    /// the server gives one (<c>Link: &lt;…&gt;; rel="next"</c>, RFC 8288); bytes null when the server has no such file (404).
+    /// </summary>
+    /// <param name="path">Relative to the base address, or an absolute address (a next page).</param>
+    /// <param name="maxBytes">The cap; a longer answer is refused as too large.</param>
+    /// <param name="cancellationToken">Stops the request.</param>
+    public async Task<(byte[]? Bytes, string? Next, OtaRefusal? Refusal)> TryGetAsync(string path, long maxBytes, CancellationToken cancellationToken)
     {
         try
         {
-            return (await MetadataAsync(path, maxBytes, cancellationToken).ConfigureAwait(false), null);
+            var (bytes, next) = await PageAsync(path, maxBytes, cancellationToken).ConfigureAwait(false);
+            return (bytes, next, null);
         }
         catch (OtaRefusedException e)
         {
-            return (null, e.Refusal);
+            return (null, null, e.Refusal);
         }
     }
 
     /// <summary>A metadata file at most <paramref name="maxBytes"/> long, or null when the server has no such file (404).</summary>
-    internal async Task<byte[]?> MetadataAsync(string name, long maxBytes, CancellationToken cancellationToken)
+    internal async Task<byte[]?> MetadataAsync(string name, long maxBytes, CancellationToken cancellationToken) =>
+        (await PageAsync(name, maxBytes, cancellationToken).ConfigureAwait(false)).Bytes;
+
+    private async Task<(byte[]? Bytes, string? Next)> PageAsync(string name, long maxBytes, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(name, from: 0, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
-            return null;
+            return (null, null);
         }
 
         Require(response, name);
@@ -135,7 +144,12 @@ public sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvider
             await CopyAsync(stream, memory, name, 0, maxBytes, null, cancellationToken).ConfigureAwait(false);
         }
 
-        return memory.ToArray();
+        var next = response.Headers.TryGetValues("Link", out var links)
+            ? links.SelectMany(l => l.Split(',')).Select(l => l.Trim()).FirstOrDefault(l => l.EndsWith("rel=\"next\"", StringComparison.Ordinal) && l.StartsWith('<') && l.Contains('>', StringComparison.Ordinal)) is { } link
+                ? link[1..link.IndexOf('>', StringComparison.Ordinal)]
+                : null
+            : null;
+        return (memory.ToArray(), next);
     }
 
     /// <summary>

@@ -42,6 +42,18 @@ public sealed class ModelPullTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_listing_in_pages_is_followed_to_its_last_page()
+    {
+        await StartHubAsync(pages: 2);
+
+        var (code, text) = await PullAsync();
+
+        Assert.True(code == 0, text);
+        Assert.Contains("4 file(s) downloaded", text, StringComparison.Ordinal);
+        AssertSameFiles();
+    }
+
+    [Fact]
     public async Task An_interrupted_download_resumes_with_a_range_request()
     {
         await StartHubAsync();
@@ -108,7 +120,7 @@ public sealed class ModelPullTests : IAsyncDisposable
     }
 
     /// <summary>Lays the files out as the hub serves them and starts the server: the listing at the tree API's path, the bytes at the resolve path.</summary>
-    private async Task StartHubAsync()
+    private async Task StartHubAsync(int pages = 1)
     {
         var hub = Path.Combine(_work, "hub");
         var listing = new JsonArray();
@@ -132,8 +144,19 @@ public sealed class ModelPullTests : IAsyncDisposable
         listing.Add(new JsonObject { ["type"] = "directory", ["path"] = $"{Folder}/empty", ["size"] = 0, ["oid"] = "0000000000000000000000000000000000000000" });
         var api = Path.Combine(hub, "api", "models", Repo, "tree", "main", Folder);
         Directory.CreateDirectory(Path.GetDirectoryName(api)!);
-        File.WriteAllText(api, listing.ToJsonString());
-        _server = await RepositoryServer.StartAsync(hub, IPAddress.Loopback, 0, (context, serve) => Fault is { } fault ? fault(context, serve) : serve(null));
+        var second = new JsonArray([.. listing.Skip(listing.Count / 2).Select(n => n!.DeepClone())]);
+        File.WriteAllText(api, (pages == 1 ? listing : new JsonArray([.. listing.Take(listing.Count / 2).Select(n => n!.DeepClone())])).ToJsonString());
+        File.WriteAllText(api + "-page2", second.ToJsonString());
+        _server = await RepositoryServer.StartAsync(hub, IPAddress.Loopback, 0, (context, serve) =>
+        {
+            // The hub names the next page in a Link header (RFC 8288), as an absolute address with a cursor.
+            if (pages > 1 && context.Request.Url!.AbsolutePath.EndsWith($"/tree/main/{Folder}", StringComparison.Ordinal))
+            {
+                context.Response.AddHeader("Link", $"<{_server!.Address}api/models/{Repo}/tree/main/{Folder}-page2?recursive=true&cursor=abc>; rel=\"next\"");
+            }
+
+            return Fault is { } fault ? fault(context, serve) : serve(null);
+        });
     }
 
     /// <summary>The blob id Git itself gives the file (<c>git hash-object</c>), the reference for the small files' check.</summary>

@@ -26,43 +26,55 @@ internal sealed partial class HubJson : JsonSerializerContext;
 
 /// <summary>
 /// Fetches a published model folder from a model hub's HTTP layout (the Hugging Face Hub's: files listed by
-/// <c>/api/models/{repo}/tree/{revision}/{folder}?recursive=true</c>, each downloaded from
+/// <c>/api/models/{repo}/tree/{revision}/{folder}?recursive=true</c>, page after page, each downloaded from
 /// <c>/{repo}/resolve/{revision}/{path}</c>), with range requests that resume an interrupted file, and every file
 /// checked against the listed digest. A file already there whole and verified is kept; a damaged one is fetched again.
 /// </summary>
 internal sealed class ModelHub(HttpClient http, Uri endpoint, FetchLimits limits)
 {
     private const long ListingMaxBytes = 8 * 1024 * 1024;
+    private const int MaxPages = 1000;
     private readonly RepositoryFetcher _fetcher = new(http, endpoint, TimeProvider.System, limits);
 
     /// <summary>The files under <paramref name="folder"/> (the whole repository when empty).</summary>
     /// <returns>The files, or why they cannot be listed.</returns>
     public async Task<(IReadOnlyList<HubFile> Files, string? Problem)> ListAsync(string repo, string revision, string folder, CancellationToken cancellationToken)
     {
-        var path = $"api/models/{Escape(repo)}/tree/{Uri.EscapeDataString(revision)}/{Escape(folder)}".TrimEnd('/') + "?recursive=true";
-        var (bytes, refusal) = await _fetcher.TryGetAsync(path, ListingMaxBytes, cancellationToken).ConfigureAwait(false);
-        if (refusal is not null)
+        // The hub lists a large folder in pages, each naming the next in its Link header.
+        string? page = $"api/models/{Escape(repo)}/tree/{Uri.EscapeDataString(revision)}/{Escape(folder)}".TrimEnd('/') + "?recursive=true";
+        var entries = new List<HubTreeEntry>();
+        for (var pages = 0; page is not null; pages++)
         {
-            return ([], $"listing {repo}@{revision}/{folder}: {refusal.Message}");
-        }
+            if (pages == MaxPages)
+            {
+                return ([], $"listing {repo}@{revision}/{folder}: more than {MaxPages} pages");
+            }
 
-        if (bytes is null)
-        {
-            return ([], $"{repo}@{revision} has no folder \"{folder}\" (404)");
-        }
+            var (bytes, next, refusal) = await _fetcher.TryGetAsync(page, ListingMaxBytes, cancellationToken).ConfigureAwait(false);
+            if (refusal is not null)
+            {
+                return ([], $"listing {repo}@{revision}/{folder}: {refusal.Message}");
+            }
 
-        List<HubTreeEntry>? entries;
-        try
-        {
-            entries = JsonSerializer.Deserialize(bytes, HubJson.Default.ListHubTreeEntry);
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
-        {
-            return ([], $"listing {repo}@{revision}/{folder}: not a tree listing ({e.Message})");
+            if (bytes is null)
+            {
+                return ([], $"{repo}@{revision} has no folder \"{folder}\" (404)");
+            }
+
+            try
+            {
+                entries.AddRange(JsonSerializer.Deserialize(bytes, HubJson.Default.ListHubTreeEntry) ?? []);
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                return ([], $"listing {repo}@{revision}/{folder}: not a tree listing ({e.Message})");
+            }
+
+            page = next;
         }
 
         var files = new List<HubFile>();
-        foreach (var entry in entries ?? [])
+        foreach (var entry in entries)
         {
             if (entry.Type != "file")
             {
