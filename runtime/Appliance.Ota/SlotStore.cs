@@ -169,12 +169,13 @@ public sealed class SlotStore
     public string? RecordStart(int maxStarts)
     {
         string? reason = null;
+        var crashLoop = false;
         if (State.Trial is { } trial)
         {
             if (trial.Starts + 1 > maxStarts)
             {
                 reason = $"crash loop: {trial.Starts + 1} starts within the health window (at most {maxStarts})";
-                Rollback(reason);
+                crashLoop = Rollback(reason);
             }
             else
             {
@@ -195,15 +196,17 @@ public sealed class SlotStore
             reason = reason is null ? damage : $"{reason}; {damage}";
             if (!Rollback(damage))
             {
-                // The release may be installed again to repair the slots: no release floor is kept for it.
+                // The release may be installed again to repair the slots: no release floor is kept for it, except that of a
+                // release this start left for a crash loop.
                 var whole = State.Features.Where(f => damaged.All(d => d.Key != f.Key)).ToDictionary();
+                var floor = crashLoop ? State.LastRollback! : new RollbackRecord(State.Bundle ?? "", 0, "", _time.GetUtcNow());
                 Write(State with
                 {
                     Features = whole,
                     Bundle = whole.Count == 0 ? null : State.Bundle,
                     BundleRelease = 0,
                     Trial = null,
-                    LastRollback = new RollbackRecord(State.Bundle ?? "", 0, damage + "; the profile's models are used", _time.GetUtcNow()),
+                    LastRollback = floor with { Reason = (crashLoop ? floor.Reason + "; " : "") + damage + "; the profile's models are used", At = _time.GetUtcNow() },
                 });
                 return reason;
             }

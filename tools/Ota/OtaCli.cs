@@ -56,7 +56,7 @@ internal static class OtaCli
         }));
 
         var bundle = new Option<string>("--bundle") { Description = "The bundle's name (for example tv-models)", Required = true };
-        var release = new Option<int>("--release") { Description = "The release counter, higher than any earlier release of this bundle", Required = true };
+        var release = new Option<int>("--release") { Description = "The release counter, higher than every release this repository signs (devices take only newer releases)", Required = true };
         var models = new Option<string[]>("--model") { Description = "FEATURE=FOLDER: a model folder for a feature (asr, voiceLlm, summaryLlm, vad, wakeWord); repeat", Required = true, AllowMultipleArgumentsPerToken = true };
         var modelIds = new Option<string[]>("--model-id") { Description = "FEATURE=ID: the model id (default: the folder's name)", AllowMultipleArgumentsPerToken = true };
         var entries = new Option<string[]>("--entry") { Description = "FEATURE=FILE: the file the feature loads, for a one-file model such as silero_vad.onnx", AllowMultipleArgumentsPerToken = true };

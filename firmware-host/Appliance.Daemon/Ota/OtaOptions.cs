@@ -28,7 +28,7 @@ internal sealed class OtaOptions
     [Range(1, 100_000)]
     public int HealthWindowRequests { get; set; } = 3;
 
-    /// <summary>Minutes after a switch, with every new model loaded, that confirm the new models without requests.</summary>
+    /// <summary>Minutes of one start after a switch, with every new model loaded, that confirm the new models without requests.</summary>
     [Range(1, 24 * 60)]
     public int HealthWindowMinutes { get; set; } = 10;
 

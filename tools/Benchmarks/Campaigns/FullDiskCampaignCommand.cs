@@ -37,7 +37,7 @@ internal static class FullDiskCampaignCommand
                     ],
                     string.Join(' ', args),
                     Rows(report, settings),
-                    "Frames refused while the disk is full are counted by the daemon (`storageRefusedFrames`) and come back as gaps when the meeting stops; nothing accepted before is touched, because a record is only counted once it is flushed and a failed write is cut back. No OTA download exists yet, so the full staging area of an update is not part of this campaign."), cancellationToken).ConfigureAwait(false);
+                    "Frames refused while the disk is full are counted by the daemon (`storageRefusedFrames`) and come back as gaps when the meeting stops; nothing accepted before is touched, because a record is only counted once it is flushed and a failed write is cut back. The full staging area of an update is not part of this campaign; a test covers it (`OtaTests.A_download_into_a_full_staging_area_is_refused_as_storage_full_and_the_daemon_serves_on`)."), cancellationToken).ConfigureAwait(false);
             }
 
             return report.Passed(settings.Rounds) ? 0 : 1;

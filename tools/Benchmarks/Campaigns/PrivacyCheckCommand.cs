@@ -33,7 +33,7 @@ internal static class PrivacyCheckCommand
                     ],
                     string.Join(' ', args),
                     Rows(report),
-                    "Local uses, when there are any, are listed as the trace shows them: netlink talks to the kernel, Unix sockets stay on the device. The first run of this check found ONNX Runtime's own telemetry client (1DS, in its Linux build) looking up `mobile.events.data.microsoft.com` 20 times and keeping a device id and an event store under `~/.cache/Microsoft/DeveloperTools/.onnxruntime`, although the runtime's telemetry events were turned off; the daemon now sets `ORT_DISABLE_TELEMETRY` in its native environment before the library starts, and the trace shows nothing of it. No OTA or model download exists yet, so the allowed set is the broker alone."), cancellationToken).ConfigureAwait(false);
+                    "Local uses, when there are any, are listed as the trace shows them: netlink talks to the kernel, Unix sockets stay on the device. The first run of this check found ONNX Runtime's own telemetry client (1DS, in its Linux build) looking up `mobile.events.data.microsoft.com` 20 times and keeping a device id and an event store under `~/.cache/Microsoft/DeveloperTools/.onnxruntime`, although the runtime's telemetry events were turned off; the daemon now sets `ORT_DISABLE_TELEMETRY` in its native environment before the library starts, and the trace shows nothing of it. Over-the-air updates are off in this check (no `Ota:Repository`, the default), so the allowed set is the broker alone; a device with them on also connects to its update repository (see [ota.md](ota.md))."), cancellationToken).ConfigureAwait(false);
             }
 
             return report.Passed ? 0 : 1;
