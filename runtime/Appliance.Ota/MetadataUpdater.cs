@@ -30,7 +30,9 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
 
         if (initialRoot is null || !File.Exists(initialRoot))
         {
-            throw OtaRefusedException.Of(OtaRefusalCode.Malformed, $"no trusted root: {path} is missing or damaged and no initial root.json was provisioned");
+            throw OtaRefusedException.Of(OtaRefusalCode.Malformed, initialRoot is null
+                ? $"no trusted root: {path} is missing or damaged, and Ota:InitialRoot (the root.json shipped with the firmware) is not set"
+                : $"no trusted root: {path} is missing or damaged, and Ota:InitialRoot {initialRoot} does not exist");
         }
 
         var bytes = File.ReadAllBytes(initialRoot);
@@ -102,7 +104,7 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
         // §5.4: timestamp.
         var timestampName = Roles.FileName(Roles.Timestamp);
         var timestampBytes = await fetcher.MetadataAsync(timestampName, limits.TimestampMaxBytes, cancellationToken).ConfigureAwait(false)
-            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{timestampName}: the repository has none");
+            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{timestampName}: not found at {fetcher.AddressOf(timestampName)} (HTTP 404); is that the repository's address (Ota:Repository), and has it been initialized?");
         var timestamp = MetadataFile.Parse(timestampName, timestampBytes, Roles.Timestamp, OtaJson.Default.TimestampMetadata);
         MetadataFile.RequireThreshold(timestamp, root, Roles.Timestamp);
         var snapshotName = Roles.FileName(Roles.Snapshot);
@@ -170,8 +172,17 @@ internal sealed class MetadataUpdater(string directory, RepositoryFetcher fetche
         where T : RoleMetadata
     {
         var name = Roles.FileName(role);
-        var bytes = await fetcher.MetadataAsync(name, info.Length ?? cap, cancellationToken).ConfigureAwait(false)
-            ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{name}: the repository has none");
+        byte[]? fetched;
+        try
+        {
+            fetched = await fetcher.MetadataAsync(name, info.Length ?? cap, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OtaRefusedException e) when (e.Refusal.Code == OtaRefusalCode.TooLarge && info.Length is long signed)
+        {
+            throw OtaRefusedException.Of(OtaRefusalCode.TooLarge, $"{name}: longer than the {signed} bytes {namedBy} names (version {info.Version}): not the file signed (changed, reformatted, or without end)");
+        }
+
+        var bytes = fetched ?? throw OtaRefusedException.Of(OtaRefusalCode.Unreachable, $"{name}: not found at {fetcher.AddressOf(name)} (HTTP 404), though {namedBy} names it");
         RequireNamed(name, bytes, info, namedBy);
         var parsed = MetadataFile.Parse(name, bytes, role, typeInfo);
         MetadataFile.RequireThreshold(parsed, root, role);

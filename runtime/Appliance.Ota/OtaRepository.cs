@@ -147,7 +147,7 @@ public sealed class OtaRepository
         var path = Path.Combine(Directory, "targets", name);
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temporary = path + ".tmp";
-        TarFile.CreateFromDirectory(modelFolder, temporary, includeBaseDirectory: false);
+        WriteArchive(modelFolder, temporary);
         File.Move(temporary, path, overwrite: true);
         using var stream = File.OpenRead(path);
         var file = new TargetFile
@@ -157,6 +157,35 @@ public sealed class OtaRepository
             Custom = custom,
         };
         return (name, file);
+    }
+
+    /// <summary>
+    /// Writes the files of <paramref name="folder"/> as a GNU tar archive that depends on their names and bytes only:
+    /// sorted paths, no time stamps, owners or process ids, so that an unchanged model packs to the same SHA-256 and
+    /// devices running it download nothing.
+    /// </summary>
+    private static void WriteArchive(string folder, string archive)
+    {
+        using var stream = File.Create(archive);
+        using var writer = new TarWriter(stream, TarEntryFormat.Gnu, leaveOpen: false);
+        var root = Path.GetFullPath(folder);
+        var files = System.IO.Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/'))
+            .Order(StringComparer.Ordinal);
+        foreach (var name in files)
+        {
+            using var data = File.OpenRead(Path.Combine(root, name));
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, name)
+            {
+                DataStream = data,
+                ModificationTime = DateTimeOffset.UnixEpoch,
+                AccessTime = DateTimeOffset.UnixEpoch,
+                ChangeTime = DateTimeOffset.UnixEpoch,
+                Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+                Uid = 0,
+                Gid = 0,
+            });
+        }
     }
 
     /// <summary>
@@ -193,6 +222,17 @@ public sealed class OtaRepository
         var timestampBytes = MetadataFile.Write(NextTimestamp(snapshot.Version, snapshotBytes), OtaJson.Default.TimestampMetadata, Signers(root, Roles.Timestamp, keys));
         AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Snapshot)), snapshotBytes);
         AtomicFile.Write(Path.Combine(Directory, Roles.FileName(Roles.Timestamp)), timestampBytes);
+    }
+
+    /// <summary>Checks, before anything is written, that <paramref name="keys"/> reach the threshold of targets, snapshot and timestamp: what <see cref="Publish"/> needs.</summary>
+    /// <exception cref="RepositoryException">The repository has no root, or a role's threshold is not reached.</exception>
+    public void RequirePublishKeys(IReadOnlyCollection<SigningKey> keys)
+    {
+        var root = Root;
+        foreach (var role in (string[])[Roles.Targets, Roles.Snapshot, Roles.Timestamp])
+        {
+            Signers(root, role, keys);
+        }
     }
 
     /// <summary>Writes any role's metadata as given, signed by exactly <paramref name="keys"/>: for tests of what a device refuses, and for repair.</summary>
@@ -248,7 +288,9 @@ public sealed class OtaRepository
         var signers = keys.Where(k => roleKeys.KeyIds.Contains(k.KeyId)).DistinctBy(k => k.KeyId).ToList();
         if (signers.Count < roleKeys.Threshold)
         {
-            throw new RepositoryException($"the {role} role needs {roleKeys.Threshold} of its {roleKeys.KeyIds.Count} key(s); {signers.Count} given");
+            throw new RepositoryException(
+                $"the {role} role of root version {root.Version} needs {roleKeys.Threshold} of its {roleKeys.KeyIds.Count} key(s) ({string.Join(", ", roleKeys.KeyIds.Select(k => k[..16]))}…); " +
+                $"{signers.Count} of the {keys.Count} key(s) given {(signers.Count == 1 ? "is" : "are")} among them: add --key with the role's key files");
         }
 
         return signers;

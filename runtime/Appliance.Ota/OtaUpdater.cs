@@ -274,7 +274,7 @@ public sealed class OtaUpdater : IDisposable
 
     private async Task<OtaProgress> UpdateLockedAsync(string? bundleName, IProgress<OtaProgress>? progress, CancellationToken cancellationToken)
     {
-        progress?.Report(new OtaProgress(OtaStageNames.Checking));
+        progress?.Report(new OtaProgress(OtaStageNames.Checking, bundleName));
         var check = await CheckLockedAsync(bundleName, cancellationToken).ConfigureAwait(false);
         if (check.Refusal is { } refused)
         {

@@ -79,6 +79,9 @@ public sealed class RepositoryFetcher(HttpClient http, Uri baseUri, TimeProvider
 {
     private const int BufferBytes = 64 * 1024;
 
+    /// <summary>The absolute address of <paramref name="path"/>, for messages.</summary>
+    public Uri AddressOf(string path) => new(baseUri, path);
+
     /// <summary>The limits of every transfer.</summary>
     public FetchLimits Limits => limits;
 

@@ -29,7 +29,8 @@ public sealed class RotateRootTests : IDisposable
 
         var (refused, why) = await Cli.RunAsync("rotate-root", "--repo", repo, "--role-key", $"root={Key("root2")}", $"targets={Key("targets")}", $"snapshot={Key("snapshot")}", $"timestamp={Key("timestamp2")}");
         Assert.Equal(1, refused);
-        Assert.Contains("the root role needs 1 of its 1 key(s); 0 given", why, StringComparison.Ordinal);
+        Assert.Contains("the root role of root version 2 needs 1 of its 1 key(s)", why, StringComparison.Ordinal);
+        Assert.Contains("0 of the 4 key(s) given are among them: add --key with the role's key files", why, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(repo, "3.root.json")));
     }
 

@@ -157,6 +157,21 @@ public sealed class UpdateTests
         Assert.Equal(first, restarted.ActivePath("vad"));
     }
 
+    [Fact]
+    public async Task An_unchanged_model_folder_packs_to_the_same_archive_so_devices_running_it_download_nothing()
+    {
+        await using var world = await OtaWorld.CreateAsync();
+        var folder = world.ModelFolder("vad-1");
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        File.WriteAllText(Path.Combine(folder, "sub", "config.json"), "{}");
+        var first = world.Repository.Pack(folder, new ModelTarget { Feature = "vad", ModelId = "vad-1", Release = 1 }).File.Hashes["sha256"];
+        File.SetLastWriteTimeUtc(Path.Combine(folder, "part0.onnx"), DateTime.UtcNow.AddDays(-3));
+
+        var again = world.Repository.Pack(folder, new ModelTarget { Feature = "vad", ModelId = "vad-1", Release = 2 }).File.Hashes["sha256"];
+
+        Assert.Equal(first, again);
+    }
+
     /// <summary>A device that confirmed VAD release 1 and switched to release 2, in its health window; and release 1's folder.</summary>
     private static async Task<(OtaUpdater Device, string? First)> SwitchedToSecondReleaseAsync(OtaWorld world)
     {

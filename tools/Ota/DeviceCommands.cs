@@ -38,10 +38,27 @@ internal static class DeviceCommands
                 return 1;
             }
 
+            if (ids.FirstOrDefault(id => !Identifiers.IsValidDeviceId(id)) is { } badId)
+            {
+                console.MarkupLineInterpolated($"[red]--device {badId}: not a device id ({Identifiers.DeviceIdDescription})[/]");
+                return 1;
+            }
+
             var failed = 0;
             if (groupName is not null)
             {
-                await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+                ApplianceClient client;
+                try
+                {
+                    client = await BrokerFeed.Connect(options, cancellationToken).ConfigureAwait(false);
+                }
+                catch (BrokerUnreachableException e)
+                {
+                    console.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                    return 2;
+                }
+
+                await using var owned = client.ConfigureAwait(false);
                 var announcement = new OtaAnnouncement(parse.GetValue(bundle)!, parse.GetValue(release)!.Value);
                 await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(Topics.OtaAnnouncement(groupName)).WithPayload(Channels.OtaAnnouncement.Serialize(announcement))
                     .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build(), cancellationToken).ConfigureAwait(false);
@@ -50,6 +67,14 @@ internal static class DeviceCommands
 
             foreach (var id in ids)
             {
+                // The device's own check first: a refusal (another profile, a bundle not signed) is said here, not only on ota/progress.
+                if (await CheckAsync(options, id, parse.GetValue(bundle), cancellationToken).ConfigureAwait(false) is { } verdict)
+                {
+                    failed += verdict.Failed ? 1 : 0;
+                    console.MarkupLineInterpolated($"{id}: {verdict.Message}");
+                    continue;
+                }
+
                 if (await StartUpdateAsync(options, id, parse.GetValue(bundle), cancellationToken).ConfigureAwait(false) is { } error)
                 {
                     failed++;
@@ -85,19 +110,25 @@ internal static class DeviceCommands
                 limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
             }
 
-            await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
+            BrokerFeed feed;
+            try
+            {
+                feed = await BrokerFeed.StartAsync(options, [Topics.OtaProgress("+"), Topics.StatusFilter], cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerUnreachableException e)
+            {
+                console.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+
+            await using var owned = feed.ConfigureAwait(false);
             var board = new ProgressBoard(wanted, groupName, parse.GetValue(since));
-            var progress = await client.SubscribeAsync(Topics.OtaProgress("+"), cancellationToken).ConfigureAwait(false);
-            await using var progressSubscription = progress.ConfigureAwait(false);
-            var statuses = await client.SubscribeAsync(Topics.StatusFilter, cancellationToken).ConfigureAwait(false);
-            await using var statusSubscription = statuses.ConfigureAwait(false);
             var done = false;
             await console.Live(board.Table()).StartAsync(async context =>
             {
-                var merged = Merge([progress.ReadAllAsync(limit.Token), statuses.ReadAllAsync(limit.Token)], limit.Token);
                 try
                 {
-                    await foreach (var message in merged.ConfigureAwait(false))
+                    await foreach (var message in feed.Messages.ReadAllAsync(limit.Token).ConfigureAwait(false))
                     {
                         if (board.Apply(message))
                         {
@@ -161,10 +192,20 @@ internal static class DeviceCommands
 
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(rolloutTimeout)));
-            await using var client = await ApplianceClient.ConnectAsync(options, cancellationToken).ConfigureAwait(false);
-            var progress = await client.SubscribeAsync(Topics.OtaProgress("+"), cancellationToken).ConfigureAwait(false);
-            await using var progressSubscription = progress.ConfigureAwait(false);
-            var targets = parse.GetValue(devices) is { Length: > 0 } listed ? [.. listed] : await GroupMembersAsync(client, parse.GetValue(group), cancellationToken).ConfigureAwait(false);
+            BrokerFeed feed;
+            List<string> targets;
+            try
+            {
+                feed = await BrokerFeed.StartAsync(options, [Topics.OtaProgress("+")], cancellationToken).ConfigureAwait(false);
+                targets = parse.GetValue(devices) is { Length: > 0 } listed ? [.. listed] : await GroupMembersAsync(options, parse.GetValue(group), cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerUnreachableException e)
+            {
+                console.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+
+            await using var owned = feed.ConfigureAwait(false);
             if (targets.Count == 0)
             {
                 console.MarkupLine("[red]rollout needs --device (one or more) or a --group with devices online[/]");
@@ -174,20 +215,7 @@ internal static class DeviceCommands
             var plan = new RolloutPlan(targets, policy);
             var startedAt = DateTimeOffset.UtcNow;
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            var messages = System.Threading.Channels.Channel.CreateUnbounded<ObservedMessage>();
-            var pump = Task.Run(async () =>
-            {
-                try
-                {
-                    await foreach (var message in progress.ReadAllAsync(limit.Token).ConfigureAwait(false))
-                    {
-                        messages.Writer.TryWrite(message);
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                }
-            }, CancellationToken.None);
+            var messages = feed.Messages;
             var timedOut = false;
             await console.Live(RolloutTable(plan)).StartAsync(async context =>
             {
@@ -205,7 +233,7 @@ internal static class DeviceCommands
                     tick.CancelAfter(TimeSpan.FromMilliseconds(200));
                     try
                     {
-                        while (await messages.Reader.WaitToReadAsync(tick.Token).ConfigureAwait(false) && messages.Reader.TryRead(out var message))
+                        while (await messages.WaitToReadAsync(tick.Token).ConfigureAwait(false) && messages.TryRead(out var message))
                         {
                             var device = message.Topic.Split('/')[2];
                             if (message.Deserialize<OtaProgressEvent>() is { } stage && stage.At >= startedAt)
@@ -235,8 +263,6 @@ internal static class DeviceCommands
                     context.Refresh();
                 }
             }).ConfigureAwait(false);
-            await limit.CancelAsync().ConfigureAwait(false);
-            await pump.ConfigureAwait(false);
 
             foreach (var (device, state, note) in plan.Devices())
             {
@@ -256,13 +282,45 @@ internal static class DeviceCommands
     {
         try
         {
-            await using var client = await ApplianceClient.ConnectAsync(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
+            await using var client = await BrokerFeed.Connect(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
             var started = await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams { Bundle = bundle }, cancellationToken: cancellationToken).ConfigureAwait(false);
             return started.Error is { } error ? $"{error.Code}: {error.Message}" : null;
         }
+        catch (BrokerUnreachableException e)
+        {
+            return e.Message;
+        }
         catch (Exception e) when (e is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
         {
-            return $"no answer: {e.Message}";
+            return $"no answer: is {device} online on this broker? ({e.Message})";
+        }
+    }
+
+    /// <summary>
+    /// Asks the device what it would install (<c>ota.check</c>): null when it would install <paramref name="bundle"/>,
+    /// else a line saying why not (refused, up to date, no answer) and whether that is a failure.
+    /// </summary>
+    private static async Task<(string Message, bool Failed)?> CheckAsync(ApplianceClientOptions options, string device, string? bundle, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var client = await BrokerFeed.Connect(options with { DeviceId = device }, cancellationToken).ConfigureAwait(false);
+            var check = await client.InvokeAsync(RpcMethods.OtaCheck, new OtaBundleParams { Bundle = bundle }, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return check switch
+            {
+                { Error: { } error } => ($"{error.Code}: {error.Message}", true),
+                { Value.Refusal: { } refusal } => ($"refused: {refusal.Code}: {refusal.Message}", true),
+                { Value.UpdateAvailable: false } => ("up to date: nothing newer for this device", false),
+                _ => null,
+            };
+        }
+        catch (BrokerUnreachableException e)
+        {
+            return (e.Message, true);
+        }
+        catch (Exception e) when (e is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException)
+        {
+            return ($"no answer: is {device} online on this broker? ({e.Message})", true);
         }
     }
 
@@ -289,13 +347,14 @@ internal static class DeviceCommands
     }
 
     /// <summary>The devices of <paramref name="group"/> whose retained status says they are online, ordered by id.</summary>
-    private static async Task<List<string>> GroupMembersAsync(ApplianceClient client, string? group, CancellationToken cancellationToken)
+    private static async Task<List<string>> GroupMembersAsync(ApplianceClientOptions options, string? group, CancellationToken cancellationToken)
     {
         if (group is null)
         {
             return [];
         }
 
+        await using var client = await BrokerFeed.Connect(options, cancellationToken).ConfigureAwait(false);
         var members = new SortedSet<string>(StringComparer.Ordinal);
         var statuses = await client.SubscribeAsync(Topics.StatusFilter, cancellationToken).ConfigureAwait(false);
         await using var subscription = statuses.ConfigureAwait(false);
@@ -316,23 +375,6 @@ internal static class DeviceCommands
         }
 
         return [.. members];
-    }
-
-    private static async IAsyncEnumerable<ObservedMessage> Merge(IReadOnlyList<IAsyncEnumerable<ObservedMessage>> sources, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var channel = System.Threading.Channels.Channel.CreateUnbounded<ObservedMessage>();
-        var pumps = sources.Select(async source =>
-        {
-            await foreach (var item in source.WithCancellation(cancellationToken).ConfigureAwait(false))
-            {
-                await channel.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
-            }
-        }).ToList();
-        _ = Task.WhenAll(pumps).ContinueWith(t => channel.Writer.TryComplete(t.Exception), TaskScheduler.Default);
-        await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return item;
-        }
     }
 
     /// <summary>Each device's latest stage and status, for the table.</summary>
@@ -405,7 +447,8 @@ internal static class DeviceCommands
         public IEnumerable<string> Lines() => Rows().Select(r =>
             $"{r.Key}: {r.Value.Progress?.Stage ?? "no update"}" +
             (r.Value.Progress?.Bundle is { } bundle ? $" {bundle} release {r.Value.Progress.Release}" : "") +
-            (r.Value.Progress?.Refusal is { } refusal ? $" ({refusal.Code}: {refusal.Message})" : ""));
+            (r.Value.Progress?.Refusal is { } refusal ? $" ({refusal.Code}: {refusal.Message})" : ""))
+            .Concat(wanted.Where(d => !_rows.ContainsKey(d)).Order(StringComparer.Ordinal).Select(d => $"{d}: no status and no update on this broker (is the device id right, and is it online?)"));
 
         private IEnumerable<KeyValuePair<string, (OtaProgressEvent? Progress, StatusDocument? Status)>> Rows() => _rows.Where(r => Wanted(r.Key, r.Value.Status));
 

@@ -28,6 +28,7 @@ internal static class OtaCli
         keygen.SetAction(parse => Run(console, () =>
         {
             using var key = SigningKey.Generate();
+            Directory.CreateDirectory(parse.GetValue(keyOut)!.DirectoryName!);
             key.Save(parse.GetValue(keyOut)!.FullName);
             console.MarkupLineInterpolated($"key [bold]{key.KeyId[..16]}[/] written to {parse.GetValue(keyOut)!.FullName}");
         }));
@@ -85,6 +86,9 @@ internal static class OtaCli
             var clips = Pairs(parse.GetValue(smokeClips) ?? [], "--smoke-clip").ToDictionary();
             var smokeTest = new ModelSmokeTest(new LlmServiceOptions(), InferenceSettings.Cpu(), TimeProvider.System);
             using var keys = new KeyRing(parse.GetValue(signingKeys) ?? []);
+
+            // Before anything is tested or packed: the repository and the keys that will sign.
+            repository.RequirePublishKeys(keys.Keys);
             foreach (var (feature, folder) in Pairs(parse.GetValue(models)!, "--model"))
             {
                 if (!OtaFeatures.All.Contains(feature))
@@ -142,7 +146,23 @@ internal static class OtaCli
                 return 1;
             }
 
-            var server = await RepositoryServer.StartAsync(parse.GetValue(repo)!.FullName, address, parse.GetValue(port), null).ConfigureAwait(false);
+            if (!File.Exists(Path.Combine(parse.GetValue(repo)!.FullName, Roles.RootFileName(1))))
+            {
+                console.MarkupLineInterpolated($"[red]{parse.GetValue(repo)!.FullName} holds no repository (no 1.root.json): run init first, or check --repo[/]");
+                return 1;
+            }
+
+            RepositoryServer server;
+            try
+            {
+                server = await RepositoryServer.StartAsync(parse.GetValue(repo)!.FullName, address, parse.GetValue(port), null).ConfigureAwait(false);
+            }
+            catch (HttpListenerException e)
+            {
+                console.MarkupLineInterpolated($"[red]cannot listen on {address}:{parse.GetValue(port)}: {e.Message}[/]");
+                return 1;
+            }
+
             await using (server.ConfigureAwait(false))
             {
                 console.MarkupLineInterpolated($"serving {parse.GetValue(repo)!.FullName} at [bold]{server.Address}[/]; Ctrl+C stops");

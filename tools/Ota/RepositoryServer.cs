@@ -53,6 +53,10 @@ internal sealed class RepositoryServer : IAsyncDisposable
             var host = wildcard ? Dns.GetHostName() : bind.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{bind}]" : bind.ToString();
             var address = new Uri($"http://{host}:{number}/");
             listener.Prefixes.Add(wildcard ? $"http://+:{number}/" : address.AbsoluteUri);
+            if (IPAddress.IsLoopback(bind))
+            {
+                listener.Prefixes.Add($"http://localhost:{number}/");
+            }
             try
             {
                 listener.Start();

@@ -74,11 +74,11 @@ internal sealed class DeviceMetrics
     }
 
     /// <summary>Records a finished generation's decode speed, in tokens per second.</summary>
-    /// <summary>Raised after every answered request with its error code, or null for a success; on the dispatcher's thread.</summary>
-    public event Action<string?>? RequestCompleted;
+    /// <summary>Raised after every answered request with its method and error code (null for a success); on the dispatcher's thread.</summary>
+    public event Action<string, string?>? RequestCompleted;
 
-    /// <summary>Counts an answered request: <paramref name="errorCode"/> is the reply's error code, or null for a result.</summary>
-    public void RecordRequest(string? errorCode) => RequestCompleted?.Invoke(errorCode);
+    /// <summary>Counts an answered request of <paramref name="method"/>: <paramref name="errorCode"/> is the reply's error code, or null for a result.</summary>
+    public void RecordRequest(string method, string? errorCode) => RequestCompleted?.Invoke(method, errorCode);
 
     public void RecordDecodeRate(double tokensPerSecond) => _decodeRate.Record(tokensPerSecond);
 

@@ -34,8 +34,8 @@ internal sealed class OtaUpdateMethod(OtaService ota) : RpcHandler<OtaBundlePara
 {
     protected override Task<RpcResult<OtaUpdateResult>> HandleAsync(OtaBundleParams parameters, RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(!ota.Enabled ? Fail(RpcErrorCodes.Unavailable, OtaAnswers.Off)
-            : ota.TryStartUpdate(parameters.Bundle) ? Ok(new OtaUpdateResult(true, parameters.Bundle))
-            : Fail(RpcErrorCodes.Busy, "an update is already running; follow it on ota/progress"));
+            : ota.TryStartUpdate(parameters.Bundle) is { } busy ? Fail(RpcErrorCodes.Busy, busy)
+            : Ok(new OtaUpdateResult(true, parameters.Bundle)));
 }
 
 /// <summary><c>ota.status</c>: the slots, the health window, the last rollback and the last stage.</summary>
@@ -51,5 +51,5 @@ internal sealed class OtaRollbackMethod(OtaService ota) : RpcHandler<OtaRollback
     protected override Task<RpcResult<OtaState>> HandleAsync(OtaRollbackParams parameters, RpcCall call, CancellationToken cancellationToken) =>
         Task.FromResult(!ota.Enabled ? Fail(RpcErrorCodes.Unavailable, OtaAnswers.Off)
             : ota.Rollback(parameters.Reason is { Length: > 0 } reason ? $"requested: {reason}" : "requested") is { } state ? Ok(state)
-            : Fail(RpcErrorCodes.InvalidState, "there is no previous model set to go back to, or an update is running"));
+            : Fail(RpcErrorCodes.InvalidState, ota.Running ? "an update is running; roll back once it has ended" : "there is no previous model set to go back to: the last update's models were replaced by a newer install, or none was installed"));
 }

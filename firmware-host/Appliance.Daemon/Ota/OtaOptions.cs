@@ -67,8 +67,13 @@ internal sealed class OtaOptionsValidator : IValidateOptions<OtaOptions>
             return result;
         }
 
-        return options.Enabled && !(Uri.TryCreate(options.Repository, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-            ? ValidateOptionsResult.Fail($"Ota:Repository '{options.Repository}' is not an http or https address")
+        if (options.Enabled && !(Uri.TryCreate(options.Repository, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
+        {
+            return ValidateOptionsResult.Fail($"Ota:Repository '{options.Repository}' is not an http or https address");
+        }
+
+        return options.Enabled && options.InitialRoot is { Length: > 0 } initial && !File.Exists(initial)
+            ? ValidateOptionsResult.Fail($"Ota:InitialRoot '{initial}' does not exist: it names the root.json the device trusts first (the repository's 1.root.json, shipped with the firmware)")
             : ValidateOptionsResult.Success;
     }
 }

@@ -83,25 +83,42 @@ internal sealed class OtaService : BackgroundService
     /// <summary>Whether updates are configured (<c>Ota:Repository</c>).</summary>
     public bool Enabled => _updater is not null;
 
+    /// <summary>Whether an update is running or waiting to.</summary>
+    public bool Running
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running;
+            }
+        }
+    }
+
     /// <summary>The last stage reported.</summary>
     public OtaProgressEvent? LastProgress => Volatile.Read(ref _last);
 
     /// <summary>What the repository offers this device now.</summary>
     public Task<BundleCheck> CheckAsync(string? bundle, CancellationToken cancellationToken) => _updater!.CheckAsync(bundle, cancellationToken);
 
-    /// <summary>Starts an update of <paramref name="bundle"/> (null: the newest for this device) unless one is running.</summary>
-    /// <returns>False when an update is already running or waiting.</returns>
-    public bool TryStartUpdate(string? bundle)
+    /// <summary>Starts an update of <paramref name="bundle"/> (null: the newest for this device) unless one is running or a health window is.</summary>
+    /// <returns>Null when it started, else why not.</returns>
+    public string? TryStartUpdate(string? bundle)
     {
         lock (_gate)
         {
+            if (_slots.Store?.State.Trial is not null)
+            {
+                return "the health window of the last switch is running; an update can start once it passes or is rolled back";
+            }
+
             if (_running || !_requests.Writer.TryWrite(bundle))
             {
-                return false;
+                return "an update is already running; follow it on ota/progress";
             }
 
             _running = true;
-            return true;
+            return null;
         }
     }
 
@@ -163,7 +180,13 @@ internal sealed class OtaService : BackgroundService
             Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = _slots.Store!.State.LastRollback?.Bundle, Release = _slots.Store.State.LastRollback?.Release, Refusal = new OtaRefusalInfo(OtaRefusalCodes.HealthCheckFailed, reason), At = _time.GetUtcNow() });
         }
 
-        var window = _slots.Store!.State.Trial is not null ? WatchHealthWindowAsync(stoppingToken) : Task.CompletedTask;
+        var window = Task.CompletedTask;
+        if (_slots.Store!.State is { Trial: not null } trial)
+        {
+            // Said again at every start of the window: a broker that restarted with the daemon (the embedded one) lost the retained stage.
+            Report(new OtaProgressEvent { Stage = OtaStageNames.HealthWindow, Bundle = trial.Bundle, Release = trial.BundleRelease, At = _time.GetUtcNow() });
+            window = WatchHealthWindowAsync(stoppingToken);
+        }
         var schedule = ScheduleAsync(stoppingToken);
         try
         {
@@ -221,7 +244,7 @@ internal sealed class OtaService : BackgroundService
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                TryStartUpdate(null);
+                _ = TryStartUpdate(null);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -338,10 +361,16 @@ internal sealed class OtaService : BackgroundService
 
     /// <summary>
     /// Counts a request answered once the new models have loaded, on the disk (the count goes on across the window's
-    /// starts); an internal error fails the window.
+    /// starts); an internal error fails the window. The technician's own requests (<c>ota.*</c>, status, health,
+    /// profile) say nothing of the new models and do not count.
     /// </summary>
-    private void OnRequestCompleted(string? errorCode)
+    private void OnRequestCompleted(string method, string? errorCode)
     {
+        if (method.StartsWith("ota.", StringComparison.Ordinal) || method is "status.get" or "health.get" or "profile.get" or "fleet.status")
+        {
+            return;
+        }
+
         lock (_gate)
         {
             if (_slots.Store?.State.Trial is null || !SwitchedModelsLoaded(_slots.Switched()))
@@ -395,7 +424,7 @@ internal sealed class OtaService : BackgroundService
         var state = _slots.Store!.State;
         if (announcement is { Bundle.Length: > 0 } && announcement.Release > state.BundleRelease && announcement.Release != state.LastRollback?.Release)
         {
-            TryStartUpdate(announcement.Bundle);
+            _ = TryStartUpdate(announcement.Bundle);
         }
 
         return Task.CompletedTask;

@@ -491,7 +491,7 @@ internal sealed class RpcDispatcher : BackgroundService
         try
         {
             var outcome = await method.InvokeAsync(rpcCall, cancellationToken).ConfigureAwait(false);
-            _metrics.RecordRequest(outcome.Error?.Code);
+            _metrics.RecordRequest(methodName, outcome.Error?.Code);
             return new RpcReply { Seq = rpcCall.NextSeq, Final = true, Result = outcome.Error is null ? outcome.Result : null, Error = outcome.Error };
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -503,7 +503,7 @@ internal sealed class RpcDispatcher : BackgroundService
 #pragma warning restore CA1031
         {
             RpcLog.MethodFailed(_logger, methodName, ex);
-            _metrics.RecordRequest(RpcErrorCodes.Internal);
+            _metrics.RecordRequest(methodName, RpcErrorCodes.Internal);
             return Error(rpcCall.NextSeq, RpcErrorCodes.Internal, $"{methodName} failed: {ex.Message}");
         }
     }
