@@ -399,7 +399,9 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         await using var subscription = await client.SubscribeAsync(Topics.OtaProgress(daemon.DeviceId), timeout.Token);
         await using var progress = subscription.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
 
-        // Subscribed (SUBACK) before the clock moves: the check's first stage is seen live, not as the retained last one.
+        // Subscribed (SUBACK) and the schedule's timer made before the clock moves: the check's first stage is seen live,
+        // not as the retained last one, and the timer counts its hour from before the move.
+        await daemon.WaitForLogAsync(m => m.Contains("Checking for updates every 60 minutes", StringComparison.Ordinal), Limit);
         time.Advance(TimeSpan.FromMinutes(60));
 
         Assert.True(await progress.MoveNextAsync());

@@ -29,6 +29,9 @@ internal static partial class OtaLog
     [LoggerMessage(8008, LogLevel.Information, "Update downloading: bundle {Bundle} release {Release}, {File}, at byte {Bytes} of the bundle's {TotalBytes}")]
     public static partial void Downloading(ILogger logger, string? file, string? bundle, int? release, long bytes, long totalBytes);
 
+    [LoggerMessage(8009, LogLevel.Information, "Checking for updates every {Minutes} minutes")]
+    public static partial void Scheduled(ILogger logger, int minutes);
+
     [LoggerMessage(8006, LogLevel.Warning, "Update failed unexpectedly")]
     public static partial void Failed(ILogger logger, Exception exception);
 }

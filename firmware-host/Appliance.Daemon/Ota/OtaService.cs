@@ -240,6 +240,7 @@ internal sealed class OtaService : BackgroundService
         }
 
         using var timer = new PeriodicTimer(TimeSpan.FromMinutes(_slots.Options.CheckIntervalMinutes), _time);
+        OtaLog.Scheduled(_logger, _slots.Options.CheckIntervalMinutes);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
