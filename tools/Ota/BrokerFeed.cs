@@ -11,6 +11,7 @@ namespace Appliance.OtaTool;
 internal sealed class BrokerFeed : IAsyncDisposable
 {
     private static readonly TimeSpan CheckEvery = TimeSpan.FromMilliseconds(500);
+    private const int FirstAttempts = 10;
     private readonly ApplianceClientOptions _options;
     private readonly string[] _filters;
     private readonly Channel<ObservedMessage> _messages = Channel.CreateUnbounded<ObservedMessage>(new UnboundedChannelOptions { SingleReader = true });
@@ -26,12 +27,27 @@ internal sealed class BrokerFeed : IAsyncDisposable
     /// <summary>The messages, in the order they arrived.</summary>
     public ChannelReader<ObservedMessage> Messages => _messages.Reader;
 
-    /// <summary>Connects and subscribes once, so that an unreachable broker is an error at once; then keeps the feed going.</summary>
-    /// <exception cref="BrokerUnreachableException">The first connection failed.</exception>
+    /// <summary>Connects and subscribes (trying for about 5 s), so that an unreachable broker is an error soon; then keeps the feed going.</summary>
+    /// <exception cref="BrokerUnreachableException">No connection within the first tries.</exception>
     public static async Task<BrokerFeed> StartAsync(ApplianceClientOptions options, string[] filters, CancellationToken cancellationToken)
     {
         var feed = new BrokerFeed(options, filters);
-        var (client, subscriptions) = await feed.ConnectAsync(cancellationToken).ConfigureAwait(false);
+
+        // A few tries first: a device's embedded broker is down for a moment while the device restarts.
+        (ApplianceClient Client, List<TopicSubscription> Subscriptions) connected = default;
+        for (var attempt = 1; connected.Client is null; attempt++)
+        {
+            try
+            {
+                connected = await feed.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (BrokerUnreachableException) when (attempt < FirstAttempts)
+            {
+                await Task.Delay(CheckEvery, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var (client, subscriptions) = (connected.Client, connected.Subscriptions!);
         feed._loop = Task.Run(() => feed.RunAsync(client, subscriptions), CancellationToken.None);
         return feed;
     }
