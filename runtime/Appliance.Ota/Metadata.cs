@@ -133,6 +133,14 @@ public sealed record MetaFileInfo
     /// <summary>The file's hashes by algorithm (<c>sha256</c>: lowercase hex), when given.</summary>
     [JsonPropertyName("hashes")]
     public IReadOnlyDictionary<string, string>? Hashes { get; init; }
+
+    /// <summary>What names <paramref name="bytes"/> as version <paramref name="version"/>: its length and SHA-256.</summary>
+    public static MetaFileInfo Of(int version, ReadOnlySpan<byte> bytes) => new()
+    {
+        Version = version,
+        Length = bytes.Length,
+        Hashes = new Dictionary<string, string> { ["sha256"] = OtaKeys.Hex(System.Security.Cryptography.SHA256.HashData(bytes)) },
+    };
 }
 
 /// <summary>Snapshot metadata: the version of targets.json that belongs to the repository's current state.</summary>

@@ -257,7 +257,7 @@ public sealed class OtaRepository
         Type = Roles.Snapshot,
         Version = (Read(Roles.Snapshot, OtaJson.Default.SnapshotMetadata)?.Version ?? 0) + 1,
         Expires = Expiry(Lifetimes.Snapshot),
-        Meta = new Dictionary<string, MetaFileInfo> { [Roles.FileName(Roles.Targets)] = Info(targetsVersion, targetsBytes) },
+        Meta = new Dictionary<string, MetaFileInfo> { [Roles.FileName(Roles.Targets)] = MetaFileInfo.Of(targetsVersion, targetsBytes) },
     };
 
     private TimestampMetadata NextTimestamp(int snapshotVersion, byte[] snapshotBytes) => new()
@@ -265,7 +265,7 @@ public sealed class OtaRepository
         Type = Roles.Timestamp,
         Version = (Read(Roles.Timestamp, OtaJson.Default.TimestampMetadata)?.Version ?? 0) + 1,
         Expires = Expiry(Lifetimes.Timestamp),
-        Meta = new Dictionary<string, MetaFileInfo> { [Roles.FileName(Roles.Snapshot)] = Info(snapshotVersion, snapshotBytes) },
+        Meta = new Dictionary<string, MetaFileInfo> { [Roles.FileName(Roles.Snapshot)] = MetaFileInfo.Of(snapshotVersion, snapshotBytes) },
     };
 
     /// <summary>Now plus <paramref name="lifetime"/>, in whole seconds of UTC.</summary>
@@ -274,13 +274,6 @@ public sealed class OtaRepository
         var at = _time.GetUtcNow() + lifetime;
         return new DateTimeOffset(at.UtcTicks - (at.UtcTicks % TimeSpan.TicksPerSecond), TimeSpan.Zero);
     }
-
-    private static MetaFileInfo Info(int version, byte[] bytes) => new()
-    {
-        Version = version,
-        Length = bytes.Length,
-        Hashes = new Dictionary<string, string> { ["sha256"] = OtaKeys.Hex(SHA256.HashData(bytes)) },
-    };
 
     private static List<SigningKey> Signers(RootMetadata root, string role, IReadOnlyCollection<SigningKey> keys)
     {

@@ -287,16 +287,9 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         await using var daemon = DaemonProcess.Start(Args("ota-smoke", models.Profile(), broker, server.Address, repo));
         await daemon.WaitReadyAsync(Limit);
         await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = broker.Host, Port = broker.Port, DeviceId = "ota-smoke" });
-        using var timeout = new CancellationTokenSource(Limit);
-        await using var progress = client.ObserveAsync(Topics.OtaProgress("ota-smoke"), timeout.Token).GetAsyncEnumerator(timeout.Token);
-        Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
+        var last = await UpdateUntilRefusedAsync(client);
 
-        OtaProgressEvent? last = null;
-        while (await progress.MoveNextAsync() && (last = progress.Current.Deserialize<OtaProgressEvent>())?.Stage != OtaStageNames.Refused)
-        {
-        }
-
-        Assert.Equal(OtaRefusalCodes.SmokeTestFailed, last!.Refusal?.Code);
+        Assert.Equal(OtaRefusalCodes.SmokeTestFailed, last.Refusal?.Code);
         Assert.Contains("recorded at packaging 1 2 3; the running models stay", last.Refusal!.Message, StringComparison.Ordinal);
         var status = await client.GetStatusAsync();
         Assert.Null(status.Ota!.Bundle);
@@ -360,17 +353,10 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
                 $"--Ota:Repository={server.Address}", $"--Ota:InitialRoot={Path.Combine(repo, "1.root.json")}", $"--Ota:Root={mountPoint}/ota", "--Ota:CheckIntervalMinutes=0");
             await daemon.WaitReadyAsync(Limit);
             await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = "ota-full" });
-            using var timeout = new CancellationTokenSource(Limit);
-            await using var progress = client.ObserveAsync(Topics.OtaProgress("ota-full"), timeout.Token).GetAsyncEnumerator(timeout.Token);
-            Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
-
-            OtaProgressEvent? last = null;
-            while (await progress.MoveNextAsync() && (last = progress.Current.Deserialize<OtaProgressEvent>())?.Stage != OtaStageNames.Refused)
-            {
-            }
+            var last = await UpdateUntilRefusedAsync(client);
 
             testOutput.WriteLine(daemon.Output);
-            Assert.Equal(OtaRefusalCodes.StorageFull, last!.Refusal?.Code);
+            Assert.Equal(OtaRefusalCodes.StorageFull, last.Refusal?.Code);
             var status = await client.GetStatusAsync();
             Assert.Null(status.Ota!.Bundle);
             Assert.Contains(status.Models!, m => m.Id == "tiny-r1" && m.State == ModelStates.Loaded);
@@ -449,6 +435,23 @@ public sealed class OtaTests(ForgedLlmFolders models, ITestOutputHelper testOutp
         var path = Path.Combine(_work, name + ".json");
         File.WriteAllText(path, profile.ToJsonString());
         return path;
+    }
+
+    /// <summary>Starts an update (<c>ota.update</c>) and follows <c>ota/progress</c> to its refusal.</summary>
+    private static async Task<OtaProgressEvent> UpdateUntilRefusedAsync(ApplianceClient client)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        await using var progress = client.ObserveAsync(Topics.OtaProgress(client.DeviceId), timeout.Token).GetAsyncEnumerator(timeout.Token);
+        Assert.Null((await client.InvokeAsync(RpcMethods.OtaUpdate, new OtaBundleParams())).Error);
+        while (await progress.MoveNextAsync())
+        {
+            if (progress.Current.Deserialize<OtaProgressEvent>() is { Stage: OtaStageNames.Refused } refused)
+            {
+                return refused;
+            }
+        }
+
+        throw new TimeoutException("no refused stage on ota/progress");
     }
 
     private static async Task<StatusDocument> WaitForStatusAsync(ApplianceClient client, Func<StatusDocument, bool> condition)

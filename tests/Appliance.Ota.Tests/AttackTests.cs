@@ -104,7 +104,7 @@ public sealed class AttackTests
             Type = Roles.Timestamp,
             Version = 1_000_000,
             Expires = DateTimeOffset.UtcNow.AddDays(1),
-            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = new() { Version = current.Version, Length = snapshotBytes.Length, Hashes = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(snapshotBytes)) } } },
+            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = MetaFileInfo.Of(current.Version, snapshotBytes) },
         };
         var honest = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "timestamp.json"));
         world.Repository.WriteAsIs("timestamp.json", forged, OtaRepository.TimestampType, [world.Timestamp]);
@@ -138,7 +138,7 @@ public sealed class AttackTests
             Type = Roles.Timestamp,
             Version = 10,
             Expires = DateTimeOffset.UtcNow.AddMinutes(-1),
-            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = new() { Version = 3, Length = snapshotBytes.Length, Hashes = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(snapshotBytes)) } } },
+            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = MetaFileInfo.Of(3, snapshotBytes) },
         };
         world.Repository.WriteAsIs("timestamp.json", stale, OtaRepository.TimestampType, [world.Timestamp]);
 
@@ -286,7 +286,7 @@ public sealed class AttackTests
             Type = Roles.Snapshot,
             Version = 50,
             Expires = DateTimeOffset.UtcNow.AddDays(1),
-            Meta = new Dictionary<string, MetaFileInfo> { ["targets.json"] = new() { Version = targetsVersion, Length = targetsBytes.Length, Hashes = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(targetsBytes)) } } },
+            Meta = new Dictionary<string, MetaFileInfo> { ["targets.json"] = MetaFileInfo.Of(targetsVersion, targetsBytes) },
         };
         world.Repository.WriteAsIs("snapshot.json", snapshot, OtaRepository.SnapshotType, [world.Snapshot]);
         var snapshotBytes = File.ReadAllBytes(Path.Combine(world.Repository.Directory, "snapshot.json"));
@@ -295,7 +295,7 @@ public sealed class AttackTests
             Type = Roles.Timestamp,
             Version = 50,
             Expires = DateTimeOffset.UtcNow.AddDays(1),
-            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = new() { Version = 50, Length = snapshotBytes.Length, Hashes = new Dictionary<string, string> { ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(snapshotBytes)) } } },
+            Meta = new Dictionary<string, MetaFileInfo> { ["snapshot.json"] = MetaFileInfo.Of(50, snapshotBytes) },
         };
         world.Repository.WriteAsIs("timestamp.json", timestamp, OtaRepository.TimestampType, [world.Timestamp]);
     }
