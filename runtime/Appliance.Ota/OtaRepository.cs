@@ -249,9 +249,6 @@ public sealed class OtaRepository
     /// <inheritdoc cref="TargetsType"/>
     public static JsonTypeInfo<TimestampMetadata> TimestampType => OtaJson.Default.TimestampMetadata;
 
-    /// <inheritdoc cref="TargetsType"/>
-    public static JsonTypeInfo<RootMetadata> RootType => OtaJson.Default.RootMetadata;
-
     private SnapshotMetadata NextSnapshot(int targetsVersion, byte[] targetsBytes) => new()
     {
         Type = Roles.Snapshot,

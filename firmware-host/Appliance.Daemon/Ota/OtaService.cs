@@ -134,7 +134,7 @@ internal sealed class OtaService : BackgroundService
             }
         }
 
-        Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = _slots.Store.State.LastRollback?.Bundle, Release = _slots.Store.State.LastRollback?.Release, Refusal = new OtaRefusalInfo(OtaRefusalCodes.Requested, reason), At = _time.GetUtcNow() });
+        ReportRolledBack(OtaRefusalCodes.Requested, reason);
         _slots.NotifyChanged();
         RestartInto("previous models");
         return _slots.State(LastProgress);
@@ -177,16 +177,17 @@ internal sealed class OtaService : BackgroundService
         if (_slots.RolledBackAtStart is { } reason)
         {
             OtaLog.RolledBackAtStart(_logger, reason);
-            Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = _slots.Store!.State.LastRollback?.Bundle, Release = _slots.Store.State.LastRollback?.Release, Refusal = new OtaRefusalInfo(OtaRefusalCodes.HealthCheckFailed, reason), At = _time.GetUtcNow() });
+            ReportRolledBack(OtaRefusalCodes.HealthCheckFailed, reason);
         }
 
         var window = Task.CompletedTask;
-        if (_slots.Store!.State is { Trial: not null } trial)
+        if (_slots.Store!.State is { Trial: not null } switched)
         {
             // Said again at every start of the window: a broker that restarted with the daemon (the embedded one) lost the retained stage.
-            Report(new OtaProgressEvent { Stage = OtaStageNames.HealthWindow, Bundle = trial.Bundle, Release = trial.BundleRelease, At = _time.GetUtcNow() });
+            Report(new OtaProgressEvent { Stage = OtaStageNames.HealthWindow, Bundle = switched.Bundle, Release = switched.BundleRelease, At = _time.GetUtcNow() });
             window = WatchHealthWindowAsync(stoppingToken);
         }
+
         var schedule = ScheduleAsync(stoppingToken);
         try
         {
@@ -344,17 +345,15 @@ internal sealed class OtaService : BackgroundService
     private void FailWindow(string reason)
     {
         OtaLog.HealthWindowFailed(_logger, reason);
-        SlotState left;
         bool rolledBack;
         lock (_gate)
         {
-            left = _slots.Store!.State;
-            rolledBack = _slots.Store.Rollback($"health check failed: {reason}");
+            rolledBack = _slots.Store!.Rollback($"health check failed: {reason}");
         }
 
         if (rolledBack)
         {
-            Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = left.Bundle, Release = left.BundleRelease, Refusal = new OtaRefusalInfo(OtaRefusalCodes.HealthCheckFailed, reason), At = _time.GetUtcNow() });
+            ReportRolledBack(OtaRefusalCodes.HealthCheckFailed, reason);
             _slots.NotifyChanged();
             RestartInto("previous models");
         }
@@ -429,6 +428,13 @@ internal sealed class OtaService : BackgroundService
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>Reports the rollback just recorded (its bundle and release left) with <paramref name="code"/> and why.</summary>
+    private void ReportRolledBack(string code, string reason)
+    {
+        var left = _slots.Store!.State.LastRollback;
+        Report(new OtaProgressEvent { Stage = OtaStageNames.RolledBack, Bundle = left?.Bundle, Release = left?.Release, Refusal = new OtaRefusalInfo(code, reason), At = _time.GetUtcNow() });
     }
 
     private void Report(OtaProgressEvent progress)
