@@ -427,6 +427,23 @@ public sealed class ApplianceClient : IAsyncDisposable
     public async Task<MqttClientPublishResult> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default) =>
         await _mqtt.PublishAsync(message, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Tells the device whether the appliance carried out an intent it took from <c>voice/intents</c> (publishes
+    /// <paramref name="handled"/> on <c>voice/handled</c>, QoS 1, not retained), for profiles whose
+    /// <c>commands.handled</c> makes the spoken reply wait for it.
+    /// </summary>
+    /// <param name="handled">The utterance id of the intent, whether it worked, and optionally the reply to say.</param>
+    /// <param name="cancellationToken">Cancels the publish.</param>
+    /// <returns>The broker's answer.</returns>
+    public Task<MqttClientPublishResult> ReportHandledAsync(VoiceHandled handled, CancellationToken cancellationToken = default) =>
+        PublishAsync(
+            new MqttApplicationMessageBuilder()
+                .WithTopic(Topics.VoiceHandled(DeviceId))
+                .WithPayload(Channels.VoiceHandled.Serialize(handled))
+                .WithQualityOfServiceLevel(Channels.VoiceHandled.Qos)
+                .Build(),
+            cancellationToken);
+
     /// <summary>Subscribes without reading (the messages go to matching <see cref="SubscribeAsync"/> subscriptions) and returns the broker's verdict.</summary>
     /// <param name="topicFilter">An MQTT topic filter.</param>
     /// <param name="cancellationToken">Cancels the subscribe.</param>

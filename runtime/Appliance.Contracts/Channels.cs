@@ -95,6 +95,9 @@ public static class Channels
     /// <summary>Interpreted voice commands.</summary>
     public static ContractChannel<VoiceIntent> VoiceIntents { get; } = new("voiceIntents", Topics.VoiceIntents("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
+    /// <summary>The appliance's acknowledgements of voice intents.</summary>
+    public static ContractChannel<VoiceHandled> VoiceHandled { get; } = new("voiceHandled", Topics.VoiceHandled("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
+
     /// <summary>Spoken replies: an Ogg Opus file (RFC 7845) of 16 kHz mono speech, with the utterance id and language in user properties.</summary>
     public static RawContractChannel VoiceTts { get; } = new("voiceTts", Topics.VoiceTts("{deviceId}"), MqttQualityOfServiceLevel.AtLeastOnce, retained: false);
 
@@ -121,5 +124,5 @@ public static class Channels
 
     /// <summary>Every channel above.</summary>
     public static IReadOnlyList<ContractChannel> All { get; } =
-        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, VoiceTts, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary, OtaProgress, OtaAnnouncement];
+        [Status, RpcRequest, RpcEnvelopeRequest, RpcReply, FleetRpcRequest, FleetRpcReply, Telemetry, VoiceEvents, VoiceIntents, VoiceHandled, VoiceTts, MeetingControl, MeetingAudio, MeetingTranscript, MeetingProgress, MeetingSummary, OtaProgress, OtaAnnouncement];
 }

@@ -36,6 +36,7 @@ namespace Appliance.Contracts;
 [JsonSerializable(typeof(AsrTranscribeResult))]
 [JsonSerializable(typeof(VoiceTextParams))]
 [JsonSerializable(typeof(VoiceIntent))]
+[JsonSerializable(typeof(VoiceHandled))]
 [JsonSerializable(typeof(VoiceConfirmParams))]
 [JsonSerializable(typeof(VoiceAudioParams))]
 [JsonSerializable(typeof(OtaBundleParams))]

@@ -174,7 +174,7 @@ public sealed record TelemetryReading
 /// <summary>
 /// An event on <c>appliance/v1/{deviceId}/voice/events</c>. The JSON carries a <c>type</c> naming the kind:
 /// <c>push_to_talk</c>, <c>speech_started</c>, <c>speech_ended</c>, <c>wake_word</c>, <c>transcript</c>, <c>error</c>,
-/// <c>confirmation_requested</c> or <c>confirmation_ended</c>.
+/// <c>confirmation_requested</c>, <c>confirmation_ended</c> or <c>handled</c>.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(PushToTalkEvent), "push_to_talk")]
@@ -185,6 +185,7 @@ public sealed record TelemetryReading
 [JsonDerivedType(typeof(ConfirmationEndedEvent), "confirmation_ended")]
 [JsonDerivedType(typeof(UtteranceTranscribedEvent), "transcript")]
 [JsonDerivedType(typeof(VoiceErrorEvent), "error")]
+[JsonDerivedType(typeof(IntentHandledEvent), "handled")]
 public abstract record VoiceEvent
 {
     /// <summary>When it happened (UTC).</summary>
@@ -293,4 +294,23 @@ public sealed record VoiceErrorEvent : VoiceEvent
 
     /// <summary>What went wrong, in words.</summary>
     public required string Message { get; init; }
+}
+
+/// <summary>
+/// How the appliance's acknowledgement of an intent ended, for a profile whose <c>commands.handled</c> asks the
+/// appliance for one: the reply spoken for the intent follows from it.
+/// </summary>
+public sealed record IntentHandledEvent : VoiceEvent
+{
+    /// <summary>The utterance whose intent was published on <c>voice/intents</c>.</summary>
+    public required string UtteranceId { get; init; }
+
+    /// <summary>The intent.</summary>
+    public required string Intent { get; init; }
+
+    /// <summary>One of <see cref="IntentHandledOutcomes"/>.</summary>
+    public required string Outcome { get; init; }
+
+    /// <summary>The reply the user gets for it (the intent's own, the appliance's message, or the profile's failed or no-answer reply).</summary>
+    public required string Reply { get; init; }
 }

@@ -57,6 +57,10 @@ public static class Topics
     /// <param name="deviceId">The device.</param>
     public static string VoiceIntents(string deviceId) => $"{Root}/{deviceId}/voice/intents";
 
+    /// <summary>The appliance's acknowledgements of the intents it took from <c>voice/intents</c> (QoS 1, not retained).</summary>
+    /// <param name="deviceId">The device.</param>
+    public static string VoiceHandled(string deviceId) => $"{Root}/{deviceId}/voice/handled";
+
     /// <summary>Spoken replies: one Ogg Opus file per reply (QoS 1, not retained).</summary>
     /// <param name="deviceId">The device.</param>
     public static string VoiceTts(string deviceId) => $"{Root}/{deviceId}/voice/tts";

@@ -76,6 +76,41 @@ public sealed record VoiceIntent
     public required DateTimeOffset At { get; init; }
 }
 
+/// <summary>
+/// The appliance's acknowledgement of an intent it took from <c>voice/intents</c>, published by the appliance on
+/// <c>appliance/v1/{deviceId}/voice/handled</c> (QoS 1, not retained; a retained one is ignored), so that the reply
+/// spoken for the intent can say whether it worked. The daemon waits for it only when the profile's
+/// <c>commands.handled</c> asks for it, for the intents that make the appliance act (not questions, not
+/// <c>not_understood</c>), and at most <c>commands.handled.timeoutSeconds</c>.
+/// </summary>
+public sealed record VoiceHandled
+{
+    /// <summary>The <see cref="VoiceIntent.UtteranceId"/> of the intent; required.</summary>
+    public string? UtteranceId { get; init; }
+
+    /// <summary>True when the appliance carried the intent out, false when it could not; required.</summary>
+    public bool? Ok { get; init; }
+
+    /// <summary>
+    /// Optional: what to tell the user instead of the profile's reply (at most 400 characters, in the utterance's
+    /// language), for example why it failed ("The freezer door is open.").
+    /// </summary>
+    public string? Message { get; init; }
+}
+
+/// <summary>How the appliance's acknowledgement of an intent ended (<see cref="IntentHandledEvent.Outcome"/>).</summary>
+public static class IntentHandledOutcomes
+{
+    /// <summary>The appliance carried the intent out: its reply (or the appliance's message) is said.</summary>
+    public const string Done = "done";
+
+    /// <summary>The appliance could not carry it out: its message, else the profile's <c>failedReply</c>, is said.</summary>
+    public const string Failed = "failed";
+
+    /// <summary>No acknowledgement came within <c>commands.handled.timeoutSeconds</c>: the profile's <c>noAnswerReply</c> is said.</summary>
+    public const string NoAnswer = "no_answer";
+}
+
 /// <summary>The parameters of <c>voice.confirm</c>: the answer to a pending confirmation, as an app or a button gives it.</summary>
 public sealed record VoiceConfirmParams
 {

@@ -27,6 +27,11 @@ public sealed record CommandSchema
     public int MaxUtteranceSeconds { get; init; } = 10;
     /// <summary>Spoken replies: null keeps replies as text only.</summary>
     public SpokenReplySettings? SpokenReplies { get; init; }
+    /// <summary>
+    /// Whether the appliance acknowledges the intents it takes on <c>voice/handled</c>, and what is said when it
+    /// reports a failure or does not answer; null when it sends none (each reply is then said at once).
+    /// </summary>
+    public HandledSettings? Handled { get; init; }
     /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
 
@@ -44,6 +49,26 @@ public sealed record CommandSchema
 
     /// <summary>The intent named <paramref name="name"/>; null when the schema has none (<see cref="NotUnderstood"/> included).</summary>
     public IntentSpec? Find(string name) => Intents.FirstOrDefault(i => string.Equals(i.Name, name, StringComparison.Ordinal));
+}
+
+/// <summary>
+/// The appliance's acknowledgements (<c>voice/handled</c>): for an intent that makes the appliance act, the reply waits
+/// up to <see cref="TimeoutSeconds"/> for the appliance to say whether it worked.
+/// </summary>
+public sealed record HandledSettings
+{
+    /// <summary>Seconds a reply waits for the acknowledgement (1 to 30); 3 when absent.</summary>
+    public int TimeoutSeconds { get; init; } = 3;
+    /// <summary>Replies when the appliance reports a failure without a message of its own, by language; absent languages get <see cref="DefaultFailedReply"/>.</summary>
+    public IReadOnlyDictionary<string, string> FailedReply { get; init; } = new Dictionary<string, string>();
+    /// <summary>Replies when no acknowledgement comes in time, by language; absent languages get <see cref="DefaultNoAnswerReply"/>.</summary>
+    public IReadOnlyDictionary<string, string> NoAnswerReply { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The failed reply in a language the profile gives none for.</summary>
+    public const string DefaultFailedReply = "Sorry, that did not work.";
+
+    /// <summary>The no-answer reply in a language the profile gives none for.</summary>
+    public const string DefaultNoAnswerReply = "The appliance did not answer.";
 }
 
 /// <summary>How replies are spoken: synthesized (espeak-ng), published on <c>voice/tts</c>, and played when an output device is named.</summary>

@@ -263,3 +263,82 @@ public sealed class SpokenReplyTests(ITestOutputHelper output)
         Assert.False(speaker.IsPlaying);
     }
 }
+
+/// <summary>
+/// The appliance's acknowledgements on <c>voice/handled</c> through the real daemon and broker: with
+/// <c>commands.handled</c> in the profile, the reply of an intent that makes the appliance act follows what the
+/// appliance said (done, failed with or without its own message, or nothing in time), announced by a <c>handled</c>
+/// event; questions and <c>not_understood</c> wait for nothing; a malformed or retained acknowledgement is ignored.
+/// </summary>
+public sealed class VoiceHandledTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task The_reply_says_whether_the_appliance_carried_the_intent_out()
+    {
+        var profile = TestProfiles.Write(p =>
+        {
+            TestProfiles.TakeFrom(p, "rk3588-tv", "commands", "transcription");
+            p["commands"]!["handled"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["timeoutSeconds"] = 2,
+                ["failedReply"] = new System.Text.Json.Nodes.JsonObject { ["en"] = "The TV could not do that." },
+            };
+        });
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
+        await using var appliance = await daemon.ConnectAsync();
+        await using var intents = await appliance.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+        await using var events = await appliance.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        // The appliance answers each intent it is given as the test says, and the handled event carries the reply.
+        async Task<IntentHandledEvent> CommandAsync(string text, VoiceHandled? answer)
+        {
+            var intent = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = text })).Value!;
+            Assert.Equal(intent.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
+            if (answer is not null)
+            {
+                await appliance.ReportHandledAsync(answer with { UtteranceId = intent.UtteranceId }, wait.Token);
+            }
+
+            while (true)
+            {
+                if ((await events.ReadAsync(wait.Token)).Deserialize<VoiceEvent>() is IntentHandledEvent handled)
+                {
+                    Assert.Equal(intent.UtteranceId, handled.UtteranceId);
+                    return handled;
+                }
+            }
+        }
+
+        // not_understood waits for nothing: its intent is published, and the first handled event is the next command's.
+        Assert.Equal("not_understood", (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "unlock the front door" })).Value!.Intent);
+        Assert.Equal("not_understood", (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.Intent);
+
+        var done = await CommandAsync("turn the volume up to 20", new VoiceHandled { Ok = true });
+        var failedWithMessage = await CommandAsync("mute", new VoiceHandled { Ok = false, Message = "The TV is in standby." });
+        var failed = await CommandAsync("turn the volume up to 30", new VoiceHandled { Ok = false });
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var unanswered = await CommandAsync("turn the volume up to 40", answer: null);
+
+        Assert.Equal(("volume_set", IntentHandledOutcomes.Done, "Volume 20."), (done.Intent, done.Outcome, done.Reply));
+        Assert.Equal((IntentHandledOutcomes.Failed, "The TV is in standby."), (failedWithMessage.Outcome, failedWithMessage.Reply));
+        Assert.Equal((IntentHandledOutcomes.Failed, "The TV could not do that."), (failed.Outcome, failed.Reply));
+        Assert.Equal((IntentHandledOutcomes.NoAnswer, Appliance.Profiles.HandledSettings.DefaultNoAnswerReply), (unanswered.Outcome, unanswered.Reply));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(20));
+
+        // Bad acknowledgements are logged with the reason and change nothing; the daemon keeps serving.
+        var late = unanswered.UtteranceId;
+        await appliance.ReportHandledAsync(new VoiceHandled { UtteranceId = late, Ok = true }, wait.Token);
+        await daemon.WaitForLogAsync(m => m.Contains($"Utterance {late}: its acknowledgement came after the reply", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithPayload("{\"utteranceId\":\"x\"}").Build(), wait.Token);
+        await daemon.WaitForLogAsync(m => m.Contains("ignored: ok (true or false) is missing", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithPayload("not json").Build(), wait.Token);
+        await daemon.WaitForLogAsync(m => m.Contains("ignored: the payload is not the JSON of an acknowledgement", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+
+        // A retained acknowledgement is stale: the one the broker holds reaches the next command's wait and is ignored.
+        var intentAfter = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn the volume up to 10" })).Value!;
+        await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithRetainFlag()
+            .WithPayload(Channels.VoiceHandled.Serialize(new VoiceHandled { UtteranceId = intentAfter.UtteranceId, Ok = true })).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(), wait.Token);
+        await daemon.WaitForLogAsync(m => m.Contains("ignored: a retained acknowledgement is stale", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+    }
+}

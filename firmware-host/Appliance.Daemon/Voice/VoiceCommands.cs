@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using System.Text.Json;
 using Appliance.Contracts;
 using Appliance.Daemon.Device;
 using Appliance.Daemon.Mqtt;
@@ -8,6 +11,7 @@ using Appliance.Speech;
 using Appliance.Speech.Whisper;
 using Appliance.Voice;
 using Microsoft.Extensions.Logging;
+using MQTTnet;
 
 namespace Appliance.Daemon.Voice;
 
@@ -17,8 +21,10 @@ namespace Appliance.Daemon.Voice;
 /// confirmation is published on <c>voice/intents</c> at once; one the profile marks <c>confirm</c> waits for a yes or
 /// no (spoken, or through <c>voice.confirm</c>) announced on <c>voice/events</c>, and only a yes publishes it. So
 /// everything on <c>voice/intents</c> is for the appliance to carry out (or <c>not_understood</c>). Each reply is
-/// handed to <see cref="SpokenReplies"/>, which speaks it when the profile asks for spoken replies. Without a
-/// <c>commands</c> section in the profile there is no interpreter and voice commands are unavailable. Thread-safe.
+/// handed to <see cref="SpokenReplies"/>, which speaks it when the profile asks for spoken replies; when the profile's
+/// <c>commands.handled</c> asks the appliance to acknowledge what it carries out (<c>voice/handled</c>), the reply of
+/// such an intent waits for the acknowledgement and says whether it worked. Without a <c>commands</c> section in the
+/// profile there is no interpreter and voice commands are unavailable. Thread-safe.
 /// </summary>
 internal sealed class VoiceCommands : IDisposable
 {
@@ -32,6 +38,9 @@ internal sealed class VoiceCommands : IDisposable
     private readonly SpeechModels _speech;
     private readonly SpokenReplies _replies;
     private readonly Lock _timerGate = new();
+    private readonly HandledSettings? _handled;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<VoiceHandled>> _awaitingHandled = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
     private ITimer? _expiry;
     private VoiceModelStage? _modelStage;
 
@@ -49,6 +58,11 @@ internal sealed class VoiceCommands : IDisposable
         {
             Interpreter = new CommandInterpreter(schema, time, readings);
             _turn = new ConfirmationTurn(Interpreter, time);
+            _handled = schema.Handled;
+            if (_handled is not null)
+            {
+                mqtt.Subscribe(new MqttSubscription(Topics.VoiceHandled(device.DeviceId), Channels.VoiceHandled.Qos, OnHandledAsync, RetainAsPublished: true));
+            }
         }
     }
 
@@ -87,10 +101,9 @@ internal sealed class VoiceCommands : IDisposable
 
         if (_turn!.IsWaiting && CommandInterpreter.YesOrNo(text, language) is { } answer && _turn.Answer(null, answer) is { Intent: { } answered } outcome)
         {
-            await PublishEndedAsync(answered, cancellationToken).ConfigureAwait(false);
+            await PublishEndedAsync(answered, outcome.Problem is null, cancellationToken).ConfigureAwait(false);
             if (outcome.Problem is null)
             {
-                _replies.Say(answered);
                 return answered;
             }
         }
@@ -110,7 +123,7 @@ internal sealed class VoiceCommands : IDisposable
 
             if (replacedOutcome?.Intent is { } replaced)
             {
-                await PublishEndedAsync(replaced, cancellationToken).ConfigureAwait(false);
+                await PublishEndedAsync(replaced, sayReply: false, cancellationToken).ConfigureAwait(false);
             }
 
             await PublishEventAsync(new ConfirmationRequestedEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Slots = intent.Slots, Prompt = intent.Reply, ExpiresAt = expiresAt, At = intent.At }, cancellationToken).ConfigureAwait(false);
@@ -120,11 +133,10 @@ internal sealed class VoiceCommands : IDisposable
 
         if (_turn.Replace()?.Intent is { } dropped)
         {
-            await PublishEndedAsync(dropped, cancellationToken).ConfigureAwait(false);
+            await PublishEndedAsync(dropped, sayReply: false, cancellationToken).ConfigureAwait(false);
         }
 
-        await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
-        _replies.Say(intent);
+        await PublishIntentAndReplyAsync(intent, cancellationToken).ConfigureAwait(false);
         return intent;
     }
 
@@ -191,11 +203,7 @@ internal sealed class VoiceCommands : IDisposable
         var outcome = _turn.Answer(utteranceId, confirmed);
         if (outcome.Intent is { } ended)
         {
-            await PublishEndedAsync(ended, cancellationToken).ConfigureAwait(false);
-            if (outcome.Problem is null)
-            {
-                _replies.Say(ended);
-            }
+            await PublishEndedAsync(ended, outcome.Problem is null, cancellationToken).ConfigureAwait(false);
         }
 
         return outcome;
@@ -216,6 +224,8 @@ internal sealed class VoiceCommands : IDisposable
 
     public void Dispose()
     {
+        _stopping.Cancel();
+        _stopping.Dispose();
         lock (_timerGate)
         {
             _expiry?.Dispose();
@@ -233,19 +243,131 @@ internal sealed class VoiceCommands : IDisposable
     {
         if (_turn!.Expire(utteranceId)?.Intent is { } expired)
         {
-            await PublishEndedAsync(expired, CancellationToken.None).ConfigureAwait(false);
+            await PublishEndedAsync(expired, sayReply: false, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Logs the end of a confirmation, announces it, and publishes the intent when it was confirmed.</summary>
-    private async Task PublishEndedAsync(VoiceIntent ended, CancellationToken cancellationToken)
+    /// <summary>
+    /// Logs the end of a confirmation and announces it; a confirmed intent is then published and its reply said as
+    /// <see cref="PublishIntentAndReplyAsync"/> does, any other's reply is said when <paramref name="sayReply"/> (the
+    /// user answered; an expired or replaced one ends without a word).
+    /// </summary>
+    private async Task PublishEndedAsync(VoiceIntent ended, bool sayReply, CancellationToken cancellationToken)
     {
         VoiceLog.ConfirmationEnded(_logger, ended.UtteranceId, ended.Intent, ended.Confirmation!);
         await PublishEventAsync(new ConfirmationEndedEvent { UtteranceId = ended.UtteranceId, Intent = ended.Intent, Outcome = ended.Confirmation!, At = ended.At }, cancellationToken).ConfigureAwait(false);
         if (ended.Confirmation == VoiceConfirmations.Confirmed)
         {
-            await PublishIntentAsync(ended, cancellationToken).ConfigureAwait(false);
+            await PublishIntentAndReplyAsync(ended, cancellationToken).ConfigureAwait(false);
         }
+        else if (sayReply)
+        {
+            _replies.Say(ended);
+        }
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="intent"/> on <c>voice/intents</c> and has its reply said: at once, or, for an intent
+    /// that makes the appliance act while the profile asks for acknowledgements, once the appliance has said on
+    /// <c>voice/handled</c> whether it worked, or has not within the time-out (<see cref="ReplyWhenHandledAsync"/>).
+    /// </summary>
+    private async Task PublishIntentAndReplyAsync(VoiceIntent intent, CancellationToken cancellationToken)
+    {
+        if (_handled is not { } handled || intent.Intent == CommandSchema.NotUnderstood || Interpreter!.Schema.Find(intent.Intent)?.Answer is not null)
+        {
+            await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
+            _replies.Say(intent);
+            return;
+        }
+
+        // Waiting before the intent is out: an appliance may acknowledge it at once.
+        var acknowledgement = new TaskCompletionSource<VoiceHandled>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _awaitingHandled[intent.UtteranceId] = acknowledgement;
+        await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
+        _ = ReplyWhenHandledAsync(intent, acknowledgement.Task, handled);
+    }
+
+    /// <summary>
+    /// Waits up to <see cref="HandledSettings.TimeoutSeconds"/> for the appliance's acknowledgement of
+    /// <paramref name="intent"/>, announces how it ended (<c>handled</c> on <c>voice/events</c>) and says the reply
+    /// that follows from it: the intent's own (or the appliance's message) when it worked, the appliance's message or
+    /// the profile's failed reply when it did not, the no-answer reply when nothing came.
+    /// </summary>
+    private async Task ReplyWhenHandledAsync(VoiceIntent intent, Task<VoiceHandled> acknowledgement, HandledSettings handled)
+    {
+        VoiceHandled? answer;
+        try
+        {
+            answer = await acknowledgement.WaitAsync(TimeSpan.FromSeconds(handled.TimeoutSeconds), _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            answer = null;
+        }
+        catch (OperationCanceledException)
+        {
+            return; // stopping
+        }
+        finally
+        {
+            _awaitingHandled.TryRemove(intent.UtteranceId, out _);
+        }
+
+        var (outcome, reply) = answer switch
+        {
+            null => (IntentHandledOutcomes.NoAnswer, InLanguage(handled.NoAnswerReply, intent.Language, HandledSettings.DefaultNoAnswerReply)),
+            { Ok: true } => (IntentHandledOutcomes.Done, answer.Message ?? intent.Reply),
+            _ => (IntentHandledOutcomes.Failed, answer.Message ?? InLanguage(handled.FailedReply, intent.Language, HandledSettings.DefaultFailedReply)),
+        };
+        VoiceLog.Handled(_logger, intent.UtteranceId, intent.Intent, outcome);
+        await PublishEventAsync(new IntentHandledEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Outcome = outcome, Reply = reply, At = _time.GetUtcNow() }, _stopping.Token).ConfigureAwait(false);
+        _replies.Say(intent with { Reply = reply });
+
+        static string InLanguage(IReadOnlyDictionary<string, string> texts, string language, string fallback) =>
+            texts.GetValueOrDefault(language) ?? texts.GetValueOrDefault("en") ?? fallback;
+    }
+
+    /// <summary>An acknowledgement on <c>voice/handled</c>: it completes the wait of its intent; anything else is logged and dropped.</summary>
+    private Task OnHandledAsync(MqttApplicationMessage message)
+    {
+        if (HandledProblem(message, out var handled) is { } problem)
+        {
+            VoiceLog.HandledRefused(_logger, problem);
+        }
+        else if (!_awaitingHandled.TryRemove(handled!.UtteranceId!, out var waiting) || !waiting.TrySetResult(handled))
+        {
+            VoiceLog.HandledLate(_logger, handled.UtteranceId!);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Why <paramref name="message"/> is not an acknowledgement to act on; null when it is one.</summary>
+    internal static string? HandledProblem(MqttApplicationMessage message, out VoiceHandled? handled)
+    {
+        handled = null;
+        if (message.Retain)
+        {
+            return "a retained acknowledgement is stale and is ignored; publish voice/handled without the retain flag";
+        }
+
+        try
+        {
+            handled = JsonSerializer.Deserialize(message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray(), Channels.VoiceHandled.PayloadInfo);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return $"the payload is not the JSON of an acknowledgement ({e.Message})";
+        }
+
+        return handled switch
+        {
+            null => "the payload is JSON null",
+            { UtteranceId: null or "" } => "utteranceId is missing",
+            { Ok: null } => "ok (true or false) is missing",
+            { Message.Length: > EspeakNgSynthesizer.MaxTextChars } => $"message is {handled.Message.Length} characters; a reply is at most {EspeakNgSynthesizer.MaxTextChars}",
+            _ => null,
+        };
     }
 
     private async Task PublishIntentAsync(VoiceIntent intent, CancellationToken cancellationToken)
@@ -266,6 +388,7 @@ internal sealed class VoiceCommands : IDisposable
                 ConfirmationEndedEvent e => e.UtteranceId,
                 UtteranceTranscribedEvent e => e.UtteranceId,
                 VoiceErrorEvent e => e.UtteranceId,
+                IntentHandledEvent e => e.UtteranceId,
                 _ => "",
             }, "voice/events");
         }
@@ -292,4 +415,13 @@ internal static partial class VoiceLog
 
     [LoggerMessage(7006, LogLevel.Information, "The reply playing was cut off: the user spoke again")]
     public static partial void BargeIn(ILogger logger);
+
+    [LoggerMessage(7007, LogLevel.Information, "Utterance {UtteranceId}: the appliance's acknowledgement of {Intent}: {Outcome}")]
+    public static partial void Handled(ILogger logger, string utteranceId, string intent, string outcome);
+
+    [LoggerMessage(7008, LogLevel.Warning, "An acknowledgement on voice/handled was ignored: {Problem}")]
+    public static partial void HandledRefused(ILogger logger, string problem);
+
+    [LoggerMessage(7009, LogLevel.Warning, "Utterance {UtteranceId}: its acknowledgement came after the reply was said, or no intent of it waits for one")]
+    public static partial void HandledLate(ILogger logger, string utteranceId);
 }
