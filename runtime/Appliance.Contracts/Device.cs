@@ -152,7 +152,7 @@ public sealed record TelemetryReading
     /// <summary>The sensor's id in the profile.</summary>
     public required string Sensor { get; init; }
 
-    /// <summary>The sensor's type: <c>sht3x</c> or <c>bme280</c>.</summary>
+    /// <summary>The sensor's type: <c>sht3x</c> or <c>bme280</c>, or <c>door</c> for a door's contact.</summary>
     public required string Type { get; init; }
 
     /// <summary>When it was read (UTC).</summary>
@@ -166,6 +166,9 @@ public sealed record TelemetryReading
 
     /// <summary>Air pressure in hPa, rounded to 0.01.</summary>
     public double? PressureHpa { get; init; }
+
+    /// <summary>For a door (<see cref="Type"/> <c>door</c>): whether it is open, published at start and at every change.</summary>
+    public bool? Open { get; init; }
 
     /// <summary>Why the read failed (<see cref="SensorErrorCodes"/>); no values then.</summary>
     public RpcError? Error { get; init; }

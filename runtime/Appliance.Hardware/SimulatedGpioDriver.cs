@@ -38,7 +38,10 @@ public sealed class SimulatedGpioDriver : GpioDriver
         }
     }
 
-    /// <summary>Sets the level on an input pin from outside (a switch, a sensor line), raising an edge callback when it changes.</summary>
+    /// <summary>
+    /// Sets the level on an input pin from outside (a switch, a sensor line), raising an edge callback when it changes.
+    /// From then on the pin's pull resistor no longer sets its level: a closed switch holds the line against it.
+    /// </summary>
     public void Drive(int pinNumber, PinValue value)
     {
         PinChangeEventHandler[] callbacks;
@@ -46,6 +49,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         lock (_gate)
         {
             var pin = Pin(pinNumber);
+            pin.IsDriven = true;
             if (pin.Value == value)
             {
                 return;
@@ -123,7 +127,11 @@ public sealed class SimulatedGpioDriver : GpioDriver
         {
             var pin = Pin(pinNumber);
             pin.Mode = mode;
-            if (mode == PinMode.InputPullUp)
+            if (pin.IsDriven)
+            {
+                // Driven from outside: the pull resistor does not set the level.
+            }
+            else if (mode == PinMode.InputPullUp)
             {
                 pin.Value = PinValue.High;
             }
@@ -238,6 +246,7 @@ public sealed class SimulatedGpioDriver : GpioDriver
         public bool IsOpen { get; set; }
         public PinMode Mode { get; set; } = PinMode.Input;
         public PinValue Value { get; set; } = PinValue.Low;
+        public bool IsDriven { get; set; }
         public List<(PinEventTypes Events, PinChangeEventHandler Handler)> Callbacks { get; } = [];
         public TaskCompletionSource<PinEventTypes> EdgeSeen { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

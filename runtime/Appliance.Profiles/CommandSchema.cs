@@ -108,14 +108,23 @@ public sealed record IntentSpec
     public SlotSpec? Slot(string name) => Slots.FirstOrDefault(s => string.Equals(s.Name, name, StringComparison.Ordinal));
 }
 
-/// <summary>Where a question's answer comes from: one reading of the sensor an <c>enum</c> slot names (its values are the profile's sensor ids).</summary>
+/// <summary>
+/// Where a question's answer comes from: one reading of the sensor an <c>enum</c> slot names (its values are the
+/// profile's sensor ids, or its door ids for <c>open</c>).
+/// </summary>
 public sealed record IntentAnswer
 {
-    /// <summary>The reading: <c>temperature</c> (°C) or <c>humidity</c> (% relative humidity).</summary>
+    /// <summary>The reading: <c>temperature</c> (°C), <c>humidity</c> (% relative humidity) or <c>open</c> (a door's contact: open or closed).</summary>
     public required string Reading { get; init; }
 
-    /// <summary>The <c>enum</c> slot whose value is the sensor's id.</summary>
+    /// <summary>The <c>enum</c> slot whose value is the sensor's (or the door's) id.</summary>
     public required string SensorSlot { get; init; }
+
+    /// <summary>
+    /// For <c>open</c> only, and required there: how <c>{reading}</c> is said for each state, <c>open</c> and
+    /// <c>closed</c>, by language (absent languages fall back to English, then to the state's name).
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? States { get; init; }
 
     /// <summary>Replies when the sensor has given no reading yet, by language, with <c>{slot}</c> placeholders; absent languages fall back to English, then to <see cref="DefaultNoReadingReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NoReadingReply { get; init; } = new Dictionary<string, string>();
@@ -123,11 +132,17 @@ public sealed record IntentAnswer
     /// <summary>The reply without a reading in a language the profile gives none for.</summary>
     public const string DefaultNoReadingReply = "I have no reading from that sensor yet.";
 
-    /// <summary>The placeholder of the reading in the intent's reply: <c>{reading}</c>, the value rounded to 0.1.</summary>
+    /// <summary>The placeholder of the reading in the intent's reply: <c>{reading}</c>, the value rounded to 0.1, or the door's state in words.</summary>
     public const string Placeholder = "reading";
 
+    /// <summary>The reading of a door's contact.</summary>
+    public const string DoorOpen = "open";
+
+    /// <summary>The states of a door that <see cref="States"/> says in words.</summary>
+    public static IReadOnlyList<string> DoorStates { get; } = ["open", "closed"];
+
     /// <summary>The readings a question may ask for.</summary>
-    public static IReadOnlyList<string> Readings { get; } = ["temperature", "humidity"];
+    public static IReadOnlyList<string> Readings { get; } = ["temperature", "humidity", DoorOpen];
 }
 
 /// <summary>One typed slot of an intent.</summary>

@@ -13,8 +13,9 @@ internal static partial class CommandSchemaCheck
     /// <param name="schema">The parsed schema.</param>
     /// <param name="languages">The profile's transcription languages; null allows any.</param>
     /// <param name="sensors">The profile's sensors, which questions may read.</param>
+    /// <param name="doors">The profile's door contacts, which questions about a door may read.</param>
     /// <param name="file">The profile file, for the problems.</param>
-    public static IEnumerable<ProfileProblem> Problems(CommandSchema schema, IReadOnlyList<string>? languages, IReadOnlyList<SensorSpec> sensors, string file)
+    public static IEnumerable<ProfileProblem> Problems(CommandSchema schema, IReadOnlyList<string>? languages, IReadOnlyList<SensorSpec> sensors, IReadOnlyList<DoorContactSpec> doors, string file)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < schema.Intents.Count; i++)
@@ -51,7 +52,7 @@ internal static partial class CommandSchemaCheck
                 }
             }
 
-            foreach (var problem in AnswerProblems(intent, at, sensors, file))
+            foreach (var problem in AnswerProblems(intent, at, sensors, doors, file))
             {
                 yield return problem;
             }
@@ -78,7 +79,7 @@ internal static partial class CommandSchemaCheck
         }
     }
 
-    private static IEnumerable<ProfileProblem> AnswerProblems(IntentSpec intent, string at, IReadOnlyList<SensorSpec> sensors, string file)
+    private static IEnumerable<ProfileProblem> AnswerProblems(IntentSpec intent, string at, IReadOnlyList<SensorSpec> sensors, IReadOnlyList<DoorContactSpec> doors, string file)
     {
         if (intent.Answer is not { } answer)
         {
@@ -95,15 +96,22 @@ internal static partial class CommandSchemaCheck
             yield return new(file, $"{at}/confirm", "a question is answered, not confirmed");
         }
 
+        var aboutDoors = answer.Reading == IntentAnswer.DoorOpen;
+        if (aboutDoors != (answer.States is not null))
+        {
+            yield return new(file, $"{at}/answer/states", aboutDoors ? "a question about a door says its states: give states.open and states.closed" : $"only a question about a door ({IntentAnswer.DoorOpen}) has states");
+        }
+
         if (intent.Slot(answer.SensorSlot) is not { Type: SlotSpec.Types.Choice, Values: { } values })
         {
             yield return new(file, $"{at}/answer/sensorSlot", $"'{answer.SensorSlot}' is not an enum slot of '{intent.Name}'");
             yield break;
         }
 
-        foreach (var sensor in values.Keys.Where(v => !sensors.Any(s => s.Id == v)))
+        var (ids, kind) = aboutDoors ? (doors.Select(d => d.Id).ToList(), "door (gpio.doors)") : (sensors.Select(s => s.Id).ToList(), "sensor");
+        foreach (var id in values.Keys.Where(v => !ids.Contains(v, StringComparer.Ordinal)))
         {
-            yield return new(file, $"{at}/answer/sensorSlot", $"value '{sensor}' of slot '{answer.SensorSlot}' is not a sensor of this profile ({string.Join(", ", sensors.Select(s => s.Id))})");
+            yield return new(file, $"{at}/answer/sensorSlot", $"value '{id}' of slot '{answer.SensorSlot}' is not a {kind} of this profile ({(ids.Count == 0 ? "it has none" : string.Join(", ", ids))})");
         }
     }
 

@@ -211,12 +211,28 @@ public sealed record GpioSettings
     public required int StatusLedPin { get; init; }
     /// <summary>Whether the button pulls its pin low when pressed (pull-up input); true when absent.</summary>
     public bool ButtonActiveLow { get; init; } = true;
-    /// <summary>How long the button level must hold before a press or release counts, in milliseconds (0 to 1000); 30 when absent.</summary>
+    /// <summary>How long a switch's level (the button's, a door contact's) must hold before a change counts, in milliseconds (0 to 1000); 30 when absent.</summary>
     public int DebounceMs { get; init; } = 30;
+    /// <summary>The appliance's door contacts on this chip, which questions about the doors are answered from; empty when there are none.</summary>
+    public IReadOnlyList<DoorContactSpec> Doors { get; init; } = [];
 
     /// <summary>Whether <see cref="Driver"/> selects the software GPIO chip instead of the board's.</summary>
     [JsonIgnore]
     public bool IsSimulated => Driver == "simulated";
+}
+
+/// <summary>
+/// A door's contact on a GPIO input, as an entry of the profile's <c>gpio.doors</c> array describes it: a switch that
+/// is closed while the door is shut (a reed switch held by the door's magnet), debounced like the button.
+/// </summary>
+public sealed record DoorContactSpec
+{
+    /// <summary>The door's name, unique among the profile's sensors and doors (lower case, digits and hyphens); telemetry and questions carry it.</summary>
+    public required string Id { get; init; }
+    /// <summary>The GPIO pin number (0 to 511) of the contact; no other pin of the profile uses it.</summary>
+    public required int Pin { get; init; }
+    /// <summary>Whether the closed contact pulls its pin low (pull-up input); true when absent.</summary>
+    public bool ActiveLow { get; init; } = true;
 }
 
 /// <summary>One climate sensor on an I2C bus, as an entry of the profile's <c>sensors</c> array describes it.</summary>

@@ -197,6 +197,25 @@ public static class DeviceProfileLoader
             problems.Add(new(file, "/gpio/statusLedPin", $"pin {profile.Gpio.StatusLedPin} is also the push-to-talk pin"));
         }
 
+        var doorIds = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < profile.Gpio.Doors.Count; i++)
+        {
+            var door = profile.Gpio.Doors[i];
+            if (!doorIds.Add(door.Id) || profile.Sensors.Any(s => s.Id == door.Id))
+            {
+                problems.Add(new(file, $"/gpio/doors/{i}/id", $"id '{door.Id}' is used twice among the sensors and doors"));
+            }
+
+            var taken = door.Pin == profile.Gpio.PushToTalkPin ? "the push-to-talk pin"
+                : door.Pin == profile.Gpio.StatusLedPin ? "the status LED pin"
+                : profile.Gpio.Doors.Take(i).Any(d => d.Pin == door.Pin) ? "another door's pin"
+                : null;
+            if (taken is not null)
+            {
+                problems.Add(new(file, $"/gpio/doors/{i}/pin", $"pin {door.Pin} is also {taken}"));
+            }
+        }
+
         var providers = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < profile.ExecutionProviders.Count; i++)
         {
@@ -235,7 +254,7 @@ public static class DeviceProfileLoader
 
         if (profile.Commands is { } commands)
         {
-            problems.AddRange(CommandSchemaCheck.Problems(commands, transcription.Languages, profile.Sensors, file));
+            problems.AddRange(CommandSchemaCheck.Problems(commands, transcription.Languages, profile.Sensors, profile.Gpio.Doors, file));
         }
 
         var threadsTotal = profile.Threads.IntraOp;

@@ -221,13 +221,31 @@ public sealed partial class CommandInterpreter
         At = Time.GetUtcNow(),
     };
 
-    /// <summary>The reply to a question: the latest reading of the sensor its slot names, or its no-reading reply.</summary>
+    /// <summary>
+    /// The reply to a question: the latest reading of the sensor its slot names (a number rounded to 0.1, or a door's
+    /// state in the words of <see cref="IntentAnswer.States"/>), or its no-reading reply.
+    /// </summary>
     private string Answered(IntentSpec intent, IntentAnswer answer, JsonObject slots, string language)
     {
         var sensor = slots[answer.SensorSlot]?.GetValue<string>();
-        return sensor is not null && _readings?.Latest(sensor, answer.Reading) is { } reading
-            ? Render(intent, intent.Reply, slots, language, intent.Name, Math.Round(reading, 1).ToString(CultureInfo.InvariantCulture))
-            : Render(intent, answer.NoReadingReply, slots, language, IntentAnswer.DefaultNoReadingReply);
+        if (sensor is null || _readings?.Latest(sensor, answer.Reading) is not { } reading)
+        {
+            return Render(intent, answer.NoReadingReply, slots, language, IntentAnswer.DefaultNoReadingReply);
+        }
+
+        string said;
+        if (answer.States is { } states)
+        {
+            var state = IntentAnswer.DoorStates[reading != 0 ? 0 : 1];
+            var words = states.GetValueOrDefault(state);
+            said = words?.GetValueOrDefault(language) ?? words?.GetValueOrDefault("en") ?? state;
+        }
+        else
+        {
+            said = Math.Round(reading, 1).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return Render(intent, intent.Reply, slots, language, intent.Name, said);
     }
 
     /// <summary>

@@ -8,6 +8,6 @@ public interface ISensorReadings
 {
     /// <summary>The latest <paramref name="reading"/> of sensor <paramref name="sensorId"/>; null when it has given none (or its last read failed).</summary>
     /// <param name="sensorId">A sensor id of the profile.</param>
-    /// <param name="reading"><c>temperature</c> (°C) or <c>humidity</c> (% relative humidity).</param>
+    /// <param name="reading"><c>temperature</c> (°C), <c>humidity</c> (% relative humidity) or <c>open</c> (a door: 1 open, 0 closed).</param>
     double? Latest(string sensorId, string reading);
 }

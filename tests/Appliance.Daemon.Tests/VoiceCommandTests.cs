@@ -106,6 +106,60 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
         Assert.Contains(answer.Reply, new[] { before, after }.Select(t => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"It is {Math.Round(t, 1)} degrees.")));
     }
 
+    /// <summary>
+    /// The fridge's door question, on a board whose simulated GPIO has the door contact: the state comes from the
+    /// contact (published on telemetry at start and at each change), in the language asked.
+    /// </summary>
+    [Fact]
+    public async Task A_question_about_the_door_is_answered_from_its_contact()
+    {
+        var profile = TestProfiles.Write(p =>
+        {
+            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription");
+            var intents = p["commands"]!["intents"]!.AsArray();
+            intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query")); // its sensors are the fridge board's I2C chips
+            p["gpio"]!["doors"] = System.Text.Json.Nodes.JsonNode.Parse("""[ { "id": "door", "pin": 22 } ]""");
+        });
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
+        await using var client = await daemon.ConnectAsync();
+        await using var telemetry = await client.SubscribeAsync(Topics.Telemetry(daemon.DeviceId));
+        using var wait = new CancellationTokenSource(Limit);
+
+        async Task<string> AskAsync(string text, string language)
+        {
+            var answer = (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = text, Language = language })).Value!;
+            Assert.Equal(("door_query", """{"door":"door"}""", VoiceIntentSources.Template), (answer.Intent, answer.Slots.ToJsonString(), answer.Source));
+            return answer.Reply;
+        }
+
+        async Task<bool?> NextDoorReadingAsync()
+        {
+            while (true)
+            {
+                if ((await telemetry.ReadAsync(wait.Token)).Deserialize<TelemetryReading>() is { Type: "door" } reading)
+                {
+                    Assert.Equal("door", reading.Sensor);
+                    return reading.Open;
+                }
+            }
+        }
+
+        // The simulated door starts shut; the daemon may have published that before this client subscribed.
+        Assert.Equal("The door is closed.", await AskAsync("is the fridge door open?", "en"));
+        Assert.Equal("در یخچال بسته است.", await AskAsync("آیا در یخچال باز است", "fa"));
+
+        var board = daemon.Service<Hardware.BoardHardware>();
+        board.Simulator!.ReleaseButton(22); // the contact opens, bouncing, and settles high (pull-up)
+        Assert.True(await NextDoorReadingAsync());
+        Assert.Equal("The door is open.", await AskAsync("did I leave the door open", "en"));
+        Assert.Equal("冰箱门开着。", await AskAsync("冰箱门关好了吗", "zh"));
+        Assert.Equal("باب الثلاجة مفتوح.", await AskAsync("هل باب الثلاجة مغلق", "ar"));
+
+        board.Simulator.PressButton(22);
+        Assert.False(await NextDoorReadingAsync());
+        Assert.Equal("The door is closed.", await AskAsync("is the door still open", "en"));
+    }
+
     [Fact]
     public async Task A_profile_without_commands_answers_unavailable()
     {

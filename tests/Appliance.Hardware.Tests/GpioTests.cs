@@ -52,11 +52,11 @@ public sealed class GpioTests
         var time = new FakeTimeProvider();
         var driver = new SimulatedGpioDriver(seed: 7);
         using var controller = new GpioController(driver);
-        using var button = new PushToTalkButton(controller, ButtonPin, activeLow: true, TimeSpan.FromMilliseconds(30), time);
+        using var button = new DebouncedSwitch(controller, ButtonPin, activeLow: true, TimeSpan.FromMilliseconds(30), time);
         var presses = 0;
         var releases = 0;
-        button.Pressed += (_, _) => presses++;
-        button.Released += (_, _) => releases++;
+        button.Closed += (_, _) => presses++;
+        button.Opened += (_, _) => releases++;
 
         driver.PressButton(ButtonPin);
         Assert.True(driver.LastEdgeCount > 1, "the simulated contact should bounce");
@@ -65,12 +65,12 @@ public sealed class GpioTests
         Assert.Equal(0, presses);
         time.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(1, presses);
-        Assert.True(button.IsPressed);
+        Assert.True(button.IsClosed);
 
         driver.ReleaseButton(ButtonPin);
         time.Advance(TimeSpan.FromMilliseconds(30));
         Assert.Equal(1, releases);
-        Assert.False(button.IsPressed);
+        Assert.False(button.IsClosed);
         Assert.True(button.RawEdges >= 4);
     }
 
@@ -80,10 +80,10 @@ public sealed class GpioTests
         var time = new FakeTimeProvider();
         var driver = new SimulatedGpioDriver();
         using var controller = new GpioController(driver);
-        using var button = new PushToTalkButton(controller, ButtonPin, activeLow: true, TimeSpan.FromMilliseconds(30), time);
+        using var button = new DebouncedSwitch(controller, ButtonPin, activeLow: true, TimeSpan.FromMilliseconds(30), time);
         var events = 0;
-        button.Pressed += (_, _) => events++;
-        button.Released += (_, _) => events++;
+        button.Closed += (_, _) => events++;
+        button.Opened += (_, _) => events++;
 
         driver.Drive(ButtonPin, PinValue.Low);
         time.Advance(TimeSpan.FromMilliseconds(10));
@@ -91,6 +91,6 @@ public sealed class GpioTests
         time.Advance(TimeSpan.FromMilliseconds(100));
 
         Assert.Equal(0, events);
-        Assert.False(button.IsPressed);
+        Assert.False(button.IsClosed);
     }
 }

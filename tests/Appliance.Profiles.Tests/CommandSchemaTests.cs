@@ -10,7 +10,7 @@ public sealed class CommandSchemaTests
 
     [Theory]
     [InlineData("rk3588-tv", "power volume_set volume_step volume_nudge mute channel_number channel_name input_source app_launch playback")]
-    [InlineData("rpi5-fridge", "fridge_temperature_set freezer_temperature_set mode_set vacation_mode shopping_list_add timer_set temperature_query")]
+    [InlineData("rpi5-fridge", "fridge_temperature_set freezer_temperature_set mode_set vacation_mode shopping_list_add timer_set temperature_query door_query")]
     public void The_tv_and_fridge_profiles_ship_their_command_schemas(string profile, string intents)
     {
         var commands = DeviceProfileLoader.Load(Path.Combine(ProfilesDirectory, profile + ".json")).Profile!.Commands!;
@@ -71,12 +71,18 @@ public sealed class CommandSchemaTests
     [InlineData("/commands/intents/1/slots/0/values", null, "empty-enum", "")]
     [InlineData("/commands/intents/1/answer/sensorSlot", null, "answer-not-a-sensor", "value 'on' of slot 'state' is not a sensor of this profile (climate)")]
     [InlineData("/commands/intents/1/answer/sensorSlot", null, "answer-no-slot", "'room' is not an enum slot of 'mute'")]
+    [InlineData("/commands/intents/1/answer/sensorSlot", null, "door-answer-not-a-door", "value 'on' of slot 'state' is not a door (gpio.doors) of this profile (front)")]
+    [InlineData("/commands/intents/1/answer/states", null, "door-answer-without-states", "a question about a door says its states")]
+    [InlineData("/commands/intents/1/answer/states", null, "states-without-door", "only a question about a door (open) has states")]
+    [InlineData("/gpio/doors/1/id", null, "door-id-twice", "id 'climate' is used twice among the sensors and doors")]
+    [InlineData("/gpio/doors/1/pin", null, "door-on-button-pin", "is also the push-to-talk pin")]
     [InlineData("/commands/intents/0/reply/en", null, "reading-without-answer", "'{reading}' names no slot of 'volume_set'")]
     [InlineData("/commands/intents/0/confirmPrompt", null, "prompt-without-confirm", "'volume_set' has a confirmation question but is not marked confirm")]
     [InlineData("/commands/intents/0/confirmPrompt/en", null, "prompt-slot", "'{lvl}' names no slot of 'volume_set'")]
     public void A_broken_command_schema_stops_the_profile_naming_the_field_and_the_reason(string field, string? template, string? change, string reason)
     {
         var profile = JsonNode.Parse(File.ReadAllText(Path.Combine(ProfilesDirectory, "dev-x64.json")))!.AsObject();
+        profile["gpio"]!["doors"] = JsonNode.Parse("""[ { "id": "front", "pin": 23 } ]""");
         var volume = JsonNode.Parse("""{ "name": "volume_set", "slots": [ { "name": "level", "type": "integer", "min": 0, "max": 100 } ], "templates": { "en": ["volume {level}"] }, "reply": { "en": "Volume {level}." } }""")!.AsObject();
         var mute = JsonNode.Parse("""{ "name": "mute", "slots": [ { "name": "state", "type": "enum", "values": { "on": { "en": ["mute"] } } } ], "templates": { "en": ["{state}"] } }""")!.AsObject();
         if (template is not null && change != "rename")
@@ -94,6 +100,11 @@ public sealed class CommandSchemaTests
             case "empty-enum": mute["slots"]![0]!["values"] = new JsonObject(); break;
             case "answer-not-a-sensor": mute["answer"] = new JsonObject { ["reading"] = "temperature", ["sensorSlot"] = "state" }; break;
             case "answer-no-slot": mute["answer"] = new JsonObject { ["reading"] = "temperature", ["sensorSlot"] = "room" }; break;
+            case "door-answer-not-a-door": mute["answer"] = JsonNode.Parse("""{ "reading": "open", "sensorSlot": "state", "states": { "open": { "en": "open" }, "closed": { "en": "shut" } } }"""); break;
+            case "door-answer-without-states": mute["slots"]![0]!["values"] = JsonNode.Parse("""{ "front": { "en": ["door"] } }"""); mute["answer"] = new JsonObject { ["reading"] = "open", ["sensorSlot"] = "state" }; break;
+            case "states-without-door": mute["slots"]![0]!["values"] = JsonNode.Parse("""{ "climate": { "en": ["kitchen"] } }"""); mute["answer"] = JsonNode.Parse("""{ "reading": "temperature", "sensorSlot": "state", "states": { "open": { "en": "open" }, "closed": { "en": "shut" } } }"""); break;
+            case "door-id-twice": profile["gpio"]!["doors"]!.AsArray().Add(JsonNode.Parse("""{ "id": "climate", "pin": 24 }""")); break;
+            case "door-on-button-pin": profile["gpio"]!["doors"]!.AsArray().Add(JsonNode.Parse($$"""{ "id": "back", "pin": {{profile["gpio"]!["pushToTalkPin"]}} }""")); break;
             case "reading-without-answer": volume["reply"]!["en"] = "It is {reading}."; break;
             case "prompt-without-confirm": volume["confirmPrompt"] = new JsonObject { ["en"] = "Really?" }; break;
             case "prompt-slot": volume["confirm"] = true; volume["confirmPrompt"] = new JsonObject { ["en"] = "Set {lvl}?" }; break;

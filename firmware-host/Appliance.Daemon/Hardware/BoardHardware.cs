@@ -5,8 +5,8 @@ using Appliance.Profiles;
 namespace Appliance.Daemon.Hardware;
 
 /// <summary>
-/// The board's GPIO as the profile describes it: the status LED and the push-to-talk button on one
-/// controller, real or simulated. When the chip cannot be opened (wrong board, missing driver, no
+/// The board's GPIO as the profile describes it: the status LED, the push-to-talk button and the door contacts on
+/// one controller, real or simulated (where every door starts shut). When the chip cannot be opened (wrong board, missing driver, no
 /// permission) the daemon runs without them and <see cref="Problem"/> says why. <see cref="Simulator"/> is
 /// set when the profile selects the simulated driver, so tests and demos can press the button and read the
 /// LED. Owns the controller.
@@ -24,7 +24,15 @@ internal sealed class BoardHardware : IDisposable
             _controller = GpioControllerFactory.Create(gpio, out var simulator);
             Simulator = simulator;
             StatusLed = new StatusLed(_controller, gpio.StatusLedPin, time);
-            PushToTalk = new PushToTalkButton(_controller, gpio.PushToTalkPin, gpio.ButtonActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time);
+            PushToTalk = new DebouncedSwitch(_controller, gpio.PushToTalkPin, gpio.ButtonActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time);
+            var doors = new List<(DoorContactSpec, DebouncedSwitch)>();
+            foreach (var door in gpio.Doors)
+            {
+                simulator?.Drive(door.Pin, door.ActiveLow ? PinValue.Low : PinValue.High); // a simulated door starts shut
+                doors.Add((door, new DebouncedSwitch(_controller, door.Pin, door.ActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time)));
+            }
+
+            Doors = doors;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or InvalidOperationException or ArgumentException)
         {
@@ -40,7 +48,10 @@ internal sealed class BoardHardware : IDisposable
 
     public StatusLed? StatusLed { get; }
 
-    public PushToTalkButton? PushToTalk { get; }
+    public DebouncedSwitch? PushToTalk { get; }
+
+    /// <summary>Each door of the profile with its contact (closed while the door is shut); empty when the GPIO is not usable.</summary>
+    public IReadOnlyList<(DoorContactSpec Spec, DebouncedSwitch Contact)> Doors { get; } = [];
 
     public SimulatedGpioDriver? Simulator { get; }
 
@@ -49,6 +60,11 @@ internal sealed class BoardHardware : IDisposable
 
     public void Dispose()
     {
+        foreach (var (_, contact) in Doors)
+        {
+            contact.Dispose();
+        }
+
         PushToTalk?.Dispose();
         StatusLed?.Dispose();
         _controller?.Dispose();

@@ -8,14 +8,17 @@ using Microsoft.Extensions.Logging;
 namespace Appliance.Daemon.Hardware;
 
 /// <summary>
-/// Drives the status LED from the broker connection (lit when connected, blinking while not) and turns debounced
-/// push-to-talk presses into events on <c>voice/events</c>. Without usable GPIO the daemon runs on, and health says why.
-/// Publishes from the button's timer thread go out one at a time on an owned task, awaited at stop.
+/// Drives the status LED from the broker connection (lit when connected, blinking while not), turns debounced
+/// push-to-talk presses into events on <c>voice/events</c>, and publishes each door's state on <c>telemetry</c> at
+/// start and at every change (kept in <see cref="SensorReadings"/> for questions about the doors). Without usable GPIO
+/// the daemon runs on, and health says why. Publishes from the switches' timer threads go out one at a time on an
+/// owned task, awaited at stop.
 /// </summary>
-internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, DeviceContext device, HealthMonitor health, TimeProvider time, ILogger<HardwareService> logger) : IHostedService, IDisposable
+internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, DeviceContext device, HealthMonitor health, SensorReadings readings, TimeProvider time, ILogger<HardwareService> logger) : IHostedService, IDisposable
 {
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly List<(DebouncedSwitch Contact, EventHandler Changed)> _doorHandlers = [];
     private Task _publishing = Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -27,11 +30,20 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
             return Task.CompletedTask;
         }
 
-        health.Report("gpio", HealthStatus.Ok, $"{board.Settings.Driver} chip {board.Settings.Chip}: button pin {board.Settings.PushToTalkPin}, LED pin {board.Settings.StatusLedPin}");
+        health.Report("gpio", HealthStatus.Ok, $"{board.Settings.Driver} chip {board.Settings.Chip}: button pin {board.Settings.PushToTalkPin}, LED pin {board.Settings.StatusLedPin}{string.Concat(board.Doors.Select(d => $", door {d.Spec.Id} pin {d.Spec.Pin}"))}");
         board.StatusLed!.Show(mqtt.IsConnected ? LedPattern.On : LedPattern.Blink);
         mqtt.ConnectionChanged += OnConnectionChanged;
-        board.PushToTalk!.Pressed += OnPressed;
-        board.PushToTalk.Released += OnReleased;
+        board.PushToTalk!.Closed += OnPressed;
+        board.PushToTalk.Opened += OnReleased;
+        foreach (var (spec, contact) in board.Doors)
+        {
+            EventHandler changed = (_, _) => PublishDoor(spec.Id, contact);
+            contact.Closed += changed;
+            contact.Opened += changed;
+            _doorHandlers.Add((contact, changed));
+            PublishDoor(spec.Id, contact);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -40,8 +52,14 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
         if (board.Problem is null)
         {
             mqtt.ConnectionChanged -= OnConnectionChanged;
-            board.PushToTalk!.Pressed -= OnPressed;
-            board.PushToTalk.Released -= OnReleased;
+            board.PushToTalk!.Closed -= OnPressed;
+            board.PushToTalk.Opened -= OnReleased;
+            foreach (var (contact, changed) in _doorHandlers)
+            {
+                contact.Closed -= changed;
+                contact.Opened -= changed;
+            }
+
             board.StatusLed!.Show(LedPattern.Off);
         }
 
@@ -65,15 +83,27 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
     {
         HardwareLog.PushToTalk(logger, state);
         var body = new PushToTalkEvent { State = state, At = time.GetUtcNow() };
-        // Raised on a timer thread: chain the publish behind the previous one instead of blocking the timer; a lost
-        // event is logged by the connection.
+        Enqueue(() => mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, _stopping.Token));
+    }
+
+    private void PublishDoor(string doorId, DebouncedSwitch contact)
+    {
+        var open = !contact.IsClosed;
+        HardwareLog.Door(logger, doorId, open ? "open" : "closed");
+        var reading = new TelemetryReading { Sensor = doorId, Type = "door", At = time.GetUtcNow(), Open = open };
+        readings.Record(reading);
+        Enqueue(() => mqtt.TryPublishAsync(Channels.Telemetry, Topics.Telemetry(device.DeviceId), reading, _stopping.Token));
+    }
+
+    /// <summary>
+    /// Raised on a timer thread: chains the publish behind the previous one instead of blocking the timer; a lost
+    /// message is logged by the connection.
+    /// </summary>
+    private void Enqueue(Func<Task<bool>> publish)
+    {
         lock (_gate)
         {
-            _publishing = _publishing.ContinueWith(
-                _ => mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, _stopping.Token),
-                CancellationToken.None,
-                TaskContinuationOptions.None,
-                TaskScheduler.Default).Unwrap();
+            _publishing = _publishing.ContinueWith(_ => publish(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
         }
     }
 

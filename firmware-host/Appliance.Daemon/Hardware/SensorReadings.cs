@@ -22,6 +22,7 @@ internal sealed class SensorReadings : ISensorReadings
             {
                 "temperature" => latest.TemperatureC,
                 "humidity" => latest.HumidityPercent,
+                "open" => latest.Open is { } open ? (open ? 1 : 0) : null,
                 _ => null,
             }
             : null;

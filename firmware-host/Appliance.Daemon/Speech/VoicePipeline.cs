@@ -64,8 +64,8 @@ internal sealed class VoicePipeline(
         var heldToTalk = false; // the command in progress was started by the button, so its release ends it
         if (board.PushToTalk is { } button)
         {
-            button.Pressed += OnButtonPressed;
-            button.Released += OnButtonReleased;
+            button.Closed += OnButtonPressed;
+            button.Opened += OnButtonReleased;
         }
 
         try
@@ -141,8 +141,8 @@ internal sealed class VoicePipeline(
         {
             if (board.PushToTalk is { } pushToTalk)
             {
-                pushToTalk.Pressed -= OnButtonPressed;
-                pushToTalk.Released -= OnButtonReleased;
+                pushToTalk.Closed -= OnButtonPressed;
+                pushToTalk.Opened -= OnButtonReleased;
             }
         }
 

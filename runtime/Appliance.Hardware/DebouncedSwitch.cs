@@ -3,11 +3,12 @@ using System.Device.Gpio;
 namespace Appliance.Hardware;
 
 /// <summary>
-/// The push-to-talk button on one GPIO input, debounced in software: every edge restarts a quiet-time
-/// timer, and only a level that holds for the whole debounce time counts as a press or a release.
-/// Events are raised on the timer's thread. Owns neither the controller nor the time provider.
+/// A switch on one GPIO input, debounced in software: the push-to-talk button (closed while pressed) or a door's
+/// contact (closed while the door is shut). Every edge restarts a quiet-time timer, and only a level that holds for the
+/// whole debounce time counts as the switch closing or opening. Events are raised on the timer's thread. Owns neither
+/// the controller nor the time provider.
 /// </summary>
-public sealed class PushToTalkButton : IDisposable
+public sealed class DebouncedSwitch : IDisposable
 {
     private readonly GpioController _controller;
     private readonly int _pin;
@@ -15,40 +16,44 @@ public sealed class PushToTalkButton : IDisposable
     private readonly TimeSpan _debounce;
     private readonly ITimer _settleTimer;
     private readonly Lock _gate = new();
-    private bool _pressed;
+    private bool _closed;
     private long _rawEdges;
 
-    /// <summary>Opens <paramref name="pin"/> as an input with its pull resistor and starts watching its edges.</summary>
+    /// <summary>
+    /// Opens <paramref name="pin"/> as an input with its pull resistor, reads whether the switch is closed now, and
+    /// starts watching its edges.
+    /// </summary>
     /// <param name="controller">The GPIO controller of the board; the caller keeps owning it.</param>
-    /// <param name="pin">The GPIO pin number of the button, in the controller's numbering.</param>
-    /// <param name="activeLow">True when a press pulls the pin low (input with pull-up); false when a press drives it high (input with pull-down).</param>
+    /// <param name="pin">The GPIO pin number of the switch, in the controller's numbering.</param>
+    /// <param name="activeLow">True when the closed switch pulls the pin low (input with pull-up); false when it drives it high (input with pull-down).</param>
     /// <param name="debounce">How long a level must hold before it counts (the profile's <c>debounceMs</c>).</param>
     /// <param name="timeProvider">The clock of the debounce timer.</param>
-    public PushToTalkButton(GpioController controller, int pin, bool activeLow, TimeSpan debounce, TimeProvider timeProvider)
+    public DebouncedSwitch(GpioController controller, int pin, bool activeLow, TimeSpan debounce, TimeProvider timeProvider)
     {
         _controller = controller;
         _pin = pin;
         _activeLow = activeLow;
         _debounce = debounce;
         _controller.OpenPin(pin, activeLow ? PinMode.InputPullUp : PinMode.InputPullDown);
+        _closed = IsClosedLevel(_controller.Read(pin));
         _settleTimer = timeProvider.CreateTimer(_ => Settle(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _controller.RegisterCallbackForPinValueChangedEvent(pin, PinEventTypes.Rising | PinEventTypes.Falling, OnEdge);
     }
 
-    /// <summary>Raised once per debounced press.</summary>
-    public event EventHandler? Pressed;
+    /// <summary>Raised once per debounced closing (a press of the button, a door shut).</summary>
+    public event EventHandler? Closed;
 
-    /// <summary>Raised once per debounced release.</summary>
-    public event EventHandler? Released;
+    /// <summary>Raised once per debounced opening (the button released, a door opened).</summary>
+    public event EventHandler? Opened;
 
-    /// <summary>Whether the button is held down, as of the last debounced change; false at first. Thread-safe.</summary>
-    public bool IsPressed
+    /// <summary>Whether the switch is closed, as read at start and then as of the last debounced change. Thread-safe.</summary>
+    public bool IsClosed
     {
         get
         {
             lock (_gate)
             {
-                return _pressed;
+                return _closed;
             }
         }
     }
@@ -71,18 +76,19 @@ public sealed class PushToTalkButton : IDisposable
 
     private void Settle()
     {
-        var level = _controller.Read(_pin);
-        var pressed = _activeLow ? level == PinValue.Low : level == PinValue.High;
+        var closed = IsClosedLevel(_controller.Read(_pin));
         lock (_gate)
         {
-            if (pressed == _pressed)
+            if (closed == _closed)
             {
                 return;
             }
 
-            _pressed = pressed;
+            _closed = closed;
         }
 
-        (pressed ? Pressed : Released)?.Invoke(this, EventArgs.Empty);
+        (closed ? Closed : Opened)?.Invoke(this, EventArgs.Empty);
     }
+
+    private bool IsClosedLevel(PinValue level) => _activeLow ? level == PinValue.Low : level == PinValue.High;
 }
