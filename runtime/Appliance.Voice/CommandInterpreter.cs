@@ -91,7 +91,7 @@ public sealed partial class CommandInterpreter
             return byTemplate;
         }
 
-        var proposal = await model.ProposeAsync(text, cancellationToken).ConfigureAwait(false);
+        var proposal = await model.ProposeAsync(text, _readings?.Snapshot() ?? [], cancellationToken).ConfigureAwait(false);
         if (proposal is not { Intent: { } name, Failure: null })
         {
             return NotUnderstood(utteranceId, text, language, VoiceIntentSources.Llm, proposal.Failure!);

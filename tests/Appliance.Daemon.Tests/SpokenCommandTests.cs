@@ -23,7 +23,7 @@ public sealed class SpokenCommandTests(ForgedSpeechModels models, ITestOutputHel
     {
         var path = models.Profile();
         var profile = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        TestProfiles.TakeFrom(profile, "rpi5-fridge", "commands", "sensors"); // its questions name the fridge's sensors (not on this machine: no readings)
+        TestProfiles.TakeFrom(profile, "rpi5-fridge", "commands", "sensors", "gpio/doors"); // its questions name the fridge's sensors (not on this machine: no readings) and its door
         File.WriteAllText(path, profile.ToJsonString());
         var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={path}"]);
         await daemon.Service<SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));

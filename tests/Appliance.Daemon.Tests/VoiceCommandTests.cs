@@ -115,10 +115,9 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
     {
         var profile = TestProfiles.Write(p =>
         {
-            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription");
+            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription", "gpio/doors");
             var intents = p["commands"]!["intents"]!.AsArray();
             intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query")); // its sensors are the fridge board's I2C chips
-            p["gpio"]!["doors"] = System.Text.Json.Nodes.JsonNode.Parse("""[ { "id": "door", "pin": 22 } ]""");
         });
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
         await using var client = await daemon.ConnectAsync();
@@ -151,6 +150,7 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
         var board = daemon.Service<Hardware.BoardHardware>();
         board.Simulator!.ReleaseButton(22); // the contact opens, bouncing, and settles high (pull-up)
         Assert.True(await NextDoorReadingAsync());
+        Assert.Contains(new Appliance.Voice.SensorValue("door", "open", 1), daemon.Service<Hardware.SensorReadings>().Snapshot()); // what the voice model is given
         Assert.Equal("The door is open.", await AskAsync("did I leave the door open", "en"));
         Assert.Equal("冰箱门开着。", await AskAsync("冰箱门关好了吗", "zh"));
         Assert.Equal("باب الثلاجة مفتوح.", await AskAsync("هل باب الثلاجة مغلق", "ar"));

@@ -28,6 +28,10 @@ public sealed class VoiceModelTests(ForgedVoiceModel model, ITestOutputHelper ou
     private string WithVoiceModel(string board = "rk3588-tv") => TestProfiles.Write(p =>
     {
         TestProfiles.TakeFrom(p, board, "commands", "sensors", "transcription"); // questions name the board's sensors (not on this machine: no readings)
+        if (board == "rpi5-fridge")
+        {
+            TestProfiles.TakeFrom(p, board, "gpio/doors"); // and its door, on the simulated GPIO here
+        }
         p["models"]!["voiceLlm"] = new JsonObject { ["id"] = "tiny-r1", ["path"] = model.Folder };
     });
 

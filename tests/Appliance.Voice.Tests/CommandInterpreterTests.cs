@@ -159,6 +159,8 @@ public sealed class CommandInterpreterTests
     {
         public double? Latest(string sensorId, string reading) =>
             reading == "temperature" && temperatures.TryGetValue(sensorId, out var value) ? value : null;
+
+        public IReadOnlyList<SensorValue> Snapshot() => [.. temperatures.Select(t => new SensorValue(t.Key, "temperature", t.Value))];
     }
 
     [Theory]

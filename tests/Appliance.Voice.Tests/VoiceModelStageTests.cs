@@ -48,6 +48,18 @@ public sealed class VoiceModelStageTests
         Assert.Equal(instructions, VoiceModelStage.BuildInstructions(Tv));
     }
 
+    [Fact]
+    public void The_readings_go_ahead_of_the_utterance_in_the_user_message_and_the_instructions_say_what_they_are()
+    {
+        var readings = new SensorValue[] { new("cabinet", "temperature", 4.16), new("cabinet", "humidity", 41.6), new("door", "open", 1), new("freezer", "temperature", -18.04) };
+
+        Assert.Equal("make the freezer two degrees colder", VoiceModelStage.UserMessage("make the freezer two degrees colder", []));
+        Assert.Equal(
+            "Readings now: cabinet temperature 4.2 °C; cabinet humidity 42 %; door open; freezer temperature -18 °C.\nmake the freezer two degrees colder",
+            VoiceModelStage.UserMessage("make the freezer two degrees colder", readings));
+        Assert.Contains("A message may begin with a line \"Readings now: ...\"", VoiceModelStage.BuildInstructions(Tv), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{"intent":"volume_set","slots":{"level":20}}""", "volume_set", """{"level":20}""", null)]
     [InlineData("""{"intent":"mute"}""", "mute", "{}", null)]

@@ -6,7 +6,8 @@ namespace Appliance.Daemon.Hardware;
 
 /// <summary>
 /// The latest telemetry of each sensor, as published: a failed read replaces the reading with nothing, never with the
-/// previous value. Voice questions about the appliance's state are answered from it. Thread-safe.
+/// previous value. Voice questions about the appliance's state are answered from it, and the voice model reads it
+/// (ordered by sensor id). Thread-safe.
 /// </summary>
 internal sealed class SensorReadings : ISensorReadings
 {
@@ -17,13 +18,20 @@ internal sealed class SensorReadings : ISensorReadings
 
     /// <inheritdoc />
     public double? Latest(string sensorId, string reading) =>
-        _latest.TryGetValue(sensorId, out var latest) && latest.Error is null
-            ? reading switch
-            {
-                "temperature" => latest.TemperatureC,
-                "humidity" => latest.HumidityPercent,
-                "open" => latest.Open is { } open ? (open ? 1 : 0) : null,
-                _ => null,
-            }
-            : null;
+        _latest.TryGetValue(sensorId, out var latest) ? Value(latest, reading) : null;
+
+    /// <inheritdoc />
+    public IReadOnlyList<SensorValue> Snapshot() =>
+        [.. _latest.Values.OrderBy(r => r.Sensor, StringComparer.Ordinal)
+            .SelectMany(r => Readings.Select(name => (name, value: Value(r, name))).Where(v => v.value is not null).Select(v => new SensorValue(r.Sensor, v.name, v.value!.Value)))];
+
+    private static readonly string[] Readings = ["temperature", "humidity", "open"];
+
+    private static double? Value(TelemetryReading latest, string reading) => latest.Error is not null ? null : reading switch
+    {
+        "temperature" => latest.TemperatureC,
+        "humidity" => latest.HumidityPercent,
+        "open" => latest.Open is { } open ? (open ? 1 : 0) : null,
+        _ => null,
+    };
 }

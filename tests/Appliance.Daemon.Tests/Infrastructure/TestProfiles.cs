@@ -17,13 +17,23 @@ internal static class TestProfiles
         return path;
     }
 
-    /// <summary>Copies <paramref name="sections"/> (such as <c>commands</c>, <c>sensors</c>) of the shipped profile <paramref name="board"/> into <paramref name="profile"/>.</summary>
+    /// <summary>
+    /// Copies <paramref name="sections"/> (such as <c>commands</c>, <c>sensors</c>, or a field inside one as
+    /// <c>gpio/doors</c>) of the shipped profile <paramref name="board"/> into <paramref name="profile"/>.
+    /// </summary>
     public static void TakeFrom(JsonObject profile, string board, params string[] sections)
     {
         var shipped = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "device-profiles", board + ".json")))!;
         foreach (var section in sections)
         {
-            profile[section] = shipped[section]!.DeepClone();
+            var path = section.Split('/');
+            JsonNode from = shipped, into = profile;
+            foreach (var name in path[..^1])
+            {
+                (from, into) = (from[name]!, into[name]!);
+            }
+
+            into[path[^1]] = from[path[^1]]!.DeepClone();
         }
     }
 
