@@ -32,6 +32,11 @@ public sealed record CommandSchema
     /// reports a failure or does not answer; null when it sends none (each reply is then said at once).
     /// </summary>
     public HandledSettings? Handled { get; init; }
+    /// <summary>
+    /// Phrases that stop a spoken reply while it plays, without the wake word, by language, in addition to the built-in
+    /// ones ("stop", "be quiet"; "بس", "ساکت"; "توقف", "اسكت"; "停", "别说了" …); empty when absent.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> StopPhrases { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
     /// <summary>Reply texts of <see cref="NotUnderstood"/> by language; absent languages get <see cref="DefaultNotUnderstoodReply"/>.</summary>
     public IReadOnlyDictionary<string, string> NotUnderstoodReply { get; init; } = new Dictionary<string, string>();
 

@@ -18,6 +18,8 @@ public sealed partial class CommandInterpreter
 
     private readonly ISensorReadings? _readings;
 
+    private readonly Dictionary<string, HashSet<string>> _stopPhrases = new(StringComparer.Ordinal);
+
     /// <summary>Compiles the templates of every language of <paramref name="schema"/>.</summary>
     /// <param name="schema">A schema the profile loader accepted.</param>
     /// <param name="time">The clock that stamps results.</param>
@@ -31,6 +33,12 @@ public sealed partial class CommandInterpreter
         foreach (var language in schema.Intents.SelectMany(i => i.Templates.Keys).Distinct(StringComparer.Ordinal))
         {
             _matchers[language] = new TemplateMatcher(schema, language);
+        }
+
+        foreach (var language in BuiltInStopPhrases.Keys.Concat(schema.StopPhrases.Keys).Distinct(StringComparer.Ordinal))
+        {
+            var builtIn = BuiltInStopPhrases.TryGetValue(language, out var phrases) ? phrases.Split('|') : [];
+            _stopPhrases[language] = PhraseSet([.. builtIn, .. schema.StopPhrases.GetValueOrDefault(language) ?? []]);
         }
     }
 
@@ -150,6 +158,30 @@ public sealed partial class CommandInterpreter
     }
 
     /// <summary>
+    /// Whether <paramref name="text"/>, heard while a spoken reply plays, asks it to stop: the whole text (punctuation and
+    /// case aside) is a stop phrase of <paramref name="language"/> (the built-in ones, then the schema's
+    /// <see cref="CommandSchema.StopPhrases"/>), or of English.
+    /// </summary>
+    /// <param name="text">What was heard.</param>
+    /// <param name="language">The language it was heard in.</param>
+    public bool IsStop(string text, string language)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var tokens = string.Join(' ', UtteranceText.Split(text).Select(w => w.Text));
+        return tokens.Length > 0
+            && ((_stopPhrases.TryGetValue(language, out var phrases) && phrases.Contains(tokens)) || _stopPhrases["en"].Contains(tokens));
+    }
+
+    /// <summary>The built-in stop phrases by language, separated by <c>|</c>.</summary>
+    private static readonly Dictionary<string, string> BuiltInStopPhrases = new(StringComparer.Ordinal)
+    {
+        ["en"] = "stop|stop it|stop talking|be quiet|quiet|shut up|enough|that's enough|ok stop|okay stop|cancel",
+        ["fa"] = "بس|بسه|بس کن|ساکت|ساکت شو|کافیه|کافی است|تمومش کن",
+        ["ar"] = "توقف|قف|اسكت|كفى|كفاية|بس",
+        ["zh"] = "停|停止|停下|别说了|安静|闭嘴|够了",
+    };
+
+    /// <summary>
     /// <paramref name="words"/> without the courtesies people wrap a command in ("please", "can you", "thanks"; "لطفا";
     /// "من فضلك"; "请", "帮我"), at its start and its end, so that templates need not spell them out.
     /// </summary>
@@ -204,8 +236,10 @@ public sealed partial class CommandInterpreter
         ["zh"] = (Phrases("是|是的|好|好的|对|对的|确定|可以|行"), Phrases("不|不要|不是|取消|算了|不用")),
     };
 
-    private static HashSet<string> Phrases(string phrases) =>
-        phrases.Split('|').Select(p => string.Join(' ', UtteranceText.Split(p).Select(w => w.Text))).ToHashSet(StringComparer.Ordinal);
+    private static HashSet<string> Phrases(string phrases) => PhraseSet(phrases.Split('|'));
+
+    private static HashSet<string> PhraseSet(IEnumerable<string> phrases) =>
+        phrases.Select(p => string.Join(' ', UtteranceText.Split(p).Select(w => w.Text))).Where(p => p.Length > 0).ToHashSet(StringComparer.Ordinal);
 
     private VoiceIntent NotUnderstood(string utteranceId, string text, string language, string source, string reason) => new()
     {

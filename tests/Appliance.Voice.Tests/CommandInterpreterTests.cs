@@ -154,6 +154,25 @@ public sealed class CommandInterpreterTests
         Assert.Equal((CommandSchema.NotUnderstood, "no sentence template matched"), (result.Intent, result.Reason));
     }
 
+    [Theory]
+    [InlineData("Stop!", "en", true)]
+    [InlineData("be quiet", "en", true)]
+    [InlineData("stop the timer", "en", false)] // a command, not a stop phrase: it needs the wake word
+    [InlineData("set the volume to 20", "en", false)]
+    [InlineData("", "en", false)]
+    [InlineData("بس کن", "fa", true)]
+    [InlineData("اسكت", "ar", true)]
+    [InlineData("别说了。", "zh", true)]
+    [InlineData("stop", "zh", true)] // English phrases count in every language
+    [InlineData("pipe down", "en", true)] // the profile's own
+    [InlineData("halt", "de", true)] // the profile's own, in a language without built-in phrases
+    public void A_stop_phrase_is_the_whole_text_in_its_language_or_in_english(string text, string language, bool stop)
+    {
+        var schema = For("rk3588-tv").Schema with { StopPhrases = new Dictionary<string, IReadOnlyList<string>> { ["en"] = ["Pipe down"], ["de"] = ["halt"] } };
+
+        Assert.Equal(stop, new CommandInterpreter(schema, TimeProvider.System).IsStop(text, language));
+    }
+
     /// <summary>A sensor bus with the readings a test sets: the seam the daemon's telemetry fills.</summary>
     private sealed class Readings(Dictionary<string, double> temperatures) : ISensorReadings
     {

@@ -20,7 +20,8 @@ namespace Appliance.Daemon.Speech;
 /// or a press of the push-to-talk button starts a spoken command: end-pointed by voice activity (the profile's
 /// trailing silence and longest utterance) or by the button's release, then transcribed and interpreted by
 /// <see cref="VoiceCommands"/> while listening goes on. Either trigger also cuts off a spoken reply that is playing
-/// (barge-in).
+/// (barge-in), and so does a stop phrase said while it plays: speech that starts during a reply is end-pointed (at most
+/// <see cref="HeardDuringReplyLimit"/>) and transcribed, and only a stop phrase is acted on.
 /// </summary>
 internal sealed class VoicePipeline(
     IMicrophone microphone,
@@ -34,6 +35,9 @@ internal sealed class VoicePipeline(
     TimeProvider time,
     ILogger<VoicePipeline> logger) : BackgroundService
 {
+    /// <summary>The longest speech heard during a reply that is checked for a stop phrase.</summary>
+    private static readonly TimeSpan HeardDuringReplyLimit = TimeSpan.FromSeconds(3);
+
     private readonly List<Task> _spoken = [];
     private int _buttonPressed; // 1 after a press not yet seen by the microphone loop
     private int _buttonReleased; // 1 after a release not yet seen by the microphone loop
@@ -61,6 +65,7 @@ internal sealed class VoicePipeline(
         long position = 0; // stream position of the chunk's first sample, at 16 kHz
         var speaking = false;
         Endpointer? command = null;
+        Endpointer? duringReply = null; // speech that began while a reply played: a stop phrase cuts the reply off
         var heldToTalk = false; // the command in progress was started by the button, so its release ends it
         if (board.PushToTalk is { } button)
         {
@@ -81,6 +86,11 @@ internal sealed class VoicePipeline(
                     if (e.Kind == VadEventKind.SpeechStart)
                     {
                         speechStart = e.Sample;
+                        if (command is null && duringReply is null && replies.IsPlaying && commands.Interpreter is { } listening)
+                        {
+                            duringReply = new Endpointer(e.Sample, speechInProgress: true, TimeSpan.FromMilliseconds(listening.Schema.TrailingSilenceMs), HeardDuringReplyLimit);
+                        }
+
                         await PublishAsync(new SpeechStartedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample) }, stoppingToken).ConfigureAwait(false);
                     }
                     else
@@ -96,6 +106,7 @@ internal sealed class VoicePipeline(
                         SpeechLog.WakeWord(logger, wakeDetector.WakeWord, detection.Score);
                         await PublishAsync(new WakeWordEvent { Word = wakeDetector.WakeWord, Score = Math.Round(detection.Score, 3), At = time.GetUtcNow(), AudioTime = Seconds(detection.Sample) }, stoppingToken).ConfigureAwait(false);
                         replies.BargeIn();
+                        duringReply = null; // the wake word has cut the reply off already
                         if (command is null && commands.Interpreter is { } interpreter)
                         {
                             var schema = interpreter.Schema;
@@ -126,6 +137,12 @@ internal sealed class VoicePipeline(
                     }
 
                     command = null;
+                }
+
+                if (duringReply is not null && duringReply.Push(mono.WrittenSpan, position, activity))
+                {
+                    Track(StopIfAskedAsync(duringReply.Utterance, stoppingToken));
+                    duringReply = null;
                 }
 
                 position += mono.WrittenCount;
@@ -174,13 +191,31 @@ internal sealed class VoicePipeline(
     private void OnButtonReleased(object? sender, EventArgs e) => Interlocked.Exchange(ref _buttonReleased, 1);
 
     /// <summary>Hands a spoken command to <see cref="VoiceCommands"/> and goes on listening; the work is awaited at stop.</summary>
-    private void Interpret(float[] utterance, CancellationToken stoppingToken)
+    private void Interpret(float[] utterance, CancellationToken stoppingToken) => Track(InterpretAsync(utterance, stoppingToken));
+
+    /// <summary>Keeps <paramref name="work"/> started from the microphone loop, to await it at stop.</summary>
+    private void Track(Task work)
     {
-        var work = InterpretAsync(utterance, stoppingToken);
         lock (_spoken)
         {
             _spoken.RemoveAll(t => t.IsCompleted);
             _spoken.Add(work);
+        }
+    }
+
+    /// <summary>Cuts the reply off when what was heard during it is a stop phrase.</summary>
+    private async Task StopIfAskedAsync(float[] heard, CancellationToken stoppingToken)
+    {
+        try
+        {
+            if (await commands.IsSpokenStopAsync(heard, stoppingToken).ConfigureAwait(false))
+            {
+                replies.BargeIn();
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
 

@@ -15,8 +15,8 @@ namespace Appliance.Daemon.Voice;
 /// Speaks voice replies when the profile's <c>commands.spokenReplies</c> asks for it: each reply is synthesized
 /// (espeak-ng), published on <c>voice/tts</c> as Ogg Opus, and played on the output device when one is named. Replies
 /// are spoken one at a time in the order they came, each played to its end, off the request's path (a reply never
-/// delays its intent); the wake word or the push-to-talk button cuts the one playing off and drops those waiting
-/// (<see cref="BargeIn"/>). Thread-safe.
+/// delays its intent); the wake word, the push-to-talk button or a spoken stop phrase cuts the one playing off and
+/// drops those waiting (<see cref="BargeIn"/>). Thread-safe.
 /// </summary>
 internal sealed class SpokenReplies : BackgroundService
 {
@@ -45,6 +45,9 @@ internal sealed class SpokenReplies : BackgroundService
 
     /// <summary>The output device; null when replies are not played.</summary>
     public ISpeaker? Speaker { get; }
+
+    /// <summary>Whether a reply is playing on the output device now (a spoken "stop" can cut it off).</summary>
+    public bool IsPlaying => Speaker?.IsPlaying == true;
 
     /// <summary>Queues the reply of <paramref name="intent"/> to be spoken; does nothing when replies are not spoken.</summary>
     public void Say(VoiceIntent intent)

@@ -191,6 +191,34 @@ internal sealed class VoiceCommands : IDisposable
         }
     }
 
+    /// <summary>
+    /// Transcribes what was said while a spoken reply played (16 kHz mono, at interactive priority) and tells whether it
+    /// asks the reply to stop (<see cref="CommandInterpreter.IsStop"/>); anything else is logged and dropped, not
+    /// interpreted: a command still needs the wake word or the button.
+    /// </summary>
+    /// <param name="samples">What was heard, at most a few seconds.</param>
+    /// <param name="cancellationToken">Stops the transcription.</param>
+    /// <returns>True for a stop phrase; false otherwise, and when there are no voice commands or no speech model.</returns>
+    public async Task<bool> IsSpokenStopAsync(float[] samples, CancellationToken cancellationToken)
+    {
+        await _speech.Ready.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (Interpreter is not { } interpreter || _speech.Transcriber is not { } transcriber)
+        {
+            return false;
+        }
+
+        TranscriptionResult transcript;
+        using (await _speech.Scheduler.AcquireAsync(NewUtteranceId(), TranscriptionPriority.Interactive, cancellationToken).ConfigureAwait(false))
+        {
+            transcript = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = _speech.Transcription, Language = _speech.Transcription.Language }, cancellationToken).ConfigureAwait(false);
+        }
+
+        var language = transcript.Segments.Count > 0 ? transcript.Segments[0].Language : DefaultLanguage;
+        var stop = transcript.Error is null && interpreter.IsStop(transcript.Text, language);
+        VoiceLog.HeardDuringReply(_logger, transcript.Text, stop ? "a stop phrase" : "not a stop phrase, dropped");
+        return stop;
+    }
+
     /// <summary>Answers the confirmation of <paramref name="utteranceId"/>; a yes publishes its intent.</summary>
     /// <returns>The intent as its confirmation ended, or why nothing waited for that answer.</returns>
     public async Task<ConfirmationOutcome> ConfirmAsync(string utteranceId, bool confirmed, CancellationToken cancellationToken)
@@ -415,6 +443,9 @@ internal static partial class VoiceLog
 
     [LoggerMessage(7006, LogLevel.Information, "The reply playing was cut off: the user spoke again")]
     public static partial void BargeIn(ILogger logger);
+
+    [LoggerMessage(7010, LogLevel.Information, "Heard '{Text}' while a reply played: {Verdict}")]
+    public static partial void HeardDuringReply(ILogger logger, string text, string verdict);
 
     [LoggerMessage(7007, LogLevel.Information, "Utterance {UtteranceId}: the appliance's acknowledgement of {Intent}: {Outcome}")]
     public static partial void Handled(ILogger logger, string utteranceId, string intent, string outcome);
