@@ -654,6 +654,11 @@ public sealed class TopicSubscription : IAsyncDisposable
     /// <exception cref="System.Threading.Channels.ChannelClosedException">The subscription was disposed and every message read.</exception>
     public ValueTask<ObservedMessage> ReadAsync(CancellationToken cancellationToken = default) => _messages.Reader.ReadAsync(cancellationToken);
 
+    /// <summary>Takes the next message already delivered, without waiting.</summary>
+    /// <param name="message">The message; null when none is waiting.</param>
+    /// <returns>Whether a message was waiting.</returns>
+    public bool TryRead([System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out ObservedMessage message) => _messages.Reader.TryRead(out message);
+
     /// <summary>Stops receiving; a reader's enumeration ends after the messages already delivered.</summary>
     /// <returns>A completed task.</returns>
     public ValueTask DisposeAsync()
