@@ -1,6 +1,9 @@
 namespace Appliance.Benchmarks.Tests;
 
-/// <summary>Runs <c>appliance-bench voice --preset tiny</c> end to end: forge, template path, first tokens with and without the reused instructions, the LLM path.</summary>
+/// <summary>
+/// Runs <c>appliance-bench voice --preset tiny</c> end to end: forge, template path, first tokens with and without the
+/// reused instructions and a 300-token prefix, the LLM path, and a spoken command through the daemon on both paths.
+/// </summary>
 public sealed class VoiceBenchmarkTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-voice-" + Guid.NewGuid().ToString("N"));
@@ -16,9 +19,24 @@ public sealed class VoiceBenchmarkTests : IDisposable
 
         Assert.Equal(0, exitCode);
         var text = await File.ReadAllTextAsync(markdown);
-        foreach (var figure in new[] { "template path: median / p95", "first token, instructions processed each time", "first token, instructions' cache reused", "first token speed-up with reuse", "pipeline overhead beyond model compute" })
+        foreach (var figure in new[] { "template path: median / p95", "first token, instructions processed each time", "first token, instructions' cache reused", "first token speed-up with reuse", "pipeline overhead beyond model compute", "spoken command (" })
         {
             Assert.Contains($"| {figure}", text, StringComparison.Ordinal);
+        }
+
+        // The goal's prefix size is cut from the instructions, at most 300 tokens and not far under.
+        var shortPrefix = int.Parse(System.Text.RegularExpressions.Regex.Match(text, @"\| first token, a (\d+)-token prefix").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(shortPrefix, 250, 300);
+
+        // End of speech to intent: the trailing silence plus the daemon's time, on each path, and no less than the transcript's.
+        foreach (var path in new[] { "template", "LLM" })
+        {
+            var spoken = System.Text.RegularExpressions.Regex.Match(text, $@"\| end of speech to intent published, {path} path \((\d+) ms trailing silence \+ ([0-9.]+) ms\) \| ([0-9.]+) ms");
+            Assert.True(spoken.Success, text);
+            var (silence, daemon, total) = (double.Parse(spoken.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(spoken.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(spoken.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(700, silence);
+            Assert.True(daemon > 0, text);
+            Assert.Equal(silence + daemon, total, 0.15);
         }
 
         var instructions = int.Parse(System.Text.RegularExpressions.Regex.Match(text, @"\| voice model instructions \(constant prefix\) \| (\d+) tokens").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
