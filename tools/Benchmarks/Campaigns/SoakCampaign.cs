@@ -65,10 +65,10 @@ internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyLi
 /// <summary>
 /// The soak: the daemon with tiny forged models (whisper-tiny for speech, a tiny R1 for chats and summaries) under
 /// mixed load for a given time: two meetings at a time streaming 16 kHz PCM in real time, each stopped after its
-/// length, completed (transcript and summary) and deleted; a chat every 3 s; a transcription of 2 s every 5 s. Every
-/// sample reads the daemon's resident set, CPU, open files and threads from /proc and its queue and meetings from its
-/// status. Voice commands are not in the load: the daemon has none yet. Bounded: the duration given, and 2 minutes for
-/// each call.
+/// length, completed (transcript and summary) and deleted; a chat every 3 s; a voice command every 2 s (the TV's
+/// schema, a template and the voice model in turn); a transcription of 2 s every 5 s. Every sample reads the daemon's
+/// resident set, CPU, open files and threads from /proc and its queue and meetings from its status. Bounded: the
+/// duration given, and 2 minutes for each call.
 /// </summary>
 internal static class SoakCampaign
 {
