@@ -167,7 +167,7 @@ public sealed record TelemetryReading
     /// <summary>Air pressure in hPa, rounded to 0.01.</summary>
     public double? PressureHpa { get; init; }
 
-    /// <summary>For a door (<see cref="Type"/> <c>door</c>): whether it is open, published at start and at every change.</summary>
+    /// <summary>For a door (<see cref="Type"/> <c>door</c>): whether it is open; published at start, at every change, at every connection and every 60 s.</summary>
     public bool? Open { get; init; }
 
     /// <summary>Why the read failed (<see cref="SensorErrorCodes"/>); no values then.</summary>

@@ -35,9 +35,13 @@ public sealed class DebouncedSwitch : IDisposable
         _activeLow = activeLow;
         _debounce = debounce;
         _controller.OpenPin(pin, activeLow ? PinMode.InputPullUp : PinMode.InputPullDown);
-        _closed = IsClosedLevel(_controller.Read(pin));
         _settleTimer = timeProvider.CreateTimer(_ => Settle(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _controller.RegisterCallbackForPinValueChangedEvent(pin, PinEventTypes.Rising | PinEventTypes.Falling, OnEdge);
+        // Read after watching: an edge in between is settled by the timer, not missed.
+        lock (_gate)
+        {
+            _closed = IsClosedLevel(_controller.Read(pin));
+        }
     }
 
     /// <summary>Raised once per debounced closing (a press of the button, a door shut).</summary>

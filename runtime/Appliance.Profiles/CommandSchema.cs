@@ -181,3 +181,14 @@ public sealed record SlotSpec
     [JsonIgnore]
     public bool IsInteger => Type == Types.WholeNumber;
 }
+
+/// <summary>Texts a profile gives per language (replies, state words), and how one is chosen.</summary>
+public static class TextByLanguage
+{
+    /// <summary>The text of <paramref name="language"/>, else the English one, else <paramref name="fallback"/>.</summary>
+    /// <param name="texts">Texts by language code; null when the profile gives none.</param>
+    /// <param name="language">The language wanted.</param>
+    /// <param name="fallback">The text when neither is given.</param>
+    public static string Pick(IReadOnlyDictionary<string, string>? texts, string language, string fallback) =>
+        texts?.GetValueOrDefault(language) ?? texts?.GetValueOrDefault("en") ?? fallback;
+}

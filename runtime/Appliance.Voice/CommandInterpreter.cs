@@ -271,8 +271,7 @@ public sealed partial class CommandInterpreter
         if (answer.States is { } states)
         {
             var state = IntentAnswer.DoorStates[reading != 0 ? 0 : 1];
-            var words = states.GetValueOrDefault(state);
-            said = words?.GetValueOrDefault(language) ?? words?.GetValueOrDefault("en") ?? state;
+            said = TextByLanguage.Pick(states.GetValueOrDefault(state), language, state);
         }
         else
         {

@@ -11,7 +11,7 @@ public interface ISensorReadings
     /// <param name="reading"><c>temperature</c> (°C), <c>humidity</c> (% relative humidity) or <c>open</c> (a door: 1 open, 0 closed).</param>
     double? Latest(string sensorId, string reading);
 
-    /// <summary>Every reading there is now, each sensor's (and door's) in the profile's order; empty when there are none.</summary>
+    /// <summary>Every reading there is now, ordered by sensor (and door) id; empty when there are none.</summary>
     IReadOnlyList<SensorValue> Snapshot();
 }
 

@@ -107,7 +107,8 @@ public sealed class VoiceModelStage
         {
             "temperature" => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} temperature {Math.Round(r.Value, 1)} °C"),
             "humidity" => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} humidity {Math.Round(r.Value)} %"),
-            _ => $"{r.SensorId} {(r.Value != 0 ? "open" : "closed")}",
+            IntentAnswer.DoorOpen => $"{r.SensorId} {(r.Value != 0 ? "open" : "closed")}",
+            _ => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} {r.Reading} {Math.Round(r.Value, 1)}"),
         }));
         return $"{ReadingsPrefix}{line}.\n{utterance}";
     }

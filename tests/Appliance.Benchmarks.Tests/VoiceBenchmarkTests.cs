@@ -29,9 +29,9 @@ public sealed class VoiceBenchmarkTests : IDisposable
         Assert.InRange(shortPrefix, 250, 300);
 
         // End of speech to intent: the trailing silence plus the daemon's time, on each path, and no less than the transcript's.
-        foreach (var path in new[] { "template", "LLM" })
+        foreach (var path in new[] { "template path: the matcher alone, no voice model", "LLM path" })
         {
-            var spoken = System.Text.RegularExpressions.Regex.Match(text, $@"\| end of speech to intent published, {path} path \((\d+) ms trailing silence \+ ([0-9.]+) ms\) \| ([0-9.]+) ms");
+            var spoken = System.Text.RegularExpressions.Regex.Match(text, $@"\| end of speech to intent published, {path} \((\d+) ms trailing silence \+ ([0-9.]+) ms\) \| ([0-9.]+) ms");
             Assert.True(spoken.Success, text);
             var (silence, daemon, total) = (double.Parse(spoken.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(spoken.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), double.Parse(spoken.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture));
             Assert.Equal(700, silence);

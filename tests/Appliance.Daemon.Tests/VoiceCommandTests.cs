@@ -326,6 +326,9 @@ public sealed class SpokenReplyTests(ITestOutputHelper output)
 /// </summary>
 public sealed class VoiceHandledTests(ITestOutputHelper output)
 {
+    /// <summary>What the test's appliance answers: ok or not, its message, and whether it publishes it retained (wrongly).</summary>
+    private sealed record Acknowledgement(bool Ok, string? Message = null, bool Retained = false);
+
     [Fact]
     public async Task The_reply_says_whether_the_appliance_carried_the_intent_out()
     {
@@ -345,13 +348,18 @@ public sealed class VoiceHandledTests(ITestOutputHelper output)
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         // The appliance answers each intent it is given as the test says, and the handled event carries the reply.
-        async Task<IntentHandledEvent> CommandAsync(string text, VoiceHandled? answer)
+        async Task<IntentHandledEvent> CommandAsync(string text, Acknowledgement? answer)
         {
             var intent = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = text })).Value!;
             Assert.Equal(intent.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
-            if (answer is not null)
+            if (answer is { Retained: true })
             {
-                await appliance.ReportHandledAsync(answer with { UtteranceId = intent.UtteranceId }, wait.Token);
+                await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithRetainFlag().WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce)
+                    .WithPayload(Channels.VoiceHandled.Serialize(new VoiceHandled { UtteranceId = intent.UtteranceId, Ok = answer.Ok })).Build(), wait.Token);
+            }
+            else if (answer is not null)
+            {
+                await appliance.ReportHandledAsync(new VoiceHandled { UtteranceId = intent.UtteranceId, Ok = answer.Ok, Message = answer.Message }, wait.Token);
             }
 
             while (true)
@@ -368,9 +376,9 @@ public sealed class VoiceHandledTests(ITestOutputHelper output)
         Assert.Equal("not_understood", (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "unlock the front door" })).Value!.Intent);
         Assert.Equal("not_understood", (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.Intent);
 
-        var done = await CommandAsync("turn the volume up to 20", new VoiceHandled { Ok = true });
-        var failedWithMessage = await CommandAsync("mute", new VoiceHandled { Ok = false, Message = "The TV is in standby." });
-        var failed = await CommandAsync("turn the volume up to 30", new VoiceHandled { Ok = false });
+        var done = await CommandAsync("turn the volume up to 20", new Acknowledgement(true));
+        var failedWithMessage = await CommandAsync("mute", new Acknowledgement(false, "The TV is in standby."));
+        var failed = await CommandAsync("turn the volume up to 30", new Acknowledgement(false, "  ")); // a blank message is no message
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var unanswered = await CommandAsync("turn the volume up to 40", answer: null);
 
@@ -389,10 +397,45 @@ public sealed class VoiceHandledTests(ITestOutputHelper output)
         await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithPayload("not json").Build(), wait.Token);
         await daemon.WaitForLogAsync(m => m.Contains("ignored: the payload is not the JSON of an acknowledgement", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
 
-        // A retained acknowledgement is stale: the one the broker holds reaches the next command's wait and is ignored.
-        var intentAfter = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn the volume up to 10" })).Value!;
-        await appliance.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic(Topics.VoiceHandled(daemon.DeviceId)).WithRetainFlag()
-            .WithPayload(Channels.VoiceHandled.Serialize(new VoiceHandled { UtteranceId = intentAfter.UtteranceId, Ok = true })).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build(), wait.Token);
+        // A retained acknowledgement is stale: it is ignored, and the command's reply says that no answer came.
+        var retained = await CommandAsync("turn the volume up to 10", new Acknowledgement(true, Retained: true));
         await daemon.WaitForLogAsync(m => m.Contains("ignored: a retained acknowledgement is stale", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal(IntentHandledOutcomes.NoAnswer, retained.Outcome);
+    }
+
+    /// <summary>On the fridge: a question's reply waits for nothing, and a confirmed command's reply waits for the acknowledgement.</summary>
+    [Fact]
+    public async Task Questions_wait_for_nothing_and_a_confirmed_command_waits_for_its_acknowledgement()
+    {
+        var profile = TestProfiles.Write(p =>
+        {
+            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription", "gpio/doors");
+            var intents = p["commands"]!["intents"]!.AsArray();
+            intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query")); // its sensors are the fridge board's I2C chips
+            p["commands"]!["handled"] = new System.Text.Json.Nodes.JsonObject { ["timeoutSeconds"] = 10 };
+        });
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
+        await using var appliance = await daemon.ConnectAsync();
+        await using var intents = await appliance.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));
+        await using var events = await appliance.SubscribeAsync(Topics.VoiceEvents(daemon.DeviceId));
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var question = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "is the fridge door open" })).Value!;
+        Assert.Equal(("door_query", "The door is closed."), (question.Intent, question.Reply));
+        Assert.Equal(question.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
+        var asked = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "turn on vacation mode" })).Value!;
+        var confirmed = (await appliance.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = "yes" })).Value!;
+        Assert.Equal((asked.UtteranceId, VoiceConfirmations.Confirmed), (confirmed.UtteranceId, confirmed.Confirmation));
+        Assert.Equal(asked.UtteranceId, (await intents.ReadAsync(wait.Token)).Deserialize<VoiceIntent>()!.UtteranceId);
+        await appliance.ReportHandledAsync(new VoiceHandled { UtteranceId = asked.UtteranceId, Ok = true }, wait.Token);
+
+        // The first handled event is the confirmed command's: the question's reply waited for nothing.
+        IntentHandledEvent? handled = null;
+        while (handled is null)
+        {
+            handled = (await events.ReadAsync(wait.Token)).Deserialize<VoiceEvent>() as IntentHandledEvent;
+        }
+
+        Assert.Equal((asked.UtteranceId, "vacation_mode", IntentHandledOutcomes.Done, "Vacation mode on."), (handled.UtteranceId, handled.Intent, handled.Outcome, handled.Reply));
     }
 }

@@ -19,13 +19,13 @@ internal sealed class BoardHardware : IDisposable
     {
         var gpio = profile.Gpio;
         Settings = gpio;
+        var doors = new List<(DoorContactSpec, DebouncedSwitch)>();
         try
         {
             _controller = GpioControllerFactory.Create(gpio, out var simulator);
             Simulator = simulator;
             StatusLed = new StatusLed(_controller, gpio.StatusLedPin, time);
             PushToTalk = new DebouncedSwitch(_controller, gpio.PushToTalkPin, gpio.ButtonActiveLow, TimeSpan.FromMilliseconds(gpio.DebounceMs), time);
-            var doors = new List<(DoorContactSpec, DebouncedSwitch)>();
             foreach (var door in gpio.Doors)
             {
                 simulator?.Drive(door.Pin, door.ActiveLow ? PinValue.Low : PinValue.High); // a simulated door starts shut
@@ -36,9 +36,17 @@ internal sealed class BoardHardware : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or PlatformNotSupportedException or DllNotFoundException or InvalidOperationException or ArgumentException)
         {
+            // Nothing of the chip is used when part of it cannot be: the daemon runs without GPIO and health says why.
+            foreach (var (_, contact) in doors)
+            {
+                contact.Dispose();
+            }
+
+            PushToTalk?.Dispose();
             StatusLed?.Dispose();
             _controller?.Dispose();
             _controller = null;
+            PushToTalk = null;
             StatusLed = null;
             Problem = $"GPIO chip {gpio.Chip} ({gpio.Driver}) is not usable: {ex.Message}";
         }

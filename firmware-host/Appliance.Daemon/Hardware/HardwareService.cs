@@ -10,7 +10,8 @@ namespace Appliance.Daemon.Hardware;
 /// <summary>
 /// Drives the status LED from the broker connection (lit when connected, blinking while not), turns debounced
 /// push-to-talk presses into events on <c>voice/events</c>, and publishes each door's state on <c>telemetry</c> at
-/// start and at every change (kept in <see cref="SensorReadings"/> for questions about the doors). Without usable GPIO
+/// start, at every change, at every connection to the broker and every <see cref="DoorRefresh"/> (telemetry is not
+/// retained), kept in <see cref="SensorReadings"/> for questions about the doors. Without usable GPIO
 /// the daemon runs on, and health says why. Publishes from the switches' timer threads go out one at a time on an
 /// owned task, awaited at stop.
 /// </summary>
@@ -20,6 +21,10 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<(DebouncedSwitch Contact, EventHandler Changed)> _doorHandlers = [];
     private Task _publishing = Task.CompletedTask;
+    private ITimer? _doorRefresh;
+
+    /// <summary>How often each door's state is published again while it does not change.</summary>
+    public static readonly TimeSpan DoorRefresh = TimeSpan.FromSeconds(60);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -41,7 +46,17 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
             contact.Closed += changed;
             contact.Opened += changed;
             _doorHandlers.Add((contact, changed));
-            PublishDoor(spec.Id, contact);
+        }
+
+        if (board.Doors.Count > 0)
+        {
+            PublishDoors();
+            mqtt.OnConnected(_ =>
+            {
+                PublishDoors();
+                return Task.CompletedTask;
+            });
+            _doorRefresh = time.CreateTimer(_ => PublishDoors(), null, DoorRefresh, DoorRefresh);
         }
 
         return Task.CompletedTask;
@@ -59,6 +74,8 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
                 contact.Closed -= changed;
                 contact.Opened -= changed;
             }
+
+            _doorRefresh?.Dispose();
 
             board.StatusLed!.Show(LedPattern.Off);
         }
@@ -86,10 +103,27 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
         Enqueue(() => mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, _stopping.Token));
     }
 
-    private void PublishDoor(string doorId, DebouncedSwitch contact)
+    private void PublishDoors()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        foreach (var (spec, contact) in board.Doors)
+        {
+            PublishDoor(spec.Id, contact, changed: false);
+        }
+    }
+
+    private void PublishDoor(string doorId, DebouncedSwitch contact, bool changed = true)
     {
         var open = !contact.IsClosed;
-        HardwareLog.Door(logger, doorId, open ? "open" : "closed");
+        if (changed)
+        {
+            HardwareLog.Door(logger, doorId, open ? "open" : "closed");
+        }
+
         var reading = new TelemetryReading { Sensor = doorId, Type = "door", At = time.GetUtcNow(), Open = open };
         readings.Record(reading);
         Enqueue(() => mqtt.TryPublishAsync(Channels.Telemetry, Topics.Telemetry(device.DeviceId), reading, _stopping.Token));
@@ -107,5 +141,9 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
         }
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _doorRefresh?.Dispose();
+        _stopping.Dispose();
+    }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Appliance.Contracts;
+using Appliance.Profiles;
 using Appliance.Voice;
 
 namespace Appliance.Daemon.Hardware;
@@ -23,15 +24,13 @@ internal sealed class SensorReadings : ISensorReadings
     /// <inheritdoc />
     public IReadOnlyList<SensorValue> Snapshot() =>
         [.. _latest.Values.OrderBy(r => r.Sensor, StringComparer.Ordinal)
-            .SelectMany(r => Readings.Select(name => (name, value: Value(r, name))).Where(v => v.value is not null).Select(v => new SensorValue(r.Sensor, v.name, v.value!.Value)))];
-
-    private static readonly string[] Readings = ["temperature", "humidity", "open"];
+            .SelectMany(r => IntentAnswer.Readings.Select(name => (name, value: Value(r, name))).Where(v => v.value is not null).Select(v => new SensorValue(r.Sensor, v.name, v.value!.Value)))];
 
     private static double? Value(TelemetryReading latest, string reading) => latest.Error is not null ? null : reading switch
     {
         "temperature" => latest.TemperatureC,
         "humidity" => latest.HumidityPercent,
-        "open" => latest.Open is { } open ? (open ? 1 : 0) : null,
+        IntentAnswer.DoorOpen => latest.Open is { } open ? (open ? 1 : 0) : null,
         _ => null,
     };
 }

@@ -66,6 +66,8 @@ internal sealed class VoicePipeline(
         var speaking = false;
         Endpointer? command = null;
         Endpointer? duringReply = null; // speech that began while a reply played: a stop phrase cuts the reply off
+        long duringReplyOf = 0; // the reply that was playing then
+        var recent = new RecentAudio(SpeechAudio.SampleRate); // the VAD reports a start some 250 ms into the speech
         var heldToTalk = false; // the command in progress was started by the button, so its release ends it
         if (board.PushToTalk is { } button)
         {
@@ -88,7 +90,11 @@ internal sealed class VoicePipeline(
                         speechStart = e.Sample;
                         if (command is null && duringReply is null && replies.IsPlaying && commands.Interpreter is { } listening)
                         {
-                            duringReply = new Endpointer(e.Sample, speechInProgress: true, TimeSpan.FromMilliseconds(listening.Schema.TrailingSilenceMs), HeardDuringReplyLimit);
+                            // From where the speech began, as far as the audio kept reaches back.
+                            var (earlier, from) = recent.Since(e.Sample);
+                            duringReply = new Endpointer(from, speechInProgress: true, TimeSpan.FromMilliseconds(listening.Schema.TrailingSilenceMs), HeardDuringReplyLimit);
+                            duringReply.Push(earlier, from, []);
+                            duringReplyOf = replies.CurrentReply;
                         }
 
                         await PublishAsync(new SpeechStartedEvent { At = time.GetUtcNow(), AudioTime = Seconds(e.Sample) }, stoppingToken).ConfigureAwait(false);
@@ -119,6 +125,7 @@ internal sealed class VoicePipeline(
                 if (Interlocked.Exchange(ref _buttonPressed, 0) == 1 && command is null && commands.Interpreter is { } byButton)
                 {
                     // Held to talk: the command starts with this audio, and the release (or end-pointing) ends it.
+                    duringReply = null; // the press has cut the reply off already
                     command = new Endpointer(position, speaking, TimeSpan.FromMilliseconds(byButton.Schema.TrailingSilenceMs), TimeSpan.FromSeconds(byButton.Schema.MaxUtteranceSeconds));
                     heldToTalk = true;
                 }
@@ -141,10 +148,11 @@ internal sealed class VoicePipeline(
 
                 if (duringReply is not null && duringReply.Push(mono.WrittenSpan, position, activity))
                 {
-                    Track(StopIfAskedAsync(duringReply.Utterance, stoppingToken));
+                    Track(StopIfAskedAsync(duringReply.Utterance, duringReplyOf, stoppingToken));
                     duringReply = null;
                 }
 
+                recent.Append(mono.WrittenSpan, position);
                 position += mono.WrittenCount;
 
                 if (microphone.DroppedSamples > droppedReported)
@@ -203,14 +211,14 @@ internal sealed class VoicePipeline(
         }
     }
 
-    /// <summary>Cuts the reply off when what was heard during it is a stop phrase.</summary>
-    private async Task StopIfAskedAsync(float[] heard, CancellationToken stoppingToken)
+    /// <summary>Cuts <paramref name="reply"/> off, if it still plays, when what was heard during it is a stop phrase.</summary>
+    private async Task StopIfAskedAsync(float[] heard, long reply, CancellationToken stoppingToken)
     {
         try
         {
             if (await commands.IsSpokenStopAsync(heard, stoppingToken).ConfigureAwait(false))
             {
-                replies.BargeIn();
+                replies.BargeIn(onlyReply: reply);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -232,6 +240,36 @@ internal sealed class VoicePipeline(
     }
 
     private static double Seconds(long samples) => Math.Round(SpeechAudio.Seconds(samples), 3);
+
+    /// <summary>The microphone's last <c>capacity</c> samples (16 kHz mono) by stream position. Not thread-safe: the microphone loop owns it.</summary>
+    private sealed class RecentAudio(int capacity)
+    {
+        private readonly float[] _ring = new float[capacity];
+        private long _end; // the stream position after the last sample kept
+
+        public void Append(ReadOnlySpan<float> samples, long position)
+        {
+            for (var i = 0; i < samples.Length; i++)
+            {
+                _ring[(position + i) % _ring.Length] = samples[i];
+            }
+
+            _end = position + samples.Length;
+        }
+
+        /// <summary>The audio kept from <paramref name="start"/> (or from the oldest kept) to the last sample, and the stream position of its first sample.</summary>
+        public (float[] Samples, long From) Since(long start)
+        {
+            var from = Math.Clamp(start, Math.Max(0, _end - _ring.Length), _end);
+            var samples = new float[_end - from];
+            for (var i = 0; i < samples.Length; i++)
+            {
+                samples[i] = _ring[(from + i) % _ring.Length];
+            }
+
+            return (samples, from);
+        }
+    }
 
     private Task<bool> PublishAsync(VoiceEvent body, CancellationToken cancellationToken) =>
         mqtt.TryPublishAsync(Channels.VoiceEvents, Topics.VoiceEvents(device.DeviceId), body, cancellationToken);

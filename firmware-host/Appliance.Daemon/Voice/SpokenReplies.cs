@@ -25,6 +25,8 @@ internal sealed class SpokenReplies : BackgroundService
     private readonly MqttConnection _mqtt;
     private readonly DeviceContext _device;
     private readonly ILogger<SpokenReplies> _logger;
+    private long _started; // replies that started playing
+    private long _bargeIns;
 
     public SpokenReplies(DeviceContext device, MqttConnection mqtt, TimeProvider time, ILogger<SpokenReplies> logger)
     {
@@ -49,6 +51,12 @@ internal sealed class SpokenReplies : BackgroundService
     /// <summary>Whether a reply is playing on the output device now (a spoken "stop" can cut it off).</summary>
     public bool IsPlaying => Speaker?.IsPlaying == true;
 
+    /// <summary>The number of the reply playing now, or played last (1 for the first); 0 before any.</summary>
+    public long CurrentReply => Interlocked.Read(ref _started);
+
+    /// <summary>How many times the user has spoken over the replies (<see cref="BargeIn"/>); a reply decided before one is not said after it.</summary>
+    public long BargeIns => Interlocked.Read(ref _bargeIns);
+
     /// <summary>Queues the reply of <paramref name="intent"/> to be spoken; does nothing when replies are not spoken.</summary>
     public void Say(VoiceIntent intent)
     {
@@ -58,10 +66,20 @@ internal sealed class SpokenReplies : BackgroundService
         }
     }
 
-    /// <summary>Cuts off the reply playing, if any (the user started speaking again).</summary>
+    /// <summary>Cuts off the reply playing, if any (the user started speaking again), and drops those waiting.</summary>
+    /// <param name="onlyReply">
+    /// Only when this reply (a <see cref="CurrentReply"/> read before) is still the one playing: a stop phrase heard
+    /// during one reply does not cut the next one off. Null acts whatever plays.
+    /// </param>
     /// <returns>Whether a reply was cut off.</returns>
-    public bool BargeIn()
+    public bool BargeIn(long? onlyReply = null)
     {
+        if (onlyReply is { } reply && (reply != CurrentReply || !IsPlaying))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _bargeIns);
         while (_queue.Reader.TryRead(out _))
         {
             // Replies still waiting are for what came before the user spoke again: they are dropped too.
@@ -113,6 +131,7 @@ internal sealed class SpokenReplies : BackgroundService
 
         // Playing starts before the publication (the speaker takes the clip at once), so that a listener to voice/tts
         // hears of a reply no sooner than it plays; the next reply waits until this one has played.
+        Interlocked.Increment(ref _started);
         var playing = Speaker?.PlayAsync(speech.Samples, cancellationToken);
         var message = new MqttApplicationMessageBuilder()
             .WithTopic(Topics.VoiceTts(_device.DeviceId))

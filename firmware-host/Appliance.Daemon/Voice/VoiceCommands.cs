@@ -160,18 +160,12 @@ internal sealed class VoiceCommands : IDisposable
             return await FailedAsync(new RpcError(RpcErrorCodes.Unavailable, $"no speech recognition model: {_speech.TranscriberProblem}")).ConfigureAwait(false);
         }
 
-        TranscriptionResult transcript;
-        using (await _speech.Scheduler.AcquireAsync(utteranceId, TranscriptionPriority.Interactive, cancellationToken).ConfigureAwait(false))
-        {
-            transcript = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = _speech.Transcription, Language = language }, cancellationToken).ConfigureAwait(false);
-        }
-
+        var (transcript, spokenIn) = await TranscribeAsync(transcriber, samples, language, utteranceId, cancellationToken).ConfigureAwait(false);
         if (transcript.Error is { } error)
         {
             return await FailedAsync(new RpcError(RpcErrorCodes.TranscriptionFailed, error.Message)).ConfigureAwait(false);
         }
 
-        var spokenIn = transcript.Segments.Count > 0 ? transcript.Segments[0].Language : language ?? DefaultLanguage;
         if (!interpretOnly)
         {
             await PublishEventAsync(new UtteranceTranscribedEvent { UtteranceId = utteranceId, Text = transcript.Text, Language = spokenIn, DurationSeconds = Math.Round(samples.Length / 16000.0, 3), At = _time.GetUtcNow() }, cancellationToken).ConfigureAwait(false);
@@ -207,16 +201,22 @@ internal sealed class VoiceCommands : IDisposable
             return false;
         }
 
-        TranscriptionResult transcript;
-        using (await _speech.Scheduler.AcquireAsync(NewUtteranceId(), TranscriptionPriority.Interactive, cancellationToken).ConfigureAwait(false))
-        {
-            transcript = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = _speech.Transcription, Language = _speech.Transcription.Language }, cancellationToken).ConfigureAwait(false);
-        }
-
-        var language = transcript.Segments.Count > 0 ? transcript.Segments[0].Language : DefaultLanguage;
+        var (transcript, language) = await TranscribeAsync(transcriber, samples, _speech.Transcription.Language, NewUtteranceId(), cancellationToken).ConfigureAwait(false);
         var stop = transcript.Error is null && interpreter.IsStop(transcript.Text, language);
         VoiceLog.HeardDuringReply(_logger, transcript.Text, stop ? "a stop phrase" : "not a stop phrase, dropped");
         return stop;
+    }
+
+    /// <summary>Transcribes an utterance at interactive priority, ahead of meeting backlog; returns the language it was heard in.</summary>
+    private async Task<(TranscriptionResult Transcript, string Language)> TranscribeAsync(WhisperTranscriber transcriber, float[] samples, string? language, string utteranceId, CancellationToken cancellationToken)
+    {
+        TranscriptionResult transcript;
+        using (await _speech.Scheduler.AcquireAsync(utteranceId, TranscriptionPriority.Interactive, cancellationToken).ConfigureAwait(false))
+        {
+            transcript = await transcriber.TranscribeAsync(samples, new TranscriptionOptions { Settings = _speech.Transcription, Language = language }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return (transcript, transcript.Segments.Count > 0 ? transcript.Segments[0].Language : language ?? DefaultLanguage);
     }
 
     /// <summary>Answers the confirmation of <paramref name="utteranceId"/>; a yes publishes its intent.</summary>
@@ -252,8 +252,7 @@ internal sealed class VoiceCommands : IDisposable
 
     public void Dispose()
     {
-        _stopping.Cancel();
-        _stopping.Dispose();
+        _stopping.Cancel(); // not disposed: replies still waiting for an acknowledgement read its token as they end
         lock (_timerGate)
         {
             _expiry?.Dispose();
@@ -311,26 +310,29 @@ internal sealed class VoiceCommands : IDisposable
         // Waiting before the intent is out: an appliance may acknowledge it at once.
         var acknowledgement = new TaskCompletionSource<VoiceHandled>(TaskCreationOptions.RunContinuationsAsynchronously);
         _awaitingHandled[intent.UtteranceId] = acknowledgement;
+        var bargeIns = _replies.BargeIns;
         await PublishIntentAsync(intent, cancellationToken).ConfigureAwait(false);
-        _ = ReplyWhenHandledAsync(intent, acknowledgement.Task, handled);
+        _ = ReplyWhenHandledAsync(intent, acknowledgement, handled, bargeIns, _stopping.Token);
     }
 
     /// <summary>
     /// Waits up to <see cref="HandledSettings.TimeoutSeconds"/> for the appliance's acknowledgement of
     /// <paramref name="intent"/>, announces how it ended (<c>handled</c> on <c>voice/events</c>) and says the reply
     /// that follows from it: the intent's own (or the appliance's message) when it worked, the appliance's message or
-    /// the profile's failed reply when it did not, the no-answer reply when nothing came.
+    /// the profile's failed reply when it did not, the no-answer reply when nothing came. The reply is not said when
+    /// the user spoke over the replies meanwhile (<paramref name="bargeIns"/> no longer <see cref="SpokenReplies.BargeIns"/>).
     /// </summary>
-    private async Task ReplyWhenHandledAsync(VoiceIntent intent, Task<VoiceHandled> acknowledgement, HandledSettings handled)
+    private async Task ReplyWhenHandledAsync(VoiceIntent intent, TaskCompletionSource<VoiceHandled> acknowledgement, HandledSettings handled, long bargeIns, CancellationToken stopping)
     {
         VoiceHandled? answer;
         try
         {
-            answer = await acknowledgement.WaitAsync(TimeSpan.FromSeconds(handled.TimeoutSeconds), _time, _stopping.Token).ConfigureAwait(false);
+            answer = await acknowledgement.Task.WaitAsync(TimeSpan.FromSeconds(handled.TimeoutSeconds), _time, stopping).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            answer = null;
+            // An acknowledgement that came as the time ran out still counts; after this, one is late.
+            answer = acknowledgement.TrySetCanceled(CancellationToken.None) ? null : acknowledgement.Task.Result;
         }
         catch (OperationCanceledException)
         {
@@ -341,18 +343,27 @@ internal sealed class VoiceCommands : IDisposable
             _awaitingHandled.TryRemove(intent.UtteranceId, out _);
         }
 
+        var message = string.IsNullOrWhiteSpace(answer?.Message) ? null : answer.Message;
         var (outcome, reply) = answer switch
         {
-            null => (IntentHandledOutcomes.NoAnswer, InLanguage(handled.NoAnswerReply, intent.Language, HandledSettings.DefaultNoAnswerReply)),
-            { Ok: true } => (IntentHandledOutcomes.Done, answer.Message ?? intent.Reply),
-            _ => (IntentHandledOutcomes.Failed, answer.Message ?? InLanguage(handled.FailedReply, intent.Language, HandledSettings.DefaultFailedReply)),
+            null => (IntentHandledOutcomes.NoAnswer, TextByLanguage.Pick(handled.NoAnswerReply, intent.Language, HandledSettings.DefaultNoAnswerReply)),
+            { Ok: true } => (IntentHandledOutcomes.Done, message ?? intent.Reply),
+            _ => (IntentHandledOutcomes.Failed, message ?? TextByLanguage.Pick(handled.FailedReply, intent.Language, HandledSettings.DefaultFailedReply)),
         };
         VoiceLog.Handled(_logger, intent.UtteranceId, intent.Intent, outcome);
-        await PublishEventAsync(new IntentHandledEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Outcome = outcome, Reply = reply, At = _time.GetUtcNow() }, _stopping.Token).ConfigureAwait(false);
-        _replies.Say(intent with { Reply = reply });
+        try
+        {
+            await PublishEventAsync(new IntentHandledEvent { UtteranceId = intent.UtteranceId, Intent = intent.Intent, Outcome = outcome, Reply = reply, At = _time.GetUtcNow() }, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // stopping
+        }
 
-        static string InLanguage(IReadOnlyDictionary<string, string> texts, string language, string fallback) =>
-            texts.GetValueOrDefault(language) ?? texts.GetValueOrDefault("en") ?? fallback;
+        if (_replies.BargeIns == bargeIns)
+        {
+            _replies.Say(intent with { Reply = reply });
+        }
     }
 
     /// <summary>An acknowledgement on <c>voice/handled</c>: it completes the wait of its intent; anything else is logged and dropped.</summary>

@@ -20,7 +20,7 @@ internal sealed record SpokenPathReport(
     double TemplatePathMs,
     double LlmPathMs)
 {
-    /// <summary>End of speech to the intent published when the template matcher decides.</summary>
+    /// <summary>End of speech to the intent published when the template matcher alone decides.</summary>
     public double TemplateEndOfSpeechMs => TrailingSilenceMs + TemplatePathMs;
 
     /// <summary>End of speech to the intent published when the voice model decides.</summary>
@@ -55,8 +55,9 @@ internal static class SpokenPathBenchmark
         profile["commands"] = BenchProfiles.TvCommands();
         // One decode per window: forged weights would trip the log-probability guard on every window and retry it.
         profile["transcription"] = new JsonObject { ["languages"] = new JsonArray("en", "fa", "ar", "zh"), ["temperatures"] = new JsonArray(0.0), ["logProbThreshold"] = null };
-        var trailingSilenceMs = profile["commands"]!["trailingSilenceMs"]?.GetValue<int>() ?? 700;
         var profilePath = BenchProfiles.Write(profile, workDirectory, "voice-profile");
+        var trailingSilenceMs = Appliance.Profiles.DeviceProfileLoader.Load(profilePath).Profile?.Commands?.TrailingSilenceMs
+            ?? throw new InvalidOperationException($"{profilePath} is not a profile with voice commands");
 
         var spoken = await new EspeakNgSynthesizer().SynthesizeAsync(Phrase, "en", cancellationToken).ConfigureAwait(false);
         if (spoken.Error is { } error)

@@ -235,7 +235,7 @@ internal static class VoiceBenchmark
         yield return (Invariant($"first token speed-up with reuse, {r.Model.ShortPrefixTokens}-token prefix (goal at least 5x)"), Invariant($"{r.Model.ShortPrefixSpeedUp:0.0}x"));
         var s = r.Spoken;
         yield return (Invariant($"spoken command ({s.ClipSeconds:0.0} s clip): transcript ready after"), Invariant($"{s.TranscriptMs:0.0} ms"));
-        yield return (Invariant($"end of speech to intent published, template path ({s.TrailingSilenceMs} ms trailing silence + {s.TemplatePathMs:0.0} ms)"), Invariant($"{s.TemplateEndOfSpeechMs:0.0} ms"));
+        yield return (Invariant($"end of speech to intent published, template path: the matcher alone, no voice model ({s.TrailingSilenceMs} ms trailing silence + {s.TemplatePathMs:0.0} ms)"), Invariant($"{s.TemplateEndOfSpeechMs:0.0} ms"));
         yield return (Invariant($"end of speech to intent published, LLM path ({s.TrailingSilenceMs} ms trailing silence + {s.LlmPathMs:0.0} ms)"), Invariant($"{s.LlmEndOfSpeechMs:0.0} ms"));
     }
 }
