@@ -23,7 +23,7 @@ public sealed class SoakTests
             SoakChart.Save(report, chart);
 
             var rows = string.Join("; ", SoakCommand.Rows(report).Select(r => $"{r.Figure}: {r.Value}"));
-            Assert.Null(report.Failure);
+            Assert.True(report.Failure is null, report.Failure);
             Assert.All(report.Loads, load => Assert.True(load.Done > 0 && load.Failed == 0, rows));
             Assert.InRange(report.Samples.Count, 25, 31);
             Assert.True(report.Steady.Count >= 15, rows);

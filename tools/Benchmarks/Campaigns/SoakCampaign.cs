@@ -141,7 +141,9 @@ internal static class SoakCampaign
         }
         catch (Exception ex) when (ex is TimeoutException or ApplianceClientException or MQTTnet.Exceptions.MqttCommunicationException or IOException)
         {
-            failure = $"{ex.GetType().Name}: {ex.Message}{(daemon.ExitDescription is { } exit ? "; " + exit : "")}";
+            // Everything known at the moment, for a failure that a run may show once in many.
+            failure = string.Create(CultureInfo.InvariantCulture, $"{started.Elapsed.TotalSeconds:0.0} s into the soak, reading the status: {ex.GetType().Name}: {ex.Message}; ")
+                + (daemon.ExitDescription ?? string.Create(CultureInfo.InvariantCulture, $"the daemon runs with {ProcessFigures.Threads(daemon.ProcessId)} threads, {daemon.ResidentKib() / 1024.0:0} MiB; its last warnings: {string.Join(" | ", daemon.Problems.TakeLast(5))}; its last lines: {string.Join(" | ", daemon.Tail.TakeLast(5))}"));
         }
 
         await running.CancelAsync().ConfigureAwait(false);
