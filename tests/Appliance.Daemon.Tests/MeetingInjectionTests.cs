@@ -43,18 +43,7 @@ public sealed class MeetingInjectionTests(ForgedSpeechModels models, ITestOutput
         const string Session = "kitchen-planning";
         await using var subscription = await streamer.SubscribeAsync(Session);
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        var summary = Task.Run(async () =>
-        {
-            await foreach (var e in subscription.ReadAllAsync(timeout.Token))
-            {
-                if (e is SummaryEvent s)
-                {
-                    return s.Message.Payload;
-                }
-            }
-
-            return null;
-        });
+        var summary = subscription.ReadSummaryAsync(timeout.Token);
 
         float[] audio = [.. Spoken.SelectMany(text => (float[])[.. SpokenAudio.Say(models.Root, text), .. new float[8000]])];
         var options = new MeetingStreamOptions { Codec = MeetingCodec.Opus, Speed = 0, Seed = 3, Language = "en", Participants = ["Ana", "Ben"] };

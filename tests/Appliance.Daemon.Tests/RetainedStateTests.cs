@@ -67,18 +67,7 @@ public sealed class RetainedStateTests(ForgedSpeechModels models, ITestOutputHel
         var streamer = new MeetingStreamer(client);
         await using var subscription = await streamer.SubscribeAsync(Session);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        var summary = Task.Run(async () =>
-        {
-            await foreach (var e in subscription.ReadAllAsync(timeout.Token))
-            {
-                if (e is SummaryEvent s)
-                {
-                    return s.Message.Payload;
-                }
-            }
-
-            return null;
-        });
+        var summary = subscription.ReadSummaryAsync(timeout.Token);
         var speech = SpokenAudio.Repeated(models.Root, "The quarterly meeting will review the budget.", 4);
         var streamed = await streamer.StreamAsync(Session, speech, new MeetingStreamOptions { Codec = MeetingCodec.PcmS16LE, Speed = 0 }, cancellationToken: timeout.Token);
         Assert.True(streamed.Succeeded, "start or stop was refused");

@@ -108,17 +108,12 @@ public sealed class VoiceCommandTests(ITestOutputHelper output)
 
     /// <summary>
     /// The fridge's door question, on a board whose simulated GPIO has the door contact: the state comes from the
-    /// contact (published on telemetry at start and at each change), in the language asked.
+    /// contact (also published on telemetry), in the language asked.
     /// </summary>
     [Fact]
     public async Task A_question_about_the_door_is_answered_from_its_contact()
     {
-        var profile = TestProfiles.Write(p =>
-        {
-            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription", "gpio/doors");
-            var intents = p["commands"]!["intents"]!.AsArray();
-            intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query")); // its sensors are the fridge board's I2C chips
-        });
+        var profile = TestProfiles.FridgeWithDoor();
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
         await using var client = await daemon.ConnectAsync();
         await using var telemetry = await client.SubscribeAsync(Topics.Telemetry(daemon.DeviceId));
@@ -407,13 +402,7 @@ public sealed class VoiceHandledTests(ITestOutputHelper output)
     [Fact]
     public async Task Questions_wait_for_nothing_and_a_confirmed_command_waits_for_its_acknowledgement()
     {
-        var profile = TestProfiles.Write(p =>
-        {
-            TestProfiles.TakeFrom(p, "rpi5-fridge", "commands", "transcription", "gpio/doors");
-            var intents = p["commands"]!["intents"]!.AsArray();
-            intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query")); // its sensors are the fridge board's I2C chips
-            p["commands"]!["handled"] = new System.Text.Json.Nodes.JsonObject { ["timeoutSeconds"] = 10 };
-        });
+        var profile = TestProfiles.FridgeWithDoor(p => p["commands"]!["handled"] = new System.Text.Json.Nodes.JsonObject { ["timeoutSeconds"] = 10 });
         await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={profile}"]);
         await using var appliance = await daemon.ConnectAsync();
         await using var intents = await appliance.SubscribeAsync(Topics.VoiceIntents(daemon.DeviceId));

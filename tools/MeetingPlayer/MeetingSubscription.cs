@@ -74,6 +74,22 @@ public sealed class MeetingSubscription : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads, and drops, the events until the meeting's summary arrives (as <see cref="ReadAllAsync"/>'s one reader).</summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>The summary message's payload (UTF-8 JSON); null when cancelled or disposed before it came.</returns>
+    public async Task<byte[]?> ReadSummaryAsync(CancellationToken cancellationToken = default)
+    {
+        await foreach (var e in ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (e is SummaryEvent summary)
+            {
+                return summary.Message.Payload;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Stops receiving; a reader's enumeration ends after the events already received.</summary>
     public async ValueTask DisposeAsync()
     {

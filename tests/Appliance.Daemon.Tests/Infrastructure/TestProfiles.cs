@@ -37,6 +37,18 @@ internal static class TestProfiles
         }
     }
 
+    /// <summary>
+    /// dev-x64 with the fridge's commands, languages and door on its simulated GPIO, less the fridge's temperature
+    /// question (its sensors are the fridge board's I2C chips, absent here), then changed by <paramref name="edit"/>.
+    /// </summary>
+    public static string FridgeWithDoor(Action<JsonObject>? edit = null) => Write(p =>
+    {
+        TakeFrom(p, "rpi5-fridge", "commands", "transcription", "gpio/doors");
+        var intents = p["commands"]!["intents"]!.AsArray();
+        intents.Remove(intents.Single(i => (string?)i!["name"] == "temperature_query"));
+        edit?.Invoke(p);
+    });
+
     /// <summary>dev-x64 with its climate sensor polled every second.</summary>
     public static string FastSensor() => Write(p => p["sensors"]![0]!["intervalSeconds"] = 1);
 }
