@@ -54,6 +54,17 @@ public sealed class ContractChannel<T> : ContractChannel
     /// <summary>The UTF-8 JSON payload of <paramref name="value"/>.</summary>
     /// <param name="value">The payload.</param>
     public byte[] Serialize(T value) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(value, PayloadInfo);
+
+    /// <summary>The payload read from a message's UTF-8 JSON bytes, as the MQTT client hands them over.</summary>
+    /// <param name="payload">The message's payload.</param>
+    /// <returns>The value; null for the JSON <c>null</c>.</returns>
+    /// <exception cref="System.Text.Json.JsonException">The payload is not JSON of <typeparamref name="T"/>.</exception>
+    /// <exception cref="InvalidOperationException">The payload is not UTF-8 text.</exception>
+    public T? Deserialize(System.Buffers.ReadOnlySequence<byte> payload)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(payload);
+        return System.Text.Json.JsonSerializer.Deserialize(ref reader, PayloadInfo);
+    }
 }
 
 /// <summary>A channel whose payload is not a single JSON type.</summary>

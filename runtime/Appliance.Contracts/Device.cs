@@ -152,8 +152,11 @@ public sealed record TelemetryReading
     /// <summary>The sensor's id in the profile.</summary>
     public required string Sensor { get; init; }
 
-    /// <summary>The sensor's type: <c>sht3x</c> or <c>bme280</c>, or <c>door</c> for a door's contact.</summary>
+    /// <summary>The sensor's type: <c>sht3x</c> or <c>bme280</c>, or <see cref="DoorType"/> for a door's contact.</summary>
     public required string Type { get; init; }
+
+    /// <summary>The <see cref="Type"/> of a door's state.</summary>
+    public const string DoorType = "door";
 
     /// <summary>When it was read (UTC).</summary>
     public required DateTimeOffset At { get; init; }

@@ -140,14 +140,24 @@ public sealed record IntentAnswer
     /// <summary>The placeholder of the reading in the intent's reply: <c>{reading}</c>, the value rounded to 0.1, or the door's state in words.</summary>
     public const string Placeholder = "reading";
 
-    /// <summary>The reading of a door's contact.</summary>
+    /// <summary>The reading of a climate sensor's temperature, in °C.</summary>
+    public const string Temperature = "temperature";
+
+    /// <summary>The reading of a climate sensor's relative humidity, in %.</summary>
+    public const string Humidity = "humidity";
+
+    /// <summary>The reading of a door's contact: 1 open, 0 closed.</summary>
     public const string DoorOpen = "open";
 
     /// <summary>The states of a door that <see cref="States"/> says in words.</summary>
     public static IReadOnlyList<string> DoorStates { get; } = ["open", "closed"];
 
     /// <summary>The readings a question may ask for.</summary>
-    public static IReadOnlyList<string> Readings { get; } = ["temperature", "humidity", DoorOpen];
+    public static IReadOnlyList<string> Readings { get; } = [Temperature, Humidity, DoorOpen];
+
+    /// <summary>The state of a door (one of <see cref="DoorStates"/>) whose <see cref="DoorOpen"/> reading is <paramref name="open"/>.</summary>
+    /// <param name="open">1 open, 0 closed.</param>
+    public static string DoorState(double open) => DoorStates[open != 0 ? 0 : 1];
 }
 
 /// <summary>One typed slot of an intent.</summary>

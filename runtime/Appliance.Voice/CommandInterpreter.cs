@@ -270,7 +270,7 @@ public sealed partial class CommandInterpreter
         string said;
         if (answer.States is { } states)
         {
-            var state = IntentAnswer.DoorStates[reading != 0 ? 0 : 1];
+            var state = IntentAnswer.DoorState(reading);
             said = TextByLanguage.Pick(states.GetValueOrDefault(state), language, state);
         }
         else

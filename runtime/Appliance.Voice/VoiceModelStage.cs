@@ -105,9 +105,9 @@ public sealed class VoiceModelStage
 
         var line = string.Join("; ", readings.Select(r => r.Reading switch
         {
-            "temperature" => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} temperature {Math.Round(r.Value, 1)} °C"),
-            "humidity" => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} humidity {Math.Round(r.Value)} %"),
-            IntentAnswer.DoorOpen => $"{r.SensorId} {(r.Value != 0 ? "open" : "closed")}",
+            IntentAnswer.Temperature => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} temperature {Math.Round(r.Value, 1)} °C"),
+            IntentAnswer.Humidity => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} humidity {Math.Round(r.Value)} %"),
+            IntentAnswer.DoorOpen => $"{r.SensorId} {IntentAnswer.DoorState(r.Value)}",
             _ => string.Create(CultureInfo.InvariantCulture, $"{r.SensorId} {r.Reading} {Math.Round(r.Value, 1)}"),
         }));
         return $"{ReadingsPrefix}{line}.\n{utterance}";

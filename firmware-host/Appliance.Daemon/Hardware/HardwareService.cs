@@ -42,7 +42,11 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
         board.PushToTalk.Opened += OnReleased;
         foreach (var (spec, contact) in board.Doors)
         {
-            EventHandler changed = (_, _) => PublishDoor(spec.Id, contact);
+            EventHandler changed = (_, _) =>
+            {
+                HardwareLog.Door(logger, spec.Id, contact.IsClosed ? "closed" : "open");
+                PublishDoor(spec.Id, contact);
+            };
             contact.Closed += changed;
             contact.Opened += changed;
             _doorHandlers.Add((contact, changed));
@@ -112,19 +116,14 @@ internal sealed class HardwareService(BoardHardware board, MqttConnection mqtt, 
 
         foreach (var (spec, contact) in board.Doors)
         {
-            PublishDoor(spec.Id, contact, changed: false);
+            PublishDoor(spec.Id, contact);
         }
     }
 
-    private void PublishDoor(string doorId, DebouncedSwitch contact, bool changed = true)
+    /// <summary>Keeps the door's state as its latest reading and publishes it.</summary>
+    private void PublishDoor(string doorId, DebouncedSwitch contact)
     {
-        var open = !contact.IsClosed;
-        if (changed)
-        {
-            HardwareLog.Door(logger, doorId, open ? "open" : "closed");
-        }
-
-        var reading = new TelemetryReading { Sensor = doorId, Type = "door", At = time.GetUtcNow(), Open = open };
+        var reading = new TelemetryReading { Sensor = doorId, Type = TelemetryReading.DoorType, At = time.GetUtcNow(), Open = !contact.IsClosed };
         readings.Record(reading);
         Enqueue(() => mqtt.TryPublishAsync(Channels.Telemetry, Topics.Telemetry(device.DeviceId), reading, _stopping.Token));
     }

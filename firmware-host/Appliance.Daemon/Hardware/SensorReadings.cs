@@ -28,8 +28,8 @@ internal sealed class SensorReadings : ISensorReadings
 
     private static double? Value(TelemetryReading latest, string reading) => latest.Error is not null ? null : reading switch
     {
-        "temperature" => latest.TemperatureC,
-        "humidity" => latest.HumidityPercent,
+        IntentAnswer.Temperature => latest.TemperatureC,
+        IntentAnswer.Humidity => latest.HumidityPercent,
         IntentAnswer.DoorOpen => latest.Open is { } open ? (open ? 1 : 0) : null,
         _ => null,
     };

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using System.Threading.Channels;
 using Appliance.Contracts;
@@ -413,7 +412,7 @@ internal sealed class OtaService : BackgroundService
         OtaAnnouncement? announcement;
         try
         {
-            announcement = JsonSerializer.Deserialize(message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray(), Channels.OtaAnnouncement.PayloadInfo);
+            announcement = Channels.OtaAnnouncement.Deserialize(message.Payload);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {

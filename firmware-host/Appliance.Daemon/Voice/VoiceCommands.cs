@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -392,7 +391,7 @@ internal sealed class VoiceCommands : IDisposable
 
         try
         {
-            handled = JsonSerializer.Deserialize(message.Payload.IsSingleSegment ? message.Payload.FirstSpan : message.Payload.ToArray(), Channels.VoiceHandled.PayloadInfo);
+            handled = Channels.VoiceHandled.Deserialize(message.Payload);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
@@ -455,9 +454,6 @@ internal static partial class VoiceLog
     [LoggerMessage(7006, LogLevel.Information, "The reply playing was cut off: the user spoke again")]
     public static partial void BargeIn(ILogger logger);
 
-    [LoggerMessage(7010, LogLevel.Information, "Heard '{Text}' while a reply played: {Verdict}")]
-    public static partial void HeardDuringReply(ILogger logger, string text, string verdict);
-
     [LoggerMessage(7007, LogLevel.Information, "Utterance {UtteranceId}: the appliance's acknowledgement of {Intent}: {Outcome}")]
     public static partial void Handled(ILogger logger, string utteranceId, string intent, string outcome);
 
@@ -466,4 +462,7 @@ internal static partial class VoiceLog
 
     [LoggerMessage(7009, LogLevel.Warning, "Utterance {UtteranceId}: its acknowledgement came after the reply was said, or no intent of it waits for one")]
     public static partial void HandledLate(ILogger logger, string utteranceId);
+
+    [LoggerMessage(7010, LogLevel.Information, "Heard '{Text}' while a reply played: {Verdict}")]
+    public static partial void HeardDuringReply(ILogger logger, string text, string verdict);
 }

@@ -125,12 +125,6 @@ internal static class SpokenPathBenchmark
             template.Add(intent);
         }
 
-        return new SpokenPathReport(Phrase, spoken.Samples.Length / 16000.0, trailingSilenceMs, Median(transcripts), Median(template), Median(llm));
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
+        return new SpokenPathReport(Phrase, spoken.Samples.Length / 16000.0, trailingSilenceMs, VoiceBenchmark.Median(transcripts), VoiceBenchmark.Median(template), VoiceBenchmark.Median(llm));
     }
 }

@@ -212,7 +212,8 @@ internal static class VoiceBenchmark
         return (completed!.Usage.TimeToFirstToken?.TotalMilliseconds ?? total, total, completed.Usage);
     }
 
-    private static double Median(List<double> values) => Percentile(values, 0.5);
+    /// <summary>The median of <paramref name="values"/> (the upper one of an even count); 0 for none.</summary>
+    internal static double Median(List<double> values) => Percentile(values, 0.5);
 
     private static double Percentile(List<double> values, double fraction)
     {
