@@ -1,4 +1,5 @@
 using Appliance.Inference;
+using Appliance.ModelForge.Llm;
 using Appliance.Profiles;
 
 namespace Appliance.Llm.Tests;
@@ -20,6 +21,31 @@ public sealed class ModelLoadTests(ForgedModels models)
         Assert.True(status.WeightBytes > 200_000);
         Assert.Equal(status.WeightBytes + (512 * 256), status.EstimatedBytes);
         Assert.Equal("tiny", service.DefaultModelId);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_model_with_an_int4_embedding_loads_in_fewer_bytes_and_answers_as_its_float_twin(bool tied)
+    {
+        var preset = LlmPreset.Tiny with { TieWordEmbeddings = tied };
+        var name = tied ? "tied" : "untied";
+        var floatFolder = Path.Combine(models.Root, name + "-float-embedding");
+        var int4Folder = Path.Combine(models.Root, name + "-int4-embedding");
+        LlmForge.Write(preset, 42, floatFolder);
+        LlmForge.Write(preset, 42, int4Folder, new LlmForgeOptions { Embedding = LlmEmbeddingFormat.Int4 });
+
+        await using var service = new LlmService(ForgedModels.Options());
+        var floatStatus = await service.LoadModelAsync(new ModelSpec { Id = "float", Path = floatFolder });
+        var int4Status = await service.LoadModelAsync(new ModelSpec { Id = "int4", Path = int4Folder });
+        Assert.Equal(LlmModelState.Loaded, int4Status.State);
+        Assert.True(int4Status.WeightBytes < floatStatus.WeightBytes, $"int4 {int4Status.WeightBytes} bytes, float {floatStatus.WeightBytes}");
+
+        int[] prompt = [.. Enumerable.Range(0, 40).Select(i => 100 + (i * 37 % 300))];
+        var expected = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "float", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+        var actual = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "int4", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+        Assert.Equal(16, actual.Completed.TokenIds!.Count);
+        Assert.Equal(expected.Completed.TokenIds, actual.Completed.TokenIds);
     }
 
     [Fact]

@@ -29,17 +29,29 @@ public sealed class GgufLlamaSharpTests(ForgedTinyModel model, ITestOutputHelper
     [Fact]
     public void TinyGgufLoadsInLlamaCppAndDecodesLikeGenAi()
     {
-        var parameters = new ModelParams(model.Forged.GgufPath!) { ContextSize = 128, GpuLayerCount = 0 };
+        var (promptIds, generated, vocabulary) = Greedy(model.Forged.GgufPath!, Prompt, NewTokens);
+        var reference = GenAiGreedy.Generate(model.Directory, Prompt, NewTokens);
+        output.WriteLine($"llama.cpp prompt [{string.Join(", ", promptIds)}] generated [{string.Join(", ", generated)}]");
+        output.WriteLine($"GenAI     prompt [{string.Join(", ", reference.PromptIds)}] generated [{string.Join(", ", reference.GeneratedIds)}]");
+        Assert.Equal(LlmPreset.Tiny.VocabSize, vocabulary);
+        Assert.Equal(reference.PromptIds, promptIds);
+        Assert.Equal(reference.GeneratedIds, generated);
+    }
+
+    /// <summary>llama.cpp's prompt ids, greedy ids and vocabulary size for a GGUF, on the CPU.</summary>
+    internal static (int[] PromptIds, int[] GeneratedIds, int VocabularySize) Greedy(string ggufPath, string prompt, int newTokens)
+    {
+        var parameters = new ModelParams(ggufPath) { ContextSize = 128, GpuLayerCount = 0 };
         using var weights = LLamaWeights.LoadFromFile(parameters);
         using var context = weights.CreateContext(parameters);
-        var prompt = context.Tokenize(Prompt, addBos: false, special: true);
+        var promptIds = context.Tokenize(prompt, addBos: false, special: true);
 
         var generated = new List<int>();
         var batch = new LLamaBatch();
-        batch.AddRange(prompt, 0, LLamaSeqId.Zero, true);
+        batch.AddRange(promptIds, 0, LLamaSeqId.Zero, true);
         using var sampler = new GreedySamplingPipeline();
-        var position = prompt.Length;
-        for (var i = 0; i < NewTokens; i++)
+        var position = promptIds.Length;
+        for (var i = 0; i < newTokens; i++)
         {
             Assert.Equal(DecodeResult.Ok, context.Decode(batch));
             var token = sampler.Sample(context.NativeHandle, batch.TokenCount - 1);
@@ -48,11 +60,6 @@ public sealed class GgufLlamaSharpTests(ForgedTinyModel model, ITestOutputHelper
             batch.Add(token, position++, LLamaSeqId.Zero, true);
         }
 
-        var reference = GenAiGreedy.Generate(model.Directory, Prompt, NewTokens);
-        output.WriteLine($"llama.cpp prompt [{string.Join(", ", prompt.Select(t => (int)t))}] generated [{string.Join(", ", generated)}]");
-        output.WriteLine($"GenAI     prompt [{string.Join(", ", reference.PromptIds)}] generated [{string.Join(", ", reference.GeneratedIds)}]");
-        Assert.Equal(LlmPreset.Tiny.VocabSize, weights.Vocab.Count);
-        Assert.Equal(reference.PromptIds, prompt.Select(t => (int)t));
-        Assert.Equal(reference.GeneratedIds, generated);
+        return ([.. promptIds.Select(t => (int)t)], [.. generated], weights.Vocab.Count);
     }
 }

@@ -21,32 +21,40 @@ public sealed class TransformersJsParityTests(ForgedTinyModel model, ITestOutput
     [InlineData("Turn on the kitchen lights and set the oven to 180 degrees.")]
     public void TransformersJsAgreesWithGenAiTokenForToken(string prompt)
     {
-        var node = RunNode(prompt);
+        var node = ParityHarness.Greedy(model.Directory, prompt, NewTokens);
         var genAi = GenAiGreedy.Generate(model.Directory, prompt, NewTokens);
         output.WriteLine($"transformers.js: {node.RootElement.GetRawText()}");
         output.WriteLine($"GenAI prompt [{string.Join(", ", genAi.PromptIds)}] generated [{string.Join(", ", genAi.GeneratedIds)}]");
 
-        Assert.Equal(genAi.PromptIds, node.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
-        Assert.Equal(genAi.GeneratedIds, node.RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(genAi.PromptIds, ParityHarness.Ids(node, "prompt_ids"));
+        Assert.Equal(genAi.GeneratedIds, ParityHarness.Ids(node, "generated_ids"));
 
         using var genAiModel = new Model(model.Directory);
         using var tokenizer = new Tokenizer(genAiModel);
         var messages = JsonSerializer.Serialize(new[] { new { role = "user", content = prompt } });
         Assert.Equal(tokenizer.ApplyChatTemplate(null, messages, null, true), node.RootElement.GetProperty("chat").GetString());
     }
+}
 
-    private JsonDocument RunNode(string prompt)
+/// <summary>Finds tools/ModelForge/parity, checks that transformers.js is installed there and runs its scripts.</summary>
+internal static class ParityHarness
+{
+    /// <summary>
+    /// <c>node greedy.mjs</c> on a model folder: transformers.js's prompt ids, greedy ids and chat prompt as one
+    /// JSON object (<c>prompt_ids</c>, <c>generated_ids</c>, <c>chat</c>).
+    /// </summary>
+    public static JsonDocument Greedy(string modelDirectory, string prompt, int newTokens)
     {
         var start = new ProcessStartInfo("node")
         {
-            WorkingDirectory = ParityHarness.Directory(),
+            WorkingDirectory = Directory(),
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         start.ArgumentList.Add("greedy.mjs");
-        start.ArgumentList.Add(model.Directory);
+        start.ArgumentList.Add(modelDirectory);
         start.ArgumentList.Add(prompt);
-        start.ArgumentList.Add(NewTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(newTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
@@ -54,11 +62,11 @@ public sealed class TransformersJsParityTests(ForgedTinyModel model, ITestOutput
         Assert.True(process.ExitCode == 0, $"node greedy.mjs failed ({process.ExitCode}): {stderr.Result}");
         return JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
     }
-}
 
-/// <summary>Finds tools/ModelForge/parity and checks that transformers.js is installed there.</summary>
-internal static class ParityHarness
-{
+    /// <summary>The ids of a JSON array property of <see cref="Greedy"/>'s answer.</summary>
+    public static IEnumerable<int> Ids(JsonDocument answer, string property) =>
+        answer.RootElement.GetProperty(property).EnumerateArray().Select(e => e.GetInt32());
+
     public static string Directory()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -12,6 +12,11 @@ presetOption.AcceptOnlyFromAmong([.. LlmPreset.All.Select(p => p.Name)]);
 var seedOption = new Option<long>("--seed") { Description = "Seed of the random weights", DefaultValueFactory = _ => 42 };
 var outOption = new Option<DirectoryInfo>("--out") { Description = "Model folder to write", Required = true };
 var ggufOption = new Option<bool>("--gguf") { Description = "Also write a Q4_0 GGUF of the same weights" };
+var embeddingOption = new Option<LlmEmbeddingFormat>("--embedding")
+{
+    Description = "How the embedding table is stored: Dequantized (float32, the builder's default) or Int4 (GatherBlockQuantized; shared with the LM head when the preset ties them)",
+    DefaultValueFactory = _ => LlmEmbeddingFormat.Dequantized,
+};
 var contextOption = new Option<int?>("--context") { Description = "Context length instead of the preset's (rotary cache and search max_length)" };
 contextOption.Validators.Add(result =>
 {
@@ -27,6 +32,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     seedOption,
     outOption,
     ggufOption,
+    embeddingOption,
     contextOption,
 };
 llm.SetAction(parseResult =>
@@ -45,7 +51,12 @@ llm.SetAction(parseResult =>
     var seed = parseResult.GetValue(seedOption);
     var progress = new SynchronousProgress(p =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{p.Completed}/{p.Total}] {p.Part}")));
-    var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions { WriteGguf = parseResult.GetValue(ggufOption), Progress = progress });
+    var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
+    {
+        WriteGguf = parseResult.GetValue(ggufOption),
+        Embedding = parseResult.GetValue(embeddingOption),
+        Progress = progress,
+    });
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Forged {preset.Name} (seed {seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));

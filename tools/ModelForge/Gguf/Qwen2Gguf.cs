@@ -35,7 +35,11 @@ internal static class Qwen2Gguf
         }
 
         tensors.Add(new("output_norm.weight", [h], GgmlType.F32));
-        tensors.Add(new("output.weight", [h, preset.VocabSize], GgmlType.Q4_0));
+        if (!preset.TieWordEmbeddings)
+        {
+            tensors.Add(new("output.weight", [h, preset.VocabSize], GgmlType.Q4_0));
+        }
+
         return tensors;
     }
 

@@ -5,9 +5,29 @@ using Google.Protobuf;
 
 namespace Appliance.ModelForge.Llm;
 
+/// <summary>How the forge stores the token embedding table in the ONNX model.</summary>
+public enum LlmEmbeddingFormat
+{
+    /// <summary>
+    /// A float32 table read by <c>Gather</c>, as ONNX Runtime GenAI's model builder keeps it by default: 4 bytes per
+    /// weight (933 MB for the 1.5B shapes). With tied embeddings the LM head is a second, int4 copy of the same codes.
+    /// </summary>
+    Dequantized,
+
+    /// <summary>
+    /// The table's 4-bit codes and float block scales read by <c>com.microsoft.GatherBlockQuantized</c> (block 32,
+    /// symmetric), about 0.63 bytes per weight. With tied embeddings the embedding and the LM head's
+    /// <c>MatMulNBits</c> read one shared initializer, as the builder's shared int4 embeddings do.
+    /// </summary>
+    Int4,
+}
+
 /// <summary>Options of <see cref="LlmForge.Write"/>.</summary>
 public sealed record LlmForgeOptions
 {
+    /// <summary>How the embedding table is stored; the function computed is the same either way.</summary>
+    public LlmEmbeddingFormat Embedding { get; init; } = LlmEmbeddingFormat.Dequantized;
+
     /// <summary>Also write <see cref="LlmForge.GgufFileName"/>, a Q4_0 GGUF of the same weights, for llama.cpp.</summary>
     public bool WriteGguf { get; init; }
 
@@ -80,8 +100,13 @@ public static class LlmForge
             var onnx = new Qwen2OnnxModel(preset, graph);
             var total = preset.NumHiddenLayers + 2;
 
-            var embedding = DecoderLayerWeights.Linear(seed, "model.embed_tokens", preset.VocabSize, preset.HiddenSize);
-            onnx.Embedding(embedding);
+            // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes; a tied
+            // table is the LM head too, so it is drawn with the head's spread (the first RMSNorm evens it out).
+            var headDeviation = 4.0 / Math.Sqrt(preset.HiddenSize);
+            var embedding = preset.TieWordEmbeddings
+                ? DecoderLayerWeights.Linear(seed, "model.embed_tokens", preset.VocabSize, preset.HiddenSize, headDeviation)
+                : DecoderLayerWeights.Linear(seed, "model.embed_tokens", preset.VocabSize, preset.HiddenSize);
+            onnx.Embedding(embedding, options.Embedding);
             gguf?.WriteTensor("token_embd.weight", embedding.WriteGgufQ4_0);
             options.Progress?.Report(new LlmForgeProgress(1, total, "embedding"));
 
@@ -98,11 +123,14 @@ public static class LlmForge
             }
 
             var finalNorm = DecoderLayerWeights.Norm(seed, "model.norm", preset.HiddenSize);
-            // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes.
-            var lmHead = DecoderLayerWeights.Linear(seed, "lm_head", preset.VocabSize, preset.HiddenSize, 4.0 / Math.Sqrt(preset.HiddenSize));
+            var lmHead = preset.TieWordEmbeddings ? embedding : DecoderLayerWeights.Linear(seed, "lm_head", preset.VocabSize, preset.HiddenSize, headDeviation);
             onnx.Head(finalNorm, lmHead);
             gguf?.WriteTensor("output_norm.weight", s => WriteFloats(s, finalNorm));
-            gguf?.WriteTensor("output.weight", lmHead.WriteGgufQ4_0);
+            if (!preset.TieWordEmbeddings)
+            {
+                gguf?.WriteTensor("output.weight", lmHead.WriteGgufQ4_0); // a tied GGUF has none: llama.cpp reads token_embd
+            }
+
             gguf?.Complete();
             options.Progress?.Report(new LlmForgeProgress(total, total, "head"));
 

@@ -17,6 +17,10 @@ namespace Appliance.ModelForge.Llm;
 /// <param name="RmsNormEpsilon">RMSNorm epsilon.</param>
 /// <param name="BpeMergeCount">Merges learned on the built-in corpus; the rest of the vocabulary is padding.</param>
 /// <param name="SpecialTokenBaseId">Id of <c>&lt;｜end▁of▁sentence｜&gt;</c>; the other special tokens follow it.</param>
+/// <param name="TieWordEmbeddings">
+/// The LM head is the embedding table (<c>tie_word_embeddings</c> in the Hugging Face config), as in Qwen2.5-0.5B;
+/// the DeepSeek-R1 distills have their own LM head.
+/// </param>
 public sealed record LlmPreset(
     string Name,
     int HiddenSize,
@@ -30,7 +34,8 @@ public sealed record LlmPreset(
     double RopeTheta,
     double RmsNormEpsilon,
     int BpeMergeCount,
-    int SpecialTokenBaseId)
+    int SpecialTokenBaseId,
+    bool TieWordEmbeddings = false)
 {
     /// <summary>A few-MB model for tests: loads in well under a second.</summary>
     public static LlmPreset Tiny { get; } = new(
@@ -83,7 +88,8 @@ public sealed record LlmPreset(
         RopeTheta: 1000000,
         RmsNormEpsilon: 1e-6,
         BpeMergeCount: 2000,
-        SpecialTokenBaseId: 151643);
+        SpecialTokenBaseId: 151643,
+        TieWordEmbeddings: true);
 
     /// <summary>Every preset, by name.</summary>
     public static IReadOnlyList<LlmPreset> All { get; } = [Tiny, R1DistillQwen15B, Qwen25Instruct05B];

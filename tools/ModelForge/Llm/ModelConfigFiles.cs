@@ -102,7 +102,7 @@ internal static class ModelConfigFiles
             ["rms_norm_eps"] = preset.RmsNormEpsilon,
             ["rope_theta"] = preset.RopeTheta,
             ["sliding_window"] = null,
-            ["tie_word_embeddings"] = false,
+            ["tie_word_embeddings"] = preset.TieWordEmbeddings,
             ["torch_dtype"] = "float32",
             ["use_cache"] = true,
             ["use_sliding_window"] = false,

@@ -40,19 +40,24 @@ internal sealed class OnnxGraphBuilder
     /// An int64 constant named as the GenAI builder names them (<c>/model/constants/INT64/[1]</c> for a 1-D
     /// tensor, <c>/model/constants/INT64/1</c> for a scalar), made once and shared.
     /// </summary>
-    public string Int64Constant(long value, bool vector)
+    public string Int64Constant(long value, bool vector) => vector ? Int64Vector(value) : Int64Tensor([value], scalar: true);
+
+    /// <summary>A 1-D int64 constant (a shape, for example), named <c>/model/constants/INT64/[a, b]</c>, made once and shared.</summary>
+    public string Int64Vector(params long[] values) => Int64Tensor(values, scalar: false);
+
+    private string Int64Tensor(long[] values, bool scalar)
     {
-        var text = value.ToString(CultureInfo.InvariantCulture);
-        var name = vector ? $"/model/constants/INT64/[{text}]" : $"/model/constants/INT64/{text}";
+        var text = string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture)));
+        var name = scalar ? $"/model/constants/INT64/{text}" : $"/model/constants/INT64/[{text}]";
         if (_constants.Add(name))
         {
             var tensor = new TensorProto { Name = name, DataType = (int)DataType.Int64 };
-            if (vector)
+            if (!scalar)
             {
-                tensor.Dims.Add(1);
+                tensor.Dims.Add(values.Length);
             }
 
-            tensor.Int64Data.Add(value);
+            tensor.Int64Data.AddRange(values);
             var node = Node("Constant", name.Replace("constants", "constant_nodes", StringComparison.Ordinal), [], [name]);
             node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = tensor });
         }

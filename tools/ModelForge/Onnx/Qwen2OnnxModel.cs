@@ -8,8 +8,10 @@ namespace Appliance.ModelForge.Onnx;
 /// <summary>
 /// Emits a Qwen2 decoder as ONNX Runtime GenAI's model builder does for the CPU int4 target: packed q/k/v
 /// <c>MatMulNBits</c> plus bias, <c>GroupQueryAttention</c> with rotary embedding inside the op, Simplified and
-/// SkipSimplified RMSNorm, SwiGLU MLP (Sigmoid and Mul), an untied float embedding and an int4 LM head.
-/// Node, tensor and value names follow the builder so tools that inspect its models find the same graph.
+/// SkipSimplified RMSNorm, SwiGLU MLP (Sigmoid and Mul) and an int4 LM head. The embedding is a float table, or
+/// int4 codes read by <c>GatherBlockQuantized</c>; with tied embeddings and int4, the embedding and the LM head
+/// read one initializer. Node, tensor and value names follow the builder so tools that inspect its models find the
+/// same graph (the int4 embedding's own tensors are named <c>model.embed_tokens.qweight</c> and <c>.scales</c>).
 /// </summary>
 internal sealed class Qwen2OnnxModel
 {
@@ -23,6 +25,7 @@ internal sealed class Qwen2OnnxModel
     private string _skip = string.Empty;
     private string? _cosCache;
     private string? _sinCache;
+    private (string Weight, string Scales)? _tiedHead;
 
     public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph)
     {
@@ -53,13 +56,50 @@ internal sealed class Qwen2OnnxModel
         (_seqlensK, _totalSequenceLength) = AttentionMaskSubgraph();
     }
 
-    /// <summary>The float embedding table (dequantized from the same codes the GGUF stores).</summary>
-    public void Embedding(QuantizedMatrix table)
+    /// <summary>
+    /// The embedding: the float table dequantized from the same codes the GGUF stores, or those codes themselves
+    /// (uint8 [vocabulary, hidden / 2], two codes per byte, low nibble first, and float scales
+    /// [vocabulary, hidden / 32]) for <c>GatherBlockQuantized</c>, which computes the same values.
+    /// </summary>
+    public void Embedding(QuantizedMatrix table, LlmEmbeddingFormat format)
     {
-        var weight = _graph.AddInitializer("model.embed_tokens.weight", DataType.Float, [table.Rows, table.Columns], table.WriteDequantizedFloat);
-        const string Name = "/model/embed_tokens/Gather";
-        _graph.Node("Gather", Name, [weight, "input_ids"], [Name + "/output_0"]);
-        _root = _skip = Name + "/output_0";
+        if (format == LlmEmbeddingFormat.Dequantized)
+        {
+            var weight = _graph.AddInitializer("model.embed_tokens.weight", DataType.Float, [table.Rows, table.Columns], table.WriteDequantizedFloat);
+            const string Name = "/model/embed_tokens/Gather";
+            _graph.Node("Gather", Name, [weight, "input_ids"], [Name + "/output_0"]);
+            _root = _skip = Name + "/output_0";
+            return;
+        }
+
+        string data, scales;
+        if (_preset.TieWordEmbeddings)
+        {
+            // The LM head's MatMulNBits blob [N, K/32, 16] is the same bytes as [N, K/2]; one reshape lets both read it.
+            var head = QuantizedInitializers("lm_head.MatMul", [table]);
+            _tiedHead = head;
+            data = "/model/embed_tokens/Reshape/output_0";
+            _graph.Node("Reshape", "/model/embed_tokens/Reshape", [head.Weight, _graph.Int64Vector(table.Rows, table.Columns / 2)], [data]);
+            scales = head.Scales;
+        }
+        else
+        {
+            data = _graph.AddInitializer("model.embed_tokens.qweight", DataType.Uint8, [table.Rows, table.Columns / 2], table.WritePacked);
+            scales = _graph.AddInitializer("model.embed_tokens.scales", DataType.Float, [table.Rows, table.BlocksPerRow], table.WriteScalesAsFloat);
+        }
+
+        const string GatherName = "/model/embed_tokens/GatherBlockQuantized";
+        _graph.Node(
+            "GatherBlockQuantized",
+            GatherName,
+            [data, "input_ids", scales],
+            [GatherName + "/output_0"],
+            "com.microsoft",
+            ("bits", (long)Bits),
+            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("gather_axis", 0L),
+            ("quantize_axis", 1L));
+        _root = _skip = GatherName + "/output_0";
     }
 
     public void Layer(int layer, DecoderLayerWeights weights)
@@ -71,7 +111,10 @@ internal sealed class Qwen2OnnxModel
         _skip = Mlp(layer, weights, normed);
     }
 
-    /// <summary>The last SkipSimplifiedLayerNorm and the LM head, whose output is the graph's <c>logits</c>.</summary>
+    /// <summary>
+    /// The last SkipSimplifiedLayerNorm and the LM head, whose output is the graph's <c>logits</c>. With tied int4
+    /// embeddings the head reads the embedding's initializers and <paramref name="lmHead"/> must be that table.
+    /// </summary>
     public void Head(float[] finalNorm, QuantizedMatrix lmHead)
     {
         var layer = _preset.NumHiddenLayers;
@@ -79,7 +122,7 @@ internal sealed class Qwen2OnnxModel
         var name = $"/model/layers.{layer}/final_norm_layernorm/SkipLayerNorm";
         var output = $"/model/layers.{layer}/final_norm_layernorm/output_0";
         _graph.Node("SkipSimplifiedLayerNormalization", name, [_root, _skip, weight], [output], "com.microsoft", ("epsilon", (float)_preset.RmsNormEpsilon));
-        MatMulNBits("/lm_head/MatMul", "lm_head.MatMul", output, [lmHead], outputName: "logits");
+        MatMulNBits("/lm_head/MatMul", "lm_head.MatMul", output, [lmHead], outputName: "logits", shared: _tiedHead);
     }
 
     private (string SeqlensK, string TotalSequenceLength) AttentionMaskSubgraph()
@@ -154,11 +197,34 @@ internal sealed class Qwen2OnnxModel
     /// projection). Names follow ONNX Runtime's int4 quantizer: node <c>…/MatMul_Q4</c>, tensors
     /// <c>….weight_Q4</c> and <c>….weight_scales</c>; symmetric, so no zero points.
     /// </summary>
-    private string MatMulNBits(string nodeBase, string tensorBase, string input, QuantizedMatrix[] stacked, string? outputName = null)
+    private string MatMulNBits(string nodeBase, string tensorBase, string input, QuantizedMatrix[] stacked, string? outputName = null, (string Weight, string Scales)? shared = null)
     {
         var k = stacked[0].Columns;
         var n = stacked.Sum(m => m.Rows);
-        var blocks = k / QuantizedMatrix.BlockSize;
+        var (weight, scales) = shared ?? QuantizedInitializers(tensorBase, stacked);
+        var output = outputName ?? nodeBase + "/output_0";
+        _graph.Node(
+            "MatMulNBits",
+            nodeBase + "_Q4",
+            [input, weight, scales],
+            [output],
+            "com.microsoft",
+            ("K", (long)k),
+            ("N", (long)n),
+            ("bits", (long)Bits),
+            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("accuracy_level", (long)AccuracyLevel));
+        return output;
+    }
+
+    /// <summary>
+    /// The <c>MatMulNBits</c> weight (uint8 [N, K/32, 16]) and scales (float [N, K/32]) of the given matrices
+    /// stacked along N, named <c>….weight_Q4</c> and <c>….weight_scales</c>.
+    /// </summary>
+    private (string Weight, string Scales) QuantizedInitializers(string tensorBase, QuantizedMatrix[] stacked)
+    {
+        var n = stacked.Sum(m => m.Rows);
+        var blocks = stacked[0].BlocksPerRow;
         var weight = _graph.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [n, blocks, QuantizedMatrix.BlockSize / 2], s =>
         {
             foreach (var matrix in stacked)
@@ -173,19 +239,7 @@ internal sealed class Qwen2OnnxModel
                 matrix.WriteScalesAsFloat(s);
             }
         });
-        var output = outputName ?? nodeBase + "/output_0";
-        _graph.Node(
-            "MatMulNBits",
-            nodeBase + "_Q4",
-            [input, weight, scales],
-            [output],
-            "com.microsoft",
-            ("K", (long)k),
-            ("N", (long)n),
-            ("bits", (long)Bits),
-            ("block_size", (long)QuantizedMatrix.BlockSize),
-            ("accuracy_level", (long)AccuracyLevel));
-        return output;
+        return (weight, scales);
     }
 
     /// <summary>cos/sin caches [context_length, head_size / 2] shared by all layers (RoPE, non-interleaved).</summary>
