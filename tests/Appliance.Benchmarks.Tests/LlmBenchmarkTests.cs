@@ -3,10 +3,10 @@ using Appliance.Benchmarks;
 
 namespace Appliance.Benchmarks.Tests;
 
-/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, three engine children, reports.</summary>
+/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, four engine children, reports.</summary>
 public sealed class LlmBenchmarkTests : IDisposable
 {
-    private static readonly string[] Engines = ["bare", "service", "llama.cpp"];
+    private static readonly string[] Engines = ["bare", "service", "service-int4-embedding", "llama.cpp"];
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
 
     public LlmBenchmarkTests() => Directory.CreateDirectory(_root);
@@ -42,6 +42,11 @@ public sealed class LlmBenchmarkTests : IDisposable
         var text = await File.ReadAllTextAsync(markdown);
         Assert.All(Engines, engine => Assert.Contains($"| {engine} |", text, StringComparison.Ordinal));
         Assert.Contains("service / bare", text, StringComparison.Ordinal);
+        Assert.Contains("service-int4-embedding / llama.cpp (goal ≤ 1.00)", text, StringComparison.Ordinal);
+        Assert.True(
+            engines["service-int4-embedding"].GetProperty("peakResidentBytes").GetInt64() > 0
+            && Directory.GetFiles(Path.Combine(_root, "models"), "model.onnx.data", SearchOption.AllDirectories).Length == 2,
+            "the int4-embedding twin is forged beside the float one");
         Assert.Contains("appliance-bench llm --preset tiny", text, StringComparison.Ordinal);
     }
 

@@ -27,6 +27,7 @@ public sealed class GraphStructureTests(ForgedTinyModel model)
             Assert.Equal("com.microsoft", n.Domain);
             Assert.Equal(4, Attribute(n, "bits").I);
             Assert.Equal(32, Attribute(n, "block_size").I);
+            Assert.Equal(4, Attribute(n, "accuracy_level").I);
             var weight = _graph.Graph.Initializer.Single(t => t.Name == n.Input[1]);
             Assert.Equal((int)TensorProto.Types.DataType.Uint8, weight.DataType);
             Assert.Equal(new long[] { Attribute(n, "N").I, Attribute(n, "K").I / 32, 16 }, weight.Dims);
@@ -41,6 +42,24 @@ public sealed class GraphStructureTests(ForgedTinyModel model)
             Assert.Equal(preset.NumKeyValueHeads, Attribute(n, "kv_num_heads").I);
             Assert.Equal(["cos_cache", "sin_cache"], n.Input.Skip(7).Take(2));
         });
+    }
+
+    [Fact]
+    public void The_accuracy_level_asked_for_is_on_every_MatMulNBits_and_the_model_generates()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "modelforge-accuracy-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            LlmForge.Write(LlmPreset.Tiny, 42, folder, new LlmForgeOptions { MatMulAccuracyLevel = 1 });
+            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, LlmForge.ModelFileName))).Graph;
+            Assert.All(graph.Node.Where(n => n.OpType == "MatMulNBits"), n => Assert.Equal(1, Attribute(n, "accuracy_level").I));
+            Assert.Equal(8, GenAiGreedy.Generate(folder, "Hello, how are you?", 8).GeneratedIds.Length);
+            Assert.Throws<ArgumentOutOfRangeException>(() => LlmForge.Write(LlmPreset.Tiny, 42, folder, new LlmForgeOptions { MatMulAccuracyLevel = 5 }));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

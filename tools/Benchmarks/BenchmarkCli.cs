@@ -38,6 +38,12 @@ internal static class BenchmarkCli
         var runs = Positive("--runs", "Measured rounds, the engines taking turns (medians are reported)", 3);
         var maxSeconds = Positive("--max-seconds", "No further measured round starts once the measured rounds took this long", 300);
         var bandwidthMib = Positive("--bandwidth-mib", "Buffer streamed by the memory bandwidth measurement", 1024);
+        var accuracyLevel = new Option<int>("--accuracy-level")
+        {
+            Description = "MatMulNBits accuracy_level of the forged ONNX models: 4 (int8 compute, the GenAI builder's CPU default) or 1 (fp32 compute)",
+            DefaultValueFactory = _ => 4,
+        };
+        accuracyLevel.AcceptOnlyFromAmong("1", "4");
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file" };
         var engine = new Option<string?>("--engine") { Description = "With --child: the engine to run", Hidden = true };
@@ -46,7 +52,7 @@ internal static class BenchmarkCli
 
         var llm = new Command("llm", "Service vs bare ONNX Runtime GenAI vs llama.cpp on a forged model: prefill, decode, first token, memory, load, and the bandwidth bound")
         {
-            preset, seed, models, threads, promptTokens, decodeTokens, warmup, runs, maxSeconds, bandwidthMib, markdown, json, engine, child,
+            preset, seed, models, threads, promptTokens, decodeTokens, warmup, runs, maxSeconds, bandwidthMib, accuracyLevel, markdown, json, engine, child,
         };
         llm.SetAction(async (parse, cancellationToken) =>
         {
@@ -64,6 +70,7 @@ internal static class BenchmarkCli
                 MeasuredRounds = parse.GetValue(runs),
                 MeasuredTimeBound = TimeSpan.FromSeconds(parse.GetValue(maxSeconds)),
                 BandwidthMebibytes = parse.GetValue(bandwidthMib),
+                AccuracyLevel = parse.GetValue(accuracyLevel),
             };
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 2 || settings.TotalTokens > settings.Preset.ContextLength)
             {

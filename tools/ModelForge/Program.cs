@@ -17,6 +17,12 @@ var embeddingOption = new Option<LlmEmbeddingFormat>("--embedding")
     Description = "How the embedding table is stored: Dequantized (float32, the builder's default) or Int4 (GatherBlockQuantized; shared with the LM head when the preset ties them)",
     DefaultValueFactory = _ => LlmEmbeddingFormat.Dequantized,
 };
+var accuracyLevelOption = new Option<int>("--accuracy-level")
+{
+    Description = "MatMulNBits accuracy_level: 4 (int8 compute, the builder's CPU default) or 1 (fp32 compute)",
+    DefaultValueFactory = _ => 4,
+};
+accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
 var contextOption = new Option<int?>("--context") { Description = "Context length instead of the preset's (rotary cache and search max_length)" };
 contextOption.Validators.Add(result =>
 {
@@ -33,6 +39,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     outOption,
     ggufOption,
     embeddingOption,
+    accuracyLevelOption,
     contextOption,
 };
 llm.SetAction(parseResult =>
@@ -55,6 +62,7 @@ llm.SetAction(parseResult =>
     {
         WriteGguf = parseResult.GetValue(ggufOption),
         Embedding = parseResult.GetValue(embeddingOption),
+        MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
         Progress = progress,
     });
     Console.WriteLine(string.Create(

@@ -6,8 +6,8 @@ using Appliance.ModelForge.Llm;
 namespace Appliance.Benchmarks.Llm;
 
 /// <summary>
-/// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF) when the folder lacks
-/// it, and fixes the generation length every engine must reach.
+/// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF, and again with an int4
+/// embedding) when the folder lacks it, and fixes the generation length every engine must reach.
 /// </summary>
 internal static class BenchModelCache
 {
@@ -18,8 +18,10 @@ internal static class BenchModelCache
 
     public static void Prepare(LlmBenchSettings settings, Action<string> progress)
     {
-        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, settings.AccuracyLevel, progress);
         SetMinLength(settings.ModelDirectory, settings.TotalTokens);
+        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, settings.AccuracyLevel, progress);
+        SetMinLength(settings.Int4EmbeddingModelDirectory, settings.TotalTokens);
     }
 
     /// <summary>
@@ -30,25 +32,29 @@ internal static class BenchModelCache
     public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress)
     {
         var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed);
-        EnsureForged(preset, seed, directory, progress);
+        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, new LlmForgeOptions().MatMulAccuracyLevel, progress);
         SetMinLength(directory, 0);
         return directory;
     }
 
-    private static void EnsureForged(LlmPreset preset, long seed, string directory, Action<string> progress)
+    // The float-embedding folder carries the GGUF for llama.cpp; the int4 one is only for the ONNX engines.
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, int accuracyLevel, Action<string> progress)
     {
+        var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}}}""");
-        if (File.Exists(marker) && File.ReadAllText(marker) == expected && File.Exists(Path.Combine(directory, LlmForge.GgufFileName)))
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}}}""");
+        if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
-            progress($"Using the forged {preset.Name} (seed {seed}) in {directory}");
+            progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding) in {directory}");
         }
         else
         {
-            progress($"Forging {preset.Name} (seed {seed}) into {directory}");
+            progress($"Forging {preset.Name} (seed {seed}, {embedding} embedding) into {directory}");
             var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
             {
-                WriteGguf = true,
+                WriteGguf = withGguf,
+                Embedding = embedding,
+                MatMulAccuracyLevel = accuracyLevel,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
             });
             File.WriteAllText(marker, expected);

@@ -49,6 +49,7 @@ internal static class EngineChild
     private static async Task<ILlmEngine> LoadAsync(LlmBenchSettings settings, LlmEngineKind kind) => kind switch
     {
         LlmEngineKind.Service => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens).ConfigureAwait(false),
+        LlmEngineKind.ServiceInt4Embedding => await ServiceEngine.LoadAsync(settings.Int4EmbeddingModelDirectory, settings.Threads, settings.TotalTokens).ConfigureAwait(false),
         LlmEngineKind.Bare => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens),
         LlmEngineKind.LlamaCpp => LlamaCppEngine.Load(settings.GgufPath, settings.Threads, settings.PromptTokens, settings.TotalTokens),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),

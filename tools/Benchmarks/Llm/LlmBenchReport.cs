@@ -58,6 +58,20 @@ internal sealed record LlmBenchReport(
 
     public double LlamaOverServicePrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.Service, e => e.PrefillTokensPerSecond);
 
+    public double Int4EmbeddingOverServiceDecode => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.Service, e => e.DecodeTokensPerSecond);
+
+    public double Int4EmbeddingOverServicePrefill => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.Service, e => e.PrefillTokensPerSecond);
+
+    public double LlamaOverInt4EmbeddingDecode => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServiceInt4Embedding, e => e.DecodeTokensPerSecond);
+
+    public double LlamaOverInt4EmbeddingPrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServiceInt4Embedding, e => e.PrefillTokensPerSecond);
+
+    /// <summary>Peak RSS of the service with the int4 embedding over llama.cpp's (goal: at most 1).</summary>
+    public double Int4EmbeddingOverLlamaPeakMemory => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
+
+    /// <summary>Peak RSS of the service with the float embedding over llama.cpp's.</summary>
+    public double ServiceOverLlamaPeakMemory => Ratio(LlmEngineKind.Service, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
+
     public EngineResult Engine(LlmEngineKind kind) => Engines.Single(e => e.Engine == kind.CliName());
 
     /// <summary>The engine's decode speed as a fraction of the bound for the format it reads.</summary>

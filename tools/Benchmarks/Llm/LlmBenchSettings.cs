@@ -36,7 +36,14 @@ internal sealed record LlmBenchSettings
     /// <summary>Size of the buffer streamed by the bandwidth measurement.</summary>
     public int BandwidthMebibytes { get; init; } = 1024;
 
-    public string ModelDirectory => ModelDirectoryOf(CacheDirectory, Preset, Seed);
+    /// <summary><c>accuracy_level</c> of the forged models' <c>MatMulNBits</c> (4: int8 compute, 1: fp32 compute).</summary>
+    public int AccuracyLevel { get; init; } = 4;
+
+    public string ModelDirectory =>
+        ModelDirectoryOf(CacheDirectory, Preset, Seed) + (AccuracyLevel == 4 ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"));
+
+    /// <summary>The same weights with the embedding table as int4 codes (<see cref="LlmEmbeddingFormat.Int4"/>), without a GGUF.</summary>
+    public string Int4EmbeddingModelDirectory => ModelDirectory + "-int4-embedding";
 
     public string GgufPath => Path.Combine(ModelDirectory, LlmForge.GgufFileName);
 
@@ -67,6 +74,7 @@ internal sealed record LlmBenchSettings
         "--threads", Invariant(Threads),
         "--prompt-tokens", Invariant(PromptTokens),
         "--decode-tokens", Invariant(DecodeTokens),
+        "--accuracy-level", Invariant(AccuracyLevel),
         "--engine", engine.CliName(),
         "--child",
     ];

@@ -1,10 +1,16 @@
 namespace Appliance.Benchmarks.Llm;
 
-/// <summary>The three ways the benchmark generates with the same model.</summary>
+/// <summary>The ways the benchmark generates with the same weights.</summary>
 internal enum LlmEngineKind
 {
     /// <summary>Our <c>LlmService</c> end to end: queue, generation thread, event stream.</summary>
     Service,
+
+    /// <summary>
+    /// Our <c>LlmService</c> on the same weights with the embedding table stored as int4 codes for
+    /// <c>GatherBlockQuantized</c> instead of float32 (the same logits): what the table's layout costs in memory.
+    /// </summary>
+    ServiceInt4Embedding,
 
     /// <summary>A bare ONNX Runtime GenAI generator loop on the same folder: the floor of the service's overhead.</summary>
     Bare,
@@ -16,11 +22,12 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.Service, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.Service, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
         LlmEngineKind.Service => "service",
+        LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
         LlmEngineKind.Bare => "bare",
         LlmEngineKind.LlamaCpp => "llama.cpp",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),

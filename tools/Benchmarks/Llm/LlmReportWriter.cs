@@ -10,7 +10,7 @@ internal static class LlmReportWriter
     private static readonly string[] EngineHeader =
         ["engine", "runs", "load (s)", "peak RSS (MiB)", "first token (s)", "prefill (tok/s)", "decode (tok/s)", "decode ÷ bound"];
 
-    private static readonly string[] RatioHeader = ["ratio", "decode", "prefill"];
+    private static readonly string[] RatioHeader = ["ratio", "decode", "prefill", "peak RSS"];
 
     public static void WriteConsole(LlmBenchReport report, IAnsiConsole console)
     {
@@ -46,6 +46,8 @@ internal static class LlmReportWriter
             + "Prefill: prompt tokens ÷ first-token time. Decode: generated tokens after the first ÷ the time after the first "
             + "(for the service, to the arrival of `LlmCompleted`). Decode ÷ bound: decode tokens/s over bandwidth ÷ bytes per token "
             + "(the GGUF count for llama.cpp); near 100 % an engine streams its weights at the measured bandwidth. Peak RSS: the child's `VmHWM`, mapped model files included. "
+            + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
+            + "`GatherBlockQuantized` instead of float32 (the same logits, to the bit). "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "
             + "one embedding row and the KV cache at the mean decode context, counted from the ONNX graph's stored tensors; for the GGUF "
             + "the same matrices as Q4_0 (18 bytes per 32 weights) and an fp16 KV cache. Activations and logits are not counted. "
@@ -70,9 +72,13 @@ internal static class LlmReportWriter
 
     private static List<string[]> RatioRows(LlmBenchReport report) =>
     [
-        [Invariant($"service / bare (target ≥ {LlmBenchReport.ServiceDecodeTarget:F2} decode)"), Invariant($"{report.ServiceOverBareDecode:F3}"), Invariant($"{report.ServiceOverBarePrefill:F3}")],
-        ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}")],
-        ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}")],
+        [Invariant($"service / bare (target ≥ {LlmBenchReport.ServiceDecodeTarget:F2} decode)"), Invariant($"{report.ServiceOverBareDecode:F3}"), Invariant($"{report.ServiceOverBarePrefill:F3}"), ""],
+        ["service-int4-embedding / service", Invariant($"{report.Int4EmbeddingOverServiceDecode:F3}"), Invariant($"{report.Int4EmbeddingOverServicePrefill:F3}"), ""],
+        ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}"), ""],
+        ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}"), ""],
+        ["llama.cpp / service-int4-embedding", Invariant($"{report.LlamaOverInt4EmbeddingDecode:F3}"), Invariant($"{report.LlamaOverInt4EmbeddingPrefill:F3}"), ""],
+        ["service / llama.cpp", "", "", Invariant($"{report.ServiceOverLlamaPeakMemory:F3}")],
+        ["service-int4-embedding / llama.cpp (goal ≤ 1.00)", "", "", Invariant($"{report.Int4EmbeddingOverLlamaPeakMemory:F3}")],
     ];
 
     private static string Bound(LlmBenchReport report)

@@ -25,6 +25,13 @@ public enum LlmEmbeddingFormat
 /// <summary>Options of <see cref="LlmForge.Write"/>.</summary>
 public sealed record LlmForgeOptions
 {
+    /// <summary>
+    /// <c>accuracy_level</c> of every <c>MatMulNBits</c>: 4 (int8 compute, the GenAI builder's default for the CPU
+    /// execution provider) or 1 (fp32 compute); 0, 2 and 3 are also valid. ONNX Runtime's CPU kernels pack the weights
+    /// differently for each: at 4 each 32-weight block keeps a float scale and a float block sum, at 1 only the scale.
+    /// </summary>
+    public int MatMulAccuracyLevel { get; init; } = 4;
+
     /// <summary>How the embedding table is stored; the function computed is the same either way.</summary>
     public LlmEmbeddingFormat Embedding { get; init; } = LlmEmbeddingFormat.Dequantized;
 
@@ -82,6 +89,7 @@ public static class LlmForge
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= new LlmForgeOptions();
+        ArgumentOutOfRangeException.ThrowIfNotEqual(options.MatMulAccuracyLevel is >= 0 and <= 4, true, nameof(options.MatMulAccuracyLevel));
         var stopwatch = Stopwatch.StartNew();
         Directory.CreateDirectory(directory);
 
@@ -97,7 +105,7 @@ public static class LlmForge
         using (var gguf = ggufPath is null ? null : new GgufWriter(ggufPath, Qwen2Gguf.Metadata(preset, tokenizer, seed), Qwen2Gguf.Tensors(preset)))
         {
             var graph = new OnnxGraphBuilder(data);
-            var onnx = new Qwen2OnnxModel(preset, graph);
+            var onnx = new Qwen2OnnxModel(preset, graph, options.MatMulAccuracyLevel);
             var total = preset.NumHiddenLayers + 2;
 
             // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes; a tied

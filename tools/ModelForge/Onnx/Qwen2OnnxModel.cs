@@ -16,8 +16,8 @@ namespace Appliance.ModelForge.Onnx;
 internal sealed class Qwen2OnnxModel
 {
     private const int Bits = 4;
-    private const int AccuracyLevel = 4; // the builder's default for the CPU execution provider
     private readonly LlmPreset _preset;
+    private readonly int _accuracyLevel;
     private readonly OnnxGraphBuilder _graph;
     private readonly string _seqlensK;
     private readonly string _totalSequenceLength;
@@ -27,7 +27,10 @@ internal sealed class Qwen2OnnxModel
     private string? _sinCache;
     private (string Weight, string Scales)? _tiedHead;
 
-    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph)
+    /// <param name="preset">The shapes.</param>
+    /// <param name="graph">Where the nodes and initializers go.</param>
+    /// <param name="accuracyLevel"><c>MatMulNBits</c>' <c>accuracy_level</c>: the lowest precision its inputs may be computed in (1 fp32, 4 int8).</param>
+    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -36,6 +39,7 @@ internal sealed class Qwen2OnnxModel
 
         _preset = preset;
         _graph = graph;
+        _accuracyLevel = accuracyLevel;
         var kvShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "past_sequence_length", (long)preset.HeadSize };
         var presentShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "total_sequence_length", (long)preset.HeadSize };
         graph.AddInput("input_ids", DataType.Int64, "batch_size", "sequence_length");
@@ -213,7 +217,7 @@ internal sealed class Qwen2OnnxModel
             ("N", (long)n),
             ("bits", (long)Bits),
             ("block_size", (long)QuantizedMatrix.BlockSize),
-            ("accuracy_level", (long)AccuracyLevel));
+            ("accuracy_level", (long)_accuracyLevel));
         return output;
     }
 
