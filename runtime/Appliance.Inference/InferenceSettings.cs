@@ -2,6 +2,26 @@ using Appliance.Profiles;
 
 namespace Appliance.Inference;
 
+/// <summary>When the idle threads of an ONNX Runtime session's pools busy-wait for work instead of sleeping.</summary>
+public enum SpinPolicy
+{
+    /// <summary>Never spin: idle threads sleep at once. The default.</summary>
+    Never,
+
+    /// <summary>
+    /// Spin only inside a run: between the parallel sections of one graph run the idle threads spin, and when the run
+    /// returns they stop (<c>session.intra_op.allow_spinning</c> and <c>session.force_spinning_stop</c>): what a run
+    /// gains from spinning, with nothing burnt between runs. For a session that has cores to itself.
+    /// </summary>
+    WithinRun,
+
+    /// <summary>
+    /// Spin inside and between runs, ONNX Runtime's own default: between two runs (while an answer is streamed out, or
+    /// between Whisper's windows) the pool burns the cores the rest of the board needs.
+    /// </summary>
+    Always,
+}
+
 /// <summary>
 /// How ONNX Runtime sessions are created on this board: the profile's execution-provider chain, the threads each
 /// session may use, and whether idle threads spin. Immutable; the same settings serve plain ONNX Runtime sessions
@@ -19,10 +39,10 @@ public sealed record InferenceSettings
     public int InterOpThreads { get; init; }
 
     /// <summary>
-    /// Let idle intra-op and inter-op threads spin waiting for work. Off by default: spinning buys a little latency per
-    /// run but burns processor time that the rest of a small board (audio ingest, other sessions) needs.
+    /// When idle intra-op and inter-op threads spin (see <see cref="SpinPolicy"/>). Never by default: on a small board
+    /// speech and the LLM share the cores, and spinning pools take them from each other.
     /// </summary>
-    public bool AllowSpinning { get; init; }
+    public SpinPolicy Spinning { get; init; } = SpinPolicy.Never;
 
     /// <summary>The providers offered by the ONNX Runtime in this process (replaceable in tests).</summary>
     public Func<IReadOnlyCollection<string>> InstalledProviders { get; init; } = static () => [.. ExecutionProviderSelector.InstalledProviders()];
@@ -42,11 +62,12 @@ public sealed record InferenceSettings
     /// <summary>The ONNX Runtime session configuration entries these settings stand for (the spin policy), by key.</summary>
     public IReadOnlyDictionary<string, string> SessionConfigEntries()
     {
-        var spinning = AllowSpinning ? "1" : "0";
+        var spinning = Spinning == SpinPolicy.Never ? "0" : "1";
         return new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["session.intra_op.allow_spinning"] = spinning,
             ["session.inter_op.allow_spinning"] = spinning,
+            ["session.force_spinning_stop"] = Spinning == SpinPolicy.WithinRun ? "1" : "0",
         };
     }
 

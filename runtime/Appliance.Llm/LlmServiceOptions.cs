@@ -7,9 +7,10 @@ namespace Appliance.Llm;
 public sealed record LlmServiceOptions
 {
     /// <summary>
-    /// The profile's execution-provider chain (the CPU provider ends every chain), threads and spin policy. Spinning is
-    /// off by default: between tokens (while the answer is streamed out) a spinning pool burns a whole core that speech
-    /// and audio ingest need on a small board.
+    /// The profile's execution-provider chain (the CPU provider ends every chain), threads and spin policy. Never
+    /// spinning by default: measured on the forged 1.5B at 2 threads (docs/benchmarks.md, "LLM spin policies"),
+    /// spinning inside a run decoded about 3 % faster alone, but beside a running Whisper the LLM made 30 % less
+    /// progress; spinning always also burns a core between tokens.
     /// </summary>
     public InferenceSettings Inference { get; init; } = new();
 

@@ -60,6 +60,20 @@ public sealed class StartupTests
         Assert.Contains("MaxConcurrent", daemon.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Llm:Spinning=Bogus", "'Bogus' at 'Llm:Spinning'", "Bogus is not a valid value for SpinPolicy")]
+    [InlineData("--Llm:MaxConcurrency=two", "'two' at 'Llm:MaxConcurrency'", "'two' was not in a correct format")]
+    public async Task A_setting_of_the_wrong_type_is_refused_with_its_key_and_value(string setting, string named, string reason)
+    {
+        await using var daemon = DaemonProcess.Start(setting, "--Mqtt:Broker:Port=0");
+
+        Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("refusing to start, the configuration is invalid", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains(named, daemon.Output, StringComparison.Ordinal);
+        Assert.Contains(reason, daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", daemon.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A broker account confined to a device must name a valid device id: <c>+</c> would have matched every device's
     /// topics in the broker's access control.

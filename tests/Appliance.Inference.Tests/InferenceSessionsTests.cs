@@ -69,8 +69,10 @@ public sealed class InferenceSessionsTests : IDisposable
 
         Assert.Equal(profile.ExecutionProviders, settings.ExecutionProviders);
         Assert.Equal((profile.Threads.IntraOp, profile.Threads.InterOp), (settings.IntraOpThreads, settings.InterOpThreads));
-        Assert.All(settings.SessionConfigEntries().Values, v => Assert.Equal("0", v));
-        Assert.All((settings with { AllowSpinning = true }).SessionConfigEntries().Values, v => Assert.Equal("1", v));
+        Assert.All(settings.SessionConfigEntries().Values, v => Assert.Equal("0", v)); // never spin
+        var always = (settings with { Spinning = SpinPolicy.Always }).SessionConfigEntries();
+        Assert.Equal(("1", "1", "0"), (always["session.intra_op.allow_spinning"], always["session.inter_op.allow_spinning"], always["session.force_spinning_stop"]));
+        Assert.All((settings with { Spinning = SpinPolicy.WithinRun }).SessionConfigEntries().Values, v => Assert.Equal("1", v));
     }
 
     [Fact]

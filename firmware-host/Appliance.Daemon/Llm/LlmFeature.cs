@@ -22,7 +22,7 @@ internal static class LlmFeature
             return new LlmService(
                 LlmServiceOptions.FromProfile(device.Profile) with
                 {
-                    Inference = sp.GetRequiredService<InferenceSettings>() with { AllowSpinning = options.AllowSpinning },
+                    Inference = sp.GetRequiredService<InferenceSettings>() with { Spinning = options.Spinning },
                     MaxConcurrency = options.MaxConcurrency,
                     QueueCapacity = options.QueueCapacity,
                 },

@@ -1,3 +1,4 @@
+using Appliance.Inference;
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
@@ -16,8 +17,12 @@ internal sealed class LlmOptions
     [Range(0, 10_000)]
     public int QueueCapacity { get; set; } = 32;
 
-    /// <summary>Let the model's idle threads spin: about 8 % faster decoding, but a whole core burnt between tokens.</summary>
-    public bool AllowSpinning { get; set; }
+    /// <summary>
+    /// When the model's idle threads spin: <c>Never</c> (the default), <c>WithinRun</c> (inside a decode step only, for a
+    /// board whose LLM has cores to itself), or <c>Always</c> (ONNX Runtime's own default, which burns a core between
+    /// tokens).
+    /// </summary>
+    public SpinPolicy Spinning { get; set; } = SpinPolicy.Never;
 }
 
 [OptionsValidator]

@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Appliance.Benchmarks.Speech;
+using Appliance.Inference;
+using Appliance.Llm;
+using Appliance.ModelForge.Llm;
+using Appliance.Profiles;
+using Appliance.Speech.Whisper;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace Appliance.Benchmarks.Llm;
+
+/// <summary>What one spin policy gave: decode speed, processor time spent around pauses, and Whisper's slowdown.</summary>
+/// <param name="Policy">The LLM sessions' spin policy (speech never spins).</param>
+/// <param name="PromptTokens">Prompt length of the decode runs.</param>
+/// <param name="DecodeTokens">Tokens generated per decode run.</param>
+/// <param name="DecodeTokensPerSecond">The service's decode speed, median of the rounds.</param>
+/// <param name="PausedWall">Wall time of a bare GenAI loop that pauses after each token.</param>
+/// <param name="PausedCpu">Processor time the process used meanwhile.</param>
+/// <param name="ClipSeconds">Length of the noise clip Whisper transcribes.</param>
+/// <param name="WhisperAlone">Whisper's time for the clip with nothing else running.</param>
+/// <param name="WhisperBesideLlm">Whisper's time for the same clip while the service generates without pause.</param>
+/// <param name="LlmTokensBesideWhisper">Tokens the service completed per second meanwhile.</param>
+internal sealed record SpinResult(
+    SpinPolicy Policy,
+    int PromptTokens,
+    int DecodeTokens,
+    double DecodeTokensPerSecond,
+    TimeSpan PausedWall,
+    TimeSpan PausedCpu,
+    int ClipSeconds,
+    TimeSpan WhisperAlone,
+    TimeSpan WhisperBesideLlm,
+    double LlmTokensBesideWhisper);
+
+/// <summary>
+/// <c>appliance-bench spin</c>: the LLM service under each <see cref="SpinPolicy"/> in turn, in this process, on the
+/// forged model: decode speed; processor time while a reader pauses between tokens; and a Whisper transcription
+/// beside a generating LLM, which shows whether the LLM's threads take the cores speech needs.
+/// </summary>
+internal static class SpinBenchmark
+{
+    public const int PausedTokens = 64;
+    public static readonly TimeSpan Pause = TimeSpan.FromMilliseconds(10);
+    public const int DefaultClipSeconds = 60;
+
+    public static async Task<IReadOnlyList<SpinResult>> RunAsync(LlmPreset preset, string cacheDirectory, int threads, int rounds, int clipSeconds, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var (promptTokens, decodeTokens) = LlmBenchSettings.DefaultLengths(preset);
+        var settings = new LlmBenchSettings { Preset = preset, CacheDirectory = cacheDirectory, PromptTokens = promptTokens, DecodeTokens = decodeTokens, Threads = threads };
+        BenchModelCache.Prepare(settings, progress);
+        var llmFolder = settings.Int4EmbeddingModelDirectory;
+        var whisperFolder = SpeechBench.ForgedWhisperBase(cacheDirectory, 42, progress, Meetings.SummarySettings.EndOfTextBiasDefault);
+        var clip = NoiseClip(clipSeconds);
+        var results = new List<SpinResult>();
+        foreach (var policy in new[] { SpinPolicy.Never, SpinPolicy.WithinRun, SpinPolicy.Always })
+        {
+            var inference = InferenceSettings.Cpu(threads) with { Spinning = policy };
+            progress($"{policy}: decoding");
+            await using var service = new LlmService(new LlmServiceOptions { Inference = inference });
+            var status = await service.LoadModelAsync(new ModelSpec { Id = "bench", Path = llmFolder, ContextTokens = settings.TotalTokens }, cancellationToken).ConfigureAwait(false);
+            if (status.State != LlmModelState.Loaded)
+            {
+                throw new InvalidOperationException($"the service did not load {llmFolder}: {status.Error?.Message}");
+            }
+
+            var decode = new List<double>();
+            for (var round = 0; round <= rounds; round++)
+            {
+                var speed = await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false);
+                if (round > 0)
+                {
+                    decode.Add(speed); // the first round warms up
+                }
+            }
+
+            progress($"{policy}: a bare loop pausing {Pause.TotalMilliseconds:F0} ms after each token");
+            var (pausedWall, pausedCpu) = PausedLoop(llmFolder, inference, settings.PromptIds());
+
+            progress($"{policy}: Whisper alone, then beside the generating LLM");
+            using var whisper = WhisperTranscriber.Open(whisperFolder, InferenceSettings.Cpu(threads)).Value
+                ?? throw new InvalidOperationException($"Whisper did not load from {whisperFolder}");
+            await whisper.TranscribeAsync(clip, cancellationToken: cancellationToken).ConfigureAwait(false); // warm-up
+            var alone = await TimeAsync(() => whisper.TranscribeAsync(clip, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            long generated = 0;
+            var generating = Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    await DecodeAsync(service, settings.PromptIds()[..Math.Min(64, settings.PromptTokens)], 24, CancellationToken.None).ConfigureAwait(false);
+                    Interlocked.Add(ref generated, 24);
+                }
+            }, CancellationToken.None);
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+            var before = Interlocked.Read(ref generated);
+            var beside = await TimeAsync(() => whisper.TranscribeAsync(clip, cancellationToken: cancellationToken)).ConfigureAwait(false);
+            var tokens = Interlocked.Read(ref generated) - before;
+            await stop.CancelAsync().ConfigureAwait(false);
+            await generating.ConfigureAwait(false);
+            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Median(decode), pausedWall, pausedCpu, clipSeconds, alone, beside, tokens / beside.TotalSeconds));
+        }
+
+        return results;
+    }
+
+    public static IEnumerable<(string Figure, string Value)> Rows(IReadOnlyList<SpinResult> results)
+    {
+        var names = string.Join(" / ", results.Select(r => r.Policy));
+        var first = results[0];
+        yield return (Invariant($"service decode, {first.PromptTokens}-token prompt, {first.DecodeTokens} tokens (tok/s): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.DecodeTokensPerSecond:F2}"))));
+        yield return (Invariant($"processor time for {PausedTokens} tokens read with {Pause.TotalMilliseconds:F0} ms pauses (wall): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.PausedCpu.TotalMilliseconds:F0} ms ({r.PausedWall.TotalMilliseconds:F0})"))));
+        yield return (Invariant($"Whisper on {first.ClipSeconds} s alone / beside the generating LLM: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.WhisperAlone.TotalSeconds:F1} → {r.WhisperBesideLlm.TotalSeconds:F1} s ({r.WhisperBesideLlm / r.WhisperAlone:F2}×)"))));
+        yield return (Invariant($"LLM tokens/s while Whisper ran beside it: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.LlmTokensBesideWhisper:F1}"))));
+    }
+
+    private static async Task<double> DecodeAsync(LlmService service, int[] prompt, int tokens, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        LlmCompleted? completed = null;
+        await foreach (var e in service.GenerateAsync(new LlmRequest { ModelId = "bench", PromptTokenIds = prompt, MaxTokens = tokens, Temperature = 0 }, cancellationToken).ConfigureAwait(false))
+        {
+            completed = e as LlmCompleted ?? completed;
+            if (e is LlmFailed failed)
+            {
+                throw new InvalidOperationException($"the service failed the request: {failed.Error.Message}");
+            }
+        }
+
+        var total = Stopwatch.GetElapsedTime(start);
+        var first = completed!.Usage.TimeToFirstToken ?? TimeSpan.Zero;
+        return (completed.Usage.CompletionTokens - 1) / (total - first).TotalSeconds;
+    }
+
+    // A reader that takes its time between tokens (speech synthesis, a slow link): GenAI's own loop, paused.
+    private static (TimeSpan Wall, TimeSpan Cpu) PausedLoop(string folder, InferenceSettings inference, int[] prompt)
+    {
+        using var config = new Config(folder);
+        var session = new JsonObject { ["intra_op_num_threads"] = inference.IntraOpThreads };
+        foreach (var (key, value) in inference.SessionConfigEntries())
+        {
+            session[key] = value;
+        }
+
+        var overlay = new JsonObject
+        {
+            ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = session } },
+            ["search"] = new JsonObject { ["min_length"] = 0 },
+        };
+        config.Overlay(overlay.ToJsonString());
+        using var model = new Model(config);
+        using var parameters = new GeneratorParams(model);
+        parameters.SetSearchOption("max_length", prompt.Length + PausedTokens);
+        using var generator = new Generator(model, parameters);
+        generator.AppendTokens(prompt);
+        using var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var start = Stopwatch.GetTimestamp();
+        for (var i = 0; i < PausedTokens && !generator.IsDone(); i++)
+        {
+            generator.GenerateNextToken();
+            Thread.Sleep(Pause);
+        }
+
+        process.Refresh();
+        return (Stopwatch.GetElapsedTime(start), process.TotalProcessorTime - cpu);
+    }
+
+    private static async Task<TimeSpan> TimeAsync(Func<Task> work)
+    {
+        var start = Stopwatch.GetTimestamp();
+        await work().ConfigureAwait(false);
+        return Stopwatch.GetElapsedTime(start);
+    }
+
+    // Quiet noise, the same every run: the forged Whisper decodes it as it would speech.
+    private static float[] NoiseClip(int seconds)
+    {
+        var random = new Random(1);
+        var clip = new float[16_000 * seconds];
+        for (var i = 0; i < clip.Length; i++)
+        {
+            clip[i] = (float)(random.NextDouble() - 0.5) * 0.2f;
+        }
+
+        return clip;
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
