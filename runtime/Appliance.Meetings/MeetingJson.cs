@@ -3,15 +3,13 @@ using System.Text.Json.Serialization;
 
 namespace Appliance.Meetings;
 
-/// <summary>JSON settings shared by the state file, the transcript journal and the summary.</summary>
-internal static class MeetingJson
-{
-    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-}
+/// <summary>
+/// How the state file is written and read: System.Text.Json source generation with web defaults, nulls omitted and
+/// enums as their wire names (camelCase where a member has none). Generated, so no reflection.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(SessionStateDocument))]
+internal sealed partial class MeetingJson : JsonSerializerContext;
 
 /// <summary>The state document of a session, kept by <see cref="SessionStateFile"/> and saved on every state change.</summary>
 internal sealed class SessionStateDocument

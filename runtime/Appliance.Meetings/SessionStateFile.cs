@@ -29,7 +29,7 @@ internal static class SessionStateFile
     public static void Save(string directory, SessionStateDocument state)
     {
         state.Version = SealedVersion;
-        var text = Seal(JsonSerializer.SerializeToUtf8Bytes(state, MeetingJson.Options));
+        var text = Seal(JsonSerializer.SerializeToUtf8Bytes(state, MeetingJson.Default.SessionStateDocument));
         AtomicFile.Write(Path.Combine(directory, CurrentName), text);
         AtomicFile.Write(Path.Combine(directory, MirrorName), text);
     }
@@ -106,7 +106,7 @@ internal static class SessionStateFile
         SessionStateDocument? state;
         try
         {
-            state = JsonSerializer.Deserialize<SessionStateDocument>(json, MeetingJson.Options);
+            state = JsonSerializer.Deserialize(json, MeetingJson.Default.SessionStateDocument);
         }
         catch (JsonException e)
         {

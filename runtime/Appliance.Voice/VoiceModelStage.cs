@@ -194,10 +194,11 @@ public sealed class VoiceModelStage
                 };
             }
 
-            alternatives.Add(Alternative(intent.Name, properties, [.. intent.Slots.Select(s => s.Name)]));
+            // Added as JsonNode: JsonArray's generic Add<T> would build a JsonValue by reflection.
+            alternatives.Add((JsonNode)Alternative(intent.Name, properties, [.. intent.Slots.Select(s => s.Name)]));
         }
 
-        alternatives.Add(Alternative(CommandSchema.NotUnderstood, [], []));
+        alternatives.Add((JsonNode)Alternative(CommandSchema.NotUnderstood, [], []));
         var root = new JsonObject
         {
             ["$schema"] = "https://json-schema.org/draft/2020-12/schema",
