@@ -5,7 +5,7 @@ namespace Appliance.Meetings;
 
 /// <summary>
 /// How the state file is written and read: System.Text.Json source generation with web defaults, nulls omitted and
-/// enums as their wire names (camelCase where a member has none). Generated, so no reflection.
+/// enums as their wire names (<c>JsonStringEnumMemberName</c>). Generated, so no reflection.
 /// </summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(SessionStateDocument))]

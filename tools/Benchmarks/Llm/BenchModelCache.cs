@@ -29,20 +29,26 @@ internal static class BenchModelCache
     /// forge's own search settings (no minimum length, so end of sequence ends a generation as in the product).
     /// </summary>
     /// <returns>The model folder.</returns>
-    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress)
+    /// <param name="preset">The shapes.</param>
+    /// <param name="seed">The seed.</param>
+    /// <param name="cacheDirectory">The cache folder.</param>
+    /// <param name="progress">Receives a line per step.</param>
+    /// <param name="vocabularyFrom">A tokenizer.json to forge the vocabulary from (see <see cref="LlmForgeOptions.VocabularyFrom"/>), or null.</param>
+    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null)
     {
-        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed);
-        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, new LlmForgeOptions().MatMulAccuracyLevel, progress);
+        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary");
+        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, new LlmForgeOptions().MatMulAccuracyLevel, progress, vocabularyFrom);
         SetMinLength(directory, 0);
         return directory;
     }
 
     // The float-embedding folder carries the GGUF for llama.cpp; the int4 one is only for the ONNX engines.
-    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, int accuracyLevel, Action<string> progress)
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, int accuracyLevel, Action<string> progress, string? vocabularyFrom = null)
     {
         var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}}}""");
+        var vocabulary = vocabularyFrom is null ? "learned" : string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(vocabularyFrom)} ({new FileInfo(vocabularyFrom).Length} bytes)");
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}},"vocabulary":{{JsonSerializer.Serialize(vocabulary)}}}""");
         if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
             progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding) in {directory}");
@@ -55,6 +61,7 @@ internal static class BenchModelCache
                 WriteGguf = withGguf,
                 Embedding = embedding,
                 MatMulAccuracyLevel = accuracyLevel,
+                VocabularyFrom = vocabularyFrom,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
             });
             File.WriteAllText(marker, expected);

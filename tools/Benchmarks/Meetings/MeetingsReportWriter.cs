@@ -112,8 +112,8 @@ internal static class MeetingsReportWriter
             text.AppendLine();
             var w = SummarySettings.Whisper;
             var l = SummarySettings.Llm;
-            text.AppendLine(Invariant($"- Speech model (`asr`): forged `{w.Name}` (seed {SummarySettings.Seed}), d_model {w.DModel}, {w.EncoderLayers} + {w.DecoderLayers} layers, {w.AttentionHeads} heads, {w.NumMelBins} mels, vocabulary {WhisperVocabularySize}, end-of-text logit bias {summary.EndOfTextBias} (so random weights write about as much per utterance as a speaker says)"));
-            text.AppendLine(Invariant($"- Summary model (`summaryLlm`): forged `{l.Name}` (seed {SummarySettings.Seed}), hidden {l.HiddenSize}, {l.NumHiddenLayers} layers, {l.NumAttentionHeads} heads / {l.NumKeyValueHeads} KV heads of {l.HeadSize}, MLP {l.IntermediateSize}, vocabulary {l.VocabSize}, ONNX int4; contextTokens {SummarySettings.ContextTokens}, thinkingBudgetTokens {summary.ThinkingBudget}; no `voiceLlm`, no `wakeWord`; VAD: {summary.Vad}"));
+            text.AppendLine(Invariant($"- Speech model (`asr`): forged `{w.Name}` (seed {SummarySettings.Seed}), d_model {w.DModel}, {w.EncoderLayers} + {w.DecoderLayers} layers, {w.AttentionHeads} heads, {w.NumMelBins} mels, vocabulary {WhisperVocabularySize}, end-of-text logit bias {summary.EndOfTextBias} (so random weights write about as much per utterance as a speaker says); hallucination guards off, one greedy decode per window (random weights would fail the log-probability guard on every window and be decoded again at each temperature)"));
+            text.AppendLine(Invariant($"- Summary model (`summaryLlm`): forged `{l.Name}` (seed {SummarySettings.Seed}), hidden {l.HiddenSize}, {l.NumHiddenLayers} layers, {l.NumAttentionHeads} heads / {l.NumKeyValueHeads} KV heads of {l.HeadSize}, MLP {l.IntermediateSize}, vocabulary {l.VocabSize} ({(summary.VocabularyFrom is null ? "the forge's learned merges" : $"the vocabulary and merges of `{summary.VocabularyFrom}`")}), ONNX int4; contextTokens {SummarySettings.ContextTokens}, thinkingBudgetTokens {summary.ThinkingBudget}; no `voiceLlm`, no `wakeWord`; VAD: {summary.Vad}"));
             text.AppendLine(Invariant($"- Meeting: {summary.AudioLength.TotalMinutes:0.#} min streamed as one session at {SpeedText(summary.Speed)}; stop with `lastSequence`; timed from the stop request to the retained summary's arrival"));
             text.AppendLine();
             text.AppendLine("| figure | value |");
@@ -134,7 +134,7 @@ internal static class MeetingsReportWriter
             }
 
             text.AppendLine();
-            text.AppendLine(Invariant($"Random weights never end an answer early: every summary call thinks up to its budget and answers up to its limit, so the summary is slower than a trained model's. The forged Whisper's utterance length is set by its end-of-text bias ({summary.EndOfTextBias}); the forged tokenizers have few merges, so the same text is more tokens than with the real ones. The shapes, not the words, are faithful."));
+            text.AppendLine(Invariant($"Random weights never end an answer early: every summary call thinks up to its budget and answers up to its limit, so the summary is slower than a trained model's. The forged Whisper's utterance length is set by its end-of-text bias ({summary.EndOfTextBias}); {(summary.VocabularyFrom is null ? "the forged tokenizers have few merges, so the same text is more tokens than with the real ones" : "the summary model's tokenizer is the real vocabulary, so a text costs the tokens it costs a real model (the forged Whisper's text is random word pieces, which cost more per character than speech)")}. The shapes, not the words, are faithful."));
             if (summary.SummarySource == "extractive")
             {
                 text.AppendLine(summary.FallbackReason is { } reason
