@@ -31,6 +31,38 @@ internal static class DaemonHost
 {
     public static DaemonBuildResult Build(string[] args, Action<HostApplicationBuilder>? customize = null)
     {
+        try
+        {
+            return BuildHost(args, customize);
+        }
+        catch (InvalidOperationException ex) when (BindingProblem(ex) is { } problem)
+        {
+            return new DaemonBuildResult(null, [problem]);
+        }
+    }
+
+    /// <summary>
+    /// What the configuration binder's failure says, when <paramref name="exception"/> is one: a value that is not of its
+    /// setting's type (a word for a number or an enum), with the key, the value and the reason; null otherwise.
+    /// </summary>
+    public static string? BindingProblem(Exception exception)
+    {
+        if (exception is not InvalidOperationException || !exception.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var reason = exception.InnerException;
+        while (reason?.InnerException is { } inner)
+        {
+            reason = inner;
+        }
+
+        return reason is null ? exception.Message : $"{exception.Message} {reason.Message}";
+    }
+
+    private static DaemonBuildResult BuildHost(string[] args, Action<HostApplicationBuilder>? customize)
+    {
         // appsettings.json is read once, not watched: a file watcher is an operating-system resource (an inotify
         // instance) that a board may not have to spare, and the daemon takes no new settings while it runs anyway.
         var settings = new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory, Configuration = new ConfigurationManager() };

@@ -42,11 +42,10 @@ using (host)
 
         return ExitConfigurationError;
     }
-    catch (InvalidOperationException ex) when (FormatProblem(ex) is { } format)
+    catch (InvalidOperationException ex) when (DaemonHost.BindingProblem(ex) is { } problem)
     {
-        // The configuration binder: a value that is not of its setting's type, such as a word for a number or an enum.
         await Console.Error.WriteLineAsync("appliance-daemon: refusing to start, the configuration is invalid:");
-        await Console.Error.WriteLineAsync($"  {ex.Message} {format.Message}");
+        await Console.Error.WriteLineAsync($"  {problem}");
         return ExitConfigurationError;
     }
     catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
@@ -60,18 +59,4 @@ using (host)
         await Console.Error.WriteLineAsync($"appliance-daemon: could not start: the metrics scrape endpoint (Metrics:PrometheusHost, Metrics:PrometheusPort) cannot listen: {listener.Message}");
         return ExitStartFailure;
     }
-}
-
-// The binder wraps the parse failure of a setting's value once or twice.
-static FormatException? FormatProblem(Exception exception)
-{
-    for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
-    {
-        if (inner is FormatException format)
-        {
-            return format;
-        }
-    }
-
-    return null;
 }

@@ -10,7 +10,8 @@ public enum SpinPolicy
 
     /// <summary>
     /// Spin only inside a run: between the parallel sections of one graph run the idle threads spin, and when the run
-    /// returns they stop (<c>session.intra_op.allow_spinning</c> and <c>session.force_spinning_stop</c>): what a run
+    /// returns they stop (<c>session.intra_op.allow_spinning</c> and <c>session.inter_op.allow_spinning</c> with
+    /// <c>session.force_spinning_stop</c>): what a run
     /// gains from spinning, with nothing burnt between runs. For a session that has cores to itself.
     /// </summary>
     WithinRun,

@@ -63,6 +63,8 @@ public sealed class StartupTests
     [Theory]
     [InlineData("--Llm:Spinning=Bogus", "'Bogus' at 'Llm:Spinning'", "Bogus is not a valid value for SpinPolicy")]
     [InlineData("--Llm:MaxConcurrency=two", "'two' at 'Llm:MaxConcurrency'", "'two' was not in a correct format")]
+    [InlineData("--Mqtt:Mode=Bogus", "at 'Mqtt:Mode'", "Requested value 'Bogus' was not found")]
+    [InlineData("--Metrics:PrometheusPort=abc", "'abc' at 'Metrics:PrometheusPort'", "'abc' was not in a correct format")]
     public async Task A_setting_of_the_wrong_type_is_refused_with_its_key_and_value(string setting, string named, string reason)
     {
         await using var daemon = DaemonProcess.Start(setting, "--Mqtt:Broker:Port=0");
@@ -72,6 +74,15 @@ public sealed class StartupTests
         Assert.Contains(named, daemon.Output, StringComparison.Ordinal);
         Assert.Contains(reason, daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_spin_policy_given_as_a_number_outside_the_policies_is_refused()
+    {
+        await using var daemon = DaemonProcess.Start("--Llm:Spinning=7", "--Mqtt:Broker:Port=0");
+
+        Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("Spinning", daemon.Output, StringComparison.Ordinal);
     }
 
     /// <summary>

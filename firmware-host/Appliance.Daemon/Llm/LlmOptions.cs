@@ -22,6 +22,7 @@ internal sealed class LlmOptions
     /// board whose LLM has cores to itself), or <c>Always</c> (ONNX Runtime's own default, which burns a core between
     /// tokens).
     /// </summary>
+    [EnumDataType(typeof(SpinPolicy))]
     public SpinPolicy Spinning { get; set; } = SpinPolicy.Never;
 }
 

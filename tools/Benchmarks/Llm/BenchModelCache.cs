@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Appliance.ModelForge.Llm;
@@ -14,14 +15,23 @@ internal static class BenchModelCache
     // Written after the forge completes: a folder without it (an interrupted forge) is forged again.
     private const string MarkerFileName = "bench-forge.json";
     private const string GenAiConfigFileName = "genai_config.json";
+
+    // Raised whenever the forge writes other bytes for the same options, so that cached folders are forged again.
+    private const int ForgeVersion = 2;
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Only the int4-embedding folder of <paramref name="settings"/>, forged when missing (no GGUF, no float twin).</summary>
+    public static void PrepareInt4Embedding(LlmBenchSettings settings, Action<string> progress)
+    {
+        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, settings.AccuracyLevel, progress);
+        SetMinLength(settings.Int4EmbeddingModelDirectory, settings.TotalTokens);
+    }
 
     public static void Prepare(LlmBenchSettings settings, Action<string> progress)
     {
         EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, settings.AccuracyLevel, progress);
         SetMinLength(settings.ModelDirectory, settings.TotalTokens);
-        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, settings.AccuracyLevel, progress);
-        SetMinLength(settings.Int4EmbeddingModelDirectory, settings.TotalTokens);
+        PrepareInt4Embedding(settings, progress);
     }
 
     /// <summary>
@@ -47,8 +57,8 @@ internal static class BenchModelCache
     {
         var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
-        var vocabulary = vocabularyFrom is null ? "learned" : string.Create(CultureInfo.InvariantCulture, $"{Path.GetFullPath(vocabularyFrom)} ({new FileInfo(vocabularyFrom).Length} bytes)");
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}},"vocabulary":{{JsonSerializer.Serialize(vocabulary)}}}""");
+        var vocabulary = vocabularyFrom is null ? "learned" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(vocabularyFrom)));
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}},"vocabulary":"{{vocabulary}}"}""");
         if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
             progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding) in {directory}");

@@ -16,6 +16,7 @@ namespace Appliance.Benchmarks.Llm;
 /// <param name="PromptTokens">Prompt length of the decode runs.</param>
 /// <param name="DecodeTokens">Tokens generated per decode run.</param>
 /// <param name="DecodeTokensPerSecond">The service's decode speed, median of the rounds.</param>
+/// <param name="PausedTokens">Tokens the paused loop read.</param>
 /// <param name="PausedWall">Wall time of a bare GenAI loop that pauses after each token.</param>
 /// <param name="PausedCpu">Processor time the process used meanwhile.</param>
 /// <param name="ClipSeconds">Length of the noise clip Whisper transcribes.</param>
@@ -27,6 +28,7 @@ internal sealed record SpinResult(
     int PromptTokens,
     int DecodeTokens,
     double DecodeTokensPerSecond,
+    int PausedTokens,
     TimeSpan PausedWall,
     TimeSpan PausedCpu,
     int ClipSeconds,
@@ -49,7 +51,7 @@ internal static class SpinBenchmark
     {
         var (promptTokens, decodeTokens) = LlmBenchSettings.DefaultLengths(preset);
         var settings = new LlmBenchSettings { Preset = preset, CacheDirectory = cacheDirectory, PromptTokens = promptTokens, DecodeTokens = decodeTokens, Threads = threads };
-        BenchModelCache.Prepare(settings, progress);
+        BenchModelCache.PrepareInt4Embedding(settings, progress);
         var llmFolder = settings.Int4EmbeddingModelDirectory;
         var whisperFolder = SpeechBench.ForgedWhisperBase(cacheDirectory, 42, progress, Meetings.SummarySettings.EndOfTextBiasDefault);
         var clip = NoiseClip(clipSeconds);
@@ -68,7 +70,7 @@ internal static class SpinBenchmark
             var decode = new List<double>();
             for (var round = 0; round <= rounds; round++)
             {
-                var speed = await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false);
+                var (_, speed) = await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false);
                 if (round > 0)
                 {
                     decode.Add(speed); // the first round warms up
@@ -76,7 +78,7 @@ internal static class SpinBenchmark
             }
 
             progress($"{policy}: a bare loop pausing {Pause.TotalMilliseconds:F0} ms after each token");
-            var (pausedWall, pausedCpu) = PausedLoop(llmFolder, inference, settings.PromptIds());
+            var (pausedTokens, pausedWall, pausedCpu) = PausedLoop(llmFolder, inference, settings.PromptIds());
 
             progress($"{policy}: Whisper alone, then beside the generating LLM");
             using var whisper = WhisperTranscriber.Open(whisperFolder, InferenceSettings.Cpu(threads)).Value
@@ -89,17 +91,26 @@ internal static class SpinBenchmark
             {
                 while (!stop.IsCancellationRequested)
                 {
-                    await DecodeAsync(service, settings.PromptIds()[..Math.Min(64, settings.PromptTokens)], 24, CancellationToken.None).ConfigureAwait(false);
-                    Interlocked.Add(ref generated, 24);
+                    var (tokens, _) = await DecodeAsync(service, settings.PromptIds()[..Math.Min(64, settings.PromptTokens)], 24, CancellationToken.None).ConfigureAwait(false);
+                    Interlocked.Add(ref generated, tokens);
                 }
             }, CancellationToken.None);
-            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
-            var before = Interlocked.Read(ref generated);
-            var beside = await TimeAsync(() => whisper.TranscribeAsync(clip, cancellationToken: cancellationToken)).ConfigureAwait(false);
-            var tokens = Interlocked.Read(ref generated) - before;
-            await stop.CancelAsync().ConfigureAwait(false);
-            await generating.ConfigureAwait(false);
-            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Median(decode), pausedWall, pausedCpu, clipSeconds, alone, beside, tokens / beside.TotalSeconds));
+            TimeSpan beside;
+            long besideTokens;
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                var before = Interlocked.Read(ref generated);
+                beside = await TimeAsync(() => whisper.TranscribeAsync(clip, cancellationToken: cancellationToken)).ConfigureAwait(false);
+                besideTokens = Interlocked.Read(ref generated) - before;
+            }
+            finally
+            {
+                await stop.CancelAsync().ConfigureAwait(false);
+                await generating.ConfigureAwait(false); // before the service is disposed
+            }
+
+            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Median(decode), pausedTokens, pausedWall, pausedCpu, clipSeconds, alone, beside, besideTokens / beside.TotalSeconds));
         }
 
         return results;
@@ -110,12 +121,13 @@ internal static class SpinBenchmark
         var names = string.Join(" / ", results.Select(r => r.Policy));
         var first = results[0];
         yield return (Invariant($"service decode, {first.PromptTokens}-token prompt, {first.DecodeTokens} tokens (tok/s): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.DecodeTokensPerSecond:F2}"))));
-        yield return (Invariant($"processor time for {PausedTokens} tokens read with {Pause.TotalMilliseconds:F0} ms pauses (wall): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.PausedCpu.TotalMilliseconds:F0} ms ({r.PausedWall.TotalMilliseconds:F0})"))));
+        yield return (Invariant($"processor time for {first.PausedTokens} tokens read with {Pause.TotalMilliseconds:F0} ms pauses (wall): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.PausedCpu.TotalMilliseconds:F0} ms ({r.PausedWall.TotalMilliseconds:F0})"))));
         yield return (Invariant($"Whisper on {first.ClipSeconds} s alone / beside the generating LLM: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.WhisperAlone.TotalSeconds:F1} → {r.WhisperBesideLlm.TotalSeconds:F1} s ({r.WhisperBesideLlm / r.WhisperAlone:F2}×)"))));
         yield return (Invariant($"LLM tokens/s while Whisper ran beside it: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.LlmTokensBesideWhisper:F1}"))));
     }
 
-    private static async Task<double> DecodeAsync(LlmService service, int[] prompt, int tokens, CancellationToken cancellationToken)
+    // Generated tokens and decode tokens/s of one request.
+    private static async Task<(int Tokens, double DecodeTokensPerSecond)> DecodeAsync(LlmService service, int[] prompt, int tokens, CancellationToken cancellationToken)
     {
         var start = Stopwatch.GetTimestamp();
         LlmCompleted? completed = null;
@@ -129,12 +141,16 @@ internal static class SpinBenchmark
         }
 
         var total = Stopwatch.GetElapsedTime(start);
-        var first = completed!.Usage.TimeToFirstToken ?? TimeSpan.Zero;
-        return (completed.Usage.CompletionTokens - 1) / (total - first).TotalSeconds;
+        if (completed is not { Usage: { TimeToFirstToken: { } first, CompletionTokens: > 1 and var count } })
+        {
+            throw new InvalidOperationException("the service ended a request without completing it with more than one token");
+        }
+
+        return (count, (count - 1) / (total - first).TotalSeconds);
     }
 
     // A reader that takes its time between tokens (speech synthesis, a slow link): GenAI's own loop, paused.
-    private static (TimeSpan Wall, TimeSpan Cpu) PausedLoop(string folder, InferenceSettings inference, int[] prompt)
+    private static (int Tokens, TimeSpan Wall, TimeSpan Cpu) PausedLoop(string folder, InferenceSettings inference, int[] prompt)
     {
         using var config = new Config(folder);
         var session = new JsonObject { ["intra_op_num_threads"] = inference.IntraOpThreads };
@@ -157,14 +173,16 @@ internal static class SpinBenchmark
         using var process = Process.GetCurrentProcess();
         var cpu = process.TotalProcessorTime;
         var start = Stopwatch.GetTimestamp();
-        for (var i = 0; i < PausedTokens && !generator.IsDone(); i++)
+        var read = 0;
+        while (read < PausedTokens && !generator.IsDone())
         {
             generator.GenerateNextToken();
+            read++;
             Thread.Sleep(Pause);
         }
 
         process.Refresh();
-        return (Stopwatch.GetElapsedTime(start), process.TotalProcessorTime - cpu);
+        return (read, Stopwatch.GetElapsedTime(start), process.TotalProcessorTime - cpu);
     }
 
     private static async Task<TimeSpan> TimeAsync(Func<Task> work)

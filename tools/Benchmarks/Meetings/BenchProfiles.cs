@@ -41,12 +41,7 @@ internal static class BenchProfiles
         return profile;
     }
 
-    /// <summary>
-    /// dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice
-    /// model, no wake word. Whisper's hallucination guards are off: random weights score every window below the
-    /// log-probability threshold, so each would be decoded again at five temperatures with five samples each, which a
-    /// trained model does on a rare window; the figure times one decode per window, as a trained model mostly needs.
-    /// </summary>
+    /// <summary>dev-x64 for the summary figure: the forged Whisper as <c>asr</c>, the forged R1 as <c>summaryLlm</c>, no voice model, no wake word.</summary>
     public static JsonObject WithSummaryModels(string whisperFolder, string whisperId, string llmFolder, string llmId, int contextTokens, int thinkingBudget, string? vadModel)
     {
         var models = new JsonObject
@@ -54,7 +49,18 @@ internal static class BenchProfiles
             ["summaryLlm"] = new JsonObject { ["id"] = llmId, ["path"] = llmFolder, ["contextTokens"] = contextTokens, ["thinkingBudgetTokens"] = thinkingBudget },
             ["asr"] = new JsonObject { ["id"] = whisperId, ["path"] = whisperFolder },
         };
-        var profile = WithModels(models, vadModel);
+        return WithModels(models, vadModel);
+    }
+
+    /// <summary>
+    /// Turns Whisper's hallucination guards off in <paramref name="profile"/> (the keys of
+    /// <c>TranscriptionSettings.Unguarded</c>; its languages stay). Random weights score every window below the
+    /// log-probability threshold, so each would be decoded again at five temperatures with five samples each, which a
+    /// trained model does on a rare window: a figure that times the pipeline as a trained model runs it needs one
+    /// decode per window.
+    /// </summary>
+    public static JsonObject WithoutHallucinationGuards(JsonObject profile)
+    {
         var transcription = profile["transcription"] as JsonObject ?? [];
         transcription["noSpeechThreshold"] = null;
         transcription["logProbThreshold"] = null;

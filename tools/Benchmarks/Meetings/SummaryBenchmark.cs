@@ -113,7 +113,8 @@ internal static class SummaryBenchmark
     {
         var whisper = SpeechBench.ForgedWhisperBase(settings.CacheDirectory, SummarySettings.Seed, progress, settings.EndOfTextBias);
         var llm = BenchModelCache.PrepareAsForged(SummarySettings.Llm, SummarySettings.Seed, settings.CacheDirectory, progress, settings.VocabularyFrom);
-        var profile = BenchProfiles.WithSummaryModels(whisper, SummarySettings.WhisperId, llm, SummarySettings.LlmId, SummarySettings.ContextTokens, settings.ThinkingBudget, settings.VadModel);
+        var profile = BenchProfiles.WithoutHallucinationGuards(
+            BenchProfiles.WithSummaryModels(whisper, SummarySettings.WhisperId, llm, SummarySettings.LlmId, SummarySettings.ContextTokens, settings.ThinkingBudget, settings.VadModel));
         var profilePath = BenchProfiles.Write(profile, settings.WorkDirectory, "summary-profile");
         var samples = audio.Looped(settings.MeetingLength);
 

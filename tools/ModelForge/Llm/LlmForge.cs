@@ -96,11 +96,16 @@ public static class LlmForge
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= new LlmForgeOptions();
-        ArgumentOutOfRangeException.ThrowIfNotEqual(options.MatMulAccuracyLevel is >= 0 and <= 4, true, nameof(options.MatMulAccuracyLevel));
+        if (options.MatMulAccuracyLevel is < 0 or > 4)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MatMulAccuracyLevel, "MatMulNBits' accuracy_level is 0 to 4.");
+        }
+
         var stopwatch = Stopwatch.StartNew();
+        // The tokenizer first: a vocabulary that does not fit the preset leaves no folder behind.
+        var tokenizer = options.VocabularyFrom is { } vocabulary ? R1Tokenizer.FromVocabulary(preset, vocabulary) : R1Tokenizer.Create(preset);
         Directory.CreateDirectory(directory);
 
-        var tokenizer = options.VocabularyFrom is { } vocabulary ? R1Tokenizer.FromVocabulary(preset, vocabulary) : R1Tokenizer.Create(preset);
         tokenizer.WriteTokenizerJson(Path.Combine(directory, "tokenizer.json"));
         tokenizer.WriteTokenizerConfigJson(Path.Combine(directory, "tokenizer_config.json"));
         ModelConfigFiles.WriteGenAiConfig(Path.Combine(directory, "genai_config.json"), preset, tokenizer, ModelFileName);

@@ -26,6 +26,7 @@ internal sealed class Qwen2OnnxModel
     private string? _cosCache;
     private string? _sinCache;
     private (string Weight, string Scales)? _tiedHead;
+    private QuantizedMatrix? _embedding;
 
     /// <param name="preset">The shapes.</param>
     /// <param name="graph">Where the nodes and initializers go.</param>
@@ -67,6 +68,7 @@ internal sealed class Qwen2OnnxModel
     /// </summary>
     public void Embedding(QuantizedMatrix table, LlmEmbeddingFormat format)
     {
+        _embedding = table;
         if (format == LlmEmbeddingFormat.Dequantized)
         {
             var weight = _graph.AddInitializer("model.embed_tokens.weight", DataType.Float, [table.Rows, table.Columns], table.WriteDequantizedFloat);
@@ -121,6 +123,11 @@ internal sealed class Qwen2OnnxModel
     /// </summary>
     public void Head(float[] finalNorm, QuantizedMatrix lmHead)
     {
+        if (_tiedHead is not null && !ReferenceEquals(lmHead, _embedding))
+        {
+            throw new ArgumentException("With tied int4 embeddings the LM head is the embedding table.", nameof(lmHead));
+        }
+
         var layer = _preset.NumHiddenLayers;
         var weight = FloatInitializer($"model.layers.{layer}.final_norm_layernorm.weight", finalNorm);
         var name = $"/model/layers.{layer}/final_norm_layernorm/SkipLayerNorm";
