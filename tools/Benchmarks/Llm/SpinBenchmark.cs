@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
+using Appliance.Benchmarks.Llm.Engines;
 using Appliance.Benchmarks.Speech;
 using Appliance.Inference;
 using Appliance.Llm;
 using Appliance.ModelForge.Llm;
 using Appliance.Profiles;
 using Appliance.Speech.Whisper;
-using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace Appliance.Benchmarks.Llm;
 
@@ -78,7 +77,12 @@ internal static class SpinBenchmark
             }
 
             progress($"{policy}: a bare loop pausing {Pause.TotalMilliseconds:F0} ms after each token");
-            var (pausedTokens, pausedWall, pausedCpu) = PausedLoop(llmFolder, inference, settings.PromptIds());
+            (int Tokens, TimeSpan Wall, TimeSpan Cpu) paused;
+            await using (var bare = BareGenAiEngine.Load(llmFolder, threads, settings.TotalTokens, inference.SessionConfigEntries()))
+            {
+                paused = bare.ReadWithPauses(settings.PromptIds(), PausedTokens, Pause);
+            }
+
 
             progress($"{policy}: Whisper alone, then beside the generating LLM");
             using var whisper = WhisperTranscriber.Open(whisperFolder, InferenceSettings.Cpu(threads)).Value
@@ -110,7 +114,7 @@ internal static class SpinBenchmark
                 await generating.ConfigureAwait(false); // before the service is disposed
             }
 
-            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Median(decode), pausedTokens, pausedWall, pausedCpu, clipSeconds, alone, beside, besideTokens / beside.TotalSeconds));
+            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Voice.VoiceBenchmark.Median(decode), paused.Tokens, paused.Wall, paused.Cpu, clipSeconds, alone, beside, besideTokens / beside.TotalSeconds));
         }
 
         return results;
@@ -149,42 +153,6 @@ internal static class SpinBenchmark
         return (count, (count - 1) / (total - first).TotalSeconds);
     }
 
-    // A reader that takes its time between tokens (speech synthesis, a slow link): GenAI's own loop, paused.
-    private static (int Tokens, TimeSpan Wall, TimeSpan Cpu) PausedLoop(string folder, InferenceSettings inference, int[] prompt)
-    {
-        using var config = new Config(folder);
-        var session = new JsonObject { ["intra_op_num_threads"] = inference.IntraOpThreads };
-        foreach (var (key, value) in inference.SessionConfigEntries())
-        {
-            session[key] = value;
-        }
-
-        var overlay = new JsonObject
-        {
-            ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = session } },
-            ["search"] = new JsonObject { ["min_length"] = 0 },
-        };
-        config.Overlay(overlay.ToJsonString());
-        using var model = new Model(config);
-        using var parameters = new GeneratorParams(model);
-        parameters.SetSearchOption("max_length", prompt.Length + PausedTokens);
-        using var generator = new Generator(model, parameters);
-        generator.AppendTokens(prompt);
-        using var process = Process.GetCurrentProcess();
-        var cpu = process.TotalProcessorTime;
-        var start = Stopwatch.GetTimestamp();
-        var read = 0;
-        while (read < PausedTokens && !generator.IsDone())
-        {
-            generator.GenerateNextToken();
-            read++;
-            Thread.Sleep(Pause);
-        }
-
-        process.Refresh();
-        return (read, Stopwatch.GetElapsedTime(start), process.TotalProcessorTime - cpu);
-    }
-
     private static async Task<TimeSpan> TimeAsync(Func<Task> work)
     {
         var start = Stopwatch.GetTimestamp();
@@ -203,12 +171,6 @@ internal static class SpinBenchmark
         }
 
         return clip;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

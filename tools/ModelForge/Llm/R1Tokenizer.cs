@@ -153,8 +153,9 @@ public sealed class R1Tokenizer
             throw new InvalidDataException($"{tokenizerJsonPath} holds no BPE model with a vocabulary and merges");
         }
 
-        var contents = new string?[vocab.EnumerateObject().Count()];
-        foreach (var entry in vocab.EnumerateObject())
+        var entries = vocab.EnumerateObject().ToList();
+        var contents = new string?[entries.Count];
+        foreach (var entry in entries)
         {
             var id = entry.Value.GetInt32();
             if (id < 0 || id >= contents.Length || contents[id] is not null)

@@ -15,13 +15,23 @@ internal sealed class BareGenAiEngine : ILlmEngine
 
     private BareGenAiEngine(Model model) => _model = model;
 
-    public static BareGenAiEngine Load(string modelDirectory, int threads, int contextTokens)
+    /// <param name="modelDirectory">The model folder.</param>
+    /// <param name="threads">ONNX Runtime intra-op threads.</param>
+    /// <param name="contextTokens">The search's maximum length.</param>
+    /// <param name="sessionConfigEntries">ONNX Runtime session entries to add (a spin policy's); none leaves ONNX Runtime's defaults.</param>
+    public static BareGenAiEngine Load(string modelDirectory, int threads, int contextTokens, IReadOnlyDictionary<string, string>? sessionConfigEntries = null)
     {
         using var config = new Config(modelDirectory);
         config.ClearProviders();
+        var session = new JsonObject { ["intra_op_num_threads"] = threads };
+        foreach (var (key, value) in sessionConfigEntries ?? new Dictionary<string, string>())
+        {
+            session[key] = value;
+        }
+
         var overlay = new JsonObject
         {
-            ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = new JsonObject { ["intra_op_num_threads"] = threads } } },
+            ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = session } },
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };
         config.Overlay(overlay.ToJsonString());
@@ -54,6 +64,33 @@ internal sealed class BareGenAiEngine : ILlmEngine
 
         var end = Stopwatch.GetTimestamp();
         return Task.FromResult(new RunTiming(Stopwatch.GetElapsedTime(start, firstAt), Stopwatch.GetElapsedTime(firstAt, end), newTokens));
+    }
+
+    /// <summary>
+    /// Reads up to <paramref name="tokens"/> greedy tokens after <paramref name="prompt"/>, pausing after each as a slow
+    /// reader does (speech synthesis, a slow link); end of sequence may end it early.
+    /// </summary>
+    /// <returns>The tokens read, the wall time, and the processor time the whole process used meanwhile.</returns>
+    public (int Tokens, TimeSpan Wall, TimeSpan Cpu) ReadWithPauses(int[] prompt, int tokens, TimeSpan pause)
+    {
+        using var generatorParams = new GeneratorParams(_model);
+        generatorParams.SetSearchOption("max_length", prompt.Length + tokens);
+        generatorParams.SetSearchOption("min_length", 0);
+        using var generator = new Generator(_model, generatorParams);
+        generator.AppendTokens(prompt);
+        using var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var start = Stopwatch.GetTimestamp();
+        var read = 0;
+        while (read < tokens && !generator.IsDone())
+        {
+            generator.GenerateNextToken();
+            read++;
+            Thread.Sleep(pause);
+        }
+
+        process.Refresh();
+        return (read, Stopwatch.GetElapsedTime(start), process.TotalProcessorTime - cpu);
     }
 
     public ValueTask DisposeAsync()
