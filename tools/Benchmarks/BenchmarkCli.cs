@@ -41,7 +41,7 @@ internal static class BenchmarkCli
         var accuracyLevel = new Option<int>("--accuracy-level")
         {
             Description = "MatMulNBits accuracy_level of the forged ONNX models: 4 (int8 compute, the GenAI builder's CPU default) or 1 (fp32 compute)",
-            DefaultValueFactory = _ => 4,
+            DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulAccuracyLevel,
         };
         accuracyLevel.AcceptOnlyFromAmong("1", "4");
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };

@@ -20,7 +20,7 @@ var embeddingOption = new Option<LlmEmbeddingFormat>("--embedding")
 var accuracyLevelOption = new Option<int>("--accuracy-level")
 {
     Description = "MatMulNBits accuracy_level: 4 (int8 compute, the builder's CPU default) or 1 (fp32 compute)",
-    DefaultValueFactory = _ => 4,
+    DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulAccuracyLevel,
 };
 accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
 var vocabularyOption = new Option<FileInfo>("--vocabulary")

@@ -47,7 +47,7 @@ internal static class BenchModelCache
     public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null)
     {
         var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary");
-        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, new LlmForgeOptions().MatMulAccuracyLevel, progress, vocabularyFrom);
+        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, LlmForgeOptions.DefaultMatMulAccuracyLevel, progress, vocabularyFrom);
         SetMinLength(directory, 0);
         return directory;
     }

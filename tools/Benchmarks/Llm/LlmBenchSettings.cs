@@ -37,10 +37,10 @@ internal sealed record LlmBenchSettings
     public int BandwidthMebibytes { get; init; } = 1024;
 
     /// <summary><c>accuracy_level</c> of the forged models' <c>MatMulNBits</c> (4: int8 compute, 1: fp32 compute).</summary>
-    public int AccuracyLevel { get; init; } = 4;
+    public int AccuracyLevel { get; init; } = LlmForgeOptions.DefaultMatMulAccuracyLevel;
 
     public string ModelDirectory =>
-        ModelDirectoryOf(CacheDirectory, Preset, Seed) + (AccuracyLevel == 4 ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"));
+        ModelDirectoryOf(CacheDirectory, Preset, Seed) + (AccuracyLevel == LlmForgeOptions.DefaultMatMulAccuracyLevel ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"));
 
     /// <summary>The same weights with the embedding table as int4 codes (<see cref="LlmEmbeddingFormat.Int4"/>), without a GGUF.</summary>
     public string Int4EmbeddingModelDirectory => ModelDirectory + "-int4-embedding";

@@ -30,7 +30,10 @@ public sealed record LlmForgeOptions
     /// execution provider) or 1 (fp32 compute); 0, 2 and 3 are also valid. ONNX Runtime's CPU kernels pack the weights
     /// differently for each: at 4 each 32-weight block keeps a float scale and a float block sum, at 1 only the scale.
     /// </summary>
-    public int MatMulAccuracyLevel { get; init; } = 4;
+    public int MatMulAccuracyLevel { get; init; } = DefaultMatMulAccuracyLevel;
+
+    /// <summary>The GenAI builder's <c>accuracy_level</c> for the CPU execution provider: int8 compute.</summary>
+    public const int DefaultMatMulAccuracyLevel = 4;
 
     /// <summary>
     /// A Hugging Face <c>tokenizer.json</c> whose byte-level BPE vocabulary and merges replace the few learned ones, so
