@@ -144,8 +144,9 @@ internal sealed class MqttConnection : BackgroundService
         }
 
         // A publish already under way is not cancelled half-written (that would leave the connection unusable for
-        // everyone else); it is bounded by its own time limit instead.
-        using var limit = new CancellationTokenSource(PublishTimeout, _time);
+        // everyone else); it is bounded by its own time limit instead. The limit bounds a socket, so it runs on real
+        // time, not on the daemon's clock: a clock moved forward (a test's) must not cut a publish in flight.
+        using var limit = new CancellationTokenSource(PublishTimeout);
         try
         {
             var result = await _client.PublishAsync(message, limit.Token).ConfigureAwait(false);
@@ -441,7 +442,7 @@ internal sealed class MqttConnection : BackgroundService
     /// <summary>Closes a connection whose set-up failed, without waiting for a broker that may not answer.</summary>
     private async Task DropAsync()
     {
-        using var limit = new CancellationTokenSource(DisconnectTimeout, _time);
+        using var limit = new CancellationTokenSource(DisconnectTimeout); // a socket's bound: real time, as a publish's
         try
         {
             await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build(), limit.Token).ConfigureAwait(false);
