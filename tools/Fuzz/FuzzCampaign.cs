@@ -17,9 +17,9 @@ internal sealed record FuzzResult(string Target, long Executions, long Paths, lo
 /// <summary>
 /// Runs AFL++ (Debian package <c>afl++</c>) on each target in turn, with SharpFuzz's instrumentation: the build
 /// output is copied to a work folder, the target's assemblies are instrumented there (the <c>sharpfuzz</c> tool of the
-/// repository's tool manifest), and <c>afl-fuzz</c> runs this program's <c>run</c> mode from the seeds in
-/// <c>corpus/TARGET</c> until it has made the executions asked for. Each AFL++ run is bounded by its execution count
-/// and a wall-clock limit.
+/// repository's tool manifest), and <c>afl-fuzz</c> runs this program's <c>run</c> mode, which reads each input from
+/// the file afl-fuzz names (<c>@@</c>), from the seeds in <c>corpus/TARGET</c> until it has made the executions asked
+/// for. Each AFL++ run is bounded by its execution count and a wall-clock limit.
 /// </summary>
 internal static class FuzzCampaign
 {
@@ -43,7 +43,7 @@ internal static class FuzzCampaign
         var started = Stopwatch.StartNew();
         var (exit, log) = await RunProcessAsync(
             "afl-fuzz",
-            ["-i", Path.Combine(AppContext.BaseDirectory, "corpus", target.Name), "-o", findings, "-E", executions.ToString(CultureInfo.InvariantCulture), "-s", seed.ToString(CultureInfo.InvariantCulture), "-t", ((int)PerInputLimit.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "-m", "none", "--", "dotnet", Path.Combine(bin, "appliance-fuzz.dll"), "run", target.Name],
+            ["-i", Path.Combine(AppContext.BaseDirectory, "corpus", target.Name), "-o", findings, "-E", executions.ToString(CultureInfo.InvariantCulture), "-s", seed.ToString(CultureInfo.InvariantCulture), "-t", ((int)PerInputLimit.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), "-m", "none", "--", "dotnet", Path.Combine(bin, "appliance-fuzz.dll"), "run", target.Name, "@@"],
             workDirectory,
             [
                 ("AFL_NO_UI", "1"),

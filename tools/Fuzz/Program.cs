@@ -7,7 +7,8 @@ using Spectre.Console;
 
 // appliance-fuzz: the fuzz targets (`run`, started by AFL++) and the campaign that runs AFL++ on them (`campaign`).
 var targetName = new Argument<string>("target") { Description = "The target: " + string.Join(", ", FuzzTargets.All.Select(t => t.Name)) };
-var run = new Command("run", "Runs one target under AFL++ (SharpFuzz's loop); without AFL++, runs it once on standard input") { targetName };
+var inputFile = new Argument<FileInfo?>("input") { Description = "The file that holds each input (AFL++'s @@); standard input when left out", Arity = ArgumentArity.ZeroOrOne };
+var run = new Command("run", "Runs one target under AFL++ (SharpFuzz's loop); without AFL++, runs it once on the input") { targetName, inputFile };
 run.SetAction(parse =>
 {
     var target = FuzzTargets.All.FirstOrDefault(t => t.Name == parse.GetValue(targetName));
@@ -17,7 +18,23 @@ run.SetAction(parse =>
         return 2;
     }
 
-    SharpFuzz.Fuzzer.Run(target.Run);
+    // SharpFuzz reads standard input for its first execution as soon as it has greeted afl-fuzz, before afl-fuzz has
+    // written the first input there: on a busy machine it read an empty input, the first seed showed no coverage and
+    // afl-fuzz stopped ("No instrumentation detected"). A file named on the command line is read only when a run is
+    // asked for, after afl-fuzz has written it; standard input (then /dev/null) is left unread.
+    if (parse.GetValue(inputFile) is { } file)
+    {
+        SharpFuzz.Fuzzer.Run(_ =>
+        {
+            using var input = File.OpenRead(file.FullName);
+            target.Run(input);
+        });
+    }
+    else
+    {
+        SharpFuzz.Fuzzer.Run(target.Run);
+    }
+
     return 0;
 });
 
