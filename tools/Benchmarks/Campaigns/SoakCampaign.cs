@@ -12,7 +12,24 @@ namespace Appliance.Benchmarks.Campaigns;
 /// <param name="SampleEvery">How often the daemon's figures are read.</param>
 /// <param name="MeetingLength">How long each meeting streams before it stops.</param>
 /// <param name="WorkDirectory">Where the forged models and the daemon's files go.</param>
-internal sealed record SoakSettings(TimeSpan Duration, TimeSpan WarmUp, TimeSpan SampleEvery, TimeSpan MeetingLength, string WorkDirectory);
+/// <param name="Loads">The kinds of load that run; all of them make the mixed load, one alone tells which one grows.</param>
+internal sealed record SoakSettings(TimeSpan Duration, TimeSpan WarmUp, TimeSpan SampleEvery, TimeSpan MeetingLength, string WorkDirectory, IReadOnlySet<SoakLoadKind> Loads);
+
+/// <summary>One kind of the soak's load.</summary>
+internal enum SoakLoadKind
+{
+    /// <summary>Two meetings at a time, each streamed, stopped, completed to its summary and deleted.</summary>
+    Meetings,
+
+    /// <summary>An <c>llm.chat</c> every 3 s.</summary>
+    Chats,
+
+    /// <summary>A <c>voice.text</c> command every 2 s.</summary>
+    Commands,
+
+    /// <summary>An <c>asr.transcribe</c> of 2 s every 5 s.</summary>
+    Transcriptions,
+}
 
 /// <summary>The daemon's figures at one moment.</summary>
 /// <param name="At">Time since the load started.</param>
@@ -96,17 +113,30 @@ internal static class SoakCampaign
         var samples = new List<SoakSample>();
         var commandCount = 0;
         string? failure = null;
-        var loads = new[]
+        var loads = new List<Task>();
+        if (settings.Loads.Contains(SoakLoadKind.Chats))
         {
-            EveryAsync(TimeSpan.FromSeconds(3), chats, async token =>
-                (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
-            EveryAsync(TimeSpan.FromSeconds(2), commands, async token =>
-                (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = Interlocked.Increment(ref commandCount) % 2 == 0 ? "turn the volume up to 20" : "make the picture brighter" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
-            EveryAsync(TimeSpan.FromSeconds(5), transcriptions, async token =>
-                (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token),
-            MeetingsAsync(client, pcm, settings.MeetingLength, 0, meetings, running.Token),
-            MeetingsAsync(client, pcm, settings.MeetingLength, 1, meetings, running.Token),
-        };
+            loads.Add(EveryAsync(TimeSpan.FromSeconds(3), chats, async token =>
+                (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
+        }
+
+        if (settings.Loads.Contains(SoakLoadKind.Commands))
+        {
+            loads.Add(EveryAsync(TimeSpan.FromSeconds(2), commands, async token =>
+                (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = Interlocked.Increment(ref commandCount) % 2 == 0 ? "turn the volume up to 20" : "make the picture brighter" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
+        }
+
+        if (settings.Loads.Contains(SoakLoadKind.Transcriptions))
+        {
+            loads.Add(EveryAsync(TimeSpan.FromSeconds(5), transcriptions, async token =>
+                (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
+        }
+
+        if (settings.Loads.Contains(SoakLoadKind.Meetings))
+        {
+            loads.Add(MeetingsAsync(client, pcm, settings.MeetingLength, 0, meetings, running.Token));
+            loads.Add(MeetingsAsync(client, pcm, settings.MeetingLength, 1, meetings, running.Token));
+        }
 
         var started = Stopwatch.StartNew();
         var ticks = daemon.CpuTicks();
@@ -148,7 +178,8 @@ internal static class SoakCampaign
 
         await running.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(loads).ConfigureAwait(false);
-        return new SoakReport(samples, [chats.Snapshot(), commands.Snapshot(), transcriptions.Snapshot(), meetings.Snapshot()], settings, failure);
+        var counters = new[] { (SoakLoadKind.Chats, chats), (SoakLoadKind.Commands, commands), (SoakLoadKind.Transcriptions, transcriptions), (SoakLoadKind.Meetings, meetings) };
+        return new SoakReport(samples, [.. counters.Where(c => settings.Loads.Contains(c.Item1)).Select(c => c.Item2.Snapshot())], settings, failure);
     }
 
     /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>
