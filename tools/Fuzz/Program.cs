@@ -18,10 +18,11 @@ run.SetAction(parse =>
         return 2;
     }
 
-    // SharpFuzz reads standard input for its first execution as soon as it has greeted afl-fuzz, before afl-fuzz has
+    // SharpFuzz copies standard input for its first execution as soon as it has greeted afl-fuzz, before afl-fuzz has
     // written the first input there: on a busy machine it read an empty input, the first seed showed no coverage and
-    // afl-fuzz stopped ("No instrumentation detected"). A file named on the command line is read only when a run is
-    // asked for, after afl-fuzz has written it; standard input (then /dev/null) is left unread.
+    // afl-fuzz stopped ("No instrumentation detected"). With the input in a file (afl-fuzz's @@; standard input is then
+    // /dev/null), each reported execution opens the file after afl-fuzz asked for the run, so after it was written;
+    // SharpFuzz's unreported warm-up execution before that may find no file, and its failure is thrown away.
     if (parse.GetValue(inputFile) is { } file)
     {
         SharpFuzz.Fuzzer.Run(_ =>
