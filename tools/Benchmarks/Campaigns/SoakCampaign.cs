@@ -13,21 +13,28 @@ namespace Appliance.Benchmarks.Campaigns;
 /// <param name="MeetingLength">How long each meeting streams before it stops.</param>
 /// <param name="WorkDirectory">Where the forged models and the daemon's files go.</param>
 /// <param name="Loads">The kinds of load that run; all of them make the mixed load, one alone tells which one grows.</param>
-internal sealed record SoakSettings(TimeSpan Duration, TimeSpan WarmUp, TimeSpan SampleEvery, TimeSpan MeetingLength, string WorkDirectory, IReadOnlySet<SoakLoadKind> Loads);
+internal sealed record SoakSettings(TimeSpan Duration, TimeSpan WarmUp, TimeSpan SampleEvery, TimeSpan MeetingLength, string WorkDirectory, IReadOnlySet<SoakLoadKind> Loads)
+{
+    /// <summary>Every kind of load: the mixed load.</summary>
+    public static IReadOnlySet<SoakLoadKind> AllLoads { get; } = Enum.GetValues<SoakLoadKind>().ToHashSet();
 
-/// <summary>One kind of the soak's load.</summary>
+    /// <summary>What runs, in words: "mixed load" when every kind does, else the kinds that do.</summary>
+    public string LoadName => Loads.SetEquals(AllLoads) ? "mixed load" : string.Join(" and ", Enum.GetValues<SoakLoadKind>().Where(Loads.Contains).Select(k => k.ToString().ToLowerInvariant()));
+}
+
+/// <summary>One kind of the soak's load (<see cref="SoakCampaign.Describe"/> says what each sends, and how often).</summary>
 internal enum SoakLoadKind
 {
-    /// <summary>Two meetings at a time, each streamed, stopped, completed to its summary and deleted.</summary>
+    /// <summary>Meetings streamed, stopped, completed and deleted.</summary>
     Meetings,
 
-    /// <summary>An <c>llm.chat</c> every 3 s.</summary>
+    /// <summary><c>llm.chat</c> requests.</summary>
     Chats,
 
-    /// <summary>A <c>voice.text</c> command every 2 s.</summary>
+    /// <summary><c>voice.text</c> commands.</summary>
     Commands,
 
-    /// <summary>An <c>asr.transcribe</c> of 2 s every 5 s.</summary>
+    /// <summary><c>asr.transcribe</c> requests.</summary>
     Transcriptions,
 }
 
@@ -81,9 +88,8 @@ internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyLi
 
 /// <summary>
 /// The soak: the daemon with tiny forged models (whisper-tiny for speech, a tiny R1 for chats and summaries) under
-/// mixed load for a given time: two meetings at a time streaming 16 kHz PCM in real time, each stopped after its
-/// length, completed (transcript and summary) and deleted; a chat every 3 s; a voice command every 2 s (the TV's
-/// schema, a template and the voice model in turn); a transcription of 2 s every 5 s. Every sample reads the daemon's
+/// the kinds of load its settings choose, all of them side by side by default (each described by <see cref="Describe"/>),
+/// for a given time. Every sample reads the daemon's
 /// resident set, CPU, open files and threads from /proc and its queue and meetings from its status. Bounded: the
 /// duration given, and 2 minutes for each call.
 /// </summary>
@@ -91,6 +97,19 @@ internal static class SoakCampaign
 {
     private const string DeviceId = "soak-hub";
     private static readonly TimeSpan CallTimeout = TimeSpan.FromMinutes(2);
+    private static readonly TimeSpan ChatEvery = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan CommandEvery = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan TranscriptionEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>What one kind of load sends, and how often, in words (the report's rows and the markdown's set-up).</summary>
+    public static string Describe(SoakLoadKind kind, SoakSettings settings) => kind switch
+    {
+        SoakLoadKind.Meetings => string.Create(CultureInfo.InvariantCulture, $"meetings, two at a time, 16 kHz PCM streamed in real time for {settings.MeetingLength.TotalSeconds:0} s, each completed to its summary, then deleted"),
+        SoakLoadKind.Chats => string.Create(CultureInfo.InvariantCulture, $"llm.chat every {ChatEvery.TotalSeconds:0} s"),
+        SoakLoadKind.Commands => string.Create(CultureInfo.InvariantCulture, $"voice.text every {CommandEvery.TotalSeconds:0} s (the TV's schema; one a template takes, one it leaves to the voice model)"),
+        SoakLoadKind.Transcriptions => string.Create(CultureInfo.InvariantCulture, $"asr.transcribe of 2 s every {TranscriptionEvery.TotalSeconds:0} s"),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
 
     public static async Task<SoakReport> RunAsync(SoakSettings settings, Action<string> progress, CancellationToken cancellationToken)
     {
@@ -100,35 +119,35 @@ internal static class SoakCampaign
         await using var daemon = await BenchDaemon.StartAsync(profilePath, DeviceId, Path.Combine(settings.WorkDirectory, "soak-daemon"), TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
         await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = daemon.Port, DeviceId = DeviceId, DefaultTimeout = CallTimeout }, cancellationToken).ConfigureAwait(false);
         await DaemonModels.WaitSettledAsync(client, [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.VoiceLlm], CallTimeout, cancellationToken).ConfigureAwait(false);
-        progress($"soak: {settings.Duration.TotalMinutes:0.#} min of mixed load, a sample every {settings.SampleEvery.TotalSeconds:0} s, the first {settings.WarmUp.TotalMinutes:0.#} min warm-up");
+        progress($"soak: {settings.Duration.TotalMinutes:0.#} min of {settings.LoadName}, a sample every {settings.SampleEvery.TotalSeconds:0} s, the first {settings.WarmUp.TotalMinutes:0.#} min warm-up");
 
         using var running = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         running.CancelAfter(settings.Duration);
         var pcm = new byte[16000 * 2 * 2]; // 2 s of 16 kHz s16le: noise, then silence
         new Random(11).NextBytes(pcm.AsSpan(0, pcm.Length / 2));
-        var chats = new LoadCounter("llm.chat every 3 s");
-        var commands = new LoadCounter("voice.text every 2 s, template and voice model in turn");
-        var transcriptions = new LoadCounter("asr.transcribe of 2 s every 5 s");
-        var meetings = new LoadCounter("meetings, two at a time, each to its summary, then deleted");
+        var chats = new LoadCounter(Describe(SoakLoadKind.Chats, settings));
+        var commands = new LoadCounter(Describe(SoakLoadKind.Commands, settings));
+        var transcriptions = new LoadCounter(Describe(SoakLoadKind.Transcriptions, settings));
+        var meetings = new LoadCounter(Describe(SoakLoadKind.Meetings, settings));
         var samples = new List<SoakSample>();
         var commandCount = 0;
         string? failure = null;
         var loads = new List<Task>();
         if (settings.Loads.Contains(SoakLoadKind.Chats))
         {
-            loads.Add(EveryAsync(TimeSpan.FromSeconds(3), chats, async token =>
+            loads.Add(EveryAsync(ChatEvery, chats, async token =>
                 (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
         if (settings.Loads.Contains(SoakLoadKind.Commands))
         {
-            loads.Add(EveryAsync(TimeSpan.FromSeconds(2), commands, async token =>
+            loads.Add(EveryAsync(CommandEvery, commands, async token =>
                 (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = Interlocked.Increment(ref commandCount) % 2 == 0 ? "turn the volume up to 20" : "make the picture brighter" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
         if (settings.Loads.Contains(SoakLoadKind.Transcriptions))
         {
-            loads.Add(EveryAsync(TimeSpan.FromSeconds(5), transcriptions, async token =>
+            loads.Add(EveryAsync(TranscriptionEvery, transcriptions, async token =>
                 (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
@@ -178,8 +197,8 @@ internal static class SoakCampaign
 
         await running.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(loads).ConfigureAwait(false);
-        var counters = new[] { (SoakLoadKind.Chats, chats), (SoakLoadKind.Commands, commands), (SoakLoadKind.Transcriptions, transcriptions), (SoakLoadKind.Meetings, meetings) };
-        return new SoakReport(samples, [.. counters.Where(c => settings.Loads.Contains(c.Item1)).Select(c => c.Item2.Snapshot())], settings, failure);
+        var counters = new (SoakLoadKind Kind, LoadCounter Counter)[] { (SoakLoadKind.Meetings, meetings), (SoakLoadKind.Chats, chats), (SoakLoadKind.Commands, commands), (SoakLoadKind.Transcriptions, transcriptions) };
+        return new SoakReport(samples, [.. counters.Where(c => settings.Loads.Contains(c.Kind)).Select(c => c.Counter.Snapshot())], settings, failure);
     }
 
     /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>

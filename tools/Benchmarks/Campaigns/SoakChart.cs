@@ -22,7 +22,7 @@ internal static class SoakChart
         plot.Axes.Bottom.Label.Text = "minutes";
         plot.Axes.Left.Label.Text = "resident set, MiB";
         plot.Axes.Right.Label.Text = "threads, open files";
-        plot.Title("appliance-daemon under mixed load");
+        plot.Title($"appliance-daemon under {report.Settings.LoadName}");
         plot.ShowLegend();
         plot.SavePng(path, 1000, 500);
     }

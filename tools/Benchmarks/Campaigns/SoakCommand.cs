@@ -18,7 +18,7 @@ internal static class SoakCommand
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Where the forged models and the daemon's files go; default: the system temporary folder" };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var loads = new Option<SoakLoadKind[]>("--loads") { Description = "The kinds of load that run (all by default); one alone tells which one makes the daemon grow", AllowMultipleArgumentsPerToken = true };
-        var command = new Command("soak", "Soak: mixed load (meetings to their summaries, chats, voice commands, transcriptions) on the daemon with tiny models; RSS must grow under 5 % after the warm-up, open files and threads not at all")
+        var command = new Command("soak", "Soak: mixed load (meetings to their summaries, chats, voice commands, transcriptions), or the kinds of it chosen, on the daemon with tiny models; RSS must grow under 5 % after the warm-up, open files and threads not at all")
         {
             minutes, warmUp, sample, meetingLength, loads, chart, workDir, markdown,
         };
@@ -33,7 +33,7 @@ internal static class SoakCommand
             return await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-soak-", async root =>
             {
                 var console = AnsiConsole.Console;
-                var settings = new SoakSettings(TimeSpan.FromMinutes(parse.GetValue(minutes)), TimeSpan.FromMinutes(parse.GetValue(warmUp)), TimeSpan.FromSeconds(parse.GetValue(sample)), TimeSpan.FromSeconds(parse.GetValue(meetingLength)), root, parse.GetValue(loads) is { Length: > 0 } chosen ? chosen.ToHashSet() : Enum.GetValues<SoakLoadKind>().ToHashSet());
+                var settings = new SoakSettings(TimeSpan.FromMinutes(parse.GetValue(minutes)), TimeSpan.FromMinutes(parse.GetValue(warmUp)), TimeSpan.FromSeconds(parse.GetValue(sample)), TimeSpan.FromSeconds(parse.GetValue(meetingLength)), root, parse.GetValue(loads) is { Length: > 0 } chosen ? chosen.ToHashSet() : SoakSettings.AllLoads);
                 var startedAt = DateTime.UtcNow;
                 var report = await SoakCampaign.RunAsync(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"), cancellationToken).ConfigureAwait(false);
                 Print(console, Rows(report));
@@ -52,11 +52,11 @@ internal static class SoakCommand
                     }
 
                     await File.WriteAllTextAsync(output.FullName, Markdown(
-                        "Soak — an hour of mixed load on tiny models",
+                        Invariant($"Soak — {(settings.Duration == TimeSpan.FromHours(1) ? "an hour" : $"{settings.Duration.TotalMinutes:0} min")} of {settings.LoadName} on tiny models"),
                         startedAt,
                         [
                             "Set-up: the daemon (`dotnet appliance-daemon.dll`, Release build, dev-x64 with forged whisper-tiny as `asr`, a forged tiny R1 as `voiceLlm` and `summaryLlm`, and the TV's command schema; embedded broker)",
-                            Invariant($"Load for {settings.Duration.TotalMinutes:0} min: {string.Join("; ", Enum.GetValues<SoakLoadKind>().Where(settings.Loads.Contains).Select(kind => Describe(kind, settings)))}"),
+                            Invariant($"Load for {settings.Duration.TotalMinutes:0} min: {string.Join("; ", Enum.GetValues<SoakLoadKind>().Where(settings.Loads.Contains).Select(kind => SoakCampaign.Describe(kind, settings)))}"),
                             Invariant($"Samples every {settings.SampleEvery.TotalSeconds:0} s from /proc (resident set, CPU, open files, threads) and the status document (requests queued, meetings); the first {settings.WarmUp.TotalMinutes:0} min are warm-up"),
                         ],
                         string.Join(' ', args),
@@ -69,15 +69,6 @@ internal static class SoakCommand
         });
         return command;
     }
-
-    private static string Describe(SoakLoadKind kind, SoakSettings settings) => kind switch
-    {
-        SoakLoadKind.Meetings => Invariant($"two meetings at a time streaming 16 kHz PCM in real time, each stopped after {settings.MeetingLength.TotalSeconds:0} s, completed to its summary and deleted"),
-        SoakLoadKind.Chats => "a chat every 3 s",
-        SoakLoadKind.Commands => "a voice command as text every 2 s (the TV's schema; one a template takes, one it leaves to the voice model)",
-        SoakLoadKind.Transcriptions => "a 2 s transcription every 5 s",
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
 
     /// <summary>The report's figures, in words and numbers.</summary>
     internal static IEnumerable<(string Figure, string Value)> Rows(SoakReport report)
