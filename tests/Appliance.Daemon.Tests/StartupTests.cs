@@ -51,13 +51,15 @@ public sealed class StartupTests
         Assert.Contains("toaster-9000.json: /: cannot read the profile", daemon.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task An_invalid_setting_is_refused_before_anything_runs()
+    [Theory]
+    [InlineData("--Rpc:MaxConcurrent=0", "MaxConcurrent")]
+    [InlineData("--Memory:TrimIntervalSeconds=-1", "TrimIntervalSeconds")]
+    public async Task An_invalid_setting_is_refused_before_anything_runs(string setting, string named)
     {
-        await using var daemon = DaemonProcess.Start("--Rpc:MaxConcurrent=0", "--Mqtt:Broker:Port=0");
+        await using var daemon = DaemonProcess.Start(setting, "--Mqtt:Broker:Port=0");
 
         Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains("MaxConcurrent", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains(named, daemon.Output, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -31,7 +31,7 @@ internal static class DeviceFeature
 {
     /// <summary>
     /// Resolves the device id (the <c>Device:Id</c> setting, else the profile's, else the host name) and registers the
-    /// device's context, health monitor, clock, inference settings and model paths.
+    /// device's context, health monitor, clock, inference settings and model paths, and the native heap's trimming.
     /// </summary>
     /// <returns>Null, or why the device id is not usable.</returns>
     public static string? AddDevice(this IServiceCollection services, IConfiguration configuration, DeviceProfile profile)
@@ -60,6 +60,8 @@ internal static class DeviceFeature
         services.AddKnownSection<ModelsOptions>(ModelsOptions.Section);
         services.AddKnownSection<DeviceOptions>(DeviceOptions.Section);
         services.AddSingleton(sp => new ModelPaths(sp.GetRequiredService<IOptions<ModelsOptions>>().Value.Root));
+        services.AddValidatedOptions<MemoryOptions, MemoryOptionsValidator>(configuration, MemoryOptions.Section);
+        services.AddHostedService<NativeHeapTrimmer>();
         return null;
     }
 

@@ -1,0 +1,66 @@
+using System.Runtime.InteropServices;
+
+namespace Appliance.Inference.Tests;
+
+/// <summary>
+/// The C library's heap, trimmed (glibc's <c>malloc_trim</c>), as the daemon does every minute. The test reads the
+/// whole process's resident set, so no other test of this assembly runs beside it.
+/// </summary>
+[Collection(ResidentSetReaders.Name)]
+public sealed class NativeHeapTests
+{
+    private const int Chunks = 512;
+    private const int ChunkBytes = 64 * 1024; // under glibc's mmap threshold: served from a malloc arena
+    private const long HeldBytes = (long)Chunks * ChunkBytes;
+
+    /// <summary>
+    /// 32 MiB of native blocks are written and freed, all but the last, which keeps the freed ones from being the top of
+    /// their heap: glibc keeps them resident, as it kept what ONNX Runtime and GenAI freed in the soak. A trim gives at
+    /// least half of them back to the system.
+    /// </summary>
+    [Fact]
+    public void A_trim_gives_freed_blocks_below_one_still_in_use_back_to_the_system()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the daemon trims glibc's heap; this test runs where it does");
+        Assert.True(NativeHeap.CanTrim);
+        var blocks = new nint[Chunks];
+        var ones = Enumerable.Repeat((byte)1, ChunkBytes).ToArray();
+        for (var i = 0; i < Chunks; i++)
+        {
+            blocks[i] = Marshal.AllocHGlobal(ChunkBytes); // malloc
+            Marshal.Copy(ones, 0, blocks[i], ChunkBytes);
+        }
+
+        try
+        {
+            for (var i = 0; i < Chunks - 1; i++)
+            {
+                Marshal.FreeHGlobal(blocks[i]);
+            }
+
+            var before = ResidentBytes();
+            Assert.True(NativeHeap.Trim());
+            var released = before - ResidentBytes();
+
+            Assert.True(released >= HeldBytes / 2, $"a trim gave back {released / 1048576.0:0.0} MiB of the {HeldBytes / 1048576} MiB freed");
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(blocks[^1]);
+        }
+    }
+
+    private static long ResidentBytes()
+    {
+        // The second field of /proc/self/statm: resident pages.
+        var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+        return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+    }
+}
+
+/// <summary>Tests that read the process's resident set: no other test runs beside them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ResidentSetReaders
+{
+    public const string Name = "native heap";
+}
