@@ -3,6 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Appliance.Benchmarks.Meetings;
+using Appliance.Contracts;
+using Appliance.MeetingPlayer;
 using Spectre.Console;
 
 namespace Appliance.Benchmarks.Idle;
@@ -20,7 +23,8 @@ internal static class IdleCommand
         var seconds = BenchmarkCli.Positive("--seconds", "Idle time over which CPU use is measured", 60);
         var starts = BenchmarkCli.Positive("--starts", "Daemon starts for the start-to-ready figure (median)", 3);
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
-        var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, markdown };
+        var withModels = new Option<bool>("--with-models") { Description = "Also measure the daemon idle with tiny forged models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm)" };
+        var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, withModels, markdown };
         idle.SetAction(async (parse, cancellationToken) =>
         {
             var load = MachineInfo.LoadAverage();
@@ -34,6 +38,7 @@ internal static class IdleCommand
                 figures = measured ?? figures;
             }
 
+            var loaded = parse.GetValue(withModels) ? await MeasureWithModelsAsync(parse.GetValue(settle), parse.GetValue(seconds), cancellationToken).ConfigureAwait(false) : null;
             readyTimes.Sort();
             var median = readyTimes[readyTimes.Count / 2];
             var table = new Table().AddColumns("figure", "value");
@@ -42,6 +47,12 @@ internal static class IdleCommand
             table.AddRow("proportional (PSS)", $"{figures.PssKib / 1024.0:F1} MiB");
             table.AddRow("private (clean + dirty)", $"{figures.PrivateKib / 1024.0:F1} MiB");
             table.AddRow($"CPU over {parse.GetValue(seconds)} s idle", $"{figures.CpuPercent:F2} % of one core");
+            if (loaded is not null)
+            {
+                table.AddRow("with tiny models loaded: resident (RSS)", $"{loaded.RssKib / 1024.0:F1} MiB");
+                table.AddRow($"with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle", $"{loaded.CpuPercent:F2} % of one core");
+            }
+
             AnsiConsole.Write(table);
             if (parse.GetValue(markdown) is { } output)
             {
@@ -62,6 +73,11 @@ internal static class IdleCommand
                     string.Create(CultureInfo.InvariantCulture, $"| proportional set (PSS) | {figures.PssKib / 1024.0:F1} MiB |"),
                     string.Create(CultureInfo.InvariantCulture, $"| private (clean + dirty) | {figures.PrivateKib / 1024.0:F1} MiB |"),
                     string.Create(CultureInfo.InvariantCulture, $"| CPU over {parse.GetValue(seconds)} s idle | {figures.CpuPercent:F2} % of one core |"),
+                    .. loaded is null ? Array.Empty<string>() :
+                    [
+                        string.Create(CultureInfo.InvariantCulture, $"| with tiny models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm): resident set (RSS) | {loaded.RssKib / 1024.0:F1} MiB |"),
+                        string.Create(CultureInfo.InvariantCulture, $"| with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle | {loaded.CpuPercent:F2} % of one core |"),
+                    ],
                     "",
                 ];
                 await File.WriteAllTextAsync(output.FullName, string.Join('\n', lines), cancellationToken).ConfigureAwait(false);
@@ -121,6 +137,34 @@ internal static class IdleCommand
             process.Kill();
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The daemon idle with models loaded: tiny forged ones (whisper-tiny as <c>asr</c>, a tiny R1 as <c>voiceLlm</c> and
+    /// <c>summaryLlm</c>), loaded and settled, then left alone for <paramref name="idleSeconds"/>: its resident set and
+    /// CPU. The sessions' thread pools are made; an idle one that spun would show here.
+    /// </summary>
+    private static async Task<Figures> MeasureWithModelsAsync(int settleSeconds, int idleSeconds, CancellationToken cancellationToken)
+    {
+        Figures? figures = null;
+        await WorkFolder.RunAsync(null, "appliance-idle-", async root =>
+        {
+            const string DeviceId = "idle-hub";
+            var profile = BenchProfiles.Write(BenchProfiles.TinyModels(root, out _), root, "idle-profile");
+            await using var daemon = await BenchDaemon.StartAsync(profile, DeviceId, Path.Combine(root, "daemon"), TimeSpan.FromSeconds(120), cancellationToken).ConfigureAwait(false);
+            await using (var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = daemon.Port, DeviceId = DeviceId }, cancellationToken).ConfigureAwait(false))
+            {
+                await DaemonModels.WaitSettledAsync(client, [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.VoiceLlm], TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
+            var cpuBefore = daemon.CpuTicks();
+            await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
+            var cpu = ProcessFigures.CpuPercent(cpuBefore, daemon.CpuTicks(), TimeSpan.FromSeconds(idleSeconds));
+            figures = new Figures(daemon.ResidentKib(), 0, 0, cpu);
+            return 0;
+        }).ConfigureAwait(false);
+        return figures!;
     }
 
     private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);
