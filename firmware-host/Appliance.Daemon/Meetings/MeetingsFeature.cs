@@ -31,8 +31,7 @@ internal static class MeetingsFeature
         services.AddSingleton(sp => new MeetingIngest(
             sp.GetRequiredService<MeetingSessionManager>(),
             sp.GetRequiredService<IOptions<MeetingsOptions>>().Value.IngestQueueFrames,
-            sp.GetRequiredService<TimeProvider>(),
-            TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<MeetingsOptions>>().Value.CommitIntervalMilliseconds)));
+            sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IMeetingEvents, MeetingEventsPublisher>();
         services.AddSingleton(sp =>
         {
