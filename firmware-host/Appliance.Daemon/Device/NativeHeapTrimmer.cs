@@ -9,7 +9,7 @@ namespace Appliance.Daemon.Device;
 /// <summary>
 /// Trims the C library's heap (<see cref="NativeHeap.Trim"/>) every <see cref="MemoryOptions.TrimIntervalSeconds"/>:
 /// memory that ONNX Runtime, GenAI and the codecs freed but glibc kept resident goes back to the system, so it is there
-/// for the appliance's own software. In the soak's daemons one trim gave back 16 to 26 MB of 180 to 280 MB (see
+/// for the appliance's own software. In the soak's daemons one trim gave back 16 to 27 MB of 200 to 285 MB (see
 /// docs/benchmarks.md, Soak). While a trim walks a malloc arena, allocations from that arena wait for it.
 /// </summary>
 internal sealed partial class NativeHeapTrimmer(IOptions<MemoryOptions> options, TimeProvider time, ILogger<NativeHeapTrimmer> logger) : BackgroundService
