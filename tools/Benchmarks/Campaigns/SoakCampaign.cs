@@ -125,33 +125,30 @@ internal static class SoakCampaign
         running.CancelAfter(settings.Duration);
         var pcm = new byte[16000 * 2 * 2]; // 2 s of 16 kHz s16le: noise, then silence
         new Random(11).NextBytes(pcm.AsSpan(0, pcm.Length / 2));
-        var chats = new LoadCounter(Describe(SoakLoadKind.Chats, settings));
-        var commands = new LoadCounter(Describe(SoakLoadKind.Commands, settings));
-        var transcriptions = new LoadCounter(Describe(SoakLoadKind.Transcriptions, settings));
-        var meetings = new LoadCounter(Describe(SoakLoadKind.Meetings, settings));
+        var counters = Enum.GetValues<SoakLoadKind>().Where(settings.Loads.Contains).ToDictionary(kind => kind, kind => new LoadCounter(kind, Describe(kind, settings)));
         var samples = new List<SoakSample>();
         var commandCount = 0;
         string? failure = null;
         var loads = new List<Task>();
-        if (settings.Loads.Contains(SoakLoadKind.Chats))
+        if (counters.TryGetValue(SoakLoadKind.Chats, out var chats))
         {
             loads.Add(EveryAsync(ChatEvery, chats, async token =>
                 (await client.InvokeAsync(RpcMethods.LlmChat, new LlmChatParams { Messages = [new("user", "Is the fridge door open?")], MaxTokens = 16, Temperature = 0 }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
-        if (settings.Loads.Contains(SoakLoadKind.Commands))
+        if (counters.TryGetValue(SoakLoadKind.Commands, out var commands))
         {
             loads.Add(EveryAsync(CommandEvery, commands, async token =>
                 (await client.InvokeAsync(RpcMethods.VoiceText, new VoiceTextParams { Text = Interlocked.Increment(ref commandCount) % 2 == 0 ? "turn the volume up to 20" : "make the picture brighter" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
-        if (settings.Loads.Contains(SoakLoadKind.Transcriptions))
+        if (counters.TryGetValue(SoakLoadKind.Transcriptions, out var transcriptions))
         {
             loads.Add(EveryAsync(TranscriptionEvery, transcriptions, async token =>
                 (await client.InvokeAsync(RpcMethods.AsrTranscribe, new AsrTranscribeParams { Audio = Convert.ToBase64String(pcm), Format = "s16le", Language = "en" }, cancellationToken: token).ConfigureAwait(false)).Error, running.Token));
         }
 
-        if (settings.Loads.Contains(SoakLoadKind.Meetings))
+        if (counters.TryGetValue(SoakLoadKind.Meetings, out var meetings))
         {
             loads.Add(MeetingsAsync(client, pcm, settings.MeetingLength, 0, meetings, running.Token));
             loads.Add(MeetingsAsync(client, pcm, settings.MeetingLength, 1, meetings, running.Token));
@@ -179,7 +176,7 @@ internal static class SoakCampaign
                 if (samples.Count % Math.Max(1, (int)(TimeSpan.FromMinutes(5) / settings.SampleEvery)) == 0)
                 {
                     var s = samples[^1];
-                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {chats.Done} chats, {commands.Done} voice commands, {transcriptions.Done} transcriptions, {meetings.Done} meetings; {chats.Failed + commands.Failed + transcriptions.Failed + meetings.Failed} failed"));
+                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {string.Join(", ", counters.Values.Select(c => $"{c.Done} {c.Kind.ToString().ToLowerInvariant()}"))}; {counters.Values.Sum(c => c.Failed)} failed"));
                 }
 
             }
@@ -197,8 +194,7 @@ internal static class SoakCampaign
 
         await running.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(loads).ConfigureAwait(false);
-        var counters = new (SoakLoadKind Kind, LoadCounter Counter)[] { (SoakLoadKind.Meetings, meetings), (SoakLoadKind.Chats, chats), (SoakLoadKind.Commands, commands), (SoakLoadKind.Transcriptions, transcriptions) };
-        return new SoakReport(samples, [.. counters.Where(c => settings.Loads.Contains(c.Kind)).Select(c => c.Counter.Snapshot())], settings, failure);
+        return new SoakReport(samples, [.. counters.Values.Select(c => c.Snapshot())], settings, failure);
     }
 
     /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>
@@ -293,8 +289,10 @@ internal static class SoakCampaign
     }
 
     /// <summary>Counts one kind of load from several tasks.</summary>
-    private sealed class LoadCounter(string name)
+    private sealed class LoadCounter(SoakLoadKind kind, string name)
     {
+        public SoakLoadKind Kind => kind;
+
         private readonly Lock _sync = new();
         private readonly List<string> _failures = [];
         private int _done;

@@ -120,17 +120,7 @@ internal static class IdleCommand
                 return (readyMs, null);
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpuBefore = ProcessFigures.CpuTicks(process.Id);
-            await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpuAfter = ProcessFigures.CpuTicks(process.Id);
-            var rollup = File.ReadLines($"/proc/{process.Id}/smaps_rollup").Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
-                .ToDictionary(p => p[0].Trim(), p => long.TryParse(p[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture, out var v) ? v : 0);
-            return (readyMs, new Figures(
-                rollup["Rss"],
-                rollup["Pss"],
-                rollup["Private_Clean"] + rollup["Private_Dirty"],
-                ProcessFigures.CpuPercent(cpuBefore, cpuAfter, TimeSpan.FromSeconds(idleSeconds))));
+            return (readyMs, await MeasureIdleAsync(process.Id, settleSeconds, idleSeconds, cancellationToken).ConfigureAwait(false));
         }
         finally
         {
@@ -157,14 +147,26 @@ internal static class IdleCommand
                 await DaemonModels.WaitSettledAsync(client, [ModelFeatures.Asr, ModelFeatures.SummaryLlm, ModelFeatures.VoiceLlm], TimeSpan.FromMinutes(2), cancellationToken).ConfigureAwait(false);
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpuBefore = daemon.CpuTicks();
-            await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
-            var cpu = ProcessFigures.CpuPercent(cpuBefore, daemon.CpuTicks(), TimeSpan.FromSeconds(idleSeconds));
-            figures = new Figures(daemon.ResidentKib(), 0, 0, cpu);
+            figures = await MeasureIdleAsync(daemon.ProcessId, settleSeconds, idleSeconds, cancellationToken).ConfigureAwait(false);
             return 0;
         }).ConfigureAwait(false);
         return figures!;
+    }
+
+    /// <summary>After <paramref name="settleSeconds"/>, the process's CPU over <paramref name="idleSeconds"/> and then its memory (<c>smaps_rollup</c>).</summary>
+    private static async Task<Figures> MeasureIdleAsync(int processId, int settleSeconds, int idleSeconds, CancellationToken cancellationToken)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(settleSeconds), cancellationToken).ConfigureAwait(false);
+        var cpuBefore = ProcessFigures.CpuTicks(processId);
+        await Task.Delay(TimeSpan.FromSeconds(idleSeconds), cancellationToken).ConfigureAwait(false);
+        var cpuAfter = ProcessFigures.CpuTicks(processId);
+        var rollup = File.ReadLines($"/proc/{processId}/smaps_rollup").Select(l => l.Split(':', 2)).Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim(), p => long.TryParse(p[1].Trim().Split(' ')[0], CultureInfo.InvariantCulture, out var v) ? v : 0);
+        return new Figures(
+            rollup["Rss"],
+            rollup["Pss"],
+            rollup["Private_Clean"] + rollup["Private_Dirty"],
+            ProcessFigures.CpuPercent(cpuBefore, cpuAfter, TimeSpan.FromSeconds(idleSeconds)));
     }
 
     private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);
