@@ -126,7 +126,9 @@ internal sealed class MeetingSession : IDisposable
     /// <summary>
     /// Offers frames of this session: each one that passes the checks is written to the journal, then all of them are
     /// flushed to the disk with one fsync (group commit), and only then do they count as accepted and enter the
-    /// reorder buffer. <paramref name="results"/> gets one result per frame, in order.
+    /// reorder buffer. Should a write fail (the disk full), that frame and the rest of the batch are refused for
+    /// storage while the frames written before it are still flushed and accepted: a disk fills to its last whole frame.
+    /// <paramref name="results"/> gets one result per frame, in order.
     /// </summary>
     public void Accept(IReadOnlyList<AudioFrame> frames, Span<FrameResult> results)
     {
@@ -163,15 +165,10 @@ internal sealed class MeetingSession : IDisposable
                 }
                 catch (IOException e)
                 {
+                    // The journal cut this frame away and keeps the ones before it, which the commit below decides.
                     NoteStorageFailure(e);
                     results[i] = FrameResult.StorageError;
-                    foreach (var (index, _) in written)
-                    {
-                        results[index] = FrameResult.StorageError; // the journal cut them away with this one
-                    }
-
-                    _state.StorageRefused += written.Count + 1;
-                    written.Clear();
+                    _state.StorageRefused++;
                     refusing = true;
                 }
             }

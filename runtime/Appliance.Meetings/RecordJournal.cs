@@ -8,18 +8,22 @@ namespace Appliance.Meetings;
 /// An append-only file of checksummed records. Layout: an 8-byte magic, then records of
 /// [int32 LE body length][body][uint32 LE CRC-32 of the length and the body]. Records are written with
 /// <see cref="Write"/> and made durable together by <see cref="Commit"/> (one fsync for many records: group commit);
-/// <see cref="Append"/> does both. Not thread-safe: the owning session serialises calls.
+/// <see cref="Append"/> does both. Writes are unbuffered: a record is in the file (not yet durable) once
+/// <see cref="Write"/> returns. Not thread-safe: the owning session serialises calls.
 /// </summary>
 internal sealed class RecordJournal : IDisposable
 {
     public const int HeaderBytes = 8;
     public const int FrameOverhead = 8;
     private readonly FileStream _stream;
+    private long _writtenLength;
+    private bool _tailUnknown;
 
     private RecordJournal(FileStream stream)
     {
         _stream = stream;
         CommittedLength = stream.Position;
+        _writtenLength = stream.Position;
     }
 
     /// <summary>The file length up to which every record is flushed to the disk.</summary>
@@ -120,11 +124,15 @@ internal sealed class RecordJournal : IDisposable
     }
 
     /// <summary>
-    /// Writes one record after the others, not yet flushed. On failure every record since the last commit is cut
-    /// away, and the exception (an <see cref="IOException"/>) propagates.
+    /// Writes one record after the others, not yet flushed. On failure (a full disk, typically) the part of this record
+    /// that reached the file is cut away and the exception (an <see cref="IOException"/>) propagates; the records
+    /// written before it stay, for <see cref="Commit"/> to make durable, so a disk that fills in the middle of a batch
+    /// keeps every record that fitted. Should the cut itself fail, the journal takes no more records (every later call
+    /// throws <see cref="IOException"/>) and the next <see cref="Open"/> cuts the partial record.
     /// </summary>
     public void Write(ReadOnlySpan<byte> body)
     {
+        ThrowIfTailUnknown();
         var size = body.Length + FrameOverhead;
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
@@ -134,10 +142,11 @@ internal sealed class RecordJournal : IDisposable
             body.CopyTo(span[4..]);
             BinaryPrimitives.WriteUInt32LittleEndian(span[(4 + body.Length)..], Crc32.HashToUInt32(span[..(4 + body.Length)]));
             _stream.Write(span);
+            _writtenLength += size;
         }
         catch (IOException)
         {
-            TryCutBack(CommittedLength);
+            CutBack(_writtenLength);
             throw;
         }
         finally
@@ -152,7 +161,8 @@ internal sealed class RecordJournal : IDisposable
     /// </summary>
     public void Commit()
     {
-        if (_stream.Position == CommittedLength)
+        ThrowIfTailUnknown();
+        if (_writtenLength == CommittedLength)
         {
             return;
         }
@@ -160,27 +170,38 @@ internal sealed class RecordJournal : IDisposable
         try
         {
             _stream.Flush(flushToDisk: true);
-            CommittedLength = _stream.Position;
+            CommittedLength = _writtenLength;
         }
         catch (IOException)
         {
-            TryCutBack(CommittedLength);
+            CutBack(CommittedLength);
             throw;
         }
     }
 
     public void Dispose() => _stream.Dispose();
 
-    private void TryCutBack(long length)
+    private void CutBack(long length)
     {
         try
         {
             _stream.SetLength(length);
             _stream.Position = length;
+            _writtenLength = length;
         }
         catch (IOException)
         {
-            // The disk is failing; the next open's scan cuts whatever partial record remains.
+            // The disk is failing: a record appended now would follow a partial one, where the next open's scan would
+            // stop and drop it with everything after. Take nothing more; that scan cuts the partial record.
+            _tailUnknown = true;
+        }
+    }
+
+    private void ThrowIfTailUnknown()
+    {
+        if (_tailUnknown)
+        {
+            throw new IOException("the journal could not cut a failed write away; it takes no more records until it is opened again");
         }
     }
 

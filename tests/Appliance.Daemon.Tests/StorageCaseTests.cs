@@ -199,6 +199,67 @@ public sealed class StorageCaseTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A disk that fills in the middle of a journal batch. With a 1 s commit interval, a burst of 120 frames of 120 ms
+    /// (3,874 bytes a record, 465 KB in all) reaches a 256 KiB disk in one batch after the first frame's. Every frame
+    /// that fitted is accepted and the rest are refused for storage, so the disk is left with less room than one more
+    /// record takes: the batch is not refused whole, and its written frames are not cut away to free space the next
+    /// small write (a stop's state file) would then find.
+    /// </summary>
+    [Fact]
+    public async Task A_disk_that_fills_in_the_middle_of_a_batch_keeps_every_frame_that_fitted()
+    {
+        const int Frames = 120;
+        const int PageBytes = 4096; // tmpfs hands out whole pages
+        var mountPoint = Directory.CreateTempSubdirectory("appliance-batch-").FullName;
+        var port = FreePort.Offered();
+        var deviceId = $"batch-{Guid.NewGuid():N}"[..13];
+        try
+        {
+            await using var daemon = DaemonProcess.StartWithMounts(
+                $"mount -t tmpfs -o size=256k tmpfs {mountPoint}",
+                "--Mqtt:Mode=Embedded", $"--Mqtt:Broker:Port={port}", $"--Device:Id={deviceId}", $"--Meetings:Root={mountPoint}/meetings", "--Meetings:MinFreeBytes=65536", "--Meetings:CommitIntervalMilliseconds=1000");
+            await daemon.WaitReadyAsync(TimeSpan.FromSeconds(30));
+            await using var client = await ApplianceClient.ConnectAsync(new ApplianceClientOptions { Host = "127.0.0.1", Port = port, DeviceId = deviceId });
+            const string Session = "burst";
+            Assert.Null((await client.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = Session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 })).Error);
+
+            var frame = new byte[3840];
+            var pace = System.Diagnostics.Stopwatch.StartNew();
+            for (var seq = 0; seq < Frames; seq++)
+            {
+                var due = TimeSpan.FromMilliseconds(2 * seq) - pace.Elapsed; // 240 ms in all, inside one commit interval
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due);
+                }
+
+                new Random(seq).NextBytes(frame);
+                await client.PublishAsync(MeetingAudioFrame.Create(deviceId, Session, seq, AudioCodecs.PcmS16LE, frame));
+            }
+
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            MeetingCounters counters;
+            while ((counters = (await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = Session })).Value!.Meeting.Counters) is var c && c.Accepted + c.StorageRefused < Frames)
+            {
+                Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), $"frames still unaccounted for: {c}");
+                await Task.Delay(50);
+            }
+
+            var free = Appliance.Storage.DiskFull.FreeBytes($"/proc/{daemon.Id}/root{mountPoint}");
+            output.WriteLine($"{counters}; free after: {free} bytes");
+            Assert.Equal(Frames, counters.Accepted + counters.StorageRefused);
+            Assert.True(counters.StorageRefused > 0, "the burst should have filled the disk");
+            Assert.NotNull(free);
+            Assert.True(free < 3874 + PageBytes, $"{free} bytes left free: frames that fitted were refused ({counters})");
+            Assert.False(daemon.HasExited);
+        }
+        finally
+        {
+            Directory.Delete(mountPoint, recursive: true);
+        }
+    }
+
     /// <summary>Two daemons can never share one meetings folder: the second stops at start with a clear error, the first runs on.</summary>
     [Fact]
     public async Task A_second_daemon_on_the_same_meetings_folder_is_refused_at_start()

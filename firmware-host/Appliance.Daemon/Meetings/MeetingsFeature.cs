@@ -31,7 +31,8 @@ internal static class MeetingsFeature
         services.AddSingleton(sp => new MeetingIngest(
             sp.GetRequiredService<MeetingSessionManager>(),
             sp.GetRequiredService<IOptions<MeetingsOptions>>().Value.IngestQueueFrames,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            TimeSpan.FromMilliseconds(sp.GetRequiredService<IOptions<MeetingsOptions>>().Value.CommitIntervalMilliseconds)));
         services.AddSingleton<IMeetingEvents, MeetingEventsPublisher>();
         services.AddSingleton(sp =>
         {

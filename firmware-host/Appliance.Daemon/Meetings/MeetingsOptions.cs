@@ -32,6 +32,14 @@ internal sealed class MeetingsOptions
     /// <summary>Frames received but not yet journaled; beyond it frames are dropped and counted (the daemon is overloaded).</summary>
     [Range(16, 10_000_000)]
     public int IngestQueueFrames { get; set; } = 65_536;
+
+    /// <summary>
+    /// The least time, in milliseconds, between two journal batches: each session's journal is flushed at most this
+    /// often, so a hub with many streams pays one flush for several frames of each. A frame counts as accepted up to
+    /// this much later. 0 flushes as soon as frames are queued.
+    /// </summary>
+    [Range(0, 1000)]
+    public int CommitIntervalMilliseconds { get; set; } = 50;
 }
 
 [OptionsValidator]

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Channels;
 
 namespace Appliance.Meetings.Pipeline;
@@ -6,9 +7,10 @@ namespace Appliance.Meetings.Pipeline;
 /// <summary>
 /// The way from the MQTT receive path to the session journals. <see cref="TryEnqueue"/> only queues a frame (a copy) and
 /// never waits; <see cref="RunAsync"/>, one loop, journals whatever has queued, all sessions side by side with one flush
-/// per session per batch (group commit), and a frame counts as accepted after its flush. A stop goes through the same
-/// queue, so it takes effect behind every frame received before it. After each batch <see cref="SessionAdvanced"/> names
-/// the sessions whose journal grew or that stopped.
+/// per session per batch (group commit), and a frame counts as accepted after its flush. Batches start at most once a
+/// commit interval (unless a full batch left more queued), so a session's journal is flushed at most that often however
+/// many frames arrive. A stop goes through the same queue, so it takes effect behind every frame received before it.
+/// After each batch <see cref="SessionAdvanced"/> names the sessions whose journal grew or that stopped.
 /// </summary>
 /// <remarks>
 /// Thread-safe: any number of producers, one <see cref="RunAsync"/>. The owner calls <see cref="Complete"/> at shutdown and
@@ -20,6 +22,7 @@ public sealed class MeetingIngest
 
     private readonly MeetingSessionManager _store;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _commitInterval;
     private readonly Channel<Item> _queue;
     private readonly ConcurrentDictionary<string, SequenceWatch> _received = new(StringComparer.Ordinal);
     private long _droppedFrames;
@@ -30,12 +33,20 @@ public sealed class MeetingIngest
     /// <param name="store">The sessions the frames go to; outlives the queue's loop.</param>
     /// <param name="capacity">Frames received but not yet journaled; beyond it frames are dropped and counted (the board is overloaded).</param>
     /// <param name="time">The clock of the stop's wait for its last frame.</param>
-    public MeetingIngest(MeetingSessionManager store, int capacity, TimeProvider time)
+    /// <param name="commitInterval">
+    /// The least time from the start of one batch to the start of the next, measured in real time whatever
+    /// <paramref name="time"/> is: each flush (<c>fsync</c>) then covers up to that much of every stream's audio. Zero
+    /// starts a batch as soon as a frame is queued. A frame waits in the queue up to this long before it is journaled and
+    /// counts as accepted.
+    /// </param>
+    public MeetingIngest(MeetingSessionManager store, int capacity, TimeProvider time, TimeSpan commitInterval = default)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(commitInterval, TimeSpan.Zero);
         _store = store;
         _time = time;
+        _commitInterval = commitInterval;
         _queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
@@ -129,6 +140,7 @@ public sealed class MeetingIngest
         var touched = new HashSet<string>(StringComparer.Ordinal);
         while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            var batchStarted = Stopwatch.GetTimestamp();
             while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
             {
                 if (item.Frame is { } frame)
@@ -148,6 +160,7 @@ public sealed class MeetingIngest
                 touched.Add(item.SessionId);
             }
 
+            var backlog = batch.Count == MaxBatch; // cut short: more is queued already, so the next batch starts at once
             Accept(batch, results, touched);
             foreach (var sessionId in touched)
             {
@@ -155,6 +168,10 @@ public sealed class MeetingIngest
             }
 
             touched.Clear();
+            if (!backlog && _commitInterval - Stopwatch.GetElapsedTime(batchStarted) is { } rest && rest > TimeSpan.Zero && !_queue.Reader.Completion.IsCompleted)
+            {
+                await Task.Delay(rest).ConfigureAwait(false);
+            }
         }
     }
 
