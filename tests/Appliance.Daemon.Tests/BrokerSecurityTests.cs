@@ -76,6 +76,77 @@ public sealed class BrokerSecurityTests(ITestOutputHelper output)
         Assert.True((await operatorClient.CallAsync("health.get")).Error is null);
     }
 
+    /// <summary>
+    /// Meeting audio is for the daemon alone: the embedded broker hands a device's frames to the ingest and forwards them
+    /// to no client, not even an operator subscribed to every meeting's topics (a sentinel the device publishes after its
+    /// frames reaches the operator, so any forwarded frame would have reached it first; the meeting's progress does). Frames another device's account
+    /// publishes on this device's audio topic are refused (QoS 1, so the refusal comes back) and never journaled.
+    /// </summary>
+    [Fact]
+    public async Task Meeting_audio_reaches_the_daemon_alone_and_only_from_its_own_devices()
+    {
+        await using var daemon = await RunningDaemon.StartEmbeddedAsync(output, AuthArgs("tv-living-room"));
+        await using var tv = await daemon.ConnectAsync("tv-remote", "remote-secret");
+        await using var operatorClient = await daemon.ConnectAsync("operator", "operator-secret");
+        await using var fridge = await ApplianceClient.ConnectAsync(new ApplianceClientOptions
+        {
+            Host = daemon.BrokerHost, Port = daemon.BrokerPort, DeviceId = OtherDevice, Username = "fridge-panel", Password = "panel-secret",
+        });
+        await using var watched = await operatorClient.SubscribeAsync("appliance/v1/+/meetings/#");
+        foreach (var session in new[] { "own", "foreign" })
+        {
+            var start = await tv.InvokeAsync(RpcMethods.MeetingsStart, new MeetingStartParams { SessionId = session, Codec = AudioCodecs.PcmS16LE, SampleRate = 16000, Channels = 1 });
+            Assert.Null(start.Error);
+        }
+
+        var frame = new byte[640];
+        for (var seq = 0; seq < 10; seq++)
+        {
+            await tv.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, "own", seq, AudioCodecs.PcmS16LE, frame));
+        }
+
+        var sentinel = Topics.MeetingAudio(daemon.DeviceId, "own").Replace("/audio", "/sentinel", StringComparison.Ordinal);
+        await tv.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(sentinel).WithPayload("after the frames").Build());
+        for (var seq = 0; seq < 5; seq++)
+        {
+            var forged = MeetingAudioFrame.Create(daemon.DeviceId, "foreign", seq, AudioCodecs.PcmS16LE, frame);
+            forged.QualityOfServiceLevel = MqttQualityOfServiceLevel.AtLeastOnce;
+            Assert.Equal(MqttClientPublishReasonCode.NotAuthorized, (await fridge.PublishAsync(forged)).ReasonCode);
+        }
+
+        // The ingest journals in order: once the device's own frame on "foreign" is in, anything before it would be too.
+        await tv.PublishAsync(MeetingAudioFrame.Create(daemon.DeviceId, "foreign", 0, AudioCodecs.PcmS16LE, frame));
+        var stop = await tv.InvokeAsync(RpcMethods.MeetingsStop, new MeetingStopParams { SessionId = "own", LastSequence = 9 });
+        var foreign = await WaitForAcceptedAsync(tv, "foreign", 1);
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var seenBeforeSentinel = new List<string>();
+        while (await watched.ReadAsync(limit.Token) is var seen && seen.Topic != sentinel)
+        {
+            seenBeforeSentinel.Add(seen.Topic);
+        }
+
+        Assert.Null(stop.Error);
+        Assert.Equal(10, (await tv.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = "own" })).Value!.Meeting.Counters.Accepted);
+        Assert.Equal((1L, 0L), (foreign.Accepted, foreign.Duplicates));
+        Assert.DoesNotContain(seenBeforeSentinel, topic => topic.EndsWith("/audio", StringComparison.Ordinal));
+        Assert.Contains(Topics.MeetingProgress(daemon.DeviceId, "own"), seenBeforeSentinel); // the operator does see the meeting's own topics
+    }
+
+    private static async Task<MeetingCounters> WaitForAcceptedAsync(ApplianceClient client, string session, long accepted)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var counters = (await client.InvokeAsync(RpcMethods.MeetingsGet, new SessionIdParams { SessionId = session })).Value!.Meeting.Counters;
+            if (counters.Accepted >= accepted || waited.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                return counters;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
     [Fact]
     public async Task The_tls_endpoint_serves_the_contract_with_the_configured_certificate()
     {

@@ -11,7 +11,8 @@ using MQTTnet.Protocol;
 namespace Appliance.Daemon.Meetings;
 
 /// <summary>
-/// Owns the audio ingest: subscribes the meetings' audio topics, hands each frame to <see cref="MeetingIngest"/> (which
+/// Owns the audio ingest: subscribes the meetings' audio topics (for the daemon alone: with the embedded broker they come
+/// straight from each publisher's connection, see <see cref="MqttSubscription.DaemonOnly"/>), hands each frame to <see cref="MeetingIngest"/> (which
 /// never waits on the disk), and runs its journaling loop. At stop it takes no more frames and journals what was
 /// received before it returns.
 /// </summary>
@@ -27,7 +28,7 @@ internal sealed class MeetingIngestService : BackgroundService
         _ingest = ingest;
         _device = device;
         _time = time;
-        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Audio), Channels.MeetingAudio.Qos, OnAudioAsync));
+        mqtt.Subscribe(new MqttSubscription(Topics.MeetingFilter(device.DeviceId, MeetingTopic.Audio), Channels.MeetingAudio.Qos, OnAudioAsync, DaemonOnly: true));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

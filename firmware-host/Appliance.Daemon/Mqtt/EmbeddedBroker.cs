@@ -5,6 +5,7 @@ using Appliance.Daemon.Device;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MQTTnet;
 using MQTTnet.Server;
 
 namespace Appliance.Daemon.Mqtt;
@@ -23,6 +24,8 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     private readonly ILogger<EmbeddedBroker> _logger;
     private MqttServer? _server;
     private MqttServerOptions? _serverOptions;
+    private readonly Lock _deliveryGate = new();
+    private volatile (string Filter, Func<MqttApplicationMessage, Task> Handler)[] _daemonOnly = []; // replaced whole under the gate, read without it
 
     public EmbeddedBroker(IOptions<MqttOptions> options, DeviceContext device, ILogger<EmbeddedBroker> logger)
     {
@@ -49,6 +52,24 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
 
     /// <summary>The bound TLS port once started; null without TLS.</summary>
     public int? TlsPort => _options.Tls.Enabled ? _serverOptions?.TlsEndpointOptions.Port ?? _options.Tls.Port : null;
+
+    /// <summary>
+    /// Hands every message published on <paramref name="filter"/> to <paramref name="handler"/> on the publisher's
+    /// connection, once the access check has let it through, and forwards it to no client (nor keeps it retained): the
+    /// daemon is its only reader. Call before clients publish (at start-up); the handler must copy what it keeps and
+    /// return quickly, as it holds up that publisher's next packet.
+    /// </summary>
+    /// <param name="filter">An MQTT topic filter (no shared subscription).</param>
+    /// <param name="handler">Runs for each matching message; it must not throw.</param>
+    public void Deliver(string filter, Func<MqttApplicationMessage, Task> handler)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(filter);
+        ArgumentNullException.ThrowIfNull(handler);
+        lock (_deliveryGate)
+        {
+            _daemonOnly = [.. _daemonOnly, (filter, handler)];
+        }
+    }
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -82,7 +103,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
         _server = new MqttServerFactory().CreateMqttServer(_serverOptions, [new GuardedTcpTransport(_maximumPacketSize, _daemonClientId, _logger)], new MqttNetLogAdapter(_logger));
         _server.ValidatingConnectionAsync += access.ValidateConnectionAsync;
         _server.InterceptingSubscriptionAsync += BrokerAccessControl.InterceptSubscriptionAsync;
-        _server.InterceptingPublishAsync += BrokerAccessControl.InterceptPublishAsync;
+        _server.InterceptingPublishAsync += InterceptPublishAsync;
         await _server.StartAsync().ConfigureAwait(false);
         MqttLog.BrokerListening(
             _logger,
@@ -102,6 +123,25 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     }
 
     public void Dispose() => _server?.Dispose();
+
+    /// <summary>The access check, then the daemon's own filters: a message one of them takes goes no further.</summary>
+    private async Task InterceptPublishAsync(InterceptingPublishEventArgs args)
+    {
+        await BrokerAccessControl.InterceptPublishAsync(args).ConfigureAwait(false);
+        if (!args.ProcessPublish)
+        {
+            return;
+        }
+
+        foreach (var (filter, handler) in _daemonOnly)
+        {
+            if (MqttTopicFilterComparer.Compare(args.ApplicationMessage.Topic, filter) == MqttTopicFilterCompareResult.IsMatch)
+            {
+                args.ProcessPublish = false;
+                await handler(args.ApplicationMessage).ConfigureAwait(false);
+            }
+        }
+    }
 
     private static (IPAddress V4, IPAddress V6) BindPair(IPAddress address)
     {

@@ -18,7 +18,13 @@ namespace Appliance.Daemon.Mqtt;
 /// Keep the retain flag a publisher set on live messages too (MQTT 5 subscription option), so that a handler can tell a
 /// retained message from a fresh one however it arrives.
 /// </param>
-internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false)
+/// <param name="DaemonOnly">
+/// The messages on this filter are for the daemon alone (a meeting's audio). With the embedded broker they are handed to
+/// the handler on the publisher's connection, after the broker's access check, and forwarded to no client: one hop
+/// instead of two, and no match against every connected client's subscriptions, which costs the broker O(clients) a
+/// message. No retained copy is kept. With an external broker this is an ordinary subscription.
+/// </param>
+internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false, bool DaemonOnly = false)
 {
     /// <summary>The filter messages are matched against: a shared subscription's messages carry the topic inside it, not "$share/{group}/…"; null for a malformed shared filter.</summary>
     public string? MatchFilter { get; } = Topics.TryUnwrapSharedSubscription(Filter, out var inner) ? inner : null;
@@ -92,10 +98,17 @@ internal sealed class MqttConnection : BackgroundService
 
     /// <summary>
     /// Registers a handler for a topic filter. The supervising loop subscribes it at once when connected, and again after
-    /// every reconnect; nothing here talks to the broker, so a registration never fails.
+    /// every reconnect; nothing here talks to the broker, so a registration never fails. A
+    /// <see cref="MqttSubscription.DaemonOnly"/> filter goes to the embedded broker instead, when there is one.
     /// </summary>
     public void Subscribe(MqttSubscription subscription)
     {
+        if (subscription.DaemonOnly && _embeddedBroker is not null)
+        {
+            _embeddedBroker.Deliver(subscription.Filter, message => RunHandlerAsync(subscription, message));
+            return;
+        }
+
         lock (_gate)
         {
             _subscriptions = [.. _subscriptions, subscription];
@@ -503,17 +516,21 @@ internal sealed class MqttConnection : BackgroundService
                 continue;
             }
 
-            try
-            {
-                await subscription.Handler(args.ApplicationMessage).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // A handler bug must not take the connection down; it is logged.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                MqttLog.HandlerFailed(_logger, args.ApplicationMessage.Topic, ex);
-            }
+            await RunHandlerAsync(subscription, args.ApplicationMessage).ConfigureAwait(false);
         }
+    }
 
+    private async Task RunHandlerAsync(MqttSubscription subscription, MqttApplicationMessage message)
+    {
+        try
+        {
+            await subscription.Handler(message).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // A handler bug must not take the connection down; it is logged.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            MqttLog.HandlerFailed(_logger, message.Topic, ex);
+        }
     }
 }
