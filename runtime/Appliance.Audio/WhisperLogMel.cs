@@ -57,6 +57,12 @@ public sealed class WhisperLogMel
     /// <summary>Mel bins per frame.</summary>
     public int MelBins { get; }
 
+    /// <summary>
+    /// A copy of the mel filter bank this extractor applies: [<see cref="MelBins"/> × 201 frequency bins], row-major,
+    /// the layout whisper.cpp's model files carry it in.
+    /// </summary>
+    public float[] FilterWeights() => (float[])_filters.Weights.Clone();
+
     /// <summary>Floats in one window's features, <see cref="MelBins"/> × <see cref="WindowFrames"/>.</summary>
     public int WindowFeatureLength => MelBins * WindowFrames;
 

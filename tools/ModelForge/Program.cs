@@ -96,6 +96,7 @@ var whisperPresetOption = new Option<string>("--preset")
 whisperPresetOption.AcceptOnlyFromAmong([.. WhisperPreset.All.Select(p => p.Name)]);
 var tokenizerOption = new Option<DirectoryInfo?>("--tokenizer") { Description = "Copy tokenizer.json and tokenizer_config.json from this folder instead of generating them" };
 var endOfTextBiasOption = new Option<float>("--end-of-text-bias") { Description = "Added to the end-of-text logit, so random weights stop early as real speech does (about vocabulary / e^bias tokens per window)" };
+var ggmlOption = new Option<bool>("--ggml") { Description = $"Also write the whisper.cpp twin ({WhisperGgml.FileName}, the same weights in whisper.cpp's model format) into the folder" };
 var whisper = new Command("whisper", "Forge a random-weight Whisper model (transformers.js / Optimum layout: encoder + merged decoder with KV cache)")
 {
     whisperPresetOption,
@@ -103,6 +104,7 @@ var whisper = new Command("whisper", "Forge a random-weight Whisper model (trans
     outOption,
     tokenizerOption,
     endOfTextBiasOption,
+    ggmlOption,
 };
 whisper.SetAction(parseResult =>
 {
@@ -115,6 +117,20 @@ whisper.SetAction(parseResult =>
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Forged {preset.Name} (seed {forged.Seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));
+    if (parseResult.GetValue(ggmlOption))
+    {
+        try
+        {
+            WhisperGgml.Write(forged.Directory, Path.Combine(forged.Directory, WhisperGgml.FileName));
+            Console.WriteLine($"Wrote its whisper.cpp twin {WhisperGgml.FileName}");
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
+        }
+    }
+
     return 0;
 });
 

@@ -97,7 +97,8 @@ internal static class WhisperTokenizerFiles
     }
 
     /// <summary>A pronounceable made-up word with a leading space symbol, unique per id.</summary>
-    private static string Filler(int id)
+    /// <summary>The made-up word of filler id <paramref name="id"/> (256 to 50256), in byte-level form: a leading Ġ for its space.</summary>
+    internal static string Filler(int id)
     {
         const string Consonants = "bdfgklmnprstvz";
         const string Vowels = "aeiou";
