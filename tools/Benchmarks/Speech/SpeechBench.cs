@@ -10,6 +10,7 @@ using Appliance.Speech.Vad;
 using Appliance.Speech.WakeWord;
 using Appliance.Speech.Whisper;
 using Microsoft.ML.OnnxRuntime;
+using Whisper.net;
 
 namespace Appliance.Benchmarks.Speech;
 
@@ -102,6 +103,14 @@ internal static class SpeechBench
         var decoderTime = transcribe.Elapsed - encoderTime - (featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length)));
         stages.Add(Stage("Whisper decoder", decoderTime, duration, $"{steps} greedy steps ({settings.DecoderTokensPerWindow} per window), KV cache"));
         stages.Add(Stage("end to end", decodeTime + vadTime + transcribe.Elapsed, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
+
+        progress("whisper.cpp on the twin (Whisper.net)");
+        var peer = await WhisperCppTimesAsync(whisperFolder, audio, windows, settings).ConfigureAwait(false);
+        var ourFront = encoderTime + (featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length)));
+        stages.Add(Stage("whisper.cpp features + encoder", peer.Front, duration, string.Create(CultureInfo.InvariantCulture, $"the same windows, float16 twin; ours (features + encoder) {ourFront.TotalMilliseconds:F0} ms: {peer.Front / ourFront:F2}× ours")));
+        var ourStep = decoderTime / Math.Max(1, steps);
+        var peerStep = peer.Decoder / Math.Max(1, peer.Steps);
+        stages.Add(Stage("whisper.cpp decoder", peer.Decoder, duration, string.Create(CultureInfo.InvariantCulture, $"{peer.Steps} greedy steps (up to {settings.DecoderTokensPerWindow} a window; a timestamp token ends one earlier): {peerStep.TotalMilliseconds:F1} ms a step, ours {ourStep.TotalMilliseconds:F1} ms: {peerStep / ourStep:F2}× ours")));
         return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
     }
 
@@ -168,6 +177,55 @@ internal static class SpeechBench
             using var tensor = OrtValue.CreateTensorValueFromMemory(window, [1, features.MelBins, WhisperLogMel.WindowFrames]);
             using var run = new RunOptions();
             using var outputs = encoder.Run(run, [input], [tensor], encoder.OutputNames);
+        }
+    }
+
+    /// <summary>
+    /// whisper.cpp (Whisper.net) on the forged model's twin, one window at a time, greedy at temperature 0 with no
+    /// fallback: once stopping after the first token (its features and encoder, and one step), once after up to the
+    /// decoder budget. The decoder's time is the difference, over the steps taken beyond the first.
+    /// </summary>
+    private static async Task<(TimeSpan Front, TimeSpan Decoder, int Steps)> WhisperCppTimesAsync(string folder, float[] audio, List<(long Start, long End)> windows, SpeechBenchSettings settings)
+    {
+        var twin = Path.Combine(folder, WhisperGgml.FileName);
+        if (!File.Exists(twin))
+        {
+            WhisperGgml.Write(folder, twin);
+        }
+
+        using var factory = WhisperFactory.FromPath(twin);
+        await using var first = Processor(factory, 1, settings.Threads);
+        await using var full = Processor(factory, settings.DecoderTokensPerWindow, settings.Threads);
+        var inputs = windows.Select(w => audio.AsMemory((int)w.Start, (int)(w.End - w.Start))).ToList();
+        await RunAsync(first, inputs[0]).ConfigureAwait(false); // warm-up
+        var front = TimeSpan.Zero;
+        var whole = TimeSpan.Zero;
+        var steps = 0;
+        foreach (var window in inputs)
+        {
+            var watch = Stopwatch.StartNew();
+            await RunAsync(first, window).ConfigureAwait(false);
+            front += watch.Elapsed;
+            watch.Restart();
+            steps += Math.Max(0, await RunAsync(full, window).ConfigureAwait(false) - 1);
+            whole += watch.Elapsed;
+        }
+
+        return (front, whole - front, steps);
+
+        static WhisperProcessor Processor(WhisperFactory factory, int tokens, int threads) =>
+            factory.CreateBuilder().WithLanguage("en").WithThreads(threads).WithTemperature(0).WithTemperatureInc(0)
+                .WithMaxTokensPerSegment(tokens).WithSingleSegment().WithoutSuppressBlank().WithProbabilities().Build();
+
+        static async Task<int> RunAsync(WhisperProcessor processor, ReadOnlyMemory<float> window)
+        {
+            var tokens = 0;
+            await foreach (var segment in processor.ProcessAsync(window).ConfigureAwait(false))
+            {
+                tokens += segment.Tokens?.Length ?? 0;
+            }
+
+            return tokens;
         }
     }
 

@@ -27,7 +27,7 @@ internal static class SpeechCommand
         };
         var threads = BenchmarkCli.Positive("--threads", "ONNX Runtime intra-op threads and feature threads", 2);
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
-        var speech = new Command("speech", "Real-time factor of each speech stage (decode, resample, features, VAD, wake word, Whisper encoder and decoder) and end to end, on a forged whisper-base")
+        var speech = new Command("speech", "Real-time factor of each speech stage (decode, resample, features, VAD, wake word, Whisper encoder and decoder) and end to end, on a forged whisper-base, beside whisper.cpp on its twin")
         {
             audio, vad, wakeWord, threads, models, markdown,
         };
@@ -72,6 +72,7 @@ internal static class SpeechCommand
                     $"- Load average (1/5/15 min) before the run: {load}",
                     string.Create(CultureInfo.InvariantCulture, $"- Audio: {result.AudioDuration.TotalSeconds:F1} s, {result.SpeechSegments} speech segments, {result.Windows} Whisper windows"),
                     $"- Model: forged `whisper-base` (d_model 512, 6 + 6 layers, 8 heads, 80 mels, vocabulary 51865), ONNX Runtime 1.31.1 CPU, {settings.Threads} threads",
+                    $"- Peer: whisper.cpp through Whisper.net 1.9.1 (its CPU runtime), on the model's twin (`--ggml`: the same weights, float16 matrices as whisper.cpp's published models), {settings.Threads} threads, greedy at temperature 0 without fallback, on the same windows",
                     $"- Command: `appliance-bench {string.Join(' ', args)}`",
                     "",
                     SpeechBench.Table(result),
