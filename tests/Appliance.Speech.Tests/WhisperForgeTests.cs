@@ -74,4 +74,42 @@ public sealed class WhisperForgeTests : IDisposable
         Assert.True(unbiased > 100, $"{unbiased} characters without the bias");
         Assert.InRange(stopped, 0, 16);
     }
+
+    /// <summary>
+    /// The q4 decoder: every linear layer and the logits head are 4-bit <c>MatMulNBits</c> (no float linear weight is
+    /// left), quantized from the float model of the same seed, and the pipeline decodes with it, choosing much as the
+    /// float model does (quantization moves some choices; a model of other weights would share almost none).
+    /// </summary>
+    [Fact]
+    public async Task A_q4_decoder_holds_only_4_bit_linear_layers_and_decodes_much_as_the_float_model()
+    {
+        var plain = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "float")).Directory;
+        var quantized = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "q4"), quantizeDecoder: true).Directory;
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, "onnx", WhisperForge.DecoderFileName))).Graph;
+        var nodes = graph.Node.Concat(graph.Node.SelectMany(n => n.Attribute).Where(a => a.G is not null).SelectMany(a => a.G.Node)).ToList();
+        var perLayer = 4 + 4 + 2; // self q, k, v, out; cross q, k, v, out; fc1, fc2
+        var audio = new float[10 * 16_000];
+        for (var i = 0; i < audio.Length; i++)
+        {
+            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
+        }
+
+        var floatTokens = await Tokens(plain);
+        var quantizedTokens = await Tokens(quantized);
+
+        Assert.Equal((WhisperPreset.Tiny.DecoderLayers * perLayer) + 1, nodes.Count(n => n.OpType == "MatMulNBits" && n.Domain == "com.microsoft"));
+        Assert.DoesNotContain(graph.Initializer, t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc1.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc2.weight", StringComparison.Ordinal));
+        Assert.DoesNotContain(nodes, n => n.OpType == "MatMul" && n.Name.StartsWith("/proj_out", StringComparison.Ordinal));
+        Assert.Equal(30, quantizedTokens.Count);
+        var agreeing = floatTokens.Zip(quantizedTokens).Count(pair => pair.First == pair.Second);
+        Assert.True(agreeing >= 10, $"{agreeing} of 30 tokens agree with the float model");
+
+        async Task<List<int>> Tokens(string folder)
+        {
+            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
+            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
+            Assert.Null(result.Error);
+            return [.. result.Segments.SelectMany(s => s.Tokens)];
+        }
+    }
 }

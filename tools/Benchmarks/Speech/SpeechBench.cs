@@ -92,17 +92,18 @@ internal static class SpeechBench
             Speech = segments,
             DecoderSteps = new StepCount(n => steps = n),
         };
-        var transcribe = Stopwatch.StartNew();
-        var result = await transcriber.TranscribeAsync(audio, options, cancellationToken).ConfigureAwait(false);
-        transcribe.Stop();
-        if (result.Error is { } error)
-        {
-            throw new InvalidOperationException($"transcription failed: {error}");
-        }
-
-        var decoderTime = transcribe.Elapsed - encoderTime - (featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length)));
+        var transcribe = await TranscribeTimedAsync(transcriber, audio, options, cancellationToken).ConfigureAwait(false);
+        var windowFeatures = featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length));
+        var decoderTime = transcribe - encoderTime - windowFeatures;
         stages.Add(Stage("Whisper decoder", decoderTime, duration, $"{steps} greedy steps ({settings.DecoderTokensPerWindow} per window), KV cache"));
-        stages.Add(Stage("end to end", decodeTime + vadTime + transcribe.Elapsed, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
+        stages.Add(Stage("end to end", decodeTime + vadTime + transcribe, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
+
+        progress("Whisper transcription, q4 decoder");
+        var quantizedFolder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress, quantizeDecoder: true);
+        var opened3 = WhisperTranscriber.Open(quantizedFolder, session);
+        using var quantized = opened3.Value ?? throw new InvalidOperationException($"Whisper model (q4 decoder): {opened3.Error}");
+        var quantizedSteps = 0;
+        var quantizedDecoder = await TranscribeTimedAsync(quantized, audio, options with { DecoderSteps = new StepCount(n => quantizedSteps = n) }, cancellationToken).ConfigureAwait(false) - encoderTime - windowFeatures;
 
         progress("whisper.cpp on the twin (Whisper.net)");
         var peer = await WhisperCppTimesAsync(whisperFolder, audio, windows, settings).ConfigureAwait(false);
@@ -111,19 +112,22 @@ internal static class SpeechBench
         var ourStep = decoderTime / Math.Max(1, steps);
         var peerStep = peer.Decoder / Math.Max(1, peer.Steps);
         stages.Add(Stage("whisper.cpp decoder", peer.Decoder, duration, string.Create(CultureInfo.InvariantCulture, $"{peer.Steps} greedy steps (up to {settings.DecoderTokensPerWindow} a window; a timestamp token ends one earlier): {peerStep.TotalMilliseconds:F1} ms a step, ours {ourStep.TotalMilliseconds:F1} ms: {peerStep / ourStep:F2}× ours")));
+        var quantizedStep = quantizedDecoder / Math.Max(1, quantizedSteps);
+        stages.Add(Stage("Whisper decoder, q4 variant", quantizedDecoder, duration, string.Create(CultureInfo.InvariantCulture, $"{quantizedSteps} greedy steps, MatMulNBits 4-bit decoder (--decoder-q4), float32 encoder: {quantizedStep.TotalMilliseconds:F1} ms a step, {quantizedStep / peerStep:F2}× whisper.cpp's")));
         return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
     }
 
     /// <summary>The forged whisper-base of <paramref name="seed"/> in the cache folder, forged there first when missing.</summary>
     /// <returns>The model folder.</returns>
-    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0)
+    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0, bool quantizeDecoder = false)
     {
         var bias = endOfTextBias == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"-eot{endOfTextBias}");
-        var whisperFolder = Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{WhisperPreset.Base.Name}-seed{seed}{bias}"));
+        var variant = quantizeDecoder ? "-decoder-q4" : "";
+        var whisperFolder = Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{WhisperPreset.Base.Name}-seed{seed}{bias}{variant}"));
         if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, WhisperForge.DecoderFileName)))
         {
             progress($"forging whisper-base into {whisperFolder}");
-            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias);
+            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias, quantizeDecoder: quantizeDecoder);
         }
 
         return whisperFolder;
@@ -178,6 +182,15 @@ internal static class SpeechBench
             using var run = new RunOptions();
             using var outputs = encoder.Run(run, [input], [tensor], encoder.OutputNames);
         }
+    }
+
+    /// <summary>The time of one transcription; a failed one throws <see cref="InvalidOperationException"/>.</summary>
+    private static async Task<TimeSpan> TranscribeTimedAsync(WhisperTranscriber transcriber, float[] audio, TranscriptionOptions options, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var result = await transcriber.TranscribeAsync(audio, options, cancellationToken).ConfigureAwait(false);
+        watch.Stop();
+        return result.Error is { } error ? throw new InvalidOperationException($"transcription failed: {error}") : watch.Elapsed;
     }
 
     /// <summary>

@@ -73,6 +73,42 @@ internal sealed class QuantizedMatrix
         return new QuantizedMatrix(rows, columns, packed, scales);
     }
 
+    /// <summary>
+    /// Quantizes a float matrix [<paramref name="rows"/> × <paramref name="columns"/>], row-major, symmetrically: each
+    /// block of 32 gets the scale max|w| / 7 (as fp16) and codes round(w / scale) + 8, clamped to 0..15; the
+    /// dequantized weights are within half a scale of the originals.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The columns are not a multiple of 32, or the sizes do not match the values.</exception>
+    public static QuantizedMatrix Quantize(ReadOnlySpan<float> values, int rows, int columns)
+    {
+        if (columns % BlockSize != 0 || values.Length != (long)rows * columns)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"Expected {rows} rows of a multiple of {BlockSize} columns in {values.Length} values.");
+        }
+
+        var blocks = (long)rows * (columns / BlockSize);
+        var scales = new Half[blocks];
+        var packed = new byte[blocks * BlobSize];
+        for (long block = 0; block < blocks; block++)
+        {
+            var weights = values.Slice((int)(block * BlockSize), BlockSize);
+            var largest = 0f;
+            foreach (var w in weights)
+            {
+                largest = Math.Max(largest, Math.Abs(w));
+            }
+
+            scales[block] = (Half)(largest / 7f);
+            var scale = (float)scales[block];
+            for (var j = 0; j < BlobSize; j++)
+            {
+                packed[(block * BlobSize) + j] = (byte)(QuantizedCode(weights[2 * j], scale) | (QuantizedCode(weights[(2 * j) + 1], scale) << 4));
+            }
+        }
+
+        return new QuantizedMatrix(rows, columns, packed, scales);
+    }
+
     /// <summary>Writes the <c>MatMulNBits</c> B input: uint8 [N, K/32, 16].</summary>
     public void WritePacked(Stream destination) => destination.Write(_packed);
 
@@ -166,4 +202,7 @@ internal sealed class QuantizedMatrix
     }
 
     private static byte Code(byte randomByte) => (byte)(((randomByte * 15) >> 8) + 1);
+
+    private static int QuantizedCode(float weight, float scale) =>
+        scale == 0 ? 8 : Math.Clamp((int)MathF.Round(weight / scale), -8, 7) + 8;
 }

@@ -50,7 +50,10 @@ public static class WhisperForge
     /// <param name="logitBias">Added to the logits of the given token ids at every position, to make a model that
     /// behaves in a chosen way whatever it hears: one that judges every window silent (a no-speech bias), one that
     /// loops on a token, or one that prefers a language. Null adds nothing.</param>
-    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null)
+    /// <param name="quantizeDecoder">Write the decoder's linear layers and logits head as 4-bit <c>MatMulNBits</c> (block 32,
+    /// symmetric), quantized from the float weights of the same seed, as the q4 exports published beside the float32
+    /// ones are; the encoder stays float32.</param>
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantizeDecoder = false)
     {
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -72,7 +75,7 @@ public static class WhisperForge
         }
 
         WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
-        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias, logitBias));
+        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias, logitBias, quantizeDecoder));
         return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);
     }
 

@@ -22,6 +22,12 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
 
     public WhisperPreset Preset { get; } = preset;
 
+    /// <summary>
+    /// Whether <see cref="Linear"/> writes its weight as 4-bit <c>MatMulNBits</c> (block 32, symmetric) quantized from the
+    /// same float weight, as the q4 exports published beside the float32 ones do, instead of a float <c>MatMul</c>.
+    /// </summary>
+    public bool QuantizeLinears { get; init; }
+
     public string Normal(string name, long[] dims, double std) =>
         Floats(name, dims, Draw(name, (int)dims.Aggregate(1L, (a, b) => a * b), 0, std));
 
@@ -71,11 +77,33 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
         return output;
     }
 
-    /// <summary><c>x @ W + b</c> with W stored [in, out], as the exporter leaves a transposed torch Linear.</summary>
+    /// <summary>
+    /// <c>x @ W + b</c> with W stored [in, out], as the exporter leaves a transposed torch Linear; with
+    /// <see cref="QuantizeLinears"/>, the same W as <c>MatMulNBits</c>.
+    /// </summary>
     public string Linear(string prefix, string input, int inDim, int outDim, bool bias)
     {
-        var weight = Normal($"{prefix}.weight", [inDim, outDim], 1.0 / Math.Sqrt(inDim));
-        var product = Op("MatMul", $"/{prefix}/MatMul", [input, weight]);
+        var std = 1.0 / Math.Sqrt(inDim);
+        string product;
+        if (QuantizeLinears)
+        {
+            var weight = Draw($"{prefix}.weight", inDim * outDim, 0, std);
+            var rows = new float[weight.Length]; // MatMulNBits takes W as [N = out, K = in]
+            for (var i = 0; i < inDim; i++)
+            {
+                for (var o = 0; o < outDim; o++)
+                {
+                    rows[(o * inDim) + i] = weight[(i * outDim) + o];
+                }
+            }
+
+            product = MatMulNBits($"{prefix}.MatMul", input, QuantizedMatrix.Quantize(rows, outDim, inDim));
+        }
+        else
+        {
+            product = Op("MatMul", $"/{prefix}/MatMul", [input, Normal($"{prefix}.weight", [inDim, outDim], std)]);
+        }
+
         if (!bias)
         {
             return product;
@@ -83,6 +111,30 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
 
         var b = Normal($"{prefix}.bias", [outDim], BiasStd);
         return Op("Add", $"/{prefix}/Add", [product, b]);
+    }
+
+    /// <summary>
+    /// <c>x @ Wᵀ</c> for W [N, K] held as 4-bit blocks: a <c>com.microsoft.MatMulNBits</c> node (bits 4, block 32, no zero
+    /// points), its initialisers named as ONNX Runtime's int4 quantizer names them (<c>….weight_Q4</c>, <c>….weight_scales</c>).
+    /// </summary>
+    public string MatMulNBits(string tensorBase, string input, QuantizedMatrix weight, string? outputName = null)
+    {
+        var blocks = weight.BlocksPerRow;
+        var packed = Weights.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [weight.Rows, blocks, QuantizedMatrix.BlockSize / 2], weight.WritePacked);
+        var scales = Weights.AddInitializer(tensorBase + ".weight_scales", DataType.Float, [weight.Rows, blocks], weight.WriteScalesAsFloat);
+        var output = outputName ?? $"/{tensorBase}_Q4/output_0";
+        Nodes.Node(
+            "MatMulNBits",
+            $"/{tensorBase}_Q4",
+            [input, packed, scales],
+            [output],
+            "com.microsoft",
+            ("K", (long)weight.Columns),
+            ("N", (long)weight.Rows),
+            ("bits", 4L),
+            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("accuracy_level", 4L));
+        return output;
     }
 
     public string LayerNorm(string prefix, string input)

@@ -1,3 +1,4 @@
+using Appliance.ModelForge.Llm;
 using Appliance.ModelForge.Onnx;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
@@ -44,10 +45,11 @@ internal static class WhisperOnnxModel
         return graph.Build();
     }
 
-    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null)
+    /// <summary>The merged decoder; see <see cref="WhisperForge.Write"/> for the biases and the quantized variant.</summary>
+    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantize = false)
     {
         var graph = new OnnxGraphBuilder(data);
-        var e = new WhisperGraphEmitter(graph, seed, preset);
+        var e = new WhisperGraphEmitter(graph, seed, preset) { QuantizeLinears = quantize };
         var d = preset.DModel;
         var heads = (long)preset.AttentionHeads;
         var headSize = (long)preset.HeadSize;
@@ -75,7 +77,8 @@ internal static class WhisperOnnxModel
 
         // Logits of about unit-normal inputs times this embedding have a spread of about 4, which keeps greedy
         // choices clear of float rounding differences between runtimes.
-        var embedTokens = e.Normal("model.decoder.embed_tokens.weight", [WhisperPreset.VocabSize, d], 4.0 / Math.Sqrt(d));
+        var embeddingStd = 4.0 / Math.Sqrt(d);
+        var embedTokens = e.Normal("model.decoder.embed_tokens.weight", [WhisperPreset.VocabSize, d], embeddingStd);
         var zero = graph.Int64Constant(0, vector: true);
         var one = graph.Int64Constant(1, vector: true);
         var pastLength = e.Op("Shape", "/model/decoder/past_length", ["past_key_values.0.decoder.key"], ("start", 2L), ("end", 3L));
@@ -109,10 +112,22 @@ internal static class WhisperOnnxModel
         }
 
         x = e.LayerNorm("model.decoder.layer_norm", x);
-        var head = e.OpWithInts("Transpose", "/proj_out/Transpose", [embedTokens], ("perm", [1, 0]));
-        if (endOfTextBias == 0 && (logitBias is null || logitBias.Count == 0))
+        var biased = endOfTextBias != 0 || logitBias is { Count: > 0 };
+        string unbiased;
+        if (quantize)
         {
-            graph.Node("MatMul", "/proj_out/MatMul", [x, head], ["logits"]);
+            // The head reads the tied embedding as 4-bit blocks; the Gather above keeps the float table (one row a step).
+            var table = e.Draw("model.decoder.embed_tokens.weight", WhisperPreset.VocabSize * d, 0, embeddingStd);
+            unbiased = e.MatMulNBits("proj_out", x, QuantizedMatrix.Quantize(table, WhisperPreset.VocabSize, d), biased ? null : "logits");
+        }
+        else
+        {
+            var head = e.OpWithInts("Transpose", "/proj_out/Transpose", [embedTokens], ("perm", [1, 0]));
+            unbiased = biased ? e.Op("MatMul", "/proj_out/MatMul", [x, head]) : graph.Node("MatMul", "/proj_out/MatMul", [x, head], ["logits"]).Output[0];
+        }
+
+        if (!biased)
+        {
             return graph.Build();
         }
 
@@ -123,7 +138,6 @@ internal static class WhisperOnnxModel
         }
 
         bias[WhisperVocabulary.EndOfText] += endOfTextBias;
-        var unbiased = e.Op("MatMul", "/proj_out/MatMul", [x, head]);
         graph.Node("Add", "/proj_out/end_of_text_bias", [unbiased, e.Floats("proj_out.end_of_text_bias", [WhisperPreset.VocabSize], bias)], ["logits"]);
         return graph.Build();
     }
