@@ -127,12 +127,17 @@ internal sealed class RecordJournal : IDisposable
     /// Writes one record after the others, not yet flushed. On failure (a full disk, typically) the part of this record
     /// that reached the file is cut away and the exception (an <see cref="IOException"/>) propagates; the records
     /// written before it stay, for <see cref="Commit"/> to make durable, so a disk that fills in the middle of a batch
-    /// keeps every record that fitted. Should the cut itself fail, the journal takes no more records (every later call
-    /// throws <see cref="IOException"/>) and the next <see cref="Open"/> cuts the partial record.
+    /// keeps every record that fitted. Should the cut itself fail, <see cref="Commit"/> still makes those records durable
+    /// (the next <see cref="Open"/> cuts what follows them), and each later write first tries the cut again and throws
+    /// <see cref="IOException"/> while it still fails: nothing is ever appended after a partial record.
     /// </summary>
     public void Write(ReadOnlySpan<byte> body)
     {
-        ThrowIfTailUnknown();
+        if (_tailUnknown && !CutBack(_writtenLength))
+        {
+            throw new IOException("the journal could not cut a failed write away; it takes no more records until the cut succeeds or it is opened again");
+        }
+
         var size = body.Length + FrameOverhead;
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try
@@ -157,11 +162,11 @@ internal sealed class RecordJournal : IDisposable
 
     /// <summary>
     /// Flushes the records written since the last commit to the disk (fsync). On failure they are cut away, and the
-    /// exception (an <see cref="IOException"/>) propagates: none of them counts as written.
+    /// exception (an <see cref="IOException"/>) propagates: none of them counts as written. (Should that cut fail too,
+    /// they stay whole in the file, and a reopen reads them back.)
     /// </summary>
     public void Commit()
     {
-        ThrowIfTailUnknown();
         if (_writtenLength == CommittedLength)
         {
             return;
@@ -181,28 +186,26 @@ internal sealed class RecordJournal : IDisposable
 
     public void Dispose() => _stream.Dispose();
 
-    private void CutBack(long length)
+    /// <summary>
+    /// Makes <paramref name="length"/> the end of the journal's records and cuts the file there. Returns false when the
+    /// cut fails (the disk is failing): the bytes past that end stay until a later cut or the next open's scan removes
+    /// them, and no record is appended meanwhile.
+    /// </summary>
+    private bool CutBack(long length)
     {
+        _writtenLength = length;
         try
         {
             _stream.SetLength(length);
             _stream.Position = length;
-            _writtenLength = length;
+            _tailUnknown = false;
         }
         catch (IOException)
         {
-            // The disk is failing: a record appended now would follow a partial one, where the next open's scan would
-            // stop and drop it with everything after. Take nothing more; that scan cuts the partial record.
             _tailUnknown = true;
         }
-    }
 
-    private void ThrowIfTailUnknown()
-    {
-        if (_tailUnknown)
-        {
-            throw new IOException("the journal could not cut a failed write away; it takes no more records until it is opened again");
-        }
+        return !_tailUnknown;
     }
 
     /// <summary>Sequential reader that tracks where the last complete record ends.</summary>

@@ -22,9 +22,9 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     private readonly int _maximumPacketSize;
     private readonly string _daemonClientId;
     private readonly ILogger<EmbeddedBroker> _logger;
+    private readonly Lock _deliveryGate = new();
     private MqttServer? _server;
     private MqttServerOptions? _serverOptions;
-    private readonly Lock _deliveryGate = new();
     private volatile (string Filter, Func<MqttApplicationMessage, Task> Handler)[] _daemonOnly = []; // replaced whole under the gate, read without it
 
     public EmbeddedBroker(IOptions<MqttOptions> options, DeviceContext device, ILogger<EmbeddedBroker> logger)
@@ -56,15 +56,23 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
     /// <summary>
     /// Hands every message published on <paramref name="filter"/> to <paramref name="handler"/> on the publisher's
     /// connection, once the access check has let it through, and forwards it to no client (nor keeps it retained): the
-    /// daemon is its only reader. Call before clients publish (at start-up); the handler must copy what it keeps and
-    /// return quickly, as it holds up that publisher's next packet.
+    /// daemon is its only reader. Call before clients publish (at start-up). The handler runs on the receive loop of
+    /// each publishing connection, so on many threads at once (one call at a time per publisher, in its order); it must
+    /// be thread-safe, copy what it keeps and return quickly, as it holds up that publisher's next packet. A message
+    /// matching several filters goes to the first one registered.
     /// </summary>
-    /// <param name="filter">An MQTT topic filter (no shared subscription).</param>
+    /// <param name="filter">An MQTT topic filter (not a shared subscription).</param>
     /// <param name="handler">Runs for each matching message; it must not throw.</param>
+    /// <exception cref="ArgumentException">An empty filter, or a shared subscription (<c>$share/…</c>).</exception>
     public void Deliver(string filter, Func<MqttApplicationMessage, Task> handler)
     {
         ArgumentException.ThrowIfNullOrEmpty(filter);
         ArgumentNullException.ThrowIfNull(handler);
+        if (filter.StartsWith("$share/", StringComparison.Ordinal))
+        {
+            throw new ArgumentException("a shared subscription has no meaning for the daemon's own delivery", nameof(filter));
+        }
+
         lock (_deliveryGate)
         {
             _daemonOnly = [.. _daemonOnly, (filter, handler)];
@@ -139,6 +147,7 @@ internal sealed class EmbeddedBroker : IHostedService, IDisposable
             {
                 args.ProcessPublish = false;
                 await handler(args.ApplicationMessage).ConfigureAwait(false);
+                return;
             }
         }
     }

@@ -22,7 +22,8 @@ namespace Appliance.Daemon.Mqtt;
 /// The messages on this filter are for the daemon alone (a meeting's audio). With the embedded broker they are handed to
 /// the handler on the publisher's connection, after the broker's access check, and forwarded to no client: one hop
 /// instead of two, and no match against every connected client's subscriptions, which costs the broker O(clients) a
-/// message. No retained copy is kept. With an external broker this is an ordinary subscription.
+/// message. No retained copy is kept. The handler then runs on each publisher's connection, on many threads at once, so
+/// it must be thread-safe. With an external broker this is an ordinary subscription.
 /// </param>
 internal sealed record MqttSubscription(string Filter, MqttQualityOfServiceLevel Qos, Func<MqttApplicationMessage, Task> Handler, bool RetainAsPublished = false, bool DaemonOnly = false)
 {
