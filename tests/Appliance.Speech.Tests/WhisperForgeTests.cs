@@ -112,4 +112,40 @@ public sealed class WhisperForgeTests : IDisposable
             return [.. result.Segments.SelectMany(s => s.Tokens)];
         }
     }
+
+    /// <summary>
+    /// The split decoder (<c>decoder_model.onnx</c> for the first step, <c>decoder_with_past_model.onnx</c> for the others,
+    /// the layout the pipeline also loads) is the merged one's function without its <c>If</c>: the pipeline picks the same
+    /// tokens from either, and the decoder with past takes the cross-attention cache as inputs and returns none.
+    /// </summary>
+    [Fact]
+    public async Task The_split_decoder_decodes_exactly_as_the_merged_one()
+    {
+        var merged = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "merged")).Directory;
+        var split = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "split"), splitDecoder: true).Directory;
+        using var withPast = new InferenceSession(Path.Combine(split, "onnx", WhisperForge.WithPastDecoderFileName));
+        var audio = new float[10 * 16_000];
+        for (var i = 0; i < audio.Length; i++)
+        {
+            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
+        }
+
+        var mergedTokens = await Tokens(merged);
+        var splitTokens = await Tokens(split);
+
+        Assert.False(File.Exists(Path.Combine(split, "onnx", WhisperForge.DecoderFileName)));
+        Assert.Contains("past_key_values.0.encoder.key", withPast.InputNames);
+        Assert.DoesNotContain(withPast.OutputNames, name => name.Contains(".encoder.", StringComparison.Ordinal));
+        Assert.Equal(30, mergedTokens.Count);
+        Assert.Equal(mergedTokens, splitTokens);
+
+        async Task<List<int>> Tokens(string folder)
+        {
+            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
+            Assert.Equal(folder == split ? "split" : "merged", transcriber.Info.DecoderLayout);
+            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
+            Assert.Null(result.Error);
+            return [.. result.Segments.SelectMany(s => s.Tokens)];
+        }
+    }
 }

@@ -48,14 +48,20 @@ public sealed class WhisperGgmlTwinTests(ITestOutputHelper output) : IDisposable
         Assert.True(agreeing >= Tokens * 3 / 4, $"{agreeing} of {Tokens} tokens agree");
     }
 
+    /// <summary>A model the format cannot hold gets a reason, and no file (not even a partial one) is left behind.</summary>
     [Fact]
-    public void A_model_forged_with_a_logit_bias_or_narrow_feed_forward_layers_has_no_twin()
+    public void A_model_forged_with_a_logit_bias_a_q4_decoder_or_narrow_feed_forward_layers_has_no_twin()
     {
         var biased = WhisperForge.Write(TinyFourWide, 7, Path.Combine(_root, "biased"), endOfTextBias: 5).Directory;
+        var quantized = WhisperForge.Write(TinyFourWide, 7, Path.Combine(_root, "q4"), quantizeDecoder: true).Directory;
         var narrow = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "narrow")).Directory;
 
-        Assert.Contains("logit bias", Assert.Throws<InvalidDataException>(() => WhisperGgml.Write(biased, Path.Combine(_root, "b.bin"))).Message, StringComparison.Ordinal);
-        Assert.Contains("4 × d_model", Assert.Throws<InvalidDataException>(() => WhisperGgml.Write(narrow, Path.Combine(_root, "n.bin"))).Message, StringComparison.Ordinal);
+        Assert.Contains("logit bias", Refusal(biased), StringComparison.Ordinal);
+        Assert.Contains("quantized decoder", Refusal(quantized), StringComparison.Ordinal);
+        Assert.Contains("4 × d_model", Refusal(narrow), StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFiles(_root, "*.bin*"));
+
+        string Refusal(string folder) => Assert.Throws<InvalidDataException>(() => WhisperGgml.Write(folder, Path.Combine(_root, Path.GetFileName(folder) + ".bin"))).Message;
     }
 
     private static async Task<List<int>> OursAsync(string folder, float[] audio)

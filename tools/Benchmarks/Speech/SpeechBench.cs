@@ -98,36 +98,44 @@ internal static class SpeechBench
         stages.Add(Stage("Whisper decoder", decoderTime, duration, $"{steps} greedy steps ({settings.DecoderTokensPerWindow} per window), KV cache"));
         stages.Add(Stage("end to end", decodeTime + vadTime + transcribe, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
 
-        progress("Whisper transcription, q4 decoder");
-        var quantizedFolder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress, quantizeDecoder: true);
-        var opened3 = WhisperTranscriber.Open(quantizedFolder, session);
-        using var quantized = opened3.Value ?? throw new InvalidOperationException($"Whisper model (q4 decoder): {opened3.Error}");
-        var quantizedSteps = 0;
-        var quantizedDecoder = await TranscribeTimedAsync(quantized, audio, options with { DecoderSteps = new StepCount(n => quantizedSteps = n) }, cancellationToken).ConfigureAwait(false) - encoderTime - windowFeatures;
+        var variants = new List<(string Name, TimeSpan Decoder, int Steps)>();
+        foreach (var (name, quantize, split) in new[] { ("q4, merged", true, false), ("float32, split", false, true), ("q4, split", true, true) })
+        {
+            progress($"Whisper transcription, decoder {name}");
+            var folder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress, quantizeDecoder: quantize, splitDecoder: split);
+            var openedVariant = WhisperTranscriber.Open(folder, session);
+            using var variant = openedVariant.Value ?? throw new InvalidOperationException($"Whisper model (decoder {name}): {openedVariant.Error}");
+            var variantSteps = 0;
+            var time = await TranscribeTimedAsync(variant, audio, options with { DecoderSteps = new StepCount(n => variantSteps = n) }, cancellationToken).ConfigureAwait(false);
+            variants.Add((name, time - encoderTime - windowFeatures, variantSteps));
+        }
 
         progress("whisper.cpp on the twin (Whisper.net)");
         var peer = await WhisperCppTimesAsync(whisperFolder, audio, windows, settings).ConfigureAwait(false);
-        var ourFront = encoderTime + (featureTime * windows.Count / Math.Max(1, WhisperLogMel.GetWindowCount(audio.Length)));
+        var ourFront = encoderTime + windowFeatures;
         stages.Add(Stage("whisper.cpp features + encoder", peer.Front, duration, string.Create(CultureInfo.InvariantCulture, $"the same windows, float16 twin; ours (features + encoder) {ourFront.TotalMilliseconds:F0} ms: {peer.Front / ourFront:F2}× ours")));
         var ourStep = decoderTime / Math.Max(1, steps);
         var peerStep = peer.Decoder / Math.Max(1, peer.Steps);
         stages.Add(Stage("whisper.cpp decoder", peer.Decoder, duration, string.Create(CultureInfo.InvariantCulture, $"{peer.Steps} greedy steps (up to {settings.DecoderTokensPerWindow} a window; a timestamp token ends one earlier): {peerStep.TotalMilliseconds:F1} ms a step, ours {ourStep.TotalMilliseconds:F1} ms: {peerStep / ourStep:F2}× ours")));
-        var quantizedStep = quantizedDecoder / Math.Max(1, quantizedSteps);
-        stages.Add(Stage("Whisper decoder, q4 variant", quantizedDecoder, duration, string.Create(CultureInfo.InvariantCulture, $"{quantizedSteps} greedy steps, MatMulNBits 4-bit decoder (--decoder-q4), float32 encoder: {quantizedStep.TotalMilliseconds:F1} ms a step, {quantizedStep / peerStep:F2}× whisper.cpp's")));
+        foreach (var (name, time, variantSteps) in variants)
+        {
+            var step = time / Math.Max(1, variantSteps);
+            stages.Add(Stage($"Whisper decoder, {name}", time, duration, string.Create(CultureInfo.InvariantCulture, $"{variantSteps} greedy steps, float32 encoder: {step.TotalMilliseconds:F1} ms a step, {step / ourStep:F2}× the float32 merged decoder's, {step / peerStep:F2}× whisper.cpp's")));
+        }
         return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
     }
 
     /// <summary>The forged whisper-base of <paramref name="seed"/> in the cache folder, forged there first when missing.</summary>
     /// <returns>The model folder.</returns>
-    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0, bool quantizeDecoder = false)
+    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0, bool quantizeDecoder = false, bool splitDecoder = false)
     {
         var bias = endOfTextBias == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"-eot{endOfTextBias}");
-        var variant = quantizeDecoder ? "-decoder-q4" : "";
+        var variant = (quantizeDecoder ? "-decoder-q4" : "") + (splitDecoder ? "-split" : "");
         var whisperFolder = Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{WhisperPreset.Base.Name}-seed{seed}{bias}{variant}"));
-        if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, WhisperForge.DecoderFileName)))
+        if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, splitDecoder ? WhisperForge.WithPastDecoderFileName : WhisperForge.DecoderFileName)))
         {
             progress($"forging whisper-base into {whisperFolder}");
-            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias, quantizeDecoder: quantizeDecoder);
+            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias, quantizeDecoder: quantizeDecoder, splitDecoder: splitDecoder);
         }
 
         return whisperFolder;

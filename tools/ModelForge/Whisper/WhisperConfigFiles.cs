@@ -12,9 +12,17 @@ internal static class WhisperConfigFiles
 {
     private static readonly JsonSerializerOptions s_options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static void Write(string directory, WhisperPreset preset)
+    /// <param name="directory">The model folder.</param>
+    /// <param name="preset">The shapes.</param>
+    /// <param name="graphFiles">The graph files written, each with one external-data file.</param>
+    public static void Write(string directory, WhisperPreset preset, IEnumerable<string> graphFiles)
     {
-        var externalData = new JsonObject { [WhisperForge.EncoderFileName] = 1, [WhisperForge.DecoderFileName] = 1 };
+        var externalData = new JsonObject();
+        foreach (var file in graphFiles)
+        {
+            externalData[file] = 1;
+        }
+
         var config = new JsonObject
         {
             ["architectures"] = new JsonArray("WhisperForConditionalGeneration"),

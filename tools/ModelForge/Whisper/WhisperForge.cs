@@ -19,8 +19,9 @@ public sealed record ForgedWhisper(string Directory, WhisperPreset Preset, long 
 /// <summary>
 /// Forges random-weight Whisper models in the layout of the transformers.js / Optimum exports:
 /// <c>config.json</c>, <c>generation_config.json</c>, <c>preprocessor_config.json</c>, <c>tokenizer.json</c>,
-/// <c>tokenizer_config.json</c> at the top, and <c>onnx/encoder_model.onnx</c> and
-/// <c>onnx/decoder_model_merged.onnx</c> (with external data <c>*.onnx_data</c>, as transformers.js names it).
+/// <c>tokenizer_config.json</c> at the top, and <c>onnx/encoder_model.onnx</c> and <c>onnx/decoder_model_merged.onnx</c>
+/// (or the split pair <c>decoder_model.onnx</c> and <c>decoder_with_past_model.onnx</c>), each with external data
+/// <c>*.onnx_data</c>, as transformers.js names it.
 /// The same preset and seed always give the same bytes.
 /// </summary>
 public static class WhisperForge
@@ -33,6 +34,12 @@ public static class WhisperForge
 
     /// <summary>File name of the merged decoder graph.</summary>
     public const string DecoderFileName = "decoder_model_merged.onnx";
+
+    /// <summary>File name of the split layout's first-step decoder.</summary>
+    public const string FirstDecoderFileName = "decoder_model.onnx";
+
+    /// <summary>File name of the split layout's decoder for every later step.</summary>
+    public const string WithPastDecoderFileName = "decoder_with_past_model.onnx";
 
     /// <summary>
     /// Writes a model into <paramref name="directory"/> (created if missing; files of the same names are replaced).
@@ -53,7 +60,10 @@ public static class WhisperForge
     /// <param name="quantizeDecoder">Write the decoder's linear layers and logits head as 4-bit <c>MatMulNBits</c> (block 32,
     /// symmetric), quantized from the float weights of the same seed, as the q4 exports published beside the float32
     /// ones are; the encoder stays float32.</param>
-    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantizeDecoder = false)
+    /// <param name="splitDecoder">Write the split layout (<c>decoder_model.onnx</c> for the first step,
+    /// <c>decoder_with_past_model.onnx</c> for the others) instead of the merged decoder: the same function, without the
+    /// merged graph's <c>If</c>, whose outputs copy the cross-attention keys and values on every step.</param>
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantizeDecoder = false, bool splitDecoder = false)
     {
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -61,7 +71,10 @@ public static class WhisperForge
         var onnx = Path.Combine(directory, OnnxFolder);
         Directory.CreateDirectory(onnx);
 
-        WhisperConfigFiles.Write(directory, preset);
+        var decoders = splitDecoder
+            ? new[] { (FirstDecoderFileName, WhisperDecoderGraph.First), (WithPastDecoderFileName, WhisperDecoderGraph.WithPast) }
+            : [(DecoderFileName, WhisperDecoderGraph.Merged)];
+        WhisperConfigFiles.Write(directory, preset, [EncoderFileName, .. decoders.Select(d => d.Item1)]);
         if (tokenizerSource is null)
         {
             WhisperTokenizerFiles.Write(directory);
@@ -75,7 +88,11 @@ public static class WhisperForge
         }
 
         WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
-        WriteGraph(onnx, DecoderFileName, data => WhisperOnnxModel.Decoder(preset, seed, data, endOfTextBias, logitBias, quantizeDecoder));
+        foreach (var (fileName, kind) in decoders)
+        {
+            WriteGraph(onnx, fileName, data => WhisperOnnxModel.Decoder(preset, seed, data, kind, endOfTextBias, logitBias, quantizeDecoder));
+        }
+
         return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);
     }
 

@@ -20,8 +20,11 @@ namespace Appliance.ModelForge.Whisper;
 /// </summary>
 /// <remarks>
 /// What does not carry over: a logit bias the ONNX decoder was forged with (<c>--end-of-text-bias</c>, a no-speech or
-/// loop bias) has no place in the format, so write the twin of a model forged without one. whisper.cpp computes GELU
-/// with its own approximation and its log-mel with its own FFT, so the two engines' logits agree closely, not bit for bit.
+/// loop bias) has no place in the format, and a 4-bit decoder (<c>--decoder-q4</c>) holds no float weights to convert,
+/// so write the twin of a float model forged without a bias. The vocabulary written is the forge's generated one (bytes
+/// and made-up words), even for a folder whose tokenizer was copied in: token ids agree, texts then do not. whisper.cpp
+/// computes GELU with its own approximation and its log-mel with its own FFT, so the two engines' logits agree closely,
+/// not bit for bit.
 /// </remarks>
 public static class WhisperGgml
 {
@@ -36,20 +39,44 @@ public static class WhisperGgml
     /// <summary>Writes the twin of the forged model in <paramref name="modelFolder"/> to <paramref name="path"/>.</summary>
     /// <param name="modelFolder">A folder written by <see cref="WhisperForge.Write"/> without a logit bias.</param>
     /// <param name="path">The file to write (replaced when it exists).</param>
-    /// <exception cref="InvalidDataException">The folder's graphs lack a weight the format needs, or carry a logit bias.</exception>
+    /// <exception cref="InvalidDataException">The folder's config or graphs lack what the format needs (a key, a float
+    /// weight), carry a logit bias, or have shapes whisper.cpp does not take; nothing is written then.</exception>
     /// <exception cref="IOException">A file cannot be read or written.</exception>
     public static void Write(string modelFolder, string path)
     {
+        // Written beside the target and moved over it at the end: a failed or interrupted write leaves no partial model.
+        var partial = path + ".partial";
+        try
+        {
+            WriteTo(modelFolder, partial);
+            File.Move(partial, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
+    private static void WriteTo(string modelFolder, string path)
+    {
         var onnx = Path.Combine(modelFolder, WhisperForge.OnnxFolder);
         using var encoder = new Initializers(Path.Combine(onnx, WhisperForge.EncoderFileName));
-        using var decoder = new Initializers(Path.Combine(onnx, WhisperForge.DecoderFileName));
+        var merged = Path.Combine(onnx, WhisperForge.DecoderFileName);
+        using var decoder = new Initializers(File.Exists(merged) ? merged : Path.Combine(onnx, WhisperForge.FirstDecoderFileName));
         if (decoder.Contains("proj_out.end_of_text_bias"))
         {
             throw new InvalidDataException($"{modelFolder} was forged with a logit bias, which whisper.cpp's format cannot carry: forge the model without one for its twin.");
         }
 
+        if (!decoder.Contains("model.decoder.layers.0.fc1.weight"))
+        {
+            throw new InvalidDataException($"{modelFolder} has a quantized decoder, with no float weights to convert: forge the float model for its twin.");
+        }
+
         using var config = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(modelFolder, "config.json")));
-        int Config(string key) => config.RootElement.GetProperty(key).GetInt32();
+        int Config(string key) => config.RootElement.TryGetProperty(key, out var value) && value.TryGetInt32(out var number)
+            ? number
+            : throw new InvalidDataException($"{modelFolder}/config.json has no integer {key}.");
         var dModel = Config("d_model");
         var melBins = Config("num_mel_bins");
         var encoderLayers = Config("encoder_layers");
@@ -236,7 +263,13 @@ public static class WhisperGgml
 
         public float[] Floats(string name)
         {
-            var bytes = Bytes(Get(name));
+            var tensor = Get(name);
+            if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
+            {
+                throw new InvalidDataException($"the initialiser {name} is not float32");
+            }
+
+            var bytes = Bytes(tensor);
             var values = new float[bytes.Length / sizeof(float)];
             for (var i = 0; i < values.Length; i++)
             {

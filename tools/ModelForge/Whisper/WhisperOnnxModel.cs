@@ -45,17 +45,26 @@ internal static class WhisperOnnxModel
         return graph.Build();
     }
 
-    /// <summary>The merged decoder; see <see cref="WhisperForge.Write"/> for the biases and the quantized variant.</summary>
-    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantize = false)
+    /// <summary>
+    /// A decoder graph of the export: the merged one, or one of the split pair; see <see cref="WhisperForge.Write"/> for
+    /// the biases and the quantized variant. Every kind computes the same function from the same weights.
+    /// </summary>
+    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, WhisperDecoderGraph kind, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantize = false)
     {
         var graph = new OnnxGraphBuilder(data);
         var e = new WhisperGraphEmitter(graph, seed, preset) { QuantizeLinears = quantize };
         var d = preset.DModel;
         var heads = (long)preset.AttentionHeads;
         var headSize = (long)preset.HeadSize;
+        var hasPast = kind != WhisperDecoderGraph.First;
+        var computesCross = kind != WhisperDecoderGraph.WithPast;
         graph.AddInput("input_ids", DataType.Int64, "batch_size", "decoder_sequence_length");
-        graph.AddInput("encoder_hidden_states", DataType.Float, "batch_size", "encoder_sequence_length / 2", (long)d);
-        for (var i = 0; i < preset.DecoderLayers; i++)
+        if (computesCross)
+        {
+            graph.AddInput("encoder_hidden_states", DataType.Float, "batch_size", "encoder_sequence_length / 2", (long)d);
+        }
+
+        for (var i = 0; i < preset.DecoderLayers && hasPast; i++)
         {
             graph.AddInput($"past_key_values.{i}.decoder.key", DataType.Float, "batch_size", heads, "past_decoder_sequence_length", headSize);
             graph.AddInput($"past_key_values.{i}.decoder.value", DataType.Float, "batch_size", heads, "past_decoder_sequence_length", headSize);
@@ -63,17 +72,38 @@ internal static class WhisperOnnxModel
             graph.AddInput($"past_key_values.{i}.encoder.value", DataType.Float, "batch_size", heads, "encoder_sequence_length_out", headSize);
         }
 
-        graph.AddInput("use_cache_branch", DataType.Bool, 1L);
+        if (kind == WhisperDecoderGraph.Merged)
+        {
+            graph.AddInput("use_cache_branch", DataType.Bool, 1L);
+        }
+
         graph.AddOutput("logits", DataType.Float, "batch_size", "decoder_sequence_length", (long)WhisperPreset.VocabSize);
         for (var i = 0; i < preset.DecoderLayers; i++)
         {
             graph.AddOutput($"present.{i}.decoder.key", DataType.Float, "batch_size", heads, "past_decoder_sequence_length + 1", headSize);
             graph.AddOutput($"present.{i}.decoder.value", DataType.Float, "batch_size", heads, "past_decoder_sequence_length + 1", headSize);
-            graph.AddOutput($"present.{i}.encoder.key", DataType.Float, "batch_size", heads, "encoder_sequence_length_out", headSize);
-            graph.AddOutput($"present.{i}.encoder.value", DataType.Float, "batch_size", heads, "encoder_sequence_length_out", headSize);
+            if (computesCross)
+            {
+                graph.AddOutput($"present.{i}.encoder.key", DataType.Float, "batch_size", heads, "encoder_sequence_length_out", headSize);
+                graph.AddOutput($"present.{i}.encoder.value", DataType.Float, "batch_size", heads, "encoder_sequence_length_out", headSize);
+            }
         }
 
-        CrossAttentionCache(graph, e, preset, data);
+        if (kind == WhisperDecoderGraph.Merged)
+        {
+            CrossAttentionCache(graph, e, preset, data);
+        }
+        else if (kind == WhisperDecoderGraph.First)
+        {
+            for (var i = 0; i < preset.DecoderLayers; i++)
+            {
+                foreach (var part in new[] { "key", "value" })
+                {
+                    var projected = e.Heads($"model.decoder.layers.{i}.encoder_attn.{part[0]}_proj", "encoder_hidden_states", bias: part == "value");
+                    graph.Node("Identity", $"/cross/present.{i}.encoder.{part}", [projected], [$"present.{i}.encoder.{part}"]);
+                }
+            }
+        }
 
         // Logits of about unit-normal inputs times this embedding have a spread of about 4, which keeps greedy
         // choices clear of float rounding differences between runtimes.
@@ -81,7 +111,7 @@ internal static class WhisperOnnxModel
         var embedTokens = e.Normal("model.decoder.embed_tokens.weight", [WhisperPreset.VocabSize, d], embeddingStd);
         var zero = graph.Int64Constant(0, vector: true);
         var one = graph.Int64Constant(1, vector: true);
-        var pastLength = e.Op("Shape", "/model/decoder/past_length", ["past_key_values.0.decoder.key"], ("start", 2L), ("end", 3L));
+        var pastLength = hasPast ? e.Op("Shape", "/model/decoder/past_length", ["past_key_values.0.decoder.key"], ("start", 2L), ("end", 3L)) : zero;
         var newLength = e.Op("Shape", "/model/decoder/new_length", ["input_ids"], ("start", 1L), ("end", 2L));
         var totalLength = e.Op("Add", "/model/decoder/total_length", [pastLength, newLength]);
         var positions = e.Op("Range", "/model/decoder/positions", [e.Op("Squeeze", "/model/decoder/past_scalar", [pastLength, zero]), e.Op("Squeeze", "/model/decoder/total_scalar", [totalLength, zero]), e.Op("Squeeze", "/model/decoder/one_scalar", [one, zero])]);
@@ -100,13 +130,24 @@ internal static class WhisperOnnxModel
             var h = e.LayerNorm($"{p}.self_attn_layer_norm", x);
             var keys = e.Heads($"{p}.self_attn.k_proj", h, bias: false);
             var values = e.Heads($"{p}.self_attn.v_proj", h, bias: true);
-            graph.Node("Concat", $"/{p}/self_attn/present_key", [$"past_key_values.{layer}.decoder.key", keys], [$"present.{layer}.decoder.key"], "", ("axis", 2L));
-            graph.Node("Concat", $"/{p}/self_attn/present_value", [$"past_key_values.{layer}.decoder.value", values], [$"present.{layer}.decoder.value"], "", ("axis", 2L));
+            if (hasPast)
+            {
+                graph.Node("Concat", $"/{p}/self_attn/present_key", [$"past_key_values.{layer}.decoder.key", keys], [$"present.{layer}.decoder.key"], "", ("axis", 2L));
+                graph.Node("Concat", $"/{p}/self_attn/present_value", [$"past_key_values.{layer}.decoder.value", values], [$"present.{layer}.decoder.value"], "", ("axis", 2L));
+            }
+            else
+            {
+                graph.Node("Identity", $"/{p}/self_attn/present_key", [keys], [$"present.{layer}.decoder.key"]);
+                graph.Node("Identity", $"/{p}/self_attn/present_value", [values], [$"present.{layer}.decoder.value"]);
+            }
+
             var attention = e.Attend($"{p}.self_attn", e.Heads($"{p}.self_attn.q_proj", h, bias: true), $"present.{layer}.decoder.key", $"present.{layer}.decoder.value", mask);
             x = e.Op("Add", $"/{p}/residual_self", [x, attention]);
 
             h = e.LayerNorm($"{p}.encoder_attn_layer_norm", x);
-            attention = e.Attend($"{p}.encoder_attn", e.Heads($"{p}.encoder_attn.q_proj", h, bias: true), $"present.{layer}.encoder.key", $"present.{layer}.encoder.value", mask: null);
+            // The split decoder with past reads the cross-attention cache straight from its inputs: nothing is copied a step.
+            var cross = kind == WhisperDecoderGraph.WithPast ? $"past_key_values.{layer}.encoder" : $"present.{layer}.encoder";
+            attention = e.Attend($"{p}.encoder_attn", e.Heads($"{p}.encoder_attn.q_proj", h, bias: true), $"{cross}.key", $"{cross}.value", mask: null);
             x = e.Op("Add", $"/{p}/residual_cross", [x, attention]);
             x = e.Op("Add", $"/{p}/residual_ffn", [x, e.FeedForward(p, e.LayerNorm($"{p}.final_layer_norm", x))]);
         }
@@ -197,4 +238,17 @@ internal static class WhisperOnnxModel
 
         return values;
     }
+}
+
+/// <summary>The decoder graphs of the Optimum / transformers.js Whisper export.</summary>
+internal enum WhisperDecoderGraph
+{
+    /// <summary><c>decoder_model_merged.onnx</c>: both steps in one graph, switched by <c>use_cache_branch</c>.</summary>
+    Merged,
+
+    /// <summary><c>decoder_model.onnx</c>: the first step, from <c>encoder_hidden_states</c>, returning both caches.</summary>
+    First,
+
+    /// <summary><c>decoder_with_past_model.onnx</c>: every later step, reading both caches from its inputs.</summary>
+    WithPast,
 }

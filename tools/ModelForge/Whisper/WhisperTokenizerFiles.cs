@@ -96,8 +96,7 @@ internal static class WhisperTokenizerFiles
         return symbols;
     }
 
-    /// <summary>A pronounceable made-up word with a leading space symbol, unique per id.</summary>
-    /// <summary>The made-up word of filler id <paramref name="id"/> (256 to 50256), in byte-level form: a leading Ġ for its space.</summary>
+    /// <summary>A pronounceable made-up word with a leading space symbol (Ġ, byte-level form), unique per id (256 to 50256).</summary>
     internal static string Filler(int id)
     {
         const string Consonants = "bdfgklmnprstvz";
