@@ -27,6 +27,16 @@ public sealed class SpokenCommandTests(ForgedSpeechModels models, ITestOutputHel
         File.WriteAllText(path, profile.ToJsonString());
         var daemon = await RunningDaemon.StartEmbeddedAsync(output, [$"--Profile={path}"]);
         await daemon.Service<SpeechModels>().Ready.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The models being ready is not the pipeline listening: it still opens its detectors, and a button pressed
+        // before it listens is not heard. Its health check turns ok once it listens.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!daemon.Service<Device.HealthMonitor>().Snapshot().Checks.TryGetValue("microphone", out var microphone) || microphone.Status != HealthStatus.Ok)
+        {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the voice pipeline did not start listening within 30 s");
+            await Task.Delay(20);
+        }
+
         return daemon;
     }
 

@@ -59,7 +59,6 @@ internal sealed class VoicePipeline(
         using var wakeDetector = wake.Value;
         var converter = new Mono16kConverter(microphone.SampleRate, microphone.Channels);
         var mono = new ArrayBufferWriter<float>();
-        health.Report("microphone", HealthStatus.Ok, $"{microphone.GetType().Name} at {microphone.SampleRate} Hz, {microphone.Channels} channel(s); VAD {vadDetector.Kind}; wake word {(wakeDetector is null ? "off" : wakeDetector.WakeWord)}");
         long speechStart = -1;
         long droppedReported = 0;
         long position = 0; // stream position of the chunk's first sample, at 16 kHz
@@ -74,6 +73,9 @@ internal sealed class VoicePipeline(
             button.Closed += OnButtonPressed;
             button.Opened += OnButtonReleased;
         }
+
+        // Only now is a press of the button heard: the check says "listening" once it is.
+        health.Report("microphone", HealthStatus.Ok, $"{microphone.GetType().Name} at {microphone.SampleRate} Hz, {microphone.Channels} channel(s); VAD {vadDetector.Kind}; wake word {(wakeDetector is null ? "off" : wakeDetector.WakeWord)}");
 
         try
         {
