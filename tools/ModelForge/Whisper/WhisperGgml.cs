@@ -178,16 +178,7 @@ public static class WhisperGgml
     {
         var dims = graph.Dims($"{from}.weight");
         var (inputs, outputs) = ((int)dims[0], (int)dims[1]);
-        var weight = graph.Floats($"{from}.weight");
-        var transposed = new float[weight.Length];
-        for (var i = 0; i < inputs; i++)
-        {
-            for (var o = 0; o < outputs; o++)
-            {
-                transposed[(o * inputs) + i] = weight[(i * outputs) + o];
-            }
-        }
-
+        var transposed = WhisperGraphEmitter.Transposed(graph.Floats($"{from}.weight"), inputs, outputs);
         WriteTensor(writer, $"{to}.weight", [outputs, inputs], transposed, TypeF16);
         if (bias)
         {

@@ -87,16 +87,8 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
         string product;
         if (QuantizeLinears)
         {
-            var weight = Draw($"{prefix}.weight", inDim * outDim, 0, std);
-            var rows = new float[weight.Length]; // MatMulNBits takes W as [N = out, K = in]
-            for (var i = 0; i < inDim; i++)
-            {
-                for (var o = 0; o < outDim; o++)
-                {
-                    rows[(o * inDim) + i] = weight[(i * outDim) + o];
-                }
-            }
-
+            // MatMulNBits takes W as [N = out, K = in].
+            var rows = Transposed(Draw($"{prefix}.weight", inDim * outDim, 0, std), inDim, outDim);
             product = MatMulNBits($"{prefix}.MatMul", input, QuantizedMatrix.Quantize(rows, outDim, inDim));
         }
         else
@@ -192,6 +184,21 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
         var node = Nodes.Node("Constant", "/constant/" + name, [], [name]);
         node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = value });
         return name;
+    }
+
+    /// <summary>A row-major [<paramref name="rows"/> × <paramref name="columns"/>] matrix transposed, as a new array.</summary>
+    public static float[] Transposed(float[] values, int rows, int columns)
+    {
+        var transposed = new float[values.Length];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                transposed[(c * rows) + r] = values[(r * columns) + c];
+            }
+        }
+
+        return transposed;
     }
 
     /// <summary>Normal samples with the given mean and standard deviation from the tensor's own stream.</summary>
