@@ -84,7 +84,7 @@ public sealed class WhisperForgeTests : IDisposable
     public async Task A_q4_decoder_holds_only_4_bit_linear_layers_and_decodes_much_as_the_float_model()
     {
         var plain = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "float")).Directory;
-        var quantized = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "q4"), quantizeDecoder: true).Directory;
+        var quantized = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "q4"), quantization: WhisperQuantization.DecoderQ4).Directory;
         var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, "onnx", WhisperForge.DecoderFileName))).Graph;
         var nodes = graph.Node.Concat(graph.Node.SelectMany(n => n.Attribute).Where(a => a.G is not null).SelectMany(a => a.G.Node)).ToList();
         var perLayer = 4 + 4 + 2; // self q, k, v, out; cross q, k, v, out; fc1, fc2
@@ -103,6 +103,57 @@ public sealed class WhisperForgeTests : IDisposable
         Assert.Equal(30, quantizedTokens.Count);
         var agreeing = floatTokens.Zip(quantizedTokens).Count(pair => pair.First == pair.Second);
         Assert.True(agreeing >= 10, $"{agreeing} of 30 tokens agree with the float model");
+
+        async Task<List<int>> Tokens(string folder)
+        {
+            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
+            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
+            Assert.Null(result.Error);
+            return [.. result.Segments.SelectMany(s => s.Tokens)];
+        }
+    }
+
+    /// <summary>
+    /// The int8 export: every linear layer of the encoder and the decoder and the logits head multiply int8 weights by
+    /// dynamically quantized activations (<c>MatMulInteger</c>; no float linear weight is left), quantized from the
+    /// float model of the same seed, and the pipeline decodes with it, choosing much as the float model does.
+    /// </summary>
+    [Fact]
+    public async Task An_int8_export_holds_only_int8_linear_layers_and_decodes_much_as_the_float_model()
+    {
+        var plain = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "float")).Directory;
+        var quantized = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "int8"), quantization: WhisperQuantization.DynamicInt8, splitDecoder: true).Directory;
+        var audio = new float[10 * 16_000];
+        for (var i = 0; i < audio.Length; i++)
+        {
+            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
+        }
+
+        var floatTokens = await Tokens(plain);
+        var quantizedTokens = await Tokens(quantized);
+
+        var encoder = Graph(WhisperForge.EncoderFileName);
+        Assert.Equal(WhisperPreset.Tiny.EncoderLayers * 6, encoder.Node.Count(n => n.OpType == "MatMulInteger")); // q, k, v, out, fc1, fc2
+        Assert.Equal(encoder.Node.Count(n => n.OpType == "MatMulInteger"), encoder.Node.Count(n => n.OpType == "DynamicQuantizeLinear"));
+        foreach (var decoderFile in new[] { WhisperForge.FirstDecoderFileName, WhisperForge.WithPastDecoderFileName })
+        {
+            var decoder = Graph(decoderFile);
+            var perLayer = decoderFile == WhisperForge.FirstDecoderFileName ? 4 + 4 + 2 : 4 + 2 + 2; // with past, the cross keys and values are inputs
+            Assert.Equal((WhisperPreset.Tiny.DecoderLayers * perLayer) + 1, decoder.Node.Count(n => n.OpType == "MatMulInteger"));
+            Assert.Contains(decoder.Node, n => n.OpType == "Mul" && n.Output.Single() == "logits");
+        }
+
+        foreach (var graph in new[] { encoder, Graph(WhisperForge.FirstDecoderFileName) })
+        {
+            Assert.DoesNotContain(graph.Initializer, t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc1.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc2.weight", StringComparison.Ordinal));
+            Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".weight_quantized", StringComparison.Ordinal)), t => Assert.Equal((int)Onnx.TensorProto.Types.DataType.Int8, t.DataType));
+        }
+
+        Assert.Equal(30, quantizedTokens.Count);
+        var agreeing = floatTokens.Zip(quantizedTokens).Count(pair => pair.First == pair.Second);
+        Assert.True(agreeing >= 10, $"{agreeing} of 30 tokens agree with the float model");
+
+        Onnx.GraphProto Graph(string fileName) => Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, "onnx", fileName))).Graph;
 
         async Task<List<int>> Tokens(string folder)
         {

@@ -53,7 +53,7 @@ public sealed class WhisperGgmlTwinTests(ITestOutputHelper output) : IDisposable
     public void A_model_forged_with_a_logit_bias_a_q4_decoder_or_narrow_feed_forward_layers_has_no_twin()
     {
         var biased = WhisperForge.Write(TinyFourWide, 7, Path.Combine(_root, "biased"), endOfTextBias: 5).Directory;
-        var quantized = WhisperForge.Write(TinyFourWide, 7, Path.Combine(_root, "q4"), quantizeDecoder: true).Directory;
+        var quantized = WhisperForge.Write(TinyFourWide, 7, Path.Combine(_root, "q4"), quantization: WhisperQuantization.DecoderQ4).Directory;
         var narrow = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "narrow")).Directory;
 
         Assert.Contains("logit bias", Refusal(biased), StringComparison.Ordinal);

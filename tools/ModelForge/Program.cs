@@ -97,6 +97,7 @@ whisperPresetOption.AcceptOnlyFromAmong([.. WhisperPreset.All.Select(p => p.Name
 var tokenizerOption = new Option<DirectoryInfo?>("--tokenizer") { Description = "Copy tokenizer.json and tokenizer_config.json from this folder instead of generating them" };
 var endOfTextBiasOption = new Option<float>("--end-of-text-bias") { Description = "Added to the end-of-text logit, so random weights stop early as real speech does (about vocabulary / e^bias tokens per window)" };
 var decoderQ4Option = new Option<bool>("--decoder-q4") { Description = "Write the decoder's linear layers and logits head as 4-bit MatMulNBits (block 32), quantized from the same float weights, as the published q4 exports are; the encoder stays float32" };
+var int8Option = new Option<bool>("--int8") { Description = "Write the linear layers of the encoder and the decoder and the logits head as int8 MatMulInteger with dynamically quantized activations, quantized from the same float weights, as the published int8 exports are; the convolutions stay float32" };
 var splitDecoderOption = new Option<bool>("--split-decoder") { Description = "Write the split decoder (decoder_model.onnx for the first step, decoder_with_past_model.onnx for the others) instead of the merged one" };
 var ggmlOption = new Option<bool>("--ggml") { Description = $"Also write the whisper.cpp twin ({WhisperGgml.FileName}, the same weights in whisper.cpp's model format) into the folder" };
 var whisper = new Command("whisper", "Forge a random-weight Whisper model (transformers.js / Optimum layout: encoder + merged decoder with KV cache)")
@@ -107,6 +108,7 @@ var whisper = new Command("whisper", "Forge a random-weight Whisper model (trans
     tokenizerOption,
     endOfTextBiasOption,
     decoderQ4Option,
+    int8Option,
     splitDecoderOption,
     ggmlOption,
 };
@@ -117,7 +119,14 @@ whisper.SetAction(parseResult =>
         return 2;
     }
 
-    var forged = WhisperForge.Write(preset, parseResult.GetValue(seedOption), parseResult.GetValue(outOption)!.FullName, parseResult.GetValue(tokenizerOption)?.FullName, parseResult.GetValue(endOfTextBiasOption), quantizeDecoder: parseResult.GetValue(decoderQ4Option), splitDecoder: parseResult.GetValue(splitDecoderOption));
+    if (parseResult.GetValue(decoderQ4Option) && parseResult.GetValue(int8Option))
+    {
+        Console.Error.WriteLine("--decoder-q4 and --int8 are two ways to store the same weights: choose one.");
+        return 2;
+    }
+
+    var quantization = parseResult.GetValue(int8Option) ? WhisperQuantization.DynamicInt8 : parseResult.GetValue(decoderQ4Option) ? WhisperQuantization.DecoderQ4 : WhisperQuantization.None;
+    var forged = WhisperForge.Write(preset, parseResult.GetValue(seedOption), parseResult.GetValue(outOption)!.FullName, parseResult.GetValue(tokenizerOption)?.FullName, parseResult.GetValue(endOfTextBiasOption), quantization: quantization, splitDecoder: parseResult.GetValue(splitDecoderOption));
     Console.WriteLine(string.Create(
         CultureInfo.InvariantCulture,
         $"Forged {preset.Name} (seed {forged.Seed}) into {forged.Directory}: {forged.TotalBytes / (1024.0 * 1024.0):F1} MiB in {forged.Elapsed.TotalSeconds:F1} s"));

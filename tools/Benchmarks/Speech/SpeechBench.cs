@@ -99,15 +99,23 @@ internal static class SpeechBench
         stages.Add(Stage("end to end", decodeTime + vadTime + transcribe, duration, "decode + VAD + VAD-aligned windows through the transcriber"));
 
         var variants = new List<(string Name, TimeSpan Decoder, int Steps)>();
-        foreach (var (name, quantize, split) in new[] { ("q4, merged", true, false), ("float32, split", false, true), ("q4, split", true, true) })
+        var int8Encoder = TimeSpan.Zero;
+        foreach (var (name, quantization, split) in new[] { ("q4, merged", WhisperQuantization.DecoderQ4, false), ("float32, split", WhisperQuantization.None, true), ("q4, split", WhisperQuantization.DecoderQ4, true), ("int8, split", WhisperQuantization.DynamicInt8, true) })
         {
             progress($"Whisper transcription, decoder {name}");
-            var folder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress, quantizeDecoder: quantize, splitDecoder: split);
+            var folder = ForgedWhisperBase(settings.CacheDirectory, settings.Seed, progress, quantization: quantization, splitDecoder: split);
+            var variantEncoder = encoderTime;
+            if (quantization == WhisperQuantization.DynamicInt8)
+            {
+                // The int8 export quantizes the encoder too: its own encoder time comes off its transcription.
+                int8Encoder = variantEncoder = EncoderTime(folder, features, audio, windows, settings.Threads);
+            }
+
             var openedVariant = WhisperTranscriber.Open(folder, session);
             using var variant = openedVariant.Value ?? throw new InvalidOperationException($"Whisper model (decoder {name}): {openedVariant.Error}");
             var variantSteps = 0;
             var time = await TranscribeTimedAsync(variant, audio, options with { DecoderSteps = new StepCount(n => variantSteps = n) }, cancellationToken).ConfigureAwait(false);
-            variants.Add((name, time - encoderTime - windowFeatures, variantSteps));
+            variants.Add((name, time - variantEncoder - windowFeatures, variantSteps));
         }
 
         progress("whisper.cpp on the twin (Whisper.net)");
@@ -117,25 +125,32 @@ internal static class SpeechBench
         var ourStep = decoderTime / Math.Max(1, steps);
         var peerStep = peer.Decoder / Math.Max(1, peer.Steps);
         stages.Add(Stage("whisper.cpp decoder", peer.Decoder, duration, string.Create(CultureInfo.InvariantCulture, $"{peer.Steps} greedy steps (up to {settings.DecoderTokensPerWindow} a window; a timestamp token ends one earlier): {peerStep.TotalMilliseconds:F1} ms a step, ours {ourStep.TotalMilliseconds:F1} ms: {peerStep / ourStep:F2}× ours")));
+        var int8Front = int8Encoder + windowFeatures;
+        stages.Add(Stage("Whisper encoder, int8", int8Encoder, duration, string.Create(CultureInfo.InvariantCulture, $"the same windows; features + encoder {int8Front / ourFront:F2}× the float32 encoder's, {int8Front / peer.Front:F2}× whisper.cpp's")));
         foreach (var (name, time, variantSteps) in variants)
         {
             var step = time / Math.Max(1, variantSteps);
-            stages.Add(Stage($"Whisper decoder, {name}", time, duration, string.Create(CultureInfo.InvariantCulture, $"{variantSteps} greedy steps, float32 encoder: {step.TotalMilliseconds:F1} ms a step, {step / ourStep:F2}× the float32 merged decoder's, {step / peerStep:F2}× whisper.cpp's")));
+            stages.Add(Stage($"Whisper decoder, {name}", time, duration, string.Create(CultureInfo.InvariantCulture, $"{variantSteps} greedy steps: {step.TotalMilliseconds:F1} ms a step, {step / ourStep:F2}× the float32 merged decoder's, {step / peerStep:F2}× whisper.cpp's")));
         }
         return new SpeechBenchResult(duration, windows.Count, segments.Count, stages, WhisperPreset.Base);
     }
 
     /// <summary>The forged whisper-base of <paramref name="seed"/> in the cache folder, forged there first when missing.</summary>
     /// <returns>The model folder.</returns>
-    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0, bool quantizeDecoder = false, bool splitDecoder = false)
+    public static string ForgedWhisperBase(string cacheDirectory, long seed, Action<string> progress, float endOfTextBias = 0, WhisperQuantization quantization = WhisperQuantization.None, bool splitDecoder = false)
     {
         var bias = endOfTextBias == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"-eot{endOfTextBias}");
-        var variant = (quantizeDecoder ? "-decoder-q4" : "") + (splitDecoder ? "-split" : "");
+        var variant = quantization switch
+        {
+            WhisperQuantization.DecoderQ4 => "-decoder-q4",
+            WhisperQuantization.DynamicInt8 => "-int8",
+            _ => "",
+        } + (splitDecoder ? "-split" : "");
         var whisperFolder = Path.Combine(cacheDirectory, string.Create(CultureInfo.InvariantCulture, $"{WhisperPreset.Base.Name}-seed{seed}{bias}{variant}"));
         if (!File.Exists(Path.Combine(whisperFolder, WhisperForge.OnnxFolder, splitDecoder ? WhisperForge.WithPastDecoderFileName : WhisperForge.DecoderFileName)))
         {
             progress($"forging whisper-base into {whisperFolder}");
-            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias, quantizeDecoder: quantizeDecoder, splitDecoder: splitDecoder);
+            WhisperForge.Write(WhisperPreset.Base, seed, whisperFolder, null, endOfTextBias, quantization: quantization, splitDecoder: splitDecoder);
         }
 
         return whisperFolder;

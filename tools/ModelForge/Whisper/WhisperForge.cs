@@ -57,13 +57,12 @@ public static class WhisperForge
     /// <param name="logitBias">Added to the logits of the given token ids at every position, to make a model that
     /// behaves in a chosen way whatever it hears: one that judges every window silent (a no-speech bias), one that
     /// loops on a token, or one that prefers a language. Null adds nothing.</param>
-    /// <param name="quantizeDecoder">Write the decoder's linear layers and logits head as 4-bit <c>MatMulNBits</c> (block 32,
-    /// symmetric), quantized from the float weights of the same seed, as the q4 exports published beside the float32
-    /// ones are; the encoder stays float32.</param>
+    /// <param name="quantization">How the linear layers' weights are stored (see <see cref="WhisperQuantization"/>), each
+    /// quantized from the float weights of the same seed.</param>
     /// <param name="splitDecoder">Write the split layout (<c>decoder_model.onnx</c> for the first step,
     /// <c>decoder_with_past_model.onnx</c> for the others) instead of the merged decoder: the same function, without the
     /// merged graph's <c>If</c>, whose outputs copy the cross-attention keys and values on every step.</param>
-    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantizeDecoder = false, bool splitDecoder = false)
+    public static ForgedWhisper Write(WhisperPreset preset, long seed, string directory, string? tokenizerSource = null, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, WhisperQuantization quantization = WhisperQuantization.None, bool splitDecoder = false)
     {
         ArgumentNullException.ThrowIfNull(preset);
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -87,10 +86,10 @@ public static class WhisperForge
             }
         }
 
-        WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data));
+        WriteGraph(onnx, EncoderFileName, data => WhisperOnnxModel.Encoder(preset, seed, data, quantization));
         foreach (var (fileName, kind) in decoders)
         {
-            WriteGraph(onnx, fileName, data => WhisperOnnxModel.Decoder(preset, seed, data, kind, endOfTextBias, logitBias, quantizeDecoder));
+            WriteGraph(onnx, fileName, data => WhisperOnnxModel.Decoder(preset, seed, data, kind, endOfTextBias, logitBias, quantization));
         }
 
         return new ForgedWhisper(Path.GetFullPath(directory), preset, seed, stopwatch.Elapsed);

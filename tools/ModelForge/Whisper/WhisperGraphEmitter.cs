@@ -23,10 +23,11 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
     public WhisperPreset Preset { get; } = preset;
 
     /// <summary>
-    /// Whether <see cref="Linear"/> writes its weight as 4-bit <c>MatMulNBits</c> (block 32, symmetric) quantized from the
-    /// same float weight, as the q4 exports published beside the float32 ones do, instead of a float <c>MatMul</c>.
+    /// How <see cref="Linear"/> writes its weight: a float <c>MatMul</c> (<see cref="WhisperQuantization.None"/>),
+    /// 4-bit <c>MatMulNBits</c> (<see cref="WhisperQuantization.DecoderQ4"/>) or int8 <c>MatMulInteger</c> with dynamically
+    /// quantized activations (<see cref="WhisperQuantization.DynamicInt8"/>), each quantized from the same float weight.
     /// </summary>
-    public bool QuantizeLinears { get; init; }
+    public WhisperQuantization Quantization { get; init; }
 
     public string Normal(string name, long[] dims, double std) =>
         Floats(name, dims, Draw(name, (int)dims.Aggregate(1L, (a, b) => a * b), 0, std));
@@ -78,23 +79,19 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
     }
 
     /// <summary>
-    /// <c>x @ W + b</c> with W stored [in, out], as the exporter leaves a transposed torch Linear; with
-    /// <see cref="QuantizeLinears"/>, the same W as <c>MatMulNBits</c>.
+    /// <c>x @ W + b</c> with W stored [in, out], as the exporter leaves a transposed torch Linear; quantized as
+    /// <see cref="Quantization"/> says.
     /// </summary>
     public string Linear(string prefix, string input, int inDim, int outDim, bool bias)
     {
         var std = 1.0 / Math.Sqrt(inDim);
-        string product;
-        if (QuantizeLinears)
+        var product = Quantization switch
         {
             // MatMulNBits takes W as [N = out, K = in].
-            var rows = Transposed(Draw($"{prefix}.weight", inDim * outDim, 0, std), inDim, outDim);
-            product = MatMulNBits($"{prefix}.MatMul", input, QuantizedMatrix.Quantize(rows, outDim, inDim));
-        }
-        else
-        {
-            product = Op("MatMul", $"/{prefix}/MatMul", [input, Normal($"{prefix}.weight", [inDim, outDim], std)]);
-        }
+            WhisperQuantization.DecoderQ4 => MatMulNBits($"{prefix}.MatMul", input, QuantizedMatrix.Quantize(Transposed(Draw($"{prefix}.weight", inDim * outDim, 0, std), inDim, outDim), outDim, inDim)),
+            WhisperQuantization.DynamicInt8 => MatMulInteger($"{prefix}.MatMul", input, Draw($"{prefix}.weight", inDim * outDim, 0, std), inDim, outDim),
+            _ => Op("MatMul", $"/{prefix}/MatMul", [input, Normal($"{prefix}.weight", [inDim, outDim], std)]),
+        };
 
         if (!bias)
         {
@@ -126,6 +123,43 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
             ("bits", 4L),
             ("block_size", (long)QuantizedMatrix.BlockSize),
             ("accuracy_level", 4L));
+        return output;
+    }
+
+    /// <summary>
+    /// <c>x @ W</c> for W [K, N] held as int8, as ONNX Runtime's dynamic quantization (<c>quantize_dynamic</c>, int8
+    /// weights) writes a <c>MatMul</c>: <c>DynamicQuantizeLinear</c> turns x into uint8 with a scale and zero point per
+    /// run, <c>MatMulInteger</c> multiplies in int32, and the product of the two scales brings it back to float (ONNX
+    /// Runtime fuses the four into <c>DynamicQuantizeMatMul</c>). W is symmetric with one scale for the whole tensor
+    /// (zero point 0), its initialisers named as the quantizer names them (<c>….weight_quantized</c>,
+    /// <c>….weight_scale</c>, <c>….weight_zero_point</c>).
+    /// </summary>
+    public string MatMulInteger(string tensorBase, string input, float[] weight, int k, int n, string? outputName = null)
+    {
+        var largest = 0f;
+        foreach (var value in weight)
+        {
+            largest = Math.Max(largest, Math.Abs(value));
+        }
+
+        var scale = largest > 0 ? largest / 127f : 1f;
+        var codes = new sbyte[weight.Length];
+        for (var i = 0; i < codes.Length; i++)
+        {
+            codes[i] = (sbyte)Math.Clamp(MathF.Round(weight[i] / scale), -127f, 127f);
+        }
+
+        var quantized = Weights.AddInitializer(tensorBase + ".weight_quantized", DataType.Int8, [k, n], s => s.Write(MemoryMarshal.AsBytes(codes.AsSpan())));
+        var weightScale = Floats(tensorBase + ".weight_scale", [], [scale]);
+        var weightZero = Weights.AddInitializer(tensorBase + ".weight_zero_point", DataType.Int8, [], s => s.WriteByte(0));
+        var node = $"/{tensorBase}_quant";
+        string[] activation = [$"{node}/input_quantized", $"{node}/input_scale", $"{node}/input_zero_point"];
+        Nodes.Node("DynamicQuantizeLinear", $"{node}/DynamicQuantizeLinear", [input], activation);
+        var integer = Op("MatMulInteger", $"{node}/MatMulInteger", [activation[0], quantized, activation[2], weightZero]);
+        var floats = Op("Cast", $"{node}/Cast", [integer], ("to", (long)DataType.Float));
+        var scales = Op("Mul", $"{node}/scales_Mul", [activation[1], weightScale]);
+        var output = outputName ?? $"{node}/output_0";
+        Nodes.Node("Mul", $"{node}/Mul", [floats, scales], [output]);
         return output;
     }
 

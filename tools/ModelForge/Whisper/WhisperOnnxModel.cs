@@ -15,10 +15,11 @@ namespace Appliance.ModelForge.Whisper;
 /// </summary>
 internal static class WhisperOnnxModel
 {
-    public static ModelProto Encoder(WhisperPreset preset, long seed, ExternalDataFile data)
+    public static ModelProto Encoder(WhisperPreset preset, long seed, ExternalDataFile data, WhisperQuantization quantization = WhisperQuantization.None)
     {
         var graph = new OnnxGraphBuilder(data);
-        var e = new WhisperGraphEmitter(graph, seed, preset);
+        // The q4 exports keep the encoder float32; the int8 ones quantize its linear layers too (the convolutions stay float).
+        var e = new WhisperGraphEmitter(graph, seed, preset) { Quantization = quantization == WhisperQuantization.DynamicInt8 ? quantization : WhisperQuantization.None };
         var d = preset.DModel;
         graph.AddInput("input_features", DataType.Float, "batch_size", (long)preset.NumMelBins, "encoder_sequence_length");
         graph.AddOutput("last_hidden_state", DataType.Float, "batch_size", "encoder_sequence_length / 2", (long)d);
@@ -49,10 +50,10 @@ internal static class WhisperOnnxModel
     /// A decoder graph of the export: the merged one, or one of the split pair; see <see cref="WhisperForge.Write"/> for
     /// the biases and the quantized variant. Every kind computes the same function from the same weights.
     /// </summary>
-    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, WhisperDecoderGraph kind, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, bool quantize = false)
+    public static ModelProto Decoder(WhisperPreset preset, long seed, ExternalDataFile data, WhisperDecoderGraph kind, float endOfTextBias = 0, IReadOnlyDictionary<int, float>? logitBias = null, WhisperQuantization quantization = WhisperQuantization.None)
     {
         var graph = new OnnxGraphBuilder(data);
-        var e = new WhisperGraphEmitter(graph, seed, preset) { QuantizeLinears = quantize };
+        var e = new WhisperGraphEmitter(graph, seed, preset) { Quantization = quantization };
         var d = preset.DModel;
         var heads = (long)preset.AttentionHeads;
         var headSize = (long)preset.HeadSize;
@@ -155,11 +156,14 @@ internal static class WhisperOnnxModel
         x = e.LayerNorm("model.decoder.layer_norm", x);
         var biased = endOfTextBias != 0 || logitBias is { Count: > 0 };
         string unbiased;
-        if (quantize)
+        if (quantization != WhisperQuantization.None)
         {
-            // The head reads the tied embedding as 4-bit blocks; the Gather above keeps the float table (one row a step).
+            // The head reads the tied embedding quantized; the Gather above keeps the float table (one row a step).
             var table = e.Draw("model.decoder.embed_tokens.weight", WhisperPreset.VocabSize * d, 0, embeddingStd);
-            unbiased = e.MatMulNBits("proj_out", x, QuantizedMatrix.Quantize(table, WhisperPreset.VocabSize, d), biased ? null : "logits");
+            var logits = biased ? null : "logits";
+            unbiased = quantization == WhisperQuantization.DynamicInt8
+                ? e.MatMulInteger("proj_out", x, WhisperGraphEmitter.Transposed(table, WhisperPreset.VocabSize, d), d, WhisperPreset.VocabSize, logits)
+                : e.MatMulNBits("proj_out", x, QuantizedMatrix.Quantize(table, WhisperPreset.VocabSize, d), logits);
         }
         else
         {
