@@ -51,6 +51,7 @@ internal static class EngineChild
         LlmEngineKind.Service => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens).ConfigureAwait(false),
         LlmEngineKind.ServiceInt4Embedding => await ServiceEngine.LoadAsync(settings.Int4EmbeddingModelDirectory, settings.Threads, settings.TotalTokens).ConfigureAwait(false),
         LlmEngineKind.Bare => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens),
+        LlmEngineKind.BareNgram => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens, ngram: true),
         LlmEngineKind.LlamaCpp => LlamaCppEngine.Load(settings.GgufPath, settings.Threads, settings.PromptTokens, settings.TotalTokens),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
@@ -59,10 +60,12 @@ internal static class EngineChild
         timing.TimeToFirstToken.TotalSeconds,
         promptTokens / timing.TimeToFirstToken.TotalSeconds,
         (timing.GeneratedTokens - 1) / timing.DecodeTime.TotalSeconds,
-        timing.GeneratedTokens);
+        timing.GeneratedTokens,
+        timing.Drafts?.Proposed,
+        timing.Drafts?.Accepted);
 
     private static string Describe(RunSample run) =>
-        Invariant($"first token {run.TimeToFirstTokenSeconds:F2} s (prefill {run.PrefillTokensPerSecond:F1} tok/s), decode {run.DecodeTokensPerSecond:F2} tok/s over {run.GeneratedTokens} tokens");
+        Invariant($"first token {run.TimeToFirstTokenSeconds:F2} s (prefill {run.PrefillTokensPerSecond:F1} tok/s), decode {run.DecodeTokensPerSecond:F2} tok/s over {run.GeneratedTokens} tokens{(run.DraftsProposed is { } proposed ? $", {proposed} draft tokens proposed, {run.DraftsAccepted} accepted" : "")}");
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

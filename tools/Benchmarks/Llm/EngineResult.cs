@@ -16,6 +16,12 @@ internal sealed record EngineResult(string Engine, double LoadSeconds, long Peak
 
     public double DecodeTokensPerSecond => Median(r => r.DecodeTokensPerSecond);
 
+    /// <summary>Draft tokens proposed in all measured runs, for an engine that speculates; 0 otherwise.</summary>
+    public long DraftsProposed => Runs.Sum(r => r.DraftsProposed ?? 0);
+
+    /// <summary>Draft tokens accepted in all measured runs, for an engine that speculates; 0 otherwise.</summary>
+    public long DraftsAccepted => Runs.Sum(r => r.DraftsAccepted ?? 0);
+
     private double Median(Func<RunSample, double> value)
     {
         var sorted = Runs.Select(value).Order().ToArray();
@@ -30,7 +36,9 @@ internal sealed record EngineResult(string Engine, double LoadSeconds, long Peak
 /// <param name="PrefillTokensPerSecond">Prompt tokens divided by the time to first token.</param>
 /// <param name="DecodeTokensPerSecond">Generated tokens after the first, divided by the time after the first.</param>
 /// <param name="GeneratedTokens">Tokens generated.</param>
-internal sealed record RunSample(double TimeToFirstTokenSeconds, double PrefillTokensPerSecond, double DecodeTokensPerSecond, int GeneratedTokens);
+/// <param name="DraftsProposed">With speculative decoding, the draft tokens proposed; null without.</param>
+/// <param name="DraftsAccepted">With speculative decoding, the draft tokens accepted; null without.</param>
+internal sealed record RunSample(double TimeToFirstTokenSeconds, double PrefillTokensPerSecond, double DecodeTokensPerSecond, int GeneratedTokens, long? DraftsProposed = null, long? DraftsAccepted = null);
 
 /// <summary>Source-generated JSON of the benchmark's results, one line each (a child's result is its last line of output).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

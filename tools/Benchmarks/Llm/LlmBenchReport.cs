@@ -50,6 +50,8 @@ internal sealed record LlmBenchReport(
 
     public double ServiceOverBarePrefill => Ratio(LlmEngineKind.Service, LlmEngineKind.Bare, e => e.PrefillTokensPerSecond);
 
+    public double NgramOverBareDecode => Ratio(LlmEngineKind.BareNgram, LlmEngineKind.Bare, e => e.DecodeTokensPerSecond);
+
     public double LlamaOverBareDecode => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.Bare, e => e.DecodeTokensPerSecond);
 
     public double LlamaOverBarePrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.Bare, e => e.PrefillTokensPerSecond);

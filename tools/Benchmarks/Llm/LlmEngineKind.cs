@@ -15,6 +15,12 @@ internal enum LlmEngineKind
     /// <summary>A bare ONNX Runtime GenAI generator loop on the same folder: the floor of the service's overhead.</summary>
     Bare,
 
+    /// <summary>
+    /// The bare loop with GenAI's n-gram speculative decoding (prompt lookup): drafts copied from the prompt and the
+    /// tokens so far, verified in one multi-token step; what it gains depends on how much the output repeats its input.
+    /// </summary>
+    BareNgram,
+
     /// <summary>llama.cpp (through LLamaSharp) on the shape-identical Q4_0 GGUF.</summary>
     LlamaCpp,
 }
@@ -22,13 +28,14 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.Service, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
         LlmEngineKind.Service => "service",
         LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
         LlmEngineKind.Bare => "bare",
+        LlmEngineKind.BareNgram => "bare-ngram",
         LlmEngineKind.LlamaCpp => "llama.cpp",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };

@@ -48,6 +48,8 @@ internal static class LlmReportWriter
             + "(the GGUF count for llama.cpp); near 100 % an engine streams its weights at the measured bandwidth. Peak RSS: the child's `VmHWM`, mapped model files included. "
             + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
             + "`GatherBlockQuantized` instead of float32 (the same logits, to the bit). "
+            + "bare-ngram is the bare loop with GenAI's n-gram speculative decoding (prompt lookup): it proposes the tokens that followed the last tokens' earlier occurrence in the prompt or the output and has the model verify them in one step; "
+            + "it gains only where the output repeats what came before, so random weights' text measures its cost more than its gain. "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "
             + "one embedding row and the KV cache at the mean decode context, counted from the ONNX graph's stored tensors; for the GGUF "
             + "the same matrices as Q4_0 (18 bytes per 32 weights) and an fp16 KV cache. Activations and logits are not counted. "
@@ -73,6 +75,7 @@ internal static class LlmReportWriter
     private static List<string[]> RatioRows(LlmBenchReport report) =>
     [
         [Invariant($"service / bare (target ≥ {LlmBenchReport.ServiceDecodeTarget:F2} decode)"), Invariant($"{report.ServiceOverBareDecode:F3}"), Invariant($"{report.ServiceOverBarePrefill:F3}"), ""],
+        [Invariant($"bare-ngram / bare (n-gram {Engines.BareGenAiEngine.NgramSize}, {Engines.BareGenAiEngine.MaxDraftTokens} drafts a round; {report.Engine(LlmEngineKind.BareNgram).DraftsAccepted} of {report.Engine(LlmEngineKind.BareNgram).DraftsProposed} draft tokens accepted over its runs)"), Invariant($"{report.NgramOverBareDecode:F3}"), "", ""],
         ["service-int4-embedding / service", Invariant($"{report.Int4EmbeddingOverServiceDecode:F3}"), Invariant($"{report.Int4EmbeddingOverServicePrefill:F3}"), ""],
         ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}"), ""],
         ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}"), ""],

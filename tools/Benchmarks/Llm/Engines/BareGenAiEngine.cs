@@ -7,19 +7,29 @@ namespace Appliance.Benchmarks.Llm.Engines;
 /// <summary>
 /// The smallest ONNX Runtime GenAI loop that generates with the model folder: one generator per request,
 /// <c>AppendTokens</c>, then <c>GenerateNextToken</c> and <c>GetNextTokens</c> per token. No queue, no events,
-/// no text: the floor of the service's overhead. The model is configured as the service configures it.
+/// no text: the floor of the service's overhead. The model is configured as the service configures it. Optionally
+/// with GenAI's n-gram speculative decoding (prompt lookup): drafts copied from the sequence's own history, verified
+/// by the model in one multi-token step.
 /// </summary>
 internal sealed class BareGenAiEngine : ILlmEngine
 {
-    private readonly Model _model;
+    /// <summary>Tokens matched to find a draft (GenAI's <c>ngram_size</c>: the last N − 1 tokens), as GenAI's tuning guide starts.</summary>
+    public const int NgramSize = 3;
 
-    private BareGenAiEngine(Model model) => _model = model;
+    /// <summary>Tokens proposed a round (GenAI's <c>max_draft_tokens</c>), as GenAI's tuning guide starts.</summary>
+    public const int MaxDraftTokens = 4;
+
+    private readonly Model _model;
+    private readonly bool _ngram;
+
+    private BareGenAiEngine(Model model, bool ngram) => (_model, _ngram) = (model, ngram);
 
     /// <param name="modelDirectory">The model folder.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
     /// <param name="contextTokens">The search's maximum length.</param>
     /// <param name="sessionConfigEntries">ONNX Runtime session entries to add (a spin policy's); none leaves ONNX Runtime's defaults.</param>
-    public static BareGenAiEngine Load(string modelDirectory, int threads, int contextTokens, IReadOnlyDictionary<string, string>? sessionConfigEntries = null)
+    /// <param name="ngram">Generate with n-gram speculative decoding (<see cref="NgramSize"/>, <see cref="MaxDraftTokens"/>).</param>
+    public static BareGenAiEngine Load(string modelDirectory, int threads, int contextTokens, IReadOnlyDictionary<string, string>? sessionConfigEntries = null, bool ngram = false)
     {
         using var config = new Config(modelDirectory);
         config.ClearProviders();
@@ -35,7 +45,7 @@ internal sealed class BareGenAiEngine : ILlmEngine
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };
         config.Overlay(overlay.ToJsonString());
-        return new BareGenAiEngine(new Model(config));
+        return new BareGenAiEngine(new Model(config), ngram);
     }
 
     public Task<RunTiming> GenerateAsync(int[] prompt, int newTokens)
@@ -44,6 +54,12 @@ internal sealed class BareGenAiEngine : ILlmEngine
         using var generatorParams = new GeneratorParams(_model);
         generatorParams.SetSearchOption("max_length", prompt.Length + newTokens);
         generatorParams.SetSearchOption("do_sample", false);
+        if (_ngram)
+        {
+            generatorParams.SetSpeculativeNumber("ngram_size", NgramSize);
+            generatorParams.SetSpeculativeNumber("max_draft_tokens", MaxDraftTokens);
+        }
+
         using var generator = new Generator(_model, generatorParams);
         generator.AppendTokens(prompt);
         long firstAt = 0;
@@ -63,7 +79,14 @@ internal sealed class BareGenAiEngine : ILlmEngine
         }
 
         var end = Stopwatch.GetTimestamp();
-        return Task.FromResult(new RunTiming(Stopwatch.GetElapsedTime(start, firstAt), Stopwatch.GetElapsedTime(firstAt, end), newTokens));
+        DraftCounts? drafts = null;
+        if (_ngram)
+        {
+            using var stats = generator.GetSpeculativeStats();
+            drafts = new DraftCounts((long)stats.GetCount("draft_tokens_proposed"), (long)stats.GetCount("draft_tokens_accepted"));
+        }
+
+        return Task.FromResult(new RunTiming(Stopwatch.GetElapsedTime(start, firstAt), Stopwatch.GetElapsedTime(firstAt, end), newTokens, drafts));
     }
 
     /// <summary>

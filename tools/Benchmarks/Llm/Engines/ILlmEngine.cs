@@ -14,4 +14,10 @@ internal interface ILlmEngine : IAsyncDisposable
 /// <param name="TimeToFirstToken">From the start of the request to the first generated token id (prompt processing included).</param>
 /// <param name="DecodeTime">From the first generated token to the end of the generation.</param>
 /// <param name="GeneratedTokens">Tokens generated; the decode time covers all but the first.</param>
-internal readonly record struct RunTiming(TimeSpan TimeToFirstToken, TimeSpan DecodeTime, int GeneratedTokens);
+/// <param name="Drafts">With speculative decoding, the draft tokens proposed and accepted; null without.</param>
+internal readonly record struct RunTiming(TimeSpan TimeToFirstToken, TimeSpan DecodeTime, int GeneratedTokens, DraftCounts? Drafts = null);
+
+/// <summary>What speculative decoding proposed in one generation (GenAI's speculative statistics).</summary>
+/// <param name="Proposed">Draft tokens proposed (<c>draft_tokens_proposed</c>).</param>
+/// <param name="Accepted">Draft tokens the model accepted (<c>draft_tokens_accepted</c>).</param>
+internal readonly record struct DraftCounts(long Proposed, long Accepted);
