@@ -106,7 +106,7 @@ internal static class BenchmarkCli
             return 0;
         });
 
-        return new RootCommand("Appliance benchmarks") { llm, SpeechCommand.Build(args, models), Voice.VoiceCommand.Build(args, models), SpinCommand.Build(args, models), IdleCommand.Build(args), MeetingsCommand.Build(args, models), Fleet.FleetCommand.Build(args, models), Campaigns.KillCampaignCommand.Build(args), Campaigns.BrokerLossCampaignCommand.Build(args), Campaigns.TornWriteCampaignCommand.Build(args), Campaigns.FullDiskCampaignCommand.Build(args), Campaigns.PartitionCampaignCommand.Build(args), Campaigns.PrivacyCheckCommand.Build(args), Campaigns.SoakCommand.Build(args), Campaigns.OtaPowerCutCampaignCommand.Build(args) };
+        return new RootCommand("Appliance benchmarks") { llm, SpeechCommand.Build(args, models), Voice.VoiceCommand.Build(args, models), SpinCommand.Build(args, models), DecodeProfileCommand.Build(args, models), IdleCommand.Build(args), MeetingsCommand.Build(args, models), Fleet.FleetCommand.Build(args, models), Campaigns.KillCampaignCommand.Build(args), Campaigns.BrokerLossCampaignCommand.Build(args), Campaigns.TornWriteCampaignCommand.Build(args), Campaigns.FullDiskCampaignCommand.Build(args), Campaigns.PartitionCampaignCommand.Build(args), Campaigns.PrivacyCheckCommand.Build(args), Campaigns.SoakCommand.Build(args), Campaigns.OtaPowerCutCampaignCommand.Build(args) };
     }
 
     internal static Option<int> Positive(string name, string description, int defaultValue)

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace Appliance.Benchmarks.Llm;
+
+/// <summary>The time of one operator type inside the decode steps of a profiled generation.</summary>
+/// <param name="OpType">The ONNX operator type (<c>MatMulNBits</c>, <c>GroupQueryAttention</c>, ...).</param>
+/// <param name="MicrosecondsPerToken">Its kernels' time per decoded token, in microseconds.</param>
+/// <param name="NodesPerToken">Its kernel runs per decoded token.</param>
+/// <param name="Share">Its share of all kernel time in the decode steps (0 to 1).</param>
+internal sealed record OpTime(string OpType, double MicrosecondsPerToken, double NodesPerToken, double Share);
+
+/// <summary>What ONNX Runtime's profiler saw in the decode steps of one generation.</summary>
+/// <param name="Steps">Decode steps profiled (graph runs after the prompt's).</param>
+/// <param name="RunMicrosecondsPerToken">A decode step's graph run, whole (ONNX Runtime's <c>model_run</c> event), in microseconds.</param>
+/// <param name="KernelMicrosecondsPerToken">The sum of a step's kernel times, in microseconds.</param>
+/// <param name="WallMicrosecondsPerToken">A decode step as the caller sees it (<c>GenerateNextToken</c> and reading the token), in microseconds; it includes GenAI's search and the profiler's own cost.</param>
+/// <param name="Ops">Operator types, the costliest first.</param>
+internal sealed record DecodeProfileResult(int Steps, double RunMicrosecondsPerToken, double KernelMicrosecondsPerToken, double WallMicrosecondsPerToken, IReadOnlyList<OpTime> Ops);
+
+/// <summary>
+/// The decode step of a forged LLM, kernel by kernel: the bare GenAI loop on the benchmark's model with ONNX Runtime's
+/// profiler on (GenAI's <c>session_options.enable_profiling</c>), then the profile's JSON read back: every kernel event
+/// (<c>cat</c> "Node", its <c>args.op_name</c> and <c>dur</c> in microseconds) inside a <c>model_run</c> after the
+/// prompt's, summed by operator type.
+/// </summary>
+internal static class DecodeProfile
+{
+    public static DecodeProfileResult Run(string modelDirectory, int threads, int[] prompt, int decodeTokens, string workDirectory)
+    {
+        var prefix = Path.Combine(workDirectory, "decode-profile");
+        double wallMicroseconds;
+        using (var config = new Config(modelDirectory))
+        {
+            config.ClearProviders();
+            var overlay = new JsonObject
+            {
+                ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = new JsonObject { ["intra_op_num_threads"] = threads, ["enable_profiling"] = prefix } } },
+                ["search"] = new JsonObject { ["max_length"] = prompt.Length + decodeTokens },
+            };
+            config.Overlay(overlay.ToJsonString());
+            using var model = new Model(config);
+            using var generatorParams = new GeneratorParams(model);
+            generatorParams.SetSearchOption("max_length", prompt.Length + decodeTokens);
+            generatorParams.SetSearchOption("do_sample", false);
+            using var generator = new Generator(model, generatorParams);
+            generator.AppendTokens(prompt);
+            generator.GenerateNextToken(); // the first token comes from the prompt's logits
+            var watch = Stopwatch.StartNew();
+            for (var i = 1; i < decodeTokens; i++)
+            {
+                generator.GenerateNextToken();
+                _ = generator.GetNextTokens()[0];
+            }
+
+            wallMicroseconds = watch.Elapsed.TotalMicroseconds / (decodeTokens - 1);
+        } // the session writes its profile when the model is freed
+
+        var file = Directory.EnumerateFiles(workDirectory, "decode-profile*.json").OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
+            ?? throw new InvalidOperationException($"ONNX Runtime wrote no profile under {workDirectory}");
+        using var stream = File.OpenRead(file);
+        using var document = JsonDocument.Parse(stream);
+        return Read(document.RootElement, wallMicroseconds);
+    }
+
+    /// <summary>Sums the kernel events of every <c>model_run</c> after the first (the prompt's) by operator type.</summary>
+    internal static DecodeProfileResult Read(JsonElement events, double wallMicrosecondsPerToken)
+    {
+        var runs = events.EnumerateArray()
+            .Where(e => e.GetProperty("cat").GetString() == "Session" && e.GetProperty("name").GetString() == "model_run")
+            .Select(e => (Start: e.GetProperty("ts").GetInt64(), Duration: e.GetProperty("dur").GetInt64()))
+            .OrderBy(r => r.Start)
+            .ToList();
+        if (runs.Count < 2)
+        {
+            throw new InvalidOperationException($"the profile holds {runs.Count} graph runs; a prompt and at least one decode step were expected");
+        }
+
+        var decode = runs.Skip(1).ToList();
+        var byOp = new Dictionary<string, (long Micros, int Count)>(StringComparer.Ordinal);
+        foreach (var e in events.EnumerateArray())
+        {
+            if (e.GetProperty("cat").GetString() != "Node" || !e.TryGetProperty("args", out var args) || !args.TryGetProperty("op_name", out var op)
+                || !(e.GetProperty("name").GetString() ?? "").EndsWith("_kernel_time", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var start = e.GetProperty("ts").GetInt64();
+            if (!decode.Any(r => start >= r.Start && start <= r.Start + r.Duration))
+            {
+                continue;
+            }
+
+            var name = op.GetString() ?? "?";
+            var (micros, count) = byOp.GetValueOrDefault(name);
+            byOp[name] = (micros + e.GetProperty("dur").GetInt64(), count + 1);
+        }
+
+        var steps = decode.Count;
+        var kernels = byOp.Values.Sum(v => (double)v.Micros);
+        var ops = byOp.OrderByDescending(kv => kv.Value.Micros)
+            .Select(kv => new OpTime(kv.Key, (double)kv.Value.Micros / steps, (double)kv.Value.Count / steps, kernels == 0 ? 0 : kv.Value.Micros / kernels))
+            .ToList();
+        return new DecodeProfileResult(steps, decode.Average(r => (double)r.Duration), kernels / steps, wallMicrosecondsPerToken, ops);
+    }
+}
