@@ -3,10 +3,10 @@ using Appliance.Benchmarks;
 
 namespace Appliance.Benchmarks.Tests;
 
-/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, four engine children, reports.</summary>
+/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, five engine children, reports.</summary>
 public sealed class LlmBenchmarkTests : IDisposable
 {
-    private static readonly string[] Engines = ["bare", "service", "service-int4-embedding", "llama.cpp"];
+    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-int4-embedding", "llama.cpp"];
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
 
     public LlmBenchmarkTests() => Directory.CreateDirectory(_root);
@@ -42,6 +42,9 @@ public sealed class LlmBenchmarkTests : IDisposable
         var text = await File.ReadAllTextAsync(markdown);
         Assert.All(Engines, engine => Assert.Contains($"| {engine} |", text, StringComparison.Ordinal));
         Assert.Contains("service / bare", text, StringComparison.Ordinal);
+        Assert.Contains("bare-ngram / bare (n-gram 3, 4 drafts a round;", text, StringComparison.Ordinal);
+        Assert.All(engines["bare-ngram"].GetProperty("runs").EnumerateArray(), run => Assert.True(run.GetProperty("draftsProposed").GetInt64() >= run.GetProperty("draftsAccepted").GetInt64()));
+        Assert.All(engines["bare"].GetProperty("runs").EnumerateArray(), run => Assert.Equal(JsonValueKind.Null, run.GetProperty("draftsProposed").ValueKind));
         Assert.Contains("service-int4-embedding / llama.cpp (goal ≤ 1.00)", text, StringComparison.Ordinal);
         Assert.True(
             engines["service-int4-embedding"].GetProperty("peakResidentBytes").GetInt64() > 0

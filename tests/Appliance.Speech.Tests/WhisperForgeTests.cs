@@ -88,14 +88,10 @@ public sealed class WhisperForgeTests : IDisposable
         var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, "onnx", WhisperForge.DecoderFileName))).Graph;
         var nodes = graph.Node.Concat(graph.Node.SelectMany(n => n.Attribute).Where(a => a.G is not null).SelectMany(a => a.G.Node)).ToList();
         var perLayer = 4 + 4 + 2; // self q, k, v, out; cross q, k, v, out; fc1, fc2
-        var audio = new float[10 * 16_000];
-        for (var i = 0; i < audio.Length; i++)
-        {
-            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
-        }
+        var audio = Tone(10);
 
-        var floatTokens = await Tokens(plain);
-        var quantizedTokens = await Tokens(quantized);
+        var floatTokens = await GreedyTokens(plain, audio);
+        var quantizedTokens = await GreedyTokens(quantized, audio);
 
         Assert.Equal((WhisperPreset.Tiny.DecoderLayers * perLayer) + 1, nodes.Count(n => n.OpType == "MatMulNBits" && n.Domain == "com.microsoft"));
         Assert.DoesNotContain(graph.Initializer, t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc1.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc2.weight", StringComparison.Ordinal));
@@ -103,34 +99,25 @@ public sealed class WhisperForgeTests : IDisposable
         Assert.Equal(30, quantizedTokens.Count);
         var agreeing = floatTokens.Zip(quantizedTokens).Count(pair => pair.First == pair.Second);
         Assert.True(agreeing >= 10, $"{agreeing} of 30 tokens agree with the float model");
-
-        async Task<List<int>> Tokens(string folder)
-        {
-            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
-            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
-            Assert.Null(result.Error);
-            return [.. result.Segments.SelectMany(s => s.Tokens)];
-        }
     }
 
     /// <summary>
     /// The int8 export: every linear layer of the encoder and the decoder and the logits head multiply int8 weights by
     /// dynamically quantized activations (<c>MatMulInteger</c>; no float linear weight is left), quantized from the
-    /// float model of the same seed, and the pipeline decodes with it, choosing much as the float model does.
+    /// float model of the same seed, and the pipeline decodes with it, choosing much as the float model does, and
+    /// exactly alike in the split and the merged layout.
     /// </summary>
     [Fact]
     public async Task An_int8_export_holds_only_int8_linear_layers_and_decodes_much_as_the_float_model()
     {
         var plain = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "float")).Directory;
         var quantized = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "int8"), quantization: WhisperQuantization.DynamicInt8, splitDecoder: true).Directory;
-        var audio = new float[10 * 16_000];
-        for (var i = 0; i < audio.Length; i++)
-        {
-            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
-        }
+        var merged = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "int8-merged"), quantization: WhisperQuantization.DynamicInt8).Directory;
+        var audio = Tone(10);
 
-        var floatTokens = await Tokens(plain);
-        var quantizedTokens = await Tokens(quantized);
+        var floatTokens = await GreedyTokens(plain, audio);
+        var quantizedTokens = await GreedyTokens(quantized, audio, "split");
+        var mergedTokens = await GreedyTokens(merged, audio, "merged");
 
         var encoder = Graph(WhisperForge.EncoderFileName);
         Assert.Equal(WhisperPreset.Tiny.EncoderLayers * 6, encoder.Node.Count(n => n.OpType == "MatMulInteger")); // q, k, v, out, fc1, fc2
@@ -143,7 +130,7 @@ public sealed class WhisperForgeTests : IDisposable
             Assert.Contains(decoder.Node, n => n.OpType == "Mul" && n.Output.Single() == "logits");
         }
 
-        foreach (var graph in new[] { encoder, Graph(WhisperForge.FirstDecoderFileName) })
+        foreach (var graph in new[] { encoder, Graph(WhisperForge.FirstDecoderFileName), Graph(WhisperForge.WithPastDecoderFileName) })
         {
             Assert.DoesNotContain(graph.Initializer, t => t.Name.EndsWith("proj.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc1.weight", StringComparison.Ordinal) || t.Name.EndsWith("fc2.weight", StringComparison.Ordinal));
             Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".weight_quantized", StringComparison.Ordinal)), t => Assert.Equal((int)Onnx.TensorProto.Types.DataType.Int8, t.DataType));
@@ -152,16 +139,9 @@ public sealed class WhisperForgeTests : IDisposable
         Assert.Equal(30, quantizedTokens.Count);
         var agreeing = floatTokens.Zip(quantizedTokens).Count(pair => pair.First == pair.Second);
         Assert.True(agreeing >= 10, $"{agreeing} of 30 tokens agree with the float model");
+        Assert.Equal(quantizedTokens, mergedTokens);
 
         Onnx.GraphProto Graph(string fileName) => Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(quantized, "onnx", fileName))).Graph;
-
-        async Task<List<int>> Tokens(string folder)
-        {
-            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
-            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
-            Assert.Null(result.Error);
-            return [.. result.Segments.SelectMany(s => s.Tokens)];
-        }
     }
 
     /// <summary>
@@ -175,28 +155,41 @@ public sealed class WhisperForgeTests : IDisposable
         var merged = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "merged")).Directory;
         var split = WhisperForge.Write(WhisperPreset.Tiny, 7, Path.Combine(_root, "split"), splitDecoder: true).Directory;
         using var withPast = new InferenceSession(Path.Combine(split, "onnx", WhisperForge.WithPastDecoderFileName));
-        var audio = new float[10 * 16_000];
-        for (var i = 0; i < audio.Length; i++)
-        {
-            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
-        }
+        var audio = Tone(10);
 
-        var mergedTokens = await Tokens(merged);
-        var splitTokens = await Tokens(split);
+        var mergedTokens = await GreedyTokens(merged, audio, "merged");
+        var splitTokens = await GreedyTokens(split, audio, "split");
 
         Assert.False(File.Exists(Path.Combine(split, "onnx", WhisperForge.DecoderFileName)));
         Assert.Contains("past_key_values.0.encoder.key", withPast.InputNames);
         Assert.DoesNotContain(withPast.OutputNames, name => name.Contains(".encoder.", StringComparison.Ordinal));
         Assert.Equal(30, mergedTokens.Count);
         Assert.Equal(mergedTokens, splitTokens);
+    }
 
-        async Task<List<int>> Tokens(string folder)
+    /// <summary>A quiet 127 Hz tone at 16 kHz, the same input for every model a test compares.</summary>
+    private static float[] Tone(int seconds)
+    {
+        var audio = new float[seconds * 16_000];
+        for (var i = 0; i < audio.Length; i++)
         {
-            using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
-            Assert.Equal(folder == split ? "split" : "merged", transcriber.Info.DecoderLayout);
-            var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
-            Assert.Null(result.Error);
-            return [.. result.Segments.SelectMany(s => s.Tokens)];
+            audio[i] = 0.1f * MathF.Sin(i * 0.05f);
         }
+
+        return audio;
+    }
+
+    /// <summary>The pipeline's greedy tokens for <paramref name="audio"/> (unguarded, at most 30), from a model loaded in the layout expected, when one is named.</summary>
+    private static async Task<List<int>> GreedyTokens(string folder, float[] audio, string? layout = null)
+    {
+        using var transcriber = WhisperTranscriber.Open(folder, InferenceSettings.Cpu(1)).Value!;
+        if (layout is not null)
+        {
+            Assert.Equal(layout, transcriber.Info.DecoderLayout);
+        }
+
+        var result = await transcriber.TranscribeAsync(audio, new TranscriptionOptions { Settings = TranscriptionSettings.Unguarded, Language = "en", MaxNewTokens = 30 }, CancellationToken.None);
+        Assert.Null(result.Error);
+        return [.. result.Segments.SelectMany(s => s.Tokens)];
     }
 }

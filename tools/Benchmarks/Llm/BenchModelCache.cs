@@ -29,9 +29,15 @@ internal static class BenchModelCache
 
     public static void Prepare(LlmBenchSettings settings, Action<string> progress)
     {
+        PrepareFloat(settings, progress);
+        PrepareInt4Embedding(settings, progress);
+    }
+
+    /// <summary>Only the float-embedding folder of <paramref name="settings"/> and its GGUF, forged when missing.</summary>
+    public static void PrepareFloat(LlmBenchSettings settings, Action<string> progress)
+    {
         EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, settings.AccuracyLevel, progress);
         SetMinLength(settings.ModelDirectory, settings.TotalTokens);
-        PrepareInt4Embedding(settings, progress);
     }
 
     /// <summary>

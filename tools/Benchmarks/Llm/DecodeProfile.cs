@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using Microsoft.ML.OnnxRuntimeGenAI;
+using Appliance.Benchmarks.Llm.Engines;
 
 namespace Appliance.Benchmarks.Llm;
 
@@ -21,61 +19,45 @@ internal sealed record OpTime(string OpType, double MicrosecondsPerToken, double
 internal sealed record DecodeProfileResult(int Steps, double RunMicrosecondsPerToken, double KernelMicrosecondsPerToken, double WallMicrosecondsPerToken, IReadOnlyList<OpTime> Ops);
 
 /// <summary>
-/// The decode step of a forged LLM, kernel by kernel: the bare GenAI loop on the benchmark's model with ONNX Runtime's
-/// profiler on (GenAI's <c>session_options.enable_profiling</c>), then the profile's JSON read back: every kernel event
+/// The decode step of a forged LLM, kernel by kernel: the bare GenAI loop (<see cref="BareGenAiEngine"/>) on the
+/// benchmark's model with ONNX Runtime's profiler on (GenAI's <c>session_options.enable_profiling</c>), then the profile's JSON read back: every kernel event
 /// (<c>cat</c> "Node", its <c>args.op_name</c> and <c>dur</c> in microseconds) inside a <c>model_run</c> after the
 /// prompt's, summed by operator type.
 /// </summary>
 internal static class DecodeProfile
 {
-    public static DecodeProfileResult Run(string modelDirectory, int threads, int[] prompt, int decodeTokens, string workDirectory)
+    /// <summary>Profiles <paramref name="decodeTokens"/> greedy tokens after <paramref name="prompt"/> (at least 2: the first comes from the prompt's run).</summary>
+    public static async Task<DecodeProfileResult> RunAsync(string modelDirectory, int threads, int[] prompt, int decodeTokens, string workDirectory)
     {
-        var prefix = Path.Combine(workDirectory, "decode-profile");
-        double wallMicroseconds;
-        using (var config = new Config(modelDirectory))
+        ArgumentOutOfRangeException.ThrowIfLessThan(decodeTokens, 2);
+        RunTiming timing;
+        var profiling = new Dictionary<string, string> { ["enable_profiling"] = Path.Combine(workDirectory, "decode-profile") };
+        await using (var engine = BareGenAiEngine.Load(modelDirectory, threads, prompt.Length + decodeTokens, profiling))
         {
-            config.ClearProviders();
-            var overlay = new JsonObject
-            {
-                ["model"] = new JsonObject { ["decoder"] = new JsonObject { ["session_options"] = new JsonObject { ["intra_op_num_threads"] = threads, ["enable_profiling"] = prefix } } },
-                ["search"] = new JsonObject { ["max_length"] = prompt.Length + decodeTokens },
-            };
-            config.Overlay(overlay.ToJsonString());
-            using var model = new Model(config);
-            using var generatorParams = new GeneratorParams(model);
-            generatorParams.SetSearchOption("max_length", prompt.Length + decodeTokens);
-            generatorParams.SetSearchOption("do_sample", false);
-            using var generator = new Generator(model, generatorParams);
-            generator.AppendTokens(prompt);
-            generator.GenerateNextToken(); // the first token comes from the prompt's logits
-            var watch = Stopwatch.StartNew();
-            for (var i = 1; i < decodeTokens; i++)
-            {
-                generator.GenerateNextToken();
-                _ = generator.GetNextTokens()[0];
-            }
-
-            wallMicroseconds = watch.Elapsed.TotalMicroseconds / (decodeTokens - 1);
+            timing = await engine.GenerateAsync(prompt, decodeTokens).ConfigureAwait(false);
         } // the session writes its profile when the model is freed
 
         var file = Directory.EnumerateFiles(workDirectory, "decode-profile*.json").OrderByDescending(File.GetLastWriteTimeUtc).FirstOrDefault()
             ?? throw new InvalidOperationException($"ONNX Runtime wrote no profile under {workDirectory}");
         using var stream = File.OpenRead(file);
         using var document = JsonDocument.Parse(stream);
-        return Read(document.RootElement, wallMicroseconds);
+        return Read(document.RootElement, decodeTokens - 1, timing.DecodeTime.TotalMicroseconds / (decodeTokens - 1));
     }
 
-    /// <summary>Sums the kernel events of every <c>model_run</c> after the first (the prompt's) by operator type.</summary>
-    internal static DecodeProfileResult Read(JsonElement events, double wallMicrosecondsPerToken)
+    /// <summary>
+    /// Sums the kernel events of the last <paramref name="steps"/> <c>model_run</c>s (the decode steps; the prompt's run
+    /// comes first) by operator type. Throws <see cref="InvalidDataException"/> when the profile holds another number of runs.
+    /// </summary>
+    internal static DecodeProfileResult Read(JsonElement events, int steps, double wallMicrosecondsPerToken)
     {
         var runs = events.EnumerateArray()
             .Where(e => e.GetProperty("cat").GetString() == "Session" && e.GetProperty("name").GetString() == "model_run")
             .Select(e => (Start: e.GetProperty("ts").GetInt64(), Duration: e.GetProperty("dur").GetInt64()))
             .OrderBy(r => r.Start)
             .ToList();
-        if (runs.Count < 2)
+        if (runs.Count != steps + 1)
         {
-            throw new InvalidOperationException($"the profile holds {runs.Count} graph runs; a prompt and at least one decode step were expected");
+            throw new InvalidDataException($"the profile holds {runs.Count} graph runs; the prompt's and {steps} decode steps were expected");
         }
 
         var decode = runs.Skip(1).ToList();
@@ -99,7 +81,6 @@ internal static class DecodeProfile
             byOp[name] = (micros + e.GetProperty("dur").GetInt64(), count + 1);
         }
 
-        var steps = decode.Count;
         var kernels = byOp.Values.Sum(v => (double)v.Micros);
         var ops = byOp.OrderByDescending(kv => kv.Value.Micros)
             .Select(kv => new OpTime(kv.Key, (double)kv.Value.Micros / steps, (double)kv.Value.Count / steps, kernels == 0 ? 0 : kv.Value.Micros / kernels))

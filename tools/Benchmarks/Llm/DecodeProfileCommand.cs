@@ -13,7 +13,14 @@ internal static class DecodeProfileCommand
         var preset = new Option<string>("--preset") { Description = "Shapes of the forged LLM", DefaultValueFactory = _ => LlmPreset.R1DistillQwen15B.Name };
         preset.AcceptOnlyFromAmong([.. LlmPreset.All.Select(p => p.Name)]);
         var threads = BenchmarkCli.Positive("--threads", "ONNX Runtime intra-op threads", 2);
-        var decodeTokens = BenchmarkCli.Positive("--decode-tokens", "Tokens generated after the prompt (the first comes from the prompt's run)", 33);
+        var decodeTokens = new Option<int>("--decode-tokens") { Description = "Tokens generated after the prompt, at least 2 (the first comes from the prompt's run)", DefaultValueFactory = _ => 33 };
+        decodeTokens.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 2)
+            {
+                result.AddError("--decode-tokens must be at least 2: the first token comes from the prompt's run");
+            }
+        });
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var command = new Command("decode-profile", "Where the LLM's decode step goes, kernel by kernel: ONNX Runtime's profiler on the bare GenAI loop, summed by operator type")
         {
@@ -27,14 +34,14 @@ internal static class DecodeProfileCommand
             var load = MachineInfo.LoadAverage();
             var (promptTokens, _) = LlmBenchSettings.DefaultLengths(chosen!);
             var settings = new LlmBenchSettings { Preset = chosen!, CacheDirectory = parse.GetValue(models)!.FullName, PromptTokens = promptTokens, DecodeTokens = parse.GetValue(decodeTokens), Threads = parse.GetValue(threads) };
-            BenchModelCache.Prepare(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"));
+            BenchModelCache.PrepareFloat(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"));
             var traffic = DecodeTraffic.Count(settings);
             var bandwidth = MemoryBandwidth.MeasureRead(settings.BandwidthMebibytes, settings.Threads);
             var work = Directory.CreateTempSubdirectory("appliance-decode-profile-");
             DecodeProfileResult result;
             try
             {
-                result = DecodeProfile.Run(settings.ModelDirectory, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName);
+                result = await DecodeProfile.RunAsync(settings.ModelDirectory, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName).ConfigureAwait(false);
             }
             finally
             {

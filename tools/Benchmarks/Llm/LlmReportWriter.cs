@@ -49,7 +49,7 @@ internal static class LlmReportWriter
             + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
             + "`GatherBlockQuantized` instead of float32 (the same logits, to the bit). "
             + "bare-ngram is the bare loop with GenAI's n-gram speculative decoding (prompt lookup): it proposes the tokens that followed the last tokens' earlier occurrence in the prompt or the output and has the model verify them in one step; "
-            + "it gains only where the output repeats what came before, so random weights' text measures its cost more than its gain. "
+            + "it gains only where the output repeats what came before, so its figure holds for how much this random-weight model's greedy text repeats itself (the draft tokens proposed and accepted are in its ratio row), not for a trained model's summary; its decode ÷ bound can pass 100 %, as an accepted draft saves a pass over the weights. "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "
             + "one embedding row and the KV cache at the mean decode context, counted from the ONNX graph's stored tensors; for the GGUF "
             + "the same matrices as Q4_0 (18 bytes per 32 weights) and an fp16 KV cache. Activations and logits are not counted. "

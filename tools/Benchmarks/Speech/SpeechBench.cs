@@ -126,7 +126,7 @@ internal static class SpeechBench
         var peerStep = peer.Decoder / Math.Max(1, peer.Steps);
         stages.Add(Stage("whisper.cpp decoder", peer.Decoder, duration, string.Create(CultureInfo.InvariantCulture, $"{peer.Steps} greedy steps (up to {settings.DecoderTokensPerWindow} a window; a timestamp token ends one earlier): {peerStep.TotalMilliseconds:F1} ms a step, ours {ourStep.TotalMilliseconds:F1} ms: {peerStep / ourStep:F2}× ours")));
         var int8Front = int8Encoder + windowFeatures;
-        stages.Add(Stage("Whisper encoder, int8", int8Encoder, duration, string.Create(CultureInfo.InvariantCulture, $"the same windows; features + encoder {int8Front / ourFront:F2}× the float32 encoder's, {int8Front / peer.Front:F2}× whisper.cpp's")));
+        stages.Add(Stage("Whisper encoder, int8", int8Encoder, duration, string.Create(CultureInfo.InvariantCulture, $"the same windows; features + encoder {int8Front / ourFront:F2}× the float32 features + encoder, {int8Front / peer.Front:F2}× whisper.cpp's")));
         foreach (var (name, time, variantSteps) in variants)
         {
             var step = time / Math.Max(1, variantSteps);

@@ -20,7 +20,7 @@ namespace Appliance.ModelForge.Whisper;
 /// </summary>
 /// <remarks>
 /// What does not carry over: a logit bias the ONNX decoder was forged with (<c>--end-of-text-bias</c>, a no-speech or
-/// loop bias) has no place in the format, and a 4-bit decoder (<c>--decoder-q4</c>) holds no float weights to convert,
+/// loop bias) has no place in the format, and a quantized model (<c>--decoder-q4</c>, <c>--int8</c>) holds no float weights to convert,
 /// so write the twin of a float model forged without a bias. The vocabulary written is the forge's generated one (bytes
 /// and made-up words), even for a folder whose tokenizer was copied in: token ids agree, texts then do not. whisper.cpp
 /// computes GELU with its own approximation and its log-mel with its own FFT, so the two engines' logits agree closely,

@@ -132,7 +132,9 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
     /// run, <c>MatMulInteger</c> multiplies in int32, and the product of the two scales brings it back to float (ONNX
     /// Runtime fuses the four into <c>DynamicQuantizeMatMul</c>). W is symmetric with one scale for the whole tensor
     /// (zero point 0), its initialisers named as the quantizer names them (<c>….weight_quantized</c>,
-    /// <c>….weight_scale</c>, <c>….weight_zero_point</c>).
+    /// <c>….weight_scale</c>, <c>….weight_zero_point</c>). The codes use the full range −127..127, as the quantizer does by
+    /// default; its <c>reduce_range</c> (7-bit weights, for processors without VNNI where uint8 × int8 products can
+    /// saturate) is not written.
     /// </summary>
     public string MatMulInteger(string tensorBase, string input, float[] weight, int k, int n, string? outputName = null)
     {

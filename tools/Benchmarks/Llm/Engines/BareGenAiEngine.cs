@@ -13,7 +13,7 @@ namespace Appliance.Benchmarks.Llm.Engines;
 /// </summary>
 internal sealed class BareGenAiEngine : ILlmEngine
 {
-    /// <summary>Tokens matched to find a draft (GenAI's <c>ngram_size</c>: the last N − 1 tokens), as GenAI's tuning guide starts.</summary>
+    /// <summary>The n-gram order (GenAI's <c>ngram_size</c>): the last 2 tokens are looked up; where GenAI's tuning guide starts.</summary>
     public const int NgramSize = 3;
 
     /// <summary>Tokens proposed a round (GenAI's <c>max_draft_tokens</c>), as GenAI's tuning guide starts.</summary>
@@ -27,7 +27,8 @@ internal sealed class BareGenAiEngine : ILlmEngine
     /// <param name="modelDirectory">The model folder.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
     /// <param name="contextTokens">The search's maximum length.</param>
-    /// <param name="sessionConfigEntries">ONNX Runtime session entries to add (a spin policy's); none leaves ONNX Runtime's defaults.</param>
+    /// <param name="sessionConfigEntries">Entries to add to GenAI's <c>session_options</c>: ONNX Runtime session entries (a spin
+    /// policy's) or GenAI's own (<c>enable_profiling</c>); none leaves the defaults.</param>
     /// <param name="ngram">Generate with n-gram speculative decoding (<see cref="NgramSize"/>, <see cref="MaxDraftTokens"/>).</param>
     public static BareGenAiEngine Load(string modelDirectory, int threads, int contextTokens, IReadOnlyDictionary<string, string>? sessionConfigEntries = null, bool ngram = false)
     {
