@@ -11,9 +11,10 @@ using Spectre.Console;
 namespace Appliance.Benchmarks.Idle;
 
 /// <summary>
-/// <c>appliance-bench idle</c>: starts the daemon (its build next to this program) on the default profile with its
-/// embedded broker on a free loopback port, and measures the time from process start to the ready line, then,
-/// after it settles, resident memory (RSS, PSS, private) and CPU use while idle.
+/// <c>appliance-bench idle</c>: starts the daemon (its build next to this program, and optionally a published
+/// executable, taking turns) on the default profile with its embedded broker on a free loopback port, and measures the
+/// time from process start to the ready line, then, after it settles, resident memory (RSS, PSS, private) and CPU use
+/// while idle.
 /// </summary>
 internal static class IdleCommand
 {
@@ -24,33 +25,52 @@ internal static class IdleCommand
         var starts = BenchmarkCli.Positive("--starts", "Daemon starts for the start-to-ready figure (median)", 3);
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var withModels = new Option<bool>("--with-models") { Description = "Also measure the daemon idle with tiny forged models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm)" };
-        var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, withModels, markdown };
+        var published = new Option<FileInfo?>("--published")
+        {
+            Description = "Also measure this published appliance-daemon executable (for example a trimmed, self-contained `dotnet publish`), its starts taking turns with this build's",
+        };
+        var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, withModels, published, markdown };
         idle.SetAction(async (parse, cancellationToken) =>
         {
+            if (parse.GetValue(published) is { Exists: false } missing)
+            {
+                await Console.Error.WriteLineAsync($"--published: {missing.FullName} does not exist.").ConfigureAwait(false);
+                return 2;
+            }
+
             var load = MachineInfo.LoadAverage();
-            var readyTimes = new List<double>();
-            Figures? figures = null;
+            List<Daemon> daemons = [new("`dotnet appliance-daemon.dll` (this build)", null), .. parse.GetValue(published) is { } file ? [new Daemon($"`{file.FullName}`", file.FullName)] : Array.Empty<Daemon>()];
             for (var i = 0; i < parse.GetValue(starts); i++)
             {
                 var last = i == parse.GetValue(starts) - 1;
-                var (ready, measured) = await RunOnceAsync(last ? parse.GetValue(settle) : 0, last ? parse.GetValue(seconds) : 0, cancellationToken).ConfigureAwait(false);
-                readyTimes.Add(ready);
-                figures = measured ?? figures;
+                foreach (var daemon in daemons)
+                {
+                    var (ready, measured) = await RunOnceAsync(daemon.Executable, last ? parse.GetValue(settle) : 0, last ? parse.GetValue(seconds) : 0, cancellationToken).ConfigureAwait(false);
+                    daemon.ReadyTimes.Add(ready);
+                    daemon.Figures = measured ?? daemon.Figures;
+                }
             }
 
             var loaded = parse.GetValue(withModels) ? await MeasureWithModelsAsync(parse.GetValue(settle), parse.GetValue(seconds), cancellationToken).ConfigureAwait(false) : null;
-            readyTimes.Sort();
-            var median = readyTimes[readyTimes.Count / 2];
-            var table = new Table().AddColumns("figure", "value");
-            table.AddRow("start to ready (median of " + readyTimes.Count.ToString(CultureInfo.InvariantCulture) + ")", $"{median:F0} ms (all: {string.Join(", ", readyTimes.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))})");
-            table.AddRow("resident (RSS)", $"{figures!.RssKib / 1024.0:F1} MiB");
-            table.AddRow("proportional (PSS)", $"{figures.PssKib / 1024.0:F1} MiB");
-            table.AddRow("private (clean + dirty)", $"{figures.PrivateKib / 1024.0:F1} MiB");
-            table.AddRow($"CPU over {parse.GetValue(seconds)} s idle", $"{figures.CpuPercent:F2} % of one core");
+            var rows = new List<string[]>
+            {
+                Row($"start to ready, median of {parse.GetValue(starts)}", d => $"{d.MedianReadyMs:F0} ms", d => d.MedianReadyMs),
+                Row("resident set (RSS)", d => $"{d.Figures!.RssKib / 1024.0:F1} MiB", d => d.Figures!.RssKib),
+                Row("proportional set (PSS)", d => $"{d.Figures!.PssKib / 1024.0:F1} MiB", d => d.Figures!.PssKib),
+                Row("private (clean + dirty)", d => $"{d.Figures!.PrivateKib / 1024.0:F1} MiB", d => d.Figures!.PrivateKib),
+                Row($"CPU over {parse.GetValue(seconds)} s idle", d => $"{d.Figures!.CpuPercent:F2} % of one core", null),
+            };
             if (loaded is not null)
             {
-                table.AddRow("with tiny models loaded: resident (RSS)", $"{loaded.RssKib / 1024.0:F1} MiB");
-                table.AddRow($"with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle", $"{loaded.CpuPercent:F2} % of one core");
+                rows.Add(LoadedRow("with tiny models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm): resident set (RSS)", $"{loaded.RssKib / 1024.0:F1} MiB"));
+                rows.Add(LoadedRow($"with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle", $"{loaded.CpuPercent:F2} % of one core"));
+            }
+
+            string[] header = ["figure", .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name), .. daemons.Count == 1 ? Array.Empty<string>() : ["published / this build"]];
+            var table = new Table().AddColumns([.. header.Select(h => Markup.Escape(h))]);
+            foreach (var row in rows)
+            {
+                table.AddRow([.. row.Select(cell => Markup.Escape(cell))]);
             }
 
             AnsiConsole.Write(table);
@@ -64,31 +84,34 @@ internal static class IdleCommand
                     string.Create(CultureInfo.InvariantCulture, $"- Date: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"),
                     string.Create(CultureInfo.InvariantCulture, $"- Machine: {machine}"),
                     $"- Load average (1/5/15 min) before the run: {load}",
-                    $"- Command: `appliance-bench {string.Join(' ', args)}` (Release build; the daemon runs as `dotnet appliance-daemon.dll`)",
+                    $"- Daemons: {string.Join("; ", daemons.Select(d => d.Name))}{(daemons.Count > 1 ? ", their starts taking turns" : "")}",
+                    $"- Command: `appliance-bench {string.Join(' ', args)}` (Release build)",
                     "",
-                    "| figure | value |",
-                    "| --- | ---: |",
-                    string.Create(CultureInfo.InvariantCulture, $"| start to ready, median of {readyTimes.Count} | {median:F0} ms |"),
-                    string.Create(CultureInfo.InvariantCulture, $"| resident set (RSS) | {figures.RssKib / 1024.0:F1} MiB |"),
-                    string.Create(CultureInfo.InvariantCulture, $"| proportional set (PSS) | {figures.PssKib / 1024.0:F1} MiB |"),
-                    string.Create(CultureInfo.InvariantCulture, $"| private (clean + dirty) | {figures.PrivateKib / 1024.0:F1} MiB |"),
-                    string.Create(CultureInfo.InvariantCulture, $"| CPU over {parse.GetValue(seconds)} s idle | {figures.CpuPercent:F2} % of one core |"),
-                    .. loaded is null ? Array.Empty<string>() :
-                    [
-                        string.Create(CultureInfo.InvariantCulture, $"| with tiny models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm): resident set (RSS) | {loaded.RssKib / 1024.0:F1} MiB |"),
-                        string.Create(CultureInfo.InvariantCulture, $"| with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle | {loaded.CpuPercent:F2} % of one core |"),
-                    ],
+                    "| " + string.Join(" | ", header) + " |",
+                    "| --- |" + string.Concat(Enumerable.Repeat(" ---: |", header.Length - 1)),
+                    .. rows.Select(row => "| " + string.Join(" | ", row) + " |"),
                     "",
                 ];
                 await File.WriteAllTextAsync(output.FullName, string.Join('\n', lines), cancellationToken).ConfigureAwait(false);
             }
 
             return 0;
+
+            // A figure of every daemon, and the published one's over this build's where a ratio means something.
+            string[] Row(string figure, Func<Daemon, string> value, Func<Daemon, double>? ratio) =>
+            [
+                figure,
+                .. daemons.Select(value),
+                .. daemons.Count == 1 ? Array.Empty<string>() : [ratio is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{ratio(daemons[1]) / ratio(daemons[0]):F2}")],
+            ];
+
+            // The tiny models are measured on this build's daemon only.
+            string[] LoadedRow(string figure, string value) => [figure, value, .. Enumerable.Repeat("", daemons.Count)];
         });
         return idle;
     }
 
-    private static async Task<(double ReadyMs, Figures? Figures)> RunOnceAsync(int settleSeconds, int idleSeconds, CancellationToken cancellationToken)
+    private static async Task<(double ReadyMs, Figures? Figures)> RunOnceAsync(string? executable, int settleSeconds, int idleSeconds, CancellationToken cancellationToken)
     {
         int port;
         using (var listener = new TcpListener(IPAddress.Loopback, 0))
@@ -97,8 +120,12 @@ internal static class IdleCommand
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
+        var start = new ProcessStartInfo(executable ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (executable is null)
+        {
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
+        }
+
         start.ArgumentList.Add($"--Mqtt:Broker:Port={port}");
         using var process = new Process { StartInfo = start };
         var ready = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -170,4 +197,18 @@ internal static class IdleCommand
     }
 
     private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);
+
+    /// <summary>A daemon measured: its name in the tables, the executable (null: this build's through <c>dotnet</c>), and what was measured.</summary>
+    private sealed class Daemon(string name, string? executable)
+    {
+        public string Name { get; } = name;
+
+        public string? Executable { get; } = executable;
+
+        public List<double> ReadyTimes { get; } = [];
+
+        public Figures? Figures { get; set; }
+
+        public double MedianReadyMs => ReadyTimes.Order().ElementAt(ReadyTimes.Count / 2);
+    }
 }
