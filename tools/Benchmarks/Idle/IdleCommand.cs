@@ -120,7 +120,9 @@ internal static class IdleCommand
             port = ((IPEndPoint)listener.LocalEndpoint).Port;
         }
 
-        var start = new ProcessStartInfo(executable ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Each start in a folder of its own: the daemon writes its meetings there.
+        var folder = Directory.CreateTempSubdirectory("appliance-idle-");
+        var start = new ProcessStartInfo(executable ?? "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = folder.FullName };
         if (executable is null)
         {
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "appliance-daemon.dll"));
@@ -153,6 +155,7 @@ internal static class IdleCommand
         {
             process.Kill();
             await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            folder.Delete(recursive: true);
         }
     }
 

@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace Appliance.Benchmarks.Tests;
+
+/// <summary>Runs <c>appliance-bench idle --published</c> end to end: this build's daemon and a published executable, side by side.</summary>
+public sealed class IdleBenchmarkTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("bench-idle-").FullName;
+
+    [Fact]
+    public async Task A_published_daemon_is_measured_beside_this_build_with_the_ratios()
+    {
+        var markdown = Path.Combine(_root, "idle.md");
+        // The build's own launcher stands in for a published daemon: a native executable that starts the same daemon.
+        var published = Path.Combine(AppContext.BaseDirectory, "appliance-daemon");
+
+        var exitCode = await BenchmarkCli.InvokeAsync(["idle", "--starts", "1", "--settle-seconds", "1", "--seconds", "1", "--published", published, "--markdown", markdown]);
+
+        Assert.Equal(0, exitCode);
+        var lines = (await File.ReadAllTextAsync(markdown)).Split('\n');
+        Assert.Contains(lines, l => l == $"| figure | `dotnet appliance-daemon.dll` (this build) | `{published}` | published / this build |");
+        foreach (var figure in new[] { "start to ready, median of 1", "resident set (RSS)", "proportional set (PSS)", "private (clean + dirty)" })
+        {
+            var cells = Assert.Single(lines, l => l.StartsWith($"| {figure} |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
+            Assert.All(cells[2..4], cell => Assert.True(double.Parse(cell.Split(' ')[0], CultureInfo.InvariantCulture) > 0, figure));
+            Assert.True(double.Parse(cells[4], CultureInfo.InvariantCulture) > 0, figure);
+        }
+    }
+
+    [Fact]
+    public async Task A_published_daemon_that_does_not_exist_is_refused()
+    {
+        var exitCode = await BenchmarkCli.InvokeAsync(["idle", "--starts", "1", "--published", Path.Combine(_root, "missing")]);
+
+        Assert.Equal(2, exitCode);
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+}
