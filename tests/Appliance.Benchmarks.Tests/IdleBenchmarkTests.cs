@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.Versioning;
 
 namespace Appliance.Benchmarks.Tests;
 
@@ -25,6 +26,45 @@ public sealed class IdleBenchmarkTests : IDisposable
             Assert.All(cells[2..4], cell => Assert.True(double.Parse(cell.Split(' ')[0], CultureInfo.InvariantCulture) > 0, figure));
             Assert.True(double.Parse(cells[4], CultureInfo.InvariantCulture) > 0, figure);
         }
+    }
+
+    [Fact]
+    public async Task This_build_alone_with_models_gives_a_two_column_table()
+    {
+        var markdown = Path.Combine(_root, "idle.md");
+
+        var exitCode = await BenchmarkCli.InvokeAsync(["idle", "--starts", "1", "--settle-seconds", "1", "--seconds", "1", "--with-models", "--markdown", markdown]);
+
+        Assert.Equal(0, exitCode);
+        var table = (await File.ReadAllTextAsync(markdown)).Split('\n').Where(l => l.StartsWith('|')).ToList();
+        Assert.Equal("| figure | value |", table[0]);
+        Assert.Equal(9, table.Count); // header, rule, five figures, two with the tiny models
+        Assert.All(table, row => Assert.Equal(3, row.Count(c => c == '|')));
+    }
+
+    [Fact]
+    [SupportedOSPlatform("linux")] // the daemon, like its benchmarks, runs on Linux boards
+    public async Task A_published_daemon_that_exits_before_it_is_ready_fails_with_its_reason()
+    {
+        var script = Path.Combine(_root, "broken-daemon");
+        await File.WriteAllTextAsync(script, "#!/bin/sh\necho 'no profile here' >&2\nexit 3\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        var errors = new StringWriter();
+        var console = Console.Error;
+        Console.SetError(errors); // the tests here run one at a time (TestOrder.cs)
+        int exitCode;
+        try
+        {
+            exitCode = await BenchmarkCli.InvokeAsync(["idle", "--starts", "1", "--settle-seconds", "1", "--seconds", "1", "--published", script]);
+        }
+        finally
+        {
+            Console.SetError(console);
+        }
+
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("exited with 3 before it was ready: no profile here", errors.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

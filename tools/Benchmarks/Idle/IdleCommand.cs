@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -52,6 +53,7 @@ internal static class IdleCommand
             }
 
             var loaded = parse.GetValue(withModels) ? await MeasureWithModelsAsync(parse.GetValue(settle), parse.GetValue(seconds), cancellationToken).ConfigureAwait(false) : null;
+            string[] header = ["figure", .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name), .. daemons.Count == 1 ? Array.Empty<string>() : ["published / this build"]];
             var rows = new List<string[]>
             {
                 Row($"start to ready, median of {parse.GetValue(starts)}", d => $"{d.MedianReadyMs:F0} ms", d => d.MedianReadyMs),
@@ -66,7 +68,6 @@ internal static class IdleCommand
                 rows.Add(LoadedRow($"with tiny models loaded: CPU over {parse.GetValue(seconds)} s idle", $"{loaded.CpuPercent:F2} % of one core"));
             }
 
-            string[] header = ["figure", .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name), .. daemons.Count == 1 ? Array.Empty<string>() : ["published / this build"]];
             var table = new Table().AddColumns([.. header.Select(h => Markup.Escape(h))]);
             foreach (var row in rows)
             {
@@ -105,8 +106,8 @@ internal static class IdleCommand
                 .. daemons.Count == 1 ? Array.Empty<string>() : [ratio is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{ratio(daemons[1]) / ratio(daemons[0]):F2}")],
             ];
 
-            // The tiny models are measured on this build's daemon only.
-            string[] LoadedRow(string figure, string value) => [figure, value, .. Enumerable.Repeat("", daemons.Count)];
+            // The tiny models are measured on this build's daemon only: the published one's cell and the ratio stay empty.
+            string[] LoadedRow(string figure, string value) => [figure, value, .. Enumerable.Repeat("", header.Length - 2)];
         });
         return idle;
     }
@@ -138,12 +139,26 @@ internal static class IdleCommand
                 ready.TrySetResult(double.Parse(e.Data[(at + "Ready in ".Length)..].Split(' ')[0], CultureInfo.InvariantCulture));
             }
         };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var errors = new ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line)
+            {
+                errors.Enqueue(line);
+            }
+        };
         try
         {
-            var readyMs = await ready.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
+            process.Start();
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var exited = process.WaitForExitAsync(cancellationToken);
+            if (await Task.WhenAny(ready.Task, exited).WaitAsync(TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false) != ready.Task)
+            {
+                throw new InvalidOperationException($"{start.FileName} exited with {process.ExitCode} before it was ready: {string.Join(" / ", errors.TakeLast(5))}");
+            }
+
+            var readyMs = await ready.Task.ConfigureAwait(false);
             if (idleSeconds == 0)
             {
                 return (readyMs, null);
@@ -153,8 +168,12 @@ internal static class IdleCommand
         }
         finally
         {
-            process.Kill();
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            if (StartedAndRunning(process))
+            {
+                process.Kill();
+                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
             folder.Delete(recursive: true);
         }
     }
@@ -197,6 +216,18 @@ internal static class IdleCommand
             rollup["Pss"],
             rollup["Private_Clean"] + rollup["Private_Dirty"],
             ProcessFigures.CpuPercent(cpuBefore, cpuAfter, TimeSpan.FromSeconds(idleSeconds)));
+    }
+
+    private static bool StartedAndRunning(Process process)
+    {
+        try
+        {
+            return !process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // never started
+        }
     }
 
     private sealed record Figures(long RssKib, long PssKib, long PrivateKib, double CpuPercent);
