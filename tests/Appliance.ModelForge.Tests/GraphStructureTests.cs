@@ -62,6 +62,76 @@ public sealed class GraphStructureTests(ForgedTinyModel model)
         }
     }
 
+    /// <summary>
+    /// Blocks of 64: every int4 tensor (the tied table the LM head and the gather share, every layer's matrices) has
+    /// one float scale per 64 weights, the weights stay within half a new scale of the forged ones, and GenAI and
+    /// transformers.js decode it alike.
+    /// </summary>
+    [Fact]
+    public void A_larger_block_requantizes_every_int4_tensor_and_the_model_still_decodes_alike()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "modelforge-block-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var preset = LlmPreset.Tiny with { TieWordEmbeddings = true };
+            LlmForge.Write(preset, 42, folder, new LlmForgeOptions { MatMulBlockSize = 64, Embedding = LlmEmbeddingFormat.Int4 });
+            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, LlmForge.ModelFileName))).Graph;
+            var shapes = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
+            var matMuls = graph.Node.Where(n => n.OpType == "MatMulNBits").ToList();
+            Assert.NotEmpty(matMuls);
+            Assert.All(matMuls, n =>
+            {
+                var k = Attribute(n, "K").I;
+                Assert.Equal(64, Attribute(n, "block_size").I);
+                Assert.Equal([Attribute(n, "N").I, k / 64, 32], shapes[n.Input[1]]);
+                Assert.Equal([Attribute(n, "N").I, k / 64], shapes[n.Input[2]]);
+            });
+            Assert.Equal(64, Attribute(graph.Node.Single(n => n.OpType == "GatherBlockQuantized"), "block_size").I);
+
+            const string Prompt = "Hello, how are you?";
+            var genAi = GenAiGreedy.Generate(folder, Prompt, 8);
+            Assert.Equal(8, genAi.GeneratedIds.Length);
+            Assert.Equal(genAi.GeneratedIds, ParityHarness.Ids(ParityHarness.Greedy(folder, Prompt, 8), "generated_ids"));
+            Assert.Throws<ArgumentOutOfRangeException>(() => LlmForge.Write(preset, 42, folder, new LlmForgeOptions { MatMulBlockSize = 48 }));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(64)]
+    [InlineData(128)]
+    public void Reblocked_weights_are_within_half_a_new_scale_of_the_forged_ones(int blockSize)
+    {
+        var forged = QuantizedMatrix.Generate(8, 256, 0.5, DeterministicRandom.ForStream(42, "reblock"));
+        var reblocked = forged.Reblocked(blockSize);
+        var (before, after, scales) = (Floats(forged), Floats(reblocked), ScalesOf(reblocked));
+        Assert.Equal((8, 256, blockSize, 256 / blockSize), (reblocked.Rows, reblocked.Columns, reblocked.BlockSize, reblocked.BlocksPerRow));
+        Assert.NotEqual(before, after);
+        for (var i = 0; i < before.Length; i++)
+        {
+            Assert.True(Math.Abs(before[i] - after[i]) <= (scales[i / blockSize] / 2) + 1e-6, $"weight {i}: {before[i]} became {after[i]}");
+        }
+
+        Assert.Same(forged, forged.Reblocked(QuantizedMatrix.DefaultBlockSize));
+
+        static float[] Floats(QuantizedMatrix m)
+        {
+            using var s = new MemoryStream();
+            m.WriteDequantizedFloat(s);
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(s.ToArray()).ToArray();
+        }
+
+        static float[] ScalesOf(QuantizedMatrix m)
+        {
+            using var s = new MemoryStream();
+            m.WriteScalesAsFloat(s);
+            return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(s.ToArray()).ToArray();
+        }
+    }
+
     [Fact]
     public void InputsOutputsAndInitializersFollowTheBuilderNames()
     {

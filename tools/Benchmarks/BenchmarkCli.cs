@@ -44,6 +44,7 @@ internal static class BenchmarkCli
             DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulAccuracyLevel,
         };
         accuracyLevel.AcceptOnlyFromAmong("1", "4");
+        var blockSize = BlockSize();
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON to this file" };
         var engine = new Option<string?>("--engine") { Description = "With --child: the engine to run", Hidden = true };
@@ -52,7 +53,7 @@ internal static class BenchmarkCli
 
         var llm = new Command("llm", "Service vs bare ONNX Runtime GenAI vs llama.cpp on a forged model: prefill, decode, first token, memory, load, and the bandwidth bound")
         {
-            preset, seed, models, threads, promptTokens, decodeTokens, warmup, runs, maxSeconds, bandwidthMib, accuracyLevel, markdown, json, engine, child,
+            preset, seed, models, threads, promptTokens, decodeTokens, warmup, runs, maxSeconds, bandwidthMib, accuracyLevel, blockSize, markdown, json, engine, child,
         };
         llm.SetAction(async (parse, cancellationToken) =>
         {
@@ -71,6 +72,7 @@ internal static class BenchmarkCli
                 MeasuredTimeBound = TimeSpan.FromSeconds(parse.GetValue(maxSeconds)),
                 BandwidthMebibytes = parse.GetValue(bandwidthMib),
                 AccuracyLevel = parse.GetValue(accuracyLevel),
+                BlockSize = parse.GetValue(blockSize),
             };
             if (settings.PromptTokens < 1 || settings.DecodeTokens < 2 || settings.TotalTokens > settings.Preset.ContextLength)
             {
@@ -109,14 +111,31 @@ internal static class BenchmarkCli
         return new RootCommand("Appliance benchmarks") { llm, SpeechCommand.Build(args, models), Voice.VoiceCommand.Build(args, models), SpinCommand.Build(args, models), DecodeProfileCommand.Build(args, models), IdleCommand.Build(args), MeetingsCommand.Build(args, models), Fleet.FleetCommand.Build(args, models), Campaigns.KillCampaignCommand.Build(args), Campaigns.BrokerLossCampaignCommand.Build(args), Campaigns.TornWriteCampaignCommand.Build(args), Campaigns.FullDiskCampaignCommand.Build(args), Campaigns.PartitionCampaignCommand.Build(args), Campaigns.PrivacyCheckCommand.Build(args), Campaigns.SoakCommand.Build(args), Campaigns.OtaPowerCutCampaignCommand.Build(args) };
     }
 
-    internal static Option<int> Positive(string name, string description, int defaultValue)
+    internal static Option<int> Positive(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 1, int.MaxValue);
+
+    /// <summary><c>--block-size</c>: input features per scale of the forged ONNX models' int4 tensors (<see cref="LlmForgeOptions.MatMulBlockSize"/>).</summary>
+    internal static Option<int> BlockSize()
+    {
+        var option = new Option<int>("--block-size")
+        {
+            Description = "Input features per scale of the forged ONNX models' int4 tensors: 32 (the GGUF's Q4_0 codes) or 64, 128 (the same weights quantized again; the GGUF keeps 32)",
+            DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulBlockSize,
+        };
+        option.AcceptOnlyFromAmong("32", "64", "128");
+        return option;
+    }
+
+    /// <summary>A share in whole percent, 0 to 100.</summary>
+    internal static Option<int> Percent(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 0, 100);
+
+    private static Option<int> Bounded(string name, string description, int defaultValue, int min, int max)
     {
         var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
         option.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() < 1)
+            if (result.GetValueOrDefault<int>() is var value && (value < min || value > max))
             {
-                result.AddError($"{name} must be at least 1");
+                result.AddError(max == int.MaxValue ? $"{name} must be at least {min}" : $"{name} must be from {min} to {max}");
             }
         });
         return option;

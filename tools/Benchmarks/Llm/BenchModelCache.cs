@@ -23,7 +23,7 @@ internal static class BenchModelCache
     /// <summary>Only the int4-embedding folder of <paramref name="settings"/>, forged when missing (no GGUF, no float twin).</summary>
     public static void PrepareInt4Embedding(LlmBenchSettings settings, Action<string> progress)
     {
-        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, settings.AccuracyLevel, progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, (settings.AccuracyLevel, settings.BlockSize), progress);
         SetMinLength(settings.Int4EmbeddingModelDirectory, settings.TotalTokens);
     }
 
@@ -36,7 +36,7 @@ internal static class BenchModelCache
     /// <summary>Only the float-embedding folder of <paramref name="settings"/> and its GGUF, forged when missing.</summary>
     public static void PrepareFloat(LlmBenchSettings settings, Action<string> progress)
     {
-        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, settings.AccuracyLevel, progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, (settings.AccuracyLevel, settings.BlockSize), progress);
         SetMinLength(settings.ModelDirectory, settings.TotalTokens);
     }
 
@@ -53,18 +53,18 @@ internal static class BenchModelCache
     public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null)
     {
         var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary");
-        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, LlmForgeOptions.DefaultMatMulAccuracyLevel, progress, vocabularyFrom);
+        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, (LlmForgeOptions.DefaultMatMulAccuracyLevel, LlmForgeOptions.DefaultMatMulBlockSize), progress, vocabularyFrom);
         SetMinLength(directory, 0);
         return directory;
     }
 
     // The float-embedding folder carries the GGUF for llama.cpp; the int4 one is only for the ONNX engines.
-    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, int accuracyLevel, Action<string> progress, string? vocabularyFrom = null)
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, (int AccuracyLevel, int BlockSize) matMul, Action<string> progress, string? vocabularyFrom = null)
     {
         var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
         var vocabulary = vocabularyFrom is null ? "learned" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(vocabularyFrom)));
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{accuracyLevel}},"vocabulary":"{{vocabulary}}"}""");
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{matMul.AccuracyLevel}},"blockSize":{{matMul.BlockSize}},"vocabulary":"{{vocabulary}}"}""");
         if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
             progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding) in {directory}");
@@ -76,7 +76,8 @@ internal static class BenchModelCache
             {
                 WriteGguf = withGguf,
                 Embedding = embedding,
-                MatMulAccuracyLevel = accuracyLevel,
+                MatMulAccuracyLevel = matMul.AccuracyLevel,
+                MatMulBlockSize = matMul.BlockSize,
                 VocabularyFrom = vocabularyFrom,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
             });

@@ -21,10 +21,11 @@ internal static class DecodeProfileCommand
                 result.AddError("--decode-tokens must be at least 2: the first token comes from the prompt's run");
             }
         });
+        var blockSize = BenchmarkCli.BlockSize();
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var command = new Command("decode-profile", "Where the LLM's decode step goes, kernel by kernel: ONNX Runtime's profiler on the bare GenAI loop, summed by operator type")
         {
-            preset, threads, decodeTokens, models, markdown,
+            preset, threads, decodeTokens, blockSize, models, markdown,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -33,7 +34,7 @@ internal static class DecodeProfileCommand
             var startedAt = DateTime.UtcNow;
             var load = MachineInfo.LoadAverage();
             var (promptTokens, _) = LlmBenchSettings.DefaultLengths(chosen!);
-            var settings = new LlmBenchSettings { Preset = chosen!, CacheDirectory = parse.GetValue(models)!.FullName, PromptTokens = promptTokens, DecodeTokens = parse.GetValue(decodeTokens), Threads = parse.GetValue(threads) };
+            var settings = new LlmBenchSettings { Preset = chosen!, CacheDirectory = parse.GetValue(models)!.FullName, PromptTokens = promptTokens, DecodeTokens = parse.GetValue(decodeTokens), Threads = parse.GetValue(threads), BlockSize = parse.GetValue(blockSize) };
             BenchModelCache.PrepareFloat(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"));
             var traffic = DecodeTraffic.Count(settings);
             var bandwidth = MemoryBandwidth.MeasureRead(settings.BandwidthMebibytes, settings.Threads);
@@ -57,7 +58,7 @@ internal static class DecodeProfileCommand
                     startedAt,
                     [
                         Invariant($"Load average (1/5/15 min) before the run: {load}"),
-                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, int4 `MatMulNBits`, block 32, accuracy level {settings.AccuracyLevel}), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
+                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, int4 `MatMulNBits`, block {settings.BlockSize}, accuracy level {settings.AccuracyLevel}), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
                         Invariant($"Run: a {settings.PromptTokens}-token prompt, then {result.Steps} decode steps profiled (greedy)"),
                     ],
                     string.Join(' ', args),

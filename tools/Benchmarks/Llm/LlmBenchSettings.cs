@@ -39,8 +39,16 @@ internal sealed record LlmBenchSettings
     /// <summary><c>accuracy_level</c> of the forged models' <c>MatMulNBits</c> (4: int8 compute, 1: fp32 compute).</summary>
     public int AccuracyLevel { get; init; } = LlmForgeOptions.DefaultMatMulAccuracyLevel;
 
+    /// <summary>
+    /// Input features per scale of the forged ONNX models' int4 tensors: 32, the GGUF's own codes, or a larger block
+    /// holding the same weights quantized again (<see cref="LlmForgeOptions.MatMulBlockSize"/>).
+    /// </summary>
+    public int BlockSize { get; init; } = LlmForgeOptions.DefaultMatMulBlockSize;
+
     public string ModelDirectory =>
-        ModelDirectoryOf(CacheDirectory, Preset, Seed) + (AccuracyLevel == LlmForgeOptions.DefaultMatMulAccuracyLevel ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"));
+        ModelDirectoryOf(CacheDirectory, Preset, Seed)
+        + (AccuracyLevel == LlmForgeOptions.DefaultMatMulAccuracyLevel ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"))
+        + (BlockSize == LlmForgeOptions.DefaultMatMulBlockSize ? "" : string.Create(CultureInfo.InvariantCulture, $"-block{BlockSize}"));
 
     /// <summary>The same weights with the embedding table as int4 codes (<see cref="LlmEmbeddingFormat.Int4"/>), without a GGUF.</summary>
     public string Int4EmbeddingModelDirectory => ModelDirectory + "-int4-embedding";
@@ -75,6 +83,7 @@ internal sealed record LlmBenchSettings
         "--prompt-tokens", Invariant(PromptTokens),
         "--decode-tokens", Invariant(DecodeTokens),
         "--accuracy-level", Invariant(AccuracyLevel),
+        "--block-size", Invariant(BlockSize),
         "--engine", engine.CliName(),
         "--child",
     ];

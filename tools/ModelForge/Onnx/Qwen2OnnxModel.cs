@@ -18,6 +18,7 @@ internal sealed class Qwen2OnnxModel
     private const int Bits = 4;
     private readonly LlmPreset _preset;
     private readonly int _accuracyLevel;
+    private readonly int _blockSize;
     private readonly OnnxGraphBuilder _graph;
     private readonly string _seqlensK;
     private readonly string _totalSequenceLength;
@@ -31,7 +32,8 @@ internal sealed class Qwen2OnnxModel
     /// <param name="preset">The shapes.</param>
     /// <param name="graph">Where the nodes and initializers go.</param>
     /// <param name="accuracyLevel"><c>MatMulNBits</c>' <c>accuracy_level</c>: the lowest precision its inputs may be computed in (1 fp32, 4 int8).</param>
-    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel)
+    /// <param name="blockSize">Input features per scale of every int4 tensor (<c>MatMulNBits</c>, <c>GatherBlockQuantized</c>): the forged block of 32, or the same weights quantized again in larger blocks (<see cref="QuantizedMatrix.Reblocked"/>).</param>
+    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel, int blockSize)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -41,6 +43,7 @@ internal sealed class Qwen2OnnxModel
         _preset = preset;
         _graph = graph;
         _accuracyLevel = accuracyLevel;
+        _blockSize = blockSize;
         var kvShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "past_sequence_length", (long)preset.HeadSize };
         var presentShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "total_sequence_length", (long)preset.HeadSize };
         graph.AddInput("input_ids", DataType.Int64, "batch_size", "sequence_length");
@@ -64,7 +67,7 @@ internal sealed class Qwen2OnnxModel
     /// <summary>
     /// The embedding: the float table dequantized from the same codes the GGUF stores, or those codes themselves
     /// (uint8 [vocabulary, hidden / 2], two codes per byte, low nibble first, and float scales
-    /// [vocabulary, hidden / 32]) for <c>GatherBlockQuantized</c>, which computes the same values.
+    /// [vocabulary, hidden / block]) for <c>GatherBlockQuantized</c>, which computes the same values at the block of 32.
     /// </summary>
     public void Embedding(QuantizedMatrix table, LlmEmbeddingFormat format)
     {
@@ -81,7 +84,7 @@ internal sealed class Qwen2OnnxModel
         string data, scales;
         if (_preset.TieWordEmbeddings)
         {
-            // The LM head's MatMulNBits blob [N, K/32, 16] is the same bytes as [N, K/2]; one reshape lets both read it.
+            // The LM head's MatMulNBits blob [N, K/block, block/2] is the same bytes as [N, K/2]; one reshape lets both read it.
             var head = QuantizedInitializers("lm_head.MatMul", [table]);
             _tiedHead = head;
             data = "/model/embed_tokens/Reshape/output_0";
@@ -90,8 +93,9 @@ internal sealed class Qwen2OnnxModel
         }
         else
         {
-            data = _graph.AddInitializer("model.embed_tokens.qweight", DataType.Uint8, [table.Rows, table.Columns / 2], table.WritePacked);
-            scales = _graph.AddInitializer("model.embed_tokens.scales", DataType.Float, [table.Rows, table.BlocksPerRow], table.WriteScalesAsFloat);
+            var blocked = table.Reblocked(_blockSize);
+            data = _graph.AddInitializer("model.embed_tokens.qweight", DataType.Uint8, [blocked.Rows, blocked.Columns / 2], blocked.WritePacked);
+            scales = _graph.AddInitializer("model.embed_tokens.scales", DataType.Float, [blocked.Rows, blocked.BlocksPerRow], blocked.WriteScalesAsFloat);
         }
 
         const string GatherName = "/model/embed_tokens/GatherBlockQuantized";
@@ -102,7 +106,7 @@ internal sealed class Qwen2OnnxModel
             [GatherName + "/output_0"],
             "com.microsoft",
             ("bits", (long)Bits),
-            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("block_size", (long)_blockSize),
             ("gather_axis", 0L),
             ("quantize_axis", 1L));
         _root = _skip = GatherName + "/output_0";
@@ -223,20 +227,21 @@ internal sealed class Qwen2OnnxModel
             ("K", (long)k),
             ("N", (long)n),
             ("bits", (long)Bits),
-            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("block_size", (long)_blockSize),
             ("accuracy_level", (long)_accuracyLevel));
         return output;
     }
 
     /// <summary>
-    /// The <c>MatMulNBits</c> weight (uint8 [N, K/32, 16]) and scales (float [N, K/32]) of the given matrices
-    /// stacked along N, named <c>….weight_Q4</c> and <c>….weight_scales</c>.
+    /// The <c>MatMulNBits</c> weight (uint8 [N, K/block, block/2]) and scales (float [N, K/block]) of the given matrices
+    /// stacked along N, in the model's blocks, named <c>….weight_Q4</c> and <c>….weight_scales</c>.
     /// </summary>
     private (string Weight, string Scales) QuantizedInitializers(string tensorBase, QuantizedMatrix[] stacked)
     {
+        stacked = [.. stacked.Select(m => m.Reblocked(_blockSize))];
         var n = stacked.Sum(m => m.Rows);
         var blocks = stacked[0].BlocksPerRow;
-        var weight = _graph.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [n, blocks, QuantizedMatrix.BlockSize / 2], s =>
+        var weight = _graph.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [n, blocks, _blockSize / 2], s =>
         {
             foreach (var matrix in stacked)
             {

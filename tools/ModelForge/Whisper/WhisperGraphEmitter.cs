@@ -103,13 +103,13 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
     }
 
     /// <summary>
-    /// <c>x @ Wᵀ</c> for W [N, K] held as 4-bit blocks: a <c>com.microsoft.MatMulNBits</c> node (bits 4, block 32, no zero
+    /// <c>x @ Wᵀ</c> for W [N, K] held as 4-bit blocks: a <c>com.microsoft.MatMulNBits</c> node (bits 4, the matrix's block, no zero
     /// points), its initialisers named as ONNX Runtime's int4 quantizer names them (<c>….weight_Q4</c>, <c>….weight_scales</c>).
     /// </summary>
     public string MatMulNBits(string tensorBase, string input, QuantizedMatrix weight, string? outputName = null)
     {
         var blocks = weight.BlocksPerRow;
-        var packed = Weights.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [weight.Rows, blocks, QuantizedMatrix.BlockSize / 2], weight.WritePacked);
+        var packed = Weights.AddInitializer(tensorBase + ".weight_Q4", DataType.Uint8, [weight.Rows, blocks, weight.BlockSize / 2], weight.WritePacked);
         var scales = Weights.AddInitializer(tensorBase + ".weight_scales", DataType.Float, [weight.Rows, blocks], weight.WriteScalesAsFloat);
         var output = outputName ?? $"/{tensorBase}_Q4/output_0";
         Nodes.Node(
@@ -121,7 +121,7 @@ internal sealed class WhisperGraphEmitter(OnnxGraphBuilder weights, long seed, W
             ("K", (long)weight.Columns),
             ("N", (long)weight.Rows),
             ("bits", 4L),
-            ("block_size", (long)QuantizedMatrix.BlockSize),
+            ("block_size", (long)weight.BlockSize),
             ("accuracy_level", 4L));
         return output;
     }
