@@ -4,7 +4,8 @@
 # contract tests, MQTT 3.1.1 clients),
 # opus-tools (reference Opus decoder), libmpg123-0 (the MPEG-2.5 decoder, as on boards), python3 (drives libopus itself as the reference at every Opus rate and under
 # loss), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and encoder of the audio container corpus),
-# iproute2, iptables and strace (the partition campaign's network namespace and lossy link, the privacy check's socket
+# iproute2, iptables, libnetfilter-queue1 and strace (the partition campaign's network namespace and its lossy and bad
+# links, the privacy check's socket
 # record; those tests need root, as CI has), afl++ (the fuzz campaign),
 # and the Node packages of the independent reference implementations
 # (transformers.js for the forged-model, Whisper-feature and Whisper decoding parity checks, openWakeWord's
@@ -24,6 +25,7 @@ command -v sox >/dev/null || missing+=(sox)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables-legacy >/dev/null || [ -x /usr/sbin/iptables-legacy ] || missing+=(iptables)
+/sbin/ldconfig -p | grep -q 'libnetfilter_queue\.so\.1' || missing+=(libnetfilter-queue1)
 command -v strace >/dev/null || missing+=(strace)
 command -v afl-fuzz >/dev/null || missing+=(afl++)
 if [ ${#missing[@]} -gt 0 ]; then

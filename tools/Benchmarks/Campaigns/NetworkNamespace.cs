@@ -88,27 +88,13 @@ internal sealed class NetworkNamespace : IAsyncDisposable
     public Task RestoreAsync() => IpAsync("link", "set", _hostLink, "up");
 
     /// <summary>
-    /// Makes the link lossy: inside the namespace, each packet in or out is dropped with probability
-    /// <paramref name="loss"/> (iptables' <c>statistic</c> match, so TCP sees real losses and retransmits).
+    /// Makes the link bad, each way, as <paramref name="impairment"/> says (<see cref="ImpairedLink"/>: packets
+    /// dropped, delayed and reordered in this process, so TCP sees real losses, round trips and out-of-order segments);
+    /// disposing the result makes it good again.
     /// </summary>
-    /// <exception cref="InvalidOperationException">iptables refused (not installed: apt-get install iptables).</exception>
-    public async Task MakeLossyAsync(double loss)
-    {
-        var probability = loss.ToString("0.###", CultureInfo.InvariantCulture);
-        foreach (var chain in new[] { "INPUT", "OUTPUT" })
-        {
-            await RunAsync("ip", "netns", "exec", Name, "iptables-legacy", "-A", chain, "-m", "statistic", "--mode", "random", "--probability", probability, "-j", "DROP").ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Ends the loss <see cref="MakeLossyAsync"/> made.</summary>
-    public async Task MakeLosslessAsync()
-    {
-        foreach (var chain in new[] { "INPUT", "OUTPUT" })
-        {
-            await RunAsync("ip", "netns", "exec", Name, "iptables-legacy", "-F", chain).ConfigureAwait(false);
-        }
-    }
+    /// <exception cref="InvalidOperationException">The queue or the iptables rules could not be set up (apt-get install iptables libnetfilter-queue1; root).</exception>
+    public Task<ImpairedLink> ImpairAsync(LinkImpairment impairment) =>
+        ImpairedLink.StartAsync(Name, impairment, rule => RunAsync(["ip", "netns", "exec", Name, "iptables-legacy", .. rule]));
 
     public async ValueTask DisposeAsync()
     {
@@ -139,7 +125,7 @@ internal sealed class NetworkNamespace : IAsyncDisposable
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new InvalidOperationException($"{command[0]} could not be started ({e.Message}): apt-get install iproute2 iptables", e);
+            throw new InvalidOperationException($"{command[0]} could not be started ({e.Message}): apt-get install iproute2 iptables libnetfilter-queue1", e);
         }
 
         using var process = started ?? throw new InvalidOperationException($"{command[0]} could not be started");

@@ -13,10 +13,13 @@ namespace Appliance.Benchmarks.Campaigns;
 /// <param name="KeepAliveSeconds">The daemon's <c>Mqtt:KeepAliveSeconds</c>: a silence of 1.5 times it ends its session at the broker.</param>
 /// <param name="Seed">Seed of the cut moments and lengths.</param>
 /// <param name="WorkDirectory">Where the broker's configuration and the daemon's working directory go.</param>
-/// <param name="BadLink">After the cuts, how long the link drops packets at random (0: not at all).</param>
-/// <param name="Loss">The share of packets, each way, the bad link drops.</param>
-internal sealed record PartitionSettings(int Cuts, int Meetings, int KeepAliveSeconds, int Seed, string WorkDirectory, TimeSpan BadLink, double Loss = 0.1)
+/// <param name="ImpairedFor">After the cuts, how long the link is lossy, and then how long it is bad (0: neither).</param>
+/// <param name="BadLink">What the bad link does to each packet, each way; the lossy link does only its loss.</param>
+internal sealed record PartitionSettings(int Cuts, int Meetings, int KeepAliveSeconds, int Seed, string WorkDirectory, TimeSpan ImpairedFor, LinkImpairment BadLink)
 {
+    /// <summary>The lossy link: the bad link's loss, without its delay and reordering.</summary>
+    public LinkImpairment LossyLink => BadLink with { Delay = TimeSpan.Zero, Reorder = 0 };
+
     /// <summary>How long the broker waits for a silent client before it publishes the client's last will (MQTT 3.1.1 §3.1.2.10, MQTT 5 §3.1.2.10).</summary>
     public TimeSpan WillAfter => TimeSpan.FromSeconds(KeepAliveSeconds * 1.5);
 
@@ -45,9 +48,8 @@ internal sealed record PartitionSettings(int Cuts, int Meetings, int KeepAliveSe
 /// <param name="GapFrames">Frames reported missing after the last stop.</param>
 /// <param name="AcceptedLost">Frames accepted before a cut and gone after it (must be 0).</param>
 /// <param name="Completed">Meetings completed after the last stop.</param>
-/// <param name="BadLinkRequests">Requests (<c>health.get</c>, one a second, 5 s time-out each) made while the link was lossy.</param>
-/// <param name="BadLinkAnswered">Of those, answered in time.</param>
-/// <param name="BadLinkWills">Last wills the broker published while the link was lossy (must be 0: a lossy link is not a lost one).</param>
+/// <param name="LossyLink">While the link only lost packets: no last will and every request answered in time.</param>
+/// <param name="BadLink">While the link also delayed and reordered them: figures only, the daemon answering after it.</param>
 /// <param name="Failure">Why the campaign stopped early, or null.</param>
 internal sealed record PartitionReport(
     int ShortCuts,
@@ -61,9 +63,8 @@ internal sealed record PartitionReport(
     long GapFrames,
     long AcceptedLost,
     int Completed,
-    int BadLinkRequests,
-    int BadLinkAnswered,
-    int BadLinkWills,
+    ImpairedPhase LossyLink,
+    ImpairedPhase BadLink,
     string? Failure)
 {
     /// <summary>
@@ -71,8 +72,20 @@ internal sealed record PartitionReport(
     /// answered, none accepted was lost, every frame is accounted for and every meeting completed.
     /// </summary>
     public bool Passed(int meetings) =>
-        Failure is null && WillsOnLongCuts == LongCuts && WillsOnShortCuts == 0 && BadLinkWills == 0 && BadLinkAnswered == BadLinkRequests
+        Failure is null && WillsOnLongCuts == LongCuts && WillsOnShortCuts == 0 && LossyLink.Wills == 0 && LossyLink.Answered == LossyLink.Requests
         && AcceptedLost == 0 && Completed == meetings && FramesAccepted + GapFrames == FramesSent;
+}
+
+/// <summary>What happened while the link was impaired.</summary>
+/// <param name="Requests">Requests (<c>health.get</c>, one a second, 5 s time-out each) made meanwhile.</param>
+/// <param name="Answered">Of those, answered in time.</param>
+/// <param name="Wills">Last wills the broker published meanwhile.</param>
+/// <param name="Packets">What the link did to the packets that crossed it.</param>
+/// <param name="Back">From the link's being good again to the daemon answering <c>health.get</c>.</param>
+internal sealed record ImpairedPhase(int Requests, int Answered, int Wills, ImpairedLinkCounts Packets, TimeSpan Back)
+{
+    /// <summary>No phase ran.</summary>
+    public static ImpairedPhase None { get; } = new(0, 0, 0, new ImpairedLinkCounts(0, 0, 0, 0), TimeSpan.Zero);
 }
 
 /// <summary>
@@ -81,7 +94,9 @@ internal sealed record PartitionReport(
 /// down: packets vanish without a reset, as when Wi-Fi goes) and joined again, short cuts and long ones in turn. A
 /// short cut must not end the daemon's session; a long one must make the broker publish the daemon's last will
 /// within <see cref="PartitionSettings.WillDeadline"/>, and the daemon must come back after the link does. Then the
-/// link drops a share of its packets each way for a while: no session may end, and every request must be answered.
+/// link loses packets each way for a while: no session may end, and every request must be answered; and then it is
+/// bad for as long (packets lost, delayed and reordered each way, <see cref="LinkImpairment"/>): its requests and last
+/// wills are counted, and the daemon must answer again once the link is good.
 /// Before each fault every meeting's accepted count is read, after it it must be at least that; at the end every
 /// meeting stops and must complete with every frame accepted or reported missing. Bounded: the cuts and the bad
 /// link's time given, and 60 s for each reconnection.
@@ -114,7 +129,8 @@ internal static class PartitionCampaign
         using var meetings = new StreamingMeetings("part", settings.Meetings);
         var willDelays = new List<TimeSpan>();
         var reconnects = new List<TimeSpan>();
-        int shortCuts = 0, longCuts = 0, willsOnLong = 0, willsOnShort = 0, badAsked = 0, badAnswered = 0, badWills = 0;
+        int shortCuts = 0, longCuts = 0, willsOnLong = 0, willsOnShort = 0;
+        ImpairedPhase lossyLink = ImpairedPhase.None, badLink = ImpairedPhase.None;
         long acceptedLost = 0;
         string? failure = null;
         var random = new Random(settings.Seed);
@@ -169,43 +185,10 @@ internal static class PartitionCampaign
                 progress(string.Create(CultureInfo.InvariantCulture, $"partitions: cut {cut} of {settings.Cuts} ({(isLong ? "long" : "short")}): last will {(will is null ? "not published" : "published")}, back {reconnects[^1].TotalSeconds:F2} s after the link; accepted lost so far {acceptedLost}"));
             }
 
-            if (settings.BadLink > TimeSpan.Zero)
+            if (settings.ImpairedFor > TimeSpan.Zero)
             {
-                var before = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
-                wills.Clear();
-                await space.MakeLossyAsync(settings.Loss).ConfigureAwait(false);
-                try
-                {
-                    var lossy = Stopwatch.StartNew();
-                    while (lossy.Elapsed < settings.BadLink)
-                    {
-                        var asked = Stopwatch.GetTimestamp();
-                        badAsked++;
-                        try
-                        {
-                            var reply = await earbuds.CallAsync(RpcMethods.HealthGet, new EmptyParams(), new RpcCallOptions { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken).ConfigureAwait(false);
-                            badAnswered += reply.Result is null ? 0 : 1;
-                        }
-                        catch (TimeoutException)
-                        {
-                            // Not answered in time: counted.
-                        }
-
-                        if (TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(asked) is { } rest && rest > TimeSpan.Zero)
-                        {
-                            await Task.Delay(rest, cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-                }
-                finally
-                {
-                    await space.MakeLosslessAsync().ConfigureAwait(false);
-                }
-
-                await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
-                badWills = wills.Count;
-                acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false));
-                progress(string.Create(CultureInfo.InvariantCulture, $"partitions: {settings.BadLink.TotalSeconds:0} s of {settings.Loss:P0} loss: {badAnswered} of {badAsked} requests answered, {badWills} last wills; accepted lost so far {acceptedLost}"));
+                lossyLink = await ImpairedAsync("lossy", settings.LossyLink).ConfigureAwait(false);
+                badLink = await ImpairedAsync("bad", settings.BadLink).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (CampaignMeetings.IsFault(ex))
@@ -222,9 +205,49 @@ internal static class PartitionCampaign
         await space.RestoreAsync().ConfigureAwait(false); // a cut a failure left open
 
         var (accepted, gaps, completed, finishProblem) = await CampaignMeetings.FinishAsync(earbuds, meetings.Sessions, meetings.Next, cancellationToken).ConfigureAwait(false);
-        return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, accepted, gaps, acceptedLost, completed, badAsked, badAnswered, badWills, failure ?? finishProblem);
+        return new PartitionReport(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, accepted, gaps, acceptedLost, completed, lossyLink, badLink, failure ?? finishProblem);
 
-        PartitionReport Failed(string why) => new(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, 0, 0, acceptedLost, 0, badAsked, badAnswered, badWills, why);
+        PartitionReport Failed(string why) => new(shortCuts, longCuts, willsOnLong, willsOnShort, willDelays, reconnects, meetings.Sent, 0, 0, acceptedLost, 0, lossyLink, badLink, why);
+
+        async Task<ImpairedPhase> ImpairedAsync(string name, LinkImpairment impairment)
+        {
+            var before = await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false);
+            wills.Clear();
+            int asked = 0, answered = 0;
+            ImpairedLinkCounts packets;
+            await using (var link = await space.ImpairAsync(impairment).ConfigureAwait(false))
+            {
+                var impaired = Stopwatch.StartNew();
+                while (impaired.Elapsed < settings.ImpairedFor)
+                {
+                    var askedAt = Stopwatch.GetTimestamp();
+                    asked++;
+                    try
+                    {
+                        var reply = await earbuds.CallAsync(RpcMethods.HealthGet, new EmptyParams(), new RpcCallOptions { Timeout = TimeSpan.FromSeconds(5) }, cancellationToken).ConfigureAwait(false);
+                        answered += reply.Result is null ? 0 : 1;
+                    }
+                    catch (TimeoutException)
+                    {
+                        // Not answered in time: counted.
+                    }
+
+                    if (TimeSpan.FromSeconds(1) - Stopwatch.GetElapsedTime(askedAt) is { } rest && rest > TimeSpan.Zero)
+                    {
+                        await Task.Delay(rest, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                packets = link.Counts;
+            }
+
+            var good = Stopwatch.StartNew();
+            await CampaignMeetings.AnsweringAsync(_ => Task.FromResult(earbuds), cancellationToken).ConfigureAwait(false);
+            var phase = new ImpairedPhase(asked, answered, wills.Count, packets, good.Elapsed);
+            acceptedLost += CampaignMeetings.Lost(before, await CampaignMeetings.AcceptedAsync(earbuds, meetings.Sessions, cancellationToken).ConfigureAwait(false));
+            progress(string.Create(CultureInfo.InvariantCulture, $"partitions: {settings.ImpairedFor.TotalSeconds:0} s of a {name} link ({impairment}): {packets.Dropped} of {packets.Packets} packets dropped, {packets.Delayed} delayed, {packets.Reordered} reordered; {answered} of {asked} requests answered, {phase.Wills} last wills, answering {phase.Back.TotalSeconds:F2} s after; accepted lost so far {acceptedLost}"));
+            return phase;
+        }
     }
 
     /// <summary>Notes the moment of every status the broker publishes for the daemon with "connection lost": its last will.</summary>
