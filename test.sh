@@ -19,13 +19,13 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosqu
 command -v mosquitto_rr >/dev/null || missing+=(mosquitto-clients)
 command -v opusdec >/dev/null || missing+=(opus-tools)
 command -v python3 >/dev/null || missing+=(python3)
-/sbin/ldconfig -p | grep -q 'libmpg123\.so\.0' || missing+=(libmpg123-0)
+/sbin/ldconfig -p | grep 'libmpg123\.so\.0' >/dev/null || missing+=(libmpg123-0) # grep reads it all: no SIGPIPE under pipefail
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables-legacy >/dev/null || [ -x /usr/sbin/iptables-legacy ] || missing+=(iptables)
-/sbin/ldconfig -p | grep -q 'libnetfilter_queue\.so\.1' || missing+=(libnetfilter-queue1)
+/sbin/ldconfig -p | grep 'libnetfilter_queue\.so\.1' >/dev/null || missing+=(libnetfilter-queue1)
 command -v strace >/dev/null || missing+=(strace)
 command -v afl-fuzz >/dev/null || missing+=(afl++)
 if [ ${#missing[@]} -gt 0 ]; then

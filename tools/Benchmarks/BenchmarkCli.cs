@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Appliance.Benchmarks.Llm;
 using Appliance.Benchmarks.Idle;
 using Appliance.Benchmarks.Meetings;
@@ -118,12 +119,14 @@ internal static class BenchmarkCli
     {
         var option = new Option<int>("--block-size")
         {
-            Description = "Input features per scale of the forged ONNX models' int4 tensors: 32 (the GGUF's Q4_0 codes) or 64, 128 (the same weights quantized again; the GGUF keeps 32)",
+            Description = "Input features per scale of the forged ONNX models' int4 tensors: 32 (the GGUF's Q4_0 codes) or a larger power of two (the same weights quantized again; the GGUF keeps 32)",
             DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulBlockSize,
         };
-        option.AcceptOnlyFromAmong("32", "64", "128");
+        option.AcceptOnlyFromAmong([.. LlmForgeOptions.SupportedMatMulBlockSizes.Select(b => b.ToString(CultureInfo.InvariantCulture))]);
         return option;
     }
+
+    internal static Option<int> NonNegative(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 0, int.MaxValue);
 
     /// <summary>A share in whole percent, 0 to 100.</summary>
     internal static Option<int> Percent(string name, string description, int defaultValue) => Bounded(name, description, defaultValue, 0, 100);

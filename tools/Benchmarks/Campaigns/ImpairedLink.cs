@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 
 namespace Appliance.Benchmarks.Campaigns;
 
@@ -12,7 +11,7 @@ namespace Appliance.Benchmarks.Campaigns;
 /// does on a link, for machines whose kernel has no <c>sch_netem</c>.
 /// </summary>
 /// <param name="Loss">Share of packets dropped (0–1).</param>
-/// <param name="Delay">How long every other packet is held before it goes on.</param>
+/// <param name="Delay">How long each packet that is neither dropped nor reordered is held before it goes on (0: none is held).</param>
 /// <param name="Reorder">Share of the packets not dropped that go on at once instead of being held (0–1), so they
 /// overtake the held ones: netem's <c>reorder</c>.</param>
 /// <param name="Seed">Seed of the random choices, so that a run can be repeated.</param>
@@ -48,6 +47,8 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
     private const uint Accept = 1; // NF_ACCEPT
     private const int CloneNewNet = 0x40000000; // CLONE_NEWNET
     private const short PollIn = 1; // POLLIN
+    private const int DontWait = 0x40; // MSG_DONTWAIT
+    private const int Interrupted = 4; // EINTR
 
     private readonly LinkImpairment _impairment;
     private readonly string _namespace;
@@ -56,7 +57,8 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread _thread;
-    private Func<string[], Task>? _iptables; // set once the rules are in, to take them out again
+    private readonly Func<string[], Task> _iptables; // runs iptables in the namespace
+    private int _rules; // rules put in so far
     private volatile bool _stopping;
     private nint _queue;
     private long _packets;
@@ -64,10 +66,11 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
     private long _delayed;
     private long _reordered;
 
-    private ImpairedLink(string networkNamespace, LinkImpairment impairment)
+    private ImpairedLink(string networkNamespace, LinkImpairment impairment, Func<string[], Task> iptables)
     {
         _namespace = networkNamespace;
         _impairment = impairment;
+        _iptables = iptables;
         _random = new Random(impairment.Seed);
         _thread = new Thread(Run) { IsBackground = true, Name = "impaired link " + networkNamespace };
     }
@@ -79,7 +82,7 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The queue could not be opened (libnetfilter-queue1 missing, not root) or iptables refused the rules.</exception>
     public static async Task<ImpairedLink> StartAsync(string networkNamespace, LinkImpairment impairment, Func<string[], Task> iptables)
     {
-        var link = new ImpairedLink(networkNamespace, impairment);
+        var link = new ImpairedLink(networkNamespace, impairment, iptables);
         link._thread.Start();
         await link._ready.Task.ConfigureAwait(false);
         try
@@ -87,39 +90,42 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
             foreach (var rule in Rules("-A"))
             {
                 await iptables(rule).ConfigureAwait(false);
+                link._rules++;
             }
         }
         catch
         {
-            await link.StopAsync(iptables: null).ConfigureAwait(false);
+            await link.DisposeAsync().ConfigureAwait(false);
             throw;
         }
 
-        link._iptables = iptables;
         return link;
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync(_iptables).ConfigureAwait(false);
-
-    private async Task StopAsync(Func<string[], Task>? iptables)
+    /// <summary>Takes the rules out, lets every held packet go and closes the queue; the thread ends whatever the rules do.</summary>
+    public async ValueTask DisposeAsync()
     {
-        if (iptables is not null)
+        try
         {
-            foreach (var rule in Rules("-D"))
+            // Taken out in the order they went in, so a failure leaves none without the one before it.
+            foreach (var rule in Rules("-D").Take(_rules))
             {
-                await iptables(rule).ConfigureAwait(false);
+                await _iptables(rule).ConfigureAwait(false);
             }
         }
-
-        _stopping = true;
-        await _stopped.Task.ConfigureAwait(false);
+        finally
+        {
+            _stopping = true;
+            await _stopped.Task.ConfigureAwait(false);
+        }
     }
 
-    // Every packet in or out of the namespace, loopback aside, goes to the queue.
+    // Every packet in or out of the namespace, loopback aside, goes to the queue; while no queue is bound (its thread
+    // failed) packets pass rather than vanish (--queue-bypass).
     private static IEnumerable<string[]> Rules(string action) =>
     [
-        [action, "INPUT", "!", "-i", "lo", "-j", "NFQUEUE", "--queue-num", QueueNumber.ToString(CultureInfo.InvariantCulture)],
-        [action, "OUTPUT", "!", "-o", "lo", "-j", "NFQUEUE", "--queue-num", QueueNumber.ToString(CultureInfo.InvariantCulture)],
+        [action, "INPUT", "!", "-i", "lo", "-j", "NFQUEUE", "--queue-num", QueueNumber.ToString(CultureInfo.InvariantCulture), "--queue-bypass"],
+        [action, "OUTPUT", "!", "-o", "lo", "-j", "NFQUEUE", "--queue-num", QueueNumber.ToString(CultureInfo.InvariantCulture), "--queue-bypass"],
     ];
 
     private unsafe void Run()
@@ -130,7 +136,7 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
         {
             using (var space = File.OpenHandle(Path.Combine("/run/netns", _namespace)))
             {
-                if (SetNamespace(space, CloneNewNet) != 0)
+                if (SetNamespace((int)space.DangerousGetHandle(), CloneNewNet) != 0)
                 {
                     throw new InvalidOperationException($"setns into {_namespace} failed (errno {Marshal.GetLastPInvokeError()}; it needs root)");
                 }
@@ -151,7 +157,9 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
             _ready.SetResult();
             Pump(handle);
         }
-        catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundException or EntryPointNotFoundException or IOException or UnauthorizedAccessException)
+#pragma warning disable CA1031 // The thread's failure goes to whoever waits for it, never up the thread.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             var failure = ex is DllNotFoundException ? new InvalidOperationException("libnetfilter_queue.so.1 is missing: apt-get install libnetfilter-queue1", ex) : ex;
             if (!_ready.TrySetException(failure))
@@ -181,18 +189,24 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
         var socket = QueueDescriptor(handle);
         var buffer = new byte[65536];
         var poll = new PollDescriptor { Descriptor = socket, Events = PollIn };
-        while (!_stopping)
+        fixed (byte* data = buffer)
         {
-            var wait = 50;
-            if (_held.TryPeek(out _, out var due))
+            while (!_stopping)
             {
-                wait = (int)Math.Clamp((due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency, 0, wait);
-            }
+                var wait = 50;
+                if (_held.TryPeek(out _, out var due))
+                {
+                    wait = (int)Math.Clamp((due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency, 0, wait);
+                }
 
-            poll.Returned = 0;
-            if (Poll(&poll, 1, wait) > 0 && (poll.Returned & PollIn) != 0)
-            {
-                fixed (byte* data = buffer)
+                poll.Returned = 0;
+                var ready = Poll(&poll, 1, wait);
+                if (ready < 0 && Marshal.GetLastPInvokeError() != Interrupted)
+                {
+                    throw new InvalidOperationException($"poll on the netfilter queue failed (errno {Marshal.GetLastPInvokeError()})");
+                }
+
+                if (ready > 0 && (poll.Returned & PollIn) != 0)
                 {
                     // A full socket buffer (ENOBUFS) loses queued packets' notices; the kernel drops those packets,
                     // as a congested link would.
@@ -202,9 +216,16 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
                         _ = QueueHandlePacket(handle, data, (int)read);
                     }
                 }
+
+                ReleaseDue(Stopwatch.GetTimestamp());
             }
 
-            ReleaseDue(Stopwatch.GetTimestamp());
+            // The rules are out: what is still in the socket gets its verdict too, and everything held goes.
+            nint rest;
+            while ((rest = Receive(socket, data, buffer.Length, DontWait)) > 0)
+            {
+                _ = QueueHandlePacket(handle, data, (int)rest);
+            }
         }
 
         ReleaseDue(long.MaxValue);
@@ -219,39 +240,51 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
         }
     }
 
-    // Called by nfq_handle_packet, on the queue's thread.
+    // Called by nfq_handle_packet, on the queue's thread. Nothing may throw out of it into native code.
     [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
     private static unsafe int OnPacket(nint queue, nint message, nint packet, nint state)
     {
-        var link = (ImpairedLink)GCHandle.FromIntPtr(state).Target!;
         var header = QueuePacketHeader(packet);
         if (header == 0)
         {
             return 0;
         }
 
-        var id = BinaryPrimitives.ReverseEndianness(*(uint*)header); // nfqnl_msg_packet_hdr.packet_id, network order
-        Interlocked.Increment(ref link._packets);
-        var impairment = link._impairment;
-        if (link._random.NextDouble() < impairment.Loss)
+        var id = BinaryPrimitives.ReadUInt32BigEndian(new ReadOnlySpan<byte>((void*)header, sizeof(uint))); // nfqnl_msg_packet_hdr.packet_id
+        try
         {
-            Interlocked.Increment(ref link._dropped);
+            return ((ImpairedLink)GCHandle.FromIntPtr(state).Target!).Judge(queue, id);
+        }
+#pragma warning disable CA1031 // A packet the link could not judge goes on as on a good link.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return QueueSetVerdict(queue, id, Accept, 0, null);
+        }
+    }
+
+    private unsafe int Judge(nint queue, uint id)
+    {
+        Interlocked.Increment(ref _packets);
+        if (_random.NextDouble() < _impairment.Loss)
+        {
+            Interlocked.Increment(ref _dropped);
             return QueueSetVerdict(queue, id, Drop, 0, null);
         }
 
-        if (impairment.Delay <= TimeSpan.Zero)
+        if (_impairment.Delay <= TimeSpan.Zero)
         {
             return QueueSetVerdict(queue, id, Accept, 0, null); // nothing to hold it for, nothing to overtake
         }
 
-        if (link._random.NextDouble() < impairment.Reorder)
+        if (_random.NextDouble() < _impairment.Reorder)
         {
-            Interlocked.Increment(ref link._reordered);
+            Interlocked.Increment(ref _reordered);
             return QueueSetVerdict(queue, id, Accept, 0, null);
         }
 
-        Interlocked.Increment(ref link._delayed);
-        link._held.Enqueue(id, Stopwatch.GetTimestamp() + (long)(impairment.Delay.TotalSeconds * Stopwatch.Frequency));
+        Interlocked.Increment(ref _delayed);
+        _held.Enqueue(id, Stopwatch.GetTimestamp() + (long)(_impairment.Delay.TotalSeconds * Stopwatch.Frequency));
         return 0;
     }
 
@@ -266,7 +299,7 @@ internal sealed partial class ImpairedLink : IAsyncDisposable
     private const string Library = "libnetfilter_queue.so.1";
 
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNamespace(SafeFileHandle descriptor, int type);
+    private static partial int SetNamespace(int descriptor, int type);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static unsafe partial int Poll(PollDescriptor* descriptors, nuint count, int timeoutMilliseconds);

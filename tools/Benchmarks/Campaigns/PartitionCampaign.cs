@@ -98,8 +98,8 @@ internal sealed record ImpairedPhase(int Requests, int Answered, int Wills, Impa
 /// bad for as long (packets lost, delayed and reordered each way, <see cref="LinkImpairment"/>): its requests and last
 /// wills are counted, and the daemon must answer again once the link is good.
 /// Before each fault every meeting's accepted count is read, after it it must be at least that; at the end every
-/// meeting stops and must complete with every frame accepted or reported missing. Bounded: the cuts and the bad
-/// link's time given, and 60 s for each reconnection.
+/// meeting stops and must complete with every frame accepted or reported missing. Bounded: the cuts and the time of
+/// each impaired link given, and 60 s for each reconnection.
 /// </summary>
 internal static class PartitionCampaign
 {

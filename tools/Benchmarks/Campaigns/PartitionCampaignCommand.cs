@@ -12,23 +12,23 @@ internal static class PartitionCampaignCommand
         var cuts = BenchmarkCli.Positive("--cuts", "How many times the link is cut (odd cuts short, even ones long)", 10);
         var meetings = BenchmarkCli.Positive("--meetings", "Meetings streaming in real time throughout", 4);
         var keepAlive = BenchmarkCli.Positive("--keep-alive", "The daemon's Mqtt:KeepAliveSeconds for the run", 4);
-        var badLink = BenchmarkCli.Positive("--bad-link", "Seconds the link then loses packets, and then as many seconds it also delays and reorders them", 30);
+        var impairedFor = BenchmarkCli.Positive("--impaired-seconds", "Seconds the link then loses packets (the lossy link), and then as many seconds it also delays and reorders them (the bad link)", 30);
         var bad = LinkImpairment.Bad(seed: 1);
         var loss = BenchmarkCli.Percent("--loss", "Percent of packets the bad link drops, each way", (int)Math.Round(bad.Loss * 100));
-        var delay = BenchmarkCli.Positive("--delay", "Milliseconds the bad link holds each packet it neither drops nor reorders, each way", (int)bad.Delay.TotalMilliseconds);
+        var delay = BenchmarkCli.NonNegative("--delay", "Milliseconds the bad link holds each packet it neither drops nor reorders, each way", (int)bad.Delay.TotalMilliseconds);
         var reorder = BenchmarkCli.Percent("--reorder", "Percent of the packets not dropped that the bad link lets through at once, ahead of the held ones", (int)Math.Round(bad.Reorder * 100));
         var seed = new Option<int>("--seed") { Description = "Seed of the cut moments and lengths", DefaultValueFactory = _ => 1 };
         var workDir = new Option<DirectoryInfo?>("--work-dir") { Description = "Where the daemon's journals go; default: the system temporary folder" };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var command = new Command("partition-campaign", "Partition campaign (needs root for ip netns): the daemon's link is cut, short and long, while meetings stream; short cuts keep its session, long ones give its last will, and it keeps every accepted frame")
         {
-            cuts, meetings, keepAlive, badLink, loss, delay, reorder, seed, workDir, markdown,
+            cuts, meetings, keepAlive, impairedFor, loss, delay, reorder, seed, workDir, markdown,
         };
         command.SetAction(async (parse, cancellationToken) => await WorkFolder.RunAsync(parse.GetValue(workDir), "appliance-partition-", async root =>
         {
             var console = AnsiConsole.Console;
             var impairment = new LinkImpairment(parse.GetValue(loss) / 100.0, TimeSpan.FromMilliseconds(parse.GetValue(delay)), parse.GetValue(reorder) / 100.0, parse.GetValue(seed));
-            var settings = new PartitionSettings(parse.GetValue(cuts), parse.GetValue(meetings), parse.GetValue(keepAlive), parse.GetValue(seed), root, TimeSpan.FromSeconds(parse.GetValue(badLink)), impairment);
+            var settings = new PartitionSettings(parse.GetValue(cuts), parse.GetValue(meetings), parse.GetValue(keepAlive), parse.GetValue(seed), root, TimeSpan.FromSeconds(parse.GetValue(impairedFor)), impairment);
             var startedAt = DateTime.UtcNow;
             var report = await PartitionCampaign.RunAsync(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"), cancellationToken).ConfigureAwait(false);
             Print(console, Rows(report, settings));

@@ -58,7 +58,7 @@ internal static class DecodeProfileCommand
                     startedAt,
                     [
                         Invariant($"Load average (1/5/15 min) before the run: {load}"),
-                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, int4 `MatMulNBits`, block {settings.BlockSize}, accuracy level {settings.AccuracyLevel}), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
+                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, {settings.OnnxLayout}), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
                         Invariant($"Run: a {settings.PromptTokens}-token prompt, then {result.Steps} decode steps profiled (greedy)"),
                     ],
                     string.Join(' ', args),

@@ -45,6 +45,11 @@ internal sealed record LlmBenchSettings
     /// </summary>
     public int BlockSize { get; init; } = LlmForgeOptions.DefaultMatMulBlockSize;
 
+    /// <summary>The ONNX models' layout in words: "int4 `MatMulNBits` (block 32, fp32 scales, accuracy level 4)".</summary>
+    public string OnnxLayout => string.Create(
+        CultureInfo.InvariantCulture,
+        $"int4 `MatMulNBits` (block {BlockSize}{(BlockSize == LlmForgeOptions.DefaultMatMulBlockSize ? "" : ": the GGUF's weights quantized again")}, fp32 scales, accuracy level {AccuracyLevel})");
+
     public string ModelDirectory =>
         ModelDirectoryOf(CacheDirectory, Preset, Seed)
         + (AccuracyLevel == LlmForgeOptions.DefaultMatMulAccuracyLevel ? "" : string.Create(CultureInfo.InvariantCulture, $"-accuracy{AccuracyLevel}"))

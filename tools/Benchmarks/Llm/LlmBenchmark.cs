@@ -36,7 +36,7 @@ internal static class LlmBenchmark
             MachineInfo.LoadAverage(),
             settings.Preset.Name,
             settings.Seed,
-            Shapes(settings.Preset, settings.AccuracyLevel, settings.BlockSize),
+            Shapes(settings),
             $"ONNX Runtime GenAI {PackageVersion("Microsoft.ML.OnnxRuntimeGenAI")} (ONNX Runtime {PackageVersion("Microsoft.ML.OnnxRuntime")}), LLamaSharp {PackageVersion("LLamaSharp")}",
             settings.Threads,
             settings.PromptTokens,
@@ -103,8 +103,8 @@ internal static class LlmBenchmark
 
     public static string ToJson(LlmBenchReport report) => JsonSerializer.Serialize(report, IndentedJson.LlmBenchReport);
 
-    private static string Shapes(LlmPreset p, int accuracyLevel, int blockSize) => Invariant(
-        $"hidden {p.HiddenSize}, {p.NumHiddenLayers} layers, {p.NumAttentionHeads} heads / {p.NumKeyValueHeads} KV heads of {p.HeadSize}, MLP {p.IntermediateSize}, vocabulary {p.VocabSize}; ONNX int4 MatMulNBits (block {blockSize}{(blockSize == LlmForgeOptions.DefaultMatMulBlockSize ? "" : ": the GGUF's weights quantized again")}, fp32 scales, accuracy level {accuracyLevel}) with an fp32 KV cache, GGUF Q4_0 with llama.cpp's fp16 KV cache");
+    private static string Shapes(LlmBenchSettings settings) => Invariant(
+        $"hidden {settings.Preset.HiddenSize}, {settings.Preset.NumHiddenLayers} layers, {settings.Preset.NumAttentionHeads} heads / {settings.Preset.NumKeyValueHeads} KV heads of {settings.Preset.HeadSize}, MLP {settings.Preset.IntermediateSize}, vocabulary {settings.Preset.VocabSize}; ONNX {settings.OnnxLayout} with an fp32 KV cache, GGUF Q4_0 with llama.cpp's fp16 KV cache");
 
     // The managed assemblies of these packages carry no version; the application's deps.json names the packages.
     private static string PackageVersion(string id)

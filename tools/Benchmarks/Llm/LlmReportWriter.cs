@@ -47,7 +47,7 @@ internal static class LlmReportWriter
             + "(for the service, to the arrival of `LlmCompleted`). Decode ÷ bound: decode tokens/s over bandwidth ÷ bytes per token "
             + "(the GGUF count for llama.cpp); near 100 % an engine streams its weights at the measured bandwidth. Peak RSS: the child's `VmHWM`, mapped model files included. "
             + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
-            + "`GatherBlockQuantized` instead of float32 (the same logits, to the bit). "
+            + "`GatherBlockQuantized` instead of float32 (at block 32 the same logits, to the bit; at a larger block the table is quantized again, as the matrices are). "
             + "bare-ngram is the bare loop with GenAI's n-gram speculative decoding (prompt lookup): it proposes the tokens that followed the last tokens' earlier occurrence in the prompt or the output and has the model verify them in one step; "
             + "it gains only where the output repeats what came before, so its figure holds for how much this random-weight model's greedy text repeats itself (the draft tokens proposed and accepted are in its ratio row), not for a trained model's summary; its decode ÷ bound can pass 100 %, as an accepted draft saves a pass over the weights. "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "

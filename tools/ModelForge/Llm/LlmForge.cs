@@ -15,8 +15,8 @@ public enum LlmEmbeddingFormat
     Dequantized,
 
     /// <summary>
-    /// The table's 4-bit codes and float block scales read by <c>com.microsoft.GatherBlockQuantized</c> (block 32,
-    /// symmetric), about 0.63 bytes per weight. With tied embeddings the embedding and the LM head's
+    /// The table's 4-bit codes and float block scales read by <c>com.microsoft.GatherBlockQuantized</c> (in the model's
+    /// block, <see cref="LlmForgeOptions.MatMulBlockSize"/>; symmetric), about 0.63 bytes per weight at block 32. With tied embeddings the embedding and the LM head's
     /// <c>MatMulNBits</c> read one shared initializer, as the builder's shared int4 embeddings do.
     /// </summary>
     Int4,
@@ -45,6 +45,9 @@ public sealed record LlmForgeOptions
 
     /// <summary>The forged codes' block, <c>Q4_0</c>'s and the GenAI builder's default.</summary>
     public const int DefaultMatMulBlockSize = 32;
+
+    /// <summary>The blocks <see cref="MatMulBlockSize"/> takes: powers of two that ONNX Runtime's CPU <c>MatMulNBits</c> kernels pack.</summary>
+    public static IReadOnlyList<int> SupportedMatMulBlockSizes { get; } = [32, 64, 128, 256];
 
     /// <summary>
     /// A Hugging Face <c>tokenizer.json</c> whose byte-level BPE vocabulary and merges replace the few learned ones, so
@@ -115,9 +118,10 @@ public static class LlmForge
             throw new ArgumentOutOfRangeException(nameof(options), options.MatMulAccuracyLevel, "MatMulNBits' accuracy_level is 0 to 4.");
         }
 
-        if (options.MatMulBlockSize < LlmForgeOptions.DefaultMatMulBlockSize || !int.IsPow2(options.MatMulBlockSize) || preset.HiddenSize % options.MatMulBlockSize != 0 || preset.IntermediateSize % options.MatMulBlockSize != 0)
+        var block = options.MatMulBlockSize;
+        if (!LlmForgeOptions.SupportedMatMulBlockSizes.Contains(block) || preset.HiddenSize % block != 0 || preset.IntermediateSize % block != 0 || preset.NumAttentionHeads * preset.HeadSize % block != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MatMulBlockSize, $"The block size must be a power of two from 32 that divides the hidden size ({preset.HiddenSize}) and the MLP size ({preset.IntermediateSize}).");
+            throw new ArgumentOutOfRangeException(nameof(options), block, $"The block size must be one of {string.Join(", ", LlmForgeOptions.SupportedMatMulBlockSizes)} and divide every matrix's input features: the hidden size ({preset.HiddenSize}), the MLP size ({preset.IntermediateSize}) and the attention output ({preset.NumAttentionHeads * preset.HeadSize}).");
         }
 
         var stopwatch = Stopwatch.StartNew();

@@ -135,9 +135,16 @@ internal sealed class QuantizedMatrix
             return this;
         }
 
-        using var values = new MemoryStream(checked(Rows * Columns * 4));
-        WriteDequantizedFloat(values);
-        return Quantize(MemoryMarshal.Cast<byte, float>(values.GetBuffer().AsSpan(0, (int)values.Length)), Rows, Columns, blockSize);
+        // Row by row: a vocabulary-sized table is never held as floats whole.
+        var row = new float[Columns];
+        var rows = new QuantizedMatrix[Rows];
+        for (var n = 0; n < Rows; n++)
+        {
+            DequantizeRow(n, row);
+            rows[n] = Quantize(row, 1, Columns, blockSize);
+        }
+
+        return new QuantizedMatrix(Rows, Columns, blockSize, [.. rows.SelectMany(r => r._packed)], [.. rows.SelectMany(r => r._scales)]);
     }
 
     /// <summary>Writes the <c>MatMulNBits</c> B input: uint8 [N, K/BlockSize, BlockSize/2].</summary>
@@ -172,24 +179,28 @@ internal sealed class QuantizedMatrix
     /// <summary>Writes the dequantized matrix as row-major float32 [N, K] (used for the embedding table).</summary>
     public void WriteDequantizedFloat(Stream destination)
     {
-        var row = new byte[Columns * 4];
+        var row = new float[Columns];
         for (var n = 0; n < Rows; n++)
         {
-            for (var b = 0; b < BlocksPerRow; b++)
-            {
-                var block = ((long)n * BlocksPerRow) + b;
-                var scale = (float)_scales[block];
-                var offset = block * BlobSize;
-                for (var j = 0; j < BlobSize; j++)
-                {
-                    var packed = _packed[offset + j];
-                    var k = (b * BlockSize) + (2 * j);
-                    BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan(k * 4), ((packed & 0x0F) - 8) * scale);
-                    BinaryPrimitives.WriteSingleLittleEndian(row.AsSpan((k + 1) * 4), ((packed >> 4) - 8) * scale);
-                }
-            }
+            DequantizeRow(n, row);
+            destination.Write(MemoryMarshal.AsBytes(row.AsSpan())); // little-endian, as the forge requires
+        }
+    }
 
-            destination.Write(row);
+    private void DequantizeRow(int n, Span<float> row)
+    {
+        for (var b = 0; b < BlocksPerRow; b++)
+        {
+            var block = ((long)n * BlocksPerRow) + b;
+            var scale = (float)_scales[block];
+            var offset = block * BlobSize;
+            for (var j = 0; j < BlobSize; j++)
+            {
+                var packed = _packed[offset + j];
+                var k = (b * BlockSize) + (2 * j);
+                row[k] = ((packed & 0x0F) - 8) * scale;
+                row[k + 1] = ((packed >> 4) - 8) * scale;
+            }
         }
     }
 

@@ -65,9 +65,10 @@ internal sealed class Qwen2OnnxModel
     }
 
     /// <summary>
-    /// The embedding: the float table dequantized from the same codes the GGUF stores, or those codes themselves
-    /// (uint8 [vocabulary, hidden / 2], two codes per byte, low nibble first, and float scales
-    /// [vocabulary, hidden / block]) for <c>GatherBlockQuantized</c>, which computes the same values at the block of 32.
+    /// The embedding: the float table dequantized from the same codes the GGUF stores, or 4-bit codes in the model's
+    /// block (uint8 [vocabulary, hidden / 2], two codes per byte, low nibble first, and float scales
+    /// [vocabulary, hidden / block]) for <c>GatherBlockQuantized</c>: at block 32 the GGUF's codes themselves, so the
+    /// gather gives the float table's values exactly.
     /// </summary>
     public void Embedding(QuantizedMatrix table, LlmEmbeddingFormat format)
     {
