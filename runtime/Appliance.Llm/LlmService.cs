@@ -237,7 +237,7 @@ public sealed partial class LlmService : IAsyncDisposable
 
         try
         {
-            using var sequences = model.Tokenizer.Encode(text);
+            using var sequences = model.Encode(text);
             return sequences[0].Length;
         }
         finally

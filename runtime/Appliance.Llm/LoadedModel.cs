@@ -52,6 +52,13 @@ internal sealed class LoadedModel
 
     public Tokenizer Tokenizer => _tokenizer;
 
+    /// <summary>
+    /// The token ids of <paramref name="text"/> as the model's own tokenizer gives them: normalized to NFC first when its
+    /// <c>tokenizer.json</c> says so (<see cref="UnicodeNfc"/>), then encoded by GenAI's tokenizer. The caller disposes
+    /// the sequences.
+    /// </summary>
+    public Sequences Encode(string text) => _tokenizer.Encode(Folder.TokenizerFile is { NormalizesToNfc: true } ? UnicodeNfc.Normalize(text) : text);
+
     /// <summary>Generators kept for requests with a prefix-cache key; freed with the model.</summary>
     public PrefixCache Prefixes { get; } = new();
 
@@ -145,7 +152,7 @@ internal sealed class LoadedModel
     /// A decoder of generated tokens into text for one generation: byte-exact for byte-level tokenizers (partial
     /// characters held back, invalid bytes as U+FFFD), GenAI's own stream for others. The caller disposes it.
     /// </summary>
-    public ITokenTextStream CreateTextStream() => Folder.Vocabulary?.CreateStream() ?? new GenAiTokenTextStream(_tokenizer);
+    public ITokenTextStream CreateTextStream() => Folder.TokenizerFile?.Vocabulary?.CreateStream() ?? new GenAiTokenTextStream(_tokenizer);
 
     /// <summary>
     /// Renders messages with the model's own chat template (see <see cref="ModelChatTemplate"/>), ending with the

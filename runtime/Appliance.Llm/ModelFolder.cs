@@ -8,8 +8,8 @@ namespace Appliance.Llm;
 /// <summary>
 /// What a GenAI model folder says about itself before any native object exists: sizes and names from
 /// <c>genai_config.json</c>, checked against the graph's own inputs and outputs, the bytes it will cost, the chat
-/// template its tokenizer files hold (null when they hold none), and the bytes of each token when its tokenizer is
-/// byte-level (null otherwise).
+/// template its tokenizer files hold (null when they hold none), and what its <c>tokenizer.json</c> says beside what
+/// GenAI reads (null when there is none).
 /// </summary>
 internal sealed record ModelFolder(
     string Directory,
@@ -22,7 +22,7 @@ internal sealed record ModelFolder(
     long WeightBytes,
     int? VocabSize,
     ModelChatTemplate? ChatTemplate,
-    ByteLevelVocabulary? Vocabulary)
+    TokenizerFile? TokenizerFile)
 {
     private const string ConfigFileName = "genai_config.json";
 
@@ -71,7 +71,7 @@ internal sealed record ModelFolder(
                 return false;
             }
 
-            var vocabulary = ByteLevelVocabulary.TryLoad(directory);
+            var tokenizerFile = TokenizerFile.Read(directory);
 
             var pastKeyPattern = decoder["inputs"]?["past_key_names"]?.GetValue<string>()
                 ?? decoder["inputs"]?["past_names"]?.GetValue<string>()
@@ -88,7 +88,7 @@ internal sealed record ModelFolder(
                 WeightBytesOf(directory, graphPath),
                 model["vocab_size"]?.GetValue<int>(),
                 chatTemplate,
-                vocabulary);
+                tokenizerFile);
             if (folder.KvElementSize == 0)
             {
                 reason = $"{fileName} has no KV-cache input {Expand(pastKeyPattern, 0)} of a known element type";

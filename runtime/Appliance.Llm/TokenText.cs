@@ -44,16 +44,11 @@ internal sealed class ByteLevelVocabulary
     /// </summary>
     /// <exception cref="JsonException">The file is not valid JSON.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public static ByteLevelVocabulary? TryLoad(string directory)
-    {
-        var path = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(path))
-        {
-            return null;
-        }
+    public static ByteLevelVocabulary? TryLoad(string directory) => TokenizerFile.Read(directory)?.Vocabulary;
 
-        using var document = JsonDocument.Parse(File.ReadAllBytes(path));
-        var root = document.RootElement;
+    /// <summary>The vocabulary of a parsed <c>tokenizer.json</c>; null when its decoder is not byte-level.</summary>
+    public static ByteLevelVocabulary? FromTokenizerJson(JsonElement root)
+    {
         if (!root.TryGetProperty("decoder", out var decoder) || !IsByteLevel(decoder)
             || !root.TryGetProperty("model", out var model) || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
         {
