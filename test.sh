@@ -4,7 +4,7 @@
 # contract tests, MQTT 3.1.1 clients),
 # opus-tools (reference Opus decoder), libmpg123-0 (the MPEG-2.5 decoder, as on boards), python3 (drives libopus itself as the reference at every Opus rate and under
 # loss), espeak-ng and sox (spoken test clips), ffmpeg (reference decoder and encoder of the audio container corpus),
-# iproute2, iptables, libnetfilter-queue1 and strace (the partition campaign's network namespace and its lossy and bad
+# libicu72 (NFC for the tokenizers that declare it), iproute2, iptables, libnetfilter-queue1 and strace (the partition campaign's network namespace and its lossy and bad
 # links, the privacy check's socket
 # record; those tests need root, as CI has), afl++ (the fuzz campaign),
 # and the Node packages of the independent reference implementations
@@ -26,6 +26,7 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables-legacy >/dev/null || [ -x /usr/sbin/iptables-legacy ] || missing+=(iptables)
 /sbin/ldconfig -p | grep 'libnetfilter_queue\.so\.1' >/dev/null || missing+=(libnetfilter-queue1)
+/sbin/ldconfig -p | grep 'libicuuc\.so\.' >/dev/null || missing+=(libicu72)
 command -v strace >/dev/null || missing+=(strace)
 command -v afl-fuzz >/dev/null || missing+=(afl++)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -559,6 +559,10 @@ public sealed partial class LlmService : IAsyncDisposable
         }
 
         Log.ModelLoaded(_logger, spec.Id, loaded.ExecutionProvider, contextTokens, folder.KvBytesPerToken, folder.WeightBytes);
+        if (folder.TokenizerFile is { NormalizesToNfc: true } && !UnicodeNfc.IsAvailable)
+        {
+            Log.NoNfc(_logger, spec.Id);
+        }
         var status = new LlmModelStatus
         {
             Id = spec.Id,

@@ -53,11 +53,11 @@ internal sealed class LoadedModel
     public Tokenizer Tokenizer => _tokenizer;
 
     /// <summary>
-    /// The token ids of <paramref name="text"/> as the model's own tokenizer gives them: normalized to NFC first when its
-    /// <c>tokenizer.json</c> says so (<see cref="UnicodeNfc"/>), then encoded by GenAI's tokenizer. The caller disposes
-    /// the sequences.
+    /// The token ids of <paramref name="text"/> as the model's own tokenizer gives them: normalized first as its
+    /// <c>tokenizer.json</c> says (<see cref="TokenizerFile.Normalize"/>), then encoded by GenAI's tokenizer. The caller
+    /// disposes the sequences.
     /// </summary>
-    public Sequences Encode(string text) => _tokenizer.Encode(Folder.TokenizerFile is { NormalizesToNfc: true } ? UnicodeNfc.Normalize(text) : text);
+    public Sequences Encode(string text) => _tokenizer.Encode(Folder.TokenizerFile?.Normalize(text) ?? text);
 
     /// <summary>Generators kept for requests with a prefix-cache key; freed with the model.</summary>
     public PrefixCache Prefixes { get; } = new();

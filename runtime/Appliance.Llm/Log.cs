@@ -22,4 +22,7 @@ internal static partial class Log
 
     [LoggerMessage(5005, LogLevel.Warning, "Request {RequestId} refused ({Code}): {Reason}")]
     public static partial void RequestRefused(ILogger logger, string requestId, string code, string reason);
+
+    [LoggerMessage(5006, LogLevel.Warning, "Model {ModelId}: its tokenizer normalizes text to NFC, but this system has no ICU (libicuuc); prompts go in as sent, so a decomposed accent costs more tokens than with the model's own tokenizer")]
+    public static partial void NoNfc(ILogger logger, string modelId);
 }

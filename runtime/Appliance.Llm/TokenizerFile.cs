@@ -5,13 +5,47 @@ namespace Appliance.Llm;
 /// <summary>
 /// What the daemon takes from a model folder's <c>tokenizer.json</c> (the Hugging Face tokenizers format) beside what
 /// GenAI's tokenizer reads from it: the bytes of each token, for streamed text, and whether the normalizer composes
-/// text to NFC before the model sees it, which GenAI's tokenizer skips (<see cref="UnicodeNfc"/>). Read once per model
-/// folder. Immutable.
+/// text to NFC before the model sees it, which GenAI's tokenizer skips (<see cref="UnicodeNfc"/>), with the added
+/// tokens it must leave alone. Read once per model folder. Immutable; thread-safe.
 /// </summary>
 /// <param name="Vocabulary">The byte-level vocabulary; null when the decoder is not byte-level.</param>
 /// <param name="NormalizesToNfc">The normalizer is <c>NFC</c>, alone or within a <c>Sequence</c>.</param>
-internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc)
+/// <param name="Unnormalized">Added tokens marked <c>"normalized": false</c> (the role and reasoning markers), longest first.</param>
+internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc, IReadOnlyList<string> Unnormalized)
 {
+    /// <summary>
+    /// <paramref name="text"/> normalized as the tokenizer normalizes it before its model: when it declares NFC, the text
+    /// between the added tokens that are not normalized is composed, as the Hugging Face tokenizers split those tokens off
+    /// first (so a "&gt;" closing a role marker never composes with a combining mark the message starts with). The same
+    /// instance when nothing changes.
+    /// </summary>
+    public string Normalize(string text)
+    {
+        if (!NormalizesToNfc || !text.AsSpan().ContainsAnyExceptInRange('\0', '\u02FF'))
+        {
+            return text;
+        }
+
+        var normalized = new System.Text.StringBuilder(text.Length);
+        var pieceStart = 0;
+        for (var i = 0; i < text.Length;)
+        {
+            var token = Unnormalized.FirstOrDefault(t => text.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
+            if (token is null)
+            {
+                i++;
+                continue;
+            }
+
+            normalized.Append(UnicodeNfc.Normalize(text[pieceStart..i])).Append(token);
+            i += token.Length;
+            pieceStart = i;
+        }
+
+        normalized.Append(UnicodeNfc.Normalize(text[pieceStart..]));
+        return normalized.ToString();
+    }
+
     /// <summary>Reads <c>tokenizer.json</c> in <paramref name="directory"/>; null when there is none.</summary>
     /// <exception cref="JsonException">The file is not valid JSON.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
@@ -27,8 +61,20 @@ internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool Norma
         var root = document.RootElement;
         return new TokenizerFile(
             ByteLevelVocabulary.FromTokenizerJson(root),
-            root.TryGetProperty("normalizer", out var normalizer) && IsNfc(normalizer));
+            root.TryGetProperty("normalizer", out var normalizer) && IsNfc(normalizer),
+            UnnormalizedAddedTokens(root));
     }
+
+    private static string[] UnnormalizedAddedTokens(JsonElement root) =>
+        root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array
+            ? [.. added.EnumerateArray()
+                .Where(t => t.TryGetProperty("normalized", out var flag) && flag.ValueKind == JsonValueKind.False)
+                .Select(t => t.TryGetProperty("content", out var content) ? content.GetString() : null)
+                .OfType<string>()
+                .Where(c => c.Length > 0)
+                .Distinct(StringComparer.Ordinal)
+                .OrderByDescending(c => c.Length)]
+            : [];
 
     private static bool IsNfc(JsonElement normalizer) =>
         normalizer.ValueKind == JsonValueKind.Object && normalizer.TryGetProperty("type", out var type) && type.GetString() switch

@@ -23,9 +23,9 @@ internal static unsafe class UnicodeNfc
 
     /// <summary>
     /// <paramref name="text"/> in NFC; the same instance when it already is (every character under U+0300, where no
-    /// character composes with what follows it) or when ICU is missing.
+    /// character composes with what follows it), when ICU is missing, or when ICU refuses the text (an error code other
+    /// than a short buffer), so that text always goes on. Never throws for any string.
     /// </summary>
-    /// <exception cref="InvalidOperationException">ICU refused the text (an error code other than a short buffer).</exception>
     public static string Normalize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -53,7 +53,7 @@ internal static unsafe class UnicodeNfc
 
             if (error > 0)
             {
-                throw new InvalidOperationException($"ICU could not normalize the text to NFC (UErrorCode {error}).");
+                return text;
             }
 
             return new string(buffer, 0, length);
@@ -84,7 +84,10 @@ internal static unsafe class UnicodeNfc
                     {
                         var error = 0;
                         var nfc = ((delegate* unmanaged<int*, nint>)getNfc)(&error);
-                        return error > 0 || nfc == 0 ? null : new Icu { Nfc = nfc, Normalize = (delegate* unmanaged<nint, char*, int, char*, int, int*, int>)normalize };
+                        if (error <= 0 && nfc != 0)
+                        {
+                            return new Icu { Nfc = nfc, Normalize = (delegate* unmanaged<nint, char*, int, char*, int, int*, int>)normalize };
+                        }
                     }
                 }
 

@@ -53,6 +53,7 @@ internal static class ChatCorpus
         ("tool-results", [User("What is the temperature?"), Assistant("<think>call the sensor</think>Checking."), new LlmMessage("tool", "4 °C"), new LlmMessage("tool", "humidity 40%"), Assistant("It is 4 °C.")]),
         ("tool-response-as-user", [User("Check the door."), Assistant("<think>sensor</think>Checking."), User("<tool_response>door closed</tool_response>")]),
         ("combining-accent", [User("Cafe\u0301 au lait")]),
+        ("combining-mark-after-a-role-marker", [User("\u0338 not greater"), Assistant("\u0301ok"), User("Cafe\u0301?")]),
         ("invisible-characters", [User("It costs 3\u00a0€\u200b and\u2028more")]),
     ];
 
