@@ -13,6 +13,8 @@ namespace Appliance.Llm;
 /// <param name="Unnormalized">Added tokens marked <c>"normalized": false</c> (the role and reasoning markers), longest first.</param>
 internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc, IReadOnlyList<string> Unnormalized)
 {
+    private readonly System.Buffers.SearchValues<char> _tokenStarts = System.Buffers.SearchValues.Create([.. Unnormalized.Select(t => t[0]).Distinct()]);
+
     /// <summary>
     /// <paramref name="text"/> normalized as the tokenizer normalizes it before its model: when it declares NFC, the text
     /// between the added tokens that are not normalized is composed, as the Hugging Face tokenizers split those tokens off
@@ -21,15 +23,24 @@ internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool Norma
     /// </summary>
     public string Normalize(string text)
     {
-        if (!NormalizesToNfc || !text.AsSpan().ContainsAnyExceptInRange('\0', '\u02FF'))
+        if (!NormalizesToNfc || !UnicodeNfc.MayChange(text))
         {
             return text;
         }
 
         var normalized = new System.Text.StringBuilder(text.Length);
         var pieceStart = 0;
-        for (var i = 0; i < text.Length;)
+        var i = 0;
+        while (i < text.Length)
         {
+            // Only where an unnormalized token can start is it looked for.
+            var next = text.AsSpan(i).IndexOfAny(_tokenStarts);
+            if (next < 0)
+            {
+                break;
+            }
+
+            i += next;
             var token = Unnormalized.FirstOrDefault(t => text.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
             if (token is null)
             {

@@ -22,6 +22,12 @@ internal static unsafe class UnicodeNfc
     public static bool IsAvailable => s_icu.Value is not null;
 
     /// <summary>
+    /// Whether NFC could change <paramref name="text"/>: false when every character is under U+0300, where none
+    /// composes with what follows it and none decomposes (ICU's own NFC quick-check bound).
+    /// </summary>
+    public static bool MayChange(ReadOnlySpan<char> text) => text.ContainsAnyExceptInRange('\0', '\u02FF');
+
+    /// <summary>
     /// <paramref name="text"/> in NFC; the same instance when it already is (every character under U+0300, where no
     /// character composes with what follows it), when ICU is missing, or when ICU refuses the text (an error code other
     /// than a short buffer), so that text always goes on. Never throws for any string.
@@ -29,7 +35,7 @@ internal static unsafe class UnicodeNfc
     public static string Normalize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (!text.AsSpan().ContainsAnyExceptInRange('\0', '\u02FF') || s_icu.Value is not { } icu)
+        if (!MayChange(text) || s_icu.Value is not { } icu)
         {
             return text;
         }
