@@ -58,7 +58,7 @@ public static class InferenceSessions
         var fallbacks = choice.Skipped.Select(s => $"{s.Name}: {s.Reason}").ToList();
         foreach (var provider in ExecutionProviderSelector.Candidates(settings.ExecutionProviders, installed))
         {
-            using var options = new SessionOptions { IntraOpNumThreads = settings.IntraOpThreads, InterOpNumThreads = settings.InterOpThreads };
+            using var options = new SessionOptions { IntraOpNumThreads = settings.IntraOpThreads, InterOpNumThreads = settings.InterOpThreads, EnableCpuMemArena = settings.CpuMemoryArena };
             foreach (var (key, value) in settings.SessionConfigEntries())
             {
                 options.AddSessionConfigEntry(key, value);

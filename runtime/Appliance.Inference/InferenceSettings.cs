@@ -45,6 +45,15 @@ public sealed record InferenceSettings
     /// </summary>
     public SpinPolicy Spinning { get; init; } = SpinPolicy.Never;
 
+    /// <summary>
+    /// Whether ONNX Runtime's CPU allocator keeps a memory arena (<c>SessionOptions.EnableCpuMemArena</c>, and GenAI's
+    /// <c>enable_cpu_mem_arena</c> session option): true, ONNX Runtime's default, keeps every block a run ever needed
+    /// for reuse, so the resident set holds the largest run's working memory for the session's life; false hands each
+    /// run's buffers back to the C library when the run ends, which with glibc's heap tuned (see
+    /// <see cref="NativeHeap.Tune"/>) gives them back to the system.
+    /// </summary>
+    public bool CpuMemoryArena { get; init; } = true;
+
     /// <summary>The providers offered by the ONNX Runtime in this process (replaceable in tests).</summary>
     public Func<IReadOnlyCollection<string>> InstalledProviders { get; init; } = static () => [.. ExecutionProviderSelector.InstalledProviders()];
 

@@ -182,6 +182,7 @@ internal sealed class LoadedModel
             decoderSession[key] = value;
         }
 
+        decoderSession["enable_cpu_mem_arena"] = settings.CpuMemoryArena;
         if (settings.IntraOpThreads > 0)
         {
             decoderSession["intra_op_num_threads"] = settings.IntraOpThreads;

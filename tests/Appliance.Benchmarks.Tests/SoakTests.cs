@@ -28,12 +28,25 @@ public sealed class SoakTests
             Assert.All(report.Loads, load => Assert.True(load.Done > 0 && load.Failed == 0, rows));
             Assert.InRange(report.Samples.Count, 25, 31);
             Assert.True(report.Steady.Count >= 15, rows);
-            Assert.All(report.Samples, s => Assert.True(s.ResidentMib > 0 && s.Threads > 0 && s.OpenFiles > 0, rows));
+            Assert.All(report.Samples, s => Assert.True(s.ResidentMib > 0 && s.Threads > 0 && s.OpenFiles > 0 && s.AssemblyImages > 0, rows));
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(chart)[..4]);
         }
         finally
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Files_opened_after_the_warm_up_are_the_targets_beyond_those_open_then_each_as_often_as_it_is_new()
+    {
+        string[] before = ["/app/a.dll", "socket:[1]", "socket:[1]", "pipe:[7]"];
+        string[] after = ["/app/a.dll", "/app/b.dll", "socket:[1]", "socket:[1]", "socket:[1]", "/app/b.dll"];
+
+        Assert.Equal(["/app/b.dll", "/app/b.dll", "socket:[1]"], SoakCampaign.Opened(before, after));
+        Assert.Empty(SoakCampaign.Opened(after, before.Take(2).ToArray()));
+        Assert.True(SoakCampaign.IsAssemblyImage("/usr/share/dotnet/shared/Microsoft.NETCore.App/10.0.12/System.Collections.NonGeneric.dll"));
+        Assert.False(SoakCampaign.IsAssemblyImage("socket:[1]"));
+        Assert.False(SoakCampaign.IsAssemblyImage("/var/lib/appliance/meetings/m1/audio.journal"));
     }
 }

@@ -54,6 +54,8 @@ public sealed class StartupTests
     [Theory]
     [InlineData("--Rpc:MaxConcurrent=0", "MaxConcurrent")]
     [InlineData("--Memory:TrimIntervalSeconds=-1", "TrimIntervalSeconds")]
+    [InlineData("--Memory:MallocArenas=65", "MallocArenas")]
+    [InlineData("--Memory:MmapThresholdBytes=33554433", "MmapThresholdBytes")]
     public async Task An_invalid_setting_is_refused_before_anything_runs(string setting, string named)
     {
         await using var daemon = DaemonProcess.Start(setting, "--Mqtt:Broker:Port=0");

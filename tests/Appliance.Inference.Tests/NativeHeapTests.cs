@@ -50,6 +50,70 @@ public sealed class NativeHeapTests
         }
     }
 
+    /// <summary>
+    /// A 512 KiB block comes from the heap while the mmap threshold is 1 MiB, and a block larger than the heap's free
+    /// space gets a mapping of its own (which goes back to the system when freed) once <see cref="NativeHeap.Tune"/>
+    /// holds the threshold at 128 KiB, as the daemon does by default. glibc's <c>mallinfo2</c> counts the mapped blocks (<c>hblks</c>). A negative value is an error.
+    /// </summary>
+    [Fact]
+    public void Tuning_holds_the_mmap_threshold_where_the_daemon_sets_it()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "the daemon tunes glibc's heap; this test runs where it does");
+        const int BlockBytes = 512 * 1024;
+        try
+        {
+            Assert.True(NativeHeap.Tune(0, 1024 * 1024));
+            Assert.Equal(0, MappedBlocksAfterAllocating(BlockBytes));
+
+            // glibc maps a block only when no free space in the heap holds it: ask for more than is free.
+            Assert.True(NativeHeap.Tune(NativeHeap.ApplianceArenas, NativeHeap.ApplianceMmapThresholdBytes));
+            Assert.Equal(1, MappedBlocksAfterAllocating((int)Math.Max(BlockBytes, (long)MallInfo2().FreeBytes + (1024 * 1024))));
+
+            Assert.Throws<ArgumentOutOfRangeException>(() => NativeHeap.Tune(-1, 0));
+        }
+        finally
+        {
+            NativeHeap.Tune(0, NativeHeap.ApplianceMmapThresholdBytes);
+        }
+    }
+
+    private static long MappedBlocksAfterAllocating(int bytes)
+    {
+        var before = MallInfo2().MappedBlocks;
+        var block = Marshal.AllocHGlobal(bytes); // malloc
+        try
+        {
+            return MallInfo2().MappedBlocks - before;
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(block);
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallocInfo MallInfo2();
+
+    // glibc's struct mallinfo2 (malloc.h): ten size_t fields; hblks is the fourth.
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct MallocInfo
+    {
+        public readonly nuint Arena;
+        public readonly nuint OrdBlks;
+        public readonly nuint SmBlks;
+        public readonly nuint HBlks;
+        public readonly nuint HBlkHd;
+        public readonly nuint UsmBlks;
+        public readonly nuint FsmBlks;
+        public readonly nuint UordBlks;
+        public readonly nuint FordBlks;
+        public readonly nuint KeepCost;
+
+        public long MappedBlocks => (long)HBlks;
+
+        public long FreeBytes => (long)FordBlks;
+    }
+
     private static long ResidentBytes()
     {
         // The second field of /proc/self/statm: resident pages.

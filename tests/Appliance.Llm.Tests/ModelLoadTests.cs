@@ -211,6 +211,20 @@ public sealed class ModelLoadTests(ForgedModels models)
         await AssertServes(service, "tiny");
     }
 
+    [Fact]
+    public async Task WithOnnxRuntimesCpuArenaOffTheModelLoadsAndAnswersAsWithIt()
+    {
+        async Task<string> AnswerAsync(bool cpuArena)
+        {
+            await using var service = await models.ServiceWith(options: ForgedModels.Options() with { Inference = InferenceSettings.Cpu(1) with { CpuMemoryArena = cpuArena } });
+            var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { Messages = Prompts.User("Is the fridge door open?"), Temperature = 0, MaxTokens = 12 }));
+            Assert.InRange(transcript.Completed.Usage.CompletionTokens, 1, 12);
+            return transcript.Answer + "|" + transcript.Reasoning;
+        }
+
+        Assert.Equal(await AnswerAsync(cpuArena: true), await AnswerAsync(cpuArena: false));
+    }
+
     private static async Task AssertServes(LlmService service, string? modelId, string? expectedModel = null)
     {
         var transcript = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = modelId, Messages = Prompts.User("Hi"), Temperature = 0, MaxTokens = 4 }));

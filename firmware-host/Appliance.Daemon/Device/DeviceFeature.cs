@@ -31,7 +31,7 @@ internal static class DeviceFeature
 {
     /// <summary>
     /// Resolves the device id (the <c>Device:Id</c> setting, else the profile's, else the host name) and registers the
-    /// device's context, health monitor, clock, inference settings and model paths, and the native heap's trimming.
+    /// device's context, health monitor, clock, inference settings and model paths, and the native heap's tuning and trimming.
     /// </summary>
     /// <returns>Null, or why the device id is not usable.</returns>
     public static string? AddDevice(this IServiceCollection services, IConfiguration configuration, DeviceProfile profile)
@@ -42,7 +42,11 @@ internal static class DeviceFeature
             return $"Device:Id '{deviceId}' is not a valid device id: use {Identifiers.DeviceIdDescription}.";
         }
 
-        var inference = InferenceSettings.FromProfile(profile);
+        // The heap is tuned here, while the host is built: before any model loads, and before inference's threads
+        // create the malloc arenas that a limit would no longer reach. Out-of-range values fail the start at validation.
+        var memory = configuration.GetSection(MemoryOptions.Section).Get<MemoryOptions>() ?? new MemoryOptions();
+        NativeHeap.Tune(Math.Max(0, memory.MallocArenas), Math.Max(0, memory.MmapThresholdBytes));
+        var inference = InferenceSettings.FromProfile(profile) with { CpuMemoryArena = memory.CpuArena };
         var executionProvider = ExecutionProviderSelector.Choose(profile.ExecutionProviders, inference.InstalledProviders());
         services.TryAddSingleton(TimeProvider.System);
 

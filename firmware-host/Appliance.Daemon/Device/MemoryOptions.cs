@@ -11,6 +11,23 @@ internal sealed class MemoryOptions
     /// <summary>Seconds between two trims of the C library's heap (see <see cref="NativeHeapTrimmer"/>); 0 turns trimming off.</summary>
     [Range(0, 3600)]
     public int TrimIntervalSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// Whether ONNX Runtime's CPU allocator keeps a memory arena in every session (<see cref="Inference.InferenceSettings.CpuMemoryArena"/>).
+    /// Off by default: without it a run's buffers go back to the C library when the run ends (see docs/benchmarks.md, Soak).
+    /// </summary>
+    public bool CpuArena { get; set; }
+
+    /// <summary>The most malloc arenas glibc creates (<c>M_ARENA_MAX</c>, see <see cref="Inference.NativeHeap.Tune"/>); 0 leaves glibc's own limit.</summary>
+    [Range(0, 64)]
+    public int MallocArenas { get; set; } = Inference.NativeHeap.ApplianceArenas;
+
+    /// <summary>
+    /// The allocation size in bytes from which glibc maps a block of its own that goes back to the system when freed
+    /// (<c>M_MMAP_THRESHOLD</c>, see <see cref="Inference.NativeHeap.Tune"/>); 0 leaves glibc's sliding threshold.
+    /// </summary>
+    [Range(0, 32 * 1024 * 1024)]
+    public int MmapThresholdBytes { get; set; } = Inference.NativeHeap.ApplianceMmapThresholdBytes;
 }
 
 [OptionsValidator]

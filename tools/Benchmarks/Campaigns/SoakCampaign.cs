@@ -42,11 +42,14 @@ internal enum SoakLoadKind
 /// <param name="At">Time since the load started.</param>
 /// <param name="ResidentMib">Resident set.</param>
 /// <param name="CpuPercent">CPU used since the sample before, in percent of one core.</param>
-/// <param name="OpenFiles">Open file descriptors.</param>
+/// <param name="OpenFiles">Open file descriptors, assembly images left out (<see cref="SoakCampaign.IsAssemblyImage"/>).</param>
+/// <param name="AssemblyImages">Descriptors that hold a loaded assembly's image: the runtime keeps one open for each
+/// assembly it loads, and loads some late, when the JIT recompiles a method that can reach them; there are as many as the
+/// daemon's assemblies at most.</param>
 /// <param name="Threads">Threads.</param>
 /// <param name="RpcQueued">Requests queued (the status document's load).</param>
 /// <param name="Meetings">Meetings recording.</param>
-internal sealed record SoakSample(TimeSpan At, double ResidentMib, double CpuPercent, int OpenFiles, int Threads, int RpcQueued, int Meetings);
+internal sealed record SoakSample(TimeSpan At, double ResidentMib, double CpuPercent, int OpenFiles, int AssemblyImages, int Threads, int RpcQueued, int Meetings);
 
 /// <summary>How one kind of load went.</summary>
 internal sealed record SoakLoad(string Name, int Done, int Failed, IReadOnlyList<string> Failures);
@@ -56,7 +59,9 @@ internal sealed record SoakLoad(string Name, int Done, int Failed, IReadOnlyList
 /// <param name="Loads">Each kind of load with its count and failures.</param>
 /// <param name="Settings">What ran.</param>
 /// <param name="Failure">Why it stopped early, or null.</param>
-internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyList<SoakLoad> Loads, SoakSettings Settings, string? Failure)
+/// <param name="FilesOpenedAfterWarmUp">What the descriptors open at the end and not at the warm-up's end point at (<see cref="ProcessFigures.OpenFileTargets"/>), each as often as it is new.</param>
+/// <param name="DaemonProblems">How many warnings and errors the daemon logged, and the first of them.</param>
+internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyList<SoakLoad> Loads, SoakSettings Settings, string? Failure, IReadOnlyList<string> FilesOpenedAfterWarmUp, (int Count, IReadOnlyList<string> First) DaemonProblems)
 {
     /// <summary>The samples after the warm-up.</summary>
     public IReadOnlyList<SoakSample> Steady => [.. Samples.Where(s => s.At >= Settings.WarmUp)];
@@ -72,7 +77,10 @@ internal sealed record SoakReport(IReadOnlyList<SoakSample> Samples, IReadOnlyLi
     /// <summary>RSS growth after the warm-up, in percent.</summary>
     public double ResidentGrowthPercent => Ends(s => s.ResidentMib) is var (first, last) && first > 0 ? (last - first) / first * 100 : 0;
 
-    /// <summary>The goals: RSS growth under 5 %, no growth in open files or threads, no failed request, no early stop.</summary>
+    /// <summary>
+    /// The goals: RSS growth under 5 %, no growth in open files (assembly images left out: one per assembly loaded,
+    /// bounded by the daemon's own) or threads, no failed request, no early stop.
+    /// </summary>
     public bool Passed =>
         Failure is null && Steady.Count >= 2 && ResidentGrowthPercent < 5
         && Ends(s => s.OpenFiles) is var (filesFirst, filesLast) && filesLast <= filesFirst
@@ -155,6 +163,8 @@ internal static class SoakCampaign
         }
 
         var started = Stopwatch.StartNew();
+        IReadOnlyList<string>? filesAtWarmUp = null;
+        IReadOnlyList<string> filesAtEnd = [];
         var ticks = daemon.CpuTicks();
         var lastSample = started.Elapsed;
         try
@@ -171,12 +181,19 @@ internal static class SoakCampaign
                 var now = started.Elapsed;
                 var ticksNow = daemon.CpuTicks();
                 var load = (await client.GetStatusAsync(running.Token).ConfigureAwait(false)).Load;
-                samples.Add(new SoakSample(now, daemon.ResidentKib() / 1024.0, ProcessFigures.CpuPercent(ticks, ticksNow, now - lastSample), ProcessFigures.OpenFiles(daemon.ProcessId), ProcessFigures.Threads(daemon.ProcessId), load?.RpcQueued ?? 0, load?.Meetings ?? 0));
+                filesAtEnd = ProcessFigures.OpenFileTargets(daemon.ProcessId);
+                var assemblies = filesAtEnd.Count(IsAssemblyImage);
+                samples.Add(new SoakSample(now, daemon.ResidentKib() / 1024.0, ProcessFigures.CpuPercent(ticks, ticksNow, now - lastSample), filesAtEnd.Count - assemblies, assemblies, ProcessFigures.Threads(daemon.ProcessId), load?.RpcQueued ?? 0, load?.Meetings ?? 0));
                 (ticks, lastSample) = (ticksNow, now);
+                if (now >= settings.WarmUp)
+                {
+                    filesAtWarmUp ??= filesAtEnd;
+                }
+
                 if (samples.Count % Math.Max(1, (int)(TimeSpan.FromMinutes(5) / settings.SampleEvery)) == 0)
                 {
                     var s = samples[^1];
-                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files; {string.Join(", ", counters.Values.Select(c => $"{c.Done} {c.Kind.ToString().ToLowerInvariant()}"))}; {counters.Values.Sum(c => c.Failed)} failed"));
+                    progress(string.Create(CultureInfo.InvariantCulture, $"soak: {now.TotalMinutes:0.0} min: RSS {s.ResidentMib:0} MiB, {s.Threads} threads, {s.OpenFiles} files and {s.AssemblyImages} assembly images open; {string.Join(", ", counters.Values.Select(c => $"{c.Done} {c.Kind.ToString().ToLowerInvariant()}"))}; {counters.Values.Sum(c => c.Failed)} failed"));
                 }
 
             }
@@ -194,7 +211,31 @@ internal static class SoakCampaign
 
         await running.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(loads).ConfigureAwait(false);
-        return new SoakReport(samples, [.. counters.Values.Select(c => c.Snapshot())], settings, failure);
+        return new SoakReport(samples, [.. counters.Values.Select(c => c.Snapshot())], settings, failure, Opened(filesAtWarmUp ?? filesAtEnd, filesAtEnd), (daemon.ProblemCount, [.. daemon.Problems.Take(3)]));
+    }
+
+    /// <summary>Whether a descriptor's target is an assembly's image (a <c>.dll</c> the runtime loaded), as opposed to a file the daemon opened.</summary>
+    internal static bool IsAssemblyImage(string target) => target.EndsWith(".dll", StringComparison.Ordinal);
+
+    /// <summary>The targets in <paramref name="after"/> beyond those in <paramref name="before"/>, counted: a file open twice more shows twice.</summary>
+    internal static IReadOnlyList<string> Opened(IReadOnlyList<string> before, IReadOnlyList<string> after)
+    {
+        var left = before.CountBy(t => t).ToDictionary();
+        var opened = new List<string>();
+        foreach (var target in after)
+        {
+            if (left.TryGetValue(target, out var n) && n > 0)
+            {
+                left[target] = n - 1;
+            }
+            else
+            {
+                opened.Add(target);
+            }
+        }
+
+        opened.Sort(StringComparer.Ordinal);
+        return opened;
     }
 
     /// <summary>Runs <paramref name="call"/> every <paramref name="period"/> until cancelled, counting what it answers; returns when cancelled.</summary>

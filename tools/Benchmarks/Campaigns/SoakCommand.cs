@@ -78,7 +78,13 @@ internal static class SoakCommand
         var (rssFirst, rssLast) = report.Ends(s => s.ResidentMib);
         yield return ("resident set after the warm-up: first / last", Invariant($"{rssFirst:0.0} MiB / {rssLast:0.0} MiB ({report.ResidentGrowthPercent:+0.0;-0.0;0.0} %, goal under +5 %)"));
         var (filesFirst, filesLast) = report.Ends(s => s.OpenFiles);
-        yield return ("open files after the warm-up: first / last", Invariant($"{filesFirst:0} / {filesLast:0}"));
+        yield return ("open files after the warm-up, assembly images left out: first / last", Invariant($"{filesFirst:0} / {filesLast:0}"));
+        var (assembliesFirst, assembliesLast) = report.Ends(s => s.AssemblyImages);
+        yield return ("assembly images open after the warm-up: first / last", Invariant($"{assembliesFirst:0} / {assembliesLast:0}"));
+        if (report.FilesOpenedAfterWarmUp.Count > 0)
+        {
+            yield return ("opened after the warm-up and open at the end", string.Join(", ", report.FilesOpenedAfterWarmUp));
+        }
         var (threadsFirst, threadsLast) = report.Ends(s => s.Threads);
         yield return ("threads after the warm-up: first / last", Invariant($"{threadsFirst:0} / {threadsLast:0}"));
         var steady = report.Steady;
@@ -88,6 +94,7 @@ internal static class SoakCommand
             yield return ("requests queued: max", Invariant($"{steady.Max(s => s.RpcQueued)}"));
         }
 
+        yield return ("warnings and errors the daemon logged", report.DaemonProblems.Count == 0 ? "none" : Invariant($"{report.DaemonProblems.Count}, the first: {string.Join(" | ", report.DaemonProblems.First)}"));
         foreach (var load in report.Loads)
         {
             yield return (load.Name, Invariant($"{load.Done} done, {load.Failed} failed{(load.Failures.Count > 0 ? " (" + string.Join("; ", load.Failures) + ")" : "")}"));

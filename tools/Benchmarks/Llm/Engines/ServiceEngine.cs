@@ -17,11 +17,16 @@ internal sealed class ServiceEngine : ILlmEngine
 
     private ServiceEngine(LlmService service) => _service = service;
 
-    public static async Task<ServiceEngine> LoadAsync(string modelDirectory, int threads, int contextTokens)
+    /// <summary>Loads the model at <paramref name="modelDirectory"/> into a new service.</summary>
+    /// <param name="modelDirectory">A GenAI model folder.</param>
+    /// <param name="threads">Intra-op threads.</param>
+    /// <param name="contextTokens">The model's context window for the benchmark, in tokens.</param>
+    /// <param name="cpuArena">ONNX Runtime's CPU arena (<see cref="InferenceSettings.CpuMemoryArena"/>); the daemon's default is off.</param>
+    public static async Task<ServiceEngine> LoadAsync(string modelDirectory, int threads, int contextTokens, bool cpuArena)
     {
         var service = new LlmService(new LlmServiceOptions
         {
-            Inference = InferenceSettings.Cpu(threads),
+            Inference = InferenceSettings.Cpu(threads) with { CpuMemoryArena = cpuArena },
         });
         var status = await service.LoadModelAsync(new ModelSpec { Id = ModelId, Path = modelDirectory, ContextTokens = contextTokens }).ConfigureAwait(false);
         if (status.State != LlmModelState.Loaded)
