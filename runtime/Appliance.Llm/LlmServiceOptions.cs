@@ -33,7 +33,7 @@ public sealed record LlmServiceOptions
     public int QueueCapacity { get; init; } = 32;
 
     /// <summary>The resident memory of this process in bytes; replaced in tests.</summary>
-    public Func<long> ResidentMemoryBytes { get; init; } = static () => Environment.WorkingSet;
+    public Func<long> ResidentMemoryBytes { get; init; } = ResidentMemory.Bytes;
 
     /// <summary>Options from a device profile: its provider chain, threads and memory budget.</summary>
     public static LlmServiceOptions FromProfile(DeviceProfile profile)

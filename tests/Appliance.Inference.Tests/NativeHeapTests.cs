@@ -38,9 +38,9 @@ public sealed class NativeHeapTests
                 Marshal.FreeHGlobal(blocks[i]);
             }
 
-            var before = ResidentBytes();
+            var before = ResidentMemory.Bytes();
             Assert.True(NativeHeap.Trim());
-            var released = before - ResidentBytes();
+            var released = before - ResidentMemory.Bytes();
 
             Assert.True(released >= HeldBytes / 2, $"a trim gave back {released / 1048576.0:0.0} MiB of the {HeldBytes / 1048576} MiB freed");
         }
@@ -112,13 +112,6 @@ public sealed class NativeHeapTests
         public long MappedBlocks => (long)HBlks;
 
         public long FreeBytes => (long)FordBlks;
-    }
-
-    private static long ResidentBytes()
-    {
-        // The second field of /proc/self/statm: resident pages.
-        var fields = File.ReadAllText("/proc/self/statm").Split(' ');
-        return long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture) * Environment.SystemPageSize;
     }
 }
 

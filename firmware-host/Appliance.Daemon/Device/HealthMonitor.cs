@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Appliance.Contracts;
+using Appliance.Inference;
 
 namespace Appliance.Daemon.Device;
 
@@ -30,8 +30,7 @@ internal sealed class HealthMonitor(DeviceContext device)
     public HealthReport Snapshot()
     {
         var checks = new SortedDictionary<string, HealthCheck>(_checks, StringComparer.Ordinal);
-        using var process = Process.GetCurrentProcess();
-        var residentMb = process.WorkingSet64 / (1024.0 * 1024.0);
+        var residentMb = ResidentMemory.Bytes() / (1024.0 * 1024.0);
         var budget = device.Profile.MemoryBudgetMb;
         checks["memory"] = new HealthCheck(residentMb <= budget ? HealthStatus.Ok : HealthStatus.Degraded, $"{residentMb:F0} MB resident of a {budget} MB budget");
         var status = checks.Values.All(c => c.Status == HealthStatus.Ok) ? HealthStatus.Ok : HealthStatus.Degraded;

@@ -31,10 +31,11 @@ internal sealed partial class NativeHeapTrimmer(IOptions<MemoryOptions> options,
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(seconds), time);
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
         {
-            var before = logger.IsEnabled(LogLevel.Debug) ? Environment.WorkingSet : 0;
+            var before = logger.IsEnabled(LogLevel.Debug) ? ResidentMemory.Bytes() : 0;
             if (NativeHeap.Trim() && before > 0)
             {
-                LogTrimmed(logger, before / (1024.0 * 1024.0), Environment.WorkingSet / (1024.0 * 1024.0));
+                var after = ResidentMemory.Bytes();
+                LogTrimmed(logger, before / (1024.0 * 1024.0), after / (1024.0 * 1024.0));
             }
 
             if (!NativeHeap.CanTrim)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Appliance.Audio;
 using Appliance.Speech;
@@ -234,14 +235,20 @@ internal sealed class MeetingTranscriber
         }
     }
 
-    /// <summary>
-    /// The stream's decoder. Opus is decoded at 48 kHz, its native rate, whatever rate the start declared (any packet
-    /// decodes at any rate, and the converter brings it to 16 kHz): Concentus decodes Hybrid packets (SILK and CELT,
-    /// the normal mode at 24-48 kb/s) to near silence at 16 and 24 kHz, and correctly at 48 kHz.
-    /// </summary>
+    /// <summary>The stream's decoder: Opus or PCM, as the start declared.</summary>
     private IAudioFrameDecoder CreateDecoder() => _parameters.Codec == AudioCodecs.Opus
-        ? new OpusFrameDecoder(48000, _parameters.Channels)
+        ? CreateOpusDecoder(_parameters.Channels)
         : new PcmFrameDecoder(new PcmFormat(_parameters.SampleRate, _parameters.Channels, PcmEncoding.S16LE));
+
+    /// <summary>
+    /// An Opus decoder at 48 kHz, its native rate, whatever rate the start declared (any packet decodes at any rate,
+    /// and the converter brings it to 16 kHz): Concentus decodes Hybrid packets (SILK and CELT, the normal mode at
+    /// 24-48 kb/s) to near silence at 16 and 24 kHz, and correctly at 48 kHz. Never inlined: when the JIT recompiles
+    /// <see cref="CreateDecoder"/> after its first 30 calls, inlining this would load Concentus's assembly into a
+    /// daemon that only ever received PCM (the soak saw its descriptors open half an hour in).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static OpusFrameDecoder CreateOpusDecoder(int channels) => new(48000, channels);
 
     private async Task TranscribeAsync(List<float> utterance, long startSample, CancellationToken cancellationToken)
     {
