@@ -6,7 +6,7 @@ namespace Appliance.Benchmarks.Tests;
 /// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, six engine children, reports.</summary>
 public sealed class LlmBenchmarkTests : IDisposable
 {
-    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-cpu-arena", "service-int4-embedding", "llama.cpp"];
+    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-no-cpu-arena", "service-int4-embedding", "llama.cpp"];
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
 
     public LlmBenchmarkTests() => Directory.CreateDirectory(_root);

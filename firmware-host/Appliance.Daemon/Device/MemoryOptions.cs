@@ -13,7 +13,8 @@ internal sealed class MemoryOptions
     public int TrimIntervalSeconds { get; set; } = 60;
 
     /// <summary>
-    /// Whether ONNX Runtime's CPU allocator keeps a memory arena in every session (<see cref="Inference.InferenceSettings.CpuMemoryArena"/>).
+    /// Whether ONNX Runtime's CPU allocator keeps a memory arena in the speech sessions: Whisper, VAD, wake word
+    /// (<see cref="Inference.InferenceSettings.CpuMemoryArena"/>; the language models follow <c>Llm:CpuArena</c>).
     /// Off by default: without it a run's buffers go back to the C library when the run ends (see docs/benchmarks.md, Soak).
     /// </summary>
     public bool CpuArena { get; set; }

@@ -22,7 +22,7 @@ internal static class LlmFeature
             return new LlmService(
                 LlmServiceOptions.FromProfile(device.Profile) with
                 {
-                    Inference = sp.GetRequiredService<InferenceSettings>() with { Spinning = options.Spinning },
+                    Inference = sp.GetRequiredService<InferenceSettings>() with { Spinning = options.Spinning, CpuMemoryArena = options.CpuArena },
                     MaxConcurrency = options.MaxConcurrency,
                     QueueCapacity = options.QueueCapacity,
                 },

@@ -21,7 +21,7 @@ internal static class EngineChild
     public static async Task RunAsync(LlmBenchSettings settings, LlmEngineKind kind, TextReader commands, TextWriter output, TextWriter progress)
     {
         var prompt = settings.PromptIds();
-        if (kind is LlmEngineKind.Service or LlmEngineKind.ServiceInt4Embedding)
+        if (kind is LlmEngineKind.Service or LlmEngineKind.ServiceNoCpuArena or LlmEngineKind.ServiceInt4Embedding)
         {
             // As the daemon starts by default, before anything allocates.
             NativeHeap.Tune(NativeHeap.ApplianceArenas, NativeHeap.ApplianceMmapThresholdBytes);
@@ -55,9 +55,9 @@ internal static class EngineChild
 
     private static async Task<ILlmEngine> LoadAsync(LlmBenchSettings settings, LlmEngineKind kind) => kind switch
     {
-        LlmEngineKind.Service => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: false).ConfigureAwait(false),
-        LlmEngineKind.ServiceCpuArena => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
-        LlmEngineKind.ServiceInt4Embedding => await ServiceEngine.LoadAsync(settings.Int4EmbeddingModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: false).ConfigureAwait(false),
+        LlmEngineKind.Service => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
+        LlmEngineKind.ServiceNoCpuArena => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: false).ConfigureAwait(false),
+        LlmEngineKind.ServiceInt4Embedding => await ServiceEngine.LoadAsync(settings.Int4EmbeddingModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
         LlmEngineKind.Bare => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens),
         LlmEngineKind.BareNgram => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens, ngram: true),
         LlmEngineKind.LlamaCpp => LlamaCppEngine.Load(settings.GgufPath, settings.Threads, settings.PromptTokens, settings.TotalTokens),

@@ -60,11 +60,11 @@ internal sealed record LlmBenchReport(
 
     public double LlamaOverServicePrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.Service, e => e.PrefillTokensPerSecond);
 
-    public double ServiceOverCpuArenaDecode => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceCpuArena, e => e.DecodeTokensPerSecond);
+    public double ServiceOverNoCpuArenaDecode => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, e => e.DecodeTokensPerSecond);
 
-    public double ServiceOverCpuArenaPrefill => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceCpuArena, e => e.PrefillTokensPerSecond);
+    public double ServiceOverNoCpuArenaPrefill => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, e => e.PrefillTokensPerSecond);
 
-    public double ServiceOverCpuArenaPeakMemory => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceCpuArena, e => e.PeakResidentBytes);
+    public double ServiceOverNoCpuArenaPeakMemory => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, e => e.PeakResidentBytes);
 
     public double Int4EmbeddingOverServiceDecode => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.Service, e => e.DecodeTokensPerSecond);
 

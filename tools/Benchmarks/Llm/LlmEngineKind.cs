@@ -5,16 +5,16 @@ internal enum LlmEngineKind
 {
     /// <summary>
     /// Our <c>LlmService</c> end to end: queue, generation thread, event stream, with the daemon's default memory
-    /// settings (ONNX Runtime's CPU arena off, glibc's heap tuned: <c>Memory:CpuArena</c>, <c>Memory:MallocArenas</c>,
-    /// <c>Memory:MmapThresholdBytes</c>).
+    /// settings (ONNX Runtime's CPU arena on for language models, <c>Llm:CpuArena</c>; glibc's heap tuned,
+    /// <c>Memory:MallocArenas</c> and <c>Memory:MmapThresholdBytes</c>).
     /// </summary>
     Service,
 
     /// <summary>
-    /// Our <c>LlmService</c> with ONNX Runtime's CPU arena on and glibc's heap as it comes: what the daemon's memory
-    /// settings cost or save in speed and peak memory.
+    /// Our <c>LlmService</c> with ONNX Runtime's CPU arena off (<c>Llm:CpuArena</c> false), glibc's heap tuned as the
+    /// daemon's: what the arena costs in peak memory and saves in speed.
     /// </summary>
-    ServiceCpuArena,
+    ServiceNoCpuArena,
 
     /// <summary>
     /// Our <c>LlmService</c> on the same weights with the embedding table stored as int4 codes for
@@ -38,12 +38,12 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceCpuArena, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
         LlmEngineKind.Service => "service",
-        LlmEngineKind.ServiceCpuArena => "service-cpu-arena",
+        LlmEngineKind.ServiceNoCpuArena => "service-no-cpu-arena",
         LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
         LlmEngineKind.Bare => "bare",
         LlmEngineKind.BareNgram => "bare-ngram",

@@ -76,7 +76,7 @@ internal static class LlmReportWriter
     [
         [Invariant($"service / bare (target ≥ {LlmBenchReport.ServiceDecodeTarget:F2} decode)"), Invariant($"{report.ServiceOverBareDecode:F3}"), Invariant($"{report.ServiceOverBarePrefill:F3}"), ""],
         [Invariant($"bare-ngram / bare (n-gram {Engines.BareGenAiEngine.NgramSize}, {Engines.BareGenAiEngine.MaxDraftTokens} drafts a round; {report.Engine(LlmEngineKind.BareNgram).DraftsAccepted} of {report.Engine(LlmEngineKind.BareNgram).DraftsProposed} draft tokens accepted over its runs)"), Invariant($"{report.NgramOverBareDecode:F3}"), "", ""],
-        ["service / service-cpu-arena (the daemon's memory settings against ONNX Runtime's and glibc's defaults)", Invariant($"{report.ServiceOverCpuArenaDecode:F3}"), Invariant($"{report.ServiceOverCpuArenaPrefill:F3}"), Invariant($"{report.ServiceOverCpuArenaPeakMemory:F3}")],
+        ["service / service-no-cpu-arena (ONNX Runtime's CPU arena on, the daemon's default for language models, against off)", Invariant($"{report.ServiceOverNoCpuArenaDecode:F3}"), Invariant($"{report.ServiceOverNoCpuArenaPrefill:F3}"), Invariant($"{report.ServiceOverNoCpuArenaPeakMemory:F3}")],
         ["service-int4-embedding / service", Invariant($"{report.Int4EmbeddingOverServiceDecode:F3}"), Invariant($"{report.Int4EmbeddingOverServicePrefill:F3}"), ""],
         ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}"), ""],
         ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}"), ""],

@@ -21,7 +21,7 @@ internal sealed class ServiceEngine : ILlmEngine
     /// <param name="modelDirectory">A GenAI model folder.</param>
     /// <param name="threads">Intra-op threads.</param>
     /// <param name="contextTokens">The model's context window for the benchmark, in tokens.</param>
-    /// <param name="cpuArena">ONNX Runtime's CPU arena (<see cref="InferenceSettings.CpuMemoryArena"/>); the daemon's default is off.</param>
+    /// <param name="cpuArena">ONNX Runtime's CPU arena (<see cref="InferenceSettings.CpuMemoryArena"/>); the daemon's default for language models is on.</param>
     public static async Task<ServiceEngine> LoadAsync(string modelDirectory, int threads, int contextTokens, bool cpuArena)
     {
         var service = new LlmService(new LlmServiceOptions
