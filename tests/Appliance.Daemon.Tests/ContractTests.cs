@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -48,6 +49,9 @@ public abstract class ContractTests(ITestOutputHelper output)
         Assert.Equal("CPUExecutionProvider", status.ExecutionProvider!.Chosen);
         Assert.Contains(status.ExecutionProvider.Skipped, s => s.Name == "CUDAExecutionProvider");
         Assert.NotNull(status.Health);
+        var memory = status.Health.Checks["memory"].Detail!;
+        Assert.Matches(@"^\d+ MB resident of a \d+ MB budget$", memory);
+        Assert.True(int.Parse(memory.Split(' ')[0], CultureInfo.InvariantCulture) > 20, memory); // a .NET host with the daemon in it is never this small
         Assert.NotNull(status.Models);
     }
 

@@ -15,9 +15,12 @@ internal sealed class MemoryOptions
     /// <summary>
     /// Whether ONNX Runtime's CPU allocator keeps a memory arena in the speech sessions: Whisper, VAD, wake word
     /// (<see cref="Inference.InferenceSettings.CpuMemoryArena"/>; the language models follow <c>Llm:CpuArena</c>).
-    /// Off by default: without it a run's buffers go back to the C library when the run ends (see docs/benchmarks.md, Soak).
+    /// On by default. Off, a run's buffers go back to the C library when the run ends, which held the soak's daemon
+    /// lower, but with glibc's mmap threshold held every buffer of a Whisper step is mapped and faulted in again:
+    /// forged whisper-base took 8.2 times as long to transcribe a minute, for about 290 MiB less resident
+    /// (docs/benchmarks.md, Soak).
     /// </summary>
-    public bool CpuArena { get; set; }
+    public bool CpuArena { get; set; } = true;
 
     /// <summary>The most malloc arenas glibc creates (<c>M_ARENA_MAX</c>, see <see cref="Inference.NativeHeap.Tune"/>); 0 leaves glibc's own limit.</summary>
     [Range(0, 64)]

@@ -28,8 +28,8 @@ internal sealed class LlmOptions
     /// <summary>
     /// Whether ONNX Runtime's CPU allocator keeps a memory arena in the language models' sessions (GenAI's
     /// <c>enable_cpu_mem_arena</c>, see <see cref="InferenceSettings.CpuMemoryArena"/>). On by default: without it
-    /// every prefill maps its activations afresh, and prefill ran at 0.69 of the speed with it on the 1.5B shapes
-    /// (docs/benchmarks.md, the LLM benchmark's <c>service-no-cpu-arena</c> engine), for 136 MB less peak memory.
+    /// every prefill maps its activations afresh, and on the forged 1.5B prefill ran about 9 % slower for the same peak
+    /// (docs/benchmarks.md, the LLM benchmark's <c>service-no-cpu-arena</c> engine beside <c>service</c>).
     /// Speech sessions follow <c>Memory:CpuArena</c>.
     /// </summary>
     public bool CpuArena { get; set; } = true;

@@ -43,9 +43,9 @@ internal enum SoakLoadKind
 /// <param name="ResidentMib">Resident set.</param>
 /// <param name="CpuPercent">CPU used since the sample before, in percent of one core.</param>
 /// <param name="OpenFiles">Open file descriptors, assembly images left out (<see cref="SoakCampaign.IsAssemblyImage"/>).</param>
-/// <param name="AssemblyImages">Descriptors that hold a loaded assembly's image: the runtime keeps one open for each
-/// assembly it loads, and loads some late, when the JIT recompiles a method that can reach them; there are as many as the
-/// daemon's assemblies at most.</param>
+/// <param name="AssemblyImages">Descriptors that hold a loaded assembly's image: the runtime keeps them open (two for
+/// some assemblies) for as long as the assembly is loaded, so their count is bounded by the daemon's assemblies; an
+/// assembly that loads late, for example when the JIT recompiles a method that can reach it, adds them then.</param>
 /// <param name="Threads">Threads.</param>
 /// <param name="RpcQueued">Requests queued (the status document's load).</param>
 /// <param name="Meetings">Meetings recording.</param>
