@@ -33,11 +33,7 @@ public static class ResidentMemory
             using var file = File.OpenHandle(StatmPath);
             length = RandomAccess.Read(file, buffer, 0);
         }
-        catch (IOException)
-        {
-            return false;
-        }
-        catch (UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return false;
         }
