@@ -30,10 +30,7 @@ internal static class ConfigurationKeys
     /// <summary>One line per key that no known setting has, naming where it came from; empty when all are known.</summary>
     public static IReadOnlyList<string> Unknown(IConfigurationRoot configuration, IServiceCollection services)
     {
-        var sections = services
-            .Where(d => d.ServiceType == typeof(KnownConfigurationSection) && d.ImplementationInstance is KnownConfigurationSection)
-            .Select(d => (KnownConfigurationSection)d.ImplementationInstance!)
-            .ToDictionary(s => s.Name, s => s.OptionsType, StringComparer.OrdinalIgnoreCase);
+        var sections = KnownSections(services);
         var problems = new List<string>();
         foreach (var provider in configuration.Providers)
         {
@@ -57,9 +54,9 @@ internal static class ConfigurationKeys
                     continue;
                 }
 
-                if (sections.TryGetValue(segments[0], out var type))
+                if (sections.TryGetValue(segments[0], out var section))
                 {
-                    if (!Binds(type, segments.AsSpan(1)))
+                    if (!Binds(section.OptionsType, segments.AsSpan(1)))
                     {
                         problems.Add($"{origin}: '{key}' is not a setting of the {segments[0]} section (check its spelling)");
                     }
@@ -73,6 +70,13 @@ internal static class ConfigurationKeys
 
         return [.. problems.Distinct(StringComparer.Ordinal)]; // the host reads the command line twice (host and app settings)
     }
+
+    /// <summary>The sections registered in <paramref name="services"/>, by name (case ignored).</summary>
+    public static Dictionary<string, KnownConfigurationSection> KnownSections(IServiceCollection services) =>
+        services
+            .Where(d => d.ServiceType == typeof(KnownConfigurationSection) && d.ImplementationInstance is KnownConfigurationSection)
+            .Select(d => (KnownConfigurationSection)d.ImplementationInstance!)
+            .ToDictionary(s => s.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Whether the key path below a section binds to a property of <paramref name="type"/>.</summary>
     private static bool Binds(Type type, ReadOnlySpan<string> path)

@@ -45,20 +45,25 @@ internal static class DaemonHost
     /// What the configuration binder's failure says, when <paramref name="exception"/> is one: a value that is not of its
     /// setting's type (a word for a number or an enum), with the key, the value and the reason; null otherwise.
     /// </summary>
-    public static string? BindingProblem(Exception exception)
+    private static string? BindingProblem(Exception exception)
     {
         if (exception is not InvalidOperationException || !exception.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal))
         {
             return null;
         }
 
-        var reason = exception.InnerException;
-        while (reason?.InnerException is { } inner)
+        // The converter's reasons, outermost first ("Bogus is not a valid value for SpinPolicy. Requested value 'Bogus'
+        // was not found."), each said once.
+        var reasons = new List<string> { exception.Message };
+        for (var reason = exception.InnerException; reason is not null; reason = reason.InnerException)
         {
-            reason = inner;
+            if (!reasons.Contains(reason.Message, StringComparer.Ordinal))
+            {
+                reasons.Add(reason.Message.EndsWith('.') ? reason.Message : reason.Message + ".");
+            }
         }
 
-        return reason is null ? exception.Message : $"{exception.Message} {reason.Message}";
+        return string.Join(' ', reasons);
     }
 
     private static DaemonBuildResult BuildHost(string[] args, Action<HostApplicationBuilder>? customize)
@@ -110,6 +115,34 @@ internal static class DaemonHost
             return new DaemonBuildResult(null, unknown);
         }
 
+        if (UnconvertibleValues(builder.Configuration, services) is { Count: > 0 } unconvertible)
+        {
+            return new DaemonBuildResult(null, unconvertible);
+        }
+
         return new DaemonBuildResult(builder.Build(), []);
+    }
+
+    /// <summary>
+    /// Binds every known section once before the host is built, so that a value of the wrong type is refused here, one
+    /// line per section, and not while the host starts (where the hosting framework would first log the binder's
+    /// exception with its whole stack).
+    /// </summary>
+    private static List<string> UnconvertibleValues(ConfigurationManager configuration, IServiceCollection services)
+    {
+        var problems = new List<string>();
+        foreach (var section in ConfigurationKeys.KnownSections(services).Values)
+        {
+            try
+            {
+                configuration.GetSection(section.Name).Get(section.OptionsType);
+            }
+            catch (InvalidOperationException ex) when (BindingProblem(ex) is { } problem)
+            {
+                problems.Add(problem);
+            }
+        }
+
+        return problems;
     }
 }

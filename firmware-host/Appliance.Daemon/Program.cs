@@ -42,12 +42,6 @@ using (host)
 
         return ExitConfigurationError;
     }
-    catch (InvalidOperationException ex) when (DaemonHost.BindingProblem(ex) is { } problem)
-    {
-        await Console.Error.WriteLineAsync("appliance-daemon: refusing to start, the configuration is invalid:");
-        await Console.Error.WriteLineAsync($"  {problem}");
-        return ExitConfigurationError;
-    }
     catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or System.Security.Cryptography.CryptographicException or UnauthorizedAccessException)
     {
         await Console.Error.WriteLineAsync($"appliance-daemon: could not start: {ex.Message}");

@@ -78,6 +78,19 @@ public sealed class StartupTests
         Assert.Contains(named, daemon.Output, StringComparison.Ordinal);
         Assert.Contains(reason, daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed to start", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Values_of_the_wrong_type_in_several_sections_are_all_named_at_once()
+    {
+        await using var daemon = DaemonProcess.Start("--Llm:CpuArena=maybe", "--Rpc:MaxConcurrent=many", "--Mqtt:Broker:Port=0");
+
+        Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("'maybe' at 'Llm:CpuArena'", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("'many' at 'Rpc:MaxConcurrent'", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", daemon.Output, StringComparison.Ordinal);
     }
 
     [Fact]
