@@ -1,4 +1,7 @@
 using Appliance.Contracts;
+using Appliance.Inference;
+using Appliance.Llm;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Configuration;
 using Appliance.Daemon.Tests.Infrastructure;
 
@@ -148,6 +151,24 @@ public sealed class StartupTests
         {
             File.Delete(file);
         }
+    }
+
+    /// <summary>
+    /// ONNX Runtime's CPU arena is set apart for the language models (<c>Llm:CpuArena</c>, which an update's smoke test of
+    /// a candidate model follows too) and for the speech sessions (<c>Memory:CpuArena</c>).
+    /// </summary>
+    [Theory]
+    [InlineData("--Llm:CpuArena=false", false, true)]
+    [InlineData("--Memory:CpuArena=false", true, false)]
+    [InlineData("--Device:Id=arena-defaults", true, true)]
+    public void The_CPU_arena_settings_reach_the_language_models_and_the_speech_sessions_apart(string setting, bool languageModels, bool speech)
+    {
+        var built = DaemonHost.Build(["--Mqtt:Broker:Port=0", setting]);
+
+        Assert.True(built.Succeeded, string.Join("; ", built.Problems));
+        using var host = built.Host!;
+        Assert.Equal(languageModels, host.Services.GetRequiredService<LlmServiceOptions>().Inference.CpuMemoryArena);
+        Assert.Equal(speech, host.Services.GetRequiredService<InferenceSettings>().CpuMemoryArena);
     }
 
     /// <summary>The settings file is read once: no file watcher (an inotify instance a board may not have to spare) is made.</summary>

@@ -15,20 +15,22 @@ internal static class LlmFeature
     public static IServiceCollection AddLlm(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<LlmOptions, LlmOptionsValidator>(configuration, LlmOptions.Section);
+        // One set of settings for every language model the daemon loads: the service's, and the candidates an update
+        // smoke-tests before it switches.
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<LlmOptions>>().Value;
-            var device = sp.GetRequiredService<DeviceContext>();
-            return new LlmService(
-                LlmServiceOptions.FromProfile(device.Profile) with
-                {
-                    Inference = sp.GetRequiredService<InferenceSettings>() with { Spinning = options.Spinning, CpuMemoryArena = options.CpuArena },
-                    MaxConcurrency = options.MaxConcurrency,
-                    QueueCapacity = options.QueueCapacity,
-                },
-                sp.GetRequiredService<TimeProvider>(),
-                sp.GetRequiredService<ILogger<LlmService>>());
+            return LlmServiceOptions.FromProfile(sp.GetRequiredService<DeviceContext>().Profile) with
+            {
+                Inference = sp.GetRequiredService<InferenceSettings>() with { Spinning = options.Spinning, CpuMemoryArena = options.CpuArena },
+                MaxConcurrency = options.MaxConcurrency,
+                QueueCapacity = options.QueueCapacity,
+            };
         });
+        services.AddSingleton(sp => new LlmService(
+            sp.GetRequiredService<LlmServiceOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<LlmService>>()));
         services.AddSingleton<LlmHost>();
         services.AddHostedService(sp => sp.GetRequiredService<LlmHost>());
         services.AddSingleton<IModelStatusSource>(sp => sp.GetRequiredService<LlmHost>());

@@ -41,7 +41,7 @@ internal sealed class OtaService : BackgroundService
     private OtaProgressEvent? _last;
     private string? _failedInWindow;
 
-    public OtaService(OtaSlots slots, MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, InferenceSettings inference, TimeProvider time, IHostApplicationLifetime lifetime, DaemonRestart restart, ILogger<OtaService> logger)
+    public OtaService(OtaSlots slots, MqttConnection mqtt, DeviceContext device, DeviceMetrics metrics, IEnumerable<IModelStatusSource> models, LlmServiceOptions languageModels, InferenceSettings speech, TimeProvider time, IHostApplicationLifetime lifetime, DaemonRestart restart, ILogger<OtaService> logger)
     {
         _slots = slots;
         _mqtt = mqtt;
@@ -58,7 +58,7 @@ internal sealed class OtaService : BackgroundService
 
         var options = slots.Options;
         _http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-        var smokeTest = new ModelSmokeTest(LlmServiceOptions.FromProfile(device.Profile) with { Inference = inference }, inference, time);
+        var smokeTest = new ModelSmokeTest(languageModels, speech, time);
         _updater = new OtaUpdater(
             new OtaUpdaterOptions
             {
