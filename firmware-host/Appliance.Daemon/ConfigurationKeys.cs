@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.CommandLine;
@@ -11,7 +12,9 @@ namespace Appliance.Daemon;
 /// <summary>A configuration section the daemon reads, and the options type its keys bind to.</summary>
 /// <param name="Name">The section's name, for example <c>Mqtt</c>.</param>
 /// <param name="OptionsType">The class its keys bind to.</param>
-internal sealed record KnownConfigurationSection(string Name, Type OptionsType);
+internal sealed record KnownConfigurationSection(
+    string Name,
+    [property: DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)][param: DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type OptionsType);
 
 /// <summary>
 /// Refuses configuration keys the daemon does not know, so that a typo cannot quietly leave a setting at its default

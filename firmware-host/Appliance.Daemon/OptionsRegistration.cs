@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,9 @@ internal static class OptionsRegistration
     /// Binds <typeparamref name="TOptions"/> to <paramref name="section"/> and validates it at start (a bad value stops
     /// the start with exit code 2); the section's keys are then known to <see cref="ConfigurationKeys"/>.
     /// </summary>
-    public static IServiceCollection AddValidatedOptions<TOptions, TValidator>(this IServiceCollection services, IConfiguration configuration, string section)
+    public static IServiceCollection AddValidatedOptions<
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor | DynamicallyAccessedMemberTypes.PublicProperties)] TOptions,
+        [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TValidator>(this IServiceCollection services, IConfiguration configuration, string section)
         where TOptions : class
         where TValidator : class, IValidateOptions<TOptions>
     {
@@ -21,6 +24,6 @@ internal static class OptionsRegistration
     }
 
     /// <summary>Declares a section read without options binding (its keys bind to <typeparamref name="TOptions"/>).</summary>
-    public static IServiceCollection AddKnownSection<TOptions>(this IServiceCollection services, string section) =>
+    public static IServiceCollection AddKnownSection<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] TOptions>(this IServiceCollection services, string section) =>
         services.AddSingleton(new KnownConfigurationSection(section, typeof(TOptions)));
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -15,6 +16,6 @@ internal static class RpcFeature
     }
 
     /// <summary>Registers a method for the dispatcher.</summary>
-    public static IServiceCollection AddRpcMethod<TMethod>(this IServiceCollection services)
+    public static IServiceCollection AddRpcMethod<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TMethod>(this IServiceCollection services)
         where TMethod : class, IRpcMethod => services.AddSingleton<IRpcMethod, TMethod>();
 }
