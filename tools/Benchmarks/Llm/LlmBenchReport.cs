@@ -66,6 +66,14 @@ internal sealed record LlmBenchReport(
 
     public double ServiceOverNoCpuArenaPeakMemory => Ratio(LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, e => e.PeakResidentBytes);
 
+    public double SpinWithinRunOverServiceDecode => Ratio(LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.Service, e => e.DecodeTokensPerSecond);
+
+    public double SpinWithinRunOverServicePrefill => Ratio(LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.Service, e => e.PrefillTokensPerSecond);
+
+    public double LlamaOverSpinWithinRunDecode => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServiceSpinWithinRun, e => e.DecodeTokensPerSecond);
+
+    public double LlamaOverSpinWithinRunPrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServiceSpinWithinRun, e => e.PrefillTokensPerSecond);
+
     public double Int4EmbeddingOverServiceDecode => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.Service, e => e.DecodeTokensPerSecond);
 
     public double Int4EmbeddingOverServicePrefill => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.Service, e => e.PrefillTokensPerSecond);

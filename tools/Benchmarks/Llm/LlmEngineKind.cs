@@ -17,6 +17,13 @@ internal enum LlmEngineKind
     ServiceNoCpuArena,
 
     /// <summary>
+    /// Our <c>LlmService</c> with its intra-op threads spinning inside each graph run (<c>Llm:Spinning</c>
+    /// <c>WithinRun</c>, for a board whose language model has cores to itself) instead of the default <c>Never</c>: what
+    /// the sleeping threads cost in decode speed.
+    /// </summary>
+    ServiceSpinWithinRun,
+
+    /// <summary>
     /// Our <c>LlmService</c> on the same weights with the embedding table stored as int4 codes for
     /// <c>GatherBlockQuantized</c> instead of float32 (the same logits): what the table's layout costs in memory.
     /// </summary>
@@ -38,12 +45,13 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
         LlmEngineKind.Service => "service",
         LlmEngineKind.ServiceNoCpuArena => "service-no-cpu-arena",
+        LlmEngineKind.ServiceSpinWithinRun => "service-spin-within-run",
         LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
         LlmEngineKind.Bare => "bare",
         LlmEngineKind.BareNgram => "bare-ngram",

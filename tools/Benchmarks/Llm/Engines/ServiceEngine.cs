@@ -22,11 +22,12 @@ internal sealed class ServiceEngine : ILlmEngine
     /// <param name="threads">Intra-op threads.</param>
     /// <param name="contextTokens">The model's context window for the benchmark, in tokens.</param>
     /// <param name="cpuArena">ONNX Runtime's CPU arena (<see cref="InferenceSettings.CpuMemoryArena"/>); the daemon's default for language models is on.</param>
-    public static async Task<ServiceEngine> LoadAsync(string modelDirectory, int threads, int contextTokens, bool cpuArena)
+    /// <param name="spinning">When the intra-op threads spin (<see cref="InferenceSettings.Spinning"/>); the daemon's default is never.</param>
+    public static async Task<ServiceEngine> LoadAsync(string modelDirectory, int threads, int contextTokens, bool cpuArena, SpinPolicy spinning = SpinPolicy.Never)
     {
         var service = new LlmService(new LlmServiceOptions
         {
-            Inference = InferenceSettings.Cpu(threads) with { CpuMemoryArena = cpuArena },
+            Inference = InferenceSettings.Cpu(threads) with { CpuMemoryArena = cpuArena, Spinning = spinning },
         });
         var status = await service.LoadModelAsync(new ModelSpec { Id = ModelId, Path = modelDirectory, ContextTokens = contextTokens }).ConfigureAwait(false);
         if (status.State != LlmModelState.Loaded)
