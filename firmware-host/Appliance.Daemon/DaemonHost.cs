@@ -57,9 +57,10 @@ internal static class DaemonHost
         var reasons = new List<string> { exception.Message };
         for (var reason = exception.InnerException; reason is not null; reason = reason.InnerException)
         {
-            if (!reasons.Contains(reason.Message, StringComparer.Ordinal))
+            var sentence = reason.Message.EndsWith('.') ? reason.Message : reason.Message + ".";
+            if (!reasons.Contains(sentence, StringComparer.Ordinal))
             {
-                reasons.Add(reason.Message.EndsWith('.') ? reason.Message : reason.Message + ".");
+                reasons.Add(sentence);
             }
         }
 
@@ -110,14 +111,11 @@ internal static class DaemonHost
         services.AddHostIntegration();
 
         customize?.Invoke(builder);
-        if (ConfigurationKeys.Unknown(builder.Configuration, services) is { Count: > 0 } unknown)
+        // Misspelt keys and values of the wrong type are named together, so one start says all that is wrong.
+        List<string> problems = [.. ConfigurationKeys.Unknown(builder.Configuration, services), .. UnconvertibleValues(builder.Configuration, services)];
+        if (problems.Count > 0)
         {
-            return new DaemonBuildResult(null, unknown);
-        }
-
-        if (UnconvertibleValues(builder.Configuration, services) is { Count: > 0 } unconvertible)
-        {
-            return new DaemonBuildResult(null, unconvertible);
+            return new DaemonBuildResult(null, problems);
         }
 
         return new DaemonBuildResult(builder.Build(), []);

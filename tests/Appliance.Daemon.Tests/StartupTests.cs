@@ -72,6 +72,7 @@ public sealed class StartupTests
     [InlineData("--Llm:MaxConcurrency=two", "'two' at 'Llm:MaxConcurrency'", "'two' was not in a correct format")]
     [InlineData("--Mqtt:Mode=Bogus", "at 'Mqtt:Mode'", "Requested value 'Bogus' was not found")]
     [InlineData("--Metrics:PrometheusPort=abc", "'abc' at 'Metrics:PrometheusPort'", "'abc' was not in a correct format")]
+    [InlineData("--Ota:CheckIntervalMinutes=soon", "'soon' at 'Ota:CheckIntervalMinutes'", "'soon' was not in a correct format")]
     public async Task A_setting_of_the_wrong_type_is_refused_with_its_key_and_value(string setting, string named, string reason)
     {
         await using var daemon = DaemonProcess.Start(setting, "--Mqtt:Broker:Port=0");
@@ -85,14 +86,19 @@ public sealed class StartupTests
         Assert.DoesNotContain("   at ", daemon.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The sections bound through options are checked together, with the unknown keys. (A section read while the
+    /// features register, such as <c>Memory</c> or <c>Ota</c>, stops the start at its own first bad value.)
+    /// </summary>
     [Fact]
-    public async Task Values_of_the_wrong_type_in_several_sections_are_all_named_at_once()
+    public async Task Values_of_the_wrong_type_in_several_sections_and_unknown_keys_are_all_named_at_once()
     {
-        await using var daemon = DaemonProcess.Start("--Llm:CpuArena=maybe", "--Rpc:MaxConcurrent=many", "--Mqtt:Broker:Port=0");
+        await using var daemon = DaemonProcess.Start("--Llm:CpuArena=maybe", "--Rpc:MaxConcurrent=many", "--Rpc:MaxConcurent=3", "--Mqtt:Broker:Port=0");
 
         Assert.Equal(2, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains("'maybe' at 'Llm:CpuArena'", daemon.Output, StringComparison.Ordinal);
         Assert.Contains("'many' at 'Rpc:MaxConcurrent'", daemon.Output, StringComparison.Ordinal);
+        Assert.Contains("'Rpc:MaxConcurent' is not a setting of the Rpc section", daemon.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", daemon.Output, StringComparison.Ordinal);
     }
 
@@ -154,8 +160,9 @@ public sealed class StartupTests
     }
 
     /// <summary>
-    /// ONNX Runtime's CPU arena is set apart for the language models (<c>Llm:CpuArena</c>, which an update's smoke test of
-    /// a candidate model follows too) and for the speech sessions (<c>Memory:CpuArena</c>).
+    /// ONNX Runtime's CPU arena is set apart for the language models (<c>Llm:CpuArena</c>, in the one
+    /// <see cref="LlmServiceOptions"/> the service and an update's smoke test are both given) and for the speech
+    /// sessions (<c>Memory:CpuArena</c>).
     /// </summary>
     [Theory]
     [InlineData("--Llm:CpuArena=false", false, true)]

@@ -39,17 +39,11 @@ internal sealed class OtaSlots
     /// returns <paramref name="profile"/> with each feature's model replaced by its installed slot.
     /// </summary>
     /// <returns>The slots and the profile to run, or why the slots cannot be opened.</returns>
+    /// <exception cref="InvalidOperationException">A setting of the <c>Ota</c> section has a value of the wrong type.</exception>
     public static (OtaSlots? Slots, DeviceProfile Profile, string? Problem) Open(IConfiguration configuration, DeviceProfile profile, TimeProvider time)
     {
-        OtaOptions options;
-        try
-        {
-            options = configuration.GetSection(OtaOptions.Section).Get<OtaOptions>() ?? new OtaOptions();
-        }
-        catch (InvalidOperationException e)
-        {
-            return (null, profile, $"Ota: {e.Message}");
-        }
+        // A value of the wrong type throws the binder's exception, which DaemonHost reports as every other section's.
+        var options = configuration.GetSection(OtaOptions.Section).Get<OtaOptions>() ?? new OtaOptions();
 
         // Checked here, before they act (the start count), not only when the host starts.
         if (new OtaOptionsValidator().Validate(null, options) is { Failed: true } invalid)
