@@ -158,13 +158,7 @@ public sealed class AttackTests
         // trickling server can itself be held up for a whole window, and then the stall check refuses it first: the
         // same slow retrieval, named by the other reason. Either way it is refused; were the rate check broken, a
         // trickle that keeps coming would not be.
-        var result = await device.UpdateAsync(null, null, Cancel());
-        Assert.Equal(OtaStageNames.Refused, result.Stage);
-        Assert.Equal(OtaRefusalCode.TooSlow, result.Refusal!.Code);
-        Assert.True(
-            result.Refusal.Message.Contains("below the 65536 required", StringComparison.Ordinal) || result.Refusal.Message.Contains("nothing received for 1 s", StringComparison.Ordinal),
-            result.Refusal.Message);
-        Assert.Equal(before, Snapshot(device));
+        await RefusedAsync(device, before, OtaRefusalCode.TooSlow, "below the 65536 required", "nothing received for 1 s");
     }
 
     [Fact]
@@ -263,12 +257,13 @@ public sealed class AttackTests
         return (device, Snapshot(device));
     }
 
-    private static async Task RefusedAsync(OtaUpdater device, string before, OtaRefusalCode code, string reason)
+    /// <summary>The next update is refused with <paramref name="code"/>, its message naming one of <paramref name="reasons"/>, and nothing installed changes.</summary>
+    private static async Task RefusedAsync(OtaUpdater device, string before, OtaRefusalCode code, params string[] reasons)
     {
         var result = await device.UpdateAsync(null, null, Cancel());
         Assert.Equal(OtaStageNames.Refused, result.Stage);
         Assert.Equal(code, result.Refusal!.Code);
-        Assert.True(result.Refusal.Message.Contains(reason, StringComparison.Ordinal), result.Refusal.Message);
+        Assert.True(reasons.Any(reason => result.Refusal.Message.Contains(reason, StringComparison.Ordinal)), result.Refusal.Message);
         Assert.Equal(before, Snapshot(device));
     }
 
