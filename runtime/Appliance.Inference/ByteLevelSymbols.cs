@@ -8,6 +8,10 @@ namespace Appliance.Inference;
 public static class ByteLevelSymbols
 {
     private static readonly Dictionary<char, byte> s_byteOf = Build();
+    private static readonly char[] s_symbolOf = [.. s_byteOf.OrderBy(pair => pair.Value).Select(pair => pair.Key)];
+
+    /// <summary>The symbol that stands for <paramref name="value"/>.</summary>
+    public static char SymbolOf(byte value) => s_symbolOf[value];
 
     /// <summary>The byte a symbol stands for; false for a character outside the alphabet.</summary>
     public static bool TryGetByte(char symbol, out byte value) => s_byteOf.TryGetValue(symbol, out value);

@@ -52,8 +52,7 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
                 return;
             }
 
-            using var sequences = model.Encode(prompt);
-            promptIds = [.. sequences[0]];
+            promptIds = model.Encode(prompt);
             startsInReasoning = prompt.TrimEnd().EndsWith("<think>", StringComparison.Ordinal);
         }
 

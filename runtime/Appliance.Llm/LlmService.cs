@@ -237,8 +237,7 @@ public sealed partial class LlmService : IAsyncDisposable
 
         try
         {
-            using var sequences = model.Encode(text);
-            return sequences[0].Length;
+            return model.Encode(text).Length;
         }
         finally
         {

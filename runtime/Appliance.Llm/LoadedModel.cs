@@ -54,10 +54,14 @@ internal sealed class LoadedModel
 
     /// <summary>
     /// The token ids of <paramref name="text"/> as the model's own tokenizer gives them: normalized first as its
-    /// <c>tokenizer.json</c> says (<see cref="TokenizerFile.Normalize"/>), then encoded by GenAI's tokenizer. The caller
-    /// disposes the sequences.
+    /// <c>tokenizer.json</c> says (<see cref="TokenizerFile.Normalize"/>), then encoded by GenAI's tokenizer, except the
+    /// whitespace pieces with a line break that GenAI splits otherwise (<see cref="LineBreakPieces"/>).
     /// </summary>
-    public Sequences Encode(string text) => _tokenizer.Encode(Folder.TokenizerFile?.Normalize(text) ?? text);
+    public int[] Encode(string text)
+    {
+        var normalized = Folder.TokenizerFile?.Normalize(text) ?? text;
+        return Folder.TokenizerFile?.LineBreaks is { } lineBreaks ? lineBreaks.Encode(normalized, EncodeWithGenAi) : EncodeWithGenAi(normalized);
+    }
 
     /// <summary>Generators kept for requests with a prefix-cache key; freed with the model.</summary>
     public PrefixCache Prefixes { get; } = new();
@@ -202,6 +206,12 @@ internal sealed class LoadedModel
             ["search"] = new JsonObject { ["max_length"] = contextTokens },
         };
         config.Overlay(overlay.ToJsonString());
+    }
+
+    private int[] EncodeWithGenAi(string text)
+    {
+        using var sequences = _tokenizer.Encode(text);
+        return [.. sequences[0]];
     }
 
     private void DisposeNative()

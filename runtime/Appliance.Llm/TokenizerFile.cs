@@ -6,12 +6,14 @@ namespace Appliance.Llm;
 /// What the daemon takes from a model folder's <c>tokenizer.json</c> (the Hugging Face tokenizers format) beside what
 /// GenAI's tokenizer reads from it: the bytes of each token, for streamed text, and whether the normalizer composes
 /// text to NFC before the model sees it, which GenAI's tokenizer skips (<see cref="UnicodeNfc"/>), with the added
-/// tokens it must leave alone. Read once per model folder. Immutable; thread-safe.
+/// tokens it must leave alone; and the encoder of the whitespace pieces GenAI's tokenizer splits otherwise. Read once
+/// per model folder. Immutable; thread-safe.
 /// </summary>
 /// <param name="Vocabulary">The byte-level vocabulary; null when the decoder is not byte-level.</param>
 /// <param name="NormalizesToNfc">The normalizer is <c>NFC</c>, alone or within a <c>Sequence</c>.</param>
 /// <param name="Unnormalized">Added tokens marked <c>"normalized": false</c> (the role and reasoning markers), longest first.</param>
-internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc, IReadOnlyList<string> Unnormalized)
+/// <param name="LineBreaks">The encoder of the whitespace pieces with a line break; null when the file's tokenizer is not one it reproduces.</param>
+internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc, IReadOnlyList<string> Unnormalized, LineBreakPieces? LineBreaks)
 {
     private readonly System.Buffers.SearchValues<char> _tokenStarts = System.Buffers.SearchValues.Create([.. Unnormalized.Select(t => t[0]).Distinct()]);
 
@@ -73,7 +75,8 @@ internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool Norma
         return new TokenizerFile(
             ByteLevelVocabulary.FromTokenizerJson(root),
             root.TryGetProperty("normalizer", out var normalizer) && IsNfc(normalizer),
-            UnnormalizedAddedTokens(root));
+            UnnormalizedAddedTokens(root),
+            LineBreakPieces.FromTokenizerJson(root));
     }
 
     private static string[] UnnormalizedAddedTokens(JsonElement root) =>

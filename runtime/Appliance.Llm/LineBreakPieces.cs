@@ -1,0 +1,369 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Appliance.Inference;
+
+namespace Appliance.Llm;
+
+/// <summary>
+/// Tokenizes the whitespace pieces that hold a line break the way the model's <c>tokenizer.json</c> does, where GenAI's
+/// tokenizer (onnxruntime-extensions) splits them otherwise. The pre-tokenizer pattern of Qwen2 and the models built on
+/// it takes a run such as "\n   \n" whole (its <c>\s*[\r\n]+</c> branch); GenAI cuts it into "\n" and "   \n"
+/// (microsoft/onnxruntime-extensions#984), so text with indented blank lines got other ids than the Hugging Face
+/// tokenizers and llama.cpp give. Each such piece is encoded here with the file's byte-level BPE merges; the text
+/// between the pieces goes to GenAI in runs cut at boundaries the pre-tokenizer makes anyway, so GenAI's ids for them
+/// do not change. Taken only for the tokenizers whose parts it reproduces exactly (<see cref="FromTokenizerJson"/>).
+/// Immutable; thread-safe.
+/// </summary>
+internal sealed class LineBreakPieces
+{
+    private readonly Regex[] _splits;
+    private readonly string[] _addedTokens;
+    private readonly System.Buffers.SearchValues<char> _addedTokenStarts;
+    private readonly Dictionary<string, int> _ids;
+    private readonly Dictionary<(string Left, string Right), int> _ranks;
+    private readonly bool _ignoreMerges;
+
+    private LineBreakPieces(Regex[] splits, string[] addedTokens, Dictionary<string, int> ids, Dictionary<(string, string), int> ranks, bool ignoreMerges)
+    {
+        _splits = splits;
+        _addedTokens = addedTokens;
+        _addedTokenStarts = System.Buffers.SearchValues.Create([.. addedTokens.Select(t => t[0]).Distinct()]);
+        _ids = ids;
+        _ranks = ranks;
+        _ignoreMerges = ignoreMerges;
+    }
+
+    /// <summary>
+    /// The encoder for a parsed <c>tokenizer.json</c>, or null when its parts are not all ones this class reproduces
+    /// exactly (GenAI's tokenizer then encodes everything): a BPE model without byte fallback, dropout or subword
+    /// affixes; a pre-tokenizer that is one or more regex <c>Split</c> steps with <c>Isolated</c> behaviour followed by
+    /// <c>ByteLevel</c> without its own regex or prefix space; added tokens that strip no whitespace.
+    /// </summary>
+    public static LineBreakPieces? FromTokenizerJson(JsonElement root)
+    {
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object || Text(model, "type") != "BPE"
+            || IsTrue(model, "byte_fallback") || !IsNullOrEmpty(model, "dropout") || !IsNullOrEmpty(model, "continuing_subword_prefix") || !IsNullOrEmpty(model, "end_of_word_suffix")
+            || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object
+            || !model.TryGetProperty("merges", out var merges) || merges.ValueKind != JsonValueKind.Array
+            || !root.TryGetProperty("pre_tokenizer", out var preTokenizer) || SplitPatterns(preTokenizer) is not { Length: > 0 } patterns)
+        {
+            return null;
+        }
+
+        var addedTokens = new List<string>();
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var token in added.EnumerateArray())
+            {
+                if (IsTrue(token, "lstrip") || IsTrue(token, "rstrip") || IsTrue(token, "single_word"))
+                {
+                    return null;
+                }
+
+                if (Text(token, "content") is { Length: > 0 } content)
+                {
+                    addedTokens.Add(content);
+                }
+            }
+        }
+
+        var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var entry in vocab.EnumerateObject())
+        {
+            if (entry.Value.TryGetInt32(out var id))
+            {
+                ids[entry.Name] = id;
+            }
+        }
+
+        var ranks = new Dictionary<(string, string), int>();
+        foreach (var merge in merges.EnumerateArray())
+        {
+            // Two forms: "left right", or ["left", "right"] (which allows spaces inside a symbol).
+            (string, string)? pair = merge.ValueKind switch
+            {
+                JsonValueKind.String when merge.GetString()!.Split(' ') is [var left, var right] => (left, right),
+                JsonValueKind.Array when merge.GetArrayLength() == 2 && merge[0].GetString() is { } left && merge[1].GetString() is { } right => (left, right),
+                _ => null,
+            };
+            if (pair is not { } known)
+            {
+                return null;
+            }
+
+            ranks.TryAdd(known, ranks.Count);
+        }
+
+        var splits = new Regex[patterns.Length];
+        try
+        {
+            for (var i = 0; i < patterns.Length; i++)
+            {
+                splits[i] = new Regex(patterns[i], RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+            }
+        }
+        catch (ArgumentException)
+        {
+            return null; // a pattern in a syntax .NET does not read: GenAI encodes everything
+        }
+
+        return new LineBreakPieces(splits, [.. addedTokens.Distinct(StringComparer.Ordinal).OrderByDescending(t => t.Length)], ids, ranks, IsTrue(model, "ignore_merges"));
+    }
+
+    /// <summary>
+    /// The token ids of <paramref name="text"/> (already normalized): the whitespace pieces with a line break from
+    /// this class's BPE, every other stretch from <paramref name="encode"/>, in text order.
+    /// </summary>
+    /// <param name="text">The normalized text.</param>
+    /// <param name="encode">GenAI's encoder; called once per stretch between such pieces, never with an empty string.
+    /// When a split pattern runs for more than a second on the text, it encodes the whole text instead.</param>
+    public int[] Encode(string text, Func<string, int[]> encode)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        ArgumentNullException.ThrowIfNull(encode);
+        if (text.AsSpan().IndexOfAny('\r', '\n') < 0)
+        {
+            return encode(text);
+        }
+
+        try
+        {
+            return EncodePieces(text, encode);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return encode(text);
+        }
+    }
+
+    private int[] EncodePieces(string text, Func<string, int[]> encode)
+    {
+        var ids = new List<int>();
+        var pending = 0; // start of the stretch not yet encoded
+        foreach (var (start, length) in PlainStretches(text))
+        {
+            foreach (var piece in Pieces(text, start, length))
+            {
+                if (!IsLineBreakRun(text.AsSpan(piece.Start, piece.Length)) || Bpe(text.Substring(piece.Start, piece.Length)) is not { } pieceIds)
+                {
+                    continue;
+                }
+
+                if (piece.Start > pending)
+                {
+                    ids.AddRange(encode(text[pending..piece.Start]));
+                }
+
+                ids.AddRange(pieceIds);
+                pending = piece.Start + piece.Length;
+            }
+        }
+
+        if (pending < text.Length)
+        {
+            ids.AddRange(encode(text[pending..]));
+        }
+
+        return [.. ids];
+    }
+
+    private static bool IsLineBreakRun(ReadOnlySpan<char> piece)
+    {
+        var lineBreak = false;
+        foreach (var c in piece)
+        {
+            if (!char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+
+            lineBreak |= c is '\r' or '\n';
+        }
+
+        return lineBreak;
+    }
+
+    /// <summary>The stretches between added tokens, which the Hugging Face tokenizers split off before pre-tokenizing.</summary>
+    private IEnumerable<(int Start, int Length)> PlainStretches(string text)
+    {
+        var start = 0;
+        var i = 0;
+        while (_addedTokens.Length > 0 && i < text.Length)
+        {
+            var next = text.AsSpan(i).IndexOfAny(_addedTokenStarts);
+            if (next < 0)
+            {
+                break;
+            }
+
+            i += next;
+            var token = Array.Find(_addedTokens, t => text.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
+            if (token is null)
+            {
+                i++;
+                continue;
+            }
+
+            yield return (start, i - start);
+            i += token.Length;
+            start = i;
+        }
+
+        yield return (start, text.Length - start);
+    }
+
+    /// <summary>The pre-tokenizer's pieces of one stretch: each split step, in order, cuts every piece at its matches and keeps both.</summary>
+    private List<(int Start, int Length)> Pieces(string text, int start, int length)
+    {
+        List<(int Start, int Length)> pieces = length > 0 ? [(start, length)] : [];
+        foreach (var split in _splits)
+        {
+            var next = new List<(int, int)>(pieces.Count);
+            foreach (var (pieceStart, pieceLength) in pieces)
+            {
+                var at = pieceStart;
+                foreach (var match in split.EnumerateMatches(text.AsSpan(pieceStart, pieceLength)))
+                {
+                    if (match.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var matchStart = pieceStart + match.Index;
+                    if (matchStart > at)
+                    {
+                        next.Add((at, matchStart - at));
+                    }
+
+                    next.Add((matchStart, match.Length));
+                    at = matchStart + match.Length;
+                }
+
+                if (at < pieceStart + pieceLength)
+                {
+                    next.Add((at, pieceStart + pieceLength - at));
+                }
+            }
+
+            pieces = next;
+        }
+
+        return pieces;
+    }
+
+    /// <summary>
+    /// The byte-level BPE ids of one piece: its UTF-8 bytes as symbols, then the adjacent pair of lowest merge rank merged,
+    /// leftmost first, until no pair has a rank. Null when a symbol is not in the vocabulary (GenAI then encodes the piece).
+    /// </summary>
+    private int[]? Bpe(string piece)
+    {
+        var bytes = Encoding.UTF8.GetBytes(piece);
+        var symbols = new StringBuilder(bytes.Length);
+        foreach (var b in bytes)
+        {
+            symbols.Append(ByteLevelSymbols.SymbolOf(b));
+        }
+
+        var whole = symbols.ToString();
+        if (_ignoreMerges && _ids.TryGetValue(whole, out var wholeId))
+        {
+            return [wholeId];
+        }
+
+        // The symbols as a linked list, and every adjacent pair with a rank in a queue ordered by (rank, position).
+        var text = new string[whole.Length];
+        var next = new int[whole.Length];
+        var previous = new int[whole.Length];
+        for (var i = 0; i < whole.Length; i++)
+        {
+            text[i] = whole[i].ToString();
+            next[i] = i + 1 < whole.Length ? i + 1 : -1;
+            previous[i] = i - 1;
+        }
+
+        var queue = new PriorityQueue<(int Left, int Right), (int Rank, int Position)>();
+        void Offer(int left)
+        {
+            if (left >= 0 && next[left] is var right and >= 0 && _ranks.TryGetValue((text[left], text[right]), out var rank))
+            {
+                queue.Enqueue((left, right), (rank, left));
+            }
+        }
+
+        for (var i = 0; i < whole.Length - 1; i++)
+        {
+            Offer(i);
+        }
+
+        while (queue.TryDequeue(out var pair, out var priority))
+        {
+            // Stale entries: a side was merged away, or the pair's symbols changed since it was queued.
+            if (text[pair.Left] is null || text[pair.Right] is null || next[pair.Left] != pair.Right
+                || !_ranks.TryGetValue((text[pair.Left], text[pair.Right]), out var rank) || rank != priority.Rank)
+            {
+                continue;
+            }
+
+            text[pair.Left] += text[pair.Right];
+            text[pair.Right] = null!;
+            next[pair.Left] = next[pair.Right];
+            if (next[pair.Left] >= 0)
+            {
+                previous[next[pair.Left]] = pair.Left;
+            }
+
+            Offer(previous[pair.Left]);
+            Offer(pair.Left);
+        }
+
+        var ids = new List<int>();
+        for (var i = 0; i >= 0; i = next[i])
+        {
+            if (!_ids.TryGetValue(text[i], out var id))
+            {
+                return null;
+            }
+
+            ids.Add(id);
+        }
+
+        return [.. ids];
+    }
+
+    /// <summary>The regex patterns of a pre-tokenizer made of Isolated splits and a plain ByteLevel step; null for any other.</summary>
+    private static string[]? SplitPatterns(JsonElement preTokenizer)
+    {
+        if (preTokenizer.ValueKind != JsonValueKind.Object || Text(preTokenizer, "type") != "Sequence"
+            || !preTokenizer.TryGetProperty("pretokenizers", out var steps) || steps.ValueKind != JsonValueKind.Array
+            || steps.EnumerateArray().ToList() is not [.. var splits, var byteLevel]
+            || Text(byteLevel, "type") != "ByteLevel" || IsTrue(byteLevel, "use_regex") || IsTrue(byteLevel, "add_prefix_space"))
+        {
+            return null;
+        }
+
+        var patterns = new string[splits.Count];
+        for (var i = 0; i < splits.Count; i++)
+        {
+            var split = splits[i];
+            if (Text(split, "type") != "Split" || Text(split, "behavior") != "Isolated" || IsTrue(split, "invert")
+                || !split.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object || Text(pattern, "Regex") is not { } regex)
+            {
+                return null;
+            }
+
+            patterns[i] = regex;
+        }
+
+        return patterns;
+    }
+
+    private static string? Text(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static bool IsTrue(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+
+    private static bool IsNullOrEmpty(JsonElement element, string name) =>
+        !element.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null || (value.ValueKind == JsonValueKind.String && value.GetString()!.Length == 0);
+}
