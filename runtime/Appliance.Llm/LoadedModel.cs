@@ -18,6 +18,7 @@ internal sealed class LoadedModel
     private readonly Lock _gate = new();
     private readonly Model _model;
     private readonly Tokenizer _tokenizer;
+    private readonly LineBreakPieces? _lineBreaks;
     private int _leases;
     private bool _retired;
 
@@ -32,6 +33,9 @@ internal sealed class LoadedModel
         EosTokenIds = [.. tokenizer.GetEosTokenIds()];
         using var close = tokenizer.Encode(ThinkEnd + "\n\n");
         ThinkCloseTokenIds = [.. close[0]];
+
+        // Encode cuts the text into stretches for GenAI, which holds only where GenAI adds no token of its own (a BOS) to each.
+        _lineBreaks = folder.TokenizerFile?.LineBreaks is { } lineBreaks && EncodeWithGenAi("\n").Length == 1 ? lineBreaks : null;
     }
 
     public ModelSpec Spec { get; }
@@ -60,7 +64,7 @@ internal sealed class LoadedModel
     public int[] Encode(string text)
     {
         var normalized = Folder.TokenizerFile?.Normalize(text) ?? text;
-        return Folder.TokenizerFile?.LineBreaks is { } lineBreaks ? lineBreaks.Encode(normalized, EncodeWithGenAi) : EncodeWithGenAi(normalized);
+        return _lineBreaks is null ? EncodeWithGenAi(normalized) : _lineBreaks.Encode(normalized, EncodeWithGenAi);
     }
 
     /// <summary>Generators kept for requests with a prefix-cache key; freed with the model.</summary>
