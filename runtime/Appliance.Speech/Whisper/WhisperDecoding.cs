@@ -9,11 +9,17 @@ namespace Appliance.Speech.Whisper;
 /// implementation (no <c>&lt;|notimestamps|&gt;</c>; a timestamp first, at most <c>max_initial_timestamp_index</c>;
 /// timestamps in pairs and never decreasing; text suppressed when the timestamps' total probability beats every text
 /// token). The caller checks cancellation through <paramref name="beforeStep"/>, called before every decoder step.
+/// A step allocates no array of the vocabulary's size: the logits of every step go into one buffer (the logits are
+/// used up before the next step), and log-probabilities are read from the logits and their log-normalizer. Not
+/// thread-safe: one decoding per window.
 /// </summary>
 internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions, Action beforeStep)
 {
     private readonly WhisperTokenizer _tokenizer = model.Tokenizer;
     private readonly WhisperGenerationConfig _config = model.Generation;
+    private static readonly Comparer<(float Value, int Index)> s_worseFirst = Comparer<(float Value, int Index)>.Create((a, b) => a.Value != b.Value ? a.Value.CompareTo(b.Value) : b.Index.CompareTo(a.Index));
+    private float[]? _logits;
+    private float[]? _sotLogits;
 
     /// <summary>
     /// The language token with the highest logit after <c>&lt;|startoftranscript|&gt;</c>, among
@@ -23,7 +29,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     {
         KeyValueCache? cross = null;
         beforeStep();
-        var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions);
+        var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions, _logits);
+        _logits = logits;
         cache.Dispose();
         cross?.Dispose();
         var languages = _tokenizer.LanguageIds.Where(kv => allowed is null || allowed.Contains(kv.Key, StringComparer.Ordinal)).ToList();
@@ -121,7 +128,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
         var looped = false;
         KeyValueCache? cross = null;
         KeyValueCache? cache = null;
-        var sotLogits = new float[_tokenizer.VocabularySize];
+        var sotLogits = _sotLogits ??= new float[_tokenizer.VocabularySize];
         try
         {
             long[] input = [.. prompt.Select(t => (long)t)];
@@ -129,7 +136,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             {
                 beforeStep();
                 var first = cache is null;
-                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, first ? sotLogits : null, sotIndex);
+                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, _logits, first ? sotLogits : null, sotIndex);
+                _logits = logits;
                 cache?.Dispose();
                 cache = next;
                 if (first)
@@ -139,7 +147,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
 
                 Process(logits, generated, timestamps);
                 var token = temperature <= 0 || random is null ? ArgMax(logits) : Draw(logits, temperature, random);
-                logProbabilities.Add(LogSoftmax(logits)[token]);
+                logProbabilities.Add(logits[token] - LogNormalizer(logits));
                 if (token == _tokenizer.EndOfText)
                 {
                     break;
@@ -168,18 +176,25 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     }
 
     private double NoSpeechProbability(float[] sotLogits) =>
-        _tokenizer.NoSpeech is { } id && id < sotLogits.Length && !float.IsNegativeInfinity(sotLogits[id]) ? Math.Exp(LogSoftmax(sotLogits)[id]) : 0;
+        _tokenizer.NoSpeech is { } id && id < sotLogits.Length && !float.IsNegativeInfinity(sotLogits[id]) ? Math.Exp(sotLogits[id] - LogNormalizer(sotLogits)) : 0;
 
     /// <summary>Draws a token from softmax(logits / temperature); suppressed tokens (−∞) are never drawn.</summary>
     private static int Draw(float[] logits, double temperature, Random random)
     {
         var max = logits.Max();
-        var weights = logits.Select(l => float.IsNegativeInfinity(l) ? 0 : Math.Exp((l - max) / temperature)).ToArray();
-        var pick = random.NextDouble() * weights.Sum();
-        for (var i = 0; i < weights.Length; i++)
+        double Weight(float logit) => float.IsNegativeInfinity(logit) ? 0 : Math.Exp((logit - max) / temperature);
+        var total = 0.0;
+        foreach (var logit in logits)
         {
-            pick -= weights[i];
-            if (pick <= 0 && weights[i] > 0)
+            total += Weight(logit);
+        }
+
+        var pick = random.NextDouble() * total;
+        for (var i = 0; i < logits.Length; i++)
+        {
+            var weight = Weight(logits[i]);
+            pick -= weight;
+            if (pick <= 0 && weight > 0)
             {
                 return i;
             }
@@ -191,7 +206,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     private Attempt Beam(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int beamSize, int limit, int repetitionLimit)
     {
         var live = new List<Hypothesis> { new([], 0, null) };
-        var sotLogits = new float[_tokenizer.VocabularySize];
+        var sotLogits = _sotLogits ??= new float[_tokenizer.VocabularySize];
         var noSpeech = 0.0;
         var finished = new List<(List<int> Tokens, double Score)>();
         var fresh = new List<KeyValueCache>();
@@ -207,7 +222,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                     beforeStep();
                     var first = hypothesis.Cache is null;
                     long[] input = first ? [.. prompt.Select(t => (long)t)] : [hypothesis.Tokens[^1]];
-                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, first ? sotLogits : null, sotIndex);
+                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, _logits, first ? sotLogits : null, sotIndex);
+                    _logits = logits;
                     fresh.Add(next);
                     if (first)
                     {
@@ -215,10 +231,10 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                     }
 
                     Process(logits, hypothesis.Tokens, timestamps);
-                    var logProbabilities = LogSoftmax(logits);
-                    foreach (var token in TopK(logProbabilities, 2 * beamSize))
+                    var normalizer = LogNormalizer(logits);
+                    foreach (var token in TopK(logits, 2 * beamSize))
                     {
-                        candidates.Add((hypothesis, token, hypothesis.Score + logProbabilities[token], next));
+                        candidates.Add((hypothesis, token, hypothesis.Score + (logits[token] - normalizer), next));
                     }
                 }
 
@@ -339,10 +355,10 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             logits.AsSpan(begin, Math.Min(floor, logits.Length) - begin).Fill(float.NegativeInfinity);
         }
 
-        var logProbabilities = LogSoftmax(logits);
-        var timestampMass = LogSumExp(logProbabilities.AsSpan(begin));
+        // Both sides of the reference's comparison of log-probabilities share the log-normalizer, so logits compare alike.
+        var timestampMass = LogSumExp(logits.AsSpan(begin));
         var bestText = float.NegativeInfinity;
-        foreach (var value in logProbabilities.AsSpan(0, begin))
+        foreach (var value in logits.AsSpan(0, begin))
         {
             bestText = Math.Max(bestText, value);
         }
@@ -375,10 +391,38 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
         return best;
     }
 
-    private static IEnumerable<int> TopK(float[] values, int k) =>
-        Enumerable.Range(0, values.Length).Where(i => !float.IsNegativeInfinity(values[i])).OrderByDescending(i => values[i]).Take(k);
+    /// <summary>The indices of the <paramref name="k"/> highest finite values, highest first (the lower index first among equals).</summary>
+    private static List<int> TopK(float[] values, int k)
+    {
+        // A heap of the k best so far with the worst on top (of equal values, the higher index is the worse): one
+        // pass, nothing of the vocabulary's size allocated.
+        var best = new PriorityQueue<int, (float Value, int Index)>(k + 1, s_worseFirst);
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (float.IsNegativeInfinity(values[i]) || (best.Count == k && best.TryPeek(out _, out var worst) && s_worseFirst.Compare((values[i], i), worst) < 0))
+            {
+                continue;
+            }
 
-    private static float[] LogSoftmax(float[] logits)
+            best.Enqueue(i, (values[i], i));
+            if (best.Count > k)
+            {
+                best.Dequeue();
+            }
+        }
+
+        var top = new List<int>(best.Count);
+        while (best.TryDequeue(out var index, out _))
+        {
+            top.Add(index);
+        }
+
+        top.Reverse();
+        return top;
+    }
+
+    /// <summary>log Σ exp(logits): a token's log-probability is its logit minus this.</summary>
+    private static float LogNormalizer(float[] logits)
     {
         var max = logits.Max();
         double sum = 0;
@@ -387,8 +431,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             sum += Math.Exp(value - max);
         }
 
-        var log = max + (float)Math.Log(sum);
-        return [.. logits.Select(v => v - log)];
+        return max + (float)Math.Log(sum);
     }
 
     private static float LogSumExp(ReadOnlySpan<float> values)

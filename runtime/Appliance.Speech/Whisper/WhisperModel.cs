@@ -117,15 +117,15 @@ internal sealed class WhisperModel : IDisposable
         return SpeechResult.Success(new WhisperModel(sessions[0].Session, first, next, merged, generation.Value, tokenizer.Value, info));
     }
 
-    /// <summary>Runs the encoder on one window of features [mel × 3000]; the caller owns the returned value.</summary>
-    public OrtValue Encode(float[] features, RunOptions runOptions)
+    /// <summary>
+    /// Runs the encoder on one window of features [mel × 3000]. Returns the encoder's own output, in ONNX Runtime's
+    /// memory (no managed copy); the caller owns and disposes it. <paramref name="features"/> is read during the call only.
+    /// </summary>
+    public OrtValue Encode(Memory<float> features, RunOptions runOptions)
     {
-        using var input = OrtValue.CreateTensorValueFromMemory(features, [1, Info.MelBins, features.Length / Info.MelBins]);
-        using var outputs = _encoder.Run(runOptions, [_encoder.InputNames[0]], [input], [_encoder.OutputNames[0]]);
-        var hidden = outputs[0];
-        var shape = hidden.GetTensorTypeAndShape().Shape;
-        var copy = OrtValue.CreateTensorValueFromMemory(hidden.GetTensorDataAsSpan<float>().ToArray(), shape);
-        return copy;
+        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features, [1, Info.MelBins, features.Length / Info.MelBins]);
+        var outputs = _encoder.Run(runOptions, [_encoder.InputNames[0]], [input], [_encoder.OutputNames[0]]);
+        return outputs[0]; // the only output asked for: nothing else in the collection to dispose
     }
 
     /// <summary>
@@ -133,9 +133,11 @@ internal sealed class WhisperModel : IDisposable
     /// step, when the cross-attention cache is computed and returned in <paramref name="crossCache"/>). Returns the
     /// logits of the last position and the new self-attention cache (owned by the caller). When
     /// <paramref name="positionLogits"/> is given, the logits of input position <paramref name="position"/> are copied
-    /// into it too (the no-speech probability is read at <c>&lt;|startoftranscript|&gt;</c>).
+    /// into it too (the no-speech probability is read at <c>&lt;|startoftranscript|&gt;</c>). The logits go into
+    /// <paramref name="logits"/> when it has the graph's vocabulary size (a decode passes the array the previous step
+    /// returned, and so allocates none per step); otherwise into a new array.
     /// </summary>
-    public (float[] Logits, KeyValueCache Cache) Step(long[] inputIds, OrtValue encoderHidden, KeyValueCache? past, ref KeyValueCache? crossCache, RunOptions runOptions, float[]? positionLogits = null, int position = 0)
+    public (float[] Logits, KeyValueCache Cache) Step(long[] inputIds, OrtValue encoderHidden, KeyValueCache? past, ref KeyValueCache? crossCache, RunOptions runOptions, float[]? logits = null, float[]? positionLogits = null, int position = 0)
     {
         var session = past is null ? _firstDecoder : _nextDecoder;
         var disposables = new List<OrtValue>();
@@ -172,7 +174,12 @@ internal sealed class WhisperModel : IDisposable
             var shape = logitsValue.GetTensorTypeAndShape().Shape;
             var vocab = (int)shape[2];
             var all = logitsValue.GetTensorDataAsSpan<float>();
-            var logits = all[^vocab..].ToArray();
+            if (logits?.Length != vocab)
+            {
+                logits = new float[vocab];
+            }
+
+            all[^vocab..].CopyTo(logits);
             if (positionLogits is not null)
             {
                 // Sized by the tokenizer: ids the graph lacks get no probability; a graph that returns the last

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Appliance.Inference;
 using System.Runtime.CompilerServices;
 using Appliance.Audio;
@@ -127,7 +128,7 @@ public sealed class WhisperTranscriber : IDisposable
         using var runOptions = new RunOptions();
         try
         {
-            using var hidden = _model.Encode(_features.ComputeWindow(audio), runOptions);
+            using var hidden = EncodeWindow(audio, runOptions);
             var (language, probability) = new WhisperDecoding(_model, runOptions, () => { }).DetectLanguage(hidden);
             return SpeechResult.Success(new DetectedLanguage(language, probability));
         }
@@ -185,7 +186,7 @@ public sealed class WhisperTranscriber : IDisposable
         {
             steps.ThrowIfCancelled();
             var settings = options.Settings;
-            using var hidden = _model.Encode(_features.ComputeWindow(audio.Span[(int)start..(int)end]), runOptions);
+            using var hidden = EncodeWindow(audio.Span[(int)start..(int)end], runOptions);
             var decoding = new WhisperDecoding(_model, runOptions, steps.BeforeStep);
             var language = options.Language ?? settings.Language ?? decoding.DetectLanguage(hidden, settings.Languages).Language;
             List<int> prompt = [];
@@ -230,6 +231,22 @@ public sealed class WhisperTranscriber : IDisposable
         catch (OnnxRuntimeException ex)
         {
             return new WindowOutcome([], new SpeechError(SpeechErrorCode.InferenceFailed, $"Window {window}: {ex.Message}"), false);
+        }
+    }
+
+    /// <summary>The encoder's output for one window of 16 kHz samples; its features live in a pooled buffer for the encoder's run only.</summary>
+    private OrtValue EncodeWindow(ReadOnlySpan<float> samples, RunOptions runOptions)
+    {
+        var length = _features.WindowFeatureLength;
+        var features = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            _features.ComputeWindow(samples, features);
+            return _model.Encode(features.AsMemory(0, length), runOptions);
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(features);
         }
     }
 
