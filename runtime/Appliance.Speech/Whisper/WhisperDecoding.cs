@@ -9,17 +9,15 @@ namespace Appliance.Speech.Whisper;
 /// implementation (no <c>&lt;|notimestamps|&gt;</c>; a timestamp first, at most <c>max_initial_timestamp_index</c>;
 /// timestamps in pairs and never decreasing; text suppressed when the timestamps' total probability beats every text
 /// token). The caller checks cancellation through <paramref name="beforeStep"/>, called before every decoder step.
-/// A step allocates no array of the vocabulary's size: the logits of every step go into one buffer (the logits are
-/// used up before the next step), and log-probabilities are read from the logits and their log-normalizer. Not
-/// thread-safe: one decoding per window.
+/// A step allocates no array of the vocabulary's size: the logits of every step go into the one array of
+/// <paramref name="buffers"/> (the logits are used up before the next step), and log-probabilities are read from the
+/// logits and their log-normalizer. Not thread-safe: one decoding per window, the buffers its own while it runs.
 /// </summary>
-internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions, Action beforeStep)
+internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions, Action beforeStep, WindowBuffers buffers)
 {
     private readonly WhisperTokenizer _tokenizer = model.Tokenizer;
     private readonly WhisperGenerationConfig _config = model.Generation;
     private static readonly Comparer<(float Value, int Index)> s_worseFirst = Comparer<(float Value, int Index)>.Create((a, b) => a.Value != b.Value ? a.Value.CompareTo(b.Value) : b.Index.CompareTo(a.Index));
-    private float[]? _logits;
-    private float[]? _sotLogits;
 
     /// <summary>
     /// The language token with the highest logit after <c>&lt;|startoftranscript|&gt;</c>, among
@@ -29,8 +27,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     {
         KeyValueCache? cross = null;
         beforeStep();
-        var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions, _logits);
-        _logits = logits;
+        var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions, buffers.Logits);
+        buffers.Logits = logits;
         cache.Dispose();
         cross?.Dispose();
         var languages = _tokenizer.LanguageIds.Where(kv => allowed is null || allowed.Contains(kv.Key, StringComparer.Ordinal)).ToList();
@@ -128,7 +126,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
         var looped = false;
         KeyValueCache? cross = null;
         KeyValueCache? cache = null;
-        var sotLogits = _sotLogits ??= new float[_tokenizer.VocabularySize];
+        var sotLogits = buffers.NoSpeechLogits ??= new float[_tokenizer.VocabularySize];
         try
         {
             long[] input = [.. prompt.Select(t => (long)t)];
@@ -136,8 +134,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             {
                 beforeStep();
                 var first = cache is null;
-                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, _logits, first ? sotLogits : null, sotIndex);
-                _logits = logits;
+                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, buffers.Logits, first ? sotLogits : null, sotIndex);
+                buffers.Logits = logits;
                 cache?.Dispose();
                 cache = next;
                 if (first)
@@ -206,7 +204,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     private Attempt Beam(OrtValue encoderHidden, int[] prompt, int sotIndex, bool timestamps, int beamSize, int limit, int repetitionLimit)
     {
         var live = new List<Hypothesis> { new([], 0, null) };
-        var sotLogits = _sotLogits ??= new float[_tokenizer.VocabularySize];
+        var sotLogits = buffers.NoSpeechLogits ??= new float[_tokenizer.VocabularySize];
         var noSpeech = 0.0;
         var finished = new List<(List<int> Tokens, double Score)>();
         var fresh = new List<KeyValueCache>();
@@ -222,8 +220,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                     beforeStep();
                     var first = hypothesis.Cache is null;
                     long[] input = first ? [.. prompt.Select(t => (long)t)] : [hypothesis.Tokens[^1]];
-                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, _logits, first ? sotLogits : null, sotIndex);
-                    _logits = logits;
+                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, buffers.Logits, first ? sotLogits : null, sotIndex);
+                    buffers.Logits = logits;
                     fresh.Add(next);
                     if (first)
                     {
@@ -543,4 +541,20 @@ internal static class RepetitionDetector
 
         return null;
     }
+}
+
+/// <summary>
+/// The arrays one window's work writes into: its features and, in <see cref="WhisperDecoding"/>, arrays of the
+/// vocabulary's size. Kept from one window to the next so that a window allocates none. Owned by one window at a time.
+/// </summary>
+internal sealed class WindowBuffers
+{
+    /// <summary>The window's log-mel features, [mel × 3000].</summary>
+    public float[]? Features { get; set; }
+
+    /// <summary>The logits of the last decoder step (the graph's vocabulary size).</summary>
+    public float[]? Logits { get; set; }
+
+    /// <summary>The logits at <c>&lt;|startoftranscript|&gt;</c>, read for the no-speech probability (the tokenizer's vocabulary size).</summary>
+    public float[]? NoSpeechLogits { get; set; }
 }

@@ -121,9 +121,9 @@ internal sealed class WhisperModel : IDisposable
     /// Runs the encoder on one window of features [mel × 3000]. Returns the encoder's own output, in ONNX Runtime's
     /// memory (no managed copy); the caller owns and disposes it. <paramref name="features"/> is read during the call only.
     /// </summary>
-    public OrtValue Encode(Memory<float> features, RunOptions runOptions)
+    public OrtValue Encode(float[] features, RunOptions runOptions)
     {
-        using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, features, [1, Info.MelBins, features.Length / Info.MelBins]);
+        using var input = OrtValue.CreateTensorValueFromMemory(features, [1, Info.MelBins, features.Length / Info.MelBins]);
         var outputs = _encoder.Run(runOptions, [_encoder.InputNames[0]], [input], [_encoder.OutputNames[0]]);
         return outputs[0]; // the only output asked for: nothing else in the collection to dispose
     }

@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using Appliance.Inference;
 using System.Runtime.CompilerServices;
 using Appliance.Audio;
@@ -22,6 +22,7 @@ public sealed class WhisperTranscriber : IDisposable
     private const int MaxBeamSize = 16;
     private readonly WhisperModel _model;
     private readonly WhisperLogMel _features;
+    private readonly ConcurrentBag<WindowBuffers> _spareBuffers = [];
 
     private WhisperTranscriber(WhisperModel model)
     {
@@ -128,8 +129,10 @@ public sealed class WhisperTranscriber : IDisposable
         using var runOptions = new RunOptions();
         try
         {
-            using var hidden = EncodeWindow(audio, runOptions);
-            var (language, probability) = new WhisperDecoding(_model, runOptions, () => { }).DetectLanguage(hidden);
+            var buffers = TakeBuffers();
+            using var hidden = EncodeWindow(audio, buffers, runOptions);
+            var (language, probability) = new WhisperDecoding(_model, runOptions, () => { }, buffers).DetectLanguage(hidden);
+            _spareBuffers.Add(buffers);
             return SpeechResult.Success(new DetectedLanguage(language, probability));
         }
         catch (OnnxRuntimeException ex)
@@ -186,8 +189,9 @@ public sealed class WhisperTranscriber : IDisposable
         {
             steps.ThrowIfCancelled();
             var settings = options.Settings;
-            using var hidden = EncodeWindow(audio.Span[(int)start..(int)end], runOptions);
-            var decoding = new WhisperDecoding(_model, runOptions, steps.BeforeStep);
+            var buffers = TakeBuffers();
+            using var hidden = EncodeWindow(audio.Span[(int)start..(int)end], buffers, runOptions);
+            var decoding = new WhisperDecoding(_model, runOptions, steps.BeforeStep, buffers);
             var language = options.Language ?? settings.Language ?? decoding.DetectLanguage(hidden, settings.Languages).Language;
             List<int> prompt = [];
             if (settings.ConditionOnPreviousText && previousText.Count > 0 && Tokenizer.StartOfPrevious is { } startOfPrevious)
@@ -201,6 +205,7 @@ public sealed class WhisperTranscriber : IDisposable
                 ? [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe]
                 : [Tokenizer.StartOfTranscript, Tokenizer.LanguageIds[language], Tokenizer.Transcribe, Tokenizer.NoTimestamps]);
             var decoded = decoding.Decode(hidden, [.. prompt], sotIndex, options.Timestamps, options.BeamSize, options.MaxNewTokens, settings, seed: window);
+            _spareBuffers.Add(buffers); // a window that fails leaves its buffers to the GC
             var offset = TimeSpan.FromSeconds(start / (double)SpeechAudio.SampleRate);
             var length = TimeSpan.FromSeconds((end - start) / (double)SpeechAudio.SampleRate);
 
@@ -234,20 +239,15 @@ public sealed class WhisperTranscriber : IDisposable
         }
     }
 
-    /// <summary>The encoder's output for one window of 16 kHz samples; its features live in a pooled buffer for the encoder's run only.</summary>
-    private OrtValue EncodeWindow(ReadOnlySpan<float> samples, RunOptions runOptions)
+    /// <summary>A window's buffers: a spare set when one is free (as many sets are kept as windows ever decoded at once).</summary>
+    private WindowBuffers TakeBuffers() => _spareBuffers.TryTake(out var spare) ? spare : new WindowBuffers();
+
+    /// <summary>The encoder's output for one window of 16 kHz samples, its features computed into <paramref name="buffers"/>.</summary>
+    private OrtValue EncodeWindow(ReadOnlySpan<float> samples, WindowBuffers buffers, RunOptions runOptions)
     {
-        var length = _features.WindowFeatureLength;
-        var features = ArrayPool<float>.Shared.Rent(length);
-        try
-        {
-            _features.ComputeWindow(samples, features);
-            return _model.Encode(features.AsMemory(0, length), runOptions);
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(features);
-        }
+        var features = buffers.Features ??= new float[_features.WindowFeatureLength];
+        _features.ComputeWindow(samples, features);
+        return _model.Encode(features, runOptions);
     }
 
     private List<RecognizedSegment> Segments(IReadOnlyList<int> tokens, string language, int window, TimeSpan offset, TimeSpan length, bool timestamps)
