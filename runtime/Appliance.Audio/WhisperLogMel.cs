@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Numerics.Tensors;
 
 namespace Appliance.Audio;
@@ -9,7 +9,7 @@ namespace Appliance.Audio;
 /// (n_fft 400) every 10 ms (hop 160), power spectrum, Slaney mel filter bank (80 or 128 bins), log10 of the value
 /// clamped to 1e-10, floored at (maximum − 8), then (x + 4) / 4. The result is [mel bins × 3000 frames], row-major.
 /// Longer audio is cut into consecutive 30 s windows, each normalised on its own.
-/// Instances are immutable and thread-safe; each call rents its scratch memory.
+/// Instances are thread-safe; each call takes a spare set of scratch arrays, kept for the next call.
 /// </summary>
 public sealed class WhisperLogMel
 {
@@ -31,6 +31,10 @@ public sealed class WhisperLogMel
     private readonly MelFilterBank _filters;
     private readonly double[] _window;
     private readonly int _maxDegreeOfParallelism;
+
+    // Scratch arrays of a window (padded signal, mel power) kept between calls, as many as calls ever ran at once; the
+    // shared ArrayPool would keep them in the slots of whichever pool threads returned them, and allocate anew elsewhere.
+    private readonly ConcurrentBag<(float[] Padded, float[] Mel)> _scratch = [];
 
     /// <summary>Creates an extractor.</summary>
     /// <param name="melBins">Mel bins: 80 (Whisper tiny to large-v2) or 128 (large-v3).</param>
@@ -93,8 +97,7 @@ public sealed class WhisperLogMel
         }
 
         const int pad = FftLength / 2;
-        var padded = ArrayPool<float>.Shared.Rent(WindowSamples + FftLength);
-        var mel = ArrayPool<float>.Shared.Rent(WindowFeatureLength);
+        var (padded, mel) = _scratch.TryTake(out var spare) ? spare : (new float[WindowSamples + FftLength], new float[WindowFeatureLength]);
         try
         {
             ReflectPad(samples[..Math.Min(samples.Length, WindowSamples)], padded.AsSpan(0, WindowSamples + (2 * pad)));
@@ -110,8 +113,7 @@ public sealed class WhisperLogMel
         }
         finally
         {
-            ArrayPool<float>.Shared.Return(mel);
-            ArrayPool<float>.Shared.Return(padded);
+            _scratch.Add((padded, mel));
         }
     }
 
