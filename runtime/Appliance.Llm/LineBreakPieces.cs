@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -6,17 +7,21 @@ using Appliance.Inference;
 namespace Appliance.Llm;
 
 /// <summary>
-/// Tokenizes the whitespace pieces that hold a line break the way the model's <c>tokenizer.json</c> does, where GenAI's
-/// tokenizer (onnxruntime-extensions) splits them otherwise. The pre-tokenizer pattern of Qwen2 and the models built on
-/// it takes a run such as "\n   \n" whole (its <c>\s*[\r\n]+</c> branch); GenAI cuts it into "\n" and "   \n"
-/// (microsoft/onnxruntime-extensions#984), so text with indented blank lines got other ids than the Hugging Face
-/// tokenizers and llama.cpp give. Each such piece is encoded here with the file's byte-level BPE merges; the text
-/// between the pieces goes to GenAI in runs cut at boundaries the pre-tokenizer makes anyway, so GenAI's ids for them
-/// do not change. Taken only for the tokenizers whose parts it reproduces exactly (<see cref="FromTokenizerJson"/>).
+/// Tokenizes the whitespace pieces in which a line break is followed by other whitespace the way the model's
+/// <c>tokenizer.json</c> does, where GenAI's tokenizer (onnxruntime-extensions) splits them otherwise. The
+/// pre-tokenizer pattern of Qwen2 and the models built on it takes a run such as "\n   \n" whole (its
+/// <c>\s*[\r\n]+</c> branch); GenAI cuts it into "\n" and "   \n" (microsoft/onnxruntime-extensions#984), so text
+/// with indented blank lines got other ids than the Hugging Face tokenizers and llama.cpp give. Each such piece is
+/// encoded here with the file's byte-level BPE merges; the text between the pieces goes to GenAI in stretches cut at
+/// boundaries the pre-tokenizer makes anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so
+/// a letter or digit above U+FFFF is matched as two BMP letters or digits in its place (as two surrogates it would be
+/// punctuation to the pattern, and take the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly
+/// (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
 /// Immutable; thread-safe.
 /// </summary>
 internal sealed class LineBreakPieces
 {
+    private static readonly bool[] s_whitespaceBytes = WhitespaceBytes();
     private readonly Regex[] _splits;
     private readonly string[] _addedTokens;
     private readonly System.Buffers.SearchValues<char> _addedTokenStarts;
@@ -36,9 +41,10 @@ internal sealed class LineBreakPieces
 
     /// <summary>
     /// The encoder for a parsed <c>tokenizer.json</c>, or null when its parts are not all ones this class reproduces
-    /// exactly (GenAI's tokenizer then encodes everything): a BPE model without byte fallback, dropout or subword
-    /// affixes; a pre-tokenizer that is one or more regex <c>Split</c> steps with <c>Isolated</c> behaviour followed by
-    /// <c>ByteLevel</c> without its own regex or prefix space; added tokens that strip no whitespace.
+    /// exactly (GenAI's tokenizer then encodes everything): no normalizer, or NFC (which the caller applies first); a
+    /// BPE model without byte fallback, dropout or subword affixes; a pre-tokenizer that is one or more regex
+    /// <c>Split</c> steps with <c>Isolated</c> behaviour followed by <c>ByteLevel</c> without its own regex or prefix
+    /// space; added tokens that strip no whitespace.
     /// </summary>
     public static LineBreakPieces? FromTokenizerJson(JsonElement root)
     {
@@ -46,7 +52,8 @@ internal sealed class LineBreakPieces
             || IsTrue(model, "byte_fallback") || !IsNullOrEmpty(model, "dropout") || !IsNullOrEmpty(model, "continuing_subword_prefix") || !IsNullOrEmpty(model, "end_of_word_suffix")
             || !model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object
             || !model.TryGetProperty("merges", out var merges) || merges.ValueKind != JsonValueKind.Array
-            || !root.TryGetProperty("pre_tokenizer", out var preTokenizer) || SplitPatterns(preTokenizer) is not { Length: > 0 } patterns)
+            || !root.TryGetProperty("pre_tokenizer", out var preTokenizer) || SplitPatterns(preTokenizer) is not { Length: > 0 } patterns
+            || (root.TryGetProperty("normalizer", out var normalizer) && !IsNoneOrNfc(normalizer)))
         {
             return null;
         }
@@ -68,16 +75,18 @@ internal sealed class LineBreakPieces
             }
         }
 
+        // A piece here is whitespace, so its merges only ever form symbols of whitespace bytes: only those are kept.
         var ids = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (entry.Value.TryGetInt32(out var id))
+            if (IsWhitespaceSymbols(entry.Name) && entry.Value.TryGetInt32(out var id))
             {
                 ids[entry.Name] = id;
             }
         }
 
         var ranks = new Dictionary<(string, string), int>();
+        var mergeCount = 0;
         foreach (var merge in merges.EnumerateArray())
         {
             // Two forms: "left right", or ["left", "right"] (which allows spaces inside a symbol).
@@ -92,7 +101,11 @@ internal sealed class LineBreakPieces
                 return null;
             }
 
-            ranks.TryAdd(known, ranks.Count);
+            var rank = mergeCount++;
+            if (IsWhitespaceSymbols(known.Item1) && IsWhitespaceSymbols(known.Item2))
+            {
+                ranks.TryAdd(known, rank);
+            }
         }
 
         var splits = new Regex[patterns.Length];
@@ -117,7 +130,8 @@ internal sealed class LineBreakPieces
     /// </summary>
     /// <param name="text">The normalized text.</param>
     /// <param name="encode">GenAI's encoder; called once per stretch between such pieces, never with an empty string.
-    /// When a split pattern runs for more than a second on the text, it encodes the whole text instead.</param>
+    /// When a split pattern runs for more than a second on the text, it is called once more, for the whole text, whose
+    /// ids are then returned.</param>
     public int[] Encode(string text, Func<string, int[]> encode)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -145,7 +159,7 @@ internal sealed class LineBreakPieces
         {
             foreach (var piece in Pieces(text, start, length))
             {
-                if (!IsLineBreakRun(text.AsSpan(piece.Start, piece.Length)) || Bpe(text.Substring(piece.Start, piece.Length)) is not { } pieceIds)
+                if (!IsIndentedLineBreakRun(text.AsSpan(piece.Start, piece.Length)) || Bpe(text.Substring(piece.Start, piece.Length)) is not { } pieceIds)
                 {
                     continue;
                 }
@@ -168,9 +182,46 @@ internal sealed class LineBreakPieces
         return [.. ids];
     }
 
-    private static bool IsLineBreakRun(ReadOnlySpan<char> piece)
+    /// <summary>
+    /// <paramref name="text"/> with each letter or digit above U+FFFF in the stretch replaced by two BMP ones ("aa",
+    /// "00"), which the pattern's <c>\p{L}</c> and <c>\p{N}</c> match as they match the character; same length, so the
+    /// pieces' positions hold for the text itself.
+    /// </summary>
+    private static string WithBmpStandIns(string text, int start, int length)
+    {
+        if (!text.AsSpan(start, length).ContainsAnyInRange('\uD800', '\uDFFF'))
+        {
+            return text;
+        }
+
+        var chars = text.ToCharArray();
+        for (var i = start; i < start + length - 1; i++)
+        {
+            if (char.IsSurrogatePair(chars[i], chars[i + 1]))
+            {
+                var standIn = Rune.GetUnicodeCategory(new Rune(chars[i], chars[i + 1])) switch
+                {
+                    UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter or UnicodeCategory.OtherLetter => 'a',
+                    UnicodeCategory.DecimalDigitNumber or UnicodeCategory.LetterNumber or UnicodeCategory.OtherNumber => '0',
+                    _ => '\0',
+                };
+                if (standIn != '\0')
+                {
+                    chars[i] = chars[i + 1] = standIn;
+                }
+
+                i++;
+            }
+        }
+
+        return new string(chars);
+    }
+
+    /// <summary>Whitespace only, with a line break followed by other whitespace: the pieces GenAI splits otherwise ("\n \n").</summary>
+    private static bool IsIndentedLineBreakRun(ReadOnlySpan<char> piece)
     {
         var lineBreak = false;
+        var indented = false;
         foreach (var c in piece)
         {
             if (!char.IsWhiteSpace(c))
@@ -178,11 +229,54 @@ internal sealed class LineBreakPieces
                 return false;
             }
 
-            lineBreak |= c is '\r' or '\n';
+            var isLineBreak = c is '\r' or '\n';
+            indented |= lineBreak && !isLineBreak;
+            lineBreak |= isLineBreak;
         }
 
-        return lineBreak;
+        return indented;
     }
+
+    /// <summary>Whether every symbol of a vocabulary entry stands for a byte of some whitespace character's UTF-8 form.</summary>
+    private static bool IsWhitespaceSymbols(string symbols)
+    {
+        foreach (var symbol in symbols)
+        {
+            if (!ByteLevelSymbols.TryGetByte(symbol, out var value) || !s_whitespaceBytes[value])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool[] WhitespaceBytes()
+    {
+        var bytes = new bool[256];
+        Span<byte> utf8 = stackalloc byte[3];
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (char.IsWhiteSpace((char)c) && !char.IsSurrogate((char)c))
+            {
+                var length = Encoding.UTF8.GetBytes([(char)c], utf8);
+                foreach (var b in utf8[..length])
+                {
+                    bytes[b] = true;
+                }
+            }
+        }
+
+        return bytes;
+    }
+
+    private static bool IsNoneOrNfc(JsonElement normalizer) =>
+        normalizer.ValueKind == JsonValueKind.Null || Text(normalizer, "type") switch
+        {
+            "NFC" => true,
+            "Sequence" => normalizer.TryGetProperty("normalizers", out var parts) && parts.ValueKind == JsonValueKind.Array && parts.EnumerateArray().All(IsNoneOrNfc),
+            _ => false,
+        };
 
     /// <summary>The stretches between added tokens, which the Hugging Face tokenizers split off before pre-tokenizing.</summary>
     private IEnumerable<(int Start, int Length)> PlainStretches(string text)
@@ -216,6 +310,7 @@ internal sealed class LineBreakPieces
     /// <summary>The pre-tokenizer's pieces of one stretch: each split step, in order, cuts every piece at its matches and keeps both.</summary>
     private List<(int Start, int Length)> Pieces(string text, int start, int length)
     {
+        text = WithBmpStandIns(text, start, length);
         List<(int Start, int Length)> pieces = length > 0 ? [(start, length)] : [];
         foreach (var split in _splits)
         {

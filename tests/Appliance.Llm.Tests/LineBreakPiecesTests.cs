@@ -16,15 +16,28 @@ public sealed class LineBreakPiecesTests
     private static readonly string[] s_vocabulary = ["Ġ", "Ċ", "ĉ", "a", "b", "ĠĠ", "ĠĊ", "ĊĠ", "ĠĠĊ", "<|end|>"];
 
     [Fact]
-    public void TheTextBetweenLineBreakPiecesGoesToGenAiAndThePiecesAreEncodedHere()
+    public void TheTextBetweenIndentedLineBreakPiecesGoesToGenAiAndThePiecesAreEncodedHere()
     {
         var pieces = Load(Tokenizer());
         var sent = new List<string>();
-        var ids = pieces.Encode("ab\n  \nab  \n\tb", Recording(sent));
+        var ids = pieces.Encode("ab\n  \nab  \n\tb\n\n\t\nc", Recording(sent));
 
-        // The pre-tokenizer's pieces: "ab", "\n  \n", "ab", "  \n", "\tb".
-        Assert.Equal(["ab", "ab", "\tb"], sent);
-        Assert.Equal([-2, Id("Ċ"), Id("ĠĠĊ"), -2, Id("ĠĠĊ"), -2], ids);
+        // The pre-tokenizer's pieces: "ab", "\n  \n", "ab", "  \n", "\tb", "\n\n\t\n", "c". GenAI splits "  \n" as
+        // the pattern does (no line break before the blanks), so it stays in GenAI's stretch.
+        Assert.Equal(["ab", "ab  \n\tb", "c"], sent);
+        Assert.Equal([-2, Id("Ċ"), Id("ĠĠĊ"), -7, Id("Ċ"), Id("Ċ"), Id("ĉ"), Id("Ċ"), -1], ids);
+    }
+
+    [Fact]
+    public void ALetterAboveTheBasicPlaneEndsAWordAsOtherLettersDo()
+    {
+        // To .NET's regex "𠀀" is two surrogates, which " ?[^\s\p{L}\p{N}]+[\r\n]*" would take with the line break
+        // after them, leaving " \n \n" as the piece; to the pattern it is a letter, and "\n \n \n" the piece. An emoji
+        // is not a letter to either: " 😀\n" is one piece, and " \n" after it one that GenAI splits right.
+        var sent = new List<string>();
+        var ids = Load(Tokenizer()).Encode("𠀀\n \n \nx 😀\n \n", Recording(sent));
+        Assert.Equal(["𠀀", "x 😀\n \n"], sent);
+        Assert.Equal([-2, Id("Ċ"), Id("ĠĊ"), Id("ĠĊ"), -7], ids);
     }
 
     [Fact]
@@ -40,20 +53,20 @@ public sealed class LineBreakPiecesTests
     [Fact]
     public void ThePairOfLowestRankMergesFirstAndTiesMergeLeftmostFirst()
     {
-        // "   \n" with "Ġ Ġ" alone: the leftmost pair merges, "ĠĠ" "Ġ" "Ċ", not "Ġ" "ĠĠ" "Ċ".
+        // "\n   \n" with "Ġ Ġ" alone: the leftmost pair merges, "Ċ" "ĠĠ" "Ġ" "Ċ", not "Ċ" "Ġ" "ĠĠ" "Ċ".
         var pieces = Load(Tokenizer(merges: [new JsonArray("Ġ", "Ġ")]));
-        Assert.Equal([Id("ĠĠ"), Id("Ġ"), Id("Ċ")], pieces.Encode("a   \n", Recording([]))[1..]);
+        Assert.Equal([Id("Ċ"), Id("ĠĠ"), Id("Ġ"), Id("Ċ")], pieces.Encode("a\n   \n", Recording([]))[1..]);
 
-        // "  \n" with "Ġ Ċ" ranked first: "Ġ" "ĠĊ", not "ĠĠ" "Ċ".
+        // "\n  \n" with "Ġ Ċ" ranked first: "Ċ" "Ġ" "ĠĊ", not "Ċ" "ĠĠ" "Ċ".
         pieces = Load(Tokenizer(merges: [new JsonArray("Ġ", "Ċ"), new JsonArray("Ġ", "Ġ")]));
-        Assert.Equal([Id("Ġ"), Id("ĠĊ")], pieces.Encode("a  \n", Recording([]))[1..]);
+        Assert.Equal([Id("Ċ"), Id("Ġ"), Id("ĠĊ")], pieces.Encode("a\n  \n", Recording([]))[1..]);
     }
 
     [Fact]
     public void MergesWrittenAsOneStringReadLikeMergesWrittenAsPairs()
     {
         var pieces = Load(Tokenizer(merges: [JsonValue.Create("Ġ Ġ"), JsonValue.Create("ĠĠ Ċ")]));
-        Assert.Equal([-1, Id("ĠĠĊ")], pieces.Encode("a  \n", Recording([])));
+        Assert.Equal([-1, Id("Ċ"), Id("ĠĠĊ")], pieces.Encode("a\n  \n", Recording([])));
     }
 
     [Fact]
@@ -107,6 +120,13 @@ public sealed class LineBreakPiecesTests
         json = Tokenizer();
         json["pre_tokenizer"]!["pretokenizers"]![0]!["behavior"] = "MergedWithPrevious";
         Assert.Null(LineBreakPieces.FromTokenizerJson(Parse(json)));
+
+        // A normalizer the caller does not apply (it applies NFC only) would change the pieces first.
+        json = Tokenizer();
+        json["normalizer"] = new JsonObject { ["type"] = "NFKC" };
+        Assert.Null(LineBreakPieces.FromTokenizerJson(Parse(json)));
+        json["normalizer"] = null;
+        Assert.NotNull(LineBreakPieces.FromTokenizerJson(Parse(json)));
     }
 
     private static int Id(string symbols) => Array.IndexOf(s_vocabulary, symbols) is var id and >= 0 ? id : throw new ArgumentException(symbols);

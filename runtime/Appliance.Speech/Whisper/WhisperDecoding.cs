@@ -353,7 +353,8 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             logits.AsSpan(begin, Math.Min(floor, logits.Length) - begin).Fill(float.NegativeInfinity);
         }
 
-        // Both sides of the reference's comparison of log-probabilities share the log-normalizer, so logits compare alike.
+        // Both sides of the reference's comparison of log-probabilities share the log-normalizer, so the logits compare
+        // alike (up to the rounding of the subtraction).
         var timestampMass = LogSumExp(logits.AsSpan(begin));
         var bestText = float.NegativeInfinity;
         foreach (var value in logits.AsSpan(0, begin))

@@ -47,6 +47,7 @@ internal static class ChatCorpus
         ("indented-blank-lines", [System("Rules:\n \n- one\n  \n- two  \n\n"), User("ok \n\t\n ?\n    \n    x = 1\n\n\n  \n")]),
         ("words-then-blank-lines", [User("hello\n   \nworld\n \n \nagain\n\t\n\tend")]),
         ("list-with-blank-lines", [System("Be brief\n  \n"), User("list\n  \n  milk\n    \n  eggs   \n \n")]),
+        ("astral-letters-before-blank-lines", [User("𠀀\n \nx 𝐀𝐁\n  \n𠀀\n \n \nx 😀\n \n 𝟘\n\t\n")]),
         ("windows-line-ends", [User("first\r\n\r\n  second\r\n \r\n\tthird \r\n")]),
         ("blank-lines-around-tags", [User("\n \n<think>\n\t\n</think>\n \n"), Assistant("<think>\n  \n</think>\n\nok\n \n"), User(" \n\u00a0\n\u3000\n")]),
         ("code-block", [User("Fix this:\n```python\ndef f(x):\n\treturn x  # TODO\n```\n")]),
