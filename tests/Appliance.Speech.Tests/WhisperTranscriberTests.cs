@@ -91,6 +91,22 @@ public sealed class WhisperTranscriberTests(ForgedWhisperModel model, ITestOutpu
     }
 
     [Fact]
+    public async Task TimestampsPastTheAudioOfTheLastShortWindowAreHeldAtItsEnd()
+    {
+        // 70 s: the last window holds 10 s of audio, and the forged model's sampled timestamps run up to 30 s. Before,
+        // the segment opened by such a timestamp started at 84.4 s and ended at 70 s.
+        using var transcriber = Open();
+        var result = await transcriber.TranscribeAsync(Tone(70), new TranscriptionOptions { Settings = new TranscriptionSettings(), Language = "en", BeamSize = 2, Timestamps = true, MaxNewTokens = 20 });
+        Assert.Null(result.Error);
+        Assert.Contains(result.Segments, s => s.Window == 2);
+        Assert.All(result.Segments, s =>
+        {
+            Assert.True(s.Start <= s.End, $"{s.Start}-{s.End} in window {s.Window}");
+            Assert.True(s.End <= TimeSpan.FromSeconds(70), $"{s.Start}-{s.End} in window {s.Window}");
+        });
+    }
+
+    [Fact]
     public async Task LongAudioIsDecodedInWindowsAndSegmentsStreamAsTheyAreReady()
     {
         using var transcriber = Open();

@@ -257,6 +257,8 @@ public sealed class WhisperTranscriber : IDisposable
             return [new RecognizedSegment(offset, offset + length, Tokenizer.Decode(tokens), tokens, language, window)];
         }
 
+        // A timestamp can point past the audio of a window shorter than 30 s (the last one); it is held at its end.
+        TimeSpan At(double seconds) => offset + TimeSpan.FromSeconds(Math.Min(seconds, length.TotalSeconds));
         var segments = new List<RecognizedSegment>();
         var current = new List<int>();
         double? opened = null;
@@ -275,7 +277,7 @@ public sealed class WhisperTranscriber : IDisposable
                 continue;
             }
 
-            segments.Add(new RecognizedSegment(offset + TimeSpan.FromSeconds(from), offset + TimeSpan.FromSeconds(seconds), Tokenizer.Decode(current), [.. current], language, window));
+            segments.Add(new RecognizedSegment(At(from), At(seconds), Tokenizer.Decode(current), [.. current], language, window));
             current.Clear();
             opened = null;
         }
@@ -283,7 +285,7 @@ public sealed class WhisperTranscriber : IDisposable
         if (current.Any(t => !Tokenizer.IsTimestamp(t)))
         {
             // Text after the last timestamp runs to the end of the window.
-            segments.Add(new RecognizedSegment(offset + TimeSpan.FromSeconds(opened ?? 0), offset + length, Tokenizer.Decode(current), [.. current], language, window));
+            segments.Add(new RecognizedSegment(At(opened ?? 0), offset + length, Tokenizer.Decode(current), [.. current], language, window));
         }
 
         return segments;
