@@ -23,17 +23,15 @@ internal sealed class LineBreakPieces
 {
     private static readonly bool[] s_whitespaceBytes = WhitespaceBytes();
     private readonly Regex[] _splits;
-    private readonly string[] _addedTokens;
-    private readonly System.Buffers.SearchValues<char> _addedTokenStarts;
+    private readonly AddedTokenSplitter _addedTokens;
     private readonly Dictionary<string, int> _ids;
     private readonly Dictionary<(string Left, string Right), int> _ranks;
     private readonly bool _ignoreMerges;
 
-    private LineBreakPieces(Regex[] splits, string[] addedTokens, Dictionary<string, int> ids, Dictionary<(string, string), int> ranks, bool ignoreMerges)
+    private LineBreakPieces(Regex[] splits, AddedTokenSplitter addedTokens, Dictionary<string, int> ids, Dictionary<(string, string), int> ranks, bool ignoreMerges)
     {
         _splits = splits;
         _addedTokens = addedTokens;
-        _addedTokenStarts = System.Buffers.SearchValues.Create([.. addedTokens.Select(t => t[0]).Distinct()]);
         _ids = ids;
         _ranks = ranks;
         _ignoreMerges = ignoreMerges;
@@ -68,7 +66,7 @@ internal sealed class LineBreakPieces
                     return null;
                 }
 
-                if (Text(token, "content") is { Length: > 0 } content)
+                if (Text(token, "content") is { } content)
                 {
                     addedTokens.Add(content);
                 }
@@ -121,7 +119,7 @@ internal sealed class LineBreakPieces
             return null; // a pattern in a syntax .NET does not read: GenAI encodes everything
         }
 
-        return new LineBreakPieces(splits, [.. addedTokens.Distinct(StringComparer.Ordinal).OrderByDescending(t => t.Length)], ids, ranks, IsTrue(model, "ignore_merges"));
+        return new LineBreakPieces(splits, new AddedTokenSplitter(addedTokens), ids, ranks, IsTrue(model, "ignore_merges"));
     }
 
     /// <summary>
@@ -155,7 +153,7 @@ internal sealed class LineBreakPieces
     {
         var ids = new List<int>();
         var pending = 0; // start of the stretch not yet encoded
-        foreach (var (start, length) in PlainStretches(text))
+        foreach (var (start, length, _) in _addedTokens.Split(text))
         {
             foreach (var piece in Pieces(text, start, length))
             {
@@ -277,35 +275,6 @@ internal sealed class LineBreakPieces
             "Sequence" => normalizer.TryGetProperty("normalizers", out var parts) && parts.ValueKind == JsonValueKind.Array && parts.EnumerateArray().All(IsNoneOrNfc),
             _ => false,
         };
-
-    /// <summary>The stretches between added tokens, which the Hugging Face tokenizers split off before pre-tokenizing.</summary>
-    private IEnumerable<(int Start, int Length)> PlainStretches(string text)
-    {
-        var start = 0;
-        var i = 0;
-        while (_addedTokens.Length > 0 && i < text.Length)
-        {
-            var next = text.AsSpan(i).IndexOfAny(_addedTokenStarts);
-            if (next < 0)
-            {
-                break;
-            }
-
-            i += next;
-            var token = Array.Find(_addedTokens, t => text.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
-            if (token is null)
-            {
-                i++;
-                continue;
-            }
-
-            yield return (start, i - start);
-            i += token.Length;
-            start = i;
-        }
-
-        yield return (start, text.Length - start);
-    }
 
     /// <summary>The pre-tokenizer's pieces of one stretch: each split step, in order, cuts every piece at its matches and keeps both.</summary>
     private List<(int Start, int Length)> Pieces(string text, int start, int length)

@@ -15,7 +15,7 @@ namespace Appliance.Llm;
 /// <param name="LineBreaks">The encoder of the whitespace pieces with a line break; null when the file's tokenizer is not one it reproduces.</param>
 internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool NormalizesToNfc, IReadOnlyList<string> Unnormalized, LineBreakPieces? LineBreaks)
 {
-    private readonly System.Buffers.SearchValues<char> _tokenStarts = System.Buffers.SearchValues.Create([.. Unnormalized.Select(t => t[0]).Distinct()]);
+    private readonly AddedTokenSplitter _unnormalized = new(Unnormalized);
 
     /// <summary>
     /// <paramref name="text"/> normalized as the tokenizer normalizes it before its model: when it declares NFC, the text
@@ -31,31 +31,11 @@ internal sealed record TokenizerFile(ByteLevelVocabulary? Vocabulary, bool Norma
         }
 
         var normalized = new System.Text.StringBuilder(text.Length);
-        var pieceStart = 0;
-        var i = 0;
-        while (i < text.Length)
+        foreach (var (start, length, token) in _unnormalized.Split(text))
         {
-            // Only where an unnormalized token can start is it looked for.
-            var next = text.AsSpan(i).IndexOfAny(_tokenStarts);
-            if (next < 0)
-            {
-                break;
-            }
-
-            i += next;
-            var token = Unnormalized.FirstOrDefault(t => text.AsSpan(i).StartsWith(t, StringComparison.Ordinal));
-            if (token is null)
-            {
-                i++;
-                continue;
-            }
-
-            normalized.Append(UnicodeNfc.Normalize(text[pieceStart..i])).Append(token);
-            i += token.Length;
-            pieceStart = i;
+            normalized.Append(UnicodeNfc.Normalize(text.Substring(start, length))).Append(token);
         }
 
-        normalized.Append(UnicodeNfc.Normalize(text[pieceStart..]));
         return normalized.ToString();
     }
 
