@@ -27,8 +27,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
     {
         KeyValueCache? cross = null;
         beforeStep();
-        var (logits, cache) = model.Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross, runOptions, buffers.Logits);
-        buffers.Logits = logits;
+        var (logits, cache) = Step([_tokenizer.StartOfTranscript], encoderHidden, null, ref cross);
         cache.Dispose();
         cross?.Dispose();
         var languages = _tokenizer.LanguageIds.Where(kv => allowed is null || allowed.Contains(kv.Key, StringComparer.Ordinal)).ToList();
@@ -134,8 +133,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             {
                 beforeStep();
                 var first = cache is null;
-                var (logits, next) = model.Step(input, encoderHidden, cache, ref cross, runOptions, buffers.Logits, first ? sotLogits : null, sotIndex);
-                buffers.Logits = logits;
+                var (logits, next) = Step(input, encoderHidden, cache, ref cross, first ? sotLogits : null, sotIndex);
                 cache?.Dispose();
                 cache = next;
                 if (first)
@@ -171,6 +169,14 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
             cache?.Dispose();
             cross?.Dispose();
         }
+    }
+
+    /// <summary>One decoder step, its logits in this decoding's buffer.</summary>
+    private (float[] Logits, KeyValueCache Cache) Step(long[] input, OrtValue encoderHidden, KeyValueCache? past, ref KeyValueCache? cross, float[]? positionLogits = null, int position = 0)
+    {
+        var step = model.Step(input, encoderHidden, past, ref cross, runOptions, buffers.Logits, positionLogits, position);
+        buffers.Logits = step.Logits;
+        return step;
     }
 
     private double NoSpeechProbability(float[] sotLogits) =>
@@ -220,8 +226,7 @@ internal sealed class WhisperDecoding(WhisperModel model, RunOptions runOptions,
                     beforeStep();
                     var first = hypothesis.Cache is null;
                     long[] input = first ? [.. prompt.Select(t => (long)t)] : [hypothesis.Tokens[^1]];
-                    var (logits, next) = model.Step(input, encoderHidden, hypothesis.Cache, ref cross, runOptions, buffers.Logits, first ? sotLogits : null, sotIndex);
-                    buffers.Logits = logits;
+                    var (logits, next) = Step(input, encoderHidden, hypothesis.Cache, ref cross, first ? sotLogits : null, sotIndex);
                     fresh.Add(next);
                     if (first)
                     {
