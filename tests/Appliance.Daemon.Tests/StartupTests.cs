@@ -46,6 +46,18 @@ public sealed class StartupTests
     }
 
     [Fact]
+    public async Task A_broker_port_that_is_taken_stops_start_up_naming_the_port_and_its_setting()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        await using var daemon = DaemonProcess.Start($"--Mqtt:Broker:Port={port}", "--Device:Id=port-taken");
+
+        Assert.Equal(1, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"appliance-daemon: could not start: the embedded broker cannot listen on 127.0.0.1:{port} (Mqtt:Broker:Port): ", daemon.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_profile_name_is_refused()
     {
         await using var daemon = DaemonProcess.Start("--profile", "toaster-9000", "--Mqtt:Broker:Port=0");

@@ -112,6 +112,12 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
                 MqttLog.ListenerSkipped(logger, address.ToString(), e.Message);
                 continue;
             }
+            catch (SocketException e)
+            {
+                socket?.Dispose();
+                var setting = tls is null ? "Mqtt:Broker:Port" : "Mqtt:Broker:Tls:Port";
+                throw new IOException($"the embedded broker cannot listen on {new IPEndPoint(address, endpoint.Port)} ({setting}): {e.Message}", e);
+            }
             catch
             {
                 socket?.Dispose();
