@@ -58,10 +58,18 @@ public static class MeetingSummarySchema
     /// <paramref name="maxChars"/> characters (a constrained answer then fits a known number of tokens). An answer valid
     /// against it, completed with <see cref="TryCompleteModelAnswer"/>, is valid against the published schema.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="maxChars"/> is first rounded down to a step of <see cref="CharacterBudgetStep"/>, so that the
+    /// meetings of a device, whose budgets differ by a few characters, share a few schemas. GenAI compiles every distinct
+    /// schema into a grammar and keeps up to 64 of them per model, each with the states its lexer has built (about half
+    /// a megabyte for these schemas); a schema of its own for every meeting made the summary model's memory climb
+    /// meeting after meeting until that cache was full, and paid the compilation every time.
+    /// </remarks>
     public static string ModelAnswerSchemaText(int maxItems, int maxChars)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxItems, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 1);
+        maxChars = CharacterBudgetStep(maxChars);
         // Title a tenth, summary a quarter, and the rest for six strings per list position (three lists, three action fields).
         var itemChars = Math.Clamp(maxChars / (10 * maxItems), 8, 200);
         var limits = new Dictionary<string, int>(StringComparer.Ordinal)
@@ -110,6 +118,24 @@ public static class MeetingSummarySchema
             ["required"] = new JsonArray([.. limits.Keys.Select(k => (JsonNode)k)]),
             ["properties"] = answer,
         }.ToJsonString();
+    }
+
+    /// <summary>
+    /// The largest step at or below <paramref name="maxChars"/> on the ladder ⌊2^(k/4)⌋: … 64, 76, 90, 107, 128, 152 …
+    /// characters, each about 19 % above the one before, so a budget loses at most 16 % to the rounding. Throws
+    /// <see cref="ArgumentOutOfRangeException"/> below 1.
+    /// </summary>
+    public static int CharacterBudgetStep(int maxChars)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 1);
+        static int Step(int k) => (int)Math.Pow(2, k / 4.0);
+        var k = (int)Math.Floor(Math.Log2(maxChars) * 4) + 1;
+        while (Step(k) > maxChars)
+        {
+            k--;
+        }
+
+        return Step(k);
     }
 
     /// <summary>

@@ -166,6 +166,19 @@ public sealed class IngestTests : IDisposable
         Assert.Equal(12.5, reopened.Get("m1")!.TranscribedSeconds);
     }
 
+    [Fact]
+    public void Character_budgets_a_few_characters_apart_share_one_schema_and_the_steps_stay_within_the_budget()
+    {
+        var budgets = Enumerable.Range(64, 8000).Where(c => c % 3 == 0).ToList();
+        Assert.All(budgets, c => Assert.InRange(MeetingSummarySchema.CharacterBudgetStep(c), c * 0.84, c));
+
+        // GenAI compiles and keeps a grammar for every distinct schema: the meetings' budgets must map to a few.
+        var schemas = budgets.Select(c => MeetingSummarySchema.ModelAnswerSchemaText(3, c)).Distinct().Count();
+        Assert.InRange(schemas, 2, 28);
+        Assert.Equal(MeetingSummarySchema.ModelAnswerSchemaText(3, 1000), MeetingSummarySchema.ModelAnswerSchemaText(3, 1010));
+        Assert.Equal([64, 64, 76, 76, 90, 107, 128, 152], ((int[])[64, 75, 76, 89, 90, 127, 151, 180]).Select(MeetingSummarySchema.CharacterBudgetStep));
+    }
+
     [Theory]
     [InlineData(5, 6000)]
     [InlineData(1, 120)]
