@@ -55,6 +55,7 @@ public sealed class StartupTests
 
         Assert.Equal(1, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Contains($"appliance-daemon: could not start: the embedded broker cannot listen on 127.0.0.1:{port} (Mqtt:Broker:Port): ", daemon.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("BackgroundService failed", daemon.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -29,20 +29,28 @@ internal sealed partial class NativeHeapTrimmer(IOptions<MemoryOptions> options,
         }
 
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(seconds), time);
-        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+        try
         {
-            var before = logger.IsEnabled(LogLevel.Debug) ? ResidentMemory.Bytes() : 0;
-            if (NativeHeap.Trim() && before > 0)
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                var after = ResidentMemory.Bytes();
-                LogTrimmed(logger, before / (1024.0 * 1024.0), after / (1024.0 * 1024.0));
-            }
+                var before = logger.IsEnabled(LogLevel.Debug) ? ResidentMemory.Bytes() : 0;
+                if (NativeHeap.Trim() && before > 0)
+                {
+                    var after = ResidentMemory.Bytes();
+                    LogTrimmed(logger, before / (1024.0 * 1024.0), after / (1024.0 * 1024.0));
+                }
 
-            if (!NativeHeap.CanTrim)
-            {
-                LogNoMallocTrim(logger);
-                return;
+                if (!NativeHeap.CanTrim)
+                {
+                    LogNoMallocTrim(logger);
+                    return;
+                }
             }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Stopped; also when the host's start failed after this service started and the host is disposed
+            // without a stop, where the host would log the cancellation as this service's failure.
         }
     }
 
