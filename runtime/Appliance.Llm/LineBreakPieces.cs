@@ -12,8 +12,9 @@ namespace Appliance.Llm;
 /// pre-tokenizer pattern of Qwen2 and the models built on it takes a run such as "\n   \n" whole (its
 /// <c>\s*[\r\n]+</c> branch); GenAI cuts it into "\n" and "   \n" (microsoft/onnxruntime-extensions#984), so text
 /// with indented blank lines got other ids than the Hugging Face tokenizers and llama.cpp give. Each such piece is
-/// encoded here with the file's byte-level BPE merges; the text between the pieces goes to GenAI in stretches cut at
-/// boundaries the pre-tokenizer makes anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so
+/// encoded here with the file's byte-level BPE merges, and so is a whitespace piece with U+0085 (NEXT LINE), which
+/// GenAI's splitter does not take for whitespace; any other piece with it goes to GenAI alone, where nothing next to it
+/// can join it; the text between the pieces goes to GenAI in stretches cut at boundaries the pre-tokenizer makes anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so
 /// a letter or digit above U+FFFF is matched as two BMP letters or digits in its place (as two surrogates it would be
 /// punctuation to the pattern, and take the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly
 /// (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
@@ -21,6 +22,13 @@ namespace Appliance.Llm;
 /// </summary>
 internal sealed class LineBreakPieces
 {
+    /// <summary>
+    /// U+0085 NEXT LINE: whitespace to the pattern's <c>\s</c>, punctuation to GenAI's splitter, which so joins it with a
+    /// space before it or an apostrophe after it (" \u0085y", "\u0085's") and splits the whitespace around it otherwise.
+    /// A whitespace piece holding it is encoded here, any other goes to GenAI on its own.
+    /// </summary>
+    private const char NextLine = '\u0085';
+
     private static readonly bool[] s_whitespaceBytes = WhitespaceBytes();
     private readonly Regex[] _splits;
     private readonly AddedTokenSplitter _addedTokens;
@@ -123,18 +131,19 @@ internal sealed class LineBreakPieces
     }
 
     /// <summary>
-    /// The token ids of <paramref name="text"/> (already normalized): the whitespace pieces with a line break from
+    /// The token ids of <paramref name="text"/> (already normalized): the whitespace pieces GenAI splits otherwise from
     /// this class's BPE, every other stretch from <paramref name="encode"/>, in text order.
     /// </summary>
     /// <param name="text">The normalized text.</param>
-    /// <param name="encode">GenAI's encoder; called once per stretch between such pieces, never with an empty string.
+    /// <param name="encode">GenAI's encoder; called once per stretch between such pieces and once per piece with a
+    /// U+0085, never with an empty string.
     /// When a split pattern runs for more than a second on the text, it is called once more, for the whole text, whose
     /// ids are then returned.</param>
     public int[] Encode(string text, Func<string, int[]> encode)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(encode);
-        if (text.AsSpan().IndexOfAny('\r', '\n') < 0)
+        if (text.AsSpan().IndexOfAny('\r', '\n', NextLine) < 0)
         {
             return encode(text);
         }
@@ -157,7 +166,9 @@ internal sealed class LineBreakPieces
         {
             foreach (var piece in Pieces(text, start, length))
             {
-                if (!IsIndentedLineBreakRun(text.AsSpan(piece.Start, piece.Length)) || Bpe(text.Substring(piece.Start, piece.Length)) is not { } pieceIds)
+                var span = text.AsSpan(piece.Start, piece.Length);
+                var pieceIds = IsWhitespaceSplitOtherwise(span) ? Bpe(span.ToString()) : null;
+                if (pieceIds is null && !span.Contains(NextLine))
                 {
                     continue;
                 }
@@ -167,7 +178,7 @@ internal sealed class LineBreakPieces
                     ids.AddRange(encode(text[pending..piece.Start]));
                 }
 
-                ids.AddRange(pieceIds);
+                ids.AddRange(pieceIds ?? encode(span.ToString()));
                 pending = piece.Start + piece.Length;
             }
         }
@@ -215,11 +226,14 @@ internal sealed class LineBreakPieces
         return new string(chars);
     }
 
-    /// <summary>Whitespace only, with a line break followed by other whitespace: the pieces GenAI splits otherwise ("\n \n").</summary>
-    private static bool IsIndentedLineBreakRun(ReadOnlySpan<char> piece)
+    /// <summary>
+    /// Whitespace only, with a line break followed by other whitespace ("\n \n") or with a U+0085: the whitespace
+    /// pieces GenAI splits otherwise.
+    /// </summary>
+    private static bool IsWhitespaceSplitOtherwise(ReadOnlySpan<char> piece)
     {
         var lineBreak = false;
-        var indented = false;
+        var splitOtherwise = false;
         foreach (var c in piece)
         {
             if (!char.IsWhiteSpace(c))
@@ -228,11 +242,11 @@ internal sealed class LineBreakPieces
             }
 
             var isLineBreak = c is '\r' or '\n';
-            indented |= lineBreak && !isLineBreak;
+            splitOtherwise |= (lineBreak && !isLineBreak) || c == NextLine;
             lineBreak |= isLineBreak;
         }
 
-        return indented;
+        return splitOtherwise;
     }
 
     /// <summary>Whether every symbol of a vocabulary entry stands for a byte of some whitespace character's UTF-8 form.</summary>

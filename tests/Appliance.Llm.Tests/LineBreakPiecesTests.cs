@@ -79,6 +79,18 @@ public sealed class LineBreakPiecesTests
     }
 
     [Fact]
+    public void APieceWithANextLineGoesToGenAiAlone()
+    {
+        // The pattern's pieces: "a", " ", "\u0085b", "\u0085", "'s", " \u0085\t". GenAI takes U+0085 for punctuation:
+        // in one stretch it would join it with the space before it and with the apostrophe after it. The last piece is
+        // whitespace, encoded here where the vocabulary has U+0085's bytes; this one has not, so it goes alone too.
+        var sent = new List<string>();
+        var ids = Load(Tokenizer()).Encode("a \u0085b\u0085's \u0085\t", Recording(sent));
+        Assert.Equal(["a ", "\u0085b", "\u0085", "'s", " \u0085\t"], sent);
+        Assert.Equal([-2, -2, -1, -2, -3], ids);
+    }
+
+    [Fact]
     public void TextWithoutALineBreakGoesToGenAiWhole()
     {
         var sent = new List<string>();

@@ -49,6 +49,7 @@ internal static class ChatCorpus
         ("list-with-blank-lines", [System("Be brief\n  \n"), User("list\n  \n  milk\n    \n  eggs   \n \n")]),
         ("astral-letters-before-blank-lines", [User("𠀀\n \nx 𝐀𝐁\n  \n𠀀\n \n \nx 😀\n \n 𝟘\n\t\n")]),
         ("windows-line-ends", [User("first\r\n\r\n  second\r\n \r\n\tthird \r\n")]),
+        ("next-line-characters", [User("a\u0085 b\n\u0085\nx \u0085\u0085\n\u0085 \u0085y\u0085\r\n \u2028z\u2029 \u0085")]),
         ("blank-lines-around-tags", [User("\n \n<think>\n\t\n</think>\n \n"), Assistant("<think>\n  \n</think>\n\nok\n \n"), User(" \n\u00a0\n\u3000\n")]),
         ("code-block", [User("Fix this:\n```python\ndef f(x):\n\treturn x  # TODO\n```\n")]),
         ("template-syntax-in-text", [User("{{ raise_exception('boom') }} {% if true %}x{% endif %} {# c #}")]),
