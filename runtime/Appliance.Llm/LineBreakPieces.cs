@@ -14,10 +14,10 @@ namespace Appliance.Llm;
 /// with indented blank lines got other ids than the Hugging Face tokenizers and llama.cpp give. Each such piece is
 /// encoded here with the file's byte-level BPE merges, and so is a whitespace piece with U+0085 (NEXT LINE), which
 /// GenAI's splitter does not take for whitespace; any other piece with it goes to GenAI alone, where nothing next to it
-/// can join it; the text between the pieces goes to GenAI in stretches cut at boundaries the pre-tokenizer makes anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so
-/// a letter or digit above U+FFFF is matched as two BMP letters or digits in its place (as two surrogates it would be
-/// punctuation to the pattern, and take the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly
-/// (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
+/// can join it; the text between the pieces goes to GenAI in stretches cut at boundaries the pre-tokenizer makes
+/// anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so a letter or digit above U+FFFF is
+/// matched as two BMP letters or digits in its place (as two surrogates it would be punctuation to the pattern, and take
+/// the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
 /// Immutable; thread-safe.
 /// </summary>
 internal sealed class LineBreakPieces
