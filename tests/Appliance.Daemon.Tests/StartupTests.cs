@@ -58,6 +58,18 @@ public sealed class StartupTests
         Assert.DoesNotContain("BackgroundService failed", daemon.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("192.0.2.1")]
+    [InlineData("2001:db8::1")]
+    public async Task A_bind_address_the_machine_does_not_have_stops_start_up_naming_the_setting(string address)
+    {
+        // 192.0.2.0/24 and 2001:db8::/32 are documentation ranges, on no interface here.
+        await using var daemon = DaemonProcess.Start($"--Mqtt:Broker:BindAddress={address}", "--Mqtt:Broker:Port=0", "--Device:Id=no-address");
+
+        Assert.Equal(1, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains($"appliance-daemon: could not start: the embedded broker cannot listen on {address} (Mqtt:Broker:BindAddress): ", daemon.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task An_unknown_profile_name_is_refused()
     {

@@ -105,9 +105,10 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
                 socket.Bind(new IPEndPoint(address, endpoint.Port));
                 socket.Listen(endpoint.ConnectionBacklog);
             }
-            catch (SocketException e) when (address.AddressFamily == AddressFamily.InterNetworkV6
-                && e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported)
+            catch (SocketException e) when (IsMissingAddress(e) && address.AddressFamily == AddressFamily.InterNetworkV6
+                && !endpoint.BoundInterNetworkAddress.Equals(IPAddress.None))
             {
+                // The IPv6 partner of an IPv4 listener, on a board without IPv6 (or without that address).
                 socket?.Dispose();
                 MqttLog.ListenerSkipped(logger, address.ToString(), e.Message);
                 continue;
@@ -115,8 +116,10 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
             catch (SocketException e)
             {
                 socket?.Dispose();
-                var setting = tls is null ? "Mqtt:Broker:Port" : "Mqtt:Broker:Tls:Port";
-                throw new IOException($"the embedded broker cannot listen on {new IPEndPoint(address, endpoint.Port)} ({setting}): {e.Message}", e);
+                var (where, setting) = IsMissingAddress(e)
+                    ? (address.ToString(), "Mqtt:Broker:BindAddress")
+                    : (new IPEndPoint(address, endpoint.Port).ToString(), tls is null ? "Mqtt:Broker:Port" : "Mqtt:Broker:Tls:Port");
+                throw new IOException($"the embedded broker cannot listen on {where} ({setting}): {e.Message}", e);
             }
             catch
             {
@@ -129,6 +132,9 @@ internal sealed class GuardedTcpTransport(int maximumPacketSize, string daemonCl
             _ = AcceptAsync(socket, options, endpoint, tls, mqttLogger, _stopping!.Token);
         }
     }
+
+    private static bool IsMissingAddress(SocketException e) =>
+        e.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported;
 
     private async Task AcceptAsync(Socket listener, MqttServerOptions options, MqttServerTcpEndpointBaseOptions endpoint, MqttServerTlsTcpEndpointOptions? tls, IMqttNetLogger mqttLogger, CancellationToken stopping)
     {
