@@ -135,8 +135,8 @@ internal sealed class LineBreakPieces
     /// this class's BPE, every other stretch from <paramref name="encode"/>, in text order.
     /// </summary>
     /// <param name="text">The normalized text.</param>
-    /// <param name="encode">GenAI's encoder; called once per stretch between such pieces and once per piece with a
-    /// U+0085, never with an empty string.
+    /// <param name="encode">GenAI's encoder; called once per stretch between such pieces and once for each other piece
+    /// with a U+0085, never with an empty string.
     /// When a split pattern runs for more than a second on the text, it is called once more, for the whole text, whose
     /// ids are then returned.</param>
     public int[] Encode(string text, Func<string, int[]> encode)

@@ -12,8 +12,8 @@ public sealed class LineBreakPiecesTests
 {
     private const string QwenPattern = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-    // Byte-level symbols: Ġ is the space, Ċ the line feed, ĉ the tab.
-    private static readonly string[] s_vocabulary = ["Ġ", "Ċ", "ĉ", "a", "b", "ĠĠ", "ĠĊ", "ĊĠ", "ĠĠĊ", "<|end|>"];
+    // Byte-level symbols: Ġ is the space, Ċ the line feed, ĉ the tab, Â and ħ the bytes of U+0085 (C2 85).
+    private static readonly string[] s_vocabulary = ["Ġ", "Ċ", "ĉ", "a", "b", "ĠĠ", "ĠĊ", "ĊĠ", "ĠĠĊ", "<|end|>", "Â", "ħ"];
 
     [Fact]
     public void TheTextBetweenIndentedLineBreakPiecesGoesToGenAiAndThePiecesAreEncodedHere()
@@ -82,12 +82,17 @@ public sealed class LineBreakPiecesTests
     public void APieceWithANextLineGoesToGenAiAlone()
     {
         // The pattern's pieces: "a", " ", "\u0085b", "\u0085", "'s", " \u0085\t". GenAI takes U+0085 for punctuation:
-        // in one stretch it would join it with the space before it and with the apostrophe after it. The last piece is
-        // whitespace, encoded here where the vocabulary has U+0085's bytes; this one has not, so it goes alone too.
+        // in one stretch it would join it with the space before it and with the apostrophe after it. "\u0085" and
+        // " \u0085\t" are whitespace: encoded here.
         var sent = new List<string>();
         var ids = Load(Tokenizer()).Encode("a \u0085b\u0085's \u0085\t", Recording(sent));
-        Assert.Equal(["a ", "\u0085b", "\u0085", "'s", " \u0085\t"], sent);
-        Assert.Equal([-2, -2, -1, -2, -3], ids);
+        Assert.Equal(["a ", "\u0085b", "'s"], sent);
+        Assert.Equal([-2, -2, Id("Â"), Id("ħ"), -2, Id("Ġ"), Id("Â"), Id("ħ"), Id("ĉ")], ids);
+
+        // A whitespace piece with a symbol outside the vocabulary (U+3000's bytes) goes to GenAI alone as well.
+        sent.Clear();
+        Load(Tokenizer()).Encode("a\u3000\u0085", Recording(sent));
+        Assert.Equal(["a", "\u3000\u0085"], sent);
     }
 
     [Fact]
