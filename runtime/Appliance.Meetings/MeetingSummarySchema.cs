@@ -65,7 +65,17 @@ public static class MeetingSummarySchema
     /// a megabyte for these schemas); a schema of its own for every meeting made the summary model's memory climb
     /// meeting after meeting until that cache was full, and paid the compilation every time.
     /// </remarks>
-    public static string ModelAnswerSchemaText(int maxItems, int maxChars)
+    public static string ModelAnswerSchemaText(int maxItems, int maxChars) => ModelAnswerSchema(maxItems, maxChars).Schema.ToJsonString();
+
+    /// <summary>
+    /// The most characters of text an answer valid against <see cref="ModelAnswerSchemaText"/> of the same arguments can
+    /// hold (every string and list at its bound). Above <paramref name="maxChars"/> for small budgets, where the
+    /// strings' lower bounds (8 characters, 16 for the summary) outweigh the budget's shares: the caller then asks
+    /// for fewer items. Throws <see cref="ArgumentOutOfRangeException"/> as that method does.
+    /// </summary>
+    public static int LongestAnswerChars(int maxItems, int maxChars) => ModelAnswerSchema(maxItems, maxChars).LongestChars;
+
+    private static (JsonObject Schema, int LongestChars) ModelAnswerSchema(int maxItems, int maxChars)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxItems, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxChars, 1);
@@ -83,12 +93,14 @@ public static class MeetingSummarySchema
         };
         var properties = JsonNode.Parse(ContractSchemas.MeetingSummary)!["properties"]!.AsObject();
         var answer = new JsonObject();
+        var longest = 0;
         foreach (var (name, length) in limits)
         {
             var property = properties[name]!.DeepClone().AsObject();
             if (property["items"] is not JsonObject items)
             {
                 property["maxLength"] = length;
+                longest += length;
             }
             else
             {
@@ -101,23 +113,26 @@ public static class MeetingSummarySchema
                 if (items["properties"] is JsonObject actionFields)
                 {
                     actionFields["task"]!["maxLength"] = length;
+                    longest += maxItems * actionFields.Sum(f => f.Value!["maxLength"]!.GetValue<int>());
                 }
                 else
                 {
                     items["maxLength"] = length;
+                    longest += maxItems * length;
                 }
             }
 
             answer[name] = property;
         }
 
-        return new JsonObject
+        var schema = new JsonObject
         {
             ["type"] = "object",
             ["additionalProperties"] = false,
             ["required"] = new JsonArray([.. limits.Keys.Select(k => (JsonNode)k)]),
             ["properties"] = answer,
-        }.ToJsonString();
+        };
+        return (schema, longest);
     }
 
     /// <summary>

@@ -180,9 +180,11 @@ public sealed class IngestTests : IDisposable
     }
 
     [Theory]
-    [InlineData(5, 6000)]
-    [InlineData(1, 120)]
-    public void The_model_answer_schema_bounds_the_answer_and_completes_to_a_valid_summary(int maxItems, int maxChars)
+    [InlineData(5, 6000, true)]
+    [InlineData(1, 120, true)]
+    [InlineData(3, 262, true)]
+    [InlineData(8, 262, false)] // 8 items of at least 8 characters each: the summarizer asks for fewer
+    public void The_model_answer_schema_bounds_the_answer_and_completes_to_a_valid_summary(int maxItems, int maxChars, bool fits)
     {
         using var schema = JsonDocument.Parse(MeetingSummarySchema.ModelAnswerSchemaText(maxItems, maxChars));
         var properties = schema.RootElement.GetProperty("properties");
@@ -196,7 +198,8 @@ public sealed class IngestTests : IDisposable
 
         var action = properties.GetProperty("actionItems").GetProperty("items").GetProperty("properties");
         longest += maxItems * action.EnumerateObject().Sum(p => p.Value.GetProperty("maxLength").GetInt32());
-        Assert.InRange(longest, 1, Math.Max(maxChars, 8 * (2 + (6 * maxItems))));
+        Assert.Equal(longest, MeetingSummarySchema.LongestAnswerChars(maxItems, maxChars));
+        Assert.Equal(fits, longest <= maxChars);
 
         var answer = "<think>x</think>{\"title\":\"Budget\",\"summary\":\"Launch budget.\",\"keyPoints\":[\"Trade show\"],\"decisions\":[],\"actionItems\":[{\"owner\":\"Maria\",\"task\":\"Send sheet\",\"due\":\"Friday\"}],\"openQuestions\":[]}";
         Assert.True(MeetingSummarySchema.TryCompleteModelAnswer(answer, "en", [new SequenceGap(3, 2)], out var summary, out var problems), string.Join("; ", problems));

@@ -250,7 +250,7 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         {
             var skeleton = Count(Skeleton(items));
             var chars = (int)((maxTokens - skeleton) * charsPerToken);
-            if (skeleton < maxTokens / 2 && chars >= 64)
+            if (skeleton < maxTokens / 2 && chars >= 64 && MeetingSummarySchema.LongestAnswerChars(items, chars) <= chars)
             {
                 return (MeetingSummarySchema.ModelAnswerSchemaText(items, chars), maxTokens);
             }
