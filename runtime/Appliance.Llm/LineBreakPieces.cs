@@ -17,7 +17,8 @@ namespace Appliance.Llm;
 /// can join it; the text between the pieces goes to GenAI in stretches cut at boundaries the pre-tokenizer makes
 /// anyway. The pieces are found with .NET's regex, which reads UTF-16 code units, so a letter or digit above U+FFFF is
 /// matched as two BMP letters or digits in its place (as two surrogates it would be punctuation to the pattern, and take
-/// the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
+/// the line breaks after it). Taken only for the tokenizers whose parts it reproduces exactly
+/// (<see cref="FromTokenizerJson"/>). Holds only the vocabulary entries and merges made of whitespace bytes.
 /// Immutable; thread-safe.
 /// </summary>
 internal sealed class LineBreakPieces
