@@ -281,7 +281,7 @@ public sealed record MeetingProgress
     /// <summary>combine only: the combining round, from 1 (at most 3).</summary>
     public int? Round { get; init; }
 
-    /// <summary>reduce only: true on the retry with constrained decoding.</summary>
+    /// <summary>reduce only: true when the answer is decoded under the summary's JSON schema (constrained decoding), as every reduce is.</summary>
     public bool? Constrained { get; init; }
 
     /// <summary>completed only: where the summary came from.</summary>

@@ -172,7 +172,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     }
 
     [Fact]
-    public async Task The_summary_model_maps_chunks_ahead_and_an_invalid_answer_is_retried_under_the_schema()
+    public async Task The_summary_model_maps_every_complete_chunk_ahead_and_reduces_under_the_schema()
     {
         await using var llm = new LlmService(new LlmServiceOptions { Inference = InferenceSettings.Cpu(1) });
         Assert.Equal(LlmModelState.Loaded, (await llm.LoadModelAsync(new ModelSpec { Id = "summary", Path = models.SummaryLlm, ContextTokens = 2048 })).State);
@@ -185,7 +185,15 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         var stages = new List<MeetingProgress>();
         await using var summarizer = new MeetingSummarizer(model, "m4", NullLogger.Instance);
 
-        summarizer.Prepare(transcript.Sum(s => s.Text.Length), () => transcript);
+        // The transcript comes in a segment at a time, each pass ending before the next segment: the forged tokenizer
+        // gets far fewer characters per token than English text in a real one, and the passes must keep up with it.
+        for (var i = 1; i <= transcript.Count; i++)
+        {
+            var sofar = transcript.Take(i).ToList();
+            summarizer.Prepare(sofar[^1].Text.Length, () => sofar);
+            await summarizer.Preparing.WaitAsync(Limit);
+        }
+
         var (summary, problem) = await summarizer.SummarizeAsync(transcript, new MeetingParameters(AudioCodecs.Opus, 16000, 1, "en", ["Ana"]), [new SequenceGap(7, 2)], p =>
         {
             stages.Add(p);
@@ -198,7 +206,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         var maps = stages.Where(s => s.Stage == SummaryStage.Map).ToList();
         Assert.True(maps.Count >= 2, $"{maps.Count} chunk(s): the transcript should not fit one");
         Assert.All(maps.SkipLast(1), m => Assert.True(m.Prepared));
-        Assert.Equal([SummaryStage.Reduce, SummaryStage.Reduce], stages.SkipWhile(s => s.Stage == SummaryStage.Map).Select(s => s.Stage!.Value));
+        Assert.Equal([SummaryStage.Reduce], stages.SkipWhile(s => s.Stage == SummaryStage.Map).Select(s => s.Stage!.Value));
         Assert.True(stages[^1].Constrained);
     }
 }

@@ -9,9 +9,10 @@ namespace Appliance.Meetings.Pipeline;
 /// <summary>
 /// A meeting summary from an R1-class model through <see cref="IChatClient"/>, by map-reduce sized with the model's own
 /// tokenizer: the transcript is cut into chunks that fit the context (with overlap) and each is turned into notes (map);
-/// notes that together do not fit one prompt are combined again; the notes become the summary JSON (reduce). The answer
-/// is kept only when it is valid against the published schema; an invalid one is retried once with constrained decoding
-/// against the schema (no reasoning, bounded strings), and when that fails too the caller falls back to the extractive
+/// notes that together do not fit one prompt are combined again; the notes become the summary JSON (reduce). The reduce
+/// is decoded under the summary's JSON schema (constrained decoding, lists and strings bounded to fit the context), so
+/// only schema-valid JSON can come out at the first try; it reasons no more, the map having reasoned over the
+/// transcript. An answer that still fails the published schema's checks makes the caller fall back to the extractive
 /// summary.
 /// </summary>
 /// <remarks>
@@ -41,15 +42,19 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     private Task _preparing = Task.CompletedTask;
     private Func<IReadOnlyList<TranscriptSegment>?>? _pendingPreparation;
     private long _charsSincePreparation;
+    private double? _charsBeforePass;
     private int? _chunkTokens;
 
     // Transcript tokens per map prompt; counted once (the instruction is tokenized with the model's tokenizer).
     private int ChunkTokens => _chunkTokens ??= _contextTokens - _thinking - _notesTokens - Count(MapInstruction) - TemplateTokens;
 
     /// <summary>
-    /// Counts new transcript text; once about half a chunk has come in since the last pass, maps, in the background, the
-    /// chunks of the transcript that are complete (all but the last). A pass due while one runs follows it, on the
-    /// transcript as it is then.
+    /// Counts new transcript text; once the last chunk may be complete, maps, in the background, the chunks of the
+    /// transcript that are complete (all but the last). Each pass measures what its last chunk lacks, in tokens, and how
+    /// many characters a token takes in this meeting's transcript, and the next pass is due once that many characters
+    /// have come in (at least 64 tokens' worth; before the first pass, a whole chunk at one character per token), so the
+    /// passes keep up with every language and tokenizer and at stop only the last chunk is left. A pass due while one
+    /// runs follows it, on the transcript as it is then.
     /// </summary>
     /// <param name="newChars">Characters of text transcribed since the last call.</param>
     /// <param name="readTranscript">Reads the transcript as it is now; null when the meeting is gone.</param>
@@ -58,7 +63,7 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         lock (_gate)
         {
             _charsSincePreparation += newChars;
-            if (_charsSincePreparation < 2L * Math.Max(64, ChunkTokens))
+            if (_charsSincePreparation < (_charsBeforePass ??= Math.Max(64, ChunkTokens)))
             {
                 return;
             }
@@ -71,6 +76,18 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
             }
 
             _preparing = Task.Run(() => PrepareAsync(readTranscript));
+        }
+    }
+
+    /// <summary>The background passes in flight and those due behind them; complete when none is running.</summary>
+    internal Task Preparing
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _preparing;
+            }
         }
     }
 
@@ -121,7 +138,7 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
             notes.Add(_notesByChunk[chunks[i]]);
         }
 
-        var room = _contextTokens - _thinking - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
+        var room = _contextTokens - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
         var joined = Join(notes);
         for (var round = 1; Count(joined) > room; round++)
         {
@@ -150,29 +167,22 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         var language = parameters.LanguageHint ?? "und";
         var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
         var prompt = $"{ReduceInstruction}{participants}\n\n{joined}";
-        await progress(Summarizing(SummaryStage.Reduce)).ConfigureAwait(false);
-        var (answer, reduceFailure) = await AskAsync(prompt, _thinking + _answerTokens, null, cancellationToken).ConfigureAwait(false);
-        if (reduceFailure is null && MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out _))
-        {
-            return (summary, "");
-        }
-
         await progress(Summarizing(SummaryStage.Reduce) with { Constrained = true }).ConfigureAwait(false);
         var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
         if (schema is null)
         {
-            return (null, "the model's answer was not a valid summary, and the context leaves no room for a constrained one");
+            return (null, "the context leaves no room for a summary of the notes");
         }
 
-        var (constrained, failureAgain) = await AskAsync(prompt, schema.Value.MaxTokens, schema.Value.Schema, cancellationToken).ConfigureAwait(false);
-        if (failureAgain is not null)
+        var (answer, reduceFailure) = await AskAsync(prompt, schema.Value.MaxTokens, schema.Value.Schema, cancellationToken).ConfigureAwait(false);
+        if (reduceFailure is not null)
         {
-            return (null, failureAgain);
+            return (null, reduceFailure);
         }
 
-        return MeetingSummarySchema.TryCompleteModelAnswer(constrained, language, gaps, out summary, out var problems)
+        return MeetingSummarySchema.TryCompleteModelAnswer(answer, language, gaps, out var summary, out var problems)
             ? (summary, "")
-            : (null, $"the model's answer was not a valid summary, constrained either: {string.Join("; ", problems.Take(3))}");
+            : (null, $"the model's answer was not a valid summary: {string.Join("; ", problems.Take(3))}");
     }
 
     private static MeetingProgress Summarizing(SummaryStage stage) => new() { State = MeetingPhase.Summarizing, Stage = stage };
@@ -185,7 +195,17 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
             while (!token.IsCancellationRequested && ChunkTokens >= 64 && readTranscript() is { } transcript)
             {
                 var chunks = TranscriptChunker.Chunk(transcript, ChunkTokens, Math.Min(64, ChunkTokens / 8), Count);
-                foreach (var chunk in chunks.Take(chunks.Count - 1).Where(c => !_notesByChunk.ContainsKey(c)))
+                if (chunks.Count > 0)
+                {
+                    var tokens = chunks.Select(Count).ToList();
+                    var charsPerToken = Math.Clamp(chunks.Sum(c => c.Length) / (double)Math.Max(1, tokens.Sum()), 0.25, 16);
+                    lock (_gate)
+                    {
+                        _charsBeforePass = Math.Max(64, ChunkTokens - tokens[^1]) * charsPerToken;
+                    }
+                }
+
+                foreach (var chunk in chunks.SkipLast(1).Where(c => !_notesByChunk.ContainsKey(c)))
                 {
                     if (await MapAsync(chunk, token).ConfigureAwait(false) is not null)
                     {
