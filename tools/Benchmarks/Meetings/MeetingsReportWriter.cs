@@ -183,6 +183,7 @@ internal static class MeetingsReportWriter
         yield return ("last transcript message before stop", report.LastTranscriptBeforeStop is { } b ? Invariant($"{b.TotalSeconds:F1} s before") : "none");
         yield return ("last transcript message after stop", report.LastTranscriptAfterStop is { } a ? Invariant($"{a.TotalSeconds:F1} s after") : "none");
         yield return ("transcript segments (received / stored)", Invariant($"{report.TranscriptSegments} / {(report.StoredSegments < 0 ? "?" : report.StoredSegments.ToString(CultureInfo.InvariantCulture))}"));
+        yield return ("transcript characters (received)", Invariant($"{report.TranscriptCharacters:N0}"));
         yield return ("frames sent / accepted", Invariant($"{report.FramesSent} / {(report.FramesAccepted < 0 ? "?" : report.FramesAccepted.ToString(CultureInfo.InvariantCulture))}"));
         yield return ("streaming time", Invariant($"{report.StreamTime.TotalSeconds:F1} s for {report.AudioLength.TotalSeconds:F0} s of audio ({SpeedText(report.Speed)})"));
         yield return ("models loaded after start", Invariant($"{report.ModelLoad.TotalSeconds:F1} s"));

@@ -55,6 +55,7 @@ internal sealed record TimelineEntry(TimeSpan First, TimeSpan Last, string What,
 /// <param name="SummarySource"><c>llm</c> or <c>extractive</c>, as the summary says.</param>
 /// <param name="TranscriptSegments">Distinct transcript segments received.</param>
 /// <param name="StoredSegments">Segments in the stored transcript (<c>meetings.get</c>; -1 when unknown).</param>
+/// <param name="TranscriptCharacters">Characters of text in the distinct transcript segments received.</param>
 /// <param name="DaemonPeakRssKib">The daemon's peak resident set since its start (models included).</param>
 /// <param name="DaemonRssAtStopKib">The daemon's resident set when stop was sent.</param>
 /// <param name="DaemonRssAtEndKib">The daemon's resident set when the summary came (or the wait ended).</param>
@@ -80,6 +81,7 @@ internal sealed record SummaryReport(
     string? SummarySource,
     int TranscriptSegments,
     int StoredSegments,
+    long TranscriptCharacters,
     long DaemonPeakRssKib,
     long DaemonRssAtStopKib,
     long DaemonRssAtEndKib,
@@ -144,7 +146,7 @@ internal static class SummaryBenchmark
             }
 
             SummaryReport Incomplete(string failure) =>
-                new(settings.MeetingLength, settings.Speed, TimeSpan.Zero, 0, -1, TimeSpan.Zero, null, null, null, null, 0, -1, daemon.PeakResidentKib(), 0, daemon.ResidentKib(), null, [], vad, settings.ThinkingBudget, settings.EndOfTextBias, settings.VocabularyFrom, modelLoad, failure, daemon.Problems);
+                new(settings.MeetingLength, settings.Speed, TimeSpan.Zero, 0, -1, TimeSpan.Zero, null, null, null, null, 0, -1, 0, daemon.PeakResidentKib(), 0, daemon.ResidentKib(), null, [], vad, settings.ThinkingBudget, settings.EndOfTextBias, settings.VocabularyFrom, modelLoad, failure, daemon.Problems);
         }
     }
 
@@ -299,6 +301,7 @@ internal static class SummaryBenchmark
                 (summary.Event as SummaryEvent) is { } summaryEvent ? ContractJson.WireName(summaryEvent.Summary.Source) : null,
                 transcripts.Select(e => ((TranscriptEvent)e.Event).Segment.SegmentId).Distinct(StringComparer.Ordinal).Count(),
                 record?.TranscriptSegments ?? -1,
+                transcripts.Select(e => ((TranscriptEvent)e.Event).Segment).DistinctBy(s => s.SegmentId, StringComparer.Ordinal).Sum(s => (long)s.Text.Length),
                 daemon.HasExited ? 0 : daemon.PeakResidentKib(),
                 rssAtStop,
                 daemon.ResidentKib(),
