@@ -40,6 +40,7 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     private readonly CancellationTokenSource _preparation = new();
     private readonly Lock _gate = new();
     private Task _preparing = Task.CompletedTask;
+    private bool _running;
     private Func<IReadOnlyList<TranscriptSegment>?>? _pendingPreparation;
     private long _charsSincePreparation;
     private double? _charsBeforePass;
@@ -51,10 +52,11 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     /// <summary>
     /// Counts new transcript text; once the last chunk may be complete, maps, in the background, the chunks of the
     /// transcript that are complete (all but the last). Each pass measures what its last chunk lacks, in tokens, and how
-    /// many characters a token takes in this meeting's transcript, and the next pass is due once that many characters
-    /// have come in (at least 64 tokens' worth; before the first pass, a whole chunk at one character per token), so the
-    /// passes keep up with every language and tokenizer and at stop only the last chunk is left. A pass due while one
-    /// runs follows it, on the transcript as it is then.
+    /// many characters a token takes in the transcript's last two chunks, and the next pass is due once that many
+    /// characters have come in (at least 64 tokens' worth; before the first pass, a whole chunk at one character per
+    /// token). So a chunk is mapped soon after it completes, whatever the language and the tokenizer, and at stop
+    /// usually only the last chunk is left (and one that completed in the last moments or behind a map in flight). A
+    /// pass due while one runs follows it, on the transcript as it is then.
     /// </summary>
     /// <param name="newChars">Characters of text transcribed since the last call.</param>
     /// <param name="readTranscript">Reads the transcript as it is now; null when the meeting is gone.</param>
@@ -63,18 +65,19 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         lock (_gate)
         {
             _charsSincePreparation += newChars;
-            if (_charsSincePreparation < (_charsBeforePass ??= Math.Max(64, ChunkTokens)))
+            if (ChunkTokens < 64 || _charsSincePreparation < (_charsBeforePass ??= ChunkTokens))
             {
                 return;
             }
 
             _charsSincePreparation = 0;
-            if (!_preparing.IsCompleted)
+            if (_running)
             {
                 _pendingPreparation = readTranscript;
                 return;
             }
 
+            _running = true;
             _preparing = Task.Run(() => PrepareAsync(readTranscript));
         }
     }
@@ -138,7 +141,8 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
             notes.Add(_notesByChunk[chunks[i]]);
         }
 
-        var room = _contextTokens - _answerTokens - Count(ReduceInstruction) - TemplateTokens;
+        var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
+        var room = _contextTokens - _answerTokens - Count(ReduceInstruction + participants) - TemplateTokens;
         var joined = Join(notes);
         for (var round = 1; Count(joined) > room; round++)
         {
@@ -165,7 +169,6 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         }
 
         var language = parameters.LanguageHint ?? "und";
-        var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
         var prompt = $"{ReduceInstruction}{participants}\n\n{joined}";
         await progress(Summarizing(SummaryStage.Reduce) with { Constrained = true }).ConfigureAwait(false);
         var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
@@ -187,36 +190,38 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
 
     private static MeetingProgress Summarizing(SummaryStage stage) => new() { State = MeetingPhase.Summarizing, Stage = stage };
 
+    // Runs passes until none is pending. It is the only pass running while _running holds (set by Prepare); it clears
+    // _running under the same lock in which it finds no pass pending, so a pass that falls due after that starts anew.
     private async Task PrepareAsync(Func<IReadOnlyList<TranscriptSegment>?> readTranscript)
     {
         var token = _preparation.Token;
         try
         {
-            while (!token.IsCancellationRequested && ChunkTokens >= 64 && readTranscript() is { } transcript)
+            while (!token.IsCancellationRequested && readTranscript() is { } transcript)
             {
                 var chunks = TranscriptChunker.Chunk(transcript, ChunkTokens, Math.Min(64, ChunkTokens / 8), Count);
                 if (chunks.Count > 0)
                 {
-                    var tokens = chunks.Select(Count).ToList();
-                    var charsPerToken = Math.Clamp(chunks.Sum(c => c.Length) / (double)Math.Max(1, tokens.Sum()), 0.25, 16);
+                    // What the last chunk lacks, in characters at the rate of the last two chunks' text.
+                    var lastTokens = Count(chunks[^1]);
+                    var recent = chunks.Count > 1 ? (Chars: chunks[^2].Length + chunks[^1].Length, Tokens: Count(chunks[^2]) + lastTokens) : (Chars: chunks[^1].Length, Tokens: lastTokens);
+                    var charsPerToken = Math.Clamp(recent.Chars / (double)Math.Max(1, recent.Tokens), 0.25, 16);
                     lock (_gate)
                     {
-                        _charsBeforePass = Math.Max(64, ChunkTokens - tokens[^1]) * charsPerToken;
+                        _charsBeforePass = Math.Max(64, ChunkTokens - lastTokens) * charsPerToken;
                     }
                 }
 
-                foreach (var chunk in chunks.SkipLast(1).Where(c => !_notesByChunk.ContainsKey(c)))
+                if (!await MapCompleteChunksAsync(chunks, token).ConfigureAwait(false))
                 {
-                    if (await MapAsync(chunk, token).ConfigureAwait(false) is not null)
-                    {
-                        return; // the model failed; the summary at stop tries again and reports it
-                    }
+                    break; // the model failed; the summary at stop tries again and reports it
                 }
 
                 lock (_gate)
                 {
                     if (_pendingPreparation is null)
                     {
+                        _running = false;
                         return;
                     }
 
@@ -236,6 +241,26 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
             Log.PreparationFailed(logger, sessionId, e);
             _notesByChunk.Clear();
         }
+
+        lock (_gate)
+        {
+            _running = false;
+            _pendingPreparation = null;
+        }
+    }
+
+    /// <summary>Maps every chunk but the last that has no notes yet; false when the model failed on one.</summary>
+    private async Task<bool> MapCompleteChunksAsync(IReadOnlyList<string> chunks, CancellationToken cancellationToken)
+    {
+        foreach (var chunk in chunks.SkipLast(1))
+        {
+            if (await MapAsync(chunk, cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The notes of one chunk, from the cache or the model; null when done, else why the model failed.</summary>
