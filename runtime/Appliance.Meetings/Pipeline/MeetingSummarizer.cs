@@ -203,12 +203,12 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
                 if (chunks.Count > 0)
                 {
                     // What the last chunk lacks, in characters at the rate of the last two chunks' text.
-                    var lastTokens = Count(chunks[^1]);
-                    var recent = chunks.Count > 1 ? (Chars: chunks[^2].Length + chunks[^1].Length, Tokens: Count(chunks[^2]) + lastTokens) : (Chars: chunks[^1].Length, Tokens: lastTokens);
-                    var charsPerToken = Math.Clamp(recent.Chars / (double)Math.Max(1, recent.Tokens), 0.25, 16);
+                    var recent = chunks.TakeLast(2).ToList();
+                    var tokens = recent.Select(Count).ToList();
+                    var charsPerToken = Math.Clamp(recent.Sum(c => c.Length) / (double)Math.Max(1, tokens.Sum()), 0.25, 16);
                     lock (_gate)
                     {
-                        _charsBeforePass = Math.Max(64, ChunkTokens - lastTokens) * charsPerToken;
+                        _charsBeforePass = Math.Max(64, ChunkTokens - tokens[^1]) * charsPerToken;
                     }
                 }
 

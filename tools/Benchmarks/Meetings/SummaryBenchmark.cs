@@ -286,6 +286,7 @@ internal static class SummaryBenchmark
             var stop = TimeSpan.FromTicks(Volatile.Read(ref stopTicks));
             var summary = seen.FirstOrDefault(e => e.Event is SummaryEvent && e.At >= stop);
             var transcripts = seen.Where(e => e.Event is TranscriptEvent).ToList();
+            var segments = transcripts.Select(e => ((TranscriptEvent)e.Event).Segment).DistinctBy(s => s.SegmentId, StringComparer.Ordinal).ToList();
             var before = stop == TimeSpan.MaxValue ? default : transcripts.LastOrDefault(e => e.At < stop);
             var after = transcripts.LastOrDefault(e => e.At >= stop);
             return new SummaryReport(
@@ -299,9 +300,9 @@ internal static class SummaryBenchmark
                 before.Event is null ? null : stop - before.At,
                 after.Event is null ? null : after.At - stop,
                 (summary.Event as SummaryEvent) is { } summaryEvent ? ContractJson.WireName(summaryEvent.Summary.Source) : null,
-                transcripts.Select(e => ((TranscriptEvent)e.Event).Segment.SegmentId).Distinct(StringComparer.Ordinal).Count(),
+                segments.Count,
                 record?.TranscriptSegments ?? -1,
-                transcripts.Select(e => ((TranscriptEvent)e.Event).Segment).DistinctBy(s => s.SegmentId, StringComparer.Ordinal).Sum(s => (long)s.Text.Length),
+                segments.Sum(s => (long)s.Text.Length),
                 daemon.HasExited ? 0 : daemon.PeakResidentKib(),
                 rssAtStop,
                 daemon.ResidentKib(),
