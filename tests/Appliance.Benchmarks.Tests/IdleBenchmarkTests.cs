@@ -28,6 +28,32 @@ public sealed class IdleBenchmarkTests : IDisposable
         }
     }
 
+    /// <summary>Two publishes side by side (a publish before and after a change): each gets its ratio column, named by its folder.</summary>
+    [Fact]
+    [SupportedOSPlatform("linux")]
+    public async Task Several_published_daemons_each_get_a_ratio_column_named_by_their_folder()
+    {
+        var markdown = Path.Combine(_root, "idle.md");
+        // The build's launcher under two folder names: it finds its daemon where the link points.
+        var launcher = Path.Combine(AppContext.BaseDirectory, "appliance-daemon");
+        string[] names = ["native-before", "native-after"];
+        var published = names.Select(name =>
+        {
+            var link = Path.Combine(Directory.CreateDirectory(Path.Combine(_root, name)).FullName, "appliance-daemon");
+            File.CreateSymbolicLink(link, launcher);
+            return link;
+        }).ToList();
+
+        var exitCode = await BenchmarkCli.InvokeAsync(["idle", "--starts", "1", "--settle-seconds", "1", "--seconds", "1", "--published", published[0], "--published", published[1], "--markdown", markdown]);
+
+        Assert.Equal(0, exitCode);
+        var lines = (await File.ReadAllTextAsync(markdown)).Split('\n');
+        Assert.Contains(lines, l => l == $"| figure | `dotnet appliance-daemon.dll` (this build) | `{published[0]}` | `{published[1]}` | native-before / this build | native-after / this build |");
+        var cells = Assert.Single(lines, l => l.StartsWith("| resident set (RSS) |", StringComparison.Ordinal)).Split('|', StringSplitOptions.TrimEntries);
+        Assert.All(cells[2..5], cell => Assert.True(double.Parse(cell.Split(' ')[0], CultureInfo.InvariantCulture) > 0, cell));
+        Assert.All(cells[5..7], cell => Assert.True(double.Parse(cell, CultureInfo.InvariantCulture) > 0, cell));
+    }
+
     [Fact]
     public async Task This_build_alone_with_models_gives_a_two_column_table()
     {

@@ -12,8 +12,8 @@ using Spectre.Console;
 namespace Appliance.Benchmarks.Idle;
 
 /// <summary>
-/// <c>appliance-bench idle</c>: starts the daemon (its build next to this program, and optionally a published
-/// executable, taking turns) on the default profile with its embedded broker on a free loopback port, and measures the
+/// <c>appliance-bench idle</c>: starts the daemon (its build next to this program, and optionally published
+/// executables, taking turns) on the default profile with its embedded broker on a free loopback port, and measures the
 /// time from process start to the ready line, then, after it settles, resident memory (RSS, PSS, private) and CPU use
 /// while idle.
 /// </summary>
@@ -26,21 +26,22 @@ internal static class IdleCommand
         var starts = BenchmarkCli.Positive("--starts", "Daemon starts for the start-to-ready figure (median)", 3);
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var withModels = new Option<bool>("--with-models") { Description = "Also measure the daemon idle with tiny forged models loaded (whisper-tiny as asr, a tiny R1 as voiceLlm and summaryLlm)" };
-        var published = new Option<FileInfo?>("--published")
+        var published = new Option<FileInfo[]>("--published")
         {
-            Description = "Also measure this published appliance-daemon executable (for example a trimmed, self-contained `dotnet publish`), its starts taking turns with this build's",
+            Description = "Also measure this published appliance-daemon executable (for example a trimmed, self-contained `dotnet publish`), its starts taking turns with this build's; repeat it to set several side by side",
         };
         var idle = new Command("idle", "Start-to-ready time, idle memory and idle CPU of the daemon on the dev-x64 profile") { settle, seconds, starts, withModels, published, markdown };
         idle.SetAction(async (parse, cancellationToken) =>
         {
-            if (parse.GetValue(published) is { Exists: false } missing)
+            var executables = parse.GetValue(published) ?? [];
+            if (executables.FirstOrDefault(f => !f.Exists) is { } missing)
             {
                 await Console.Error.WriteLineAsync($"--published: {missing.FullName} does not exist.").ConfigureAwait(false);
                 return 2;
             }
 
             var load = MachineInfo.LoadAverage();
-            List<Daemon> daemons = [new("`dotnet appliance-daemon.dll` (this build)", null), .. parse.GetValue(published) is { } file ? [new Daemon($"`{file.FullName}`", file.FullName)] : Array.Empty<Daemon>()];
+            List<Daemon> daemons = [new("`dotnet appliance-daemon.dll` (this build)", null), .. executables.Select(file => new Daemon($"`{file.FullName}`", file.FullName))];
             for (var i = 0; i < parse.GetValue(starts); i++)
             {
                 var last = i == parse.GetValue(starts) - 1;
@@ -53,7 +54,13 @@ internal static class IdleCommand
             }
 
             var loaded = parse.GetValue(withModels) ? await MeasureWithModelsAsync(parse.GetValue(settle), parse.GetValue(seconds), cancellationToken).ConfigureAwait(false) : null;
-            string[] header = ["figure", .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name), .. daemons.Count == 1 ? Array.Empty<string>() : ["published / this build"]];
+            // One ratio column per published daemon, named by its folder (the publish's name) when there are several.
+            string[] header =
+            [
+                "figure",
+                .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name),
+                .. daemons.Skip(1).Select(d => daemons.Count == 2 ? "published / this build" : $"{Path.GetFileName(Path.GetDirectoryName(d.Executable))} / this build"),
+            ];
             var rows = new List<string[]>
             {
                 Row($"start to ready, median of {parse.GetValue(starts)}", d => $"{d.MedianReadyMs:F0} ms", d => d.MedianReadyMs),
@@ -98,12 +105,12 @@ internal static class IdleCommand
 
             return 0;
 
-            // A figure of every daemon, and the published one's over this build's where a ratio means something.
+            // A figure of every daemon, and each published one's over this build's where a ratio means something.
             string[] Row(string figure, Func<Daemon, string> value, Func<Daemon, double>? ratio) =>
             [
                 figure,
                 .. daemons.Select(value),
-                .. daemons.Count == 1 ? Array.Empty<string>() : [ratio is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{ratio(daemons[1]) / ratio(daemons[0]):F2}")],
+                .. daemons.Skip(1).Select(d => ratio is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{ratio(d) / ratio(daemons[0]):F2}")),
             ];
 
             // The tiny models are measured on this build's daemon only: the published one's cell and the ratio stay empty.
