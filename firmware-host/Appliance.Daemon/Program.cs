@@ -8,8 +8,8 @@ const int ExitConfigurationError = 2;
 const int ExitStartFailure = 1;
 
 // First, while the process has one thread of its own: ONNX Runtime's telemetry is turned off through the C library's
-// environment (setenv), which must not race with other threads reading it.
-OnnxRuntimeEnvironment.Ensure();
+// environment (setenv), which must not race with other threads reading it. Its environment waits for the first model.
+OnnxRuntimeEnvironment.DisableTelemetry();
 
 var built = DaemonHost.Build(args);
 if (built.Host is not { } host)

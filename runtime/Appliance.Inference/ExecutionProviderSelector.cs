@@ -18,8 +18,8 @@ public static class ExecutionProviderSelector
     /// <summary>The ONNX Runtime name of the CPU provider, which every build offers.</summary>
     public const string Cpu = "CPUExecutionProvider";
 
-    /// <summary>The providers compiled into the ONNX Runtime this process loaded.</summary>
-    public static IReadOnlyList<string> InstalledProviders() => OnnxRuntimeEnvironment.Instance.GetAvailableProviders();
+    /// <summary>The providers compiled into the ONNX Runtime this process loads (<see cref="OnnxRuntimeEnvironment.AvailableProviders"/>: no environment is made).</summary>
+    public static IReadOnlyList<string> InstalledProviders() => OnnxRuntimeEnvironment.AvailableProviders();
 
     /// <summary>The first provider of <paramref name="chain"/> that <paramref name="installed"/> offers, or the CPU provider.</summary>
     /// <param name="chain">The profile's providers in order of preference; empty means CPU.</param>

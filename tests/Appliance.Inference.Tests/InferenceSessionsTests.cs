@@ -25,6 +25,20 @@ public sealed class InferenceSessionsTests : IDisposable
         Assert.Equal(["QNNExecutionProvider", "CUDAExecutionProvider"], choice.Skipped.Select(s => s.Name));
     }
 
+    /// <summary>
+    /// The daemon lists the library's providers through the C API's function table, without the environment that
+    /// ONNX Runtime's managed binding makes first: both must give the same list, in the same order.
+    /// </summary>
+    [Fact]
+    public void The_providers_listed_without_an_environment_are_those_the_managed_binding_lists()
+    {
+        var listed = OnnxRuntimeEnvironment.AvailableProviders();
+
+        Assert.Contains(ExecutionProviderSelector.Cpu, listed);
+        Assert.Equal(OnnxRuntimeEnvironment.Instance.GetAvailableProviders(), listed);
+        Assert.Same(listed, ExecutionProviderSelector.InstalledProviders());
+    }
+
     [Fact]
     public void A_provider_that_cannot_create_the_session_falls_back_to_the_cpu_and_says_why()
     {
