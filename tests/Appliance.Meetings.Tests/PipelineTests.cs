@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Appliance.Inference;
 using Appliance.Llm;
 using Appliance.Meetings.Pipeline;
@@ -6,6 +7,7 @@ using Appliance.ModelForge.Whisper;
 using Appliance.Profiles;
 using Appliance.Speech;
 using Appliance.Tests.Common;
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Appliance.Meetings.Tests;
@@ -174,15 +176,10 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     [Fact]
     public async Task The_summary_model_maps_every_complete_chunk_ahead_and_reduces_under_the_schema()
     {
-        await using var llm = new LlmService(new LlmServiceOptions { Inference = InferenceSettings.Cpu(1) });
-        Assert.Equal(LlmModelState.Loaded, (await llm.LoadModelAsync(new ModelSpec { Id = "summary", Path = models.SummaryLlm, ContextTokens = 2048 })).State);
-        var thinking = SummaryModel.ThinkingBudgetFor(32, 2048);
-        using var chat = new LlmChatClient(llm, "summary", LlmPriority.Batch, thinking);
-        var model = new SummaryModel(chat, 2048, thinking, text => llm.CountTokens("summary", text)!.Value);
-        var transcript = Enumerable.Range(0, 60)
-            .Select(i => new TranscriptSegment($"t{i * 5000:D9}-0", 0, i * 5, (i * 5) + 4, $"Point {i}: Ana will send the budget by Friday, and we decided to ship the new fridge line in March.", "en"))
-            .ToList();
-        var stages = new List<MeetingProgress>();
+        await using var llm = await SummaryLlmAsync();
+        using var chat = SummaryChat(llm);
+        var model = SummaryModelOf(llm, chat);
+        var transcript = Segments(60);
         await using var summarizer = new MeetingSummarizer(model, "m4", NullLogger.Instance);
 
         // The transcript comes in a segment at a time, each pass ending before the next segment: the forged tokenizer
@@ -194,19 +191,139 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
             await summarizer.Preparing.WaitAsync(Limit);
         }
 
-        var (summary, problem) = await summarizer.SummarizeAsync(transcript, new MeetingParameters(AudioCodecs.Opus, 16000, 1, "en", ["Ana"]), [new SequenceGap(7, 2)], p =>
-        {
-            stages.Add(p);
-            return Task.CompletedTask;
-        }, default);
+        var (summary, problem, stages) = await SummarizeAsync(summarizer, transcript);
 
         Assert.True(summary is not null, problem);
         Assert.Equal((SummarySource.Llm, "en"), (summary.Source, summary.Language));
         Assert.Empty(MeetingSummarySchema.Validate(ContractJson.Serialize(summary)));
         var maps = stages.Where(s => s.Stage == SummaryStage.Map).ToList();
-        Assert.True(maps.Count >= 2, $"{maps.Count} chunk(s): the transcript should not fit one");
+        Assert.True(maps.Count >= 2, $"{maps.Count} chunk(s) mapped: the transcript should not fit one");
+        Assert.All(maps, m => Assert.Equal(maps.Count, m.Chunks));
+        // Every complete chunk was mapped during the meeting; at stop at most the last one is left to map.
         Assert.All(maps.SkipLast(1), m => Assert.True(m.Prepared));
         Assert.Equal([SummaryStage.Reduce], stages.SkipWhile(s => s.Stage == SummaryStage.Map).Select(s => s.Stage!.Value));
         Assert.True(stages[^1].Constrained);
+    }
+
+    /// <summary>A transcript that fits the reduce's prompt goes to it as transcribed: one model call, no map.</summary>
+    [Fact]
+    public async Task A_meeting_whose_transcript_fits_the_reduce_is_summarized_in_one_call()
+    {
+        await using var llm = await SummaryLlmAsync();
+        using var chat = SummaryChat(llm);
+        var model = SummaryModelOf(llm, chat);
+        using var prompts = new PromptRecorder(chat);
+        var transcript = Segments(4);
+        Assert.True(llm.CountTokens("summary", string.Join('\n', transcript.Select(s => s.Text)))!.Value < 2048 / 4, "the transcript should fit the reduce's prompt");
+        await using var summarizer = new MeetingSummarizer(SummaryModelOf(llm, prompts), "m6", NullLogger.Instance);
+
+        var (summary, problem, stages) = await SummarizeAsync(summarizer, transcript);
+
+        Assert.True(summary is not null, problem);
+        Assert.Equal(SummarySource.Llm, summary.Source);
+        Assert.Equal([SummaryStage.Reduce], stages.Select(s => s.Stage!.Value));
+        var reduce = Assert.Single(prompts.Prompts);
+        Assert.Contains("Transcript:\n" + transcript[0].Text, reduce, StringComparison.Ordinal);
+        Assert.Contains(transcript[^1].Text, reduce, StringComparison.Ordinal);
+        Assert.DoesNotContain("Notes:", reduce, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A transcript a little longer than one map's chunk makes two chunks: the first is mapped, and the short second one
+    /// goes to the reduce as transcribed, after the first one's notes.
+    /// </summary>
+    [Fact]
+    public async Task A_short_last_chunk_goes_to_the_reduce_as_transcribed_after_the_notes()
+    {
+        await using var llm = await SummaryLlmAsync();
+        using var chat = SummaryChat(llm);
+        using var prompts = new PromptRecorder(chat);
+        // More tokens than a map's chunk can hold, whatever its instruction takes (2,048 less thinking, notes and template).
+        var count = 1;
+        while (llm.CountTokens("summary", string.Join('\n', Segments(count).Select(s => s.Text)))!.Value <= 2048 - 32 - 256 - 32)
+        {
+            count++;
+        }
+
+        var transcript = Segments(count + 1);
+        await using var summarizer = new MeetingSummarizer(SummaryModelOf(llm, prompts), "m8", NullLogger.Instance);
+
+        var (summary, problem, stages) = await SummarizeAsync(summarizer, transcript);
+
+        Assert.True(summary is not null, problem);
+        var map = Assert.Single(stages, s => s.Stage == SummaryStage.Map);
+        Assert.Equal((1, 1, false), (map.Chunk, map.Chunks, map.Prepared));
+        Assert.Equal([SummaryStage.Map, SummaryStage.Reduce], stages.Select(s => s.Stage!.Value));
+        Assert.Equal(2, prompts.Prompts.Count);
+        var reduce = prompts.Prompts.Last();
+        Assert.Contains("Notes:\n", reduce, StringComparison.Ordinal);
+        Assert.Contains("Transcript of the rest of the meeting:\n", reduce, StringComparison.Ordinal);
+        Assert.EndsWith(transcript[^1].Text, reduce, StringComparison.Ordinal);
+        Assert.DoesNotContain(transcript[0].Text, reduce, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One chunk too long for the reduce's prompt (the reduce keeps half the 2,048-token context for its answer) but
+    /// within a map's is mapped at stop, then reduced.
+    /// </summary>
+    [Fact]
+    public async Task A_last_chunk_too_long_for_the_reduce_is_mapped_first()
+    {
+        await using var llm = await SummaryLlmAsync();
+        using var chat = SummaryChat(llm);
+        var model = SummaryModelOf(llm, chat);
+        var count = 1;
+        while (llm.CountTokens("summary", string.Join('\n', Segments(count).Select(s => s.Text)))!.Value < 2048 / 2)
+        {
+            count++;
+        }
+
+        var transcript = Segments(count);
+        await using var summarizer = new MeetingSummarizer(model, "m7", NullLogger.Instance);
+
+        var (summary, problem, stages) = await SummarizeAsync(summarizer, transcript);
+
+        Assert.True(summary is not null, problem);
+        var map = Assert.Single(stages, s => s.Stage == SummaryStage.Map);
+        Assert.Equal((1, 1, false), (map.Chunk, map.Chunks, map.Prepared));
+        Assert.Equal([SummaryStage.Map, SummaryStage.Reduce], stages.Select(s => s.Stage!.Value));
+    }
+
+    private async Task<LlmService> SummaryLlmAsync()
+    {
+        var llm = new LlmService(new LlmServiceOptions { Inference = InferenceSettings.Cpu(1) });
+        Assert.Equal(LlmModelState.Loaded, (await llm.LoadModelAsync(new ModelSpec { Id = "summary", Path = models.SummaryLlm, ContextTokens = 2048 })).State);
+        return llm;
+    }
+
+    private static LlmChatClient SummaryChat(LlmService llm) => new(llm, "summary", LlmPriority.Batch, SummaryModel.ThinkingBudgetFor(32, 2048));
+
+    private static SummaryModel SummaryModelOf(LlmService llm, IChatClient chat) =>
+        new(chat, 2048, SummaryModel.ThinkingBudgetFor(32, 2048), text => llm.CountTokens("summary", text)!.Value);
+
+    private static List<TranscriptSegment> Segments(int count) =>
+        [.. Enumerable.Range(0, count).Select(i => new TranscriptSegment($"t{i * 5000:D9}-0", 0, i * 5, (i * 5) + 4, $"Point {i}: Ana will send the budget by Friday, and we decided to ship the new fridge line in March.", "en"))];
+
+    private static async Task<(MeetingSummary? Summary, string Problem, List<MeetingProgress> Stages)> SummarizeAsync(MeetingSummarizer summarizer, IReadOnlyList<TranscriptSegment> transcript)
+    {
+        var stages = new List<MeetingProgress>();
+        var (summary, problem) = await summarizer.SummarizeAsync(transcript, new MeetingParameters(AudioCodecs.Opus, 16000, 1, "en", ["Ana"]), [new SequenceGap(7, 2)], p =>
+        {
+            stages.Add(p);
+            return Task.CompletedTask;
+        }, default);
+        return (summary, problem, stages);
+    }
+
+    /// <summary>Passes every request on to the real model and keeps its prompt, to show what the summarizer asked.</summary>
+    private sealed class PromptRecorder(IChatClient model) : DelegatingChatClient(model)
+    {
+        public ConcurrentQueue<string> Prompts { get; } = new();
+
+        public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Prompts.Enqueue(string.Join('\n', messages.Select(m => m.Text)));
+            return base.GetStreamingResponseAsync(messages, options, cancellationToken);
+        }
     }
 }

@@ -9,17 +9,19 @@ namespace Appliance.Meetings.Pipeline;
 /// <summary>
 /// A meeting summary from an R1-class model through <see cref="IChatClient"/>, by map-reduce sized with the model's own
 /// tokenizer: the transcript is cut into chunks that fit the context (with overlap) and each is turned into notes (map);
-/// notes that together do not fit one prompt are combined again; the notes become the summary JSON (reduce). The reduce
-/// is decoded under the summary's JSON schema (constrained decoding, lists and strings bounded to fit the context), so
-/// only schema-valid JSON can come out at the first try; it reasons no more, the map having reasoned over the
-/// transcript. An answer that still fails the published schema's checks makes the caller fall back to the extractive
-/// summary.
+/// notes that together do not fit one prompt are combined again; the notes become the summary JSON (reduce). The last
+/// chunk goes to the reduce as transcribed, without a map, when it fits beside the others' notes: so a meeting whose
+/// transcript fits the reduce's prompt (about ten minutes of speech in a 4,096-token context) is one model call, and a
+/// longer one has its last words read, not notes of them. The reduce is decoded under the summary's JSON schema
+/// (constrained decoding, lists and strings bounded to fit the context), so only schema-valid JSON can come out at the
+/// first try; it does not reason. An answer that still fails the published schema's checks makes the caller fall back
+/// to the extractive summary.
 /// </summary>
 /// <remarks>
 /// While the meeting goes on, <see cref="Prepare"/> maps every chunk already complete in the background, so at stop
-/// only the last chunk and the reduce remain. Notes are kept by chunk text: a chunk whose text is unchanged at stop is
-/// not mapped again. One instance per meeting; <see cref="Prepare"/> may be called from any thread; dispose it to cancel
-/// and await the background work.
+/// only the reduce remains, and the last chunk's map when it does not fit the reduce. Notes are kept by chunk text: a
+/// chunk whose text is unchanged at stop is not mapped again. One instance per meeting; <see cref="Prepare"/> may be
+/// called from any thread; dispose it to cancel and await the background work.
 /// </remarks>
 /// <param name="model">The summary model and its context size.</param>
 /// <param name="sessionId">The meeting, for the log.</param>
@@ -30,7 +32,10 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
     private const int MaxCombineRounds = 3;
     private const string MapInstruction = "Summarize this part of a meeting transcript as short notes: key points, decisions, action items with owners and due dates, open questions.";
     private const string CombineInstruction = "Combine these notes from one meeting into shorter notes, keeping every decision, action item (owner, due date) and open question.";
-    private const string ReduceInstruction = "From these meeting notes, write the meeting summary as one JSON object with the fields title, summary, keyPoints, decisions, actionItems (owner, task, due), openQuestions. Answer with the JSON only.";
+    private const string ReduceInstruction = "Write the summary of the meeting below as one JSON object with the fields title, summary, keyPoints, decisions, actionItems (owner, task, due), openQuestions. Answer with the JSON only.";
+    private const string NotesHeading = "Notes:";
+    private const string TranscriptHeading = "Transcript:";
+    private const string EndTranscriptHeading = "Transcript of the rest of the meeting:";
 
     private readonly int _contextTokens = model.ContextTokens;
     private readonly int _thinking = model.ThinkingBudgetTokens;
@@ -105,7 +110,8 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
 
     /// <summary>
     /// The summary, or null with the reason the caller should fall back. Waits for a background pass in flight (its notes
-    /// are used), then maps what is left and reduces.
+    /// are used), then maps what is left (all but the last chunk, and the last unless it fits the reduce beside the
+    /// others' notes, each counted at its limit) and reduces.
     /// </summary>
     /// <param name="transcript">The whole transcript.</param>
     /// <param name="parameters">The meeting's start parameters (language, participants, limits).</param>
@@ -128,23 +134,38 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         }
 
         var chunks = TranscriptChunker.Chunk(transcript, chunkTokens, Math.Min(64, chunkTokens / 8), Count);
-        var notes = new List<string>();
-        for (var i = 0; i < chunks.Count; i++)
+        if (chunks.Count == 0)
         {
-            var prepared = _notesByChunk.ContainsKey(chunks[i]);
-            await progress(Summarizing(SummaryStage.Map) with { Chunk = i + 1, Chunks = chunks.Count, Prepared = prepared }).ConfigureAwait(false);
-            if (await MapAsync(chunks[i], cancellationToken).ConfigureAwait(false) is { } failure)
-            {
-                return (null, failure);
-            }
-
-            notes.Add(_notesByChunk[chunks[i]]);
+            return (null, "the transcript has no text");
         }
 
         var participants = parameters.Participants.Count > 0 ? $" The participants were {string.Join(", ", parameters.Participants)}; use their names as owners." : "";
         var room = _contextTokens - _answerTokens - Count(ReduceInstruction + participants) - TemplateTokens;
+
+        // The last chunk as transcribed, when it fits beside the other chunks' notes at their limit (a bound known
+        // before they are mapped, so the progress counts only the maps that run). It repeats the overlap, the last
+        // sentences of the chunk before, as every chunk after the first does in its map.
+        var last = chunks[^1];
+        var separator = Count("\n\n");
+        var earlierNotes = chunks.Count > 1 ? Count(Heading(NotesHeading, "")) + ((chunks.Count - 1) * (_notesTokens + separator)) : 0;
+        var tailHeading = chunks.Count > 1 ? EndTranscriptHeading : TranscriptHeading;
+        var tail = !_notesByChunk.ContainsKey(last) && earlierNotes + separator + Count(Heading(tailHeading, last)) <= room ? last : null;
+        var toMap = tail is null ? chunks : chunks.SkipLast(1).ToList();
+        var notes = new List<string>();
+        for (var i = 0; i < toMap.Count; i++)
+        {
+            var prepared = _notesByChunk.ContainsKey(toMap[i]);
+            await progress(Summarizing(SummaryStage.Map) with { Chunk = i + 1, Chunks = toMap.Count, Prepared = prepared }).ConfigureAwait(false);
+            if (await MapAsync(toMap[i], cancellationToken).ConfigureAwait(false) is { } failure)
+            {
+                return (null, failure);
+            }
+
+            notes.Add(_notesByChunk[toMap[i]]);
+        }
+
         var joined = Join(notes);
-        for (var round = 1; Count(joined) > room; round++)
+        for (var round = 1; tail is null && Count(Heading(NotesHeading, joined)) > room; round++)
         {
             if (round > MaxCombineRounds || room < 64)
             {
@@ -169,7 +190,12 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         }
 
         var language = parameters.LanguageHint ?? "und";
-        var prompt = $"{ReduceInstruction}{participants}\n\n{joined}";
+        string[] material =
+        [
+            .. notes.Count > 0 ? [Heading(NotesHeading, joined)] : Array.Empty<string>(),
+            .. tail is null ? Array.Empty<string>() : [Heading(tailHeading, tail)],
+        ];
+        var prompt = $"{ReduceInstruction}{participants}\n\n{Join(material)}";
         await progress(Summarizing(SummaryStage.Reduce) with { Constrained = true }).ConfigureAwait(false);
         var schema = ConstrainedSchema(prompt, parameters.Summary?.MaxKeyPoints ?? 5);
         if (schema is null)
@@ -376,4 +402,6 @@ internal sealed class MeetingSummarizer(SummaryModel model, string sessionId, IL
         text.AsSpan().IndexOfAnyInRange('\0', '\u001F') < 0 ? text : string.Concat(text.Where(c => c >= ' ' || c is '\t' or '\n' or '\r'));
 
     private static string Join(IEnumerable<string> notes) => string.Join("\n\n", notes);
+
+    private static string Heading(string heading, string text) => $"{heading}\n{text}";
 }
