@@ -54,12 +54,15 @@ internal static class IdleCommand
             }
 
             var loaded = parse.GetValue(withModels) ? await MeasureWithModelsAsync(parse.GetValue(settle), parse.GetValue(seconds), cancellationToken).ConfigureAwait(false) : null;
-            // One ratio column per published daemon, named by its folder (the publish's name) when there are several.
+            // One ratio column per published daemon, named by its folder (the publish's name) when there are several, or by
+            // its place on the command line where folders share a name.
+            var folders = daemons.Skip(1).Select(d => Path.GetFileName(Path.GetDirectoryName(d.Executable)) ?? "").ToList();
+            var byFolder = folders.All(f => f.Length > 0) && folders.Distinct(StringComparer.Ordinal).Count() == folders.Count;
             string[] header =
             [
                 "figure",
                 .. daemons.Count == 1 ? ["value"] : daemons.Select(d => d.Name),
-                .. daemons.Skip(1).Select(d => daemons.Count == 2 ? "published / this build" : $"{Path.GetFileName(Path.GetDirectoryName(d.Executable))} / this build"),
+                .. folders.Select((folder, i) => folders.Count == 1 ? "published / this build" : $"{(byFolder ? folder : $"published {i + 1}")} / this build"),
             ];
             var rows = new List<string[]>
             {
@@ -113,7 +116,7 @@ internal static class IdleCommand
                 .. daemons.Skip(1).Select(d => ratio is null ? "" : string.Create(CultureInfo.InvariantCulture, $"{ratio(d) / ratio(daemons[0]):F2}")),
             ];
 
-            // The tiny models are measured on this build's daemon only: the published one's cell and the ratio stay empty.
+            // The tiny models are measured on this build's daemon only: the published ones' cells and the ratios stay empty.
             string[] LoadedRow(string figure, string value) => [figure, value, .. Enumerable.Repeat("", header.Length - 2)];
         });
         return idle;
