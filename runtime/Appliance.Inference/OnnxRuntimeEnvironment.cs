@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
@@ -61,6 +62,8 @@ public static partial class OnnxRuntimeEnvironment
     /// <c>CPUExecutionProvider</c>), asked once; loads the library but makes no environment.
     /// </summary>
     /// <exception cref="InvalidOperationException">The library refused the API version or the query.</exception>
+    /// <exception cref="DllNotFoundException">The ONNX Runtime library is not beside the daemon.</exception>
+    /// <exception cref="EntryPointNotFoundException">The library found is not ONNX Runtime.</exception>
     public static IReadOnlyList<string> AvailableProviders() => s_availableProviders.Value;
 
     private static bool SetTelemetryVariable()
@@ -86,7 +89,7 @@ public static partial class OnnxRuntimeEnvironment
         return environment;
     }
 
-    private static unsafe System.Collections.ObjectModel.ReadOnlyCollection<string> QueryAvailableProviders()
+    private static unsafe ReadOnlyCollection<string> QueryAvailableProviders()
     {
         DisableTelemetry();
         var apiBase = (OrtApiBase*)GetApiBase();
