@@ -41,6 +41,7 @@ public sealed class PipelineModels : IDisposable
 public sealed class PipelineTests(PipelineModels models) : IClassFixture<PipelineModels>
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
+    private static readonly int Thinking = SummaryModel.ThinkingBudgetFor(32, 2048);
 
     [Fact]
     public async Task A_meeting_goes_from_frames_to_a_stored_transcript_and_a_published_summary_with_its_gap()
@@ -211,10 +212,9 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
     {
         await using var llm = await SummaryLlmAsync();
         using var chat = SummaryChat(llm);
-        var model = SummaryModelOf(llm, chat);
         using var prompts = new PromptRecorder(chat);
         var transcript = Segments(4);
-        Assert.True(llm.CountTokens("summary", string.Join('\n', transcript.Select(s => s.Text)))!.Value < 2048 / 4, "the transcript should fit the reduce's prompt");
+        Assert.True(TranscriptTokens(llm, transcript) < 2048 / 4, "the transcript should fit the reduce's prompt");
         await using var summarizer = new MeetingSummarizer(SummaryModelOf(llm, prompts), "m6", NullLogger.Instance);
 
         var (summary, problem, stages) = await SummarizeAsync(summarizer, transcript);
@@ -240,7 +240,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         using var prompts = new PromptRecorder(chat);
         // More tokens than a map's chunk can hold, whatever its instruction takes (2,048 less thinking, notes and template).
         var count = 1;
-        while (llm.CountTokens("summary", string.Join('\n', Segments(count).Select(s => s.Text)))!.Value <= 2048 - 32 - 256 - 32)
+        while (TranscriptTokens(llm, Segments(count)) <= 2048 - Thinking - 256 - 32)
         {
             count++;
         }
@@ -273,7 +273,7 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         using var chat = SummaryChat(llm);
         var model = SummaryModelOf(llm, chat);
         var count = 1;
-        while (llm.CountTokens("summary", string.Join('\n', Segments(count).Select(s => s.Text)))!.Value < 2048 / 2)
+        while (TranscriptTokens(llm, Segments(count)) < 2048 / 2)
         {
             count++;
         }
@@ -296,10 +296,14 @@ public sealed class PipelineTests(PipelineModels models) : IClassFixture<Pipelin
         return llm;
     }
 
-    private static LlmChatClient SummaryChat(LlmService llm) => new(llm, "summary", LlmPriority.Batch, SummaryModel.ThinkingBudgetFor(32, 2048));
+    private static LlmChatClient SummaryChat(LlmService llm) => new(llm, "summary", LlmPriority.Batch, Thinking);
 
-    private static SummaryModel SummaryModelOf(LlmService llm, IChatClient chat) =>
-        new(chat, 2048, SummaryModel.ThinkingBudgetFor(32, 2048), text => llm.CountTokens("summary", text)!.Value);
+    private static SummaryModel SummaryModelOf(LlmService llm, IChatClient chat) => new(chat, 2048, Thinking, text => Tokens(llm, text));
+
+    private static int Tokens(LlmService llm, string text) => llm.CountTokens("summary", text)!.Value;
+
+    // The transcript's tokens as the chunker joins its segments.
+    private static int TranscriptTokens(LlmService llm, IEnumerable<TranscriptSegment> segments) => Tokens(llm, string.Join('\n', segments.Select(s => s.Text)));
 
     private static List<TranscriptSegment> Segments(int count) =>
         [.. Enumerable.Range(0, count).Select(i => new TranscriptSegment($"t{i * 5000:D9}-0", 0, i * 5, (i * 5) + 4, $"Point {i}: Ana will send the budget by Friday, and we decided to ship the new fridge line in March.", "en"))];
