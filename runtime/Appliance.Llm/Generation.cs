@@ -138,8 +138,8 @@ internal sealed class Generation(PendingRequest work, LoadedModel model, int pre
         LlmFinishReason reason = LlmFinishReason.Cancelled;
         try
         {
-            // The prompt goes in slices (LlmServiceOptions.PrefillSliceTokens): the graph returns logits for every
-            // position it is given, so a whole 4000-token prompt would need 4000 x vocabulary floats at once.
+            // The prompt goes in slices (LlmServiceOptions.PrefillSliceTokens): a graph with a full LM head returns logits
+            // for every position it is given, so a whole 4000-token prompt would need 4000 x vocabulary floats at once.
             for (var offset = cached; offset < promptIds.Length && !_cancellation.IsCancellationRequested; offset += prefillSliceTokens)
             {
                 generator.AppendTokens(promptIds.AsSpan(offset, Math.Min(prefillSliceTokens, promptIds.Length - offset)).ToArray());

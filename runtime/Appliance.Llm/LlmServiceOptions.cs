@@ -15,8 +15,9 @@ public sealed record LlmServiceOptions
     public InferenceSettings Inference { get; init; } = new();
 
     /// <summary>
-    /// Prompt tokens given to the model at once. The graph returns logits for every position of a slice, so this bounds
-    /// the prefill's memory: for a 152k-token vocabulary, 128 positions take 78 MB of logits, 512 take 311 MB, and a
+    /// Prompt tokens given to the model at once. A graph with a full LM head returns logits for every position of a
+    /// slice (one with a pruned head, logits [batch, 1, vocabulary], only for the last), so this bounds the prefill's
+    /// memory: for a 152k-token vocabulary, 128 positions take 78 MB of logits, 512 take 311 MB, and a
     /// whole 3000-token prompt took 1.8 GB. Measured on the forged 1.5B with the int4 embedding, 512-token prompt,
     /// 2 threads (2026-11-30): peak RSS 1.69 / 1.74 / 1.84 / 2.04 GB at slices of 64 / 128 / 256 / 512, first token
     /// 3.23 / 3.15 / 3.22 / 3.26 s: smaller slices cost no speed down to 64 tokens.

@@ -49,6 +49,29 @@ public sealed class ModelLoadTests(ForgedModels models)
     }
 
     [Fact]
+    public async Task A_model_with_a_pruned_lm_head_answers_as_its_full_twin_with_the_prompt_in_slices_and_from_a_prefix_cache()
+    {
+        var prunedFolder = Path.Combine(models.Root, "pruned-head");
+        LlmForge.Write(LlmPreset.Tiny, 42, prunedFolder, new LlmForgeOptions { PruneLmHead = true });
+
+        // 40-token prompts in slices of 16; the second shares 30 tokens with the first, so the pruned model's generator
+        // is rewound to them and given the last 10.
+        await using var service = new LlmService(ForgedModels.Options() with { PrefillSliceTokens = 16 });
+        await service.LoadModelAsync(models.Spec("full"));
+        var status = await service.LoadModelAsync(new ModelSpec { Id = "pruned", Path = prunedFolder });
+        Assert.Equal(LlmModelState.Loaded, status.State);
+        int[] first = [.. Enumerable.Range(0, 40).Select(i => 100 + (i * 37 % 300))];
+        int[] second = [.. first.Take(30), .. Enumerable.Range(0, 10).Select(i => 120 + (i * 53 % 300))];
+        foreach (var prompt in new[] { first, second })
+        {
+            var expected = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "full", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+            var actual = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "pruned", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true, PrefixCacheKey = "pruned" }));
+            Assert.Equal(16, actual.Completed.TokenIds!.Count);
+            Assert.Equal(expected.Completed.TokenIds, actual.Completed.TokenIds);
+        }
+    }
+
+    [Fact]
     public async Task ContextIsCappedByTheModelsOwnLength()
     {
         await using var service = new LlmService(ForgedModels.Options());

@@ -51,7 +51,7 @@ public sealed class GraphStructureTests(ForgedTinyModel model)
         try
         {
             LlmForge.Write(LlmPreset.Tiny, 42, folder, new LlmForgeOptions { MatMulAccuracyLevel = 1 });
-            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, LlmForge.ModelFileName))).Graph;
+            var graph = ForgedGraph.Read(folder);
             Assert.All(graph.Node.Where(n => n.OpType == "MatMulNBits"), n => Assert.Equal(1, Attribute(n, "accuracy_level").I));
             Assert.Equal(8, GenAiGreedy.Generate(folder, "Hello, how are you?", 8).GeneratedIds.Length);
             Assert.Throws<ArgumentOutOfRangeException>(() => LlmForge.Write(LlmPreset.Tiny, 42, folder, new LlmForgeOptions { MatMulAccuracyLevel = 5 }));
@@ -75,7 +75,7 @@ public sealed class GraphStructureTests(ForgedTinyModel model)
         {
             var preset = LlmPreset.Tiny with { TieWordEmbeddings = true };
             LlmForge.Write(preset, 42, folder, new LlmForgeOptions { MatMulBlockSize = 64, Embedding = LlmEmbeddingFormat.Int4 });
-            var graph = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, LlmForge.ModelFileName))).Graph;
+            var graph = ForgedGraph.Read(folder);
             var shapes = graph.Initializer.ToDictionary(t => t.Name, t => t.Dims.ToArray());
             var matMuls = graph.Node.Where(n => n.OpType == "MatMulNBits").ToList();
             Assert.NotEmpty(matMuls);

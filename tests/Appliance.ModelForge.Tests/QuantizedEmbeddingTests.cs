@@ -1,7 +1,5 @@
 using System.Text;
 using Appliance.ModelForge.Llm;
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;
 using Xunit.Abstractions;
 
@@ -50,8 +48,8 @@ public sealed class QuantizedEmbeddingTests(EmbeddingVariants variants, ITestOut
     public void The_int4_embedding_gives_the_same_logits_as_the_float_table(bool tied)
     {
         long[] prompt = [410, 44, 378, 367, 258, 372, 326, 63];
-        var reference = Logits(variants.Folder(tied, LlmEmbeddingFormat.Dequantized), EmbeddingVariants.Preset(tied), prompt);
-        var quantized = Logits(variants.Folder(tied, LlmEmbeddingFormat.Int4), EmbeddingVariants.Preset(tied), prompt);
+        var reference = ForgedGraph.Logits(variants.Folder(tied, LlmEmbeddingFormat.Dequantized), EmbeddingVariants.Preset(tied), prompt);
+        var quantized = ForgedGraph.Logits(variants.Folder(tied, LlmEmbeddingFormat.Int4), EmbeddingVariants.Preset(tied), prompt);
 
         Assert.Equal(prompt.Length * EmbeddingVariants.Preset(tied).VocabSize, reference.Length);
         Assert.True(reference.Max() - reference.Min() > 1, "the logits are spread, so a wrong embedding row would show");
@@ -66,10 +64,10 @@ public sealed class QuantizedEmbeddingTests(EmbeddingVariants variants, ITestOut
         var preset = EmbeddingVariants.Preset(tied);
         var floatFolder = variants.Folder(tied, LlmEmbeddingFormat.Dequantized);
         var int4Folder = variants.Folder(tied, LlmEmbeddingFormat.Int4);
-        var graph = ReadGraph(int4Folder);
+        var graph = ForgedGraph.Read(int4Folder);
 
         Assert.DoesNotContain(graph.Initializer, t => t.Name == "model.embed_tokens.weight");
-        Assert.Contains(ReadGraph(floatFolder).Initializer, t => t.Name == "model.embed_tokens.weight" && t.DataType == (int)TensorProto.Types.DataType.Float);
+        Assert.Contains(ForgedGraph.Read(floatFolder).Initializer, t => t.Name == "model.embed_tokens.weight" && t.DataType == (int)TensorProto.Types.DataType.Float);
         var gather = Assert.Single(graph.Node, n => n.OpType == "GatherBlockQuantized");
         Assert.Equal("com.microsoft", gather.Domain);
         Assert.Equal(4, gather.Attribute.Single(a => a.Name == "bits").I);
@@ -130,32 +128,5 @@ public sealed class QuantizedEmbeddingTests(EmbeddingVariants variants, ITestOut
         output.WriteLine($"llama.cpp [{string.Join(", ", generated)}]; GenAI [{string.Join(", ", reference.GeneratedIds)}]");
         Assert.Equal(reference.PromptIds, promptIds);
         Assert.Equal(reference.GeneratedIds, generated);
-    }
-
-    private static GraphProto ReadGraph(string folder)
-    {
-        using var stream = File.OpenRead(Path.Combine(folder, LlmForge.ModelFileName));
-        return ModelProto.Parser.ParseFrom(stream).Graph;
-    }
-
-    /// <summary>The graph's logits [1, prompt, vocabulary] for a prompt with an empty KV cache, through ONNX Runtime.</summary>
-    private static float[] Logits(string folder, LlmPreset preset, long[] prompt)
-    {
-        using var session = new InferenceSession(Path.Combine(folder, LlmForge.ModelFileName));
-        var inputs = new List<NamedOnnxValue>
-        {
-            NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(prompt, [1, prompt.Length])),
-            NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, prompt.Length).ToArray(), [1, prompt.Length])),
-        };
-        for (var layer = 0; layer < preset.NumHiddenLayers; layer++)
-        {
-            foreach (var part in new[] { "key", "value" })
-            {
-                inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.{part}", new DenseTensor<float>([1, preset.NumKeyValueHeads, 0, preset.HeadSize])));
-            }
-        }
-
-        using var results = session.Run(inputs, ["logits"]);
-        return [.. results.Single().AsTensor<float>()];
     }
 }

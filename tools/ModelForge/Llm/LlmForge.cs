@@ -59,6 +59,16 @@ public sealed record LlmForgeOptions
     /// <summary>How the embedding table is stored; the function computed is the same either way.</summary>
     public LlmEmbeddingFormat Embedding { get; init; } = LlmEmbeddingFormat.Dequantized;
 
+    /// <summary>
+    /// The LM head computes the last position's logits only, so the graph's <c>logits</c> is [batch, 1, vocabulary]
+    /// instead of [batch, positions, vocabulary], as ONNX Runtime GenAI's model builder writes with
+    /// <c>prune_lm_head=true</c>. GenAI samples from the last position anyway, so generation is the same; a prompt slice
+    /// of P positions then needs one row of logits instead of P (4 bytes × 151,936 per row for the Qwen vocabulary) and
+    /// skips P − 1 rows of the head's work. GenAI's n-gram speculative decoding needs logits for every draft position
+    /// and refuses such a model. False: the builder's default.
+    /// </summary>
+    public bool PruneLmHead { get; init; }
+
     /// <summary>Also write <see cref="LlmForge.GgufFileName"/>, a Q4_0 GGUF of the same weights, for llama.cpp.</summary>
     public bool WriteGguf { get; init; }
 
@@ -140,7 +150,7 @@ public static class LlmForge
         using (var gguf = ggufPath is null ? null : new GgufWriter(ggufPath, Qwen2Gguf.Metadata(preset, tokenizer, seed), Qwen2Gguf.Tensors(preset)))
         {
             var graph = new OnnxGraphBuilder(data);
-            var onnx = new Qwen2OnnxModel(preset, graph, options.MatMulAccuracyLevel, options.MatMulBlockSize);
+            var onnx = new Qwen2OnnxModel(preset, graph, options.MatMulAccuracyLevel, options.MatMulBlockSize, options.PruneLmHead);
             var total = preset.NumHiddenLayers + 2;
 
             // Logits with a spread of about 4 keep greedy choices clear of float rounding between runtimes; a tied

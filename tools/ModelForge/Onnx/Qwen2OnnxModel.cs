@@ -8,7 +8,8 @@ namespace Appliance.ModelForge.Onnx;
 /// <summary>
 /// Emits a Qwen2 decoder as ONNX Runtime GenAI's model builder does for the CPU int4 target: packed q/k/v
 /// <c>MatMulNBits</c> plus bias, <c>GroupQueryAttention</c> with rotary embedding inside the op, Simplified and
-/// SkipSimplified RMSNorm, SwiGLU MLP (Sigmoid and Mul) and an int4 LM head. The embedding is a float table, or
+/// SkipSimplified RMSNorm, SwiGLU MLP (Sigmoid and Mul) and an int4 LM head, optionally pruned to the last position
+/// (the builder's <c>prune_lm_head=true</c>). The embedding is a float table, or
 /// int4 codes read by <c>GatherBlockQuantized</c>; with tied embeddings and int4, the embedding and the LM head
 /// read one initializer. Node, tensor and value names follow the builder so tools that inspect its models find the
 /// same graph (the int4 embedding's own tensors are named <c>model.embed_tokens.qweight</c> and <c>.scales</c>).
@@ -19,6 +20,7 @@ internal sealed class Qwen2OnnxModel
     private readonly LlmPreset _preset;
     private readonly int _accuracyLevel;
     private readonly int _blockSize;
+    private readonly bool _pruneLmHead;
     private readonly OnnxGraphBuilder _graph;
     private readonly string _seqlensK;
     private readonly string _totalSequenceLength;
@@ -33,7 +35,8 @@ internal sealed class Qwen2OnnxModel
     /// <param name="graph">Where the nodes and initializers go.</param>
     /// <param name="accuracyLevel"><c>MatMulNBits</c>' <c>accuracy_level</c>: the lowest precision its inputs may be computed in (1 fp32, 4 int8).</param>
     /// <param name="blockSize">Input features per scale of every int4 tensor (<c>MatMulNBits</c>, <c>GatherBlockQuantized</c>): the forged block of 32, or the same weights quantized again in larger blocks (<see cref="QuantizedMatrix.Reblocked"/>).</param>
-    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel, int blockSize)
+    /// <param name="pruneLmHead">The LM head reads only the last position, so <c>logits</c> is [batch_size, 1, vocabulary] (<see cref="LlmForgeOptions.PruneLmHead"/>).</param>
+    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel, int blockSize, bool pruneLmHead)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -44,6 +47,7 @@ internal sealed class Qwen2OnnxModel
         _graph = graph;
         _accuracyLevel = accuracyLevel;
         _blockSize = blockSize;
+        _pruneLmHead = pruneLmHead;
         var kvShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "past_sequence_length", (long)preset.HeadSize };
         var presentShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "total_sequence_length", (long)preset.HeadSize };
         graph.AddInput("input_ids", DataType.Int64, "batch_size", "sequence_length");
@@ -54,7 +58,8 @@ internal sealed class Qwen2OnnxModel
             graph.AddInput($"past_key_values.{i}.value", DataType.Float, kvShape);
         }
 
-        graph.AddOutput("logits", DataType.Float, "batch_size", "sequence_length", (long)preset.VocabSize);
+        // GenAI reads a logits output whose second dimension is the constant 1 as last-position logits.
+        graph.AddOutput("logits", DataType.Float, "batch_size", pruneLmHead ? 1L : (object)"sequence_length", (long)preset.VocabSize);
         for (var i = 0; i < preset.NumHiddenLayers; i++)
         {
             graph.AddOutput($"present.{i}.key", DataType.Float, presentShape);
@@ -124,7 +129,9 @@ internal sealed class Qwen2OnnxModel
 
     /// <summary>
     /// The last SkipSimplifiedLayerNorm and the LM head, whose output is the graph's <c>logits</c>. With tied int4
-    /// embeddings the head reads the embedding's initializers and <paramref name="lmHead"/> must be that table.
+    /// embeddings the head reads the embedding's initializers and <paramref name="lmHead"/> must be that table. A pruned
+    /// head takes the last position's hidden state first (<c>Gather</c> at index -1 of axis 1, then <c>Unsqueeze</c>
+    /// back to [batch, 1, hidden]), as the builder's <c>prune_lm_head</c> does.
     /// </summary>
     public void Head(float[] finalNorm, QuantizedMatrix lmHead)
     {
@@ -138,6 +145,15 @@ internal sealed class Qwen2OnnxModel
         var name = $"/model/layers.{layer}/final_norm_layernorm/SkipLayerNorm";
         var output = $"/model/layers.{layer}/final_norm_layernorm/output_0";
         _graph.Node("SkipSimplifiedLayerNormalization", name, [_root, _skip, weight], [output], "com.microsoft", ("epsilon", (float)_preset.RmsNormEpsilon));
+        if (_pruneLmHead)
+        {
+            const string Gather = "/lm_head/prune/Gather";
+            const string Unsqueeze = "/lm_head/prune/Unsqueeze";
+            _graph.Node("Gather", Gather, [output, _graph.Int64Constant(-1, vector: false)], [Gather + "/output_0"], "", ("axis", 1L));
+            _graph.Node("Unsqueeze", Unsqueeze, [Gather + "/output_0", _graph.Int64Constant(1, vector: true)], [Unsqueeze + "/output_0"]);
+            output = Unsqueeze + "/output_0";
+        }
+
         MatMulNBits("/lm_head/MatMul", "lm_head.MatMul", output, [lmHead], outputName: "logits", shared: _tiedHead);
     }
 
