@@ -3,10 +3,10 @@ using Appliance.Benchmarks;
 
 namespace Appliance.Benchmarks.Tests;
 
-/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, seven engine children, reports.</summary>
+/// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, eight engine children, reports.</summary>
 public sealed class LlmBenchmarkTests : IDisposable
 {
-    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-no-cpu-arena", "service-spin-within-run", "service-int4-embedding", "llama.cpp"];
+    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-no-cpu-arena", "service-spin-within-run", "service-int4-embedding", "service-pruned-head", "llama.cpp"];
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
 
     public LlmBenchmarkTests() => Directory.CreateDirectory(_root);
@@ -45,12 +45,12 @@ public sealed class LlmBenchmarkTests : IDisposable
         Assert.Contains("bare-ngram / bare (n-gram 3, 4 drafts a round;", text, StringComparison.Ordinal);
         Assert.All(engines["bare-ngram"].GetProperty("runs").EnumerateArray(), run => Assert.True(run.GetProperty("draftsProposed").GetInt64() >= run.GetProperty("draftsAccepted").GetInt64()));
         Assert.All(engines["bare"].GetProperty("runs").EnumerateArray(), run => Assert.Equal(JsonValueKind.Null, run.GetProperty("draftsProposed").ValueKind));
-        Assert.Contains("service-int4-embedding / llama.cpp (goal ≤ 1.00)", text, StringComparison.Ordinal);
+        Assert.Contains("service-pruned-head / llama.cpp (goal ≤ 1.00)", text, StringComparison.Ordinal);
         Assert.Contains("| llama.cpp / service-spin-within-run |", text, StringComparison.Ordinal);
         Assert.True(
             engines["service-int4-embedding"].GetProperty("peakResidentBytes").GetInt64() > 0
-            && Directory.GetFiles(Path.Combine(_root, "models"), "model.onnx.data", SearchOption.AllDirectories).Length == 2,
-            "the int4-embedding twin is forged beside the float one");
+            && Directory.GetFiles(Path.Combine(_root, "models"), "model.onnx.data", SearchOption.AllDirectories).Length == 3,
+            "the int4-embedding and pruned-head twins are forged beside the float one");
         Assert.Contains("appliance-bench llm --preset tiny", text, StringComparison.Ordinal);
     }
 

@@ -7,8 +7,9 @@ using Appliance.ModelForge.Llm;
 namespace Appliance.Benchmarks.Llm;
 
 /// <summary>
-/// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF, and again with an int4
-/// embedding) when the folder lacks it, and fixes the generation length every engine must reach.
+/// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF, again with an int4
+/// embedding, and again with that embedding and a pruned LM head) when the folder lacks it, and fixes the generation
+/// length every engine must reach.
 /// </summary>
 internal static class BenchModelCache
 {
@@ -31,6 +32,8 @@ internal static class BenchModelCache
     {
         PrepareFloat(settings, progress);
         PrepareInt4Embedding(settings, progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.PrunedHeadModelDirectory, LlmEmbeddingFormat.Int4, (settings.AccuracyLevel, settings.BlockSize), progress, pruneLmHead: true);
+        SetMinLength(settings.PrunedHeadModelDirectory, settings.TotalTokens);
     }
 
     /// <summary>Only the float-embedding folder of <paramref name="settings"/> and its GGUF, forged when missing.</summary>
@@ -59,25 +62,26 @@ internal static class BenchModelCache
     }
 
     // The float-embedding folder carries the GGUF for llama.cpp; the int4 one is only for the ONNX engines.
-    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, (int AccuracyLevel, int BlockSize) matMul, Action<string> progress, string? vocabularyFrom = null)
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, (int AccuracyLevel, int BlockSize) matMul, Action<string> progress, string? vocabularyFrom = null, bool pruneLmHead = false)
     {
         var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
         var vocabulary = vocabularyFrom is null ? "learned" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(vocabularyFrom)));
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{matMul.AccuracyLevel}},"blockSize":{{matMul.BlockSize}},"vocabulary":"{{vocabulary}}"}""");
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{matMul.AccuracyLevel}},"blockSize":{{matMul.BlockSize}},"vocabulary":"{{vocabulary}}","pruneLmHead":{{(pruneLmHead ? "true" : "false")}}}""");
         if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
-            progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding) in {directory}");
+            progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding{(pruneLmHead ? ", pruned LM head" : "")}) in {directory}");
         }
         else
         {
-            progress($"Forging {preset.Name} (seed {seed}, {embedding} embedding) into {directory}");
+            progress($"Forging {preset.Name} (seed {seed}, {embedding} embedding{(pruneLmHead ? ", pruned LM head" : "")}) into {directory}");
             var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
             {
                 WriteGguf = withGguf,
                 Embedding = embedding,
                 MatMulAccuracyLevel = matMul.AccuracyLevel,
                 MatMulBlockSize = matMul.BlockSize,
+                PruneLmHead = pruneLmHead,
                 VocabularyFrom = vocabularyFrom,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
             });

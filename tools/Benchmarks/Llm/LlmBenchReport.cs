@@ -82,7 +82,20 @@ internal sealed record LlmBenchReport(
 
     public double LlamaOverInt4EmbeddingPrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServiceInt4Embedding, e => e.PrefillTokensPerSecond);
 
-    /// <summary>Peak RSS of the service with the int4 embedding over llama.cpp's (goal: at most 1).</summary>
+    public double PrunedHeadOverInt4EmbeddingDecode => Ratio(LlmEngineKind.ServicePrunedHead, LlmEngineKind.ServiceInt4Embedding, e => e.DecodeTokensPerSecond);
+
+    public double PrunedHeadOverInt4EmbeddingPrefill => Ratio(LlmEngineKind.ServicePrunedHead, LlmEngineKind.ServiceInt4Embedding, e => e.PrefillTokensPerSecond);
+
+    public double PrunedHeadOverInt4EmbeddingPeakMemory => Ratio(LlmEngineKind.ServicePrunedHead, LlmEngineKind.ServiceInt4Embedding, e => e.PeakResidentBytes);
+
+    public double LlamaOverPrunedHeadDecode => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServicePrunedHead, e => e.DecodeTokensPerSecond);
+
+    public double LlamaOverPrunedHeadPrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServicePrunedHead, e => e.PrefillTokensPerSecond);
+
+    /// <summary>Peak RSS of the service in the leanest layout (int4 embedding, pruned LM head) over llama.cpp's (goal: at most 1).</summary>
+    public double PrunedHeadOverLlamaPeakMemory => Ratio(LlmEngineKind.ServicePrunedHead, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
+
+    /// <summary>Peak RSS of the service with the int4 embedding over llama.cpp's.</summary>
     public double Int4EmbeddingOverLlamaPeakMemory => Ratio(LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
 
     /// <summary>Peak RSS of the service with the float embedding over llama.cpp's.</summary>

@@ -58,6 +58,9 @@ internal sealed record LlmBenchSettings
     /// <summary>The same weights with the embedding table as int4 codes (<see cref="LlmEmbeddingFormat.Int4"/>), without a GGUF.</summary>
     public string Int4EmbeddingModelDirectory => ModelDirectory + "-int4-embedding";
 
+    /// <summary>The int4-embedding weights with the LM head pruned to the last position (<see cref="LlmForgeOptions.PruneLmHead"/>), without a GGUF.</summary>
+    public string PrunedHeadModelDirectory => Int4EmbeddingModelDirectory + "-pruned-head";
+
     public string GgufPath => Path.Combine(ModelDirectory, LlmForge.GgufFileName);
 
     /// <summary>The sequence length every run reaches: prompt plus generated tokens.</summary>

@@ -29,6 +29,13 @@ internal enum LlmEngineKind
     /// </summary>
     ServiceInt4Embedding,
 
+    /// <summary>
+    /// Our <c>LlmService</c> on the int4-embedding weights with the LM head pruned to the last position as well
+    /// (<c>--prune-lm-head</c>, the GenAI builder's <c>prune_lm_head=true</c>; the same tokens): the leanest layout the
+    /// builder offers, what computing logits for one position instead of every prompt position saves.
+    /// </summary>
+    ServicePrunedHead,
+
     /// <summary>A bare ONNX Runtime GenAI generator loop on the same folder: the floor of the service's overhead.</summary>
     Bare,
 
@@ -45,7 +52,7 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.ServicePrunedHead, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
@@ -53,6 +60,7 @@ internal static class LlmEngineKindNames
         LlmEngineKind.ServiceNoCpuArena => "service-no-cpu-arena",
         LlmEngineKind.ServiceSpinWithinRun => "service-spin-within-run",
         LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
+        LlmEngineKind.ServicePrunedHead => "service-pruned-head",
         LlmEngineKind.Bare => "bare",
         LlmEngineKind.BareNgram => "bare-ngram",
         LlmEngineKind.LlamaCpp => "llama.cpp",

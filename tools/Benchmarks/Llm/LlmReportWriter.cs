@@ -48,6 +48,7 @@ internal static class LlmReportWriter
             + "(the GGUF count for llama.cpp); near 100 % an engine streams its weights at the measured bandwidth. Peak RSS: the child's `VmHWM`, mapped model files included. "
             + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
             + "`GatherBlockQuantized` instead of float32 (at block 32 the same logits, to the bit; at a larger block the table is quantized again, as the matrices are). "
+            + "service-pruned-head is the service on the int4-embedding weights forged with `--prune-lm-head` too: the LM head reads only the last position, so a prompt slice returns one row of logits instead of one per position (the same tokens). "
             + "bare-ngram is the bare loop with GenAI's n-gram speculative decoding (prompt lookup): it proposes the tokens that followed the last tokens' earlier occurrence in the prompt or the output and has the model verify them in one step; "
             + "it gains only where the output repeats what came before, so its figure holds for how much this random-weight model's greedy text repeats itself (the draft tokens proposed and accepted are in its ratio row), not for a trained model's summary; its decode ÷ bound can pass 100 %, as an accepted draft saves a pass over the weights. "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "
@@ -79,12 +80,15 @@ internal static class LlmReportWriter
         ["service / service-no-cpu-arena (ONNX Runtime's CPU arena on, the daemon's default for language models, against off)", Invariant($"{report.ServiceOverNoCpuArenaDecode:F3}"), Invariant($"{report.ServiceOverNoCpuArenaPrefill:F3}"), Invariant($"{report.ServiceOverNoCpuArenaPeakMemory:F3}")],
         ["service-spin-within-run / service (intra-op threads spinning inside each run, against the default of never)", Invariant($"{report.SpinWithinRunOverServiceDecode:F3}"), Invariant($"{report.SpinWithinRunOverServicePrefill:F3}"), ""],
         ["service-int4-embedding / service", Invariant($"{report.Int4EmbeddingOverServiceDecode:F3}"), Invariant($"{report.Int4EmbeddingOverServicePrefill:F3}"), ""],
+        ["service-pruned-head / service-int4-embedding", Invariant($"{report.PrunedHeadOverInt4EmbeddingDecode:F3}"), Invariant($"{report.PrunedHeadOverInt4EmbeddingPrefill:F3}"), Invariant($"{report.PrunedHeadOverInt4EmbeddingPeakMemory:F3}")],
         ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}"), ""],
         ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}"), ""],
         ["llama.cpp / service-spin-within-run", Invariant($"{report.LlamaOverSpinWithinRunDecode:F3}"), Invariant($"{report.LlamaOverSpinWithinRunPrefill:F3}"), ""],
         ["llama.cpp / service-int4-embedding", Invariant($"{report.LlamaOverInt4EmbeddingDecode:F3}"), Invariant($"{report.LlamaOverInt4EmbeddingPrefill:F3}"), ""],
+        ["llama.cpp / service-pruned-head", Invariant($"{report.LlamaOverPrunedHeadDecode:F3}"), Invariant($"{report.LlamaOverPrunedHeadPrefill:F3}"), ""],
         ["service / llama.cpp", "", "", Invariant($"{report.ServiceOverLlamaPeakMemory:F3}")],
-        ["service-int4-embedding / llama.cpp (goal ≤ 1.00)", "", "", Invariant($"{report.Int4EmbeddingOverLlamaPeakMemory:F3}")],
+        ["service-int4-embedding / llama.cpp", "", "", Invariant($"{report.Int4EmbeddingOverLlamaPeakMemory:F3}")],
+        ["service-pruned-head / llama.cpp (goal ≤ 1.00)", "", "", Invariant($"{report.PrunedHeadOverLlamaPeakMemory:F3}")],
     ];
 
     private static string Bound(LlmBenchReport report)
