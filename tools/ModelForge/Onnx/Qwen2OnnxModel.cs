@@ -9,7 +9,8 @@ namespace Appliance.ModelForge.Onnx;
 /// Emits a Qwen2 decoder as ONNX Runtime GenAI's model builder does for the CPU int4 target: packed q/k/v
 /// <c>MatMulNBits</c> plus bias, <c>GroupQueryAttention</c> with rotary embedding inside the op, Simplified and
 /// SkipSimplified RMSNorm, SwiGLU MLP (Sigmoid and Mul) and an int4 LM head, optionally pruned to the last position
-/// (the builder's <c>prune_lm_head=true</c>). The embedding is a float table, or
+/// (the builder's <c>prune_lm_head=true</c>). The KV cache is float32, or float16 with the attention in float16
+/// between two <c>Cast</c> nodes. The embedding is a float table, or
 /// int4 codes read by <c>GatherBlockQuantized</c>; with tied embeddings and int4, the embedding and the LM head
 /// read one initializer. Node, tensor and value names follow the builder so tools that inspect its models find the
 /// same graph (the int4 embedding's own tensors are named <c>model.embed_tokens.qweight</c> and <c>.scales</c>).
@@ -21,6 +22,7 @@ internal sealed class Qwen2OnnxModel
     private readonly int _accuracyLevel;
     private readonly int _blockSize;
     private readonly bool _pruneLmHead;
+    private readonly DataType _kvType;
     private readonly OnnxGraphBuilder _graph;
     private readonly string _seqlensK;
     private readonly string _totalSequenceLength;
@@ -33,10 +35,12 @@ internal sealed class Qwen2OnnxModel
 
     /// <param name="preset">The shapes.</param>
     /// <param name="graph">Where the nodes and initializers go.</param>
-    /// <param name="accuracyLevel"><c>MatMulNBits</c>' <c>accuracy_level</c>: the lowest precision its inputs may be computed in (1 fp32, 4 int8).</param>
-    /// <param name="blockSize">Input features per scale of every int4 tensor (<c>MatMulNBits</c>, <c>GatherBlockQuantized</c>): the forged block of 32, or the same weights quantized again in larger blocks (<see cref="QuantizedMatrix.Reblocked"/>).</param>
-    /// <param name="pruneLmHead">The LM head reads only the last position, so <c>logits</c> is [batch_size, 1, vocabulary] (<see cref="LlmForgeOptions.PruneLmHead"/>).</param>
-    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, int accuracyLevel, int blockSize, bool pruneLmHead)
+    /// <param name="options">
+    /// The layout: <see cref="LlmForgeOptions.MatMulAccuracyLevel"/>, <see cref="LlmForgeOptions.MatMulBlockSize"/> (of
+    /// every int4 tensor, <c>MatMulNBits</c> and <c>GatherBlockQuantized</c>), <see cref="LlmForgeOptions.PruneLmHead"/>
+    /// and <see cref="LlmForgeOptions.KvCache"/>; the embedding's format comes with <see cref="Embedding"/>.
+    /// </param>
+    public Qwen2OnnxModel(LlmPreset preset, OnnxGraphBuilder graph, LlmForgeOptions options)
     {
         if (!BitConverter.IsLittleEndian)
         {
@@ -45,25 +49,26 @@ internal sealed class Qwen2OnnxModel
 
         _preset = preset;
         _graph = graph;
-        _accuracyLevel = accuracyLevel;
-        _blockSize = blockSize;
-        _pruneLmHead = pruneLmHead;
+        _accuracyLevel = options.MatMulAccuracyLevel;
+        _blockSize = options.MatMulBlockSize;
+        _pruneLmHead = options.PruneLmHead;
+        _kvType = options.KvCache == LlmKvCachePrecision.Fp16 ? DataType.Float16 : DataType.Float;
         var kvShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "past_sequence_length", (long)preset.HeadSize };
         var presentShape = new object[] { "batch_size", (long)preset.NumKeyValueHeads, "total_sequence_length", (long)preset.HeadSize };
         graph.AddInput("input_ids", DataType.Int64, "batch_size", "sequence_length");
         graph.AddInput("attention_mask", DataType.Int64, "batch_size", "total_sequence_length");
         for (var i = 0; i < preset.NumHiddenLayers; i++)
         {
-            graph.AddInput($"past_key_values.{i}.key", DataType.Float, kvShape);
-            graph.AddInput($"past_key_values.{i}.value", DataType.Float, kvShape);
+            graph.AddInput($"past_key_values.{i}.key", _kvType, kvShape);
+            graph.AddInput($"past_key_values.{i}.value", _kvType, kvShape);
         }
 
         // GenAI reads a logits output whose second dimension is the constant 1 as last-position logits.
-        graph.AddOutput("logits", DataType.Float, "batch_size", pruneLmHead ? 1L : (object)"sequence_length", (long)preset.VocabSize);
+        graph.AddOutput("logits", DataType.Float, "batch_size", _pruneLmHead ? 1L : (object)"sequence_length", (long)preset.VocabSize);
         for (var i = 0; i < preset.NumHiddenLayers; i++)
         {
-            graph.AddOutput($"present.{i}.key", DataType.Float, presentShape);
-            graph.AddOutput($"present.{i}.value", DataType.Float, presentShape);
+            graph.AddOutput($"present.{i}.key", _kvType, presentShape);
+            graph.AddOutput($"present.{i}.value", _kvType, presentShape);
         }
 
         (_seqlensK, _totalSequenceLength) = AttentionMaskSubgraph();
@@ -195,6 +200,13 @@ internal sealed class Qwen2OnnxModel
         var biased = basename + "/qkv_proj/Add/output_0";
         _graph.Node("Add", basename + "/qkv_proj/Add", [qkv, bias], [biased]);
 
+        if (_kvType != DataType.Float)
+        {
+            // GroupQueryAttention takes its inputs, cache and rotary caches in one type.
+            _graph.Node("Cast", basename + "/qkv_proj/Cast", [biased], [basename + "/qkv_proj/Cast/output_0"], "", ("to", (long)_kvType));
+            biased = basename + "/qkv_proj/Cast/output_0";
+        }
+
         var (cos, sin) = RotaryCaches();
         var attention = basename + "/GroupQueryAttention/output_0";
         _graph.Node(
@@ -210,6 +222,12 @@ internal sealed class Qwen2OnnxModel
             ("softcap", 0.0f),
             ("do_rotary", 1L),
             ("rotary_interleaved", 0L));
+        if (_kvType != DataType.Float)
+        {
+            _graph.Node("Cast", basename + "/GroupQueryAttention/Cast", [attention], [basename + "/GroupQueryAttention/Cast/output_0"], "", ("to", (long)DataType.Float));
+            attention = basename + "/GroupQueryAttention/Cast/output_0";
+        }
+
         return MatMulNBits(basename + "/o_proj/MatMul", $"model.layers.{layer}.attn.o_proj.MatMul", attention, [weights.Output]);
     }
 
@@ -275,7 +293,7 @@ internal sealed class Qwen2OnnxModel
         return (weight, scales);
     }
 
-    /// <summary>cos/sin caches [context_length, head_size / 2] shared by all layers (RoPE, non-interleaved).</summary>
+    /// <summary>cos/sin caches [context_length, head_size / 2] shared by all layers (RoPE, non-interleaved), in the KV cache's type.</summary>
     private (string Cos, string Sin) RotaryCaches()
     {
         if (_cosCache is not null && _sinCache is not null)
@@ -297,9 +315,20 @@ internal sealed class Qwen2OnnxModel
             }
         }
 
-        _cosCache = FloatInitializer("cos_cache", cos, [_preset.ContextLength, half]);
-        _sinCache = FloatInitializer("sin_cache", sin, [_preset.ContextLength, half]);
+        _cosCache = KvTypedInitializer("cos_cache", cos, [_preset.ContextLength, half]);
+        _sinCache = KvTypedInitializer("sin_cache", sin, [_preset.ContextLength, half]);
         return (_cosCache, _sinCache);
+    }
+
+    private string KvTypedInitializer(string name, float[] values, long[] dims)
+    {
+        if (_kvType == DataType.Float)
+        {
+            return FloatInitializer(name, values, dims);
+        }
+
+        var halves = Array.ConvertAll(values, v => (Half)v);
+        return _graph.AddInitializer(name, _kvType, dims, s => s.Write(MemoryMarshal.AsBytes(halves.AsSpan())));
     }
 
     private string FloatInitializer(string name, float[] values, long[]? dims = null) =>
