@@ -6,7 +6,7 @@ namespace Appliance.Benchmarks.Tests;
 /// <summary>Runs <c>appliance-bench llm --preset tiny</c> end to end: forge, bandwidth, eight engine children, reports.</summary>
 public sealed class LlmBenchmarkTests : IDisposable
 {
-    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-no-cpu-arena", "service-spin-within-run", "service-int4-embedding", "service-pruned-head", "llama.cpp"];
+    private static readonly string[] Engines = ["bare", "bare-ngram", "service", "service-no-cpu-arena", "service-spin-within-run", "service-int4-embedding", "service-pruned-head", "service-fp16-kv", "llama.cpp"];
     private readonly string _root = Path.Combine(Path.GetTempPath(), "bench-tests-" + Guid.NewGuid().ToString("N"));
 
     public LlmBenchmarkTests() => Directory.CreateDirectory(_root);
@@ -49,8 +49,8 @@ public sealed class LlmBenchmarkTests : IDisposable
         Assert.Contains("| llama.cpp / service-spin-within-run |", text, StringComparison.Ordinal);
         Assert.True(
             engines["service-int4-embedding"].GetProperty("peakResidentBytes").GetInt64() > 0
-            && Directory.GetFiles(Path.Combine(_root, "models"), "model.onnx.data", SearchOption.AllDirectories).Length == 3,
-            "the int4-embedding and pruned-head twins are forged beside the float one");
+            && Directory.GetFiles(Path.Combine(_root, "models"), "model.onnx.data", SearchOption.AllDirectories).Length == 4,
+            "the int4-embedding, pruned-head and fp16-KV twins are forged beside the float one");
         Assert.Contains("appliance-bench llm --preset tiny", text, StringComparison.Ordinal);
     }
 

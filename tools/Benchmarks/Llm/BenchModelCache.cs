@@ -8,8 +8,8 @@ namespace Appliance.Benchmarks.Llm;
 
 /// <summary>
 /// Keeps forged benchmark models in the cache folder: forges a preset and seed (with its GGUF, again with an int4
-/// embedding, and again with that embedding and a pruned LM head) when the folder lacks it, and fixes the generation
-/// length every engine must reach.
+/// embedding, again with that embedding and a pruned LM head, and again with those and an fp16 KV cache) when the
+/// folder lacks it, and fixes the generation length every engine must reach.
 /// </summary>
 internal static class BenchModelCache
 {
@@ -24,7 +24,7 @@ internal static class BenchModelCache
     /// <summary>Only the int4-embedding folder of <paramref name="settings"/>, forged when missing (no GGUF, no float twin).</summary>
     public static void PrepareInt4Embedding(LlmBenchSettings settings, Action<string> progress)
     {
-        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, LlmEmbeddingFormat.Int4, (settings.AccuracyLevel, settings.BlockSize), progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.Int4EmbeddingModelDirectory, settings.Layout(LlmEmbeddingFormat.Int4), progress);
         SetMinLength(settings.Int4EmbeddingModelDirectory, settings.TotalTokens);
     }
 
@@ -32,14 +32,17 @@ internal static class BenchModelCache
     {
         PrepareFloat(settings, progress);
         PrepareInt4Embedding(settings, progress);
-        EnsureForged(settings.Preset, settings.Seed, settings.PrunedHeadModelDirectory, LlmEmbeddingFormat.Int4, (settings.AccuracyLevel, settings.BlockSize), progress, pruneLmHead: true);
+        var prunedHead = settings.Layout(LlmEmbeddingFormat.Int4) with { PruneLmHead = true };
+        EnsureForged(settings.Preset, settings.Seed, settings.PrunedHeadModelDirectory, prunedHead, progress);
         SetMinLength(settings.PrunedHeadModelDirectory, settings.TotalTokens);
+        EnsureForged(settings.Preset, settings.Seed, settings.Fp16KvCacheModelDirectory, prunedHead with { KvCache = LlmKvCachePrecision.Fp16 }, progress);
+        SetMinLength(settings.Fp16KvCacheModelDirectory, settings.TotalTokens);
     }
 
     /// <summary>Only the float-embedding folder of <paramref name="settings"/> and its GGUF, forged when missing.</summary>
     public static void PrepareFloat(LlmBenchSettings settings, Action<string> progress)
     {
-        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, LlmEmbeddingFormat.Dequantized, (settings.AccuracyLevel, settings.BlockSize), progress);
+        EnsureForged(settings.Preset, settings.Seed, settings.ModelDirectory, settings.Layout(LlmEmbeddingFormat.Dequantized), progress);
         SetMinLength(settings.ModelDirectory, settings.TotalTokens);
     }
 
@@ -52,38 +55,41 @@ internal static class BenchModelCache
     /// <param name="seed">The seed.</param>
     /// <param name="cacheDirectory">The cache folder.</param>
     /// <param name="progress">Receives a line per step.</param>
-    /// <param name="vocabularyFrom">A tokenizer.json to forge the vocabulary from (see <see cref="LlmForgeOptions.VocabularyFrom"/>), or null.</param>
-    /// <param name="pruneLmHead">Forge the LM head for the last position only (see <see cref="LlmForgeOptions.PruneLmHead"/>).</param>
-    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, string? vocabularyFrom = null, bool pruneLmHead = false)
+    /// <param name="layout">
+    /// The forge options that set the folder apart from the preset's default: <see cref="LlmForgeOptions.VocabularyFrom"/>
+    /// (a tokenizer.json to forge the vocabulary from), <see cref="LlmForgeOptions.PruneLmHead"/> and
+    /// <see cref="LlmForgeOptions.KvCache"/>; null for the defaults. Each one the folder's name says.
+    /// </param>
+    public static string PrepareAsForged(LlmPreset preset, long seed, string cacheDirectory, Action<string> progress, LlmForgeOptions? layout = null)
     {
-        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed) + (vocabularyFrom is null ? "" : "-real-vocabulary") + (pruneLmHead ? "-pruned-head" : "");
-        EnsureForged(preset, seed, directory, LlmEmbeddingFormat.Dequantized, (LlmForgeOptions.DefaultMatMulAccuracyLevel, LlmForgeOptions.DefaultMatMulBlockSize), progress, vocabularyFrom, pruneLmHead);
+        layout = new LlmForgeOptions { VocabularyFrom = layout?.VocabularyFrom, PruneLmHead = layout?.PruneLmHead ?? false, KvCache = layout?.KvCache ?? LlmKvCachePrecision.Fp32 };
+        var directory = LlmBenchSettings.ModelDirectoryOf(cacheDirectory, preset, seed)
+            + (layout.VocabularyFrom is null ? "" : "-real-vocabulary")
+            + (layout.PruneLmHead ? "-pruned-head" : "")
+            + (layout.KvCache == LlmKvCachePrecision.Fp16 ? "-fp16-kv" : "");
+        EnsureForged(preset, seed, directory, layout, progress);
         SetMinLength(directory, 0);
         return directory;
     }
 
     // The float-embedding folder carries the GGUF for llama.cpp; the int4 one is only for the ONNX engines.
-    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmEmbeddingFormat embedding, (int AccuracyLevel, int BlockSize) matMul, Action<string> progress, string? vocabularyFrom = null, bool pruneLmHead = false)
+    private static void EnsureForged(LlmPreset preset, long seed, string directory, LlmForgeOptions layout, Action<string> progress)
     {
-        var withGguf = embedding == LlmEmbeddingFormat.Dequantized;
+        var withGguf = layout.Embedding == LlmEmbeddingFormat.Dequantized;
         var marker = Path.Combine(directory, MarkerFileName);
-        var vocabulary = vocabularyFrom is null ? "learned" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(vocabularyFrom)));
-        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{embedding}}","accuracyLevel":{{matMul.AccuracyLevel}},"blockSize":{{matMul.BlockSize}},"vocabulary":"{{vocabulary}}","pruneLmHead":{{(pruneLmHead ? "true" : "false")}}}""");
+        var vocabulary = layout.VocabularyFrom is null ? "learned" : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(layout.VocabularyFrom)));
+        var expected = string.Create(CultureInfo.InvariantCulture, $$"""{"forge":{{ForgeVersion}},"preset":"{{preset.Name}}","seed":{{seed}},"embedding":"{{layout.Embedding}}","accuracyLevel":{{layout.MatMulAccuracyLevel}},"blockSize":{{layout.MatMulBlockSize}},"vocabulary":"{{vocabulary}}","pruneLmHead":{{(layout.PruneLmHead ? "true" : "false")}},"kvCache":"{{layout.KvCache}}"}""");
+        var described = $"{preset.Name} (seed {seed}, {layout.Embedding} embedding{(layout.PruneLmHead ? ", pruned LM head" : "")}, {layout.KvCache} KV cache)";
         if (File.Exists(marker) && File.ReadAllText(marker) == expected && (!withGguf || File.Exists(Path.Combine(directory, LlmForge.GgufFileName))))
         {
-            progress($"Using the forged {preset.Name} (seed {seed}, {embedding} embedding{(pruneLmHead ? ", pruned LM head" : "")}) in {directory}");
+            progress($"Using the forged {described} in {directory}");
         }
         else
         {
-            progress($"Forging {preset.Name} (seed {seed}, {embedding} embedding{(pruneLmHead ? ", pruned LM head" : "")}) into {directory}");
-            var forged = LlmForge.Write(preset, seed, directory, new LlmForgeOptions
+            progress($"Forging {described} into {directory}");
+            var forged = LlmForge.Write(preset, seed, directory, layout with
             {
                 WriteGguf = withGguf,
-                Embedding = embedding,
-                MatMulAccuracyLevel = matMul.AccuracyLevel,
-                MatMulBlockSize = matMul.BlockSize,
-                PruneLmHead = pruneLmHead,
-                VocabularyFrom = vocabularyFrom,
                 Progress = new SynchronousProgress(p => progress(string.Create(CultureInfo.InvariantCulture, $"  [{p.Completed}/{p.Total}] {p.Part}"))),
             });
             File.WriteAllText(marker, expected);

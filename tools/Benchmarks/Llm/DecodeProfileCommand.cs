@@ -8,6 +8,11 @@ namespace Appliance.Benchmarks.Llm;
 /// <summary><c>appliance-bench decode-profile</c>: where a decode step's time goes, kernel by kernel (see <see cref="DecodeProfile"/>).</summary>
 internal static class DecodeProfileCommand
 {
+    private const string FloatLayout = "float";
+    private const string Int4EmbeddingLayout = "int4-embedding";
+    private const string PrunedHeadLayout = "pruned-head";
+    private const string Fp16KvLayout = "fp16-kv";
+
     public static Command Build(string[] args, Option<DirectoryInfo> models)
     {
         var preset = new Option<string>("--preset") { Description = "Shapes of the forged LLM", DefaultValueFactory = _ => LlmPreset.R1DistillQwen15B.Name };
@@ -21,11 +26,18 @@ internal static class DecodeProfileCommand
                 result.AddError("--decode-tokens must be at least 2: the first token comes from the prompt's run");
             }
         });
+        var promptTokens = new Option<int?>("--prompt-tokens") { Description = "Prompt length before the profiled steps, so the KV cache's length (default 512; 64 for tiny)" };
         var blockSize = BenchmarkCli.BlockSize();
+        var layout = new Option<string>("--layout")
+        {
+            Description = "Which of the llm benchmark's folders to profile: float (the float32 embedding), int4-embedding, pruned-head (int4 embedding and pruned LM head) or fp16-kv (those and an fp16 KV cache)",
+            DefaultValueFactory = _ => FloatLayout,
+        };
+        layout.AcceptOnlyFromAmong(FloatLayout, Int4EmbeddingLayout, PrunedHeadLayout, Fp16KvLayout);
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var command = new Command("decode-profile", "Where the LLM's decode step goes, kernel by kernel: ONNX Runtime's profiler on the bare GenAI loop, summed by operator type")
         {
-            preset, threads, decodeTokens, blockSize, models, markdown,
+            preset, threads, promptTokens, decodeTokens, blockSize, layout, models, markdown,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -33,16 +45,38 @@ internal static class DecodeProfileCommand
             var console = AnsiConsole.Console;
             var startedAt = DateTime.UtcNow;
             var load = MachineInfo.LoadAverage();
-            var (promptTokens, _) = LlmBenchSettings.DefaultLengths(chosen!);
-            var settings = new LlmBenchSettings { Preset = chosen!, CacheDirectory = parse.GetValue(models)!.FullName, PromptTokens = promptTokens, DecodeTokens = parse.GetValue(decodeTokens), Threads = parse.GetValue(threads), BlockSize = parse.GetValue(blockSize) };
-            BenchModelCache.PrepareFloat(settings, line => console.MarkupLineInterpolated($"[grey]{line}[/]"));
+            var settings = new LlmBenchSettings { Preset = chosen!, CacheDirectory = parse.GetValue(models)!.FullName, PromptTokens = parse.GetValue(promptTokens) ?? LlmBenchSettings.DefaultLengths(chosen!).Prompt, DecodeTokens = parse.GetValue(decodeTokens), Threads = parse.GetValue(threads), BlockSize = parse.GetValue(blockSize) };
+            if (settings.PromptTokens < 1 || settings.TotalTokens > chosen!.ContextLength)
+            {
+                await Console.Error.WriteLineAsync($"Prompt ({settings.PromptTokens}) and decode ({settings.DecodeTokens}) tokens must fit the {chosen!.ContextLength}-token context of {chosen.Name}.").ConfigureAwait(false);
+                return 2;
+            }
+
+            var chosenLayout = parse.GetValue(layout)!;
+            Action<string> progress = line => console.MarkupLineInterpolated($"[grey]{line}[/]");
+            if (chosenLayout == FloatLayout)
+            {
+                BenchModelCache.PrepareFloat(settings, progress);
+            }
+            else
+            {
+                BenchModelCache.Prepare(settings, progress);
+            }
+
+            var folder = chosenLayout switch
+            {
+                Int4EmbeddingLayout => settings.Int4EmbeddingModelDirectory,
+                PrunedHeadLayout => settings.PrunedHeadModelDirectory,
+                Fp16KvLayout => settings.Fp16KvCacheModelDirectory,
+                _ => settings.ModelDirectory,
+            };
             var traffic = DecodeTraffic.Count(settings);
             var bandwidth = MemoryBandwidth.MeasureRead(settings.BandwidthMebibytes, settings.Threads);
             var work = Directory.CreateTempSubdirectory("appliance-decode-profile-");
             DecodeProfileResult result;
             try
             {
-                result = await DecodeProfile.RunAsync(settings.ModelDirectory, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName).ConfigureAwait(false);
+                result = await DecodeProfile.RunAsync(folder, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName).ConfigureAwait(false);
             }
             finally
             {
@@ -58,7 +92,7 @@ internal static class DecodeProfileCommand
                     startedAt,
                     [
                         Invariant($"Load average (1/5/15 min) before the run: {load}"),
-                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, {settings.OnnxLayout}), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
+                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, {settings.OnnxLayout}; the `{chosenLayout}` folder), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
                         Invariant($"Run: a {settings.PromptTokens}-token prompt, then {result.Steps} decode steps profiled (greedy)"),
                     ],
                     string.Join(' ', args),

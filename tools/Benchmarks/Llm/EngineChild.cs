@@ -21,7 +21,7 @@ internal static class EngineChild
     public static async Task RunAsync(LlmBenchSettings settings, LlmEngineKind kind, TextReader commands, TextWriter output, TextWriter progress)
     {
         var prompt = settings.PromptIds();
-        if (kind is LlmEngineKind.Service or LlmEngineKind.ServiceNoCpuArena or LlmEngineKind.ServiceSpinWithinRun or LlmEngineKind.ServiceInt4Embedding or LlmEngineKind.ServicePrunedHead)
+        if (kind is LlmEngineKind.Service or LlmEngineKind.ServiceNoCpuArena or LlmEngineKind.ServiceSpinWithinRun or LlmEngineKind.ServiceInt4Embedding or LlmEngineKind.ServicePrunedHead or LlmEngineKind.ServiceFp16KvCache)
         {
             // As the daemon starts by default, before anything allocates.
             NativeHeap.Tune(NativeHeap.ApplianceArenas, NativeHeap.ApplianceMmapThresholdBytes);
@@ -60,6 +60,7 @@ internal static class EngineChild
         LlmEngineKind.ServiceSpinWithinRun => await ServiceEngine.LoadAsync(settings.ModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true, SpinPolicy.WithinRun).ConfigureAwait(false),
         LlmEngineKind.ServiceInt4Embedding => await ServiceEngine.LoadAsync(settings.Int4EmbeddingModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
         LlmEngineKind.ServicePrunedHead => await ServiceEngine.LoadAsync(settings.PrunedHeadModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
+        LlmEngineKind.ServiceFp16KvCache => await ServiceEngine.LoadAsync(settings.Fp16KvCacheModelDirectory, settings.Threads, settings.TotalTokens, cpuArena: true).ConfigureAwait(false),
         LlmEngineKind.Bare => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens),
         LlmEngineKind.BareNgram => BareGenAiEngine.Load(settings.ModelDirectory, settings.Threads, settings.TotalTokens, ngram: true),
         LlmEngineKind.LlamaCpp => LlamaCppEngine.Load(settings.GgufPath, settings.Threads, settings.PromptTokens, settings.TotalTokens),

@@ -92,6 +92,15 @@ internal sealed record LlmBenchReport(
 
     public double LlamaOverPrunedHeadPrefill => Ratio(LlmEngineKind.LlamaCpp, LlmEngineKind.ServicePrunedHead, e => e.PrefillTokensPerSecond);
 
+    public double Fp16KvCacheOverPrunedHeadDecode => Ratio(LlmEngineKind.ServiceFp16KvCache, LlmEngineKind.ServicePrunedHead, e => e.DecodeTokensPerSecond);
+
+    public double Fp16KvCacheOverPrunedHeadPrefill => Ratio(LlmEngineKind.ServiceFp16KvCache, LlmEngineKind.ServicePrunedHead, e => e.PrefillTokensPerSecond);
+
+    public double Fp16KvCacheOverPrunedHeadPeakMemory => Ratio(LlmEngineKind.ServiceFp16KvCache, LlmEngineKind.ServicePrunedHead, e => e.PeakResidentBytes);
+
+    /// <summary>Peak RSS of the service with the pruned head and an fp16 KV cache over llama.cpp's (whose own cache is fp16).</summary>
+    public double Fp16KvCacheOverLlamaPeakMemory => Ratio(LlmEngineKind.ServiceFp16KvCache, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
+
     /// <summary>Peak RSS of the service in the leanest layout (int4 embedding, pruned LM head) over llama.cpp's (goal: at most 1).</summary>
     public double PrunedHeadOverLlamaPeakMemory => Ratio(LlmEngineKind.ServicePrunedHead, LlmEngineKind.LlamaCpp, e => e.PeakResidentBytes);
 

@@ -61,6 +61,13 @@ internal sealed record LlmBenchSettings
     /// <summary>The int4-embedding weights with the LM head pruned to the last position (<see cref="LlmForgeOptions.PruneLmHead"/>), without a GGUF.</summary>
     public string PrunedHeadModelDirectory => Int4EmbeddingModelDirectory + "-pruned-head";
 
+    /// <summary>The pruned-head weights with an fp16 KV cache (<see cref="LlmKvCachePrecision.Fp16"/>), without a GGUF.</summary>
+    public string Fp16KvCacheModelDirectory => PrunedHeadModelDirectory + "-fp16-kv";
+
+    /// <summary>The forge options of this benchmark's ONNX models with the given embedding: its accuracy level and block size.</summary>
+    public LlmForgeOptions Layout(LlmEmbeddingFormat embedding) =>
+        new() { Embedding = embedding, MatMulAccuracyLevel = AccuracyLevel, MatMulBlockSize = BlockSize };
+
     public string GgufPath => Path.Combine(ModelDirectory, LlmForge.GgufFileName);
 
     /// <summary>The sequence length every run reaches: prompt plus generated tokens.</summary>

@@ -36,6 +36,13 @@ internal enum LlmEngineKind
     /// </summary>
     ServicePrunedHead,
 
+    /// <summary>
+    /// Our <c>LlmService</c> on the pruned-head weights with an fp16 KV cache (<c>--kv-cache fp16</c>; attention in
+    /// fp16, the rest fp32): what half the cache's bytes save in memory and in each decode step's reads, and what the
+    /// fp16 attention costs.
+    /// </summary>
+    ServiceFp16KvCache,
+
     /// <summary>A bare ONNX Runtime GenAI generator loop on the same folder: the floor of the service's overhead.</summary>
     Bare,
 
@@ -52,7 +59,7 @@ internal enum LlmEngineKind
 /// <summary>Command-line names of <see cref="LlmEngineKind"/>.</summary>
 internal static class LlmEngineKindNames
 {
-    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.ServicePrunedHead, LlmEngineKind.LlamaCpp];
+    public static IReadOnlyList<LlmEngineKind> All { get; } = [LlmEngineKind.Bare, LlmEngineKind.BareNgram, LlmEngineKind.Service, LlmEngineKind.ServiceNoCpuArena, LlmEngineKind.ServiceSpinWithinRun, LlmEngineKind.ServiceInt4Embedding, LlmEngineKind.ServicePrunedHead, LlmEngineKind.ServiceFp16KvCache, LlmEngineKind.LlamaCpp];
 
     public static string CliName(this LlmEngineKind kind) => kind switch
     {
@@ -61,6 +68,7 @@ internal static class LlmEngineKindNames
         LlmEngineKind.ServiceSpinWithinRun => "service-spin-within-run",
         LlmEngineKind.ServiceInt4Embedding => "service-int4-embedding",
         LlmEngineKind.ServicePrunedHead => "service-pruned-head",
+        LlmEngineKind.ServiceFp16KvCache => "service-fp16-kv",
         LlmEngineKind.Bare => "bare",
         LlmEngineKind.BareNgram => "bare-ngram",
         LlmEngineKind.LlamaCpp => "llama.cpp",

@@ -49,6 +49,7 @@ internal static class LlmReportWriter
             + "service-int4-embedding is the service on the same weights forged with `--embedding int4`: the embedding table as 4-bit codes and fp32 block scales read by "
             + "`GatherBlockQuantized` instead of float32 (at block 32 the same logits, to the bit; at a larger block the table is quantized again, as the matrices are). "
             + "service-pruned-head is the service on the int4-embedding weights forged with `--prune-lm-head` too: the LM head reads only the last position, so a prompt slice returns one row of logits instead of one per position (the same tokens). "
+            + "service-fp16-kv is the service on the pruned-head weights forged with `--kv-cache fp16` too: the KV cache in fp16 (half its bytes, as llama.cpp keeps its own), the attention computed in fp16 between two casts, the rest fp32 (logits within fp16 rounding of the fp32 cache's). "
             + "bare-ngram is the bare loop with GenAI's n-gram speculative decoding (prompt lookup): it proposes the tokens that followed the last tokens' earlier occurrence in the prompt or the output and has the model verify them in one step; "
             + "it gains only where the output repeats what came before, so its figure holds for how much this random-weight model's greedy text repeats itself (the draft tokens proposed and accepted are in its ratio row), not for a trained model's summary; its decode ÷ bound can pass 100 %, as an accepted draft saves a pass over the weights. "
             + "Bytes per token: every `MatMulNBits` weight (4-bit codes + fp32 block scales, LM head included), norm weights and biases, "
@@ -81,6 +82,7 @@ internal static class LlmReportWriter
         ["service-spin-within-run / service (intra-op threads spinning inside each run, against the default of never)", Invariant($"{report.SpinWithinRunOverServiceDecode:F3}"), Invariant($"{report.SpinWithinRunOverServicePrefill:F3}"), ""],
         ["service-int4-embedding / service", Invariant($"{report.Int4EmbeddingOverServiceDecode:F3}"), Invariant($"{report.Int4EmbeddingOverServicePrefill:F3}"), ""],
         ["service-pruned-head / service-int4-embedding", Invariant($"{report.PrunedHeadOverInt4EmbeddingDecode:F3}"), Invariant($"{report.PrunedHeadOverInt4EmbeddingPrefill:F3}"), Invariant($"{report.PrunedHeadOverInt4EmbeddingPeakMemory:F3}")],
+        ["service-fp16-kv / service-pruned-head", Invariant($"{report.Fp16KvCacheOverPrunedHeadDecode:F3}"), Invariant($"{report.Fp16KvCacheOverPrunedHeadPrefill:F3}"), Invariant($"{report.Fp16KvCacheOverPrunedHeadPeakMemory:F3}")],
         ["llama.cpp / bare", Invariant($"{report.LlamaOverBareDecode:F3}"), Invariant($"{report.LlamaOverBarePrefill:F3}"), ""],
         ["llama.cpp / service", Invariant($"{report.LlamaOverServiceDecode:F3}"), Invariant($"{report.LlamaOverServicePrefill:F3}"), ""],
         ["llama.cpp / service-spin-within-run", Invariant($"{report.LlamaOverSpinWithinRunDecode:F3}"), Invariant($"{report.LlamaOverSpinWithinRunPrefill:F3}"), ""],
@@ -89,6 +91,7 @@ internal static class LlmReportWriter
         ["service / llama.cpp", "", "", Invariant($"{report.ServiceOverLlamaPeakMemory:F3}")],
         ["service-int4-embedding / llama.cpp", "", "", Invariant($"{report.Int4EmbeddingOverLlamaPeakMemory:F3}")],
         ["service-pruned-head / llama.cpp (goal ≤ 1.00)", "", "", Invariant($"{report.PrunedHeadOverLlamaPeakMemory:F3}")],
+        ["service-fp16-kv / llama.cpp", "", "", Invariant($"{report.Fp16KvCacheOverLlamaPeakMemory:F3}")],
     ];
 
     private static string Bound(LlmBenchReport report)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Appliance.ModelForge.Llm;
 using Spectre.Console;
 
 namespace Appliance.Benchmarks.Meetings;
@@ -54,6 +55,11 @@ internal static class MeetingsCommand
         {
             Description = "Forge the summary model with its LM head on the last position only, as an export with the GenAI builder's prune_lm_head=true (less prefill work and memory, the same tokens)",
         };
+        var kvCache = new Option<LlmKvCachePrecision>("--kv-cache")
+        {
+            Description = "The summary model's KV cache type: Fp32 (the GenAI builder's CPU default) or Fp16 (half the cache's memory; attention in fp16)",
+            DefaultValueFactory = _ => LlmKvCachePrecision.Fp32,
+        };
         var thinkingBudget = new Option<int?>("--thinking-budget") { Description = "Thinking budget of the summary model (default: dev-x64's summaryLlm.thinkingBudgetTokens)" };
         var vad = new Option<FileInfo>("--vad")
         {
@@ -69,7 +75,7 @@ internal static class MeetingsCommand
 
         var meetings = new Command("meetings", "Meeting ingest capacity (real-time streams without loss, no transcription) and time from stop to summary of a 10-minute meeting on forged whisper-base and R1-Distill-Qwen-1.5B")
         {
-            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, vocabulary, prunedLmHead, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
+            streams, ingestSeconds, audio, minutes, speed, endOfTextBias, vocabulary, prunedLmHead, kvCache, thinkingBudget, vad, summaryTimeout, workDir, capacity, skipIngest, skipSummary, models, markdown,
         };
         meetings.SetAction(async (parse, cancellationToken) =>
         {
@@ -130,7 +136,8 @@ internal static class MeetingsCommand
                         TimeSpan.FromMinutes(parse.GetValue(summaryTimeout)),
                         parse.GetValue(endOfTextBias),
                         parse.GetValue(vocabulary)?.ToString(),
-                        parse.GetValue(prunedLmHead));
+                        parse.GetValue(prunedLmHead),
+                        parse.GetValue(kvCache));
                     summary = await SummaryBenchmark.RunAsync(settings, recording, Progress, cancellationToken).ConfigureAwait(false);
                     console.Write(MeetingsReportWriter.SummaryTable(summary));
                     console.Write(MeetingsReportWriter.TimelineTable(summary));

@@ -20,7 +20,8 @@ namespace Appliance.Benchmarks.Meetings;
 /// <param name="EndOfTextBias">The forged Whisper's end-of-text logit bias: it sets how much text random weights write per utterance.</param>
 /// <param name="VocabularyFrom">A tokenizer.json whose vocabulary and merges the summary model is forged with (the real Qwen one), or null for the forge's small learned one.</param>
 /// <param name="PruneLmHead">The summary model's LM head computes the last position's logits only (<see cref="LlmForgeOptions.PruneLmHead"/>), as an export with the GenAI builder's <c>prune_lm_head=true</c>.</param>
-internal sealed record SummarySettings(string CacheDirectory, TimeSpan MeetingLength, double Speed, int ThinkingBudget, string WorkDirectory, string? VadModel, TimeSpan SummaryTimeout, float EndOfTextBias, string? VocabularyFrom, bool PruneLmHead)
+/// <param name="KvCache">The summary model's KV cache type (<see cref="LlmForgeOptions.KvCache"/>).</param>
+internal sealed record SummarySettings(string CacheDirectory, TimeSpan MeetingLength, double Speed, int ThinkingBudget, string WorkDirectory, string? VadModel, TimeSpan SummaryTimeout, float EndOfTextBias, string? VocabularyFrom, bool PruneLmHead, LlmKvCachePrecision KvCache)
 {
     /// <summary>The end-of-text bias that makes the forged Whisper write about as much as a speaker says (14.5: 28 characters per second of the TED recording).</summary>
     public const float EndOfTextBiasDefault = 14.5f;
@@ -67,6 +68,7 @@ internal sealed record TimelineEntry(TimeSpan First, TimeSpan Last, string What,
 /// <param name="EndOfTextBias">The forged Whisper's end-of-text logit bias.</param>
 /// <param name="VocabularyFrom">The tokenizer.json the summary model's vocabulary came from, or null for the forge's learned one.</param>
 /// <param name="PrunedLmHead">Whether the summary model's LM head computed the last position's logits only.</param>
+/// <param name="KvCache">The summary model's KV cache type.</param>
 /// <param name="ModelLoad">From the daemon's ready line to both models loaded.</param>
 /// <param name="Failure">Why the figure is missing or incomplete, or null.</param>
 /// <param name="DaemonProblems">Warnings and errors the daemon logged.</param>
@@ -94,6 +96,7 @@ internal sealed record SummaryReport(
     float EndOfTextBias,
     string? VocabularyFrom,
     bool PrunedLmHead,
+    LlmKvCachePrecision KvCache,
     TimeSpan ModelLoad,
     string? Failure,
     IReadOnlyList<string> DaemonProblems);
@@ -117,7 +120,7 @@ internal static class SummaryBenchmark
     public static async Task<SummaryReport> RunAsync(SummarySettings settings, MeetingAudio audio, Action<string> progress, CancellationToken cancellationToken)
     {
         var whisper = SpeechBench.ForgedWhisperBase(settings.CacheDirectory, SummarySettings.Seed, progress, settings.EndOfTextBias);
-        var llm = BenchModelCache.PrepareAsForged(SummarySettings.Llm, SummarySettings.Seed, settings.CacheDirectory, progress, settings.VocabularyFrom, settings.PruneLmHead);
+        var llm = BenchModelCache.PrepareAsForged(SummarySettings.Llm, SummarySettings.Seed, settings.CacheDirectory, progress, new LlmForgeOptions { VocabularyFrom = settings.VocabularyFrom, PruneLmHead = settings.PruneLmHead, KvCache = settings.KvCache });
         var profile = BenchProfiles.WithoutHallucinationGuards(
             BenchProfiles.WithSummaryModels(whisper, SummarySettings.WhisperId, llm, SummarySettings.LlmId, SummarySettings.ContextTokens, settings.ThinkingBudget, settings.VadModel));
         var profilePath = BenchProfiles.Write(profile, settings.WorkDirectory, "summary-profile");
@@ -149,7 +152,7 @@ internal static class SummaryBenchmark
             }
 
             SummaryReport Incomplete(string failure) =>
-                new(settings.MeetingLength, settings.Speed, TimeSpan.Zero, 0, -1, TimeSpan.Zero, null, null, null, null, 0, -1, 0, daemon.PeakResidentKib(), 0, daemon.ResidentKib(), null, [], vad, settings.ThinkingBudget, settings.EndOfTextBias, settings.VocabularyFrom, settings.PruneLmHead, modelLoad, failure, daemon.Problems);
+                new(settings.MeetingLength, settings.Speed, TimeSpan.Zero, 0, -1, TimeSpan.Zero, null, null, null, null, 0, -1, 0, daemon.PeakResidentKib(), 0, daemon.ResidentKib(), null, [], vad, settings.ThinkingBudget, settings.EndOfTextBias, settings.VocabularyFrom, settings.PruneLmHead, settings.KvCache, modelLoad, failure, daemon.Problems);
         }
     }
 
@@ -316,6 +319,7 @@ internal static class SummaryBenchmark
                 settings.EndOfTextBias,
                 settings.VocabularyFrom,
                 settings.PruneLmHead,
+                settings.KvCache,
                 modelLoad,
                 failure,
                 daemon.Problems);
