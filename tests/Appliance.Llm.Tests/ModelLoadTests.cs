@@ -54,21 +54,11 @@ public sealed class ModelLoadTests(ForgedModels models)
         var prunedFolder = Path.Combine(models.Root, "pruned-head");
         LlmForge.Write(LlmPreset.Tiny, 42, prunedFolder, new LlmForgeOptions { PruneLmHead = true });
 
-        // 40-token prompts in slices of 16; the second shares 30 tokens with the first, so the pruned model's generator
-        // is rewound to them and given the last 10.
         await using var service = new LlmService(ForgedModels.Options() with { PrefillSliceTokens = 16 });
         await service.LoadModelAsync(models.Spec("full"));
         var status = await service.LoadModelAsync(new ModelSpec { Id = "pruned", Path = prunedFolder });
         Assert.Equal(LlmModelState.Loaded, status.State);
-        int[] first = [.. Enumerable.Range(0, 40).Select(i => 100 + (i * 37 % 300))];
-        int[] second = [.. first.Take(30), .. Enumerable.Range(0, 10).Select(i => 120 + (i * 53 % 300))];
-        foreach (var prompt in new[] { first, second })
-        {
-            var expected = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "full", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
-            var actual = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = "pruned", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true, PrefixCacheKey = "pruned" }));
-            Assert.Equal(16, actual.Completed.TokenIds!.Count);
-            Assert.Equal(expected.Completed.TokenIds, actual.Completed.TokenIds);
-        }
+        await AssertSlicedAndPrefixCachedAnswersMatch(service, "full", service, "pruned");
     }
 
     [Fact]
@@ -77,8 +67,7 @@ public sealed class ModelLoadTests(ForgedModels models)
         var fp16Folder = Path.Combine(models.Root, "fp16-kv");
         LlmForge.Write(LlmPreset.Tiny, 42, fp16Folder, new LlmForgeOptions { KvCache = LlmKvCachePrecision.Fp16 });
 
-        // The reference takes each 40-token prompt in one piece with a fresh generator; the other in slices of 16, the
-        // second prompt from the 30 tokens it shares with the first.
+        // The reference takes each prompt in one piece with a fresh generator.
         await using var whole = new LlmService(ForgedModels.Options());
         await using var sliced = new LlmService(ForgedModels.Options() with { PrefillSliceTokens = 16 });
         var fp32 = await sliced.LoadModelAsync(models.Spec("full"));
@@ -86,13 +75,23 @@ public sealed class ModelLoadTests(ForgedModels models)
         await whole.LoadModelAsync(new ModelSpec { Id = "fp16", Path = fp16Folder });
         Assert.Equal(LlmModelState.Loaded, fp16.State);
         Assert.Equal(fp32.KvCacheBytesPerToken / 2, fp16.KvCacheBytesPerToken);
+        await AssertSlicedAndPrefixCachedAnswersMatch(whole, "fp16", sliced, "fp16");
+    }
 
+    /// <summary>
+    /// Two 40-token prompts, the second sharing 30 tokens with the first: <paramref name="model"/> of
+    /// <paramref name="service"/> (whose prompt slices the callers set to 16 tokens) answers each from its prefix cache, so
+    /// the second from a generator rewound to the shared 30 tokens and given the last 10, with the greedy tokens that
+    /// <paramref name="referenceModel"/> of <paramref name="referenceService"/> answers without one.
+    /// </summary>
+    private static async Task AssertSlicedAndPrefixCachedAnswersMatch(LlmService referenceService, string referenceModel, LlmService service, string model)
+    {
         int[] first = [.. Enumerable.Range(0, 40).Select(i => 100 + (i * 37 % 300))];
         int[] second = [.. first.Take(30), .. Enumerable.Range(0, 10).Select(i => 120 + (i * 53 % 300))];
         foreach (var prompt in new[] { first, second })
         {
-            var expected = await Transcript.Of(whole.GenerateAsync(new LlmRequest { ModelId = "fp16", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
-            var actual = await Transcript.Of(sliced.GenerateAsync(new LlmRequest { ModelId = "fp16", PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true, PrefixCacheKey = "fp16" }));
+            var expected = await Transcript.Of(referenceService.GenerateAsync(new LlmRequest { ModelId = referenceModel, PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true }));
+            var actual = await Transcript.Of(service.GenerateAsync(new LlmRequest { ModelId = model, PromptTokenIds = prompt, Temperature = 0, MaxTokens = 16, IncludeTokenIds = true, PrefixCacheKey = model }));
             Assert.Equal(16, actual.Completed.TokenIds!.Count);
             Assert.Equal(expected.Completed.TokenIds, actual.Completed.TokenIds);
         }

@@ -5,19 +5,8 @@ using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Appliance.ModelForge.Tests;
 
-/// <summary>The tiny preset forged with a float16 KV cache (<see cref="LlmKvCachePrecision.Fp16"/>, seed of <see cref="ForgedTinyModel"/>); removed afterwards.</summary>
-public sealed class Fp16KvCacheTwin : IDisposable
-{
-    public Fp16KvCacheTwin()
-    {
-        Directory = Path.Combine(Path.GetTempPath(), "modelforge-kv16-" + Guid.NewGuid().ToString("N"));
-        LlmForge.Write(LlmPreset.Tiny, ForgedTinyModel.Seed, Directory, new LlmForgeOptions { KvCache = LlmKvCachePrecision.Fp16 });
-    }
-
-    public string Directory { get; }
-
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-}
+/// <summary>The tiny preset forged with an fp16 KV cache (<see cref="LlmKvCachePrecision.Fp16"/>).</summary>
+public sealed class Fp16KvCacheTwin() : ForgedTwin("kv16", new LlmForgeOptions { KvCache = LlmKvCachePrecision.Fp16 });
 
 /// <summary>
 /// A float16 KV cache keeps the graph float32 outside the attention, gives the float32 cache's logits to float16

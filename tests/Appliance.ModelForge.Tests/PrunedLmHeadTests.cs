@@ -4,19 +4,8 @@ using Xunit.Abstractions;
 
 namespace Appliance.ModelForge.Tests;
 
-/// <summary>The tiny preset forged with <see cref="LlmForgeOptions.PruneLmHead"/> (seed of <see cref="ForgedTinyModel"/>); removed afterwards.</summary>
-public sealed class PrunedHeadTwin : IDisposable
-{
-    public PrunedHeadTwin()
-    {
-        Directory = Path.Combine(Path.GetTempPath(), "modelforge-pruned-" + Guid.NewGuid().ToString("N"));
-        LlmForge.Write(LlmPreset.Tiny, ForgedTinyModel.Seed, Directory, new LlmForgeOptions { PruneLmHead = true });
-    }
-
-    public string Directory { get; }
-
-    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-}
+/// <summary>The tiny preset forged with <see cref="LlmForgeOptions.PruneLmHead"/>.</summary>
+public sealed class PrunedHeadTwin() : ForgedTwin("pruned", new LlmForgeOptions { PruneLmHead = true });
 
 /// <summary>
 /// A pruned LM head (the GenAI builder's <c>prune_lm_head=true</c>) computes the last position's logits of the full
