@@ -26,12 +26,22 @@ internal sealed record DecodeProfileResult(int Steps, double RunMicrosecondsPerT
 /// </summary>
 internal static class DecodeProfile
 {
-    /// <summary>Profiles <paramref name="decodeTokens"/> greedy tokens after <paramref name="prompt"/> (at least 2: the first comes from the prompt's run).</summary>
-    public static async Task<DecodeProfileResult> RunAsync(string modelDirectory, int threads, int[] prompt, int decodeTokens, string workDirectory)
+    /// <summary>
+    /// Profiles <paramref name="decodeTokens"/> greedy tokens after <paramref name="prompt"/> (at least 2: the first
+    /// comes from the prompt's run), with the session's graph optimized at <paramref name="graphOptimizationLevel"/>
+    /// (GenAI's <c>session_options.graph_optimization_level</c>: <c>ORT_DISABLE_ALL</c>, <c>ORT_ENABLE_BASIC</c>,
+    /// <c>ORT_ENABLE_EXTENDED</c> or <c>ORT_ENABLE_ALL</c>; null for GenAI's default, all).
+    /// </summary>
+    public static async Task<DecodeProfileResult> RunAsync(string modelDirectory, int threads, int[] prompt, int decodeTokens, string workDirectory, string? graphOptimizationLevel = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(decodeTokens, 2);
         RunTiming timing;
         var profiling = new Dictionary<string, string> { ["enable_profiling"] = Path.Combine(workDirectory, "decode-profile") };
+        if (graphOptimizationLevel is not null)
+        {
+            profiling["graph_optimization_level"] = graphOptimizationLevel;
+        }
+
         await using (var engine = BareGenAiEngine.Load(modelDirectory, threads, prompt.Length + decodeTokens, profiling))
         {
             timing = await engine.GenerateAsync(prompt, decodeTokens).ConfigureAwait(false);

@@ -34,10 +34,15 @@ internal static class DecodeProfileCommand
             DefaultValueFactory = _ => FloatLayout,
         };
         layout.AcceptOnlyFromAmong(FloatLayout, Int4EmbeddingLayout, PrunedHeadLayout, Fp16KvLayout);
+        var graphOptimization = new Option<string?>("--graph-optimization")
+        {
+            Description = "ONNX Runtime's graph optimization level for the session (GenAI's session_options.graph_optimization_level); default: GenAI's, ORT_ENABLE_ALL",
+        };
+        graphOptimization.AcceptOnlyFromAmong("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL");
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Write the results as a markdown section to this file" };
         var command = new Command("decode-profile", "Where the LLM's decode step goes, kernel by kernel: ONNX Runtime's profiler on the bare GenAI loop, summed by operator type")
         {
-            preset, threads, promptTokens, decodeTokens, blockSize, layout, models, markdown,
+            preset, threads, promptTokens, decodeTokens, blockSize, layout, graphOptimization, models, markdown,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -76,7 +81,7 @@ internal static class DecodeProfileCommand
             DecodeProfileResult result;
             try
             {
-                result = await DecodeProfile.RunAsync(folder, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName).ConfigureAwait(false);
+                result = await DecodeProfile.RunAsync(folder, settings.Threads, settings.PromptIds(), settings.DecodeTokens, work.FullName, parse.GetValue(graphOptimization)).ConfigureAwait(false);
             }
             finally
             {
@@ -92,7 +97,7 @@ internal static class DecodeProfileCommand
                     startedAt,
                     [
                         Invariant($"Load average (1/5/15 min) before the run: {load}"),
-                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, {settings.OnnxLayout}; the `{chosenLayout}` folder), {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
+                        Invariant($"Model: the LLM benchmark's forged `{chosen!.Name}` (seed {settings.Seed}, {settings.OnnxLayout}; the `{chosenLayout}` folder), graph optimization {parse.GetValue(graphOptimization) ?? "ORT_ENABLE_ALL (GenAI's default)"}, {settings.Threads} intra-op threads, the bare GenAI loop with ONNX Runtime's profiler on"),
                         Invariant($"Run: a {settings.PromptTokens}-token prompt, then {result.Steps} decode steps profiled (greedy)"),
                     ],
                     string.Join(' ', args),
