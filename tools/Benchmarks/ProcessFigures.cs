@@ -17,6 +17,39 @@ internal static class ProcessFigures
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>System (kernel) CPU time of a process, in clock ticks (field 15 of /proc/PID/stat).</summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static long SystemCpuTicks(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[12], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Context switches of a process's live threads so far, summed over <c>/proc/PID/task/*/status</c>: voluntary
+    /// (the thread blocked: a futex wait, a sleep, I/O) and involuntary (the scheduler took the core). Threads that
+    /// have ended are not counted, so read it around work whose threads stay.
+    /// </summary>
+    /// <exception cref="IOException">The process is gone.</exception>
+    public static (long Voluntary, long Involuntary) ContextSwitches(int pid)
+    {
+        long voluntary = 0, involuntary = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                voluntary += StatusNumber($"{task}/status", "voluntary_ctxt_switches:");
+                involuntary += StatusNumber($"{task}/status", "nonvoluntary_ctxt_switches:");
+            }
+            catch (IOException)
+            {
+                // the thread ended while it was read
+            }
+        }
+
+        return (voluntary, involuntary);
+    }
+
     /// <summary>CPU use between two <see cref="CpuTicks"/> readings, in percent of one core.</summary>
     public static double CpuPercent(long ticksBefore, long ticksAfter, TimeSpan elapsed) =>
         elapsed <= TimeSpan.Zero ? 0 : 100 * (ticksAfter - ticksBefore) / TicksPerSecond / elapsed.TotalSeconds;
@@ -63,9 +96,11 @@ internal static class ProcessFigures
     }
 
     /// <summary>The first number of a <c>/proc/PID/status</c> field (KiB for the memory ones).</summary>
-    private static long StatusKib(int pid, string field)
+    private static long StatusKib(int pid, string field) => StatusNumber($"/proc/{pid}/status", field);
+
+    private static long StatusNumber(string statusPath, string field)
     {
-        var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal));
+        var line = File.ReadLines(statusPath).First(l => l.StartsWith(field, StringComparison.Ordinal));
         return long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
     }
 }

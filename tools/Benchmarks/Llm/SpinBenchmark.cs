@@ -15,6 +15,12 @@ namespace Appliance.Benchmarks.Llm;
 /// <param name="PromptTokens">Prompt length of the decode runs.</param>
 /// <param name="DecodeTokens">Tokens generated per decode run.</param>
 /// <param name="DecodeTokensPerSecond">The service's decode speed, median of the rounds.</param>
+/// <param name="VoluntarySwitchesPerToken">
+/// Voluntary context switches of this process's threads (a thread blocking: an idle ONNX Runtime worker going to
+/// sleep on its futex) per generated token, over the measured rounds, their prompts included.
+/// </param>
+/// <param name="InvoluntarySwitchesPerToken">Involuntary context switches (the scheduler taking the core) per generated token, over the same rounds.</param>
+/// <param name="SystemCpuPerToken">Kernel processor time per generated token over the same rounds (futex waits and wakes among it).</param>
 /// <param name="PausedTokens">Tokens the paused loop read.</param>
 /// <param name="PausedWall">Wall time of a bare GenAI loop that pauses after each token.</param>
 /// <param name="PausedCpu">Processor time the process used meanwhile.</param>
@@ -27,6 +33,9 @@ internal sealed record SpinResult(
     int PromptTokens,
     int DecodeTokens,
     double DecodeTokensPerSecond,
+    double VoluntarySwitchesPerToken,
+    double InvoluntarySwitchesPerToken,
+    TimeSpan SystemCpuPerToken,
     int PausedTokens,
     TimeSpan PausedWall,
     TimeSpan PausedCpu,
@@ -66,15 +75,20 @@ internal static class SpinBenchmark
                 throw new InvalidOperationException($"the service did not load {llmFolder}: {status.Error?.Message}");
             }
 
+            await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false); // warm-up
             var decode = new List<double>();
-            for (var round = 0; round <= rounds; round++)
+            var generatedTokens = 0;
+            var switchesBefore = ProcessFigures.ContextSwitches(Environment.ProcessId);
+            var systemBefore = ProcessFigures.SystemCpuTicks(Environment.ProcessId);
+            for (var round = 0; round < rounds; round++)
             {
-                var (_, speed) = await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false);
-                if (round > 0)
-                {
-                    decode.Add(speed); // the first round warms up
-                }
+                var (tokens, speed) = await DecodeAsync(service, settings.PromptIds(), settings.DecodeTokens, cancellationToken).ConfigureAwait(false);
+                decode.Add(speed);
+                generatedTokens += tokens;
             }
+
+            var switchesAfter = ProcessFigures.ContextSwitches(Environment.ProcessId);
+            var systemPerToken = TimeSpan.FromSeconds((ProcessFigures.SystemCpuTicks(Environment.ProcessId) - systemBefore) / ProcessFigures.TicksPerSecond / generatedTokens);
 
             progress($"{policy}: a bare loop pausing {Pause.TotalMilliseconds:F0} ms after each token");
             (int Tokens, TimeSpan Wall, TimeSpan Cpu) paused;
@@ -114,7 +128,21 @@ internal static class SpinBenchmark
                 await generating.ConfigureAwait(false); // before the service is disposed
             }
 
-            results.Add(new SpinResult(policy, settings.PromptTokens, settings.DecodeTokens, Voice.VoiceBenchmark.Median(decode), paused.Tokens, paused.Wall, paused.Cpu, clipSeconds, alone, beside, besideTokens / beside.TotalSeconds));
+            results.Add(new SpinResult(
+                policy,
+                settings.PromptTokens,
+                settings.DecodeTokens,
+                Voice.VoiceBenchmark.Median(decode),
+                (double)(switchesAfter.Voluntary - switchesBefore.Voluntary) / generatedTokens,
+                (double)(switchesAfter.Involuntary - switchesBefore.Involuntary) / generatedTokens,
+                systemPerToken,
+                paused.Tokens,
+                paused.Wall,
+                paused.Cpu,
+                clipSeconds,
+                alone,
+                beside,
+                besideTokens / beside.TotalSeconds));
         }
 
         return results;
@@ -125,6 +153,8 @@ internal static class SpinBenchmark
         var names = string.Join(" / ", results.Select(r => r.Policy));
         var first = results[0];
         yield return (Invariant($"service decode, {first.PromptTokens}-token prompt, {first.DecodeTokens} tokens (tok/s): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.DecodeTokensPerSecond:F2}"))));
+        yield return (Invariant($"context switches per generated token in those decodes, voluntary (involuntary): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.VoluntarySwitchesPerToken:F0} ({r.InvoluntarySwitchesPerToken:F1})"))));
+        yield return (Invariant($"kernel processor time per generated token in those decodes: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.SystemCpuPerToken.TotalMilliseconds:F2} ms"))));
         yield return (Invariant($"processor time for {first.PausedTokens} tokens read with {Pause.TotalMilliseconds:F0} ms pauses (wall): {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.PausedCpu.TotalMilliseconds:F0} ms ({r.PausedWall.TotalMilliseconds:F0})"))));
         yield return (Invariant($"Whisper on {first.ClipSeconds} s alone / beside the generating LLM: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.WhisperAlone.TotalSeconds:F1} → {r.WhisperBesideLlm.TotalSeconds:F1} s ({r.WhisperBesideLlm / r.WhisperAlone:F2}×)"))));
         yield return (Invariant($"LLM tokens/s while Whisper ran beside it: {names}"), string.Join(" / ", results.Select(r => Invariant($"{r.LlmTokensBesideWhisper:F1}"))));
