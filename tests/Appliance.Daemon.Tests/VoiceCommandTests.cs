@@ -377,7 +377,7 @@ public sealed class VoiceHandledTests(ITestOutputHelper output)
         Assert.Equal((IntentHandledOutcomes.Failed, "The TV is in standby."), (failedWithMessage.Outcome, failedWithMessage.Reply));
         Assert.Equal((IntentHandledOutcomes.Failed, "The TV could not do that."), (failed.Outcome, failed.Reply));
         Assert.Equal((IntentHandledOutcomes.NoAnswer, Appliance.Profiles.HandledSettings.DefaultNoAnswerReply), (unanswered.Outcome, unanswered.Reply));
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(20));
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(1.9), $"the no-answer reply came after {watch.Elapsed}, before the profile's 2 s acknowledgement timeout had passed");
 
         // Bad acknowledgements are logged with the reason and change nothing; the daemon keeps serving.
         var late = unanswered.UtteranceId;

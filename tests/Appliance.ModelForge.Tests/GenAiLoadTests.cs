@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Appliance.ModelForge.Llm;
 using Microsoft.ML.OnnxRuntimeGenAI;
 using Xunit.Abstractions;
@@ -9,16 +8,12 @@ namespace Appliance.ModelForge.Tests;
 public sealed class GenAiLoadTests(ForgedTinyModel model, ITestOutputHelper output)
 {
     [Fact]
-    public void TinyModelLoadsQuicklyAndGeneratesGreedily()
+    public void TinyModelLoadsAndGeneratesGreedily()
     {
-        var stopwatch = Stopwatch.StartNew();
         using (var genAiModel = new Model(model.Directory))
         {
-            output.WriteLine($"GenAI load: {stopwatch.Elapsed.TotalMilliseconds:F0} ms");
             Assert.Equal("qwen2", genAiModel.GetModelType());
         }
-
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"the tiny model took {stopwatch.Elapsed} to load");
 
         var (promptIds, generated) = GenAiGreedy.Generate(model.Directory, "Hello, how are you?", 16);
         output.WriteLine($"prompt [{string.Join(", ", promptIds)}] generated [{string.Join(", ", generated)}]");
