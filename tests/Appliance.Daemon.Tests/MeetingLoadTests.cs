@@ -70,8 +70,16 @@ public sealed class MeetingLoadTests(ForgedSpeechModels models, ITestOutputHelpe
 
             return (Completed: completed, Tokens: tokens);
         });
-        var results = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(StreamAsync));
-        await streaming.CancelAsync();
+        (string Session, int Sent)[] results;
+        try
+        {
+            results = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(StreamAsync));
+        }
+        finally
+        {
+            await streaming.CancelAsync(); // the chats end with the streams, whether they passed or not
+        }
+
         var generated = await chats;
         output.WriteLine($"{Sessions} meetings of {SecondsPerMeeting} s streamed and summarized in {watch.Elapsed.TotalSeconds:F1} s; meanwhile the LLM answered {generated.Completed} chats, {generated.Tokens} tokens");
         Assert.True(generated.Completed >= 2, $"the LLM answered {generated.Completed} chats while the meetings streamed");
