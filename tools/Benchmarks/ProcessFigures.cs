@@ -12,18 +12,13 @@ internal static class ProcessFigures
     /// <exception cref="IOException">The process is gone.</exception>
     public static long CpuTicks(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = StatFieldsAfterName(pid);
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
     }
 
     /// <summary>System (kernel) CPU time of a process, in clock ticks (field 15 of /proc/PID/stat).</summary>
     /// <exception cref="IOException">The process is gone.</exception>
-    public static long SystemCpuTicks(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[12], CultureInfo.InvariantCulture);
-    }
+    public static long SystemCpuTicks(int pid) => long.Parse(StatFieldsAfterName(pid)[12], CultureInfo.InvariantCulture);
 
     /// <summary>
     /// Context switches of a process's live threads so far, summed over <c>/proc/PID/task/*/status</c>: voluntary
@@ -76,7 +71,7 @@ internal static class ProcessFigures
 
     /// <summary>The process's threads (<c>Threads</c> in <c>/proc/PID/status</c>).</summary>
     /// <exception cref="IOException">The process is gone.</exception>
-    public static int Threads(int pid) => (int)StatusKib(pid, "Threads:");
+    public static int Threads(int pid) => (int)StatusNumber($"/proc/{pid}/status", "Threads:");
 
     /// <summary>
     /// Sets the process's <c>VmHWM</c> back to its resident set now (writing 5 to <c>/proc/PID/clear_refs</c>), so a
@@ -93,6 +88,13 @@ internal static class ProcessFigures
         {
             return false;
         }
+    }
+
+    /// <summary>The fields of <c>/proc/PID/stat</c> after the command name (which may hold spaces): index 0 is field 3.</summary>
+    private static string[] StatFieldsAfterName(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>The first number of a <c>/proc/PID/status</c> field (KiB for the memory ones).</summary>
